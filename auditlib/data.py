@@ -1,0 +1,60 @@
+"""`AuditData`: every table of one load, as attributes, and what happened to each file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from auditlib.tables import TABLES, empty
+
+
+@dataclass(frozen=True, slots=True)
+class FileResult:
+    """What reading one file gave."""
+
+    path: str
+    """The file."""
+    format: str | None = None
+    """The format id it was read (or looked like it should be read) as."""
+    format_version: str | None = None
+    """The format version it declared."""
+    rows: dict[str, int] = field(default_factory=dict)
+    """Rows it gave, by table."""
+    error: str | None = None
+    """Why it gave no rows, or None."""
+    skipped: str | None = None
+    """Why it was not read at all (plainly not JSON), or None."""
+    warnings: int = 0
+    """Records skipped inside it (each is a `load_errors` row of level `warning`)."""
+
+
+def _empty(name: str) -> pd.DataFrame:
+    return empty(next(t for t in TABLES if t.name == name))
+
+
+@dataclass(slots=True)
+class AuditData:
+    """The tables of one load (`auditlib.load`) or one store snapshot. Each attribute is a DataFrame."""
+
+    scans: pd.DataFrame = field(default_factory=lambda: _empty("scans"))
+    images: pd.DataFrame = field(default_factory=lambda: _empty("images"))
+    image_tags: pd.DataFrame = field(default_factory=lambda: _empty("image_tags"))
+    image_labels: pd.DataFrame = field(default_factory=lambda: _empty("image_labels"))
+    packages: pd.DataFrame = field(default_factory=lambda: _empty("packages"))
+    package_licenses: pd.DataFrame = field(default_factory=lambda: _empty("package_licenses"))
+    vulnerabilities: pd.DataFrame = field(default_factory=lambda: _empty("vulnerabilities"))
+    misconfigurations: pd.DataFrame = field(default_factory=lambda: _empty("misconfigurations"))
+    secrets: pd.DataFrame = field(default_factory=lambda: _empty("secrets"))
+    load_errors: pd.DataFrame = field(default_factory=lambda: _empty("load_errors"))
+    files: list[FileResult] = field(default_factory=list)
+    """One entry per file found, in the order read."""
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Return every table by name, in the order of `auditlib.tables.TABLES`."""
+        return {t.name: getattr(self, t.name) for t in TABLES}
+
+    def __repr__(self) -> str:
+        """Return the row count of each table."""
+        counts = ", ".join(f"{name}={len(df)}" for name, df in self.tables().items())
+        return f"AuditData({counts})"

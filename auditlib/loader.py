@@ -1,0 +1,227 @@
+"""`load()`: read files and folders of scanner outputs and SBOMs into one `AuditData`.
+
+Each file is read, identified and parsed on its own; whatever goes wrong with one file becomes a
+`load_errors` row and never stops the others. Rows are kept as plain dicts until every file is read,
+then each table is built once, with its declared dtypes, and provenance stamped per document.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+
+from auditlib.data import AuditData, FileResult
+from auditlib.documents import find_files, read_document
+from auditlib.errors import ParseError
+from auditlib.identity import normalize_digest, normalize_reference, parse_reference
+from auditlib.parsers import parse_document
+from auditlib.parsers.interface import Output, Row, ScanInfo
+from auditlib.tables import TABLES_BY_NAME, frame
+
+Progress = Callable[[str], None]
+
+
+class _Table:
+    """Rows of one table from many documents, with the provenance of each document's run of rows."""
+
+    __slots__ = ("prov", "rows")
+
+    def __init__(self) -> None:
+        self.rows: list[Row] = []
+        self.prov: dict[str, list[Any]] = {"scan_id": [], "source": [], "source_format": [], "image_id": []}
+
+    def add(self, rows: list[Row], stamp: dict[str, Any]) -> None:
+        n = len(rows)
+        self.rows.extend(rows)
+        for k, lst in self.prov.items():
+            lst.extend([stamp.get(k)] * n)
+
+
+class _Accumulator:
+    """Collects rows and errors while files are read; builds the tables at the end."""
+
+    def __init__(self, collected_at: datetime) -> None:
+        self.collected_at = collected_at
+        self.tables: dict[str, _Table] = {name: _Table() for name in TABLES_BY_NAME}
+        self.errors: list[Row] = []
+
+    def error(self, source: str, fmt: str | None, level: str, reason: str,
+              locator: str | None = None, scan_id: str | None = None) -> None:
+        self.errors.append(
+            {"source": source, "format": fmt, "level": level, "locator": locator, "reason": reason,
+             "scan_id": scan_id}
+        )
+
+    def add(self, table: str, rows: list[Row], stamp: dict[str, Any]) -> None:
+        self.tables[table].add(rows, stamp)
+
+    def build(self) -> dict[str, pd.DataFrame]:
+        out: dict[str, pd.DataFrame] = {}
+        for name, acc in self.tables.items():
+            if name == "load_errors":
+                continue
+            out[name] = self._build_table(name, acc)
+        errs = self.errors
+        cols = {c: [r.get(c) for r in errs] for c in ("source", "format", "level", "locator", "reason", "scan_id")}
+        cols["collected_at"] = [self.collected_at] * len(errs)
+        out["load_errors"] = frame(TABLES_BY_NAME["load_errors"], cols, len(errs))
+        return out
+
+    def _build_table(self, name: str, acc: _Table) -> pd.DataFrame:
+        table = TABLES_BY_NAME[name]
+        n = len(acc.rows)
+        names = set(table.column_names)
+        cols: dict[str, list[Any]] = {}
+        for col in table.columns:
+            if col.name in acc.prov or col.name == "collected_at":
+                continue
+            values = [r.get(col.name) for r in acc.rows]
+            if any(v is not None for v in values):
+                cols[col.name] = values
+        for k in ("scan_id", "source", "source_format"):
+            cols[k] = acc.prov[k]
+        cols["collected_at"] = [self.collected_at] * n
+        own_image = [r.get("image_id") for r in acc.rows] if "image_id" in names else None
+        if own_image is not None:
+            cols["image_id"] = [o if o is not None else s for o, s in zip(own_image, acc.prov["image_id"], strict=True)]
+        stray = {k for r in acc.rows[:1] for k in r} - names
+        if stray:
+            raise ValueError(f"{name}: a parser wrote undeclared columns {sorted(stray)}")
+        df = frame(table, cols, n)
+        self._check_times(name, table.columns, cols, df)
+        if name == "vulnerabilities" and n:
+            df = _merge_duplicates(df, list(table.key))
+        return df
+
+    def _check_times(self, name: str, columns: Any, cols: dict[str, list[Any]], df: pd.DataFrame) -> None:
+        for col in columns:
+            if col.dtype != "datetime" or col.name not in cols or col.name == "collected_at":
+                continue
+            raw = pd.Series(cols[col.name], dtype=object)
+            bad = raw.notna() & df[col.name].isna() & (raw != "")
+            for i in bad[bad].index[:1000]:
+                self.error(df.at[i, "source"], df.at[i, "source_format"], "warning",
+                           f"{name}.{col.name}: {str(raw[i])[:80]!r} is not a time; left empty",
+                           scan_id=df.at[i, "scan_id"])
+
+
+def _merge_duplicates(df: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+    """Merge exact duplicates of the key inside one document, counting them in `occurrence_count`."""
+    dup = df.duplicated(subset=key, keep=False)
+    df["occurrence_count"] = pd.array([1] * len(df), dtype="Int64")
+    if not dup.any():
+        return df
+    counts = df[dup].groupby(key, dropna=False, sort=False, observed=True)[key[0]].transform("size")
+    df.loc[dup, "occurrence_count"] = counts.astype("Int64")
+    return df.drop_duplicates(subset=key, keep="first").reset_index(drop=True)
+
+
+def _image_rows(scan: ScanInfo) -> tuple[str | None, str | None, str | None, Row | None, list[Row], list[Row]]:
+    """Return image_id, repo_digest, image_ref, the images row, image_tags rows and image_labels rows."""
+    img = scan.image
+    if img is None:
+        return None, None, None, None, [], []
+    image_id = normalize_digest(img.image_id)
+    ref = normalize_reference(img.reference) if img.reference else None
+    tags: list[Row] = []
+    seen: set[str] = set()
+    repo_digest: str | None = None
+    for text in [*img.tags, *img.repo_digests]:
+        parsed = parse_reference(text)
+        if parsed is None:
+            bare = normalize_digest(text)
+            repo_digest = repo_digest or bare
+            continue
+        if parsed.digest:
+            repo_digest = repo_digest or parsed.digest
+        canonical = str(parsed)
+        if canonical in seen:
+            continue
+        seen.add(canonical)
+        tags.append({"image_id": image_id, "reference": canonical, "registry": parsed.registry,
+                     "repository": parsed.repository, "tag": parsed.tag if not parsed.digest else None,
+                     "repo_digest": parsed.digest})
+    if ref is None and tags:
+        ref = next((t["reference"] for t in tags if t["tag"]), tags[0]["reference"])
+    image_row = None
+    if image_id or ref or repo_digest:
+        image_row = {
+            "image_id": image_id, "repo_digest": repo_digest, "image_ref": ref,
+            "created_at": img.created_at, "os": img.os, "architecture": img.architecture,
+            "os_family": img.os_family, "os_version": img.os_version, "is_os_eol": img.is_os_eol,
+            "size_bytes": img.size_bytes, "user": img.user, "layer_count": img.layer_count,
+        }
+    labels = [{"image_id": image_id, "label": k, "value": v} for k, v in img.labels.items()]
+    return image_id, repo_digest, ref, image_row, tags, labels
+
+
+def _ingest(acc: _Accumulator, out: Output, fmt: str, version: str, scan_id: str, size: int) -> dict[str, int]:
+    scan = out.scan
+    source_format = f"{fmt}@{version}"
+    image_id, repo_digest, ref, image_row, tags, labels = _image_rows(scan)
+    stamp = {"scan_id": scan_id, "source": out.source, "source_format": source_format, "image_id": image_id}
+    img = scan.image
+    scan_row = {
+        "format": fmt, "format_version": version, "tool": scan.tool, "tool_version": scan.tool_version,
+        "generated_at": scan.generated_at, "target": scan.target, "target_type": scan.target_type,
+        "image_id": image_id, "repo_digest": repo_digest, "image_ref": ref,
+        "os_family": img.os_family if img else None, "os_version": img.os_version if img else None,
+        "is_os_eol": img.is_os_eol if img else None, "file_bytes": size,
+    }
+    counts: dict[str, int] = {}
+    for name, rows in (("scans", [scan_row]), ("images", [image_row] if image_row else []),
+                       ("image_tags", tags), ("image_labels", labels), *out.rows.items()):
+        if name not in acc.tables or name == "load_errors":
+            raise ValueError(f"{out.source}: parser wrote to unknown table {name!r}")
+        if rows:
+            acc.add(name, rows, stamp)
+            counts[name] = counts.get(name, 0) + len(rows)
+    for locator, reason in out.warnings:
+        acc.error(out.source, source_format, "warning", reason, locator=locator, scan_id=scan_id)
+    return counts
+
+
+def load(*paths: str | os.PathLike[str], progress: Progress | None = None) -> AuditData:
+    """Read scanner outputs and SBOMs from files and folders into tables.
+
+    Folders are walked; files that are plainly not JSON (a README, a TSV, a Dockerfile) are listed
+    as skipped. Every other file is identified from its content and parsed; a file that cannot be read
+    gives one `load_errors` row of level `error`, a record skipped inside a good file one of level
+    `warning`. Nothing raises for bad input.
+
+    Args:
+        paths: files and folders.
+        progress: called with each file path before it is read.
+
+    Returns:
+        The tables, with `files` saying what each file gave.
+    """
+    acc = _Accumulator(datetime.now(UTC))
+    files: list[FileResult] = []
+    for cand in find_files(*paths):
+        source = str(cand.path)
+        if progress is not None:
+            progress(source)
+        if cand.skip_reason is not None:
+            acc.error(source, None, "skipped", cand.skip_reason)
+            files.append(FileResult(source, skipped=cand.skip_reason))
+            continue
+        fmt: str | None = None
+        try:
+            doc, scan_id, size = read_document(cand.path)
+            parser, version, out = parse_document(doc)
+            fmt = parser.format_id
+            counts = _ingest(acc, out, fmt, version, scan_id, size)
+            files.append(FileResult(source, fmt, version, counts, warnings=len(out.warnings)))
+        except ParseError as e:
+            acc.error(source, e.format or fmt, "error", str(e))
+            files.append(FileResult(source, e.format or fmt, error=str(e)))
+        except Exception as e:  # noqa: BLE001 - one bad file must never stop the others
+            reason = f"{source}: unexpected {type(e).__name__} while reading: {e}"
+            acc.error(source, fmt, "error", reason)
+            files.append(FileResult(source, fmt, error=reason))
+    return AuditData(**acc.build(), files=files)

@@ -1,0 +1,108 @@
+"""Licences as SPDX expressions, and the class of risk each one carries."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from license_expression import ExpressionError, Licensing, get_spdx_licensing
+
+LICENSE_CLASSES: tuple[str, ...] = (
+    "permissive",
+    "weak-copyleft",
+    "strong-copyleft",
+    "network-copyleft",
+    "other",
+    "unknown",
+)
+"""The values of every `license_class` column."""
+
+# Checked against the SPDX list and the Google licence classifier categories Trivy uses
+# (anchors.md section 2.5): network copyleft = obligations triggered by network use.
+_NETWORK = re.compile(r"^(AGPL|SSPL|OSL-3\.0|RPL|CPAL)", re.I)
+_STRONG = re.compile(r"^(GPL|EUPL|OSL|Sleepycat|QPL|CC-BY-SA|CC-BY-NC-SA|RPSL|IPL|Watcom)", re.I)
+_WEAK = re.compile(r"^(LGPL|MPL|EPL|CDDL|CPL|APSL|MS-RL|Ruby|NPL|Artistic|ErlPL|LPL|SPL|CECILL-C|FreeImage)", re.I)
+_PERMISSIVE = re.compile(
+    r"^(MIT|X11|BSD|0BSD|Apache|ISC|Zlib|Unlicense|CC0|PSF|Python|BSL-1\.0|curl|OpenSSL|SSLeay|"
+    r"PostgreSQL|NCSA|WTFPL|Beerware|FTL|IJG|Libpng|libpng|HPND|PHP|Unicode|W3C|bzip2|"
+    r"BlueOak|CC-BY-[0-9]|AFL|Boost|JSON|TCL|MIT-0|Info-ZIP|ImageMagick|OLDAP|PIL|Vim|blessing|"
+    r"public-domain|LicenseRef-Public-Domain|GFDL|Spencer|MirOS|Xnet|ZPL|FSFAP|FSFUL|X11)",
+    re.I,
+)
+_UNKNOWN_WORDS = {"", "noassertion", "none", "unknown", "non-standard", "nonstandard", "other"}
+_RANK = {name: i for i, name in enumerate(LICENSE_CLASSES)}
+
+
+@dataclass(frozen=True, slots=True)
+class LicenseInfo:
+    """A licence as read, normalised and classified."""
+
+    spdx: str | None
+    """The SPDX expression, or None when the text is not one."""
+    license_class: str
+    """One of `LICENSE_CLASSES`."""
+
+
+@lru_cache(maxsize=1)
+def _licensing() -> Licensing:
+    return get_spdx_licensing()
+
+
+def _class_of_key(key: str) -> str:
+    key = key.removesuffix("+")
+    if key.lower().startswith("licenseref-") and "public-domain" not in key.lower():
+        return "other"
+    for pattern, name in (
+        (_NETWORK, "network-copyleft"),
+        (_STRONG, "strong-copyleft"),
+        (_WEAK, "weak-copyleft"),
+        (_PERMISSIVE, "permissive"),
+    ):
+        if pattern.match(key):
+            return name
+    return "other"
+
+
+def _combine(classes: list[str], op: str) -> str:
+    # AND: every licence applies, so the strictest one counts; OR: the user may choose the least strict.
+    ranked = sorted(classes, key=_RANK.__getitem__)
+    return ranked[-1] if op == "AND" else ranked[0]
+
+
+def _classify_node(node: object) -> str:
+    args = getattr(node, "args", None)
+    if args:
+        op = type(node).__name__.upper()
+        return _combine([_classify_node(a) for a in args], "AND" if "AND" in op else "OR")
+    key = getattr(node, "key", None) or str(node)
+    return _class_of_key(str(key))
+
+
+@lru_cache(maxsize=65536)
+def classify_license(text: str | None) -> LicenseInfo:
+    """Normalise a licence string to an SPDX expression and classify it.
+
+    Results are cached: a fleet repeats a few hundred licence strings hundreds of thousands of times.
+
+    Args:
+        text: a licence name or expression as a tool wrote it (`"GPL-2.0-or-later"`,
+            `"MIT OR Apache-2.0"`, `"BSD-3-Clause AND GPL-2.0-only"`, `"NOASSERTION"`).
+
+    Returns:
+        The SPDX expression (None when the text is not a valid one, or says nothing) and the class:
+        `permissive`, `weak-copyleft`, `strong-copyleft`, `network-copyleft`, `other` (a known
+        licence of another kind, or a licence that is not in the SPDX list) or `unknown`.
+    """
+    if text is None or text.strip().lower() in _UNKNOWN_WORDS:
+        return LicenseInfo(None, "unknown")
+    licensing = _licensing()
+    try:
+        parsed = licensing.parse(text.strip(), validate=False, simple=False)
+    except (ExpressionError, Exception):  # noqa: BLE001 - license-expression raises plain errors too
+        return LicenseInfo(None, _class_of_key(text.strip()))
+    if parsed is None:
+        return LicenseInfo(None, "unknown")
+    unknown = licensing.unknown_license_keys(parsed)
+    spdx = None if unknown else str(parsed)
+    return LicenseInfo(spdx, _classify_node(parsed))

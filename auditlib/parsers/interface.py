@@ -1,0 +1,220 @@
+"""The parser extension point: a `Parser` identifies a `Document` by its header and parses it into rows.
+
+A parser never opens files and never builds DataFrames: it reads a `Document` (the bytes and the
+top-level keys as undecoded `msgspec.Raw` spans) and adds plain rows to an `Output`. The loader turns
+rows into typed tables (`auditlib.tables`) and stamps provenance on every row. Sections are decoded
+with typed `msgspec.Struct` models that name only the fields auditlib reads, so the bulk of a large
+document (descriptions, Syft's `files`) is skipped, never turned into Python objects.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
+
+import msgspec
+
+from auditlib.errors import MalformedInputError
+
+T = TypeVar("T")
+
+Row = dict[str, Any]
+"""One row: column name to value. Times may be ISO 8601 strings; severities must be normalised."""
+
+
+@dataclass(slots=True)
+class Document:
+    """A JSON document, decoded only at its top level."""
+
+    source: str
+    """The file path (or another name of where the bytes came from)."""
+    data: bytes
+    """The raw bytes."""
+    top: dict[str, msgspec.Raw] | None = None
+    """Top-level keys of an object document, values undecoded."""
+    items: list[msgspec.Raw] | None = None
+    """Elements of an array document, undecoded."""
+
+    def has(self, key: str) -> bool:
+        """Return whether the object document has top-level `key`."""
+        return self.top is not None and key in self.top
+
+    def get(self, key: str, type: Any = Any, default: Any = None) -> Any:
+        """Decode top-level `key` as `type`, or return `default` when the key is absent.
+
+        Raises:
+            MalformedInputError: if the value does not have that type.
+        """
+        if self.top is None or key not in self.top:
+            return default
+        return decode(self.top[key], type, f"$.{key}", self.source)
+
+    def peek(self, key: str, type: Any = Any) -> Any:
+        """Decode top-level `key` for identification: None when absent or of another type; never raises."""
+        if self.top is None or key not in self.top:
+            return None
+        try:
+            return msgspec.json.decode(self.top[key], type=type)
+        except msgspec.MsgspecError:
+            return None
+
+    def peek_item(self, index: int, type: Any = Any) -> Any:
+        """Decode element `index` of an array document for identification; None if absent or invalid."""
+        if not self.items or index >= len(self.items):
+            return None
+        try:
+            return msgspec.json.decode(self.items[index], type=type)
+        except msgspec.MsgspecError:
+            return None
+
+
+def decode(raw: msgspec.Raw | bytes, type: type[T] | Any, locator: str, source: str) -> T:
+    """Decode `raw` as `type`.
+
+    Raises:
+        MalformedInputError: naming the source and the JSON path when the value does not fit `type`.
+    """
+    try:
+        return msgspec.json.decode(raw, type=type)  # type: ignore[no-any-return]
+    except msgspec.ValidationError as e:
+        raise MalformedInputError(f"{source}: {_where(str(e), locator)}") from e
+    except msgspec.DecodeError as e:
+        raise MalformedInputError(f"{source}: invalid JSON at {locator}: {e}") from e
+
+
+def _where(message: str, locator: str) -> str:
+    # msgspec reports paths from the root of what it decoded (`$[3].Severity`); anchor them at `locator`.
+    return message.replace("`$", f"`{locator}", 1) if "`$" in message else f"{message} at `{locator}`"
+
+
+@dataclass(slots=True)
+class ImageInfo:
+    """What a document says about the image it describes. Any field may be unknown."""
+
+    image_id: str | None = None
+    """Config digest."""
+    reference: str | None = None
+    """The reference the image was scanned as (normalised by the loader)."""
+    repo_digests: list[str] = field(default_factory=list)
+    """`repo@sha256:...` references, or bare manifest digests."""
+    tags: list[str] = field(default_factory=list)
+    """`repo:tag` references."""
+    created_at: str | None = None
+    os: str | None = None
+    architecture: str | None = None
+    os_family: str | None = None
+    os_version: str | None = None
+    is_os_eol: bool | None = None
+    size_bytes: int | None = None
+    user: str | None = None
+    layer_count: int | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ScanInfo:
+    """What a document says about itself: the `scans` row, less what the loader knows."""
+
+    format_version: str | None = None
+    tool: str | None = None
+    tool_version: str | None = None
+    generated_at: str | None = None
+    target: str | None = None
+    target_type: str = "unknown"
+    image: ImageInfo | None = None
+    """The image the document is about; None for a folder, a repository or a Dockerfile."""
+
+
+class Output:
+    """Where a parser puts what it read: rows by table, and warnings for records it skipped."""
+
+    __slots__ = ("rows", "scan", "source", "warnings")
+
+    def __init__(self, source: str) -> None:
+        """Start an empty output for the document read from `source`."""
+        self.source = source
+        self.scan = ScanInfo()
+        self.rows: dict[str, list[Row]] = {}
+        self.warnings: list[tuple[str, str]] = []
+
+    def add(self, table: str, row: Row) -> None:
+        """Add one row to `table` (provenance and `image_id` are filled in by the loader)."""
+        rows = self.rows.get(table)
+        if rows is None:
+            rows = self.rows[table] = []
+        rows.append(row)
+
+    def extend(self, table: str, rows: list[Row]) -> None:
+        """Add many rows to `table`."""
+        self.rows.setdefault(table, []).extend(rows)
+
+    def warn(self, locator: str, reason: str) -> None:
+        """Record a record skipped or a value ignored at `locator` (a JSON path), with the reason."""
+        self.warnings.append((locator, reason))
+
+    def decode_list(self, raw: msgspec.Raw | None, type: type[T], locator: str) -> list[T]:
+        """Decode a JSON array of records, skipping (with a warning) each record that does not fit `type`.
+
+        The whole array is decoded in one typed pass; only when a record is bad is it decoded again
+        record by record, so one bad record costs a warning, not the file.
+
+        Args:
+            raw: the undecoded array; None or JSON `null` give an empty list.
+            type: the record model.
+            locator: JSON path of the array, for warnings (`$.Results[0].Vulnerabilities`).
+
+        Raises:
+            MalformedInputError: if `raw` is not an array at all.
+        """
+        if raw is None:
+            return []
+        try:
+            return msgspec.json.decode(raw, type=list[type] | None) or []
+        except msgspec.ValidationError:
+            pass
+        items = decode(raw, list[msgspec.Raw] | None, locator, self.source) or []
+        out: list[T] = []
+        for i, item in enumerate(items):
+            try:
+                out.append(msgspec.json.decode(item, type=type))
+            except msgspec.ValidationError as e:
+                self.warn(f"{locator}[{i}]", f"record skipped: {_where(str(e), f'{locator}[{i}]')}")
+        return out
+
+
+class Parser(ABC):
+    """One document format. Subclasses live in `auditlib/parsers/<format>.py`, one format each."""
+
+    format_id: ClassVar[str]
+    """`trivy-json`, `grype-json`, ...; written to `scans.format` and `source_format`."""
+    supported_versions: ClassVar[frozenset[str] | None] = None
+    """Versions `parse` supports; None when every version `identify` accepts is supported."""
+
+    @abstractmethod
+    def identify(self, doc: Document) -> str | None:
+        """Return the format version if this parser owns `doc`, else None.
+
+        Reads header keys only (`Document.peek`) and never raises.
+        """
+
+    @abstractmethod
+    def parse(self, doc: Document, version: str, out: Output) -> None:
+        """Read `doc` into `out`: `out.scan`, rows by table, warnings for skipped records.
+
+        Raises:
+            MalformedInputError: if required keys are missing or of the wrong type.
+            UnsupportedFormatError: if the document is of this format but a kind auditlib refuses.
+        """
+
+
+def first(values: Mapping[str, Any] | None, *keys: str) -> Any:
+    """Return the first non-empty value of `keys` in `values`, or None."""
+    if not values:
+        return None
+    for k in keys:
+        v = values.get(k)
+        if v not in (None, "", [], {}):
+            return v
+    return None

@@ -1,0 +1,332 @@
+"""Every table auditlib produces, declared once: name, one row per, key, and each column's dtype and meaning.
+
+The data dictionary (`docs/tables.md`) is generated from these declarations by `data_dictionary()`,
+and `frame()` builds a typed DataFrame from parser rows, so dtypes are never decided anywhere else.
+Dtypes are nullable pandas dtypes; `severity` is an ordered categorical
+(unknown < negligible < low < medium < high < critical); `_at` columns are UTC times.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from auditlib.normalize.severity import SEVERITY_DTYPE
+
+DTYPES: dict[str, Any] = {
+    "string": pd.StringDtype(),
+    "Int64": pd.Int64Dtype(),
+    "Float64": pd.Float64Dtype(),
+    "boolean": pd.BooleanDtype(),
+    "datetime": pd.DatetimeTZDtype("ns", "UTC"),
+    "severity": SEVERITY_DTYPE,
+}
+"""The dtype names a column may declare, and the pandas dtype each stands for."""
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column of a table."""
+
+    name: str
+    """snake_case; suffixes carry meaning (`_at` UTC time, `_days`, `_bytes`, `_count`, `_id`)."""
+    dtype: str
+    """A key of `DTYPES`."""
+    meaning: str
+    """One sentence for the data dictionary."""
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A table: one row per instance of one entity."""
+
+    name: str
+    """The table name, also the attribute of `AuditData` and the Parquet file name in the store."""
+    row: str
+    """What one row is."""
+    key: tuple[str, ...]
+    """The columns that identify a row."""
+    columns: tuple[Column, ...]
+    """Every column, in order."""
+
+    @property
+    def column_names(self) -> list[str]:
+        """Return the column names in order."""
+        return [c.name for c in self.columns]
+
+
+def _c(name: str, dtype: str, meaning: str) -> Column:
+    return Column(name, dtype, meaning)
+
+
+PROVENANCE: tuple[Column, ...] = (
+    _c("scan_id", "string", "The document the row came from: `sha256:` of its bytes; joins `scans`."),
+    _c("source", "string", "Where the row came from: the file path, or the endpoint collected."),
+    _c("source_format", "string", "The format and version read, e.g. `trivy-json@2`."),
+    _c("collected_at", "datetime", "When auditlib read the source (UTC)."),
+)
+
+_IMAGE = (
+    _c("image_id", "string", "Config digest of the image (`sha256:` + 64 hex); the join key across sources."),
+)
+_TARGET = (
+    _c("target", "string", "What the tool scanned inside the document: an image layer set, a lock file, a path."),
+)
+
+
+def _t(name: str, row: str, key: Sequence[str], *columns: Column) -> Table:
+    return Table(name, row, tuple(key), (*columns, *PROVENANCE))
+
+
+SCANS = _t(
+    "scans", "document read (a scan report or an SBOM)", ["scan_id"],
+    _c("format", "string", "Format id: `trivy-json`, `grype-json`, `syft-json`, `cyclonedx-json`, `spdx-json`, `sarif`, `hadolint-json`, `dockle-json`, `harbor-json`."),
+    _c("format_version", "string", "Version of the format: Trivy SchemaVersion, CycloneDX specVersion, SPDX version, Syft schema."),
+    _c("tool", "string", "The tool that wrote the document (`trivy`, `grype`, `syft`, `hadolint`, ...)."),
+    _c("tool_version", "string", "Version of that tool, when the document says."),
+    _c("generated_at", "datetime", "When the tool wrote the document (UTC), when it says."),
+    _c("target", "string", "What the document is about, as the tool named it."),
+    _c("target_type", "string", "`container_image`, `filesystem`, `repository`, `dockerfile`, `sbom` or `unknown`."),
+    *_IMAGE,
+    _c("repo_digest", "string", "Manifest digest of the image, when known."),
+    _c("image_ref", "string", "The image reference, normalised (`docker.io/library/nginx:latest`)."),
+    _c("os_family", "string", "Operating system family of the image (`debian`, `alpine`, ...)."),
+    _c("os_version", "string", "Operating system version (`12.15`, `3.10.2`)."),
+    _c("is_os_eol", "boolean", "Whether the tool said the OS is past its end of life (Trivy EOSL, Grype distro-eol)."),
+    _c("file_bytes", "Int64", "Size of the document in bytes."),
+)
+
+IMAGES = _t(
+    "images", "image described by a source", ["scan_id", "image_id"],
+    *_IMAGE,
+    _c("repo_digest", "string", "Manifest digest (first one, when the image has several)."),
+    _c("image_ref", "string", "The reference the image was scanned or collected as, normalised."),
+    _c("created_at", "datetime", "When the image was built (config `created`)."),
+    _c("os", "string", "Config `os` (`linux`)."),
+    _c("architecture", "string", "Config `architecture` (`amd64`, `arm64`)."),
+    _c("os_family", "string", "Distribution family (`debian`, `alpine`)."),
+    _c("os_version", "string", "Distribution version."),
+    _c("is_os_eol", "boolean", "Whether the source said the OS is past its end of life."),
+    _c("size_bytes", "Int64", "Image size in bytes, as the source reports it."),
+    _c("user", "string", "Default user of the image config (`USER`); empty string means root by default."),
+    _c("layer_count", "Int64", "Number of layers (rootfs diff ids)."),
+)
+
+IMAGE_TAGS = _t(
+    "image_tags", "reference (tag or repo digest) that names an image", ["scan_id", "image_id", "reference"],
+    *_IMAGE,
+    _c("reference", "string", "The reference, normalised (`docker.io/library/nginx:1.25`, or `...@sha256:` for a repo digest)."),
+    _c("registry", "string", "Registry host (`docker.io`, `ghcr.io`, `localhost:5000`)."),
+    _c("repository", "string", "Repository path (`library/nginx`)."),
+    _c("tag", "string", "The tag; missing for a repo-digest reference."),
+    _c("repo_digest", "string", "The manifest digest for a repo-digest reference."),
+)
+
+IMAGE_LABELS = _t(
+    "image_labels", "label of an image config", ["scan_id", "image_id", "label"],
+    *_IMAGE,
+    _c("label", "string", "The label key (`org.opencontainers.image.source`)."),
+    _c("value", "string", "The label value, as untrusted text."),
+)
+
+PACKAGES = _t(
+    "packages", "package (component) found in an image, folder or repository", ["scan_id", "package_id"],
+    *_IMAGE, *_TARGET,
+    _c("package_id", "string", "The package's id inside its document (bom-ref, SPDXID, Syft id, Trivy UID)."),
+    _c("name", "string", "Package name."),
+    _c("version", "string", "Installed version."),
+    _c("package_type", "string", "Ecosystem: the purl type when there is a purl (`deb`, `apk`, `npm`, `pypi`, `maven`), else the tool's type."),
+    _c("purl", "string", "Package URL."),
+    _c("path", "string", "Where the package was found (first location)."),
+    _c("layer_diff_id", "string", "Diff id of the layer that added the package, when known."),
+    _c("source_name", "string", "Source (upstream) package name, for distro packages."),
+    _c("source_version", "string", "Source package version."),
+    _c("license_expression", "string", "The package's licences as one SPDX expression (AND of the declared ones), when they parse."),
+    _c("license_class", "string", "Class of that expression: permissive, weak-copyleft, strong-copyleft, network-copyleft, other, unknown."),
+    _c("found_by", "string", "What found it (Syft cataloger, Trivy result class)."),
+)
+
+PACKAGE_LICENSES = _t(
+    "package_licenses", "licence declared or detected for a package", ["scan_id", "package_id", "license", "license_source"],
+    *_IMAGE,
+    _c("package_id", "string", "The package's id inside its document; joins `packages` with scan_id."),
+    _c("package_name", "string", "Package name."),
+    _c("package_version", "string", "Package version."),
+    _c("license", "string", "The licence as the tool wrote it."),
+    _c("license_spdx", "string", "The licence as an SPDX expression, when it parses."),
+    _c("license_class", "string", "permissive, weak-copyleft, strong-copyleft, network-copyleft, other or unknown."),
+    _c("license_source", "string", "`declared`, `concluded` (SBOM fields), or `scanner` (a licence scanner's finding)."),
+    _c("severity", "severity", "The scanner's severity for this licence (Trivy licence scanning), else unknown."),
+    _c("category", "string", "The scanner's licence category (`forbidden`, `restricted`, `reciprocal`, `notice`, ...)."),
+    _c("file_path", "string", "Licence file the licence was found in (Trivy `license-file` results)."),
+)
+
+VULNERABILITIES = _t(
+    "vulnerabilities", "vulnerability of a package version at a path, per document and target",
+    ["scan_id", "target", "pkg_name", "pkg_version", "pkg_path", "vuln_id"],
+    *_IMAGE, *_TARGET,
+    _c("vuln_id", "string", "CVE, GHSA or vendor id."),
+    _c("pkg_name", "string", "Affected package."),
+    _c("pkg_version", "string", "Installed version."),
+    _c("pkg_path", "string", "File path of the package (language packages), when given."),
+    _c("package_type", "string", "Ecosystem or package type."),
+    _c("purl", "string", "Package URL of the affected package."),
+    _c("severity", "severity", "Severity on the auditlib scale."),
+    _c("severity_source", "string", "Whose severity it is (`nvd`, `debian`, `ghsa`, ...), when given."),
+    _c("fix_state", "string", "`fixed`, `not-fixed`, `wont-fix` or `unknown`."),
+    _c("fixed_version", "string", "Version(s) that fix it, as the tool wrote them."),
+    _c("fix_available_at", "datetime", "When the fix became available, when the scanner says (Grype `fix.available[].date`)."),
+    _c("status", "string", "The tool's own status word (Trivy `Status`, Grype `fix.state`)."),
+    _c("published_at", "datetime", "When the vulnerability was published."),
+    _c("modified_at", "datetime", "When its record was last modified."),
+    _c("cvss_score", "Float64", "The best CVSS base score (newest version; the severity source, then NVD, then the highest)."),
+    _c("cvss_vector", "string", "Its vector."),
+    _c("cvss_version", "string", "Its CVSS version (`2.0`, `3.0`, `3.1`, `4.0`)."),
+    _c("cvss_source", "string", "Who scored it."),
+    _c("epss_score", "Float64", "EPSS probability, when the scanner gives it."),
+    _c("epss_percentile", "Float64", "EPSS percentile."),
+    _c("is_known_exploited", "boolean", "Listed in CISA KEV, when the scanner says (Grype `knownExploited`)."),
+    _c("risk_score", "Float64", "The scanner's risk score (Grype `risk`, 0-100)."),
+    _c("title", "string", "Short title, untrusted text."),
+    _c("description", "string", "Description, untrusted text."),
+    _c("primary_url", "string", "The advisory URL."),
+    _c("data_source", "string", "The database the match came from."),
+    _c("layer_diff_id", "string", "Diff id of the layer that added the package, when known."),
+    _c("occurrence_count", "Int64", "How many identical entries the document had for this row (merged)."),
+)
+
+MISCONFIGURATIONS = _t(
+    "misconfigurations", "misconfiguration or best-practice finding (Dockerfile, image config, IaC)",
+    ["scan_id", "target", "rule_id", "start_line"],
+    *_IMAGE, *_TARGET,
+    _c("tool", "string", "The checker: `trivy`, `hadolint`, `dockle`, or the SARIF driver."),
+    _c("rule_id", "string", "Rule id (`DS-0002`, `DL3006`, `CIS-DI-0001`)."),
+    _c("title", "string", "Rule title."),
+    _c("message", "string", "The finding's message, untrusted text."),
+    _c("severity", "severity", "Severity on the auditlib scale."),
+    _c("status", "string", "`fail`, `pass` or `exception`."),
+    _c("resolution", "string", "How to fix it."),
+    _c("primary_url", "string", "Rule documentation URL."),
+    _c("file_path", "string", "The file the finding is in."),
+    _c("start_line", "Int64", "First line."),
+    _c("end_line", "Int64", "Last line."),
+)
+
+SECRETS = _t(
+    "secrets", "secret found in an image or a file (the secret itself is never stored)",
+    ["scan_id", "target", "rule_id", "file_path", "start_line"],
+    *_IMAGE, *_TARGET,
+    _c("rule_id", "string", "Rule id (`github-pat`, `aws-access-key-id`)."),
+    _c("category", "string", "Secret category (`GitHub`, `AWS`)."),
+    _c("title", "string", "Rule title."),
+    _c("severity", "severity", "Severity on the auditlib scale."),
+    _c("file_path", "string", "Where the secret is."),
+    _c("start_line", "Int64", "First line."),
+    _c("end_line", "Int64", "Last line."),
+    _c("layer_diff_id", "string", "Layer that added the file, when known."),
+)
+
+LOAD_ERRORS = Table(
+    "load_errors", "file that could not be read, record skipped inside a file, or file skipped as not JSON",
+    ("source", "locator"),
+    (
+        _c("source", "string", "The file."),
+        _c("format", "string", "The format the file looked like, when that could be told."),
+        _c("level", "string", "`error` (the file gave no rows), `warning` (a record was skipped) or `skipped` (not a JSON document)."),
+        _c("locator", "string", "Where in the file: a JSON path such as `$.Results[2].Vulnerabilities[0]`."),
+        _c("reason", "string", "Why, in words."),
+        _c("scan_id", "string", "The document, when it was read."),
+        _c("collected_at", "datetime", "When auditlib read the file (UTC)."),
+    ),
+)
+
+TABLES: tuple[Table, ...] = (
+    SCANS, IMAGES, IMAGE_TAGS, IMAGE_LABELS, PACKAGES, PACKAGE_LICENSES,
+    VULNERABILITIES, MISCONFIGURATIONS, SECRETS, LOAD_ERRORS,
+)
+"""Every table, in the order the data dictionary lists them."""
+
+TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
+
+
+def get_table(name: str) -> Table:
+    """Return the declaration of table `name`.
+
+    Raises:
+        KeyError: if no table has that name.
+    """
+    try:
+        return TABLES_BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"{name}: no such table; tables are {', '.join(TABLES_BY_NAME)}") from None
+
+
+def empty(table: Table) -> pd.DataFrame:
+    """Return a zero-row DataFrame with the table's columns and dtypes."""
+    return pd.DataFrame({c.name: pd.Series([], dtype=DTYPES[c.dtype]) for c in table.columns})
+
+
+def _series(values: Iterable[Any], dtype: str) -> pd.Series:
+    if dtype == "datetime":
+        s = pd.Series(values, dtype=object)
+        return pd.to_datetime(s, utc=True, errors="coerce", format="ISO8601").astype(DTYPES[dtype])
+    if dtype == "severity":
+        return pd.Series(pd.Categorical(values, dtype=SEVERITY_DTYPE)).fillna("unknown")
+    if dtype in ("Int64", "Float64"):
+        return pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").astype(DTYPES[dtype])
+    return pd.Series(values, dtype=object).astype(DTYPES[dtype])
+
+
+def frame(table: Table, columns: dict[str, list[Any]], length: int) -> pd.DataFrame:
+    """Build the typed DataFrame of `table` from column lists.
+
+    Args:
+        table: the declaration.
+        columns: values by column name; a missing column is all `<NA>`. Times may be ISO 8601
+            strings (converted to UTC here; an unparseable time becomes `<NA>`).
+        length: the number of rows.
+
+    Returns:
+        A DataFrame with exactly the declared columns, in order, with the declared dtypes.
+
+    Raises:
+        ValueError: if a column list does not have `length` values, or names an undeclared column.
+    """
+    unknown = set(columns) - set(table.column_names)
+    if unknown:
+        raise ValueError(f"{table.name}: undeclared columns {sorted(unknown)}")
+    data: dict[str, pd.Series] = {}
+    for col in table.columns:
+        values = columns.get(col.name)
+        if values is None:
+            data[col.name] = pd.Series(pd.array([None] * length, dtype=DTYPES[col.dtype]))
+            continue
+        if len(values) != length:
+            raise ValueError(f"{table.name}.{col.name}: {len(values)} values for {length} rows")
+        data[col.name] = _series(values, col.dtype)
+    return pd.DataFrame(data, index=pd.RangeIndex(length))
+
+
+def data_dictionary() -> str:
+    """Return the data dictionary as Markdown (the text of `docs/tables.md`)."""
+    lines = [
+        "# auditlib tables",
+        "",
+        "Generated from `auditlib/tables.py` by `python -m auditlib.tables > docs/tables.md`; do not edit.",
+        "Dtypes are pandas nullable dtypes; `severity` is ordered unknown < negligible < low < medium < high <",
+        "critical; `datetime` is `datetime64[ns, UTC]`.",
+        "",
+    ]
+    for t in TABLES:
+        lines += [f"## `{t.name}`", "", f"One row per {t.row}. Key: {', '.join(f'`{k}`' for k in t.key)}.", ""]
+        lines += ["| column | dtype | meaning |", "|---|---|---|"]
+        lines += [f"| `{c.name}` | {c.dtype} | {c.meaning} |" for c in t.columns]
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(data_dictionary(), end="")

@@ -1,0 +1,57 @@
+"""Shared fixtures: the real-tool corpus in ../shared/corpus, and small written inputs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import auditlib
+
+CORPUS = Path(os.environ.get("AUDITLIB_CORPUS", Path(__file__).resolve().parents[2] / "shared" / "corpus"))
+
+
+def corpus_path(relpath: str) -> Path:
+    """Return a corpus file's path, skipping the test with a clear reason when the corpus is absent."""
+    path = CORPUS / relpath
+    if not CORPUS.is_dir():
+        pytest.skip(f"real-tool corpus not found at {CORPUS} (set AUDITLIB_CORPUS)")
+    assert path.exists(), f"corpus file missing: {path}"
+    return path
+
+
+@pytest.fixture
+def corpus() -> "type[CorpusLoader]":
+    """Return a loader of corpus files: `corpus.load("trivy-json/x.json")` gives the `AuditData`."""
+    return CorpusLoader
+
+
+class CorpusLoader:
+    """Loads one corpus file and checks it gave no error."""
+
+    @staticmethod
+    def path(relpath: str) -> Path:
+        """Return the path of a corpus file (skips when the corpus is absent)."""
+        return corpus_path(relpath)
+
+    @staticmethod
+    def load(relpath: str, *, allow_error: bool = False) -> auditlib.AuditData:
+        """Load one corpus file; unless `allow_error`, assert that it gave no load error."""
+        data = auditlib.load(corpus_path(relpath))
+        if not allow_error:
+            errors = data.load_errors[data.load_errors["level"] == "error"]
+            assert errors.empty, errors["reason"].tolist()
+        return data
+
+
+@pytest.fixture
+def write_json(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Return a function writing bytes or text to a file in tmp_path and returning its path."""
+
+    def _write(name: str, content: str | bytes) -> Path:
+        p = tmp_path / name
+        p.write_bytes(content.encode() if isinstance(content, str) else content)
+        return p
+
+    return _write
