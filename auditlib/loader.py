@@ -18,7 +18,7 @@ from auditlib.data import AuditData, FileResult
 from auditlib.documents import find_files, read_document
 from auditlib.errors import ParseError
 from auditlib.identity import normalize_digest, normalize_reference, parse_reference
-from auditlib.parsers import parse_document
+from auditlib.parsers import identify, parse_document
 from auditlib.parsers.interface import Output, Row, ScanInfo
 from auditlib.tables import TABLES_BY_NAME, frame
 
@@ -213,8 +213,9 @@ def load(*paths: str | os.PathLike[str], progress: Progress | None = None) -> Au
         fmt: str | None = None
         try:
             doc, scan_id, size = read_document(cand.path)
+            found = identify(doc)
+            fmt = found[0].format_id if found else None
             parser, version, out = parse_document(doc)
-            fmt = parser.format_id
             counts = _ingest(acc, out, fmt, version, scan_id, size)
             files.append(FileResult(source, fmt, version, counts, warnings=len(out.warnings)))
         except ParseError as e:

@@ -22,7 +22,7 @@ def corpus_path(relpath: str) -> Path:
 
 
 @pytest.fixture
-def corpus() -> "type[CorpusLoader]":
+def corpus() -> type[CorpusLoader]:
     """Return a loader of corpus files: `corpus.load("trivy-json/x.json")` gives the `AuditData`."""
     return CorpusLoader
 

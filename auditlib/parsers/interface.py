@@ -172,14 +172,14 @@ class Output:
             return []
         try:
             return msgspec.json.decode(raw, type=list[type] | None) or []
-        except msgspec.ValidationError:
-            pass
+        except msgspec.MsgspecError:
+            pass  # a bad record (wrong type, invalid UTF-8): find it below
         items = decode(raw, list[msgspec.Raw] | None, locator, self.source) or []
         out: list[T] = []
         for i, item in enumerate(items):
             try:
                 out.append(msgspec.json.decode(item, type=type))
-            except msgspec.ValidationError as e:
+            except msgspec.MsgspecError as e:
                 self.warn(f"{locator}[{i}]", f"record skipped: {_where(str(e), f'{locator}[{i}]')}")
         return out
 

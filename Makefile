@@ -1,0 +1,36 @@
+# auditlib: `make demo` runs the main job on the synthetic demo fleet; `make test` runs every test.
+# Both set up a virtual environment in .venv first (Python >= 3.11 and pip are all they need).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: setup test demo bench lint docs clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+test: setup
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+demo: setup
+	$(BIN)/auditlib demo --images 50 --out reports
+
+bench: setup
+	$(BIN)/python benchmarks/ingest.py
+
+lint: setup
+	$(BIN)/ruff check auditlib tests benchmarks
+	$(BIN)/mypy auditlib
+
+docs: setup
+	$(BIN)/python -m auditlib.tables > docs/tables.md
+
+clean:
+	rm -rf $(VENV) build *.egg-info reports/demo-* auditlib-store

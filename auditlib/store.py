@@ -1,0 +1,119 @@
+"""The store: a folder of snapshots, each one Parquet file per table plus a manifest.
+
+Layout (plain Parquet, readable by DuckDB, Spark or Trino as it is)::
+
+    STORE/snapshots/<snapshot_id>/manifest.json
+    STORE/snapshots/<snapshot_id>/<table>.parquet
+
+A snapshot is written into a hidden temporary folder and renamed into place when complete, so a
+snapshot that failed half-way is never seen by a reader.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from auditlib.data import AuditData
+from auditlib.errors import StoreError
+from auditlib.tables import TABLES
+
+DEFAULT_STORE = Path("auditlib-store")
+"""Where `--store` points when it is not given."""
+
+MANIFEST = "manifest.json"
+
+
+def _snapshots(store: Path) -> Path:
+    return store / "snapshots"
+
+
+def write_snapshot(store: str | os.PathLike[str], data: AuditData, *, sources: list[str]) -> Path:
+    """Write `data` as a new snapshot of `store`.
+
+    Args:
+        store: the store folder (created when missing).
+        data: the tables to write.
+        sources: the paths or endpoints the data came from, for the manifest.
+
+    Returns:
+        The folder of the new snapshot.
+
+    Raises:
+        StoreError: if the store cannot be written.
+    """
+    from auditlib import __version__
+
+    now = datetime.now(UTC)
+    snapshot_id = now.strftime("%Y%m%dT%H%M%S%fZ") + "-" + secrets.token_hex(3)
+    root = _snapshots(Path(store))
+    tmp = root / f".tmp-{snapshot_id}"
+    final = root / snapshot_id
+    try:
+        tmp.mkdir(parents=True)
+        counts: dict[str, int] = {}
+        for name, df in data.tables().items():
+            df.to_parquet(tmp / f"{name}.parquet", index=False)
+            counts[name] = len(df)
+        manifest: dict[str, Any] = {
+            "snapshot_id": snapshot_id,
+            "created_at": now.isoformat(),
+            "auditlib_version": __version__,
+            "sources": sources,
+            "rows": counts,
+            "files": [
+                {"path": f.path, "format": f.format, "format_version": f.format_version,
+                 "rows": f.rows, "error": f.error, "skipped": f.skipped}
+                for f in data.files
+            ],
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
+        os.rename(tmp, final)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise StoreError(f"{store}: cannot write snapshot: {e}") from e
+    return final
+
+
+def list_snapshots(store: str | os.PathLike[str]) -> list[Path]:
+    """Return the complete snapshots of `store`, oldest first (temporary folders are left out)."""
+    root = _snapshots(Path(store))
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / MANIFEST).exists())
+
+
+def read_snapshot(snapshot: str | os.PathLike[str]) -> AuditData:
+    """Read one snapshot folder back into `AuditData`.
+
+    Raises:
+        StoreError: if a table file cannot be read.
+    """
+    path = Path(snapshot)
+    tables: dict[str, pd.DataFrame] = {}
+    for t in TABLES:
+        f = path / f"{t.name}.parquet"
+        try:
+            tables[t.name] = pd.read_parquet(f)
+        except (OSError, ValueError) as e:
+            raise StoreError(f"{f}: cannot read table: {e}") from e
+    return AuditData(**tables)
+
+
+def read_latest(store: str | os.PathLike[str]) -> AuditData:
+    """Read the newest snapshot of `store`.
+
+    Raises:
+        StoreError: if the store has no snapshot.
+    """
+    snaps = list_snapshots(store)
+    if not snaps:
+        raise StoreError(f"{store}: no snapshot in this store; run `auditlib ingest PATH --store {store}` first")
+    return read_snapshot(snaps[-1])

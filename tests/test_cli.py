@@ -1,0 +1,67 @@
+"""The command line: summarize's JSON shape, ingest's snapshot, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from auditlib.cli import main
+from auditlib.store import list_snapshots, read_latest
+from tests.samples import TRIVY
+
+
+def _fleet(tmp_path: Path) -> Path:
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / "good.json").write_text(json.dumps(TRIVY))
+    (d / "notes.md").write_text("# notes")
+    return d
+
+
+def test_summarize_prints_the_documented_shape(tmp_path: Path) -> None:
+    d = _fleet(tmp_path)
+    result = CliRunner().invoke(main, ["summarize", str(d)])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert list(out) == ["files", "skipped"]
+    (f,) = out["files"]
+    assert list(f) == ["path", "format", "format_version", "rows", "error"]
+    assert f["format"] == "trivy-json" and f["format_version"] == "2" and f["error"] is None
+    assert f["rows"]["vulnerabilities"] == 1 and f["rows"]["scans"] == 1
+    assert out["skipped"] == [{"path": str(d / "notes.md"), "reason": "not a JSON document (begins '# notes')"}]
+
+
+def test_summarize_exits_2_when_a_file_cannot_be_read(tmp_path: Path) -> None:
+    d = _fleet(tmp_path)
+    (d / "broken.json").write_text("{")
+    result = CliRunner().invoke(main, ["summarize", str(d)])
+    assert result.exit_code == 2
+    files = json.loads(result.output)["files"]
+    assert [f["error"] is not None for f in files] == [True, False]
+
+
+def test_summarize_exits_2_on_a_missing_path(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["summarize", str(tmp_path / "nope")])
+    assert result.exit_code == 2
+
+
+def test_ingest_writes_a_snapshot_that_reads_back(tmp_path: Path) -> None:
+    d = _fleet(tmp_path)
+    store = tmp_path / "store"
+    result = CliRunner().invoke(main, ["ingest", str(d), "--store", str(store), "--quiet"])
+    assert result.exit_code == 0, result.output
+    (snap,) = list_snapshots(store)
+    manifest = json.loads((snap / "manifest.json").read_text())
+    assert manifest["rows"]["vulnerabilities"] == 1
+    data = read_latest(store)
+    assert data.vulnerabilities["vuln_id"].tolist() == ["CVE-2024-0001"]
+    assert str(data.vulnerabilities["severity"].dtype) == "category"
+    assert data.vulnerabilities["severity"].cat.ordered
+    assert str(data.scans["generated_at"].dtype) == "datetime64[ns, UTC]"
+
+
+def test_no_command_is_bad_usage() -> None:
+    result = CliRunner().invoke(main, ["summarize"])
+    assert result.exit_code == 2
