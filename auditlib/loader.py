@@ -131,9 +131,10 @@ def _image_rows(scan: ScanInfo) -> tuple[str | None, str | None, str | None, Row
     seen: set[str] = set()
     repo_digest: str | None = None
     for text in [*img.tags, *img.repo_digests]:
-        parsed = parse_reference(text)
+        bare = normalize_digest(text)
+        parsed = None if bare else parse_reference(text)
         if parsed is None:
-            bare = normalize_digest(text)
+            # A bare manifest digest (no repository) is a repo digest without a reference.
             repo_digest = repo_digest or bare
             continue
         if parsed.digest:

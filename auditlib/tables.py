@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from auditlib.normalize.severity import SEVERITY_DTYPE
 
@@ -277,6 +278,12 @@ def _series(values: Iterable[Any], dtype: str) -> pd.Series:
         return pd.Series(pd.Categorical(values, dtype=SEVERITY_DTYPE)).fillna("unknown")
     if dtype in ("Int64", "Float64"):
         return pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").astype(DTYPES[dtype])
+    if dtype == "string" and isinstance(values, list):
+        # pyarrow builds a string column from a list about twice as fast as astype("string").
+        try:
+            return pd.Series(pd.array(pa.array(values, type=pa.large_string()), dtype=DTYPES[dtype]))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass  # a non-str value: let pandas convert it (and fail clearly if it cannot)
     return pd.Series(values, dtype=object).astype(DTYPES[dtype])
 
 

@@ -85,7 +85,8 @@ def test_severity_from_score() -> None:
         ("NOASSERTION", None, "unknown"),
         ("", None, "unknown"),
         (None, None, "unknown"),
-        ("LicenseRef-acme-proprietary", None, "other"),
+        ("LicenseRef-acme-proprietary", "LicenseRef-acme-proprietary", "other"),
+        ("BSD-3-Clause AND LicenseRef-Expat", "BSD-3-Clause AND LicenseRef-Expat", "permissive"),
         ("GPL-2+", None, "strong-copyleft"),  # Debian short name: not SPDX, but clearly GPL
     ],
 )

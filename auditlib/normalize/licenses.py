@@ -24,7 +24,7 @@ _NETWORK = re.compile(r"^(AGPL|SSPL|OSL-3\.0|RPL|CPAL)", re.I)
 _STRONG = re.compile(r"^(GPL|EUPL|OSL|Sleepycat|QPL|CC-BY-SA|CC-BY-NC-SA|RPSL|IPL|Watcom)", re.I)
 _WEAK = re.compile(r"^(LGPL|MPL|EPL|CDDL|CPL|APSL|MS-RL|Ruby|NPL|Artistic|ErlPL|LPL|SPL|CECILL-C|FreeImage)", re.I)
 _PERMISSIVE = re.compile(
-    r"^(MIT|X11|BSD|0BSD|Apache|ISC|Zlib|Unlicense|CC0|PSF|Python|BSL-1\.0|curl|OpenSSL|SSLeay|"
+    r"^(MIT|Expat|X11|BSD|0BSD|Apache|ISC|Zlib|Unlicense|CC0|PSF|Python|BSL-1\.0|curl|OpenSSL|SSLeay|"
     r"PostgreSQL|NCSA|WTFPL|Beerware|FTL|IJG|Libpng|libpng|HPND|PHP|Unicode|W3C|bzip2|"
     r"BlueOak|CC-BY-[0-9]|AFL|Boost|JSON|TCL|MIT-0|Info-ZIP|ImageMagick|OLDAP|PIL|Vim|blessing|"
     r"public-domain|LicenseRef-Public-Domain|GFDL|Spencer|MirOS|Xnet|ZPL|FSFAP|FSFUL|X11)",
@@ -51,8 +51,9 @@ def _licensing() -> Licensing:
 
 def _class_of_key(key: str) -> str:
     key = key.removesuffix("+")
-    if key.lower().startswith("licenseref-") and "public-domain" not in key.lower():
-        return "other"
+    if key.lower().startswith("licenseref-"):
+        # User-defined ids; Debian tooling writes well-known names this way (LicenseRef-Expat).
+        key = key[len("licenseref-"):]
     for pattern, name in (
         (_NETWORK, "network-copyleft"),
         (_STRONG, "strong-copyleft"),
@@ -103,6 +104,7 @@ def classify_license(text: str | None) -> LicenseInfo:
         return LicenseInfo(None, _class_of_key(text.strip()))
     if parsed is None:
         return LicenseInfo(None, "unknown")
-    unknown = licensing.unknown_license_keys(parsed)
+    # LicenseRef-* ids are valid SPDX (user-defined), though not on the licence list.
+    unknown = [k for k in licensing.unknown_license_keys(parsed) if not k.startswith("LicenseRef-")]
     spdx = None if unknown else str(parsed)
     return LicenseInfo(spdx, _classify_node(parsed))

@@ -1,10 +1,201 @@
-"""Grype JSON reports, from Grype 0.7 to the newest."""
+"""Grype JSON reports, from Grype 0.7 to the newest.
+
+One `vulnerabilities` row per match: a vulnerability record matched against a package at a path.
+Grype lists only the packages that matched, so no `packages` rows are written (a Syft SBOM of the
+same image gives those). The image and the scan go to `out.scan`; the loader makes those rows.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from typing import Any
 
-from auditlib.parsers.interface import Document, Output, Parser
+import msgspec
+
+from auditlib.errors import MalformedInputError
+from auditlib.identity import parse_reference
+from auditlib.normalize.cvss import CvssScore, best_cvss, cvss_version
+from auditlib.normalize.fix_state import fix_state_from_grype
+from auditlib.normalize.severity import normalize_severity
+from auditlib.parsers._grype_model import (
+    Cvss,
+    Descriptor,
+    Distro,
+    FixAvailable,
+    ImageConfig,
+    ImageTarget,
+    Match,
+    OldCvss,
+    PackageAlerts,
+    Related,
+    Source,
+    Vulnerability,
+)
+from auditlib.parsers.interface import Document, ImageInfo, Output, Parser, Row, ScanInfo
+
+_TARGET_TYPES: dict[str, str] = {
+    "image": "container_image",
+    "directory": "filesystem",
+    "dir": "filesystem",
+    "file": "filesystem",
+    "snap": "filesystem",
+    "sbom": "sbom",
+    "sbom-file": "sbom",
+}
+"""`source.type` to `scans.target_type`; `purl`, `cpe` and `unknown` sources are `unknown`."""
+
+_PLACEHOLDER_VERSIONS = {"", "unknown", "[not provided]"}
+
+# Grype names the image it was asked for with the scheme the user typed (`registry:alpine:3.18`);
+# these schemes name a registry or daemon image, so what follows is a reference. Archive and
+# folder schemes (`docker-archive:`, `oci-dir:`, `dir:`) name paths and are not stripped.
+_IMAGE_SCHEMES = ("registry:", "docker:", "podman:", "containerd:")
+
+# Grype 0.87 (vulnerability DB schema v6) added `knownExploited`, written only when non-empty; in a
+# report of that generation an absent list means "not in KEV", before it means "not said".
+_KEV_SINCE = (0, 87)
+_VERSION = re.compile(r"^v?(\d+)\.(\d+)")
+
+_CVSS_SOURCES = {
+    "nvd@nist.gov": "nvd",
+    "security-advisories@github.com": "ghsa",
+    "secalert@redhat.com": "redhat",
+}
+"""Scorer e-mail addresses (as NVD lists them) to the short names `best_cvss` and Trivy use."""
+
+_providers: dict[str, str] = {}
+
+
+def _provider(namespace: str | None) -> str | None:
+    """Return the publisher of a Grype namespace.
+
+    Returns:
+        The first part of the namespace (`debian:distro:debian:10` -> `debian`, `nvd:cpe` -> `nvd`),
+        `ghsa` for GitHub advisories, or None without a namespace.
+    """
+    if not namespace:
+        return None
+    found = _providers.get(namespace)
+    if found is None:
+        head = namespace.split(":", 1)[0].lower()
+        found = _providers[namespace] = "ghsa" if head == "github" else head
+    return found
+
+
+def _scores(cvss: list[Cvss] | None, default_source: str | None) -> list[CvssScore]:
+    """Return `cvss[]` as scores; a score without its own source is the record publisher's."""
+    out: list[CvssScore] = []
+    for c in cvss or ():
+        source = _CVSS_SOURCES.get(c.source, c.source) if c.source else default_source
+        score = c.metrics.base_score if c.metrics is not None else None
+        out.append(CvssScore(score, c.vector or None, cvss_version(c.vector, c.version), source))
+    return out
+
+
+def _old_scores(v2: OldCvss | None, v3: OldCvss | None) -> list[CvssScore]:
+    """Return Grype 0.7's `cvssV2`/`cvssV3` as scores (it does not say who scored them)."""
+    return [
+        CvssScore(c.base_score, c.vector or None, cvss_version(c.vector, declared), None)
+        for c, declared in ((v2, "2.0"), (v3, "3.0"))
+        if c is not None
+    ]
+
+
+def _best_score(
+    v: Vulnerability, related: list[Related], own_source: str | None,
+) -> CvssScore | None:
+    """Return the record's own best CVSS score, else (distro records) the related records' best."""
+    own = _scores(v.cvss, own_source) if v.cvss else _old_scores(v.cvss_v2, v.cvss_v3)
+    best = best_cvss(own, own_source)
+    if best is None and related:
+        scores = [s for r in related for s in _scores(r.cvss, _provider(r.namespace))]
+        best = best_cvss(scores, own_source)
+    return best
+
+
+def _description(v: Vulnerability, related: list[Related]) -> str | None:
+    """Return the record's description, else the related NVD record's (distro records have none)."""
+    if v.description:
+        return v.description
+    texts = [(r.description, _provider(r.namespace)) for r in related if r.description]
+    return next((t for t, who in texts if who == "nvd"), None) or (texts[0][0] if texts else None)
+
+
+def _earliest(available: list[FixAvailable] | None) -> str | None:
+    """Return the earliest `fix.available[].date` (ISO 8601 dates, which sort as text)."""
+    dates = [a.date for a in available or () if a.date]
+    return min(dates) if dates else None
+
+
+def _tool_version(descriptor: Descriptor | None) -> str | None:
+    version = descriptor.version if descriptor is not None else None
+    return None if version is None or version.strip().lower() in _PLACEHOLDER_VERSIONS else version
+
+
+def _kev_aware(tool_version: str | None, matches: list[Match]) -> bool:
+    """Return whether the report comes from a Grype that writes KEV data (see `_KEV_SINCE`)."""
+    m = _VERSION.match(tool_version or "")
+    if m and (int(m[1]), int(m[2])) >= _KEV_SINCE:
+        return True
+    return any(
+        x.vulnerability.risk is not None
+        or x.vulnerability.epss is not None
+        or x.vulnerability.known_exploited is not None
+        for x in matches
+    )
+
+
+def _image_config(raw: str, out: Output) -> ImageConfig | None:
+    """Decode the base64 image config Grype embeds; a bad one is ignored with a warning."""
+    try:
+        return msgspec.json.decode(base64.b64decode(raw, validate=True), type=ImageConfig)
+    except (binascii.Error, ValueError, msgspec.MsgspecError) as e:
+        out.warn("$.source.target.config", f"image config ignored: not a base64 config ({e})")
+        return None
+
+
+def _image(t: ImageTarget, distro: Distro | None, eol: bool | None, out: Output) -> ImageInfo:
+    """Return what `source.target` and `distro` say about the scanned image."""
+    user_input = t.user_input or ""
+    for scheme in _IMAGE_SCHEMES:
+        user_input = user_input.removeprefix(scheme)
+    # `manifestDigest` is left out: for an image read from a Docker daemon or an archive it is the
+    # digest of a manifest Grype rebuilt, which names the image in no registry; `repoDigests` are
+    # the registry's own.
+    info = ImageInfo(
+        image_id=t.image_id or None,
+        reference=user_input if parse_reference(user_input) else None,
+        repo_digests=list(t.repo_digests or ()),
+        tags=list(t.tags or ()),
+        os=t.os or None,
+        architecture=t.architecture or None,
+        os_family=((distro.name or "").lower() or None) if distro is not None else None,
+        os_version=(distro.version or None) if distro is not None else None,
+        is_os_eol=eol,
+        size_bytes=t.image_size,
+        layer_count=len(t.layers) if t.layers is not None else None,
+        labels=dict(t.labels or {}),
+    )
+    config = _image_config(t.config, out) if t.config else None
+    if config is not None:
+        info.created_at = config.created or None
+        body = config.config
+        # A config without `User` runs as root, which the column writes as "".
+        info.user = (body.user or "") if body is not None else ""
+        if t.labels is None and body is not None and body.labels:
+            info.labels = dict(body.labels)
+    return info
+
+
+def _os_eol(doc: Document, out: Output) -> bool | None:
+    """Return True for a `distro-eol` alert, False when alerts are listed without one, else None."""
+    raw = doc.top.get("alertsByPackage") if doc.top is not None else None
+    if raw is None:
+        return None
+    alerts = out.decode_list(raw, PackageAlerts, "$.alertsByPackage")
+    return any(a.type == "distro-eol" for p in alerts for a in p.alerts or ())
 
 
 class GrypeJsonParser(Parser):
@@ -19,9 +210,112 @@ class GrypeJsonParser(Parser):
         descriptor: Any = doc.peek("descriptor", dict)
         if (descriptor and descriptor.get("name") == "grype") or doc.has("source"):
             version = descriptor.get("version") if descriptor else None
-            return str(version) if version else "unknown"
+            # Snapshot tests write "[not provided]"; only a version-looking value is a version.
+            ok = isinstance(version, str) and any(c.isdigit() for c in version)
+            return str(version) if ok else "unknown"
         return None
 
     def parse(self, doc: Document, version: str, out: Output) -> None:
-        """Read `doc` into `out`. See `Parser.parse`."""
-        raise NotImplementedError("grype-json: parse is being written")
+        """Read a Grype report into `out`: `out.scan` and one `vulnerabilities` row per match.
+
+        Returns nothing: rows, `out.scan` and warnings (one per skipped match) go to `out`.
+
+        `ignoredMatches` (matches an ignore rule or a VEX statement suppressed) are not read: the
+        user asked for them not to be findings, and Grype does not count them as such.
+
+        Raises:
+            MalformedInputError: if `matches` is missing or not an array, or `descriptor`, `source`,
+                `distro` or `alertsByPackage` has the wrong type. A match that does not fit is
+                skipped with a warning instead.
+        """
+        if doc.top is None or "matches" not in doc.top:
+            raise MalformedInputError(f"{doc.source}: missing required key `$.matches`")
+        descriptor: Descriptor | None = doc.get("descriptor", Descriptor | None)
+        source: Source | None = doc.get("source", Source | None)
+        distro: Distro | None = doc.get("distro", Distro | None)
+        eol = _os_eol(doc, out)
+        # Grype wrote `null` for no matches before it preallocated the list; that reads as [].
+        matches = out.decode_list(doc.top["matches"], Match, "$.matches")
+
+        tool_version = _tool_version(descriptor)
+        target = target_type = None
+        image = None
+        if source is not None:
+            target_type = _TARGET_TYPES.get((source.type or "").lower())
+            t = source.target
+            if isinstance(t, ImageTarget):
+                image = _image(t, distro, eol, out)
+                target = t.user_input or t.image_id or None
+            else:
+                target = t or None
+        out.scan = ScanInfo(
+            format_version=version,
+            tool="grype",
+            tool_version=tool_version,
+            generated_at=(descriptor.timestamp or None) if descriptor is not None else None,
+            target=target,
+            target_type=target_type or "unknown",
+            image=image,
+        )
+        out.extend("vulnerabilities", _rows(matches, target, _kev_aware(tool_version, matches)))
+
+
+def _rows(matches: list[Match], target: str | None, kev_aware: bool) -> list[Row]:
+    """Return one `vulnerabilities` row per match."""
+    rows: list[Row] = []
+    append = rows.append
+    for m in matches:
+        v = m.vulnerability
+        a = m.artifact
+        related = m.related or []
+        fix = v.fix
+        if fix is not None:
+            versions = fix.versions or []
+            state = fix.state or None
+            available_at = _earliest(fix.available) if fix.available else None
+        else:  # Grype 0.7 to 0.12
+            versions = [v.fixed_in_version] if v.fixed_in_version else []
+            state = available_at = None
+        loc = a.locations[0] if a.locations else None
+        purl = a.purl or None
+        package_type = a.type or None
+        if purl and purl.startswith("pkg:") and "/" in purl:
+            package_type = purl[4 : purl.index("/")].lower()
+        severity_source = _provider(v.namespace)
+        cvss = _best_score(v, related, severity_source)
+        epss = v.epss[0] if v.epss else next((r.epss[0] for r in related if r.epss), None)
+        kevs = [
+            k for k in (v.known_exploited, *[r.known_exploited for r in related]) if k is not None
+        ]
+        urls = v.urls or v.links
+        append({
+            "target": target,
+            "vuln_id": v.id,
+            "pkg_name": a.name,
+            "pkg_version": a.version,
+            "pkg_path": (loc.path or None) if loc is not None else None,
+            "package_type": package_type,
+            "purl": purl,
+            "severity": normalize_severity(v.severity),
+            "severity_source": severity_source,
+            "fix_state": fix_state_from_grype(state, versions),
+            "fixed_version": ", ".join(versions) or None,
+            "fix_available_at": available_at,
+            "status": state,
+            "cvss_score": cvss.score if cvss is not None else None,
+            "cvss_vector": cvss.vector if cvss is not None else None,
+            "cvss_version": cvss.version if cvss is not None else None,
+            "cvss_source": cvss.source if cvss is not None else None,
+            "epss_score": epss.epss if epss is not None else None,
+            "epss_percentile": epss.percentile if epss is not None else None,
+            "is_known_exploited": (
+                any(kevs) if kevs or kev_aware else None
+            ),
+            "risk_score": v.risk,
+            "title": None,
+            "description": _description(v, related),
+            "primary_url": v.data_source or (urls[0] if urls else None),
+            "data_source": v.namespace or None,
+            "layer_diff_id": (loc.layer_id or None) if loc is not None else None,
+        })
+    return rows
