@@ -92,21 +92,24 @@ class _Accumulator:
         if stray:
             raise ValueError(f"{name}: a parser wrote undeclared columns {sorted(stray)}")
         df = frame(table, cols, n)
-        self._check_times(name, table.columns, cols, df)
+        self._check_conversions(name, cols, df)
         if name == "vulnerabilities" and n:
             df = _merge_duplicates(df, list(table.key))
         return df
 
-    def _check_times(self, name: str, columns: Any, cols: dict[str, list[Any]], df: pd.DataFrame) -> None:
-        for col in columns:
-            if col.dtype != "datetime" or col.name not in cols or col.name == "collected_at":
+    def _check_conversions(self, name: str, cols: dict[str, list[Any]], df: pd.DataFrame) -> None:
+        """Warn about values a typed column could not hold (a bad time, a 2**70 line number)."""
+        for col in TABLES_BY_NAME[name].columns:
+            if col.dtype in ("string", "severity") or col.name not in cols or col.name == "collected_at":
                 continue
             raw = pd.Series(cols[col.name], dtype=object)
             bad = raw.notna() & df[col.name].isna() & (raw != "")
             for i in bad[bad].index[:1000]:
-                self.error(df.at[i, "source"], df.at[i, "source_format"], "warning",
-                           f"{name}.{col.name}: {str(raw[i])[:80]!r} is not a time; left empty",
-                           scan_id=df.at[i, "scan_id"])
+                self.error(
+                    df.at[i, "source"], df.at[i, "source_format"], "warning",
+                    f"{name}.{col.name}: {str(raw[i])[:80]!r} is not a valid {col.dtype}; left empty",
+                    scan_id=df.at[i, "scan_id"],
+                )
 
 
 def _merge_duplicates(df: pd.DataFrame, key: list[str]) -> pd.DataFrame:

@@ -208,7 +208,7 @@ MISCONFIGURATIONS = _t(
     _c("title", "string", "Rule title."),
     _c("message", "string", "The finding's message, untrusted text."),
     _c("severity", "severity", "Severity on the auditlib scale."),
-    _c("status", "string", "`fail`, `pass` or `exception`."),
+    _c("status", "string", "`fail`, `pass`, `skip` or `exception` (a check the user chose to ignore)."),
     _c("resolution", "string", "How to fix it."),
     _c("primary_url", "string", "Rule documentation URL."),
     _c("file_path", "string", "The file the finding is in."),
@@ -270,14 +270,26 @@ def empty(table: Table) -> pd.DataFrame:
     return pd.DataFrame({c.name: pd.Series([], dtype=DTYPES[c.dtype]) for c in table.columns})
 
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
 def _series(values: Iterable[Any], dtype: str) -> pd.Series:
     if dtype == "datetime":
         s = pd.Series(values, dtype=object)
         return pd.to_datetime(s, utc=True, errors="coerce", format="ISO8601").astype(DTYPES[dtype])
     if dtype == "severity":
         return pd.Series(pd.Categorical(values, dtype=SEVERITY_DTYPE)).fillna("unknown")
-    if dtype in ("Int64", "Float64"):
-        return pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").astype(DTYPES[dtype])
+    if dtype == "Int64":
+        # Out-of-range or non-integral values become <NA> (the loader warns about them) rather
+        # than failing the whole table.
+        ints = [v if type(v) is int and _INT64_MIN <= v <= _INT64_MAX else None for v in values]
+        return pd.Series(pd.array(ints, dtype=DTYPES[dtype]))
+    if dtype == "Float64":
+        num = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")
+        return pd.Series(num, dtype="float64").astype(DTYPES[dtype])
+    if dtype == "boolean":
+        flags = [v if type(v) is bool else None for v in values]
+        return pd.Series(pd.array(flags, dtype=DTYPES[dtype]))
     if dtype == "string" and isinstance(values, list):
         # pyarrow builds a string column from a list about twice as fast as astype("string").
         try:
