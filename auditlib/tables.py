@@ -321,7 +321,10 @@ def frame(table: Table, columns: dict[str, list[Any]], length: int) -> pd.DataFr
     for col in table.columns:
         values = columns.get(col.name)
         if values is None:
-            data[col.name] = pd.Series(pd.array([None] * length, dtype=DTYPES[col.dtype]))
+            if col.dtype == "severity":
+                data[col.name] = _series([None] * length, col.dtype)  # missing means unknown
+            else:
+                data[col.name] = pd.Series(pd.array([None] * length, dtype=DTYPES[col.dtype]))
             continue
         if len(values) != length:
             raise ValueError(f"{table.name}.{col.name}: {len(values)} values for {length} rows")

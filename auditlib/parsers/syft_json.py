@@ -1,10 +1,38 @@
-"""Syft JSON SBOMs, schema 1.x to 16."""
+"""Syft JSON SBOMs, schema 1.x to 16.
+
+A Syft document is one catalog of one source (an image, a folder or a file). `parse` fills
+`out.scan` from `descriptor`, `source` and `distro`, and writes:
+
+* `packages`: one row per element of `artifacts`;
+* `package_licenses`: one row per distinct (licence, licence type) of an artifact.
+
+`files` and `artifactRelationships`, most of a large SBOM, are never decoded, and of an artifact's
+`metadata` only dpkg's `source`/`sourceVersion` are read (see `auditlib.parsers._syft_model`).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from auditlib.parsers.interface import Document, Output, Parser
+from auditlib.identity import parse_reference
+from auditlib.normalize.licenses import classify_license
+from auditlib.parsers._syft_model import (
+    Artifact,
+    Descriptor,
+    Distro,
+    ImageMetadata,
+    Source,
+)
+from auditlib.parsers.interface import Document, ImageInfo, Output, Parser, Row
+
+_TARGET_TYPES = {"image": "container_image", "directory": "filesystem", "file": "filesystem"}
+"""Syft source type to `scans.target_type`; other types (`snap`, ...) are `unknown`."""
+
+_INT64_LIMIT = 2**63
+"""`images.size_bytes` is an Int64 column: a larger (or negative) size is not kept."""
+
+_NOT_A_VERSION = "[not provided]"
+"""What Syft writes as its own version when it was built without one."""
 
 
 class SyftJsonParser(Parser):
@@ -23,5 +51,200 @@ class SyftJsonParser(Parser):
         return None
 
     def parse(self, doc: Document, version: str, out: Output) -> None:
-        """Read `doc` into `out`. See `Parser.parse`."""
-        raise NotImplementedError("syft-json: parse is being written")
+        """Read `doc` into `out`: the scan and image, then `packages` and `package_licenses` rows.
+
+        Args:
+            doc: the document; only `descriptor`, `source`, `distro` and `artifacts` are decoded.
+            version: the schema version `identify` saw (`unknown` when `schema` is absent).
+            out: receives `out.scan`, the rows, and a warning per artifact skipped.
+
+        Raises:
+            MalformedInputError: naming the file and the JSON path, if `artifacts` is not an array
+                or `descriptor`, `source` or `distro` is not an object of the expected shape.
+        """
+        descriptor: Descriptor | None = doc.get("descriptor", Descriptor | None)
+        source: Source | None = doc.get("source", Source | None)
+        distro: Distro | None = doc.get("distro", Distro | None)
+
+        scan = out.scan
+        scan.tool = "syft"
+        if descriptor is not None:
+            if descriptor.version and descriptor.version != _NOT_A_VERSION:
+                scan.tool_version = descriptor.version
+            scan.generated_at = descriptor.timestamp or None
+        subject_id: str | None = None
+        if source is None:
+            out.warn("$.source", "no source: the target of the SBOM is unknown")
+        else:
+            subject_id = source.id
+            _read_source(source, distro, out)
+
+        raw = doc.top.get("artifacts") if doc.top is not None else None
+        artifacts = out.decode_list(raw, Artifact, "$.artifacts")
+        _add_packages(artifacts, scan.target, subject_id, out)
+
+
+def _read_source(source: Source, distro: Distro | None, out: Output) -> None:
+    """Fill `out.scan` target, target type and, for an image source, the image."""
+    scan = out.scan
+    stype = source.type or ""
+    scan.target_type = _TARGET_TYPES.get(stype, "unknown")
+    # Schema 1.x names a folder or file by a plain string in `target`, an image by an object.
+    meta = source.metadata
+    if isinstance(source.target, ImageMetadata):
+        meta = source.target
+    target = meta.userInput if meta is not None else None
+    if not target:
+        target = source.target if isinstance(source.target, str) else source.name
+    scan.target = target or None
+    if stype != "image" or meta is None:
+        return
+    size = meta.imageSize
+    if size is not None and not 0 <= size < _INT64_LIMIT:
+        where = "$.source.target" if meta is source.target else "$.source.metadata"
+        out.warn(f"{where}.imageSize", f"image size {size} is not a size in bytes; ignored")
+        size = None
+    image = ImageInfo(
+        image_id=meta.imageID or None,
+        reference=meta.userInput or None,
+        repo_digests=_repo_digests(meta),
+        tags=[t for t in meta.tags or () if t],
+        os=meta.os or None,
+        architecture=meta.architecture or None,
+        size_bytes=size,
+        layer_count=len(meta.layers) if meta.layers is not None else None,
+    )
+    if distro is not None:
+        # os-release `ID`/`VERSION_ID` from schema 2 on; schema 1.x had only name and version,
+        # and its name was already the ID (`ubuntu`, `alpine`).
+        image.os_family = distro.id or distro.name or None
+        image.os_version = distro.versionID or distro.version or None
+    scan.image = image
+
+
+def _repo_digests(meta: ImageMetadata) -> list[str]:
+    """Return the image's `repo@sha256:...` references (from repoDigests or manifestDigest).
+
+    Returns:
+        Syft's repo digests when it gave any; else the manifest digest under the repository of the
+        image's first tag or user input; else nothing. A bare `sha256:...` is not returned because
+        the reference grammar reads it as `name:tag` (`docker.io/library/sha256:<hex>`).
+    """
+    digests = [d for d in meta.repoDigests or () if d]
+    if digests or not meta.manifestDigest:
+        return digests
+    for text in (*(meta.tags or ()), meta.userInput or ""):
+        ref = parse_reference(text)
+        if ref is not None:
+            return [f"{ref.name}@{meta.manifestDigest}"]
+    return []
+
+
+def _add_packages(
+    artifacts: list[Artifact], target: str | None, subject_id: str | None, out: Output
+) -> None:
+    """Add a `packages` row per artifact and a `package_licenses` row per distinct licence of each.
+
+    One tight loop over typed artifacts; `classify_license` caches its answers, so it is simply
+    called per licence.
+    """
+    packages: list[Row] = []
+    licenses: list[Row] = []
+    add_package = packages.append
+    add_license = licenses.append
+    classify = classify_license
+    seen: set[str] = set()
+    for i, a in enumerate(artifacts):
+        name = a.name
+        version = a.version or None
+        purl = a.purl if a.purl and a.purl.startswith("pkg:") else None
+        pid = a.id
+        if pid:
+            if pid == subject_id:
+                continue  # the document's own subject is not one of its packages
+            if pid in seen:
+                # No index in the locator: `artifacts` no longer counts records decode_list skipped.
+                out.warn("$.artifacts", f"record skipped: id {pid!r} repeats an earlier artifact")
+                continue
+        else:
+            # Schema 1.0 artifacts have no id: name them by purl, else by type, name and version.
+            pid = purl or f"{a.type or 'unknown'}:{name}@{version or ''}"
+            if pid in seen:
+                pid = f"{pid}#{i}"
+        seen.add(pid)
+
+        ptype = a.type or None
+        if purl is not None:
+            slash = purl.find("/", 4)
+            if slash > 4:
+                ptype = purl[4:slash].lower()
+
+        path = layer = None
+        if a.locations:
+            loc = a.locations[0]
+            if isinstance(loc, str):
+                path = loc or None
+            else:
+                path, layer = loc.path or None, loc.layerID or None
+
+        src_name = src_version = None
+        if a.type == "deb":
+            m = a.metadata
+            if m is not None:
+                src_name = m.source if isinstance(m.source, str) else None
+                src_version = m.sourceVersion if isinstance(m.sourceVersion, str) else None
+            # Debian policy: no Source field means the source package has the binary's name, and a
+            # Source field without "(version)" means the source version is the binary's version.
+            src_name = src_name or name
+            src_version = src_version or version
+
+        expression = None
+        if a.licenses:
+            declared: list[str] = []
+            other: list[str] = []
+            pairs: set[tuple[str, str]] = set()
+            for lic in a.licenses:
+                file_path = None
+                if isinstance(lic, str):
+                    text = expr = lic
+                    kind = "declared"
+                else:
+                    text = lic.value or ""
+                    expr = lic.spdxExpression or text
+                    kind = lic.type or "declared"
+                    if lic.locations:
+                        first = lic.locations[0]
+                        file_path = (first if isinstance(first, str) else first.path) or None
+                if not expr:
+                    continue
+                text = text or expr
+                if (text, kind) in pairs:
+                    continue  # the key of package_licenses; Syft repeats a licence per file it saw
+                pairs.add((text, kind))
+                (declared if kind == "declared" else other).append(expr)
+                info = classify(expr)
+                add_license({
+                    "package_id": pid, "package_name": name, "package_version": version,
+                    "license": text, "license_spdx": info.spdx, "license_class": info.license_class,
+                    "license_source": kind, "severity": "unknown", "file_path": file_path,
+                })
+            # The package's expression is the AND of what its authors declared; only a package
+            # with no declared licence falls back to what Syft concluded.
+            parts = list(dict.fromkeys(declared or other))
+            if len(parts) == 1:
+                expression = parts[0]
+            elif parts:
+                expression = " AND ".join([f"({e})" if " " in e else e for e in parts])
+        info = classify(expression)
+
+        add_package({
+            "target": target, "package_id": pid, "name": name, "version": version,
+            "package_type": ptype, "purl": purl, "path": path, "layer_diff_id": layer,
+            "source_name": src_name, "source_version": src_version,
+            "license_expression": info.spdx, "license_class": info.license_class,
+            "found_by": a.foundBy or None,
+        })
+    if packages:
+        out.extend("packages", packages)
+    if licenses:
+        out.extend("package_licenses", licenses)
