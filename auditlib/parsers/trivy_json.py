@@ -1,10 +1,48 @@
-"""Trivy JSON reports: SchemaVersion 2 and the older list form (before 0.20)."""
+"""Trivy JSON reports: SchemaVersion 2 and the older list form (before 0.20).
+
+Row meanings (one document is one `trivy image|fs|repo|config` run):
+
+* `packages`: one row per entry of `Results[].Packages` (written with `--list-all-pkgs`);
+  `package_id` is `Identifier.UID`, else `ID`, else name@version; `found_by` is the result `Class`.
+* `package_licenses`: one `declared` row per distinct licence in a package's `Licenses`, and one
+  `scanner` row per entry of a `license` / `license-file` result (the licence scanner's finding,
+  with its severity and category).
+* `vulnerabilities`: one row per entry of `Results[].Vulnerabilities`, `target` = result `Target`.
+* `misconfigurations`: one row per entry of `Results[].Misconfigurations`, `file_path` = `Target`.
+* `secrets`: one row per entry of `Results[].Secrets`; `Match` and `Code` (the secret text) are
+  never decoded, so they cannot reach a table.
+
+`Class: custom` results (`CustomResources`, from custom analyzers) have no table and are skipped.
+`trivy k8s` reports are refused: their resources are workloads, not images auditlib can identify.
+"""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
-from auditlib.parsers.interface import Document, Output, Parser
+import msgspec
+
+from auditlib.errors import MalformedInputError, UnsupportedFormatError
+from auditlib.normalize.cvss import CvssScore, best_cvss, cvss_version
+from auditlib.normalize.fix_state import fix_state_from_trivy
+from auditlib.normalize.licenses import LicenseInfo, classify_license
+from auditlib.normalize.severity import normalize_severity
+from auditlib.parsers import _trivy_model as m
+from auditlib.parsers.interface import Document, ImageInfo, Output, Parser, Row, decode
+
+# Go's zero `time.Time`, which Trivy writes for an unset `created` (e.g. `Metadata.ImageConfig` of a
+# filesystem scan). It is not a time anyone meant, and pandas cannot hold year 1 in ns precision.
+_GO_ZERO_TIME = "0001-01-01T00:00:00Z"
+
+# `ArtifactType` values (pkg/fanal/types/artifact.go) mapped to `target_type`; a scan of an SBOM
+# file (`trivy sbom`) is `sbom`; `vm` and `aws_account` scans become `unknown`.
+_TARGET_TYPES = {"container_image": "container_image", "filesystem": "filesystem",
+                 "repository": "repository", "cyclonedx": "sbom", "spdx": "sbom"}
+
+_LICENSE_CLASSES = ("license", "license-file")
+
+_RESULTS = msgspec.json.Decoder(list[m.Result] | None)
 
 
 class TrivyJsonParser(Parser):
@@ -15,18 +53,408 @@ class TrivyJsonParser(Parser):
     def identify(self, doc: Document) -> str | None:
         """Return the format version if `doc` is this format, else None. Never raises."""
         if doc.top is not None:
-            if doc.has("ClusterName") and (doc.has("Resources") or doc.has("Vulnerabilities") or doc.has("Misconfigurations")):
+            if doc.has("ClusterName") and (doc.has("Resources") or doc.has("Vulnerabilities")
+                                           or doc.has("Misconfigurations")):
                 return "k8s"  # trivy k8s report; refused in parse
             schema = doc.peek("SchemaVersion", int)
-            if schema is not None and (doc.has("Results") or doc.has("ArtifactName") or doc.has("ArtifactType")):
+            if schema is not None and (doc.has("Results") or doc.has("ArtifactName")
+                                       or doc.has("ArtifactType")):
                 return str(schema)
             return None
         if doc.items:
             head: Any = doc.peek_item(0)
-            if isinstance(head, dict) and "Target" in head and ("Vulnerabilities" in head or "Type" in head):
+            if isinstance(head, dict) and "Target" in head and ("Vulnerabilities" in head
+                                                                or "Type" in head):
                 return "1"
         return None
 
     def parse(self, doc: Document, version: str, out: Output) -> None:
-        """Read `doc` into `out`. See `Parser.parse`."""
-        raise NotImplementedError("trivy-json: parse is being written")
+        """Read `doc` into `out`: the scan and image facts, and rows of every finding table.
+
+        Args:
+            doc: the document, top level decoded.
+            version: `"2"` (SchemaVersion 2), `"1"` (the top-level list of results written before
+                Trivy 0.20) or `"k8s"` (a `trivy k8s` report).
+            out: where rows, scan facts and warnings go.
+
+        Raises:
+            UnsupportedFormatError: for a `trivy k8s` report, or a SchemaVersion other than 2.
+            MalformedInputError: if the header, `Metadata` or a result's `Target`/`Class`/`Type` is
+                of the wrong type, or `Results` (or a section of a result) is not a list. A bad
+                record inside a section is skipped with a warning instead.
+        """
+        out.scan.tool = "trivy"
+        if version == "k8s":
+            raise UnsupportedFormatError(
+                f"{doc.source}: trivy kubernetes (trivy k8s) reports are not supported; "
+                "scan the images with `trivy image` instead"
+            )
+        raw: msgspec.Raw | bytes | None
+        if version == "1":
+            # Before v0.20 the report was the bare list of results: no metadata at all.
+            locator, raw = "$", doc.data
+        elif version == "2" and doc.top is not None:
+            _read_header(doc, out)
+            locator, raw = "$.Results", doc.top.get("Results")
+        else:
+            raise UnsupportedFormatError(
+                f"{doc.source}: trivy-json SchemaVersion {version} is not supported "
+                "(supported: 2, and the list form written before Trivy 0.20)"
+            )
+        _read_results(_results(raw, locator, out), locator, out)
+
+
+def _read_header(doc: Document, out: Output) -> None:
+    """Fill `out.scan` (and `out.scan.image` for an image scan) from the SchemaVersion 2 header.
+
+    Raises:
+        MalformedInputError: if a header key or `Metadata` has the wrong type.
+    """
+    scan = out.scan
+    trivy: m.TrivyInfo | None = doc.get("Trivy", m.TrivyInfo | None)
+    scan.tool_version = (trivy.Version or None) if trivy else None
+    scan.generated_at = _time(doc.get("CreatedAt", str | None))
+    name: str | None = doc.get("ArtifactName", str | None)
+    kind: str | None = doc.get("ArtifactType", str | None)
+    scan.target = name or None
+    scan.target_type = _TARGET_TYPES.get(kind or "", "unknown")
+    if kind != "container_image":
+        # Filesystem and repository scans carry an all-zero `Metadata.ImageConfig`; it is no image.
+        return
+    md: m.Metadata = doc.get("Metadata", m.Metadata | None) or m.Metadata()
+    img = ImageInfo(
+        image_id=md.ImageID or None,
+        # `Reference` appeared in v0.5x; before it, `ArtifactName` is what the user asked to scan.
+        reference=md.Reference or name or None,
+        # Trivy writes `[""]` for an image loaded from an archive without a tag (corpus: DefectDojo
+        # all_statuses.json), so empty entries are dropped.
+        repo_digests=[d for d in md.RepoDigests or () if d],
+        tags=[t for t in md.RepoTags or () if t],
+        size_bytes=md.Size,
+    )
+    # Family "none" is what Trivy writes when no OS was detected (corpus: the alpine-39-skip
+    # golden, whose OS files were skipped with --skip-files): no distribution, no EOL verdict.
+    if md.OS is not None and md.OS.Family and md.OS.Family != "none":
+        img.os_family = md.OS.Family
+        img.os_version = md.OS.Name or None
+        # `EOSL` is `omitempty` (pkg/fanal/types/artifact.go): absent on a detected OS means false.
+        img.is_os_eol = bool(md.OS.EOSL)
+    cfg = md.ImageConfig
+    if cfg is not None:
+        img.created_at = _time(cfg.created)
+        img.os = cfg.os or None
+        img.architecture = cfg.architecture or None
+        # An unset `User` means the image runs as root: kept as "" (the column's convention).
+        img.user = (cfg.config.User or "") if cfg.config else ""
+        img.labels = dict(cfg.config.Labels or {}) if cfg.config else {}
+        if cfg.rootfs is not None and cfg.rootfs.diff_ids is not None:
+            img.layer_count = len(cfg.rootfs.diff_ids)
+    if img.layer_count is None and md.DiffIDs is not None:
+        img.layer_count = len(md.DiffIDs)
+    scan.image = img
+
+
+def _time(value: str | None) -> str | None:
+    """Return an ISO time as written, or None when it is empty or Go's zero time."""
+    return None if not value or value == _GO_ZERO_TIME else value
+
+
+def _results(raw: msgspec.Raw | bytes | None, locator: str, out: Output) -> list[m.Result]:
+    """Decode the results array, skipping (with a warning) only the bad records inside it.
+
+    The whole array is decoded in one typed pass; only if that fails is it decoded again with each
+    section left raw, so that each section can be decoded record by record (`Output.decode_list`).
+
+    Args:
+        raw: the undecoded array (`Results`, or the whole pre-0.20 document); None when absent
+            (Trivy omits it when every target was skipped: `Results json:",omitempty"`,
+            pkg/types/report.go).
+        locator: JSON path of the array.
+        out: for warnings and the source name.
+
+    Returns:
+        The results, each with its good records.
+
+    Raises:
+        MalformedInputError: if the array, a result's header or a section is not of the right type.
+    """
+    if raw is None:
+        return []
+    try:
+        try:
+            return _RESULTS.decode(raw) or []
+        except msgspec.ValidationError:
+            pass
+        heads: list[m.ResultSections] = (
+            decode(raw, list[m.ResultSections] | None, locator, out.source) or [])
+        results: list[m.Result] = []
+        for i, h in enumerate(heads):
+            at = f"{locator}[{i}]"
+            results.append(m.Result(
+                Target=h.Target, Class=h.Class, Type=h.Type,
+                Packages=out.decode_list(h.Packages or None, m.Package, f"{at}.Packages"),
+                Vulnerabilities=out.decode_list(h.Vulnerabilities or None, m.Vulnerability,
+                                                f"{at}.Vulnerabilities"),
+                Misconfigurations=out.decode_list(h.Misconfigurations or None, m.Misconfiguration,
+                                                  f"{at}.Misconfigurations"),
+                Secrets=out.decode_list(h.Secrets or None, m.Secret, f"{at}.Secrets"),
+                Licenses=out.decode_list(h.Licenses or None, m.License, f"{at}.Licenses"),
+            ))
+        return results
+    except msgspec.DecodeError as e:
+        # The top-level read only skips over the values, so a string that is not UTF-8 is first
+        # seen here: the file is not valid JSON, as `read_document` would have said.
+        raise MalformedInputError(f"{out.source}: invalid JSON at {locator}: {e}") from e
+
+
+def _read_results(results: list[m.Result], locator: str, out: Output) -> None:
+    """Turn decoded results into rows of packages, package_licenses, vulnerabilities, ... in `out`.
+
+    Args:
+        results: the decoded results.
+        locator: JSON path of the results array, for warnings.
+        out: where rows and warnings go.
+    """
+    packages: list[Row] = []
+    licenses: list[Row] = []
+    vulns: list[Row] = []
+    misconfigs: list[Row] = []
+    secrets: list[Row] = []
+    found: list[m.License] = []
+    for ri, r in enumerate(results):
+        target = r.Target or None
+        if r.Packages:
+            _package_rows(r.Packages, target, r.Class, r.Type, packages, licenses)
+        if r.Vulnerabilities:
+            _vulnerability_rows(r.Vulnerabilities, target, r.Type, vulns, out,
+                                f"{locator}[{ri}].Vulnerabilities")
+        if r.Misconfigurations:
+            _misconfiguration_rows(r.Misconfigurations, target, misconfigs)
+        if r.Secrets:
+            secrets.extend(
+                {"target": target, "rule_id": s.RuleID, "category": s.Category or None,
+                 "title": s.Title or None, "severity": normalize_severity(s.Severity),
+                 "file_path": target, "start_line": s.StartLine, "end_line": s.EndLine,
+                 "layer_diff_id": (s.Layer.DiffID or None) if s.Layer else None}
+                for s in r.Secrets
+            )
+        if r.Licenses and r.Class in _LICENSE_CLASSES:
+            found.extend(r.Licenses)
+    if found:
+        _scanner_license_rows(found, packages, licenses)
+    for table, rows in (("packages", packages), ("package_licenses", licenses),
+                        ("vulnerabilities", vulns), ("misconfigurations", misconfigs),
+                        ("secrets", secrets)):
+        if rows:
+            out.extend(table, rows)
+
+
+_LicenceSet = tuple[LicenseInfo, tuple[tuple[str, LicenseInfo], ...]]
+
+
+@lru_cache(maxsize=65536)
+def _licence_set(licences: tuple[str, ...]) -> _LicenceSet:
+    """Return the classified AND of a package's licences, and each distinct licence classified.
+
+    Cached: a fleet repeats a few hundred licence lists over hundreds of thousands of packages.
+
+    Args:
+        licences: the package's `Licenses`, as Trivy wrote them (repeats and "" allowed).
+    """
+    names = tuple(dict.fromkeys(n for n in licences if n))
+    # Parenthesise compound entries so that `MIT OR Apache-2.0` stays one operand of the AND.
+    # No licence at all classifies as `unknown`, like any licence that says nothing.
+    joined = (" AND ".join(n if " " not in n else f"({n})" for n in names) if len(names) > 1
+              else (names[0] if names else None))
+    return classify_license(joined), tuple((n, classify_license(n)) for n in names)
+
+
+_NO_LICENCES = _licence_set(())
+
+
+def _package_rows(pkgs: list[m.Package], target: str | None, cls: str | None, rtype: str | None,
+                  rows: list[Row], licenses: list[Row]) -> None:
+    """Add one `packages` row per package and one `declared` licence row per distinct licence."""
+    append = rows.append
+    licence_set = _licence_set
+    for p in pkgs:
+        ident = p.Identifier
+        purl = uid = None
+        if ident is not None:
+            purl, uid = ident.PURL or None, ident.UID
+        package_type = rtype or None
+        if purl and purl.startswith("pkg:"):
+            slash = purl.find("/", 4)
+            if slash > 4:
+                package_type = purl[4:slash].lower()
+        version = p.Version or None
+        package_id = uid or p.ID or (f"{p.Name}@{version}" if version else p.Name)
+        info, each = licence_set(tuple(p.Licenses)) if p.Licenses else _NO_LICENCES
+        for n, one in each:
+            licenses.append({"package_id": package_id, "package_name": p.Name,
+                             "package_version": version, "license": n, "license_spdx": one.spdx,
+                             "license_class": one.license_class, "license_source": "declared"})
+        layer = p.Layer
+        append({
+            "target": target, "package_id": package_id, "name": p.Name, "version": version,
+            "package_type": package_type, "purl": purl, "path": p.FilePath or None,
+            "layer_diff_id": (layer.DiffID or None) if layer else None,
+            "source_name": p.SrcName or None, "source_version": p.SrcVersion or None,
+            "license_expression": info.spdx, "license_class": info.license_class, "found_by": cls,
+        })
+
+
+_Cvss = tuple[float | None, str | None, str | None, str | None]
+_NO_CVSS: _Cvss = (None, None, None, None)
+_CVSS_MAP = msgspec.json.Decoder(dict[str, m.Cvss] | None)
+_CVSS_CACHE: dict[tuple[bytes, str | None], _Cvss] = {}
+_CVSS_CACHE_SIZE = 65536
+
+
+def _cvss_columns(key: tuple[bytes, str | None], raw: msgspec.Raw, out: Output,
+                  locator: str) -> _Cvss:
+    """Return score, vector, version and source of the best score of Trivy's `CVSS` map.
+
+    The map ({source: V2/V3/V40 vectors and scores}) is kept undecoded and the answer cached by its
+    bytes (the caller looks in `_CVSS_CACHE` first): a fleet repeats the same CVE, with the same
+    map, report after report, and decoding the map and picking the score is the costliest part of
+    a vulnerability row.
+
+    Args:
+        key: the map's bytes and the vulnerability's `SeveritySource` (preferred among scores of
+            one version).
+        raw: the undecoded `CVSS` value.
+        out: for a warning when the map is not one.
+        locator: JSON path of the map, for that warning.
+
+    Returns:
+        The four `cvss_*` columns; all None when there is no usable score or the map is malformed.
+    """
+    prefer = key[1]
+    try:
+        cvss = _CVSS_MAP.decode(raw)
+    except msgspec.DecodeError as e:  # ValidationError too; both leave the row without a CVSS
+        out.warn(locator, f"CVSS ignored: {str(e).replace('`$', f'`{locator}', 1)}")
+        return _NO_CVSS
+    scores: list[CvssScore] = []
+    for source, c in (cvss or {}).items():
+        if c.V40Score is not None or c.V40Vector:
+            scores.append(CvssScore(c.V40Score, c.V40Vector or None, "4.0", source))
+        if c.V3Score is not None or c.V3Vector:
+            # `V3Vector` is CVSS 3.0 or 3.1: the vector's prefix says which.
+            scores.append(CvssScore(c.V3Score, c.V3Vector or None, cvss_version(c.V3Vector, "3"),
+                                    source))
+        if c.V2Score is not None or c.V2Vector:
+            scores.append(CvssScore(c.V2Score, c.V2Vector or None, "2.0", source))
+    best = best_cvss(scores, prefer)
+    found = (best.score, best.vector, best.version, best.source) if best else _NO_CVSS
+    if len(_CVSS_CACHE) >= _CVSS_CACHE_SIZE:
+        _CVSS_CACHE.clear()
+    _CVSS_CACHE[key] = found
+    return found
+
+
+# Trivy writes severities in capitals and eight statuses (docs/guide/configuration/filtering.md);
+# looking them up here saves a call per row, and anything else still goes through the normalisers.
+_SEVERITY: dict[str | None, str] = {
+    s: normalize_severity(s) for s in ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL")}
+_FIX_STATE = {s: fix_state_from_trivy(s, None) for s in (
+    "fixed", "affected", "fix_deferred", "end_of_life", "will_not_fix", "not_affected",
+    "under_investigation", "unknown")}
+
+
+def _vulnerability_rows(vulns: list[m.Vulnerability], target: str | None, rtype: str | None,
+                        rows: list[Row], out: Output, locator: str) -> None:
+    """Add one `vulnerabilities` row per detected vulnerability (the hot loop: keep it plain).
+
+    Args:
+        vulns: the result's vulnerabilities.
+        target: the result's `Target`.
+        rtype: the result's `Type`, the package type when a vulnerability has no purl.
+        rows: where rows go.
+        out: for warnings.
+        locator: JSON path of the `Vulnerabilities` array, for warnings.
+    """
+    severity_of = _SEVERITY.get
+    fix_state_of = _FIX_STATE.get
+    cvss_cached = _CVSS_CACHE.get
+    append = rows.append
+    for i, v in enumerate(vulns):
+        ident = v.PkgIdentifier
+        purl = (ident.PURL or None) if ident else None
+        package_type = rtype or None
+        if purl and purl.startswith("pkg:"):
+            slash = purl.find("/", 4)
+            if slash > 4:
+                package_type = purl[4:slash].lower()
+        src = v.SeveritySource or None
+        cvss = _NO_CVSS
+        if v.CVSS:
+            key = (bytes(v.CVSS), src)
+            cvss = cvss_cached(key) or _cvss_columns(key, v.CVSS, out, f"{locator}[{i}].CVSS")
+        score, vector, version, scorer = cvss
+        status = v.Status or None
+        fixed = v.FixedVersion or None
+        fix_state = ((fix_state_of(status) if status else None)
+                     or fix_state_from_trivy(status, fixed))
+        ds = v.DataSource
+        layer = v.Layer
+        append({
+            "target": target, "vuln_id": v.VulnerabilityID, "pkg_name": v.PkgName,
+            "pkg_version": v.InstalledVersion or None, "pkg_path": v.PkgPath or None,
+            "package_type": package_type, "purl": purl,
+            "severity": severity_of(v.Severity) or normalize_severity(v.Severity),
+            "severity_source": src, "fix_state": fix_state, "fixed_version": fixed,
+            "status": status,
+            "published_at": v.PublishedDate or None, "modified_at": v.LastModifiedDate or None,
+            "cvss_score": score, "cvss_vector": vector, "cvss_version": version,
+            "cvss_source": scorer,
+            "title": v.Title or None, "description": v.Description or None,
+            "primary_url": v.PrimaryURL or None,
+            "data_source": (ds.Name or ds.ID or None) if ds else None,
+            "layer_diff_id": (layer.DiffID or None) if layer else None,
+        })
+
+
+def _misconfiguration_rows(items: list[m.Misconfiguration], target: str | None,
+                           rows: list[Row]) -> None:
+    """Add one `misconfigurations` row per check result (FAIL, and PASS/EXCEPTION when listed)."""
+    for c in items:
+        cause = c.CauseMetadata
+        rows.append({
+            "target": target, "tool": "trivy",
+            # `AVDID` is deprecated for `ID` (pkg/types/misconfiguration.go) but older reports may
+            # only have it filled.
+            "rule_id": c.ID or c.AVDID or None,
+            "title": c.Title or None, "message": c.Message or None,
+            "severity": normalize_severity(c.Severity),
+            "status": c.Status.lower() if c.Status else None,
+            "resolution": c.Resolution or None, "primary_url": c.PrimaryURL or None,
+            "file_path": target,
+            "start_line": cause.StartLine if cause else None,
+            "end_line": cause.EndLine if cause else None,
+        })
+
+
+def _scanner_license_rows(found: list[m.License], packages: list[Row],
+                          rows: list[Row]) -> None:
+    """Add one `scanner` licence row per licence-scanner finding.
+
+    A finding names its package only by `PkgName`; when exactly one package of the document has
+    that name, its `package_id` and version are filled in so the row joins `packages`.
+    """
+    by_name: dict[str, tuple[str, str | None] | None] = {}
+    for p in packages:
+        key = (p["package_id"], p["version"])
+        by_name[p["name"]] = key if by_name.get(p["name"], key) == key else None
+    for lic in found:
+        name = lic.PkgName or None
+        pkg = by_name.get(name) if name else None
+        info = classify_license(lic.Name)
+        rows.append({
+            "package_id": pkg[0] if pkg else None, "package_name": name,
+            "package_version": pkg[1] if pkg else None, "license": lic.Name,
+            "license_spdx": info.spdx, "license_class": info.license_class,
+            "license_source": "scanner", "severity": normalize_severity(lic.Severity),
+            "category": lic.Category or None, "file_path": lic.FilePath or None,
+        })
