@@ -79,26 +79,50 @@ def _to_utf8(data: bytes, source: str) -> bytes:
     return data
 
 
-def read_document(path: Path) -> tuple[Document, str, int]:
-    """Read one file and decode its top level.
+@dataclass(frozen=True, slots=True)
+class RawFile:
+    """The bytes of one file, with its id."""
 
-    Returns:
-        The document, its id (`sha256:` of the bytes as stored) and its size in bytes.
+    path: Path
+    data: bytes
+    """The bytes as stored."""
+    scan_id: str
+    """`sha256:` of the bytes: the id of the document in every table."""
+
+    @property
+    def size(self) -> int:
+        """Return the size in bytes."""
+        return len(self.data)
+
+
+def read_file(path: Path) -> RawFile:
+    """Read one file and hash it. Safe to run on another thread (reading and hashing release the GIL).
 
     Raises:
-        NotJsonError: if the file cannot be read, is too large, empty, truncated, not UTF-8 or UTF-16,
-            or not a JSON object or array.
+        NotJsonError: if the file cannot be read or is larger than `MAX_DOCUMENT_BYTES`.
     """
     source = str(path)
     try:
         size = path.stat().st_size
         if size > MAX_DOCUMENT_BYTES:
-            raise NotJsonError(f"{source}: {size} bytes is larger than the {MAX_DOCUMENT_BYTES} bytes auditlib reads")
+            raise NotJsonError(
+                f"{source}: {size} bytes is larger than the {MAX_DOCUMENT_BYTES} bytes auditlib reads"
+            )
         raw = path.read_bytes()
     except OSError as e:
         raise NotJsonError(f"{source}: cannot read: {e.strerror or e}") from e
-    scan_id = "sha256:" + hashlib.sha256(raw).hexdigest()
-    data = _to_utf8(raw, source)
+    return RawFile(path, raw, "sha256:" + hashlib.sha256(raw).hexdigest())
+
+
+def decode_document(raw: RawFile) -> Document:
+    """Decode the top level of a file's bytes.
+
+    Raises:
+        NotJsonError: if the bytes are empty, truncated, not UTF-8 or UTF-16, or not a JSON object or
+            array.
+    """
+    source = str(raw.path)
+    data = _to_utf8(raw.data, source)
     if len(data) < 4096 and not data.strip():  # a large file of only spaces fails below anyway
         raise NotJsonError(f"{source}: empty file")
     try:
@@ -110,5 +134,18 @@ def read_document(path: Path) -> tuple[Document, str, int]:
     if top is None:
         raise NotJsonError(f"{source}: the document is JSON null, with nothing in it")
     if isinstance(top, dict):
-        return Document(source, data, top=top), scan_id, size
-    return Document(source, data, items=top), scan_id, size
+        return Document(source, data, top=top)
+    return Document(source, data, items=top)
+
+
+def read_document(path: Path) -> tuple[Document, str, int]:
+    """Read one file and decode its top level.
+
+    Returns:
+        The document, its id (`sha256:` of the bytes as stored) and its size in bytes.
+
+    Raises:
+        NotJsonError: as `read_file` and `decode_document`.
+    """
+    raw = read_file(path)
+    return decode_document(raw), raw.scan_id, raw.size

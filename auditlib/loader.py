@@ -1,21 +1,26 @@
 """`load()`: read files and folders of scanner outputs and SBOMs into one `AuditData`.
 
 Each file is read, identified and parsed on its own; whatever goes wrong with one file becomes a
-`load_errors` row and never stops the others. Rows are kept as plain dicts until every file is read,
-then each table is built once, with its declared dtypes, and provenance stamped per document.
+`load_errors` row and never stops the others. Parsers give plain dict rows; every few tens of
+thousands of rows they are turned into typed frame chunks (declared dtypes, provenance stamped per
+document), and the chunks are joined once at the end. While one file is parsed, the next one is
+read and hashed on a second thread (both release the GIL).
 """
 
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import islice
 from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 
 from auditlib.data import AuditData, FileResult
-from auditlib.documents import find_files, read_document
+from auditlib.documents import RawFile, decode_document, find_files, read_file
 from auditlib.errors import ParseError
 from auditlib.identity import normalize_digest, normalize_reference, parse_reference
 from auditlib.parsers import identify, parse_document
@@ -25,14 +30,24 @@ from auditlib.tables import TABLES_BY_NAME, frame
 Progress = Callable[[str], None]
 
 
+CHUNK_ROWS = 50_000
+"""Rows of a table kept as Python dicts before they are turned into a typed frame chunk."""
+
+
 class _Table:
-    """Rows of one table from many documents, with the provenance of each document's run of rows."""
+    """Rows of one table from many documents: typed frame chunks, plus rows not yet converted.
 
-    __slots__ = ("prov", "rows")
+    Rows are converted every `CHUNK_ROWS` rows, at a document boundary, so that a large fleet is
+    never held as millions of dicts (design.md section 8: peak memory under 2 GB).
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("chunks", "name", "prov", "rows")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.chunks: list[pd.DataFrame] = []
         self.rows: list[Row] = []
-        self.prov: dict[str, list[Any]] = {"scan_id": [], "source": [], "source_format": [], "image_id": []}
+        self.prov: dict[str, list[Any]] = {k: [] for k in ("scan_id", "source", "source_format", "image_id")}
 
     def add(self, rows: list[Row], stamp: dict[str, Any]) -> None:
         n = len(rows)
@@ -46,7 +61,7 @@ class _Accumulator:
 
     def __init__(self, collected_at: datetime) -> None:
         self.collected_at = collected_at
-        self.tables: dict[str, _Table] = {name: _Table() for name in TABLES_BY_NAME}
+        self.tables: dict[str, _Table] = {name: _Table(name) for name in TABLES_BY_NAME}
         self.errors: list[Row] = []
 
     def error(self, source: str, fmt: str | None, level: str, reason: str,
@@ -57,24 +72,45 @@ class _Accumulator:
         )
 
     def add(self, table: str, rows: list[Row], stamp: dict[str, Any]) -> None:
-        self.tables[table].add(rows, stamp)
+        acc = self.tables[table]
+        acc.add(rows, stamp)
+        if len(acc.rows) >= CHUNK_ROWS:
+            self._flush(acc)
+
+    def _flush(self, acc: _Table) -> None:
+        if acc.rows:
+            acc.chunks.append(self._build_chunk(acc))
+            acc.rows = []
+            acc.prov = {k: [] for k in acc.prov}
 
     def build(self) -> dict[str, pd.DataFrame]:
         out: dict[str, pd.DataFrame] = {}
         for name, acc in self.tables.items():
             if name == "load_errors":
                 continue
-            out[name] = self._build_table(name, acc)
+            self._flush(acc)
+            if not acc.chunks:
+                out[name] = frame(TABLES_BY_NAME[name], {}, 0)
+            elif len(acc.chunks) == 1:
+                out[name] = acc.chunks[0]
+            else:
+                out[name] = pd.concat(acc.chunks, ignore_index=True)
+            acc.chunks = []
         errs = self.errors
-        cols = {c: [r.get(c) for r in errs] for c in ("source", "format", "level", "locator", "reason", "scan_id")}
+        cols = {c: [r.get(c) for r in errs]
+                for c in ("source", "format", "level", "locator", "reason", "scan_id")}
         cols["collected_at"] = [self.collected_at] * len(errs)
         out["load_errors"] = frame(TABLES_BY_NAME["load_errors"], cols, len(errs))
         return out
 
-    def _build_table(self, name: str, acc: _Table) -> pd.DataFrame:
+    def _build_chunk(self, acc: _Table) -> pd.DataFrame:
+        name = acc.name
         table = TABLES_BY_NAME[name]
         n = len(acc.rows)
         names = set(table.column_names)
+        stray = {k for r in acc.rows for k in r} - names
+        if stray:
+            raise ValueError(f"{name}: a parser wrote undeclared columns {sorted(stray)}")
         cols: dict[str, list[Any]] = {}
         for col in table.columns:
             if col.name in acc.prov or col.name == "collected_at":
@@ -85,15 +121,15 @@ class _Accumulator:
         for k in ("scan_id", "source", "source_format"):
             cols[k] = acc.prov[k]
         cols["collected_at"] = [self.collected_at] * n
-        own_image = [r.get("image_id") for r in acc.rows] if "image_id" in names else None
-        if own_image is not None:
-            cols["image_id"] = [o if o is not None else s for o, s in zip(own_image, acc.prov["image_id"], strict=True)]
-        stray = {k for r in acc.rows[:1] for k in r} - names
-        if stray:
-            raise ValueError(f"{name}: a parser wrote undeclared columns {sorted(stray)}")
+        if "image_id" in names:
+            own = cols.get("image_id")
+            stamped = acc.prov["image_id"]
+            cols["image_id"] = stamped if own is None else [
+                o if o is not None else s for o, s in zip(own, stamped, strict=True)]
         df = frame(table, cols, n)
         self._check_conversions(name, cols, df)
-        if name == "vulnerabilities" and n:
+        if name == "vulnerabilities":
+            # Duplicates are merged within a document, and a chunk always holds whole documents.
             df = _merge_duplicates(df, list(table.key))
         return df
 
@@ -206,27 +242,46 @@ def load(*paths: str | os.PathLike[str], progress: Progress | None = None) -> Au
     """
     acc = _Accumulator(datetime.now(UTC))
     files: list[FileResult] = []
-    for cand in find_files(*paths):
-        source = str(cand.path)
-        if progress is not None:
-            progress(source)
-        if cand.skip_reason is not None:
-            acc.error(source, None, "skipped", cand.skip_reason)
-            files.append(FileResult(source, skipped=cand.skip_reason))
-            continue
-        fmt: str | None = None
-        try:
-            doc, scan_id, size = read_document(cand.path)
-            found = identify(doc)
-            fmt = found[0].format_id if found else None
-            parser, version, out = parse_document(doc)
-            counts = _ingest(acc, out, fmt, version, scan_id, size)
-            files.append(FileResult(source, fmt, version, counts, warnings=len(out.warnings)))
-        except ParseError as e:
-            acc.error(source, e.format or fmt, "error", str(e))
-            files.append(FileResult(source, e.format or fmt, error=str(e)))
-        except Exception as e:  # noqa: BLE001 - one bad file must never stop the others
-            reason = f"{source}: unexpected {type(e).__name__} while reading: {e}"
-            acc.error(source, fmt, "error", reason)
-            files.append(FileResult(source, fmt, error=reason))
+    candidates = list(find_files(*paths))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="auditlib-read") as pool:
+        # Read and hash the next files while this one is parsed: both release the GIL.
+        pending: deque[Future[RawFile]] = deque()
+        to_read = iter(c for c in candidates if c.skip_reason is None)
+        for c in islice(to_read, PREFETCH):
+            pending.append(pool.submit(read_file, c.path))
+        for cand in candidates:
+            source = str(cand.path)
+            if progress is not None:
+                progress(source)
+            if cand.skip_reason is not None:
+                acc.error(source, None, "skipped", cand.skip_reason)
+                files.append(FileResult(source, skipped=cand.skip_reason))
+                continue
+            future = pending.popleft()
+            for c in islice(to_read, 1):
+                pending.append(pool.submit(read_file, c.path))
+            files.append(_read_one(acc, source, future))
     return AuditData(**acc.build(), files=files)
+
+
+PREFETCH = 2
+"""Files read ahead of the one being parsed."""
+
+
+def _read_one(acc: _Accumulator, source: str, future: Future[RawFile]) -> FileResult:
+    fmt: str | None = None
+    try:
+        raw = future.result()
+        doc = decode_document(raw)
+        found = identify(doc)
+        fmt = found[0].format_id if found else None
+        parser, version, out = parse_document(doc)
+        counts = _ingest(acc, out, parser.format_id, version, raw.scan_id, raw.size)
+        return FileResult(source, fmt, version, counts, warnings=len(out.warnings))
+    except ParseError as e:
+        acc.error(source, e.format or fmt, "error", str(e))
+        return FileResult(source, e.format or fmt, error=str(e))
+    except Exception as e:  # noqa: BLE001 - one bad file must never stop the others
+        reason = f"{source}: unexpected {type(e).__name__} while reading: {e}"
+        acc.error(source, fmt, "error", reason)
+        return FileResult(source, fmt, error=reason)
