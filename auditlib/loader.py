@@ -35,25 +35,60 @@ CHUNK_ROWS = 50_000
 
 
 class _Table:
-    """Rows of one table from many documents: typed frame chunks, plus rows not yet converted.
+    """Rows of one table from many documents: typed frame chunks, plus columns not yet converted.
 
-    Rows are converted every `CHUNK_ROWS` rows, at a document boundary, so that a large fleet is
-    never held as millions of dicts (design.md section 8: peak memory under 2 GB).
+    Parser rows are transposed into column lists as they arrive; every `CHUNK_ROWS` rows (at a
+    document boundary) the columns become a typed frame chunk, so that a large fleet is never held
+    as millions of Python objects (design.md section 8: peak memory under 2 GB).
     """
 
-    __slots__ = ("chunks", "name", "prov", "rows")
+    __slots__ = ("chunks", "cols", "n", "name", "names")
+
+    _PROV = ("scan_id", "source", "source_format", "image_id")
 
     def __init__(self, name: str) -> None:
         self.name = name
+        self.names = frozenset(TABLES_BY_NAME[name].column_names)
         self.chunks: list[pd.DataFrame] = []
-        self.rows: list[Row] = []
-        self.prov: dict[str, list[Any]] = {k: [] for k in ("scan_id", "source", "source_format", "image_id")}
+        self.n = 0
+        self.cols: dict[str, list[Any]] = {}
+        self._reset()
+
+    def _reset(self) -> None:
+        self.n = 0
+        self.cols = {c: [] for c in TABLES_BY_NAME[self.name].column_names if c != "collected_at"}
+        self.cols["stamped_image_id"] = []
 
     def add(self, rows: list[Row], stamp: dict[str, Any]) -> None:
+        """Append a document's rows to the pending columns.
+
+        Raises:
+            ValueError: if a row has a column the table does not declare (a parser bug); nothing
+                is appended then.
+        """
         n = len(rows)
-        self.rows.extend(rows)
-        for k, lst in self.prov.items():
-            lst.extend([stamp.get(k)] * n)
+        if not n:
+            return
+        first = tuple(rows[0])
+        uniform = list(map(tuple, rows)).count(first) == n
+        keys = set(first) if uniform else set().union(*rows)
+        if not keys <= self.names:
+            raise ValueError(f"{self.name}: a parser wrote undeclared columns {sorted(keys - self.names)}")
+        cols = self.cols
+        if uniform:
+            # Rows built by one code path share their key order: transpose them in C.
+            for key, values in zip(first, zip(*map(dict.values, rows), strict=True), strict=True):
+                cols[key].extend(values)
+        else:
+            for key in keys:
+                cols[key].extend([r.get(key) for r in rows])
+        for key, col in cols.items():
+            if len(col) == self.n:  # not in these rows
+                col.extend([None] * n)
+        for key in ("scan_id", "source", "source_format"):
+            cols[key][self.n:] = [stamp.get(key)] * n
+        cols["stamped_image_id"][self.n:] = [stamp.get("image_id")] * n
+        self.n += n
 
 
 class _Accumulator:
@@ -74,14 +109,13 @@ class _Accumulator:
     def add(self, table: str, rows: list[Row], stamp: dict[str, Any]) -> None:
         acc = self.tables[table]
         acc.add(rows, stamp)
-        if len(acc.rows) >= CHUNK_ROWS:
+        if acc.n >= CHUNK_ROWS:
             self._flush(acc)
 
     def _flush(self, acc: _Table) -> None:
-        if acc.rows:
+        if acc.n:
             acc.chunks.append(self._build_chunk(acc))
-            acc.rows = []
-            acc.prov = {k: [] for k in acc.prov}
+            acc._reset()
 
     def build(self) -> dict[str, pd.DataFrame]:
         out: dict[str, pd.DataFrame] = {}
@@ -104,26 +138,13 @@ class _Accumulator:
         return out
 
     def _build_chunk(self, acc: _Table) -> pd.DataFrame:
-        name = acc.name
+        name, n = acc.name, acc.n
         table = TABLES_BY_NAME[name]
-        n = len(acc.rows)
-        names = set(table.column_names)
-        stray = {k for r in acc.rows for k in r} - names
-        if stray:
-            raise ValueError(f"{name}: a parser wrote undeclared columns {sorted(stray)}")
-        cols: dict[str, list[Any]] = {}
-        for col in table.columns:
-            if col.name in acc.prov or col.name == "collected_at":
-                continue
-            values = [r.get(col.name) for r in acc.rows]
-            if any(v is not None for v in values):
-                cols[col.name] = values
-        for k in ("scan_id", "source", "source_format"):
-            cols[k] = acc.prov[k]
+        cols = {k: v for k, v in acc.cols.items() if k != "stamped_image_id" and v.count(None) != n}
         cols["collected_at"] = [self.collected_at] * n
-        if "image_id" in names:
+        if "image_id" in acc.names:
             own = cols.get("image_id")
-            stamped = acc.prov["image_id"]
+            stamped = acc.cols["stamped_image_id"]
             cols["image_id"] = stamped if own is None else [
                 o if o is not None else s for o, s in zip(own, stamped, strict=True)]
         df = frame(table, cols, n)

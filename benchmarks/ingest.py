@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--vulns", type=int, default=300, help="vulnerabilities per image (about)")
     ap.add_argument("--packages", type=int, default=400, help="packages per image (about)")
-    ap.add_argument("--files", type=int, default=4000, help="files per image (Syft's files)")
+    ap.add_argument("--files", type=int, default=8000, help="files per image (Syft's files)")
     ap.add_argument("--regenerate", action="store_true", help="make the fleet again even if cached")
     ap.add_argument("--child", choices=APPROACHES, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)

@@ -69,7 +69,7 @@ def _write(path: Path, pieces: Iterable[bytes]) -> int:
 
 
 def write_fleet(out_dir: Path, images: int = 1000, seed: int = 7, vulns_per_image: int = 300,
-                packages_per_image: int = 400, files_per_image: int = 4000,
+                packages_per_image: int = 400, files_per_image: int = 8000,
                 now: datetime | None = None) -> FleetInfo:
     """Write a synthetic fleet: `trivy/<name>.json` and `syft/<name>.json` per image, and a README.
 
@@ -83,7 +83,9 @@ def write_fleet(out_dir: Path, images: int = 1000, seed: int = 7, vulns_per_imag
         vulns_per_image: about how many vulnerabilities an image has on average (older images
             have more, fresh Alpine images far fewer).
         packages_per_image: about how many packages an image has (Debian more, Alpine fewer).
-        files_per_image: about how many files the packages of an image own (Syft's `files`).
+        files_per_image: about how many files the packages of an image own (Syft's `files`). The
+            default, 20 per package, is well under what real Syft output shows: the Debian bookworm
+            SBOM in the corpus lists 4,962 owned files for 88 packages (56 per package).
         now: the fleet's present: images are built before it and scanned just before it. Defaults
             to midnight UTC today, so runs on the same day give the same bytes; a naive time is
             taken as UTC.
