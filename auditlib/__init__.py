@@ -1,7 +1,7 @@
 """auditlib: audit the container images a team builds and runs.
 
-`load(*paths)` reads scanner outputs and SBOMs (Trivy, Grype, Syft, CycloneDX, SPDX, SARIF, hadolint,
-Dockle, Harbor) into tidy pandas tables, one attribute of `AuditData` per table.
+`load(*paths)` reads scanner outputs and SBOMs (Trivy, Grype, Syft, CycloneDX, SPDX, SARIF,
+hadolint, Dockle, Harbor) into tidy pandas tables, one attribute of `AuditData` per table.
 """
 
 from auditlib.data import AuditData, FileResult

@@ -34,8 +34,14 @@ def _load_with_progress(paths: tuple[str, ...], quiet: bool) -> AuditData:
     if quiet or not err_console.is_terminal:
         return load(*paths)
     total = sum(1 for _ in find_files(*paths))
-    with Progress(TextColumn("reading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err_console, transient=True) as bar:
+    with Progress(
+        TextColumn("reading"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
         task = bar.add_task("read", total=total)
         return load(*paths, progress=lambda _p: bar.advance(task))
 
@@ -43,11 +49,19 @@ def _load_with_progress(paths: tuple[str, ...], quiet: bool) -> AuditData:
 def _summary(data: AuditData) -> dict[str, Any]:
     return {
         "files": [
-            {"path": f.path, "format": f.format, "format_version": f.format_version, "rows": f.rows,
-             "error": f.error}
-            for f in data.files if f.skipped is None
+            {
+                "path": f.path,
+                "format": f.format,
+                "format_version": f.format_version,
+                "rows": f.rows,
+                "error": f.error,
+            }
+            for f in data.files
+            if f.skipped is None
         ],
-        "skipped": [{"path": f.path, "reason": f.skipped} for f in data.files if f.skipped is not None],
+        "skipped": [
+            {"path": f.path, "reason": f.skipped} for f in data.files if f.skipped is not None
+        ],
     }
 
 
@@ -77,8 +91,13 @@ def summarize(paths: tuple[str, ...]) -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--store", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_STORE,
-              show_default=True, help="The store folder.")
+@click.option(
+    "--store",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_STORE,
+    show_default=True,
+    help="The store folder.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def ingest(paths: tuple[str, ...], store: Path, quiet: bool) -> None:
     """Parse files and folders into a new snapshot of the store.
@@ -113,22 +132,35 @@ def _print_counts(data: AuditData) -> None:
 
 
 @main.command()
-@click.option("--images", type=click.IntRange(1, 100_000), default=50, show_default=True,
-              help="Images in the synthetic fleet.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
-              show_default=True, help="Where the demo fleet and its outputs go.")
+@click.option(
+    "--images",
+    type=click.IntRange(1, 100_000),
+    default=50,
+    show_default=True,
+    help="Images in the synthetic fleet.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("reports"),
+    show_default=True,
+    help="Where the demo fleet and its outputs go.",
+)
 @click.option("--seed", type=int, default=7, show_default=True)
 def demo(images: int, out: Path, seed: int) -> None:
     """Make the synthetic demo fleet, ingest it into a store under --out, and print what was read.
 
-    The fleet is synthetic (generated Trivy and Syft documents) and says so on everything it produces.
+    The fleet is synthetic (generated Trivy and Syft documents) and says so on everything it
+    produces.
     """
     from auditlib.demo import write_fleet
 
     fleet_dir = out / "demo-fleet"
     info = write_fleet(fleet_dir, images=images, seed=seed)
-    click.echo(f"SYNTHETIC demo fleet: {info.images} images, {info.files} files, "
-               f"{info.total_bytes / 1e6:.1f} MB in {fleet_dir}")
+    click.echo(
+        f"SYNTHETIC demo fleet: {info.images} images, {info.files} files, "
+        f"{info.total_bytes / 1e6:.1f} MB in {fleet_dir}"
+    )
     data = _load_with_progress((str(fleet_dir),), quiet=False)
     snap = write_snapshot(out / "demo-store", data, sources=[str(fleet_dir)])
     _print_counts(data)

@@ -35,7 +35,10 @@ def _empty(name: str) -> pd.DataFrame:
 
 @dataclass(slots=True)
 class AuditData:
-    """The tables of one load (`auditlib.load`) or one store snapshot. Each attribute is a DataFrame."""
+    """The tables of one load (`auditlib.load`) or one store snapshot.
+
+    Each attribute is a DataFrame.
+    """
 
     scans: pd.DataFrame = field(default_factory=lambda: _empty("scans"))
     images: pd.DataFrame = field(default_factory=lambda: _empty("images"))

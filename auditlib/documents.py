@@ -1,4 +1,5 @@
-"""Finding the files to read under the paths a user gives, and reading one file into a `Document`."""
+"""Finding the files to read under the paths a user gives, and reading one file into a
+`Document`."""
 
 from __future__ import annotations
 
@@ -45,14 +46,18 @@ def _looks_like_json(path: Path) -> str | None:
     if head.startswith((b"\xff\xfe", b"\xfe\xff")) or stripped[:1] in (b"{", b"["):
         return None
     shown = stripped[:12].decode("utf-8", "replace")
-    return f"not a JSON document (begins {shown!r})" if stripped else "not a JSON document (empty, no .json name)"
+    return (
+        f"not a JSON document (begins {shown!r})"
+        if stripped
+        else "not a JSON document (empty, no .json name)"
+    )
 
 
 def find_files(*paths: str | os.PathLike[str]) -> Iterator[Candidate]:
     """Yield every file under `paths`, in a stable order.
 
-    Folders are walked recursively (hidden folders such as `.git` are left out); files are yielded as
-    given. A path that does not exist is yielded too, so that reading it reports the error.
+    Folders are walked recursively (hidden folders such as `.git` are left out); files are yielded
+    as given. A path that does not exist is yielded too, so that reading it reports the error.
     """
     for p in map(Path, paths):
         if p.is_dir():
@@ -96,7 +101,9 @@ class RawFile:
 
 
 def read_file(path: Path) -> RawFile:
-    """Read one file and hash it. Safe to run on another thread (reading and hashing release the GIL).
+    """Read one file and hash it.
+
+    Safe to run on another thread (reading and hashing release the GIL).
 
     Raises:
         NotJsonError: if the file cannot be read or is larger than `MAX_DOCUMENT_BYTES`.
@@ -106,7 +113,8 @@ def read_file(path: Path) -> RawFile:
         size = path.stat().st_size
         if size > MAX_DOCUMENT_BYTES:
             raise NotJsonError(
-                f"{source}: {size} bytes is larger than the {MAX_DOCUMENT_BYTES} bytes auditlib reads"
+                f"{source}: {size} bytes is larger than the {MAX_DOCUMENT_BYTES} bytes "
+                "auditlib reads"
             )
         raw = path.read_bytes()
     except OSError as e:
@@ -118,8 +126,8 @@ def decode_document(raw: RawFile) -> Document:
     """Decode the top level of a file's bytes.
 
     Raises:
-        NotJsonError: if the bytes are empty, truncated, not UTF-8 or UTF-16, or not a JSON object or
-            array.
+        NotJsonError: if the bytes are empty, truncated, not UTF-8 or UTF-16, or not a JSON object
+            or array.
     """
     source = str(raw.path)
     data = _to_utf8(raw.data, source)

@@ -32,7 +32,9 @@ class UnsupportedFormatError(ParseError):
 
 
 class MalformedInputError(ParseError):
-    """The document belongs to a known format but misses required keys or has them of the wrong type."""
+    """The document belongs to a known format but misses required keys or has them of the wrong
+    type.
+    """
 
 
 class StoreError(AuditlibError):

@@ -13,9 +13,9 @@ import os
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from itertools import islice
 from datetime import UTC, datetime
-from typing import Any
+from itertools import islice
+from typing import Any, cast
 
 import pandas as pd
 
@@ -73,7 +73,9 @@ class _Table:
         uniform = list(map(tuple, rows)).count(first) == n
         keys = set(first) if uniform else set().union(*rows)
         if not keys <= self.names:
-            raise ValueError(f"{self.name}: a parser wrote undeclared columns {sorted(keys - self.names)}")
+            raise ValueError(
+                f"{self.name}: a parser wrote undeclared columns {sorted(keys - self.names)}"
+            )
         cols = self.cols
         if uniform:
             # Rows built by one code path share their key order: transpose them in C.
@@ -86,8 +88,8 @@ class _Table:
             if len(col) == self.n:  # not in these rows
                 col.extend([None] * n)
         for key in ("scan_id", "source", "source_format"):
-            cols[key][self.n:] = [stamp.get(key)] * n
-        cols["stamped_image_id"][self.n:] = [stamp.get("image_id")] * n
+            cols[key][self.n :] = [stamp.get(key)] * n
+        cols["stamped_image_id"][self.n :] = [stamp.get("image_id")] * n
         self.n += n
 
 
@@ -99,11 +101,24 @@ class _Accumulator:
         self.tables: dict[str, _Table] = {name: _Table(name) for name in TABLES_BY_NAME}
         self.errors: list[Row] = []
 
-    def error(self, source: str, fmt: str | None, level: str, reason: str,
-              locator: str | None = None, scan_id: str | None = None) -> None:
+    def error(
+        self,
+        source: str,
+        fmt: str | None,
+        level: str,
+        reason: str,
+        locator: str | None = None,
+        scan_id: str | None = None,
+    ) -> None:
         self.errors.append(
-            {"source": source, "format": fmt, "level": level, "locator": locator, "reason": reason,
-             "scan_id": scan_id}
+            {
+                "source": source,
+                "format": fmt,
+                "level": level,
+                "locator": locator,
+                "reason": reason,
+                "scan_id": scan_id,
+            }
         )
 
     def add(self, table: str, rows: list[Row], stamp: dict[str, Any]) -> None:
@@ -131,8 +146,10 @@ class _Accumulator:
                 out[name] = pd.concat(acc.chunks, ignore_index=True)
             acc.chunks = []
         errs = self.errors
-        cols = {c: [r.get(c) for r in errs]
-                for c in ("source", "format", "level", "locator", "reason", "scan_id")}
+        cols = {
+            c: [r.get(c) for r in errs]
+            for c in ("source", "format", "level", "locator", "reason", "scan_id")
+        }
         cols["collected_at"] = [self.collected_at] * len(errs)
         out["load_errors"] = frame(TABLES_BY_NAME["load_errors"], cols, len(errs))
         return out
@@ -145,8 +162,11 @@ class _Accumulator:
         if "image_id" in acc.names:
             own = cols.get("image_id")
             stamped = acc.cols["stamped_image_id"]
-            cols["image_id"] = stamped if own is None else [
-                o if o is not None else s for o, s in zip(own, stamped, strict=True)]
+            cols["image_id"] = (
+                stamped
+                if own is None
+                else [o if o is not None else s for o, s in zip(own, stamped, strict=True)]
+            )
         df = frame(table, cols, n)
         self._check_conversions(name, cols, df)
         if name == "vulnerabilities":
@@ -157,20 +177,29 @@ class _Accumulator:
     def _check_conversions(self, name: str, cols: dict[str, list[Any]], df: pd.DataFrame) -> None:
         """Warn about values a typed column could not hold (a bad time, a 2**70 line number)."""
         for col in TABLES_BY_NAME[name].columns:
-            if col.dtype in ("string", "severity") or col.name not in cols or col.name == "collected_at":
+            if (
+                col.dtype in ("string", "severity")
+                or col.name not in cols
+                or col.name == "collected_at"
+            ):
                 continue
             raw = pd.Series(cols[col.name], dtype=object)
             bad = raw.notna() & df[col.name].isna() & (raw != "")
             for i in bad[bad].index[:1000]:
                 self.error(
-                    df.at[i, "source"], df.at[i, "source_format"], "warning",
-                    f"{name}.{col.name}: {str(raw[i])[:80]!r} is not a valid {col.dtype}; left empty",
-                    scan_id=df.at[i, "scan_id"],
+                    cast(str, df.at[i, "source"]),
+                    cast("str | None", df.at[i, "source_format"]),
+                    "warning",
+                    f"{name}.{col.name}: {str(raw[i])[:80]!r} is not a valid {col.dtype}; "
+                    "left empty",
+                    scan_id=cast("str | None", df.at[i, "scan_id"]),
                 )
 
 
 def _merge_duplicates(df: pd.DataFrame, key: list[str]) -> pd.DataFrame:
-    """Merge exact duplicates of the key inside one document, counting them in `occurrence_count`."""
+    """Merge exact duplicates of the key inside one document, counting them in
+    `occurrence_count`.
+    """
     dup = df.duplicated(subset=key, keep=False)
     df["occurrence_count"] = pd.array([1] * len(df), dtype="Int64")
     if not dup.any():
@@ -180,8 +209,12 @@ def _merge_duplicates(df: pd.DataFrame, key: list[str]) -> pd.DataFrame:
     return df.drop_duplicates(subset=key, keep="first").reset_index(drop=True)
 
 
-def _image_rows(scan: ScanInfo) -> tuple[str | None, str | None, str | None, Row | None, list[Row], list[Row]]:
-    """Return image_id, repo_digest, image_ref, the images row, image_tags rows and image_labels rows."""
+def _image_rows(
+    scan: ScanInfo,
+) -> tuple[str | None, str | None, str | None, Row | None, list[Row], list[Row]]:
+    """Return image_id, repo_digest, image_ref, the images row, image_tags rows and image_labels
+    rows.
+    """
     img = scan.image
     if img is None:
         return None, None, None, None, [], []
@@ -203,39 +236,75 @@ def _image_rows(scan: ScanInfo) -> tuple[str | None, str | None, str | None, Row
         if canonical in seen:
             continue
         seen.add(canonical)
-        tags.append({"image_id": image_id, "reference": canonical, "registry": parsed.registry,
-                     "repository": parsed.repository, "tag": parsed.tag if not parsed.digest else None,
-                     "repo_digest": parsed.digest})
+        tags.append(
+            {
+                "image_id": image_id,
+                "reference": canonical,
+                "registry": parsed.registry,
+                "repository": parsed.repository,
+                "tag": parsed.tag if not parsed.digest else None,
+                "repo_digest": parsed.digest,
+            }
+        )
     if ref is None and tags:
         ref = next((t["reference"] for t in tags if t["tag"]), tags[0]["reference"])
     image_row = None
     if image_id or ref or repo_digest:
         image_row = {
-            "image_id": image_id, "repo_digest": repo_digest, "image_ref": ref,
-            "created_at": img.created_at, "os": img.os, "architecture": img.architecture,
-            "os_family": img.os_family, "os_version": img.os_version, "is_os_eol": img.is_os_eol,
-            "size_bytes": img.size_bytes, "user": img.user, "layer_count": img.layer_count,
+            "image_id": image_id,
+            "repo_digest": repo_digest,
+            "image_ref": ref,
+            "created_at": img.created_at,
+            "os": img.os,
+            "architecture": img.architecture,
+            "os_family": img.os_family,
+            "os_version": img.os_version,
+            "is_os_eol": img.is_os_eol,
+            "size_bytes": img.size_bytes,
+            "user": img.user,
+            "layer_count": img.layer_count,
         }
     labels = [{"image_id": image_id, "label": k, "value": v} for k, v in img.labels.items()]
     return image_id, repo_digest, ref, image_row, tags, labels
 
 
-def _ingest(acc: _Accumulator, out: Output, fmt: str, version: str, scan_id: str, size: int) -> dict[str, int]:
+def _ingest(
+    acc: _Accumulator, out: Output, fmt: str, version: str, scan_id: str, size: int
+) -> dict[str, int]:
     scan = out.scan
     source_format = f"{fmt}@{version}"
     image_id, repo_digest, ref, image_row, tags, labels = _image_rows(scan)
-    stamp = {"scan_id": scan_id, "source": out.source, "source_format": source_format, "image_id": image_id}
+    stamp = {
+        "scan_id": scan_id,
+        "source": out.source,
+        "source_format": source_format,
+        "image_id": image_id,
+    }
     img = scan.image
     scan_row = {
-        "format": fmt, "format_version": version, "tool": scan.tool, "tool_version": scan.tool_version,
-        "generated_at": scan.generated_at, "target": scan.target, "target_type": scan.target_type,
-        "image_id": image_id, "repo_digest": repo_digest, "image_ref": ref,
-        "os_family": img.os_family if img else None, "os_version": img.os_version if img else None,
-        "is_os_eol": img.is_os_eol if img else None, "file_bytes": size,
+        "format": fmt,
+        "format_version": version,
+        "tool": scan.tool,
+        "tool_version": scan.tool_version,
+        "generated_at": scan.generated_at,
+        "target": scan.target,
+        "target_type": scan.target_type,
+        "image_id": image_id,
+        "repo_digest": repo_digest,
+        "image_ref": ref,
+        "os_family": img.os_family if img else None,
+        "os_version": img.os_version if img else None,
+        "is_os_eol": img.is_os_eol if img else None,
+        "file_bytes": size,
     }
     counts: dict[str, int] = {}
-    for name, rows in (("scans", [scan_row]), ("images", [image_row] if image_row else []),
-                       ("image_tags", tags), ("image_labels", labels), *out.rows.items()):
+    for name, rows in (
+        ("scans", [scan_row]),
+        ("images", [image_row] if image_row else []),
+        ("image_tags", tags),
+        ("image_labels", labels),
+        *out.rows.items(),
+    ):
         if name not in acc.tables or name == "load_errors":
             raise ValueError(f"{out.source}: parser wrote to unknown table {name!r}")
         if rows:
@@ -250,9 +319,9 @@ def load(*paths: str | os.PathLike[str], progress: Progress | None = None) -> Au
     """Read scanner outputs and SBOMs from files and folders into tables.
 
     Folders are walked; files that are plainly not JSON (a README, a TSV, a Dockerfile) are listed
-    as skipped. Every other file is identified from its content and parsed; a file that cannot be read
-    gives one `load_errors` row of level `error`, a record skipped inside a good file one of level
-    `warning`. Nothing raises for bad input.
+    as skipped. Every other file is identified from its content and parsed; a file that cannot be
+    read gives one `load_errors` row of level `error`, a record skipped inside a good file one of
+    level `warning`. Nothing raises for bad input.
 
     Args:
         paths: files and folders.

@@ -17,7 +17,7 @@ import secrets
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -69,8 +69,14 @@ def write_snapshot(store: str | os.PathLike[str], data: AuditData, *, sources: l
             "sources": sources,
             "rows": counts,
             "files": [
-                {"path": f.path, "format": f.format, "format_version": f.format_version,
-                 "rows": f.rows, "error": f.error, "skipped": f.skipped}
+                {
+                    "path": f.path,
+                    "format": f.format,
+                    "format_version": f.format_version,
+                    "rows": f.rows,
+                    "error": f.error,
+                    "skipped": f.skipped,
+                }
                 for f in data.files
             ],
         }
@@ -87,7 +93,11 @@ def list_snapshots(store: str | os.PathLike[str]) -> list[Path]:
     root = _snapshots(Path(store))
     if not root.is_dir():
         return []
-    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / MANIFEST).exists())
+    return sorted(
+        p
+        for p in root.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and (p / MANIFEST).exists()
+    )
 
 
 def read_snapshot(snapshot: str | os.PathLike[str]) -> AuditData:
@@ -104,7 +114,7 @@ def read_snapshot(snapshot: str | os.PathLike[str]) -> AuditData:
             tables[t.name] = pd.read_parquet(f)
         except (OSError, ValueError) as e:
             raise StoreError(f"{f}: cannot read table: {e}") from e
-    return AuditData(**tables)
+    return AuditData(**cast("dict[str, Any]", tables))
 
 
 def read_latest(store: str | os.PathLike[str]) -> AuditData:
@@ -115,5 +125,7 @@ def read_latest(store: str | os.PathLike[str]) -> AuditData:
     """
     snaps = list_snapshots(store)
     if not snaps:
-        raise StoreError(f"{store}: no snapshot in this store; run `auditlib ingest PATH --store {store}` first")
+        raise StoreError(
+            f"{store}: no snapshot in this store; run `auditlib ingest PATH --store {store}` first"
+        )
     return read_snapshot(snaps[-1])

@@ -278,7 +278,7 @@ def _series(values: Iterable[Any], dtype: str) -> pd.Series:
         s = pd.Series(values, dtype=object)
         return pd.to_datetime(s, utc=True, errors="coerce", format="ISO8601").astype(DTYPES[dtype])
     if dtype == "severity":
-        return pd.Series(pd.Categorical(values, dtype=SEVERITY_DTYPE)).fillna("unknown")
+        return pd.Series(pd.Categorical(list(values), dtype=SEVERITY_DTYPE)).fillna("unknown")
     if dtype == "Int64":
         # Out-of-range or non-integral values become <NA> (the loader warns about them) rather
         # than failing the whole table.

@@ -9,11 +9,15 @@ import pytest
 
 import auditlib
 
-CORPUS = Path(os.environ.get("AUDITLIB_CORPUS", Path(__file__).resolve().parents[2] / "shared" / "corpus"))
+CORPUS = Path(
+    os.environ.get("AUDITLIB_CORPUS", Path(__file__).resolve().parents[2] / "shared" / "corpus")
+)
 
 
 def corpus_path(relpath: str) -> Path:
-    """Return a corpus file's path, skipping the test with a clear reason when the corpus is absent."""
+    """Return a corpus file's path, skipping the test with a clear reason when the corpus is
+    absent.
+    """
     path = CORPUS / relpath
     if not CORPUS.is_dir():
         pytest.skip(f"real-tool corpus not found at {CORPUS} (set AUDITLIB_CORPUS)")

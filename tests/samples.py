@@ -15,8 +15,15 @@ TRIVY: dict[str, Any] = {
             "Class": "os-pkgs",
             "Type": "alpine",
             "Vulnerabilities": [
-                {"VulnerabilityID": "CVE-2024-0001", "PkgName": "musl", "InstalledVersion": "1.2.4-r2",
-                 "FixedVersion": "1.2.4-r3", "Severity": "HIGH", "Title": "t", "Description": "d"}
+                {
+                    "VulnerabilityID": "CVE-2024-0001",
+                    "PkgName": "musl",
+                    "InstalledVersion": "1.2.4-r2",
+                    "FixedVersion": "1.2.4-r3",
+                    "Severity": "HIGH",
+                    "Title": "t",
+                    "Description": "d",
+                }
             ],
         }
     ],

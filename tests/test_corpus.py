@@ -63,17 +63,28 @@ def test_every_corpus_file_is_in_the_manifest(everything: auditlib.AuditData) ->
     read = {Path(f.path) for f in everything.files if f.skipped is None}
     assert read == listed
     skipped = sorted(Path(f.path).name for f in everything.files if f.skipped)
-    assert skipped == ["MANIFEST.tsv", "README.md", "STATS.tsv", "debian-latest-secret-env.Dockerfile"]
+    assert skipped == [
+        "MANIFEST.tsv",
+        "README.md",
+        "STATS.tsv",
+        "debian-latest-secret-env.Dockerfile",
+    ]
 
 
 def test_spdx_3_error_names_the_version(everything: auditlib.AuditData) -> None:
-    assert "SPDX 3.0 is not supported" in (_result(everything, "malformed/dd-spdx-3.0-unsupported.json").error or "")
+    assert "SPDX 3.0 is not supported" in (
+        _result(everything, "malformed/dd-spdx-3.0-unsupported.json").error or ""
+    )
 
 
-def test_bookworm_outputs_of_trivy_and_syft_join_on_one_image_id(everything: auditlib.AuditData) -> None:
+def test_bookworm_outputs_of_trivy_and_syft_join_on_one_image_id(
+    everything: auditlib.AuditData,
+) -> None:
     scans = everything.scans
     bookworm = scans[scans["source"].str.contains("debian-bookworm-image")]
-    by_name = {Path(s).name: i for s, i in zip(bookworm["source"], bookworm["image_id"], strict=True)}
+    by_name = {
+        Path(s).name: i for s, i in zip(bookworm["source"], bookworm["image_id"], strict=True)
+    }
     for name in (
         "trivy-0.76.0-licenses-pkgs-debian-bookworm-image.json",
         "trivy-0.76.0-cdx-debian-bookworm-image.json",

@@ -39,12 +39,24 @@ def test_normalize_reference(text: str, expected: str | None) -> None:
 def test_parse_reference_parts() -> None:
     ref = parse_reference(f"localhost:5000/team/app:1.0@{D}")
     assert ref is not None
-    assert (ref.registry, ref.repository, ref.tag, ref.digest) == ("localhost:5000", "team/app", "1.0", D)
+    assert (ref.registry, ref.repository, ref.tag, ref.digest) == (
+        "localhost:5000",
+        "team/app",
+        "1.0",
+        D,
+    )
 
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(D, D), (D.upper().replace("SHA256", "sha256"), D), ("ab" * 32, D), ("sha256:12", None), (None, None), (5, None)],
+    [
+        (D, D),
+        (D.upper().replace("SHA256", "sha256"), D),
+        ("ab" * 32, D),
+        ("sha256:12", None),
+        (None, None),
+        (5, None),
+    ],
 )
 def test_normalize_digest(value: object, expected: str | None) -> None:
     assert normalize_digest(value) == expected

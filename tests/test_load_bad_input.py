@@ -1,4 +1,6 @@
-"""Bad input: each bad file gives one load_errors row naming the file and the reason; nothing raises."""
+"""Bad input: each bad file gives one load_errors row naming the file and the reason; nothing
+raises.
+"""
 
 from __future__ import annotations
 
@@ -31,8 +33,19 @@ def _errors(data: auditlib.AuditData, level: str = "error") -> list[str]:
         (b'{"SchemaVersion": 2, "ArtifactName": "caf\xe9", "Results": []}', "UTF-8"),
         (b'{"bomFormat": "CycloneDX", "specVersion": "9.9"}', "version 9.9 is not supported"),
     ],
-    ids=["empty", "blank", "not-json", "null", "empty-object", "list-of-numbers", "truncated",
-         "string", "number", "latin-1", "future-version"],
+    ids=[
+        "empty",
+        "blank",
+        "not-json",
+        "null",
+        "empty-object",
+        "list-of-numbers",
+        "truncated",
+        "string",
+        "number",
+        "latin-1",
+        "future-version",
+    ],
 )
 def test_bad_file_gives_one_error_row(write_json, content: bytes, reason: str) -> None:  # type: ignore[no-untyped-def]
     path = write_json("report.json", content)

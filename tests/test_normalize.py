@@ -18,9 +18,20 @@ from auditlib.normalize.severity import severity_from_score
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("CRITICAL", "critical"), ("High", "high"), ("medium", "medium"), ("LOW", "low"),
-     ("Negligible", "negligible"), ("UNKNOWN", "unknown"), ("unspecified", "unknown"),
-     ("Info", "negligible"), ("moderate", "medium"), ("bogus", "unknown"), (None, "unknown"), (7, "unknown")],
+    [
+        ("CRITICAL", "critical"),
+        ("High", "high"),
+        ("medium", "medium"),
+        ("LOW", "low"),
+        ("Negligible", "negligible"),
+        ("UNKNOWN", "unknown"),
+        ("unspecified", "unknown"),
+        ("Info", "negligible"),
+        ("moderate", "medium"),
+        ("bogus", "unknown"),
+        (None, "unknown"),
+        (7, "unknown"),
+    ],
 )
 def test_normalize_severity(raw: object, expected: str) -> None:
     assert normalize_severity(raw) == expected
@@ -28,10 +39,18 @@ def test_normalize_severity(raw: object, expected: str) -> None:
 
 @pytest.mark.parametrize(
     ("status", "fixed", "expected"),
-    [("fixed", "1.2", "fixed"), ("affected", "", "not-fixed"), ("fix_deferred", None, "not-fixed"),
-     ("end_of_life", None, "not-fixed"), ("will_not_fix", None, "wont-fix"),
-     ("under_investigation", None, "unknown"), ("not_affected", None, "unknown"), ("unknown", None, "unknown"),
-     (None, "1.2.3", "fixed"), (None, "", "not-fixed")],
+    [
+        ("fixed", "1.2", "fixed"),
+        ("affected", "", "not-fixed"),
+        ("fix_deferred", None, "not-fixed"),
+        ("end_of_life", None, "not-fixed"),
+        ("will_not_fix", None, "wont-fix"),
+        ("under_investigation", None, "unknown"),
+        ("not_affected", None, "unknown"),
+        ("unknown", None, "unknown"),
+        (None, "1.2.3", "fixed"),
+        (None, "", "not-fixed"),
+    ],
 )
 def test_fix_state_from_trivy(status: str | None, fixed: str | None, expected: str) -> None:
     assert fix_state_from_trivy(status, fixed) == expected
@@ -39,8 +58,15 @@ def test_fix_state_from_trivy(status: str | None, fixed: str | None, expected: s
 
 @pytest.mark.parametrize(
     ("state", "versions", "expected"),
-    [("fixed", ["1"], "fixed"), ("not-fixed", [], "not-fixed"), ("wont-fix", [], "wont-fix"),
-     ("unknown", [], "unknown"), ("", ["2"], "fixed"), ("", [], "unknown"), (None, None, "unknown")],
+    [
+        ("fixed", ["1"], "fixed"),
+        ("not-fixed", [], "not-fixed"),
+        ("wont-fix", [], "wont-fix"),
+        ("unknown", [], "unknown"),
+        ("", ["2"], "fixed"),
+        ("", [], "unknown"),
+        (None, None, "unknown"),
+    ],
 )
 def test_fix_state_from_grype(state: str | None, versions: list[str] | None, expected: str) -> None:
     assert fix_state_from_grype(state, versions) == expected
@@ -53,14 +79,21 @@ def test_best_cvss_prefers_newest_version_then_severity_source_then_nvd() -> Non
     assert best_cvss([v2, v31_rh, v31_nvd]) == v31_nvd
     assert best_cvss([v2, v31_rh, v31_nvd], prefer_source="redhat") == v31_rh
     assert best_cvss([CvssScore(None, None, None, "x")]) is None
-    v4 = CvssScore(6.3, "CVSS:4.0/AV:N/AC:L/AT:P/PR:N/UI:N/VC:L/VI:L/VA:N/SC:N/SI:N/SA:N", "4.0", "ghsa")
+    v4 = CvssScore(
+        6.3, "CVSS:4.0/AV:N/AC:L/AT:P/PR:N/UI:N/VC:L/VI:L/VA:N/SC:N/SI:N/SA:N", "4.0", "ghsa"
+    )
     assert best_cvss([v31_nvd, v4]) == v4
 
 
 @pytest.mark.parametrize(
     ("vector", "declared", "expected"),
-    [("CVSS:3.1/AV:N", None, "3.1"), ("CVSS:4.0/AV:N", None, "4.0"), ("AV:N/AC:L/Au:N/C:P/I:P/A:P", None, "2.0"),
-     (None, "CVSSv3", "3.0"), (None, None, None)],
+    [
+        ("CVSS:3.1/AV:N", None, "3.1"),
+        ("CVSS:4.0/AV:N", None, "4.0"),
+        ("AV:N/AC:L/Au:N/C:P/I:P/A:P", None, "2.0"),
+        (None, "CVSSv3", "3.0"),
+        (None, None, None),
+    ],
 )
 def test_cvss_version(vector: str | None, declared: str | None, expected: str | None) -> None:
     assert cvss_version(vector, declared) == expected
@@ -68,7 +101,13 @@ def test_cvss_version(vector: str | None, declared: str | None, expected: str | 
 
 def test_severity_from_score() -> None:
     assert [severity_from_score(s) for s in (9.8, 7.0, 5.0, 0.1, 0.0, None)] == [
-        "critical", "high", "medium", "low", "negligible", "unknown"]
+        "critical",
+        "high",
+        "medium",
+        "low",
+        "negligible",
+        "unknown",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,6 @@
-"""The table declarations: the generated data dictionary is current, and frames get declared dtypes."""
+"""The table declarations: the generated data dictionary is current, and frames get declared
+dtypes.
+"""
 
 from __future__ import annotations
 

@@ -6,7 +6,8 @@ FIX_STATES: tuple[str, ...] = ("fixed", "not-fixed", "wont-fix", "unknown")
 """The values of every `fix_state` column."""
 
 # Trivy's eight statuses (docs/guide/configuration/filtering.md). `end_of_life` and `fix_deferred`
-# mean no fix will come for this release, like Grype's `not-fixed`; `will_not_fix` is an explicit no.
+# mean no fix will come for this release, like Grype's `not-fixed`; `will_not_fix` is an explicit
+# no.
 _TRIVY: dict[str, str] = {
     "fixed": "fixed",
     "affected": "not-fixed",
@@ -45,7 +46,8 @@ def fix_state_from_grype(state: str | None, versions: list[str] | None) -> str:
     """Return the fix state of a Grype match.
 
     Args:
-        state: Grype's `fix.state` (`fixed`, `not-fixed`, `wont-fix`, `unknown`; older releases wrote "").
+        state: Grype's `fix.state` (`fixed`, `not-fixed`, `wont-fix`, `unknown`; older releases
+            wrote "").
         versions: Grype's `fix.versions`; with no state, a non-empty list means fixed.
 
     Returns:

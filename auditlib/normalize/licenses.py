@@ -22,7 +22,9 @@ LICENSE_CLASSES: tuple[str, ...] = (
 # (anchors.md section 2.5): network copyleft = obligations triggered by network use.
 _NETWORK = re.compile(r"^(AGPL|SSPL|OSL-3\.0|RPL|CPAL)", re.I)
 _STRONG = re.compile(r"^(GPL|EUPL|OSL|Sleepycat|QPL|CC-BY-SA|CC-BY-NC-SA|RPSL|IPL|Watcom)", re.I)
-_WEAK = re.compile(r"^(LGPL|MPL|EPL|CDDL|CPL|APSL|MS-RL|Ruby|NPL|Artistic|ErlPL|LPL|SPL|CECILL-C|FreeImage)", re.I)
+_WEAK = re.compile(
+    r"^(LGPL|MPL|EPL|CDDL|CPL|APSL|MS-RL|Ruby|NPL|Artistic|ErlPL|LPL|SPL|CECILL-C|FreeImage)", re.I
+)
 _PERMISSIVE = re.compile(
     r"^(MIT|Expat|X11|BSD|0BSD|Apache|ISC|Zlib|Unlicense|CC0|PSF|Python|BSL-1\.0|curl|OpenSSL|SSLeay|"
     r"PostgreSQL|NCSA|WTFPL|Beerware|FTL|IJG|Libpng|libpng|HPND|PHP|Unicode|W3C|bzip2|"
@@ -53,7 +55,7 @@ def _class_of_key(key: str) -> str:
     key = key.removesuffix("+")
     if key.lower().startswith("licenseref-"):
         # User-defined ids; Debian tooling writes well-known names this way (LicenseRef-Expat).
-        key = key[len("licenseref-"):]
+        key = key[len("licenseref-") :]
     for pattern, name in (
         (_NETWORK, "network-copyleft"),
         (_STRONG, "strong-copyleft"),
@@ -66,7 +68,8 @@ def _class_of_key(key: str) -> str:
 
 
 def _combine(classes: list[str], op: str) -> str:
-    # AND: every licence applies, so the strictest one counts; OR: the user may choose the least strict.
+    # AND: every licence applies, so the strictest one counts; OR: the user may choose the least
+    # strict.
     ranked = sorted(classes, key=_RANK.__getitem__)
     return ranked[-1] if op == "AND" else ranked[0]
 
@@ -84,7 +87,8 @@ def _classify_node(node: object) -> str:
 def classify_license(text: str | None) -> LicenseInfo:
     """Normalise a licence string to an SPDX expression and classify it.
 
-    Results are cached: a fleet repeats a few hundred licence strings hundreds of thousands of times.
+    Results are cached: a fleet repeats a few hundred licence strings hundreds of thousands of
+    times.
 
     Args:
         text: a licence name or expression as a tool wrote it (`"GPL-2.0-or-later"`,

@@ -34,7 +34,8 @@ def normalize_severity(value: object) -> str:
     """Map any tool's severity word to the auditlib scale.
 
     Args:
-        value: the severity as the tool wrote it (`"HIGH"`, `"High"`, `"critical"`, `"Negligible"`, ...).
+        value: the severity as the tool wrote it (`"HIGH"`, `"High"`, `"critical"`, `"Negligible"`,
+            ...).
 
     Returns:
         One of `SEVERITIES`; `"unknown"` for a missing or unrecognised value.

@@ -2,7 +2,8 @@
 
 `PARSERS` is the identification order: each parser's `identify` looks at header keys only, and the
 first that claims a document parses it. Three outcomes are kept apart (as syft's decoders do): no
-parser claims it ("not a recognised ..."), the owner does not support its version, or it is malformed.
+parser claims it ("not a recognised ..."), the owner does not support its version, or it is
+malformed.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def parse_document(doc: Document) -> tuple[Parser, str, Output]:
         The parser, the format version and the parser's output.
 
     Raises:
-        UnsupportedFormatError: if no parser owns the document, or its owner does not support the version.
+        UnsupportedFormatError: if no parser owns the document, or its owner does not support the
+            version.
         MalformedInputError: if the owner finds required keys missing or of the wrong type.
     """
     found = identify(doc)
@@ -61,7 +63,8 @@ def parse_document(doc: Document) -> tuple[Parser, str, Output]:
     if parser.supported_versions is not None and version not in parser.supported_versions:
         supported = ", ".join(sorted(parser.supported_versions))
         raise UnsupportedFormatError(
-            f"{doc.source}: {parser.format_id} version {version} is not supported (supported: {supported})",
+            f"{doc.source}: {parser.format_id} version {version} is not supported "
+            f"(supported: {supported})",
             format=parser.format_id,
         )
     out = Output(doc.source)

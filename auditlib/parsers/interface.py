@@ -1,10 +1,11 @@
-"""The parser extension point: a `Parser` identifies a `Document` by its header and parses it into rows.
+"""The parser extension point: a `Parser` identifies a `Document` by its header and parses it into
+rows.
 
 A parser never opens files and never builds DataFrames: it reads a `Document` (the bytes and the
-top-level keys as undecoded `msgspec.Raw` spans) and adds plain rows to an `Output`. The loader turns
-rows into typed tables (`auditlib.tables`) and stamps provenance on every row. Sections are decoded
-with typed `msgspec.Struct` models that name only the fields auditlib reads, so the bulk of a large
-document (descriptions, Syft's `files`) is skipped, never turned into Python objects.
+top-level keys as undecoded `msgspec.Raw` spans) and adds plain rows to an `Output`. The loader
+turns rows into typed tables (`auditlib.tables`) and stamps provenance on every row. Sections are
+decoded with typed `msgspec.Struct` models that name only the fields auditlib reads, so the bulk of
+a large document (descriptions, Syft's `files`) is skipped, never turned into Python objects.
 """
 
 from __future__ import annotations
@@ -52,7 +53,9 @@ class Document:
         return decode(self.top[key], type, f"$.{key}", self.source)
 
     def peek(self, key: str, type: Any = Any) -> Any:
-        """Decode top-level `key` for identification: None when absent or of another type; never raises."""
+        """Decode top-level `key` for identification: None when absent or of another type; never
+        raises.
+        """
         if self.top is None or key not in self.top:
             return None
         try:
@@ -61,7 +64,9 @@ class Document:
             return None
 
     def peek_item(self, index: int, type: Any = Any) -> Any:
-        """Decode element `index` of an array document for identification; None if absent or invalid."""
+        """Decode element `index` of an array document for identification; None if absent or
+        invalid.
+        """
         if not self.items or index >= len(self.items):
             return None
         try:
@@ -85,8 +90,11 @@ def decode(raw: msgspec.Raw | bytes, type: type[T] | Any, locator: str, source: 
 
 
 def _where(message: str, locator: str) -> str:
-    # msgspec reports paths from the root of what it decoded (`$[3].Severity`); anchor them at `locator`.
-    return message.replace("`$", f"`{locator}", 1) if "`$" in message else f"{message} at `{locator}`"
+    # msgspec reports paths from the root of what it decoded (`$[3].Severity`); anchor them at
+    # `locator`.
+    return (
+        message.replace("`$", f"`{locator}", 1) if "`$" in message else f"{message} at `{locator}`"
+    )
 
 
 @dataclass(slots=True)
@@ -151,11 +159,14 @@ class Output:
         self.rows.setdefault(table, []).extend(rows)
 
     def warn(self, locator: str, reason: str) -> None:
-        """Record a record skipped or a value ignored at `locator` (a JSON path), with the reason."""
+        """Record a record skipped or a value ignored at `locator` (a JSON path), with the
+        reason.
+        """
         self.warnings.append((locator, reason))
 
     def decode_list(self, raw: msgspec.Raw | None, type: type[T], locator: str) -> list[T]:
-        """Decode a JSON array of records, skipping (with a warning) each record that does not fit `type`.
+        """Decode a JSON array of records, skipping (with a warning) each record that does not fit
+        `type`.
 
         The whole array is decoded in one typed pass; only when a record is bad is it decoded again
         record by record, so one bad record costs a warning, not the file.
@@ -171,10 +182,11 @@ class Output:
         if raw is None:
             return []
         try:
-            return msgspec.json.decode(raw, type=list[type] | None) or []
+            # `type` is the record model passed in; mypy cannot check a runtime-built type.
+            return msgspec.json.decode(raw, type=list[type] | None) or []  # type: ignore[valid-type]
         except msgspec.MsgspecError:
             pass  # a bad record (wrong type, invalid UTF-8): find it below
-        items = decode(raw, list[msgspec.Raw] | None, locator, self.source) or []
+        items: list[msgspec.Raw] = decode(raw, list[msgspec.Raw] | None, locator, self.source) or []
         out: list[T] = []
         for i, item in enumerate(items):
             try:

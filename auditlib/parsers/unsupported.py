@@ -1,4 +1,6 @@
-"""Reports of tools auditlib recognises but does not read: refused with an error that names the tool."""
+"""Reports of tools auditlib recognises but does not read: refused with an error that names the
+tool.
+"""
 
 from __future__ import annotations
 
