@@ -9,6 +9,7 @@ read and hashed on a second thread (both release the GIL).
 
 from __future__ import annotations
 
+import gc
 import os
 from collections import deque
 from collections.abc import Callable
@@ -25,7 +26,7 @@ from auditlib.errors import ParseError
 from auditlib.identity import normalize_digest, normalize_reference, parse_reference
 from auditlib.parsers import identify, parse_document
 from auditlib.parsers.interface import Output, Row, ScanInfo
-from auditlib.tables import TABLES_BY_NAME, frame
+from auditlib.tables import TABLES_BY_NAME, concat, frame
 
 Progress = Callable[[str], None]
 
@@ -140,10 +141,8 @@ class _Accumulator:
             self._flush(acc)
             if not acc.chunks:
                 out[name] = frame(TABLES_BY_NAME[name], {}, 0)
-            elif len(acc.chunks) == 1:
-                out[name] = acc.chunks[0]
             else:
-                out[name] = pd.concat(acc.chunks, ignore_index=True)
+                out[name] = concat(TABLES_BY_NAME[name], acc.chunks)
             acc.chunks = []
         errs = self.errors
         cols = {
@@ -178,7 +177,7 @@ class _Accumulator:
         """Warn about values a typed column could not hold (a bad time, a 2**70 line number)."""
         for col in TABLES_BY_NAME[name].columns:
             if (
-                col.dtype in ("string", "severity")
+                col.dtype in ("string", "severity", "category")
                 or col.name not in cols
                 or col.name == "collected_at"
             ):
@@ -330,6 +329,18 @@ def load(*paths: str | os.PathLike[str], progress: Progress | None = None) -> Au
     Returns:
         The tables, with `files` saying what each file gave.
     """
+    # Rows hold no reference cycles; the cyclic collector would only rescan millions of pending
+    # values again and again as a large fleet is read.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _load(paths, progress)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _load(paths: tuple[str | os.PathLike[str], ...], progress: Progress | None) -> AuditData:
     acc = _Accumulator(datetime.now(UTC))
     files: list[FileResult] = []
     candidates = list(find_files(*paths))

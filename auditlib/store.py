@@ -23,7 +23,7 @@ import pandas as pd
 
 from auditlib.data import AuditData
 from auditlib.errors import StoreError
-from auditlib.tables import TABLES
+from auditlib.tables import TABLES, conform
 
 DEFAULT_STORE = Path("auditlib-store")
 """Where `--store` points when it is not given."""
@@ -111,7 +111,7 @@ def read_snapshot(snapshot: str | os.PathLike[str]) -> AuditData:
     for t in TABLES:
         f = path / f"{t.name}.parquet"
         try:
-            tables[t.name] = pd.read_parquet(f)
+            tables[t.name] = conform(t, pd.read_parquet(f))
         except (OSError, ValueError) as e:
             raise StoreError(f"{f}: cannot read table: {e}") from e
     return AuditData(**cast("dict[str, Any]", tables))

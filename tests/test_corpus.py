@@ -99,13 +99,13 @@ def test_bookworm_outputs_of_trivy_and_syft_join_on_one_image_id(
 
 
 def test_tables_have_declared_dtypes(everything: auditlib.AuditData) -> None:
-    from auditlib.tables import DTYPES, TABLES
+    from auditlib.tables import TABLES, has_dtype
 
     for t in TABLES:
         df = getattr(everything, t.name)
         assert list(df.columns) == t.column_names, t.name
         for c in t.columns:
-            assert df[c.name].dtype == DTYPES[c.dtype], f"{t.name}.{c.name}"
+            assert has_dtype(df[c.name], c.dtype), f"{t.name}.{c.name}"
 
 
 def test_no_secret_text_reaches_any_table(everything: auditlib.AuditData) -> None:

@@ -121,7 +121,7 @@ def test_syft_and_trivy_agree_on_the_debian_packages() -> None:
     assert set(zip(syft.packages["name"], syft.packages["version"], strict=True)) == set(
         zip(trivy.packages["name"], trivy.packages["version"], strict=True))
     # Syft CycloneDX carries no config digest (its container version is the tag), so no image_id.
-    assert syft.scans.at[0, "image_id"] is pd.NA and syft.image_tags.at[0, "tag"] == "bookworm"
+    assert pd.isna(syft.scans.at[0, "image_id"]) and syft.image_tags.at[0, "tag"] == "bookworm"
     assert (syft.images.at[0, "os_family"], syft.images.at[0, "os_version"]) == ("debian", "12")
     adduser = syft.packages[syft.packages["name"] == "adduser"].iloc[0]
     assert adduser["found_by"] == "dpkg-db-cataloger" and adduser["layer_diff_id"] == DEBIAN_LAYER
