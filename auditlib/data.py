@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
@@ -27,6 +28,16 @@ class FileResult:
     """Why it was not read at all (plainly not JSON), or None."""
     warnings: int = 0
     """Records skipped inside it (each is a `load_errors` row of level `warning`)."""
+
+    def summary(self) -> dict[str, Any]:
+        """Return the file's entry of `auditlib summarize`: path, format, format_version, rows, error."""
+        return {
+            "path": self.path,
+            "format": self.format,
+            "format_version": self.format_version,
+            "rows": self.rows,
+            "error": self.error,
+        }
 
 
 def _empty(name: str) -> pd.DataFrame:

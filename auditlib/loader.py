@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from itertools import islice
 from typing import Any, cast
 
+import numpy as np
 import pandas as pd
 
 from auditlib.data import AuditData, FileResult
@@ -26,7 +27,7 @@ from auditlib.errors import ParseError
 from auditlib.identity import normalize_digest, normalize_reference, parse_reference
 from auditlib.parsers import identify, parse_document
 from auditlib.parsers.interface import Output, Row, ScanInfo
-from auditlib.tables import TABLES_BY_NAME, concat, frame
+from auditlib.tables import DTYPES, TABLES_BY_NAME, concat, frame
 
 Progress = Callable[[str], None]
 
@@ -43,9 +44,7 @@ class _Table:
     as millions of Python objects (design.md section 8: peak memory under 2 GB).
     """
 
-    __slots__ = ("chunks", "cols", "n", "name", "names")
-
-    _PROV = ("scan_id", "source", "source_format", "image_id")
+    __slots__ = ("chunks", "cols", "n", "name", "names", "runs")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -53,45 +52,38 @@ class _Table:
         self.chunks: list[pd.DataFrame] = []
         self.n = 0
         self.cols: dict[str, list[Any]] = {}
+        self.runs: list[tuple[int, int]] = []
         self._reset()
 
     def _reset(self) -> None:
         self.n = 0
-        self.cols = {c: [] for c in TABLES_BY_NAME[self.name].column_names if c != "collected_at"}
-        self.cols["stamped_image_id"] = []
+        self.cols = {c: [] for c in TABLES_BY_NAME[self.name].column_names if c not in _STAMPED}
+        self.runs = []
 
-    def add(self, rows: list[Row], stamp: dict[str, Any]) -> None:
-        """Append a document's rows to the pending columns.
-
-        Raises:
-            ValueError: if a row has a column the table does not declare (a parser bug); nothing
-                is appended then.
-        """
+    def add(self, rows: list[Row], doc: int) -> None:
+        """Append the rows of document number `doc` to the pending columns (checked by the caller)."""
         n = len(rows)
         if not n:
             return
         first = tuple(rows[0])
         uniform = list(map(tuple, rows)).count(first) == n
-        keys = set(first) if uniform else set().union(*rows)
-        if not keys <= self.names:
-            raise ValueError(
-                f"{self.name}: a parser wrote undeclared columns {sorted(keys - self.names)}"
-            )
         cols = self.cols
         if uniform:
             # Rows built by one code path share their key order: transpose them in C.
             for key, values in zip(first, zip(*map(dict.values, rows), strict=True), strict=True):
                 cols[key].extend(values)
         else:
-            for key in keys:
+            for key in set().union(*rows):
                 cols[key].extend([r.get(key) for r in rows])
-        for key, col in cols.items():
+        for col in cols.values():
             if len(col) == self.n:  # not in these rows
                 col.extend([None] * n)
-        for key in ("scan_id", "source", "source_format"):
-            cols[key][self.n :] = [stamp.get(key)] * n
-        cols["stamped_image_id"][self.n :] = [stamp.get("image_id")] * n
+        self.runs.append((doc, n))
         self.n += n
+
+
+# Columns the loader stamps per document (its provenance), not per row.
+_STAMPED = ("scan_id", "source", "source_format", "collected_at")
 
 
 class _Accumulator:
@@ -101,6 +93,13 @@ class _Accumulator:
         self.collected_at = collected_at
         self.tables: dict[str, _Table] = {name: _Table(name) for name in TABLES_BY_NAME}
         self.errors: list[Row] = []
+        self.docs: list[tuple[str | None, ...]] = []
+        """Per document read: scan_id, source, source_format, image_id."""
+
+    def new_document(self, stamp: dict[str, Any]) -> int:
+        """Register a document's provenance; return its number for `add`."""
+        self.docs.append(tuple(stamp.get(k) for k in ("scan_id", "source", "source_format", "image_id")))
+        return len(self.docs) - 1
 
     def error(
         self,
@@ -122,9 +121,9 @@ class _Accumulator:
             }
         )
 
-    def add(self, table: str, rows: list[Row], stamp: dict[str, Any]) -> None:
+    def add(self, table: str, rows: list[Row], doc: int) -> None:
         acc = self.tables[table]
-        acc.add(rows, stamp)
+        acc.add(rows, doc)
         if acc.n >= CHUNK_ROWS:
             self._flush(acc)
 
@@ -156,15 +155,16 @@ class _Accumulator:
     def _build_chunk(self, acc: _Table) -> pd.DataFrame:
         name, n = acc.name, acc.n
         table = TABLES_BY_NAME[name]
-        cols = {k: v for k, v in acc.cols.items() if k != "stamped_image_id" and v.count(None) != n}
-        cols["collected_at"] = [self.collected_at] * n
+        cols: dict[str, Any] = {k: v for k, v in acc.cols.items() if v.count(None) != n}
+        for pos, key in enumerate(("scan_id", "source", "source_format")):
+            cols[key] = self._stamped(acc, pos)
+        ts = pd.Series(pd.Timestamp(self.collected_at), index=pd.RangeIndex(n))
+        cols["collected_at"] = ts.astype(DTYPES["datetime"])
         if "image_id" in acc.names:
+            stamped = self._stamped(acc, 3)
             own = cols.get("image_id")
-            stamped = acc.cols["stamped_image_id"]
             cols["image_id"] = (
-                stamped
-                if own is None
-                else [o if o is not None else s for o, s in zip(own, stamped, strict=True)]
+                stamped if own is None else pd.Series(own, dtype=object).fillna(stamped.astype(object))
             )
         df = frame(table, cols, n)
         self._check_conversions(name, cols, df)
@@ -172,6 +172,14 @@ class _Accumulator:
             # Duplicates are merged within a document, and a chunk always holds whole documents.
             df = _merge_duplicates(df, list(table.key))
         return df
+
+    def _stamped(self, acc: _Table, pos: int) -> pd.Series:
+        """Return a provenance column of a chunk as a categorical built from per-document runs."""
+        docs = [d for d, _ in acc.runs]
+        values = pd.Series([self.docs[d][pos] for d in docs], dtype=object)
+        codes, uniques = pd.factorize(values)
+        row_codes = np.repeat(codes, [m for _, m in acc.runs])
+        return pd.Series(pd.Categorical.from_codes(row_codes, categories=pd.Index(uniques)))
 
     def _check_conversions(self, name: str, cols: dict[str, list[Any]], df: pd.DataFrame) -> None:
         """Warn about values a typed column could not hold (a bad time, a 2**70 line number)."""
@@ -296,18 +304,25 @@ def _ingest(
         "is_os_eol": img.is_os_eol if img else None,
         "file_bytes": size,
     }
-    counts: dict[str, int] = {}
-    for name, rows in (
+    batches = [
         ("scans", [scan_row]),
         ("images", [image_row] if image_row else []),
         ("image_tags", tags),
         ("image_labels", labels),
         *out.rows.items(),
-    ):
+    ]
+    # Check every batch before adding any, so that a parser bug leaves no half-read document.
+    for name, rows in batches:
         if name not in acc.tables or name == "load_errors":
             raise ValueError(f"{out.source}: parser wrote to unknown table {name!r}")
+        stray = set().union(*rows) - acc.tables[name].names
+        if stray:
+            raise ValueError(f"{out.source}: parser wrote undeclared {name} columns {sorted(stray)}")
+    doc = acc.new_document(stamp)
+    counts: dict[str, int] = {}
+    for name, rows in batches:
         if rows:
-            acc.add(name, rows, stamp)
+            acc.add(name, rows, doc)
             counts[name] = counts.get(name, 0) + len(rows)
     for locator, reason in out.warnings:
         acc.error(out.source, source_format, "warning", reason, locator=locator, scan_id=scan_id)
@@ -344,7 +359,7 @@ def _load(paths: tuple[str | os.PathLike[str], ...], progress: Progress | None) 
     acc = _Accumulator(datetime.now(UTC))
     files: list[FileResult] = []
     candidates = list(find_files(*paths))
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="auditlib-read") as pool:
+    with ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="auditlib-read") as pool:
         # Read and hash the next files while this one is parsed: both release the GIL.
         pending: deque[Future[RawFile]] = deque()
         to_read = iter(c for c in candidates if c.skip_reason is None)
@@ -365,8 +380,11 @@ def _load(paths: tuple[str | os.PathLike[str], ...], progress: Progress | None) 
     return AuditData(**acc.build(), files=files)
 
 
-PREFETCH = 2
-"""Files read ahead of the one being parsed."""
+PREFETCH = 6
+"""Files read ahead of the one being parsed (at most a few tens of MB in memory)."""
+
+READERS = 2
+"""Threads reading and hashing files ahead: hashing (about 1 GB/s) must keep up with parsing."""
 
 
 def _read_one(acc: _Accumulator, source: str, future: Future[RawFile]) -> FileResult:

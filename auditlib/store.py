@@ -69,14 +69,7 @@ def write_snapshot(store: str | os.PathLike[str], data: AuditData, *, sources: l
             "sources": sources,
             "rows": counts,
             "files": [
-                {
-                    "path": f.path,
-                    "format": f.format,
-                    "format_version": f.format_version,
-                    "rows": f.rows,
-                    "error": f.error,
-                    "skipped": f.skipped,
-                }
+                {**f.summary(), "skipped": f.skipped}
                 for f in data.files
             ],
         }

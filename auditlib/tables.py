@@ -318,6 +318,8 @@ _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 def _series(values: Iterable[Any], dtype: str) -> pd.Series:
+    if isinstance(values, pd.Series) and has_dtype(values, dtype):
+        return values.reset_index(drop=True)  # built typed already (the loader's provenance)
     if dtype == "datetime":
         s = pd.Series(values, dtype=object)
         return pd.to_datetime(s, utc=True, errors="coerce", format="ISO8601").astype(DTYPES[dtype])
