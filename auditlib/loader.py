@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from auditlib.data import AuditData, FileResult
-from auditlib.documents import RawFile, decode_document, find_files, read_file
+from auditlib.documents import Candidate, RawFile, decode_document, find_files, read_file
 from auditlib.errors import ParseError
 from auditlib.identity import normalize_digest, normalize_reference, parse_reference
 from auditlib.parsers import identify, parse_document
@@ -329,7 +329,9 @@ def _ingest(
     return counts
 
 
-def load(*paths: str | os.PathLike[str], progress: Progress | None = None) -> AuditData:
+def load(
+    *paths: str | os.PathLike[str], progress: Progress | None = None, workers: int | None = None
+) -> AuditData:
     """Read scanner outputs and SBOMs from files and folders into tables.
 
     Folders are walked; files that are plainly not JSON (a README, a TSV, a Dockerfile) are listed
@@ -339,26 +341,48 @@ def load(*paths: str | os.PathLike[str], progress: Progress | None = None) -> Au
 
     Args:
         paths: files and folders.
-        progress: called with each file path before it is read.
+        progress: called with each file path once it has been read.
+        workers: processes to read with; None picks one for small inputs and one per core (up to
+            8) for large ones (`auditlib.fanout`). Rows come out in the same order either way.
 
     Returns:
         The tables, with `files` saying what each file gave.
+    """
+    from auditlib import fanout
+
+    candidates = list(find_files(*paths))
+    collected_at = datetime.now(UTC)
+    n = fanout.auto_workers(candidates) if workers is None else max(1, workers)
+    if n == 1 or len(candidates) < 2:
+        data = load_files(candidates, collected_at=collected_at)
+    else:
+        data = fanout.load_parallel(candidates, n, collected_at)
+    if progress is not None:
+        for f in data.files:
+            progress(f.path)
+    return data
+
+
+def load_files(candidates: list[Candidate], *, collected_at: datetime) -> AuditData:
+    """Read the given files in this process, in order (the work of one `load` worker).
+
+    Returns:
+        The tables of these files.
     """
     # Rows hold no reference cycles; the cyclic collector would only rescan millions of pending
     # values again and again as a large fleet is read.
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _load(paths, progress)
+        return _load(candidates, collected_at)
     finally:
         if gc_was_enabled:
             gc.enable()
 
 
-def _load(paths: tuple[str | os.PathLike[str], ...], progress: Progress | None) -> AuditData:
-    acc = _Accumulator(datetime.now(UTC))
+def _load(candidates: list[Candidate], collected_at: datetime) -> AuditData:
+    acc = _Accumulator(collected_at)
     files: list[FileResult] = []
-    candidates = list(find_files(*paths))
     with ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="auditlib-read") as pool:
         # Read and hash the next files while this one is parsed: both release the GIL.
         pending: deque[Future[RawFile]] = deque()
@@ -367,8 +391,6 @@ def _load(paths: tuple[str | os.PathLike[str], ...], progress: Progress | None) 
             pending.append(pool.submit(read_file, c.path))
         for cand in candidates:
             source = str(cand.path)
-            if progress is not None:
-                progress(source)
             if cand.skip_reason is not None:
                 acc.error(source, None, "skipped", cand.skip_reason)
                 files.append(FileResult(source, skipped=cand.skip_reason))

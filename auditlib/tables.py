@@ -287,7 +287,11 @@ def concat(table: Table, frames: list[pd.DataFrame]) -> pd.DataFrame:
     for col in table.columns:
         parts = [f[col.name] for f in frames]
         if col.dtype == "category":
-            data[col.name] = pd.Series(union_categoricals([p.array for p in parts]))
+            cats = [p.array for p in parts if len(p)] or [parts[0].array]
+            if len({c.categories.dtype for c in cats}) > 1:
+                # An all-missing part has object categories, others str: make them agree.
+                cats = [c.set_categories(c.categories.astype(object)) for c in cats]
+            data[col.name] = pd.Series(union_categoricals(cats))
         else:
             data[col.name] = pd.concat(parts, ignore_index=True)
     return pd.DataFrame(data)
