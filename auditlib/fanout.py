@@ -1,24 +1,28 @@
 """Reading many files on several processes: contiguous shards balanced by size, merged in order.
 
 One process parses about 300 MB/s of scanner JSON; a fleet of thousands of documents is read
-faster by as many processes as the machine has cores. Each worker reads a contiguous run of the
-files with `loader.load_files` and sends its typed tables back (Arrow-backed columns pickle as
-buffers); the parent joins them table by table, so rows keep the order of the files.
+faster by as many processes as the machine has cores. Each worker (a fresh `python -m auditlib._worker`)
+reads contiguous runs of the files with `loader.load_files` and sends its typed tables back over a
+pipe; the parent joins them table by table, so rows keep the order of the files.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-from concurrent.futures import Future, ProcessPoolExecutor
+import pickle
+import queue
+import subprocess
+import sys
+import threading
 from datetime import datetime
 from typing import Any
 
 from auditlib.data import AuditData, FileResult
 from auditlib.documents import Candidate
+from auditlib._worker import receive, send
 from auditlib.tables import TABLES, concat
 
-SHARDS_PER_WORKER = 4
+SHARDS_PER_WORKER = 8
 
 MIN_PARALLEL_BYTES = 256 * 1024**2
 """Below this much data, starting worker processes costs more than it saves."""
@@ -57,40 +61,82 @@ def shards(candidates: list[Candidate], n: int) -> list[list[Candidate]]:
     return out
 
 
-def _load_shard(candidates: list[Candidate], collected_at: datetime) -> AuditData:
-    from auditlib.loader import load_files
+class _Worker:
+    """One worker process (`python -m auditlib._worker`) and the pipe to it."""
 
-    return load_files(candidates, collected_at=collected_at)
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "auditlib._worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
 
+    def load(self, part: list[Candidate], collected_at: datetime) -> AuditData:
+        """Have the worker read `part`.
 
-def _context() -> Any:
-    methods = multiprocessing.get_all_start_methods()
-    if "forkserver" in methods:
-        ctx = multiprocessing.get_context("forkserver")
-        # Workers fork from a server that has imported auditlib (pandas, pyarrow) once.
-        ctx.set_forkserver_preload(["auditlib.loader"])
-        return ctx
-    return multiprocessing.get_context("spawn")
+        Raises:
+            EOFError, OSError: if the worker died.
+        """
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        send(self.proc.stdin, (part, collected_at))
+        result: AuditData = receive(self.proc.stdout)
+        return result
+
+    def close(self) -> None:
+        """Let the worker exit (it ends when its stdin closes) and wait for it."""
+        try:
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
+            self.proc.wait(timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
 
 
 def load_parallel(candidates: list[Candidate], workers: int, collected_at: datetime) -> AuditData:
     """Read `candidates` on `workers` processes and merge the tables in file order.
 
-    A shard whose worker dies (killed, out of memory) is read again in this process, so a broken
-    worker costs time, never rows.
+    Workers are fresh interpreters fed over pipes, so this is safe from scripts without a
+    `__main__` guard, from notebooks and from threads. A shard whose worker dies (killed, out of
+    memory) is read again in this process: a broken worker costs time, never rows.
     """
-    # More shards than workers: formats cost different time per byte, so the pool balances the
-    # load by handing the next shard to whichever worker is free.
+    from auditlib.loader import load_files
+
+    # More shards than workers: formats cost different time per byte, so each worker takes the
+    # next shard when it is free.
     parts = shards(candidates, workers * SHARDS_PER_WORKER)
-    results: list[AuditData] = []
-    with ProcessPoolExecutor(max_workers=min(workers, len(parts)), mp_context=_context()) as pool:
-        futures: list[Future[AuditData]] = [pool.submit(_load_shard, p, collected_at) for p in parts]
-        for part, future in zip(parts, futures, strict=True):
-            try:
-                results.append(future.result())
-            except Exception:  # noqa: BLE001 - a dead worker must not lose its shard
-                results.append(_load_shard(part, collected_at))
-    return merge(results)
+    results: list[AuditData | None] = [None] * len(parts)
+    todo = queue.SimpleQueue[int]()
+    for i in range(len(parts)):
+        todo.put(i)
+
+    def drive() -> None:
+        worker: _Worker | None = None
+        try:
+            worker = _Worker()
+        except OSError:
+            worker = None
+        try:
+            while True:
+                try:
+                    i = todo.get_nowait()
+                except queue.Empty:
+                    return
+                if worker is not None:
+                    try:
+                        results[i] = worker.load(parts[i], collected_at)
+                        continue
+                    except (EOFError, OSError, pickle.UnpicklingError):
+                        worker.close()
+                        worker = None
+                results[i] = load_files(parts[i], collected_at=collected_at)
+        finally:
+            if worker is not None:
+                worker.close()
+
+    threads = [threading.Thread(target=drive, name=f"auditlib-worker-{n}") for n in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return merge([r for r in results if r is not None])
 
 
 def merge(results: list[AuditData]) -> AuditData:

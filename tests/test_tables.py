@@ -63,7 +63,8 @@ def test_frame_converts_times_to_utc_and_orders_severity() -> None:
     assert df["severity"].tolist() == ["low", "critical", "unknown"]
     assert df["severity"].max() == "critical"
     assert df["cvss_score"].tolist()[0] == 9.8 and pd.isna(df["cvss_score"].iloc[1])
-    assert str(df["vuln_id"].dtype) == "string"
+    assert str(df["vuln_id"].dtype) == "category"
+    assert str(df["pkg_path"].dtype) == "string"
 
 
 def test_frame_rejects_undeclared_columns_and_bad_lengths() -> None:

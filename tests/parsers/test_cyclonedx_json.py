@@ -170,7 +170,7 @@ def test_defectdojo_issue9277_affects_fan_out() -> None:
         "TEMP-0290435-0B57B5", "tar", "1.30+dfsg-6")
     assert data.load_errors.at[0, "locator"] == "$.vulnerabilities[1].affects[0].ref"
     # DefectDojo fills "Description was not provided."; auditlib leaves a missing text missing.
-    assert tar["description"] is pd.NA
+    assert pd.isna(tar["description"])
     first = vulns.iloc[0]  # severity from the data source's own rating, as Trivy JSON reports it
     assert (first["severity"], first["severity_source"], first["data_source"]) == (
         "low", "ubuntu", "ubuntu")

@@ -280,7 +280,7 @@ def test_grype_chainguard_ruby(corpus: type[CorpusLoader]) -> None:
     assert list(zip(v["vuln_id"], v["pkg_name"], v["package_type"], strict=True)) == [
         ("CVE-2023-28755", "ruby-3.0", "apk"), ("CVE-2023-28755", "uri", "gem"),
         ("GHSA-hv5j-3h9f-99c2", "uri", "gem")]
-    assert list(v["fixed_version"].fillna("")) == ["3.0.6-r0", "", "0.10.2"]
+    assert list(v["fixed_version"].astype("string").fillna("")) == ["3.0.6-r0", "", "0.10.2"]
     assert list(v["severity_source"]) == ["wolfi", "nvd", "ghsa"]
     assert (v["cvss_score"] == 7.5).all()
 
