@@ -30,7 +30,7 @@ class FileResult:
     """Records skipped inside it (each is a `load_errors` row of level `warning`)."""
 
     def summary(self) -> dict[str, Any]:
-        """Return the file's entry of `auditlib summarize`: path, format, format_version, rows, error."""
+        """Return the file's `summarize` entry: path, format, format_version, rows, error."""
         return {
             "path": self.path,
             "format": self.format,

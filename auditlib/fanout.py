@@ -1,7 +1,8 @@
 """Reading many files on several processes: contiguous shards balanced by size, merged in order.
 
 One process parses about 300 MB/s of scanner JSON; a fleet of thousands of documents is read
-faster by as many processes as the machine has cores. Each worker (a fresh `python -m auditlib._worker`)
+faster by as many processes as the machine has cores. Each worker (a fresh
+`python -m auditlib._worker`)
 reads contiguous runs of the files with `loader.load_files` and sends its typed tables back over a
 pipe; the parent joins them table by table, so rows keep the order of the files.
 """
@@ -17,9 +18,9 @@ import threading
 from datetime import datetime
 from typing import Any
 
+from auditlib._worker import receive, send
 from auditlib.data import AuditData, FileResult
 from auditlib.documents import Candidate
-from auditlib._worker import receive, send
 from auditlib.tables import TABLES, concat
 
 SHARDS_PER_WORKER = 8
@@ -29,7 +30,7 @@ MIN_PARALLEL_BYTES = 256 * 1024**2
 
 
 def auto_workers(candidates: list[Candidate]) -> int:
-    """Return how many processes to read `candidates` with: 1 for small inputs, else the cores (max 8)."""
+    """Return how many processes to read `candidates` with: 1 when small, else the cores (max 8)."""
     total = 0
     for c in candidates:
         if c.skip_reason is None:
@@ -66,7 +67,9 @@ class _Worker:
 
     def __init__(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "auditlib._worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+            [sys.executable, "-m", "auditlib._worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
         )
 
     def load(self, part: list[Candidate], collected_at: datetime) -> AuditData:

@@ -61,7 +61,7 @@ class _Table:
         self.runs = []
 
     def add(self, rows: list[Row], doc: int) -> None:
-        """Append the rows of document number `doc` to the pending columns (checked by the caller)."""
+        """Append the rows of document `doc` to the pending columns (checked by the caller)."""
         n = len(rows)
         if not n:
             return
@@ -98,7 +98,8 @@ class _Accumulator:
 
     def new_document(self, stamp: dict[str, Any]) -> int:
         """Register a document's provenance; return its number for `add`."""
-        self.docs.append(tuple(stamp.get(k) for k in ("scan_id", "source", "source_format", "image_id")))
+        keys = ("scan_id", "source", "source_format", "image_id")
+        self.docs.append(tuple(stamp.get(k) for k in keys))
         return len(self.docs) - 1
 
     def error(
@@ -164,7 +165,9 @@ class _Accumulator:
             stamped = self._stamped(acc, 3)
             own = cols.get("image_id")
             cols["image_id"] = (
-                stamped if own is None else pd.Series(own, dtype=object).fillna(stamped.astype(object))
+                stamped
+                if own is None
+                else pd.Series(own, dtype=object).fillna(stamped.astype(object))
             )
         df = frame(table, cols, n)
         self._check_conversions(name, cols, df)
@@ -317,7 +320,9 @@ def _ingest(
             raise ValueError(f"{out.source}: parser wrote to unknown table {name!r}")
         stray = set().union(*rows) - acc.tables[name].names
         if stray:
-            raise ValueError(f"{out.source}: parser wrote undeclared {name} columns {sorted(stray)}")
+            raise ValueError(
+                f"{out.source}: parser wrote undeclared {name} columns {sorted(stray)}"
+            )
     doc = acc.new_document(stamp)
     counts: dict[str, int] = {}
     for name, rows in batches:

@@ -329,7 +329,7 @@ def _series(values: Iterable[Any], dtype: str) -> pd.Series:
         s = pd.Series(values, dtype=object)
         return pd.to_datetime(s, utc=True, errors="coerce", format="ISO8601").astype(DTYPES[dtype])
     if dtype == "category":
-        return pd.Series(pd.Categorical(values))
+        return pd.Series(pd.Categorical(list(values)))
     if dtype == "severity":
         return pd.Series(pd.Categorical(list(values), dtype=SEVERITY_DTYPE)).fillna("unknown")
     if dtype == "Int64":

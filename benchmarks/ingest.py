@@ -21,8 +21,8 @@ that are missing (an unfinished parser gives 0 rows, and the output says so).
 from __future__ import annotations
 
 import argparse
-import os
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -40,9 +40,9 @@ GOAL_RATIO = 0.5
 GOAL_RSS_MB = 2048.0
 MARKER = ".bench-fleet.json"
 """Written in a folder this script generated, with the parameters it was generated with."""
-APPROACHES = ("orjson", "normalize", "auditlib")
+APPROACHES = ("orjson", "normalize", "auditlib", "auditlib1")
 LABELS = {"orjson": "(a) orjson.loads", "normalize": "(b) orjson + json_normalize",
-          "auditlib": "(c) auditlib.load"}
+          "auditlib": "(c) auditlib.load", "auditlib1": "(d) auditlib.load(workers=1)"}
 
 
 def _documents(fleet: Path) -> list[Path]:
@@ -113,7 +113,7 @@ def _tree_rss_mb(root: int) -> float:
     return sum(rss.get(p, 0) for p in tree) / 1024 / 1024
 
 
-def _child_auditlib(fleet: Path) -> dict[str, Any]:
+def _child_auditlib(fleet: Path, workers: int | None = None) -> dict[str, Any]:
     import threading
 
     import auditlib
@@ -130,21 +130,22 @@ def _child_auditlib(fleet: Path) -> dict[str, Any]:
     from auditlib.documents import find_files
     from auditlib.fanout import auto_workers
 
-    workers = auto_workers(list(find_files(fleet)))
+    used = auto_workers(list(find_files(fleet))) if workers is None else workers
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    data = auditlib.load(fleet)
+    data = auditlib.load(fleet, workers=workers)
     done.set()
     sampler.join()
     errors = data.load_errors[data.load_errors["level"] == "error"]
     first = str(errors["reason"].iloc[0]) if len(errors) else None
     return {"rows": {name: len(df) for name, df in data.tables().items()},
             "errors": len(errors), "first_error": first, "tree_peak_rss_mb": peak[0],
-            "workers": workers}
+            "workers": used}
 
 
 CHILDREN: dict[str, Callable[[Path], dict[str, Any]]] = {
-    "orjson": _child_orjson, "normalize": _child_normalize, "auditlib": _child_auditlib}
+    "orjson": _child_orjson, "normalize": _child_normalize, "auditlib": _child_auditlib,
+    "auditlib1": lambda fleet: _child_auditlib(fleet, workers=1)}
 
 
 def run_child(name: str, fleet: Path) -> None:
@@ -250,8 +251,14 @@ def report(fleet: Path, how: str, results: dict[str, dict[str, Any]]) -> None:
         print(f"{LABELS[name]:<30}{secs:>9.2f}{res['bytes'] / 1e6 / secs:>9.1f}"
               f"{'-' if rows is None else f'{rows:,}':>11}{rate:>12}{res['peak_rss_mb']:>13.0f}")
     if "workers" in aud:
-        print(f"(auditlib.load read with {aud['workers']} worker process(es) on {os.cpu_count()} "
-              "cores; peak RSS is of its whole process tree; (a) and (b) use one core)")
+        print(f"((c) read with {aud['workers']} worker process(es) on {os.cpu_count()} cores, as "
+              "auditlib.load does by default for large inputs; (d) is one process (plus a reader "
+              "thread); (a) and (b) use one core; auditlib's peak RSS is of its whole process "
+              "tree)")
+    one = results.get("auditlib1", {})
+    if "seconds" in one and results["orjson"].get("seconds"):
+        single = one["seconds"] / results["orjson"]["seconds"]
+        print(f"ratio auditlib(workers=1) / orjson: {single:.2f}")
     print()
     base, ok = results["orjson"], all("seconds" in results[n] for n in APPROACHES)
     ratio = aud["seconds"] / base["seconds"] if ok and base["seconds"] > 0 else None

@@ -9,7 +9,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from auditlib.tables import DTYPES, TABLES, VULNERABILITIES, data_dictionary, empty, frame, has_dtype
+from auditlib.tables import (
+    DTYPES,
+    TABLES,
+    VULNERABILITIES,
+    data_dictionary,
+    empty,
+    frame,
+    has_dtype,
+)
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "tables.md"
 
