@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import auditlib
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, _corpus_missing
 
 pytestmark = pytest.mark.corpus
 
@@ -35,7 +35,7 @@ def _manifest() -> list[str]:
 @pytest.fixture(scope="module")
 def everything() -> auditlib.AuditData:
     if not CORPUS.is_dir():
-        pytest.skip(f"real-tool corpus not found at {CORPUS} (set AUDITLIB_CORPUS)")
+        _corpus_missing()
     return auditlib.load(CORPUS)
 
 

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import auditlib
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, _corpus_missing
 
 pytestmark = pytest.mark.corpus
 
@@ -53,7 +53,7 @@ _VALUES = st.one_of(
 
 def _seed(rel: str) -> bytes:
     if not CORPUS.is_dir():
-        pytest.skip(f"real-tool corpus not found at {CORPUS} (set AUDITLIB_CORPUS)")
+        _corpus_missing()
     return (CORPUS / rel).read_bytes()
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 import auditlib
-from tests.conftest import CORPUS, CorpusLoader
+from tests.conftest import CORPUS, CorpusLoader, _corpus_missing
 
 DIR = "grype-json"
 
@@ -79,7 +79,7 @@ def _row(df: pd.DataFrame, **where: Any) -> pd.Series:
 @pytest.mark.corpus
 def test_every_grype_corpus_file_is_covered() -> None:
     if not CORPUS.is_dir():
-        pytest.skip(f"real-tool corpus not found at {CORPUS}")
+        _corpus_missing()
     on_disk = {p.name for p in (CORPUS / DIR).iterdir()}
     with (CORPUS / "MANIFEST.tsv").open() as f:
         listed = {r["file"].split("/", 1)[1] for r in csv.DictReader(f, delimiter="\t")

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import auditlib
-from tests.conftest import CORPUS, CorpusLoader
+from tests.conftest import CORPUS, CorpusLoader, _corpus_missing
 
 # Rows each corpus file gives: (vulnerabilities, misconfigurations, secrets). A new SARIF file in
 # the corpus fails `test_every_sarif_corpus_file_is_checked` until it is added here.
@@ -41,7 +41,7 @@ def _scan(data: auditlib.AuditData) -> dict[str, Any]:
 @pytest.mark.corpus
 def test_every_sarif_corpus_file_is_checked() -> None:
     if not CORPUS.is_dir():
-        pytest.skip(f"real-tool corpus not found at {CORPUS}")
+        _corpus_missing()
     with (CORPUS / "MANIFEST.tsv").open() as f:
         listed = {r["file"] for r in csv.DictReader(f, delimiter="\t") if r["format"] == "sarif"}
     assert listed == set(EXPECTED_ROWS)

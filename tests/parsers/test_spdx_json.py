@@ -18,7 +18,7 @@ import pytest
 
 import auditlib
 from auditlib.normalize import LICENSE_CLASSES
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, _corpus_missing
 
 BOOKWORM_IMAGE_ID = "sha256:dde33cad6cb4d17f6e0fc0abac6c4153b750d4ddb25533686f480400a692160f"
 SECOBSERVE = "spdx-json/secobserve-spdx-2.3-trivy-0.58.0-image-124pkgs.json"
@@ -74,7 +74,7 @@ CORPUS_TABLE = [
 
 def test_the_table_covers_every_spdx_file_of_the_corpus() -> None:
     if not CORPUS.is_dir():
-        pytest.skip(f"real-tool corpus not found at {CORPUS}")
+        _corpus_missing()
     with (CORPUS / "MANIFEST.tsv").open() as f:
         rows = csv.DictReader(f, delimiter="\t")
         listed = {r["file"] for r in rows if r["format"] == "spdx-json"}

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 import auditlib
-from tests.conftest import CORPUS, CorpusLoader
+from tests.conftest import CORPUS, CorpusLoader, _corpus_missing
 
 DIR = "trivy-json"
 BOOKWORM_IMAGE_ID = "sha256:dde33cad6cb4d17f6e0fc0abac6c4153b750d4ddb25533686f480400a692160f"
@@ -139,7 +139,7 @@ def _strings(data: auditlib.AuditData) -> str:
 @pytest.mark.corpus
 def test_every_trivy_corpus_file_is_covered() -> None:
     if not CORPUS.is_dir():
-        pytest.skip(f"real-tool corpus not found at {CORPUS}")
+        _corpus_missing()
     with (CORPUS / "MANIFEST.tsv").open() as f:
         listed = {r["file"].split("/", 1)[1] for r in csv.DictReader(f, delimiter="\t")
                   if r["file"].startswith(f"{DIR}/")}
