@@ -117,12 +117,37 @@ def _print_counts(data: AuditData) -> None:
     read = sum(1 for f in data.files if f.skipped is None and f.error is None)
     failed = sum(1 for f in data.files if f.error)
     skipped = sum(1 for f in data.files if f.skipped)
-    table = RichTable(title=f"{read} files read, {failed} failed, {skipped} skipped (not JSON)")
+    click.echo(f"{read} files read, {failed} failed, {skipped} skipped (not JSON)")
+    table = RichTable()
     table.add_column("table")
     table.add_column("rows", justify="right")
     for name, df in data.tables().items():
         table.add_row(name, f"{len(df):,}")
     Console().print(table)
+
+
+def _print_findings(data: AuditData) -> None:
+    """Print what the tables say about the fleet: a first look at what the reports will show."""
+    v, scans = data.vulnerabilities, data.scans
+    images = scans["image_id"].nunique()
+    by_sev = v.groupby("severity", observed=False).size()
+    fixable = v[v["fix_state"] == "fixed"].groupby("severity", observed=False).size()
+    table = RichTable(title=f"vulnerabilities of {images} images, by severity")
+    for col in ("severity", "vulnerabilities", "fixable", "images affected"):
+        table.add_column(col, justify="left" if col == "severity" else "right")
+    for sev in reversed(by_sev.index.tolist()):
+        hit = v.loc[v["severity"] == sev, "image_id"].nunique()
+        table.add_row(str(sev), f"{by_sev[sev]:,}", f"{fixable.get(sev, 0):,}", f"{hit:,}")
+    Console().print(table)
+    # An image is past end of life when any scan of it says so (Syft does not say either way).
+    eol = scans["is_os_eol"].fillna(False).groupby(scans["image_id"], observed=True).any()
+    lic = data.package_licenses.drop_duplicates(["image_id", "package_name", "license"])
+    classes = lic.groupby("license_class", observed=True)["image_id"].nunique()
+    click.echo(
+        f"OS past end of life (as the scanner says): {int(eol.sum())} "
+        f"of {len(eol)} images; images with a licence of class: "
+        + ", ".join(f"{k} {n}" for k, n in classes.sort_values(ascending=False).items())
+    )
 
 
 @main.command()
@@ -159,7 +184,9 @@ def demo(images: int, out: Path, seed: int) -> None:
     data = _load_with_progress((str(fleet_dir),), quiet=False)
     snap = write_snapshot(out / "demo-store", data, sources=[str(fleet_dir)])
     _print_counts(data)
+    _print_findings(data)
     click.echo(f"snapshot written: {snap}")
+    click.echo("All of this is SYNTHETIC demo data: generated documents, not real images.")
     sys.exit(_exit_code(data, (str(fleet_dir),)))
 
 

@@ -67,3 +67,14 @@ def test_ingest_writes_a_snapshot_that_reads_back(tmp_path: Path) -> None:
 def test_no_command_is_bad_usage() -> None:
     result = CliRunner().invoke(main, ["summarize"])
     assert result.exit_code == 2
+
+
+def test_demo_makes_a_synthetic_fleet_and_ingests_it(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["demo", "--images", "3", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "SYNTHETIC demo fleet: 3 images, 6 files" in result.output
+    assert "vulnerabilities of 3 images, by severity" in result.output
+    data = read_latest(tmp_path / "demo-store")
+    assert data.scans["image_id"].nunique() == 3
+    assert (data.image_labels["label"] == "org.auditlib.synthetic").sum() >= 3
+    assert data.load_errors["level"].tolist() == ["skipped"]  # the fleet's README.txt
