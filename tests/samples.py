@@ -28,3 +28,25 @@ TRIVY: dict[str, Any] = {
         }
     ],
 }
+
+
+DELETE = object()
+"""Pass as the value to `set_path` to delete the key instead."""
+
+
+def set_path(doc: Any, path: str, value: Any) -> Any:
+    """Return `doc` with the value at a dotted path (`Results.0.Vulnerabilities.1.Severity`) set.
+
+    List indexes are numbers; `value` `DELETE` removes a key.
+    """
+    *parents, last = path.split(".")
+    node = doc
+    for p in parents:
+        node = node[int(p)] if isinstance(node, list) else node[p]
+    if isinstance(node, list):
+        node[int(last)] = value
+    elif value is DELETE:
+        del node[last]
+    else:
+        node[last] = value
+    return doc

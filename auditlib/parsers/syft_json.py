@@ -16,6 +16,7 @@ from typing import Any
 
 from auditlib.identity import parse_reference
 from auditlib.normalize.licenses import classify_license
+from auditlib.normalize.purl import purl_type
 from auditlib.parsers._syft_model import (
     Artifact,
     Descriptor,
@@ -173,11 +174,7 @@ def _add_packages(
                 pid = f"{pid}#{i}"
         seen.add(pid)
 
-        ptype = a.type or None
-        if purl is not None:
-            slash = purl.find("/", 4)
-            if slash > 4:
-                ptype = purl[4:slash].lower()
+        ptype = purl_type(purl) or a.type or None
 
         path = layer = None
         if a.locations:

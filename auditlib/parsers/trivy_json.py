@@ -27,6 +27,7 @@ from auditlib.errors import MalformedInputError, UnsupportedFormatError
 from auditlib.normalize.cvss import CvssScore, best_cvss, cvss_version
 from auditlib.normalize.fix_state import fix_state_from_trivy
 from auditlib.normalize.licenses import LicenseInfo, classify_license
+from auditlib.normalize.purl import purl_type
 from auditlib.normalize.severity import normalize_severity
 from auditlib.parsers import _trivy_model as m
 from auditlib.parsers.interface import Document, ImageInfo, Output, Parser, Row, decode
@@ -282,11 +283,7 @@ def _package_rows(pkgs: list[m.Package], target: str | None, cls: str | None, rt
         purl = uid = None
         if ident is not None:
             purl, uid = ident.PURL or None, ident.UID
-        package_type = rtype or None
-        if purl and purl.startswith("pkg:"):
-            slash = purl.find("/", 4)
-            if slash > 4:
-                package_type = purl[4:slash].lower()
+        package_type = purl_type(purl) or rtype or None
         version = p.Version or None
         package_id = uid or p.ID or (f"{p.Name}@{version}" if version else p.Name)
         info, each = licence_set(tuple(p.Licenses)) if p.Licenses else _NO_LICENCES
@@ -382,11 +379,7 @@ def _vulnerability_rows(vulns: list[m.Vulnerability], target: str | None, rtype:
     for i, v in enumerate(vulns):
         ident = v.PkgIdentifier
         purl = (ident.PURL or None) if ident else None
-        package_type = rtype or None
-        if purl and purl.startswith("pkg:"):
-            slash = purl.find("/", 4)
-            if slash > 4:
-                package_type = purl[4:slash].lower()
+        package_type = purl_type(purl) or rtype or None
         src = v.SeveritySource or None
         cvss = _NO_CVSS
         if v.CVSS:

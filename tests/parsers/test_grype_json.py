@@ -16,6 +16,7 @@ import pytest
 
 import auditlib
 from tests.conftest import CORPUS, CorpusLoader, _corpus_missing
+from tests.samples import DELETE, set_path
 
 DIR = "grype-json"
 
@@ -367,22 +368,6 @@ def _write(tmp_path: Path, doc: dict[str, Any]) -> auditlib.AuditData:
     return auditlib.load(path)
 
 
-def _with(doc: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
-    """Return `doc` with the value at a dotted path (`matches.1.artifact.version`) replaced."""
-    *parents, last = path.split(".")
-    node: Any = doc
-    for p in parents:
-        node = node[int(p)] if isinstance(node, list) else node[p]
-    if isinstance(node, list):
-        node[int(last)] = value
-    elif value is _DELETE:
-        del node[last]
-    else:
-        node[last] = value
-    return doc
-
-
-_DELETE = object()
 
 # (case, dotted path, new value, level (None: no error), locator, words in the reason, rows)
 BAD_INPUTS = [
@@ -393,7 +378,7 @@ BAD_INPUTS = [
     ("alerts-not-a-list", "alertsByPackage", "eol", "error", None, "`$.alertsByPackage`", 0),
     ("version-a-number", "matches.1.artifact.version", 2, "warning", "$.matches[1]",
      "`$.matches[1].artifact.version`", 1),
-    ("no-vulnerability-id", "matches.1.vulnerability.id", _DELETE, "warning", "$.matches[1]",
+    ("no-vulnerability-id", "matches.1.vulnerability.id", DELETE, "warning", "$.matches[1]",
      "`$.matches[1].vulnerability`", 1),
     ("score-a-string", "matches.0.vulnerability.cvss",
      [{"version": "3.1", "vector": "CVSS:3.1/AV:N", "metrics": {"baseScore": "high"}}],
@@ -410,7 +395,7 @@ BAD_INPUTS = [
     [case[1:] for case in BAD_INPUTS], ids=[case[0] for case in BAD_INPUTS])
 def test_bad_input(tmp_path: Path, path: str, value: Any, level: str | None,
                    locator: str | None, words: str, rows: int) -> None:
-    doc = _with(_report([_match("CVE-2024-0001"), _match("CVE-2024-0002")]), path, value)
+    doc = set_path(_report([_match("CVE-2024-0001"), _match("CVE-2024-0002")]), path, value)
     data = _write(tmp_path, doc)
     errors = data.load_errors
     assert len(data.vulnerabilities) == rows

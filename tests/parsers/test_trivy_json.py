@@ -20,6 +20,7 @@ import pytest
 
 import auditlib
 from tests.conftest import CORPUS, CorpusLoader, _corpus_missing
+from tests.samples import DELETE, set_path
 
 DIR = "trivy-json"
 BOOKWORM_IMAGE_ID = "sha256:dde33cad6cb4d17f6e0fc0abac6c4153b750d4ddb25533686f480400a692160f"
@@ -563,22 +564,6 @@ def _report(**top: Any) -> dict[str, Any]:
     }
 
 
-def _set(doc: Any, path: str, value: Any) -> Any:
-    """Return `doc` with the value at a dotted path (`Results.0.Vulnerabilities.1.Severity`) set."""
-    *parents, last = path.split(".")
-    node = doc
-    for p in parents:
-        node = node[int(p)] if isinstance(node, list) else node[p]
-    if isinstance(node, list):
-        node[int(last)] = value
-    elif value is _DELETE:
-        del node[last]
-    else:
-        node[last] = value
-    return doc
-
-
-_DELETE = object()
 
 
 def _write(tmp_path: Path, doc: Any) -> tuple[Path, auditlib.AuditData]:
@@ -658,7 +643,7 @@ BAD_INPUTS: list[tuple[str, Any, str, str | None, str, int]] = [
     ("created-at-a-number", ("CreatedAt", 1), "error", None, "`$.CreatedAt`", 0),
     ("severity-a-number", ("Results.0.Vulnerabilities.1.Severity", 3), "warning",
      "$.Results[0].Vulnerabilities[1]", "`$.Results[0].Vulnerabilities[1].Severity`", 1),
-    ("no-vulnerability-id", ("Results.0.Vulnerabilities.1.VulnerabilityID", _DELETE), "warning",
+    ("no-vulnerability-id", ("Results.0.Vulnerabilities.1.VulnerabilityID", DELETE), "warning",
      "$.Results[0].Vulnerabilities[1]", "VulnerabilityID", 1),
     ("cvss-not-a-map", ("Results.0.Vulnerabilities.0.CVSS", ["x"]), "warning",
      "$.Results[0].Vulnerabilities[0].CVSS", "CVSS ignored", 2),
@@ -681,7 +666,7 @@ BAD_INPUTS: list[tuple[str, Any, str, str | None, str, int]] = [
                          ids=[b[0] for b in BAD_INPUTS])
 def test_bad_input(tmp_path: Path, case: str, change: Any, level: str, locator: str | None,
                    words: str, vulns: int) -> None:
-    doc = _set(_report(), *change) if isinstance(change, tuple) else change
+    doc = set_path(_report(), *change) if isinstance(change, tuple) else change
     path, data = _write(tmp_path, doc)
     errors = data.load_errors
     assert errors["level"].tolist() == [level], errors.to_dict("records")
