@@ -47,16 +47,7 @@ def _load_with_progress(paths: tuple[str, ...], quiet: bool) -> AuditData:
 
 
 def _summary(data: AuditData) -> dict[str, Any]:
-    return {
-        "files": [
-            f.summary()
-            for f in data.files
-            if f.skipped is None
-        ],
-        "skipped": [
-            {"path": f.path, "reason": f.skipped} for f in data.files if f.skipped is not None
-        ],
-    }
+    return {"files": [f.summary() for f in data.files if f.skipped is None]}
 
 
 def _exit_code(data: AuditData, paths: tuple[str, ...]) -> int:
@@ -75,11 +66,15 @@ def main() -> None:
 def summarize(paths: tuple[str, ...]) -> None:
     """Parse files and folders; print what each file gave, as JSON.
 
-    Prints {"files": [{"path", "format", "format_version", "rows": {table: count}, "error"}],
-    "skipped": [{"path", "reason"}]}. Exits 2 when a file could not be read.
+    Prints {"files": [{"path", "format", "format_version", "rows": {table: count}, "error"}]};
+    files that are plainly not JSON are listed on stderr as skipped. Exits 2 when a file could not
+    be read.
     """
     data = _load_with_progress(paths, quiet=True)
     click.echo(json.dumps(_summary(data), indent=2))
+    for f in data.files:
+        if f.skipped is not None:
+            click.echo(f"skipped: {f.path}: {f.skipped}", err=True)
     sys.exit(_exit_code(data, paths))
 
 
