@@ -156,7 +156,11 @@ class _Accumulator:
     def _build_chunk(self, acc: _Table) -> pd.DataFrame:
         name, n = acc.name, acc.n
         table = TABLES_BY_NAME[name]
-        cols: dict[str, Any] = {k: v for k, v in acc.cols.items() if v.count(None) != n}
+        # An all-None column is left out (frame() makes it typed <NA>). Most columns have a value
+        # in their first row, which settles it without comparing all n values with None.
+        cols: dict[str, Any] = {
+            k: v for k, v in acc.cols.items() if v[0] is not None or v.count(None) != n
+        }
         for pos, key in enumerate(("scan_id", "source", "source_format")):
             cols[key] = self._stamped(acc, pos)
         ts = pd.Series(pd.Timestamp(self.collected_at), index=pd.RangeIndex(n))

@@ -15,8 +15,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from pandas.api.types import union_categoricals
 
 from auditlib.normalize.severity import SEVERITY_DTYPE
@@ -320,6 +322,7 @@ def empty(table: Table) -> pd.DataFrame:
 
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_DICTIONARY = pa.dictionary(pa.int32(), pa.large_string())
 
 
 def _series(values: Iterable[Any], dtype: str) -> pd.Series:
@@ -329,6 +332,27 @@ def _series(values: Iterable[Any], dtype: str) -> pd.Series:
         s = pd.Series(values, dtype=object)
         return pd.to_datetime(s, utc=True, errors="coerce", format="ISO8601").astype(DTYPES[dtype])
     if dtype == "category":
+        if isinstance(values, list):
+            # Dictionary-encoding the list in pyarrow (one pass) and sorting only the distinct
+            # values is about twice as fast as `pd.Categorical(list)`, and gives the same thing:
+            # categories sorted (pandas sorts them with pyarrow too, by UTF-8 bytes), as a `str`
+            # index, and the same codes. (Parser rows hold str from JSON, never bytes, which
+            # pyarrow would take as text where pandas keeps them as objects.)
+            try:
+                encoded = pa.array(values, type=_DICTIONARY)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
+                encoded = None  # not all str (or not UTF-8): pandas decides below, as before
+            if encoded is not None and len(encoded.dictionary):
+                order = pc.array_sort_indices(encoded.dictionary)
+                rank = np.empty(len(order), dtype=np.int64)
+                rank[order.to_numpy()] = np.arange(len(order))
+                indices = encoded.indices
+                codes = rank[indices.fill_null(0).to_numpy()]
+                if indices.null_count:
+                    codes[indices.is_null().to_numpy(zero_copy_only=False)] = -1
+                # Built from Python str so that pandas infers the categories' dtype as it would.
+                categories = pd.Index(encoded.dictionary.take(order).to_pylist())
+                return pd.Series(pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories)))
         return pd.Series(pd.Categorical(list(values)))
     if dtype == "severity":
         return pd.Series(pd.Categorical(list(values), dtype=SEVERITY_DTYPE)).fillna("unknown")

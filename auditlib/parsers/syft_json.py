@@ -12,10 +12,11 @@ A Syft document is one catalog of one source (an image, a folder or a file). `pa
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from auditlib.identity import parse_reference
-from auditlib.normalize.licenses import classify_license
+from auditlib.normalize.licenses import LicenseInfo, classify_license
 from auditlib.normalize.purl import purl_type
 from auditlib.parsers._syft_model import (
     Artifact,
@@ -141,13 +142,33 @@ def _repo_digests(meta: ImageMetadata) -> list[str]:
     return []
 
 
+_NO_LICENCE = classify_license(None)
+"""The classification of a package without a licence."""
+
+
+@lru_cache(maxsize=65536)
+def _expression(parts: tuple[str, ...]) -> LicenseInfo:
+    """Return the classified AND of a package's licence expressions, repeats dropped.
+
+    Cached by the tuple of expressions: a fleet repeats the same few hundred licence lists over
+    hundreds of thousands of packages, and joining and hashing a new AND string per package (then
+    looking it up in `classify_license`'s cache) cost more than the rest of a licence row.
+    """
+    unique = list(dict.fromkeys(parts))
+    if len(unique) == 1:
+        return classify_license(unique[0])
+    if not unique:
+        return _NO_LICENCE
+    return classify_license(" AND ".join([f"({e})" if " " in e else e for e in unique]))
+
+
 def _add_packages(
     artifacts: list[Artifact], target: str | None, subject_id: str | None, out: Output
 ) -> None:
     """Add a `packages` row per artifact and a `package_licenses` row per distinct licence of each.
 
     One tight loop over typed artifacts; `classify_license` caches its answers, so it is simply
-    called per licence.
+    called per licence, and `_expression` caches the package's expression per licence list.
     """
     packages: list[Row] = []
     licenses: list[Row] = []
@@ -195,7 +216,6 @@ def _add_packages(
             src_name = src_name or name
             src_version = src_version or version
 
-        expression = None
         if a.licenses:
             declared: list[str] = []
             other: list[str] = []
@@ -227,12 +247,9 @@ def _add_packages(
                 })
             # The package's expression is the AND of what its authors declared; only a package
             # with no declared licence falls back to what Syft concluded.
-            parts = list(dict.fromkeys(declared or other))
-            if len(parts) == 1:
-                expression = parts[0]
-            elif parts:
-                expression = " AND ".join([f"({e})" if " " in e else e for e in parts])
-        info = classify(expression)
+            info = _expression(tuple(declared or other))
+        else:
+            info = _NO_LICENCE
 
         add_package({
             "target": target, "package_id": pid, "name": name, "version": version,
