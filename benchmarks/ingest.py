@@ -251,10 +251,10 @@ def report(fleet: Path, how: str, results: dict[str, dict[str, Any]]) -> None:
         print(f"{LABELS[name]:<30}{secs:>9.2f}{res['bytes'] / 1e6 / secs:>9.1f}"
               f"{'-' if rows is None else f'{rows:,}':>11}{rate:>12}{res['peak_rss_mb']:>13.0f}")
     if "workers" in aud:
-        print(f"((c) read with {aud['workers']} worker process(es) on {os.cpu_count()} cores, as "
-              "auditlib.load does by default for large inputs; (d) is one process (plus threads that "
-              "read and hash files); (a) and (b) use one core; auditlib's peak RSS is of its whole process "
-              "tree)")
+        print(f"((c) read with {aud['workers']} worker process(es) on {os.cpu_count()} cores, "
+              "as auditlib.load does by default for large inputs; (d) is one process (plus "
+              "threads that read and hash files); (a) and (b) use one core; auditlib's peak RSS "
+              "is of its whole process tree)")
     one = results.get("auditlib1", {})
     if "seconds" in one and results["orjson"].get("seconds"):
         single = one["seconds"] / results["orjson"]["seconds"]
