@@ -1,10 +1,10 @@
 """`load()`: read files and folders of scanner outputs and SBOMs into one `AuditData`.
 
 Each file is read, identified and parsed on its own; whatever goes wrong with one file becomes a
-`load_errors` row and never stops the others. Parsers give plain dict rows; every few tens of
-thousands of rows they are turned into typed frame chunks (declared dtypes, provenance stamped per
-document), and the chunks are joined once at the end. While one file is parsed, the next one is
-read and hashed on a second thread (both release the GIL).
+`load_errors` row and never stops the others. Parsers give plain dict rows, which
+`accumulate.Accumulator` turns into typed tables. While one file is parsed, the next ones are read
+and hashed on other threads (both release the GIL); large inputs are read by one process per core
+(`fanout`).
 """
 
 from __future__ import annotations
@@ -16,211 +16,16 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from itertools import islice
-from typing import Any, cast
 
-import numpy as np
-import pandas as pd
-
+from auditlib.accumulate import Accumulator
 from auditlib.data import AuditData, FileResult
 from auditlib.documents import Candidate, RawFile, decode_document, find_files, read_file
 from auditlib.errors import ParseError
 from auditlib.identity import normalize_digest, normalize_reference, parse_reference
 from auditlib.parsers import identify, parse_document
 from auditlib.parsers.interface import Output, Row, ScanInfo
-from auditlib.tables import DTYPES, TABLES_BY_NAME, concat, frame
 
 Progress = Callable[[str], None]
-
-
-CHUNK_ROWS = 50_000
-"""Rows of a table kept as Python dicts before they are turned into a typed frame chunk."""
-
-
-class _Table:
-    """Rows of one table from many documents: typed frame chunks, plus columns not yet converted.
-
-    Parser rows are transposed into column lists as they arrive; every `CHUNK_ROWS` rows (at a
-    document boundary) the columns become a typed frame chunk, so that a large fleet is never held
-    as millions of Python objects (design.md section 8: peak memory under 2 GB).
-    """
-
-    __slots__ = ("chunks", "cols", "n", "name", "names", "runs")
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.names = frozenset(TABLES_BY_NAME[name].column_names)
-        self.chunks: list[pd.DataFrame] = []
-        self.n = 0
-        self.cols: dict[str, list[Any]] = {}
-        self.runs: list[tuple[int, int]] = []
-        self._reset()
-
-    def _reset(self) -> None:
-        self.n = 0
-        self.cols = {c: [] for c in TABLES_BY_NAME[self.name].column_names if c not in _STAMPED}
-        self.runs = []
-
-    def add(self, rows: list[Row], doc: int) -> None:
-        """Append the rows of document `doc` to the pending columns (checked by the caller)."""
-        n = len(rows)
-        if not n:
-            return
-        first = tuple(rows[0])
-        uniform = list(map(tuple, rows)).count(first) == n
-        cols = self.cols
-        if uniform:
-            # Rows built by one code path share their key order: transpose them in C.
-            for key, values in zip(first, zip(*map(dict.values, rows), strict=True), strict=True):
-                cols[key].extend(values)
-        else:
-            for key in set().union(*rows):
-                cols[key].extend([r.get(key) for r in rows])
-        for col in cols.values():
-            if len(col) == self.n:  # not in these rows
-                col.extend([None] * n)
-        self.runs.append((doc, n))
-        self.n += n
-
-
-# Columns the loader stamps per document (its provenance), not per row.
-_STAMPED = ("scan_id", "source", "source_format", "collected_at")
-
-
-class _Accumulator:
-    """Collects rows and errors while files are read; builds the tables at the end."""
-
-    def __init__(self, collected_at: datetime) -> None:
-        self.collected_at = collected_at
-        self.tables: dict[str, _Table] = {name: _Table(name) for name in TABLES_BY_NAME}
-        self.errors: list[Row] = []
-        self.docs: list[tuple[str | None, ...]] = []
-        """Per document read: scan_id, source, source_format, image_id."""
-
-    def new_document(self, stamp: dict[str, Any]) -> int:
-        """Register a document's provenance; return its number for `add`."""
-        keys = ("scan_id", "source", "source_format", "image_id")
-        self.docs.append(tuple(stamp.get(k) for k in keys))
-        return len(self.docs) - 1
-
-    def error(
-        self,
-        source: str,
-        fmt: str | None,
-        level: str,
-        reason: str,
-        locator: str | None = None,
-        scan_id: str | None = None,
-    ) -> None:
-        self.errors.append(
-            {
-                "source": source,
-                "format": fmt,
-                "level": level,
-                "locator": locator,
-                "reason": reason,
-                "scan_id": scan_id,
-            }
-        )
-
-    def add(self, table: str, rows: list[Row], doc: int) -> None:
-        acc = self.tables[table]
-        acc.add(rows, doc)
-        if acc.n >= CHUNK_ROWS:
-            self._flush(acc)
-
-    def _flush(self, acc: _Table) -> None:
-        if acc.n:
-            acc.chunks.append(self._build_chunk(acc))
-            acc._reset()
-
-    def build(self) -> dict[str, pd.DataFrame]:
-        out: dict[str, pd.DataFrame] = {}
-        for name, acc in self.tables.items():
-            if name == "load_errors":
-                continue
-            self._flush(acc)
-            if not acc.chunks:
-                out[name] = frame(TABLES_BY_NAME[name], {}, 0)
-            else:
-                out[name] = concat(TABLES_BY_NAME[name], acc.chunks)
-            acc.chunks = []
-        errs = self.errors
-        cols = {
-            c: [r.get(c) for r in errs]
-            for c in ("source", "format", "level", "locator", "reason", "scan_id")
-        }
-        cols["collected_at"] = [self.collected_at] * len(errs)
-        out["load_errors"] = frame(TABLES_BY_NAME["load_errors"], cols, len(errs))
-        return out
-
-    def _build_chunk(self, acc: _Table) -> pd.DataFrame:
-        name, n = acc.name, acc.n
-        table = TABLES_BY_NAME[name]
-        # An all-None column is left out (frame() makes it typed <NA>). Most columns have a value
-        # in their first row, which settles it without comparing all n values with None.
-        cols: dict[str, Any] = {
-            k: v for k, v in acc.cols.items() if v[0] is not None or v.count(None) != n
-        }
-        for pos, key in enumerate(("scan_id", "source", "source_format")):
-            cols[key] = self._stamped(acc, pos)
-        ts = pd.Series(pd.Timestamp(self.collected_at), index=pd.RangeIndex(n))
-        cols["collected_at"] = ts.astype(DTYPES["datetime"])
-        if "image_id" in acc.names:
-            stamped = self._stamped(acc, 3)
-            own = cols.get("image_id")
-            cols["image_id"] = (
-                stamped
-                if own is None
-                else pd.Series(own, dtype=object).fillna(stamped.astype(object))
-            )
-        df = frame(table, cols, n)
-        self._check_conversions(name, cols, df)
-        if name == "vulnerabilities":
-            # Duplicates are merged within a document, and a chunk always holds whole documents.
-            df = _merge_duplicates(df, list(table.key))
-        return df
-
-    def _stamped(self, acc: _Table, pos: int) -> pd.Series:
-        """Return a provenance column of a chunk as a categorical built from per-document runs."""
-        docs = [d for d, _ in acc.runs]
-        values = pd.Series([self.docs[d][pos] for d in docs], dtype=object)
-        codes, uniques = pd.factorize(values)
-        row_codes = np.repeat(codes, [m for _, m in acc.runs])
-        return pd.Series(pd.Categorical.from_codes(row_codes, categories=pd.Index(uniques)))
-
-    def _check_conversions(self, name: str, cols: dict[str, list[Any]], df: pd.DataFrame) -> None:
-        """Warn about values a typed column could not hold (a bad time, a 2**70 line number)."""
-        for col in TABLES_BY_NAME[name].columns:
-            if (
-                col.dtype in ("string", "severity", "category")
-                or col.name not in cols
-                or col.name == "collected_at"
-            ):
-                continue
-            raw = pd.Series(cols[col.name], dtype=object)
-            bad = raw.notna() & df[col.name].isna() & (raw != "")
-            for i in bad[bad].index[:1000]:
-                self.error(
-                    cast(str, df.at[i, "source"]),
-                    cast("str | None", df.at[i, "source_format"]),
-                    "warning",
-                    f"{name}.{col.name}: {str(raw[i])[:80]!r} is not a valid {col.dtype}; "
-                    "left empty",
-                    scan_id=cast("str | None", df.at[i, "scan_id"]),
-                )
-
-
-def _merge_duplicates(df: pd.DataFrame, key: list[str]) -> pd.DataFrame:
-    """Merge exact duplicates of the key inside one document, counting them in
-    `occurrence_count`.
-    """
-    dup = df.duplicated(subset=key, keep=False)
-    df["occurrence_count"] = pd.array([1] * len(df), dtype="Int64")
-    if not dup.any():
-        return df
-    counts = df[dup].groupby(key, dropna=False, sort=False, observed=True)[key[0]].transform("size")
-    df.loc[dup, "occurrence_count"] = counts.astype("Int64")
-    return df.drop_duplicates(subset=key, keep="first").reset_index(drop=True)
 
 
 def _image_rows(
@@ -283,7 +88,7 @@ def _image_rows(
 
 
 def _ingest(
-    acc: _Accumulator, out: Output, fmt: str, version: str, scan_id: str, size: int
+    acc: Accumulator, out: Output, fmt: str, version: str, scan_id: str, size: int
 ) -> dict[str, int]:
     scan = out.scan
     source_format = f"{fmt}@{version}"
@@ -390,7 +195,7 @@ def load_files(candidates: list[Candidate], *, collected_at: datetime) -> AuditD
 
 
 def _load(candidates: list[Candidate], collected_at: datetime) -> AuditData:
-    acc = _Accumulator(collected_at)
+    acc = Accumulator(collected_at)
     files: list[FileResult] = []
     with ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="auditlib-read") as pool:
         # Read and hash the next files while this one is parsed: both release the GIL.
@@ -418,7 +223,7 @@ READERS = 2
 """Threads reading and hashing files ahead: hashing (about 1 GB/s) must keep up with parsing."""
 
 
-def _read_one(acc: _Accumulator, source: str, future: Future[RawFile]) -> FileResult:
+def _read_one(acc: Accumulator, source: str, future: Future[RawFile]) -> FileResult:
     fmt: str | None = None
     try:
         raw = future.result()
