@@ -50,3 +50,12 @@ def set_path(doc: Any, path: str, value: Any) -> Any:
     else:
         node[last] = value
     return doc
+
+
+def one_row(df: Any, **where: Any) -> Any:
+    """Return the one row of `df` whose columns equal `where` (asserting there is exactly one)."""
+    hit = df
+    for col, value in where.items():
+        hit = hit[hit[col] == value]
+    assert len(hit) == 1, f"{where}: {len(hit)} rows"
+    return hit.iloc[0]

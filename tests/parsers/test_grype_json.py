@@ -16,7 +16,7 @@ import pytest
 
 import auditlib
 from tests.conftest import CORPUS, CorpusLoader, _corpus_missing
-from tests.samples import DELETE, set_path
+from tests.samples import DELETE, one_row, set_path
 
 DIR = "grype-json"
 
@@ -66,12 +66,6 @@ def _vulns(corpus: type[CorpusLoader], name: str) -> pd.DataFrame:
     return _load(corpus, name).vulnerabilities
 
 
-def _row(df: pd.DataFrame, **where: Any) -> pd.Series:
-    hit = df
-    for col, value in where.items():
-        hit = hit[hit[col] == value]
-    assert len(hit) == 1, f"{where}: {len(hit)} rows"
-    return hit.iloc[0]
 
 
 # --- every corpus file ---------------------------------------------------------------------------
@@ -134,7 +128,7 @@ def test_dd_zero_matches(corpus: type[CorpusLoader]) -> None:
 def test_dd_grype_07_327_matches(corpus: type[CorpusLoader]) -> None:
     v = _vulns(corpus, "dd-grype-0.7.0-debian-327-matches.json")
     assert len(v) == 327
-    r = _row(v, vuln_id="CVE-2011-3389")
+    r = one_row(v, vuln_id="CVE-2011-3389")
     assert (r["severity"], r["pkg_name"], r["pkg_version"]) == (
         "medium", "libgnutls30", "3.6.7-4+deb10u5")
     assert r["pkg_path"] == "/var/lib/dpkg/status" and r["package_type"] == "deb"
@@ -157,7 +151,7 @@ def test_dd_grype_024_directory(corpus: type[CorpusLoader]) -> None:
     data = _load(corpus, "dd-grype-0.24.0-directory-javascript.json")
     assert data.images.empty
     v = data.vulnerabilities
-    r = _row(v, vuln_id="CVE-1999-1338")
+    r = one_row(v, vuln_id="CVE-1999-1338")
     assert (r["severity"], r["pkg_name"], r["pkg_version"]) == ("medium", "delegate", "3.2.0")
     assert (r["package_type"], r["pkg_path"]) == ("npm", "components/yarn.lock")
     assert r["description"].startswith("Delegate proxy 5.9.3")
@@ -165,7 +159,7 @@ def test_dd_grype_024_directory(corpus: type[CorpusLoader]) -> None:
     # auditlib keeps the vulnerability's own text; which matcher matched has no column.
     assert (r["cvss_score"], r["cvss_version"], r["cvss_source"]) == (5.0, "2.0", "nvd")
     assert r["data_source"] == "nvd" and r["fix_state"] == "unknown" and r["status"] == "unknown"
-    ghsa = _row(v, vuln_id="GHSA-8v27-2fg9-7h62")
+    ghsa = one_row(v, vuln_id="GHSA-8v27-2fg9-7h62")
     assert (ghsa["severity_source"], ghsa["data_source"]) == ("ghsa", "github:npm")
     assert pd.isna(ghsa["cvss_score"]) and ghsa["fix_state"] == "not-fixed"
 
@@ -183,7 +177,7 @@ def test_dd_check_all_fields(corpus: type[CorpusLoader]) -> None:
         "GHSA-v6rh-hp5x-86rv"]
     assert list(v["occurrence_count"]) == [1, 1, 1, 1, 2]
 
-    krb = _row(v, vuln_id="CVE-2004-0971")
+    krb = one_row(v, vuln_id="CVE-2004-0971")
     # DefectDojo: Info; auditlib keeps Grype's word, negligible. DefectDojo reads only CVSS v3
     # (none here); auditlib takes the related NVD record's v2 score when the debian record has none.
     assert (krb["pkg_name"], krb["pkg_version"], krb["severity"]) == (
@@ -193,7 +187,7 @@ def test_dd_check_all_fields(corpus: type[CorpusLoader]) -> None:
     assert (krb["fix_state"], krb["status"]) == ("not-fixed", "not-fixed")
     assert (krb["data_source"], krb["severity_source"]) == ("debian:10", "debian")
 
-    redis = _row(v, vuln_id="CVE-2021-32626")
+    redis = one_row(v, vuln_id="CVE-2021-32626")
     assert (redis["pkg_name"], redis["severity"]) == ("redis", "high")
     assert redis["cvss_vector"] == "CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H"
     assert redis["cvss_score"] == 8.8 and redis["package_type"] == "pypi"
@@ -204,7 +198,7 @@ def test_dd_check_all_fields(corpus: type[CorpusLoader]) -> None:
     assert (libc["severity"] == "critical").all()
     assert (libc["cvss_vector"] == "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H").all()
 
-    django = _row(v, vuln_id="GHSA-v6rh-hp5x-86rv")
+    django = one_row(v, vuln_id="GHSA-v6rh-hp5x-86rv")
     assert (django["pkg_name"], django["pkg_version"], django["severity"]) == (
         "Django", "3.2.9", "high")
     assert django["cvss_vector"] == "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:L/I:L/A:L"  # CVE-2021-44420
@@ -248,13 +242,13 @@ def test_dd_epss_values_in_order(corpus: type[CorpusLoader]) -> None:
     ]
     assert [g[0] for g in got] == [e[0] for e in expected]
     assert [g[1:] for g in got] == [pytest.approx(e[1:]) for e in expected]
-    assert _row(v, vuln_id="CVE-2022-28391")["risk_score"] == pytest.approx(5.620183)
+    assert one_row(v, vuln_id="CVE-2022-28391")["risk_score"] == pytest.approx(5.620183)
     # Grype 0.94 writes knownExploited only when the CVE is in KEV: none of these is.
     assert (~v["is_known_exploited"]).all()
-    fixed = _row(v, vuln_id="CVE-2021-42376")
+    fixed = one_row(v, vuln_id="CVE-2021-42376")
     assert (fixed["fix_state"], fixed["fixed_version"]) == ("fixed", "1.34.0")
     # `fix.state` "" with no versions: Grype did not say.
-    assert _row(v, vuln_id="CVE-2022-28391")["fix_state"] == "unknown"
+    assert one_row(v, vuln_id="CVE-2022-28391")["fix_state"] == "unknown"
 
 
 @pytest.mark.corpus
@@ -267,7 +261,7 @@ def test_dd_image_35_matches(corpus: type[CorpusLoader]) -> None:
     assert (img["os"], img["architecture"], img["layer_count"]) == ("linux", "amd64", 18)
     assert img["size_bytes"] == 600089566 and img["user"] == "1001"
     assert len(data.image_labels) == 21
-    r = _row(data.vulnerabilities, vuln_id="CVE-2017-6519")
+    r = one_row(data.vulnerabilities, vuln_id="CVE-2017-6519")
     assert (r["fix_state"], r["severity"], r["cvss_source"]) == ("wont-fix", "low", "redhat")
     assert r["data_source"] == "redhat:distro:redhat:8"
 
@@ -309,7 +303,7 @@ def test_grype_head_presenter_newest_fields(corpus: type[CorpusLoader]) -> None:
     assert pd.isna(scan["tool_version"]) and pd.isna(scan["generated_at"])
     assert scan["format_version"] == "unknown"  # the snapshot writes "[not provided]"
     v = data.vulnerabilities
-    one, two = _row(v, vuln_id="CVE-1999-0001"), _row(v, vuln_id="CVE-1999-0002")
+    one, two = one_row(v, vuln_id="CVE-1999-0001"), one_row(v, vuln_id="CVE-1999-0002")
     assert (one["package_type"], pd.isna(one["purl"])) == ("rpm", True)  # no purl: artifact.type
     assert (two["package_type"], two["purl"]) == ("deb", "pkg:deb/package-2@2.2.2")
     assert (one["fixed_version"], one["fix_state"]) == ("1.2.1, 2.1.3, 3.4.0", "fixed")

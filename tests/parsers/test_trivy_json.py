@@ -20,7 +20,7 @@ import pytest
 
 import auditlib
 from tests.conftest import CORPUS, CorpusLoader, _corpus_missing
-from tests.samples import DELETE, set_path
+from tests.samples import DELETE, one_row, set_path
 
 DIR = "trivy-json"
 BOOKWORM_IMAGE_ID = "sha256:dde33cad6cb4d17f6e0fc0abac6c4153b750d4ddb25533686f480400a692160f"
@@ -114,12 +114,6 @@ def _na(value: Any) -> Any:
     return None if pd.isna(value) else value
 
 
-def _row(df: pd.DataFrame, **where: Any) -> pd.Series:
-    hit = df
-    for col, value in where.items():
-        hit = hit[hit[col] == value]
-    assert len(hit) == 1, f"{where}: {len(hit)} rows"
-    return hit.iloc[0]
 
 
 def _strings(data: auditlib.AuditData) -> str:
@@ -221,7 +215,7 @@ def test_legacy_mix_skips_the_record_without_an_id(corpus: type[CorpusLoader]) -
     v = data.vulnerabilities
     assert v["target"].value_counts().to_dict() == {
         "trivy-ci-test (alpine 3.7.1)": 5, "node-app/package-lock.json": 1}
-    lodash = _row(v, pkg_name="lodash")
+    lodash = one_row(v, pkg_name="lodash")
     assert (lodash["vuln_id"], lodash["fixed_version"], lodash["severity"]) == (
         "CVE-2018-16487", ">=4.17.11", "high")
     assert lodash["package_type"] == "npm" and pd.isna(lodash["cvss_score"])
@@ -267,7 +261,7 @@ def test_dd_misconfigurations_and_secrets(corpus: type[CorpusLoader]) -> None:
     assert (m["status"], m["file_path"], m["target"]) == ("fail", "Dockerfile", "Dockerfile")
     assert m["resolution"] == "Add 'USER <non root user name>' line to the Dockerfile"
     assert pd.isna(m["start_line"])  # CauseMetadata has no lines for this check
-    s = _row(data.secrets, file_path="Dockerfile")
+    s = one_row(data.secrets, file_path="Dockerfile")
     # DefectDojo: "Secret detected in Dockerfile - GitHub Personal Access Token", Critical, line 24.
     assert (s["rule_id"], s["category"], s["title"], s["severity"]) == (
         "github-pat", "GitHub", "GitHub Personal Access Token", "critical")
@@ -347,7 +341,7 @@ def test_dd_cvssv4_severity_sources(corpus: type[CorpusLoader]) -> None:
 def test_dd_issue_9333(corpus: type[CorpusLoader]) -> None:
     v = _load(corpus, "dd-schema2-debian-13vulns-issue9333.json").vulnerabilities
     assert len(v) == 13 and v.iloc[0]["severity"] == "low"  # DefectDojo: 13; [0] Low
-    cookie = _row(v, pkg_name="tough-cookie")
+    cookie = one_row(v, pkg_name="tough-cookie")
     assert (cookie["severity_source"], cookie["cvss_source"]) == ("ghsa", "ghsa")
 
 
@@ -368,7 +362,7 @@ def test_bookworm_image_identity_and_packages(corpus: type[CorpusLoader]) -> Non
     assert (p["package_type"] == "deb").all()
     assert p["layer_diff_id"].eq(
         "sha256:80766e1a4ba03d0ffae15fc5282d3c89bf58026ea7ef8cd199f7e861a5840d2e").all()
-    apt = _row(p, name="apt")
+    apt = one_row(p, name="apt")
     assert (apt["package_id"], apt["version"], apt["source_name"], apt["source_version"]) == (
         "163a6e5e3a1cf2bf", "2.6.1", "apt", "2.6.1")
     assert apt["purl"] == "pkg:deb/debian/apt@2.6.1?arch=amd64&distro=debian-12.15"
@@ -401,7 +395,7 @@ def test_golden_alpine_310(corpus: type[CorpusLoader]) -> None:
     # `Reference` names the image; the ArtifactName is a `docker save` archive.
     assert img["image_ref"] == "ghcr.io/aquasecurity/trivy-test-images:alpine-310"
     assert (img["size_bytes"], img["layer_count"]) == (5843968, 1)
-    r = _row(data.vulnerabilities, vuln_id="CVE-2019-1549", pkg_name="libcrypto1.1")
+    r = one_row(data.vulnerabilities, vuln_id="CVE-2019-1549", pkg_name="libcrypto1.1")
     assert (r["pkg_version"], r["fixed_version"], r["status"], r["fix_state"]) == (
         "1.1.1c-r0", "1.1.1d-r0", "fixed", "fixed")
     assert (r["package_type"], r["data_source"]) == ("apk", "Alpine Secdb")
@@ -423,7 +417,7 @@ def test_same_image_in_the_list_form_and_the_first_schema_2(corpus: type[CorpusL
     assert old.images.empty  # the list form has no metadata
     assert new.images.iloc[0]["image_id"].startswith("sha256:96176967")
     # At that time nvd had only a v2 score for CVE-2019-1549: redhat's 3.0 score is newer.
-    r = _row(new.vulnerabilities, vuln_id="CVE-2019-1549", pkg_name="libssl1.1")
+    r = one_row(new.vulnerabilities, vuln_id="CVE-2019-1549", pkg_name="libssl1.1")
     assert (r["cvss_version"], r["cvss_source"], r["cvss_score"]) == ("3.0", "redhat", 4.8)
 
 
@@ -441,7 +435,7 @@ def test_golden_centos_labels_and_redhat_scores(corpus: type[CorpusLoader]) -> N
     data = _load(corpus, "trivy-golden-centos-7-image.json")
     labels = dict(zip(data.image_labels["label"], data.image_labels["value"], strict=True))
     assert labels["org.label-schema.name"] == "CentOS Base Image" and len(labels) == 5
-    bash = _row(data.vulnerabilities, pkg_name="bash")
+    bash = one_row(data.vulnerabilities, pkg_name="bash")
     assert (bash["status"], bash["fix_state"], bash["severity"]) == ("will_not_fix", "wont-fix",
                                                                      "low")
     assert bash["severity_source"] == "redhat"
@@ -484,10 +478,10 @@ def test_golden_npm_packages(corpus: type[CorpusLoader]) -> None:
     data = _load(corpus, "trivy-golden-npm-fs-list-all-pkgs.json")
     p = data.packages
     assert (p["target"] == "package-lock.json").all() and (p["package_type"] == "npm").all()
-    jquery = _row(p, name="jquery")
+    jquery = one_row(p, name="jquery")
     assert (jquery["package_id"], jquery["version"], jquery["license_expression"]) == (
         "5624abe72853740", "3.3.9", "MIT")
-    assert _row(p, name="asap")["license_class"] == "unknown"  # no Licenses
+    assert one_row(p, name="asap")["license_class"] == "unknown"  # no Licenses
     assert set(data.package_licenses["package_name"]) == {
         "jquery", "promise", "react", "react-is", "redux"}
     v = data.vulnerabilities.iloc[0]
@@ -515,7 +509,7 @@ def test_golden_and_real_dockerfile_misconfigurations(corpus: type[CorpusLoader]
     data = _load(corpus, "trivy-0.76.0-config-dockerfile.json")
     m = data.misconfigurations
     assert list(m["rule_id"]) == ["DS-0001", "DS-0002", "DS-0026", "DS-0029", "DS-0031"]
-    ds31 = _row(m, rule_id="DS-0031")
+    ds31 = one_row(m, rule_id="DS-0031")
     assert (ds31["severity"], ds31["start_line"], ds31["end_line"]) == ("critical", 3, 3)
     assert ds31["message"] == 'Possible exposure of secret env "DB_PASSWORD" in ENV'
     assert "hunter2" not in _strings(data)  # the ENV line is in CauseMetadata.Code, never read
@@ -611,14 +605,14 @@ def test_package_licences_are_and_joined_with_compound_ones_kept_whole(tmp_path:
         {"Target": "requirements.txt", "Class": "license", "Licenses": lic}])
     _, data = _write(tmp_path, doc)
     p = data.packages
-    a, b = _row(p, name="a"), _row(p, name="b")
+    a, b = one_row(p, name="a"), one_row(p, name="b")
     assert (a["package_id"], b["package_id"]) == ("a@1", "b@2")  # ID, else name@version
     assert a["license_expression"] == "(MIT OR Apache-2.0) AND BSD-3-Clause"
     assert (a["license_class"], b["license_class"], a["package_type"]) == (
         "permissive", "strong-copyleft", "pip")
     lic_rows = data.package_licenses
     assert len(lic_rows[lic_rows["package_id"] == "a@1"]) == 2  # the repeated licence counts once
-    found = _row(lic_rows, license_source="scanner")
+    found = one_row(lic_rows, license_source="scanner")
     assert (found["package_id"], found["package_version"], found["severity"]) == (
         "b@2", "2", "high")
 
