@@ -60,6 +60,11 @@ class AuditData:
     vulnerabilities: pd.DataFrame = field(default_factory=lambda: _empty("vulnerabilities"))
     misconfigurations: pd.DataFrame = field(default_factory=lambda: _empty("misconfigurations"))
     secrets: pd.DataFrame = field(default_factory=lambda: _empty("secrets"))
+    dockerfiles: pd.DataFrame = field(default_factory=lambda: _empty("dockerfiles"))
+    dockerfile_stages: pd.DataFrame = field(default_factory=lambda: _empty("dockerfile_stages"))
+    dockerfile_secret_names: pd.DataFrame = field(
+        default_factory=lambda: _empty("dockerfile_secret_names")
+    )
     load_errors: pd.DataFrame = field(default_factory=lambda: _empty("load_errors"))
     files: list[FileResult] = field(default_factory=list)
     """One entry per file found, in the order read."""

@@ -237,6 +237,52 @@ SECRETS = _t(
     _c("layer_diff_id", "category", "Layer that added the file, when known."),
 )
 
+DOCKERFILES = _t(
+    "dockerfiles", "Dockerfile read (its final stage is the image it builds)", ["scan_id", "path"],
+    _c("path", "string", "The Dockerfile, as it was given."),
+    _c("stage_count", "Int64", "Number of `FROM` instructions (build stages)."),
+    _c("is_multi_stage", "boolean", "Whether the Dockerfile has more than one stage."),
+    _c("final_base_ref", "category", "Base image of the final stage, normalised, following `FROM <stage>` back to an image; missing for `scratch` or a base that build arguments leave unresolved."),
+    _c("final_base_is_latest", "boolean", "Whether that base has no tag and no digest, or the tag `latest` (Trivy DS-0001, hadolint DL3006/DL3007); missing when `final_base_ref` is."),
+    _c("final_base_is_pinned", "boolean", "Whether that base is pinned by a manifest digest (`@sha256:...`); missing when `final_base_ref` is."),
+    _c("final_user", "category", "The last `USER` of the final stage (or of the stages it is built `FROM`), as written; missing when there is none."),
+    _c("final_user_is_root", "boolean", "Whether the image runs as root by the Dockerfile: no `USER`, or user `root` or `0` (any group); missing when `USER` names an unresolved variable. The base image's own user is not known here."),
+    _c("has_healthcheck", "boolean", "Whether the final stage (or a stage it is built `FROM`) sets a `HEALTHCHECK CMD`; false when absent or `HEALTHCHECK NONE` (Trivy DS-0026, hadolint DL3057)."),
+    _c("upgrades_packages", "boolean", "Whether any `RUN` upgrades installed packages: `apt-get upgrade`/`dist-upgrade`, `apk upgrade`, `apk add --upgrade`, `dnf`/`yum upgrade`/`update`, `microdnf upgrade`, `zypper update`."),
+    _c("secret_env_names_count", "Int64", "Distinct `ENV`/`ARG` names that look like secrets (Trivy DS-0031); the names are in `dockerfile_secret_names`, never the values."),
+    _c("config_copy_count", "Int64", "`COPY`/`ADD` sources, in any stage, that look like configuration or key files (`.env`, `*.conf`, `*.ini`, `*.yaml`, `*.properties`, `config.json`, `*.pem`, `*.key`, `id_rsa`)."),
+    _c("instruction_count", "Int64", "Instructions in the file, global `ARG`s included (comments, directives and heredoc bodies are not instructions)."),
+)
+
+DOCKERFILE_STAGES = _t(
+    "dockerfile_stages", "build stage (`FROM` instruction) of a Dockerfile", ["scan_id", "path", "stage_index"],
+    _c("path", "category", "The Dockerfile; joins `dockerfiles` with scan_id."),
+    _c("stage_index", "Int64", "Position of the stage, from 0."),
+    _c("stage_name", "category", "The `AS` name, lower-cased as BuildKit does; missing for an unnamed stage."),
+    _c("base_raw", "category", "The base as written after `FROM` (before build arguments are substituted)."),
+    _c("base_ref", "category", "The base image, build arguments substituted and normalised (`docker.io/library/debian:latest`); missing for `scratch`, an earlier stage, or a base that does not resolve to an image reference."),
+    _c("base_registry", "category", "Registry of `base_ref` (`docker.io`)."),
+    _c("base_repository", "category", "Repository of `base_ref` (`library/debian`)."),
+    _c("base_tag", "category", "Tag of `base_ref` (`latest` when neither tag nor digest was written)."),
+    _c("base_digest", "category", "Manifest digest `base_ref` is pinned to, when it is."),
+    _c("platform", "category", "The `--platform` flag, as written (`linux/amd64`, `$BUILDPLATFORM`)."),
+    _c("is_scratch", "boolean", "Whether the stage starts `FROM scratch` (an empty image)."),
+    _c("is_stage_ref", "boolean", "Whether the stage starts from an earlier stage of the same Dockerfile, by name."),
+    _c("is_latest", "boolean", "Whether `base_ref` has no tag and no digest, or the tag `latest`; missing when `base_ref` is."),
+    _c("is_pinned_digest", "boolean", "Whether `base_ref` is pinned by a manifest digest; missing when `base_ref` is."),
+    _c("line", "Int64", "Line of the `FROM` instruction (from 1)."),
+)
+
+DOCKERFILE_SECRET_NAMES = _t(
+    "dockerfile_secret_names", "`ENV` or `ARG` name that looks like a secret (Trivy DS-0031); the value is never read into a table",
+    ["scan_id", "path", "line", "name"],
+    _c("path", "category", "The Dockerfile; joins `dockerfiles` with scan_id."),
+    _c("stage_index", "Int64", "The stage the instruction is in; missing for a global `ARG` before the first `FROM`."),
+    _c("instruction", "category", "`ENV` or `ARG`."),
+    _c("name", "category", "The variable name (`AWS_SECRET_ACCESS_KEY`, `DB_PASSWORD`)."),
+    _c("line", "Int64", "Line of the instruction (from 1)."),
+)
+
 LOAD_ERRORS = Table(
     "load_errors", "file that could not be read, record skipped inside a file, or file skipped as not JSON",
     ("source", "locator"),
@@ -253,7 +299,8 @@ LOAD_ERRORS = Table(
 
 TABLES: tuple[Table, ...] = (
     SCANS, IMAGES, IMAGE_TAGS, IMAGE_LABELS, PACKAGES, PACKAGE_LICENSES,
-    VULNERABILITIES, MISCONFIGURATIONS, SECRETS, LOAD_ERRORS,
+    VULNERABILITIES, MISCONFIGURATIONS, SECRETS,
+    DOCKERFILES, DOCKERFILE_STAGES, DOCKERFILE_SECRET_NAMES, LOAD_ERRORS,
 )
 """Every table, in the order the data dictionary lists them."""
 

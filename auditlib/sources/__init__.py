@@ -1,0 +1,1 @@
+"""Readers of sources that are not scanner documents: build files such as Dockerfiles."""
