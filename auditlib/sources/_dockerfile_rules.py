@@ -1,0 +1,167 @@
+"""What the Dockerfile reader detects in instructions: secret-looking `ENV`/`ARG` names, a root
+`USER`, `RUN` commands that upgrade packages, and `COPY`/`ADD` of configuration or key files.
+
+Used by `dockerfile`, which re-exports `is_secret_name`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from auditlib.sources._dockerfile_lexer import (
+    _HEREDOC,
+    _Instruction,
+    _json_list,
+    _split_words,
+    _strip_flags,
+    _unquote,
+)
+
+# Trivy DS-0031: these names, also behind a VITE_ or REACT_APP_ prefix (front-end build tools
+# bake such variables into the bundle they ship).
+_SECRET_NAMES = frozenset(
+    {
+        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AZURE_CLIENT_ID",
+        "AZURE_CLIENT_SECRET", "GITHUB_TOKEN", "OPENAI_API_KEY", "HF_TOKEN",
+    }
+)
+_SECRET_PREFIXES = ("VITE_", "REACT_APP_")
+_SECRET_PARTS = ("PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "PRIVATE_KEY", "CREDENTIALS")
+# Names that point at a secret rather than hold one (`POSTGRES_PASSWORD_FILE` is the safe way to
+# pass a password), and Hugging Face's `TOKENIZERS_PARALLELISM`, are not secrets.
+_NOT_SECRET_SUFFIXES = ("_FILE", "_PATH", "_DIR")
+_NOT_SECRET_WORDS = ("TOKENIZER",)
+
+_CONFIG_NAMES = frozenset({".env", "config.json", "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519"})
+_CONFIG_SUFFIXES = (
+    ".env", ".conf", ".ini", ".yaml", ".yml", ".properties", ".pem", ".key",
+)
+
+_SHELL_OPERATOR = re.compile(r"[;&|()\n]+")
+_SHELL_WORD = re.compile(r"[^\s;&|()'\"`]+|[;&|()\n]+")
+# Options of a package manager that take the next word as their value (so that it is not read as
+# the subcommand): `apt-get -o Dpkg::Options::=--force-confnew upgrade`, `apk -X <repo> upgrade`.
+_VALUE_OPTIONS = {
+    "apt-get": {"-o", "-c", "-t", "--option", "--config-file", "--target-release"},
+    "apt": {"-o", "-c", "-t", "--option", "--config-file", "--target-release"},
+    "apk": {"-X", "-p", "-t", "--repository", "--root", "--virtual", "--arch", "--cache-dir"},
+    "dnf": {"-c", "-d", "-e", "-x", "-R", "--exclude", "--setopt", "--releasever",
+            "--installroot", "--enablerepo", "--disablerepo", "--repo"},
+    "yum": {"-c", "-d", "-e", "-x", "-R", "--exclude", "--setopt", "--releasever",
+            "--installroot", "--enablerepo", "--disablerepo"},
+    "microdnf": {"--setopt", "--enablerepo", "--disablerepo", "--releasever", "--installroot"},
+    "zypper": {"-r", "--repo", "--root", "-R"},
+}
+_UPGRADE_SUBCOMMANDS = {
+    "apt-get": {"upgrade", "dist-upgrade", "full-upgrade"},
+    "apt": {"upgrade", "dist-upgrade", "full-upgrade"},
+    "apk": {"upgrade"},
+    "dnf": {"upgrade", "update", "upgrade-minimal", "update-minimal", "distro-sync"},
+    "yum": {"upgrade", "update", "upgrade-minimal", "update-minimal", "distro-sync"},
+    "microdnf": {"upgrade", "update"},
+    "zypper": {"update", "up", "dist-upgrade", "dup", "patch"},
+}
+
+
+def is_secret_name(name: str) -> bool:
+    """Return whether an ENV or ARG name looks like it holds a secret (Trivy DS-0031).
+
+    Args:
+        name: the variable name.
+
+    Returns:
+        True for the DS-0031 names (`AWS_SECRET_ACCESS_KEY`, `GITHUB_TOKEN`, `HF_TOKEN`, ...), also
+        behind a `VITE_` or `REACT_APP_` prefix, and for names containing `PASSWORD`, `PASSWD`,
+        `SECRET`, `TOKEN`, `API_KEY`, `PRIVATE_KEY` or `CREDENTIALS` (any case), except names that
+        point at a secret (`..._FILE`, `..._PATH`, `..._DIR`) and `TOKENIZERS_...`.
+    """
+    upper = name.upper()
+    for prefix in _SECRET_PREFIXES:
+        upper = upper.removeprefix(prefix)
+    if upper in _SECRET_NAMES:
+        return True
+    if upper.endswith(_NOT_SECRET_SUFFIXES):
+        return False
+    for word in _NOT_SECRET_WORDS:
+        upper = upper.replace(word, "")
+    return any(part in upper for part in _SECRET_PARTS)
+
+
+def _is_root(user: str) -> bool:
+    """Return whether a resolved USER value runs as root (`root`, `0`, with any group, or empty)."""
+    who = user.strip().partition(":")[0]
+    return who in ("", "root", "0")
+
+def _run_text(ins: _Instruction) -> str:
+    """Return the command a RUN runs, with its heredoc bodies (as one shell text)."""
+    exec_form = _json_list(ins.args)
+    if exec_form is not None:
+        command = " ".join(exec_form)
+    else:
+        _, words = _strip_flags(_split_words(ins.args, ins.escape))
+        command = " ".join(words)
+    return "\n".join([command, *ins.heredocs])
+
+
+def _upgrades_packages(command: str) -> bool:
+    """Return whether a shell command upgrades installed packages with a package manager."""
+    words = _SHELL_WORD.findall(command)
+    for k, word in enumerate(words):
+        tool = word.rsplit("/", 1)[-1]
+        if tool not in _UPGRADE_SUBCOMMANDS:
+            continue
+        # The words of this simple command, up to the next operator.
+        args: list[str] = []
+        for w in words[k + 1 :]:
+            if _SHELL_OPERATOR.fullmatch(w):
+                break
+            args.append(w)
+        subcommand, rest = _subcommand(tool, args)
+        if subcommand in _UPGRADE_SUBCOMMANDS[tool]:
+            return True
+        if tool == "apk" and subcommand == "add" and any(_is_apk_upgrade_flag(w) for w in rest):
+            return True
+    return False
+
+
+def _subcommand(tool: str, args: list[str]) -> tuple[str | None, list[str]]:
+    """Return a package manager's subcommand and the words after it."""
+    takes_value = _VALUE_OPTIONS.get(tool, set())
+    k = 0
+    while k < len(args):
+        word = args[k]
+        if word.startswith("-"):
+            k += 2 if word in takes_value else 1
+            continue
+        return word, args[k + 1 :]
+    return None, []
+
+
+def _is_apk_upgrade_flag(word: str) -> bool:
+    """`apk add --upgrade` or `-u` (`-U` is `--update-cache`, not an upgrade)."""
+    if word == "--upgrade":
+        return True
+    return word.startswith("-") and not word.startswith("--") and "u" in word[1:]
+
+
+def _copy_sources(ins: _Instruction) -> list[str]:
+    """Return the sources of a COPY or ADD (not its destination, not heredocs)."""
+    exec_form = _json_list(ins.args)
+    if exec_form is not None:
+        words = exec_form
+    else:
+        _, raw_words = _strip_flags(_split_words(ins.args, ins.escape))
+        words = [_unquote(w, ins.escape) for w in raw_words if not _HEREDOC.match(w)]
+    return words[:-1]
+
+
+def _is_config_file(path: str) -> bool:
+    """Return whether a COPY/ADD source names a configuration or key file."""
+    base = path.rstrip("/").rsplit("/", 1)[-1].lower()
+    if not base:
+        return False
+    return (
+        base in _CONFIG_NAMES
+        or base.startswith(".env.")
+        or base.endswith(_CONFIG_SUFFIXES)
+    )
