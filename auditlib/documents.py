@@ -144,16 +144,3 @@ def decode_document(raw: RawFile) -> Document:
     if isinstance(top, dict):
         return Document(source, data, top=top)
     return Document(source, data, items=top)
-
-
-def read_document(path: Path) -> tuple[Document, str, int]:
-    """Read one file and decode its top level.
-
-    Returns:
-        The document, its id (`sha256:` of the bytes as stored) and its size in bytes.
-
-    Raises:
-        NotJsonError: as `read_file` and `decode_document`.
-    """
-    raw = read_file(path)
-    return decode_document(raw), raw.scan_id, raw.size

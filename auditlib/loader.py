@@ -230,7 +230,7 @@ def _read_one(acc: Accumulator, source: str, future: Future[RawFile]) -> FileRes
         doc = decode_document(raw)
         found = identify(doc)
         fmt = found[0].format_id if found else None
-        parser, version, out = parse_document(doc)
+        parser, version, out = parse_document(doc, found)  # identified once, above
         counts = _ingest(acc, out, parser.format_id, version, raw.scan_id, raw.size)
         return FileResult(source, fmt, version, counts, warnings=len(out.warnings))
     except ParseError as e:

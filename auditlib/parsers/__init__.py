@@ -45,8 +45,10 @@ def identify(doc: Document) -> tuple[Parser, str] | None:
     return None
 
 
-def parse_document(doc: Document) -> tuple[Parser, str, Output]:
-    """Identify and parse `doc`.
+def parse_document(
+    doc: Document, found: tuple[Parser, str] | None = None
+) -> tuple[Parser, str, Output]:
+    """Identify `doc` (unless `found` is what `identify` already returned for it) and parse it.
 
     Returns:
         The parser, the format version and the parser's output.
@@ -56,7 +58,7 @@ def parse_document(doc: Document) -> tuple[Parser, str, Output]:
             version.
         MalformedInputError: if the owner finds required keys missing or of the wrong type.
     """
-    found = identify(doc)
+    found = found or identify(doc)
     if found is None:
         raise UnsupportedFormatError(f"{doc.source}: not a recognised scanner report or SBOM")
     parser, version = found

@@ -200,7 +200,7 @@ def _results(raw: msgspec.Raw | bytes | None, locator: str, out: Output) -> list
         return results
     except msgspec.DecodeError as e:
         # The top-level read only skips over the values, so a string that is not UTF-8 is first
-        # seen here: the file is not valid JSON, as `read_document` would have said.
+        # seen here: the file is not valid JSON, as `decode_document` would have said.
         raise MalformedInputError(f"{out.source}: invalid JSON at {locator}: {e}") from e
 
 
