@@ -82,14 +82,28 @@ def _image_rows(
             "size_bytes": img.size_bytes,
             "user": img.user,
             "layer_count": img.layer_count,
+            "host": img.host,
+            "exposed_ports": img.exposed_ports,
+            "volumes": img.volumes,
+            "has_healthcheck": img.has_healthcheck,
+            "entrypoint": img.entrypoint,
         }
     labels = [{"image_id": image_id, "label": k, "value": v} for k, v in img.labels.items()]
     return image_id, repo_digest, ref, image_row, tags, labels
 
 
-def _ingest(
+def ingest_output(
     acc: Accumulator, out: Output, fmt: str, version: str, scan_id: str, size: int
 ) -> dict[str, int]:
+    """Add one parsed or collected document to `acc`: its `scans` row, image rows and table rows.
+
+    Returns:
+        Rows added, by table.
+
+    Raises:
+        ValueError: if the output names an unknown table or undeclared columns (a parser bug);
+            nothing of the document is added then.
+    """
     scan = out.scan
     source_format = f"{fmt}@{version}"
     image_id, repo_digest, ref, image_row, tags, labels = _image_rows(scan)
@@ -231,7 +245,7 @@ def _read_one(acc: Accumulator, source: str, future: Future[RawFile]) -> FileRes
         found = identify(doc)
         fmt = found[0].format_id if found else None
         parser, version, out = parse_document(doc, found)  # identified once, above
-        counts = _ingest(acc, out, parser.format_id, version, raw.scan_id, raw.size)
+        counts = ingest_output(acc, out, parser.format_id, version, raw.scan_id, raw.size)
         return FileResult(source, fmt, version, counts, warnings=len(out.warnings))
     except ParseError as e:
         acc.error(source, e.format or fmt, "error", str(e))

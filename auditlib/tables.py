@@ -91,7 +91,7 @@ def _t(name: str, row: str, key: Sequence[str], *columns: Column) -> Table:
 
 SCANS = _t(
     "scans", "document read (a scan report or an SBOM)", ["scan_id"],
-    _c("format", "string", "Format id: `trivy-json`, `grype-json`, `syft-json`, `cyclonedx-json`, `spdx-json`, `sarif`, `hadolint-json`, `dockle-json`, `harbor-json`."),
+    _c("format", "string", "Format id: `trivy-json`, `grype-json`, `syft-json`, `cyclonedx-json`, `spdx-json`, `sarif`, `hadolint-json`, `dockle-json`, `harbor-json`; collected: `docker-engine`, `oci-registry`, `docker-archive`, `oci-layout`, `dockerfile`."),
     _c("format_version", "string", "Version of the format: Trivy SchemaVersion, CycloneDX specVersion, SPDX version, Syft schema."),
     _c("tool", "string", "The tool that wrote the document (`trivy`, `grype`, `syft`, `hadolint`, ...)."),
     _c("tool_version", "string", "Version of that tool, when the document says."),
@@ -121,6 +121,11 @@ IMAGES = _t(
     _c("size_bytes", "Int64", "Image size in bytes, as the source reports it."),
     _c("user", "string", "Default user of the image config (`USER`); empty string means root by default."),
     _c("layer_count", "Int64", "Number of layers (rootfs diff ids)."),
+    _c("host", "category", "The engine, registry or archive the image was collected from (`unix:///var/run/docker.sock`, `ghcr.io`); missing for scan files."),
+    _c("exposed_ports", "string", "Config `ExposedPorts`, sorted and comma-separated (`443/tcp,80/tcp`)."),
+    _c("volumes", "string", "Config `Volumes`, sorted and comma-separated (`/data,/var/lib/mysql`)."),
+    _c("has_healthcheck", "boolean", "Whether the config sets a `HEALTHCHECK` test other than `NONE`; missing when the source does not give the config."),
+    _c("entrypoint", "string", "Config `Entrypoint` and `Cmd`, as one command line (untrusted text)."),
 )
 
 IMAGE_TAGS = _t(
@@ -138,6 +143,87 @@ IMAGE_LABELS = _t(
     *_IMAGE,
     _c("label", "string", "The label key (`org.opencontainers.image.source`)."),
     _c("value", "string", "The label value, as untrusted text."),
+)
+
+_HOST = (
+    _c("host", "category", "The Docker Engine collected from (`unix:///var/run/docker.sock`, `tcp://build-1:2376`)."),
+)
+
+IMAGE_LAYERS = _t(
+    "image_layers", "layer of an image, in order", ["scan_id", "image_id", "layer_index"],
+    *_IMAGE,
+    _c("layer_index", "Int64", "Position of the layer, from 0 (the base)."),
+    _c("diff_id", "category", "The layer's diff id (`sha256:` of the uncompressed tar): equal diff ids mean the same layer."),
+)
+
+IMAGE_HISTORY = _t(
+    "image_history", "build step recorded in an image's history", ["scan_id", "image_id", "step_index"],
+    *_IMAGE,
+    _c("step_index", "Int64", "Position of the step, from 0 (the oldest)."),
+    _c("created_at", "datetime", "When the step ran."),
+    _c("created_by", "string", "The instruction as recorded (`/bin/sh -c #(nop)  USER app`, `RUN ...`), untrusted text."),
+    _c("comment", "string", "The step's comment (`buildkit.dockerfile.v0`, `Imported from -`)."),
+    _c("is_empty_layer", "boolean", "Whether the step made no layer (`ENV`, `USER`, `LABEL`, ...)."),
+    _c("size_bytes", "Int64", "Size of the layer the step made, when the engine says."),
+)
+
+IMAGE_ENV = _t(
+    "image_env", "environment variable set in an image config (the value is never stored)", ["scan_id", "image_id", "name"],
+    *_IMAGE,
+    _c("name", "category", "The variable name."),
+    _c("looks_secret", "boolean", "Whether the name or the value looks like a secret (a secret-like name with a non-empty, non-placeholder value, or a value of a known token shape)."),
+    _c("secret_reason", "category", "Why it looks like a secret (`name:PASSWORD`, `value:github-pat`); missing when it does not."),
+)
+
+CONTAINERS = _t(
+    "containers", "container on a Docker Engine", ["scan_id", "host", "container_id"],
+    *_HOST,
+    _c("container_id", "string", "The container id (64 hex)."),
+    _c("name", "string", "The container name, without the leading `/`."),
+    *_IMAGE,
+    _c("image_ref", "category", "The reference the container was started from, normalised (`docker.io/library/wordpress:latest`); missing when it was started by image id."),
+    _c("image_ref_raw", "string", "That reference as given to the engine (`wordpress`, `sha256:...`)."),
+    _c("state", "category", "`running`, `exited`, `paused`, `restarting`, `created` or `dead`."),
+    _c("created_at", "datetime", "When the container was created."),
+    _c("started_at", "datetime", "When it last started; missing when it never did."),
+    _c("finished_at", "datetime", "When it last stopped; missing while running or when it never did."),
+    _c("user", "string", "The user it runs as (`docker run --user`, else the image's); empty string means root by default."),
+    _c("restart_policy", "category", "`no`, `always`, `unless-stopped` or `on-failure`."),
+    _c("is_privileged", "boolean", "Whether it runs `--privileged`."),
+    _c("is_read_only", "boolean", "Whether its root filesystem is read-only (`--read-only`)."),
+    _c("network_mode", "category", "`bridge`, `host`, `none` or a network name."),
+)
+
+CONTAINER_MOUNTS = _t(
+    "container_mounts", "mount of a container (volume, bind or tmpfs)", ["scan_id", "host", "container_id", "destination"],
+    *_HOST,
+    _c("container_id", "string", "The container; joins `containers`."),
+    _c("mount_type", "category", "`volume`, `bind`, `tmpfs` or `npipe`."),
+    _c("destination", "string", "The path inside the container."),
+    _c("mount_source", "string", "The host path or volume name (untrusted text)."),
+    _c("is_read_write", "boolean", "Whether the container can write to it."),
+)
+
+CONTAINER_CHANGES = _t(
+    "container_changes", "path a container changed in its own filesystem since it started (`docker diff`)", ["scan_id", "host", "container_id", "path"],
+    *_HOST,
+    _c("container_id", "string", "The container; joins `containers`."),
+    _c("path", "string", "The path changed (untrusted text)."),
+    _c("kind", "category", "`changed`, `added` or `deleted`."),
+)
+
+REGISTRY_TAGS = _t(
+    "registry_tags", "tag of a repository in a registry, and the image it points at now", ["scan_id", "registry", "repository", "tag"],
+    _c("registry", "category", "Registry host (`ghcr.io`, `127.0.0.1:5000`)."),
+    _c("repository", "category", "Repository path (`team/app`)."),
+    _c("tag", "string", "The tag."),
+    _c("manifest_digest", "string", "Digest of what the tag points at (an image manifest, or an index for multi-platform images)."),
+    _c("media_type", "category", "Media type of that manifest (OCI or Docker, manifest or index)."),
+    _c("is_index", "boolean", "Whether the tag points at an index (a multi-platform image)."),
+    _c("platform", "category", "The platform chosen from the index (`linux/amd64`); the image's own platform otherwise."),
+    _c("platform_manifest_digest", "string", "Digest of the chosen platform's image manifest (the tag's own digest when it is not an index)."),
+    *_IMAGE,
+    _c("created_at", "datetime", "Config `created` of that image."),
 )
 
 PACKAGES = _t(
@@ -240,6 +326,7 @@ SECRETS = _t(
 DOCKERFILES = _t(
     "dockerfiles", "Dockerfile read (its final stage is the image it builds)", ["scan_id", "path"],
     _c("path", "string", "The Dockerfile, as it was given."),
+    _c("context_image_ref", "category", "The image the Dockerfile builds, when the user said (`--dockerfile PATH=REF`), normalised."),
     _c("stage_count", "Int64", "Number of `FROM` instructions (build stages)."),
     _c("is_multi_stage", "boolean", "Whether the Dockerfile has more than one stage."),
     _c("final_base_ref", "category", "Base image of the final stage, normalised, following `FROM <stage>` back to an image; missing for `scratch` or a base that build arguments leave unresolved."),
@@ -298,7 +385,8 @@ LOAD_ERRORS = Table(
 )
 
 TABLES: tuple[Table, ...] = (
-    SCANS, IMAGES, IMAGE_TAGS, IMAGE_LABELS, PACKAGES, PACKAGE_LICENSES,
+    SCANS, IMAGES, IMAGE_TAGS, IMAGE_LABELS, IMAGE_LAYERS, IMAGE_HISTORY, IMAGE_ENV,
+    CONTAINERS, CONTAINER_MOUNTS, CONTAINER_CHANGES, REGISTRY_TAGS, PACKAGES, PACKAGE_LICENSES,
     VULNERABILITIES, MISCONFIGURATIONS, SECRETS,
     DOCKERFILES, DOCKERFILE_STAGES, DOCKERFILE_SECRET_NAMES, LOAD_ERRORS,
 )

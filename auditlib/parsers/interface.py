@@ -119,6 +119,12 @@ class ImageInfo:
     user: str | None = None
     layer_count: int | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    host: str | None = None
+    """The engine, registry or archive it was collected from (collectors only)."""
+    exposed_ports: str | None = None
+    volumes: str | None = None
+    has_healthcheck: bool | None = None
+    entrypoint: str | None = None
 
 
 @dataclass(slots=True)

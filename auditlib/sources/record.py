@@ -1,0 +1,103 @@
+"""What a collector hands the loader: `Record`s (one per thing read, each a `scans` row) grouped in
+`Collection`s (one per source: an engine, a registry repository, an archive, a Dockerfile).
+
+Collectors build parser `Output`s, exactly as the file parsers do, so collected rows go through the
+same typed tables and provenance: `scan_id` is the `sha256:` of the record's payload (the bytes the
+source answered, canonicalised), so an unchanged image, container or tag gives the same id run
+after run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from auditlib.accumulate import Accumulator
+from auditlib.data import AuditData, FileResult
+from auditlib.parsers.interface import Output
+
+
+@dataclass(slots=True)
+class Record:
+    """One thing a collector read: an image config, a container, a registry tag, a Dockerfile."""
+
+    output: Output
+    """Its rows, `ScanInfo` and warnings (the same object file parsers fill)."""
+    format: str
+    """`docker-engine`, `oci-registry`, `docker-archive`, `oci-layout` or `dockerfile`."""
+    version: str
+    """The format version: the engine API version, the manifest schema, ..."""
+    payload: bytes
+    """What the source answered, as canonical bytes: its sha256 is the record's `scan_id`."""
+
+
+@dataclass(slots=True)
+class Collection:
+    """Everything read from one source, and why parts of it could not be read."""
+
+    source: str
+    """The endpoint or path, as the user gave it (never with credentials)."""
+    format: str
+    """The source kind, as in `Record.format`."""
+    records: list[Record] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    """Reasons a part (or all) of the source could not be read; each names what and why."""
+
+    def error(self, reason: str) -> None:
+        """Record that a part of the source could not be read."""
+        self.errors.append(reason)
+
+
+def canonical(value: Any) -> bytes:
+    """Return `value` as canonical JSON bytes (sorted keys), for a stable `scan_id`."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+
+
+def scan_id_of(payload: bytes) -> str:
+    """Return the `scan_id` of a payload: `sha256:` and the hex digest of its bytes."""
+    return "sha256:" + hashlib.sha256(payload).hexdigest()
+
+
+def to_audit_data(
+    collections: Iterable[Collection], *, collected_at: datetime | None = None
+) -> AuditData:
+    """Build the tables of collected sources.
+
+    Each source becomes one `files` entry (path = the source); a source that gave no record and
+    had errors is an `error`, an error beside records is a `warning` row in `load_errors`.
+
+    Returns:
+        The tables.
+    """
+    from auditlib.loader import ingest_output
+
+    acc = Accumulator(collected_at or datetime.now(UTC))
+    files: list[FileResult] = []
+    for col in collections:
+        counts: dict[str, int] = {}
+        version = None
+        warnings = 0
+        for rec in col.records:
+            version = version or rec.version
+            got = ingest_output(
+                acc, rec.output, rec.format, rec.version, scan_id_of(rec.payload), len(rec.payload)
+            )
+            for k, v in got.items():
+                counts[k] = counts.get(k, 0) + v
+            warnings += len(rec.output.warnings)
+        level = "error" if not col.records else "warning"
+        for reason in col.errors:
+            acc.error(col.source, col.format, level, reason)
+        error = "; ".join(col.errors) if col.errors and not col.records else None
+        files.append(
+            FileResult(
+                col.source, col.format, version, counts, error=error,
+                warnings=warnings + (len(col.errors) if col.records else 0),
+            )
+        )
+    return AuditData(**acc.build(), files=files)
