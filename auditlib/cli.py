@@ -108,6 +108,89 @@ def ingest(paths: tuple[str, ...], store: Path, quiet: bool) -> None:
     sys.exit(_exit_code(data, paths))
 
 
+@main.command()
+@click.option("--engine", "engines", multiple=True, metavar="URL",
+              help="A Docker Engine (unix://, tcp://, ssh://); `default` is DOCKER_HOST. "
+              "Repeatable. Default: the DOCKER_HOST engine, when no other source is given.")
+@click.option("--registry", "registries", multiple=True, metavar="REPO",
+              help="A registry repository (`ghcr.io/org/app`, `host:5000/team/app:1.2`). "
+              "Repeatable.")
+@click.option("--archive", "archives", multiple=True, metavar="PATH",
+              help="A `docker save` tarball or an OCI image layout (folder or tar). Repeatable.")
+@click.option("--dockerfile", "dockerfiles", multiple=True, metavar="PATH[=IMAGE]",
+              help="A Dockerfile, optionally with the image it builds. Repeatable.")
+@click.option("--platform", default="linux/amd64", show_default=True,
+              help="Platform chosen from multi-platform registry indexes.")
+@click.option("--insecure-registry", is_flag=True,
+              help="Allow plain HTTP to registries not on a loopback address.")
+@click.option("--docker-config", type=click.Path(dir_okay=False), default=None,
+              help="The docker config.json with registry credentials (default: the docker CLI's).")
+@click.option("--store", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_STORE,
+              show_default=True, help="The store folder.")
+@click.option("--quiet", is_flag=True, help="No progress display.")
+def collect(
+    engines: tuple[str, ...],
+    registries: tuple[str, ...],
+    archives: tuple[str, ...],
+    dockerfiles: tuple[str, ...],
+    platform: str,
+    insecure_registry: bool,
+    docker_config: str | None,
+    store: Path,
+    quiet: bool,
+) -> None:
+    """Collect image metadata from engines, registries, archives and Dockerfiles into a new
+    snapshot.
+
+    Exits 2 when a source could not be read at all (an engine that cannot be reached, a socket
+    without permission, a registry that refuses), after storing what the other sources gave.
+    """
+    from auditlib.collect import CollectRequest
+    from auditlib.collect import collect as run_collect
+
+    if not (engines or registries or archives or dockerfiles):
+        engines = ("default",)
+    req = CollectRequest(
+        engines=[None if e == "default" else e for e in engines],
+        registries=list(registries),
+        archives=list(archives),
+        dockerfiles=list(dockerfiles),
+        platform=platform,
+        insecure_registries=insecure_registry,
+        docker_config=docker_config,
+    )
+    if quiet or not err_console.is_terminal:
+        data = run_collect(req)
+    else:
+        with Progress(
+            TextColumn("collecting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=err_console, transient=True,
+        ) as bar:
+            task = bar.add_task("collect", total=None)
+            data = run_collect(req, progress=lambda _x: bar.advance(task))
+    sources = [f.path for f in data.files]
+    try:
+        snap = write_snapshot(store, data, sources=sources)
+    except AuditlibError as e:
+        err_console.print(f"[red]error:[/red] {e}")
+        sys.exit(EXIT_BAD_INPUT)
+    failed = [f for f in data.files if f.error]
+    for f in failed:
+        err_console.print(f"error: {f.error}", markup=False, highlight=False, soft_wrap=True)
+    for _, row in data.load_errors[data.load_errors["level"] == "warning"].iterrows():
+        err_console.print(f"warning: {row['reason']}", markup=False, highlight=False,
+                          soft_wrap=True)
+    counts = ", ".join(
+        f"{len(getattr(data, n)):,} {n}"
+        for n in ("images", "containers", "registry_tags", "dockerfiles")
+    )
+    click.echo(
+        f"collected {len(data.files) - len(failed)} of {len(data.files)} sources: {counts}; "
+        f"snapshot written: {snap}"
+    )
+    sys.exit(EXIT_BAD_INPUT if failed else EXIT_OK)
+
+
 def _print_counts(data: AuditData) -> None:
     read = sum(1 for f in data.files if f.skipped is None and f.error is None)
     failed = sum(1 for f in data.files if f.error)

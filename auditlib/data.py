@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from auditlib.tables import TABLES, empty
+from auditlib.tables import TABLES, concat, empty
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,3 +84,14 @@ class AuditData:
         """Return the row count of each table."""
         counts = ", ".join(f"{name}={len(df)}" for name, df in self.tables().items())
         return f"AuditData({counts})"
+
+
+def merge(*parts: AuditData) -> AuditData:
+    """Return one `AuditData` holding the rows and files of every part, in order."""
+    if len(parts) == 1:
+        return parts[0]
+    tables = {
+        t.name: concat(t, [getattr(p, t.name) for p in parts]) for t in TABLES
+    }
+    files = [f for p in parts for f in p.files]
+    return AuditData(**tables, files=files)

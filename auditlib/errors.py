@@ -39,3 +39,9 @@ class MalformedInputError(ParseError):
 
 class StoreError(AuditlibError):
     """The store folder could not be read or written."""
+
+
+class SourceUnavailableError(AuditlibError):
+    """A source (a Docker Engine, a registry) could not be reached at all; the message says which
+    and how to fix it.
+    """

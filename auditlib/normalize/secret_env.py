@@ -43,7 +43,8 @@ def check_env(name: str, value: str | None) -> str | None:
                 return f"value:{rule}"
     if is_secret_name(name):
         v = (value or "").strip()
-        if v.lower() in _PLACEHOLDERS or v.startswith("$") or (v.startswith("<") and v.endswith(">")):
+        placeholder = v.startswith("$") or (v.startswith("<") and v.endswith(">"))
+        if placeholder or v.lower() in _PLACEHOLDERS:
             return None
         return f"name:{name}"
     return None

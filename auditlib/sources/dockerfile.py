@@ -15,11 +15,13 @@ keep `FROM` and `USER` as written. Bad input never raises: what cannot be read b
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import NamedTuple
 
-from auditlib.identity import Reference, parse_reference
-from auditlib.parsers.interface import Row
+from auditlib.identity import Reference, normalize_reference, parse_reference
+from auditlib.parsers.interface import Output, Row
 from auditlib.sources._dockerfile_expand import _expand, _expand_or_none
 from auditlib.sources._dockerfile_lexer import (
     _assignments,
@@ -35,9 +37,10 @@ from auditlib.sources._dockerfile_rules import (
     _upgrades_packages,
     is_secret_name,  # re-exported: public here, as before the split
 )
+from auditlib.sources.record import Collection, Record
 
-SOURCE_FORMAT = "dockerfile"
-"""The format id of a Dockerfile, for `source_format` once the loader reads Dockerfiles."""
+FORMAT = "dockerfile"
+"""The format id of a Dockerfile, for `scans.format` and `source_format`."""
 
 _INSTRUCTIONS = frozenset(
     {
@@ -301,3 +304,52 @@ def _dockerfile_row(
         "config_copy_count": config_copies,
         "instruction_count": sum(1 for i in instructions if i.keyword in _INSTRUCTIONS),
     }
+
+
+def collect_dockerfile(path: str | os.PathLike[str], *, image_ref: str | None = None) -> Collection:
+    """Read one Dockerfile into a collection (format `dockerfile`).
+
+    Args:
+        path: the Dockerfile.
+        image_ref: the image it builds, when known (`--dockerfile PATH=REF`); written to
+            `dockerfiles.context_image_ref`, normalised.
+
+    Returns:
+        A collection with one record, or only an error naming the file when it cannot be read
+        (missing, a folder, not UTF-8, larger than 10 MB).
+    """
+    source = str(path)
+    col = Collection(source, FORMAT)
+    try:
+        p = Path(path)
+        if p.is_dir():
+            p = p / "Dockerfile"
+        if p.stat().st_size > MAX_BYTES:
+            col.error(f"{source}: {p.stat().st_size} bytes is too large for a Dockerfile")
+            return col
+        data = p.read_bytes()
+        text = data.decode("utf-8-sig")
+    except OSError as e:
+        col.error(f"{source}: cannot read: {e.strerror or e}")
+        return col
+    except UnicodeDecodeError as e:
+        col.error(f"{source}: not UTF-8 text at byte {e.start}")
+        return col
+    rows = parse_dockerfile(text, source=source)
+    ref = normalize_reference(image_ref) if image_ref else None
+    for row in rows.dockerfiles:
+        row["context_image_ref"] = ref
+    out = Output(source)
+    out.scan.format_version = "1"
+    out.scan.tool = "auditlib"
+    out.scan.target = source
+    out.scan.target_type = "dockerfile"
+    for table, table_rows in rows.rows().items():
+        out.extend(table, table_rows)
+    out.warnings.extend(rows.warnings)
+    col.records.append(Record(out, FORMAT, "1", data + b"\0" + (ref or "").encode()))
+    return col
+
+
+MAX_BYTES = 10 * 1024 * 1024
+"""Largest Dockerfile read (a real one is a few KB)."""

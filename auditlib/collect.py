@@ -1,0 +1,98 @@
+"""`collect()`: read every source a user names (engine, registries, archives, Dockerfiles) into
+one `AuditData`, each source on its own so that one that fails never stops the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from auditlib.data import AuditData
+from auditlib.errors import SourceUnavailableError
+from auditlib.sources.record import Collection, to_audit_data
+
+Progress = Callable[[str], None]
+
+
+@dataclass(slots=True)
+class CollectRequest:
+    """What to collect."""
+
+    engines: list[str | None] = field(default_factory=list)
+    """Docker Engines; None means the one `DOCKER_HOST` (or the default socket) names."""
+    registries: list[str] = field(default_factory=list)
+    """Repositories (`host/repo`, or `host/repo:tag` for one tag)."""
+    archives: list[str] = field(default_factory=list)
+    """`docker save` tarballs and OCI image layouts (folders or tars)."""
+    dockerfiles: list[str] = field(default_factory=list)
+    """Dockerfiles, optionally `PATH=IMAGE_REF` to say which image each builds."""
+    platform: str = "linux/amd64"
+    """The platform chosen from multi-platform indexes in registries."""
+    insecure_registries: bool = False
+    """Allow plain HTTP to registries that are not on a loopback address."""
+    docker_config: str | None = None
+    """The docker `config.json` to read registry credentials from (default: the docker CLI's)."""
+
+
+def _dockerfile_arg(text: str) -> tuple[str, str | None]:
+    path, sep, ref = text.partition("=")
+    return (path, ref) if sep and ref else (text, None)
+
+
+def collections(req: CollectRequest, progress: Progress | None = None) -> list[Collection]:
+    """Collect every source of `req`.
+
+    Returns:
+        One collection per source (per repository for registries); a source that could not be
+        reached is a collection holding only its error.
+    """
+    from auditlib.sources.archive import collect_archive
+    from auditlib.sources.dockerfile import collect_dockerfile
+    from auditlib.sources.engine import collect_engine, safe_url
+    from auditlib.sources.registry import collect_registry
+
+    out: list[Collection] = []
+    for url in req.engines:
+        try:
+            out.append(collect_engine(url, progress=progress))
+        except SourceUnavailableError as e:
+            col = Collection(safe_url(url or "DOCKER_HOST"), "docker-engine")
+            col.error(str(e))
+            out.append(col)
+    if req.registries:
+        out.extend(
+            collect_registry(
+                req.registries,
+                platform=req.platform,
+                insecure=req.insecure_registries,
+                docker_config=req.docker_config,
+            )
+        )
+    for path in req.archives:
+        out.append(collect_archive(path))
+        if progress:
+            progress(path)
+    for arg in req.dockerfiles:
+        path, ref = _dockerfile_arg(arg)
+        out.append(collect_dockerfile(path, image_ref=ref))
+        if progress:
+            progress(path)
+    return out
+
+
+def collect(req: CollectRequest, progress: Progress | None = None) -> AuditData:
+    """Collect every source of `req` into tables.
+
+    Returns:
+        The tables; `files` has one entry per source, with its error when it could not be read.
+    """
+    return to_audit_data(collections(req, progress), collected_at=datetime.now(UTC))
+
+
+def unreachable(data: AuditData) -> list[str]:
+    """Return the errors of sources that gave nothing at all (for exit code 2)."""
+    return [f.error for f in data.files if f.error]
+
+
+__all__: Sequence[str] = ("CollectRequest", "collect", "collections", "unreachable")
