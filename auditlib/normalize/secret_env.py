@@ -48,3 +48,27 @@ def check_env(name: str, value: str | None) -> str | None:
             return None
         return f"name:{name}"
     return None
+
+
+_ASSIGNMENT = re.compile(r"""\b(?P<name>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>"[^"]*"|'[^']*'|\S+)""")
+
+
+def redact(text: str) -> str:
+    """Return `text` (a build step, a command line) with secret-looking values replaced.
+
+    Every `NAME=value` whose name or value looks like a secret (`check_env`) gets the value
+    `<redacted>`, and any other token of a known shape (`ghp_...`, `AKIA...`, a private key
+    header) becomes `<redacted>` too, so that `ENV DB_PASSWORD=...` in an image's history never
+    reaches a table.
+    """
+
+    def assignment(m: re.Match[str]) -> str:
+        value = m.group("value").strip("\"'")
+        if check_env(m.group("name"), value) is None:
+            return m.group(0)
+        return f"{m.group('name')}=<redacted>"
+
+    out = _ASSIGNMENT.sub(assignment, text)
+    for _, pattern in _VALUE_RULES:
+        out = pattern.sub("<redacted>", out)
+    return out

@@ -11,7 +11,7 @@ import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from auditlib.normalize.secret_env import check_env
+from auditlib.normalize.secret_env import check_env, redact
 from auditlib.parsers.interface import ImageInfo, Output, Row
 from auditlib.sources.record import Record, canonical
 
@@ -45,8 +45,8 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _int(value: Any) -> int | None:
-    return value if type(value) is int else None
+def _redacted(value: Any) -> str | None:
+    return redact(value) if isinstance(value, str) else None
 
 
 def env_rows(env: Any) -> list[Row]:
@@ -107,7 +107,9 @@ def image_record(
     out.scan.target = reference or (tags[0] if tags else image_id)
     out.scan.target_type = "container_image"
     out.scan.generated_at = None
-    labels = {str(k): str(v) for k, v in _dict(cfg.get("Labels")).items() if v is not None}
+    labels = {
+        str(k): redact(str(v)) for k, v in _dict(cfg.get("Labels")).items() if v is not None
+    }
     diff_ids = [d for d in _list(_dict(config.get("rootfs")).get("diff_ids")) if isinstance(d, str)]
     out.scan.image = ImageInfo(
         image_id=image_id,
@@ -125,7 +127,7 @@ def image_record(
         exposed_ports=_keys(cfg.get("ExposedPorts")),
         volumes=_keys(cfg.get("Volumes")),
         has_healthcheck=_healthcheck(cfg.get("Healthcheck")),
-        entrypoint=_command(cfg.get("Entrypoint"), cfg.get("Cmd")),
+        entrypoint=_redacted(_command(cfg.get("Entrypoint"), cfg.get("Cmd"))),
     )
     out.extend("image_layers", [{"layer_index": i, "diff_id": d} for i, d in enumerate(diff_ids)])
     history: list[Row] = []
@@ -136,7 +138,7 @@ def image_record(
             {
                 "step_index": i,
                 "created_at": _str(step.get("created")),
-                "created_by": _str(step.get("created_by")),
+                "created_by": _redacted(step.get("created_by")),
                 "comment": _str(step.get("comment")),
                 "is_empty_layer": step.get("empty_layer") is True,
                 "size_bytes": size,

@@ -126,7 +126,7 @@ def engine_or_skip() -> Iterator[Engine]:
     if os.geteuid() != 0:
         unavailable("the Docker Engine tests need root to start dockerd (run `make test` as root)")
     if not shutil.which("dockerd") or not shutil.which("docker"):
-        unavailable("dockerd not installed (Debian package docker.io; `make test` installs it as root)")
+        unavailable("dockerd not installed (Debian docker.io; `make test` installs it as root)")
     root = Path(tempfile.mkdtemp(prefix="auditlib-dockerd-", dir="/tmp"))
     try:
         engine = start_engine(root)
@@ -151,7 +151,7 @@ def busybox_rootfs() -> bytes:
     """Return a tar of a minimal root filesystem: Debian's static busybox and its applets."""
     busybox = shutil.which("busybox")
     if busybox is None:
-        unavailable("busybox not installed (Debian package busybox-static; `make test` installs it)")
+        unavailable("busybox not installed (Debian busybox-static; `make test` installs it)")
         raise AssertionError  # unreachable
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
@@ -185,10 +185,11 @@ def import_image(engine: Engine, rootfs: bytes, ref: str, *changes: str) -> str:
 
 def apt_mirror() -> str:
     """Return the Debian mirror this machine's apt sources use (deb822 or one-line format)."""
-    texts = []
-    for p in [Path("/etc/apt/sources.list"), *Path("/etc/apt/sources.list.d").glob("*")]:
-        if p.is_file() and p.suffix in ("", ".list", ".sources"):
-            texts.append(p.read_text(errors="replace"))
+    texts = [
+        p.read_text(errors="replace")
+        for p in [Path("/etc/apt/sources.list"), *Path("/etc/apt/sources.list.d").glob("*")]
+        if p.is_file() and p.suffix in ("", ".list", ".sources")
+    ]
     for text in texts:
         for m in re.finditer(r"^(?:URIs:\s*|deb\s+(?:\[[^]]*\]\s+)?)(\S+)", text, re.M):
             uri = m.group(1)
@@ -206,7 +207,7 @@ def debian_rootfs() -> Path:
     if out.exists():
         return out
     if not shutil.which("debootstrap"):
-        unavailable("debootstrap not installed (Debian package debootstrap; `make test` installs it)")
+        unavailable("debootstrap not installed (Debian debootstrap; `make test` installs it)")
     CACHE.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="auditlib-debootstrap-", dir="/tmp") as tmp:
         target = Path(tmp) / "root"
