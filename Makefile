@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup test demo bench lint docs clean
+.PHONY: setup system-deps test demo bench lint docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,11 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-test: setup
+# The Docker Engine, registry and base-image tools the integration tests start (root + apt only).
+system-deps:
+	@scripts/system-deps.sh
+
+test: setup system-deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 demo: setup
