@@ -125,7 +125,7 @@ class Accumulator:
                 continue
             self._flush(acc)
             if not acc.chunks:
-                out[name] = frame(TABLES_BY_NAME[name], {}, 0)
+                out[name] = _empty(name)
             else:
                 out[name] = concat(TABLES_BY_NAME[name], acc.chunks)
             acc.chunks = []
@@ -193,6 +193,16 @@ class Accumulator:
                     "left empty",
                     scan_id=cast("str | None", df.at[i, "scan_id"]),
                 )
+
+
+_EMPTY: dict[str, pd.DataFrame] = {}
+
+
+def _empty(name: str) -> pd.DataFrame:
+    """Return a zero-row frame of table `name` (built once; building one costs ~1 ms per table)."""
+    if name not in _EMPTY:
+        _EMPTY[name] = frame(TABLES_BY_NAME[name], {}, 0)
+    return _EMPTY[name].copy(deep=False)
 
 
 def _merge_duplicates(df: pd.DataFrame, key: list[str]) -> pd.DataFrame:

@@ -1,0 +1,239 @@
+"""`auditlib scan`: run the scanners, keep their raw output in the store, ingest it.
+
+Registered on the `auditlib` group at the end of `auditlib.cli`. This module imports nothing from
+`auditlib.cli`, so that either may be imported first.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from auditlib.errors import AuditlibError
+from auditlib.loader import load
+from auditlib.scanners.runner import (
+    Dockerfile,
+    EngineImage,
+    EngineUnreachableError,
+    ImageArchive,
+    JobResult,
+    JobStatus,
+    ProgressCallback,
+    ScanReport,
+    Target,
+    connect_engine,
+    run_scans,
+    tagged_images,
+)
+from auditlib.scanners.tools import TOOLS, TRIVY_OFFLINE_SCANNERS, ScanSettings, get_tools
+from auditlib.store import DEFAULT_STORE, write_snapshot
+
+EXIT_OK, EXIT_BAD = 0, 2
+
+_err = Console(stderr=True)
+
+
+def _names(value: str | None, param: str) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    names = tuple(dict.fromkeys(n.strip() for n in value.split(",") if n.strip()))
+    if not names:
+        raise click.BadParameter("name at least one", param_hint=param)
+    return names
+
+
+def _say(label: str, message: str) -> None:
+    """Print one message on stderr, on one line (not wrapped), its text taken as it is."""
+    _err.print(f"{label} {escape(message)}", highlight=False, soft_wrap=True)
+
+
+def _fail(message: str) -> None:
+    _say("[red]error:[/red]", message)
+
+
+def _run(
+    targets: list[Target],
+    store: Path,
+    tools: tuple[str, ...],
+    workers: int,
+    force: bool,
+    settings: ScanSettings,
+    quiet: bool,
+) -> ScanReport:
+    if quiet or not _err.is_terminal:
+        return run_scans(targets, store, tools=tools, workers=workers, force=force,
+                         settings=settings)
+    with Progress(
+        TextColumn("scanning"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=_err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("", total=None)
+
+        def advance(done: int, total: int, last: JobResult | None) -> None:
+            shown = f"{last.tool} {last.target}: {last.status}" if last else ""
+            bar.update(task, completed=done, total=total, description=shown)
+
+        callback: ProgressCallback = advance
+        return run_scans(targets, store, tools=tools, workers=workers, force=force,
+                         settings=settings, progress=callback)
+
+
+def _print_messages(report: ScanReport) -> None:
+    for note in report.notes:
+        _say("note:", note)
+    missing = {j.reason for j in report.jobs if j.status is JobStatus.MISSING}
+    for message in report.messages:
+        if message in missing:
+            _say("[yellow]missing:[/yellow]", message)
+        else:
+            _fail(message)
+
+
+def _engine_targets(engine: str | None, images: tuple[str, ...]) -> list[Target]:
+    """Return the engine images to scan: `images`, or every tagged image when there are none.
+    Exits 2 when the engine cannot be reached."""
+    try:
+        client, address = connect_engine(engine)
+        if images:
+            return [EngineImage(ref, client, address) for ref in images]
+        found: list[Target] = list(tagged_images(client, address))
+    except EngineUnreachableError as e:
+        _fail(str(e))
+        sys.exit(EXIT_BAD)
+    if not found:
+        _say("note:", f"no tagged image on the Docker Engine at {address}")
+    return found
+
+
+def _source(target: Target) -> str:
+    if isinstance(target, EngineImage):
+        return f"{target.engine} {target.ref}"
+    return str(target.path)
+
+
+@click.command()
+@click.argument("images", nargs=-1, metavar="[IMAGE]... | --all")
+@click.option("--all", "all_images", is_flag=True, help="Every tagged image on the engine.")
+@click.option(
+    "--store",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=DEFAULT_STORE,
+    show_default=True,
+    help="The store folder.",
+)
+@click.option(
+    "--engine",
+    metavar="URL",
+    help="The Docker Engine of IMAGE and --all (default: DOCKER_HOST, else the local socket).",
+)
+@click.option(
+    "--archive",
+    "archives",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A `docker save` tarball (or OCI layout tarball) of one image; repeatable.",
+)
+@click.option(
+    "--dockerfile",
+    "dockerfiles",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A Dockerfile to lint with hadolint; repeatable.",
+)
+@click.option(
+    "--tools",
+    metavar="LIST",
+    default=",".join(TOOLS),
+    show_default=True,
+    help="The scanners to run, comma-separated.",
+)
+@click.option(
+    "--trivy-scanners",
+    metavar="LIST",
+    help=(
+        f"Trivy's --scanners (vuln, misconfig, secret, license); default "
+        f"{','.join(TRIVY_OFFLINE_SCANNERS)}, plus vuln when Trivy's database is in its cache."
+    ),
+)
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True,
+              help="Scanner runs at once.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=1800.0, show_default=True,
+              help="Seconds one scanner run may take.")
+@click.option("--force", is_flag=True, help="Scan again what the store already has.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def scan(
+    images: tuple[str, ...],
+    all_images: bool,
+    store: Path,
+    engine: str | None,
+    archives: tuple[Path, ...],
+    dockerfiles: tuple[Path, ...],
+    tools: str,
+    trivy_scanners: str | None,
+    workers: int,
+    timeout: float,
+    force: bool,
+    quiet: bool,
+) -> None:
+    """Run the scanners found on PATH, keep their raw output, ingest it into a new snapshot.
+
+    IMAGE are references or ids of images on the Docker Engine (DOCKER_HOST or --engine), each
+    exported with `docker save` and scanned; --all scans every tagged image there. Images are
+    scanned by syft, trivy and grype, Dockerfiles by hadolint. Raw outputs are kept under
+    STORE/raw by image id (or Dockerfile content), tool and tool version; what is already there
+    is not scanned again unless --force. Offline, Trivy looks for licences, secrets and
+    misconfigurations; it scans for vulnerabilities too when its database is in its cache.
+
+    Exits 0 when done, even when some scanner runs failed (each is reported) or a tool is not
+    installed; 2 on bad usage, when the engine cannot be reached, when a target cannot be read at
+    all (an image not on the engine, a file that is not an image archive), or when no scanner
+    run succeeded.
+    """
+    if images and all_images:
+        raise click.UsageError("give IMAGE... or --all, not both")
+    if not (images or all_images or archives or dockerfiles):
+        raise click.UsageError("nothing to scan: give IMAGE..., --all, --archive or --dockerfile")
+    tool_names = _names(tools, "--tools") or ()
+    try:
+        get_tools(tool_names)
+        settings = ScanSettings(trivy_scanners=_names(trivy_scanners, "--trivy-scanners"),
+                                timeout=timeout)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from e
+
+    targets: list[Target] = []
+    if images or all_images:
+        targets += _engine_targets(engine, images)
+    targets += [ImageArchive(p) for p in archives]
+    targets += [Dockerfile(p) for p in dockerfiles]
+    if not targets:
+        click.echo("scan: nothing to scan; no snapshot written")
+        sys.exit(EXIT_OK)
+
+    report = _run(targets, store, tool_names, workers, force, settings, quiet)
+    _print_messages(report)
+    code = EXIT_BAD if report.target_errors or report.nothing_done else EXIT_OK
+    if not report.raw_files:
+        click.echo(f"scan: {report.summary()}; nothing to ingest, no snapshot written")
+        sys.exit(code)
+    data = load(*report.raw_files)
+    for f in data.files:
+        if f.error:
+            _fail(f.error)
+    try:
+        snap = write_snapshot(store, data, sources=[_source(t) for t in targets])
+    except AuditlibError as e:
+        _fail(str(e))
+        sys.exit(EXIT_BAD)
+    click.echo(f"scan: {report.summary()}; snapshot written: {snap}")
+    sys.exit(code)

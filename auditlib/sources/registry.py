@@ -1,0 +1,347 @@
+"""The registry collector: tags of repositories in OCI registries (distribution API v2), the image
+each tag points at, and that image's config.
+
+`collect_registry(["127.0.0.1:5000/team/app", "ghcr.io/org/x:1.2", "nginx"])` gives one
+`Collection` (format `oci-registry`) per repository. Each tag becomes a `registry_tags` row; the
+tags of a repository that point at the same image config become ONE image record (one `images`
+row, its `image_tags`, labels, layers, history and environment variable names). A multi-platform
+index is resolved to one platform (`linux/amd64` unless told otherwise). Credentials come from the
+Docker CLI's `config.json` (and its credential helpers) and never reach a table, an error, a log
+line or a repr. A tag that fails is an error naming it, and the other tags go on; a repository that
+cannot be read at all gives a collection holding only its error.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from auditlib.errors import AuditlibError
+from auditlib.identity import parse_reference
+from auditlib.parsers.interface import Row
+from auditlib.sources._registry_client import RegistryClient
+from auditlib.sources._registry_http import RegistryError, RetryPolicy, is_loopback
+from auditlib.sources._registry_manifest import SHORT_NAMES, ResolvedImage
+from auditlib.sources._registry_platform import Platform
+from auditlib.sources.docker_credentials import Credentials, CredentialsError, credentials_for
+from auditlib.sources.image_config import image_record
+from auditlib.sources.record import Collection, Record
+
+__all__ = [
+    "FORMAT",
+    "Credentials",
+    "CredentialsError",
+    "RegistryClient",
+    "RegistryError",
+    "RetryPolicy",
+    "collect_registry",
+]
+
+FORMAT = "oci-registry"
+"""The format id of registry collections and records."""
+
+log = logging.getLogger("auditlib.sources.registry")
+
+Progress = Callable[[str], None]
+TagFilter = str | Callable[[str], bool]
+
+
+@dataclass(slots=True)
+class _Repo:
+    """One repository to read, and what of it."""
+
+    registry: str
+    repository: str
+    given: list[str] = field(default_factory=list)
+    """The input strings naming it."""
+    refs: list[str] = field(default_factory=list)
+    """The tags and digests asked for; all tags when `whole`."""
+    whole: bool = False
+    source: str = ""
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return f"{self.registry}/{self.repository}"
+
+
+def _explicit_tag(text: str) -> bool:
+    """Return whether reference text names a tag (`app:1`), not just a repository (`app`)."""
+    last = text.split("@", 1)[0].rsplit("/", 1)[-1]
+    return ":" in last
+
+
+def _plan(repos: Iterable[str]) -> tuple[list[_Repo], list[Collection]]:
+    """Group the input strings by repository; return the repositories and the collections of
+    strings that are not references.
+    """
+    by_name: dict[str, _Repo] = {}
+    bad: list[Collection] = []
+    for text in repos:
+        ref = parse_reference(text.strip())
+        if ref is None:
+            why = f"{text}: not a valid repository reference"
+            bad.append(Collection(text, FORMAT, errors=[why]))
+            continue
+        repo = by_name.setdefault(ref.name, _Repo(ref.registry, ref.repository))
+        repo.given.append(text)
+        if ref.digest:
+            repo.refs.append(ref.digest)
+        elif ref.tag and _explicit_tag(text.strip()):
+            repo.refs.append(ref.tag)
+        else:
+            repo.whole = True
+    return list(by_name.values()), bad
+
+
+def _natural(tag: str) -> list[tuple[int, int | str]]:
+    """Sort key: numbers inside tags compare as numbers (`1.9` before `1.10`)."""
+    return [(0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"(\d+)", tag) if p]
+
+
+def _select(
+    tags: list[str], tag_filter: TagFilter | None, max_tags: int | None, name: str
+) -> list[str]:
+    """Return the tags to read: those passing the filter, the last `max_tags` in natural order."""
+    if isinstance(tag_filter, str):
+        pattern = tag_filter
+        chosen = [t for t in tags if fnmatch.fnmatchcase(t, pattern)]
+    elif tag_filter is not None:
+        chosen = [t for t in tags if tag_filter(t)]
+    else:
+        chosen = list(tags)
+    chosen.sort(key=_natural)
+    if max_tags is not None and len(chosen) > max_tags:
+        log.warning("%s: %d tags; reading the last %d only", name, len(chosen), max_tags)
+        chosen = chosen[len(chosen) - max_tags:] if max_tags > 0 else []
+    return chosen
+
+
+def _scrub(text: str, secrets: Iterable[str]) -> str:
+    """Return `text` with any secret in it replaced (a last line of defence: messages are made
+    without secrets in the first place).
+    """
+    for secret in secrets:
+        if len(secret) >= 4 and secret in text:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _tag_row(repo: _Repo, tag: str, img: ResolvedImage) -> Row:
+    created = img.config.get("created")
+    return {
+        "registry": repo.registry,
+        "repository": repo.repository,
+        "tag": tag,
+        "manifest_digest": img.top.digest,
+        "media_type": img.top.media_type,
+        "is_index": img.top.is_index,
+        "platform": img.platform,
+        "platform_manifest_digest": img.manifest.digest,
+        "image_id": img.config_digest,
+        "created_at": created if isinstance(created, str) else None,
+    }
+
+
+def _records(repo: _Repo, found: list[tuple[str, ResolvedImage]]) -> list[Record]:
+    """Return one record per image config of the repository, with every tag naming it."""
+    groups: dict[str, list[tuple[str, ResolvedImage]]] = {}
+    for ref, img in found:
+        groups.setdefault(img.config_digest, []).append((ref, img))
+    records: list[Record] = []
+    for image_id, members in groups.items():
+        members.sort(key=lambda m: _natural(m[0]))
+        tags = [r for r, _ in members if not _is_digest_ref(r)]
+        first = members[0][1]
+        digests = sorted({f"{repo.name}@{img.top.digest}" for _, img in members})
+        refs = [f"{repo.name}:{t}" for t in tags]
+        rows = [_tag_row(repo, t, img) for t, img in members if t in tags]
+        records.append(
+            image_record(
+                first.config,
+                image_id=image_id,
+                fmt=FORMAT,
+                version=SHORT_NAMES.get(first.top.media_type, "unknown"),
+                source=repo.source,
+                host=repo.registry,
+                reference=refs[0] if refs else digests[0],
+                tags=refs,
+                repo_digests=digests,
+                size_bytes=first.size_bytes,
+                extra_rows={"registry_tags": rows},
+            )
+        )
+    return records
+
+
+def _is_digest_ref(ref: str) -> bool:
+    return ref.startswith(("sha256:", "sha384:", "sha512:"))
+
+
+def _session(workers: int) -> requests.Session:
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(10, workers))
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+def collect_registry(
+    repos: Sequence[str],
+    *,
+    platform: str = "linux/amd64",
+    insecure: bool = False,
+    docker_config: str | os.PathLike[str] | None = None,
+    credentials: Mapping[str, Credentials | None] | None = None,
+    tag_filter: TagFilter | None = None,
+    max_tags: int | None = None,
+    workers: int = 4,
+    session: requests.Session | None = None,
+    timeout: float | tuple[float, float] = (10.0, 60.0),
+    retry: RetryPolicy | None = None,
+    verify: bool | str = True,
+    progress: Progress | None = None,
+) -> list[Collection]:
+    """Collect the tags of registry repositories, and the images they point at.
+
+    Args:
+        repos: repositories (`127.0.0.1:5000/team/app`, `ghcr.io/org/x`, `nginx` for
+            `docker.io/library/nginx`), or one tag (`repo:tag`) or manifest (`repo@sha256:...`)
+            of one. Strings naming the same repository are read together.
+        platform: the platform chosen from multi-platform indexes (`linux/arm64/v8`).
+        insecure: allow plain HTTP to registries that are not on a loopback address (after
+            HTTPS failed). Loopback registries may always use it, as with Docker.
+        docker_config: the Docker `config.json` to read credentials from; default
+            `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`.
+        credentials: credentials by registry name (`ghcr.io`), used instead of the Docker config
+            for those registries (None for anonymous).
+        tag_filter: a glob (`1.*`) or a predicate; only the tags it accepts are read. It does not
+            apply to tags named in `repos`.
+        max_tags: read at most this many tags per repository: the last in natural order
+            (`1.10` after `1.9`). Tags named in `repos` are always read.
+        workers: requests in flight at once.
+        session: the `requests.Session` to use (proxies, adapters); one per registry when None.
+        timeout: connect and read timeouts, in seconds.
+        retry: how transient failures (connection errors, 5xx, 429) are retried.
+        verify: TLS verification: True, False, or the path of a CA bundle.
+        progress: called (from worker threads) with `registry/repository:tag` once each tag
+            has been read.
+
+    Returns:
+        One collection per repository (and one per string that is not a reference), in the
+        order given. A tag that could not be read is an error of its collection naming it; a
+        repository that could not be read at all has errors only.
+
+    Raises:
+        ValueError: `platform` is not `os/arch[/variant]`, or `workers` is below 1.
+    """
+    want = Platform.parse(platform)
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, not {workers}")
+    config_path = Path(docker_config) if docker_config is not None else None
+    plan, bad = _plan(repos)
+    clients: dict[str, RegistryClient] = {}
+    for repo in plan:
+        if repo.registry in clients:
+            continue
+        if credentials is not None and repo.registry in credentials:
+            given = credentials[repo.registry]
+            creds: Credentials | Callable[[], Credentials | None] | None = given
+        else:
+            creds = _lookup(repo.registry, config_path)
+        clients[repo.registry] = RegistryClient(
+            repo.registry, credentials=creds, insecure=insecure,
+            session=session or _session(workers), timeout=timeout, retry=retry, verify=verify,
+        )
+    try:
+        return _collect(plan, bad, clients, want, tag_filter, max_tags, workers, progress, repos)
+    finally:
+        if session is None:
+            for client in clients.values():
+                client.close()
+
+
+def _lookup(registry: str, config_path: Path | None) -> Callable[[], Credentials | None]:
+    return lambda: credentials_for(registry, config_path=config_path)
+
+
+def _collect(
+    plan: list[_Repo],
+    bad: list[Collection],
+    clients: Mapping[str, RegistryClient],
+    want: Platform,
+    tag_filter: TagFilter | None,
+    max_tags: int | None,
+    workers: int,
+    progress: Progress | None,
+    given: Sequence[str],
+) -> list[Collection]:
+    def list_tags(repo: _Repo) -> list[str]:
+        client = clients[repo.registry]
+        try:
+            client.ping()
+            if not repo.whole:
+                return list(dict.fromkeys(repo.refs))
+            tags = _select(client.tags(repo.repository), tag_filter, max_tags, repo.name)
+            return list(dict.fromkeys([*tags, *repo.refs]))
+        except (AuditlibError, requests.RequestException, ValueError) as e:
+            repo.errors.append(_message(repo.name, e))
+            return []
+        finally:
+            scheme = client.scheme or ("http" if is_loopback(client.host) else "https")
+            repo.source = f"{scheme}://{repo.name}"
+
+    def read_tag(job: tuple[_Repo, str]) -> tuple[_Repo, str, ResolvedImage | str]:
+        repo, ref = job
+        sep = "@" if _is_digest_ref(ref) else ":"
+        try:
+            img: ResolvedImage | str = clients[repo.registry].image(repo.repository, ref, want)
+        except (AuditlibError, requests.RequestException, ValueError) as e:
+            img = _message(f"{repo.name}{sep}{ref}", e)
+        if progress is not None:
+            progress(f"{repo.name}{sep}{ref}")
+        return repo, ref, img
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="registry") as pool:
+        refs = list(pool.map(list_tags, plan))
+        jobs = [(repo, ref) for repo, tags in zip(plan, refs, strict=True) for ref in tags]
+        results = list(pool.map(read_tag, jobs))
+    found: dict[int, list[tuple[str, ResolvedImage]]] = {id(r): [] for r in plan}
+    for repo, ref, img in results:
+        if isinstance(img, str):
+            repo.errors.append(img)
+        else:
+            found[id(repo)].append((ref, img))
+    secrets = [s for c in clients.values() for s in c.secrets()]
+    out: dict[str, Collection] = {}
+    for repo in plan:
+        col = Collection(repo.source, FORMAT, records=_records(repo, found[id(repo)]))
+        for reason in repo.errors:
+            col.error(_scrub(reason, secrets))
+        for text in repo.given:
+            out.setdefault(text, col)
+    for col in bad:
+        out.setdefault(col.source, col)
+    ordered = [out[text] for text in given if text in out]
+    return list({id(c): c for c in ordered}.values())
+
+
+def _message(subject: str, error: BaseException) -> str:
+    """Return an error message that starts with its subject (`registry/repository[:tag]`)."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    text = text[:400]
+    if text.startswith(subject):
+        return text
+    registry = subject.split("/", 1)[0]
+    if text.startswith(registry + ": "):
+        return subject + text[len(registry):]
+    return f"{subject}: {text}"
