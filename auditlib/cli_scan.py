@@ -16,18 +16,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from auditlib.errors import AuditlibError
 from auditlib.loader import load
-from auditlib.scanners.runner import (
+from auditlib.scanners.report import JobResult, JobStatus, ScanReport
+from auditlib.scanners.runner import ProgressCallback, run_scans
+from auditlib.scanners.targets import (
     Dockerfile,
     EngineImage,
     EngineUnreachableError,
     ImageArchive,
-    JobResult,
-    JobStatus,
-    ProgressCallback,
-    ScanReport,
     Target,
     connect_engine,
-    run_scans,
     tagged_images,
 )
 from auditlib.scanners.tools import TOOLS, TRIVY_OFFLINE_SCANNERS, ScanSettings, get_tools

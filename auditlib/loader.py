@@ -24,6 +24,7 @@ from auditlib.errors import ParseError
 from auditlib.identity import normalize_digest, normalize_reference, parse_reference
 from auditlib.parsers import identify, parse_document
 from auditlib.parsers.interface import Output, Row, ScanInfo
+from auditlib.resolve import resolve_image_ids
 
 Progress = Callable[[str], None]
 
@@ -188,7 +189,7 @@ def load(
     if progress is not None:
         for f in data.files:
             progress(f.path)
-    return data
+    return resolve_image_ids(data)
 
 
 def load_files(candidates: list[Candidate], *, collected_at: datetime) -> AuditData:

@@ -17,7 +17,7 @@ from typing import TypeVar
 import msgspec
 from packageurl import PackageURL
 
-from auditlib.identity import is_digest
+from auditlib.identity import is_digest, parse_reference
 from auditlib.parsers.interface import ImageInfo, Output
 
 T = TypeVar("T")
@@ -226,7 +226,9 @@ def image_of(c: Component) -> ImageInfo:
     repo = base.rsplit(":", 1)[0] if ":" in base.rsplit("/", 1)[-1] else base
     reference = first_prop(p, f"{_TRIVY}Reference")
     if version and is_digest(version):
-        digests.append(f"{repo}@{version}")
+        # `repo@digest`; a bare digest when `name` is not a repository (Syft names an archive
+        # by its path), so the manifest digest is still known.
+        digests.append(f"{repo}@{version}" if parse_reference(f"{repo}@{version}") else version)
     elif version and repo == base:
         name = base = f"{base}:{version}"
     if base != repo:

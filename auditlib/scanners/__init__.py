@@ -5,19 +5,17 @@ Dockerfiles, with their raw outputs kept in the store by image id, tool and tool
 outputs it lists (`ScanReport.raw_files`) are read with `auditlib.load`.
 """
 
+from auditlib.scanners._archive_id import read_archive_image_id
 from auditlib.scanners.raw_store import RawStore, dockerfile_key, image_key
-from auditlib.scanners.runner import (
+from auditlib.scanners.report import JobResult, JobStatus, ScanReport
+from auditlib.scanners.runner import run_scans
+from auditlib.scanners.targets import (
     Dockerfile,
     EngineImage,
     EngineUnreachableError,
     ImageArchive,
-    JobResult,
-    JobStatus,
-    ScanReport,
     Target,
     connect_engine,
-    read_archive_image_id,
-    run_scans,
     tagged_images,
 )
 from auditlib.scanners.tools import (

@@ -3,15 +3,20 @@
 The `docker` SDK opens the connection and checks it (and handles tcp with TLS and ssh), but each
 of its calls costs about 1.5 ms of Python in `requests`: an inventory of 200 images is 400 calls,
 six times what `docker image inspect` takes. On a unix socket (the usual case) the collector
-therefore makes its GETs with `http.client` on one kept-alive connection per thread and decodes
-with orjson, about five times cheaper; elsewhere it goes through the SDK.
+therefore makes its GETs with `http.client` and decodes with orjson, and sends them pipelined
+(HTTP/1.1: many requests written at once on a connection, the answers read back in order) on a
+couple of connections, so the engine works on them without waiting for Python between calls;
+elsewhere it goes through the SDK, in threads.
 """
 
 from __future__ import annotations
 
 import http.client
+import io
 import socket
 import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 import docker
@@ -31,6 +36,11 @@ class EngineApi(Protocol):
         Raises:
             EngineGetError: on an error status, with the engine's message.
             OSError: when the connection fails.
+        """
+
+    def get_many(self, paths: Sequence[str]) -> list[Any]:
+        """Return the answer of each GET in order: the decoded JSON, or the `EngineGetError` /
+        `OSError` that GET met (never raised).
         """
 
 
@@ -94,13 +104,100 @@ class UnixApi:
                 self._local.conn = None
                 if attempt:
                     raise
-        if resp.status >= 400:
-            try:
-                message = orjson.loads(body).get("message", "")
-            except (orjson.JSONDecodeError, AttributeError):
-                message = body[:200].decode(errors="replace")
-            raise EngineGetError(f"{resp.status}: {message}")
+        result = _decode(resp.status, body)
+        if isinstance(result, EngineGetError):
+            raise result
+        return result
+
+    def _pipeline(self, paths: Sequence[str]) -> list[Any]:
+        """GET `paths` on one new connection, `BATCH` requests written ahead at a time."""
+        out: list[Any] = []
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(self.timeout)
+            sock.connect(self.socket_path)
+            shared = _SharedFile(sock.makefile("rb"))
+            for start in range(0, len(paths), BATCH):
+                batch = paths[start : start + BATCH]
+                sock.sendall(
+                    b"".join(
+                        f"GET {self.prefix}{p} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode()
+                        for p in batch
+                    )
+                )
+                for _ in batch:
+                    resp = http.client.HTTPResponse(shared, method="GET")  # type: ignore[arg-type]
+                    resp.begin()
+                    out.append(_decode(resp.status, resp.read()))
+        except (OSError, http.client.HTTPException) as e:
+            error = e if isinstance(e, OSError) else OSError(f"engine connection broke: {e}")
+            out.extend([error] * (len(paths) - len(out)))
+        finally:
+            sock.close()
+        return out
+
+    def get_many(self, paths: Sequence[str]) -> list[Any]:
+        """Return the answer of each GET in order (see `EngineApi.get_many`)."""
+        if len(paths) < 2 * PIPELINES:
+            return [self._safe_get(p) for p in paths]
+        n = -(-len(paths) // PIPELINES)
+        parts = [paths[i : i + n] for i in range(0, len(paths), n)]
+        with ThreadPoolExecutor(len(parts), thread_name_prefix="engine-pipe") as pool:
+            return [r for part in pool.map(self._pipeline, parts) for r in part]
+
+    def _safe_get(self, path: str) -> Any:
+        try:
+            return self.get(path)
+        except (EngineGetError, OSError) as e:
+            return e
+        except http.client.HTTPException as e:
+            return OSError(f"engine connection broke: {e}")
+
+
+class _Unclosable:
+    """A buffered reader that `HTTPResponse` may "close" when it has read its answer: the next
+    pipelined answer is read from the same buffer.
+    """
+
+    def __init__(self, fp: io.BufferedReader) -> None:
+        self._fp = fp
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._fp, name)
+
+    def close(self) -> None:
+        """Do nothing: the connection's reader outlives each answer."""
+
+
+class _SharedFile:
+    """A socket stand-in whose `makefile` is one buffered reader, so that `HTTPResponse`s read
+    pipelined answers one after another without losing what the buffer read ahead.
+    """
+
+    def __init__(self, fp: io.BufferedReader) -> None:
+        self.fp = _Unclosable(fp)
+
+    def makefile(self, mode: str) -> _Unclosable:
+        return self.fp
+
+
+PIPELINES = 2
+"""Connections the pipelined GETs are spread over (the engine serves each in order)."""
+BATCH = 128
+"""Requests written ahead on a connection before their answers are read."""
+
+
+def _decode(status: int, body: bytes) -> Any:
+    if status >= 400:
+        try:
+            message = orjson.loads(body).get("message", "")
+        except (orjson.JSONDecodeError, AttributeError):
+            message = body[:200].decode(errors="replace")
+        return EngineGetError(f"{status}: {message}")
+    try:
         return orjson.loads(body) if body else None
+    except orjson.JSONDecodeError as e:
+        return EngineGetError(f"answer is not JSON: {e}")
 
 
 class SdkApi:
@@ -117,6 +214,21 @@ class SdkApi:
             return self.api._result(resp, json=True)
         except docker.errors.APIError as e:
             raise EngineGetError(f"{e.status_code}: {e.explanation}") from None
+
+
+    def get_many(self, paths: Sequence[str]) -> list[Any]:
+        """Return the answer of each GET in order (see `EngineApi.get_many`), 4 at a time."""
+
+        def one(path: str) -> Any:
+            try:
+                return self.get(path)
+            except (EngineGetError, OSError) as e:
+                return e
+            except Exception as e:  # noqa: BLE001 - requests' errors; kept as the answer
+                return OSError(f"{type(e).__name__}: {e}")
+
+        with ThreadPoolExecutor(4, thread_name_prefix="engine") as pool:
+            return list(pool.map(one, paths))
 
 
 def engine_api(client: docker.DockerClient) -> EngineApi:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import http.client
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -280,7 +279,6 @@ def container_from_inspect(
 def collect_engine(
     url: str | None = None,
     *,
-    workers: int = 4,
     containers: bool = True,
     diff: bool = True,
     client: docker.DockerClient | None = None,
@@ -291,7 +289,6 @@ def collect_engine(
     Args:
         url: the engine (`unix:///...`, `tcp://host:2376`, `ssh://user@host`); None reads
             `DOCKER_HOST` (and `DOCKER_TLS_VERIFY`, `DOCKER_CERT_PATH`) as the docker CLI does.
-        workers: inspects run at once.
         containers: whether to collect containers too.
         diff: whether to record what each running container changed (`docker diff`).
         client: an open client to use instead of connecting.
@@ -305,65 +302,81 @@ def collect_engine(
         SourceUnavailableError: when the engine cannot be reached at all.
     """
     api, shown, api_version = open_api(url, client)
-    pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="engine")
-    try:
-        # The three listings at once: `/info` alone takes as long as tens of inspects.
-        info_f = pool.submit(api.get, "/info")
-        images_f = pool.submit(api.get, "/images/json")
-        containers_f = pool.submit(api.get, "/containers/json?all=1") if containers else None
-        info = info_f.result()
-        image_list = images_f.result()
-        container_list = containers_f.result() if containers_f else []
-    except (EngineGetError, OSError, docker.errors.DockerException, requests.RequestException) as e:
-        pool.shutdown()
-        raise SourceUnavailableError(
-            f"cannot list the Docker Engine at {shown}: {_how_to_fix(shown, e)}"
-        ) from None
-    host = str(info.get("Name") or shown)
+    listing = api.get_many(["/images/json", "/containers/json?all=1" if containers else "/_ping"])
+    for answer in listing:
+        if isinstance(answer, Exception):
+            raise SourceUnavailableError(
+                f"cannot list the Docker Engine at {shown}: {_how_to_fix(shown, answer)}"
+            )
+    image_list = [i for i in listing[0] if isinstance(i, dict) and i.get("Id")]
+    container_list = (
+        [c for c in listing[1] if isinstance(c, dict) and c.get("Id")] if containers else []
+    )
+    image_ids = [str(i["Id"]) for i in image_list]
+    container_ids = [str(c["Id"]) for c in container_list]
+    # Diffed: the containers the listing saw running (`docker diff` of a stopped one says
+    # nothing of what runs).
+    diffed = [str(c["Id"]) for c in container_list if c.get("State") == "running"] if diff else []
+    paths = [
+        "/info",
+        *(p for i in image_ids for p in (f"/images/{i}/json", f"/images/{i}/history")),
+        *(f"/containers/{c}/json" for c in container_ids),
+        *(f"/containers/{c}/changes" for c in diffed),
+    ]
+    answers = iter(api.get_many(paths))
+    info = next(answers)
+    host = str(info.get("Name") or shown) if isinstance(info, dict) else shown
     col = Collection(shown, FORMAT)
-    failures = (EngineGetError, OSError, docker.errors.DockerException, requests.RequestException,
-                ValueError)
-
-    def one_image(item: dict[str, Any]) -> Record | str:
-        iid = str(item.get("Id"))
-        try:
-            inspect = api.get(f"/images/{iid}/json")
-            history = api.get(f"/images/{iid}/history")
-            return image_from_inspect(
-                inspect, history, source=shown, host=host, api_version=api_version
-            )
-        except failures as e:
-            return f"{shown}: image {iid[:19]}: {_first_line(e)}"
-        finally:
-            if progress:
-                progress(iid)
-
-    def one_container(item: dict[str, Any]) -> Record | str:
-        cid = str(item.get("Id"))
-        try:
-            inspect = api.get(f"/containers/{cid}/json")
-            running = (inspect.get("State") or {}).get("Running") is True
-            changes = api.get(f"/containers/{cid}/changes") if diff and running else None
-            return container_from_inspect(
-                inspect, changes, source=shown, host=host, api_version=api_version
-            )
-        except failures as e:
-            return f"{shown}: container {cid[:12]}: {_first_line(e)}"
-        finally:
-            if progress:
-                progress(cid)
-
-    with pool:
-        # Both submitted before either is awaited: containers' diffs overlap the image inspects.
-        image_results = pool.map(one_image, image_list)
-        container_results = pool.map(one_container, container_list)
-        results = [*image_results, *container_results]
+    results: list[Record | str] = []
+    for iid in image_ids:
+        inspect, history = next(answers), next(answers)
+        results.append(_image_or_error(inspect, history, iid, shown, host, api_version))
+        if progress:
+            progress(iid)
+    inspects = [next(answers) for _ in container_ids]
+    changes = dict(zip(diffed, answers, strict=True))
+    for cid, inspect in zip(container_ids, inspects, strict=True):
+        results.append(
+            _container_or_error(inspect, changes.get(cid), cid, shown, host, api_version)
+        )
+        if progress:
+            progress(cid)
     for r in results:
         if isinstance(r, Record):
             col.records.append(r)
         else:
             col.error(r)
     return col
+
+
+def _image_or_error(
+    inspect: Any, history: Any, iid: str, shown: str, host: str, api_version: str
+) -> Record | str:
+    for answer in (inspect, history):
+        if isinstance(answer, Exception):
+            return f"{shown}: image {iid[:19]}: {_first_line(answer)}"
+    try:
+        return image_from_inspect(
+            inspect, history if isinstance(history, list) else [], source=shown, host=host,
+            api_version=api_version,
+        )
+    except (ValueError, TypeError, AttributeError) as e:
+        return f"{shown}: image {iid[:19]}: unexpected answer: {_first_line(e)}"
+
+
+def _container_or_error(
+    inspect: Any, changes: Any, cid: str, shown: str, host: str, api_version: str
+) -> Record | str:
+    for answer in (inspect, changes):
+        if isinstance(answer, Exception):
+            return f"{shown}: container {cid[:12]}: {_first_line(answer)}"
+    try:
+        return container_from_inspect(
+            inspect, changes if isinstance(changes, list) else None, source=shown, host=host,
+            api_version=api_version,
+        )
+    except (ValueError, TypeError, AttributeError) as e:
+        return f"{shown}: container {cid[:12]}: unexpected answer: {_first_line(e)}"
 
 
 def _first_line(e: BaseException) -> str:

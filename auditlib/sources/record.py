@@ -75,6 +75,7 @@ def to_audit_data(
         The tables.
     """
     from auditlib.loader import ingest_output
+    from auditlib.resolve import resolve_image_ids
 
     acc = Accumulator(collected_at or datetime.now(UTC))
     files: list[FileResult] = []
@@ -100,4 +101,4 @@ def to_audit_data(
                 warnings=warnings + (len(col.errors) if col.records else 0),
             )
         )
-    return AuditData(**acc.build(), files=files)
+    return resolve_image_ids(AuditData(**acc.build(), files=files))

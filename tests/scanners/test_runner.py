@@ -17,20 +17,17 @@ from click.testing import CliRunner
 
 import auditlib
 from auditlib.cli import main
-from auditlib.scanners import tools
+from auditlib.scanners import read_archive_image_id, tools
 from auditlib.scanners.raw_store import RawStore, dockerfile_key, image_key
-from auditlib.scanners.runner import (
+from auditlib.scanners.report import JobResult, JobStatus, ScanReport
+from auditlib.scanners.runner import run_scans
+from auditlib.scanners.targets import (
     Dockerfile,
     EngineImage,
     EngineUnreachableError,
     ImageArchive,
-    JobResult,
-    JobStatus,
-    ScanReport,
     connect_engine,
     engine_error_message,
-    read_archive_image_id,
-    run_scans,
 )
 from auditlib.scanners.tools import ScanSettings, TargetError, TargetKind
 from auditlib.store import list_snapshots, read_snapshot
