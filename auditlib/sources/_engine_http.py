@@ -140,10 +140,15 @@ class UnixApi:
         """Return the answer of each GET in order (see `EngineApi.get_many`)."""
         if len(paths) < 2 * PIPELINES:
             return [self._safe_get(p) for p in paths]
-        n = -(-len(paths) // PIPELINES)
-        parts = [paths[i : i + n] for i in range(0, len(paths), n)]
-        with ThreadPoolExecutor(len(parts), thread_name_prefix="engine-pipe") as pool:
-            return [r for part in pool.map(self._pipeline, parts) for r in part]
+        # Dealt round-robin, so that slow GETs (a `diff` walks a container's filesystem) are
+        # spread over the connections rather than queued on one.
+        parts = [paths[i::PIPELINES] for i in range(PIPELINES)]
+        with ThreadPoolExecutor(PIPELINES, thread_name_prefix="engine-pipe") as pool:
+            answers = list(pool.map(self._pipeline, parts))
+        out: list[Any] = [None] * len(paths)
+        for i, part in enumerate(answers):
+            out[i::PIPELINES] = part
+        return out
 
     def _safe_get(self, path: str) -> Any:
         try:

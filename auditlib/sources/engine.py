@@ -14,6 +14,7 @@ from __future__ import annotations
 import http.client
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -321,26 +322,29 @@ def collect_engine(
         "/info",
         *(p for i in image_ids for p in (f"/images/{i}/json", f"/images/{i}/history")),
         *(f"/containers/{c}/json" for c in container_ids),
-        *(f"/containers/{c}/changes" for c in diffed),
     ]
-    answers = iter(api.get_many(paths))
-    info = next(answers)
-    host = str(info.get("Name") or shown) if isinstance(info, dict) else shown
-    col = Collection(shown, FORMAT)
     results: list[Record | str] = []
-    for iid in image_ids:
-        inspect, history = next(answers), next(answers)
-        results.append(_image_or_error(inspect, history, iid, shown, host, api_version))
-        if progress:
-            progress(iid)
-    inspects = [next(answers) for _ in container_ids]
-    changes = dict(zip(diffed, answers, strict=True))
+    with ThreadPoolExecutor(1, thread_name_prefix="engine-diff") as background:
+        # The diffs (slow: each walks a container's filesystem) go on while the inspects are
+        # read and turned into records.
+        diffs = background.submit(api.get_many, [f"/containers/{c}/changes" for c in diffed])
+        answers = iter(api.get_many(paths))
+        info = next(answers)
+        host = str(info.get("Name") or shown) if isinstance(info, dict) else shown
+        for iid in image_ids:
+            inspect, history = next(answers), next(answers)
+            results.append(_image_or_error(inspect, history, iid, shown, host, api_version))
+            if progress:
+                progress(iid)
+        inspects = [next(answers) for _ in container_ids]
+        changes = dict(zip(diffed, diffs.result(), strict=True))
     for cid, inspect in zip(container_ids, inspects, strict=True):
         results.append(
             _container_or_error(inspect, changes.get(cid), cid, shown, host, api_version)
         )
         if progress:
             progress(cid)
+    col = Collection(shown, FORMAT)
     for r in results:
         if isinstance(r, Record):
             col.records.append(r)
