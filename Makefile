@@ -28,6 +28,7 @@ demo: setup
 
 bench: setup
 	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/collect.py
 
 lint: setup
 	$(BIN)/ruff check auditlib tests benchmarks
