@@ -16,11 +16,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
+from auditlib.cli_options import store_option
 from auditlib.data import AuditData
 from auditlib.documents import find_files
 from auditlib.errors import AuditlibError
 from auditlib.loader import load
-from auditlib.store import DEFAULT_STORE, write_snapshot
+from auditlib.store import write_snapshot
 
 EXIT_OK, EXIT_POLICY, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -80,13 +81,7 @@ def summarize(paths: tuple[str, ...]) -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
-@click.option(
-    "--store",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_STORE,
-    show_default=True,
-    help="The store folder.",
-)
+@store_option
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def ingest(paths: tuple[str, ...], store: Path, quiet: bool) -> None:
     """Parse files and folders into a new snapshot of the store.
@@ -125,8 +120,7 @@ def ingest(paths: tuple[str, ...], store: Path, quiet: bool) -> None:
               help="Allow plain HTTP to registries not on a loopback address.")
 @click.option("--docker-config", type=click.Path(dir_okay=False), default=None,
               help="The docker config.json with registry credentials (default: the docker CLI's).")
-@click.option("--store", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_STORE,
-              show_default=True, help="The store folder.")
+@store_option
 @click.option("--quiet", is_flag=True, help="No progress display.")
 def collect(
     engines: tuple[str, ...],

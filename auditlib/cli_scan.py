@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from auditlib.cli_options import store_option
 from auditlib.errors import AuditlibError
 from auditlib.loader import load
 from auditlib.scanners.report import JobResult, JobStatus, ScanReport
@@ -28,7 +29,7 @@ from auditlib.scanners.targets import (
     tagged_images,
 )
 from auditlib.scanners.tools import TOOLS, TRIVY_OFFLINE_SCANNERS, ScanSettings, get_tools
-from auditlib.store import DEFAULT_STORE, write_snapshot
+from auditlib.store import write_snapshot
 
 EXIT_OK, EXIT_BAD = 0, 2
 
@@ -121,13 +122,7 @@ def _source(target: Target) -> str:
 @click.command()
 @click.argument("images", nargs=-1, metavar="[IMAGE]... | --all")
 @click.option("--all", "all_images", is_flag=True, help="Every tagged image on the engine.")
-@click.option(
-    "--store",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_STORE,
-    show_default=True,
-    help="The store folder.",
-)
+@store_option
 @click.option(
     "--engine",
     metavar="URL",

@@ -141,37 +141,21 @@ def connect_engine(url: str | None = None, *, timeout: int = 120) -> tuple[Any, 
     Raises:
         EngineUnreachableError: with one line that says which engine and how to fix it.
     """
-    import docker
-    import requests
+    from auditlib.errors import SourceUnavailableError
+    from auditlib.sources.engine import connect
 
-    address = url or os.environ.get("DOCKER_HOST") or DEFAULT_DOCKER_HOST
     try:
-        client = (
-            docker.DockerClient(base_url=url, timeout=timeout)
-            if url
-            else docker.from_env(timeout=timeout)
-        )
-        client.ping()
-    except (docker.errors.DockerException, requests.RequestException) as e:
-        raise EngineUnreachableError(engine_error_message(address, e)) from e
-    return client, address
+        client, shown = connect(url, timeout=timeout)
+    except SourceUnavailableError as e:
+        raise EngineUnreachableError(str(e)) from e
+    return client, shown
 
 
 def engine_error_message(address: str, error: BaseException) -> str:
     """Return one line: why the engine at `address` cannot be reached, and what to do about it."""
-    text = str(error)
-    if "Permission denied" in text or "PermissionError" in text:
-        why = "permission denied; add your user to the docker group or set DOCKER_HOST"
-    elif "No such file" in text or "FileNotFoundError" in text:
-        why = (
-            "no engine socket there; start dockerd, or point DOCKER_HOST (or --engine) at a "
-            "running engine"
-        )
-    elif "Connection refused" in text:
-        why = "connection refused; start dockerd, or point DOCKER_HOST (or --engine) at it"
-    else:
-        why = f"{text}; check DOCKER_HOST (or --engine)"
-    return f"cannot connect to the Docker Engine at {address}: {why}"
+    from auditlib.sources.engine import how_to_fix
+
+    return f"cannot connect to the Docker Engine at {address}: {how_to_fix(address, error)}"
 
 
 def tagged_images(client: Any, engine: str) -> list[EngineImage]:

@@ -51,7 +51,8 @@ def safe_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def _how_to_fix(url: str, error: BaseException) -> str:
+def how_to_fix(url: str, error: BaseException) -> str:
+    """Return why the engine at `url` could not be reached and what to do, from `error`."""
     text = str(error).lower()
     if "permission denied" in text:
         return (
@@ -91,7 +92,7 @@ def connect(url: str | None = None, *, timeout: int = 60) -> tuple[docker.Docker
         client.ping()
     except (docker.errors.DockerException, requests.RequestException, OSError) as e:
         raise SourceUnavailableError(
-            f"cannot connect to the Docker Engine at {shown}: {_how_to_fix(shown, e)}"
+            f"cannot connect to the Docker Engine at {shown}: {how_to_fix(shown, e)}"
         ) from None
     return client, shown
 
@@ -117,7 +118,7 @@ def open_api(
             version = unix.ping()
         except (OSError, EngineGetError, http.client.HTTPException) as e:
             raise SourceUnavailableError(
-                f"cannot connect to the Docker Engine at {effective}: {_how_to_fix(effective, e)}"
+                f"cannot connect to the Docker Engine at {effective}: {how_to_fix(effective, e)}"
             ) from None
         return unix, effective, version or "unknown"
     client, shown = connect(url)
@@ -307,7 +308,7 @@ def collect_engine(
     for answer in listing:
         if isinstance(answer, Exception):
             raise SourceUnavailableError(
-                f"cannot list the Docker Engine at {shown}: {_how_to_fix(shown, answer)}"
+                f"cannot list the Docker Engine at {shown}: {how_to_fix(shown, answer)}"
             )
     image_list = [i for i in listing[0] if isinstance(i, dict) and i.get("Id")]
     container_list = (

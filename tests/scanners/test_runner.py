@@ -508,12 +508,12 @@ def test_engine_images_are_exported_once_scanned_and_deleted(
     [
         ("Error while fetching server API version: ('Connection aborted.', "
          "PermissionError(13, 'Permission denied'))",
-         "permission denied; add your user to the docker group or set DOCKER_HOST"),
+         "permission denied; run as a user in the `docker` group"),
         ("Error while fetching server API version: ('Connection aborted.', "
          "FileNotFoundError(2, 'No such file or directory'))",
-         "no engine socket there; start dockerd"),
+         "no such socket; is dockerd running?"),
         ("Error while fetching server API version: ... [Errno 111] Connection refused",
-         "connection refused; start dockerd"),
+         "connection refused; is dockerd listening there?"),
     ],
 )
 def test_engine_error_says_which_engine_and_how_to_fix(error: str, says: str) -> None:
@@ -525,7 +525,7 @@ def test_engine_error_says_which_engine_and_how_to_fix(error: str, says: str) ->
 
 def test_connect_engine_to_nothing(tmp_path: Path) -> None:
     url = f"unix://{tmp_path}/docker.sock"
-    with pytest.raises(EngineUnreachableError, match=f"at {url}: no engine socket there"):
+    with pytest.raises(EngineUnreachableError, match=f"at {url}: no such socket"):
         connect_engine(url, timeout=5)
 
 
@@ -591,7 +591,7 @@ def test_cli_exit_codes(
     down = run(main, ["scan", "app:1", *store])
     assert down.exit_code == 2
     assert down.output.strip() == (
-        f"error: cannot connect to the Docker Engine at {sock}: no engine socket there; "
-        "start dockerd, or point DOCKER_HOST (or --engine) at a running engine"
+        f"error: cannot connect to the Docker Engine at {sock}: no such socket; "
+        "is dockerd running? start it, or set --engine/DOCKER_HOST"
     )
     assert os.environ["DOCKER_HOST"] == sock

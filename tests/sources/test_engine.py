@@ -13,9 +13,9 @@ import pytest
 from auditlib.errors import SourceUnavailableError
 from auditlib.normalize.secret_env import check_env, redact
 from auditlib.sources.engine import (
-    _how_to_fix,
     connect,
     container_from_inspect,
+    how_to_fix,
     image_from_inspect,
     safe_url,
 )
@@ -183,8 +183,8 @@ def test_safe_url_drops_passwords() -> None:
         ("[SSL: CERTIFICATE_VERIFY_FAILED]", "DOCKER_CERT_PATH"),
     ],
 )
-def test_how_to_fix(error: str, expected: str) -> None:
-    assert expected in _how_to_fix("unix:///x", Exception(error))
+def testhow_to_fix(error: str, expected: str) -> None:
+    assert expected in how_to_fix("unix:///x", Exception(error))
 
 
 def test_connect_to_missing_socket_names_it(tmp_path: Any) -> None:
