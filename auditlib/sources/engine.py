@@ -72,6 +72,25 @@ def how_to_fix(url: str, error: BaseException) -> str:
     return f"{first[:200]}; check --engine/DOCKER_HOST"
 
 
+_MIN_API = "1.24"
+"""The oldest Engine API the SDK speaks; the engine's own version is used once it answers."""
+
+
+def _keep_engine_ca(client: docker.DockerClient) -> None:
+    """Make the engine's own CA (DOCKER_CERT_PATH/ca.pem) win over REQUESTS_CA_BUNDLE.
+
+    `requests` lets REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE replace a session's `verify` on every
+    request, so with either set (as on many corporate machines) the SDK checks a TLS engine
+    against the system bundle and fails where the docker CLI succeeds. The environment's proxies
+    are kept.
+    """
+    session = client.api
+    if isinstance(session.verify, str):
+        base = str(session.base_url).replace("tcp://", "https://")
+        session.proxies = requests.utils.get_environ_proxies(base)
+        session.trust_env = False
+
+
 def connect(url: str | None = None, *, timeout: int = 60) -> tuple[docker.DockerClient, str]:
     """Open a client to the engine at `url` (else `DOCKER_HOST`, else the default socket) and
     check that it answers.
@@ -84,12 +103,14 @@ def connect(url: str | None = None, *, timeout: int = 60) -> tuple[docker.Docker
     """
     shown = safe_url(url or os.environ.get("DOCKER_HOST") or DEFAULT_URL)
     try:
+        # A fixed version first: "auto" would ask the engine before the CA fix below.
         client = (
-            docker.DockerClient(base_url=url, timeout=timeout)
+            docker.DockerClient(base_url=url, timeout=timeout, version=_MIN_API)
             if url
-            else docker.from_env(timeout=timeout)
+            else docker.from_env(timeout=timeout, version=_MIN_API)
         )
-        client.ping()
+        _keep_engine_ca(client)
+        client.api._version = str(client.api.version(api_version=False)["ApiVersion"])
     except (docker.errors.DockerException, requests.RequestException, OSError) as e:
         raise SourceUnavailableError(
             f"cannot connect to the Docker Engine at {shown}: {how_to_fix(shown, e)}"

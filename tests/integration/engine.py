@@ -47,6 +47,10 @@ class Engine:
     client: docker.DockerClient
     root: Path
     process: subprocess.Popen[bytes]
+    tls_url: str | None = None
+    """`tcp://127.0.0.1:PORT`: the same engine over TCP with mutual TLS (`tls=True`)."""
+    cert_path: Path | None = None
+    """The DOCKER_CERT_PATH of a client allowed on `tls_url` (ca.pem, cert.pem, key.pem)."""
 
     def env(self) -> dict[str, str]:
         """Return os.environ with DOCKER_HOST pointing at this engine."""
@@ -69,8 +73,49 @@ class Engine:
         return done.stdout.decode()
 
 
-def start_engine(root: Path) -> Engine:
+def make_tls(folder: Path) -> Path:
+    """Make a test CA, a server certificate for 127.0.0.1 and a client certificate with openssl.
+
+    Returns:
+        `folder`, holding the server's `server-cert.pem`/`server-key.pem` and the client's
+        `ca.pem`, `cert.pem`, `key.pem` (the layout DOCKER_CERT_PATH expects).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def ssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
+
+    (folder / "server.ext").write_text(
+        "subjectAltName = IP:127.0.0.1,DNS:localhost\nextendedKeyUsage = serverAuth\n"
+    )
+    (folder / "client.ext").write_text("extendedKeyUsage = clientAuth\n")
+    ssl("genrsa", "-out", "ca-key.pem", "2048")
+    ssl("req", "-new", "-x509", "-days", "2", "-key", "ca-key.pem", "-subj", "/CN=auditlib-test-ca",
+        "-out", "ca.pem")
+    for name, key, cn, ext in (
+        ("server-cert.pem", "server-key.pem", "127.0.0.1", "server.ext"),
+        ("cert.pem", "key.pem", "auditlib-test-client", "client.ext"),
+    ):
+        ssl("genrsa", "-out", key, "2048")
+        ssl("req", "-new", "-key", key, "-subj", f"/CN={cn}", "-out", "req.csr")
+        ssl("x509", "-req", "-days", "2", "-in", "req.csr", "-CA", "ca.pem", "-CAkey",
+            "ca-key.pem", "-CAcreateserial", "-out", name, "-extfile", ext)
+    return folder
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_engine(root: Path, *, tls: bool = False) -> Engine:
     """Start dockerd with everything under `root`; return it once its API answers.
+
+    With `tls`, it also listens on a TCP port of 127.0.0.1 with mutual TLS (certificates made
+    by `make_tls`).
 
     Raises:
         RuntimeError: with the end of dockerd's log when it does not come up in 60 s.
@@ -79,14 +124,21 @@ def start_engine(root: Path) -> Engine:
         (root / sub).mkdir(parents=True, exist_ok=True)
     sock = root / "docker.sock"
     log = (root / "dockerd.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            "dockerd", "--data-root", str(root / "data"), "--exec-root", str(root / "exec"),
-            "-H", f"unix://{sock}", "--pidfile", str(root / "dockerd.pid"),
-            "--iptables=false", "--ip6tables=false", "--bridge=none", "--storage-driver=vfs",
-        ],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
+    argv = [
+        "dockerd", "--data-root", str(root / "data"), "--exec-root", str(root / "exec"),
+        "-H", f"unix://{sock}", "--pidfile", str(root / "dockerd.pid"),
+        "--iptables=false", "--ip6tables=false", "--bridge=none", "--storage-driver=vfs",
+    ]
+    tls_url = cert_path = None
+    if tls:
+        cert_path = make_tls(root / "certs")
+        tls_url = f"tcp://127.0.0.1:{_free_port()}"
+        argv += [
+            "-H", tls_url, "--tlsverify", "--tlscacert", str(cert_path / "ca.pem"),
+            "--tlscert", str(cert_path / "server-cert.pem"),
+            "--tlskey", str(cert_path / "server-key.pem"),
+        ]
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
     url = f"unix://{sock}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -96,7 +148,7 @@ def start_engine(root: Path) -> Engine:
             try:
                 client = docker.DockerClient(base_url=url, timeout=120)
                 client.ping()
-                return Engine(url, client, root, proc)
+                return Engine(url, client, root, proc, tls_url, cert_path)
             except docker.errors.DockerException:
                 pass
         time.sleep(0.2)
@@ -129,7 +181,7 @@ def engine_or_skip() -> Iterator[Engine]:
         unavailable("dockerd not installed (Debian docker.io; `make test` installs it as root)")
     root = Path(tempfile.mkdtemp(prefix="auditlib-dockerd-", dir="/tmp"))
     try:
-        engine = start_engine(root)
+        engine = start_engine(root, tls=shutil.which("openssl") is not None)
     except RuntimeError as e:
         unavailable(str(e))
         raise

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from auditlib.data import AuditData
+from auditlib.errors import SourceUnavailableError
 from auditlib.identity import normalize_reference
 from auditlib.sources.engine import collect_engine
 from auditlib.sources.record import to_audit_data
@@ -149,3 +150,25 @@ def test_cli_collect_unreachable_engine_is_exit_2(tmp_path: Path) -> None:
     assert len(lines) == 1
     assert "cannot connect to the Docker Engine at unix://" in lines[0]
     assert "no such socket" in lines[0]
+
+
+def test_tcp_with_mutual_tls_gives_the_same_inventory(
+    engine_fleet: Fleet, collected: AuditData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = engine_fleet.engine
+    if engine.tls_url is None or engine.cert_path is None:
+        pytest.fail("the test engine was started without its TLS listener (openssl missing?)")
+    # The way a user points the docker CLI at a remote engine: DOCKER_HOST, DOCKER_TLS_VERIFY,
+    # DOCKER_CERT_PATH; the collector goes through the docker SDK there.
+    monkeypatch.setenv("DOCKER_HOST", engine.tls_url)
+    monkeypatch.setenv("DOCKER_TLS_VERIFY", "1")
+    monkeypatch.setenv("DOCKER_CERT_PATH", str(engine.cert_path))
+    over_tls = to_audit_data([collect_engine()])
+    assert set(over_tls.images["image_id"]) == set(collected.images["image_id"])
+    assert set(over_tls.containers["container_id"]) == set(collected.containers["container_id"])
+    assert set(over_tls.images["source"]) == {engine.tls_url}
+    # Without the client certificate the engine refuses: one clear error, no traceback.
+    monkeypatch.delenv("DOCKER_TLS_VERIFY")
+    monkeypatch.delenv("DOCKER_CERT_PATH")
+    with pytest.raises(SourceUnavailableError, match=f"at {engine.tls_url}: "):
+        collect_engine()
