@@ -29,6 +29,7 @@ demo: setup
 bench: setup
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/collect.py
+	$(BIN)/python benchmarks/policy.py
 
 lint: setup
 	$(BIN)/ruff check auditlib tests benchmarks
@@ -36,6 +37,7 @@ lint: setup
 
 docs: setup
 	$(BIN)/python -m auditlib.tables > docs/tables.md
+	$(BIN)/python -m auditlib.policy.docs > docs/policy.md
 
 clean:
 	rm -rf $(VENV) build *.egg-info reports/demo-* auditlib-store

@@ -262,9 +262,11 @@ def demo(images: int, out: Path, seed: int) -> None:
     sys.exit(_exit_code(data, (str(fleet_dir),)))
 
 
+from auditlib.cli_check import check  # noqa: E402
 from auditlib.cli_scan import scan  # noqa: E402 - cli_scan uses the helpers above
 
 main.add_command(scan)
+main.add_command(check)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

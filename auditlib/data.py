@@ -88,6 +88,8 @@ class AuditData:
 
 def merge(*parts: AuditData) -> AuditData:
     """Return one `AuditData` holding the rows and files of every part, in order."""
+    if not parts:
+        return AuditData()
     if len(parts) == 1:
         return parts[0]
     tables = {

@@ -122,3 +122,56 @@ def read_latest(store: str | os.PathLike[str]) -> AuditData:
             f"{store}: no snapshot in this store; run `auditlib ingest PATH --store {store}` first"
         )
     return read_snapshot(snaps[-1])
+
+
+def _manifest_sources(snapshot: Path) -> set[str] | None:
+    try:
+        manifest = json.loads((snapshot / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    files = manifest.get("files")
+    if not isinstance(files, list):
+        return None
+    return {str(f.get("path")) for f in files if isinstance(f, dict)}
+
+
+def read_current(store: str | os.PathLike[str]) -> AuditData:
+    """Read the current state of `store`: for every source (a file, an engine, a repository),
+    the rows of the newest snapshot that read it.
+
+    So `collect`, `scan` and `ingest` runs, each writing its own snapshot, add up to one view;
+    a source read again replaces what older snapshots said of it.
+
+    Raises:
+        StoreError: if the store has no snapshot or a table cannot be read.
+    """
+    from auditlib.data import merge
+
+    snaps = list_snapshots(store)
+    if not snaps:
+        raise StoreError(
+            f"{store}: no snapshot in this store; run `auditlib ingest PATH --store {store}` or "
+            f"`auditlib collect --store {store}` first"
+        )
+    claimed: set[str] = set()
+    parts: list[AuditData] = []
+    for snap in reversed(snaps):
+        listed = _manifest_sources(snap)
+        if listed and listed <= claimed:
+            continue  # everything it read was read again later
+        data = read_snapshot(snap)
+        sources = set(data.scans["source"].astype(str)) | set(
+            data.load_errors["source"].astype(str)
+        )
+        if listed is not None:
+            sources |= listed
+        if claimed:
+            for name, df in data.tables().items():
+                keep = ~df["source"].astype(str).isin(claimed)
+                if not keep.all():
+                    setattr(data, name, df[keep].reset_index(drop=True))
+            data.files = [f for f in data.files if f.path not in claimed]
+        parts.append(data)
+        claimed |= sources
+    parts.reverse()
+    return merge(*parts)

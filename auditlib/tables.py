@@ -392,6 +392,44 @@ TABLES: tuple[Table, ...] = (
 )
 """Every table, in the order the data dictionary lists them."""
 
+POLICY_RESULTS = Table(
+    "policy_results", "(image, rule) verdict of a policy evaluation (`auditlib check`)", ("image_id", "rule"),
+    (
+        _c("image_id", "string", "The image (config digest)."),
+        _c("image_name", "string", "The image's name to show: a version tag, else any tag, else a short id."),
+        _c("rule", "category", "The rule's slug (`no-latest-tag`)."),
+        _c("title", "category", "The rule's title."),
+        _c("status", "category", "`pass`, `fail`, `warn`, `waived` or `no-data` (never counted as a pass)."),
+        _c("severity", "category", "The rule's severity as the policy sets it: critical, high, medium or low."),
+        _c("points", "Int64", "The rule's weight in the image's score."),
+        _c("earned", "Float64", "Points earned: all for pass and waived, half for warn, none for fail and no-data."),
+        _c("evidence", "string", "Why, in words, with the facts that decided it (untrusted text from images may appear)."),
+        _c("waiver_reason", "string", "The waiver that applied (status `waived`), or that has expired; missing otherwise."),
+        _c("waiver_expires", "string", "That waiver's expiry date (YYYY-MM-DD), when it has one."),
+        _c("waiver_expired", "boolean", "Whether that waiver had expired at the as-of time (it then no longer applies)."),
+        _c("evaluated_at", "datetime", "The as-of time of the evaluation (UTC)."),
+    ),
+)
+
+POLICY_SCORES = Table(
+    "policy_scores", "image scored by a policy evaluation", ("image_id",),
+    (
+        _c("image_id", "string", "The image (config digest)."),
+        _c("image_name", "string", "The image's name to show."),
+        _c("score", "Float64", "Points earned as a percentage of the points of the rules that ran (0-100)."),
+        _c("grade", "category", "A (>90), B (>70), C (>50), D (>30), E (>10) or F, as Docker Scout's health score."),
+        _c("pass_count", "Int64", "Rules passed."),
+        _c("fail_count", "Int64", "Rules failed."),
+        _c("warn_count", "Int64", "Rules warned."),
+        _c("waived_count", "Int64", "Rules waived."),
+        _c("no_data_count", "Int64", "Rules with no data (they earn no points)."),
+        _c("worst_failure", "category", "Severity of the worst failed rule, when one failed."),
+    ),
+)
+
+DERIVED_TABLES: tuple[Table, ...] = (POLICY_RESULTS, POLICY_SCORES)
+"""Tables computed from the others (policy evaluation), not read from sources."""
+
 TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
 
 
@@ -554,7 +592,7 @@ def data_dictionary() -> str:
         "critical; `datetime` is `datetime64[ns, UTC]`.",
         "",
     ]
-    for t in TABLES:
+    for t in (*TABLES, *DERIVED_TABLES):
         lines += [f"## `{t.name}`", "", f"One row per {t.row}. Key: {', '.join(f'`{k}`' for k in t.key)}.", ""]
         lines += ["| column | dtype | meaning |", "|---|---|---|"]
         lines += [f"| `{c.name}` | {c.dtype} | {c.meaning} |" for c in t.columns]

@@ -32,3 +32,23 @@ def test_half_written_snapshot_is_not_listed(tmp_path: Path) -> None:
     assert list_snapshots(store) == []
     with pytest.raises(StoreError, match="no snapshot"):
         read_latest(store)
+
+
+def test_read_current_adds_up_snapshots_and_replaces_re_read_sources(tmp_path: Path) -> None:
+    from auditlib.data import FileResult
+    from auditlib.store import read_current
+    from tests.policy.builders import image_id, make_data
+
+    store = tmp_path / "s"
+
+    def snap(source: str, image: int) -> None:
+        data = make_data(images=[{"image_id": image_id(image), "source": source}])
+        data.files = [FileResult(source, "test")]
+        write_snapshot(store, data, sources=[source])
+
+    snap("engine", 1)
+    snap("registry", 2)
+    snap("engine", 3)  # the engine again: image 1 is gone from it
+    current = read_current(store)
+    assert sorted(current.images["source"].astype(str)) == ["engine", "registry"]
+    assert set(current.images["image_id"]) == {image_id(2), image_id(3)}

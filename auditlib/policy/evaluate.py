@@ -1,0 +1,180 @@
+"""Evaluate a policy: every enabled rule on every image, waivers applied, images scored.
+
+The score follows Docker Scout's health score: each rule is worth its points; a pass (or a waived
+failure) earns them all, a warning half, a failure or `no-data` nothing; the score is the
+percentage of the points of the rules that ran, and the grade is A (>90), B (>70), C (>50),
+D (>30), E (>10) or F. `no-data` earns nothing on purpose: an image nobody scanned is not
+compliant with "scanned".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from auditlib.data import AuditData
+from auditlib.policy.config import Policy, Waiver, WaiverUse
+from auditlib.policy.context import Context
+from auditlib.policy.glob import matches_any
+from auditlib.policy.model import SEVERITIES, RuleConfig, Verdict
+from auditlib.tables import POLICY_RESULTS, POLICY_SCORES, frame
+
+EARNED = {"pass": 1.0, "waived": 1.0, "warn": 0.5, "fail": 0.0, "no-data": 0.0}
+"""Share of a rule's points each status earns."""
+
+GRADES = ((90, "A"), (70, "B"), (50, "C"), (30, "D"), (10, "E"))
+"""Lowest score (exclusive) of each grade; below the last is F."""
+
+
+def grade(score: float) -> str:
+    """Return the letter grade of a score (0-100), Docker Scout's thresholds."""
+    for floor, letter in GRADES:
+        if score > floor:
+            return letter
+    return "F"
+
+
+@dataclass
+class Evaluation:
+    """The result of evaluating a policy."""
+
+    results: pd.DataFrame
+    """`policy_results`: one row per (image, rule)."""
+    scores: pd.DataFrame
+    """`policy_scores`: one row per image."""
+    policy: Policy
+    as_of: pd.Timestamp
+    waivers: list[WaiverUse] = field(default_factory=list)
+    """Every waiver of the policy, whether it applied, expired, or matched nothing."""
+    errors: list[str] = field(default_factory=list)
+    """Rules that raised (a bug): their images got `no-data` with the error as evidence."""
+
+    def count(self, status: str) -> int:
+        """Return how many results have `status`."""
+        return int((self.results["status"] == status).sum())
+
+    def broken(self, fail_on: str) -> bool:
+        """Return whether the policy is broken at threshold `fail_on` (`fail` or `warn`)."""
+        statuses = {"fail"} if fail_on == "fail" else {"fail", "warn"}
+        return bool(self.results["status"].isin(statuses).any())
+
+
+def _verdicts(rc: RuleConfig, ctx: Context, errors: list[str]) -> dict[str, Verdict]:
+    try:
+        found = rc.rule.evaluate(ctx, rc.params)
+    except Exception as e:  # noqa: BLE001 - one broken rule must not stop the others
+        errors.append(f"{rc.rule.slug}: {type(e).__name__}: {e}")
+        reason = f"the rule could not be evaluated: {type(e).__name__}: {e}"
+        return {i: Verdict(i, "no-data", reason) for i in ctx.image_ids}
+    return {v.image_id: v for v in found}
+
+
+def _waiver_for(
+    waivers: Sequence[Waiver], rule: str, names: list[str]
+) -> Waiver | None:
+    for w in waivers:
+        if (w.rule in ("*", rule)) and matches_any([w.image], names):
+            return w
+    return None
+
+
+def evaluate(
+    data: AuditData, policy: Policy, *, as_of: dt.datetime | pd.Timestamp | None = None
+) -> Evaluation:
+    """Evaluate `policy` on every image of `data`.
+
+    Args:
+        data: the tables (a store's current state, or a load).
+        policy: the rules and waivers (`load_policy`).
+        as_of: the moment ages and waiver expiries are measured at (default: now, UTC).
+
+    Returns:
+        The results, the scores, and how each waiver was used.
+    """
+    now = pd.Timestamp(as_of if as_of is not None else dt.datetime.now(dt.UTC))
+    now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
+    ctx = Context(data, now)
+    today = now.date()
+    uses = {
+        id(w): WaiverUse(w, w.expires is not None and w.expires < today) for w in policy.waivers
+    }
+    live = [w for w in policy.waivers if not uses[id(w)].expired]
+    expired = [w for w in policy.waivers if uses[id(w)].expired]
+    errors: list[str] = []
+    cols: dict[str, list[Any]] = {c: [] for c in POLICY_RESULTS.column_names}
+    for rc in policy.enabled():
+        rule = rc.rule
+        verdicts = _verdicts(rc, ctx, errors)
+        for image_id in ctx.image_ids:
+            v = verdicts.get(image_id) or Verdict(image_id, "no-data", rule.no_data)
+            status, evidence = v.status, v.evidence
+            names = [*ctx.references.get(image_id, []), image_id]
+            waiver: Waiver | None = None
+            was_expired: bool | None = None
+            if status in ("fail", "warn"):
+                waiver = _waiver_for(live, rule.slug, names)
+                if waiver is not None:
+                    uses[id(waiver)].applied_to.append((image_id, rule.slug))
+                    status, was_expired = "waived", False
+                    evidence = f"{evidence} (waived {v.status}: {waiver.reason})"
+                else:
+                    waiver = _waiver_for(expired, rule.slug, names)
+                    if waiver is not None:
+                        uses[id(waiver)].applied_to.append((image_id, rule.slug))
+                        was_expired = True
+                        evidence = (f"{evidence} (a waiver expired on {waiver.expires}: "
+                                    f"{waiver.reason})")
+            cols["image_id"].append(image_id)
+            cols["image_name"].append(ctx.name(image_id))
+            cols["rule"].append(rule.slug)
+            cols["title"].append(rule.title)
+            cols["status"].append(status)
+            cols["severity"].append(rc.severity)
+            cols["points"].append(rule.points)
+            cols["earned"].append(rule.points * EARNED[status])
+            cols["evidence"].append(evidence)
+            cols["waiver_reason"].append(waiver.reason if waiver else None)
+            cols["waiver_expires"].append(
+                waiver.expires.isoformat() if waiver and waiver.expires else None
+            )
+            cols["waiver_expired"].append(was_expired)
+            cols["evaluated_at"].append(now)
+    n = len(cols["image_id"])
+    results = frame(POLICY_RESULTS, cols, n)
+    return Evaluation(results, _scores(results), policy, now, list(uses.values()), errors)
+
+
+def _scores(results: pd.DataFrame) -> pd.DataFrame:
+    if results.empty:
+        return frame(POLICY_SCORES, {}, 0)
+    r = results.assign(
+        status=results["status"].astype(str), severity=results["severity"].astype(str)
+    )
+    g = r.groupby("image_id", sort=True)
+    points = g["points"].sum().astype(float)
+    earned = g["earned"].sum().astype(float)
+    score = (earned / points.where(points > 0) * 100).round(1).fillna(0.0)
+    counts = pd.crosstab(r["image_id"], r["status"]).reindex(
+        columns=["pass", "fail", "warn", "waived", "no-data"], fill_value=0
+    )
+    failed = r[r["status"] == "fail"]
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+    worst = failed.groupby("image_id")["severity"].agg(lambda s: min(s, key=lambda x: rank[x]))
+    ids = list(score.index)
+    cols: dict[str, list[Any]] = {
+        "image_id": ids,
+        "image_name": list(g["image_name"].first().reindex(ids)),
+        "score": list(score),
+        "grade": [grade(float(s)) for s in score],
+        "pass_count": [int(x) for x in counts["pass"].reindex(ids)],
+        "fail_count": [int(x) for x in counts["fail"].reindex(ids)],
+        "warn_count": [int(x) for x in counts["warn"].reindex(ids)],
+        "waived_count": [int(x) for x in counts["waived"].reindex(ids)],
+        "no_data_count": [int(x) for x in counts["no-data"].reindex(ids)],
+        "worst_failure": [worst.get(i) for i in ids],
+    }
+    return frame(POLICY_SCORES, cols, len(ids))

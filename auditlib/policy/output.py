@@ -1,0 +1,132 @@
+"""How `auditlib check` shows an evaluation: a readable table, JSON, or JUnit XML (so that CI
+systems show each failing rule of each image as a failed test).
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from auditlib.policy.evaluate import Evaluation
+
+_STYLE = {"fail": "red", "warn": "yellow", "no-data": "magenta", "waived": "cyan", "pass": "green"}
+
+
+def _cell(v: Any) -> Any:
+    if v is None or (not isinstance(v, (list, dict)) and pd.isna(v)):
+        return None
+    if isinstance(v, pd.Timestamp):
+        return v.isoformat()
+    if hasattr(v, "item"):
+        return v.item()
+    return v
+
+
+def to_dict(ev: Evaluation) -> dict[str, Any]:
+    """Return the evaluation as plain data: summary, images (score, grade, results), waivers."""
+    results = ev.results
+    by_image: dict[str, list[dict[str, Any]]] = {}
+    for row in results.to_dict("records"):
+        by_image.setdefault(str(row["image_id"]), []).append(
+            {k: _cell(row[k]) for k in ("rule", "status", "severity", "points", "earned",
+                                        "evidence", "waiver_reason", "waiver_expires",
+                                        "waiver_expired")}
+        )
+    images = [
+        {**{k: _cell(v) for k, v in s.items()}, "results": by_image.get(str(s["image_id"]), [])}
+        for s in ev.scores.to_dict("records")
+    ]
+    counts = {s: ev.count(s) for s in ("pass", "fail", "warn", "waived", "no-data")}
+    return {
+        "as_of": ev.as_of.isoformat(),
+        "policy": ev.policy.source,
+        "rules": [r.rule.slug for r in ev.policy.enabled()],
+        "summary": {"images": len(ev.scores), "results": counts,
+                    "grades": {str(k): int(v) for k, v in
+                               ev.scores["grade"].value_counts().sort_index().items()}},
+        "images": images,
+        "waivers": [
+            {"rule": u.waiver.rule, "image": u.waiver.image, "reason": u.waiver.reason,
+             "expires": u.waiver.expires.isoformat() if u.waiver.expires else None,
+             "expired": u.expired, "matched": len(u.applied_to)}
+            for u in ev.waivers
+        ],
+        "errors": ev.errors,
+    }
+
+
+def to_json(ev: Evaluation) -> str:
+    """Return the evaluation as JSON text (see `to_dict`)."""
+    return json.dumps(to_dict(ev), indent=2)
+
+
+def to_junit(ev: Evaluation) -> str:
+    """Return JUnit XML: a test suite per image, a test case per rule; `fail` is a failure,
+    `warn` a failure of type `warn` too (CI shows it; `--fail-on` decides the exit code),
+    `no-data` a skipped test, `pass` and `waived` pass (a waiver is said in system-out).
+    """
+    suites = ET.Element("testsuites", name="auditlib policy", tests=str(len(ev.results)),
+                        failures=str(ev.count("fail") + ev.count("warn")))
+    for image_id, group in ev.results.groupby("image_id", sort=True, observed=True):
+        name = str(group["image_name"].iloc[0])
+        statuses = group["status"].astype(str)
+        suite = ET.SubElement(
+            suites, "testsuite", name=name, id=str(image_id), tests=str(len(group)),
+            failures=str(int(statuses.isin(["fail", "warn"]).sum())),
+            skipped=str(int((statuses == "no-data").sum())),
+        )
+        for row in group.itertuples(index=False):
+            case = ET.SubElement(suite, "testcase", classname=name, name=str(row.rule))
+            status, evidence = str(row.status), str(row.evidence)
+            if status in ("fail", "warn"):
+                ET.SubElement(case, "failure", type=status,
+                              message=f"{row.title} ({row.severity})").text = evidence
+            elif status == "no-data":
+                ET.SubElement(case, "skipped", message=evidence)
+            else:
+                ET.SubElement(case, "system-out").text = f"{status}: {evidence}"
+    ET.indent(suites)
+    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def print_table(
+    ev: Evaluation, console: Console, *, show: tuple[str, ...] = ("fail", "warn")
+) -> None:
+    """Print the images by score, worst first, with their failures and warnings and evidence."""
+    summary = Table(title=f"policy: {ev.policy.source}; as of {ev.as_of:%Y-%m-%d %H:%M} UTC")
+    for col in ("image", "grade", "score", "fail", "warn", "no-data", "waived", "pass"):
+        summary.add_column(col, justify="left" if col == "image" else "right")
+    scores = ev.scores.sort_values(["score", "image_name"])
+    for s in scores.itertuples(index=False):
+        summary.add_row(Text(str(s.image_name)), str(s.grade), f"{s.score:.0f}",
+                        str(s.fail_count), str(s.warn_count), str(s.no_data_count),
+                        str(s.waived_count), str(s.pass_count))
+    console.print(summary)
+    shown = ev.results[ev.results["status"].astype(str).isin(show)]
+    if len(shown):
+        detail = Table(title="findings", show_lines=False)
+        for col in ("image", "rule", "status", "severity", "evidence"):
+            detail.add_column(col, overflow="fold")
+        order = {"fail": 0, "warn": 1, "no-data": 2, "waived": 3, "pass": 4}
+        shown = shown.assign(_o=shown["status"].astype(str).map(order))
+        for r in shown.sort_values(["_o", "image_name", "rule"]).itertuples(index=False):
+            detail.add_row(Text(str(r.image_name)), str(r.rule),
+                           Text(str(r.status), style=_STYLE.get(str(r.status), "")),
+                           str(r.severity), Text(str(r.evidence)))
+        console.print(detail)
+    for u in ev.waivers:
+        if u.expired:
+            console.print(Text(f"waiver expired on {u.waiver.expires}: {u.waiver.rule} for "
+                               f"{u.waiver.image} ({u.waiver.reason}); it no longer applies",
+                               style="yellow"))
+        elif not u.applied_to:
+            console.print(Text(f"waiver matched nothing: {u.waiver.rule} for {u.waiver.image}",
+                               style="dim"))
+    for e in ev.errors:
+        console.print(Text(f"rule error: {e}", style="red"))

@@ -1,0 +1,18 @@
+"""Every rule of the default policy, in the order reports list them."""
+
+from __future__ import annotations
+
+from auditlib.policy.model import Rule
+from auditlib.policy.rules import contents, freshness, licenses, runtime, tags, vulns
+
+RULES: tuple[Rule, ...] = (
+    *tags.RULES,        # no-latest-tag, pinned-base-image, trusted-registry
+    *freshness.RULES,   # recent-rebuild, base-image-current, scan-coverage, supported-os
+    *vulns.RULES,       # fixable-vulns-sla
+    *runtime.RULES,     # non-root-user, no-config-drift, derived-image, rollback-ready
+    *licenses.RULES,    # license-policy
+    *contents.RULES,    # no-baked-secrets, minimal-image, oci-labels
+)
+"""The rules, by theme."""
+
+RULES_BY_SLUG: dict[str, Rule] = {r.slug: r for r in RULES}

@@ -1,0 +1,236 @@
+"""recent-rebuild, base-image-current, scan-coverage, supported-os: pass, fail, warn and no-data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from auditlib.data import AuditData
+from auditlib.policy import evaluate
+from auditlib.policy.config import build_policy
+from auditlib.policy.rules import freshness
+from tests.policy.builders import AS_OF, days_ago, image_id, make_data
+
+A, B, C, D, E, F, G = (image_id(n) for n in range(1, 8))
+# Base images with ids that differ in their first 19 characters (evidence shortens them).
+D, E, F = ("sha256:" + c * 64 for c in "def")
+OLD, NEW = "sha256:" + "0d" * 32, "sha256:" + "9e" * 32
+DEBIAN = "docker.io/library/debian:12"
+
+
+def _results(data: AuditData, rule: str, **params: Any) -> dict[str, tuple[str, str]]:
+    policy = build_policy({"rules": {rule: params}}, freshness.RULES, "test")
+    evaluation = evaluate(data, policy, as_of=AS_OF)
+    assert evaluation.errors == []  # a rule that raised gives no-data: that is not a pass
+    r = evaluation.results
+    r = r[r["rule"] == rule]
+    return {str(i): (str(s), str(e))
+            for i, s, e in zip(r["image_id"], r["status"], r["evidence"], strict=True)}
+
+
+def _result(data: AuditData, rule: str, image: str, **params: Any) -> tuple[str, str]:
+    return _results(data, rule, **params)[image]
+
+
+def _layers(image: str, *diff_ids: str) -> list[dict[str, Any]]:
+    return [{"image_id": image, "layer_index": n, "diff_id": f"sha256:{d}"}
+            for n, d in enumerate(diff_ids)]
+
+
+def _labels(image: str, name: str, digest: str | None = None) -> list[dict[str, Any]]:
+    rows = [{"image_id": image, "label": "org.opencontainers.image.base.name", "value": name}]
+    if digest:
+        rows.append({"image_id": image, "label": "org.opencontainers.image.base.digest",
+                     "value": digest})
+    return rows
+
+
+def _registry(tag: str, digest: str, image: str, created: str) -> dict[str, Any]:
+    return {"registry": "docker.io", "repository": "library/debian", "tag": tag,
+            "manifest_digest": digest, "platform_manifest_digest": digest, "image_id": image,
+            "platform": "linux/amd64", "created_at": created}
+
+
+def test_rules_are_declared_in_order() -> None:
+    assert [r.slug for r in freshness.RULES] == ["recent-rebuild", "base-image-current",
+                                                "scan-coverage", "supported-os"]
+    for r in freshness.RULES:
+        assert r.rationale and r.no_data and r.scout and r.others and r.needs
+        assert all(p.meaning for p in r.params)
+    assert [(r.points, r.severity) for r in freshness.RULES] == [
+        (10, "medium"), (10, "high"), (15, "high"), (10, "high")]
+
+
+# -- recent-rebuild ---------------------------------------------------------------------------
+
+
+def test_recent_rebuild() -> None:
+    data = make_data(images=[
+        {"image_id": A, "host": "h", "created_at": days_ago(2)},
+        {"image_id": B, "host": "h", "created_at": days_ago(10)},
+        {"image_id": C, "host": "h", "created_at": days_ago(40)},
+        {"image_id": D, "host": "h", "created_at": "1970-01-01T00:00:00Z"},
+        {"image_id": E, "host": "h", "created_at": "1980-01-01T00:00:01Z"},
+        {"image_id": F, "host": "h"},
+    ])
+    got = _results(data, "recent-rebuild")
+    assert got[A] == ("pass", "built 2026-11-27 (2 days ago)")
+    assert got[B][0] == "warn" and "2026-11-19 (10 days ago)" in got[B][1]
+    assert got[C] == ("fail", "built 2026-10-20 (40 days ago): older than 30 days")
+    for i in (D, E, F):
+        assert got[i][0] == "no-data"
+    assert "reproducible" in got[D][1] and "1980" in got[D][1]
+    got = _results(data, "recent-rebuild", warn_days=1, fail_days=5)
+    assert got[A][0] == "warn" and got[B][0] == "fail"
+
+
+# -- base-image-current -----------------------------------------------------------------------
+
+
+def test_base_image_current_by_digest_against_the_registry() -> None:
+    data = make_data(
+        images=[{"image_id": A, "host": "h"}, {"image_id": B, "host": "h"},
+                {"image_id": C, "host": "h"}],
+        image_labels=[*_labels(A, "debian:12", OLD), *_labels(B, "debian:12", NEW),
+                      *_labels(C, "debian:11", OLD)],
+        registry_tags=[_registry("12", NEW, G, days_ago(9))],
+    )
+    status, evidence = _result(data, "base-image-current", A)
+    assert status == "fail"
+    assert evidence.startswith(f"the base tag {DEBIAN} now points at {NEW[:19]} (created "
+                               "2026-11-20 (9 days ago), per the registry); this image was "
+                               f"built on {OLD[:19]} (by the base.digest label)")
+    assert NEW not in evidence and OLD not in evidence
+    status, evidence = _result(data, "base-image-current", B)
+    assert status == "pass" and NEW[:19] in evidence
+    # debian:11 was not collected: what the tag points at now is unknown.
+    status, evidence = _result(data, "base-image-current", C)
+    assert status == "no-data" and "auditlib collect --registry" in evidence
+
+
+def test_base_image_current_by_layers() -> None:
+    # A is built on D (layers l1, l2), tagged debian:12 on the engine; the registry's debian:12
+    # is now E (new layers): A is stale. B is built on F, which the registry still serves.
+    data = make_data(
+        images=[{"image_id": i, "host": "h", "created_at": days_ago(d), "os": "linux",
+                 "architecture": "amd64"} for i, d in ((A, 1), (B, 1), (D, 20), (E, 3), (F, 20))],
+        image_tags=[{"image_id": D, "reference": DEBIAN},
+                    {"image_id": F, "reference": "docker.io/library/debian:bookworm"}],
+        image_layers=[*_layers(A, "l1", "l2", "a"), *_layers(D, "l1", "l2"),
+                      *_layers(E, "n1", "n2"), *_layers(B, "f1", "b"), *_layers(F, "f1")],
+        registry_tags=[_registry("12", NEW, E, days_ago(3)),
+                       _registry("bookworm", OLD, F, days_ago(20))],
+    )
+    status, evidence = _result(data, "base-image-current", A)
+    assert status == "fail" and f"now points at {NEW[:19]}" in evidence
+    assert f"built on {D[:19]} (by its layers)" in evidence and E[:19] not in evidence
+    status, evidence = _result(data, "base-image-current", B)
+    assert status == "pass" and "docker.io/library/debian:bookworm" in evidence
+
+
+def test_base_image_current_from_an_engine_tag() -> None:
+    # No registry: the engine's debian:12 is E now (A was built FROM debian:12 on D's layers).
+    rows: dict[str, list[dict[str, Any]]] = {
+        "images": [{"image_id": i, "host": "h", "created_at": days_ago(d)}
+                   for i, d in ((A, 1), (D, 20), (E, 3))],
+        "image_layers": [*_layers(A, "l1", "a"), *_layers(D, "l1"), *_layers(E, "n1")],
+        "dockerfiles": [{"path": "Dockerfile", "context_image_ref": "docker.io/team/app:1",
+                         "final_base_ref": DEBIAN}],
+    }
+    data = make_data(**rows, image_tags=[{"image_id": A, "reference": "docker.io/team/app:1"},
+                                         {"image_id": E, "reference": DEBIAN}])
+    status, evidence = _result(data, "base-image-current", A)
+    assert status == "fail" and "per an engine" in evidence
+    assert f"now points at {E[:19]}" in evidence and f"built on {D[:19]}" in evidence
+    data = make_data(**rows, image_tags=[{"image_id": A, "reference": "docker.io/team/app:1"},
+                                         {"image_id": D, "reference": DEBIAN}])
+    assert _result(data, "base-image-current", A)[0] == "pass"
+
+
+def test_base_image_current_other_platform_is_not_a_move() -> None:
+    # An arm64 image built on D; the registry row is the amd64 image of the same tag: its other
+    # id and digest prove nothing.
+    data = make_data(
+        images=[{"image_id": i, "host": "h", "created_at": days_ago(d), "os": "linux",
+                 "architecture": "arm64"} for i, d in ((A, 1), (D, 20))],
+        image_tags=[{"image_id": D, "reference": DEBIAN}],
+        image_layers=[*_layers(A, "l1", "a"), *_layers(D, "l1")],
+        registry_tags=[_registry("12", NEW, G, days_ago(3))],
+    )
+    assert _result(data, "base-image-current", A)[0] == "no-data"
+
+
+def test_base_image_current_no_data_without_a_base() -> None:
+    data = make_data(images=[{"image_id": A, "host": "h"}],
+                     registry_tags=[_registry("12", NEW, G, days_ago(3))])
+    assert _result(data, "base-image-current", A)[0] == "no-data"
+
+
+# -- scan-coverage ----------------------------------------------------------------------------
+
+
+def _doc(sid: str, image: str | None, fmt: str, age: float) -> dict[str, Any]:
+    return {"scan_id": sid, "image_id": image, "format": fmt, "generated_at": days_ago(age)}
+
+
+def test_scan_coverage() -> None:
+    data = make_data(
+        images=[{"image_id": E, "host": "h"}],
+        scans=[
+            _doc("s1", A, "grype-json", 1), _doc("s2", A, "syft-json", 2),
+            _doc("s3", B, "trivy-json", 1),
+            _doc("s4", C, "syft-json", 3),
+            _doc("s5", D, "grype-json", 10), _doc("s6", D, "cyclonedx-json", 1),
+            _doc("s7", F, "cyclonedx-json", 1), _doc("s8", F, "trivy-json", 1),
+        ],
+        packages=[{"scan_id": s, "image_id": i, "package_id": "p", "name": "zlib"}
+                  for s, i in (("s2", A), ("s3", B), ("s4", C), ("s6", D))],
+    )
+    got = _results(data, "scan-coverage")
+    assert got[A] == ("pass", "newest vulnerability scan: grype-json of 2026-11-28 (1 day ago); "
+                              "newest SBOM: syft-json of 2026-11-27 (2 days ago)")
+    assert got[B][0] == "pass"  # Trivy with packages is both
+    assert got[C] == ("fail", "no vulnerability scan of this image; newest SBOM: syft-json of "
+                              "2026-11-26 (3 days ago)")
+    assert got[D] == ("warn", "newest vulnerability scan: grype-json of 2026-11-19 (10 days ago), "
+                              "older than 7 days; newest SBOM: cyclonedx-json of 2026-11-28 "
+                              "(1 day ago)")
+    assert got[E] == ("fail", "no vulnerability scan and no SBOM of this image")
+    # An SBOM with no packages, and a Trivy document that listed none, are not SBOMs.
+    assert got[F][0] == "fail" and got[F][1].startswith("no vulnerability scan and no SBOM")
+    assert "no-data" not in {s for s, _ in got.values()}
+    assert _result(data, "scan-coverage", D, max_age_days=30)[0] == "pass"
+
+
+def test_scan_coverage_vulnerability_rows_and_documents_without_image_id() -> None:
+    data = make_data(
+        scans=[{"scan_id": "s1", "image_id": None, "format": "sarif", "collected_at": days_ago(2)},
+               _doc("s2", A, "spdx-json", 1)],
+        vulnerabilities=[{"scan_id": "s1", "image_id": A, "vuln_id": "CVE-1", "pkg_name": "z"}],
+        packages=[{"scan_id": "s2", "image_id": A, "package_id": "p", "name": "z"}],
+    )
+    status, evidence = _result(data, "scan-coverage", A)
+    assert status == "pass" and "sarif of 2026-11-27 (2 days ago)" in evidence
+
+
+# -- supported-os -----------------------------------------------------------------------------
+
+
+def test_supported_os() -> None:
+    data = make_data(
+        images=[
+            {"image_id": A, "os_family": "debian", "os_version": "9", "is_os_eol": True,
+             "source_format": "trivy-json@2"},
+            {"image_id": B, "os_family": "debian", "os_version": "12", "is_os_eol": False,
+             "source_format": "trivy-json@2"},
+            {"image_id": C, "host": "h", "os_family": "alpine", "os_version": "3.22"},
+            {"image_id": D, "host": "h", "os_family": "ubuntu", "os_version": "18.04"},
+        ],
+        scans=[{"image_id": D, "is_os_eol": True, "format": "grype-json",
+                "source_format": "grype-json@0.80"}],
+    )
+    got = _results(data, "supported-os")
+    assert got[A] == ("fail", "Trivy says debian 9 is past its end of life: no more security "
+                              "fixes")
+    assert got[B] == ("pass", "debian 12 is supported (Trivy: not past its end of life)")
+    assert got[C][0] == "no-data" and "Trivy" in got[C][1]
+    assert got[D][0] == "fail" and "Grype says ubuntu 18.04" in got[D][1]
