@@ -427,7 +427,52 @@ POLICY_SCORES = Table(
     ),
 )
 
-DERIVED_TABLES: tuple[Table, ...] = (POLICY_RESULTS, POLICY_SCORES)
+STALENESS = Table(
+    "staleness", "image, and how far behind it is (`auditlib staleness`)", ("image_id",),
+    (
+        _c("image_id", "string", "The image (config digest)."),
+        _c("image_name", "string", "The image's name to show: a version tag, else any tag, else a short id."),
+        _c("repository", "string", "Registry and repository of that name (`docker.io/team/app`), when it has one."),
+        _c("created_at", "datetime", "When the image was built."),
+        _c("age_days", "Float64", "Days since the build, at the as-of time."),
+        _c("base_ref", "string", "The base image it was built on (`docker.io/library/debian:12`), when known."),
+        _c("base_found_by", "category", "How the base is known: `dockerfile` (FROM), `label` (OCI base labels) or `layers` (its layers start this image's, as Docker Scout matches)."),
+        _c("base_image_id", "string", "The base's image id at build time, when known (by layers)."),
+        _c("base_created_at", "datetime", "When that base was built."),
+        _c("base_age_days", "Float64", "Days since that base was built."),
+        _c("base_current_image_id", "string", "The image the base tag points at now (registry or engine), when known."),
+        _c("base_current_created_at", "datetime", "When that current base was built."),
+        _c("base_drifted", "boolean", "Whether the base tag now points at another image than the one this image was built on (Docker Scout's refresh); missing when unknown."),
+        _c("newer_tags", "string", "Newer tags of the image's repository in the same track, newest first, comma-separated (Renovate's rules: precision kept, suffix must match)."),
+        _c("newest_tag", "string", "The newest of them."),
+        _c("newer_tag_count", "Int64", "How many there are; missing when the repository's tags are unknown."),
+        _c("base_newer_tags", "string", "Newer tags of the base's repository in the base tag's track, newest first."),
+        _c("os_family", "string", "Distribution (`debian`, `alpine`, `ubuntu`, `rhel`, ...)."),
+        _c("os_version", "string", "Its version."),
+        _c("os_eol_date", "datetime", "When that version's support ends (from the bundled table, else unknown)."),
+        _c("os_eol_kind", "category", "Which support ends then: `security`, `standard`, `lts`, `esm`."),
+        _c("os_eol_source", "string", "Where the date comes from (endoflife.date product and the table's date)."),
+        _c("os_is_eol", "boolean", "Whether the OS is past that date (or a scanner says so) at the as-of time."),
+        _c("os_days_to_eol", "Float64", "Days until the end of life (negative: days since)."),
+        _c("fixable_count", "Int64", "Distinct fixable vulnerabilities (vulnerability, package, version)."),
+        _c("fixable_critical", "Int64", "Of them, critical."),
+        _c("fixable_high", "Int64", "Of them, high."),
+        _c("oldest_fix_days", "Float64", "Days the oldest available fix has been available (fix date, else first seen fixed, else publication)."),
+        _c("fixable_in_base", "Int64", "Fixable vulnerabilities in packages of the base image's layers: a rebuild on a refreshed base fixes them."),
+        _c("fixable_in_own", "Int64", "Fixable vulnerabilities in packages of the image's own layers: only a change of the image's own fixes them."),
+        _c("upstream_newest_tag_at", "datetime", "When the newest tag of the base's (or image's) upstream repository was built."),
+        _c("upstream_abandoned", "boolean", "Whether that newest tag is older than the abandonment threshold (Renovate's `abandonmentThreshold`)."),
+        _c("running_containers", "Int64", "Running containers of this image."),
+        _c("newer_build_image_id", "string", "A newer build of the same repository, when one exists (deployment lag)."),
+        _c("deployment_lag_days", "Float64", "Days between this image's build and that newer build, for images running containers."),
+        _c("rebuild_priority", "Float64", "Risk a rebuild would remove: fixable vulnerabilities weighted 10/5/3/1 (critical/high/medium/low, as Dependency-Track), plus base drift and end of life."),
+        _c("priority_rank", "Int64", "Rank by rebuild priority, 1 = rebuild first."),
+        _c("priority_reasons", "string", "What makes up the priority, in words."),
+        _c("evaluated_at", "datetime", "The as-of time (UTC)."),
+    ),
+)
+
+DERIVED_TABLES: tuple[Table, ...] = (POLICY_RESULTS, POLICY_SCORES, STALENESS)
 """Tables computed from the others (policy evaluation), not read from sources."""
 
 TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
