@@ -85,7 +85,7 @@ RECENT_REBUILD = Rule(
 
 
 @dataclass
-class _Now:
+class BaseTagNow:
     """What a base tag points at now: digests, image ids -> platform (`linux/amd64`, None when
     not known), and the platforms of the rows."""
 
@@ -97,7 +97,7 @@ class _Now:
     platforms: set[str | None] = field(default_factory=set)
 
 
-def _tag_key(ref: str | None) -> str | None:
+def tag_key(ref: str | None) -> str | None:
     p = parse_reference(ref) if ref else None
     return f"{p.name}:{p.tag}" if p is not None and p.tag else None
 
@@ -108,9 +108,9 @@ def _latest(df: pd.DataFrame, key: str) -> pd.DataFrame:
     return df[(df["collected_at"] == newest) | newest.isna()]
 
 
-def _now(ctx: Context, wanted: set[str]) -> dict[str, _Now]:
+def base_tag_now(ctx: Context, wanted: set[str]) -> dict[str, BaseTagNow]:
     """Return tag reference -> what it points at now, from registries, else engines."""
-    out: dict[str, _Now] = {}
+    out: dict[str, BaseTagNow] = {}
     rt = ctx.data.registry_tags.dropna(subset=["tag"])
     if len(rt) and wanted:
         reg = rt["registry"].astype(str).replace(_LEGACY_HUB)
@@ -120,7 +120,7 @@ def _now(ctx: Context, wanted: set[str]) -> dict[str, _Now]:
             rt["key"], rt["manifest_digest"], rt["platform_manifest_digest"], rt["image_id"],
             rt["platform"], rt["created_at"], strict=True,
         ):
-            now = out.setdefault(key, _Now("the registry", str(text(md) or text(iid) or "?"),
+            now = out.setdefault(key, BaseTagNow("the registry", str(text(md) or text(iid) or "?"),
                                            _ts(created)))
             now.digests.update(d for d in (text(md), text(pd_)) if d)
             now.platforms.add(text(plat))
@@ -131,15 +131,15 @@ def _now(ctx: Context, wanted: set[str]) -> dict[str, _Now]:
     it = _latest(it[it["ref"].isin(wanted - set(out))], "ref")
     created = ctx.images["created_at"]
     for ref, iid in zip(it["ref"], it["image_id"].astype(str), strict=True):
-        now = out.setdefault(ref, _Now("an engine", iid, _ts(created.get(iid))))
+        now = out.setdefault(ref, BaseTagNow("an engine", iid, _ts(created.get(iid))))
         now.image_ids[iid] = None
         now.platforms.add(None)
         now.digests.update(r.rsplit("@", 1)[1] for r in ctx.references.get(iid, []) if "@" in r)
     return out
 
 
-def _current(ctx: Context, image_id: str, built_digest: str | None, built_id: str | None,
-             now: _Now, platform: str | None) -> bool | None:
+def built_on_current(ctx: Context, image_id: str, built_digest: str | None, built_id: str | None,
+             now: BaseTagNow, platform: str | None) -> bool | None:
     """Return whether the image is built on what the tag points at now (None: cannot tell).
 
     Same image id or digest: current. Else the layers decide (the current base's layers start
@@ -161,8 +161,8 @@ def _current(ctx: Context, image_id: str, built_digest: str | None, built_id: st
 
 
 def _base_current(ctx: Context, params: Mapping[str, Any]) -> list[Verdict]:
-    known = {i: (b, _tag_key(b.ref)) for i, b in bases(ctx).items()}
-    nows = _now(ctx, {k for _, k in known.values() if k})
+    known = {i: (b, tag_key(b.ref)) for i, b in bases(ctx).items()}
+    nows = base_tag_now(ctx, {k for _, k in known.values() if k})
     plat = (ctx.images["os"].astype("string") + "/" + ctx.images["architecture"].astype("string"))
     out = []
     for image_id, (base, key) in known.items():
@@ -170,7 +170,7 @@ def _base_current(ctx: Context, params: Mapping[str, Any]) -> list[Verdict]:
         if now is None:
             continue
         platform = text(plat.get(image_id))
-        verdict = _current(ctx, image_id, base.digest, base.image_id, now, platform)
+        verdict = built_on_current(ctx, image_id, base.digest, base.image_id, now, platform)
         if verdict is None:
             continue
         if base.digest:

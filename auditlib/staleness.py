@@ -1,0 +1,290 @@
+"""Staleness per image: how far behind it is, and how urgently it should be rebuilt.
+
+`staleness(data)` gives one row per image (the `staleness` table of docs/tables.md): age since the
+build; the base image (Dockerfile FROM, OCI base labels, or shared layers, as Docker Scout) and its
+age; whether the base tag has moved on (Scout's "refresh"); newer tags in the same track
+(Renovate's rules, `auditlib.tag_tracks`); the OS and its end of life (bundled, dated table,
+`auditlib.eol`); fixable vulnerabilities and how long their fixes have been available, split into
+those a rebuild on a refreshed base fixes (in the base's layers) and those only the image's own
+change fixes; whether the upstream repository looks abandoned; deployment lag of running
+containers; and a rebuild priority: fixable vulnerabilities weighted 10/5/3/1 by severity (as
+Dependency-Track's inherited risk score), plus base drift and end of life.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from auditlib.data import AuditData
+from auditlib.eol import EolTable, load_table
+from auditlib.identity import parse_reference
+from auditlib.policy.context import Context, bases, text
+from auditlib.policy.rules.freshness import base_tag_now, built_on_current, tag_key
+from auditlib.policy.rules.vulns import fixable_findings
+from auditlib.tables import STALENESS, frame
+from auditlib.tag_tracks import ABANDONMENT_THRESHOLD_DAYS, is_abandoned, newer_tags
+
+SEVERITY_WEIGHTS = {"critical": 10, "high": 5, "medium": 3, "low": 1}
+"""Rebuild priority points per fixable vulnerability (Dependency-Track's inherited risk score)."""
+DRIFT_POINTS = 10.0
+"""Priority points when the base tag has moved on (a rebuild picks up the publisher's fixes)."""
+EOL_POINTS = 20.0
+"""Priority points when the OS is past its end of life (no more fixes at all)."""
+EOL_SOON_POINTS = 5.0
+"""Priority points when the end of life is within `EOL_SOON_DAYS`."""
+EOL_SOON_DAYS = 90
+
+
+def _ts(value: Any) -> pd.Timestamp | None:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    t = pd.Timestamp(value)
+    t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+    # Reproducible builds write the epoch: not a build time.
+    return None if t.year <= 1980 else t
+
+
+def _days(ctx: Context, t: pd.Timestamp | None) -> float | None:
+    return None if t is None else round((ctx.as_of - t).total_seconds() / 86400, 1)
+
+
+def _repo(ref: str | None) -> tuple[str | None, str | None]:
+    """Return (registry/repository, tag) of a reference."""
+    p = parse_reference(ref) if ref else None
+    return (p.name, p.tag) if p is not None else (None, None)
+
+
+def _repo_tags(ctx: Context) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """Return repository -> every tag known, and repository -> tags a registry listed."""
+    known: dict[str, set[str]] = {}
+    listed: dict[str, set[str]] = {}
+    rt = ctx.data.registry_tags.dropna(subset=["tag"])
+    for reg, repo, tag in zip(rt["registry"].astype(str), rt["repository"].astype(str),
+                              rt["tag"].astype(str), strict=True):
+        name = _repo(f"{reg}/{repo}:{tag}")[0] or f"{reg}/{repo}"
+        known.setdefault(name, set()).add(tag)
+        listed.setdefault(name, set()).add(tag)
+    for refs in ctx.tags.values():
+        for ref in refs:
+            ref_repo, ref_tag = _repo(ref)
+            if ref_repo and ref_tag:
+                known.setdefault(ref_repo, set()).add(ref_tag)
+    return known, listed
+
+
+def _newest_tag_time(ctx: Context) -> dict[str, pd.Timestamp]:
+    """Return repository -> when its newest image (by config `created`) was built."""
+    out: dict[str, pd.Timestamp] = {}
+    rt = ctx.data.registry_tags.dropna(subset=["created_at"])
+    for reg, repo, created in zip(rt["registry"].astype(str), rt["repository"].astype(str),
+                                  rt["created_at"], strict=True):
+        name = _repo(f"{reg}/{repo}:x")[0] or f"{reg}/{repo}"
+        t = _ts(created)
+        if t is not None and (name not in out or t > out[name]):
+            out[name] = t
+    return out
+
+
+def _vuln_summary(ctx: Context, base_layers: dict[str, set[str]]) -> pd.DataFrame:
+    """Return per image: fixable counts, oldest fix age, and the base/own split."""
+    f = fixable_findings(ctx)
+    if f.empty:
+        return pd.DataFrame(columns=["fixable_count", "fixable_critical", "fixable_high",
+                                     "oldest_fix_days", "weight", "fixable_in_base",
+                                     "fixable_in_own", "fixable_medium", "fixable_low"])
+    sev = f["severity"].astype(str)
+    f = f.assign(sev=sev, weight=sev.map(SEVERITY_WEIGHTS).fillna(0.0))
+    g = f.groupby(f["image_id"].astype(str))
+    out = pd.DataFrame({
+        "fixable_count": g.size(),
+        "fixable_critical": g["sev"].agg(lambda s: int((s == "critical").sum())),
+        "fixable_high": g["sev"].agg(lambda s: int((s == "high").sum())),
+        "fixable_medium": g["sev"].agg(lambda s: int((s == "medium").sum())),
+        "fixable_low": g["sev"].agg(lambda s: int((s == "low").sum())),
+        "oldest_fix_days": g["days"].max(),
+        "weight": g["weight"].sum(),
+    })
+    # Which layer added each vulnerable package (Trivy says), against the base's layers.
+    v = ctx.data.vulnerabilities
+    v = v[(v["fix_state"] == "fixed").fillna(False).to_numpy()
+          & v["layer_diff_id"].notna().to_numpy() & v["image_id"].notna().to_numpy()]
+    keys = ["image_id", "vuln_id", "pkg_name", "pkg_version"]
+    layer_of = v.astype(dict.fromkeys(keys, str)).drop_duplicates(keys)
+    in_base: dict[str, int] = {}
+    in_own: dict[str, int] = {}
+    for image_id, group in layer_of.groupby("image_id"):
+        base = base_layers.get(str(image_id))
+        if base is None:
+            continue
+        hits = group["layer_diff_id"].astype(str).isin(base)
+        in_base[str(image_id)] = int(hits.sum())
+        in_own[str(image_id)] = int((~hits).sum())
+    out["fixable_in_base"] = pd.Series(in_base, dtype="Int64")
+    out["fixable_in_own"] = pd.Series(in_own, dtype="Int64")
+    return out
+
+
+def _newer_build(ctx: Context) -> dict[str, tuple[str, float]]:
+    """Return image id -> (a newer build of its repository, days between the builds), for images
+    running containers.
+    """
+    created = ctx.images["created_at"]
+    by_repo: dict[str, list[tuple[pd.Timestamp, str]]] = {}
+    for image_id, refs in ctx.tags.items():
+        t = _ts(created.get(image_id))
+        if t is None:
+            continue
+        for name in {_repo(r)[0] for r in refs} - {None}:
+            by_repo.setdefault(str(name), []).append((t, image_id))
+    out: dict[str, tuple[str, float]] = {}
+    for image_id in set(ctx.running["image_id"]):
+        mine = _ts(created.get(image_id))
+        if mine is None:
+            continue
+        newer: list[tuple[pd.Timestamp, str]] = []
+        for name in {_repo(r)[0] for r in ctx.tags.get(image_id, [])} - {None}:
+            newer += [(t, i) for t, i in by_repo.get(str(name), []) if t > mine and i != image_id]
+        if newer:
+            t, i = max(newer)
+            out[image_id] = (i, round((t - mine).total_seconds() / 86400, 1))
+    return out
+
+
+def _rank(values: Iterable[float]) -> list[int]:
+    arr = np.asarray(list(values), dtype=float)
+    order = np.argsort(-arr, kind="stable")
+    ranks = np.empty(len(arr), dtype=int)
+    ranks[order] = np.arange(1, len(arr) + 1)
+    return [int(r) for r in ranks]
+
+
+def staleness(
+    data: AuditData,
+    *,
+    as_of: dt.datetime | pd.Timestamp | None = None,
+    eol_table: EolTable | None = None,
+    abandonment_days: int = ABANDONMENT_THRESHOLD_DAYS,
+) -> pd.DataFrame:
+    """Return the `staleness` table: one row per image, sorted by rebuild priority.
+
+    Args:
+        data: the tables (a store's current state, or a load).
+        as_of: the moment ages are measured at (default now, UTC).
+        eol_table: the end-of-life table (default: `auditlib.eol.load_table()`).
+        abandonment_days: an upstream repository whose newest image is older than this looks
+            abandoned.
+    """
+    now = pd.Timestamp(as_of if as_of is not None else dt.datetime.now(dt.UTC))
+    now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
+    ctx = Context(data, now)
+    table = eol_table or load_table()
+    known_bases = bases(ctx)
+    base_keys = {i: tag_key(b.ref) for i, b in known_bases.items()}
+    nows = base_tag_now(ctx, {k for k in base_keys.values() if k})
+    plat = ctx.images["os"].astype("string") + "/" + ctx.images["architecture"].astype("string")
+    repo_tags, listed = _repo_tags(ctx)
+    newest_at = _newest_tag_time(ctx)
+    base_layers = {
+        i: set(ctx.layers[b.image_id]) for i, b in known_bases.items()
+        if b.image_id and b.image_id in ctx.layers
+    }
+    vulns = _vuln_summary(ctx, base_layers)
+    lag = _newer_build(ctx)
+    running = ctx.running["image_id"].value_counts()
+    rows: list[dict[str, Any]] = []
+    for image_id in ctx.image_ids:
+        img = ctx.images.loc[image_id]
+        name = ctx.name(image_id)
+        repository, tag = _repo(name if not name.startswith(image_id[7:19]) else None)
+        created = _ts(img.get("created_at"))
+        row: dict[str, Any] = {
+            "image_id": image_id, "image_name": name, "repository": repository,
+            "created_at": created, "age_days": _days(ctx, created), "evaluated_at": now,
+        }
+        reasons: list[str] = []
+        priority = 0.0
+        base = known_bases.get(image_id)
+        if base is not None:
+            b_created = _ts(ctx.images["created_at"].get(base.image_id)) if base.image_id else None
+            row.update(base_ref=base.ref, base_found_by=base.how, base_image_id=base.image_id,
+                       base_created_at=b_created, base_age_days=_days(ctx, b_created))
+            key = base_keys.get(image_id)
+            now_tag = nows.get(key) if key else None
+            if now_tag is not None:
+                row["base_current_image_id"] = next(iter(now_tag.image_ids), None)
+                row["base_current_created_at"] = now_tag.created
+                current = built_on_current(ctx, image_id, base.digest, base.image_id, now_tag,
+                                           text(plat.get(image_id)))
+                row["base_drifted"] = None if current is None else not current
+                if current is False:
+                    priority += DRIFT_POINTS
+                    reasons.append(f"base tag {key} moved on (+{DRIFT_POINTS:g})")
+            b_repo, b_tag = _repo(base.ref)
+            if b_repo and b_tag and b_repo in repo_tags:
+                newer_base = newer_tags(b_tag, sorted(repo_tags[b_repo]), repository=b_repo,
+                                        as_of=now)
+                row["base_newer_tags"] = ",".join(newer_base) or None
+        if repository and tag:
+            tags = repo_tags.get(repository, set())
+            if repository in listed or len(tags) > 1:
+                newer = newer_tags(tag, sorted(tags), repository=repository, as_of=now)
+                row.update(newer_tags=",".join(newer) or None,
+                           newest_tag=newer[0] if newer else None, newer_tag_count=len(newer))
+        upstream = _repo(base.ref)[0] if base is not None and base.ref else repository
+        if upstream and upstream in newest_at:
+            row["upstream_newest_tag_at"] = newest_at[upstream]
+            row["upstream_abandoned"] = is_abandoned(newest_at[upstream], now, abandonment_days)
+        family, version = text(img.get("os_family")), text(img.get("os_version"))
+        row.update(os_family=family, os_version=version)
+        info = table.lookup(family, version) if family and version else None
+        scanner_eol = img.get("is_os_eol")
+        is_eol: bool | None = None
+        if info is not None and info.eol_date is not None:
+            row.update(os_eol_date=pd.Timestamp(info.eol_date, tz="UTC"), os_eol_kind=info.kind,
+                       os_eol_source=info.source,
+                       os_days_to_eol=float(info.days_to_eol(now.date()) or 0))
+            is_eol = info.is_eol(now.date())
+        if scanner_eol is True or (isinstance(scanner_eol, np.bool_) and bool(scanner_eol)):
+            is_eol = True
+        row["os_is_eol"] = is_eol
+        if is_eol:
+            priority += EOL_POINTS
+            reasons.append(f"{family} {version} past its end of life (+{EOL_POINTS:g})")
+        elif row.get("os_days_to_eol") is not None and row["os_days_to_eol"] <= EOL_SOON_DAYS:
+            priority += EOL_SOON_POINTS
+            reasons.append(f"{family} {version} end of life in {row['os_days_to_eol']:.0f} days "
+                           f"(+{EOL_SOON_POINTS:g})")
+        if image_id in vulns.index:
+            v = {str(k): x for k, x in vulns.loc[image_id].to_dict().items()}
+            row.update(
+                fixable_count=int(v["fixable_count"]),
+                fixable_critical=int(v["fixable_critical"]), fixable_high=int(v["fixable_high"]),
+                oldest_fix_days=None if pd.isna(v["oldest_fix_days"]) else float(
+                    v["oldest_fix_days"]),
+                fixable_in_base=None if pd.isna(v["fixable_in_base"]) else int(
+                    v["fixable_in_base"]),
+                fixable_in_own=None if pd.isna(v["fixable_in_own"]) else int(v["fixable_in_own"]),
+            )
+            weight = float(v["weight"])
+            if weight:
+                priority += weight
+                parts = [f"{int(v[f'fixable_{s}'])} {s}" for s in SEVERITY_WEIGHTS
+                         if int(v[f"fixable_{s}"])]
+                reasons.insert(0, f"fixable: {', '.join(parts)} (+{weight:g})")
+        row["running_containers"] = int(running.get(image_id, 0))
+        if image_id in lag:
+            row["newer_build_image_id"], row["deployment_lag_days"] = lag[image_id]
+        row["rebuild_priority"] = priority
+        row["priority_reasons"] = "; ".join(reasons) or None
+        rows.append(row)
+    ranks = _rank(r["rebuild_priority"] for r in rows)
+    for r, rank in zip(rows, ranks, strict=True):
+        r["priority_rank"] = rank
+    rows.sort(key=lambda r: r["priority_rank"])
+    cols = {c: [r.get(c) for r in rows] for c in STALENESS.column_names}
+    return frame(STALENESS, cols, len(rows))
