@@ -169,6 +169,7 @@ def staleness(
     as_of: dt.datetime | pd.Timestamp | None = None,
     eol_table: EolTable | None = None,
     abandonment_days: int = ABANDONMENT_THRESHOLD_DAYS,
+    first_seen_fixed: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Return the `staleness` table: one row per image, sorted by rebuild priority.
 
@@ -178,10 +179,12 @@ def staleness(
         eol_table: the end-of-life table (default: `auditlib.eol.load_table()`).
         abandonment_days: an upstream repository whose newest image is older than this looks
             abandoned.
+        first_seen_fixed: when each finding was first seen fixable, from the store's history
+            (`auditlib.history.first_seen_fixed`): the clock of fixes without a fix date.
     """
     now = pd.Timestamp(as_of if as_of is not None else dt.datetime.now(dt.UTC))
     now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
-    ctx = Context(data, now)
+    ctx = Context(data, now, first_seen_fixed)
     table = eol_table or load_table()
     known_bases = bases(ctx)
     base_keys = {i: tag_key(b.ref) for i, b in known_bases.items()}

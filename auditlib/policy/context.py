@@ -37,6 +37,9 @@ class Context:
     data: AuditData
     as_of: pd.Timestamp
     """The moment ages are measured at (UTC)."""
+    first_seen_fixed: pd.DataFrame | None = None
+    """From the store's history (`auditlib.history.first_seen_fixed`): when each finding was
+    first seen fixable; the SLA clock of findings whose scanner gives no fix date."""
 
     @cached_property
     def image_ids(self) -> list[str]:

@@ -83,7 +83,11 @@ def _waiver_for(
 
 
 def evaluate(
-    data: AuditData, policy: Policy, *, as_of: dt.datetime | pd.Timestamp | None = None
+    data: AuditData,
+    policy: Policy,
+    *,
+    as_of: dt.datetime | pd.Timestamp | None = None,
+    first_seen_fixed: pd.DataFrame | None = None,
 ) -> Evaluation:
     """Evaluate `policy` on every image of `data`.
 
@@ -91,13 +95,15 @@ def evaluate(
         data: the tables (a store's current state, or a load).
         policy: the rules and waivers (`load_policy`).
         as_of: the moment ages and waiver expiries are measured at (default: now, UTC).
+        first_seen_fixed: when each finding was first seen fixable, from the store's history
+            (`auditlib.history.first_seen_fixed`), for the SLA clock.
 
     Returns:
         The results, the scores, and how each waiver was used.
     """
     now = pd.Timestamp(as_of if as_of is not None else dt.datetime.now(dt.UTC))
     now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
-    ctx = Context(data, now)
+    ctx = Context(data, now, first_seen_fixed)
     today = now.date()
     uses = {
         id(w): WaiverUse(w, w.expires is not None and w.expires < today) for w in policy.waivers

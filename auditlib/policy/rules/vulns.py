@@ -136,7 +136,8 @@ def _fixable_sla(
 ) -> list[Verdict]:
     sla_days = {str(k).lower(): float(v) for k, v in dict(params["sla_days"]).items()}
     ratio = float(params["warn_ratio"])
-    f = fixable_findings(ctx, first_seen_fixed)
+    f = fixable_findings(ctx, first_seen_fixed if first_seen_fixed is not None
+                         else ctx.first_seen_fixed)
     f = f.assign(sla=f["severity"].astype(str).map(sla_days).astype(float))
     f = f.assign(over=f["days"] - f["sla"], used=f["days"] / f["sla"])
     has_sla, dated = f["sla"].notna(), f["days"].notna()
