@@ -23,8 +23,10 @@ system-deps:
 test: setup system-deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
+# The synthetic demo fleet, ingested and checked; both reports and reports/index.html.
 demo: setup
 	$(BIN)/auditlib demo --images 50 --out reports
+	@echo "open reports/index.html"
 
 bench: setup
 	$(BIN)/python benchmarks/ingest.py

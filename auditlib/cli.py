@@ -83,19 +83,38 @@ def summarize(paths: tuple[str, ...]) -> None:
 @click.argument("paths", nargs=-1, required=True)
 @store_option
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def ingest(paths: tuple[str, ...], store: Path, quiet: bool) -> None:
+@click.option("--full", is_flag=True, help="Read every file, even those unchanged since the "
+              "store read them.")
+def ingest(paths: tuple[str, ...], store: Path, quiet: bool, full: bool) -> None:
     """Parse files and folders into a new snapshot of the store.
 
-    Files that cannot be read are listed (and kept in the snapshot's load_errors table); the rest
-    are stored. Exits 2 when a file could not be read.
+    Files whose bytes the store already holds for the same path are skipped, their rows carried
+    over (`--full` reads them again); files gone from a folder given leave the store's current
+    state. Files that cannot be read are listed (and kept in the snapshot's load_errors table);
+    the rest are stored. Exits 2 when a file could not be read.
     """
-    data = _load_with_progress(paths, quiet)
+    from auditlib.incremental import commit_ingest, load_planned, plan_ingest
+
+    for p in paths:
+        if not Path(p).exists():
+            err_console.print(f"[red]error:[/red] {p}: no such file or folder")
     try:
-        snap = write_snapshot(store, data, sources=[str(p) for p in paths])
+        plan = plan_ingest(store, paths, full=full)
+        if quiet or not err_console.is_terminal:
+            data = load_planned(plan)
+        else:
+            with Progress(TextColumn("reading"), BarColumn(), MofNCompleteColumn(),
+                          TimeElapsedColumn(), console=err_console, transient=True) as bar:
+                task = bar.add_task("read", total=len(plan.to_parse))
+                data = load_planned(plan, progress=lambda _p: bar.advance(task))
+        snap = commit_ingest(plan, data)
     except AuditlibError as e:
         err_console.print(f"[red]error:[/red] {e}")
         sys.exit(EXIT_BAD_INPUT)
     _print_counts(data)
+    carried = len(plan.unchanged) - sum(1 for f in data.files if f.path in plan.unchanged)
+    click.echo(f"{carried} files skipped as unchanged (already in the store), "
+               f"{len(plan.removed)} gone from the folders given")
     for f in data.files:
         if f.error:
             err_console.print(f"[red]error:[/red] {f.error}", markup=False, highlight=False)
@@ -239,10 +258,11 @@ def _print_findings(data: AuditData) -> None:
 )
 @click.option("--seed", type=int, default=7, show_default=True)
 def demo(images: int, out: Path, seed: int) -> None:
-    """Make the synthetic demo fleet, ingest it into a store under --out, and print what was read.
+    """Make the synthetic demo fleet, ingest it into a store under --out, check it, and write the
+    compliance and staleness reports and OUT/index.html.
 
     The fleet is synthetic (generated Trivy and Syft documents) and says so on everything it
-    produces.
+    produces, every report page included. Exits 2 when a report failed (its page shows why).
     """
     from auditlib.demo import write_fleet
 
@@ -258,15 +278,25 @@ def demo(images: int, out: Path, seed: int) -> None:
     _print_counts(data)
     _print_findings(data)
     click.echo(f"snapshot written: {snap}")
+    from auditlib.cli_report import demo_reports
+
+    code = max(_exit_code(data, (str(fleet_dir),)), demo_reports(out / "demo-store", out))
     click.echo("All of this is SYNTHETIC demo data: generated documents, not real images.")
-    sys.exit(_exit_code(data, (str(fleet_dir),)))
+    sys.exit(code)
 
 
 from auditlib.cli_check import check  # noqa: E402
+from auditlib.cli_eol import eol  # noqa: E402
+from auditlib.cli_report import report, run  # noqa: E402
 from auditlib.cli_scan import scan  # noqa: E402 - cli_scan uses the helpers above
+from auditlib.cli_staleness import staleness_command  # noqa: E402
 
 main.add_command(scan)
 main.add_command(check)
+main.add_command(eol)
+main.add_command(staleness_command)
+main.add_command(report)
+main.add_command(run)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -16,6 +16,19 @@ from auditlib.errors import AuditlibError
 EXIT_OK, EXIT_POLICY, EXIT_BAD_INPUT = 0, 1, 2
 
 
+def first_seen_fixed_of(store: Path) -> pd.DataFrame | None:
+    """Return when each finding was first seen fixable, when the store has a history (more
+    than one snapshot); else None.
+
+    Raises:
+        StoreError: if the store cannot be read.
+    """
+    from auditlib.history import first_seen_fixed
+    from auditlib.store import list_snapshots
+
+    return first_seen_fixed(store) if len(list_snapshots(store)) > 1 else None
+
+
 def _as_of(value: str | None) -> pd.Timestamp | None:
     if value is None:
         return None
@@ -68,10 +81,11 @@ def check(
     try:
         policy = load_policy(policy_file)
         data = read_current(store)
+        seen = first_seen_fixed_of(store)
     except AuditlibError as e:
         err.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(EXIT_BAD_INPUT)
-    ev = evaluate(data, policy, as_of=when or dt.datetime.now(dt.UTC))
+    ev = evaluate(data, policy, as_of=when or dt.datetime.now(dt.UTC), first_seen_fixed=seen)
     if fmt == "table":
         console = Console(file=output.open("w") if output else None, width=160 if output else None)
         print_table(ev, console)

@@ -64,13 +64,16 @@ def staleness_command(store: Path, fmt: str, as_of: str | None, limit: int | Non
 
     err = Console(stderr=True)
     when = pd.Timestamp(as_of, tz="UTC") if as_of else pd.Timestamp(dt.datetime.now(dt.UTC))
+    from auditlib.cli_check import first_seen_fixed_of
+
     try:
         data = read_current(store)
         table = load_table()
+        seen = first_seen_fixed_of(store)
     except AuditlibError as e:
         err.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(EXIT_BAD_INPUT)
-    df = staleness(data, as_of=when, eol_table=table)
+    df = staleness(data, as_of=when, eol_table=table, first_seen_fixed=seen)
     if limit is not None:
         df = df.head(limit)
     if fmt == "json":

@@ -12,7 +12,7 @@ from __future__ import annotations
 import gc
 import os
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from itertools import islice
@@ -159,7 +159,10 @@ def ingest_output(
 
 
 def load(
-    *paths: str | os.PathLike[str], progress: Progress | None = None, workers: int | None = None
+    *paths: str | os.PathLike[str],
+    progress: Progress | None = None,
+    workers: int | None = None,
+    exclude: Collection[str] = (),
 ) -> AuditData:
     """Read scanner outputs and SBOMs from files and folders into tables.
 
@@ -173,13 +176,15 @@ def load(
         progress: called with each file path once it has been read.
         workers: processes to read with; None picks one for small inputs and one per core (up to
             8) for large ones (`auditlib.fanout`). Rows come out in the same order either way.
+        exclude: files to leave out, named as they are found (`str(path)`): an incremental
+            ingest's unchanged files (`auditlib.incremental`).
 
     Returns:
         The tables, with `files` saying what each file gave.
     """
     from auditlib import fanout
 
-    candidates = list(find_files(*paths))
+    candidates = [c for c in find_files(*paths) if str(c.path) not in exclude]
     collected_at = datetime.now(UTC)
     n = fanout.auto_workers(candidates) if workers is None else max(1, workers)
     if n == 1 or len(candidates) < 2:

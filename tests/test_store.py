@@ -8,7 +8,13 @@ import pytest
 
 import auditlib
 from auditlib.errors import StoreError
-from auditlib.store import list_snapshots, read_latest, write_snapshot
+from auditlib.store import (
+    list_snapshots,
+    read_current,
+    read_latest,
+    read_snapshot,
+    write_snapshot,
+)
 from tests.samples import TRIVY
 
 
@@ -52,3 +58,204 @@ def test_read_current_adds_up_snapshots_and_replaces_re_read_sources(tmp_path: P
     current = read_current(store)
     assert sorted(current.images["source"].astype(str)) == ["engine", "registry"]
     assert set(current.images["image_id"]) == {image_id(2), image_id(3)}
+
+
+# --- robustness: ids, locking, crashed writes, manifests -----------------------------------------
+
+def _small(write_json) -> auditlib.AuditData:  # type: ignore[no-untyped-def]
+    import json
+
+    return auditlib.load(write_json("t.json", json.dumps(TRIVY)))
+
+
+def test_ids_are_unique_and_ordered_within_one_microsecond_and_when_the_clock_goes_back(
+    tmp_path: Path, write_json  # type: ignore[no-untyped-def]
+) -> None:
+    from datetime import UTC, datetime
+
+    data = _small(write_json)
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    written = [write_snapshot(tmp_path / "s", data, sources=["t"], created_at=at).name
+               for _ in range(5)]
+    written.append(write_snapshot(tmp_path / "s", data, sources=["t"],
+                                  created_at=datetime(2020, 1, 1, tzinfo=UTC)).name)
+    assert len(set(written)) == 6
+    assert written == sorted(written) == [p.name for p in list_snapshots(tmp_path / "s")]
+    assert written[0].startswith("20260301T000000000000Z-")
+    assert written[1].startswith("20260301T000000000001Z-")
+
+
+_WRITER = """
+import sys
+import auditlib
+from auditlib.store import write_snapshot
+data = auditlib.load(sys.argv[2])
+for _ in range(int(sys.argv[3])):
+    write_snapshot(sys.argv[1], data, sources=[sys.argv[2]])
+"""
+
+
+def _writer(store: Path, doc: Path, n: int):  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    return subprocess.Popen([sys.executable, "-c", _WRITER, str(store), str(doc), str(n)],
+                            cwd=repo, stderr=subprocess.PIPE, text=True)
+
+
+def test_runs_at_once_do_not_corrupt_the_store(tmp_path: Path,
+                                               write_json) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from auditlib.store import snapshot_infos
+
+    doc = write_json("t.json", json.dumps(TRIVY))
+    store = tmp_path / "s"
+    procs = [_writer(store, doc, 5) for _ in range(4)]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    infos = snapshot_infos(store)
+    assert len(infos) == 20 and len({i.snapshot_id for i in infos}) == 20
+    assert not [p for p in (store / "snapshots").iterdir() if p.name.startswith(".")]
+    for info in infos:
+        assert len(read_snapshot(info.path).vulnerabilities) == 1
+    current = read_current(store)  # one source, read 20 times: the newest wins
+    assert len(current.vulnerabilities) == 1
+
+
+def test_a_writer_waits_for_the_lock(tmp_path: Path,
+                                     write_json) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import time
+
+    from auditlib.store import store_lock
+
+    doc = write_json("t.json", json.dumps(TRIVY))
+    store = tmp_path / "s"
+    with store_lock(store):
+        proc = _writer(store, doc, 1)
+        time.sleep(3)
+        assert proc.poll() is None and list_snapshots(store) == []
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert len(list_snapshots(store)) == 1
+
+
+def test_crashed_temporary_folders_are_cleaned_after_an_hour(
+    tmp_path: Path, write_json  # type: ignore[no-untyped-def]
+) -> None:
+    import os
+    import time
+
+    store = tmp_path / "s"
+    old = store / "snapshots" / ".tmp-20260101T000000000000Z-aaaaaa"
+    recent = store / "snapshots" / ".tmp-20260101T000000000001Z-bbbbbb"
+    for p in (old, recent):
+        p.mkdir(parents=True)
+        (p / "scans.parquet").write_bytes(b"half")
+    hours_ago = time.time() - 7200
+    os.utime(old, (hours_ago, hours_ago))
+    snap = write_snapshot(store, _small(write_json), sources=["t"])
+    assert not old.exists() and recent.exists()
+    assert snap.name > recent.name.removeprefix(".tmp-")  # later than any folder, even unfinished
+    assert list_snapshots(store) == [snap]
+
+
+def test_folders_without_a_complete_manifest_are_never_read(tmp_path: Path,
+                                                            write_json) -> None:  # type: ignore[no-untyped-def]
+    store = tmp_path / "s"
+    snap = write_snapshot(store, _small(write_json), sources=["t"])
+    truncated = store / "snapshots" / "20990101T000000000000Z-cccccc"
+    truncated.mkdir()
+    (truncated / "manifest.json").write_text('{"snapshot_id": "2099')
+    not_object = store / "snapshots" / "20990101T000000000001Z-dddddd"
+    not_object.mkdir()
+    (not_object / "manifest.json").write_text("[]")
+    assert list_snapshots(store) == [snap]
+    assert len(read_current(store).vulnerabilities) == 1
+
+
+def test_a_missing_snapshot_holding_carried_rows_is_an_error(tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    from auditlib.incremental import commit_ingest, load_planned, plan_ingest
+    from tests.test_history import write_doc
+
+    fleet, store = tmp_path / "f", tmp_path / "s"
+    write_doc(fleet / "a.json", TRIVY)
+    for _ in range(2):
+        plan = plan_ingest(store, [str(fleet)])
+        commit_ingest(plan, load_planned(plan))
+    first, second = list_snapshots(store)
+    assert json.loads((second / "manifest.json").read_text())["carried"]
+    shutil.rmtree(first)
+    with pytest.raises(StoreError, match="missing"):
+        read_current(store)
+    with pytest.raises(StoreError, match="missing"):
+        read_latest(store)
+
+
+def test_read_current_as_of_a_snapshot_and_some_tables(tmp_path: Path) -> None:
+    from auditlib.data import FileResult
+    from tests.policy.builders import image_id, make_data
+
+    store = tmp_path / "s"
+    snaps = []
+    for n in (1, 2):
+        data = make_data(images=[{"image_id": image_id(n), "source": "engine"}])
+        data.files = [FileResult("engine", "test")]
+        snaps.append(write_snapshot(store, data, sources=["engine"]))
+    first = read_current(store, as_of=snaps[0].name, tables=["images"])
+    assert first.images["image_id"].tolist() == [image_id(1)]
+    assert first.scans.empty
+    assert read_current(store, as_of=snaps[1]).images["image_id"].tolist() == [image_id(2)]
+    with pytest.raises(StoreError, match="no snapshot 'nope'"):
+        read_current(store, as_of="nope")
+
+
+# --- DuckDB reads the store as it is ------------------------------------------------------------
+
+def test_duckdb_reads_the_store_as_it_is(tmp_path: Path) -> None:
+    duckdb = pytest.importorskip("duckdb")
+    from auditlib.incremental import commit_ingest, load_planned, plan_ingest
+    from tests.test_history import trivy_doc, write_doc
+
+    fleet, store = tmp_path / "f", tmp_path / "s"
+    for i in range(3):
+        write_doc(fleet / f"{i}.json", trivy_doc(i + 1, f"docker.io/team/app{i}:1",
+                                                 "2025-01-01T00:00:00Z",
+                                                 [(f"CVE-{i}", "zlib", "1.2", "high", "1.3")]))
+    for _ in range(2):  # the second run carries all three files over
+        plan = plan_ingest(store, [str(fleet)])
+        commit_ingest(plan, load_planned(plan))
+    write_doc(fleet / "0.json", trivy_doc(1, "docker.io/team/app0:1", "2025-01-01T00:00:00Z",
+                                          [("CVE-0", "zlib", "1.2", "high", "1.3"),
+                                           ("CVE-9", "bash", "5.1", "low", None)]))
+    plan = plan_ingest(store, [str(fleet)])
+    commit_ingest(plan, load_planned(plan))
+    newest = list_snapshots(store)[-1]
+    glob = f"{store}/snapshots/*/"
+    con = duckdb.connect()
+    # Every snapshot's rows, as written, joined to the images they name.
+    rows = con.execute(f"""
+        SELECT count(*), count(DISTINCT v.vuln_id)
+        FROM read_parquet('{glob}vulnerabilities.parquet', union_by_name=true) v
+        JOIN read_parquet('{glob}images.parquet', union_by_name=true) i
+          ON v.image_id = i.image_id AND v.scan_id = i.scan_id
+    """).fetchone()
+    assert rows == (5, 4)  # 3 from the first run, 2 from the third (0.json again)
+    # The current state: the newest snapshot's state.parquet says where each source's rows are.
+    current = con.execute(f"""
+        SELECT v.source, v.vuln_id, s.snapshot_id
+        FROM read_parquet('{glob}vulnerabilities.parquet', filename=true,
+                          union_by_name=true) v
+        JOIN read_parquet('{newest}/state.parquet') s
+          ON v.source = s.source AND split_part(v.filename, '/', -2) = s.snapshot_id
+        ORDER BY v.vuln_id
+    """).fetchall()
+    expected = read_current(store).vulnerabilities
+    assert [r[1] for r in current] == sorted(expected["vuln_id"].astype(str))
+    assert {r[2] for r in current} == {list_snapshots(store)[0].name, newest.name}

@@ -183,3 +183,24 @@ def test_cli_check_exit_codes_and_formats(tmp_path: Path) -> None:
     assert broken.exit_code == 2 and "unknown rule 'nope'" in broken.output
     empty = runner.invoke(main, ["check", "--store", str(tmp_path / "none")])
     assert empty.exit_code == 2 and "no snapshot" in empty.output
+
+
+def test_check_takes_the_sla_clock_from_the_store_history(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from tests.policy.builders import days_ago
+
+    store = tmp_path / "store"
+    vuln = {"image_id": A, "target": "t", "vuln_id": "CVE-9", "pkg_name": "openssl",
+            "pkg_version": "1", "severity": "high", "fix_state": "fixed"}
+    data = make_data(images=[{"image_id": A, "host": "h"}], vulnerabilities=[vuln],
+                     scans=[{"image_id": A, "format": "grype-json"}])
+    write_snapshot(store, data, sources=["scan"], created_at=pd.Timestamp(days_ago(40)))
+    write_snapshot(store, data, sources=["scan"], created_at=pd.Timestamp(days_ago(1)))
+    out = CliRunner().invoke(main, ["check", "--store", str(store), "--as-of", "2026-11-29T12:00",
+                                    "--format", "json", "--fail-on", "never"])
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.stdout)
+    sla = next(r for r in doc["images"][0]["results"] if r["rule"] == "fixable-vulns-sla")
+    # Without a fix date, the first snapshot that saw it fixable starts the clock: 40 days > 30.
+    assert sla["status"] == "fail" and "first snapshot that saw the fix" in sla["evidence"]

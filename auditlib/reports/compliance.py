@@ -1,0 +1,404 @@
+"""What the compliance report shows, computed here (the notebook only calls these).
+
+Everything is aggregated in pandas before it reaches a page: a figure or a table never carries
+one row per vulnerability or package of the fleet, so a 1,000-image report stays a few MB.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from auditlib.normalize.severity import SEVERITIES
+from auditlib.policy import Evaluation, evaluate, load_policy
+from auditlib.policy.context import Context
+from auditlib.policy.model import STATUSES
+from auditlib.policy.rules.vulns import SLA_DAYS, fixable_findings
+from auditlib.reports.context import Report
+from auditlib.reports.figures import (
+    GRADE_COLORS,
+    STATUS_COLORS,
+    bar,
+    esc,
+    stacked,
+    status_heatmap,
+)
+from auditlib.reports.markup import Card
+
+GRADES = ("A", "B", "C", "D", "E", "F")
+_SEV_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+
+
+def at_least(severity: Any, threshold: str) -> bool:
+    """Return whether `severity` is at least `threshold` on the auditlib scale."""
+    return _SEV_RANK.get(str(severity), 0) >= _SEV_RANK.get(threshold, 0)
+
+
+def _severe(df: pd.DataFrame, threshold: str) -> pd.DataFrame:
+    """Return the rows of `df` whose `severity` is at least `threshold` (columns kept, even
+    when no row is)."""
+    keep = df["severity"].astype(str).map(lambda s: at_least(s, threshold)).astype(bool)
+    return df.loc[keep]
+
+
+def evaluate_policy(r: Report) -> Evaluation:
+    """Evaluate the report's policy (the `policy` parameter, else the default) on its data.
+
+    Raises:
+        PolicyError: if the policy file cannot be read or is not valid.
+    """
+    policy = load_policy(r.params.policy)
+    ev = evaluate(r.data, policy, as_of=r.as_of)
+    r.record(policy=policy.source, rules=[c.rule.slug for c in policy.enabled()],
+             results={s: ev.count(s) for s in STATUSES}, rule_errors=ev.errors)
+    return ev
+
+
+def pass_rate(ev: Evaluation) -> float | None:
+    """Return the share of (image, rule) results that pass or are waived (`no-data` counts
+    against), or None when there are none."""
+    if ev.results.empty:
+        return None
+    ok = ev.results["status"].astype(str).isin(["pass", "waived"]).sum()
+    return float(ok / len(ev.results))
+
+
+def grade_counts(ev: Evaluation) -> pd.Series:
+    """Return the number of images per grade, A to F (zeros included)."""
+    return ev.scores["grade"].astype(str).value_counts().reindex(list(GRADES), fill_value=0)
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{v:.0%}"
+
+
+def headline(r: Report, ev: Evaluation) -> list[Card]:
+    """Return the headline cards (images, mean score, grades, pass rate, coverage, failures),
+    and record them in the summary."""
+    grades = grade_counts(ev)
+    rate = pass_rate(ev)
+    cov = r.facts.coverage
+    fails = ev.results[ev.results["status"].astype(str) == "fail"]
+    clean = int((ev.scores["fail_count"] == 0).sum()) if len(ev.scores) else 0
+    mean = float(ev.scores["score"].mean()) if len(ev.scores) else None
+    r.record(headline={
+        "images": len(ev.scores), "mean_score": mean, "grades": grades.to_dict(),
+        "pass_rate": rate, "coverage": cov, "failures": len(fails), "images_without_fail": clean,
+    })
+    return [
+        Card("images", f"{len(ev.scores):,}",
+             f"{r.facts.filtered_out:,} left out by the filter" if r.facts.filtered_out else ""),
+        Card("mean score", "-" if mean is None else f"{mean:.0f} / 100", "Docker Scout's scale"),
+        Card("grade A or B", f"{int(grades['A'] + grades['B']):,}",
+             f"E or F: {int(grades['E'] + grades['F']):,}"),
+        Card("pass rate", _pct(rate), "results that pass or are waived; no-data counts against"),
+        Card("coverage", _pct(cov), "images with a vulnerability scan and an SBOM"),
+        Card("failures", f"{len(fails):,}", f"images failing no rule: {clean:,}"),
+    ]
+
+
+def grade_figure(ev: Evaluation) -> go.Figure:
+    """Return the bar chart of images per grade."""
+    g = grade_counts(ev)
+    return bar(list(g.index), [int(v) for v in g], "Images per grade",
+               colors=[GRADE_COLORS[k] for k in g.index], x="grade", y="images", height=320)
+
+
+def rule_table(ev: Evaluation) -> pd.DataFrame:
+    """Return one row per rule: title, severity, points, and the count of each status."""
+    res = ev.results.assign(status=ev.results["status"].astype(str))
+    counts = pd.crosstab(res["rule"].astype(str), res["status"]).reindex(
+        columns=list(STATUSES), fill_value=0)
+    rules = [c.rule for c in ev.policy.enabled()]
+    sev = {c.rule.slug: c.severity for c in ev.policy.enabled()}
+    table = counts.to_dict("index")
+    rows: list[dict[str, Any]] = []
+    for rule in rules:
+        c = table.get(rule.slug, {})
+        rows.append({"rule": rule.slug, "title": rule.title, "severity": sev[rule.slug],
+                     "points": rule.points, **{s: int(c.get(s, 0)) for s in STATUSES}})
+    return pd.DataFrame(rows)
+
+
+def rule_figure(ev: Evaluation) -> go.Figure:
+    """Return a stacked bar per rule of how many images pass, warn, fail, lack data or are
+    waived."""
+    t = rule_table(ev)
+    order = ["fail", "warn", "no-data", "waived", "pass"]
+    return stacked(list(t["rule"]), {s: list(t[s]) for s in order}, "Results per rule",
+                   colors=STATUS_COLORS, horizontal=True, x="images",
+                   height=max(360, 28 * len(t) + 140))
+
+
+def _worst_ids(ev: Evaluation, n: int) -> list[str]:
+    s = ev.scores.sort_values(["score", "fail_count", "image_name"],
+                              ascending=[True, False, True])
+    return [str(i) for i in s["image_id"].head(n)]
+
+
+def matrix_figure(ev: Evaluation, rows: int = 60) -> go.Figure | None:
+    """Return the image x rule heatmap of the `rows` worst images (lowest score first), with
+    each cell's evidence on hover; None when there are no results."""
+    if ev.results.empty:
+        return None
+    ids = _worst_ids(ev, rows)
+    rules = [c.rule.slug for c in ev.policy.enabled()]
+    res = ev.results[ev.results["image_id"].astype(str).isin(ids)]
+    cell = {(str(r.image_id), str(r.rule)): r for r in res.itertuples(index=False)}
+    names = {str(r.image_id): str(r.image_name) for r in ev.scores.itertuples(index=False)}
+    statuses: list[list[str]] = []
+    hover: list[list[str]] = []
+    for i in ids:
+        srow, hrow = [], []
+        for rule in rules:
+            r = cell.get((i, rule))
+            status = str(r.status) if r is not None else "no-data"
+            srow.append(status)
+            evidence = esc(r.evidence, 300) if r is not None else ""
+            hrow.append(f"{esc(names.get(i, i), 100)}<br>{esc(rule)}: <b>{esc(status)}</b>"
+                        f"<br>{evidence}")
+        statuses.append(srow)
+        hover.append(hrow)
+    shown = len(ids)
+    title = (f"Image x rule: the {shown} lowest-scored of {len(ev.scores):,} images"
+             if shown < len(ev.scores) else f"Image x rule: all {shown} images")
+    # Names can repeat (two builds of one tag); the y axis needs them apart.
+    labels: list[str] = []
+    seen: dict[str, int] = {}
+    for i in ids:
+        label = names.get(i, i)
+        seen[label] = seen.get(label, 0) + 1
+        labels.append(label if seen[label] == 1 else f"{label} ({i[7:19]})")
+    return status_heatmap(labels, rules, statuses, hover, title)
+
+
+def worst_images(ev: Evaluation, n: int = 20, threshold: str = "low") -> pd.DataFrame:
+    """Return the failures (and warnings) of the `n` lowest-scored images, one row each, with
+    the evidence; rules of severity below `threshold` are left out."""
+    ids = _worst_ids(ev, n)
+    rank = {i: k for k, i in enumerate(ids)}
+    res = ev.results[ev.results["image_id"].astype(str).isin(ids)
+                     & ev.results["status"].astype(str).isin(["fail", "warn"])]
+    res = _severe(res, threshold)
+    grade = dict(zip(ev.scores["image_id"].astype(str), ev.scores["grade"].astype(str),
+                     strict=True))
+    score = dict(zip(ev.scores["image_id"].astype(str), ev.scores["score"].astype(float),
+                     strict=True))
+    out = pd.DataFrame({
+        "image": res["image_name"].astype(str),
+        "grade": [grade[str(i)] for i in res["image_id"]],
+        "score": [score[str(i)] for i in res["image_id"]],
+        "rule": res["rule"].astype(str),
+        "status": res["status"].astype(str),
+        "severity": res["severity"].astype(str),
+        "evidence": res["evidence"].astype(str),
+        "_rank": [rank[str(i)] for i in res["image_id"]],
+        "_st": res["status"].astype(str).map({"fail": 0, "warn": 1}),
+    })
+    out = out.sort_values(["_rank", "_st", "rule"]).drop(columns=["_rank", "_st"])
+    # One block per image: its name, grade and score on its first row only.
+    repeat = out["image"].eq(out["image"].shift())
+    out = out.astype({"score": "object"})
+    out.loc[repeat, ["image", "grade", "score"]] = ""
+    return out.reset_index(drop=True)
+
+
+def _sla_settings(ev: Evaluation) -> tuple[dict[str, float], float]:
+    for c in ev.policy.rules:
+        if c.rule.slug == "fixable-vulns-sla":
+            days = {str(k).lower(): float(v) for k, v in dict(c.params["sla_days"]).items()}
+            return days, float(c.params["warn_ratio"])
+    return {k: float(v) for k, v in SLA_DAYS.items()}, 0.75
+
+
+def fixable(r: Report, ev: Evaluation) -> pd.DataFrame:
+    """Return the fixable findings (one per image, vulnerability, package and version), with
+    the policy's SLA and where each stands: `over`, `near` (used the warn share), `within`,
+    `undated` (no date to start the clock) or `no SLA`."""
+    days, ratio = _sla_settings(ev)
+    f = fixable_findings(Context(r.data, r.as_of))
+    sla = f["severity"].astype(str).map(days).astype(float)
+    used = f["days"] / sla
+    state = pd.Series("within", index=f.index)
+    state[f["days"].isna()] = "undated"
+    state[(used >= ratio) & (f["days"] <= sla)] = "near"
+    state[f["days"] > sla] = "over"
+    state[sla.isna()] = "no SLA"
+    return f.assign(sla_days=sla, state=state)
+
+
+SLA_STATES = ("over", "near", "within", "undated", "no SLA")
+SLA_COLORS = {"over": "#d62728", "near": "#ff9f1c", "within": "#2ca02c", "undated": "#9e9e9e",
+              "no SLA": "#c7c7c7"}
+
+
+def sla_table(r: Report, ev: Evaluation, findings: pd.DataFrame) -> pd.DataFrame:
+    """Return, per severity at or above the threshold (worst first): the SLA, the fixable
+    findings by state, and the images with one over the SLA; recorded in the summary."""
+    days, _ = _sla_settings(ev)
+    rows = []
+    for sev in reversed(SEVERITIES):
+        if not at_least(sev, r.params.severity_threshold):
+            continue
+        f = findings[findings["severity"].astype(str) == sev]
+        counts = f["state"].value_counts()
+        over_images = f.loc[f["state"] == "over", "image_id"].nunique()
+        rows.append({"severity": sev, "SLA days": days.get(sev), "fixable": len(f),
+                     **{s: int(counts.get(s, 0)) for s in SLA_STATES},
+                     "images over SLA": int(over_images)})
+    t = pd.DataFrame(rows)
+    r.record(fixable_by_severity=t.to_dict("records"))
+    return t
+
+
+def sla_figure(table: pd.DataFrame) -> go.Figure | None:
+    """Return a stacked bar per severity of fixable findings over, near, within the SLA."""
+    if table.empty or not table["fixable"].sum():
+        return None
+    return stacked(list(table["severity"]), {s: list(table[s]) for s in SLA_STATES},
+                   "Fixable vulnerabilities against their SLA, by severity", colors=SLA_COLORS,
+                   x="severity", y="fixable findings")
+
+
+def sla_worst(findings: pd.DataFrame, ev: Evaluation, threshold: str, n: int = 25
+              ) -> pd.DataFrame:
+    """Return the `n` findings furthest over their SLA (severity at or above `threshold`)."""
+    over = findings[(findings["state"] == "over")]
+    over = _severe(over, threshold)
+    over = over.assign(days_over=over["days"] - over["sla_days"]).sort_values(
+        "days_over", ascending=False).head(n)
+    names = {str(r.image_id): str(r.image_name) for r in ev.scores.itertuples(index=False)}
+    return pd.DataFrame({
+        "image": [names.get(str(i), str(i)) for i in over["image_id"]],
+        "vulnerability": over["vuln_id"].astype(str),
+        "package": over["pkg_name"].astype(str),
+        "installed": over["pkg_version"].astype(str),
+        "fixed in": over["fixed_version"].astype("string"),
+        "severity": over["severity"].astype(str),
+        "fixable for (days)": over["days"],
+        "SLA (days)": over["sla_days"],
+        "clock": over["clock"].astype("string"),
+    })
+
+
+def license_classes(r: Report) -> pd.DataFrame:
+    """Return, per licence class (most restrictive first), the distinct packages (name and
+    version per image) and the images that have one."""
+    from auditlib.normalize.licenses import LICENSE_CLASSES
+
+    lic = r.data.package_licenses.dropna(subset=["image_id"])
+    lic = lic.drop_duplicates(["image_id", "package_name", "package_version", "license_class"])
+    g = lic.groupby(lic["license_class"].astype(str))
+    rows = [{"licence class": c, "packages": int(g.size().get(c, 0)),
+             "images": int(g["image_id"].nunique().get(c, 0))}
+            for c in reversed(LICENSE_CLASSES)]
+    t = pd.DataFrame(rows)
+    r.record(licence_classes=t.to_dict("records"))
+    return t
+
+
+LICENSE_COLORS = {"network-copyleft": "#7b0d1e", "strong-copyleft": "#d62728",
+                  "weak-copyleft": "#ff9f1c", "other": "#9467bd", "unknown": "#9e9e9e",
+                  "permissive": "#2ca02c"}
+
+
+def license_figure(table: pd.DataFrame) -> go.Figure | None:
+    """Return the bar chart of images having a package of each licence class."""
+    if table.empty or not table["packages"].sum():
+        return None
+    return bar(list(table["licence class"]), list(table["images"]),
+               "Images with a package under each licence class",
+               colors=[LICENSE_COLORS.get(c, "#4e79a7") for c in table["licence class"]],
+               x="licence class", y="images", height=340)
+
+
+def license_risks(r: Report, n: int = 25) -> pd.DataFrame:
+    """Return the licences of the copyleft, other and unknown classes: each with its class,
+    how many packages and images have it, and a few of the packages."""
+    lic = r.data.package_licenses.dropna(subset=["image_id"])
+    cls = lic["license_class"].astype(str)
+    risky = lic[cls.isin(["network-copyleft", "strong-copyleft", "weak-copyleft", "other",
+                          "unknown"])]
+    if risky.empty:
+        return pd.DataFrame()
+    key = risky["license_spdx"].astype("string").fillna(risky["license"].astype("string"))
+    risky = risky.assign(_lic=key.fillna("(none)"), _cls=risky["license_class"].astype(str))
+    g = risky.groupby(["_lic", "_cls"], observed=True)
+    t = pd.DataFrame({
+        "packages": g["package_name"].nunique(),
+        "images": g["image_id"].nunique(),
+        "some packages": g["package_name"].agg(
+            lambda s: ", ".join(sorted({str(x) for x in s.dropna()})[:5])),
+    }).reset_index().rename(columns={"_lic": "licence", "_cls": "class"})
+    order = {"network-copyleft": 0, "strong-copyleft": 1, "weak-copyleft": 2, "other": 3,
+             "unknown": 4}
+    t = t.assign(_o=t["class"].map(order)).sort_values(["_o", "images"], ascending=[True, False])
+    return t.drop(columns="_o").head(n)
+
+
+def dockerfile_findings(r: Report) -> pd.DataFrame:
+    """Return the failed Dockerfile and image-config checks (hadolint, Trivy, Dockle), one row
+    per check: tool, rule, title, severity, findings, files or images."""
+    m = r.data.misconfigurations
+    m = m[m["status"].astype("string").fillna("fail").eq("fail")]
+    if m.empty:
+        return pd.DataFrame()
+    where = m["file_path"].astype("string").fillna(m["target"].astype("string"))
+    m = m.assign(_where=where)
+    g = m.groupby([m["tool"].astype(str), m["rule_id"].astype(str)], observed=True)
+    t = pd.DataFrame({
+        "title": g["title"].first().astype("string"),
+        "severity": g["severity"].max().astype(str),
+        "findings": g.size(),
+        "files or images": g["_where"].nunique(),
+        "example": g["message"].first().astype("string"),
+    }).reset_index().rename(columns={"tool": "tool", "rule_id": "rule"})
+    t = t.assign(_s=t["severity"].map(_SEV_RANK)).sort_values(["_s", "findings"],
+                                                               ascending=[False, False])
+    return t.drop(columns="_s")
+
+
+def dockerfiles(r: Report) -> pd.DataFrame:
+    """Return one row per Dockerfile read: base, pinned, root, healthcheck, multi-stage,
+    upgrades, secret-like names."""
+    d = r.data.dockerfiles
+    if d.empty:
+        return pd.DataFrame()
+    return pd.DataFrame({
+        "Dockerfile": d["path"].astype(str),
+        "builds": d["context_image_ref"].astype("string"),
+        "final base": d["final_base_ref"].astype("string"),
+        "base pinned by digest": d["final_base_is_pinned"],
+        "base is latest": d["final_base_is_latest"],
+        "runs as root": d["final_user_is_root"],
+        "healthcheck": d["has_healthcheck"],
+        "multi-stage": d["is_multi_stage"],
+        "upgrades packages": d["upgrades_packages"],
+        "secret-like ENV/ARG names": d["secret_env_names_count"],
+    })
+
+
+def no_data(ev: Evaluation) -> pd.DataFrame:
+    """Return, per rule with `no-data` results: how many images, and why (the most common
+    evidence: what source would give the data)."""
+    nd = ev.results[ev.results["status"].astype(str) == "no-data"]
+    if nd.empty:
+        return pd.DataFrame()
+    g = nd.groupby(nd["rule"].astype(str))
+    t = pd.DataFrame({
+        "images": g.size(),
+        "why": g["evidence"].agg(lambda s: str(s.astype(str).mode().iloc[0])),
+    }).reset_index().sort_values("images", ascending=False)
+    return t
+
+
+def no_data_figure(ev: Evaluation) -> go.Figure | None:
+    """Return the bar chart of images with no data, per rule; None when every rule had data."""
+    t = no_data(ev)
+    if t.empty:
+        return None
+    return bar(list(t["rule"]), list(t["images"]), "Images with no data, per rule",
+               colors=STATUS_COLORS["no-data"], horizontal=True, x="images",
+               height=max(240, 28 * len(t) + 120))

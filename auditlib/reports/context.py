@@ -1,0 +1,152 @@
+"""`open_report`: what a report notebook starts with, and how it shows things.
+
+A notebook's second cell calls `open_report(name, **parameters)`; it parses the parameters
+(`ReportParams`), reads the store's current state, applies the image filter, and works out the
+facts every page header shows. The `Report` it returns shows figures, tables and headline cards
+(escaped, offline-ready), counts the figures, and keeps a summary; `finish()` ends the notebook.
+
+The facts and the summary travel inside the executed notebook, as the metadata of an output
+that shows nothing (`auditlib.reports.export` reads them and drops those outputs), so any
+executed copy of a report notebook, however it was run (`auditlib report`, papermill, Airflow),
+can be exported with the right header.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from auditlib.data import AuditData
+from auditlib.reports.facts import FleetFacts, current_snapshots, fleet_facts
+from auditlib.reports.figures import bundle
+from auditlib.reports.filters import filter_images
+from auditlib.reports.markup import Card, cards_html, note_html, table_html
+from auditlib.reports.params import ReportParams
+
+META_KEY = "auditlib"
+"""Key of the output metadata that carries a report's facts and summary."""
+
+TITLES = {"compliance": "Compliance", "staleness": "Staleness", "explore": "Explore"}
+
+
+def _display(data: dict[str, Any], metadata: dict[str, Any] | None = None) -> None:
+    from IPython.display import display
+
+    display(data, raw=True, metadata=metadata or {})
+
+
+def _plain(value: Any) -> Any:
+    """Return `value` as JSON-ready data (numpy and pandas scalars, timestamps, containers)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, pd.Timestamp | dt.datetime | dt.date):
+        return value.isoformat()
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, float) and value != value:
+        return None
+    return value
+
+
+@dataclass
+class Report:
+    """A report being made: its parameters, its data, and what it has shown."""
+
+    name: str
+    params: ReportParams
+    data: AuditData
+    facts: FleetFacts
+    as_of: pd.Timestamp
+    figures: int = 0
+    summary: dict[str, Any] = field(default_factory=dict)
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def title(self) -> str:
+        """Return the page title (the `title` parameter, else the report's own)."""
+        return self.params.title or TITLES.get(self.name, self.name.title())
+
+    @property
+    def store(self) -> Path:
+        """Return the store folder."""
+        return Path(self.params.store)
+
+    def show(self, fig: go.Figure | None, empty: str = "no data to chart") -> None:
+        """Show a figure (offline-ready; see `figures.bundle`), or `empty` when it is None."""
+        if fig is None:
+            self.note(empty)
+            return
+        self.figures += 1
+        _display(bundle(fig))
+
+    def table(self, df: pd.DataFrame | None, *, max_rows: int | None = 50,
+              empty: str = "nothing to show") -> None:
+        """Show a table (every value escaped), at most `max_rows` rows."""
+        if df is None:
+            self.note(empty)
+            return
+        _display({"text/html": table_html(df, max_rows=max_rows, empty=empty),
+                  "text/plain": f"<{len(df)} rows>"})
+
+    def cards(self, cards: list[Card]) -> None:
+        """Show headline figures."""
+        _display({"text/html": cards_html(cards),
+                  "text/plain": "; ".join(f"{c.label}: {c.value}" for c in cards)})
+
+    def note(self, text: str) -> None:
+        """Show a sentence (escaped)."""
+        _display({"text/html": note_html(text), "text/plain": text})
+
+    def record(self, **values: Any) -> None:
+        """Add values to the summary (written next to the HTML as JSON)."""
+        self.summary.update(_plain(values))
+
+    def finish(self) -> dict[str, Any]:
+        """End the report: publish the summary (an output that shows nothing) and return it."""
+        out = {"report": self.name, "title": self.title, "figures": self.figures,
+               "seconds": round(time.perf_counter() - self.started, 2), **self.summary}
+        _display({"text/html": ""}, {META_KEY: {"summary": out}})
+        return out
+
+
+def _fleet_facts_output(facts: FleetFacts, params: ReportParams, name: str,
+                        given: list[str]) -> None:
+    _display({"text/html": ""}, {META_KEY: {
+        "facts": facts.to_dict(), "report": name, "title": params.title or TITLES.get(name),
+        "parameters": params.shown(given),
+        "made_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }})
+
+
+def open_report(name: str, **parameters: Any) -> Report:
+    """Start report `name` with the notebook's parameters (raw: strings are parsed).
+
+    Returns:
+        The `Report`, with the store's current state read and filtered.
+
+    Raises:
+        ParameterError: if a parameter is unknown or its value cannot be used.
+        StoreError: if the store has no snapshot or cannot be read.
+    """
+    from auditlib.store import read_current
+
+    params = ReportParams.from_values(parameters)
+    as_of = params.as_of if params.as_of is not None else pd.Timestamp.now(tz="UTC")
+    data = read_current(params.store)
+    data, left_out = filter_images(data, params.image_filter)
+    facts = fleet_facts(data, current_snapshots(params.store), filtered_out=left_out)
+    _fleet_facts_output(facts, params, name, list(parameters))
+    report = Report(name, params, data, facts, as_of)
+    report.record(as_of=as_of, coverage=facts.coverage, images=facts.images,
+                  synthetic=facts.is_synthetic or bool(params.synthetic))
+    return report

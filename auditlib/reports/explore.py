@@ -1,0 +1,76 @@
+"""Helpers of the explore notebook: the tables and their meanings, and a few joined views."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from auditlib.data import AuditData
+from auditlib.tables import DERIVED_TABLES, TABLES, get_table
+
+
+def table_guide(data: AuditData) -> pd.DataFrame:
+    """Return one row per table (read from sources, then computed): what a row is, its key,
+    its columns, and its rows in `data` (computed tables: how to get them)."""
+    rows = [{"table": t.name, "one row per": t.row, "key": ", ".join(t.key),
+             "columns": len(t.columns), "rows": f"{len(getattr(data, t.name)):,}"}
+            for t in TABLES]
+    how = {"policy_results": "auditlib.policy.evaluate(data, policy).results",
+           "policy_scores": "auditlib.policy.evaluate(data, policy).scores",
+           "staleness": "auditlib.staleness.staleness(data)"}
+    rows += [{"table": t.name, "one row per": t.row, "key": ", ".join(t.key),
+              "columns": len(t.columns), "rows": how.get(t.name, "computed")}
+             for t in DERIVED_TABLES]
+    return pd.DataFrame(rows)
+
+
+def columns(name: str) -> pd.DataFrame:
+    """Return the columns of table `name`: dtype and meaning.
+
+    Raises:
+        KeyError: if there is no such table.
+    """
+    every = {t.name: t for t in (*TABLES, *DERIVED_TABLES)}
+    table = every.get(name) or get_table(name)
+    return pd.DataFrame([{"column": c.name, "dtype": c.dtype, "meaning": c.meaning}
+                         for c in table.columns])
+
+
+def names(data: AuditData) -> dict[str, str]:
+    """Return image id -> a name to show (a version tag, else any reference, else a short id)."""
+    from auditlib.policy.context import Context
+
+    ctx = Context(data, pd.Timestamp.now(tz="UTC"))
+    return dict(ctx.names)
+
+
+def images(data: AuditData) -> pd.DataFrame:
+    """Return one row per image: name, OS, build time, size, user, packages and
+    vulnerabilities."""
+    from auditlib.policy.context import Context
+
+    ctx = Context(data, pd.Timestamp.now(tz="UTC"))
+    img = ctx.images
+    pk = data.packages.groupby(data.packages["image_id"].astype(str)).size()
+    vu = data.vulnerabilities.groupby(data.vulnerabilities["image_id"].astype(str)).size()
+    ids = list(img.index)
+    return pd.DataFrame({
+        "image": [ctx.names.get(i, i) for i in ids],
+        "os": (img["os_family"].astype("string").fillna("") + " "
+               + img["os_version"].astype("string").fillna("")).str.strip().tolist(),
+        "created_at": img["created_at"].tolist(),
+        "size MB": (img["size_bytes"].astype("Float64") / 1e6).round(1).tolist(),
+        "user": img["user"].tolist(),
+        "packages": [int(pk.get(i, 0)) for i in ids],
+        "vulnerabilities": [int(vu.get(i, 0)) for i in ids],
+    })
+
+
+def labels(data: AuditData) -> pd.DataFrame:
+    """Return the image labels: one row per (label, value) with how many images have it, most
+    common first (values are untrusted text; pages escape them)."""
+    lb = data.image_labels.dropna(subset=["image_id", "label"])
+    if lb.empty:
+        return pd.DataFrame()
+    g = lb.groupby([lb["label"].astype(str), lb["value"].astype("string").fillna("")])
+    out = g["image_id"].nunique().rename("images").reset_index()
+    return out.sort_values(["images", "label"], ascending=[False, True]).reset_index(drop=True)

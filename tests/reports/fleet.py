@@ -1,0 +1,57 @@
+"""A small synthetic store for the report tests, with untrusted text that must stay text.
+
+`write_fleet` makes five images; the first Trivy report then gets a package named
+`<script>alert(1)</script>` (under AGPL, with a critical vulnerability fixable since 2015, so it
+shows in the licence, SLA and worst-image sections) and a label whose value is an HTML element
+with an event handler. A page that runs either sets `window.__xss` or opens a dialog.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from auditlib import load
+from auditlib.demo import write_fleet
+from auditlib.store import write_snapshot
+
+EVIL_PACKAGE = "<script>alert(1)</script>"
+EVIL_LABEL = '<img src=x onerror="window.__xss=1">'
+EVIL_VULN_TITLE = "<b onmouseover=\"window.__xss=1\">bold</b>"
+
+
+def _poison(trivy_doc: Path) -> None:
+    doc = json.loads(trivy_doc.read_text())
+    result = doc["Results"][0]
+    result.setdefault("Packages", []).append({
+        "ID": "evil@1.0", "Name": EVIL_PACKAGE, "Version": "1.0",
+        "Licenses": ["AGPL-3.0-only"], "Layer": {"DiffID": doc["Metadata"]["DiffIDs"][-1]},
+    })
+    result.setdefault("Vulnerabilities", []).append({
+        "VulnerabilityID": "CVE-2015-0001", "PkgID": "evil@1.0", "PkgName": EVIL_PACKAGE,
+        "InstalledVersion": "1.0", "FixedVersion": "1.1", "Status": "fixed",
+        "Severity": "CRITICAL", "Title": EVIL_VULN_TITLE, "Description": EVIL_VULN_TITLE,
+        "PublishedDate": "2015-01-01T00:00:00Z", "LastModifiedDate": "2015-01-02T00:00:00Z",
+    })
+    config = doc["Metadata"]["ImageConfig"].setdefault("config", {})
+    config.setdefault("Labels", {})["org.example.note"] = EVIL_LABEL
+    trivy_doc.write_text(json.dumps(doc))
+
+
+def make_store(root: Path, images: int = 5, snapshots: int = 1) -> Path:
+    """Write a poisoned synthetic fleet under `root` and ingest it into `root/store`, as
+    `snapshots` snapshots (the later ones add a few more images, for the history trends).
+
+    Returns:
+        The store folder.
+    """
+    fleet = root / "fleet"
+    write_fleet(fleet, images=images, files_per_image=10)
+    _poison(sorted((fleet / "trivy").glob("*.json"))[0])
+    store = root / "store"
+    write_snapshot(store, load(fleet), sources=[str(fleet)])
+    for n in range(1, snapshots):
+        more = root / f"fleet-{n}"
+        write_fleet(more, images=2, seed=100 + n, files_per_image=10)
+        write_snapshot(store, load(more), sources=[str(more)])
+    return store
