@@ -17,6 +17,7 @@ _DOMAIN = re.compile(
     r"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9-]+)*(?::[0-9]+)?$|^\[[0-9a-fA-F:]+\](?::[0-9]+)?$"
 )
 
+_IMAGE_ID = re.compile(r"^(sha256:[0-9a-f]{12,64}|[0-9a-f]{64})$")
 DEFAULT_REGISTRY = "docker.io"
 _ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.zst", ".tar.xz")
 _LEGACY_REGISTRIES = {"index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}
@@ -82,6 +83,10 @@ def parse_reference(text: str) -> Reference | None:
         return None
     if text.lower().endswith(_ARCHIVE_SUFFIXES):
         # Valid by the grammar, but Trivy and Grype name `docker save` archives this way.
+        return None
+    if _IMAGE_ID.match(text):
+        # An image id (`sha256:<hex>`, or 64 hex alone) names an image, not a repository: the
+        # docker CLI refuses 64-hex repository names for this reason.
         return None
     rest, digest = text, None
     if "@" in rest:

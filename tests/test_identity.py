@@ -60,3 +60,13 @@ def test_parse_reference_parts() -> None:
 )
 def test_normalize_digest(value: object, expected: str | None) -> None:
     assert normalize_digest(value) == expected
+
+
+def test_an_image_id_is_not_a_reference() -> None:
+    from auditlib.identity import normalize_reference
+
+    hex64 = "ab" * 32
+    assert normalize_reference(f"sha256:{hex64}") is None
+    assert normalize_reference(hex64) is None
+    assert normalize_reference("sha256:abcdef123456") is None
+    assert normalize_reference("sha256") == "docker.io/library/sha256:latest"
