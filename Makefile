@@ -21,7 +21,7 @@ system-deps:
 	@scripts/system-deps.sh
 
 test: setup system-deps
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -rs -p no:cacheprovider
 
 # The synthetic demo fleet, ingested and checked; both reports and reports/index.html.
 demo: setup

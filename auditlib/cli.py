@@ -79,6 +79,31 @@ def summarize(paths: tuple[str, ...]) -> None:
     sys.exit(_exit_code(data, paths))
 
 
+def ingest_paths(
+    store: Path, paths: tuple[str, ...], *, quiet: bool, full: bool = False
+) -> tuple[Any, AuditData, Path]:
+    """Ingest files and folders into a new snapshot, reading only what changed (a progress bar
+    on a terminal unless `quiet`).
+
+    Returns:
+        The ingest plan (`auditlib.incremental.IngestPlan`), the tables read, the snapshot.
+
+    Raises:
+        AuditlibError: if the store cannot be read or written.
+    """
+    from auditlib.incremental import commit_ingest, load_planned, plan_ingest
+
+    plan = plan_ingest(store, paths, full=full)
+    if quiet or not err_console.is_terminal:
+        data = load_planned(plan)
+    else:
+        with Progress(TextColumn("reading"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=err_console, transient=True) as bar:
+            task = bar.add_task("read", total=len(plan.to_parse))
+            data = load_planned(plan, progress=lambda _p: bar.advance(task))
+    return plan, data, commit_ingest(plan, data)
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True)
 @store_option
@@ -93,21 +118,11 @@ def ingest(paths: tuple[str, ...], store: Path, quiet: bool, full: bool) -> None
     state. Files that cannot be read are listed (and kept in the snapshot's load_errors table);
     the rest are stored. Exits 2 when a file could not be read.
     """
-    from auditlib.incremental import commit_ingest, load_planned, plan_ingest
-
     for p in paths:
         if not Path(p).exists():
             err_console.print(f"[red]error:[/red] {p}: no such file or folder")
     try:
-        plan = plan_ingest(store, paths, full=full)
-        if quiet or not err_console.is_terminal:
-            data = load_planned(plan)
-        else:
-            with Progress(TextColumn("reading"), BarColumn(), MofNCompleteColumn(),
-                          TimeElapsedColumn(), console=err_console, transient=True) as bar:
-                task = bar.add_task("read", total=len(plan.to_parse))
-                data = load_planned(plan, progress=lambda _p: bar.advance(task))
-        snap = commit_ingest(plan, data)
+        plan, data, snap = ingest_paths(store, paths, quiet=quiet, full=full)
     except AuditlibError as e:
         err_console.print(f"[red]error:[/red] {e}")
         sys.exit(EXIT_BAD_INPUT)

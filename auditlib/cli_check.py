@@ -29,14 +29,18 @@ def first_seen_fixed_of(store: Path) -> pd.DataFrame | None:
     return first_seen_fixed(store) if len(list_snapshots(store)) > 1 else None
 
 
-def _as_of(value: str | None) -> pd.Timestamp | None:
-    if value is None:
-        return None
+def parse_as_of(value: str | None) -> pd.Timestamp | None:
+    """Return the `--as-of` option as a UTC time (None when not given).
+
+    Raises:
+        click.BadParameter: if it is not a date or time.
+    """
+    from auditlib.reports.params import ParameterError, parse_date
+
     try:
-        t = pd.Timestamp(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date or time (YYYY-MM-DD)") from None
-    return t.tz_localize("UTC") if t.tzinfo is None else t
+        return parse_date(value, "--as-of")
+    except ParameterError as e:
+        raise click.BadParameter(str(e)) from None
 
 
 @click.command()
@@ -77,7 +81,7 @@ def check(
         click.echo(default_policy_yaml(RULES), nl=False)
         return
     err = Console(stderr=True)
-    when = _as_of(as_of)
+    when = parse_as_of(as_of)
     try:
         policy = load_policy(policy_file)
         data = read_current(store)

@@ -258,14 +258,12 @@ def _scan_step(engine: str | None, store: Path, show: bool) -> int:
 def _ingest_step(paths: tuple[str, ...], store: Path, quiet: bool) -> int:
     """Ingest files and folders into a new snapshot; return the files read. Unreadable files are
     notes (they are kept in load_errors)."""
-    from auditlib.cli import _load_with_progress
-    from auditlib.store import write_snapshot
+    from auditlib.cli import ingest_paths
 
-    data = _load_with_progress(paths, quiet)
+    _, data, _ = ingest_paths(store, paths, quiet=quiet)
     for f in data.files:
         if f.error:
             _say("note:", f"not ingested: {f.error}")
-    write_snapshot(store, data, sources=list(paths))
     return sum(1 for f in data.files if f.skipped is None and f.error is None)
 
 
@@ -279,8 +277,11 @@ def _check_step(store: Path, policy_file: str | None, as_of: str | None, folder:
     from auditlib.store import read_current
 
     when = parse_date(as_of) if as_of else None
+    from auditlib.cli_check import first_seen_fixed_of
+
     policy = load_policy(policy_file)
-    ev = evaluate(read_current(store), policy, as_of=when or dt.datetime.now(dt.UTC))
+    ev = evaluate(read_current(store), policy, as_of=when or dt.datetime.now(dt.UTC),
+                  first_seen_fixed=first_seen_fixed_of(store))
     (folder / "policy.json").write_text(to_json(ev), encoding="utf-8")
     (folder / "policy.xml").write_text(to_junit(ev), encoding="utf-8")
     broken = fail_on != "never" and ev.broken(fail_on)

@@ -16,6 +16,7 @@ from rich.text import Text
 
 from auditlib.cli_options import store_option
 from auditlib.errors import AuditlibError
+from auditlib.policy.output import jsonable
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
 
@@ -28,16 +29,8 @@ _SHOWN = (
 )
 
 
-def _cell(v: Any) -> Any:
-    if v is None or (not isinstance(v, (list, dict)) and pd.isna(v)):
-        return None
-    if isinstance(v, pd.Timestamp):
-        return v.isoformat()
-    return v.item() if hasattr(v, "item") else v
-
-
 def _show(v: Any) -> str:
-    v = _cell(v)
+    v = jsonable(v)
     if v is None:
         return "-"
     if isinstance(v, bool):
@@ -63,9 +56,9 @@ def staleness_command(store: Path, fmt: str, as_of: str | None, limit: int | Non
     from auditlib.store import read_current
 
     err = Console(stderr=True)
-    when = pd.Timestamp(as_of, tz="UTC") if as_of else pd.Timestamp(dt.datetime.now(dt.UTC))
-    from auditlib.cli_check import first_seen_fixed_of
+    from auditlib.cli_check import first_seen_fixed_of, parse_as_of
 
+    when = parse_as_of(as_of) or pd.Timestamp(dt.datetime.now(dt.UTC))
     try:
         data = read_current(store)
         table = load_table()
@@ -77,7 +70,7 @@ def staleness_command(store: Path, fmt: str, as_of: str | None, limit: int | Non
     if limit is not None:
         df = df.head(limit)
     if fmt == "json":
-        records = [{k: _cell(v) for k, v in r.items()} for r in df.to_dict("records")]
+        records = [{k: jsonable(v) for k, v in r.items()} for r in df.to_dict("records")]
         click.echo(json.dumps({"as_of": when.isoformat(), "eol_table": table.describe(),
                                "images": records}, indent=2))
     else:

@@ -90,9 +90,4 @@ def collect(req: CollectRequest, progress: Progress | None = None) -> AuditData:
     return to_audit_data(collections(req, progress), collected_at=datetime.now(UTC))
 
 
-def unreachable(data: AuditData) -> list[str]:
-    """Return the errors of sources that gave nothing at all (for exit code 2)."""
-    return [f.error for f in data.files if f.error]
-
-
-__all__: Sequence[str] = ("CollectRequest", "collect", "collections", "unreachable")
+__all__: Sequence[str] = ("CollectRequest", "collect", "collections")

@@ -23,7 +23,7 @@ import pandas as pd
 from auditlib.data import AuditData
 from auditlib.eol import EolTable, load_table
 from auditlib.identity import parse_reference
-from auditlib.policy.context import Context, bases, text
+from auditlib.policy.context import Context, text
 from auditlib.policy.rules.freshness import base_tag_now, built_on_current, tag_key
 from auditlib.policy.rules.vulns import fixable_findings
 from auditlib.tables import STALENESS, frame
@@ -97,35 +97,23 @@ def _vuln_summary(ctx: Context, base_layers: dict[str, set[str]]) -> pd.DataFram
         return pd.DataFrame(columns=["fixable_count", "fixable_critical", "fixable_high",
                                      "oldest_fix_days", "weight", "fixable_in_base",
                                      "fixable_in_own", "fixable_medium", "fixable_low"])
-    sev = f["severity"].astype(str)
-    f = f.assign(sev=sev, weight=sev.map(SEVERITY_WEIGHTS).fillna(0.0))
-    g = f.groupby(f["image_id"].astype(str))
-    out = pd.DataFrame({
-        "fixable_count": g.size(),
-        "fixable_critical": g["sev"].agg(lambda s: int((s == "critical").sum())),
-        "fixable_high": g["sev"].agg(lambda s: int((s == "high").sum())),
-        "fixable_medium": g["sev"].agg(lambda s: int((s == "medium").sum())),
-        "fixable_low": g["sev"].agg(lambda s: int((s == "low").sum())),
-        "oldest_fix_days": g["days"].max(),
-        "weight": g["weight"].sum(),
-    })
+    f = f.assign(image_id=f["image_id"].astype(str), sev=f["severity"].astype(str))
+    f = f.assign(weight=f["sev"].map(SEVERITY_WEIGHTS).fillna(0.0))
+    g = f.groupby("image_id")
+    out = pd.crosstab(f["image_id"], f["sev"]).reindex(columns=list(SEVERITY_WEIGHTS),
+                                                       fill_value=0)
+    out = out.add_prefix("fixable_").assign(
+        fixable_count=g.size(), oldest_fix_days=g["days"].max(), weight=g["weight"].sum())
     # Which layer added each vulnerable package (Trivy says), against the base's layers.
-    v = ctx.data.vulnerabilities
-    v = v[(v["fix_state"] == "fixed").fillna(False).to_numpy()
-          & v["layer_diff_id"].notna().to_numpy() & v["image_id"].notna().to_numpy()]
-    keys = ["image_id", "vuln_id", "pkg_name", "pkg_version"]
-    layer_of = v.astype(dict.fromkeys(keys, str)).drop_duplicates(keys)
-    in_base: dict[str, int] = {}
-    in_own: dict[str, int] = {}
-    for image_id, group in layer_of.groupby("image_id"):
-        base = base_layers.get(str(image_id))
-        if base is None:
-            continue
-        hits = group["layer_diff_id"].astype(str).isin(base)
-        in_base[str(image_id)] = int(hits.sum())
-        in_own[str(image_id)] = int((~hits).sum())
-    out["fixable_in_base"] = pd.Series(in_base, dtype="Int64")
-    out["fixable_in_own"] = pd.Series(in_own, dtype="Int64")
+    pairs = [(i, d) for i, layers in base_layers.items() for d in layers]
+    base = pd.DataFrame(pairs, columns=["image_id", "layer_diff_id"]).assign(in_base=True)
+    layered = f[f["image_id"].isin(base_layers) & f["layer_diff_id"].notna()].assign(
+        layer_diff_id=lambda d: d["layer_diff_id"].astype(str))
+    hits = layered.merge(base, on=["image_id", "layer_diff_id"], how="left")["in_base"]
+    hits = hits.fillna(False).astype(bool).set_axis(layered.index)
+    split = layered.assign(in_base=hits).groupby("image_id")["in_base"]
+    out["fixable_in_base"] = split.sum().astype("Int64")
+    out["fixable_in_own"] = (split.size() - split.sum()).astype("Int64")
     return out
 
 
@@ -186,7 +174,7 @@ def staleness(
     now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
     ctx = Context(data, now, first_seen_fixed)
     table = eol_table or load_table()
-    known_bases = bases(ctx)
+    known_bases = ctx.bases
     base_keys = {i: tag_key(b.ref) for i, b in known_bases.items()}
     nows = base_tag_now(ctx, {k for k in base_keys.values() if k})
     plat = ctx.images["os"].astype("string") + "/" + ctx.images["architecture"].astype("string")

@@ -713,12 +713,16 @@ def read_current(
         as_of: a snapshot id (or folder): the state right after it was written. Default: now.
         tables: the tables to read (default all); the others are empty.
 
+    Documents known only by a manifest digest get the image id other sources give for it
+    (`auditlib.resolve.resolve_image_ids`), across snapshots.
+
     Raises:
         StoreError: if the store has no snapshot, `as_of` is not one of its snapshots, a table
             cannot be read, or a snapshot holding carried rows is missing.
         KeyError: if `tables` names an unknown table.
     """
     from auditlib.data import merge
+    from auditlib.resolve import resolve_image_ids
 
     snaps = _upto(store, as_of)
     names = [t.name for t in TABLES] if tables is None else list(tables)
@@ -740,4 +744,6 @@ def read_current(
 
     _walk(snaps, visit)
     parts.reverse()
-    return merge(*parts)
+    # A document that names its image only by a manifest digest joins the image another
+    # snapshot's source (an engine, a registry) gives for that digest.
+    return resolve_image_ids(merge(*parts))

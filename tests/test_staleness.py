@@ -67,9 +67,10 @@ def _data():  # type: ignore[no-untyped-def]
 def test_one_row_per_image_sorted_by_priority() -> None:
     df = staleness(_data(), as_of=AS_OF)
     assert sorted(df["image_id"]) == sorted([BASE_OLD, BASE_NEW, APP, APP_NEXT, EOL_IMG])
-    assert df["priority_rank"].tolist() == list(range(1, 6))
-    assert df["rebuild_priority"].is_monotonic_decreasing
-    assert df.iloc[0]["image_id"] == APP  # critical + high fixable, base moved
+    # critical + high fixable and a moved base (25), then an OS past its end of life (20).
+    assert df["image_id"].tolist()[:2] == [APP, EOL_IMG]
+    assert df["rebuild_priority"].tolist() == [25.0, 20.0, 0.0, 0.0, 0.0]
+    assert df["priority_rank"].tolist() == [1, 2, 3, 4, 5]
 
 
 def test_base_drift_newer_tags_and_lag() -> None:

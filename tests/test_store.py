@@ -259,3 +259,26 @@ def test_duckdb_reads_the_store_as_it_is(tmp_path: Path) -> None:
     expected = read_current(store).vulnerabilities
     assert [r[1] for r in current] == sorted(expected["vuln_id"].astype(str))
     assert {r[2] for r in current} == {list_snapshots(store)[0].name, newest.name}
+
+
+def test_read_current_joins_a_digest_only_sbom_to_an_image_of_another_snapshot(
+    tmp_path: Path,
+) -> None:
+    from auditlib.data import FileResult
+    from auditlib.store import read_current
+    from tests.policy.builders import image_id, make_data
+
+    store, digest = tmp_path / "s", "sha256:" + "d" * 64
+    engine = make_data(images=[{"image_id": image_id(1), "repo_digest": digest,
+                                "source": "engine"}])
+    engine.files = [FileResult("engine", "docker-engine")]
+    write_snapshot(store, engine, sources=["engine"])
+    sbom = make_data(
+        scans=[{"scan_id": "sha256:sbom", "repo_digest": digest, "source": "sbom.cdx.json"}],
+        packages=[{"scan_id": "sha256:sbom", "package_id": "p", "name": "zlib",
+                   "source": "sbom.cdx.json"}],
+    )
+    sbom.files = [FileResult("sbom.cdx.json", "cyclonedx-json")]
+    write_snapshot(store, sbom, sources=["sbom.cdx.json"])
+    current = read_current(store)
+    assert current.packages["image_id"].astype(str).tolist() == [image_id(1)]

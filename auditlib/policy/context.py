@@ -158,6 +158,11 @@ class Context:
                     break
         return out
 
+    @cached_property
+    def bases(self) -> dict[str, Base]:
+        """Return image id -> its base image, for the images whose base is known."""
+        return _bases(self)
+
     def name(self, image_id: str) -> str:
         """Return the display name of an image."""
         return self.names.get(image_id, image_id.removeprefix("sha256:")[:12])
@@ -244,10 +249,3 @@ def _bases(ctx: Context) -> dict[str, Base]:
         out[image_id] = Base(ref, digest, base_id, how or "layers")
     return out
 
-
-def bases(ctx: Context) -> dict[str, Base]:
-    """Return image id -> its base image, for the images whose base is known (cached)."""
-    cached: dict[str, Base] | None = ctx.__dict__.get("_bases")
-    if cached is None:
-        cached = ctx.__dict__["_bases"] = _bases(ctx)
-    return cached

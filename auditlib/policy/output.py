@@ -18,7 +18,8 @@ from auditlib.policy.evaluate import Evaluation
 _STYLE = {"fail": "red", "warn": "yellow", "no-data": "magenta", "waived": "cyan", "pass": "green"}
 
 
-def _cell(v: Any) -> Any:
+def jsonable(v: Any) -> Any:
+    """Return a DataFrame cell as plain JSON data: None for missing, ISO text for times."""
     if v is None or (not isinstance(v, (list, dict)) and pd.isna(v)):
         return None
     if isinstance(v, pd.Timestamp):
@@ -34,12 +35,12 @@ def to_dict(ev: Evaluation) -> dict[str, Any]:
     by_image: dict[str, list[dict[str, Any]]] = {}
     for row in results.to_dict("records"):
         by_image.setdefault(str(row["image_id"]), []).append(
-            {k: _cell(row[k]) for k in ("rule", "status", "severity", "points", "earned",
+            {k: jsonable(row[k]) for k in ("rule", "status", "severity", "points", "earned",
                                         "evidence", "waiver_reason", "waiver_expires",
                                         "waiver_expired")}
         )
     images = [
-        {**{k: _cell(v) for k, v in s.items()}, "results": by_image.get(str(s["image_id"]), [])}
+        {**{k: jsonable(v) for k, v in s.items()}, "results": by_image.get(str(s["image_id"]), [])}
         for s in ev.scores.to_dict("records")
     ]
     counts = {s: ev.count(s) for s in ("pass", "fail", "warn", "waived", "no-data")}

@@ -4,16 +4,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from auditlib.data import AuditData
-from auditlib.store import MANIFEST, list_snapshots
 
 SYNTHETIC_PREFIX = "demo.auditlib.invalid/synthetic/"
 """Every image of the demo fleet is named under this prefix (auditlib.demo)."""
@@ -88,27 +85,6 @@ class FleetFacts:
         return cls(snapshots=snaps, **{k: v for k, v in d.items() if k in names})
 
 
-def _manifest(snapshot: Path) -> dict[str, Any]:
-    try:
-        data = json.loads((snapshot / MANIFEST).read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _sources_of(snapshot: Path, manifest: dict[str, Any]) -> set[str]:
-    files = manifest.get("files")
-    listed = {str(f.get("path")) for f in files if isinstance(f, dict)} if isinstance(
-        files, list) else set()
-    for table in ("scans", "load_errors"):
-        try:
-            col = pd.read_parquet(snapshot / f"{table}.parquet", columns=["source"])["source"]
-        except (OSError, ValueError, KeyError):
-            continue
-        listed |= {str(s) for s in col.dropna().unique()}
-    return listed
-
-
 def current_snapshots(store: str | os.PathLike[str]) -> list[SnapshotInfo]:
     """Return the snapshots the store's current state (`auditlib.store.read_current`) is made of,
     oldest first, each with how many of the current sources it holds.
@@ -120,32 +96,13 @@ def current_snapshots(store: str | os.PathLike[str]) -> list[SnapshotInfo]:
         StoreError: if the store's manifests contradict each other (a snapshot holding carried
             rows is missing).
     """
-    from auditlib import store as store_mod
+    from auditlib.store import current_sources, snapshot_infos
 
-    current = getattr(store_mod, "current_sources", None)
-    if current is not None:
-        held: dict[str, int] = {}
-        for state in current(store).values():
-            held[state.snapshot_id] = held.get(state.snapshot_id, 0) + 1
-        root = Path(store) / "snapshots"
-        return [SnapshotInfo(sid, str(_manifest(root / sid).get("created_at", "")), n)
-                for sid, n in sorted(held.items())]
-    # A store module without `current_sources`: the same walk over manifests, newest first.
-    claimed: set[str] = set()
-    used: list[SnapshotInfo] = []
-    for snap in reversed(list_snapshots(store)):
-        manifest = _manifest(snap)
-        files = manifest.get("files")
-        listed = ({str(f.get("path")) for f in files if isinstance(f, dict)}
-                  if isinstance(files, list) else None)
-        if listed and listed <= claimed:
-            continue
-        sources = _sources_of(snap, manifest) - claimed
-        used.append(SnapshotInfo(str(manifest.get("snapshot_id", snap.name)),
-                                 str(manifest.get("created_at", "")), len(sources)))
-        claimed |= sources
-    used.reverse()
-    return used
+    held: dict[str, int] = {}
+    for state in current_sources(store).values():
+        held[state.snapshot_id] = held.get(state.snapshot_id, 0) + 1
+    made = {i.snapshot_id: i.created_at.isoformat() for i in snapshot_infos(store)}
+    return [SnapshotInfo(sid, made.get(sid, ""), n) for sid, n in sorted(held.items())]
 
 
 def _ids(s: pd.Series) -> set[str]:

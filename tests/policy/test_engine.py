@@ -86,7 +86,11 @@ def test_overrides_and_disabled_rules(tmp_path: Path) -> None:
 def test_default_policy_yaml_round_trips() -> None:
     import yaml
 
-    policy = build_policy(yaml.safe_load(default_policy_yaml(RULES)), RULES, "default")
+    raw = yaml.safe_load(default_policy_yaml(RULES))
+    # Every parameter is written out with its default (not left to build_policy to fill in).
+    assert {slug: {k: v for k, v in cfg.items() if k not in ("enabled", "severity")}
+            for slug, cfg in raw["rules"].items()} == {r.slug: r.defaults() for r in RULES}
+    policy = build_policy(raw, RULES, "default")
     assert [r.params for r in policy.rules] == [r.defaults() for r in RULES]
 
 

@@ -183,7 +183,7 @@ def test_safe_url_drops_passwords() -> None:
         ("[SSL: CERTIFICATE_VERIFY_FAILED]", "DOCKER_CERT_PATH"),
     ],
 )
-def testhow_to_fix(error: str, expected: str) -> None:
+def test_how_to_fix(error: str, expected: str) -> None:
     assert expected in how_to_fix("unix:///x", Exception(error))
 
 

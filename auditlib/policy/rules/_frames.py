@@ -17,10 +17,11 @@ LEVELS: tuple[Status, ...] = ("pass", "warn", "fail")
 """The status of each level (0, 1, 2)."""
 
 
-def evidence_list(items: list[str], total: int | None = None) -> str:
+def evidence_list(items: list[str], total: int | None = None, most: int = SHOWN) -> str:
+    """Return the first `most` items, comma-separated, and how many more of `total` there are."""
     total = len(items) if total is None else total
-    more = total - len(items[:SHOWN])
-    return ", ".join(items[:SHOWN]) + (f" and {more} more" if more > 0 else "")
+    more = total - len(items[:most])
+    return ", ".join(items[:most]) + (f" and {more} more" if more > 0 else "")
 
 
 def rows(df: pd.DataFrame, cols: list[str]) -> Iterator[tuple[Any, ...]]:

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from auditlib.identity import parse_reference
-from auditlib.policy.context import Context, bases, text
+from auditlib.policy.context import Context, text
 from auditlib.policy.model import Param, Rule, Verdict
 
 _LEGACY_HUB = dict.fromkeys(("index.docker.io", "registry-1.docker.io",
@@ -161,7 +161,7 @@ def built_on_current(ctx: Context, image_id: str, built_digest: str | None, buil
 
 
 def _base_current(ctx: Context, params: Mapping[str, Any]) -> list[Verdict]:
-    known = {i: (b, tag_key(b.ref)) for i, b in bases(ctx).items()}
+    known = {i: (b, tag_key(b.ref)) for i, b in ctx.bases.items()}
     nows = base_tag_now(ctx, {k for _, k in known.values() if k})
     plat = (ctx.images["os"].astype("string") + "/" + ctx.images["architecture"].astype("string"))
     out = []

@@ -10,15 +10,10 @@ from typing import Any
 import pandas as pd
 
 from auditlib.identity import parse_reference
-from auditlib.policy.context import Context, bases, is_root_user, text
+from auditlib.policy.context import Context, is_root_user, text
 from auditlib.policy.glob import matches_any
 from auditlib.policy.model import Param, Rule, Verdict
-
-
-def _list(items: list[str], most: int = 5) -> str:
-    shown = ", ".join(items[:most])
-    return shown + (f" and {len(items) - most} more" if len(items) > most else "")
-
+from auditlib.policy.rules._frames import evidence_list
 
 # -- non-root-user ---------------------------------------------------------------------------
 
@@ -47,7 +42,7 @@ def _non_root(ctx: Context, params: Mapping[str, Any]) -> list[Verdict]:
             out.append(Verdict(
                 image_id, "fail",
                 f"the image's user is {user}, but running containers override it with root: "
-                f"{_list(as_root)}",
+                f"{evidence_list(as_root)}",
             ))
         else:
             out.append(Verdict(image_id, "pass", f"the image runs as {user}"))
@@ -111,7 +106,7 @@ def _no_drift(ctx: Context, params: Mapping[str, Any]) -> list[Verdict]:
             out.append(Verdict(
                 str(image_id), "fail",
                 f"running containers wrote outside their volumes and temporary paths: "
-                f"{_list(drifted, params['max_paths'])}",
+                f"{evidence_list(drifted, most=params['max_paths'])}",
             ))
         else:
             out.append(Verdict(
@@ -153,7 +148,7 @@ NO_CONFIG_DRIFT = Rule(
 
 def _derived(ctx: Context, params: Mapping[str, Any]) -> list[Verdict]:
     own = list(params["own_repositories"])
-    known_bases = bases(ctx)
+    known_bases = ctx.bases
     run_names_of: dict[str, list[str]] = {}
     for i, n in zip(ctx.running["image_id"], ctx.running["name"], strict=True):
         run_names_of.setdefault(str(i), []).append(str(n))
@@ -164,7 +159,7 @@ def _derived(ctx: Context, params: Mapping[str, Any]) -> list[Verdict]:
         base = known_bases.get(image_id)
         if own and matches_any(own, refs):
             out.append(Verdict(image_id, "pass", "one of the team's own repositories: "
-                               f"{_list(refs, 2)}"))
+                               f"{evidence_list(refs, most=2)}"))
         elif image_id in ctx.dockerfiles:
             out.append(Verdict(image_id, "pass", "built by the team from a Dockerfile "
                                f"({text(ctx.dockerfiles[image_id].get('path'))})"))
@@ -172,10 +167,10 @@ def _derived(ctx: Context, params: Mapping[str, Any]) -> list[Verdict]:
             shown = base.ref or (base.image_id or "")[:19]
             out.append(Verdict(image_id, "pass", f"built on {shown} (known by {base.how})"))
         elif run_names:
-            shown = _list(refs, 2) if refs else image_id[:19]
+            shown = evidence_list(refs, most=2) if refs else image_id[:19]
             out.append(Verdict(
                 image_id, "fail",
-                f"{shown} is used directly by running containers ({_list(run_names)}): no "
+                f"{shown} is used directly by running containers ({evidence_list(run_names)}): no "
                 "Dockerfile, base label or base image of the team's builds it",
             ))
         else:
@@ -235,10 +230,11 @@ def _rollback(ctx: Context, params: Mapping[str, Any]) -> list[Verdict]:
                 missing.append(repo)
         if missing:
             out.append(Verdict(image_id, "fail",
-                               f"no previous version left in {_list(missing)} to roll back to"))
+                               f"no previous version left in {evidence_list(missing)} to roll "
+                               "back to"))
         else:
             out.append(Verdict(image_id, "pass",
-                               f"a previous version is still in {_list(repos)}"))
+                               f"a previous version is still in {evidence_list(repos)}"))
     out += [
         Verdict(i, "pass", "not deployed (no running container)")
         for i in ctx.image_ids if i not in deployed

@@ -11,16 +11,12 @@ from typing import Any
 import pandas as pd
 
 from auditlib.identity import Reference, parse_reference
-from auditlib.policy.context import Context, bases, text
+from auditlib.policy.context import Context, text
 from auditlib.policy.glob import matches
 from auditlib.policy.model import Param, Rule, Status, Verdict
+from auditlib.policy.rules._frames import evidence_list
 
 _RANK = {"fail": 0, "warn": 1, "pass": 2}
-
-
-def _list(items: list[str], most: int = 5) -> str:
-    shown = ", ".join(items[:most])
-    return shown + (f" and {len(items) - most} more" if len(items) > most else "")
 
 
 def _show(ref: str) -> str:
@@ -71,7 +67,7 @@ def _base_refs(ctx: Context, image_id: str, stages: dict[str, list[tuple[str, st
     found: dict[str, str] = {}
     for ref, where in stages.get(image_id, []):
         found.setdefault(ref, f"FROM in {where}")
-    base = bases(ctx).get(image_id)
+    base = ctx.bases.get(image_id)
     if base is not None and base.ref and (with_layers or base.how != "layers"):
         where = {"dockerfile": "the Dockerfile's final FROM",
                  "label": "label org.opencontainers.image.base.name",
@@ -105,16 +101,16 @@ def _no_latest(ctx: Context, params: Mapping[str, Any]) -> list[Verdict]:
         problems = []
         if floats:
             problems.append(f"running containers were started from a floating tag: "
-                            f"{_list(floats)}")
+                            f"{evidence_list(floats)}")
         if tags and not versioned:
-            problems.append(f"its only tags are floating: {_list(tags)}")
+            problems.append(f"its only tags are floating: {evidence_list(tags)}")
         if problems:
             out.append(Verdict(image_id, "fail", "; ".join(problems)))
         elif versioned:
-            out.append(Verdict(image_id, "pass", f"version tags: {_list(versioned)}"))
+            out.append(Verdict(image_id, "pass", f"version tags: {evidence_list(versioned)}"))
         else:  # no tag of its own now; containers name it by version tag or digest
             out.append(Verdict(image_id, "pass", "running containers name it by version or "
-                               f"digest: {_list(sorted({_show(r) for r in by_ref}))}"))
+                               f"digest: {evidence_list(sorted({_show(r) for r in by_ref}))}"))
     return out
 
 
@@ -210,7 +206,7 @@ def _first_match(patterns: list[str], ref: str) -> str | None:
 
 def _trusted(ctx: Context, params: Mapping[str, Any]) -> list[Verdict]:
     allowed, denied = list(params["allowed"]), list(params["denied"])
-    shown = _list(allowed, 10) if allowed else "(none)"
+    shown = evidence_list(allowed, most=10) if allowed else "(none)"
     stages = _stages(ctx)
     running = _running_refs(ctx)
     out = []
@@ -245,7 +241,7 @@ def _trusted(ctx: Context, params: Mapping[str, Any]) -> list[Verdict]:
             r, a = allows[0]
             out.append(Verdict(image_id, "pass", f"run directly as {_show(r)}, which matches {a}"))
         else:
-            names = _list([_show(r) for r in own], 3)
+            names = evidence_list([_show(r) for r in own], most=3)
             out.append(Verdict(image_id, "fail", f"run directly as {names}, which match none "
                                f"of the allowed patterns: {shown}"))
     return out

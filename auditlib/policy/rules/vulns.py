@@ -16,6 +16,7 @@ import pandas as pd
 
 from auditlib.policy.context import Context
 from auditlib.policy.model import Param, Rule, Verdict
+from auditlib.policy.rules._frames import SHOWN, ids
 
 SLA_DAYS = {"critical": 7, "high": 30, "medium": 90, "low": 120}
 """DefectDojo's default SLA days per severity (anchors.md section 5)."""
@@ -34,14 +35,7 @@ CLOCKS = {
 }
 """What each clock is called in the evidence."""
 
-SHOWN = 5
-"""Findings listed in the evidence at most."""
-
 SEVERITY_RANK = {"unknown": 0, "negligible": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
-
-
-def _ids(s: pd.Series) -> set[str]:
-    return {str(i) for i in pd.unique(s.dropna())}
 
 
 def scanned_images(ctx: Context) -> set[str]:
@@ -53,11 +47,11 @@ def scanned_images(ctx: Context) -> set[str]:
     scans = ctx.data.scans.dropna(subset=["image_id"])
     vulns = ctx.data.vulnerabilities
     fmt = scans["format"].astype("string")
-    with_vulns = scans["scan_id"].isin(_ids(vulns["scan_id"]))
+    with_vulns = scans["scan_id"].isin(ids(vulns["scan_id"]))
     trivy = (fmt == "trivy-json").fillna(False) & scans["scan_id"].isin(
-        _ids(ctx.data.packages["scan_id"]))
+        ids(ctx.data.packages["scan_id"]))
     covered = fmt.isin(VULN_FORMATS).fillna(False) | with_vulns | trivy
-    return _ids(scans.loc[covered, "image_id"]) | _ids(vulns["image_id"])
+    return ids(scans.loc[covered, "image_id"]) | ids(vulns["image_id"])
 
 
 def fixable_findings(
@@ -71,7 +65,8 @@ def fixable_findings(
             fixable: columns `KEYS` and `first_seen_fixed_at` (UTC). None until history exists.
 
     Returns:
-        Columns `KEYS`, severity (the highest any scanner gave), fixed_version, clock_at, clock
+        Columns `KEYS`, severity (the highest any scanner gave), fixed_version, layer_diff_id
+        (the layer that added the package, when a scanner says), clock_at, clock
         (`fix`, `seen`, `published`, or missing when no date is known) and days (whole days from
         clock_at to the as-of time, at least 0; missing with the clock).
     """
@@ -81,6 +76,7 @@ def fixable_findings(
         severity=("severity", "max"),
         fixed_version=("fixed_version", "first"),
         fix_at=("fix_available_at", "min"),
+        layer_diff_id=("layer_diff_id", "first"),
         published_at=("published_at", "min"),
     ).reset_index()
     clock_at = g["fix_at"]
