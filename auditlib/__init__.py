@@ -12,7 +12,7 @@ from auditlib.errors import (
     ParseError,
     UnsupportedFormatError,
 )
-from auditlib.loader import load
+from auditlib.ingest.loader import load
 from auditlib.tables import TABLES, get_table
 
 __version__ = "0.1.0"

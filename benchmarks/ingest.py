@@ -127,8 +127,8 @@ def _child_auditlib(fleet: Path, workers: int | None = None) -> dict[str, Any]:
         while not done.wait(0.1):
             peak[0] = max(peak[0], _tree_rss_mb(os.getpid()))
 
-    from auditlib.documents import find_files
-    from auditlib.fanout import auto_workers
+    from auditlib.ingest.documents import find_files
+    from auditlib.ingest.fanout import auto_workers
 
     used = auto_workers(list(find_files(fleet))) if workers is None else workers
     sampler = threading.Thread(target=sample, daemon=True)

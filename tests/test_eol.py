@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from auditlib._eol_update import update_table
-from auditlib.cli_eol import eol
-from auditlib.eol import (
+from auditlib.cli.eol import eol
+from auditlib.eol.table import (
     EolDataError,
     EolTable,
     cache_path,
@@ -20,6 +19,7 @@ from auditlib.eol import (
     load_table,
     lookup,
 )
+from auditlib.eol.update import update_table
 
 D = dt.date
 

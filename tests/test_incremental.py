@@ -12,11 +12,11 @@ import pytest
 from click.testing import CliRunner
 
 import auditlib
-from auditlib import incremental
-from auditlib.cli import main
+from auditlib.cli.main import main
 from auditlib.data import AuditData
-from auditlib.incremental import commit_ingest, load_planned, plan_ingest, read_stat_cache
-from auditlib.store import list_snapshots, read_current, read_latest, read_snapshot
+from auditlib.ingest import incremental
+from auditlib.ingest.incremental import commit_ingest, load_planned, plan_ingest, read_stat_cache
+from auditlib.store.snapshots import list_snapshots, read_current, read_latest, read_snapshot
 from tests.test_history import APP, image_id, trivy_doc, write_doc
 
 
@@ -57,7 +57,7 @@ def test_second_ingest_of_unchanged_files_reads_nothing(tmp_path: Path,
         raise AssertionError("an unchanged file was opened")
 
     monkeypatch.setattr(incremental, "hash_file", no_read)
-    monkeypatch.setattr("auditlib.loader.read_file", no_read)
+    monkeypatch.setattr("auditlib.ingest.loader.read_file", no_read)
     plan, data = _ingest(store, fleet)
     assert (plan.cache_hits, plan.hashed, len(plan.unchanged)) == (4, 0, 4)
     assert plan.to_parse == [str(fleet / "notes.md")]  # listed as skipped again, never read

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 import auditlib
-from auditlib.documents import find_files
-from auditlib.fanout import shards
+from auditlib.ingest.documents import find_files
+from auditlib.ingest.fanout import shards
 from tests.samples import TRIVY
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from auditlib.staleness import staleness
+from auditlib.staleness.table import staleness
 from tests.policy.builders import AS_OF, days_ago, image_id, make_data
 
 BASE_OLD, BASE_NEW, APP, APP_NEXT, EOL_IMG = (image_id(n) for n in range(1, 6))

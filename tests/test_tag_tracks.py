@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from auditlib.tag_tracks import (
+from auditlib.staleness.tag_tracks import (
     ABANDONMENT_THRESHOLD_DAYS,
     DEBIAN_CODENAMES,
     UBUNTU_CODENAMES,

@@ -17,8 +17,8 @@ from typing import Any
 import pandas as pd
 
 from auditlib.data import AuditData
+from auditlib.fleet.view import Context
 from auditlib.policy.config import Policy, Waiver, WaiverUse
-from auditlib.policy.context import Context
 from auditlib.policy.glob import matches_any
 from auditlib.policy.model import SEVERITIES, RuleConfig, Verdict
 from auditlib.tables import POLICY_RESULTS, POLICY_SCORES, frame

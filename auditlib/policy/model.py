@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from auditlib.policy.context import Context
+    from auditlib.fleet.view import Context
 
 Status = Literal["pass", "fail", "warn", "waived", "no-data"]
 STATUSES: tuple[Status, ...] = ("fail", "warn", "no-data", "waived", "pass")

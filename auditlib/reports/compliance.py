@@ -11,9 +11,9 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
+from auditlib.fleet.view import Context
 from auditlib.normalize.severity import SEVERITIES
 from auditlib.policy import Evaluation, evaluate, load_policy
-from auditlib.policy.context import Context
 from auditlib.policy.model import STATUSES
 from auditlib.policy.rules.vulns import SLA_DAYS, fixable_findings
 from auditlib.reports.context import Report

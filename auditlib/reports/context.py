@@ -138,7 +138,7 @@ def open_report(name: str, **parameters: Any) -> Report:
         ParameterError: if a parameter is unknown or its value cannot be used.
         StoreError: if the store has no snapshot or cannot be read.
     """
-    from auditlib.store import read_current
+    from auditlib.store.snapshots import read_current
 
     params = ReportParams.from_values(parameters)
     as_of = params.as_of if params.as_of is not None else pd.Timestamp.now(tz="UTC")

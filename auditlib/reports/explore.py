@@ -16,7 +16,7 @@ def table_guide(data: AuditData) -> pd.DataFrame:
             for t in TABLES]
     how = {"policy_results": "auditlib.policy.evaluate(data, policy).results",
            "policy_scores": "auditlib.policy.evaluate(data, policy).scores",
-           "staleness": "auditlib.staleness.staleness(data)"}
+           "staleness": "auditlib.staleness.table.staleness(data)"}
     rows += [{"table": t.name, "one row per": t.row, "key": ", ".join(t.key),
               "columns": len(t.columns), "rows": how.get(t.name, "computed")}
              for t in DERIVED_TABLES]
@@ -37,7 +37,7 @@ def columns(name: str) -> pd.DataFrame:
 
 def names(data: AuditData) -> dict[str, str]:
     """Return image id -> a name to show (a version tag, else any reference, else a short id)."""
-    from auditlib.policy.context import Context
+    from auditlib.fleet.view import Context
 
     ctx = Context(data, pd.Timestamp.now(tz="UTC"))
     return dict(ctx.names)
@@ -46,7 +46,7 @@ def names(data: AuditData) -> dict[str, str]:
 def images(data: AuditData) -> pd.DataFrame:
     """Return one row per image: name, OS, build time, size, user, packages and
     vulnerabilities."""
-    from auditlib.policy.context import Context
+    from auditlib.fleet.view import Context
 
     ctx = Context(data, pd.Timestamp.now(tz="UTC"))
     img = ctx.images

@@ -86,8 +86,8 @@ class FleetFacts:
 
 
 def current_snapshots(store: str | os.PathLike[str]) -> list[SnapshotInfo]:
-    """Return the snapshots the store's current state (`auditlib.store.read_current`) is made of,
-    oldest first, each with how many of the current sources it holds.
+    """Return the snapshots the store's current state (`auditlib.store.read_current`) is
+    made of, oldest first, each with how many of the current sources it holds.
 
     Reads only manifests and the `source` column of two small tables. A store that has no
     snapshot gives an empty list.
@@ -96,7 +96,7 @@ def current_snapshots(store: str | os.PathLike[str]) -> list[SnapshotInfo]:
         StoreError: if the store's manifests contradict each other (a snapshot holding carried
             rows is missing).
     """
-    from auditlib.store import current_sources, snapshot_infos
+    from auditlib.store.snapshots import current_sources, snapshot_infos
 
     held: dict[str, int] = {}
     for state in current_sources(store).values():
@@ -143,7 +143,7 @@ def fleet_facts(
         snapshots: the snapshots they come from (`current_snapshots`).
         filtered_out: images an image filter left out, to say so.
     """
-    from auditlib.policy.context import Context
+    from auditlib.fleet.view import Context
     from auditlib.policy.rules.vulns import scanned_images
 
     ids = image_ids(data)

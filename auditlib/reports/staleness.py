@@ -1,5 +1,5 @@
 """What the staleness report shows, computed here from the `staleness` table
-(`auditlib.staleness.staleness`, one row per image) and the store's history
+(`auditlib.staleness.table.staleness`, one row per image) and the store's history
 (`auditlib.history`). Both analyses are looked up when the report runs: an auditlib without one of
 them gives a page that says so instead of failing.
 """
@@ -27,8 +27,8 @@ def _module(name: str) -> Any | None:
 
 
 def staleness_available() -> bool:
-    """Return whether this auditlib has the staleness analysis (`auditlib.staleness`)."""
-    mod = _module("auditlib.staleness")
+    """Return whether this auditlib has the staleness analysis (`auditlib.staleness.table`)."""
+    mod = _module("auditlib.staleness.table")
     return mod is not None and hasattr(mod, "staleness")
 
 
@@ -50,7 +50,7 @@ def staleness_table(r: Report) -> pd.DataFrame | None:
     """Return the `staleness` table of the report's data at its as-of time (one row per image,
     by rebuild priority), or None when this auditlib has no staleness analysis; the headline
     counts are recorded in the summary."""
-    mod = _module("auditlib.staleness")
+    mod = _module("auditlib.staleness.table")
     if mod is None or not hasattr(mod, "staleness"):
         r.record(staleness_available=False)
         return None

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-RAW_DIR = "raw"
+from auditlib.store.layout import raw_dir
+
 TMP_DIR = "tmp"
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -73,7 +74,7 @@ class RawStore:
     def __init__(self, store: str | os.PathLike[str]) -> None:
         """Use the store folder `store` (created on first write)."""
         self.store = Path(store)
-        self.root = self.store / RAW_DIR
+        self.root = raw_dir(self.store)
 
     def path(self, key: str, name: str) -> Path:
         """Return where the output `name` of the target `key` is kept.

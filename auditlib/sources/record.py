@@ -17,8 +17,8 @@ from typing import Any
 
 import orjson
 
-from auditlib.accumulate import Accumulator
 from auditlib.data import AuditData, FileResult
+from auditlib.ingest.accumulate import Accumulator
 from auditlib.parsers.interface import Output
 
 
@@ -74,8 +74,8 @@ def to_audit_data(
     Returns:
         The tables.
     """
-    from auditlib.loader import ingest_output
-    from auditlib.resolve import resolve_image_ids
+    from auditlib.ingest.loader import ingest_output
+    from auditlib.ingest.resolve import resolve_image_ids
 
     acc = Accumulator(collected_at or datetime.now(UTC))
     files: list[FileResult] = []

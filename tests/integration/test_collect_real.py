@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 
 import auditlib
-from auditlib.collect import CollectRequest, collect
 from auditlib.data import AuditData
 from auditlib.sources.archive import collect_archive
+from auditlib.sources.collect import CollectRequest, collect
 from auditlib.sources.record import to_audit_data
 from auditlib.sources.registry import collect_registry
-from auditlib.store import read_latest
+from auditlib.store.snapshots import read_latest
 from tests.integration.conftest import require_tool
 from tests.integration.fleet import Fleet
 from tests.integration.registry_server import (  # noqa: F401 - pytest fixtures
@@ -180,7 +180,7 @@ def test_cli_collect_all_sources_in_one_snapshot(
 ) -> None:
     store = tmp_path / "store"
     done = subprocess.run(
-        [sys.executable, "-m", "auditlib.cli", "collect",
+        [sys.executable, "-m", "auditlib.cli.main", "collect",
          "--engine", engine_fleet.engine.url,
          "--registry", f"{registry_server.host}/team/app",
          "--archive", str(saved),

@@ -132,7 +132,7 @@ def test_run_against_a_real_engine_and_registry(
     registry, scanners on PATH: real reports, every chart drawn, no SYNTHETIC banner."""
     from click.testing import CliRunner
 
-    from auditlib.cli import main
+    from auditlib.cli.main import main
 
     engine = engine_fleet.engine
     ref = f"{registry_server.host}/team/reportapp:1.0"

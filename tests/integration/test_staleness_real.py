@@ -14,9 +14,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from auditlib.collect import CollectRequest, collect
-from auditlib.staleness import staleness
-from auditlib.store import write_snapshot
+from auditlib.sources.collect import CollectRequest, collect
+from auditlib.staleness.table import staleness
+from auditlib.store.snapshots import write_snapshot
 from tests.integration.engine import build, busybox_rootfs, import_image
 from tests.integration.fleet import Fleet
 from tests.integration.registry_server import RunningRegistry, registry_server  # noqa: F401
@@ -100,7 +100,7 @@ def test_cli_staleness_lists_every_image(engine_fleet: Fleet, drifted: dict[str,
     store = tmp_path / "s"
     write_snapshot(store, data, sources=[f.path for f in data.files])
     done = subprocess.run(
-        [sys.executable, "-m", "auditlib.cli", "staleness", "--store", str(store),
+        [sys.executable, "-m", "auditlib.cli.main", "staleness", "--store", str(store),
          "--format", "json"],
         capture_output=True, text=True, timeout=300, check=False,
     )

@@ -7,9 +7,9 @@ from typing import Any
 import pandas as pd
 
 from auditlib.data import AuditData
+from auditlib.fleet.view import Context
 from auditlib.policy import evaluate
 from auditlib.policy.config import build_policy
-from auditlib.policy.context import Context
 from auditlib.policy.rules.vulns import RULES, _fixable_sla, fixable_findings
 from tests.policy.builders import AS_OF, days_ago, image_id, make_data
 

@@ -10,7 +10,7 @@ import nbformat
 import pytest
 from click.testing import CliRunner
 
-from auditlib.cli import main
+from auditlib.cli.main import main
 from tests.reports.fleet import make_store
 
 
@@ -139,7 +139,7 @@ def test_reports_on_sboms_only(tmp_path: Path) -> None:
     """A store with packages but no vulnerability scan: every section says what it lacks."""
     from auditlib import load
     from auditlib.demo import write_fleet
-    from auditlib.store import write_snapshot
+    from auditlib.store.snapshots import write_snapshot
 
     write_fleet(tmp_path / "fleet", images=2, files_per_image=5)
     store = tmp_path / "store"

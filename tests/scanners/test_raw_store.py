@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from auditlib.documents import find_files
+from auditlib.ingest.documents import find_files
 from auditlib.scanners.raw_store import RawStore, dockerfile_key, image_key
 
 HEX = "ab" * 32

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from auditlib.policy.context import Context
+from auditlib.fleet.view import Context
 from auditlib.policy.model import Param, Rule, Verdict
 from auditlib.policy.rules._frames import (
     LEVELS,

@@ -10,8 +10,8 @@ from typing import Any
 
 import pandas as pd
 
+from auditlib.fleet.view import Context, text
 from auditlib.identity import parse_reference
-from auditlib.policy.context import Context, text
 from auditlib.policy.model import Param, Rule, Verdict
 
 _LEGACY_HUB = dict.fromkeys(("index.docker.io", "registry-1.docker.io",

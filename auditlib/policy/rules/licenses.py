@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from auditlib.fleet.view import Context, text
 from auditlib.normalize.licenses import LICENSE_CLASSES, _licensing, classify_license
-from auditlib.policy.context import Context, text
 from auditlib.policy.model import Param, Rule, Verdict
 from auditlib.policy.rules._frames import (
     LEVELS,

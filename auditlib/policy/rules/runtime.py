@@ -9,8 +9,8 @@ from typing import Any
 
 import pandas as pd
 
+from auditlib.fleet.view import Context, is_root_user, text
 from auditlib.identity import parse_reference
-from auditlib.policy.context import Context, is_root_user, text
 from auditlib.policy.glob import matches_any
 from auditlib.policy.model import Param, Rule, Verdict
 from auditlib.policy.rules._frames import evidence_list

@@ -10,8 +10,8 @@ from typing import Any
 
 import pandas as pd
 
+from auditlib.fleet.view import Context, text
 from auditlib.identity import Reference, parse_reference
-from auditlib.policy.context import Context, text
 from auditlib.policy.glob import matches
 from auditlib.policy.model import Param, Rule, Status, Verdict
 from auditlib.policy.rules._frames import evidence_list

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from auditlib.store import DEFAULT_STORE
+from auditlib.store.layout import DEFAULT_STORE
 
 store_option = click.option(
     "--store",

@@ -1,7 +1,6 @@
 """`auditlib scan`: run the scanners, keep their raw output in the store, ingest it.
 
-Registered on the `auditlib` group at the end of `auditlib.cli`. This module imports nothing from
-`auditlib.cli`, so that either may be imported first.
+Registered on the `auditlib` group in `auditlib.cli.main`.
 """
 
 from __future__ import annotations
@@ -14,9 +13,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from auditlib.cli_options import store_option
+from auditlib.cli.options import store_option
 from auditlib.errors import AuditlibError
-from auditlib.loader import load
+from auditlib.ingest.loader import load
 from auditlib.scanners.report import JobResult, JobStatus, ScanReport
 from auditlib.scanners.runner import ProgressCallback, run_scans
 from auditlib.scanners.targets import (
@@ -29,7 +28,7 @@ from auditlib.scanners.targets import (
     tagged_images,
 )
 from auditlib.scanners.tools import TOOLS, TRIVY_OFFLINE_SCANNERS, ScanSettings, get_tools
-from auditlib.store import write_snapshot
+from auditlib.store.snapshots import write_snapshot
 
 EXIT_OK, EXIT_BAD = 0, 2
 

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from auditlib.cli_options import store_option
+from auditlib.cli.options import store_option
 from auditlib.errors import AuditlibError
 from auditlib.policy.output import jsonable
 
@@ -51,12 +51,12 @@ def staleness_command(store: Path, fmt: str, as_of: str | None, limit: int | Non
 
     Exits 2 when the store cannot be read.
     """
-    from auditlib.eol import load_table
-    from auditlib.staleness import staleness
-    from auditlib.store import read_current
+    from auditlib.eol.table import load_table
+    from auditlib.staleness.table import staleness
+    from auditlib.store.snapshots import read_current
 
     err = Console(stderr=True)
-    from auditlib.cli_check import first_seen_fixed_of, parse_as_of
+    from auditlib.cli.check import first_seen_fixed_of, parse_as_of
 
     when = parse_as_of(as_of) or pd.Timestamp(dt.datetime.now(dt.UTC))
     try:

@@ -17,14 +17,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from itertools import islice
 
-from auditlib.accumulate import Accumulator
 from auditlib.data import AuditData, FileResult
-from auditlib.documents import Candidate, RawFile, decode_document, find_files, read_file
 from auditlib.errors import ParseError
 from auditlib.identity import normalize_digest, normalize_reference, parse_reference
+from auditlib.ingest.accumulate import Accumulator
+from auditlib.ingest.documents import Candidate, RawFile, decode_document, find_files, read_file
+from auditlib.ingest.resolve import resolve_image_ids
 from auditlib.parsers import identify, parse_document
 from auditlib.parsers.interface import Output, Row, ScanInfo
-from auditlib.resolve import resolve_image_ids
 
 Progress = Callable[[str], None]
 
@@ -175,14 +175,15 @@ def load(
         paths: files and folders.
         progress: called with each file path once it has been read.
         workers: processes to read with; None picks one for small inputs and one per core (up to
-            8) for large ones (`auditlib.fanout`). Rows come out in the same order either way.
+            8) for large ones (`auditlib.ingest.fanout`). Rows come out in the same order
+            either way.
         exclude: files to leave out, named as they are found (`str(path)`): an incremental
-            ingest's unchanged files (`auditlib.incremental`).
+            ingest's unchanged files (`auditlib.ingest.incremental`).
 
     Returns:
         The tables, with `files` saying what each file gave.
     """
-    from auditlib import fanout
+    from auditlib.ingest import fanout
 
     candidates = [c for c in find_files(*paths) if str(c.path) not in exclude]
     collected_at = datetime.now(UTC)

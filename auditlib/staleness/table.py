@@ -3,9 +3,9 @@
 `staleness(data)` gives one row per image (the `staleness` table of docs/tables.md): age since the
 build; the base image (Dockerfile FROM, OCI base labels, or shared layers, as Docker Scout) and its
 age; whether the base tag has moved on (Scout's "refresh"); newer tags in the same track
-(Renovate's rules, `auditlib.tag_tracks`); the OS and its end of life (bundled, dated table,
-`auditlib.eol`); fixable vulnerabilities and how long their fixes have been available, split into
-those a rebuild on a refreshed base fixes (in the base's layers) and those only the image's own
+(Renovate's rules, `auditlib.staleness.tag_tracks`); the OS and its end of life (bundled, dated
+table, `auditlib.eol`); fixable vulnerabilities and how long their fixes have been available, split
+into those a rebuild on a refreshed base fixes (in the base's layers) and those only the image's own
 change fixes; whether the upstream repository looks abandoned; deployment lag of running
 containers; and a rebuild priority: fixable vulnerabilities weighted 10/5/3/1 by severity (as
 Dependency-Track's inherited risk score), plus base drift and end of life.
@@ -21,13 +21,13 @@ import numpy as np
 import pandas as pd
 
 from auditlib.data import AuditData
-from auditlib.eol import EolTable, load_table
+from auditlib.eol.table import EolTable, load_table
+from auditlib.fleet.view import Context, text
 from auditlib.identity import parse_reference
-from auditlib.policy.context import Context, text
 from auditlib.policy.rules.freshness import base_tag_now, built_on_current, tag_key
 from auditlib.policy.rules.vulns import fixable_findings
+from auditlib.staleness.tag_tracks import ABANDONMENT_THRESHOLD_DAYS, is_abandoned, newer_tags
 from auditlib.tables import STALENESS, frame
-from auditlib.tag_tracks import ABANDONMENT_THRESHOLD_DAYS, is_abandoned, newer_tags
 
 SEVERITY_WEIGHTS = {"critical": 10, "high": 5, "medium": 3, "low": 1}
 """Rebuild priority points per fixable vulnerability (Dependency-Track's inherited risk score)."""
@@ -164,7 +164,7 @@ def staleness(
     Args:
         data: the tables (a store's current state, or a load).
         as_of: the moment ages are measured at (default now, UTC).
-        eol_table: the end-of-life table (default: `auditlib.eol.load_table()`).
+        eol_table: the end-of-life table (default: `auditlib.eol.table.load_table()`).
         abandonment_days: an upstream repository whose newest image is older than this looks
             abandoned.
         first_seen_fixed: when each finding was first seen fixable, from the store's history

@@ -1,4 +1,4 @@
-"""The analyses of `auditlib.history` (imported from there): vulnerability counts, changes, time
+"""The analyses of `auditlib.history`: vulnerability counts, changes, time
 to fix, first seen fixed, images never rebuilt, staleness trend.
 
 Common definitions:
@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 
 from auditlib.errors import StoreError
+from auditlib.history.read import SNAPSHOTS as _SNAPSHOTS
+from auditlib.history.read import read_history
 from auditlib.identity import parse_reference
 from auditlib.normalize.severity import SEVERITY_DTYPE
 
@@ -43,7 +45,6 @@ VULN_FORMATS = ("trivy-json", "grype-json", "harbor-json")
 NEEDED = ("scans", "images", "image_tags", "vulnerabilities")
 """The tables the analyses read."""
 
-_SNAPSHOTS = "snapshots"
 _SEVERITIES_DOWN = list(reversed(SEVERITY_DTYPE.categories))
 
 
@@ -68,8 +69,6 @@ def _history(x: StoreOrHistory, tables: Iterable[str] = NEEDED) -> History:
                 f"tables) or read_history(store, tables={names!r})"
             )
         return x
-    from auditlib.history import read_history
-
     return read_history(x, names)
 
 
@@ -254,7 +253,7 @@ def _pick(ids: list[str], older: str | None, newer: str | None) -> tuple[str, st
 def _two_states(store: str | os.PathLike[str], older: str | None, newer: str | None
                 ) -> tuple[History, str, str]:
     """Return the history of just two states of `store` (read with `read_current`)."""
-    from auditlib.store import read_current, snapshot_infos
+    from auditlib.store.snapshots import read_current, snapshot_infos
 
     infos = snapshot_infos(store)
     if not infos:

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from auditlib._eol_schema import EolDataError, check_cycles, check_table, is_product_name
-from auditlib._eol_versions import product_for
-from auditlib.eol import EolTable, cache_path
+from auditlib.eol.schema import EolDataError, check_cycles, check_table, is_product_name
+from auditlib.eol.table import EolTable, cache_path
+from auditlib.eol.versions import product_for
 
 
 @dataclass(frozen=True)

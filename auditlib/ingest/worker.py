@@ -1,4 +1,4 @@
-"""A `load` worker process: `python -m auditlib._worker`, driven by `auditlib.fanout`.
+"""A `load` worker process: `python -m auditlib.ingest.worker`, driven by `auditlib.ingest.fanout`.
 
 It reads requests from stdin and writes answers to stdout, each a length-prefixed pickle: a
 request is `(candidates, collected_at)`, the answer the `AuditData` of those files. It exits when
@@ -42,7 +42,7 @@ def receive(stream: IO[bytes]) -> Any:
 
 def main() -> None:
     """Serve requests until stdin closes."""
-    from auditlib.loader import load_files
+    from auditlib.ingest.loader import load_files
 
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but answers may reach the pipe

@@ -10,7 +10,7 @@ import click
 import pandas as pd
 from rich.console import Console
 
-from auditlib.cli_options import store_option
+from auditlib.cli.options import store_option
 from auditlib.errors import AuditlibError
 
 EXIT_OK, EXIT_POLICY, EXIT_BAD_INPUT = 0, 1, 2
@@ -24,7 +24,7 @@ def first_seen_fixed_of(store: Path) -> pd.DataFrame | None:
         StoreError: if the store cannot be read.
     """
     from auditlib.history import first_seen_fixed
-    from auditlib.store import list_snapshots
+    from auditlib.store.snapshots import list_snapshots
 
     return first_seen_fixed(store) if len(list_snapshots(store)) > 1 else None
 
@@ -75,7 +75,7 @@ def check(
     from auditlib.policy.config import default_policy_yaml
     from auditlib.policy.output import print_table, to_json, to_junit
     from auditlib.policy.rules import RULES
-    from auditlib.store import read_current
+    from auditlib.store.snapshots import read_current
 
     if print_default_policy:
         click.echo(default_policy_yaml(RULES), nl=False)

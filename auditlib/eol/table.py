@@ -34,13 +34,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from auditlib._eol_schema import EolDataError, check_table, dump_table, parse_date
-from auditlib._eol_versions import candidate_cycles, is_rolling, product_for
-
-__all__ = [
-    "EolDataError", "EolInfo", "EolTable", "bundled_path", "cache_path", "default_table",
-    "load_table", "lookup",
-]
+from auditlib.eol.schema import EolDataError, check_table, dump_table, parse_date
+from auditlib.eol.versions import candidate_cycles, is_rolling, product_for
 
 ENV_FILE = "AUDITLIB_EOL_FILE"
 Kind = Literal["standard", "extended"]

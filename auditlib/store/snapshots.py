@@ -1,40 +1,5 @@
-"""The store: a folder of snapshots, each one Parquet file per table plus a manifest.
-
-Layout (plain Parquet, readable by DuckDB, Spark or Trino as it is)::
-
-    STORE/.lock                                  taken (flock) by every writer
-    STORE/snapshots/<snapshot_id>/manifest.json  what the snapshot read, carried over, removed
-    STORE/snapshots/<snapshot_id>/<table>.parquet  the rows of the sources it read
-    STORE/snapshots/<snapshot_id>/state.parquet  the store's current state right after it:
-                                                 source, snapshot_id holding its rows, scan_id
-    STORE/cache/files.parquet                    `auditlib.incremental`'s stat cache
-
-A snapshot is written into a hidden temporary folder and renamed into place when complete, under an
-exclusive lock on `STORE/.lock`, so a snapshot that failed half-way is never seen by a reader and
-two runs at once cannot corrupt the store. Snapshot ids (`YYYYmmddTHHMMSSffffffZ-xxxxxx`, UTC) sort
-in the order the snapshots were written, even for writes in the same microsecond.
-
-**Sources and the current state.** Every row names its `source` (a file path, an engine, a registry
-repository). The current state holds, for each source, the rows of the newest snapshot that says
-something of it. A snapshot says one of three things of a source:
-
-* it *read* it: the rows are in the snapshot's own Parquet files (the manifest's `files`);
-* it *carried* it: the source was unchanged (same path, same sha256), so its rows stay those of the
-  older snapshot that read it, which the manifest names (`carried`: path, scan_id, snapshot_id);
-  `auditlib ingest` does this for files already in the store (`auditlib.incremental`);
-* it *removed* it: the source was under a folder the snapshot walked and is no longer there
-  (`removed`): it has no rows any more.
-
-So a snapshot's own Parquet files are complete only for the sources it read; `read_snapshot` (by
-default), `read_latest` and `read_current` add the carried rows. With DuckDB, the current state
-is the newest snapshot's `state.parquet` joined to the table files on `source` and the snapshot
-folder name::
-
-    SELECT v.* FROM read_parquet('STORE/snapshots/*/vulnerabilities.parquet',
-                                 filename=true, union_by_name=true) v
-    JOIN read_parquet('STORE/snapshots/<newest>/state.parquet') s
-      ON v.source = s.source AND split_part(v.filename, '/', -2) = s.snapshot_id
-"""
+"""Snapshots of a store: writing one (under the lock, renamed into place when complete), reading
+one, and adding them up into the current state (see the package docstring)."""
 
 from __future__ import annotations
 
@@ -59,23 +24,22 @@ import pandas as pd
 
 from auditlib.data import AuditData
 from auditlib.errors import StoreError
+from auditlib.store.layout import (
+    MANIFEST,
+    STATE,
+    TMP_PREFIX,
+    StorePath,
+    lock_file,
+    snapshots_dir,
+    table_file,
+)
 from auditlib.tables import TABLES, TABLES_BY_NAME, conform, empty
 
-DEFAULT_STORE = Path("auditlib-store")
-"""Where `--store` points when it is not given."""
-
-MANIFEST = "manifest.json"
-STATE = "state.parquet"
-"""Per snapshot: the sources of the current state right after it, and where their rows are."""
-LOCK = ".lock"
-TMP_PREFIX = ".tmp-"
 STALE_TMP_SECONDS = 3600.0
 """A temporary folder older than this is a crashed write: the next write removes it."""
 
 _ID_TIME = "%Y%m%dT%H%M%S%fZ"
 _ID_RE = re.compile(r"^(\d{8}T\d{12}Z)-")
-
-StorePath = str | os.PathLike[str]
 
 
 def schema_fingerprint() -> str:
@@ -85,10 +49,6 @@ def schema_fingerprint() -> str:
         f"{t.name}:" + ",".join(f"{c.name}={c.dtype}" for c in t.columns) for t in TABLES
     )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _snapshots(store: Path) -> Path:
-    return store / "snapshots"
 
 
 @contextmanager
@@ -103,7 +63,7 @@ def store_lock(store: StorePath) -> Iterator[None]:
     path = Path(store)
     try:
         path.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(lock_file(path), os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as e:
         raise StoreError(f"{store}: cannot lock the store: {e}") from e
     try:
@@ -235,7 +195,7 @@ def snapshot_infos(store: StorePath) -> list[SnapshotInfo]:
     Temporary folders (`.tmp-*`, a write in progress or one that failed) and folders without a
     complete manifest are left out.
     """
-    root = _snapshots(Path(store))
+    root = snapshots_dir(store)
     if not root.is_dir():
         return []
     out = []
@@ -366,7 +326,7 @@ def write_snapshot(
     from auditlib import __version__
 
     path = Path(store)
-    root = _snapshots(path)
+    root = snapshots_dir(path)
     carried = list(carried)
     at = created_at or datetime.now(UTC)
     at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
@@ -381,7 +341,7 @@ def write_snapshot(
             tmp.mkdir()
             counts: dict[str, int] = {}
             for name, df in data.tables().items():
-                df.to_parquet(tmp / f"{name}.parquet", index=False)
+                df.to_parquet(table_file(tmp, name), index=False)
                 counts[name] = len(df)
             state = _state_after(path, snapshot_id, data, carried, removed)
             state.to_parquet(tmp / STATE, index=False)
@@ -459,7 +419,7 @@ def read_snapshot(
 def _read_tables(path: Path, names: list[str]) -> AuditData:
     tables: dict[str, pd.DataFrame] = {}
     for name in names:
-        f = path / f"{name}.parquet"
+        f = table_file(path, name)
         try:
             tables[name] = conform(TABLES_BY_NAME[name], pd.read_parquet(f))
         except (OSError, ValueError) as e:
@@ -602,7 +562,7 @@ def _data_sources(info: SnapshotInfo) -> set[str]:
     for name in ("scans", "load_errors"):
         if info.rows is not None and not info.rows.get(name):
             continue
-        f = info.path / f"{name}.parquet"
+        f = table_file(info.path, name)
         try:
             col = pd.read_parquet(f, columns=["source"])["source"]
         except (OSError, ValueError) as e:
@@ -640,7 +600,7 @@ def _states(snaps: list[SnapshotInfo], holder: dict[str, str | None]) -> dict[st
         # Manifests before scan ids were recorded: the snapshot's scans table says.
         if info.snapshot_id not in scans_of:
             try:
-                df = pd.read_parquet(info.path / "scans.parquet",
+                df = pd.read_parquet(table_file(info.path, "scans"),
                                      columns=["source", "scan_id", "file_bytes"])
             except (OSError, ValueError):
                 df = pd.DataFrame({"source": [], "scan_id": [], "file_bytes": []})
@@ -714,7 +674,7 @@ def read_current(
         tables: the tables to read (default all); the others are empty.
 
     Documents known only by a manifest digest get the image id other sources give for it
-    (`auditlib.resolve.resolve_image_ids`), across snapshots.
+    (`auditlib.ingest.resolve.resolve_image_ids`), across snapshots.
 
     Raises:
         StoreError: if the store has no snapshot, `as_of` is not one of its snapshots, a table
@@ -722,7 +682,7 @@ def read_current(
         KeyError: if `tables` names an unknown table.
     """
     from auditlib.data import merge
-    from auditlib.resolve import resolve_image_ids
+    from auditlib.ingest.resolve import resolve_image_ids
 
     snaps = _upto(store, as_of)
     names = [t.name for t in TABLES] if tables is None else list(tables)

@@ -42,9 +42,10 @@ from pathlib import Path
 import pandas as pd
 
 from auditlib.data import AuditData, merge
-from auditlib.documents import Candidate, find_files
 from auditlib.errors import StoreError
-from auditlib.store import (
+from auditlib.ingest.documents import Candidate, find_files
+from auditlib.store.layout import snapshot_dir, stat_cache_file
+from auditlib.store.snapshots import (
     Carried,
     SourceState,
     StorePath,
@@ -54,9 +55,6 @@ from auditlib.store import (
     store_lock,
     write_snapshot,
 )
-
-CACHE = Path("cache") / "files.parquet"
-"""The stat cache, under the store folder."""
 
 RACY_SECONDS = 2.0
 """A cache entry is trusted only for a file last modified this long before it was hashed."""
@@ -123,7 +121,7 @@ def _abs(source: str) -> str:
 def read_stat_cache(store: StorePath) -> dict[str, _Entry]:
     """Return the stat cache of `store` (absolute path -> entry); empty when there is none or it
     cannot be read (it is only a cache)."""
-    f = Path(store) / CACHE
+    f = stat_cache_file(store)
     try:
         df = pd.read_parquet(f)
     except (OSError, ValueError):
@@ -140,7 +138,7 @@ def read_stat_cache(store: StorePath) -> dict[str, _Entry]:
 def _write_stat_cache(store: Path, entries: dict[str, _Entry]) -> None:
     """Write the stat cache atomically (a temporary file renamed over it; call under the store
     lock)."""
-    f = store / CACHE
+    f = stat_cache_file(store)
     f.parent.mkdir(parents=True, exist_ok=True)
     keys = sorted(entries)
     df = pd.DataFrame({
@@ -309,7 +307,7 @@ def load_planned(
     Raises:
         StoreError: if the store's snapshots holding carried rows cannot be read.
     """
-    from auditlib.loader import load
+    from auditlib.ingest.loader import load
 
     data = load(*plan.paths, progress=progress, workers=workers, exclude=set(plan.unchanged))
     if not plan.unchanged or data.scans.empty:
@@ -319,7 +317,7 @@ def load_planned(
     unresolved_old = ctx.scans["image_id"].isna() & ctx.scans["repo_digest"].notna()
     if not unresolved_new.any() and not unresolved_old.any():
         return data
-    from auditlib.resolve import digest_map
+    from auditlib.ingest.resolve import digest_map
 
     known = digest_map(merge(_identity_only(data), ctx))
     again = ctx.scans.loc[
@@ -359,14 +357,14 @@ def _carried_identity(plan: IngestPlan) -> AuditData:
         by_holder.setdefault(c.snapshot_id, set()).add(c.path)
     parts = []
     for holder, sources in sorted(by_holder.items()):
-        snap = plan.store / "snapshots" / holder
+        snap = snapshot_dir(plan.store, holder)
         parts.append(_only_sources(read_snapshot(snap, _IDENTITY, carried=False), sources))
     return merge(*parts)
 
 
 def _resolve_with(data: AuditData, ctx: AuditData) -> AuditData:
     """Resolve the image ids of `data` with the digest pairs of `data` and `ctx` together."""
-    from auditlib.resolve import resolve_image_ids
+    from auditlib.ingest.resolve import resolve_image_ids
 
     sizes = {n: len(getattr(data, n)) for n in _IDENTITY}
     both = merge(data, ctx)

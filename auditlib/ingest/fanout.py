@@ -2,7 +2,7 @@
 
 One process parses about 300 MB/s of scanner JSON; a fleet of thousands of documents is read
 faster by as many processes as the machine has cores. Each worker (a fresh
-`python -m auditlib._worker`)
+`python -m auditlib.ingest.worker`)
 reads contiguous runs of the files with `loader.load_files` and sends its typed tables back over a
 pipe; the parent joins them table by table, so rows keep the order of the files.
 """
@@ -18,9 +18,9 @@ import threading
 from datetime import datetime
 from typing import Any
 
-from auditlib._worker import receive, send
 from auditlib.data import AuditData, FileResult
-from auditlib.documents import Candidate
+from auditlib.ingest.documents import Candidate
+from auditlib.ingest.worker import receive, send
 from auditlib.tables import TABLES, concat
 
 SHARDS_PER_WORKER = 8
@@ -63,11 +63,11 @@ def shards(candidates: list[Candidate], n: int) -> list[list[Candidate]]:
 
 
 class _Worker:
-    """One worker process (`python -m auditlib._worker`) and the pipe to it."""
+    """One worker process (`python -m auditlib.ingest.worker`) and the pipe to it."""
 
     def __init__(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "auditlib._worker"],
+            [sys.executable, "-m", "auditlib.ingest.worker"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
         )
@@ -100,7 +100,7 @@ def load_parallel(candidates: list[Candidate], workers: int, collected_at: datet
     `__main__` guard, from notebooks and from threads. A shard whose worker dies (killed, out of
     memory) is read again in this process: a broken worker costs time, never rows.
     """
-    from auditlib.loader import load_files
+    from auditlib.ingest.loader import load_files
 
     # More shards than workers: formats cost different time per byte, so each worker takes the
     # next shard when it is free.

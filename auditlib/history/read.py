@@ -1,20 +1,4 @@
-"""History: the store's state after every snapshot, and what changed between them.
-
-One call each::
-
-    from auditlib import history
-    h = history.read_history("auditlib-store")            # every table, per snapshot
-    history.vulnerability_counts(h)                         # by severity over time
-    history.vulnerability_changes("auditlib-store")        # new and fixed since the last run
-    history.time_to_fix(h)                                  # per repository, vulnerability, package
-    history.first_seen_fixed(h)                             # the fixable-vulns-sla rule's clock
-    history.never_rebuilt(h, min_days=30)                   # repositories whose image never changed
-    history.staleness_trend(h)                              # per snapshot and repository
-
-Each analysis takes a store folder or the dict `read_history` returned (read once, ask many
-times). The state at snapshot k is what `store.read_current(store, as_of=k)` returns: every source
-as the newest snapshot up to k read it (or carried it over), without the sources removed by then.
-"""
+"""Read a store's history: every table in the state after each snapshot, in one pass."""
 
 from __future__ import annotations
 
@@ -25,33 +9,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from auditlib._history_views import NEEDED as _NEEDED
-from auditlib._history_views import (
-    first_seen_fixed,
-    never_rebuilt,
-    staleness_trend,
-    time_to_fix,
-    vulnerability_changes,
-    vulnerability_counts,
-)
 from auditlib.errors import StoreError
-from auditlib.store import SnapshotInfo, read_snapshot, snapshot_infos, source_mask
+from auditlib.store.snapshots import SnapshotInfo, read_snapshot, snapshot_infos, source_mask
 from auditlib.tables import TABLES, TABLES_BY_NAME, concat, empty
-
-__all__ = [
-    "NEEDED",
-    "SNAPSHOTS",
-    "first_seen_fixed",
-    "never_rebuilt",
-    "read_history",
-    "staleness_trend",
-    "time_to_fix",
-    "vulnerability_changes",
-    "vulnerability_counts",
-]
-
-NEEDED = _NEEDED
-"""The tables the analyses read (`read_history(store, NEEDED)` is enough for all of them)."""
 
 SNAPSHOTS = "snapshots"
 """The key of `read_history`'s frame of snapshots (one row each)."""

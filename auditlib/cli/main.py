@@ -16,12 +16,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
-from auditlib.cli_options import store_option
+from auditlib.cli.options import store_option
 from auditlib.data import AuditData
-from auditlib.documents import find_files
 from auditlib.errors import AuditlibError
-from auditlib.loader import load
-from auditlib.store import write_snapshot
+from auditlib.ingest.documents import find_files
+from auditlib.ingest.loader import load
+from auditlib.store.snapshots import write_snapshot
 
 EXIT_OK, EXIT_POLICY, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -86,12 +86,12 @@ def ingest_paths(
     on a terminal unless `quiet`).
 
     Returns:
-        The ingest plan (`auditlib.incremental.IngestPlan`), the tables read, the snapshot.
+        The ingest plan (`auditlib.ingest.incremental.IngestPlan`), the tables read, the snapshot.
 
     Raises:
         AuditlibError: if the store cannot be read or written.
     """
-    from auditlib.incremental import commit_ingest, load_planned, plan_ingest
+    from auditlib.ingest.incremental import commit_ingest, load_planned, plan_ingest
 
     plan = plan_ingest(store, paths, full=full)
     if quiet or not err_console.is_terminal:
@@ -173,8 +173,8 @@ def collect(
     Exits 2 when a source could not be read at all (an engine that cannot be reached, a socket
     without permission, a registry that refuses), after storing what the other sources gave.
     """
-    from auditlib.collect import CollectRequest
-    from auditlib.collect import collect as run_collect
+    from auditlib.sources.collect import CollectRequest
+    from auditlib.sources.collect import collect as run_collect
 
     if not (engines or registries or archives or dockerfiles):
         engines = ("default",)
@@ -293,18 +293,18 @@ def demo(images: int, out: Path, seed: int) -> None:
     _print_counts(data)
     _print_findings(data)
     click.echo(f"snapshot written: {snap}")
-    from auditlib.cli_report import demo_reports
+    from auditlib.cli.report import demo_reports
 
     code = max(_exit_code(data, (str(fleet_dir),)), demo_reports(out / "demo-store", out))
     click.echo("All of this is SYNTHETIC demo data: generated documents, not real images.")
     sys.exit(code)
 
 
-from auditlib.cli_check import check  # noqa: E402
-from auditlib.cli_eol import eol  # noqa: E402
-from auditlib.cli_report import report, run  # noqa: E402
-from auditlib.cli_scan import scan  # noqa: E402 - cli_scan uses the helpers above
-from auditlib.cli_staleness import staleness_command  # noqa: E402
+from auditlib.cli.check import check  # noqa: E402
+from auditlib.cli.eol import eol  # noqa: E402
+from auditlib.cli.report import report, run  # noqa: E402
+from auditlib.cli.scan import scan  # noqa: E402 - cli_scan uses the helpers above
+from auditlib.cli.staleness import staleness_command  # noqa: E402
 
 main.add_command(scan)
 main.add_command(check)

@@ -1,7 +1,7 @@
 """`auditlib report` (execute the report notebooks, export HTML) and `auditlib run` (the one
 scheduled job: collect, scan, ingest, check, report).
 
-Registered on the `auditlib` group at the end of `auditlib.cli`; imports nothing from it at
+Registered on the `auditlib` group at the end of `auditlib.cli.main`; imports nothing from it at
 module level. Exit codes: 0 done; 1 the policy is broken at `--fail-on` (`run`); 2 bad usage,
 bad configuration, a store that cannot be read or written, or a report that failed (its page
 is still written and shows the error).
@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from auditlib.cli_options import store_option
+from auditlib.cli.options import store_option
 from auditlib.errors import AuditlibError
 
 EXIT_OK, EXIT_POLICY, EXIT_FAILED = 0, 1, 2
@@ -120,7 +120,7 @@ def _given(parameters: Sequence[tuple[str, str]], policy: str | None,
 
 
 def _check_store(store: Path) -> None:
-    from auditlib.store import list_snapshots
+    from auditlib.store.snapshots import list_snapshots
 
     if not list_snapshots(store):
         _say("[red]error:[/red]", f"{store}: no snapshot in this store; run `auditlib ingest "
@@ -205,8 +205,8 @@ def _collect_step(engines: tuple[str, ...], registries: tuple[str, ...], store: 
                   show: bool) -> tuple[int, bool]:
     """Collect from the engine(s) and registries; return (sources read, an engine answered).
     A source that cannot be reached is a note."""
-    from auditlib.collect import CollectRequest, collect
-    from auditlib.store import write_snapshot
+    from auditlib.sources.collect import CollectRequest, collect
+    from auditlib.store.snapshots import write_snapshot
 
     req = CollectRequest(engines=[None if e == "default" else e for e in engines or ("default",)],
                          registries=list(registries))
@@ -227,10 +227,10 @@ def _collect_step(engines: tuple[str, ...], registries: tuple[str, ...], store: 
 def _scan_step(engine: str | None, store: Path, show: bool) -> int:
     """Scan every tagged image of the engine with the scanners on PATH; return the outputs
     ingested. Missing tools and failed runs are notes."""
-    from auditlib.loader import load
+    from auditlib.ingest.loader import load
     from auditlib.scanners.runner import run_scans
     from auditlib.scanners.targets import EngineUnreachableError, connect_engine, tagged_images
-    from auditlib.store import write_snapshot
+    from auditlib.store.snapshots import write_snapshot
 
     try:
         client, address = connect_engine(engine)
@@ -258,7 +258,7 @@ def _scan_step(engine: str | None, store: Path, show: bool) -> int:
 def _ingest_step(paths: tuple[str, ...], store: Path, quiet: bool) -> int:
     """Ingest files and folders into a new snapshot; return the files read. Unreadable files are
     notes (they are kept in load_errors)."""
-    from auditlib.cli import ingest_paths
+    from auditlib.cli.main import ingest_paths
 
     _, data, _ = ingest_paths(store, paths, quiet=quiet)
     for f in data.files:
@@ -274,10 +274,10 @@ def _check_step(store: Path, policy_file: str | None, as_of: str | None, folder:
     from auditlib.policy import evaluate, load_policy
     from auditlib.policy.output import to_json, to_junit
     from auditlib.reports.params import parse_date
-    from auditlib.store import read_current
+    from auditlib.store.snapshots import read_current
 
     when = parse_date(as_of) if as_of else None
-    from auditlib.cli_check import first_seen_fixed_of
+    from auditlib.cli.check import first_seen_fixed_of
 
     policy = load_policy(policy_file)
     ev = evaluate(read_current(store), policy, as_of=when or dt.datetime.now(dt.UTC),
@@ -395,7 +395,7 @@ def demo_reports(store: Path, out: Path) -> int:
 
     from auditlib.policy import evaluate, load_policy
     from auditlib.reports.staleness import staleness_available
-    from auditlib.store import read_current
+    from auditlib.store.snapshots import read_current
 
     data = read_current(store)
     ev = evaluate(data, load_policy(None))
@@ -404,7 +404,7 @@ def demo_reports(store: Path, out: Path) -> int:
     click.echo(f"policy: {len(ev.scores)} images x {len(ev.policy.enabled())} rules: {counts}; "
                "grades " + " ".join(f"{g}:{n}" for g, n in grades.items()))
     if staleness_available():
-        from auditlib.staleness import staleness
+        from auditlib.staleness.table import staleness
 
         st = staleness(data, as_of=pd.Timestamp.now(tz="UTC"))
         eol = int(st["os_is_eol"].fillna(False).astype(bool).sum())

@@ -41,8 +41,8 @@ def update(source: Path, product: str | None, target: Path | None) -> None:
     files given (today for a product file). Prints what changed. Exits 2, writing nothing, when a
     file is not JSON or a release cycle is malformed.
     """
-    from auditlib._eol_update import update_table
-    from auditlib.eol import ENV_FILE
+    from auditlib.eol.table import ENV_FILE
+    from auditlib.eol.update import update_table
 
     try:
         result = update_table(source, product=product, to=target)
@@ -77,8 +77,8 @@ def show(product: str | None, table_path: Path | None) -> None:
 
     Exits 2 when the table cannot be read or has no such product.
     """
-    from auditlib._eol_versions import product_for
-    from auditlib.eol import EolTable
+    from auditlib.eol.table import EolTable
+    from auditlib.eol.versions import product_for
 
     try:
         table = EolTable.load(table_path)

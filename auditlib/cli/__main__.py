@@ -1,0 +1,5 @@
+"""`python -m auditlib.cli`."""
+
+from auditlib.cli.main import main
+
+main()

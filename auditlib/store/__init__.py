@@ -1,0 +1,60 @@
+"""The store: a folder of snapshots, each one Parquet file per table plus a manifest.
+
+The layout (plain Parquet, readable by DuckDB, Spark or Trino as it is) is defined once, in
+`auditlib.store.layout`.
+
+A snapshot is written into a hidden temporary folder and renamed into place when complete, under an
+exclusive lock on `STORE/.lock`, so a snapshot that failed half-way is never seen by a reader and
+two runs at once cannot corrupt the store. Snapshot ids (`YYYYmmddTHHMMSSffffffZ-xxxxxx`, UTC) sort
+in the order the snapshots were written, even for writes in the same microsecond.
+
+**Sources and the current state.** Every row names its `source` (a file path, an engine, a registry
+repository). The current state holds, for each source, the rows of the newest snapshot that says
+something of it. A snapshot says one of three things of a source:
+
+* it *read* it: the rows are in the snapshot's own Parquet files (the manifest's `files`);
+* it *carried* it: the source was unchanged (same path, same sha256), so its rows stay those of the
+  older snapshot that read it, which the manifest names (`carried`: path, scan_id, snapshot_id);
+  `auditlib ingest` does this for files already in the store (`auditlib.ingest.incremental`);
+* it *removed* it: the source was under a folder the snapshot walked and is no longer there
+  (`removed`): it has no rows any more.
+
+So a snapshot's own Parquet files are complete only for the sources it read; `read_snapshot` (by
+default), `read_latest` and `read_current` add the carried rows. With DuckDB, the current state
+is the newest snapshot's `state.parquet` joined to the table files on `source` and the snapshot
+folder name::
+
+    SELECT v.* FROM read_parquet('STORE/snapshots/*/vulnerabilities.parquet',
+                                 filename=true, union_by_name=true) v
+    JOIN read_parquet('STORE/snapshots/<newest>/state.parquet') s
+      ON v.source = s.source AND split_part(v.filename, '/', -2) = s.snapshot_id
+"""
+
+from auditlib.store.layout import DEFAULT_STORE, StorePath
+from auditlib.store.snapshots import (
+    SnapshotInfo,
+    SourceState,
+    current_sources,
+    list_snapshots,
+    read_current,
+    read_latest,
+    read_snapshot,
+    snapshot_infos,
+    store_lock,
+    write_snapshot,
+)
+
+__all__ = [
+    "DEFAULT_STORE",
+    "SnapshotInfo",
+    "SourceState",
+    "StorePath",
+    "current_sources",
+    "list_snapshots",
+    "read_current",
+    "read_latest",
+    "read_snapshot",
+    "snapshot_infos",
+    "store_lock",
+    "write_snapshot",
+]

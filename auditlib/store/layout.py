@@ -1,0 +1,62 @@
+"""Where things are in a store folder: the one definition of its layout.
+
+    STORE/.lock                                      taken (flock) by every writer
+    STORE/snapshots/<snapshot_id>/manifest.json      what the snapshot read, carried over, removed
+    STORE/snapshots/<snapshot_id>/<table>.parquet    the rows of the sources it read
+    STORE/snapshots/<snapshot_id>/state.parquet      the current state right after it
+    STORE/snapshots/.tmp-<snapshot_id>/              a snapshot being written (renamed when done)
+    STORE/raw/<image id>/<tool>-<version>.<format>.json   raw scanner outputs (`auditlib scan`)
+    STORE/cache/files.parquet                        the ingest's stat cache
+
+Nothing else in auditlib spells these names.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+StorePath = str | os.PathLike[str]
+"""A store folder, as a path or a string."""
+
+DEFAULT_STORE = Path("auditlib-store")
+"""Where `--store` points when it is not given, and the notebooks' default store."""
+
+SNAPSHOTS_DIR = "snapshots"
+MANIFEST = "manifest.json"
+STATE = "state.parquet"
+"""Per snapshot: the sources of the current state right after it, and where their rows are."""
+LOCK = ".lock"
+TMP_PREFIX = ".tmp-"
+RAW_DIR = "raw"
+STAT_CACHE = Path("cache") / "files.parquet"
+
+
+def snapshots_dir(store: StorePath) -> Path:
+    """Return the folder that holds the snapshots of `store`."""
+    return Path(store) / SNAPSHOTS_DIR
+
+
+def snapshot_dir(store: StorePath, snapshot_id: str) -> Path:
+    """Return the folder of one snapshot of `store`."""
+    return snapshots_dir(store) / snapshot_id
+
+
+def table_file(snapshot: StorePath, table: str) -> Path:
+    """Return the Parquet file of `table` in a snapshot folder."""
+    return Path(snapshot) / f"{table}.parquet"
+
+
+def raw_dir(store: StorePath) -> Path:
+    """Return the folder of raw scanner outputs of `store`."""
+    return Path(store) / RAW_DIR
+
+
+def stat_cache_file(store: StorePath) -> Path:
+    """Return the ingest's stat cache file of `store`."""
+    return Path(store) / STAT_CACHE
+
+
+def lock_file(store: StorePath) -> Path:
+    """Return the lock file every writer of `store` holds."""
+    return Path(store) / LOCK
