@@ -127,3 +127,12 @@ def normalize_reference(text: str | None) -> str | None:
         return None
     ref = parse_reference(text)
     return str(ref) if ref else None
+
+
+SYNTHETIC_REGISTRY = "demo.auditlib.invalid/synthetic"
+"""Every image of the synthetic demo fleet lives under this repository prefix (`.invalid` is
+reserved, RFC 2606)."""
+SYNTHETIC_PREFIX = SYNTHETIC_REGISTRY + "/"
+"""The prefix of every synthetic image's reference."""
+SYNTHETIC_LABEL = "org.auditlib.synthetic"
+"""Image label set to `true` on every synthetic image."""

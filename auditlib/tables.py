@@ -11,6 +11,7 @@ fraction of the size in memory and in Parquet. Text that is unique per row stays
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -452,7 +453,8 @@ STALENESS = Table(
         _c("os_eol_date", "datetime", "When that version's support ends (from the bundled table, else unknown)."),
         _c("os_eol_kind", "category", "Which support ends then: `security`, `standard`, `lts`, `esm`."),
         _c("os_eol_source", "string", "Where the date comes from (endoflife.date product and the table's date)."),
-        _c("os_is_eol", "boolean", "Whether the OS is past that date (or a scanner says so) at the as-of time."),
+        _c("os_is_eol", "boolean", "Whether the OS is past its end of life at the as-of time: the image's one end-of-life verdict (`os_end_of_life`); missing when unknown."),
+        _c("os_eol_by", "category", "What decided it: `table` (the dated end-of-life table) or `scanner` (a scanner's EOL flag, when the table has no date for the release)."),
         _c("os_days_to_eol", "Float64", "Days until the end of life (negative: days since)."),
         _c("fixable_count", "Int64", "Distinct fixable vulnerabilities (vulnerability, package, version)."),
         _c("fixable_critical", "Int64", "Of them, critical."),
@@ -472,7 +474,27 @@ STALENESS = Table(
     ),
 )
 
-DERIVED_TABLES: tuple[Table, ...] = (POLICY_RESULTS, POLICY_SCORES, STALENESS)
+OS_END_OF_LIFE = Table(
+    "os_end_of_life", "image, and whether its OS is past its end of life (`auditlib.eol.verdict`)",
+    ("image_id",),
+    (
+        _c("image_id", "string", "The image (config digest)."),
+        _c("os_family", "string", "Distribution (`debian`, `alpine`, ...), as the sources say; missing when unknown."),
+        _c("os_version", "string", "Its version."),
+        _c("os_is_eol", "boolean", "Whether the OS is past its end of life at the as-of time; missing when unknown (no OS, a release the table lacks and no scanner flag)."),
+        _c("os_eol_by", "category", "What decided it: `table` when the dated end-of-life table has the release (it wins over a scanner that disagrees: it is dated and read at the as-of time), else `scanner` (Trivy's EOSL, Grype's distro-eol: any that says so); missing when unknown."),
+        _c("os_eol_date", "datetime", "When that release's support ends, by the table."),
+        _c("os_eol_kind", "category", "Which support ends then: `security`, `standard`, `lts`, `esm`."),
+        _c("os_eol_source", "string", "The table and its date (`endoflife.date debian, table of 2026-11-29`)."),
+        _c("os_days_to_eol", "Float64", "Days from the as-of time to the end of life (negative: days since)."),
+        _c("scanner_eol", "boolean", "What the scanners said (true when any said past its end of life); missing when none said."),
+        _c("scanner_eol_tools", "string", "Which scanners said it, comma-separated."),
+        _c("os_eol_evidence", "string", "The verdict in words, with its source and any disagreement."),
+        _c("evaluated_at", "datetime", "The as-of time (UTC)."),
+    ),
+)
+
+DERIVED_TABLES: tuple[Table, ...] = (POLICY_RESULTS, POLICY_SCORES, STALENESS, OS_END_OF_LIFE)
 """Tables computed from the others (policy evaluation), not read from sources."""
 
 TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
@@ -625,6 +647,24 @@ def frame(table: Table, columns: dict[str, list[Any]], length: int) -> pd.DataFr
             raise ValueError(f"{table.name}.{col.name}: {len(values)} values for {length} rows")
         data[col.name] = _series(values, col.dtype)
     return pd.DataFrame(data, index=pd.RangeIndex(length))
+
+
+def jsonable(value: Any) -> Any:
+    """Return a table cell (or a dict or list of them) as plain JSON data: None for a missing
+    value, ISO 8601 text for times and dates, Python numbers for numpy and pandas scalars."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [jsonable(v) for v in value]
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp | dt.datetime | dt.date):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and value != value:
+        return None
+    return value
 
 
 def data_dictionary() -> str:

@@ -14,9 +14,9 @@ import pytest
 
 from auditlib import history
 from auditlib.errors import StoreError
-from auditlib.fleet.view import Context
+from auditlib.fleet.findings import FINDING_KEY as KEYS
+from auditlib.fleet.findings import fixable_findings
 from auditlib.ingest.incremental import commit_ingest, load_planned, plan_ingest
-from auditlib.policy.rules.vulns import KEYS, fixable_findings
 from auditlib.store.snapshots import list_snapshots, read_current
 
 Vuln = tuple[str, str, str, str, str | None]
@@ -230,8 +230,7 @@ def test_first_seen_fixed_is_what_the_sla_rule_accepts(store: Path) -> None:
                    (image_id(9), "CVE-9"): _ts(T1), (image_id(9), "CVE-8"): _ts(T1)}
     # The rule's seam: the clock of CVE-1 (no fix date, no publication date) is the history's.
     s2 = list_snapshots(store)[1].name
-    ctx = Context(read_current(store, as_of=s2), _ts("2026-01-21T00:00:00"))
-    found = fixable_findings(ctx, f)
+    found = fixable_findings(read_current(store, as_of=s2), _ts("2026-01-21T00:00:00"), f)
     one = found[found["vuln_id"] == "CVE-1"].iloc[0]
     assert (one["clock"], one["clock_at"], one["days"]) == ("seen", _ts(T2), 10)
 

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
 import click
 
+from auditlib.cli.console import fail
 from auditlib.errors import AuditlibError
-
-EXIT_BAD_INPUT = 2
 
 
 def _fail(message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(EXIT_BAD_INPUT)
+    fail(message)
 
 
 @click.group()

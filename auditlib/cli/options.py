@@ -1,11 +1,14 @@
-"""Options shared by several `auditlib` commands."""
+"""Options shared by several `auditlib` commands, and the parsing of their values."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
+import pandas as pd
 
+from auditlib.reports.params import ParameterError, parse_date
 from auditlib.store.layout import DEFAULT_STORE
 
 store_option = click.option(
@@ -16,3 +19,30 @@ store_option = click.option(
     help="The store folder.",
 )
 """`--store DIR`, default `./auditlib-store`."""
+
+policy_option = click.option(
+    "--policy", "policy_file", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+    help="A YAML policy file (default: every rule with its defaults; docs/policy.md).")
+"""`--policy FILE`."""
+
+fail_on_option = click.option(
+    "--fail-on", type=click.Choice(["fail", "warn", "never"]), default="fail",
+    show_default=True, help="Exit 1 when a policy result is at least this bad.")
+"""`--fail-on fail|warn|never`."""
+
+quiet_option = click.option("--quiet", is_flag=True, help="No progress bars.")
+"""`--quiet`."""
+
+
+def _as_of(_ctx: click.Context, _param: click.Parameter, value: Any) -> pd.Timestamp | None:
+    try:
+        return parse_date(value, "--as-of")
+    except ParameterError as e:
+        raise click.BadParameter(str(e)) from None
+
+
+as_of_option = click.option(
+    "--as-of", callback=_as_of, default=None, metavar="DATE",
+    help="Measure ages, SLAs, end of life and waiver expiries at this date or time (default: "
+    "now).")
+"""`--as-of DATE`, parsed to a UTC time (None when not given)."""

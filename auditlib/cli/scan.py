@@ -5,19 +5,17 @@ Registered on the `auditlib` group in `auditlib.cli.main`.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import TextColumn
 
-from auditlib.cli.options import store_option
+from auditlib.cli.console import error, fail, note, progress, say
+from auditlib.cli.exits import Exit, leave
+from auditlib.cli.options import quiet_option, store_option
 from auditlib.errors import AuditlibError
-from auditlib.ingest.loader import load
+from auditlib.ingest.steps import Scanned, scan_into
 from auditlib.scanners.report import JobResult, JobStatus, ScanReport
-from auditlib.scanners.runner import ProgressCallback, run_scans
 from auditlib.scanners.targets import (
     Dockerfile,
     EngineImage,
@@ -28,11 +26,6 @@ from auditlib.scanners.targets import (
     tagged_images,
 )
 from auditlib.scanners.tools import TOOLS, TRIVY_OFFLINE_SCANNERS, ScanSettings, get_tools
-from auditlib.store.snapshots import write_snapshot
-
-EXIT_OK, EXIT_BAD = 0, 2
-
-_err = Console(stderr=True)
 
 
 def _names(value: str | None, param: str) -> tuple[str, ...] | None:
@@ -44,56 +37,28 @@ def _names(value: str | None, param: str) -> tuple[str, ...] | None:
     return names
 
 
-def _say(label: str, message: str) -> None:
-    """Print one message on stderr, on one line (not wrapped), its text taken as it is."""
-    _err.print(f"{label} {escape(message)}", highlight=False, soft_wrap=True)
-
-
-def _fail(message: str) -> None:
-    _say("[red]error:[/red]", message)
-
-
-def _run(
-    targets: list[Target],
-    store: Path,
-    tools: tuple[str, ...],
-    workers: int,
-    force: bool,
-    settings: ScanSettings,
-    quiet: bool,
-) -> ScanReport:
-    if quiet or not _err.is_terminal:
-        return run_scans(targets, store, tools=tools, workers=workers, force=force,
-                         settings=settings)
-    with Progress(
-        TextColumn("scanning"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.description}"),
-        console=_err,
-        transient=True,
-    ) as bar:
+def _run(targets: list[Target], store: Path, tools: tuple[str, ...], workers: int, force: bool,
+         settings: ScanSettings, quiet: bool) -> Scanned:
+    with progress("scanning", quiet=quiet, extra=TextColumn("{task.description}")) as bar:
         task = bar.add_task("", total=None)
 
         def advance(done: int, total: int, last: JobResult | None) -> None:
             shown = f"{last.tool} {last.target}: {last.status}" if last else ""
             bar.update(task, completed=done, total=total, description=shown)
 
-        callback: ProgressCallback = advance
-        return run_scans(targets, store, tools=tools, workers=workers, force=force,
-                         settings=settings, progress=callback)
+        return scan_into(store, targets, tools=tools, workers=workers, force=force,
+                         settings=settings, progress=advance)
 
 
 def _print_messages(report: ScanReport) -> None:
-    for note in report.notes:
-        _say("note:", note)
+    for message in report.notes:
+        note(message)
     missing = {j.reason for j in report.jobs if j.status is JobStatus.MISSING}
     for message in report.messages:
         if message in missing:
-            _say("[yellow]missing:[/yellow]", message)
+            say("missing:", message)
         else:
-            _fail(message)
+            error(message)
 
 
 def _engine_targets(engine: str | None, images: tuple[str, ...]) -> list[Target]:
@@ -105,17 +70,10 @@ def _engine_targets(engine: str | None, images: tuple[str, ...]) -> list[Target]
             return [EngineImage(ref, client, address) for ref in images]
         found: list[Target] = list(tagged_images(client, address))
     except EngineUnreachableError as e:
-        _fail(str(e))
-        sys.exit(EXIT_BAD)
+        fail(str(e))
     if not found:
-        _say("note:", f"no tagged image on the Docker Engine at {address}")
+        note(f"no tagged image on the Docker Engine at {address}")
     return found
-
-
-def _source(target: Target) -> str:
-    if isinstance(target, EngineImage):
-        return f"{target.engine} {target.ref}"
-    return str(target.path)
 
 
 @click.command()
@@ -161,7 +119,7 @@ def _source(target: Target) -> str:
 @click.option("--timeout", type=click.FloatRange(min=1), default=1800.0, show_default=True,
               help="Seconds one scanner run may take.")
 @click.option("--force", is_flag=True, help="Scan again what the store already has.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@quiet_option
 def scan(
     images: tuple[str, ...],
     all_images: bool,
@@ -209,22 +167,19 @@ def scan(
     targets += [Dockerfile(p) for p in dockerfiles]
     if not targets:
         click.echo("scan: nothing to scan; no snapshot written")
-        sys.exit(EXIT_OK)
-
-    report = _run(targets, store, tool_names, workers, force, settings, quiet)
-    _print_messages(report)
-    code = EXIT_BAD if report.target_errors or report.nothing_done else EXIT_OK
-    if not report.raw_files:
-        click.echo(f"scan: {report.summary()}; nothing to ingest, no snapshot written")
-        sys.exit(code)
-    data = load(*report.raw_files)
-    for f in data.files:
-        if f.error:
-            _fail(f.error)
+        leave(Exit.OK)
     try:
-        snap = write_snapshot(store, data, sources=[_source(t) for t in targets])
+        done = _run(targets, store, tool_names, workers, force, settings, quiet)
     except AuditlibError as e:
-        _fail(str(e))
-        sys.exit(EXIT_BAD)
-    click.echo(f"scan: {report.summary()}; snapshot written: {snap}")
-    sys.exit(code)
+        fail(str(e))
+    report = done.report
+    _print_messages(report)
+    code = Exit.BAD_INPUT if report.target_errors or report.nothing_done else Exit.OK
+    if done.snapshot is None:
+        click.echo(f"scan: {report.summary()}; nothing to ingest, no snapshot written")
+        leave(code)
+    for f in done.data.files:
+        if f.error:
+            error(f.error)
+    click.echo(f"scan: {report.summary()}; snapshot written: {done.snapshot}")
+    leave(code)

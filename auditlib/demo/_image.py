@@ -26,15 +26,9 @@ from auditlib.demo._packages import (
     universe_size,
 )
 from auditlib.demo._plan import ImagePlan
-from auditlib.demo._util import (
-    SYNTHETIC_LABEL,
-    SYNTHETIC_REGISTRY,
-    go_time,
-    hexid,
-    rng_for,
-    sha256_of,
-)
+from auditlib.demo._util import go_time, hexid, rng_for, sha256_of
 from auditlib.demo._vulns import Cve, build_pool
+from auditlib.identity import SYNTHETIC_LABEL, SYNTHETIC_REGISTRY
 
 LANG_SHARE = 0.12
 """Share of an image's packages that are language packages, when its app has a runtime."""

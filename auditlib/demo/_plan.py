@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from auditlib.demo._catalog import COMPONENTS, OS_BASES, TEAMS, USERS, OsBase
-from auditlib.demo._util import SYNTHETIC_REGISTRY, hexid, rng_for
+from auditlib.demo._util import hexid, rng_for
+from auditlib.identity import SYNTHETIC_REGISTRY
 
 _AGE_BUCKETS: tuple[tuple[float, float, float], ...] = (
     (0.5, 30, 30), (30, 180, 30), (180, 720, 25), (720, 1500, 15))

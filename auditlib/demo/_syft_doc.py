@@ -15,7 +15,8 @@ import orjson
 from auditlib.demo._catalog import OsBase
 from auditlib.demo._image import ImageContent
 from auditlib.demo._packages import Pkg
-from auditlib.demo._util import SYNTHETIC_REGISTRY, hexid
+from auditlib.demo._util import hexid
+from auditlib.identity import SYNTHETIC_REGISTRY
 
 SYFT_VERSION = "1.18.1"
 SCHEMA = {"version": "16.0.18",

@@ -6,12 +6,6 @@ import hashlib
 import random
 from datetime import UTC, datetime
 
-SYNTHETIC_REGISTRY = "demo.auditlib.invalid/synthetic"
-"""Every synthetic image lives under this repository prefix (`.invalid` is reserved, RFC 2606)."""
-
-SYNTHETIC_LABEL = "org.auditlib.synthetic"
-"""Image label set to `true` on every synthetic image."""
-
 
 def hexid(*parts: object, n: int = 16) -> str:
     """Return `n` hex digits (even, at most 128) derived from `parts`; same parts, same id."""

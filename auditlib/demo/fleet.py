@@ -22,7 +22,7 @@ from auditlib.demo._image import Catalog, build_content
 from auditlib.demo._plan import plan_fleet
 from auditlib.demo._syft_doc import syft_pieces
 from auditlib.demo._trivy_doc import trivy_bytes
-from auditlib.demo._util import SYNTHETIC_LABEL, SYNTHETIC_REGISTRY
+from auditlib.identity import SYNTHETIC_LABEL, SYNTHETIC_REGISTRY
 
 README_NAME = "README.txt"
 

@@ -36,18 +36,16 @@ from typing import Any, Literal
 
 from auditlib.eol.schema import EolDataError, check_table, dump_table, parse_date
 from auditlib.eol.versions import candidate_cycles, is_rolling, product_for
+from auditlib.normalize.times import utc_day
 
 ENV_FILE = "AUDITLIB_EOL_FILE"
 Kind = Literal["standard", "extended"]
 
 
 def _day(as_of: dt.date | dt.datetime | None) -> dt.date:
-    """Return `as_of` as a date (a datetime is taken in UTC when it has a zone); None is today."""
-    if as_of is None:
-        return dt.datetime.now(dt.UTC).date()
-    if isinstance(as_of, dt.datetime):
-        return (as_of.astimezone(dt.UTC) if as_of.tzinfo else as_of).date()
-    return as_of
+    """Return the UTC day of `as_of` (a date, a datetime or a pandas timestamp; a naive time is
+    taken as UTC); None, or a value that is not a time, is today."""
+    return utc_day(as_of) or dt.datetime.now(dt.UTC).date()
 
 
 @dataclass(frozen=True)

@@ -1,38 +1,66 @@
-"""What every rule reads: the tables, and views of them computed once per evaluation.
+"""`FleetView`: the tables of a store's current state as every analysis reads them, one row per
+image, computed once per evaluation.
 
-An image is an `image_id` (config digest) that any table names: collected images, scanned images,
-images containers run. The views merge what all sources say of it, preferring collected metadata
-(engine, registry, archive) over what scan files repeat.
+An image is an `image_id` (config digest) that any table names: collected images, scanned
+images, images containers run. The view merges what all sources say of it, preferring collected
+metadata (engine, registry, archive) over what scan files repeat. Its time columns are UTC
+timestamps whatever shape the tables gave (`normalize.times`), and build times at or before 1980
+(reproducible builds) are unknown.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
 from auditlib.data import AuditData
+from auditlib.eol.table import EolTable, Kind, load_table
+from auditlib.eol.verdict import eol_verdicts, scanner_statements
+from auditlib.fleet.bases import (
+    Base,
+    BaseTagNow,
+    base_tag_now,
+    built_on_current,
+    find_bases,
+    platforms,
+)
+from auditlib.fleet.coverage import Coverage, coverage, image_ids
+from auditlib.fleet.findings import fixable_findings
 from auditlib.identity import parse_reference
-
-ROOT_USERS = frozenset({"", "root", "0", "0:0", "root:root", "root:0", "0:root"})
-"""Users that mean root (an empty `User` runs as root)."""
-
-
-def is_root_user(user: str) -> bool:
-    """Return whether an image or container user runs as root: empty, `root`, `0` (any group)."""
-    u = user.strip()
-    return u in ROOT_USERS or u.split(":", 1)[0] in ("root", "0")
+from auditlib.normalize.times import build_series, utc_series, utc_time
+from auditlib.tables import DTYPES, TABLES
 
 
-def _str(v: Any) -> str | None:
+def text(v: Any) -> str | None:
+    """Return a cell as str, or None when it is missing."""
     return None if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)
 
 
+def conform_times(data: AuditData) -> AuditData:
+    """Return `data` with every declared time column as `datetime64[ns, UTC]`: dates, naive and
+    aware times and strings become UTC timestamps, anything else NaT. Tables already typed are
+    kept as they are (no copy)."""
+    changed: dict[str, pd.DataFrame] = {}
+    for table in TABLES:
+        df = getattr(data, table.name)
+        cols = [c.name for c in table.columns if c.dtype == "datetime" and c.name in df.columns
+                and df[c.name].dtype != DTYPES["datetime"]]
+        if cols:
+            changed[table.name] = df.assign(**{c: utc_series(df[c]) for c in cols})
+    return replace(data, **cast(dict[str, Any], changed)) if changed else data
+
+
 @dataclass
-class Context:
-    """The data a policy is evaluated on, at a moment."""
+class FleetView:
+    """The data an evaluation reads, at a moment: the tables and per-image views of them.
+
+    Construct it with the tables and the as-of time; every view is computed on first use and
+    kept. `auditlib.assess.Assessment` holds one and hands it to the policy and the staleness
+    analysis, so both read the same merged images, bases, end-of-life verdicts and findings.
+    """
 
     data: AuditData
     as_of: pd.Timestamp
@@ -40,22 +68,39 @@ class Context:
     first_seen_fixed: pd.DataFrame | None = None
     """From the store's history (`auditlib.history.first_seen_fixed`): when each finding was
     first seen fixable; the SLA clock of findings whose scanner gives no fix date."""
+    eol_table: EolTable | None = None
+    """The end-of-life table (default: `auditlib.eol.load_table()`)."""
+    eol_kind: Kind = "standard"
+    """Which end of support counts (`standard` or `extended`: Debian LTS, Ubuntu ESM...)."""
+
+    def __post_init__(self) -> None:
+        """Normalise the as-of time and the tables' time columns.
+
+        Raises:
+            ValueError: if `as_of` is not a time.
+        """
+        when = utc_time(self.as_of)
+        if when is None:
+            raise ValueError(f"as_of: {self.as_of!r} is not a time")
+        self.as_of = when
+        self.data = conform_times(self.data)
+
+    @cached_property
+    def table(self) -> EolTable:
+        """Return the end-of-life table in use."""
+        return self.eol_table if self.eol_table is not None else load_table()
 
     @cached_property
     def image_ids(self) -> list[str]:
         """Return every image id the tables name, sorted."""
-        ids: set[str] = set()
-        for df in (self.data.images, self.data.scans, self.data.containers,
-                   self.data.registry_tags):
-            ids.update(str(i) for i in df["image_id"].dropna().unique())
-        return sorted(ids)
+        return sorted(image_ids(self.data))
 
     @cached_property
     def images(self) -> pd.DataFrame:
         """Return one row per image id (index), merged over sources: collected rows first.
 
-        Columns: created_at, user, size_bytes, os_family, os_version, is_os_eol (True when any
-        source says so), layer_count, os, architecture.
+        Columns: created_at (the build time; unknown for a reproducible build's fixed time),
+        user, size_bytes, os_family, os_version, layer_count, os, architecture.
         """
         img = self.data.images.dropna(subset=["image_id"]).copy()
         img["image_id"] = img["image_id"].astype(str)
@@ -64,10 +109,6 @@ class Context:
         cols = ["created_at", "user", "size_bytes", "os_family", "os_version", "layer_count",
                 "os", "architecture"]
         merged = img.groupby("image_id")[cols].first()
-        flag = img["is_os_eol"]
-        eol = flag.fillna(False).astype(bool).groupby(img["image_id"]).any().astype("boolean")
-        known = flag.notna().groupby(img["image_id"]).any()
-        merged["is_os_eol"] = eol.mask(~known)
         # OS from scan documents too (Syft and Grype say it where image rows may not).
         scans = self.data.scans.dropna(subset=["image_id"])
         if len(scans):
@@ -76,7 +117,9 @@ class Context:
             merged = merged.reindex(merged.index.union(os_first.index))
             for c in ("os_family", "os_version"):
                 merged[c] = merged[c].fillna(os_first[c]) if c in merged else os_first[c]
-        return merged.reindex(self.image_ids)
+        merged = merged.reindex(self.image_ids)
+        merged["created_at"] = build_series(merged["created_at"])
+        return merged
 
     @cached_property
     def references(self) -> dict[str, list[str]]:
@@ -161,7 +204,40 @@ class Context:
     @cached_property
     def bases(self) -> dict[str, Base]:
         """Return image id -> its base image, for the images whose base is known."""
-        return _bases(self)
+        return find_bases(self.image_ids, self.layers, self.images["created_at"],
+                          self.dockerfiles, self.labels, self.tags)
+
+    @cached_property
+    def platforms(self) -> pd.Series:
+        """Return image id -> `os/architecture` (missing when either is unknown)."""
+        return platforms(self.images)
+
+    def base_tag_now(self, wanted: set[str]) -> dict[str, BaseTagNow]:
+        """Return tag reference -> what it points at now (`fleet.bases.base_tag_now`)."""
+        return base_tag_now(self.data, self.images["created_at"], self.references, wanted)
+
+    def built_on_current(self, image_id: str, base: Base, now: BaseTagNow) -> bool | None:
+        """Return whether the image is built on what its base tag points at now (None: cannot
+        tell; `fleet.bases.built_on_current`)."""
+        return built_on_current(self.layers, image_id, base.digest, base.image_id, now,
+                                text(self.platforms.get(image_id)))
+
+    @cached_property
+    def eol(self) -> pd.DataFrame:
+        """Return the one end-of-life verdict of every image (`os_end_of_life`, index image_id):
+        the dated table where it has the release, else what scanners say, else unknown."""
+        return eol_verdicts(self.images[["os_family", "os_version"]],
+                            scanner_statements(self.data), self.table, self.as_of, self.eol_kind)
+
+    @cached_property
+    def fixable(self) -> pd.DataFrame:
+        """Return the fixable findings with their SLA clock (`fleet.findings.fixable_findings`)."""
+        return fixable_findings(self.data, self.as_of, self.first_seen_fixed)
+
+    @cached_property
+    def coverage(self) -> Coverage:
+        """Return which images a vulnerability scan, an SBOM and a collector covered."""
+        return coverage(self.data, self.image_ids)
 
     def name(self, image_id: str) -> str:
         """Return the display name of an image."""
@@ -169,83 +245,5 @@ class Context:
 
     def age_days(self, when: Any) -> float | None:
         """Return days from `when` to `as_of`, or None when `when` is missing."""
-        t = pd.Timestamp(when) if when is not None and not pd.isna(when) else None
-        if t is None:
-            return None
-        if t.tzinfo is None:
-            t = t.tz_localize("UTC")
-        return (self.as_of - t).total_seconds() / 86400
-
-
-def text(v: Any) -> str | None:
-    """Return a cell as str, or None when it is missing."""
-    return _str(v)
-
-
-@dataclass(frozen=True, slots=True)
-class Base:
-    """What is known of the base image an image was built on."""
-
-    ref: str | None
-    """The base reference, normalised (`docker.io/library/debian:12`), when known."""
-    digest: str | None
-    """The base's manifest digest at build time, when known (a `FROM ...@sha256` pin, or the
-    `org.opencontainers.image.base.digest` label)."""
-    image_id: str | None
-    """The base's image id, when its layers are a prefix of this image's (a known image)."""
-    how: str
-    """Where it was learnt: `dockerfile`, `label`, or `layers`."""
-
-
-BASE_NAME_LABEL = "org.opencontainers.image.base.name"
-BASE_DIGEST_LABEL = "org.opencontainers.image.base.digest"
-
-
-def _time_or_epoch(value: Any) -> pd.Timestamp:
-    if value is None or pd.isna(value):
-        return pd.Timestamp(0, tz="UTC")
-    return pd.Timestamp(value)
-
-
-def _bases(ctx: Context) -> dict[str, Base]:
-    from auditlib.identity import normalize_reference
-
-    # Layer prefixes: the longest other image whose layers start this image's layers (an image
-    # that only adds metadata has the same layers as its base: the older one is the base).
-    by_layers: dict[tuple[str, ...], list[str]] = {}
-    for i, lay in ctx.layers.items():
-        if lay:
-            by_layers.setdefault(lay, []).append(i)
-    created = ctx.images["created_at"]
-    out: dict[str, Base] = {}
-    for image_id in ctx.image_ids:
-        mine = ctx.layers.get(image_id, ())
-        base_id = None
-        for n in range(len(mine), 0, -1):
-            cands = [c for c in by_layers.get(mine[:n], []) if c != image_id]
-            if n == len(mine):
-                me = created.get(image_id)
-                cands = [c for c in cands
-                         if pd.notna(me) and pd.notna(created.get(c)) and created[c] < me]
-            if cands:
-                base_id = max(cands, key=lambda c: _time_or_epoch(created.get(c)))
-                break
-        df = ctx.dockerfiles.get(image_id)
-        labels = ctx.labels.get(image_id, {})
-        ref = digest = None
-        how = ""
-        if df is not None and text(df.get("final_base_ref")):
-            ref, how = text(df["final_base_ref"]), "dockerfile"
-            parsed = parse_reference(ref or "")
-            digest = parsed.digest if parsed else None
-        elif labels.get(BASE_NAME_LABEL):
-            ref, how = normalize_reference(labels[BASE_NAME_LABEL]), "label"
-            digest = labels.get(BASE_DIGEST_LABEL) or None
-        if ref is None and base_id is not None:
-            tags = ctx.tags.get(base_id, [])
-            ref, how = (tags[0] if tags else None), "layers"
-        if ref is None and base_id is None:
-            continue
-        out[image_id] = Base(ref, digest, base_id, how or "layers")
-    return out
-
+        t = utc_time(when)
+        return None if t is None else (self.as_of - t).total_seconds() / 86400

@@ -17,9 +17,10 @@ from typing import Any
 import pandas as pd
 
 from auditlib.data import AuditData
-from auditlib.fleet.view import Context
-from auditlib.policy.config import Policy, Waiver, WaiverUse
-from auditlib.policy.glob import matches_any
+from auditlib.eol.table import EolTable, Kind
+from auditlib.fleet.glob import matches_any
+from auditlib.fleet.view import FleetView
+from auditlib.policy.config import Policy, PolicyError, Waiver, WaiverUse
 from auditlib.policy.model import SEVERITIES, RuleConfig, Verdict
 from auditlib.tables import POLICY_RESULTS, POLICY_SCORES, frame
 
@@ -63,7 +64,7 @@ class Evaluation:
         return bool(self.results["status"].isin(statuses).any())
 
 
-def _verdicts(rc: RuleConfig, ctx: Context, errors: list[str]) -> dict[str, Verdict]:
+def _verdicts(rc: RuleConfig, ctx: FleetView, errors: list[str]) -> dict[str, Verdict]:
     try:
         found = rc.rule.evaluate(ctx, rc.params)
     except Exception as e:  # noqa: BLE001 - one broken rule must not stop the others
@@ -82,14 +83,35 @@ def _waiver_for(
     return None
 
 
+def eol_kind(policy: Policy) -> Kind:
+    """Return which end of support counts under `policy`: the `support` parameter of its
+    `supported-os` rule (`standard` when the rule is not configured).
+
+    Raises:
+        PolicyError: if the parameter is not `standard` or `extended`.
+    """
+    for c in policy.rules:
+        if c.rule.slug == "supported-os":
+            value = str(c.params.get("support", "standard"))
+            if value == "standard":
+                return "standard"
+            if value == "extended":
+                return "extended"
+            raise PolicyError(f"{policy.source}: supported-os: support must be standard or "
+                              f"extended, not {value!r}")
+    return "standard"
+
+
 def evaluate(
     data: AuditData,
     policy: Policy,
     *,
     as_of: dt.datetime | pd.Timestamp | None = None,
     first_seen_fixed: pd.DataFrame | None = None,
+    eol_table: EolTable | None = None,
 ) -> Evaluation:
-    """Evaluate `policy` on every image of `data`.
+    """Evaluate `policy` on every image of `data` (`auditlib.assess` does this and more for a
+    store, with its history).
 
     Args:
         data: the tables (a store's current state, or a load).
@@ -97,13 +119,27 @@ def evaluate(
         as_of: the moment ages and waiver expiries are measured at (default: now, UTC).
         first_seen_fixed: when each finding was first seen fixable, from the store's history
             (`auditlib.history.first_seen_fixed`), for the SLA clock.
+        eol_table: the end-of-life table (default: `auditlib.eol.load_table()`).
+
+    Returns:
+        The results, the scores, and how each waiver was used.
+
+    Raises:
+        PolicyError: if a rule parameter has a value no rule can use.
+    """
+    when = as_of if as_of is not None else dt.datetime.now(dt.UTC)
+    view = FleetView(data, pd.Timestamp(when), first_seen_fixed, eol_table, eol_kind(policy))
+    return evaluate_view(view, policy)
+
+
+def evaluate_view(ctx: FleetView, policy: Policy) -> Evaluation:
+    """Evaluate `policy` on every image of a fleet view (its as-of time, history clock and
+    end-of-life table).
 
     Returns:
         The results, the scores, and how each waiver was used.
     """
-    now = pd.Timestamp(as_of if as_of is not None else dt.datetime.now(dt.UTC))
-    now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
-    ctx = Context(data, now, first_seen_fixed)
+    now = ctx.as_of
     today = now.date()
     uses = {
         id(w): WaiverUse(w, w.expires is not None and w.expires < today) for w in policy.waivers

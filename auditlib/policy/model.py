@@ -2,7 +2,7 @@
 
 A `Rule` is declared once (slug, title, one-sentence rationale, severity, points, parameters with
 defaults, and the closest check of Docker Scout, hadolint and Trivy); `docs/policy.md` and the
-default policy are generated from the declarations. A rule's `evaluate` reads the `Context` (the
+default policy are generated from the declarations. A rule's `evaluate` reads the `FleetView` (the
 tables, one row per image, the as-of time) and its parameters, and returns one `Verdict` per image
 it can judge; an image it says nothing about gets `no-data`.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from auditlib.fleet.view import Context
+    from auditlib.fleet.view import FleetView
 
 Status = Literal["pass", "fail", "warn", "waived", "no-data"]
 STATUSES: tuple[Status, ...] = ("fail", "warn", "no-data", "waived", "pass")
@@ -48,7 +48,7 @@ class Verdict:
     """Why, in words, with the facts (tags, dates, paths, counts) that decided it."""
 
 
-Evaluate = Callable[["Context", Mapping[str, Any]], list[Verdict]]
+Evaluate = Callable[["FleetView", Mapping[str, Any]], list[Verdict]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,25 +8,14 @@ import json
 import xml.etree.ElementTree as ET
 from typing import Any
 
-import pandas as pd
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from auditlib.policy.evaluate import Evaluation
+from auditlib.tables import jsonable
 
 _STYLE = {"fail": "red", "warn": "yellow", "no-data": "magenta", "waived": "cyan", "pass": "green"}
-
-
-def jsonable(v: Any) -> Any:
-    """Return a DataFrame cell as plain JSON data: None for missing, ISO text for times."""
-    if v is None or (not isinstance(v, (list, dict)) and pd.isna(v)):
-        return None
-    if isinstance(v, pd.Timestamp):
-        return v.isoformat()
-    if hasattr(v, "item"):
-        return v.item()
-    return v
 
 
 def to_dict(ev: Evaluation) -> dict[str, Any]:

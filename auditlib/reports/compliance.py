@@ -11,11 +11,10 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from auditlib.fleet.view import Context
+from auditlib.fleet.findings import SEVERITY_RANK, SLA_STATES
 from auditlib.normalize.severity import SEVERITIES
-from auditlib.policy import Evaluation, evaluate, load_policy
+from auditlib.policy import Evaluation
 from auditlib.policy.model import STATUSES
-from auditlib.policy.rules.vulns import SLA_DAYS, fixable_findings
 from auditlib.reports.context import Report
 from auditlib.reports.figures import (
     GRADE_COLORS,
@@ -28,7 +27,7 @@ from auditlib.reports.figures import (
 from auditlib.reports.markup import Card
 
 GRADES = ("A", "B", "C", "D", "E", "F")
-_SEV_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+_SEV_RANK = SEVERITY_RANK
 
 
 def at_least(severity: Any, threshold: str) -> bool:
@@ -44,13 +43,10 @@ def _severe(df: pd.DataFrame, threshold: str) -> pd.DataFrame:
 
 
 def evaluate_policy(r: Report) -> Evaluation:
-    """Evaluate the report's policy (the `policy` parameter, else the default) on its data.
-
-    Raises:
-        PolicyError: if the policy file cannot be read or is not valid.
-    """
-    policy = load_policy(r.params.policy)
-    ev = evaluate(r.data, policy, as_of=r.as_of)
+    """Return the policy's results of the report's assessment (the `policy` parameter, else the
+    default policy), and record them in the summary."""
+    ev = r.assessment.evaluation
+    policy = ev.policy
     r.record(policy=policy.source, rules=[c.rule.slug for c in policy.enabled()],
              results={s: ev.count(s) for s in STATUSES}, rule_errors=ev.errors)
     return ev
@@ -205,39 +201,22 @@ def worst_images(ev: Evaluation, n: int = 20, threshold: str = "low") -> pd.Data
     return out.reset_index(drop=True)
 
 
-def _sla_settings(ev: Evaluation) -> tuple[dict[str, float], float]:
-    for c in ev.policy.rules:
-        if c.rule.slug == "fixable-vulns-sla":
-            days = {str(k).lower(): float(v) for k, v in dict(c.params["sla_days"]).items()}
-            return days, float(c.params["warn_ratio"])
-    return {k: float(v) for k, v in SLA_DAYS.items()}, 0.75
+def fixable(r: Report) -> pd.DataFrame:
+    """Return the fixable findings of the report's assessment (one per image, vulnerability,
+    package and version), with the policy's SLA and where each stands: `over`, `near` (used the
+    warn share), `within`, `undated` (no date to start the clock) or `no SLA`. The clock uses
+    the store's history, as `auditlib check` does (`auditlib.fleet.findings`)."""
+    return r.assessment.findings
 
 
-def fixable(r: Report, ev: Evaluation) -> pd.DataFrame:
-    """Return the fixable findings (one per image, vulnerability, package and version), with
-    the policy's SLA and where each stands: `over`, `near` (used the warn share), `within`,
-    `undated` (no date to start the clock) or `no SLA`."""
-    days, ratio = _sla_settings(ev)
-    f = fixable_findings(Context(r.data, r.as_of))
-    sla = f["severity"].astype(str).map(days).astype(float)
-    used = f["days"] / sla
-    state = pd.Series("within", index=f.index)
-    state[f["days"].isna()] = "undated"
-    state[(used >= ratio) & (f["days"] <= sla)] = "near"
-    state[f["days"] > sla] = "over"
-    state[sla.isna()] = "no SLA"
-    return f.assign(sla_days=sla, state=state)
-
-
-SLA_STATES = ("over", "near", "within", "undated", "no SLA")
 SLA_COLORS = {"over": "#d62728", "near": "#ff9f1c", "within": "#2ca02c", "undated": "#9e9e9e",
               "no SLA": "#c7c7c7"}
 
 
-def sla_table(r: Report, ev: Evaluation, findings: pd.DataFrame) -> pd.DataFrame:
+def sla_table(r: Report, findings: pd.DataFrame) -> pd.DataFrame:
     """Return, per severity at or above the threshold (worst first): the SLA, the fixable
     findings by state, and the images with one over the SLA; recorded in the summary."""
-    days, _ = _sla_settings(ev)
+    days, _ = r.assessment.sla
     rows = []
     for sev in reversed(SEVERITIES):
         if not at_least(sev, r.params.severity_threshold):

@@ -1,9 +1,12 @@
 """`open_report`: what a report notebook starts with, and how it shows things.
 
 A notebook's second cell calls `open_report(name, **parameters)`; it parses the parameters
-(`ReportParams`), reads the store's current state, applies the image filter, and works out the
-facts every page header shows. The `Report` it returns shows figures, tables and headline cards
-(escaped, offline-ready), counts the figures, and keeps a summary; `finish()` ends the notebook.
+(`ReportParams`) and assesses the store (`auditlib.assess.assess`: the current state, filtered,
+as of the `as_of` parameter, under the `policy` parameter), the same assessment `auditlib check`
+and `auditlib staleness` print, and works out the facts every page header shows. The `Report`
+it returns shows figures, tables and headline cards (escaped, offline-ready), counts the
+figures, and keeps a summary; `finish()` ends the notebook and records the assessment's
+summary (`Assessment.summary`) beside the page's own figures.
 
 The facts and the summary travel inside the executed notebook, as the metadata of an output
 that shows nothing (`auditlib.reports.export` reads them and drops those outputs), so any
@@ -22,12 +25,13 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
+from auditlib.assess import Assessment, assess
 from auditlib.data import AuditData
-from auditlib.reports.facts import FleetFacts, current_snapshots, fleet_facts
+from auditlib.reports.facts import FleetFacts, fleet_facts
 from auditlib.reports.figures import bundle
-from auditlib.reports.filters import filter_images
 from auditlib.reports.markup import Card, cards_html, note_html, table_html
 from auditlib.reports.params import ReportParams
+from auditlib.tables import jsonable
 
 META_KEY = "auditlib"
 """Key of the output metadata that carries a report's facts and summary."""
@@ -41,35 +45,28 @@ def _display(data: dict[str, Any], metadata: dict[str, Any] | None = None) -> No
     display(data, raw=True, metadata=metadata or {})
 
 
-def _plain(value: Any) -> Any:
-    """Return `value` as JSON-ready data (numpy and pandas scalars, timestamps, containers)."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, pd.Timestamp | dt.datetime | dt.date):
-        return value.isoformat()
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if hasattr(value, "item"):
-        return value.item()
-    if isinstance(value, float) and value != value:
-        return None
-    return value
-
-
 @dataclass
 class Report:
     """A report being made: its parameters, its data, and what it has shown."""
 
     name: str
     params: ReportParams
-    data: AuditData
+    assessment: Assessment
+    """The assessment every section of the page reads."""
     facts: FleetFacts
-    as_of: pd.Timestamp
     figures: int = 0
     summary: dict[str, Any] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def data(self) -> AuditData:
+        """Return the tables (the store's current state, filtered)."""
+        return self.assessment.data
+
+    @property
+    def as_of(self) -> pd.Timestamp:
+        """Return the moment the assessment measures at (UTC)."""
+        return self.assessment.as_of
 
     @property
     def title(self) -> str:
@@ -109,12 +106,13 @@ class Report:
 
     def record(self, **values: Any) -> None:
         """Add values to the summary (written next to the HTML as JSON)."""
-        self.summary.update(_plain(values))
+        self.summary.update(jsonable(values))
 
     def finish(self) -> dict[str, Any]:
         """End the report: publish the summary (an output that shows nothing) and return it."""
         out = {"report": self.name, "title": self.title, "figures": self.figures,
-               "seconds": round(time.perf_counter() - self.started, 2), **self.summary}
+               "seconds": round(time.perf_counter() - self.started, 2), **self.summary,
+               "assessment": self.assessment.summary()}
         _display({"text/html": ""}, {META_KEY: {"summary": out}})
         return out
 
@@ -132,21 +130,19 @@ def open_report(name: str, **parameters: Any) -> Report:
     """Start report `name` with the notebook's parameters (raw: strings are parsed).
 
     Returns:
-        The `Report`, with the store's current state read and filtered.
+        The `Report`, with the store assessed (`auditlib.assess.assess`).
 
     Raises:
         ParameterError: if a parameter is unknown or its value cannot be used.
         StoreError: if the store has no snapshot or cannot be read.
+        PolicyError: if the policy file cannot be read or is not valid.
     """
-    from auditlib.store.snapshots import read_current
-
     params = ReportParams.from_values(parameters)
-    as_of = params.as_of if params.as_of is not None else pd.Timestamp.now(tz="UTC")
-    data = read_current(params.store)
-    data, left_out = filter_images(data, params.image_filter)
-    facts = fleet_facts(data, current_snapshots(params.store), filtered_out=left_out)
+    a = assess(params.store, as_of=params.as_of, policy=params.policy,
+               image_filter=params.image_filter)
+    facts = fleet_facts(a)
     _fleet_facts_output(facts, params, name, list(parameters))
-    report = Report(name, params, data, facts, as_of)
-    report.record(as_of=as_of, coverage=facts.coverage, images=facts.images,
+    report = Report(name, params, a, facts)
+    report.record(as_of=a.as_of, coverage=facts.coverage, images=facts.images,
                   synthetic=facts.is_synthetic or bool(params.synthetic))
     return report

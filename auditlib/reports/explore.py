@@ -1,10 +1,13 @@
-"""Helpers of the explore notebook: the tables and their meanings, and a few joined views."""
+"""Helpers of the explore notebook: the tables and their meanings, and a few joined views of
+the report's assessment."""
 
 from __future__ import annotations
 
 import pandas as pd
 
+from auditlib.assess import Assessment
 from auditlib.data import AuditData
+from auditlib.fleet.coverage import vulnerability_scanned, with_sbom
 from auditlib.tables import DERIVED_TABLES, TABLES, get_table
 
 
@@ -14,9 +17,10 @@ def table_guide(data: AuditData) -> pd.DataFrame:
     rows = [{"table": t.name, "one row per": t.row, "key": ", ".join(t.key),
              "columns": len(t.columns), "rows": f"{len(getattr(data, t.name)):,}"}
             for t in TABLES]
-    how = {"policy_results": "auditlib.policy.evaluate(data, policy).results",
-           "policy_scores": "auditlib.policy.evaluate(data, policy).scores",
-           "staleness": "auditlib.staleness.table.staleness(data)"}
+    how = {"policy_results": "assessment.evaluation.results",
+           "policy_scores": "assessment.evaluation.scores",
+           "staleness": "assessment.staleness",
+           "os_end_of_life": "assessment.eol"}
     rows += [{"table": t.name, "one row per": t.row, "key": ", ".join(t.key),
               "columns": len(t.columns), "rows": how.get(t.name, "computed")}
              for t in DERIVED_TABLES]
@@ -35,33 +39,30 @@ def columns(name: str) -> pd.DataFrame:
                          for c in table.columns])
 
 
-def names(data: AuditData) -> dict[str, str]:
+def names(a: Assessment) -> dict[str, str]:
     """Return image id -> a name to show (a version tag, else any reference, else a short id)."""
-    from auditlib.fleet.view import Context
-
-    ctx = Context(data, pd.Timestamp.now(tz="UTC"))
-    return dict(ctx.names)
+    return dict(a.view.names)
 
 
-def images(data: AuditData) -> pd.DataFrame:
-    """Return one row per image: name, OS, build time, size, user, packages and
-    vulnerabilities."""
-    from auditlib.fleet.view import Context
-
-    ctx = Context(data, pd.Timestamp.now(tz="UTC"))
-    img = ctx.images
+def images(a: Assessment) -> pd.DataFrame:
+    """Return one row per image: name, OS, build time, size, user, packages (missing without an
+    SBOM) and vulnerabilities (missing without a vulnerability scan)."""
+    data, img = a.data, a.view.images
     pk = data.packages.groupby(data.packages["image_id"].astype(str)).size()
     vu = data.vulnerabilities.groupby(data.vulnerabilities["image_id"].astype(str)).size()
+    sbom, scanned = with_sbom(data), vulnerability_scanned(data)
     ids = list(img.index)
     return pd.DataFrame({
-        "image": [ctx.names.get(i, i) for i in ids],
+        "image": [a.view.name(i) for i in ids],
         "os": (img["os_family"].astype("string").fillna("") + " "
                + img["os_version"].astype("string").fillna("")).str.strip().tolist(),
         "created_at": img["created_at"].tolist(),
         "size MB": (img["size_bytes"].astype("Float64") / 1e6).round(1).tolist(),
         "user": img["user"].tolist(),
-        "packages": [int(pk.get(i, 0)) for i in ids],
-        "vulnerabilities": [int(vu.get(i, 0)) for i in ids],
+        "packages": pd.array([int(pk.get(i, 0)) if i in sbom else None for i in ids],
+                             dtype="Int64"),
+        "vulnerabilities": pd.array([int(vu.get(i, 0)) if i in scanned else None for i in ids],
+                                    dtype="Int64"),
     })
 
 

@@ -9,7 +9,8 @@ import datetime as dt
 import html
 from typing import Any
 
-from auditlib.reports.facts import SYNTHETIC_PREFIX, FleetFacts
+from auditlib.identity import SYNTHETIC_PREFIX
+from auditlib.reports.facts import FleetFacts
 
 
 def _e(value: Any) -> str:

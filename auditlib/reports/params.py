@@ -20,6 +20,7 @@ import pandas as pd
 
 from auditlib.errors import AuditlibError
 from auditlib.normalize.severity import SEVERITIES
+from auditlib.store.layout import DEFAULT_STORE
 
 
 class ParameterError(AuditlibError):
@@ -124,7 +125,7 @@ def parse_synthetic(value: Any) -> bool | None:
 class ReportParams:
     """Every parameter a report notebook may take, typed. Each notebook uses some of them."""
 
-    store: str = "auditlib-store"
+    store: str = str(DEFAULT_STORE)
     """The store folder (`auditlib ingest/collect/scan --store`)."""
     policy: str | None = None
     """A YAML policy file; None: the default policy (docs/policy.md)."""

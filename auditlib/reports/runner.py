@@ -17,7 +17,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from auditlib.assess import assess
 from auditlib.errors import AuditlibError
+from auditlib.reports.facts import fleet_facts
 from auditlib.reports.params import ParameterError, ReportParams, absolute, is_none
 
 NOTEBOOKS_ENV = "AUDITLIB_NOTEBOOKS"
@@ -197,19 +199,14 @@ def _code_cells(path: Path) -> int:
 
 def _fallback_meta(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
     """Return header facts for a report that stopped before `open_report` recorded its own."""
-    from auditlib.reports.facts import current_snapshots, fleet_facts
-    from auditlib.reports.filters import filter_images
-    from auditlib.store.snapshots import read_current
-
     known = {k: v for k, v in params.items() if k in ReportParams.__dataclass_fields__}
     meta: dict[str, Any] = {"report": name,
                             "made_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
     try:
         p = ReportParams.from_values(known)
         meta["parameters"] = p.shown()
-        data, left_out = filter_images(read_current(p.store), p.image_filter)
-        meta["facts"] = fleet_facts(data, current_snapshots(p.store),
-                                    filtered_out=left_out).to_dict()
+        a = assess(p.store, as_of=p.as_of, image_filter=p.image_filter)
+        meta["facts"] = fleet_facts(a).to_dict()
     except Exception:  # noqa: BLE001 - the header then says no data was read
         meta.setdefault("parameters", {k: str(v) for k, v in known.items()})
     return meta

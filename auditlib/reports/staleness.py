@@ -1,17 +1,16 @@
-"""What the staleness report shows, computed here from the `staleness` table
-(`auditlib.staleness.table.staleness`, one row per image) and the store's history
-(`auditlib.history`). Both analyses are looked up when the report runs: an auditlib without one of
-them gives a page that says so instead of failing.
+"""What the staleness report shows, from the report's assessment: its `staleness` table (one
+row per image), its end-of-life verdicts, and the store's history (`auditlib.history`).
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from typing import cast
 
 import pandas as pd
 import plotly.graph_objects as go
 
+from auditlib import history
+from auditlib.history import SNAPSHOTS
 from auditlib.reports.context import Report
 from auditlib.reports.figures import SEVERITY_COLORS, bar, esc, histogram, lines, stacked, styled
 from auditlib.reports.markup import Card
@@ -19,76 +18,40 @@ from auditlib.reports.markup import Card
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "negligible", "unknown")
 
 
-def _module(name: str) -> Any | None:
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        return None
-
-
-def staleness_available() -> bool:
-    """Return whether this auditlib has the staleness analysis (`auditlib.staleness.table`)."""
-    mod = _module("auditlib.staleness.table")
-    return mod is not None and hasattr(mod, "staleness")
-
-
-def history_available() -> bool:
-    """Return whether this auditlib has the history analysis (`auditlib.history`)."""
-    mod = _module("auditlib.history")
-    return mod is not None and all(hasattr(mod, f) for f in (
-        "read_history", "vulnerability_counts", "vulnerability_changes", "time_to_fix",
-        "never_rebuilt", "staleness_trend"))
-
-
-def missing(what: str) -> str:
-    """Return the sentence a page shows where an analysis this auditlib lacks would be."""
-    return (f"not shown: this version of auditlib has no {what} analysis "
-            f"(auditlib.{what}); upgrade auditlib to see it")
-
-
-def staleness_table(r: Report) -> pd.DataFrame | None:
-    """Return the `staleness` table of the report's data at its as-of time (one row per image,
-    by rebuild priority), or None when this auditlib has no staleness analysis; the headline
-    counts are recorded in the summary."""
-    mod = _module("auditlib.staleness.table")
-    if mod is None or not hasattr(mod, "staleness"):
-        r.record(staleness_available=False)
-        return None
-    st: pd.DataFrame = mod.staleness(r.data, as_of=r.as_of)
-    r.record(staleness_available=True)
-    return st
-
-
-def _count(s: pd.Series) -> int:
-    return int(s.fillna(False).astype(bool).sum())
+def staleness_table(r: Report) -> pd.DataFrame:
+    """Return the `staleness` table of the report's assessment (one row per image, by rebuild
+    priority): the same table `auditlib staleness` prints for the same store, time and policy."""
+    return r.assessment.staleness
 
 
 def headline(r: Report, st: pd.DataFrame) -> list[Card]:
     """Return the headline cards (images, median age, drifted bases, newer tags, past end of
-    life, fixable critical), and record them in the summary."""
+    life, fixable critical), from the assessment's summary (the figures `auditlib staleness`
+    and `auditlib check` print), and record them in the summary."""
+    s = r.assessment.summary()
+    stale, eol, fixable = s["staleness"], s["eol"], s["fixable"]
     age = st["age_days"].dropna()
-    drifted = _count(st["base_drifted"])
-    newer = int((st["newer_tag_count"].fillna(0) > 0).sum())
-    eol = _count(st["os_is_eol"])
-    soon = int(((st["os_days_to_eol"] >= 0) & (st["os_days_to_eol"] <= 90)).fillna(False).sum())
-    crit = int(st["fixable_critical"].fillna(0).sum())
-    lagging = int(st["deployment_lag_days"].notna().sum())
-    first = st.sort_values("priority_rank").head(1)
+    scanned = s["coverage"]["vuln_scanned"]
     r.record(headline={
-        "images": len(st), "median_age_days": float(age.median()) if len(age) else None,
-        "base_drifted": drifted, "newer_tags": newer, "os_eol": eol, "os_eol_within_90_days": soon,
-        "fixable_critical": crit, "deployment_lag": lagging,
-        "rebuild_first": str(first["image_name"].iloc[0]) if len(first) else None,
+        "images": s["images"], "median_age_days": stale["median_age_days"],
+        "base_drifted": stale["base_drifted"], "newer_tags": stale["newer_tags"],
+        "os_eol": eol["past"], "os_eol_within_90_days": eol["within_90_days"],
+        "os_eol_unknown": eol["unknown"], "fixable_critical": fixable["critical"],
+        "vuln_scanned": scanned, "deployment_lag": stale["deployment_lag"],
+        "rebuild_first": stale["rebuild_first"],
     })
     return [
-        Card("images", f"{len(st):,}"),
+        Card("images", f"{s['images']:,}"),
         Card("median age", f"{age.median():.0f} days" if len(age) else "-",
              f"oldest {age.max():.0f} days" if len(age) else "no build time known"),
-        Card("base moved on", f"{drifted:,}", "base tag points at a newer image"),
-        Card("newer tags", f"{newer:,}", "images with a newer tag in their track"),
-        Card("OS past end of life", f"{eol:,}", f"{soon:,} more within 90 days"),
-        Card("fixable critical", f"{crit:,}", "vulnerabilities a rebuild or upgrade removes"),
-        Card("running on an old build", f"{lagging:,}", "deployment lag"),
+        Card("base moved on", f"{stale['base_drifted']:,}", "base tag points at a newer image"),
+        Card("newer tags", f"{stale['newer_tags']:,}", "images with a newer tag in their track"),
+        Card("OS past end of life", f"{eol['past']:,}",
+             f"{eol['within_90_days']:,} more within 90 days; {eol['unknown']:,} unknown"),
+        Card("fixable critical", f"{fixable['critical']:,}" if scanned else "unknown",
+             f"in the {scanned:,} images with a vulnerability scan" if scanned
+             else "no image has a vulnerability scan"),
+        Card("running on an old build", f"{stale['deployment_lag']:,}", "deployment lag"),
     ]
 
 
@@ -143,15 +106,23 @@ def _os_label(st: pd.DataFrame) -> pd.Series:
 
 
 def eol_table(st: pd.DataFrame) -> pd.DataFrame:
-    """Return one row per OS release: end of life (date, kind, source), images, and days left
-    (negative: past)."""
-    df = st.assign(_os=_os_label(st))
+    """Return one row per OS release: end of life (date, kind, source), days left (negative:
+    past), images, and how many of them are past it, supported or unknown by their verdict
+    (`os_end_of_life`: the table where it has the release, else the scanners)."""
+    verdict = st["os_is_eol"].map({True: "past", False: "supported"}).fillna("unknown")
+    df = st.assign(_os=_os_label(st), _v=verdict)
     g = df.groupby("_os", dropna=False)
+    counts = pd.crosstab(df["_os"], df["_v"]).reindex(columns=["past", "supported", "unknown"],
+                                                      fill_value=0)
     t = pd.DataFrame({
         "end of life": g["os_eol_date"].first(),
         "kind": g["os_eol_kind"].first().astype("string"),
         "days left": g["os_days_to_eol"].first(),
         "images": g.size(),
+        "past end of life": counts["past"],
+        "supported": counts["supported"],
+        "unknown": counts["unknown"],
+        "decided by": g["os_eol_by"].first().astype("string"),
         "source": g["os_eol_source"].first().astype("string"),
     }).reset_index().rename(columns={"_os": "OS"})
     return t.sort_values(["end of life", "OS"], na_position="last")
@@ -229,20 +200,19 @@ def no_lag_text(r: Report) -> str:
 
 
 def read_history(r: Report) -> dict[str, pd.DataFrame]:
-    """Return the store's history (`auditlib.history.read_history`, the tables its analyses
-    need), read once for every trend of the page; the snapshot count goes to the summary.
+    """Return the store's history (the assessment's, read once for every trend of the page);
+    the snapshot count goes to the summary.
 
     Raises:
         StoreError: if the store cannot be read.
     """
-    mod = importlib.import_module("auditlib.history")
-    h: dict[str, pd.DataFrame] = mod.read_history(r.store, mod.NEEDED)
-    r.record(history_snapshots=len(h[mod.SNAPSHOTS]))
+    h = r.assessment.history or {}
+    r.record(history_snapshots=len(h.get(SNAPSHOTS, ())))
     return h
 
 
 def _snapshot_count(h: dict[str, pd.DataFrame]) -> int:
-    return len(h.get("snapshots", ()))
+    return len(h.get(SNAPSHOTS, ()))
 
 
 def vulnerability_trend(h: dict[str, pd.DataFrame]) -> go.Figure | None:
@@ -250,7 +220,7 @@ def vulnerability_trend(h: dict[str, pd.DataFrame]) -> go.Figure | None:
     and the fixable ones dashed), or None with fewer than two snapshots."""
     if _snapshot_count(h) < 2:
         return None
-    df: pd.DataFrame = importlib.import_module("auditlib.history").vulnerability_counts(h)
+    df: pd.DataFrame = history.vulnerability_counts(h)
     wide = df.pivot_table(index="snapshot_at", columns="severity", values="vulnerabilities",
                           aggfunc="sum", observed=False).fillna(0)
     series = {str(c): list(wide[c]) for c in SEVERITY_ORDER if c in wide.columns
@@ -270,14 +240,14 @@ def changes(h: dict[str, pd.DataFrame], last: int = 12) -> pd.DataFrame:
     snaps = h["snapshots"]
     if len(snaps) < 2:
         return pd.DataFrame()
-    mod = importlib.import_module("auditlib.history")
     ids = [str(i) for i in snaps["snapshot_id"]]
     at = dict(zip(ids, snaps["snapshot_at"], strict=True))
     rows = []
     for older, newer in list(zip(ids, ids[1:], strict=False))[-last:]:
-        ch = mod.vulnerability_changes(h, older, newer)
+        ch = history.vulnerability_changes(h, older, newer)
         counts = ch.groupby(["change", ch["severity"].astype(str)]).size()
-        for (change, sev), n in counts.items():
+        for key, n in counts.items():
+            change, sev = cast(tuple[str, str], key)
             rows.append({"snapshot_at": at[newer], "snapshot": newer, "change": change,
                          "severity": sev, "vulnerabilities": int(n)})
     return pd.DataFrame(rows)
@@ -306,7 +276,7 @@ def time_to_fix(h: dict[str, pd.DataFrame]) -> pd.DataFrame:
     and longest days to fix, and those still open."""
     if _snapshot_count(h) < 2:
         return pd.DataFrame()
-    df: pd.DataFrame = importlib.import_module("auditlib.history").time_to_fix(h)
+    df: pd.DataFrame = history.time_to_fix(h)
     if df.empty:
         return df
     sev = df["severity"].astype(str)
@@ -329,7 +299,7 @@ def never_rebuilt(h: dict[str, pd.DataFrame], min_days: float = 30) -> pd.DataFr
     the store's history, longest first."""
     if _snapshot_count(h) < 2:
         return pd.DataFrame()
-    df: pd.DataFrame = importlib.import_module("auditlib.history").never_rebuilt(h, min_days)
+    df: pd.DataFrame = history.never_rebuilt(h, min_days)
     return pd.DataFrame({
         "repository": df["repository"], "image": df["image_id"].astype("string").str[7:19],
         "built": df["created_at"], "current since": df["first_seen_at"],
@@ -344,7 +314,7 @@ def staleness_trend_figure(h: dict[str, pd.DataFrame], repositories: int = 10
     `repositories` oldest at the newest snapshot; None with fewer than two snapshots."""
     if _snapshot_count(h) < 2:
         return None
-    df: pd.DataFrame = importlib.import_module("auditlib.history").staleness_trend(h)
+    df: pd.DataFrame = history.staleness_trend(h)
     df = df.dropna(subset=["age_days"])
     if df.empty:
         return None

@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
 from auditlib.data import AuditData
-from auditlib.eol.table import EolTable, load_table
-from auditlib.fleet.view import Context, text
+from auditlib.eol.table import EolTable, Kind
+from auditlib.fleet.bases import tag_key
+from auditlib.fleet.coverage import vulnerability_scanned
+from auditlib.fleet.view import FleetView, text
 from auditlib.identity import parse_reference
-from auditlib.policy.rules.freshness import base_tag_now, built_on_current, tag_key
-from auditlib.policy.rules.vulns import fixable_findings
+from auditlib.normalize.times import build_time, utc_time
 from auditlib.staleness.tag_tracks import ABANDONMENT_THRESHOLD_DAYS, is_abandoned, newer_tags
 from auditlib.tables import STALENESS, frame
 
@@ -40,16 +41,7 @@ EOL_SOON_POINTS = 5.0
 EOL_SOON_DAYS = 90
 
 
-def _ts(value: Any) -> pd.Timestamp | None:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return None
-    t = pd.Timestamp(value)
-    t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
-    # Reproducible builds write the epoch: not a build time.
-    return None if t.year <= 1980 else t
-
-
-def _days(ctx: Context, t: pd.Timestamp | None) -> float | None:
+def _days(ctx: FleetView, t: pd.Timestamp | None) -> float | None:
     return None if t is None else round((ctx.as_of - t).total_seconds() / 86400, 1)
 
 
@@ -59,7 +51,7 @@ def _repo(ref: str | None) -> tuple[str | None, str | None]:
     return (p.name, p.tag) if p is not None else (None, None)
 
 
-def _repo_tags(ctx: Context) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+def _repo_tags(ctx: FleetView) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
     """Return repository -> every tag known, and repository -> tags a registry listed."""
     known: dict[str, set[str]] = {}
     listed: dict[str, set[str]] = {}
@@ -77,22 +69,22 @@ def _repo_tags(ctx: Context) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
     return known, listed
 
 
-def _newest_tag_time(ctx: Context) -> dict[str, pd.Timestamp]:
+def _newest_tag_time(ctx: FleetView) -> dict[str, pd.Timestamp]:
     """Return repository -> when its newest image (by config `created`) was built."""
     out: dict[str, pd.Timestamp] = {}
     rt = ctx.data.registry_tags.dropna(subset=["created_at"])
     for reg, repo, created in zip(rt["registry"].astype(str), rt["repository"].astype(str),
                                   rt["created_at"], strict=True):
         name = _repo(f"{reg}/{repo}:x")[0] or f"{reg}/{repo}"
-        t = _ts(created)
+        t = build_time(created)
         if t is not None and (name not in out or t > out[name]):
             out[name] = t
     return out
 
 
-def _vuln_summary(ctx: Context, base_layers: dict[str, set[str]]) -> pd.DataFrame:
+def _vuln_summary(ctx: FleetView, base_layers: dict[str, set[str]]) -> pd.DataFrame:
     """Return per image: fixable counts, oldest fix age, and the base/own split."""
-    f = fixable_findings(ctx)
+    f = ctx.fixable
     if f.empty:
         return pd.DataFrame(columns=["fixable_count", "fixable_critical", "fixable_high",
                                      "oldest_fix_days", "weight", "fixable_in_base",
@@ -117,21 +109,21 @@ def _vuln_summary(ctx: Context, base_layers: dict[str, set[str]]) -> pd.DataFram
     return out
 
 
-def _newer_build(ctx: Context) -> dict[str, tuple[str, float]]:
+def _newer_build(ctx: FleetView) -> dict[str, tuple[str, float]]:
     """Return image id -> (a newer build of its repository, days between the builds), for images
     running containers.
     """
     created = ctx.images["created_at"]
     by_repo: dict[str, list[tuple[pd.Timestamp, str]]] = {}
     for image_id, refs in ctx.tags.items():
-        t = _ts(created.get(image_id))
+        t = utc_time(created.get(image_id))
         if t is None:
             continue
         for name in {_repo(r)[0] for r in refs} - {None}:
             by_repo.setdefault(str(name), []).append((t, image_id))
     out: dict[str, tuple[str, float]] = {}
     for image_id in set(ctx.running["image_id"]):
-        mine = _ts(created.get(image_id))
+        mine = utc_time(created.get(image_id))
         if mine is None:
             continue
         newer: list[tuple[pd.Timestamp, str]] = []
@@ -158,26 +150,55 @@ def staleness(
     eol_table: EolTable | None = None,
     abandonment_days: int = ABANDONMENT_THRESHOLD_DAYS,
     first_seen_fixed: pd.DataFrame | None = None,
+    eol_kind: Kind = "standard",
 ) -> pd.DataFrame:
-    """Return the `staleness` table: one row per image, sorted by rebuild priority.
+    """Return the `staleness` table of `data`: one row per image, sorted by rebuild priority
+    (`auditlib.assess` gives the same for a store, with its history and policy).
 
     Args:
         data: the tables (a store's current state, or a load).
         as_of: the moment ages are measured at (default now, UTC).
-        eol_table: the end-of-life table (default: `auditlib.eol.table.load_table()`).
+        eol_table: the end-of-life table (default: `auditlib.eol.load_table()`).
         abandonment_days: an upstream repository whose newest image is older than this looks
             abandoned.
         first_seen_fixed: when each finding was first seen fixable, from the store's history
             (`auditlib.history.first_seen_fixed`): the clock of fixes without a fix date.
+        eol_kind: which end of support counts (`standard` or `extended`).
     """
-    now = pd.Timestamp(as_of if as_of is not None else dt.datetime.now(dt.UTC))
-    now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
-    ctx = Context(data, now, first_seen_fixed)
-    table = eol_table or load_table()
+    when = as_of if as_of is not None else dt.datetime.now(dt.UTC)
+    view = FleetView(data, pd.Timestamp(when), first_seen_fixed, eol_table, eol_kind)
+    return staleness_of(view, abandonment_days)
+
+
+def _row_eol(row: dict[str, Any], verdict: pd.Series) -> tuple[float, str | None]:
+    """Fill the OS columns of a staleness row from the image's end-of-life verdict; return the
+    priority points and the reason."""
+    row.update(os_family=text(verdict["os_family"]), os_version=text(verdict["os_version"]),
+               os_eol_date=utc_time(verdict["os_eol_date"]),
+               os_eol_kind=text(verdict["os_eol_kind"]),
+               os_eol_source=text(verdict["os_eol_source"]),
+               os_days_to_eol=None if pd.isna(verdict["os_days_to_eol"])
+               else float(verdict["os_days_to_eol"]),
+               os_is_eol=None if pd.isna(verdict["os_is_eol"]) else bool(verdict["os_is_eol"]),
+               os_eol_by=text(verdict["os_eol_by"]))
+    name = " ".join(x for x in (row["os_family"], row["os_version"]) if x)
+    if row["os_is_eol"]:
+        return EOL_POINTS, f"{name} past its end of life (+{EOL_POINTS:g})"
+    days = row["os_days_to_eol"]
+    if row["os_is_eol"] is False and days is not None and days <= EOL_SOON_DAYS:
+        return EOL_SOON_POINTS, (f"{name} end of life in {days:.0f} days "
+                                 f"(+{EOL_SOON_POINTS:g})")
+    return 0.0, None
+
+
+def staleness_of(ctx: FleetView, abandonment_days: int = ABANDONMENT_THRESHOLD_DAYS
+                 ) -> pd.DataFrame:
+    """Return the `staleness` table of a fleet view (its as-of time, history clock and
+    end-of-life verdicts): one row per image, sorted by rebuild priority."""
+    now = ctx.as_of
     known_bases = ctx.bases
     base_keys = {i: tag_key(b.ref) for i, b in known_bases.items()}
-    nows = base_tag_now(ctx, {k for k in base_keys.values() if k})
-    plat = ctx.images["os"].astype("string") + "/" + ctx.images["architecture"].astype("string")
+    nows = ctx.base_tag_now({k for k in base_keys.values() if k})
     repo_tags, listed = _repo_tags(ctx)
     newest_at = _newest_tag_time(ctx)
     base_layers = {
@@ -187,12 +208,14 @@ def staleness(
     vulns = _vuln_summary(ctx, base_layers)
     lag = _newer_build(ctx)
     running = ctx.running["image_id"].value_counts()
+    eol = ctx.eol
+    scanned = vulnerability_scanned(ctx.data)  # no fixable count is 0 only for these
     rows: list[dict[str, Any]] = []
     for image_id in ctx.image_ids:
         img = ctx.images.loc[image_id]
         name = ctx.name(image_id)
         repository, tag = _repo(name if not name.startswith(image_id[7:19]) else None)
-        created = _ts(img.get("created_at"))
+        created = utc_time(img.get("created_at"))
         row: dict[str, Any] = {
             "image_id": image_id, "image_name": name, "repository": repository,
             "created_at": created, "age_days": _days(ctx, created), "evaluated_at": now,
@@ -201,7 +224,8 @@ def staleness(
         priority = 0.0
         base = known_bases.get(image_id)
         if base is not None:
-            b_created = _ts(ctx.images["created_at"].get(base.image_id)) if base.image_id else None
+            b_created = (utc_time(ctx.images["created_at"].get(base.image_id))
+                         if base.image_id else None)
             row.update(base_ref=base.ref, base_found_by=base.how, base_image_id=base.image_id,
                        base_created_at=b_created, base_age_days=_days(ctx, b_created))
             key = base_keys.get(image_id)
@@ -209,8 +233,7 @@ def staleness(
             if now_tag is not None:
                 row["base_current_image_id"] = next(iter(now_tag.image_ids), None)
                 row["base_current_created_at"] = now_tag.created
-                current = built_on_current(ctx, image_id, base.digest, base.image_id, now_tag,
-                                           text(plat.get(image_id)))
+                current = ctx.built_on_current(image_id, base, now_tag)
                 row["base_drifted"] = None if current is None else not current
                 if current is False:
                     priority += DRIFT_POINTS
@@ -230,26 +253,10 @@ def staleness(
         if upstream and upstream in newest_at:
             row["upstream_newest_tag_at"] = newest_at[upstream]
             row["upstream_abandoned"] = is_abandoned(newest_at[upstream], now, abandonment_days)
-        family, version = text(img.get("os_family")), text(img.get("os_version"))
-        row.update(os_family=family, os_version=version)
-        info = table.lookup(family, version) if family and version else None
-        scanner_eol = img.get("is_os_eol")
-        is_eol: bool | None = None
-        if info is not None and info.eol_date is not None:
-            row.update(os_eol_date=pd.Timestamp(info.eol_date, tz="UTC"), os_eol_kind=info.kind,
-                       os_eol_source=info.source,
-                       os_days_to_eol=float(info.days_to_eol(now.date()) or 0))
-            is_eol = info.is_eol(now.date())
-        if scanner_eol is True or (isinstance(scanner_eol, np.bool_) and bool(scanner_eol)):
-            is_eol = True
-        row["os_is_eol"] = is_eol
-        if is_eol:
-            priority += EOL_POINTS
-            reasons.append(f"{family} {version} past its end of life (+{EOL_POINTS:g})")
-        elif row.get("os_days_to_eol") is not None and row["os_days_to_eol"] <= EOL_SOON_DAYS:
-            priority += EOL_SOON_POINTS
-            reasons.append(f"{family} {version} end of life in {row['os_days_to_eol']:.0f} days "
-                           f"(+{EOL_SOON_POINTS:g})")
+        points, reason = _row_eol(row, cast(pd.Series, eol.loc[image_id]))
+        if reason:
+            priority += points
+            reasons.append(reason)
         if image_id in vulns.index:
             v = {str(k): x for k, x in vulns.loc[image_id].to_dict().items()}
             row.update(
@@ -267,6 +274,8 @@ def staleness(
                 parts = [f"{int(v[f'fixable_{s}'])} {s}" for s in SEVERITY_WEIGHTS
                          if int(v[f"fixable_{s}"])]
                 reasons.insert(0, f"fixable: {', '.join(parts)} (+{weight:g})")
+        elif image_id in scanned:
+            row.update(fixable_count=0, fixable_critical=0, fixable_high=0)
         row["running_containers"] = int(running.get(image_id, 0))
         if image_id in lag:
             row["newer_build_image_id"], row["deployment_lag_days"] = lag[image_id]

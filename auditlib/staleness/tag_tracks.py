@@ -65,9 +65,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from auditlib.identity import parse_reference
+from auditlib.normalize.times import utc_day, utc_time
 
 Distro = Literal["debian", "ubuntu"]
 
@@ -338,8 +339,15 @@ def _release_info(v: DockerVersion) -> _Release | None:
     return max(matches, key=lambda r: len(r.version), default=None)
 
 
-def is_stable(version: DockerVersion, as_of: date | None = None) -> bool:
-    """Return whether a version is stable on `as_of` (default today, UTC).
+def _day(as_of: Any) -> date:
+    """Return the UTC day of `as_of` (a date, a datetime, a pandas timestamp, a string); today
+    when it is None or not a time."""
+    return utc_day(as_of) or datetime.now(UTC).date()
+
+
+def is_stable(version: DockerVersion, as_of: date | datetime | None = None) -> bool:
+    """Return whether a version is stable on `as_of` (default today, UTC; a time counts as its
+    UTC day).
 
     A pre-release is not. For the official debian image, a release in the bundled table must be
     out and not past its LTS end (its end of life when it has no LTS date); for ubuntu, only
@@ -350,7 +358,7 @@ def is_stable(version: DockerVersion, as_of: date | None = None) -> bool:
         return False
     if version.distro is None:
         return True
-    day = as_of or datetime.now(UTC).date()
+    day = _day(as_of)
     if version.distro == "ubuntu":
         major, minor = (version.release + (0, 0))[:2]
         if not (minor == 4 and major % 2 == 0 and major < 100):
@@ -376,7 +384,7 @@ def newer_tags(
     *,
     limit: int | None = None,
     repository: str | None = None,
-    as_of: date | None = None,
+    as_of: date | datetime | None = None,
 ) -> list[str]:
     """Return the tags newer than `current` in its track, newest first.
 
@@ -386,7 +394,8 @@ def newer_tags(
         limit: keep at most this many (None: all).
         repository: the image's repository, so that the official `debian` and `ubuntu` images
             understand codenames and their release rules (see `parse_tag`).
-        as_of: the day release dates are judged on (debian and ubuntu only; default today, UTC).
+        as_of: the day release dates are judged on (debian and ubuntu only; default today, UTC;
+            a time counts as its UTC day).
 
     Returns:
         The tags, newest first (equal versions in the current tag's form first, then by name).
@@ -401,7 +410,7 @@ def newer_tags(
     cur = _coerce(current, repository)
     if cur is None:
         return []
-    day = as_of or datetime.now(UTC).date()
+    day = _day(as_of)
     stable_current = is_stable(cur, day)
     found: dict[str, DockerVersion] = {}
     for tag in tags:
@@ -428,7 +437,7 @@ def newest_in_track(
     tags: Iterable[str],
     *,
     repository: str | None = None,
-    as_of: date | None = None,
+    as_of: date | datetime | None = None,
 ) -> str | None:
     """Return the newest tag of `current`'s track that is newer than it, or None.
 
@@ -437,12 +446,6 @@ def newest_in_track(
     """
     newer = newer_tags(current, tags, limit=1, repository=repository, as_of=as_of)
     return newer[0] if newer else None
-
-
-def _utc(moment: datetime | date) -> datetime:
-    if isinstance(moment, datetime):
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
 
 
 def is_abandoned(
@@ -465,8 +468,9 @@ def is_abandoned(
     Raises:
         ValueError: if `threshold_days` is negative.
     """
-    if threshold_days is None or newest_tag_time is None:
-        return False
-    if threshold_days < 0:
+    if threshold_days is not None and threshold_days < 0:
         raise ValueError(f"threshold_days must be >= 0, not {threshold_days}")
-    return _utc(newest_tag_time) + timedelta(days=threshold_days) < _utc(as_of)
+    newest, now = utc_time(newest_tag_time), utc_time(as_of)
+    if threshold_days is None or newest is None or now is None:
+        return False
+    return newest + timedelta(days=threshold_days) < now

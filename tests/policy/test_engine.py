@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from auditlib.cli.main import main
+from auditlib.fleet.glob import matches
 from auditlib.policy import PolicyError, evaluate, grade, load_policy
 from auditlib.policy.config import build_policy, default_policy_yaml
 from auditlib.policy.docs import policy_reference
-from auditlib.policy.glob import matches
 from auditlib.policy.model import Rule, Verdict
 from auditlib.policy.output import to_dict, to_junit
 from auditlib.policy.rules import RULES

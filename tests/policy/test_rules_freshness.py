@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from auditlib.data import AuditData
+from auditlib.eol import EolTable
 from auditlib.policy import evaluate
 from auditlib.policy.config import build_policy
 from auditlib.policy.rules import freshness
@@ -19,7 +20,8 @@ DEBIAN = "docker.io/library/debian:12"
 
 def _results(data: AuditData, rule: str, **params: Any) -> dict[str, tuple[str, str]]:
     policy = build_policy({"rules": {rule: params}}, freshness.RULES, "test")
-    evaluation = evaluate(data, policy, as_of=AS_OF)
+    # The bundled end-of-life table, not a user's cached one: the verdicts below rely on it.
+    evaluation = evaluate(data, policy, as_of=AS_OF, eol_table=EolTable.bundled())
     assert evaluation.errors == []  # a rule that raised gives no-data: that is not a pass
     r = evaluation.results
     r = r[r["rule"] == rule]
@@ -216,21 +218,41 @@ def test_scan_coverage_vulnerability_rows_and_documents_without_image_id() -> No
 
 
 def test_supported_os() -> None:
+    # As of 2026-11-29, by the bundled table: Debian 9 ended 2020-07-18, Debian 12's security
+    # support 2026-06-10, Alpine 3.22 ends 2027-05-01, Ubuntu 18.04 ended 2023-05-31.
     data = make_data(
         images=[
             {"image_id": A, "os_family": "debian", "os_version": "9", "is_os_eol": True,
              "source_format": "trivy-json@2"},
+            # A scan from before the end of support said "supported": the dated table decides.
             {"image_id": B, "os_family": "debian", "os_version": "12", "is_os_eol": False,
              "source_format": "trivy-json@2"},
             {"image_id": C, "host": "h", "os_family": "alpine", "os_version": "3.22"},
             {"image_id": D, "host": "h", "os_family": "ubuntu", "os_version": "18.04"},
+            # A release the table lacks: the scanner decides.
+            {"image_id": E, "os_family": "wolfi", "os_version": "20230201", "is_os_eol": True,
+             "source_format": "grype-json@0.80"},
+            # No OS at all: unknown, never supported.
+            {"image_id": F, "host": "h"},
         ],
         scans=[{"image_id": D, "is_os_eol": True, "format": "grype-json",
                 "source_format": "grype-json@0.80"}],
     )
     got = _results(data, "supported-os")
-    assert got[A] == ("fail", "Trivy says debian 9 is past its end of life: no more security "
-                              "fixes")
-    assert got[B] == ("pass", "debian 12 is supported (Trivy: not past its end of life)")
-    assert got[C][0] == "no-data" and "Trivy" in got[C][1]
-    assert got[D][0] == "fail" and "Grype says ubuntu 18.04" in got[D][1]
+    assert got[A][0] == "fail" and "security support ended 2020-07-18" in got[A][1]
+    assert "Trivy agrees" in got[A][1]
+    assert got[B][0] == "fail" and "ended 2026-06-10" in got[B][1]
+    assert "Trivy said it was not past its end of life when it scanned: the table decides" in (
+        got[B][1])
+    assert got[C][0] == "pass" and "ends 2027-05-01" in got[C][1]
+    assert got[D][0] == "fail" and "Grype agrees" in got[D][1]
+    assert got[E] == ("fail", "past its end of life, no more security fixes: Grype says wolfi "
+                              "20230201 is past its end of life (the end-of-life table has no "
+                              "date for it)")
+    assert got[F][0] == "no-data" and "no source names the OS" in got[F][1]
+    # Within `warn_days` of the end: a warning.
+    soon = _results(data, "supported-os", warn_days=200)
+    assert soon[C][0] == "warn" and "within 200 days" in soon[C][1]
+    # The extended end (Debian LTS until 2028-06-10) when the policy says so.
+    extended = _results(data, "supported-os", support="extended")
+    assert extended[B][0] == "pass" and "LTS support ends 2028-06-10" in extended[B][1]

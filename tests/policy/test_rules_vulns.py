@@ -7,10 +7,11 @@ from typing import Any
 import pandas as pd
 
 from auditlib.data import AuditData
-from auditlib.fleet.view import Context
+from auditlib.fleet.findings import fixable_findings
+from auditlib.fleet.view import FleetView
 from auditlib.policy import evaluate
 from auditlib.policy.config import build_policy
-from auditlib.policy.rules.vulns import RULES, _fixable_sla, fixable_findings
+from auditlib.policy.rules.vulns import RULES, _fixable_sla
 from tests.policy.builders import AS_OF, days_ago, image_id, make_data
 
 A, B, C, D = image_id(1), image_id(2), image_id(3), image_id(4)
@@ -170,13 +171,13 @@ def test_first_seen_fixed_is_the_second_clock() -> None:
                          "pkg_name": ["openssl", "zlib"], "pkg_version": ["3.0.1", "3.0.1"],
                          "first_seen_fixed_at": [pd.Timestamp(days_ago(12)),
                                                  pd.Timestamp(days_ago(50))]})
-    found = fixable_findings(Context(data, AS_OF), seen).set_index("vuln_id")
+    found = fixable_findings(data, AS_OF, seen).set_index("vuln_id")
     assert found.loc["CVE-1", "clock"] == "seen" and found.loc["CVE-1", "days"] == 12
     assert found.loc["CVE-2", "clock"] == "fix" and found.loc["CVE-2", "days"] == 2
-    without = fixable_findings(Context(data, AS_OF)).set_index("vuln_id")
+    without = fixable_findings(data, AS_OF).set_index("vuln_id")
     assert without.loc["CVE-1", "clock"] == "published" and without.loc["CVE-1", "days"] == 300
     assert _results(data)[A][0] == "fail"  # 300 days since publication
-    (verdict,) = _fixable_sla(Context(data, AS_OF), RULES[0].defaults(), seen)
+    (verdict,) = _fixable_sla(FleetView(data, AS_OF, first_seen_fixed=seen), RULES[0].defaults())
     assert verdict.status == "pass"
     assert "since the first snapshot that saw the fix" in verdict.evidence
 

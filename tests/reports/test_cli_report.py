@@ -59,7 +59,8 @@ def test_report_all_writes_pages_and_index(store: Path, tmp_path: Path) -> None:
         injected = next(c for c in executed.cells
                         if "injected-parameters" in c.metadata.get("tags", []))
         assert "top_n = 5\n" in injected.source  # typed: an int, not "5"
-        assert 'as_of = "2026-01-31"' in injected.source  # a date goes in as a string
+        # a date goes in as a string (the notebook parses it with ReportParams)
+        assert 'as_of = "2026-01-31T00:00:00+00:00"' in injected.source
     assert (out / "index.html").exists()
 
 

@@ -20,8 +20,9 @@ from tests.reports.fleet import EVIL_LABEL, EVIL_PACKAGE
 PARAMETERS = {
     "compliance": {"store", "policy", "as_of", "image_filter", "severity_threshold", "top_n",
                    "matrix_rows", "title", "synthetic"},
-    "staleness": {"store", "as_of", "image_filter", "top_n", "history", "title", "synthetic"},
-    "explore": {"store", "as_of", "image_filter", "title", "synthetic"},
+    "staleness": {"store", "policy", "as_of", "image_filter", "top_n", "history", "title",
+                  "synthetic"},
+    "explore": {"store", "policy", "as_of", "image_filter", "title", "synthetic"},
 }
 
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from auditlib.assess import SnapshotUse as SnapshotInfo
 from auditlib.reports.export import network_refs, offline_plotlyjs
-from auditlib.reports.facts import FleetFacts, SnapshotInfo
+from auditlib.reports.facts import FleetFacts
 from auditlib.reports.header import header_html
 from auditlib.reports.index import write_index
 from auditlib.reports.kernel import find_kernel, fits, own_kernel_name

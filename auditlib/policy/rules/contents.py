@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from auditlib.fleet.view import Context
+from auditlib.fleet.view import FleetView
 from auditlib.policy.model import Param, Rule, Verdict
 from auditlib.policy.rules._frames import (
     LEVELS,
@@ -32,7 +32,7 @@ def _by_image(df: pd.DataFrame, cols: list[str]) -> dict[str, list[tuple[Any, ..
     return out
 
 
-def _secrets(ctx: Context, params: Mapping[str, Any]) -> list[Verdict]:
+def _secrets(ctx: FleetView, params: Mapping[str, Any]) -> list[Verdict]:
     env = ctx.data.image_env.dropna(subset=["image_id"])
     n_env = distinct_per_image(env, ["name"])
     bad_env = _by_image(env[env["looks_secret"].fillna(False).to_numpy()],
@@ -108,7 +108,7 @@ def _budget(value: float, unit: str, warn: float, fail: float) -> tuple[int, str
     return 0, f"{shown}, within the budget of {warn:,} {unit}"
 
 
-def _minimal(ctx: Context, params: Mapping[str, Any]) -> list[Verdict]:
+def _minimal(ctx: FleetView, params: Mapping[str, Any]) -> list[Verdict]:
     sizes = ctx.images["size_bytes"]
     pk = ctx.data.packages
     counts = distinct_per_image(pk[pk["image_id"].notna().to_numpy()],
@@ -158,7 +158,7 @@ MINIMAL_IMAGE = Rule(
 # -- oci-labels ------------------------------------------------------------------------------
 
 
-def _oci_labels(ctx: Context, params: Mapping[str, Any]) -> list[Verdict]:
+def _oci_labels(ctx: FleetView, params: Mapping[str, Any]) -> list[Verdict]:
     images = ctx.data.images
     known = (ids(ctx.data.image_labels["image_id"])
              | ids(images.loc[images["host"].notna(), "image_id"]))

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from auditlib.fleet.view import Context, text
+from auditlib.fleet.view import FleetView, text
 from auditlib.normalize.licenses import LICENSE_CLASSES, _licensing, classify_license
 from auditlib.policy.model import Param, Rule, Verdict
 from auditlib.policy.rules._frames import (
@@ -95,7 +95,7 @@ def _stack(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _license_policy(ctx: Context, params: Mapping[str, Any]) -> list[Verdict]:
+def _license_policy(ctx: FleetView, params: Mapping[str, Any]) -> list[Verdict]:
     cols = ["image_id", "package_name", "package_version", "license", "license_spdx",
             "license_class", "file_path"]
     pl = ctx.data.package_licenses[cols]

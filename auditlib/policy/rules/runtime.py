@@ -9,16 +9,25 @@ from typing import Any
 
 import pandas as pd
 
-from auditlib.fleet.view import Context, is_root_user, text
+from auditlib.fleet.glob import matches_any
+from auditlib.fleet.view import FleetView, text
 from auditlib.identity import parse_reference
-from auditlib.policy.glob import matches_any
 from auditlib.policy.model import Param, Rule, Verdict
 from auditlib.policy.rules._frames import evidence_list
+
+_ROOT_USERS = frozenset({"", "root", "0", "0:0", "root:root", "root:0", "0:root"})
+
+
+def is_root_user(user: str) -> bool:
+    """Return whether an image or container user runs as root: empty, `root`, `0` (any group)."""
+    u = user.strip()
+    return u in _ROOT_USERS or u.split(":", 1)[0] in ("root", "0")
+
 
 # -- non-root-user ---------------------------------------------------------------------------
 
 
-def _non_root(ctx: Context, params: Mapping[str, Any]) -> list[Verdict]:
+def _non_root(ctx: FleetView, params: Mapping[str, Any]) -> list[Verdict]:
     out = []
     users = ctx.images["user"]
     root_runs: dict[str, list[str]] = {}
@@ -79,7 +88,7 @@ def _is_under(path: str, roots: list[str]) -> bool:
     return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
 
 
-def _no_drift(ctx: Context, params: Mapping[str, Any]) -> list[Verdict]:
+def _no_drift(ctx: FleetView, params: Mapping[str, Any]) -> list[Verdict]:
     changes = ctx.data.container_changes
     mounts = ctx.data.container_mounts
     allowed = list(params["allowed_paths"])
@@ -146,7 +155,7 @@ NO_CONFIG_DRIFT = Rule(
 # -- derived-image ----------------------------------------------------------------------------
 
 
-def _derived(ctx: Context, params: Mapping[str, Any]) -> list[Verdict]:
+def _derived(ctx: FleetView, params: Mapping[str, Any]) -> list[Verdict]:
     own = list(params["own_repositories"])
     known_bases = ctx.bases
     run_names_of: dict[str, list[str]] = {}
@@ -201,7 +210,7 @@ DERIVED_IMAGE = Rule(
 # -- rollback-ready ---------------------------------------------------------------------------
 
 
-def _rollback(ctx: Context, params: Mapping[str, Any]) -> list[Verdict]:
+def _rollback(ctx: FleetView, params: Mapping[str, Any]) -> list[Verdict]:
     rt = ctx.data.registry_tags.dropna(subset=["image_id"])
     rt = rt.assign(repo=rt["registry"].astype(str) + "/" + rt["repository"].astype(str),
                    image_id=rt["image_id"].astype(str))

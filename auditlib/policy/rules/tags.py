@@ -10,9 +10,9 @@ from typing import Any
 
 import pandas as pd
 
-from auditlib.fleet.view import Context, text
+from auditlib.fleet.glob import matches
+from auditlib.fleet.view import FleetView, text
 from auditlib.identity import Reference, parse_reference
-from auditlib.policy.glob import matches
 from auditlib.policy.model import Param, Rule, Status, Verdict
 from auditlib.policy.rules._frames import evidence_list
 
@@ -35,7 +35,7 @@ def _tag(ref: str) -> str | None:
     return p.tag if p is not None else None
 
 
-def _running_refs(ctx: Context) -> dict[str, list[tuple[str, str | None]]]:
+def _running_refs(ctx: FleetView) -> dict[str, list[tuple[str, str | None]]]:
     """Return image id -> (container name, normalised reference or None) of running containers."""
     run = ctx.running
     out: dict[str, list[tuple[str, str | None]]] = {}
@@ -44,7 +44,7 @@ def _running_refs(ctx: Context) -> dict[str, list[tuple[str, str | None]]]:
     return out
 
 
-def _stages(ctx: Context) -> dict[str, list[tuple[str, str]]]:
+def _stages(ctx: FleetView) -> dict[str, list[tuple[str, str]]]:
     """Return image id -> (base reference, where) of every FROM of its Dockerfile that names an
     image (scratch, earlier stages and unresolved build arguments left out)."""
     st = ctx.data.dockerfile_stages.dropna(subset=["base_ref"])
@@ -61,7 +61,7 @@ def _stages(ctx: Context) -> dict[str, list[tuple[str, str]]]:
     return out
 
 
-def _base_refs(ctx: Context, image_id: str, stages: dict[str, list[tuple[str, str]]],
+def _base_refs(ctx: FleetView, image_id: str, stages: dict[str, list[tuple[str, str]]],
                with_layers: bool) -> list[tuple[str, str]]:
     """Return (reference, where) of the bases an image is built FROM, each once."""
     found: dict[str, str] = {}
@@ -86,7 +86,7 @@ def _verdict(image_id: str, judged: list[tuple[Status, str]]) -> Verdict:
 # -- no-latest-tag ----------------------------------------------------------------------------
 
 
-def _no_latest(ctx: Context, params: Mapping[str, Any]) -> list[Verdict]:
+def _no_latest(ctx: FleetView, params: Mapping[str, Any]) -> list[Verdict]:
     floating = set(params["floating_tags"])
     running = _running_refs(ctx)
     out = []
@@ -140,7 +140,7 @@ NO_LATEST_TAG = Rule(
 # -- pinned-base-image ------------------------------------------------------------------------
 
 
-def _pinned(ctx: Context, params: Mapping[str, Any]) -> list[Verdict]:
+def _pinned(ctx: FleetView, params: Mapping[str, Any]) -> list[Verdict]:
     floating = set(params["floating_tags"])
     stages = _stages(ctx)
     out = []
@@ -204,7 +204,7 @@ def _first_match(patterns: list[str], ref: str) -> str | None:
     return next((pat for pat in patterns for c in candidates if matches(pat, c)), None)
 
 
-def _trusted(ctx: Context, params: Mapping[str, Any]) -> list[Verdict]:
+def _trusted(ctx: FleetView, params: Mapping[str, Any]) -> list[Verdict]:
     allowed, denied = list(params["allowed"]), list(params["denied"])
     shown = evidence_list(allowed, most=10) if allowed else "(none)"
     stages = _stages(ctx)

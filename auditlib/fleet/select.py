@@ -1,4 +1,5 @@
-"""The `image_filter` of the reports: keep the rows of the images whose name matches a pattern."""
+"""The image filter of an assessment (the reports' `image_filter`): keep the rows of the images
+whose name matches a pattern."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from typing import Any
 import pandas as pd
 
 from auditlib.data import AuditData
-from auditlib.policy.glob import matches_any
-from auditlib.reports.facts import image_ids
+from auditlib.fleet.coverage import image_ids
+from auditlib.fleet.glob import matches_any
 
 
 def image_references(data: AuditData) -> dict[str, set[str]]:

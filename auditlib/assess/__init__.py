@@ -1,0 +1,17 @@
+"""The assessment: one evaluation of a store as of a time under a policy (policy results and
+scores, staleness, one end-of-life verdict per image, fixable findings against their SLA with the
+history's clock, coverage), that every command, report and notebook reads.
+
+    from auditlib.assess import assess
+    a = assess("auditlib-store", as_of="2026-12-01", policy="policy.yaml")
+    a.evaluation.results      # policy_results
+    a.staleness               # staleness
+    a.eol                     # os_end_of_life
+    a.findings                # fixable findings and their SLA state
+    a.summary()               # the headline figures every face shows
+"""
+
+from auditlib.assess.assessment import Assessment, assess, assess_data
+from auditlib.assess.snapshots import SnapshotUse, current_snapshots
+
+__all__ = ["Assessment", "SnapshotUse", "assess", "assess_data", "current_snapshots"]

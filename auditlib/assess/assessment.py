@@ -1,0 +1,263 @@
+"""`Assessment`: one evaluation of a store as of a time under a policy, that every face reads.
+
+`auditlib check`, `auditlib staleness`, `auditlib run`, the report notebooks, `explore.ipynb`
+and a Python user all start from `assess(store, as_of=..., policy=...)` (or `assess_data` for
+tables without a store). The assessment holds the store's current state (filtered when asked),
+the history clock of every fixable finding, the end-of-life table, and one `FleetView` that the
+policy and the staleness analysis both read; each part is computed once, on first use. The
+same store, time and policy therefore give the same numbers everywhere, by construction:
+`summary()` is the figures every face shows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from auditlib.assess.snapshots import SnapshotUse, current_snapshots
+from auditlib.data import AuditData
+from auditlib.eol.table import EolTable
+from auditlib.fleet.coverage import Coverage
+from auditlib.fleet.findings import SLA_DAYS, SLA_STATES, WARN_RATIO, sla_states
+from auditlib.fleet.select import filter_images
+from auditlib.fleet.view import FleetView
+from auditlib.history import NEEDED, first_seen_fixed, read_history
+from auditlib.policy.config import Policy, load_policy
+from auditlib.policy.evaluate import Evaluation, eol_kind, evaluate_view
+from auditlib.policy.rules.vulns import sla_params
+from auditlib.staleness.table import EOL_SOON_DAYS, staleness_of
+from auditlib.store.layout import StorePath
+from auditlib.store.snapshots import list_snapshots, read_current
+from auditlib.tables import jsonable
+
+GRADES = ("A", "B", "C", "D", "E", "F")
+STATUSES = ("pass", "fail", "warn", "waived", "no-data")
+
+
+@dataclass
+class Assessment:
+    """One evaluation of a fleet's data as of a time under a policy (module docstring)."""
+
+    view: FleetView
+    """The tables and the per-image views every analysis reads."""
+    policy: Policy
+    """The policy the results are under."""
+    store: Path | None = None
+    """The store it was read from (None for tables given directly)."""
+    snapshots: list[SnapshotUse] = field(default_factory=list)
+    """The snapshots the store's current state is made of, oldest first."""
+    image_filter: str | None = None
+    """The image filter applied, if any."""
+    filtered_out: int = 0
+    """Images the filter left out."""
+
+    @property
+    def data(self) -> AuditData:
+        """Return the tables (the store's current state, filtered)."""
+        return self.view.data
+
+    @property
+    def as_of(self) -> pd.Timestamp:
+        """Return the moment ages, SLAs, end of life and waivers are measured at (UTC)."""
+        return self.view.as_of
+
+    @property
+    def has_history(self) -> bool:
+        """Return whether the SLA clock used the store's history (more than one snapshot)."""
+        return self.view.first_seen_fixed is not None
+
+    @cached_property
+    def evaluation(self) -> Evaluation:
+        """Return the policy's results and scores."""
+        return evaluate_view(self.view, self.policy)
+
+    @cached_property
+    def staleness(self) -> pd.DataFrame:
+        """Return the `staleness` table (one row per image, rebuild first on top)."""
+        return staleness_of(self.view)
+
+    @property
+    def eol(self) -> pd.DataFrame:
+        """Return the `os_end_of_life` table: one end-of-life verdict per image."""
+        return self.view.eol
+
+    @property
+    def coverage(self) -> Coverage:
+        """Return which images a vulnerability scan, an SBOM and a collector covered."""
+        return self.view.coverage
+
+    @cached_property
+    def sla(self) -> tuple[dict[str, float], float]:
+        """Return the SLA days by severity and the warning share: the policy's
+        `fixable-vulns-sla` parameters (its defaults when the policy turns the rule off)."""
+        for c in self.policy.rules:
+            if c.rule.slug == "fixable-vulns-sla":
+                return sla_params(c.params)
+        return {k: float(v) for k, v in SLA_DAYS.items()}, WARN_RATIO
+
+    @cached_property
+    def findings(self) -> pd.DataFrame:
+        """Return the fixable findings with their clock and where each stands against its SLA
+        (`fleet.findings.sla_states`)."""
+        days, ratio = self.sla
+        return sla_states(self.view.fixable, days, ratio)
+
+    @cached_property
+    def history(self) -> dict[str, pd.DataFrame] | None:
+        """Return the store's history (`auditlib.history.read_history` of the tables its
+        analyses need), or None for tables given without a store.
+
+        Raises:
+            StoreError: if the store cannot be read.
+        """
+        return None if self.store is None else read_history(self.store, NEEDED)
+
+    def summary(self) -> dict[str, Any]:
+        """Return the figures every face shows, as plain data: images, coverage, policy results
+        and grades, end-of-life verdicts, fixable findings against their SLA, staleness."""
+        ev = self.evaluation
+        results = ev.results["status"].astype(str).value_counts()
+        grades = ev.scores["grade"].astype(str).value_counts()
+        eol = self.eol
+        past = eol["os_is_eol"].fillna(False).astype(bool)
+        known = eol["os_is_eol"].notna()
+        days = eol["os_days_to_eol"]
+        soon = (known & ~past & (days <= EOL_SOON_DAYS).fillna(False)).astype(bool)
+        f = self.findings
+        states = f["state"].value_counts()
+        over = f[f["state"] == "over"]
+        st = self.staleness
+        ages = st["age_days"].dropna()
+        first = st[st["rebuild_priority"].fillna(0) > 0].head(1)
+        out: dict[str, Any] = jsonable({
+            "as_of": self.as_of.isoformat(),
+            "images": len(self.view.image_ids),
+            "filtered_out": self.filtered_out,
+            "history_clock": self.has_history,
+            "coverage": {**self.coverage.to_dict(), "share": self.coverage.share},
+            "policy": {
+                "source": self.policy.source,
+                "rules": [c.rule.slug for c in self.policy.enabled()],
+                "results": {s: int(results.get(s, 0)) for s in STATUSES},
+                "grades": {g: int(grades.get(g, 0)) for g in GRADES},
+                "mean_score": float(ev.scores["score"].mean()) if len(ev.scores) else None,
+            },
+            "eol": {
+                "past": int(past.sum()), "within_90_days": int(soon.sum()),
+                "supported": int((known & ~past).sum()), "unknown": int((~known).sum()),
+                "decided_by_table": int((eol["os_eol_by"].astype("string") == "table").sum()),
+                "decided_by_scanner": int(
+                    (eol["os_eol_by"].astype("string") == "scanner").sum()),
+            },
+            "fixable": {
+                **{s: int(states.get(s, 0)) for s in SLA_STATES},
+                "findings": len(f), "images_over_sla": int(over["image_id"].nunique()),
+                "critical": int((f["severity"].astype(str) == "critical").sum()),
+            },
+            "staleness": {
+                "median_age_days": float(ages.median()) if len(ages) else None,
+                "base_drifted": int(st["base_drifted"].fillna(False).astype(bool).sum()),
+                "newer_tags": int((st["newer_tag_count"].fillna(0) > 0).sum()),
+                "deployment_lag": int(st["deployment_lag_days"].notna().sum()),
+                "rebuild_first": str(first["image_name"].iloc[0]) if len(first) else None,
+            },
+        })
+        return out
+
+    def image_verdicts(self) -> pd.DataFrame:
+        """Return one row per image with the verdicts every face must agree on: score, grade,
+        status counts, the end-of-life verdict, fixable findings over their SLA, rebuild rank."""
+        ev = self.evaluation
+        s = ev.scores.set_index(ev.scores["image_id"].astype(str))
+        eol = self.eol
+        over = self.findings[self.findings["state"] == "over"]
+        n_over = over["image_id"].astype(str).value_counts()
+        st = self.staleness.set_index(self.staleness["image_id"].astype(str))
+        ids = self.view.image_ids
+        return pd.DataFrame({
+            "image_id": ids,
+            "image_name": [self.view.name(i) for i in ids],
+            "score": s["score"].reindex(ids).to_numpy(),
+            "grade": s["grade"].astype(str).reindex(ids).to_numpy(),
+            "fail_count": s["fail_count"].reindex(ids).to_numpy(),
+            "os_is_eol": eol["os_is_eol"].reindex(ids).to_numpy(),
+            "os_eol_by": eol["os_eol_by"].astype("string").reindex(ids).to_numpy(),
+            "fixable_over_sla": [int(n_over.get(i, 0)) for i in ids],
+            "priority_rank": st["priority_rank"].reindex(ids).to_numpy(),
+        })
+
+
+def _as_of(value: Any) -> pd.Timestamp:
+    t = pd.Timestamp(value if value is not None else dt.datetime.now(dt.UTC))
+    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+
+
+def assess_data(
+    data: AuditData,
+    *,
+    as_of: Any = None,
+    policy: Policy | str | Path | None = None,
+    image_filter: str | None = None,
+    first_seen_fixed: pd.DataFrame | None = None,
+    eol_table: EolTable | None = None,
+) -> Assessment:
+    """Return the assessment of tables given directly (`auditlib.load`, say): no store, so no
+    history clock unless `first_seen_fixed` is given.
+
+    Args:
+        data: the tables.
+        as_of: the moment to measure at (a date, a time, an ISO string; default now, UTC).
+        policy: a `Policy`, a policy file, or None for the default policy.
+        image_filter: keep only images a reference of which matches this Docker Scout glob.
+        first_seen_fixed: when each finding was first seen fixable (`auditlib.history`).
+        eol_table: the end-of-life table (default: `auditlib.eol.load_table()`).
+
+    Raises:
+        PolicyError: if the policy file cannot be read or is not valid.
+        EolDataError: if the end-of-life table to use is malformed.
+    """
+    pol = policy if isinstance(policy, Policy) else load_policy(policy)
+    kept, left_out = filter_images(data, image_filter)
+    view = FleetView(kept, _as_of(as_of), first_seen_fixed, eol_table, eol_kind(pol))
+    _ = view.table  # an unreadable end-of-life table is an error now, not in a notebook cell
+    return Assessment(view, pol, image_filter=image_filter, filtered_out=left_out)
+
+
+def assess(
+    store: StorePath,
+    *,
+    as_of: Any = None,
+    policy: Policy | str | Path | None = None,
+    image_filter: str | None = None,
+    eol_table: EolTable | None = None,
+) -> Assessment:
+    """Return the assessment of a store's current state.
+
+    The SLA clock of findings whose scanner gives no fix date uses the store's history when it
+    has more than one snapshot (`auditlib.history.first_seen_fixed`).
+
+    Args:
+        store: the store folder.
+        as_of: the moment to measure at (a date, a time, an ISO string; default now, UTC).
+        policy: a `Policy`, a policy file, or None for the default policy.
+        image_filter: keep only images a reference of which matches this Docker Scout glob.
+        eol_table: the end-of-life table (default: `auditlib.eol.load_table()`).
+
+    Raises:
+        StoreError: if the store has no snapshot or cannot be read.
+        PolicyError: if the policy file cannot be read or is not valid.
+        EolDataError: if the end-of-life table to use is malformed.
+    """
+    pol = policy if isinstance(policy, Policy) else load_policy(policy)
+    data = read_current(store)
+    seen = first_seen_fixed(store) if len(list_snapshots(store)) > 1 else None
+    a = assess_data(data, as_of=as_of, policy=pol, image_filter=image_filter,
+                    first_seen_fixed=seen, eol_table=eol_table)
+    a.store = Path(store)
+    a.snapshots = current_snapshots(store)
+    return a

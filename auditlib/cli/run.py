@@ -1,0 +1,94 @@
+"""`auditlib run`: the one scheduled job (collect, scan, ingest, assess, report)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from auditlib.cli.console import fail, note, progress
+from auditlib.cli.exits import Exit, leave
+from auditlib.cli.options import (
+    as_of_option,
+    fail_on_option,
+    policy_option,
+    quiet_option,
+    store_option,
+)
+from auditlib.cli.report import report_bars, report_options, said
+from auditlib.errors import AuditlibError
+from auditlib.job import JobRequest, run_job
+from auditlib.reports.batch import report_names
+from auditlib.reports.params import ParameterError
+
+
+@click.command()
+@store_option
+@click.option("--engine", "engines", multiple=True, metavar="URL",
+              help="A Docker Engine to collect and scan (default: DOCKER_HOST or the local "
+              "socket, when it answers); repeatable.")
+@click.option("--registry", "registries", multiple=True, metavar="REPO",
+              help="A registry repository to collect (`ghcr.io/org/app`); repeatable.")
+@click.option("--ingest", "ingest_paths", multiple=True, metavar="PATH",
+              help="Scanner outputs and SBOMs (files or folders) to ingest; repeatable.")
+@click.option("--scan/--no-scan", default=True, show_default=True,
+              help="Scan the engine's tagged images with the scanners on PATH.")
+@policy_option
+@fail_on_option
+@as_of_option
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
+              show_default=True, help="Where runs and index.html go.")
+@click.option("--reports", "report_list", default="compliance,staleness", show_default=True,
+              metavar="LIST", help="The reports to write (comma-separated; `none` for none).")
+@report_options
+@quiet_option
+def run(store: Path, engines: tuple[str, ...], registries: tuple[str, ...],
+        ingest_paths: tuple[str, ...], scan: bool, policy_file: str | None, fail_on: str,
+        as_of: pd.Timestamp | None, out: Path, report_list: str,
+        parameters: tuple[tuple[str, str], ...], kernel: str | None, notebooks: Path | None,
+        cell_timeout: int | None, quiet: bool) -> None:
+    """The scheduled job: collect, scan, ingest, assess and report, into one store and one run
+    folder.
+
+    Collects the Docker Engine (--engine, else DOCKER_HOST when it answers: an engine that cannot
+    be reached is a note, not a failure) and the --registry repositories; scans the engine's
+    tagged images with the scanners on PATH (--no-scan to skip); ingests the --ingest paths;
+    assesses the store once (OUT/run-*/policy.json, policy.xml (JUnit) and assessment.json);
+    writes the reports at the same as-of time and policy, and OUT/index.html. Each step writes
+    its own snapshot.
+
+    Exits 1 when the policy is broken at --fail-on; 2 on bad usage, a bad policy file, a store
+    that cannot be written, no data at all, or a report that failed; 0 otherwise.
+    """
+    try:
+        names = [] if report_list.strip() == "none" else report_names((report_list,))
+    except ParameterError as e:
+        raise click.UsageError(str(e)) from e
+    missing = [p for p in ingest_paths if not Path(p).exists()]
+    if missing:
+        raise click.UsageError(f"--ingest {', '.join(missing)}: no such file or folder")
+    req = JobRequest(store=store, engines=engines, registries=registries, ingest=ingest_paths,
+                     scan=scan, policy_file=policy_file, as_of=as_of, out=out, reports=names,
+                     parameters=dict(parameters), kernel=kernel, notebooks=notebooks,
+                     cell_timeout=cell_timeout)
+    try:
+        with progress("working", quiet=quiet) as bar, report_bars(quiet) as start:
+            task = bar.add_task("work", total=None)
+            done = run_job(req, note=note, collecting=lambda _x: bar.advance(task),
+                           scanning=lambda d, t, _l: bar.update(task, completed=d, total=t),
+                           reading=lambda _p: bar.advance(task), started=start,
+                           finished=said)
+    except ParameterError as e:
+        raise click.UsageError(str(e)) from e
+    except AuditlibError as e:
+        fail(str(e))
+    broken = fail_on != "never" and done.assessment.evaluation.broken(fail_on)
+    steps = [*done.steps[:-1], done.steps[-1] + (f" (broken at --fail-on {fail_on})"
+                                                 if broken else "")]
+    index = f"; index: {done.batch.index}" if done.batch else ""
+    click.echo(f"run: {'; '.join(steps)}; wrote {', '.join(str(p) for p in done.written)}"
+               f"{index}; store: {store}")
+    if done.failed:
+        leave(Exit.BAD_INPUT)
+    leave(Exit.POLICY if broken else Exit.OK)

@@ -1,0 +1,179 @@
+"""Which images each kind of source covered: the one definition of a vulnerability scan, an SBOM
+and collected metadata, and of the synthetic demo fleet. The policy's `scan-coverage` and
+`fixable-vulns-sla`, the report headers and the history's trends all read these.
+
+* A *vulnerability scan* is a document that is one even when it found nothing (Grype, Harbor),
+  any document with vulnerability rows, or a Trivy document with package rows (Trivy lists
+  package results only when its vulnerability scanner ran; a Trivy run of only its licence,
+  secret or misconfiguration scanners is not a vulnerability scan).
+* An *SBOM* is a document listing the image's packages: an SBOM format (Syft, CycloneDX, SPDX)
+  or a Trivy report, with package rows.
+* *Collected* metadata comes from an engine, a registry or an image archive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from auditlib.data import AuditData
+from auditlib.identity import SYNTHETIC_LABEL, SYNTHETIC_PREFIX
+
+VULN_FORMATS = frozenset({"grype-json", "harbor-json"})
+"""Document formats that are a vulnerability scan even when they found nothing."""
+SBOM_FORMATS = frozenset({"syft-json", "cyclonedx-json", "spdx-json"})
+"""Document formats that are an SBOM when they list packages."""
+COLLECTED_FORMATS = frozenset({"docker-engine", "oci-registry", "docker-archive", "oci-layout"})
+"""Formats of collected sources (`auditlib collect`)."""
+
+
+def ids(s: pd.Series) -> set[str]:
+    """Return the distinct non-missing values of a column, as str."""
+    return {str(i) for i in pd.unique(s.dropna())}
+
+
+def image_ids(data: AuditData) -> set[str]:
+    """Return every image the tables name: collected images, scanned images, images containers
+    run, images registries list."""
+    out: set[str] = set()
+    for df in (data.images, data.scans, data.containers, data.registry_tags):
+        out |= ids(df["image_id"])
+    return out
+
+
+def _with_rows(scans: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:
+    """Return, per scans row, whether `rows` has a row of its document (scan_id)."""
+    return scans["scan_id"].isin(ids(rows["scan_id"])).to_numpy(dtype=bool)
+
+
+def is_vulnerability_scan(scans: pd.DataFrame, vulnerabilities: pd.DataFrame,
+                          packages: pd.DataFrame) -> np.ndarray:
+    """Return, per `scans` row, whether the document is a vulnerability scan (module docstring).
+
+    The tables may carry extra columns (history frames do); only `format` and `scan_id` are read.
+    """
+    fmt = scans["format"].astype("string")
+    known = fmt.isin(VULN_FORMATS).fillna(False).to_numpy(dtype=bool)
+    trivy = (fmt == "trivy-json").fillna(False).to_numpy(dtype=bool)
+    with_vulns, with_packages = _with_rows(scans, vulnerabilities), _with_rows(scans, packages)
+    out: np.ndarray = known | with_vulns | (trivy & with_packages)
+    return out
+
+
+def is_sbom(scans: pd.DataFrame, packages: pd.DataFrame) -> np.ndarray:
+    """Return, per `scans` row, whether the document is an SBOM of its image (module
+    docstring)."""
+    fmt = scans["format"].astype("string")
+    listing = fmt.isin(SBOM_FORMATS | {"trivy-json"}).fillna(False).to_numpy(dtype=bool)
+    out: np.ndarray = listing & _with_rows(scans, packages)
+    return out
+
+
+def document_images(data: AuditData) -> dict[str, set[str]]:
+    """Return scan id -> the image ids of its rows, for documents whose `scans` row names no
+    image (a scan of several images, or one joined to its image later)."""
+    out: dict[str, set[str]] = {}
+    for df in (data.vulnerabilities, data.packages):
+        rows = df[["scan_id", "image_id"]].dropna().drop_duplicates()
+        for sid, iid in zip(rows["scan_id"].astype(str), rows["image_id"].astype(str),
+                            strict=True):
+            out.setdefault(sid, set()).add(iid)
+    return out
+
+
+def _covered(data: AuditData, mask: np.ndarray) -> set[str]:
+    scans = data.scans[mask]
+    out = ids(scans["image_id"])
+    unnamed = scans.loc[scans["image_id"].isna(), "scan_id"]
+    if len(unnamed):
+        by_doc = document_images(data)
+        for sid in unnamed.astype(str):
+            out |= by_doc.get(sid, set())
+    return out
+
+
+def vulnerability_scanned(data: AuditData) -> set[str]:
+    """Return the images a vulnerability scan covered (zero findings included)."""
+    mask = is_vulnerability_scan(data.scans, data.vulnerabilities, data.packages)
+    return _covered(data, mask) | ids(data.vulnerabilities["image_id"])
+
+
+def with_sbom(data: AuditData) -> set[str]:
+    """Return the images an SBOM (or a Trivy package list) covered."""
+    return _covered(data, is_sbom(data.scans, data.packages))
+
+
+def collected(data: AuditData) -> set[str]:
+    """Return the images with metadata from an engine, a registry or an archive."""
+    fmt = data.scans["format"].astype("string").isin(COLLECTED_FORMATS).fillna(False)
+    return ids(data.images.loc[data.images["host"].notna(), "image_id"]) | ids(
+        data.scans.loc[fmt.to_numpy(dtype=bool), "image_id"])
+
+
+def synthetic_image_ids(data: AuditData) -> set[str]:
+    """Return the images of the synthetic demo fleet: named under `SYNTHETIC_PREFIX`, or with
+    the label `org.auditlib.synthetic=true`."""
+    out: set[str] = set()
+    for df, col in ((data.scans, "image_ref"), (data.images, "image_ref"),
+                    (data.image_tags, "reference"), (data.containers, "image_ref")):
+        refs = df[col].astype("string")
+        out |= ids(df.loc[refs.str.startswith(SYNTHETIC_PREFIX).fillna(False), "image_id"])
+    lb = data.image_labels
+    flagged = (lb["label"].astype("string") == SYNTHETIC_LABEL) & (
+        lb["value"].astype("string").str.strip().str.lower() == "true")
+    out |= ids(lb.loc[flagged.fillna(False), "image_id"])
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """How much of the fleet each kind of source covered."""
+
+    images: int = 0
+    """Images the tables name."""
+    vuln_scanned: int = 0
+    """Of them, with a vulnerability scan."""
+    with_sbom: int = 0
+    """Of them, with a package inventory (an SBOM, or a Trivy package list)."""
+    collected: int = 0
+    """Of them, with metadata collected from an engine, a registry or an archive."""
+    containers_running: int = 0
+    """Running containers in the data."""
+    documents: int = 0
+    """Documents and sources read (`scans` rows)."""
+    load_errors: int = 0
+    """Files or sources that could not be read at all."""
+    synthetic_images: int = 0
+    """Images of the synthetic demo fleet."""
+
+    @property
+    def share(self) -> float | None:
+        """Return the share of images with both a vulnerability scan and an SBOM (0-1); None
+        when there are no images."""
+        if not self.images:
+            return None
+        return min(self.vuln_scanned, self.with_sbom) / self.images
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the counts as plain data."""
+        return asdict(self)
+
+
+def coverage(data: AuditData, image_ids: list[str]) -> Coverage:
+    """Return the coverage of `image_ids` (every image the tables name) by `data`'s sources."""
+    every = set(image_ids)
+    running = int((data.containers["state"].astype("string") == "running").fillna(False).sum())
+    errors = int((data.load_errors["level"].astype("string") == "error").fillna(False).sum())
+    return Coverage(
+        images=len(every),
+        vuln_scanned=len(vulnerability_scanned(data) & every),
+        with_sbom=len(with_sbom(data) & every),
+        collected=len(collected(data) & every),
+        containers_running=running,
+        documents=len(data.scans),
+        load_errors=errors,
+        synthetic_images=len(synthetic_image_ids(data) & every),
+    )

@@ -1,0 +1,219 @@
+"""The jobs that run the whole path in one go: `run_job` (the scheduled job: collect, scan,
+ingest, assess, report) and `demo_job` (the synthetic demo fleet, ingested, assessed and
+reported). `auditlib run` and `auditlib demo` parse their words and call these.
+
+Each job assesses the store once, at one as-of time, and hands that time and the policy to the
+reports it runs, so `policy.json`, `assessment.json` and every page of a run give the same
+numbers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from auditlib.assess import Assessment, assess
+from auditlib.demo import FleetInfo, write_fleet
+from auditlib.errors import StoreError
+from auditlib.files import write_atomic
+from auditlib.ingest.steps import collect_into, ingest_paths, scan_into
+from auditlib.policy.config import load_policy
+from auditlib.policy.output import to_json, to_junit
+from auditlib.reports.batch import Batch, StartReport, run_reports
+from auditlib.reports.runner import ReportRun, new_run_dir
+from auditlib.scanners.runner import ProgressCallback
+from auditlib.scanners.targets import EngineUnreachableError, Target, connect_engine, tagged_images
+from auditlib.sources.collect import CollectRequest
+from auditlib.store.snapshots import list_snapshots
+
+Note = Callable[[str], None]
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def write_assessment(a: Assessment, folder: Path) -> list[Path]:
+    """Write the assessment's policy results (`policy.json`, JUnit `policy.xml`) and summary
+    (`assessment.json`) into `folder`; return the files."""
+    ev = a.evaluation
+    files = {"policy.json": to_json(ev), "policy.xml": to_junit(ev),
+             "assessment.json": json.dumps(a.summary(), indent=2)}
+    for name, text in files.items():
+        write_atomic(folder / name, text)
+    return [folder / n for n in files]
+
+
+def report_parameters(a: Assessment, policy_file: str | None,
+                      given: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the report parameters that make each page read the same assessment: `as_of` (the
+    assessment's time, to the microsecond) and `policy`, over what was `given`."""
+    out = dict(given)
+    out["as_of"] = a.as_of.isoformat()
+    if policy_file is not None:
+        out["policy"] = policy_file
+    return out
+
+
+@dataclass
+class JobRequest:
+    """What `run_job` does."""
+
+    store: Path
+    engines: tuple[str, ...] = ()
+    """Docker Engines to collect and scan; empty: DOCKER_HOST or the local socket."""
+    registries: tuple[str, ...] = ()
+    ingest: tuple[str, ...] = ()
+    """Files and folders of scanner outputs and SBOMs."""
+    scan: bool = True
+    policy_file: str | None = None
+    as_of: pd.Timestamp | None = None
+    """The moment to assess at (default: now, taken once)."""
+    out: Path = Path("reports")
+    reports: list[str] = field(default_factory=list)
+    parameters: dict[str, Any] = field(default_factory=dict)
+    kernel: str | None = None
+    notebooks: Path | None = None
+    cell_timeout: int | None = None
+
+
+@dataclass
+class JobResult:
+    """What `run_job` did."""
+
+    steps: list[str]
+    """One phrase per step (`collected 1 source`, `policy: 12 images x 16 rules: ...`)."""
+    assessment: Assessment
+    folder: Path
+    """The run folder."""
+    written: list[Path]
+    """Files written into it (pages, policy.json, policy.xml, assessment.json)."""
+    batch: Batch | None = None
+    """The reports, when any were asked for."""
+
+    @property
+    def failed(self) -> list[ReportRun]:
+        """Return the reports that did not run to their end."""
+        return self.batch.failed if self.batch else []
+
+
+def _scan_targets(engine: str | None, note: Note) -> list[Target]:
+    try:
+        client, address = connect_engine(engine)
+        targets: list[Target] = list(tagged_images(client, address))
+    except EngineUnreachableError as e:
+        note(f"not scanned: {e}")
+        return []
+    if not targets:
+        note(f"not scanned: no tagged image on the Docker Engine at {address}")
+    return targets
+
+
+def run_job(req: JobRequest, *, note: Note, collecting: Callable[[str], None] | None = None,
+            scanning: ProgressCallback | None = None, reading: Callable[[str], None] | None = None,
+            started: StartReport | None = None,
+            finished: Callable[[ReportRun], None] | None = None) -> JobResult:
+    """Collect, scan, ingest, assess and report, into one store and one run folder.
+
+    Collects the engines (an engine that cannot be reached is a note, not a failure) and the
+    registry repositories; scans the engine's tagged images with the scanners on PATH; ingests
+    the files given; assesses the store once (`auditlib.assess`) and writes `policy.json`,
+    `policy.xml` and `assessment.json`; runs the reports at the assessment's as-of time and
+    policy, and rebuilds the index. Each step writes its own snapshot.
+
+    Args:
+        req: what to do.
+        note: called with each thing a user should read (a source not reached, a tool missing).
+        collecting, scanning, reading, started, finished: progress callbacks.
+
+    Raises:
+        PolicyError: if the policy file is bad (before any work).
+        StoreError: if the store cannot be written, or holds no snapshot after the steps.
+        ParameterError, ReportError: if a report parameter, notebook or kernel is wrong.
+    """
+    policy = load_policy(req.policy_file)
+    when = req.as_of if req.as_of is not None else pd.Timestamp(dt.datetime.now(dt.UTC))
+    steps: list[str] = []
+    engines = [None if e == "default" else e for e in req.engines or ("default",)]
+    col = collect_into(req.store, CollectRequest(engines=engines,
+                                                 registries=list(req.registries)),
+                       progress=collecting, write_empty=False)
+    for message in col.failed:
+        note(f"not collected: {message}")
+    steps.append(f"collected {_plural(col.read, 'source')}")
+    engine_ok = any(f.format == "docker-engine" and not f.error for f in col.data.files)
+    if req.scan and engine_ok:
+        targets = _scan_targets(engines[0], note)
+        scanned = scan_into(req.store, targets, progress=scanning) if targets else None
+        if scanned is not None:
+            for message in [*scanned.report.notes, *scanned.report.messages]:
+                note(message)
+        outputs = len(scanned.report.raw_files) if scanned else 0
+        steps.append(f"scanned {_plural(outputs, 'output')}")
+    elif req.scan:
+        steps.append("scan skipped (no engine)")
+    if req.ingest:
+        ing = ingest_paths(req.store, req.ingest, progress=reading)
+        for message in ing.errors:
+            note(f"not ingested: {message}")
+        steps.append(f"ingested {ing.files_read} files")
+    if not list_snapshots(req.store):
+        raise StoreError(f"{req.store}: no snapshot in this store: no source gave any data")
+    a = assess(req.store, as_of=when, policy=policy)
+    folder = new_run_dir(req.out)
+    written = write_assessment(a, folder)
+    ev = a.evaluation
+    counts = ", ".join(f"{ev.count(s)} {s}" for s in ("fail", "warn", "no-data", "waived",
+                                                      "pass"))
+    steps.append(f"policy: {len(ev.scores)} images x {len(policy.enabled())} rules: {counts}")
+    batch = None
+    if req.reports:
+        batch = run_reports(req.reports, store=req.store, out=req.out,
+                            parameters=report_parameters(a, req.policy_file, req.parameters),
+                            kernel=req.kernel, notebooks=req.notebooks,
+                            cell_timeout=req.cell_timeout, run_dir=folder, started=started,
+                            finished=finished)
+        written = [*(r.html for r in batch.runs), *written]
+    return JobResult(steps, a, folder, written, batch)
+
+
+@dataclass
+class DemoResult:
+    """What `demo_job` did."""
+
+    fleet: FleetInfo
+    fleet_dir: Path
+    snapshot: Path
+    errors: list[str]
+    """Files of the fleet that could not be read (none, unless the fleet is broken)."""
+    assessment: Assessment
+    batch: Batch
+
+
+def demo_job(out: Path, *, images: int = 50, seed: int = 7,
+             reading: Callable[[str], None] | None = None,
+             started: StartReport | None = None,
+             finished: Callable[[ReportRun], None] | None = None) -> DemoResult:
+    """Make the synthetic demo fleet under `out/demo-fleet`, ingest it into `out/demo-store`,
+    assess it, and write both reports and `out/index.html`.
+
+    Raises:
+        StoreError: if the store cannot be written.
+        ReportError: if a notebook or the kernel is missing.
+    """
+    fleet_dir = out / "demo-fleet"
+    # Fewer owned files than the benchmark fleet: the demo is about its tables, not its bulk.
+    info = write_fleet(fleet_dir, images=images, seed=seed, files_per_image=1000)
+    store = out / "demo-store"
+    ing = ingest_paths(store, [fleet_dir], progress=reading)
+    a = assess(store)
+    batch = run_reports(["compliance", "staleness"], store=store, out=out,
+                        parameters=report_parameters(a, None, {}), started=started,
+                        finished=finished)
+    return DemoResult(info, fleet_dir, ing.snapshot, ing.errors, a, batch)
