@@ -223,16 +223,24 @@ def test_time_to_fix_in_days(store: Path) -> None:
 
 def test_first_seen_fixed_is_what_the_sla_rule_accepts(store: Path) -> None:
     f = history.first_seen_fixed(store)
-    assert list(f.columns) == [*KEYS, "first_seen_fixed_at"]
-    got = {(i, v): t for i, v, t in zip(f["image_id"], f["vuln_id"], f["first_seen_fixed_at"],
-                                        strict=True)}
-    assert got == {(image_id(1), "CVE-1"): _ts(T2), (image_id(1), "CVE-2"): _ts(T2),
-                   (image_id(9), "CVE-9"): _ts(T1), (image_id(9), "CVE-8"): _ts(T1)}
+    assert list(f.columns) == [*KEYS, "first_seen_fixed_at", "fix_seen_appearing"]
+    got = {(i, v): (t, a) for i, v, t, a in zip(f["image_id"], f["vuln_id"],
+                                                f["first_seen_fixed_at"], f["fix_seen_appearing"],
+                                                strict=True)}
+    # CVE-1 was seen not fixable at T1, then fixable at T2: the fix was seen appearing. The
+    # others were fixable the first time they were seen: the first sight is only a bound.
+    assert got == {(image_id(1), "CVE-1"): (_ts(T2), True),
+                   (image_id(1), "CVE-2"): (_ts(T2), False),
+                   (image_id(9), "CVE-9"): (_ts(T1), False),
+                   (image_id(9), "CVE-8"): (_ts(T1), False)}
     # The rule's seam: the clock of CVE-1 (no fix date, no publication date) is the history's.
     s2 = list_snapshots(store)[1].name
     found = fixable_findings(read_current(store, as_of=s2), _ts("2026-01-21T00:00:00"), f)
     one = found[found["vuln_id"] == "CVE-1"].iloc[0]
     assert (one["clock"], one["clock_at"], one["days"]) == ("seen", _ts(T2), 10)
+    # CVE-2 has no date of its own either: at least since the first snapshot that saw it.
+    two = found[found["vuln_id"] == "CVE-2"].iloc[0]
+    assert (two["clock"], two["clock_at"], two["days"]) == ("first-seen", _ts(T2), 10)
 
 
 def test_first_seen_fixed_keeps_the_clock_across_a_rebuild(tmp_path: Path) -> None:

@@ -150,13 +150,13 @@ def base_tag_now(data: AuditData, created: pd.Series, references: Mapping[str, l
         reg = rt["registry"].astype(str).replace(_LEGACY_HUB)
         rt = rt.assign(key=reg + "/" + rt["repository"].astype(str) + ":" + rt["tag"].astype(str))
         rt = _latest(rt[rt["key"].isin(wanted)], "key")
-        for key, md, pd_, iid, plat, created in zip(
+        for key, md, pd_, iid, plat, built_at in zip(
             rt["key"], rt["manifest_digest"], rt["platform_manifest_digest"], rt["image_id"],
             rt["platform"], rt["created_at"], strict=True,
         ):
             now = out.setdefault(key, BaseTagNow("the registry",
                                                  str(_text(md) or _text(iid) or "?"),
-                                                 build_time(created)))
+                                                 build_time(built_at)))
             now.digests.update(d for d in (_text(md), _text(pd_)) if d)
             now.platforms.add(_text(plat))
             if _text(iid):

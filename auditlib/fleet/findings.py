@@ -7,10 +7,18 @@ documents (scanners) or paths report it; its severity is the highest any gives, 
 when any says `fixed`.
 
 The *clock* of a fixable finding starts when its fix became available, as well as auditlib knows
-it (anchors.md section 10, "Fixable since"): the scanner's fix date (Grype
-`fix.available[].date`), else the first snapshot that saw the fix (the store's history), else the
-vulnerability's publication date; with none of them the clock is unknown and the finding is
-`undated`, never within its SLA.
+it (anchors.md section 10, "Fixable since"), in this order:
+
+1. `fix`: the scanner's fix date (Grype `fix.available[].date`);
+2. `seen`: the snapshot in which the store's history saw the fix appear (an earlier snapshot saw
+   the same vulnerability of the same package version not fixable);
+3. `published`: the vulnerability's publication date (a fix is rarely older);
+4. `first-seen`: the first snapshot that saw it fixable, when it was fixable from the start: the
+   fix is at least that old, maybe much older, so the days counted are a lower bound;
+5. none of them: the clock is unknown and the finding is `undated`, never within its SLA.
+
+The store's first snapshot is never taken as the day every fix appeared: that would make every
+new store's findings look a day old.
 """
 
 from __future__ import annotations
@@ -34,8 +42,9 @@ WARN_RATIO = 0.75
 
 CLOCKS = {
     "fix": "its fix date",
-    "seen": "the first snapshot that saw the fix",
+    "seen": "the snapshot that saw the fix appear",
     "published": "its publication",
+    "first-seen": "the first snapshot that saw it fixable (the fix may be older)",
 }
 """What each clock is called in evidence."""
 
@@ -56,13 +65,14 @@ def fixable_findings(data: AuditData, as_of: pd.Timestamp,
         data: the tables (time columns `datetime64[ns, UTC]`; `fleet.view.conform_times`).
         as_of: the moment days are counted to (UTC).
         first_seen_fixed: when history is known, the first snapshot that saw each finding
-            fixable: columns `FINDING_KEY` and `first_seen_fixed_at` (UTC). None without history.
+            fixable: columns `FINDING_KEY`, `first_seen_fixed_at` (UTC) and, optionally,
+            `fix_seen_appearing` (missing: true). None without history.
 
     Returns:
         Columns `FINDING_KEY`, severity (the highest any scanner gave), fixed_version,
         layer_diff_id (the layer that added the package, when a scanner says), clock_at, clock
-        (`fix`, `seen`, `published`, or missing when no date is known) and days (whole days from
-        clock_at to the as-of time, at least 0; missing with the clock).
+        (`fix`, `seen`, `published`, `first-seen`, or missing when no date is known) and days
+        (whole days from clock_at to the as-of time, at least 0; missing with the clock).
     """
     v = data.vulnerabilities
     v = v[(v["fix_state"] == "fixed").fillna(False).to_numpy() & v["image_id"].notna().to_numpy()]
@@ -76,18 +86,23 @@ def fixable_findings(data: AuditData, as_of: pd.Timestamp,
     clock_at = g["fix_at"]
     clock = np.full(len(g), None, dtype=object)
     clock[clock_at.notna().to_numpy()] = "fix"
+    seen_at = pd.Series(pd.NaT, index=g.index, dtype="datetime64[ns, UTC]")
+    appearing = pd.Series(False, index=g.index)
     if first_seen_fixed is not None and len(first_seen_fixed) and len(g):
-        seen = first_seen_fixed[[*FINDING_KEY, "first_seen_fixed_at"]].astype(
+        seen = first_seen_fixed.assign(
+            fix_seen_appearing=first_seen_fixed["fix_seen_appearing"].fillna(False).astype(bool)
+            if "fix_seen_appearing" in first_seen_fixed else True)
+        seen = seen[[*FINDING_KEY, "first_seen_fixed_at", "fix_seen_appearing"]].astype(
             dict.fromkeys(FINDING_KEY, str)).drop_duplicates(FINDING_KEY)
-        seen_at = g[FINDING_KEY].astype(str).merge(seen, on=FINDING_KEY,
-                                                   how="left")["first_seen_fixed_at"]
-        seen_at = pd.to_datetime(seen_at, utc=True).set_axis(g.index)
-        use = clock_at.isna() & seen_at.notna()
-        clock_at = clock_at.where(~use, seen_at)
-        clock[use.to_numpy()] = "seen"
-    use = clock_at.isna() & g["published_at"].notna()
-    clock_at = clock_at.where(~use, g["published_at"])
-    clock[use.to_numpy()] = "published"
+        hit = g[FINDING_KEY].astype(str).merge(seen, on=FINDING_KEY, how="left")
+        seen_at = pd.to_datetime(hit["first_seen_fixed_at"], utc=True).set_axis(g.index)
+        appearing = hit["fix_seen_appearing"].fillna(False).astype(bool).set_axis(g.index)
+    for name, when, ok in (("seen", seen_at, appearing),
+                           ("published", g["published_at"], g["published_at"].notna()),
+                           ("first-seen", seen_at, seen_at.notna())):
+        use = clock_at.isna() & when.notna() & ok
+        clock_at = clock_at.where(~use, when)
+        clock[use.to_numpy()] = name
     days = np.floor((as_of - clock_at).dt.total_seconds() / 86400).clip(lower=0)
     return g.drop(columns=["fix_at", "published_at"]).assign(
         clock_at=clock_at, clock=clock, days=days)

@@ -390,18 +390,22 @@ def time_to_fix(store_or_history: StoreOrHistory) -> pd.DataFrame:
 
 def first_seen_fixed(store_or_history: StoreOrHistory) -> pd.DataFrame:
     """Return when each fixable finding's fix was first seen: the `first_seen_fixed` that the
-    fixable-vulns-sla rule accepts (`policy.rules.vulns.fixable_findings`).
+    SLA clock accepts (`fleet.findings.fixable_findings`).
 
     The fix of a vulnerability in a package version exists for every image that has that
     version, so the time is the first snapshot in which any image was seen with it fixable (a
-    rebuild that keeps the vulnerable version does not restart the clock).
+    rebuild that keeps the vulnerable version does not restart the clock). Whether the fix was
+    seen to appear matters: when an earlier snapshot saw the same vulnerability of the same
+    package version not fixable, the fix appeared between the two (`fix_seen_appearing`); when
+    it was fixable the first time it was seen, the fix may be much older, and the first sight is
+    only a bound (the store's first snapshot is not when every fix appeared).
 
     Args:
         store_or_history: a store folder, or what `read_history` returned.
 
     Returns:
         One row per finding ever seen fixable: image_id, vuln_id, pkg_name, pkg_version (text),
-        first_seen_fixed_at (UTC).
+        first_seen_fixed_at (UTC), fix_seen_appearing (bool).
 
     Raises:
         StoreError: if the store cannot be read.
@@ -409,15 +413,22 @@ def first_seen_fixed(store_or_history: StoreOrHistory) -> pd.DataFrame:
     """
     h = _history(store_or_history, ("vulnerabilities",))
     f = _findings(h)
-    cols = [*KEYS, "first_seen_fixed_at"]
+    cols = [*KEYS, "first_seen_fixed_at", "fix_seen_appearing"]
     if f.empty:
         return pd.DataFrame({**{k: pd.Series([], dtype="string") for k in KEYS},
-                             "first_seen_fixed_at": pd.Series([], dtype="datetime64[ns, UTC]")})
-    f = f[f["fixable"].to_numpy()].merge(_snaps(h)[["snapshot_id", "snapshot_at"]],
-                                         on="snapshot_id")
+                             "first_seen_fixed_at": pd.Series([], dtype="datetime64[ns, UTC]"),
+                             "fix_seen_appearing": pd.Series([], dtype=bool)})
+    f = f.merge(_snaps(h)[["snapshot_id", "snapshot_at"]], on="snapshot_id")
     fix = ["vuln_id", "pkg_name", "pkg_version"]
-    fleet = f.groupby(fix, dropna=False)["snapshot_at"].min().rename("first_seen_fixed_at")
-    out = f.drop_duplicates(KEYS)[KEYS].merge(fleet.reset_index(), on=fix, how="left")
+    fixable = f[f["fixable"].to_numpy()]
+    fleet = fixable.groupby(fix, dropna=False, observed=True)["snapshot_at"].min().rename(
+        "first_seen_fixed_at")
+    unfixed = f[~f["fixable"].to_numpy()].groupby(fix, dropna=False, observed=True)[
+        "snapshot_at"].min().rename("first_seen_unfixed_at")
+    out = fixable.drop_duplicates(KEYS)[KEYS].merge(fleet.reset_index(), on=fix, how="left")
+    out = out.merge(unfixed.reset_index(), on=fix, how="left")
+    out["fix_seen_appearing"] = (out["first_seen_unfixed_at"] < out["first_seen_fixed_at"]
+                                 ).fillna(False).astype(bool)
     return out[cols].sort_values(KEYS, kind="stable").reset_index(drop=True)
 
 

@@ -24,6 +24,10 @@ UTC_DTYPE = pd.DatetimeTZDtype("ns", "UTC")
 REPRODUCIBLE_BEFORE = pd.Timestamp("1981-01-01", tz="UTC")
 """Build times before this are a reproducible build's fixed time, not a build date."""
 
+_EARLIEST, _LATEST = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
+"""What a nanosecond time column holds (1677 to 2262): Go's zero time `0001-01-01`, which some
+tools write for "unknown", is outside, and is no time here."""
+
 
 def utc_time(value: Any) -> pd.Timestamp | None:
     """Return `value` as a UTC timestamp, or None when it is missing or not a time.
@@ -47,7 +51,8 @@ def utc_time(value: Any) -> pd.Timestamp | None:
         return None
     if pd.isna(t):
         return None
-    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+    t = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+    return t.as_unit("ns") if _EARLIEST <= t <= _LATEST else None
 
 
 def utc_day(value: Any) -> dt.date | None:
@@ -68,13 +73,16 @@ def utc_series(values: Any) -> pd.Series:
     where a value is missing or not a time. Never raises; a column of that dtype is returned
     as it is."""
     s = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
-    if isinstance(s.dtype, pd.DatetimeTZDtype):
-        return s if s.dtype == UTC_DTYPE else s.dt.tz_convert("UTC").astype(UTC_DTYPE)
-    if pd.api.types.is_datetime64_dtype(s.dtype):
-        return s.dt.tz_localize("UTC").astype(UTC_DTYPE)
+    if s.dtype == UTC_DTYPE:
+        return s
+    if isinstance(s.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(s.dtype):
+        t = s.dt.tz_convert("UTC") if isinstance(s.dtype, pd.DatetimeTZDtype) else (
+            s.dt.tz_localize("UTC"))
+        return t.where((t >= _EARLIEST) & (t <= _LATEST)).astype(UTC_DTYPE)
     obj = s.astype(object)
     obj = obj.where(~obj.map(lambda v: isinstance(v, bool | int | float) and not pd.isna(v)))
     out = pd.to_datetime(obj, utc=True, errors="coerce", format="mixed")
+    out = out.where((out >= _EARLIEST) & (out <= _LATEST))
     return out.astype(UTC_DTYPE)
 
 

@@ -180,7 +180,7 @@ def test_cli_collect_all_sources_in_one_snapshot(
 ) -> None:
     store = tmp_path / "store"
     done = subprocess.run(
-        [sys.executable, "-m", "auditlib.cli.main", "collect",
+        [sys.executable, "-m", "auditlib.cli", "collect",
          "--engine", engine_fleet.engine.url,
          "--registry", f"{registry_server.host}/team/app",
          "--archive", str(saved),

@@ -123,7 +123,7 @@ def test_same_state_gives_same_scan_ids(engine_fleet: Fleet, collected: AuditDat
 def test_cli_collect_engine_and_dockerfiles(engine_fleet: Fleet, tmp_path: Path) -> None:
     store = tmp_path / "store"
     args = [
-        sys.executable, "-m", "auditlib.cli.main", "collect", "--engine", engine_fleet.engine.url,
+        sys.executable, "-m", "auditlib.cli", "collect", "--engine", engine_fleet.engine.url,
         "--dockerfile", f"{engine_fleet.dockerfiles['multi']}=team/multi:2.0",
         "--store", str(store),
     ]
@@ -141,7 +141,7 @@ def test_cli_collect_engine_and_dockerfiles(engine_fleet: Fleet, tmp_path: Path)
 
 def test_cli_collect_unreachable_engine_is_exit_2(tmp_path: Path) -> None:
     args = [
-        sys.executable, "-m", "auditlib.cli.main", "collect", "--engine",
+        sys.executable, "-m", "auditlib.cli", "collect", "--engine",
         f"unix://{tmp_path}/no.sock", "--store", str(tmp_path / "s"),
     ]
     done = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)

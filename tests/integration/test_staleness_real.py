@@ -100,7 +100,7 @@ def test_cli_staleness_lists_every_image(engine_fleet: Fleet, drifted: dict[str,
     store = tmp_path / "s"
     write_snapshot(store, data, sources=[f.path for f in data.files])
     done = subprocess.run(
-        [sys.executable, "-m", "auditlib.cli.main", "staleness", "--store", str(store),
+        [sys.executable, "-m", "auditlib.cli", "staleness", "--store", str(store),
          "--format", "json"],
         capture_output=True, text=True, timeout=300, check=False,
     )

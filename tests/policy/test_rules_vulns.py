@@ -179,7 +179,7 @@ def test_first_seen_fixed_is_the_second_clock() -> None:
     assert _results(data)[A][0] == "fail"  # 300 days since publication
     (verdict,) = _fixable_sla(FleetView(data, AS_OF, first_seen_fixed=seen), RULES[0].defaults())
     assert verdict.status == "pass"
-    assert "since the first snapshot that saw the fix" in verdict.evidence
+    assert "since the snapshot that saw the fix appear" in verdict.evidence
 
 
 def test_rule_declaration() -> None:

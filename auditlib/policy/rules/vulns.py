@@ -32,7 +32,8 @@ def _finding(r: Any) -> str:
     head = f"{r.vuln_id} in {r.pkg_name}{version} ({r.severity}{fixed})"
     if r.clock is None or pd.isna(r.days):
         return f"{head} fixable since an unknown date (no fix or publication date)"
-    return (f"{head} fixable for {int(r.days)} days since {CLOCKS[r.clock]} "
+    least = "at least " if r.clock == "first-seen" else ""
+    return (f"{head} fixable for {least}{int(r.days)} days since {CLOCKS[r.clock]} "
             f"({r.clock_at.date().isoformat()}), SLA {r.sla_days:g}")
 
 
