@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup system-deps test demo bench lint docs clean
+.PHONY: setup system-deps test test-fast demo bench lint docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,13 @@ setup: $(STAMP)
 system-deps:
 	@scripts/system-deps.sh
 
-test: setup system-deps
+# Lint and types first (ruff, mypy), then every test: unit, corpus, notebooks and the real parts.
+test: setup system-deps lint
 	$(BIN)/python -m pytest -q -rs -p no:cacheprovider
+
+# The unit tests only: no real engine, registry, scanner or browser, no notebook runs.
+test-fast: setup
+	$(BIN)/python -m pytest -q -rs -p no:cacheprovider -m "not integration and not slow"
 
 # The synthetic demo fleet, ingested and checked; both reports and reports/index.html.
 demo: setup
