@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from auditlib.identity import Reference, normalize_reference, parse_reference
-from auditlib.parsers.interface import Output, Row
+from auditlib.rows import Output, Row
 from auditlib.sources._dockerfile_expand import _expand, _expand_or_none
 from auditlib.sources._dockerfile_lexer import (
     _assignments,
