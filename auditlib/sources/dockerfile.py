@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from auditlib.identity import Reference, normalize_reference, parse_reference
+from auditlib.normalize.secret_env import is_secret_name
 from auditlib.rows import Output, Row
 from auditlib.sources._dockerfile_expand import _expand, _expand_or_none
 from auditlib.sources._dockerfile_lexer import (
@@ -35,7 +36,6 @@ from auditlib.sources._dockerfile_rules import (
     _is_root,
     _run_text,
     _upgrades_packages,
-    is_secret_name,  # re-exported: public here, as before the split
 )
 from auditlib.sources.record import Collection, Record
 
