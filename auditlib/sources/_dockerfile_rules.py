@@ -1,8 +1,8 @@
-"""What the Dockerfile reader detects in instructions: a root `USER`, `RUN` commands that upgrade
-packages, and `COPY`/`ADD` of configuration or key files.
+"""What the Dockerfile reader detects in instructions: `RUN` commands that upgrade packages, and
+`COPY`/`ADD` of configuration or key files.
 
 Used by `dockerfile`. Secret-looking `ENV`/`ARG` names are `auditlib.normalize.secret_env`'s
-`is_secret_name`.
+`is_secret_name`; a root `USER` is `auditlib.normalize.users`' `is_root_user`.
 """
 
 from __future__ import annotations
@@ -48,11 +48,6 @@ _UPGRADE_SUBCOMMANDS = {
     "zypper": {"update", "up", "dist-upgrade", "dup", "patch"},
 }
 
-
-def _is_root(user: str) -> bool:
-    """Return whether a resolved USER value runs as root (`root`, `0`, with any group, or empty)."""
-    who = user.strip().partition(":")[0]
-    return who in ("", "root", "0")
 
 def _run_text(ins: _Instruction) -> str:
     """Return the command a RUN runs, with its heredoc bodies (as one shell text)."""
