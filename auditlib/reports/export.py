@@ -20,6 +20,7 @@ from typing import Any
 import nbformat
 from nbformat import NotebookNode
 
+from auditlib.errors import AuditlibError
 from auditlib.files import write_atomic
 from auditlib.reports.context import META_KEY
 from auditlib.reports.header import header_html
@@ -53,7 +54,7 @@ _NETWORK_REF = re.compile(
 )
 
 
-class ExportError(Exception):
+class ExportError(AuditlibError):
     """The page would need the network (a bug in the template or in a figure)."""
 
 
