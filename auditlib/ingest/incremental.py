@@ -45,17 +45,12 @@ from auditlib.data import AuditData, merge
 from auditlib.errors import StoreError
 from auditlib.files import atomic_path, remove_stale_temps
 from auditlib.ingest.documents import Candidate, find_files
-from auditlib.store.layout import snapshot_dir, stat_cache_file
-from auditlib.store.snapshots import (
-    Carried,
-    SourceState,
-    StorePath,
-    current_sources,
-    read_snapshot,
-    schema_fingerprint,
-    store_lock,
-    write_snapshot,
-)
+from auditlib.store.current import SourceState, current_sources
+from auditlib.store.layout import StorePath, snapshot_dir, stat_cache_file
+from auditlib.store.lock import store_lock
+from auditlib.store.manifest import Carried, schema_fingerprint
+from auditlib.store.read import read_snapshot
+from auditlib.store.write import write_snapshot
 
 RACY_SECONDS = 2.0
 """A cache entry is trusted only for a file last modified this long before it was hashed."""

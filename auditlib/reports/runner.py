@@ -200,7 +200,7 @@ def _fallback_meta(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
     """Return header facts for a report that stopped before `open_report` recorded its own."""
     from auditlib.reports.facts import current_snapshots, fleet_facts
     from auditlib.reports.filters import filter_images
-    from auditlib.store.snapshots import read_current
+    from auditlib.store import read_current
 
     known = {k: v for k, v in params.items() if k in ReportParams.__dataclass_fields__}
     meta: dict[str, Any] = {"report": name,
