@@ -1,28 +1,128 @@
-"""Writing files whole or not at all."""
+"""Atomic file writes: a reader sees the old file or the new one, never a part of either.
+
+The new content goes to a hidden temporary file in the target's own folder
+(`.<name>.<random>.tmp`, so that nothing that lists the folder reads it), is flushed to disk and
+renamed over the target. The new file keeps the old one's mode, or gets the umask's (0o666 less
+the umask) when there was none. A run that dies mid-write leaves at most a hidden temporary file
+(`remove_stale_temps` clears those).
+
+This is a bottom layer: it imports nothing from auditlib.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import os
-import tempfile
+import secrets
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
+TEMP_SUFFIX = ".tmp"
+"""The suffix of every temporary file written here."""
 
-def write_atomic(path: str | os.PathLike[str], data: bytes | str) -> None:
-    """Write `data` to `path` through a temporary file in the same folder, renamed over it.
+
+@contextlib.contextmanager
+def atomic_path(
+    path: str | os.PathLike[str], *, mode: int | None = None, sync: bool = True
+) -> Iterator[Path]:
+    """Replace `path` atomically with what the block writes to the temporary file it is given.
+
+    For writers that need a path rather than bytes (a scanner's `--output`, `to_parquet`, a stream
+    of pieces). The folder is created when missing. The temporary file exists (empty) when the
+    block starts; the writer may truncate or overwrite it. When the block ends normally, the file
+    is flushed to disk (unless `sync` is false), given its mode and renamed to `path`; when the
+    block raises, the temporary file is removed and `path` is left as it was.
+
+    Args:
+        path: the file to write.
+        mode: the permission bits of the new file; None keeps those of the file it replaces, or,
+            when there is none, gives 0o666 less the umask.
+        sync: whether to fsync the file and its folder; false for throwaway output (the rename is
+            still atomic, only durability after a crash is given up).
+
+    Yields:
+        The temporary file's path, in the folder of `path`.
 
     Raises:
-        OSError: if the file cannot be written (the temporary file is removed).
+        OSError: if the folder, the temporary file or the rename fails (and whatever the block
+            raises); `path` is then left as it was.
     """
     target = Path(path)
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if mode is None:
+        mode = _mode_of(target)
+    temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}{TEMP_SUFFIX}")
+    # os.open rather than mkstemp: a new file gets the umask's mode, not mkstemp's 0600 (which
+    # would hide a shared folder's files from its other readers).
+    os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(raw)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
+        yield temp
+        if sync:
+            _fsync_file(temp)
+        if mode is not None:
+            os.chmod(temp, mode)
+        os.replace(temp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
         raise
+    if sync:
+        _fsync_dir(target.parent)
+
+
+def write_atomic(
+    path: str | os.PathLike[str], data: bytes | str, *, mode: int | None = None,
+    sync: bool = True,
+) -> None:
+    """Write `data` (text is written as UTF-8) to `path` atomically; see `atomic_path`.
+
+    Raises:
+        OSError: if it cannot be written; `path` is then left as it was.
+    """
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    with atomic_path(path, mode=mode, sync=sync) as temp, temp.open("wb") as f:
+        f.write(payload)
+
+
+def remove_stale_temps(path: str | os.PathLike[str], *, older_than: float) -> None:
+    """Remove the temporary files of `path` that a dead writer left, when older than `older_than`
+    seconds (younger ones may belong to a writer still at work). Never raises: what cannot be
+    removed stays.
+    """
+    target = Path(path)
+    now = time.time()
+    pattern = f".{glob.escape(target.name)}.*{TEMP_SUFFIX}"
+    for stale in target.parent.glob(pattern):
+        try:
+            if now - stale.stat().st_mtime > older_than:
+                stale.unlink()
+        except OSError:
+            pass
+
+
+def _mode_of(path: Path) -> int | None:
+    """Return the permission bits of `path`, or None when there is no such file."""
+    try:
+        return path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        return None
+
+
+def _fsync_file(path: Path) -> None:
+    with path.open("rb+") as f:
+        os.fsync(f.fileno())
+
+
+def _fsync_dir(folder: Path) -> None:
+    # Makes the rename itself durable; not every platform lets a folder be opened (Windows).
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -30,7 +30,7 @@ from auditlib.reports.runner import ReportRun, new_run_dir
 from auditlib.scanners.runner import ProgressCallback
 from auditlib.scanners.targets import EngineUnreachableError, Target, connect_engine, tagged_images
 from auditlib.sources.collect import CollectRequest
-from auditlib.store.snapshots import list_snapshots
+from auditlib.store.manifest import list_snapshots
 
 Note = Callable[[str], None]
 

@@ -36,7 +36,7 @@ def main() -> None:
     import auditlib
     from auditlib.demo import write_fleet
     from auditlib.reports import new_run_dir, run_report
-    from auditlib.store.snapshots import list_snapshots, write_snapshot
+    from auditlib.store import list_snapshots, write_snapshot
 
     fleet = REPO / "benchmarks" / f".fleet-policy-{args.images}"
     if not (fleet / ".complete").exists():

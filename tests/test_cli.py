@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from auditlib.cli.main import main
-from auditlib.store.snapshots import list_snapshots, read_latest
+from auditlib.store import list_snapshots, read_latest
 from tests.samples import TRIVY
 
 

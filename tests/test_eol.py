@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -344,7 +345,9 @@ def test_update_to_another_path(tmp_path: Path, _isolated_cache: Path) -> None:
     update_table(_write(tmp_path / "fedora.json", [_cycle("45", False)]), to=target,
                  today=D(2026, 12, 1))
     assert target.is_file() and not _isolated_cache.exists()
-    assert target.stat().st_mode & 0o777 == 0o644
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask  # a new file: the umask's mode
     assert EolTable.load(target).cycles("fedora") == [_cycle("45", False)]
 
 

@@ -17,7 +17,7 @@ from auditlib.errors import StoreError
 from auditlib.fleet.findings import FINDING_KEY as KEYS
 from auditlib.fleet.findings import fixable_findings
 from auditlib.ingest.incremental import commit_ingest, load_planned, plan_ingest
-from auditlib.store.snapshots import list_snapshots, read_current
+from auditlib.store import list_snapshots, read_current
 
 Vuln = tuple[str, str, str, str, str | None]
 """vuln_id, package, installed version, severity, fixed version (None: not fixed)."""

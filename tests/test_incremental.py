@@ -16,7 +16,7 @@ from auditlib.cli.main import main
 from auditlib.data import AuditData
 from auditlib.ingest import incremental
 from auditlib.ingest.incremental import commit_ingest, load_planned, plan_ingest, read_stat_cache
-from auditlib.store.snapshots import list_snapshots, read_current, read_latest, read_snapshot
+from auditlib.store import list_snapshots, read_current, read_latest, read_snapshot
 from tests.test_history import APP, image_id, trivy_doc, write_doc
 
 

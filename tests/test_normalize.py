@@ -1,4 +1,4 @@
-"""Severity, fix state, CVSS and licence normalisation."""
+"""Severity, fix state, CVSS, licence and user normalisation."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from auditlib.normalize import (
 )
 from auditlib.normalize.cvss import cvss_version
 from auditlib.normalize.severity import severity_from_score
+from auditlib.normalize.users import ROOT_USERS, is_root_user
 
 
 @pytest.mark.parametrize(
@@ -132,3 +133,22 @@ def test_severity_from_score() -> None:
 def test_classify_license(text: str | None, spdx: str | None, cls: str) -> None:
     info = classify_license(text)
     assert (info.spdx, info.license_class) == (spdx, cls)
+
+
+@pytest.mark.parametrize(
+    ("user", "root"),
+    [
+        ("", True), ("  ", True), ("root", True), ("0", True), (" root ", True),
+        ("0:0", True), ("root:root", True), ("root:0", True), ("0:root", True),
+        ("root:wheel", True), ("0:1000", True), (":1000", True), (":", True),
+        ("app", False), ("1000", False), ("1000:0", False), ("app:root", False),
+        ("rooter", False), ("00x", False), ("nobody:nogroup", False),
+    ],
+)
+def test_is_root_user(user: str, root: bool) -> None:
+    assert is_root_user(user) is root
+
+
+def test_root_users_are_root() -> None:
+    assert all(is_root_user(u) for u in ROOT_USERS)
+

@@ -3,7 +3,7 @@ document that knows both."""
 
 from __future__ import annotations
 
-from auditlib.parsers.interface import ImageInfo, Output
+from auditlib.rows import ImageInfo, Output
 from auditlib.sources.record import Collection, Record, to_audit_data
 
 IMAGE = "sha256:" + "1" * 64

@@ -8,7 +8,7 @@ import pytest
 
 import auditlib
 from auditlib.errors import StoreError
-from auditlib.store.snapshots import (
+from auditlib.store import (
     list_snapshots,
     read_current,
     read_latest,
@@ -42,7 +42,7 @@ def test_half_written_snapshot_is_not_listed(tmp_path: Path) -> None:
 
 def test_read_current_adds_up_snapshots_and_replaces_re_read_sources(tmp_path: Path) -> None:
     from auditlib.data import FileResult
-    from auditlib.store.snapshots import read_current
+    from auditlib.store import read_current
     from tests.policy.builders import image_id, make_data
 
     store = tmp_path / "s"
@@ -88,7 +88,7 @@ def test_ids_are_unique_and_ordered_within_one_microsecond_and_when_the_clock_go
 _WRITER = """
 import sys
 import auditlib
-from auditlib.store.snapshots import write_snapshot
+from auditlib.store import write_snapshot
 data = auditlib.load(sys.argv[2])
 for _ in range(int(sys.argv[3])):
     write_snapshot(sys.argv[1], data, sources=[sys.argv[2]])
@@ -108,7 +108,7 @@ def test_runs_at_once_do_not_corrupt_the_store(tmp_path: Path,
                                                write_json) -> None:  # type: ignore[no-untyped-def]
     import json
 
-    from auditlib.store.snapshots import snapshot_infos
+    from auditlib.store import snapshot_infos
 
     doc = write_json("t.json", json.dumps(TRIVY))
     store = tmp_path / "s"
@@ -130,7 +130,7 @@ def test_a_writer_waits_for_the_lock(tmp_path: Path,
     import json
     import time
 
-    from auditlib.store.snapshots import store_lock
+    from auditlib.store import store_lock
 
     doc = write_json("t.json", json.dumps(TRIVY))
     store = tmp_path / "s"
@@ -265,7 +265,7 @@ def test_read_current_joins_a_digest_only_sbom_to_an_image_of_another_snapshot(
     tmp_path: Path,
 ) -> None:
     from auditlib.data import FileResult
-    from auditlib.store.snapshots import read_current
+    from auditlib.store import read_current
     from tests.policy.builders import image_id, make_data
 
     store, digest = tmp_path / "s", "sha256:" + "d" * 64

@@ -31,8 +31,9 @@ from auditlib.policy.config import Policy, load_policy
 from auditlib.policy.evaluate import Evaluation, eol_kind, evaluate_view
 from auditlib.policy.rules.vulns import sla_params
 from auditlib.staleness.table import EOL_SOON_DAYS, staleness_of
+from auditlib.store.current import read_current
 from auditlib.store.layout import StorePath
-from auditlib.store.snapshots import list_snapshots, read_current
+from auditlib.store.manifest import list_snapshots
 from auditlib.tables import jsonable
 
 GRADES = ("A", "B", "C", "D", "E", "F")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from auditlib.store.current import current_sources
 from auditlib.store.layout import StorePath
-from auditlib.store.snapshots import current_sources, snapshot_infos
+from auditlib.store.manifest import snapshot_infos
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from auditlib.policy.config import load_policy
 from auditlib.reports.batch import StartReport, report_names, run_reports
 from auditlib.reports.params import ParameterError
 from auditlib.reports.runner import ReportRun
-from auditlib.store.snapshots import list_snapshots
+from auditlib.store.manifest import list_snapshots
 
 _report_options: list[Callable[[Any], Any]] = [
     click.option("-p", "--parameter", "parameters", nargs=2, multiple=True,

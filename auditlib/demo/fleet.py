@@ -10,7 +10,6 @@ licence mix), and the same seed and `now` always give the same bytes.
 from __future__ import annotations
 
 import gc
-import os
 from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -22,6 +21,7 @@ from auditlib.demo._image import Catalog, build_content
 from auditlib.demo._plan import plan_fleet
 from auditlib.demo._syft_doc import syft_pieces
 from auditlib.demo._trivy_doc import trivy_bytes
+from auditlib.files import atomic_path
 from auditlib.identity import SYNTHETIC_LABEL, SYNTHETIC_REGISTRY
 
 README_NAME = "README.txt"
@@ -59,12 +59,15 @@ class FleetInfo:
 
 
 def _write(path: Path, pieces: Iterable[bytes]) -> int:
-    """Write `pieces` to `path` through a hidden temporary file; return the size written."""
-    tmp = path.with_name(f".{path.name}.tmp")  # hidden: `auditlib.load` never reads it
-    with tmp.open("wb") as f:
+    """Write `pieces` to `path` through a hidden temporary file (`auditlib.load` never reads it);
+    return the size written. Not fsynced: a synthetic fleet is made again, not recovered.
+
+    Raises:
+        OSError: if it cannot be written.
+    """
+    with atomic_path(path, sync=False) as tmp, tmp.open("wb") as f:
         f.writelines(pieces)
         size = f.tell()
-    os.replace(tmp, path)
     return size
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 from auditlib.eol.schema import EolDataError, check_cycles, check_table, is_product_name
 from auditlib.eol.table import EolTable, cache_path
 from auditlib.eol.versions import product_for
+from auditlib.files import write_atomic
 
 
 @dataclass(frozen=True)
@@ -172,25 +172,6 @@ def _change(name: str, old: list[dict[str, Any]] | None,
     return ProductChange(name, status, len(new), added, removed, changed)
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file in the same folder and a rename, so that a
-    reader sees the old file or the new one, never a part. Raises OSError when it cannot.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)  # mkstemp makes 0600; keep the old file's mode, or the usual 0644
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def update_table(source: str | os.PathLike[str], *, product: str | None = None,
                  to: str | os.PathLike[str] | None = None,
                  today: dt.date | None = None) -> UpdateResult:
@@ -220,6 +201,6 @@ def update_table(source: str | os.PathLike[str], *, product: str | None = None,
                    dates)
     text = new.to_text()
     EolTable.from_text(text, str(target))  # the written table must read back
-    write_atomically(target, text)
+    write_atomic(target, text)
     return UpdateResult(target, new.generated_at, base.generated_at, base.location,
                         tuple(changes), tuple(incoming.files))

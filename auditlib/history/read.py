@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from auditlib.errors import StoreError
-from auditlib.store.snapshots import SnapshotInfo, read_snapshot, snapshot_infos, source_mask
+from auditlib.store.manifest import SnapshotInfo, snapshot_infos
+from auditlib.store.read import read_snapshot, source_mask
 from auditlib.tables import TABLES, TABLES_BY_NAME, concat, empty
 
 SNAPSHOTS = "snapshots"

@@ -32,6 +32,8 @@ from auditlib.history.read import SNAPSHOTS as _SNAPSHOTS
 from auditlib.history.read import read_history
 from auditlib.identity import parse_reference
 from auditlib.normalize.severity import SEVERITY_DTYPE
+from auditlib.store.current import read_current
+from auditlib.store.manifest import snapshot_infos
 
 History = Mapping[str, pd.DataFrame]
 StoreOrHistory = str | os.PathLike[str] | Mapping[str, pd.DataFrame]
@@ -253,7 +255,6 @@ def _pick(ids: list[str], older: str | None, newer: str | None) -> tuple[str, st
 def _two_states(store: str | os.PathLike[str], older: str | None, newer: str | None
                 ) -> tuple[History, str, str]:
     """Return the history of just two states of `store` (read with `read_current`)."""
-    from auditlib.store.snapshots import read_current, snapshot_infos
 
     infos = snapshot_infos(store)
     if not infos:

@@ -14,7 +14,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from auditlib.parsers.interface import Row
+from auditlib.rows import Row
 from auditlib.tables import DTYPES, TABLES_BY_NAME, concat, frame
 
 CHUNK_ROWS = 50_000

@@ -43,18 +43,14 @@ import pandas as pd
 
 from auditlib.data import AuditData, merge
 from auditlib.errors import StoreError
+from auditlib.files import atomic_path, remove_stale_temps
 from auditlib.ingest.documents import Candidate, find_files
-from auditlib.store.layout import snapshot_dir, stat_cache_file
-from auditlib.store.snapshots import (
-    Carried,
-    SourceState,
-    StorePath,
-    current_sources,
-    read_snapshot,
-    schema_fingerprint,
-    store_lock,
-    write_snapshot,
-)
+from auditlib.store.current import SourceState, current_sources
+from auditlib.store.layout import StorePath, snapshot_dir, stat_cache_file
+from auditlib.store.lock import store_lock
+from auditlib.store.manifest import Carried, schema_fingerprint
+from auditlib.store.read import read_snapshot
+from auditlib.store.write import write_snapshot
 
 RACY_SECONDS = 2.0
 """A cache entry is trusted only for a file last modified this long before it was hashed."""
@@ -137,9 +133,12 @@ def read_stat_cache(store: StorePath) -> dict[str, _Entry]:
 
 def _write_stat_cache(store: Path, entries: dict[str, _Entry]) -> None:
     """Write the stat cache atomically (a temporary file renamed over it; call under the store
-    lock)."""
+    lock).
+
+    Raises:
+        OSError: if it cannot be written; the old cache is then left as it was.
+    """
     f = stat_cache_file(store)
-    f.parent.mkdir(parents=True, exist_ok=True)
     keys = sorted(entries)
     df = pd.DataFrame({
         "path": pd.array(keys, dtype="string"),
@@ -149,18 +148,9 @@ def _write_stat_cache(store: Path, entries: dict[str, _Entry]) -> None:
         "scan_id": pd.array([entries[k].scan_id for k in keys], dtype="string"),
         "hashed_at_ns": [entries[k].hashed_at_ns for k in keys],
     }).astype(_CACHE_COLUMNS)
-    for stale in f.parent.glob(f".{f.name}.tmp-*"):  # left by a run that crashed
-        try:
-            if time.time() - stale.stat().st_mtime > 3600:
-                stale.unlink()
-        except OSError:
-            pass
-    tmp = f.with_name(f".{f.name}.tmp-{os.getpid()}")
-    try:
+    remove_stale_temps(f, older_than=3600)  # left by a run that crashed
+    with atomic_path(f) as tmp:
         df.to_parquet(tmp, index=False)
-        os.replace(tmp, f)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def hash_file(path: str) -> str:

@@ -24,7 +24,7 @@ from auditlib.ingest.accumulate import Accumulator
 from auditlib.ingest.documents import Candidate, RawFile, decode_document, find_files, read_file
 from auditlib.ingest.resolve import resolve_image_ids
 from auditlib.parsers import identify, parse_document
-from auditlib.parsers.interface import Output, Row, ScanInfo
+from auditlib.rows import Output, Row, ScanInfo
 
 Progress = Callable[[str], None]
 

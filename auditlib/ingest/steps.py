@@ -19,7 +19,7 @@ from auditlib.scanners.targets import EngineImage, Target
 from auditlib.scanners.tools import ScanSettings
 from auditlib.sources.collect import CollectRequest, collect
 from auditlib.store.layout import StorePath
-from auditlib.store.snapshots import write_snapshot
+from auditlib.store.write import write_snapshot
 
 FileProgress = Callable[[str], None]
 

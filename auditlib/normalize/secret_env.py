@@ -1,4 +1,5 @@
-"""Whether an environment variable of an image looks like a baked-in secret.
+"""Whether an environment variable of an image looks like a baked-in secret: by its name
+(`is_secret_name`, Trivy DS-0031, also used for Dockerfile `ENV`/`ARG` names) or by its value.
 
 Only the verdict and its reason are kept; the value is looked at here and never stored.
 """
@@ -7,7 +8,20 @@ from __future__ import annotations
 
 import re
 
-from auditlib.sources._dockerfile_rules import is_secret_name
+# Trivy DS-0031: these names, also behind a VITE_ or REACT_APP_ prefix (front-end build tools
+# bake such variables into the bundle they ship).
+_SECRET_NAMES = frozenset(
+    {
+        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AZURE_CLIENT_ID",
+        "AZURE_CLIENT_SECRET", "GITHUB_TOKEN", "OPENAI_API_KEY", "HF_TOKEN",
+    }
+)
+_SECRET_PREFIXES = ("VITE_", "REACT_APP_")
+_SECRET_PARTS = ("PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "PRIVATE_KEY", "CREDENTIALS")
+# Names that point at a secret rather than hold one (`POSTGRES_PASSWORD_FILE` is the safe way to
+# pass a password), and Hugging Face's `TOKENIZERS_PARALLELISM`, are not secrets.
+_NOT_SECRET_SUFFIXES = ("_FILE", "_PATH", "_DIR")
+_NOT_SECRET_WORDS = ("TOKENIZER",)
 
 # Token shapes of the most common providers (the same families Trivy's secret rules find).
 _VALUE_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -26,6 +40,30 @@ _VALUE_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
 _PLACEHOLDERS = frozenset(
     {"", "changeme", "change-me", "xxx", "none", "null", "empty", "secret", "password", "todo"}
 )
+
+
+def is_secret_name(name: str) -> bool:
+    """Return whether an ENV or ARG name looks like it holds a secret (Trivy DS-0031).
+
+    Args:
+        name: the variable name.
+
+    Returns:
+        True for the DS-0031 names (`AWS_SECRET_ACCESS_KEY`, `GITHUB_TOKEN`, `HF_TOKEN`, ...), also
+        behind a `VITE_` or `REACT_APP_` prefix, and for names containing `PASSWORD`, `PASSWD`,
+        `SECRET`, `TOKEN`, `API_KEY`, `PRIVATE_KEY` or `CREDENTIALS` (any case), except names that
+        point at a secret (`..._FILE`, `..._PATH`, `..._DIR`) and `TOKENIZERS_...`.
+    """
+    upper = name.upper()
+    for prefix in _SECRET_PREFIXES:
+        upper = upper.removeprefix(prefix)
+    if upper in _SECRET_NAMES:
+        return True
+    if upper.endswith(_NOT_SECRET_SUFFIXES):
+        return False
+    for word in _NOT_SECRET_WORDS:
+        upper = upper.replace(word, "")
+    return any(part in upper for part in _SECRET_PARTS)
 
 
 def check_env(name: str, value: str | None) -> str | None:

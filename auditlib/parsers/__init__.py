@@ -14,12 +14,13 @@ from auditlib.parsers.dockle_json import DockleJsonParser
 from auditlib.parsers.grype_json import GrypeJsonParser
 from auditlib.parsers.hadolint_json import HadolintJsonParser
 from auditlib.parsers.harbor_json import HarborJsonParser
-from auditlib.parsers.interface import Document, Output, Parser
+from auditlib.parsers.interface import Document, Parser
 from auditlib.parsers.sarif import SarifParser
 from auditlib.parsers.spdx_json import SpdxJsonParser
 from auditlib.parsers.syft_json import SyftJsonParser
 from auditlib.parsers.trivy_json import TrivyJsonParser
 from auditlib.parsers.unsupported import UnsupportedToolParser
+from auditlib.rows import Output
 
 PARSERS: tuple[Parser, ...] = (
     TrivyJsonParser(),

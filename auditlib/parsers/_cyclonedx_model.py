@@ -18,7 +18,7 @@ import msgspec
 from packageurl import PackageURL
 
 from auditlib.identity import is_digest, parse_reference
-from auditlib.parsers.interface import ImageInfo, Output
+from auditlib.rows import ImageInfo, Output
 
 T = TypeVar("T")
 

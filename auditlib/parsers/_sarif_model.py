@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 from packageurl import PackageURL
 
-from auditlib.parsers.interface import Output
+from auditlib.rows import Output
 
 _ARCHIVES = (".tar", ".tar.gz", ".tgz", ".tar.zst", ".tar.xz")
 

@@ -16,7 +16,7 @@ from auditlib.normalize.licenses import LicenseInfo, classify_license
 from auditlib.normalize.purl import purl_type
 from auditlib.normalize.severity import normalize_severity
 from auditlib.parsers import _trivy_model as m
-from auditlib.parsers.interface import Output, Row
+from auditlib.rows import Output, Row
 
 _LicenceSet = tuple[LicenseInfo, tuple[tuple[str, LicenseInfo], ...]]
 

@@ -20,7 +20,8 @@ from auditlib.normalize.cvss import CvssScore, best_cvss, cvss_version
 from auditlib.normalize.licenses import classify_license
 from auditlib.normalize.severity import normalize_severity, severity_from_score
 from auditlib.parsers import _cyclonedx_model as m
-from auditlib.parsers.interface import Document, Output, Parser, Row
+from auditlib.parsers.interface import Document, Parser
+from auditlib.rows import Output, Row
 
 _TRIVY = "aquasecurity:trivy:"
 _CVSS_METHODS = {"cvssv2": "2.0", "cvssv3": "3.0", "cvssv31": "3.1", "cvssv4": "4.0"}

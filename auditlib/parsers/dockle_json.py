@@ -13,7 +13,8 @@ from typing import Any
 import msgspec
 
 from auditlib.normalize.severity import normalize_severity
-from auditlib.parsers.interface import Document, ImageInfo, Output, Parser, Row
+from auditlib.parsers.interface import Document, Parser
+from auditlib.rows import ImageInfo, Output, Row
 
 CHECKPOINTS_URL = "https://github.com/goodwithtech/dockle/blob/master/CHECKPOINT.md#"
 """Dockle's checkpoint documentation; the rule code is appended as the fragment."""

@@ -33,7 +33,8 @@ from auditlib.parsers._grype_model import (
     Source,
     Vulnerability,
 )
-from auditlib.parsers.interface import Document, ImageInfo, Output, Parser, Row, ScanInfo
+from auditlib.parsers.interface import Document, Parser
+from auditlib.rows import ImageInfo, Output, Row, ScanInfo
 
 _TARGET_TYPES: dict[str, str] = {
     "image": "container_image",

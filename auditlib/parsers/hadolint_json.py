@@ -12,7 +12,8 @@ from typing import Annotated, Any
 import msgspec
 
 from auditlib.normalize.severity import normalize_severity
-from auditlib.parsers.interface import Document, Output, Parser, Row
+from auditlib.parsers.interface import Document, Parser
+from auditlib.rows import Output, Row
 
 _HADOLINT_WIKI = "https://github.com/hadolint/hadolint/wiki/"
 _SHELLCHECK_WIKI = "https://www.shellcheck.net/wiki/"

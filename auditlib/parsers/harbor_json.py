@@ -21,7 +21,8 @@ import msgspec
 from auditlib.errors import MalformedInputError
 from auditlib.normalize.cvss import CvssScore, best_cvss, cvss_version
 from auditlib.normalize.severity import normalize_severity
-from auditlib.parsers.interface import Document, ImageInfo, Output, Parser, Row, decode
+from auditlib.parsers.interface import Document, Parser
+from auditlib.rows import ImageInfo, Output, Row, decode
 
 REPORT_MIME_PREFIX = "application/vnd.security.vulnerability.report"
 """The key Harbor's API puts the vulnerability report under (followed by `; version=...`)."""

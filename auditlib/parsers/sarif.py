@@ -16,7 +16,8 @@ import msgspec
 from auditlib.normalize.cvss import CvssScore, best_cvss, cvss_version
 from auditlib.normalize.severity import normalize_severity, severity_from_score
 from auditlib.parsers import _sarif_model as m
-from auditlib.parsers.interface import Document, ImageInfo, Output, Parser, Row, decode
+from auditlib.parsers.interface import Document, Parser
+from auditlib.rows import ImageInfo, Output, Row, decode
 
 _VULN, _MISCONF, _SECRET, _LICENSE = "vulnerabilities", "misconfigurations", "secrets", "license"
 _NOT_FIXED = {"not fixed", "not-fixed"}

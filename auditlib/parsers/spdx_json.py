@@ -33,7 +33,8 @@ from auditlib.parsers._spdx_model import (
     first,
     parse_purl,
 )
-from auditlib.parsers.interface import Document, ImageInfo, Output, Parser, Row
+from auditlib.parsers.interface import Document, Parser
+from auditlib.rows import ImageInfo, Output, Row
 
 _SUPPORTED = ("2.2", "2.3")
 _NO_LICENSE = {"", "NOASSERTION", "NONE"}

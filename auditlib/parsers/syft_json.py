@@ -25,7 +25,8 @@ from auditlib.parsers._syft_model import (
     ImageMetadata,
     Source,
 )
-from auditlib.parsers.interface import Document, ImageInfo, Output, Parser, Row
+from auditlib.parsers.interface import Document, Parser
+from auditlib.rows import ImageInfo, Output, Row
 
 _TARGET_TYPES = {"image": "container_image", "directory": "filesystem", "file": "filesystem"}
 """Syft source type to `scans.target_type`; other types (`snap`, ...) are `unknown`."""

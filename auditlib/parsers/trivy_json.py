@@ -26,7 +26,8 @@ from auditlib.errors import MalformedInputError, UnsupportedFormatError
 from auditlib.normalize.severity import normalize_severity
 from auditlib.parsers import _trivy_model as m
 from auditlib.parsers import _trivy_rows as build
-from auditlib.parsers.interface import Document, ImageInfo, Output, Parser, Row, decode
+from auditlib.parsers.interface import Document, Parser
+from auditlib.rows import ImageInfo, Output, Row, decode
 
 # Go's zero `time.Time`, which Trivy writes for an unset `created` (e.g. `Metadata.ImageConfig` of a
 # filesystem scan). It is not a time anyone meant, and pandas cannot hold year 1 in ns precision.

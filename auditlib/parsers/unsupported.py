@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from auditlib.errors import UnsupportedFormatError
-from auditlib.parsers.interface import Document, Output, Parser
+from auditlib.parsers.interface import Document, Parser
+from auditlib.rows import Output
 
 
 def _tool(doc: Document) -> str | None:

@@ -20,6 +20,8 @@ from typing import Any
 import nbformat
 from nbformat import NotebookNode
 
+from auditlib.errors import AuditlibError
+from auditlib.files import write_atomic
 from auditlib.reports.context import META_KEY
 from auditlib.reports.header import header_html
 from auditlib.reports.markup import CSS
@@ -52,7 +54,7 @@ _NETWORK_REF = re.compile(
 )
 
 
-class ExportError(Exception):
+class ExportError(AuditlibError):
     """The page would need the network (a bug in the template or in a figure)."""
 
 
@@ -190,8 +192,5 @@ def export_html(notebook: str | Path | NotebookNode, out: str | Path, *,
     page = render_page(nb, title=title, header=header_html(
         title=title, meta=meta, error=info.error if failed else None, failed=failed))
     path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, page)
     return path

@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from auditlib.files import write_atomic
+
 INDEX_NAME = "index.html"
 
 _PAGE = """<!DOCTYPE html>
@@ -130,7 +132,5 @@ def write_index(folder: str | Path) -> Path:
     env = Environment(autoescape=True)
     page = env.from_string(_PAGE).render(runs=collect_runs(base), folder=str(base))
     out = base / INDEX_NAME
-    tmp = base / f".{INDEX_NAME}.tmp"
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(out)
+    write_atomic(out, page)
     return out

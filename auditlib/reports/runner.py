@@ -19,6 +19,7 @@ from typing import Any
 
 from auditlib.assess import assess
 from auditlib.errors import AuditlibError
+from auditlib.files import write_atomic
 from auditlib.reports.facts import fleet_facts
 from auditlib.reports.params import ParameterError, ReportParams, absolute, is_none
 
@@ -388,9 +389,7 @@ def write_summary(run: ReportRun, meta: Mapping[str, Any], kernel: str,
         "kernel": kernel,
         "auditlib_version": __version__,
     }
-    tmp = run.summary.with_name(f".{run.summary.name}.tmp")
-    tmp.write_text(json.dumps(doc, indent=2, default=str), encoding="utf-8")
-    tmp.replace(run.summary)
+    write_atomic(run.summary, json.dumps(doc, indent=2, default=str))
     return run.summary
 
 

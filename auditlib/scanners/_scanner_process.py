@@ -11,6 +11,7 @@ from pathlib import Path
 
 from auditlib.scanners.tools import (
     Options,
+    ScanError,
     TargetKind,
     Tool,
     ToolInfo,
@@ -19,7 +20,7 @@ from auditlib.scanners.tools import (
 )
 
 
-class ScannerFailedError(Exception):
+class ScannerFailedError(ScanError):
     """A scanner run failed; the message names tool, target and why."""
 
 

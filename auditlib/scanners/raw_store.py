@@ -21,12 +21,12 @@ import hashlib
 import json
 import os
 import re
-import secrets
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from auditlib.files import atomic_path
 from auditlib.store.layout import raw_dir
 
 TMP_DIR = "tmp"
@@ -122,31 +122,20 @@ class RawStore:
     def writing(self, path: Path) -> Iterator[PendingOutput]:
         """Write the output `path` atomically.
 
-        Yields a `PendingOutput` whose temporary file the caller fills. When the block ends
-        normally, the file is flushed to disk and renamed to `path` (replacing an older one), and
-        the record, if any, is written beside it. When the block raises, the temporary file is
-        removed and `path` is left as it was.
+        Yields a `PendingOutput` whose temporary file (`auditlib.files.atomic_path`) the caller
+        fills. When the block ends normally, the file is flushed to disk and renamed to `path`
+        (replacing an older one), and the record, if any, is written beside it. When the block
+        raises, the temporary file is removed and `path` is left as it was.
 
         Raises:
             OSError: if the folder or the files cannot be written (nothing is left half-written).
         """
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-        # Made by os.open rather than mkstemp so that the output gets the umask's mode (mkstemp's
-        # 0600 would hide a shared store's outputs from its other readers).
-        os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-        pending = PendingOutput(temp)
-        try:
+        with atomic_path(path) as temp:
+            pending = PendingOutput(temp)
             yield pending
-            _fsync(pending.temp)
             # The old record goes first: a crash before the new one is written leaves an output
             # that covers no options, which a later run makes again, never one that claims more.
             self.record_path(path).unlink(missing_ok=True)
-            os.replace(pending.temp, path)
-            _fsync_dir(path.parent)
-        except BaseException:
-            pending.temp.unlink(missing_ok=True)
-            raise
         if pending.record:
             self.write_bytes(self.record_path(path), _json_bytes(pending.record))
 
@@ -172,22 +161,3 @@ class RawStore:
 
 def _json_bytes(value: Mapping[str, Any]) -> bytes:
     return json.dumps(value, indent=2, sort_keys=True, default=str).encode() + b"\n"
-
-
-def _fsync(path: Path) -> None:
-    with path.open("rb+") as f:
-        os.fsync(f.fileno())
-
-
-def _fsync_dir(folder: Path) -> None:
-    # Makes the rename itself durable; not every platform lets a folder be opened (Windows).
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

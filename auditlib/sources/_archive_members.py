@@ -15,6 +15,8 @@ from typing import Any
 
 import orjson
 
+from auditlib.errors import AuditlibError
+
 
 @dataclass(frozen=True, slots=True)
 class ArchiveLimits:
@@ -30,7 +32,7 @@ class ArchiveLimits:
     """Deepest nesting of image indexes followed in an OCI layout."""
 
 
-class ArchiveError(Exception):
+class ArchiveError(AuditlibError):
     """A member, or the whole archive, could not be read; the message says which and why."""
 
 

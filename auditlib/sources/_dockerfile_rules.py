@@ -1,7 +1,8 @@
-"""What the Dockerfile reader detects in instructions: secret-looking `ENV`/`ARG` names, a root
-`USER`, `RUN` commands that upgrade packages, and `COPY`/`ADD` of configuration or key files.
+"""What the Dockerfile reader detects in instructions: `RUN` commands that upgrade packages, and
+`COPY`/`ADD` of configuration or key files.
 
-Used by `dockerfile`, which re-exports `is_secret_name`.
+Used by `dockerfile`. Secret-looking `ENV`/`ARG` names are `auditlib.normalize.secret_env`'s
+`is_secret_name`; a root `USER` is `auditlib.normalize.users`' `is_root_user`.
 """
 
 from __future__ import annotations
@@ -16,21 +17,6 @@ from auditlib.sources._dockerfile_lexer import (
     _strip_flags,
     _unquote,
 )
-
-# Trivy DS-0031: these names, also behind a VITE_ or REACT_APP_ prefix (front-end build tools
-# bake such variables into the bundle they ship).
-_SECRET_NAMES = frozenset(
-    {
-        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AZURE_CLIENT_ID",
-        "AZURE_CLIENT_SECRET", "GITHUB_TOKEN", "OPENAI_API_KEY", "HF_TOKEN",
-    }
-)
-_SECRET_PREFIXES = ("VITE_", "REACT_APP_")
-_SECRET_PARTS = ("PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "PRIVATE_KEY", "CREDENTIALS")
-# Names that point at a secret rather than hold one (`POSTGRES_PASSWORD_FILE` is the safe way to
-# pass a password), and Hugging Face's `TOKENIZERS_PARALLELISM`, are not secrets.
-_NOT_SECRET_SUFFIXES = ("_FILE", "_PATH", "_DIR")
-_NOT_SECRET_WORDS = ("TOKENIZER",)
 
 _CONFIG_NAMES = frozenset({".env", "config.json", "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519"})
 _CONFIG_SUFFIXES = (
@@ -62,35 +48,6 @@ _UPGRADE_SUBCOMMANDS = {
     "zypper": {"update", "up", "dist-upgrade", "dup", "patch"},
 }
 
-
-def is_secret_name(name: str) -> bool:
-    """Return whether an ENV or ARG name looks like it holds a secret (Trivy DS-0031).
-
-    Args:
-        name: the variable name.
-
-    Returns:
-        True for the DS-0031 names (`AWS_SECRET_ACCESS_KEY`, `GITHUB_TOKEN`, `HF_TOKEN`, ...), also
-        behind a `VITE_` or `REACT_APP_` prefix, and for names containing `PASSWORD`, `PASSWD`,
-        `SECRET`, `TOKEN`, `API_KEY`, `PRIVATE_KEY` or `CREDENTIALS` (any case), except names that
-        point at a secret (`..._FILE`, `..._PATH`, `..._DIR`) and `TOKENIZERS_...`.
-    """
-    upper = name.upper()
-    for prefix in _SECRET_PREFIXES:
-        upper = upper.removeprefix(prefix)
-    if upper in _SECRET_NAMES:
-        return True
-    if upper.endswith(_NOT_SECRET_SUFFIXES):
-        return False
-    for word in _NOT_SECRET_WORDS:
-        upper = upper.replace(word, "")
-    return any(part in upper for part in _SECRET_PARTS)
-
-
-def _is_root(user: str) -> bool:
-    """Return whether a resolved USER value runs as root (`root`, `0`, with any group, or empty)."""
-    who = user.strip().partition(":")[0]
-    return who in ("", "root", "0")
 
 def _run_text(ins: _Instruction) -> str:
     """Return the command a RUN runs, with its heredoc bodies (as one shell text)."""

@@ -22,8 +22,10 @@ from typing import Any, Protocol
 import docker
 import orjson
 
+from auditlib.errors import AuditlibError
 
-class EngineGetError(Exception):
+
+class EngineGetError(AuditlibError):
     """A GET answered with an error status (the image or container vanished, say)."""
 
 

@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 from auditlib.identity import Reference, normalize_reference, parse_reference
-from auditlib.parsers.interface import Output, Row
+from auditlib.normalize.secret_env import is_secret_name
+from auditlib.normalize.users import is_root_user
+from auditlib.rows import Output, Row
 from auditlib.sources._dockerfile_expand import _expand, _expand_or_none
 from auditlib.sources._dockerfile_lexer import (
     _assignments,
@@ -32,10 +34,8 @@ from auditlib.sources._dockerfile_lexer import (
 from auditlib.sources._dockerfile_rules import (
     _copy_sources,
     _is_config_file,
-    _is_root,
     _run_text,
     _upgrades_packages,
-    is_secret_name,  # re-exported: public here, as before the split
 )
 from auditlib.sources.record import Collection, Record
 
@@ -152,7 +152,7 @@ def parse_dockerfile(text: str, *, source: str) -> DockerfileRows:
             if stage.user is None:
                 warnings.append((where, "USER without a user"))
             resolved = _expand(ins.args.strip(), stage.variables)
-            stage.user_is_root = None if resolved is None else _is_root(resolved)
+            stage.user_is_root = None if resolved is None else is_root_user(resolved)
         elif kw == "HEALTHCHECK":
             stage.healthcheck = _healthcheck(ins, warnings)
         elif kw == "RUN":

@@ -25,7 +25,7 @@ import requests
 
 from auditlib.errors import SourceUnavailableError
 from auditlib.identity import normalize_digest, normalize_reference
-from auditlib.parsers.interface import Output, Row
+from auditlib.rows import Output, Row
 from auditlib.sources._engine_http import EngineApi, EngineGetError, UnixApi, engine_api
 from auditlib.sources.image_config import image_record
 from auditlib.sources.record import Collection, Record, canonical

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from auditlib.normalize.secret_env import check_env, redact
-from auditlib.parsers.interface import ImageInfo, Output, Row
+from auditlib.rows import ImageInfo, Output, Row
 from auditlib.sources.record import Record, canonical
 
 

@@ -1,10 +1,10 @@
 """What a collector hands the loader: `Record`s (one per thing read, each a `scans` row) grouped in
 `Collection`s (one per source: an engine, a registry repository, an archive, a Dockerfile).
 
-Collectors build parser `Output`s, exactly as the file parsers do, so collected rows go through the
-same typed tables and provenance: `scan_id` is the `sha256:` of the record's payload (the bytes the
-source answered, canonicalised), so an unchanged image, container or tag gives the same id run
-after run.
+Collectors build `Output`s (`auditlib.rows`), exactly as the file parsers do, so collected rows go
+through the same typed tables and provenance: `scan_id` is the `sha256:` of the record's payload
+(the bytes the source answered, canonicalised), so an unchanged image, container or tag gives the
+same id run after run.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import orjson
 
 from auditlib.data import AuditData, FileResult
 from auditlib.ingest.accumulate import Accumulator
-from auditlib.parsers.interface import Output
+from auditlib.rows import Output
 
 
 @dataclass(slots=True)

@@ -27,7 +27,7 @@ from requests.adapters import HTTPAdapter
 
 from auditlib.errors import AuditlibError
 from auditlib.identity import parse_reference
-from auditlib.parsers.interface import Row
+from auditlib.rows import Row
 from auditlib.sources._registry_client import RegistryClient
 from auditlib.sources._registry_http import RegistryError, RetryPolicy, is_loopback
 from auditlib.sources._registry_manifest import SHORT_NAMES, ResolvedImage

@@ -3,6 +3,10 @@
 The layout (plain Parquet, readable by DuckDB, Spark or Trino as it is) is defined once, in
 `auditlib.store.layout`.
 
+The modules: `layout` (where things are), `lock` (the store lock), `manifest` (what each snapshot
+says, the list of snapshots), `write` (`write_snapshot`), `read` (one snapshot, the newest) and
+`current` (the current state across snapshots). This package re-exports their public names.
+
 A snapshot is written into a hidden temporary folder and renamed into place when complete, under an
 exclusive lock on `STORE/.lock`, so a snapshot that failed half-way is never seen by a reader and
 two runs at once cannot corrupt the store. Snapshot ids (`YYYYmmddTHHMMSSffffffZ-xxxxxx`, UTC) sort
@@ -30,19 +34,12 @@ folder name::
       ON v.source = s.source AND split_part(v.filename, '/', -2) = s.snapshot_id
 """
 
+from auditlib.store.current import SourceState, current_sources, read_current
 from auditlib.store.layout import DEFAULT_STORE, StorePath
-from auditlib.store.snapshots import (
-    SnapshotInfo,
-    SourceState,
-    current_sources,
-    list_snapshots,
-    read_current,
-    read_latest,
-    read_snapshot,
-    snapshot_infos,
-    store_lock,
-    write_snapshot,
-)
+from auditlib.store.lock import store_lock
+from auditlib.store.manifest import SnapshotInfo, list_snapshots, snapshot_infos
+from auditlib.store.read import read_latest, read_snapshot
+from auditlib.store.write import write_snapshot
 
 __all__ = [
     "DEFAULT_STORE",

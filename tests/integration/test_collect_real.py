@@ -22,7 +22,7 @@ from auditlib.sources.archive import collect_archive
 from auditlib.sources.collect import CollectRequest, collect
 from auditlib.sources.record import to_audit_data
 from auditlib.sources.registry import collect_registry
-from auditlib.store.snapshots import read_latest
+from auditlib.store import read_latest
 from tests.integration.conftest import require_tool
 from tests.integration.fleet import Fleet
 from tests.integration.registry_server import (  # noqa: F401 - pytest fixtures

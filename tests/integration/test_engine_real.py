@@ -130,7 +130,7 @@ def test_cli_collect_engine_and_dockerfiles(engine_fleet: Fleet, tmp_path: Path)
     done = subprocess.run(args, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     assert "snapshot written" in done.stdout
-    from auditlib.store.snapshots import read_latest
+    from auditlib.store import read_latest
 
     data = read_latest(store)
     assert set(engine_fleet.images.values()) < set(data.images["image_id"])

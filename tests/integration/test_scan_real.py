@@ -27,7 +27,7 @@ from auditlib.scanners import (
     run_scans,
     tagged_images,
 )
-from auditlib.store.snapshots import list_snapshots, read_snapshot
+from auditlib.store import list_snapshots, read_snapshot
 from tests.integration.conftest import require_tool
 from tests.scanners import image_archive
 

@@ -16,7 +16,7 @@ import pytest
 
 from auditlib.sources.collect import CollectRequest, collect
 from auditlib.staleness.table import staleness
-from auditlib.store.snapshots import write_snapshot
+from auditlib.store import write_snapshot
 from tests.integration.engine import build, busybox_rootfs, import_image
 from tests.integration.fleet import Fleet
 from tests.integration.registry_server import RunningRegistry, registry_server  # noqa: F401

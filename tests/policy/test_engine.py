@@ -17,7 +17,7 @@ from auditlib.policy.docs import policy_reference
 from auditlib.policy.model import Rule, Verdict
 from auditlib.policy.output import to_dict, to_junit
 from auditlib.policy.rules import RULES
-from auditlib.store.snapshots import write_snapshot
+from auditlib.store import write_snapshot
 from tests.policy.builders import AS_OF, image_id, make_data
 
 A, B = image_id(1), image_id(2)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from auditlib import load
 from auditlib.demo import write_fleet
-from auditlib.store.snapshots import write_snapshot
+from auditlib.store import write_snapshot
 
 EVIL_PACKAGE = "<script>alert(1)</script>"
 EVIL_LABEL = '<img src=x onerror="window.__xss=1">'

@@ -140,7 +140,7 @@ def test_reports_on_sboms_only(tmp_path: Path) -> None:
     """A store with packages but no vulnerability scan: every section says what it lacks."""
     from auditlib import load
     from auditlib.demo import write_fleet
-    from auditlib.store.snapshots import write_snapshot
+    from auditlib.store import write_snapshot
 
     write_fleet(tmp_path / "fleet", images=2, files_per_image=5)
     store = tmp_path / "store"

@@ -30,7 +30,7 @@ from auditlib.scanners.targets import (
     engine_error_message,
 )
 from auditlib.scanners.tools import ScanSettings, TargetError, TargetKind
-from auditlib.store.snapshots import list_snapshots, read_snapshot
+from auditlib.store import list_snapshots, read_snapshot
 from tests.scanners import image_archive, oci_archive
 
 FILES = {"etc/os-release": b"ID=debian\nVERSION_ID=12\n", "app/run.sh": b"echo hi\n"}

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from auditlib.data import AuditData
-from auditlib.sources.dockerfile import DockerfileRows, is_secret_name, parse_dockerfile
+from auditlib.normalize.secret_env import is_secret_name
+from auditlib.sources.dockerfile import DockerfileRows, parse_dockerfile
 from auditlib.tables import (
     DOCKERFILE_SECRET_NAMES,
     DOCKERFILE_STAGES,

@@ -12,17 +12,9 @@ import pandas as pd
 from auditlib.fleet.glob import matches_any
 from auditlib.fleet.view import FleetView, text
 from auditlib.identity import parse_reference
+from auditlib.normalize.users import is_root_user
 from auditlib.policy.model import Param, Rule, Verdict
 from auditlib.policy.rules._frames import evidence_list
-
-_ROOT_USERS = frozenset({"", "root", "0", "0:0", "root:root", "root:0", "0:root"})
-
-
-def is_root_user(user: str) -> bool:
-    """Return whether an image or container user runs as root: empty, `root`, `0` (any group)."""
-    u = user.strip()
-    return u in _ROOT_USERS or u.split(":", 1)[0] in ("root", "0")
-
 
 # -- non-root-user ---------------------------------------------------------------------------
 

@@ -1,0 +1,236 @@
+"""The store's current state: for each source, the snapshot that holds its rows
+(`current_sources`), and those rows added up across snapshots (`read_current`); see the package
+docstring."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from auditlib.data import AuditData, merge
+from auditlib.errors import StoreError
+from auditlib.ingest.resolve import resolve_image_ids
+from auditlib.store.layout import StorePath, table_file
+from auditlib.store.manifest import SnapshotInfo, snapshot_infos
+from auditlib.store.read import filter_sources, read_tables
+from auditlib.tables import TABLES, TABLES_BY_NAME, empty
+
+
+def _upto(store: StorePath, as_of: StorePath | None) -> list[SnapshotInfo]:
+    """Return the snapshots of `store` up to and including `as_of` (a snapshot id or folder).
+
+    Raises:
+        StoreError: if the store has no snapshot, or `as_of` is not one of them.
+    """
+    snaps = snapshot_infos(store)
+    if not snaps:
+        raise StoreError(
+            f"{store}: no snapshot in this store; run `auditlib ingest PATH --store {store}` or "
+            f"`auditlib collect --store {store}` first"
+        )
+    if as_of is None:
+        return snaps
+    name = Path(as_of).name
+    for i, s in enumerate(snaps):
+        if s.snapshot_id == name:
+            return snaps[: i + 1]
+    raise StoreError(f"{store}: no snapshot {name!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """One source of the store's current state."""
+
+    source: str
+    snapshot_id: str
+    """The snapshot holding its rows (the one that read it)."""
+    scan_id: str | None
+    """`sha256:` of the file it was read from, when it is one file that gave one document."""
+    file_bytes: int | None
+    auditlib_version: str | None
+    """The auditlib that read it."""
+    schema: str | None
+    """That auditlib's `schema_fingerprint()`."""
+    given: tuple[str, ...] = ()
+    """The paths or endpoints the run that read it was given."""
+
+
+Visit = Callable[[SnapshotInfo, Collection[str], set[str]], set[str]]
+"""What `_walk` calls on each snapshot that may give rows: (snapshot, claimed, wanted) -> the
+sources its rows name."""
+
+
+def _walk(snaps: list[SnapshotInfo], visit: Visit) -> dict[str, str | None]:
+    """Walk `snaps` newest first and decide, for each source, which snapshot holds its rows.
+
+    `visit(snap, claimed, wanted)` is called for each snapshot that may give rows: `claimed` are
+    the sources newer snapshots decided (their rows in `snap` are stale), `wanted` the sources
+    newer snapshots carried over from `snap` (their rows in `snap` are current). It returns the
+    sources `snap`'s rows name. A snapshot whose manifest names only decided sources, and from
+    which nothing is wanted, is not visited.
+
+    Returns:
+        source -> id of the snapshot holding its rows, or None when the source was removed.
+
+    Raises:
+        StoreError: if a snapshot named as holding carried rows is missing (or not older).
+    """
+    holder: dict[str, str | None] = {}
+    wanted_from: dict[str, set[str]] = {}
+    for snap in reversed(snaps):
+        wanted = wanted_from.pop(snap.snapshot_id, set())
+        files = snap.files or {}
+        # Carried from a snapshot that itself carried it (auditlib flattens these when it writes):
+        # the rows are further back.
+        for s in [s for s in wanted if s not in files and s in snap.carried]:
+            wanted.discard(s)
+            to = snap.carried[s].snapshot_id
+            wanted_from.setdefault(to, set()).add(s)
+            holder[s] = to
+        listed = snap.listed
+        if listed and listed <= holder.keys() and not wanted:
+            continue  # everything it names was decided by newer snapshots
+        found = visit(snap, holder.keys(), wanted)
+        for s in (*files, *found):
+            holder.setdefault(s, snap.snapshot_id)
+        for s, c in snap.carried.items():
+            if s not in holder:
+                holder[s] = c.snapshot_id
+                wanted_from.setdefault(c.snapshot_id, set()).add(s)
+        for s in snap.removed:
+            holder.setdefault(s, None)
+    if wanted_from:
+        missing = ", ".join(sorted(wanted_from))
+        raise StoreError(
+            f"{snaps[-1].path.parent}: snapshot(s) {missing} hold the rows of sources that later "
+            "snapshots carried over, but are missing (or not older than them)"
+        )
+    return holder
+
+
+def _data_sources(info: SnapshotInfo) -> set[str]:
+    """Return the sources the rows of a snapshot's `scans` and `load_errors` name."""
+    if not info.has_rows:
+        return set()
+    out: set[str] = set()
+    for name in ("scans", "load_errors"):
+        if info.rows is not None and not info.rows.get(name):
+            continue
+        f = table_file(info.path, name)
+        try:
+            col = pd.read_parquet(f, columns=["source"])["source"]
+        except (OSError, ValueError) as e:
+            raise StoreError(f"{f}: cannot read table: {e}") from e
+        out.update(col.dropna().astype(str).unique())
+    return out
+
+
+def current_sources(
+    store: StorePath, as_of: StorePath | None = None
+) -> dict[str, SourceState]:
+    """Return the sources of the store's current state (right after `as_of`, default the newest
+    snapshot), each with the snapshot holding its rows. Reads manifests and the small `scans` and
+    `load_errors` tables only.
+
+    Returns:
+        source -> its state; an empty dict when the store has no snapshot.
+
+    Raises:
+        StoreError: if `as_of` is not a snapshot of the store, a table cannot be read, or a
+            snapshot holding carried rows is missing.
+    """
+    if not snapshot_infos(store):
+        return {}
+    snaps = _upto(store, as_of)
+    holder = _walk(snaps, lambda info, _claimed, _wanted: _data_sources(info))
+    return _states(snaps, holder)
+
+
+def _states(snaps: list[SnapshotInfo], holder: dict[str, str | None]) -> dict[str, SourceState]:
+    """Return the state of each source `holder` gives a snapshot (removed sources left out), with
+    its scan id and size from the holding snapshot's manifest, else from its `scans` table."""
+    by_id = {s.snapshot_id: s for s in snaps}
+    scans_of: dict[str, dict[str, tuple[str, int | None]]] = {}
+
+    def from_scans(info: SnapshotInfo, source: str) -> tuple[str | None, int | None]:
+        # Manifests before scan ids were recorded: the snapshot's scans table says.
+        if info.snapshot_id not in scans_of:
+            try:
+                df = pd.read_parquet(table_file(info.path, "scans"),
+                                     columns=["source", "scan_id", "file_bytes"])
+            except (OSError, ValueError):
+                df = pd.DataFrame({"source": [], "scan_id": [], "file_bytes": []})
+            df = df.astype({"source": str, "scan_id": str})
+            one = df.groupby("source")["scan_id"].nunique()
+            df = df[df["source"].isin(one[one == 1].index)].drop_duplicates("source")
+            scans_of[info.snapshot_id] = {
+                s: (i, None if pd.isna(b) else int(b))
+                for s, i, b in zip(df["source"], df["scan_id"], df["file_bytes"], strict=True)
+            }
+        return scans_of[info.snapshot_id].get(source, (None, None))
+
+    out: dict[str, SourceState] = {}
+    for source, sid in holder.items():
+        if sid is None:
+            continue
+        info = by_id[sid]
+        entry = (info.files or {}).get(source)
+        scan_id: str | None
+        if entry is not None and ("scan_id" in entry or entry.get("error") or entry.get("skipped")):
+            scan_id, nbytes = entry.get("scan_id"), entry.get("file_bytes")
+        else:
+            scan_id, nbytes = from_scans(info, source)
+        out[source] = SourceState(source, sid, scan_id, nbytes, info.auditlib_version, info.schema,
+                                  info.sources)
+    return out
+
+
+def read_current(
+    store: StorePath, as_of: StorePath | None = None, tables: Iterable[str] | None = None
+) -> AuditData:
+    """Read the current state of `store`: for every source (a file, an engine, a repository),
+    the rows of the newest snapshot that read it (or carried it over unchanged), leaving out the
+    sources a newer snapshot removed.
+
+    So `collect`, `scan` and `ingest` runs, each writing its own snapshot, add up to one view;
+    a source read again replaces what older snapshots said of it.
+
+    Args:
+        store: the store folder.
+        as_of: a snapshot id (or folder): the state right after it was written. Default: now.
+        tables: the tables to read (default all); the others are empty.
+
+    Documents known only by a manifest digest get the image id other sources give for it
+    (`auditlib.ingest.resolve.resolve_image_ids`), across snapshots.
+
+    Raises:
+        StoreError: if the store has no snapshot, `as_of` is not one of its snapshots, a table
+            cannot be read, or a snapshot holding carried rows is missing.
+        KeyError: if `tables` names an unknown table.
+    """
+    snaps = _upto(store, as_of)
+    names = [t.name for t in TABLES] if tables is None else list(tables)
+    need = sorted({*names, "scans", "load_errors"}, key=[t.name for t in TABLES].index)
+    parts: list[AuditData] = []
+
+    def visit(info: SnapshotInfo, claimed: Collection[str], wanted: set[str]) -> set[str]:
+        if not info.has_rows:
+            return set()
+        data = read_tables(info.path, need)
+        found = set(data.scans["source"].dropna().astype(str))
+        found |= set(data.load_errors["source"].dropna().astype(str))
+        if claimed:
+            filter_sources(data, set(claimed) - wanted)
+        for n in set(need) - set(names):
+            setattr(data, n, empty(TABLES_BY_NAME[n]))
+        parts.append(data)
+        return found
+
+    _walk(snaps, visit)
+    parts.reverse()
+    # A document that names its image only by a manifest digest joins the image another
+    # snapshot's source (an engine, a registry) gives for that digest.
+    return resolve_image_ids(merge(*parts))
