@@ -4,6 +4,7 @@
 hadolint, Dockle, Harbor) into tidy pandas tables, one attribute of `AuditData` per table.
 """
 
+from auditlib._version import __version__
 from auditlib.data import AuditData, FileResult
 from auditlib.errors import (
     AuditlibError,
@@ -14,8 +15,6 @@ from auditlib.errors import (
 )
 from auditlib.ingest.loader import load
 from auditlib.tables import TABLES, get_table
-
-__version__ = "0.1.0"
 
 __all__ = [
     "TABLES",

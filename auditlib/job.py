@@ -22,6 +22,7 @@ from auditlib.assess import Assessment, assess
 from auditlib.demo import FleetInfo, write_fleet
 from auditlib.errors import StoreError
 from auditlib.files import write_atomic
+from auditlib.ingest.collect import CollectRequest
 from auditlib.ingest.steps import collect_into, ingest_paths, scan_into
 from auditlib.policy.config import load_policy
 from auditlib.policy.output import to_json, to_junit
@@ -29,7 +30,6 @@ from auditlib.reports.batch import Batch, StartReport, run_reports
 from auditlib.reports.runner import ReportRun, new_run_dir
 from auditlib.scanners.runner import ProgressCallback
 from auditlib.scanners.targets import EngineUnreachableError, Target, connect_engine, tagged_images
-from auditlib.sources.collect import CollectRequest
 from auditlib.store.manifest import list_snapshots
 
 Note = Callable[[str], None]

@@ -74,8 +74,8 @@ def time_baseline(url: str, ids: list[str]) -> float:
 
 
 def time_auditlib(url: str) -> tuple[float, dict[str, int]]:
+    from auditlib.ingest.collect import to_audit_data
     from auditlib.sources.engine import collect_engine
-    from auditlib.sources.record import to_audit_data
 
     t0 = time.perf_counter()
     data = to_audit_data([collect_engine(url)])

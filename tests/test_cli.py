@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
-from auditlib.cli.main import main
+from auditlib.cli import main
 from auditlib.store import list_snapshots, read_latest
 from tests.samples import TRIVY
 
@@ -67,6 +68,7 @@ def test_no_command_is_bad_usage() -> None:
     assert result.exit_code == 2
 
 
+@pytest.mark.slow  # both reports executed
 def test_demo_makes_a_synthetic_fleet_and_ingests_it(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["demo", "--images", "3", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output

@@ -185,6 +185,7 @@ def test_cvss_scores_follow_the_3_1_formula(vector: str, score: float) -> None:
     assert cvss31_score(vector) == score
 
 
+@pytest.mark.slow  # runs a benchmark script
 def test_benchmark_runs_end_to_end_on_two_images(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, str(BENCHMARK), "--images", "2", "--fleet", str(tmp_path / "fleet"),

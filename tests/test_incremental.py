@@ -11,8 +11,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-import auditlib
-from auditlib.cli.main import main
+from auditlib.cli import main
 from auditlib.data import AuditData
 from auditlib.ingest import incremental
 from auditlib.ingest.incremental import commit_ingest, load_planned, plan_ingest, read_stat_cache
@@ -57,7 +56,7 @@ def test_second_ingest_of_unchanged_files_reads_nothing(tmp_path: Path,
         raise AssertionError("an unchanged file was opened")
 
     monkeypatch.setattr(incremental, "hash_file", no_read)
-    monkeypatch.setattr("auditlib.ingest.loader.read_file", no_read)
+    monkeypatch.setattr("auditlib.ingest.reader.read_file", no_read)
     plan, data = _ingest(store, fleet)
     assert (plan.cache_hits, plan.hashed, len(plan.unchanged)) == (4, 0, 4)
     assert plan.to_parse == [str(fleet / "notes.md")]  # listed as skipped again, never read
@@ -164,7 +163,7 @@ def test_another_auditlib_version_reads_again(tmp_path: Path,
     fleet, store = _fleet(tmp_path / "f", 2), tmp_path / "s"
     _ingest(store, fleet)
     with monkeypatch.context() as m:
-        m.setattr(auditlib, "__version__", "99.0")
+        m.setattr(incremental, "__version__", "99.0")
         plan = plan_ingest(store, [str(fleet)])
         assert plan.unchanged == {} and len(plan.to_parse) == 3
     with monkeypatch.context() as m:

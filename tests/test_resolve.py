@@ -3,8 +3,9 @@ document that knows both."""
 
 from __future__ import annotations
 
+from auditlib.ingest.collect import to_audit_data
 from auditlib.rows import ImageInfo, Output
-from auditlib.sources.record import Collection, Record, to_audit_data
+from auditlib.sources.record import Collection, Record
 
 IMAGE = "sha256:" + "1" * 64
 MANIFEST = "sha256:" + "2" * 64

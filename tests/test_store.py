@@ -104,6 +104,7 @@ def _writer(store: Path, doc: Path, n: int):  # type: ignore[no-untyped-def]
                             cwd=repo, stderr=subprocess.PIPE, text=True)
 
 
+@pytest.mark.slow  # processes racing for the lock
 def test_runs_at_once_do_not_corrupt_the_store(tmp_path: Path,
                                                write_json) -> None:  # type: ignore[no-untyped-def]
     import json
@@ -125,6 +126,7 @@ def test_runs_at_once_do_not_corrupt_the_store(tmp_path: Path,
     assert len(current.vulnerabilities) == 1
 
 
+@pytest.mark.slow  # waits on a lock
 def test_a_writer_waits_for_the_lock(tmp_path: Path,
                                      write_json) -> None:  # type: ignore[no-untyped-def]
     import json

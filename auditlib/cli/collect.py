@@ -10,8 +10,8 @@ from auditlib.cli.console import error, fail, progress, say
 from auditlib.cli.exits import Exit, leave
 from auditlib.cli.options import quiet_option, store_option
 from auditlib.errors import AuditlibError
+from auditlib.ingest.collect import CollectRequest
 from auditlib.ingest.steps import collect_into
-from auditlib.sources.collect import CollectRequest
 
 
 @click.command()

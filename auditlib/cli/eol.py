@@ -10,6 +10,9 @@ from typing import Any, NoReturn
 import click
 
 from auditlib.cli.console import fail
+from auditlib.eol.table import ENV_FILE, EolTable
+from auditlib.eol.update import update_table
+from auditlib.eol.versions import product_for
 from auditlib.errors import AuditlibError
 
 
@@ -38,8 +41,6 @@ def update(source: Path, product: str | None, target: Path | None) -> None:
     files given (today for a product file). Prints what changed. Exits 2, writing nothing, when a
     file is not JSON or a release cycle is malformed.
     """
-    from auditlib.eol.table import ENV_FILE
-    from auditlib.eol.update import update_table
 
     try:
         result = update_table(source, product=product, to=target)
@@ -74,8 +75,6 @@ def show(product: str | None, table_path: Path | None) -> None:
 
     Exits 2 when the table cannot be read or has no such product.
     """
-    from auditlib.eol.table import EolTable
-    from auditlib.eol.versions import product_for
 
     try:
         table = EolTable.load(table_path)

@@ -3,7 +3,7 @@
 One process parses about 300 MB/s of scanner JSON; a fleet of thousands of documents is read
 faster by as many processes as the machine has cores. Each worker (a fresh
 `python -m auditlib.ingest.worker`)
-reads contiguous runs of the files with `loader.load_files` and sends its typed tables back over a
+reads contiguous runs of the files with `reader.load_files` and sends its typed tables back over a
 pipe; the parent joins them table by table, so rows keep the order of the files.
 """
 
@@ -20,6 +20,7 @@ from typing import Any
 
 from auditlib.data import AuditData, FileResult
 from auditlib.ingest.documents import Candidate
+from auditlib.ingest.reader import load_files
 from auditlib.ingest.worker import receive, send
 from auditlib.tables import TABLES, concat
 
@@ -100,8 +101,6 @@ def load_parallel(candidates: list[Candidate], workers: int, collected_at: datet
     `__main__` guard, from notebooks and from threads. A shard whose worker dies (killed, out of
     memory) is read again in this process: a broken worker costs time, never rows.
     """
-    from auditlib.ingest.loader import load_files
-
     # More shards than workers: formats cost different time per byte, so each worker takes the
     # next shard when it is free.
     parts = shards(candidates, workers * SHARDS_PER_WORKER)

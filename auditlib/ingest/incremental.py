@@ -41,10 +41,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from auditlib._version import __version__
 from auditlib.data import AuditData, merge
 from auditlib.errors import StoreError
 from auditlib.files import atomic_path, remove_stale_temps
 from auditlib.ingest.documents import Candidate, find_files
+from auditlib.ingest.loader import load
+from auditlib.resolve import digest_map, resolve_image_ids
 from auditlib.store.current import SourceState, current_sources
 from auditlib.store.layout import StorePath, snapshot_dir, stat_cache_file
 from auditlib.store.lock import store_lock
@@ -212,8 +215,6 @@ def plan_ingest(
     Raises:
         StoreError: if the store's snapshots cannot be read.
     """
-    from auditlib import __version__
-
     given = tuple(str(p) for p in paths)
     plan = IngestPlan(Path(store), given)
     state = current_sources(store)
@@ -297,7 +298,6 @@ def load_planned(
     Raises:
         StoreError: if the store's snapshots holding carried rows cannot be read.
     """
-    from auditlib.ingest.loader import load
 
     data = load(*plan.paths, progress=progress, workers=workers, exclude=set(plan.unchanged))
     if not plan.unchanged or data.scans.empty:
@@ -307,7 +307,6 @@ def load_planned(
     unresolved_old = ctx.scans["image_id"].isna() & ctx.scans["repo_digest"].notna()
     if not unresolved_new.any() and not unresolved_old.any():
         return data
-    from auditlib.ingest.resolve import digest_map
 
     known = digest_map(merge(_identity_only(data), ctx))
     again = ctx.scans.loc[
@@ -354,7 +353,6 @@ def _carried_identity(plan: IngestPlan) -> AuditData:
 
 def _resolve_with(data: AuditData, ctx: AuditData) -> AuditData:
     """Resolve the image ids of `data` with the digest pairs of `data` and `ctx` together."""
-    from auditlib.ingest.resolve import resolve_image_ids
 
     sizes = {n: len(getattr(data, n)) for n in _IDENTITY}
     both = merge(data, ctx)

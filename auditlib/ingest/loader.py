@@ -1,161 +1,23 @@
 """`load()`: read files and folders of scanner outputs and SBOMs into one `AuditData`.
 
-Each file is read, identified and parsed on its own; whatever goes wrong with one file becomes a
-`load_errors` row and never stops the others. Parsers give plain dict rows, which
-`accumulate.Accumulator` turns into typed tables. While one file is parsed, the next ones are read
-and hashed on other threads (both release the GIL); large inputs are read by one process per core
-(`fanout`).
+Files are found (`documents.find_files`), then read in this process (`reader`) or, for large
+inputs, by one worker process per core (`fanout`); image ids are joined across documents at the
+end (`auditlib.resolve`).
 """
 
 from __future__ import annotations
 
-import gc
 import os
-from collections import deque
 from collections.abc import Callable, Collection
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
-from itertools import islice
 
-from auditlib.data import AuditData, FileResult
-from auditlib.errors import ParseError
-from auditlib.identity import normalize_digest, normalize_reference, parse_reference
-from auditlib.ingest.accumulate import Accumulator
-from auditlib.ingest.documents import Candidate, RawFile, decode_document, find_files, read_file
-from auditlib.ingest.resolve import resolve_image_ids
-from auditlib.parsers import identify, parse_document
-from auditlib.rows import Output, Row, ScanInfo
+from auditlib.data import AuditData
+from auditlib.ingest import fanout
+from auditlib.ingest.documents import find_files
+from auditlib.ingest.reader import load_files
+from auditlib.resolve import resolve_image_ids
 
 Progress = Callable[[str], None]
-
-
-def _image_rows(
-    scan: ScanInfo,
-) -> tuple[str | None, str | None, str | None, Row | None, list[Row], list[Row]]:
-    """Return image_id, repo_digest, image_ref, the images row, image_tags rows and image_labels
-    rows.
-    """
-    img = scan.image
-    if img is None:
-        return None, None, None, None, [], []
-    image_id = normalize_digest(img.image_id)
-    ref = normalize_reference(img.reference) if img.reference else None
-    tags: list[Row] = []
-    seen: set[str] = set()
-    repo_digest: str | None = None
-    for text in [*img.tags, *img.repo_digests]:
-        bare = normalize_digest(text)
-        parsed = None if bare else parse_reference(text)
-        if parsed is None:
-            # A bare manifest digest (no repository) is a repo digest without a reference.
-            repo_digest = repo_digest or bare
-            continue
-        if parsed.digest:
-            repo_digest = repo_digest or parsed.digest
-        canonical = str(parsed)
-        if canonical in seen:
-            continue
-        seen.add(canonical)
-        tags.append(
-            {
-                "image_id": image_id,
-                "reference": canonical,
-                "registry": parsed.registry,
-                "repository": parsed.repository,
-                "tag": parsed.tag if not parsed.digest else None,
-                "repo_digest": parsed.digest,
-            }
-        )
-    if ref is None and tags:
-        ref = next((t["reference"] for t in tags if t["tag"]), tags[0]["reference"])
-    image_row = None
-    if image_id or ref or repo_digest:
-        image_row = {
-            "image_id": image_id,
-            "repo_digest": repo_digest,
-            "image_ref": ref,
-            "created_at": img.created_at,
-            "os": img.os,
-            "architecture": img.architecture,
-            "os_family": img.os_family,
-            "os_version": img.os_version,
-            "is_os_eol": img.is_os_eol,
-            "size_bytes": img.size_bytes,
-            "user": img.user,
-            "layer_count": img.layer_count,
-            "host": img.host,
-            "exposed_ports": img.exposed_ports,
-            "volumes": img.volumes,
-            "has_healthcheck": img.has_healthcheck,
-            "entrypoint": img.entrypoint,
-        }
-    labels = [{"image_id": image_id, "label": k, "value": v} for k, v in img.labels.items()]
-    return image_id, repo_digest, ref, image_row, tags, labels
-
-
-def ingest_output(
-    acc: Accumulator, out: Output, fmt: str, version: str, scan_id: str, size: int
-) -> dict[str, int]:
-    """Add one parsed or collected document to `acc`: its `scans` row, image rows and table rows.
-
-    Returns:
-        Rows added, by table.
-
-    Raises:
-        ValueError: if the output names an unknown table or undeclared columns (a parser bug);
-            nothing of the document is added then.
-    """
-    scan = out.scan
-    source_format = f"{fmt}@{version}"
-    image_id, repo_digest, ref, image_row, tags, labels = _image_rows(scan)
-    stamp = {
-        "scan_id": scan_id,
-        "source": out.source,
-        "source_format": source_format,
-        "image_id": image_id,
-    }
-    img = scan.image
-    scan_row = {
-        "format": fmt,
-        "format_version": version,
-        "tool": scan.tool,
-        "tool_version": scan.tool_version,
-        "generated_at": scan.generated_at,
-        "target": scan.target,
-        "target_type": scan.target_type,
-        "image_id": image_id,
-        "repo_digest": repo_digest,
-        "image_ref": ref,
-        "os_family": img.os_family if img else None,
-        "os_version": img.os_version if img else None,
-        "is_os_eol": img.is_os_eol if img else None,
-        "file_bytes": size,
-    }
-    batches = [
-        ("scans", [scan_row]),
-        ("images", [image_row] if image_row else []),
-        ("image_tags", tags),
-        ("image_labels", labels),
-        *out.rows.items(),
-    ]
-    # Check every batch before adding any, so that a parser bug leaves no half-read document.
-    for name, rows in batches:
-        if name not in acc.tables or name == "load_errors":
-            raise ValueError(f"{out.source}: parser wrote to unknown table {name!r}")
-        stray = set().union(*rows) - acc.tables[name].names
-        if stray:
-            raise ValueError(
-                f"{out.source}: parser wrote undeclared {name} columns {sorted(stray)}"
-            )
-    doc = acc.new_document(stamp)
-    counts: dict[str, int] = {}
-    for name, rows in batches:
-        if rows:
-            acc.add(name, rows, doc)
-            counts[name] = counts.get(name, 0) + len(rows)
-    for locator, reason in out.warnings:
-        acc.error(out.source, source_format, "warning", reason, locator=locator, scan_id=scan_id)
-    return counts
 
 
 def load(
@@ -183,8 +45,6 @@ def load(
     Returns:
         The tables, with `files` saying what each file gave.
     """
-    from auditlib.ingest import fanout
-
     candidates = [c for c in find_files(*paths) if str(c.path) not in exclude]
     collected_at = datetime.now(UTC)
     n = fanout.auto_workers(candidates) if workers is None else max(1, workers)
@@ -198,66 +58,3 @@ def load(
     return resolve_image_ids(data)
 
 
-def load_files(candidates: list[Candidate], *, collected_at: datetime) -> AuditData:
-    """Read the given files in this process, in order (the work of one `load` worker).
-
-    Returns:
-        The tables of these files.
-    """
-    # Rows hold no reference cycles; the cyclic collector would only rescan millions of pending
-    # values again and again as a large fleet is read.
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return _load(candidates, collected_at)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-
-
-def _load(candidates: list[Candidate], collected_at: datetime) -> AuditData:
-    acc = Accumulator(collected_at)
-    files: list[FileResult] = []
-    with ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="auditlib-read") as pool:
-        # Read and hash the next files while this one is parsed: both release the GIL.
-        pending: deque[Future[RawFile]] = deque()
-        to_read = iter(c for c in candidates if c.skip_reason is None)
-        for c in islice(to_read, PREFETCH):
-            pending.append(pool.submit(read_file, c.path))
-        for cand in candidates:
-            source = str(cand.path)
-            if cand.skip_reason is not None:
-                acc.error(source, None, "skipped", cand.skip_reason)
-                files.append(FileResult(source, skipped=cand.skip_reason))
-                continue
-            future = pending.popleft()
-            for c in islice(to_read, 1):
-                pending.append(pool.submit(read_file, c.path))
-            files.append(_read_one(acc, source, future))
-    return AuditData(**acc.build(), files=files)
-
-
-PREFETCH = 6
-"""Files read ahead of the one being parsed (at most a few tens of MB in memory)."""
-
-READERS = 2
-"""Threads reading and hashing files ahead: hashing (about 1 GB/s) must keep up with parsing."""
-
-
-def _read_one(acc: Accumulator, source: str, future: Future[RawFile]) -> FileResult:
-    fmt: str | None = None
-    try:
-        raw = future.result()
-        doc = decode_document(raw)
-        found = identify(doc)
-        fmt = found[0].format_id if found else None
-        parser, version, out = parse_document(doc, found)  # identified once, above
-        counts = ingest_output(acc, out, parser.format_id, version, raw.scan_id, raw.size)
-        return FileResult(source, fmt, version, counts, warnings=len(out.warnings))
-    except ParseError as e:
-        acc.error(source, e.format or fmt, "error", str(e))
-        return FileResult(source, e.format or fmt, error=str(e))
-    except Exception as e:  # noqa: BLE001 - one bad file must never stop the others
-        reason = f"{source}: unexpected {type(e).__name__} while reading: {e}"
-        acc.error(source, fmt, "error", reason)
-        return FileResult(source, fmt, error=reason)

@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from auditlib.data import AuditData
+from auditlib.ingest.collect import CollectRequest, collect
 from auditlib.ingest.incremental import IngestPlan, commit_ingest, load_planned, plan_ingest
 from auditlib.ingest.loader import load
 from auditlib.scanners.report import ScanReport
 from auditlib.scanners.runner import ProgressCallback, run_scans
 from auditlib.scanners.targets import EngineImage, Target
 from auditlib.scanners.tools import ScanSettings
-from auditlib.sources.collect import CollectRequest, collect
 from auditlib.store.layout import StorePath
 from auditlib.store.write import write_snapshot
 

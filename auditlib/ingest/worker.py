@@ -13,6 +13,8 @@ import struct
 import sys
 from typing import IO, Any
 
+from auditlib.ingest.reader import load_files
+
 _HEADER = struct.Struct("!Q")
 
 
@@ -42,8 +44,6 @@ def receive(stream: IO[bytes]) -> Any:
 
 def main() -> None:
     """Serve requests until stdin closes."""
-    from auditlib.ingest.loader import load_files
-
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but answers may reach the pipe
     while True:

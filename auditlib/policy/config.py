@@ -31,6 +31,7 @@ import yaml
 
 from auditlib.errors import AuditlibError
 from auditlib.policy.model import SEVERITIES, Rule, RuleConfig, Severity
+from auditlib.policy.rules import RULES
 
 
 class PolicyError(AuditlibError):
@@ -180,7 +181,6 @@ def load_policy(path: str | os.PathLike[str] | None, rules: Sequence[Rule] | Non
         PolicyError: when the file cannot be read, is not YAML, or is not a valid policy.
     """
     if rules is None:
-        from auditlib.policy.rules import RULES
 
         rules = RULES
     if path is None:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from auditlib.policy.evaluate import EARNED, GRADES
 from auditlib.policy.model import Rule
+from auditlib.policy.rules import RULES
 
 
 def _value(v: object) -> str:
@@ -113,6 +114,5 @@ def policy_reference(rules: Sequence[Rule]) -> str:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    from auditlib.policy.rules import RULES
 
     print(policy_reference(RULES), end="")

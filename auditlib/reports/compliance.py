@@ -12,6 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from auditlib.fleet.findings import SEVERITY_RANK, SLA_STATES
+from auditlib.normalize.licenses import LICENSE_CLASSES
 from auditlib.normalize.severity import SEVERITIES
 from auditlib.policy import Evaluation
 from auditlib.policy.model import STATUSES
@@ -265,7 +266,6 @@ def sla_worst(findings: pd.DataFrame, ev: Evaluation, threshold: str, n: int = 2
 def license_classes(r: Report) -> pd.DataFrame:
     """Return, per licence class (most restrictive first), the distinct packages (name and
     version per image) and the images that have one."""
-    from auditlib.normalize.licenses import LICENSE_CLASSES
 
     lic = r.data.package_licenses.dropna(subset=["image_id"])
     lic = lic.drop_duplicates(["image_id", "package_name", "package_version", "license_class"])

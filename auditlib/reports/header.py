@@ -9,6 +9,7 @@ import datetime as dt
 import html
 from typing import Any
 
+from auditlib._version import __version__
 from auditlib.identity import SYNTHETIC_PREFIX
 from auditlib.reports.facts import FleetFacts
 
@@ -74,8 +75,6 @@ def header_html(*, title: str, meta: dict[str, Any], error: dict[str, Any] | Non
         error: the error the notebook stopped on, if any.
         failed: whether the report failed (a banner says so).
     """
-    from auditlib import __version__
-
     facts = FleetFacts.from_dict(meta["facts"]) if isinstance(meta.get("facts"), dict) else None
     params = meta.get("parameters") or {}
     forced = str(params.get("synthetic", "")).lower() == "true"

@@ -17,11 +17,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from auditlib._version import __version__
 from auditlib.assess import assess
 from auditlib.errors import AuditlibError
 from auditlib.files import write_atomic
+from auditlib.reports.export import export_html, read_page_info
 from auditlib.reports.facts import fleet_facts
-from auditlib.reports.params import ParameterError, ReportParams, absolute, is_none
+from auditlib.reports.kernel import KERNEL_ARGUMENTS, find_kernel
+from auditlib.reports.params import ParameterError, ReportParams, absolute, is_none, parse_bool
 
 NOTEBOOKS_ENV = "AUDITLIB_NOTEBOOKS"
 DEFAULT_REPORTS = ("compliance", "staleness")
@@ -98,7 +101,6 @@ def typed_value(text: str, inferred: str, default: str | None = None) -> Any:
     Raises:
         ParameterError: if the value does not have the parameter's type.
     """
-    from auditlib.reports.params import parse_bool
 
     kinds = _kind(inferred, default)
     if is_none(text) and ("none" in kinds or "nonetype" in kinds):
@@ -269,7 +271,6 @@ def run_report(
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    from auditlib.reports.kernel import KERNEL_ARGUMENTS, find_kernel
 
     src = notebook_path(name, notebooks)
     params = prepare_parameters(name, src, store, parameters or {})
@@ -336,7 +337,6 @@ def export_notebook(
     """
     import nbformat
 
-    from auditlib.reports.export import export_html, read_page_info
 
     path = Path(notebook)
     name = name or path.stem
@@ -370,8 +370,6 @@ def export_notebook(
 def write_summary(run: ReportRun, meta: Mapping[str, Any], kernel: str,
                   params: Mapping[str, Any]) -> Path:
     """Write the run's summary JSON next to its page and return its path."""
-    from auditlib import __version__
-
     doc = {
         "report": run.name,
         "status": run.status,

@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from auditlib.errors import SourceUnavailableError
 from auditlib.scanners._archive_id import read_archive_image_id
 from auditlib.scanners.raw_store import dockerfile_key, image_key
 from auditlib.scanners.tools import IMAGE_KINDS, ScanError, TargetError, TargetKind
+from auditlib.sources.engine import connect, how_to_fix
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 """Where the docker SDK looks for the engine when DOCKER_HOST is not set."""
@@ -141,8 +143,6 @@ def connect_engine(url: str | None = None, *, timeout: int = 120) -> tuple[Any, 
     Raises:
         EngineUnreachableError: with one line that says which engine and how to fix it.
     """
-    from auditlib.errors import SourceUnavailableError
-    from auditlib.sources.engine import connect
 
     try:
         client, shown = connect(url, timeout=timeout)
@@ -153,7 +153,6 @@ def connect_engine(url: str | None = None, *, timeout: int = 120) -> tuple[Any, 
 
 def engine_error_message(address: str, error: BaseException) -> str:
     """Return one line: why the engine at `address` cannot be reached, and what to do about it."""
-    from auditlib.sources.engine import how_to_fix
 
     return f"cannot connect to the Docker Engine at {address}: {how_to_fix(address, error)}"
 

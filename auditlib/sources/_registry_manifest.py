@@ -11,16 +11,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import requests
 
 from auditlib.identity import is_digest
 from auditlib.sources._registry_http import RegistryError
 from auditlib.sources._registry_platform import Platform, choose
-
-if TYPE_CHECKING:
-    from auditlib.sources._registry_client import RegistryClient
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -114,8 +111,20 @@ def read_limited(resp: requests.Response, limit: int, subject: str, what: str) -
     return b"".join(chunks)
 
 
+class ManifestSource(Protocol):
+    """What `resolve_image` reads from (a `RegistryClient`)."""
+
+    registry: str
+
+    def manifest(self, repository: str, reference: str) -> Manifest:
+        """Return the manifest or index `reference` names."""
+
+    def config(self, repository: str, digest: str) -> Mapping[str, Any]:
+        """Return the decoded image config blob `digest`."""
+
+
 def resolve_image(
-    client: RegistryClient, repository: str, reference: str, platform: Platform
+    client: ManifestSource, repository: str, reference: str, platform: Platform
 ) -> ResolvedImage:
     """Resolve `reference` to one image: its manifest (chosen from an index for `platform`)
     and its config.

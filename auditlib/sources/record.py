@@ -10,15 +10,11 @@ same id run after run.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from auditlib.data import AuditData, FileResult
-from auditlib.ingest.accumulate import Accumulator
 from auditlib.rows import Output
 
 
@@ -61,44 +57,3 @@ def canonical(value: Any) -> bytes:
 def scan_id_of(payload: bytes) -> str:
     """Return the `scan_id` of a payload: `sha256:` and the hex digest of its bytes."""
     return "sha256:" + hashlib.sha256(payload).hexdigest()
-
-
-def to_audit_data(
-    collections: Iterable[Collection], *, collected_at: datetime | None = None
-) -> AuditData:
-    """Build the tables of collected sources.
-
-    Each source becomes one `files` entry (path = the source); a source that gave no record and
-    had errors is an `error`, an error beside records is a `warning` row in `load_errors`.
-
-    Returns:
-        The tables.
-    """
-    from auditlib.ingest.loader import ingest_output
-    from auditlib.ingest.resolve import resolve_image_ids
-
-    acc = Accumulator(collected_at or datetime.now(UTC))
-    files: list[FileResult] = []
-    for col in collections:
-        counts: dict[str, int] = {}
-        version = None
-        warnings = 0
-        for rec in col.records:
-            version = version or rec.version
-            got = ingest_output(
-                acc, rec.output, rec.format, rec.version, scan_id_of(rec.payload), len(rec.payload)
-            )
-            for k, v in got.items():
-                counts[k] = counts.get(k, 0) + v
-            warnings += len(rec.output.warnings)
-        level = "error" if not col.records else "warning"
-        for reason in col.errors:
-            acc.error(col.source, col.format, level, reason)
-        error = "; ".join(col.errors) if col.errors and not col.records else None
-        files.append(
-            FileResult(
-                col.source, col.format, version, counts, error=error,
-                warnings=warnings + (len(col.errors) if col.records else 0),
-            )
-        )
-    return resolve_image_ids(AuditData(**acc.build(), files=files))

@@ -12,7 +12,7 @@ import pandas as pd
 
 from auditlib.data import AuditData, merge
 from auditlib.errors import StoreError
-from auditlib.ingest.resolve import resolve_image_ids
+from auditlib.resolve import resolve_image_ids
 from auditlib.store.layout import StorePath, table_file
 from auditlib.store.manifest import SnapshotInfo, snapshot_infos
 from auditlib.store.read import filter_sources, read_tables
@@ -204,7 +204,7 @@ def read_current(
         tables: the tables to read (default all); the others are empty.
 
     Documents known only by a manifest digest get the image id other sources give for it
-    (`auditlib.ingest.resolve.resolve_image_ids`), across snapshots.
+    (`auditlib.resolve.resolve_image_ids`), across snapshots.
 
     Raises:
         StoreError: if the store has no snapshot, `as_of` is not one of its snapshots, a table

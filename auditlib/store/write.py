@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from auditlib import __version__
+from auditlib._version import __version__
 from auditlib.data import AuditData
 from auditlib.errors import StoreError
 from auditlib.store.current import current_sources

@@ -18,9 +18,8 @@ import pytest
 
 import auditlib
 from auditlib.data import AuditData
+from auditlib.ingest.collect import CollectRequest, collect, to_audit_data
 from auditlib.sources.archive import collect_archive
-from auditlib.sources.collect import CollectRequest, collect
-from auditlib.sources.record import to_audit_data
 from auditlib.sources.registry import collect_registry
 from auditlib.store import read_latest
 from tests.integration.conftest import require_tool

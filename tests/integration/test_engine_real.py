@@ -15,8 +15,8 @@ import pytest
 from auditlib.data import AuditData
 from auditlib.errors import SourceUnavailableError
 from auditlib.identity import normalize_reference
+from auditlib.ingest.collect import to_audit_data
 from auditlib.sources.engine import collect_engine
-from auditlib.sources.record import to_audit_data
 from tests.integration.fleet import FAKE_PAT, SECRET_VALUE, Fleet
 
 pytestmark = pytest.mark.integration

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from auditlib.ingest.collect import CollectRequest, collect
 from auditlib.policy import Evaluation, evaluate, load_policy
-from auditlib.sources.collect import CollectRequest, collect
 from tests.integration.fleet import REFS, SECRET_VALUE, Fleet
 
 pytestmark = pytest.mark.integration

@@ -19,8 +19,8 @@ import pandas as pd
 import pytest
 
 from auditlib.data import AuditData
+from auditlib.ingest.collect import to_audit_data
 from auditlib.sources._registry_client import RegistryClient
-from auditlib.sources.record import to_audit_data
 from auditlib.sources.registry import collect_registry
 from auditlib.tables import TABLES
 from tests.integration.registry_server import (

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 import auditlib
-from auditlib.cli.main import main
+from auditlib.cli import main
 from auditlib.scanners import (
     Dockerfile,
     EngineImage,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from auditlib.cli.main import main
+from auditlib.cli import main
 from auditlib.fleet.glob import matches
 from auditlib.policy import PolicyError, evaluate, grade, load_policy
 from auditlib.policy.config import build_policy, default_policy_yaml

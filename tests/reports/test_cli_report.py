@@ -10,8 +10,10 @@ import nbformat
 import pytest
 from click.testing import CliRunner
 
-from auditlib.cli.main import main
+from auditlib.cli import main
 from tests.reports.fleet import make_store
+
+pytestmark = pytest.mark.slow  # notebooks executed with papermill
 
 
 def _broken_notebooks(folder: Path) -> Path:

@@ -17,6 +17,8 @@ from auditlib.reports.runner import notebook_path
 from tests.reports.conftest import REPORTS
 from tests.reports.fleet import EVIL_LABEL, EVIL_PACKAGE
 
+pytestmark = pytest.mark.slow  # notebooks executed with papermill
+
 PARAMETERS = {
     "compliance": {"store", "policy", "as_of", "image_filter", "severity_threshold", "top_n",
                    "matrix_rows", "title", "synthetic"},

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 import auditlib
-from auditlib.cli.main import main
+from auditlib.cli import main
 from auditlib.scanners import read_archive_image_id, tools
 from auditlib.scanners.raw_store import RawStore, dockerfile_key, image_key
 from auditlib.scanners.report import JobResult, JobStatus, ScanReport

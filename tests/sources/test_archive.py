@@ -27,8 +27,9 @@ import pandas as pd
 import pytest
 
 from auditlib.data import AuditData
+from auditlib.ingest.collect import to_audit_data
 from auditlib.sources.archive import ArchiveLimits, collect_archive
-from auditlib.sources.record import Collection, to_audit_data
+from auditlib.sources.record import Collection
 from auditlib.tables import TABLES
 
 SECRET = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"  # a GitHub-token-shaped value

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from auditlib.errors import SourceUnavailableError
+from auditlib.ingest.collect import to_audit_data
 from auditlib.normalize.secret_env import check_env, redact
 from auditlib.sources.engine import (
     connect,
@@ -19,7 +20,6 @@ from auditlib.sources.engine import (
     image_from_inspect,
     safe_url,
 )
-from auditlib.sources.record import to_audit_data
 
 IMAGE_ID = "sha256:" + "ab" * 32
 LAYER = "sha256:" + "cd" * 32

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from auditlib.data import AuditData
-from auditlib.sources.record import to_audit_data
+from auditlib.ingest.collect import to_audit_data
 from auditlib.sources.registry import FORMAT, RetryPolicy, collect_registry
 from auditlib.tables import TABLES
 from tests.sources.fake_registry import OCI_INDEX, FakeRegistry, Resp, ScriptedAdapter, config_for

@@ -1,16 +1,25 @@
 """`collect()`: read every source a user names (engine, registries, archives, Dockerfiles) into
-one `AuditData`, each source on its own so that one that fails never stops the others.
+one `AuditData`, each source on its own so that one that fails never stops the others;
+`to_audit_data` turns the `Collection`s collectors return into the same typed tables, provenance
+and `files` entries as documents the loader reads.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from auditlib.data import AuditData
+from auditlib.data import AuditData, FileResult
 from auditlib.errors import SourceUnavailableError
-from auditlib.sources.record import Collection, to_audit_data
+from auditlib.ingest.accumulate import Accumulator
+from auditlib.ingest.reader import ingest_output
+from auditlib.resolve import resolve_image_ids
+from auditlib.sources.archive import collect_archive
+from auditlib.sources.dockerfile import collect_dockerfile
+from auditlib.sources.engine import collect_engine, safe_url
+from auditlib.sources.record import Collection, scan_id_of
+from auditlib.sources.registry import collect_registry
 
 Progress = Callable[[str], None]
 
@@ -47,11 +56,6 @@ def collections(req: CollectRequest, progress: Progress | None = None) -> list[C
         One collection per source (per repository for registries); a source that could not be
         reached is a collection holding only its error.
     """
-    from auditlib.sources.archive import collect_archive
-    from auditlib.sources.dockerfile import collect_dockerfile
-    from auditlib.sources.engine import collect_engine, safe_url
-    from auditlib.sources.registry import collect_registry
-
     out: list[Collection] = []
     for url in req.engines:
         try:
@@ -81,6 +85,44 @@ def collections(req: CollectRequest, progress: Progress | None = None) -> list[C
     return out
 
 
+def to_audit_data(
+    collections: Iterable[Collection], *, collected_at: datetime | None = None
+) -> AuditData:
+    """Build the tables of collected sources.
+
+    Each source becomes one `files` entry (path = the source); a source that gave no record and
+    had errors is an `error`, an error beside records is a `warning` row in `load_errors`.
+
+    Returns:
+        The tables.
+    """
+    acc = Accumulator(collected_at or datetime.now(UTC))
+    files: list[FileResult] = []
+    for col in collections:
+        counts: dict[str, int] = {}
+        version = None
+        warnings = 0
+        for rec in col.records:
+            version = version or rec.version
+            got = ingest_output(
+                acc, rec.output, rec.format, rec.version, scan_id_of(rec.payload), len(rec.payload)
+            )
+            for k, v in got.items():
+                counts[k] = counts.get(k, 0) + v
+            warnings += len(rec.output.warnings)
+        level = "error" if not col.records else "warning"
+        for reason in col.errors:
+            acc.error(col.source, col.format, level, reason)
+        error = "; ".join(col.errors) if col.errors and not col.records else None
+        files.append(
+            FileResult(
+                col.source, col.format, version, counts, error=error,
+                warnings=warnings + (len(col.errors) if col.records else 0),
+            )
+        )
+    return resolve_image_ids(AuditData(**acc.build(), files=files))
+
+
 def collect(req: CollectRequest, progress: Progress | None = None) -> AuditData:
     """Collect every source of `req` into tables.
 
@@ -90,4 +132,4 @@ def collect(req: CollectRequest, progress: Progress | None = None) -> AuditData:
     return to_audit_data(collections(req, progress), collected_at=datetime.now(UTC))
 
 
-__all__: Sequence[str] = ("CollectRequest", "collect", "collections")
+__all__: Sequence[str] = ("CollectRequest", "collect", "collections", "to_audit_data")
