@@ -82,6 +82,10 @@ class ScanInfo:
     generated_at: str | None = None
     target: str | None = None
     target_type: str = "unknown"
+    vulnerability_scan: bool | None = None
+    """Whether the tool looked for vulnerabilities (found or not): True for Grype and Harbor, for
+    Trivy when its vulnerability scanner ran, for CycloneDX with a `vulnerabilities` array; False
+    for an SBOM or a linter; None when the document cannot tell."""
     image: ImageInfo | None = None
     """The image the document is about; None for a folder, a repository or a Dockerfile."""
 

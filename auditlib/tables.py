@@ -99,6 +99,7 @@ SCANS = _t(
     _c("generated_at", "datetime", "When the tool wrote the document (UTC), when it says."),
     _c("target", "string", "What the document is about, as the tool named it."),
     _c("target_type", "string", "`container_image`, `filesystem`, `repository`, `dockerfile`, `sbom` or `unknown`."),
+    _c("vulnerability_scan", "boolean", "Whether the tool looked for vulnerabilities, whether or not it found any (Grype, Harbor; Trivy when its vulnerability scanner ran: a result of class `os-pkgs` or `lang-pkgs`; CycloneDX with a `vulnerabilities` array); false for an SBOM, a linter or collected metadata; missing when the document cannot tell. With the documents that have vulnerability rows, this is what `auditlib.fleet.coverage` counts as a vulnerability scan."),
     *_IMAGE,
     _c("repo_digest", "string", "Manifest digest of the image, when known."),
     _c("image_ref", "string", "The image reference, normalised (`docker.io/library/nginx:latest`)."),
@@ -543,17 +544,17 @@ def concat(table: Table, frames: list[pd.DataFrame]) -> pd.DataFrame:
 def conform(table: Table, df: pd.DataFrame) -> pd.DataFrame:
     """Return `df` with the declared dtype on every column (as read back from Parquet, say).
 
-    Raises:
-        ValueError: if `df` lacks a declared column.
+    A declared column `df` lacks (a snapshot written before the column was declared) is missing
+    in every row: unknown, never a default. Columns not declared are dropped.
     """
-    missing = [c.name for c in table.columns if c.name not in df.columns]
-    if missing:
-        raise ValueError(f"{table.name}: missing columns {missing}")
     out = {}
     for col in table.columns:
+        if col.name not in df.columns:
+            out[col.name] = pd.Series(pd.NA, index=df.index, dtype=DTYPES[col.dtype])
+            continue
         s = df[col.name]
         out[col.name] = s if has_dtype(s, col.dtype) else s.astype(DTYPES[col.dtype])
-    return pd.DataFrame(out)
+    return pd.DataFrame(out, index=df.index)
 
 
 def empty(table: Table) -> pd.DataFrame:

@@ -2,10 +2,10 @@
 and collected metadata, and of the synthetic demo fleet. The policy's `scan-coverage` and
 `fixable-vulns-sla`, the report headers and the history's trends all read these.
 
-* A *vulnerability scan* is a document that is one even when it found nothing (Grype, Harbor),
-  any document with vulnerability rows, or a Trivy document with package rows (Trivy lists
-  package results only when its vulnerability scanner ran; a Trivy run of only its licence,
-  secret or misconfiguration scanners is not a vulnerability scan).
+* A *vulnerability scan* is a document whose tool looked for vulnerabilities, found or not
+  (`scans.vulnerability_scan`, which each parser sets: Grype, Harbor, Trivy when its vulnerability
+  scanner ran, CycloneDX with a `vulnerabilities` array), or any document with vulnerability
+  rows. A Trivy run of only its licence, secret or misconfiguration scanners is not one.
 * An *SBOM* is a document listing the image's packages: an SBOM format (Syft, CycloneDX, SPDX)
   or a Trivy report, with package rows.
 * *Collected* metadata comes from an engine, a registry or an image archive.
@@ -22,8 +22,6 @@ import pandas as pd
 from auditlib.data import AuditData
 from auditlib.identity import SYNTHETIC_LABEL, SYNTHETIC_PREFIX
 
-VULN_FORMATS = frozenset({"grype-json", "harbor-json"})
-"""Document formats that are a vulnerability scan even when they found nothing."""
 SBOM_FORMATS = frozenset({"syft-json", "cyclonedx-json", "spdx-json"})
 """Document formats that are an SBOM when they list packages."""
 COLLECTED_FORMATS = frozenset({"docker-engine", "oci-registry", "docker-archive", "oci-layout"})
@@ -49,17 +47,14 @@ def _with_rows(scans: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:
     return scans["scan_id"].isin(ids(rows["scan_id"])).to_numpy(dtype=bool)
 
 
-def is_vulnerability_scan(scans: pd.DataFrame, vulnerabilities: pd.DataFrame,
-                          packages: pd.DataFrame) -> np.ndarray:
+def is_vulnerability_scan(scans: pd.DataFrame, vulnerabilities: pd.DataFrame) -> np.ndarray:
     """Return, per `scans` row, whether the document is a vulnerability scan (module docstring).
 
-    The tables may carry extra columns (history frames do); only `format` and `scan_id` are read.
+    The tables may carry extra columns (history frames do); only `vulnerability_scan` and
+    `scan_id` are read.
     """
-    fmt = scans["format"].astype("string")
-    known = fmt.isin(VULN_FORMATS).fillna(False).to_numpy(dtype=bool)
-    trivy = (fmt == "trivy-json").fillna(False).to_numpy(dtype=bool)
-    with_vulns, with_packages = _with_rows(scans, vulnerabilities), _with_rows(scans, packages)
-    out: np.ndarray = known | with_vulns | (trivy & with_packages)
+    said = scans["vulnerability_scan"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    out: np.ndarray = said | _with_rows(scans, vulnerabilities)
     return out
 
 
@@ -97,7 +92,7 @@ def _covered(data: AuditData, mask: np.ndarray) -> set[str]:
 
 def vulnerability_scanned(data: AuditData) -> set[str]:
     """Return the images a vulnerability scan covered (zero findings included)."""
-    mask = is_vulnerability_scan(data.scans, data.vulnerabilities, data.packages)
+    mask = is_vulnerability_scan(data.scans, data.vulnerabilities)
     return _covered(data, mask) | ids(data.vulnerabilities["image_id"])
 
 

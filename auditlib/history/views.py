@@ -3,13 +3,11 @@ to fix, first seen fixed, images never rebuilt, staleness trend.
 
 Common definitions:
 
-* A *finding* is a vulnerability of a package version in an image (`KEYS`), however many
-  documents (scanners) or paths report it; its severity is the highest any gives, and it is
-  fixable when any says `fixed` (as the fixable-vulns-sla rule counts them). Rows without an
-  image id (scans of folders) are left out.
+* A *finding* (`fleet.findings.FINDING_KEY`), its severity (the highest any document gives) and
+  whether it is fixable (any says `fixed`) are the assessment's; rows without an image id (scans
+  of folders) are left out.
 * An image is *present* in a state when a document or collected row names it (`scans`,
-  `images`); it is *vulnerability-scanned* when a Trivy, Grype or Harbor document names it or a
-  vulnerability row does.
+  `images`); it is *vulnerability-scanned* as `fleet.coverage.is_vulnerability_scan` says.
 * An image's *repository* is `registry/repository` of its tags (a tag rather than a bare repo
   digest, then the first by name), else of the reference it was scanned as. Images are followed
   over time by repository: the repository's *current image* in a state is its newest present
@@ -28,6 +26,8 @@ import numpy as np
 import pandas as pd
 
 from auditlib.errors import StoreError
+from auditlib.fleet.coverage import is_vulnerability_scan
+from auditlib.fleet.findings import FINDING_KEY
 from auditlib.history.read import SNAPSHOTS as _SNAPSHOTS
 from auditlib.history.read import read_history
 from auditlib.identity import parse_reference
@@ -38,11 +38,8 @@ from auditlib.store.manifest import snapshot_infos
 History = Mapping[str, pd.DataFrame]
 StoreOrHistory = str | os.PathLike[str] | Mapping[str, pd.DataFrame]
 
-KEYS = ["image_id", "vuln_id", "pkg_name", "pkg_version"]
-"""A finding (the fixable-vulns-sla rule's key)."""
+KEYS = FINDING_KEY
 
-VULN_FORMATS = ("trivy-json", "grype-json", "harbor-json")
-"""Document formats that are a vulnerability scan even when they found nothing."""
 
 NEEDED = ("scans", "images", "image_tags", "vulnerabilities")
 """The tables the analyses read."""
@@ -137,16 +134,11 @@ def _present(h: History) -> pd.DataFrame:
 
 
 def _scanned(h: History) -> pd.DataFrame:
-    """Return (snapshot_id, image_id) of every vulnerability-scanned image in each state."""
+    """Return (snapshot_id, image_id) of every vulnerability-scanned image in each state (what a
+    vulnerability scan is: `fleet.coverage.is_vulnerability_scan`; a `scan_id` names the same
+    document in every snapshot)."""
     sc, v = h["scans"], h["vulnerabilities"]
-    docs = v[["snapshot_id", "scan_id"]].drop_duplicates()
-    with_rows = set(zip(docs["snapshot_id"].astype(str), docs["scan_id"].astype(str),
-                        strict=True))
-    has_rows = [k in with_rows for k in zip(sc["snapshot_id"].astype(str),
-                                             sc["scan_id"].astype(str), strict=True)]
-    fmt = sc["format"].astype("string").isin(VULN_FORMATS).fillna(False).to_numpy(bool)
-    return pd.concat([_pairs(sc[fmt | np.asarray(has_rows, dtype=bool)]), _pairs(v)]
-                     ).drop_duplicates()
+    return pd.concat([_pairs(sc[is_vulnerability_scan(sc, v)]), _pairs(v)]).drop_duplicates()
 
 
 def _repositories(h: History) -> dict[str, str]:

@@ -116,6 +116,7 @@ def ingest_output(
         "generated_at": scan.generated_at,
         "target": scan.target,
         "target_type": scan.target_type,
+        "vulnerability_scan": scan.vulnerability_scan,
         "image_id": image_id,
         "repo_digest": repo_digest,
         "image_ref": ref,

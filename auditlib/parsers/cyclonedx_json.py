@@ -53,6 +53,7 @@ class CycloneDxJsonParser(Parser):
             MalformedInputError: if `metadata`, `components`, `vulnerabilities` or `dependencies`
                 is of the wrong type (a bad record inside them is a warning instead).
         """
+        out.scan.vulnerability_scan = doc.has("vulnerabilities")  # written by a scanner that looked
         top = doc.top or {}
         meta: m.Metadata = doc.get("metadata", m.Metadata | None) or m.Metadata()
         _scan_info(doc, meta, out)

@@ -78,6 +78,7 @@ class DockleJsonParser(Parser):
         Raises:
             MalformedInputError: if `details` is not an array or `image` is not a string.
         """
+        out.scan.vulnerability_scan = False  # an image config linter
         image: str | None = doc.get("image", str | None) or None
         details = out.decode_list(doc.top.get("details") if doc.top else None, _Detail, "$.details")
         rows: list[Row] = [

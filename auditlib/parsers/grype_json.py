@@ -256,6 +256,7 @@ class GrypeJsonParser(Parser):
             generated_at=(descriptor.timestamp or None) if descriptor is not None else None,
             target=target,
             target_type=target_type or "unknown",
+            vulnerability_scan=True,  # Grype always matches vulnerabilities, found or not
             image=image,
         )
         out.extend("vulnerabilities", _rows(matches, target, _kev_aware(tool_version, matches)))

@@ -82,6 +82,7 @@ class HadolintJsonParser(Parser):
         Raises:
             MalformedInputError: if the document is not a JSON array (it is once identified).
         """
+        out.scan.vulnerability_scan = False  # a Dockerfile linter
         # The whole document is the array: decode it in one typed pass, not element by element.
         findings = out.decode_list(msgspec.Raw(doc.data), _Finding, "$")
         files: set[str] = set()

@@ -191,6 +191,7 @@ class HarborJsonParser(Parser):
                 `generated_at` and `vulnerabilities`, or has `artifact`, `scanner` or
                 `vulnerabilities` of the wrong type.
         """
+        out.scan.vulnerability_scan = True  # a Harbor vulnerability report
         raw, where = _report_location(doc)
         report: _Report = decode(raw, _Report, where, doc.source)
         if report.vulnerabilities is _ABSENT and report.scanner is None and not report.generated_at:

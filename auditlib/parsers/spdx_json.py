@@ -81,6 +81,7 @@ class SpdxJsonParser(Parser):
             MalformedInputError: if `creationInfo` is missing, or a top-level key auditlib reads has
                 the wrong type (`packages` not a list, ...), naming the file and the JSON path.
         """
+        out.scan.vulnerability_scan = False  # an SBOM
         _check_version(doc.source, version)
         top = doc.top or {}
         info = doc.get("creationInfo", CreationInfo)

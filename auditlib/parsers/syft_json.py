@@ -65,6 +65,7 @@ class SyftJsonParser(Parser):
             MalformedInputError: naming the file and the JSON path, if `artifacts` is not an array
                 or `descriptor`, `source` or `distro` is not an object of the expected shape.
         """
+        out.scan.vulnerability_scan = False  # an SBOM
         descriptor: Descriptor | None = doc.get("descriptor", Descriptor | None)
         source: Source | None = doc.get("source", Source | None)
         distro: Distro | None = doc.get("distro", Distro | None)

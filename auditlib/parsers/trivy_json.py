@@ -99,7 +99,30 @@ class TrivyJsonParser(Parser):
                 f"{doc.source}: trivy-json SchemaVersion {version} is not supported "
                 "(supported: 2, and the list form written before Trivy 0.20)"
             )
-        _read_results(_results(raw, locator, out), locator, out)
+        results = _results(raw, locator, out)
+        out.scan.vulnerability_scan = True if version == "1" else _vulnerability_scan(results)
+        _read_results(results, locator, out)
+
+
+def _vulnerability_scan(results: list[m.Result]) -> bool | None:
+    """Return whether Trivy's vulnerability scanner ran, as far as its results tell.
+
+    Trivy writes a result of class `os-pkgs` or `lang-pkgs` when its vulnerability scanner runs
+    (with the findings, if any) or when `--list-all-pkgs` asks for the packages (a licence scan
+    does: `--scanners license --list-all-pkgs` gives `os-pkgs` results with packages and no
+    vulnerabilities, as the corpus's Debian bookworm licence scan shows). So: findings, or a
+    package result without packages, say it ran; package results that only list packages cannot
+    tell (None); results of only other classes (config, secret, license) say it did not; no
+    result at all (every target skipped) cannot tell.
+    """
+    if any(r.Vulnerabilities for r in results):
+        return True
+    pkg_results = [r for r in results if r.Class in ("os-pkgs", "lang-pkgs")]
+    if any(not r.Packages for r in pkg_results):
+        return True
+    if pkg_results or not results:
+        return None
+    return False
 
 
 def _read_header(doc: Document, out: Output) -> None:

@@ -27,11 +27,15 @@ def make_data(**tables: list[dict[str, Any]]) -> AuditData:
     """Return `AuditData` holding the given rows (other tables empty).
 
     Each row may leave out any column; `scan_id`, `source`, `source_format` default to a value
-    made from the table name and row number, `collected_at` to AS_OF.
+    made from the table name and row number, `collected_at` to AS_OF. A `scans` row of a Grype or
+    Harbor report is a vulnerability scan unless it says otherwise, as their parsers set it.
     """
     built: dict[str, pd.DataFrame] = {}
     for name, rows in tables.items():
         table = TABLES_BY_NAME[name]
+        if name == "scans":
+            rows = [{"vulnerability_scan": r.get("format") in ("grype-json", "harbor-json"), **r}
+                    for r in rows]
         rows = [
             {
                 "scan_id": f"sha256:{name}-{i}", "source": f"test/{name}/{i}",

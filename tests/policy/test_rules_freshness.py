@@ -170,8 +170,9 @@ def test_base_image_current_no_data_without_a_base() -> None:
 # -- scan-coverage ----------------------------------------------------------------------------
 
 
-def _doc(sid: str, image: str | None, fmt: str, age: float) -> dict[str, Any]:
-    return {"scan_id": sid, "image_id": image, "format": fmt, "generated_at": days_ago(age)}
+def _doc(sid: str, image: str | None, fmt: str, age: float, **more: Any) -> dict[str, Any]:
+    return {"scan_id": sid, "image_id": image, "format": fmt, "generated_at": days_ago(age),
+            **more}
 
 
 def test_scan_coverage() -> None:
@@ -179,7 +180,7 @@ def test_scan_coverage() -> None:
         images=[{"image_id": E, "host": "h"}],
         scans=[
             _doc("s1", A, "grype-json", 1), _doc("s2", A, "syft-json", 2),
-            _doc("s3", B, "trivy-json", 1),
+            _doc("s3", B, "trivy-json", 1, vulnerability_scan=True),
             _doc("s4", C, "syft-json", 3),
             _doc("s5", D, "grype-json", 10), _doc("s6", D, "cyclonedx-json", 1),
             _doc("s7", F, "cyclonedx-json", 1), _doc("s8", F, "trivy-json", 1),
@@ -190,14 +191,15 @@ def test_scan_coverage() -> None:
     got = _results(data, "scan-coverage")
     assert got[A] == ("pass", "newest vulnerability scan: grype-json of 2026-11-28 (1 day ago); "
                               "newest SBOM: syft-json of 2026-11-27 (2 days ago)")
-    assert got[B][0] == "pass"  # Trivy with packages is both
+    assert got[B][0] == "pass"  # Trivy whose vulnerability scanner ran, with packages: both
     assert got[C] == ("fail", "no vulnerability scan of this image; newest SBOM: syft-json of "
                               "2026-11-26 (3 days ago)")
     assert got[D] == ("warn", "newest vulnerability scan: grype-json of 2026-11-19 (10 days ago), "
                               "older than 7 days; newest SBOM: cyclonedx-json of 2026-11-28 "
                               "(1 day ago)")
     assert got[E] == ("fail", "no vulnerability scan and no SBOM of this image")
-    # An SBOM with no packages, and a Trivy document that listed none, are not SBOMs.
+    # An SBOM with no packages, and a Trivy document that listed none, are not SBOMs; a Trivy
+    # run without its vulnerability scanner (licences, secrets) is no vulnerability scan.
     assert got[F][0] == "fail" and got[F][1].startswith("no vulnerability scan and no SBOM")
     assert "no-data" not in {s for s, _ in got.values()}
     assert _result(data, "scan-coverage", D, max_age_days=30)[0] == "pass"

@@ -34,8 +34,8 @@ def _vuln(image: str, vid: str, severity: str = "high", fixed: bool = True, scan
             "fixed_version": "3.0.2" if fixed else None, **kw}
 
 
-def _scan(image: str, scan: str = "s1", fmt: str = "grype-json") -> dict[str, Any]:
-    return {"image_id": image, "scan_id": scan, "format": fmt}
+def _scan(image: str, scan: str = "s1", fmt: str = "grype-json", **more: Any) -> dict[str, Any]:
+    return {"image_id": image, "scan_id": scan, "format": fmt, **more}
 
 
 def test_fail_lists_the_worst_and_counts_by_severity() -> None:
@@ -90,7 +90,8 @@ def test_fixable_with_no_date_warns() -> None:
 
 def test_pass_counts_and_no_fixable() -> None:
     data = make_data(
-        scans=[_scan(A), _scan(B, "s2"), _scan(C, "s3"), _scan(D, "s4", "trivy-json")],
+        scans=[_scan(A), _scan(B, "s2"), _scan(C, "s3"),
+               _scan(D, "s4", "trivy-json", vulnerability_scan=True)],
         vulnerabilities=[
             _vuln(A, "CVE-1", "low", fix_available_at=days_ago(3)),
             _vuln(A, "CVE-2", "medium", pkg="zlib", fix_available_at=days_ago(30)),
@@ -108,7 +109,7 @@ def test_pass_counts_and_no_fixable() -> None:
     assert status == "pass"
     assert evidence == ("no fixable vulnerability with an SLA among 2 vulnerabilities found; "
                         "1 more fixable of severities with no SLA")
-    # A Grype scan, and a Trivy scan that listed packages, found nothing: a pass.
+    # A Grype scan, and a Trivy scan whose vulnerability scanner ran, found nothing: a pass.
     assert results[C] == ("pass", "no fixable vulnerabilities: the scan found none")
     assert results[D] == ("pass", "no fixable vulnerabilities: the scan found none")
 

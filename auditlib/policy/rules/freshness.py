@@ -128,7 +128,7 @@ def _newest_docs(ctx: FleetView) -> tuple[dict[str, tuple[pd.Timestamp | None, s
     """Return image id -> (time, format) of its newest vulnerability scan, and of its SBOM
     (what each is: `auditlib.fleet.coverage`)."""
     sc = ctx.data.scans
-    vuln_doc = is_vulnerability_scan(sc, ctx.data.vulnerabilities, ctx.data.packages)
+    vuln_doc = is_vulnerability_scan(sc, ctx.data.vulnerabilities)
     sbom_doc = is_sbom(sc, ctx.data.packages)
     doc_images = document_images(ctx.data) if sc["image_id"].isna().any() else {}
     vuln: dict[str, tuple[pd.Timestamp | None, str]] = {}
