@@ -8,19 +8,15 @@ import click
 
 from auditlib.cli.console import error, fail, progress, say
 from auditlib.cli.exits import Exit, leave
-from auditlib.cli.options import quiet_option, store_option
+from auditlib.cli.options import engines_option, quiet_option, registries_option, store_option
 from auditlib.errors import AuditlibError
 from auditlib.ingest.collect import CollectRequest
 from auditlib.ingest.steps import collect_into
 
 
 @click.command()
-@click.option("--engine", "engines", multiple=True, metavar="URL",
-              help="A Docker Engine (unix://, tcp://, ssh://); `default` is DOCKER_HOST. "
-              "Repeatable. Default: the DOCKER_HOST engine, when no other source is given.")
-@click.option("--registry", "registries", multiple=True, metavar="REPO",
-              help="A registry repository (`ghcr.io/org/app`, `host:5000/team/app:1.2`). "
-              "Repeatable.")
+@engines_option
+@registries_option
 @click.option("--archive", "archives", multiple=True, metavar="PATH",
               help="A `docker save` tarball or an OCI image layout (folder or tar). Repeatable.")
 @click.option("--dockerfile", "dockerfiles", multiple=True, metavar="PATH[=IMAGE]",

@@ -33,6 +33,17 @@ fail_on_option = click.option(
 quiet_option = click.option("--quiet", is_flag=True, help="No progress bars.")
 """`--quiet`."""
 
+engines_option = click.option(
+    "--engine", "engines", multiple=True, metavar="URL",
+    help="A Docker Engine (unix://, tcp://, ssh://; `default` is DOCKER_HOST, else the local "
+    "socket). Repeatable. Default: that engine, when no other source is given.")
+"""`--engine URL`, repeatable."""
+
+registries_option = click.option(
+    "--registry", "registries", multiple=True, metavar="REPO",
+    help="A registry repository (`ghcr.io/org/app`, `host:5000/team/app:1.2`). Repeatable.")
+"""`--registry REPO`, repeatable."""
+
 
 def _as_of(_ctx: click.Context, _param: click.Parameter, value: Any) -> pd.Timestamp | None:
     try:

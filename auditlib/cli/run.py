@@ -11,9 +11,11 @@ from auditlib.cli.console import fail, note, progress
 from auditlib.cli.exits import Exit, leave
 from auditlib.cli.options import (
     as_of_option,
+    engines_option,
     fail_on_option,
     policy_option,
     quiet_option,
+    registries_option,
     store_option,
 )
 from auditlib.cli.report import report_bars, report_options, said
@@ -25,11 +27,8 @@ from auditlib.reports.params import ParameterError
 
 @click.command()
 @store_option
-@click.option("--engine", "engines", multiple=True, metavar="URL",
-              help="A Docker Engine to collect and scan (default: DOCKER_HOST or the local "
-              "socket, when it answers); repeatable.")
-@click.option("--registry", "registries", multiple=True, metavar="REPO",
-              help="A registry repository to collect (`ghcr.io/org/app`); repeatable.")
+@engines_option
+@registries_option
 @click.option("--ingest", "ingest_paths", multiple=True, metavar="PATH",
               help="Scanner outputs and SBOMs (files or folders) to ingest; repeatable.")
 @click.option("--scan/--no-scan", default=True, show_default=True,

@@ -9,30 +9,15 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from auditlib.assess import Assessment, SnapshotUse
+from auditlib.fleet.coverage import Coverage
 
 
 @dataclass(frozen=True, slots=True)
-class FleetFacts:
-    """How much data a report had (from its assessment's coverage)."""
+class FleetFacts(Coverage):
+    """How much data a report had: its assessment's coverage, the snapshots, the filter."""
 
     snapshots: list[SnapshotUse] = field(default_factory=list)
     """The snapshots the current state comes from, oldest first."""
-    images: int = 0
-    """Images the tables name (after the image filter)."""
-    vuln_scanned: int = 0
-    """Of them, with a vulnerability scan."""
-    with_sbom: int = 0
-    """Of them, with a package inventory (an SBOM, or a scanner's package list)."""
-    collected: int = 0
-    """Of them, with metadata collected from an engine, a registry or an archive."""
-    containers_running: int = 0
-    """Running containers in the data."""
-    documents: int = 0
-    """Documents and sources read (`scans` rows)."""
-    load_errors: int = 0
-    """Files or sources that could not be read at all."""
-    synthetic_images: int = 0
-    """Images of the synthetic demo fleet (named under `SYNTHETIC_PREFIX` or labelled)."""
     filtered_out: int = 0
     """Images the image filter left out."""
 
@@ -43,11 +28,9 @@ class FleetFacts:
 
     @property
     def coverage(self) -> float | None:
-        """Return the share of images with both a vulnerability scan and a package inventory
-        (0-1); None when there are no images."""
-        if not self.images:
-            return None
-        return min(self.vuln_scanned, self.with_sbom) / self.images
+        """Return the share of images with both a vulnerability scan and an SBOM (0-1); None
+        when there are no images (`Coverage.share`)."""
+        return self.share
 
     def to_dict(self) -> dict[str, Any]:
         """Return the facts as plain data (for the summary JSON)."""
