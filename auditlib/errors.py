@@ -37,6 +37,11 @@ class MalformedInputError(ParseError):
     """
 
 
+class ParameterError(AuditlibError):
+    """A parameter (a command option, a report parameter) is unknown or its value cannot be used;
+    the message says which and what is valid."""
+
+
 class StoreError(AuditlibError):
     """The store folder could not be read or written."""
 

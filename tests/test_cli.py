@@ -70,12 +70,21 @@ def test_no_command_is_bad_usage() -> None:
 
 @pytest.mark.slow  # both reports executed
 def test_demo_makes_a_synthetic_fleet_and_ingests_it(tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["demo", "--images", "3", "--out", str(tmp_path)])
+    result = CliRunner().invoke(main, ["demo", "--images", "8", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert "SYNTHETIC demo fleet: 3 images, 6 files" in result.output
+    assert "SYNTHETIC demo fleet: 8 images, 16 files" in result.output
     # The figures printed are the assessment's, as every page of the run shows them.
-    assert "policy: 3 images x 16 rules:" in result.output
-    assert "images on an OS past its end of life" in result.output
+    (run,) = tmp_path.glob("run-*")
+    pages = {n: json.loads((run / f"{n}.json").read_text())["results"]
+             for n in ("compliance", "staleness")}
+    summary = pages["compliance"]["assessment"]
+    assert pages["staleness"]["assessment"] == summary
+    counts = summary["policy"]["results"]
+    results = ", ".join(f"{counts[k]} {k}" for k in ("fail", "warn", "no-data", "waived", "pass"))
+    assert f"policy: 8 images x 16 rules: {results}" in result.output
+    eol = summary["eol"]
+    assert f"end of life: {eol['past']} images on an OS past its end of life" in result.output
+    assert pages["staleness"]["headline"]["os_eol"] == eol["past"]
     data = read_latest(tmp_path / "demo-store")
     assert data.scans["image_id"].nunique() == 3
     assert (data.image_labels["label"] == "org.auditlib.synthetic").sum() >= 3

@@ -131,3 +131,22 @@ def test_folders_name_the_path_of_the_data() -> None:
             "policy", "staleness", "assess", "reports", "cli"} <= packages
     loose = sorted(p.name for p in ROOT.glob("*.py") if p.name != "__init__.py")
     assert len(loose) <= 10, loose
+
+
+def test_the_worker_only_runs_as_main() -> None:
+    # `python -m auditlib.ingest.worker` runs it; a module imported before that (auditlib's own
+    # __init__ imports the loader) would make runpy warn and execute it twice.
+    importers = [m for m, found in _imports().items()
+                 if any(t == "auditlib.ingest.worker" for t, _, _ in found)]
+    assert importers == []
+
+
+def test_every_command_is_listed_and_imports() -> None:
+    import click
+
+    from auditlib.cli.main import COMMANDS, main
+
+    ctx = click.Context(main)
+    for name in COMMANDS:
+        command = main.get_command(ctx, name)
+        assert isinstance(command, click.Command) and command.name == name

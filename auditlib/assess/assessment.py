@@ -135,6 +135,7 @@ class Assessment:
         st = self.staleness
         ages = st["age_days"].dropna()
         first = st[st["rebuild_priority"].fillna(0) > 0].head(1)
+        cov, n = self.coverage, len(self.view.image_ids)
         out: dict[str, Any] = jsonable({
             "as_of": self.as_of.isoformat(),
             "images": len(self.view.image_ids),
@@ -166,6 +167,12 @@ class Assessment:
                 "newer_tags": int((st["newer_tag_count"].fillna(0) > 0).sum()),
                 "deployment_lag": int(st["deployment_lag_days"].notna().sum()),
                 "rebuild_first": str(first["image_name"].iloc[0]) if len(first) else None,
+            },
+            "unknown": {  # images of which the data does not say, per question
+                "vulnerabilities": n - cov.vuln_scanned, "packages": n - cov.with_sbom,
+                "build_time": int(self.view.images["created_at"].isna().sum()),
+                "os_end_of_life": int((~known).sum()), "base": n - len(self.view.bases),
+                "fix_dates": int(states.get("undated", 0)),
             },
         })
         return out

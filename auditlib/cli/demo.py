@@ -39,7 +39,8 @@ def demo(images: int, out: Path, seed: int) -> None:
     for message in done.errors:
         error(message)
     pol, eol, fix, st = s["policy"], s["eol"], s["fixable"], s["staleness"]
-    results = ", ".join(f"{n} {k}" for k, n in pol["results"].items())
+    results = ", ".join(f"{pol['results'][k]} {k}" for k in ("fail", "warn", "no-data", "waived",
+                                                             "pass"))
     grades = " ".join(f"{g}:{n}" for g, n in pol["grades"].items() if n)
     click.echo(f"policy: {s['images']} images x {len(pol['rules'])} rules: {results}; "
                f"grades {grades}")

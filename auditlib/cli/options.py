@@ -8,7 +8,8 @@ from typing import Any
 import click
 import pandas as pd
 
-from auditlib.reports.params import ParameterError, parse_date
+from auditlib.errors import ParameterError
+from auditlib.normalize.times import parse_time
 from auditlib.store.layout import DEFAULT_STORE
 
 store_option = click.option(
@@ -47,7 +48,7 @@ registries_option = click.option(
 
 def _as_of(_ctx: click.Context, _param: click.Parameter, value: Any) -> pd.Timestamp | None:
     try:
-        return parse_date(value, "--as-of")
+        return parse_time(value, "--as-of")
     except ParameterError as e:
         raise click.BadParameter(str(e)) from None
 

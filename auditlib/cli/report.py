@@ -14,10 +14,9 @@ from rich.progress import Progress, TextColumn
 from auditlib.cli.console import fail, progress, say
 from auditlib.cli.exits import Exit, leave
 from auditlib.cli.options import as_of_option, quiet_option, store_option
-from auditlib.errors import AuditlibError
+from auditlib.errors import AuditlibError, ParameterError
 from auditlib.policy.config import load_policy
 from auditlib.reports.batch import StartReport, report_names, run_reports
-from auditlib.reports.params import ParameterError
 from auditlib.reports.runner import ReportRun
 from auditlib.store.manifest import list_snapshots
 

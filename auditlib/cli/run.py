@@ -19,10 +19,9 @@ from auditlib.cli.options import (
     store_option,
 )
 from auditlib.cli.report import report_bars, report_options, said
-from auditlib.errors import AuditlibError
+from auditlib.errors import AuditlibError, ParameterError
 from auditlib.job import JobRequest, run_job
 from auditlib.reports.batch import report_names
-from auditlib.reports.params import ParameterError
 
 
 @click.command()

@@ -20,8 +20,8 @@ from typing import Any
 
 from auditlib.data import AuditData, FileResult
 from auditlib.ingest.documents import Candidate
+from auditlib.ingest.pipe import receive, send
 from auditlib.ingest.reader import load_files
-from auditlib.ingest.worker import receive, send
 from auditlib.tables import TABLES, concat
 
 SHARDS_PER_WORKER = 8

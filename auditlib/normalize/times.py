@@ -18,6 +18,8 @@ from typing import Any
 
 import pandas as pd
 
+from auditlib.errors import ParameterError
+
 UTC_DTYPE = pd.DatetimeTZDtype("ns", "UTC")
 """The dtype of every time column (`auditlib.tables`: `datetime`)."""
 
@@ -98,3 +100,25 @@ def days_between(later: Any, earlier: Any) -> float | None:
     when either is unknown."""
     a, b = utc_time(later), utc_time(earlier)
     return None if a is None or b is None else (a - b).total_seconds() / 86400
+
+
+_NOT_GIVEN = {"", "none", "null", "~"}
+
+
+def parse_time(value: Any, name: str = "as_of") -> pd.Timestamp | None:
+    """Return a time a user gave (`--as-of`, the `as_of` report parameter) as a UTC timestamp,
+    or None when it is not given (None, or `""`, `none`, `null`).
+
+    Accepts a `datetime`, a `date`, a pandas timestamp, or a string (`2026-01-31`,
+    `2026-01-31T12:00:00Z`); a time without a zone is taken as UTC.
+
+    Raises:
+        ParameterError: naming `name`, if the value is not a date or time.
+    """
+    if value is None or (isinstance(value, str) and value.strip().lower() in _NOT_GIVEN):
+        return None
+    t = utc_time(value)
+    if t is None:
+        raise ParameterError(
+            f"{name}: {value!r} is not a date or time (YYYY-MM-DD or an ISO 8601 time)")
+    return t

@@ -8,10 +8,11 @@ lists every run; `export_notebook` turns any executed report notebook (papermill
 a page and a summary.
 """
 
+from auditlib.errors import ParameterError
 from auditlib.reports.context import Report, open_report
 from auditlib.reports.export import export_html
 from auditlib.reports.index import write_index
-from auditlib.reports.params import ParameterError, ReportParams
+from auditlib.reports.params import ReportParams
 from auditlib.reports.runner import (
     DEFAULT_REPORTS,
     ReportError,

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from auditlib.errors import ParameterError
 from auditlib.reports.index import write_index
 from auditlib.reports.kernel import find_kernel
-from auditlib.reports.params import ParameterError
 from auditlib.reports.runner import (
     DEFAULT_REPORTS,
     ReportRun,

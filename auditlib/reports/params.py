@@ -10,7 +10,6 @@ parses anything itself.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -18,15 +17,10 @@ from typing import Any
 
 import pandas as pd
 
-from auditlib.errors import AuditlibError
+from auditlib.errors import ParameterError
 from auditlib.normalize.severity import SEVERITIES
+from auditlib.normalize.times import parse_time
 from auditlib.store.layout import DEFAULT_STORE
-
-
-class ParameterError(AuditlibError):
-    """A report parameter is unknown or its value cannot be used; the message says which and
-    what is valid."""
-
 
 _TRUE = {"true", "yes", "1", "on"}
 _FALSE = {"false", "no", "0", "off"}
@@ -36,30 +30,6 @@ _NONE = {"", "none", "null", "~"}
 def is_none(value: Any) -> bool:
     """Return whether `value` means "not given": None, or a string such as `""`, `None`, `null`."""
     return value is None or (isinstance(value, str) and value.strip().lower() in _NONE)
-
-
-def parse_date(value: Any, name: str = "as_of") -> pd.Timestamp | None:
-    """Return `value` as a UTC timestamp, or None when it is not given.
-
-    Accepts a `datetime`, a `date`, a pandas timestamp, or a string (`2026-01-31`,
-    `2026-01-31T12:00:00Z`); a time without a zone is taken as UTC.
-
-    Raises:
-        ParameterError: if the value is not a date or time.
-    """
-    if is_none(value):
-        return None
-    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        value = dt.datetime.combine(value, dt.time())
-    try:
-        t = pd.Timestamp(value.strip() if isinstance(value, str) else value)
-    except (ValueError, TypeError):
-        raise ParameterError(
-            f"{name}: {value!r} is not a date or time (YYYY-MM-DD or an ISO 8601 time)"
-        ) from None
-    if pd.isna(t):
-        raise ParameterError(f"{name}: {value!r} is not a date or time")
-    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
 
 
 def parse_bool(value: Any, name: str) -> bool:
@@ -169,7 +139,7 @@ class ReportParams:
             if name in v:
                 out[name] = None if is_none(v[name]) else str(v[name])
         if "as_of" in v:
-            out["as_of"] = parse_date(v["as_of"])
+            out["as_of"] = parse_time(v["as_of"], "as_of")
         if "severity_threshold" in v:
             out["severity_threshold"] = parse_severity(v["severity_threshold"])
         for name in ("top_n", "matrix_rows"):

@@ -11,12 +11,14 @@ import pandas as pd
 import pytest
 
 from auditlib.assess import SnapshotUse as SnapshotInfo
+from auditlib.errors import ParameterError
+from auditlib.normalize.times import parse_time as parse_date
 from auditlib.reports.export import network_refs, offline_plotlyjs
 from auditlib.reports.facts import FleetFacts
 from auditlib.reports.header import header_html
 from auditlib.reports.index import write_index
 from auditlib.reports.kernel import find_kernel, fits, own_kernel_name
-from auditlib.reports.params import ParameterError, ReportParams, parse_date
+from auditlib.reports.params import ReportParams
 from auditlib.reports.runner import typed_value
 
 
