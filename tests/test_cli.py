@@ -86,6 +86,6 @@ def test_demo_makes_a_synthetic_fleet_and_ingests_it(tmp_path: Path) -> None:
     assert f"end of life: {eol['past']} images on an OS past its end of life" in result.output
     assert pages["staleness"]["headline"]["os_eol"] == eol["past"]
     data = read_latest(tmp_path / "demo-store")
-    assert data.scans["image_id"].nunique() == 3
-    assert (data.image_labels["label"] == "org.auditlib.synthetic").sum() >= 3
+    assert data.scans["image_id"].nunique() == 8
+    assert (data.image_labels["label"] == "org.auditlib.synthetic").sum() >= 8
     assert data.load_errors["level"].tolist() == ["skipped"]  # the fleet's README.txt
