@@ -21,7 +21,7 @@ from auditlib.tables import jsonable
 _SHOWN = (
     ("priority_rank", "#"), ("image_name", "image"), ("age_days", "age d"),
     ("base_ref", "base"), ("base_drifted", "base moved"), ("newest_tag", "newer tag"),
-    ("os_version", "os"), ("os_is_eol", "EOL"), ("os_days_to_eol", "EOL in d"),
+    ("os", "os"), ("os_is_eol", "EOL"), ("os_days_to_eol", "EOL in d"),
     ("fixable_count", "fixable"), ("oldest_fix_days", "oldest fix d"),
     ("deployment_lag_days", "lag d"), ("rebuild_priority", "priority"),
 )
@@ -73,6 +73,8 @@ def staleness_command(store: Path, policy_file: str | None, fmt: str,
     for _, title in _SHOWN:
         out.add_column(title, overflow="fold")
     for r in df.to_dict("records"):
+        r["os"] = " ".join(str(x) for x in (jsonable(r["os_family"]), jsonable(r["os_version"]))
+                           if x) or None
         out.add_row(*(Text(_show(r.get(c))) for c, _ in _SHOWN))
     console = out_console()
     console.print(out)
