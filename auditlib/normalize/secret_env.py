@@ -23,8 +23,9 @@ _SECRET_PARTS = ("PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "PRIVATE_KE
 _NOT_SECRET_SUFFIXES = ("_FILE", "_PATH", "_DIR")
 _NOT_SECRET_WORDS = ("TOKENIZER",)
 
-# Token shapes of the most common providers (the same families Trivy's secret rules find).
-_VALUE_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
+# Token shapes of the most common providers (the same families Trivy's secret rules find);
+# `auditlib.normalize.redact` masks them wherever they stand.
+VALUE_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("github-pat", re.compile(r"\b(ghp|gho|ghu|ghs|ghr)_[0-9A-Za-z]{36}\b")),
     ("github-fine-grained-pat", re.compile(r"\bgithub_pat_[0-9A-Za-z_]{82}\b")),
     ("gitlab-pat", re.compile(r"\bglpat-[0-9A-Za-z_\-]{20}\b")),
@@ -76,7 +77,7 @@ def check_env(name: str, value: str | None) -> str | None:
         (`$OTHER`, `${OTHER}`); else None.
     """
     if value:
-        for rule, pattern in _VALUE_RULES:
+        for rule, pattern in VALUE_RULES:
             if pattern.search(value):
                 return f"value:{rule}"
     if is_secret_name(name):
@@ -86,27 +87,3 @@ def check_env(name: str, value: str | None) -> str | None:
             return None
         return f"name:{name}"
     return None
-
-
-_ASSIGNMENT = re.compile(r"""\b(?P<name>[A-Za-z_][A-Za-z0-9_]*)=(?P<value>"[^"]*"|'[^']*'|\S+)""")
-
-
-def redact(text: str) -> str:
-    """Return `text` (a build step, a command line) with secret-looking values replaced.
-
-    Every `NAME=value` whose name or value looks like a secret (`check_env`) gets the value
-    `<redacted>`, and any other token of a known shape (`ghp_...`, `AKIA...`, a private key
-    header) becomes `<redacted>` too, so that `ENV DB_PASSWORD=...` in an image's history never
-    reaches a table.
-    """
-
-    def assignment(m: re.Match[str]) -> str:
-        value = m.group("value").strip("\"'")
-        if check_env(m.group("name"), value) is None:
-            return m.group(0)
-        return f"{m.group('name')}=<redacted>"
-
-    out = _ASSIGNMENT.sub(assignment, text)
-    for _, pattern in _VALUE_RULES:
-        out = pattern.sub("<redacted>", out)
-    return out

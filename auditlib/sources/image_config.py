@@ -11,7 +11,8 @@ import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from auditlib.normalize.secret_env import check_env, redact
+from auditlib.normalize.redact import redact
+from auditlib.normalize.secret_env import check_env
 from auditlib.rows import ImageInfo, Output, Row
 from auditlib.sources.record import Record, canonical
 

@@ -12,7 +12,8 @@ import pytest
 
 from auditlib.errors import SourceUnavailableError
 from auditlib.ingest.collect import to_audit_data
-from auditlib.normalize.secret_env import check_env, redact
+from auditlib.normalize.redact import redact
+from auditlib.normalize.secret_env import check_env
 from auditlib.sources.engine import (
     connect,
     container_from_inspect,
