@@ -6,6 +6,13 @@ token (with basic credentials, anonymously, or with an identity token as an OAut
 in a POST form) and sends it as `Authorization: Bearer`. Tokens are cached per scope until shortly
 before they expire. Credentials are asked for lazily, at the first challenge, and are never sent
 over plain HTTP to a host that is not loopback unless the user allowed insecure registries.
+
+Where credentials go: basic credentials to the registry's own origin (scheme, host and port) and
+to the token realm its challenge names (as Docker does); a bearer token only to the registry's
+origin, never to a redirect or a next page elsewhere (`Transport` drops `Authorization` there).
+`secrets()` lists every form a credential could be echoed in (the password, the identity token,
+the base64 of `user:password` that `Authorization: Basic` carries, the tokens), so that text from
+the server can be masked.
 """
 
 from __future__ import annotations
@@ -18,9 +25,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-import requests
-
-from auditlib.sources._registry_http import RegistryError, Transport, is_loopback, status_text
+from auditlib.sources._registry_http import (
+    RegistryError,
+    Reply,
+    Transport,
+    is_loopback,
+    origin_text,
+)
 from auditlib.sources.docker_credentials import Credentials
 
 _PARAM = re.compile(
@@ -65,6 +76,19 @@ def _basic(creds: Credentials) -> str:
     return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
+def secret_forms(creds: Credentials) -> list[str]:
+    """Return every form in which `creds` could be echoed: the password and identity token as
+    they are, and the base64 of `user:secret` (standard and URL-safe alphabets, with and
+    without the `=` padding; padded first, so that a mask takes the padding too)."""
+    found = list(creds.secrets())
+    for secret in creds.secrets():
+        raw = f"{creds.username}:{secret}".encode()
+        for encoded in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
+            text = encoded.decode("ascii")
+            found += [text, text.rstrip("=")]
+    return list(dict.fromkeys(found))
+
+
 class Authenticator:
     """Adds `Authorization` to registry requests, learning the scheme from challenges."""
 
@@ -103,9 +127,10 @@ class Authenticator:
             return self._creds
 
     def secrets(self) -> list[str]:
-        """Return the secret strings known so far (credentials and tokens), for scrubbing."""
+        """Return the secret strings known so far (credentials in every form, tokens), for
+        scrubbing."""
         with self._lock:
-            found = list(self._creds.secrets()) if self._creds else []
+            found = secret_forms(self._creds) if self._creds else []
             return found + [t for t, _ in self._tokens.values()]
 
     def hint(self, refused: Challenge | None = None) -> str:
@@ -115,7 +140,7 @@ class Authenticator:
             what += " (or the repository does not exist)"
         return f"{what}; run `docker login {self.registry}`"
 
-    def learn(self, resp: requests.Response) -> Challenge | None:
+    def learn(self, resp: Reply) -> Challenge | None:
         """Take the challenge of a 401 response for the next requests, and return it (None when
         the response has no basic or bearer challenge).
         """
@@ -132,7 +157,9 @@ class Authenticator:
             self._challenge = general
         return new
 
-    def headers(self, scope: str, *, refused: Challenge | None = None) -> dict[str, str]:
+    def headers(
+        self, scope: str, *, refused: Challenge | None = None, deadline: float | None = None
+    ) -> dict[str, str]:
         """Return the `Authorization` header for a request needing `scope`
         (`repository:team/app:pull`, or empty for `/v2/`); none before any challenge.
 
@@ -140,6 +167,7 @@ class Authenticator:
             scope: the token scope the request needs.
             refused: the challenge of a 401 the request just got: a cached token for `scope`
                 is dropped, and the scope the challenge names is asked for too.
+            deadline: the caller's deadline (`time.monotonic()`), for the token request.
 
         Raises:
             RegistryError: the token service refuses or fails; credentials over plain HTTP.
@@ -158,22 +186,24 @@ class Authenticator:
             cached = self._tokens.pop(scope, None) if refused else self._tokens.get(scope)
         if cached and cached[1] > time.monotonic():
             return {"Authorization": f"Bearer {cached[0]}"}
-        token, ttl = self._fetch(challenge, scopes)
+        token, ttl = self._fetch(challenge, scopes, deadline)
         with self._lock:
             self._tokens[scope] = (token, time.monotonic() + max(ttl, _MIN_EXPIRY) - _MARGIN)
         return {"Authorization": f"Bearer {token}"}
 
-    def _fetch(self, challenge: Challenge, scopes: list[str]) -> tuple[str, float]:
+    def _fetch(
+        self, challenge: Challenge, scopes: list[str], deadline: float | None
+    ) -> tuple[str, float]:
         """Return a token and its lifetime in seconds from the challenge's realm."""
         realm = challenge.params.get("realm", "")
         parts = urlsplit(realm)
-        subject = f"{self.registry}: token service {parts.scheme}://{parts.netloc}"
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+        if parts.scheme not in ("http", "https") or not parts.hostname:
             raise RegistryError(f"{self.registry}: the registry gave no usable token realm")
+        subject = f"{self.registry}: token service {origin_text(realm)}"
         creds = self.credentials()
         if (
             parts.scheme == "http" and creds is not None
-            and not (self._insecure or is_loopback(parts.netloc))
+            and not (self._insecure or is_loopback(parts.hostname))
         ):
             raise RegistryError(
                 f"{subject}: refusing to send credentials over plain HTTP "
@@ -187,25 +217,24 @@ class Authenticator:
             }
             if service:
                 form["service"] = service
-            resp = self._transport.request("POST", realm, subject=subject, data=form)
+            resp = self._transport.fetch(
+                "POST", realm, subject=subject, what="token answer", data=form,
+                deadline=deadline,
+            )
         else:
             params: list[tuple[str, str]] = [("service", service)] if service else []
             params += [("scope", s) for s in scopes]
-            auth = (creds.username, creds.password) if creds else None
-            resp = self._transport.request(
-                "GET", realm, subject=subject, params=params, auth=auth
+            # The header, not requests' `auth`: the transport keeps it from other origins.
+            headers = {"Authorization": _basic(creds)} if creds else {}
+            resp = self._transport.fetch(
+                "GET", realm, subject=subject, what="token answer", params=params,
+                headers=headers, deadline=deadline,
             )
-        with resp:
-            if resp.status_code in (401, 403):
-                raise RegistryError(f"{subject}: {self.hint()}", status=resp.status_code)
-            if resp.status_code != 200:
-                raise RegistryError(
-                    f"{subject}: no token ({status_text(resp)})", status=resp.status_code
-                )
-            try:
-                body = resp.json()
-            except ValueError:
-                body = None
+        if resp.status in (401, 403):
+            raise RegistryError(f"{subject}: {self.hint()}", status=resp.status)
+        if resp.status != 200:
+            raise RegistryError(f"{subject}: no token ({resp.status_text()})", status=resp.status)
+        body = resp.json()
         token = None
         if isinstance(body, dict):
             token = body.get("token") or body.get("access_token")

@@ -6,12 +6,21 @@ registries, and then only after HTTPS failed. Content is verified: a manifest's 
 sha256 of its bytes and must equal `Docker-Content-Digest` (and the digest it was fetched by); a
 config blob must hash to its descriptor's digest. Manifests and configs fetched by digest are
 cached for the client's life, so tags that share content cost one fetch.
+
+Nothing is read without a bound (`RegistryLimits`): bytes per answer, time per request, pages and
+tags per listing; each method takes the caller's `deadline` (a `time.monotonic()` time) too.
+Credentials and tokens go only to the registry's origin: a tag list whose `next` link names
+another scheme, host or port is refused (an error naming both origins), not followed, since the
+pages of another server are not this repository's and must not get its credentials.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
 
@@ -22,31 +31,46 @@ from requests.utils import parse_header_links
 from auditlib.identity import is_digest
 from auditlib.sources._registry_auth import Authenticator
 from auditlib.sources._registry_http import (
+    DeadlineError,
     RegistryError,
+    Reply,
     RetryPolicy,
     Transport,
     is_loopback,
-    status_text,
+    new_session,
+    origin,
+    origin_text,
 )
+from auditlib.sources._registry_limits import RegistryLimits
 from auditlib.sources._registry_manifest import (
     ACCEPT,
     INDEX_TYPES,
     MANIFEST_TYPES,
-    MAX_MANIFEST_BYTES,
     Manifest,
     ResolvedImage,
     digest_of,
     media_type_of,
-    read_limited,
     resolve_image,
 )
 from auditlib.sources._registry_platform import Platform
 from auditlib.sources.docker_credentials import Credentials
 
-MAX_CONFIG_BYTES = 16 * 1024 * 1024
-"""Largest image config blob read."""
 DOCKER_HUB_API = "registry-1.docker.io"
 """Where Docker Hub's (`docker.io`) registry API answers."""
+TAG_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
+"""A valid tag (the distribution reference grammar); tags listed that do not match are skipped."""
+
+
+@dataclass(frozen=True, slots=True)
+class TagListing:
+    """A repository's tag list, as `RegistryClient.list_tags` read it."""
+
+    tags: list[str]
+    """The valid tag names, each once, in the registry's order."""
+    skipped: int = 0
+    """Names listed that are not valid tags (never used in a request, a table or a message)."""
+    pages: int = 1
+    """Pages read."""
 
 
 class RegistryClient:
@@ -59,7 +83,7 @@ class RegistryClient:
         credentials: Credentials | Callable[[], Credentials | None] | None = None,
         insecure: bool = False,
         session: requests.Session | None = None,
-        timeout: float | tuple[float, float] = (10.0, 60.0),
+        limits: RegistryLimits | None = None,
         retry: RetryPolicy | None = None,
         verify: bool | str = True,
         scheme: str | None = None,
@@ -73,8 +97,9 @@ class RegistryClient:
             credentials: credentials, or a function returning them (called at the first
                 challenge), or None for anonymous access.
             insecure: allow plain HTTP to a host that is not loopback (after HTTPS failed).
-            session: the `requests.Session` to use (a new one when None).
-            timeout: connect and read timeouts, in seconds.
+            session: the `requests.Session` to use (a new one when None, whose connections
+                request deadlines can cut; see `_registry_http.WatchedAdapter`).
+            limits: bytes, timeouts, deadlines, pages and tags (`RegistryLimits()` when None).
             retry: how transient failures are retried.
             verify: TLS verification: True, False, or a CA bundle path.
             scheme: force `https` or `http` instead of trying HTTPS first.
@@ -96,18 +121,22 @@ class RegistryClient:
         tries = ["https", "http"] if self.allow_http else ["https"]
         self._schemes = [scheme] if scheme else tries
         self.scheme: str | None = None
-        kwargs: dict[str, Any] = {"timeout": timeout, "retry": retry or RetryPolicy()}
-        if sleep is not None:
-            kwargs["sleep"] = sleep
-        self._session = session or requests.Session()
-        self._transport = Transport(self._session, verify=verify, **kwargs)
+        self.limits = limits or RegistryLimits()
+        kwargs: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
+        self._session = session or new_session()
+        self._transport = Transport(
+            self._session, limits=self.limits, retry=retry, verify=verify,
+            insecure=insecure, **kwargs,
+        )
         if credentials is None or isinstance(credentials, Credentials):
             creds = credentials
             self._auth = Authenticator(registry, self._transport, lambda: creds, insecure=insecure)
         else:
             self._auth = Authenticator(registry, self._transport, credentials, insecure=insecure)
+        self._transport.secrets = self._auth.secrets
         self._lock = threading.Lock()
         self._ping_lock = threading.Lock()
+        self._ping_error: RegistryError | None = None
         self._cache: dict[tuple[str, str], Any] = {}
 
     def __repr__(self) -> str:
@@ -120,8 +149,13 @@ class RegistryClient:
         return f"{self.scheme or self._schemes[0]}://{self.host}"
 
     def secrets(self) -> list[str]:
-        """Return the secrets this client holds (credentials, tokens), for scrubbing text."""
+        """Return the secrets this client holds (credentials in every form they could be echoed
+        in, tokens), for scrubbing text."""
         return self._auth.secrets()
+
+    def text(self, raw: str, limit: int = 160) -> str:
+        """Return text from the registry fit for a message (redacted, secrets masked, short)."""
+        return self._transport.text(raw, limit)
 
     def close(self) -> None:
         """Close the session's connections."""
@@ -129,33 +163,47 @@ class RegistryClient:
 
     # -- requests ---------------------------------------------------------------------------
 
-    def ping(self) -> None:
-        """Check that the host speaks the v2 API, settle HTTPS or HTTP, and learn its auth.
+    def ping(self, *, deadline: float | None = None) -> None:
+        """Check that the host speaks the v2 API, settle HTTPS or HTTP, and learn its auth. A
+        registry that failed is not asked again: its error is raised at once (unless what
+        failed was the caller's deadline).
 
         Raises:
-            RegistryError: unreachable, TLS failure, or not a v2 registry.
+            DeadlineError: `deadline` passed.
+            RegistryError: unreachable, TLS failure, not a v2 registry, or an answer over
+                `max_response_bytes`.
         """
         with self._ping_lock:
+            if self._ping_error is not None:
+                raise RegistryError(str(self._ping_error), status=self._ping_error.status)
             if self.scheme is None:
-                self._ping()
+                try:
+                    self._ping(deadline)
+                except DeadlineError:
+                    raise
+                except RegistryError as e:
+                    self._ping_error = e
+                    raise
 
-    def _ping(self) -> None:
+    def _ping(self, deadline: float | None) -> None:
         failures: list[str] = []
         for scheme in self._schemes:
             try:
-                resp = self._transport.request(
+                resp = self._transport.fetch(
                     "GET", f"{scheme}://{self.host}/v2/", subject=self.registry,
+                    what="answer to /v2/", deadline=deadline,
                     retry=len(self._schemes) == 1 or scheme == "http",
                 )
+            except DeadlineError:
+                raise
             except RegistryError as e:
                 failures.append(f"{scheme}: {str(e).removeprefix(self.registry + ': ')}")
                 continue
-            with resp:
-                if resp.status_code == 401:
-                    self._auth.learn(resp)
-                elif resp.status_code != 200:
-                    failures.append(f"{scheme}: not a registry ({status_text(resp)} from /v2/)")
-                    continue
+            if resp.status == 401:
+                self._auth.learn(resp)
+            elif resp.status != 200:
+                failures.append(f"{scheme}: not a registry ({resp.status_text()} from /v2/)")
+                continue
             self.scheme = scheme
             return
         if len(failures) == 1:
@@ -163,82 +211,140 @@ class RegistryClient:
         raise RegistryError(f"{self.registry}: " + "; ".join(failures))
 
     def _get(
-        self, path: str, *, scope: str, subject: str, url: str | None = None, **kwargs: Any
-    ) -> requests.Response:
-        """GET `path` (or the full `url`) with authentication; a 401 is answered once."""
-        self.ping()
-        target = url or f"{self.base_url}{path}"
-        headers = {**kwargs.pop("headers", {}), **self._auth.headers(scope)}
-        resp = self._transport.request("GET", target, subject=subject, headers=headers, **kwargs)
-        if resp.status_code == 401:
+        self, url: str, *, scope: str, subject: str, what: str, limit: str,
+        deadline: float | None, headers: Mapping[str, str] | None = None,
+    ) -> Reply:
+        """GET `url` (a path of the registry, or a whole URL on its own origin) with
+        authentication; a 401 is answered once; a 403 is an error."""
+        self.ping(deadline=deadline)
+        if url.startswith("/"):
+            url = self.base_url + url  # the scheme is settled now
+        if origin(url) != origin(self.base_url):  # credentials go to their origin only
+            raise RegistryError(
+                f"{subject}: refusing to send credentials to {origin_text(url)}, which is not "
+                f"the registry ({origin_text(self.base_url)})"
+            )
+        sent = {**(headers or {}), **self._auth.headers(scope, deadline=deadline)}
+
+        def get() -> Reply:
+            return self._transport.fetch(
+                "GET", url, subject=subject, what=what, limit=limit, headers=sent,
+                deadline=deadline,
+            )
+
+        resp = get()
+        if resp.status == 401:
             refused = self._auth.learn(resp)
-            resp.close()
             if refused is None:
                 raise RegistryError(f"{subject}: {self._auth.hint()}", status=401)
-            headers.update(self._auth.headers(scope, refused=refused))
-            resp = self._transport.request(
-                "GET", target, subject=subject, headers=headers, **kwargs
-            )
-            if resp.status_code == 401:
-                resp.close()
+            sent.update(self._auth.headers(scope, refused=refused, deadline=deadline))
+            resp = get()
+            if resp.status == 401:
                 again = self._auth.learn(resp)
                 raise RegistryError(f"{subject}: {self._auth.hint(again)}", status=401)
-        if resp.status_code == 403:
-            text = status_text(resp)
-            resp.close()
-            raise RegistryError(f"{subject}: access denied ({text})", status=403)
+        if resp.status == 403:
+            raise RegistryError(f"{subject}: access denied ({resp.status_text()})", status=403)
         return resp
 
-    def tags(self, repository: str, *, page_size: int = 1000) -> list[str]:
-        """Return every tag of `repository`, following `Link: <...>; rel="next"` pages.
+    def tags(
+        self, repository: str, *, page_size: int = 1000, deadline: float | None = None
+    ) -> list[str]:
+        """Return the valid tags of `repository` (see `list_tags`)."""
+        return self.list_tags(repository, page_size=page_size, deadline=deadline).tags
+
+    def list_tags(
+        self, repository: str, *, page_size: int = 1000, deadline: float | None = None
+    ) -> TagListing:
+        """Return the tags of `repository`, following `Link: <...>; rel="next"` pages on the
+        registry's own origin, within `max_tag_pages` pages and `max_listed_tags` tags. Names
+        that are not valid tags are counted, not kept.
 
         Raises:
-            RegistryError: the repository does not exist, access is refused, or the registry
-                fails or answers something that is not a tag list.
+            DeadlineError: `deadline` passed.
+            RegistryError: the repository does not exist, access is refused, the registry fails
+                or answers something that is not a tag list, a page is over
+                `max_response_bytes`, the list goes past `max_tag_pages` pages or
+                `max_listed_tags` tags, or a next page is on another origin.
         """
         subject = f"{self.registry}/{repository}"
         scope = f"repository:{repository}:pull"
-        self.ping()
+        limits = self.limits
+        self.ping(deadline=deadline)
         url: str | None = f"{self.base_url}/v2/{repository}/tags/list?n={page_size}"
-        tags: list[str] = []
-        seen_urls: set[str] = set()
-        while url and url not in seen_urls and len(seen_urls) < 10_000:
-            seen_urls.add(url)
-            resp = self._get("", url=url, scope=scope, subject=subject)
-            with resp:
-                if resp.status_code == 404:
-                    raise RegistryError(
-                        f"{subject}: repository not found ({status_text(resp)})", status=404
-                    )
-                if resp.status_code != 200:
-                    raise RegistryError(
-                        f"{subject}: cannot list tags ({status_text(resp)})",
-                        status=resp.status_code,
-                    )
-                try:
-                    body = orjson.loads(read_limited(resp, MAX_MANIFEST_BYTES, subject, "page"))
-                except orjson.JSONDecodeError:
-                    body = None
-                link = resp.headers.get("Link", "")
-                current = resp.url or url
+        tags: dict[str, None] = {}
+        skipped, pages = 0, 0
+        seen: set[bytes] = set()  # digests of the page URLs, not the URLs (bounded memory)
+        while url:
+            key = hashlib.sha256(url.encode()).digest()
+            if key in seen:
+                break  # a loop of pages: everything is read
+            if pages >= limits.max_tag_pages:
+                raise RegistryError(
+                    f"{subject}: the tag list goes on past {limits.max_tag_pages:,} pages "
+                    "(max_tag_pages); not read"
+                )
+            seen.add(key)
+            pages += 1
+            resp = self._get(
+                url, scope=scope, subject=subject, what="tag list page",
+                limit="max_response_bytes", deadline=deadline,
+            )
+            if resp.status == 404:
+                raise RegistryError(
+                    f"{subject}: repository not found ({resp.status_text()})", status=404
+                )
+            if resp.status != 200:
+                raise RegistryError(
+                    f"{subject}: cannot list tags ({resp.status_text()})", status=resp.status
+                )
+            body = resp.json()
             page = body.get("tags") if isinstance(body, dict) else None
             if page is None and isinstance(body, dict) and "tags" in body:
                 page = []  # distribution answers `"tags": null` for a repository with no tags
             if not isinstance(page, list):
                 raise RegistryError(f"{subject}: the tag list is not a JSON tag list")
-            tags.extend(t for t in page if isinstance(t, str))
-            url = None
-            for entry in parse_header_links(link) if link else []:
-                if entry.get("rel") == "next" and entry.get("url"):
-                    url = urljoin(self.base_url if current is None else current, entry["url"])
-        return list(dict.fromkeys(tags))
+            for tag in page:
+                if isinstance(tag, str) and TAG_NAME.fullmatch(tag):
+                    tags[tag] = None
+                else:
+                    skipped += 1
+            if len(tags) > limits.max_listed_tags:
+                raise RegistryError(
+                    f"{subject}: the tag list has more than {limits.max_listed_tags:,} tags "
+                    "(max_listed_tags); not read"
+                )
+            url = self._next_page(resp, subject)
+        return TagListing(list(tags), skipped, pages)
 
-    def manifest(self, repository: str, reference: str) -> Manifest:
+    def _next_page(self, resp: Reply, subject: str) -> str | None:
+        """Return the URL of the next tag list page (None at the end).
+
+        Raises:
+            RegistryError: the next page is on another origin than the registry's.
+        """
+        link = resp.headers.get("Link", "")
+        for entry in parse_header_links(link) if link else []:
+            if entry.get("rel") == "next" and entry.get("url"):
+                url = urljoin(resp.url, entry["url"])
+                if origin(url) != origin(self.base_url):
+                    raise RegistryError(
+                        f"{subject}: the tag list's next page is on another origin "
+                        f"({origin_text(url)}, not {origin_text(self.base_url)}); refusing to "
+                        "follow it (credentials go only to the registry they are for)"
+                    )
+                return url
+        return None
+
+    def manifest(
+        self, repository: str, reference: str, *, deadline: float | None = None
+    ) -> Manifest:
         """Return the manifest or index `reference` (a tag or a digest) names.
 
         Raises:
-            RegistryError: not found (404), access refused, over the size limit, not JSON, of an
-                unsupported media type (schema 1), or a digest that does not match the bytes.
+            DeadlineError: `deadline` passed.
+            RegistryError: not found (404), access refused, over `max_manifest_bytes`, not
+                JSON, of an unsupported media type (schema 1), or a digest that does not match
+                the bytes.
         """
         by_digest = is_digest(reference)
         key = (repository, reference)
@@ -249,23 +355,20 @@ class RegistryClient:
         sep = "@" if by_digest else ":"
         subject = f"{self.registry}/{repository}{sep}{reference}"
         resp = self._get(
-            f"/v2/{repository}/manifests/{reference}", scope=f"repository:{repository}:pull",
-            subject=subject, headers={"Accept": ACCEPT}, stream=True,
+            f"/v2/{repository}/manifests/{reference}",
+            scope=f"repository:{repository}:pull", subject=subject, what="manifest",
+            limit="max_manifest_bytes", deadline=deadline, headers={"Accept": ACCEPT},
         )
-        with resp:
-            if resp.status_code == 404:
-                what = "manifest" if by_digest else "tag"
-                raise RegistryError(
-                    f"{subject}: {what} not found ({status_text(resp)})", status=404
-                )
-            if resp.status_code != 200:
-                raise RegistryError(
-                    f"{subject}: cannot read manifest ({status_text(resp)})",
-                    status=resp.status_code,
-                )
-            data = read_limited(resp, MAX_MANIFEST_BYTES, subject, "manifest")
-            header = resp.headers.get("Docker-Content-Digest", "").strip()
-            content_type = resp.headers.get("Content-Type", "")
+        if resp.status == 404:
+            what = "manifest" if by_digest else "tag"
+            raise RegistryError(f"{subject}: {what} not found ({resp.status_text()})", status=404)
+        if resp.status != 200:
+            raise RegistryError(
+                f"{subject}: cannot read manifest ({resp.status_text()})", status=resp.status
+            )
+        data = resp.body
+        header = resp.headers.get("Docker-Content-Digest", "").strip()
+        content_type = resp.headers.get("Content-Type", "")
         digest = digest_of(data)
         if header and is_digest(header):
             algorithm = header.split(":", 1)[0]
@@ -284,39 +387,45 @@ class RegistryClient:
             raise RegistryError(f"{subject}: the manifest is not a JSON object")
         media_type = media_type_of(body, content_type)
         if media_type not in INDEX_TYPES and media_type not in MANIFEST_TYPES:
-            raise RegistryError(f"{subject}: unsupported manifest media type {media_type!r}")
+            raise RegistryError(
+                f"{subject}: unsupported manifest media type {self.text(media_type, 120)!r}"
+            )
         found = Manifest(reference if by_digest else digest, media_type, body)
         with self._lock:
             self._cache[(repository, found.digest)] = found
         return found
 
-    def blob(self, repository: str, digest: str, *, max_bytes: int = MAX_CONFIG_BYTES) -> bytes:
-        """Return blob `digest` of `repository`, following redirects, verified against `digest`.
+    def blob(self, repository: str, digest: str, *, deadline: float | None = None) -> bytes:
+        """Return blob `digest` of `repository` (at most `max_config_bytes`: only configs are
+        read), following redirects, verified against `digest`.
 
         Raises:
-            RegistryError: not found, access refused, over `max_bytes`, or a digest mismatch.
+            DeadlineError: `deadline` passed.
+            RegistryError: not found, access refused, over `max_config_bytes`, or a digest
+                mismatch.
         """
         subject = f"{self.registry}/{repository}@{digest}"
         if not is_digest(digest):
             raise RegistryError(f"{subject}: not a valid blob digest")
         resp = self._get(
-            f"/v2/{repository}/blobs/{digest}", scope=f"repository:{repository}:pull",
-            subject=subject, stream=True, allow_redirects=True,
+            f"/v2/{repository}/blobs/{digest}",
+            scope=f"repository:{repository}:pull", subject=subject, what="config blob",
+            limit="max_config_bytes", deadline=deadline,
         )
-        with resp:
-            if resp.status_code == 404:
-                raise RegistryError(f"{subject}: blob not found ({status_text(resp)})", status=404)
-            if resp.status_code != 200:
-                raise RegistryError(
-                    f"{subject}: cannot read blob ({status_text(resp)})", status=resp.status_code
-                )
-            data = read_limited(resp, max_bytes, subject, "blob")
-        got = digest_of(data, digest.split(":", 1)[0])
+        if resp.status == 404:
+            raise RegistryError(f"{subject}: blob not found ({resp.status_text()})", status=404)
+        if resp.status != 200:
+            raise RegistryError(
+                f"{subject}: cannot read blob ({resp.status_text()})", status=resp.status
+            )
+        got = digest_of(resp.body, digest.split(":", 1)[0])
         if got != digest:
             raise RegistryError(f"{subject}: blob digest mismatch: its bytes hash to {got}")
-        return data
+        return resp.body
 
-    def config(self, repository: str, digest: str) -> Mapping[str, Any]:
+    def config(
+        self, repository: str, digest: str, *, deadline: float | None = None
+    ) -> Mapping[str, Any]:
         """Return the decoded image config blob `digest` (cached per digest).
 
         Raises:
@@ -327,7 +436,7 @@ class RegistryClient:
             if key in self._cache:
                 return self._cache[key]  # type: ignore[no-any-return]
         try:
-            config = orjson.loads(self.blob(repository, digest))
+            config = orjson.loads(self.blob(repository, digest, deadline=deadline))
         except orjson.JSONDecodeError:
             config = None
         if not isinstance(config, dict):
@@ -338,12 +447,16 @@ class RegistryClient:
             self._cache[key] = config
         return config
 
-    def image(self, repository: str, reference: str, platform: Platform) -> ResolvedImage:
+    def image(
+        self, repository: str, reference: str, platform: Platform, *,
+        deadline: float | None = None,
+    ) -> ResolvedImage:
         """Resolve `reference` to one image: its manifest (chosen from an index for `platform`)
         and its config.
 
         Raises:
+            DeadlineError: `deadline` passed.
             RegistryError: as `manifest` and `config`; an index without that platform; a manifest
                 without a config descriptor.
         """
-        return resolve_image(self, repository, reference, platform)
+        return resolve_image(self, repository, reference, platform, deadline=deadline)

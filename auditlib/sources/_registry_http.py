@@ -1,36 +1,66 @@
-"""HTTP for the registry client: one error type, loopback rules, retries and backoff.
+"""HTTP for the registry client: one error type, origins and the plain-HTTP rule, bounded reads,
+deadlines, retries and backoff.
 
-`Transport.request` sends one request and retries it on connection errors, timeouts and 5xx with
-exponential backoff, and on 429 after the `Retry-After` the registry asks for (seconds or an HTTP
-date), up to a cap. Everything that goes wrong becomes a `RegistryError` whose message names the
-subject (registry, repository, tag) and the reason in a few words: never a header, a URL with
-credentials, or a response body beyond the registry's own error code and message.
+`Transport.fetch` sends one request and returns its `Reply` with the body already read, never more
+of it than the limit the caller names (`RegistryLimits`): for a success, a body over the limit is
+an error; for an error answer, it is cut (only its code and message are wanted); and that holds
+whatever `Content-Length` says, chunked or endless. Each request has a total deadline
+(`request_deadline`, connect to last byte, redirects included): a watchdog shuts the connection's
+socket when it passes, so a registry that drips its status line, headers or body one byte at a
+time is cut there, however often a byte comes. The caller's deadline (the repository's,
+`source_deadline`) bounds a request too, and no retry starts, or waits, past it.
+
+Connection errors and timeouts and 5xx are retried with exponential backoff, 429 after the
+`Retry-After` the registry asks for (seconds or an HTTP date) up to a cap. Redirects are followed
+here (requests would read a redirect's whole body), up to `max_redirects`, and `Authorization`
+goes only to the origin (scheme, host and port) of the first URL. Plain HTTP to a host that is not
+loopback is refused unless insecure registries are allowed, and so is a URL with credentials in it.
+
+Everything that goes wrong becomes a `RegistryError` whose message names the subject (registry,
+repository, tag) and the reason in a few words: never a header or a request URL, and of a
+response body only the registry's own error code and message, passed through `redact` and cut
+at a word boundary (a cut never leaves part of an encoded credential).
 """
 
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import logging
 import re
+import socket
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
+import orjson
 import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from auditlib.errors import AuditlibError
+from auditlib.normalize.redact import REDACTED, redact
+from auditlib.sources._registry_limits import RegistryLimits
 
 log = logging.getLogger("auditlib.sources.registry")
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 """Statuses retried with backoff, as transient server errors."""
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+"""Statuses whose `Location` is followed (GET only)."""
+_CHUNK = 64 * 1024
+_DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
 class RegistryError(AuditlibError):
-    """A registry could not be read: unreachable, TLS, authentication, not found, bad content."""
+    """A registry could not be read: unreachable, TLS, authentication, not found, bad content,
+    or a limit reached."""
 
     def __init__(self, message: str, *, status: int | None = None) -> None:
         """Make the error; `status` is the HTTP status that caused it, when there was one."""
@@ -38,9 +68,13 @@ class RegistryError(AuditlibError):
         self.status = status
 
 
+class DeadlineError(RegistryError):
+    """The caller's deadline (a repository's `source_deadline`) passed: nothing more is read."""
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """How failed requests are retried."""
+    """How failed requests are retried (never past the caller's deadline)."""
 
     retries: int = 3
     """Retries after the first attempt (connection errors, timeouts, 5xx, 429)."""
@@ -71,6 +105,74 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(name).is_loopback
     except ValueError:
         return False
+
+
+def origin(url: str) -> tuple[str, str, int]:
+    """Return the origin of `url`: (scheme, host, port), the port made explicit
+    (`https://ghcr.io/v2/` -> `("https", "ghcr.io", 443)`); credentials go only to their own.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    return scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme, 0)
+
+
+def origin_text(url: str) -> str:
+    """Return `scheme://host[:port]` of `url`, without anything else it holds (user, path,
+    query), for messages."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{parts.scheme.lower()}://{redact(host)}" + (f":{port}" if port else "")
+
+
+def check_url(url: str, *, subject: str, insecure: bool) -> None:
+    """Refuse a URL the collector must not fetch: not http(s), with credentials in it, or plain
+    HTTP to a host that is not loopback when insecure registries are not allowed.
+
+    Raises:
+        RegistryError: saying which rule and for which origin.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+        raise RegistryError(f"{subject}: the registry gave a URL that is not http or https")
+    if parts.username is not None or parts.password is not None:
+        raise RegistryError(
+            f"{subject}: refusing a URL with credentials in it ({origin_text(url)})"
+        )
+    if scheme == "http" and not insecure and not is_loopback(parts.hostname):
+        raise RegistryError(
+            f"{subject}: refusing plain HTTP to {origin_text(url)}, which is not a loopback "
+            "address (allow insecure registries, --insecure-registry, to permit it)"
+        )
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """Return `text` with each secret (4 characters or more) in it replaced by `<redacted>`."""
+    for secret in secrets:
+        if len(secret) >= 4 and secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def shorten(text: str, limit: int) -> str:
+    """Return `text` on one line, at most about `limit` characters, cut between words (so a cut
+    never keeps part of a token or an encoded credential)."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    head = text[: limit + 1]
+    cut = head.rfind(" ")
+    return (head[:cut] if cut > 0 else "") + " ..."
 
 
 def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -112,134 +214,457 @@ def network_reason(exc: BaseException) -> str:
     for pattern, template in _REASONS:
         m = pattern.search(text)
         if m:
-            return template.format(*(g.strip() for g in m.groups()))
+            return shorten(redact(template.format(*(g.strip() for g in m.groups()))), 200)
     if isinstance(exc, requests.Timeout):
         return "timed out"
     return type(exc).__name__
 
 
-def error_detail(resp: requests.Response) -> str:
-    """Return the registry's own error code and message (`MANIFEST_UNKNOWN: manifest unknown`),
-    shortened to one line, or an empty string.
+def error_detail(body: bytes) -> str:
+    """Return the registry's own error code and message from an error body
+    (`MANIFEST_UNKNOWN: manifest unknown`), on one line, or an empty string; not yet redacted.
     """
     try:
-        body = resp.json()
-    except ValueError:
+        decoded = orjson.loads(body)
+    except orjson.JSONDecodeError:
         return ""
-    errors = body.get("errors") if isinstance(body, dict) else None
+    errors = decoded.get("errors") if isinstance(decoded, dict) else None
     if not isinstance(errors, list) or not errors or not isinstance(errors[0], dict):
         return ""
     first = errors[0]
-    parts = [str(first.get(k)) for k in ("code", "message") if first.get(k)]
-    text = " ".join(": ".join(parts).split())
-    return text[:160]
+    return ": ".join(str(first.get(k)) for k in ("code", "message") if first.get(k))
 
 
-def status_text(resp: requests.Response) -> str:
-    """Return `HTTP 404 MANIFEST_UNKNOWN: manifest unknown` for a failed response."""
-    detail = error_detail(resp)
-    return f"HTTP {resp.status_code}" + (f" {detail}" if detail else "")
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """An answer, its body read (within the limit the request named)."""
+
+    status: int
+    """The HTTP status."""
+    headers: Mapping[str, str]
+    """The headers (case-insensitive)."""
+    url: str
+    """The URL that answered (after redirects)."""
+    body: bytes = b""
+    """The body; for an error status, at most `max_error_bytes` of it."""
+    detail: str = ""
+    """For an error status, the registry's error code and message, redacted and shortened."""
+
+    def json(self) -> Any:
+        """Return the decoded JSON body, or None when it is not JSON."""
+        try:
+            return orjson.loads(self.body)
+        except orjson.JSONDecodeError:
+            return None
+
+    def status_text(self) -> str:
+        """Return `HTTP 404 MANIFEST_UNKNOWN: manifest unknown` for a failed answer."""
+        return f"HTTP {self.status}" + (f" {self.detail}" if self.detail else "")
+
+
+def status_text(reply: Reply) -> str:
+    """Return `HTTP 404 MANIFEST_UNKNOWN: manifest unknown` for a failed answer."""
+    return reply.status_text()
+
+
+# -- the watchdog: a request's deadline cuts its connection ---------------------------------
+
+_current = threading.local()
+"""The `_Watch` of the request this thread is sending, for the pools to attach connections."""
+
+
+def _shut(conn: Any) -> bool:
+    """Shut the socket of a urllib3 connection down (a read blocked on it returns at once);
+    return False when it has no socket yet."""
+    sock = getattr(conn, "sock", None)
+    if not isinstance(sock, socket.socket):
+        return False
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the raw socket, under any TLS layer
+    except OSError:
+        pass
+    return True
+
+
+class _Watch:
+    """Cuts one request's connection when its deadline passes."""
+
+    def __init__(self, end: float) -> None:
+        self._lock = threading.Lock()
+        self._conn: Any = None
+        self._done = False
+        self._timer: threading.Timer | None = None
+        self.fired = False
+        self._arm(max(0.0, end - time.monotonic()))
+
+    def _arm(self, delay: float) -> None:
+        timer = threading.Timer(delay, self._fire)
+        timer.daemon = True
+        self._timer = timer
+        timer.start()
+
+    def attach(self, conn: Any) -> None:
+        """Watch `conn`, the connection the request goes out on."""
+        with self._lock:
+            self._conn = conn
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.fired = True
+            if self._conn is None or not _shut(self._conn):
+                self._arm(0.05)  # still connecting (bounded by the connect timeout): again soon
+
+    def cancel(self) -> None:
+        """Stop watching: after this, the connection is never touched (it may be reused)."""
+        with self._lock:
+            self._done = True
+            if self._timer is not None:
+                self._timer.cancel()
+
+
+def _attach(conn: Any) -> Any:
+    watch = getattr(_current, "watch", None)
+    if watch is not None:
+        watch.attach(conn)
+    return conn
+
+
+class _WatchedPool(HTTPConnectionPool):
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        return _attach(super()._get_conn(timeout))
+
+
+class _WatchedTLSPool(HTTPSConnectionPool):
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        return _attach(super()._get_conn(timeout))
+
+
+class WatchedAdapter(HTTPAdapter):
+    """An `HTTPAdapter` whose connections a request's deadline can cut: `Transport` shuts the
+    socket of a request that passes its deadline, wherever the request is blocked (connecting
+    aside, which the connect timeout bounds). Through another adapter, the deadline is checked
+    between reads only."""
+
+    def init_poolmanager(
+        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
+    ) -> None:
+        """Make the pool manager, with pools that tell the watchdog their connections."""
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+        self.poolmanager.pool_classes_by_scheme = {  # type: ignore[assignment]
+            "http": _WatchedPool, "https": _WatchedTLSPool,
+        }
+
+
+def new_session(pool_maxsize: int = 10) -> requests.Session:
+    """Return a `requests.Session` whose connections request deadlines can cut."""
+    session = requests.Session()
+    adapter = WatchedAdapter(pool_connections=4, pool_maxsize=pool_maxsize)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+# -- the transport --------------------------------------------------------------------------
+
+
+class _Transient(AuditlibError):
+    """An attempt failed in a way worth retrying (connection error, timeout); internal."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class _Cut(AuditlibError):
+    """The request's deadline passed."""
+
+
+_NETWORK_ERRORS = (
+    requests.RequestException, urllib3.exceptions.HTTPError, http.client.HTTPException, OSError,
+)
 
 
 class Transport:
-    """Sends requests through one `requests.Session`, with timeouts and retries."""
+    """Sends requests through one `requests.Session`, with limits, deadlines and retries."""
 
     def __init__(
         self,
         session: requests.Session,
         *,
-        timeout: float | tuple[float, float],
-        retry: RetryPolicy,
-        verify: bool | str,
+        limits: RegistryLimits | None = None,
+        retry: RetryPolicy | None = None,
+        verify: bool | str = True,
+        insecure: bool = False,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        """Make the transport; `sleep` is replaceable so tests do not wait."""
+        """Make the transport.
+
+        Args:
+            session: the session (`new_session()` lets deadlines cut blocked reads).
+            limits: bytes, timeouts and deadlines.
+            retry: how transient failures are retried.
+            verify: TLS verification: True, False, or a CA bundle path.
+            insecure: allow plain HTTP to hosts that are not loopback.
+            sleep: replaces `time.sleep` between retries (tests).
+        """
         self.session = session
-        self.timeout = timeout
-        self.retry = retry
+        self.limits = limits or RegistryLimits()
+        self.retry = retry or RetryPolicy()
         self.verify = verify
+        self.insecure = insecure
         self.sleep = sleep
+        self.secrets: Callable[[], Iterable[str]] = tuple
+        """The secrets to mask in text from the server (set by the client: its credentials in
+        every form, its tokens)."""
+
+    def text(self, raw: str, limit: int = 160) -> str:
+        """Return text that came from the server, fit for a message: redacted, the client's
+        own secrets masked, on one line, shortened between words."""
+        return shorten(scrub(redact(raw), self.secrets()), limit)
 
     def _backoff(self, attempt: int) -> float:
         return float(min(self.retry.backoff_max, self.retry.backoff * (2**attempt)))
 
-    def request(
+    def _source_words(self) -> str:
+        return f"the {self.limits.source_deadline:g} s per-repository deadline (source_deadline)"
+
+    def check_deadline(self, subject: str, deadline: float | None) -> None:
+        """Raise `DeadlineError` when `deadline` (a `time.monotonic()` value) has passed."""
+        if deadline is not None and time.monotonic() >= deadline:
+            raise DeadlineError(f"{subject}: {self._source_words()} passed")
+
+    def fetch(
         self,
         method: str,
         url: str,
         *,
         subject: str,
+        what: str,
+        limit: str = "max_response_bytes",
         headers: Mapping[str, str] | None = None,
+        deadline: float | None = None,
         retry: bool = True,
         **kwargs: Any,
-    ) -> requests.Response:
-        """Send a request, retrying transient failures.
+    ) -> Reply:
+        """Send a request and read its answer, retrying transient failures.
 
         Args:
-            method: `GET`, `HEAD`, `POST`.
+            method: `GET` or `POST` (only GETs follow redirects).
             url: the full URL (never with credentials in it).
             subject: what the request is about, to start error messages (`ghcr.io/org/app:1`).
-            headers: request headers.
+            what: what the body is, for messages (`manifest`, `tag list page`).
+            limit: the `RegistryLimits` field that caps a successful body.
+            headers: request headers; `Authorization` goes to the origin of `url` only.
+            deadline: a `time.monotonic()` time no attempt or wait may pass (the repository's).
             retry: whether transient failures are retried.
-            **kwargs: passed to `requests.Session.request` (`params`, `data`, `stream`, ...).
+            **kwargs: passed to `requests.Session.request` (`params`, `data`).
 
         Returns:
-            The response, whatever its status except a retried 5xx or 429 that never got better
-            (those end as errors).
+            The answer, whatever its status except a retried 5xx or 429 that never got better
+            (those end as errors); 3xx only when it has no `Location` or is not a GET's.
 
         Raises:
+            DeadlineError: `deadline` passed (before, during or between attempts).
             RegistryError: TLS failure; connection error or timeout after the retries; 5xx or
-                429 after the retries; a `Retry-After` longer than the policy allows.
+                429 after the retries; a `Retry-After` longer than the policy allows; the
+                request deadline passed; a successful body over `limit`, or compressed; too many
+                redirects; a URL refused (`check_url`).
         """
         attempts = self.retry.retries + 1 if retry else 1
+        before = ""  # why the last attempt failed, for a deadline that cuts the next
         for attempt in range(attempts):
             last = attempt == attempts - 1
             try:
-                resp = self.session.request(
-                    method, url, headers=dict(headers or {}), timeout=self.timeout,
-                    verify=self.verify, **kwargs,
+                self.check_deadline(subject, deadline)
+                reply = self._exchange(
+                    method, url, subject=subject, what=what, limit=limit,
+                    headers=headers or {}, deadline=deadline, **kwargs,
                 )
-            except requests.exceptions.SSLError as e:
-                raise RegistryError(f"{subject}: TLS error: {network_reason(e)}") from None
-            except (requests.ConnectionError, requests.Timeout) as e:
-                reason = network_reason(e)
+            except _Transient as e:
                 if last:
-                    raise RegistryError(f"{subject}: cannot connect ({reason})") from None
-                wait = self._backoff(attempt)
-                log.info("%s: %s %s: %s; retrying in %.1f s", subject, method, url, reason, wait)
-                self.sleep(wait)
+                    raise RegistryError(f"{subject}: {e.message}") from None
+                before = e.message
+                self._pause(subject, method, url, e.message, self._backoff(attempt), deadline)
                 continue
-            log.debug("%s: %s %s -> %s", subject, method, url, resp.status_code)
-            if resp.status_code == 429:
-                asked = retry_after_seconds(resp.headers.get("Retry-After"))
+            except DeadlineError as e:
+                if not before:
+                    raise
+                raise DeadlineError(f"{e}, after: {before}") from None
+            if reply.status == 429:
+                asked = retry_after_seconds(reply.headers.get("Retry-After"))
                 if asked is not None and asked > self.retry.max_retry_after:
-                    resp.close()
                     raise RegistryError(
                         f"{subject}: rate limited (HTTP 429); the registry asks to wait "
                         f"{asked:.0f} s, more than the {self.retry.max_retry_after:g} s allowed",
                         status=429,
                     )
                 if last:
-                    resp.close()
                     raise RegistryError(
                         f"{subject}: rate limited (HTTP 429) after {attempts} attempts", status=429
                     )
                 wait = asked if asked is not None else self._backoff(attempt)
-            elif resp.status_code in RETRY_STATUSES:
+                before = "HTTP 429"
+                self._pause(subject, method, url, before, wait, deadline)
+            elif reply.status in RETRY_STATUSES:
                 if last:
-                    text = status_text(resp)
-                    resp.close()
                     raise RegistryError(
-                        f"{subject}: registry error ({text}) after {attempts} attempts",
-                        status=resp.status_code,
+                        f"{subject}: registry error ({reply.status_text()}) after {attempts} "
+                        "attempts",
+                        status=reply.status,
                     )
-                wait = self._backoff(attempt)
+                before = f"HTTP {reply.status}"
+                self._pause(subject, method, url, before, self._backoff(attempt), deadline)
             else:
-                return resp
-            resp.close()
-            log.info(
-                "%s: %s %s: HTTP %s; retrying in %.1f s",
-                subject, method, url, resp.status_code, wait,
-            )
-            self.sleep(wait)
+                return reply
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _pause(
+        self, subject: str, method: str, url: str, why: str, wait: float, deadline: float | None
+    ) -> None:
+        """Wait before a retry, unless that would pass the deadline."""
+        if deadline is not None and time.monotonic() + wait >= deadline:
+            raise DeadlineError(
+                f"{subject}: {why}; no time left to retry within {self._source_words()}"
+            )
+        log.info("%s: %s %s: %s; retrying in %.1f s", subject, method, self.text(url, 300), why,
+                 wait)
+        self.sleep(wait)
+
+    def _exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        subject: str,
+        what: str,
+        limit: str,
+        headers: Mapping[str, str],
+        deadline: float | None,
+        **kwargs: Any,
+    ) -> Reply:
+        """One attempt: send, follow redirects, read the answer, all before the request's
+        deadline (or the caller's, when sooner)."""
+        end = time.monotonic() + self.limits.request_deadline
+        by_caller = deadline is not None and deadline <= end
+        if deadline is not None:
+            end = min(end, deadline)
+        sent = {k: v for k, v in headers.items() if k.lower() != "accept-encoding"}
+        sent["Accept-Encoding"] = "identity"
+        home = origin(url)
+        for hop in range(self.limits.max_redirects + 1):
+            check_url(url, subject=subject, insecure=self.insecure)
+            if origin(url) != home:
+                sent = {k: v for k, v in sent.items() if k.lower() != "authorization"}
+            if hop:
+                kwargs.pop("params", None)  # the Location is the whole URL
+            watch = _Watch(end)
+            resp: requests.Response | None = None
+            try:
+                resp = self._send(method, url, sent, end, watch, **kwargs)
+                location = resp.headers.get("Location")
+                if resp.status_code in REDIRECT_STATUSES and location and method == "GET":
+                    url = urljoin(resp.url or url, location)
+                    log.debug("%s: redirected to %s", subject, origin_text(url))
+                    continue
+                reply = self._read(resp, url, subject, what, limit, end)
+            except RegistryError:
+                raise
+            except (_Cut, *_NETWORK_ERRORS) as e:
+                if watch.fired or time.monotonic() >= end or isinstance(e, _Cut):
+                    raise self._cut(subject, by_caller) from None
+                raise self._failure(subject, e) from None
+            finally:
+                watch.cancel()  # first: closing may give the connection to another request
+                if resp is not None:
+                    resp.close()
+            if watch.fired:
+                raise self._cut(subject, by_caller)
+            return reply
+        raise RegistryError(
+            f"{subject}: more than {self.limits.max_redirects} redirects (max_redirects)"
+        )
+
+    def _send(
+        self, method: str, url: str, headers: Mapping[str, str], end: float, watch: _Watch,
+        **kwargs: Any,
+    ) -> requests.Response:
+        left = max(0.001, end - time.monotonic())
+        timeout = (min(self.limits.connect_timeout, left), min(self.limits.read_timeout, left))
+        _current.watch = watch
+        try:
+            resp = self.session.request(
+                method, url, headers=dict(headers), timeout=timeout, verify=self.verify,
+                stream=True, allow_redirects=False, **kwargs,
+            )
+        finally:
+            _current.watch = None
+        log.debug("%s %s -> %s", method, self.text(url, 300), resp.status_code)
+        return resp
+
+    def _read(
+        self, resp: requests.Response, url: str, subject: str, what: str, limit: str, end: float
+    ) -> Reply:
+        """Read the body of `resp`: up to `limit` for a success (more is an error), up to
+        `max_error_bytes` for an error (the rest is left)."""
+        ok = 200 <= resp.status_code < 300
+        cap = int(getattr(self.limits, limit)) if ok else self.limits.max_error_bytes
+        encoding = resp.headers.get("Content-Encoding", "").strip().lower()
+        plain = encoding in ("", "identity")
+        if ok and not plain:
+            raise RegistryError(
+                f"{subject}: the {what} came compressed ({self.text(encoding, 40)}), although "
+                "none was asked for"
+            )
+        declared = resp.headers.get("Content-Length", "").strip()
+        if ok and declared.isdigit() and int(declared) > cap:
+            raise RegistryError(
+                f"{subject}: the {what} is {int(declared):,} bytes, over the {cap:,}-byte limit "
+                f"({limit})"
+            )
+        chunks: list[bytes] = []
+        total = 0
+        for chunk in resp.iter_content(_CHUNK) if plain else ():
+            if time.monotonic() >= end:
+                raise _Cut()
+            total += len(chunk)
+            if total > cap:
+                if ok:
+                    raise RegistryError(
+                        f"{subject}: the {what} is over the {cap:,}-byte limit ({limit})"
+                    )
+                chunks.append(chunk[: len(chunk) - (total - cap)])
+                break
+            chunks.append(chunk)
+        body = b"".join(chunks)
+        detail = "" if ok else self.text(error_detail(body))
+        return Reply(resp.status_code, resp.headers, resp.url or url, body, detail)
+
+    def _cut(self, subject: str, by_caller: bool) -> RegistryError:
+        if by_caller:
+            return DeadlineError(f"{subject}: {self._source_words()} passed during a request")
+        return RegistryError(
+            f"{subject}: no whole answer within the {self.limits.request_deadline:g} s request "
+            "deadline (request_deadline)"
+        )
+
+    def _failure(self, subject: str, exc: BaseException) -> Exception:
+        """Return what a failed attempt becomes: a `RegistryError`, or `_Transient` to retry."""
+        reason = network_reason(exc)
+        if isinstance(exc, requests.exceptions.SSLError):
+            return RegistryError(f"{subject}: TLS error: {reason}")
+        if isinstance(exc, requests.ConnectTimeout):
+            return _Transient(
+                f"cannot connect (timed out after {self.limits.connect_timeout:g} s: "
+                "connect_timeout)"
+            )
+        if isinstance(exc, requests.Timeout) or "Read timed out" in str(exc):
+            return _Transient(
+                f"no answer (nothing for {self.limits.read_timeout:g} s: read_timeout)"
+            )
+        if isinstance(exc, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
+            return _Transient(f"cannot connect ({reason})")
+        if isinstance(exc, urllib3.exceptions.HTTPError | http.client.HTTPException | OSError):
+            return _Transient(f"connection failed ({reason})")
+        return RegistryError(f"{subject}: request failed ({reason})")

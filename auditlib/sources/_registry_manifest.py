@@ -13,10 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import requests
-
 from auditlib.identity import is_digest
-from auditlib.sources._registry_http import RegistryError
+from auditlib.normalize.redact import redact
+from auditlib.sources._registry_http import RegistryError, shorten
 from auditlib.sources._registry_platform import Platform, choose
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -32,10 +31,6 @@ SHORT_NAMES = {
     DOCKER_MANIFEST: "docker-manifest-v2", DOCKER_LIST: "docker-manifest-list-v2",
 }
 """Short names of the manifest media types, for `source_format` versions."""
-
-MAX_MANIFEST_BYTES = 4 * 1024 * 1024
-"""Largest manifest read (the limit of the Docker engine)."""
-
 
 @dataclass(frozen=True, slots=True)
 class Manifest:
@@ -93,47 +88,34 @@ def digest_of(data: bytes, algorithm: str = "sha256") -> str:
     return f"{algorithm}:{hashlib.new(algorithm, data).hexdigest()}"
 
 
-def read_limited(resp: requests.Response, limit: int, subject: str, what: str) -> bytes:
-    """Return the body of a streamed response, refusing more than `limit` bytes.
-
-    Raises:
-        RegistryError: the body (or its declared length) is over the limit.
-    """
-    declared = resp.headers.get("Content-Length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise RegistryError(f"{subject}: {what} of {declared} bytes is over the {limit}-byte limit")
-    chunks, total = [], 0
-    for chunk in resp.iter_content(64 * 1024):
-        total += len(chunk)
-        if total > limit:
-            raise RegistryError(f"{subject}: {what} is over the {limit}-byte limit")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 class ManifestSource(Protocol):
     """What `resolve_image` reads from (a `RegistryClient`)."""
 
     registry: str
 
-    def manifest(self, repository: str, reference: str) -> Manifest:
+    def manifest(
+        self, repository: str, reference: str, *, deadline: float | None = None
+    ) -> Manifest:
         """Return the manifest or index `reference` names."""
 
-    def config(self, repository: str, digest: str) -> Mapping[str, Any]:
+    def config(
+        self, repository: str, digest: str, *, deadline: float | None = None
+    ) -> Mapping[str, Any]:
         """Return the decoded image config blob `digest`."""
 
 
 def resolve_image(
-    client: ManifestSource, repository: str, reference: str, platform: Platform
+    client: ManifestSource, repository: str, reference: str, platform: Platform,
+    *, deadline: float | None = None,
 ) -> ResolvedImage:
     """Resolve `reference` to one image: its manifest (chosen from an index for `platform`)
-    and its config.
+    and its config, before `deadline` (a `time.monotonic()` time) when one is given.
 
     Raises:
         RegistryError: as `manifest` and `config`; an index without that platform; a manifest
             without a config descriptor.
     """
-    top = client.manifest(repository, reference)
+    top = client.manifest(repository, reference, deadline=deadline)
     manifest, chosen = top, None
     if top.is_index:
         sep = "@" if is_digest(reference) else ":"
@@ -144,15 +126,15 @@ def resolve_image(
                 {str(p) for d in top.body.get("manifests") or [] if isinstance(d, Mapping)
                  and (p := Platform.from_descriptor(d.get("platform")))}
             )
+            listed = shorten(redact(", ".join(have)), 200)  # the registry's words
             raise RegistryError(
-                f"{subject}: the index has no {platform} image "
-                f"(it has: {', '.join(have) or 'none'})"
+                f"{subject}: the index has no {platform} image (it has: {listed or 'none'})"
             )
         desc, chosen = fit
         child = desc.get("digest")
         if not isinstance(child, str) or not is_digest(child):
             raise RegistryError(f"{subject}: the index entry for {chosen} has no valid digest")
-        manifest = client.manifest(repository, child)
+        manifest = client.manifest(repository, child, deadline=deadline)
         if manifest.is_index:
             raise RegistryError(f"{subject}: nested indexes are not supported")
     cfg_desc = manifest.body.get("config")
@@ -162,7 +144,7 @@ def resolve_image(
             f"{client.registry}/{repository}@{manifest.digest}: the manifest has no config "
             "descriptor"
         )
-    config = client.config(repository, config_digest)
+    config = client.config(repository, config_digest, deadline=deadline)
     sizes = [
         layer.get("size") for layer in manifest.body.get("layers") or []
         if isinstance(layer, Mapping)

@@ -7,8 +7,14 @@ tags of a repository that point at the same image config become ONE image record
 row, its `image_tags`, labels, layers, history and environment variable names). A multi-platform
 index is resolved to one platform (`linux/amd64` unless told otherwise). Credentials come from the
 Docker CLI's `config.json` (and its credential helpers) and never reach a table, an error, a log
-line or a repr. A tag that fails is an error naming it, and the other tags go on; a repository that
-cannot be read at all gives a collection holding only its error.
+line or a repr: they go only to the registry's own origin (and its token realm), and every text
+that comes from the registry passes through `auditlib.normalize.redact.redact`, with the user's own
+credentials (plain and base64) masked too. A tag that fails is an error naming it, and the other
+tags go on; a repository that cannot be read at all gives a collection holding only its error.
+
+Every read is bounded (`RegistryLimits`): bytes per answer, seconds per request and per repository,
+pages and tags per listing. A limit reached is an error naming the registry, the repository and the
+setting; when a repository's deadline passes, one error says how many of its tags were not read.
 """
 
 from __future__ import annotations
@@ -17,19 +23,29 @@ import fnmatch
 import logging
 import os
 import re
+import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from auditlib.errors import AuditlibError
 from auditlib.identity import parse_reference
 from auditlib.rows import Row
-from auditlib.sources._registry_client import RegistryClient
-from auditlib.sources._registry_http import RegistryError, RetryPolicy, is_loopback
+from auditlib.sources._registry_client import RegistryClient, TagListing
+from auditlib.sources._registry_http import (
+    DeadlineError,
+    RegistryError,
+    RetryPolicy,
+    is_loopback,
+    new_session,
+    scrub,
+    shorten,
+)
+from auditlib.sources._registry_limits import RegistryLimits
 from auditlib.sources._registry_manifest import SHORT_NAMES, ResolvedImage
 from auditlib.sources._registry_platform import Platform
 from auditlib.sources.docker_credentials import Credentials, CredentialsError, credentials_for
@@ -42,6 +58,7 @@ __all__ = [
     "CredentialsError",
     "RegistryClient",
     "RegistryError",
+    "RegistryLimits",
     "RetryPolicy",
     "collect_registry",
 ]
@@ -126,14 +143,35 @@ def _select(
     return chosen
 
 
-def _scrub(text: str, secrets: Iterable[str]) -> str:
-    """Return `text` with any secret in it replaced (a last line of defence: messages are made
-    without secrets in the first place).
+def _safe(text: str, secrets: Iterable[str]) -> str:
+    """Return `text` with any of the user's secrets in it masked (a last line of defence: text
+    from the registry is redacted where it is read, and messages are made without secrets).
     """
-    for secret in secrets:
-        if len(secret) >= 4 and secret in text:
-            text = text.replace(secret, "***")
-    return text
+    return scrub(text, secrets)
+
+
+class _Clock:
+    """A repository's time (`source_deadline`): it runs while its listing or its tags are read,
+    not while it waits for other repositories to be listed."""
+
+    def __init__(self, seconds: float) -> None:
+        self._left = seconds
+        self._end: float | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> float:
+        """Start the clock (if stopped); return the deadline, a `time.monotonic()` time."""
+        with self._lock:
+            if self._end is None:
+                self._end = time.monotonic() + self._left
+            return self._end
+
+    def stop(self) -> None:
+        """Stop the clock, keeping the time left."""
+        with self._lock:
+            if self._end is not None:
+                self._left = max(0.0, self._end - time.monotonic())
+                self._end = None
 
 
 def _tag_row(repo: _Repo, tag: str, img: ResolvedImage) -> Row:
@@ -187,14 +225,6 @@ def _is_digest_ref(ref: str) -> bool:
     return ref.startswith(("sha256:", "sha384:", "sha512:"))
 
 
-def _session(workers: int) -> requests.Session:
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(10, workers))
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
-
-
 def collect_registry(
     repos: Sequence[str],
     *,
@@ -206,7 +236,7 @@ def collect_registry(
     max_tags: int | None = None,
     workers: int = 4,
     session: requests.Session | None = None,
-    timeout: float | tuple[float, float] = (10.0, 60.0),
+    limits: RegistryLimits | None = None,
     retry: RetryPolicy | None = None,
     verify: bool | str = True,
     progress: Progress | None = None,
@@ -229,9 +259,14 @@ def collect_registry(
         max_tags: read at most this many tags per repository: the last in natural order
             (`1.10` after `1.9`). Tags named in `repos` are always read.
         workers: requests in flight at once.
-        session: the `requests.Session` to use (proxies, adapters); one per registry when None.
-        timeout: connect and read timeouts, in seconds.
-        retry: how transient failures (connection errors, 5xx, 429) are retried.
+        session: the `requests.Session` to use (proxies, adapters); one per registry when None
+            (its connections are cut when a request passes its deadline; through another
+            adapter, deadlines are checked between reads only).
+        limits: how far to read (`RegistryLimits`: connect and read timeouts, the deadline of
+            one request and of one repository, bytes per answer, manifest and config, pages and
+            tags per listing, redirects); `RegistryLimits()` when None.
+        retry: how transient failures (connection errors, 5xx, 429) are retried; no retry
+            starts or waits past the repository's deadline.
         verify: TLS verification: True, False, or the path of a CA bundle.
         progress: called (from worker threads) with `registry/repository:tag` once each tag
             has been read.
@@ -239,7 +274,8 @@ def collect_registry(
     Returns:
         One collection per repository (and one per string that is not a reference), in the
         order given. A tag that could not be read is an error of its collection naming it; a
-        repository that could not be read at all has errors only.
+        repository that could not be read at all has errors only (a limit reached while listing
+        its tags is such an error); the tags left when its deadline passed are one error.
 
     Raises:
         ValueError: `platform` is not `os/arch[/variant]`, or `workers` is below 1.
@@ -247,6 +283,7 @@ def collect_registry(
     want = Platform.parse(platform)
     if workers < 1:
         raise ValueError(f"workers must be at least 1, not {workers}")
+    limits = limits or RegistryLimits()
     config_path = Path(docker_config) if docker_config is not None else None
     plan, bad = _plan(repos)
     clients: dict[str, RegistryClient] = {}
@@ -260,10 +297,13 @@ def collect_registry(
             creds = _lookup(repo.registry, config_path)
         clients[repo.registry] = RegistryClient(
             repo.registry, credentials=creds, insecure=insecure,
-            session=session or _session(workers), timeout=timeout, retry=retry, verify=verify,
+            session=session or new_session(max(10, workers)), limits=limits, retry=retry,
+            verify=verify,
         )
     try:
-        return _collect(plan, bad, clients, want, tag_filter, max_tags, workers, progress, repos)
+        return _collect(
+            plan, bad, clients, want, tag_filter, max_tags, workers, progress, repos, limits
+        )
     finally:
         if session is None:
             for client in clients.values():
@@ -272,6 +312,21 @@ def collect_registry(
 
 def _lookup(registry: str, config_path: Path | None) -> Callable[[], Credentials | None]:
     return lambda: credentials_for(registry, config_path=config_path)
+
+
+def _skipped(repo: _Repo, listing: TagListing, client: RegistryClient) -> list[str]:
+    """Return the listed tags to read: those that hold none of the client's secrets (a registry
+    echoing a credential as a tag name); note the names skipped as an error of the repository.
+    """
+    secrets = [s for s in client.secrets() if len(s) >= 4]
+    kept = [t for t in listing.tags if not any(s in t for s in secrets)]
+    skipped = listing.skipped + len(listing.tags) - len(kept)
+    if skipped:
+        repo.errors.append(
+            f"{repo.name}: {skipped} listed name(s) skipped: not valid tags, or holding a "
+            "credential"
+        )
+    return kept
 
 
 def _collect(
@@ -284,29 +339,41 @@ def _collect(
     workers: int,
     progress: Progress | None,
     given: Sequence[str],
+    limits: RegistryLimits,
 ) -> list[Collection]:
+    clocks = {id(repo): _Clock(limits.source_deadline) for repo in plan}
+
     def list_tags(repo: _Repo) -> list[str]:
         client = clients[repo.registry]
+        clock = clocks[id(repo)]
+        deadline = clock.start()
         try:
-            client.ping()
+            client.ping(deadline=deadline)
             if not repo.whole:
                 return list(dict.fromkeys(repo.refs))
-            tags = _select(client.tags(repo.repository), tag_filter, max_tags, repo.name)
+            listing = client.list_tags(repo.repository, deadline=deadline)
+            tags = _select(_skipped(repo, listing, client), tag_filter, max_tags, repo.name)
             return list(dict.fromkeys([*tags, *repo.refs]))
         except (AuditlibError, requests.RequestException, ValueError) as e:
             repo.errors.append(_message(repo.name, e))
             return []
         finally:
+            clock.stop()
             scheme = client.scheme or ("http" if is_loopback(client.host) else "https")
             repo.source = f"{scheme}://{repo.name}"
 
-    def read_tag(job: tuple[_Repo, str]) -> tuple[_Repo, str, ResolvedImage | str]:
+    def read_tag(job: tuple[_Repo, str]) -> tuple[_Repo, str, ResolvedImage | str | None]:
         repo, ref = job
         sep = "@" if _is_digest_ref(ref) else ":"
-        try:
-            img: ResolvedImage | str = clients[repo.registry].image(repo.repository, ref, want)
-        except (AuditlibError, requests.RequestException, ValueError) as e:
-            img = _message(f"{repo.name}{sep}{ref}", e)
+        deadline = clocks[id(repo)].start()
+        img: ResolvedImage | str | None = None  # None: not read, the repository's time is up
+        if time.monotonic() < deadline:
+            try:
+                img = clients[repo.registry].image(repo.repository, ref, want, deadline=deadline)
+            except DeadlineError:
+                img = None
+            except (AuditlibError, requests.RequestException, ValueError) as e:
+                img = _message(f"{repo.name}{sep}{ref}", e)
         if progress is not None:
             progress(f"{repo.name}{sep}{ref}")
         return repo, ref, img
@@ -316,17 +383,26 @@ def _collect(
         jobs = [(repo, ref) for repo, tags in zip(plan, refs, strict=True) for ref in tags]
         results = list(pool.map(read_tag, jobs))
     found: dict[int, list[tuple[str, ResolvedImage]]] = {id(r): [] for r in plan}
+    late: dict[int, int] = {}
     for repo, ref, img in results:
-        if isinstance(img, str):
+        if img is None:
+            late[id(repo)] = late.get(id(repo), 0) + 1
+        elif isinstance(img, str):
             repo.errors.append(img)
         else:
             found[id(repo)].append((ref, img))
+    for repo, tags in zip(plan, refs, strict=True):
+        if late.get(id(repo)):
+            repo.errors.append(
+                f"{repo.name}: {late[id(repo)]} of {len(tags)} tag(s) not read: the "
+                f"{limits.source_deadline:g} s per-repository deadline (source_deadline) passed"
+            )
     secrets = [s for c in clients.values() for s in c.secrets()]
     out: dict[str, Collection] = {}
     for repo in plan:
         col = Collection(repo.source, FORMAT, records=_records(repo, found[id(repo)]))
         for reason in repo.errors:
-            col.error(_scrub(reason, secrets))
+            col.error(_safe(reason, secrets))
         for text in repo.given:
             out.setdefault(text, col)
     for col in bad:
@@ -338,7 +414,7 @@ def _collect(
 def _message(subject: str, error: BaseException) -> str:
     """Return an error message that starts with its subject (`registry/repository[:tag]`)."""
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    text = text[:400]
+    text = shorten(text, 400)
     if text.startswith(subject):
         return text
     registry = subject.split("/", 1)[0]

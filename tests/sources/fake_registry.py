@@ -332,5 +332,6 @@ def response(status: int, body: bytes = b"", headers: dict[str, str] | None = No
     resp = requests.Response()
     resp.status_code = status
     resp._content = body
+    resp._content_consumed = True  # type: ignore[attr-defined]  # as if read: no connection
     resp.headers.update(headers or {})
     return resp

@@ -27,6 +27,7 @@ from auditlib.sources._registry_http import (
     is_loopback,
     retry_after_seconds,
 )
+from auditlib.sources._registry_limits import RegistryLimits
 from auditlib.sources._registry_platform import Platform, choose
 from auditlib.sources.docker_credentials import Credentials
 from tests.sources.fake_registry import (
@@ -62,7 +63,7 @@ class Sleeps(list[float]):
 def client(fake: FakeRegistry, **kw: Any) -> RegistryClient:
     kw.setdefault("scheme", "http")
     kw.setdefault("sleep", Sleeps())
-    kw.setdefault("timeout", 5.0)
+    kw.setdefault("limits", RegistryLimits(read_timeout=5.0))
     return RegistryClient(fake.host, **kw)
 
 
@@ -154,7 +155,7 @@ def test_choose_platform(want: str, digest: str | None) -> None:
 
 
 def test_ping_falls_back_to_http_on_loopback(fake: FakeRegistry) -> None:
-    c = RegistryClient(fake.host, timeout=5.0, sleep=Sleeps())
+    c = RegistryClient(fake.host, limits=RegistryLimits(read_timeout=5.0), sleep=Sleeps())
     c.ping()
     assert c.scheme == "http"
     assert c.base_url == fake.url
