@@ -12,6 +12,17 @@ from auditlib.cli.options import engines_option, quiet_option, registries_option
 from auditlib.errors import AuditlibError
 from auditlib.ingest.collect import CollectRequest
 from auditlib.ingest.steps import collect_into
+from auditlib.sources.registry import RegistryLimits
+
+
+def _limits(_ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]
+            ) -> RegistryLimits | None:
+    if not value:
+        return None
+    try:
+        return RegistryLimits().override(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
 
 
 @click.command()
@@ -27,11 +38,16 @@ from auditlib.ingest.steps import collect_into
               help="Allow plain HTTP to registries not on a loopback address.")
 @click.option("--docker-config", type=click.Path(dir_okay=False), default=None,
               help="The docker config.json with registry credentials (default: the docker CLI's).")
+@click.option("--registry-limit", "registry_limits", multiple=True, metavar="NAME=VALUE",
+              callback=_limits,
+              help="Change a limit of registry reads (auditlib.sources.registry.RegistryLimits), "
+                   "e.g. source_deadline=1200, max_tag_pages=5000. Repeatable.")
 @store_option
 @quiet_option
 def collect(engines: tuple[str, ...], registries: tuple[str, ...], archives: tuple[str, ...],
             dockerfiles: tuple[str, ...], platform: str, insecure_registry: bool,
-            docker_config: str | None, store: Path, quiet: bool) -> None:
+            docker_config: str | None, registry_limits: RegistryLimits | None, store: Path,
+            quiet: bool) -> None:
     """Collect image metadata from engines, registries, archives and Dockerfiles into a new
     snapshot.
 
@@ -48,6 +64,7 @@ def collect(engines: tuple[str, ...], registries: tuple[str, ...], archives: tup
         platform=platform,
         insecure_registries=insecure_registry,
         docker_config=docker_config,
+        registry_limits=registry_limits,
     )
     try:
         with progress("collecting", quiet=quiet) as bar:

@@ -19,7 +19,7 @@ from auditlib.sources.archive import collect_archive
 from auditlib.sources.dockerfile import collect_dockerfile
 from auditlib.sources.engine import collect_engine, safe_url
 from auditlib.sources.record import Collection, scan_id_of
-from auditlib.sources.registry import collect_registry
+from auditlib.sources.registry import RegistryLimits, collect_registry
 
 Progress = Callable[[str], None]
 
@@ -42,6 +42,8 @@ class CollectRequest:
     """Allow plain HTTP to registries that are not on a loopback address."""
     docker_config: str | None = None
     """The docker `config.json` to read registry credentials from (default: the docker CLI's)."""
+    registry_limits: RegistryLimits | None = None
+    """How far registries are read (bytes, timeouts, deadlines, pages); the defaults when None."""
 
 
 def _dockerfile_arg(text: str) -> tuple[str, str | None]:
@@ -71,6 +73,7 @@ def collections(req: CollectRequest, progress: Progress | None = None) -> list[C
                 platform=req.platform,
                 insecure=req.insecure_registries,
                 docker_config=req.docker_config,
+                limits=req.registry_limits,
             )
         )
     for path in req.archives:
