@@ -3,12 +3,21 @@
 It serves `/v2/`, tags lists (paginated with `n`, `last` and `Link`), manifests by tag or digest
 and blobs from what a test put in it, and records every request. `hooks` let a test answer a
 request itself first (faults, auth); `bearer()` and `basic()` switch on token or basic auth.
+
+It also plays the hostile registry (each a hook, for the requests a predicate picks): `echo_auth`
+repeats the `Authorization` header (and what it decodes to) in its error bodies; `next_page_at`
+links a tag list's next page to another server; `drip` sends an answer one byte at a time,
+headers included or body only; `endless` sends a body without end (chunked, until close, or after
+a `Content-Length` it does not keep); `silent` never answers; `endless_pages` paginates forever
+with new tags and new links. A `Resp` with `raw` writes the connection itself; everything such a
+writer does stops when the fake stops.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
 import re
 import threading
@@ -57,16 +66,68 @@ class Req:
         return self.headers.get("authorization", "")
 
 
+class Stopped(Exception):
+    """The fake is stopping: a raw writer ends."""
+
+
+class Pipe:
+    """The connection a raw answer writes to; every write and wait ends when the fake stops."""
+
+    def __init__(self, out: Any, stopping: threading.Event) -> None:
+        self._out = out
+        self._stopping = stopping
+
+    def write(self, data: bytes) -> None:
+        """Send `data` now (raises `Stopped`, or `OSError` once the client has gone)."""
+        if self._stopping.is_set():
+            raise Stopped()
+        self._out.write(data)
+        self._out.flush()
+
+    def wait(self, seconds: float) -> None:
+        """Wait `seconds` (raises `Stopped` when the fake stops meanwhile)."""
+        if self._stopping.wait(seconds):
+            raise Stopped()
+
+
 @dataclass
 class Resp:
-    """A canned answer."""
+    """A canned answer; with `raw`, the writer sends everything itself (status line included)."""
 
     status: int
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    raw: Callable[[Pipe], None] | None = None
 
 
 Hook = Callable[[Req], "Resp | None"]
+Pick = Callable[[Req], bool]
+
+
+def head(status: int = 200, headers: Mapping[str, str] | None = None) -> bytes:
+    """Return the status line and headers of an HTTP/1.1 answer, ending with the blank line."""
+    lines = [f"HTTP/1.1 {status} X"] + [f"{k}: {v}" for k, v in (headers or {}).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def is_tag_list(req: Req) -> bool:
+    """Whether `req` asks for a tag list."""
+    return req.path.endswith("/tags/list")
+
+
+def is_manifest(req: Req) -> bool:
+    """Whether `req` asks for a manifest."""
+    return "/manifests/" in req.path
+
+
+def is_ping(req: Req) -> bool:
+    """Whether `req` is the `/v2/` check."""
+    return req.path == "/v2/"
+
+
+def anything(req: Req) -> bool:
+    """Every request."""
+    return True
 
 
 def config_for(
@@ -88,22 +149,24 @@ def config_for(
 class FakeRegistry:
     """The fake registry; use as a context manager."""
 
-    def __init__(self) -> None:
-        """Make it (not yet listening)."""
+    def __init__(self, address: str = "127.0.0.1") -> None:
+        """Make it (not yet listening) on `address` (any 127.0.0.0/8 address), on a free port."""
         self.blobs: dict[str, bytes] = {}
         self.manifests: dict[tuple[str, str], tuple[str, bytes]] = {}
         self.requests: list[Req] = []
         self.hooks: list[Hook] = []
         self.page_links = True
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.stopping = threading.Event()
+        self._address = address
+        self._server = ThreadingHTTPServer((address, 0), self._handler())
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
         )
 
     @property
     def host(self) -> str:
-        """Return `127.0.0.1:PORT`."""
-        return f"127.0.0.1:{self._server.server_address[1]}"
+        """Return `127.0.0.1:PORT` (its address and port)."""
+        return f"{self._address}:{self._server.server_address[1]}"
 
     @property
     def url(self) -> str:
@@ -116,7 +179,8 @@ class FakeRegistry:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        """Stop serving."""
+        """Stop serving (raw writers stop too)."""
+        self.stopping.set()
         self._server.shutdown()
         self._server.server_close()
 
@@ -205,6 +269,113 @@ class FakeRegistry:
 
         self.hooks.append(hook)
 
+    # -- the hostile registry ---------------------------------------------------------------
+
+    def echo_auth(self, pick: Pick | None = None, status: int = 403) -> None:
+        """Answer the picked requests (by default every `/v2/...` one) that carry
+        `Authorization` with `status` and an error body that repeats the header, its value
+        alone, and what a Basic value decodes to (`user:password`), as a careless registry or
+        proxy might."""
+
+        chosen = pick or (lambda req: req.path.startswith("/v2/"))
+
+        def hook(req: Req) -> Resp | None:
+            if not (req.auth and chosen(req)):
+                return None
+            scheme, _, value = req.auth.partition(" ")
+            plain = ""
+            if scheme.lower() == "basic":
+                plain = base64.b64decode(value).decode(errors="replace")
+            message = f"denied for {req.auth} (credential {value}, user {plain})"
+            body = dumps({"errors": [{"code": "DENIED", "message": message}]})
+            return Resp(status, body, {"Content-Type": "application/json",
+                                       "X-Echo": req.auth})
+
+        self.hooks.append(hook)
+
+    def next_page_at(self, other: str) -> None:
+        """Answer the first tag list page with one tag and a `next` link to `other`
+        (`http://127.0.0.2:PORT`), a server that is not this one."""
+
+        def hook(req: Req) -> Resp | None:
+            if not is_tag_list(req):
+                return None
+            name = req.path.removeprefix("/v2/").removesuffix("/tags/list")
+            link = f'<{other}/v2/{name}/tags/list?n=1&last=a>; rel="next"'
+            return Resp(200, dumps({"name": name, "tags": ["a"]}), {"Link": link})
+
+        self.hooks.append(hook)
+
+    def drip(
+        self, pick: Pick, body: bytes = b"{}", *, every: float = 0.2, headers_too: bool = True
+    ) -> None:
+        """Answer the picked requests one byte every `every` seconds: the whole answer
+        (status line and headers too), or the body only after headers sent at once."""
+        top = head(200, {"Content-Type": "application/json",
+                         "Content-Length": str(len(body))})
+
+        def write(pipe: Pipe) -> None:
+            slow = top + body if headers_too else body
+            if not headers_too:
+                pipe.write(top)
+            for i in range(len(slow)):
+                pipe.write(slow[i:i + 1])
+                pipe.wait(every)
+
+        self.hooks.append(lambda req: Resp(200, raw=write) if pick(req) else None)
+
+    def endless(self, pick: Pick, how: str = "chunked", *, status: int = 200) -> None:
+        """Answer the picked requests with a body without end: `chunked` (chunks forever),
+        `close` (no length: until the connection closes, which it never does), `lie` (a
+        `Content-Length` of 64 bytes, then more bytes forever) or `huge` (a declared length of
+        1 TB, and the bytes to go with it)."""
+        chunk = b'"x' + b"y" * (64 * 1024 - 2)
+        headers = {"Content-Type": "application/json"}
+        if how == "chunked":
+            headers["Transfer-Encoding"] = "chunked"
+        elif how == "lie":
+            headers["Content-Length"] = "64"
+        elif how == "huge":
+            headers["Content-Length"] = str(10**12)
+        elif how == "close":
+            headers["Connection"] = "close"
+        else:
+            raise ValueError(how)
+
+        def write(pipe: Pipe) -> None:
+            pipe.write(head(status, headers) + (b"" if how == "chunked" else b'{"tags": ['))
+            while True:
+                if how == "chunked":
+                    pipe.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                else:
+                    pipe.write(chunk)
+
+        self.hooks.append(lambda req: Resp(status, raw=write) if pick(req) else None)
+
+    def silent(self, pick: Pick = anything) -> None:
+        """Read the picked requests and never answer (until the fake stops)."""
+
+        def write(pipe: Pipe) -> None:
+            pipe.wait(3600)
+
+        self.hooks.append(lambda req: Resp(200, raw=write) if pick(req) else None)
+
+    def endless_pages(self, per_page: int = 3) -> None:
+        """Answer every tag list request with `per_page` new tags and a `next` link no page
+        had before, forever."""
+        count = itertools.count()
+
+        def hook(req: Req) -> Resp | None:
+            if not is_tag_list(req):
+                return None
+            n = next(count)
+            name = req.path.removeprefix("/v2/").removesuffix("/tags/list")
+            tags = [f"p{n}-{i}" for i in range(per_page)]
+            link = f'</v2/{name}/tags/list?n={per_page}&last=p{n}>; rel="next"'
+            return Resp(200, dumps({"name": name, "tags": tags}), {"Link": link})
+
+        self.hooks.append(hook)
+
     # -- serving ----------------------------------------------------------------------------
 
     def answer(self, req: Req) -> Resp:
@@ -261,6 +432,13 @@ class FakeRegistry:
                 )
                 fake.requests.append(req)
                 resp = fake.answer(req)
+                if resp.raw is not None:
+                    self.close_connection = True
+                    try:
+                        resp.raw(Pipe(self.wfile, fake.stopping))
+                    except (Stopped, OSError):
+                        pass
+                    return
                 self.send_response(resp.status)
                 for k, v in resp.headers.items():
                     self.send_header(k, v)
