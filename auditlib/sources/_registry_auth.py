@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from auditlib.sources._registry_http import (
+    Budget,
     RegistryError,
     Reply,
     Transport,
@@ -158,7 +159,7 @@ class Authenticator:
         return new
 
     def headers(
-        self, scope: str, *, refused: Challenge | None = None, deadline: float | None = None
+        self, scope: str, *, refused: Challenge | None = None, budget: Budget | None = None
     ) -> dict[str, str]:
         """Return the `Authorization` header for a request needing `scope`
         (`repository:team/app:pull`, or empty for `/v2/`); none before any challenge.
@@ -167,7 +168,7 @@ class Authenticator:
             scope: the token scope the request needs.
             refused: the challenge of a 401 the request just got: a cached token for `scope`
                 is dropped, and the scope the challenge names is asked for too.
-            deadline: the caller's deadline (`time.monotonic()`), for the token request.
+            budget: the caller's budget (a repository's time and bytes), for the token request.
 
         Raises:
             RegistryError: the token service refuses or fails; credentials over plain HTTP.
@@ -186,13 +187,13 @@ class Authenticator:
             cached = self._tokens.pop(scope, None) if refused else self._tokens.get(scope)
         if cached and cached[1] > time.monotonic():
             return {"Authorization": f"Bearer {cached[0]}"}
-        token, ttl = self._fetch(challenge, scopes, deadline)
+        token, ttl = self._fetch(challenge, scopes, budget)
         with self._lock:
             self._tokens[scope] = (token, time.monotonic() + max(ttl, _MIN_EXPIRY) - _MARGIN)
         return {"Authorization": f"Bearer {token}"}
 
     def _fetch(
-        self, challenge: Challenge, scopes: list[str], deadline: float | None
+        self, challenge: Challenge, scopes: list[str], budget: Budget | None
     ) -> tuple[str, float]:
         """Return a token and its lifetime in seconds from the challenge's realm."""
         realm = challenge.params.get("realm", "")
@@ -219,7 +220,7 @@ class Authenticator:
                 form["service"] = service
             resp = self._transport.fetch(
                 "POST", realm, subject=subject, what="token answer", data=form,
-                deadline=deadline,
+                budget=budget,
             )
         else:
             params: list[tuple[str, str]] = [("service", service)] if service else []
@@ -228,7 +229,7 @@ class Authenticator:
             headers = {"Authorization": _basic(creds)} if creds else {}
             resp = self._transport.fetch(
                 "GET", realm, subject=subject, what="token answer", params=params,
-                headers=headers, deadline=deadline,
+                headers=headers, budget=budget,
             )
         if resp.status in (401, 403):
             raise RegistryError(f"{subject}: {self.hint()}", status=resp.status)

@@ -8,7 +8,7 @@ config blob must hash to its descriptor's digest. Manifests and configs fetched 
 cached for the client's life, so tags that share content cost one fetch.
 
 Nothing is read without a bound (`RegistryLimits`): bytes per answer, time per request, pages and
-tags per listing; each method takes the caller's `deadline` (a `time.monotonic()` time) too.
+tags per listing; each method takes the caller's `Budget` too (a repository's time and bytes).
 Credentials and tokens go only to the registry's origin: a tag list whose `next` link names
 another scheme, host or port is refused (an error naming both origins), not followed, since the
 pages of another server are not this repository's and must not get its credentials.
@@ -31,10 +31,11 @@ from requests.utils import parse_header_links
 from auditlib.identity import is_digest
 from auditlib.sources._registry_auth import Authenticator
 from auditlib.sources._registry_http import (
-    DeadlineError,
+    Budget,
     RegistryError,
     Reply,
     RetryPolicy,
+    SourceLimitError,
     Transport,
     is_loopback,
     new_session,
@@ -163,13 +164,13 @@ class RegistryClient:
 
     # -- requests ---------------------------------------------------------------------------
 
-    def ping(self, *, deadline: float | None = None) -> None:
+    def ping(self, *, budget: Budget | None = None) -> None:
         """Check that the host speaks the v2 API, settle HTTPS or HTTP, and learn its auth. A
         registry that failed is not asked again: its error is raised at once (unless what
-        failed was the caller's deadline).
+        failed was the caller's budget).
 
         Raises:
-            DeadlineError: `deadline` passed.
+            SourceLimitError: `budget` is spent.
             RegistryError: unreachable, TLS failure, not a v2 registry, or an answer over
                 `max_response_bytes`.
         """
@@ -178,23 +179,23 @@ class RegistryClient:
                 raise RegistryError(str(self._ping_error), status=self._ping_error.status)
             if self.scheme is None:
                 try:
-                    self._ping(deadline)
-                except DeadlineError:
+                    self._ping(budget)
+                except SourceLimitError:
                     raise
                 except RegistryError as e:
                     self._ping_error = e
                     raise
 
-    def _ping(self, deadline: float | None) -> None:
+    def _ping(self, budget: Budget | None) -> None:
         failures: list[str] = []
         for scheme in self._schemes:
             try:
                 resp = self._transport.fetch(
                     "GET", f"{scheme}://{self.host}/v2/", subject=self.registry,
-                    what="answer to /v2/", deadline=deadline,
+                    what="answer to /v2/", budget=budget,
                     retry=len(self._schemes) == 1 or scheme == "http",
                 )
-            except DeadlineError:
+            except SourceLimitError:
                 raise
             except RegistryError as e:
                 failures.append(f"{scheme}: {str(e).removeprefix(self.registry + ': ')}")
@@ -212,11 +213,11 @@ class RegistryClient:
 
     def _get(
         self, url: str, *, scope: str, subject: str, what: str, limit: str,
-        deadline: float | None, headers: Mapping[str, str] | None = None,
+        budget: Budget | None, headers: Mapping[str, str] | None = None,
     ) -> Reply:
         """GET `url` (a path of the registry, or a whole URL on its own origin) with
         authentication; a 401 is answered once; a 403 is an error."""
-        self.ping(deadline=deadline)
+        self.ping(budget=budget)
         if url.startswith("/"):
             url = self.base_url + url  # the scheme is settled now
         if origin(url) != origin(self.base_url):  # credentials go to their origin only
@@ -224,12 +225,12 @@ class RegistryClient:
                 f"{subject}: refusing to send credentials to {origin_text(url)}, which is not "
                 f"the registry ({origin_text(self.base_url)})"
             )
-        sent = {**(headers or {}), **self._auth.headers(scope, deadline=deadline)}
+        sent = {**(headers or {}), **self._auth.headers(scope, budget=budget)}
 
         def get() -> Reply:
             return self._transport.fetch(
                 "GET", url, subject=subject, what=what, limit=limit, headers=sent,
-                deadline=deadline,
+                budget=budget,
             )
 
         resp = get()
@@ -237,7 +238,7 @@ class RegistryClient:
             refused = self._auth.learn(resp)
             if refused is None:
                 raise RegistryError(f"{subject}: {self._auth.hint()}", status=401)
-            sent.update(self._auth.headers(scope, refused=refused, deadline=deadline))
+            sent.update(self._auth.headers(scope, refused=refused, budget=budget))
             resp = get()
             if resp.status == 401:
                 again = self._auth.learn(resp)
@@ -247,20 +248,20 @@ class RegistryClient:
         return resp
 
     def tags(
-        self, repository: str, *, page_size: int = 1000, deadline: float | None = None
+        self, repository: str, *, page_size: int = 1000, budget: Budget | None = None
     ) -> list[str]:
         """Return the valid tags of `repository` (see `list_tags`)."""
-        return self.list_tags(repository, page_size=page_size, deadline=deadline).tags
+        return self.list_tags(repository, page_size=page_size, budget=budget).tags
 
     def list_tags(
-        self, repository: str, *, page_size: int = 1000, deadline: float | None = None
+        self, repository: str, *, page_size: int = 1000, budget: Budget | None = None
     ) -> TagListing:
         """Return the tags of `repository`, following `Link: <...>; rel="next"` pages on the
         registry's own origin, within `max_tag_pages` pages and `max_listed_tags` tags. Names
         that are not valid tags are counted, not kept.
 
         Raises:
-            DeadlineError: `deadline` passed.
+            SourceLimitError: `budget` is spent.
             RegistryError: the repository does not exist, access is refused, the registry fails
                 or answers something that is not a tag list, a page is over
                 `max_response_bytes`, the list goes past `max_tag_pages` pages or
@@ -269,7 +270,7 @@ class RegistryClient:
         subject = f"{self.registry}/{repository}"
         scope = f"repository:{repository}:pull"
         limits = self.limits
-        self.ping(deadline=deadline)
+        self.ping(budget=budget)
         url: str | None = f"{self.base_url}/v2/{repository}/tags/list?n={page_size}"
         tags: dict[str, None] = {}
         skipped, pages = 0, 0
@@ -287,7 +288,7 @@ class RegistryClient:
             pages += 1
             resp = self._get(
                 url, scope=scope, subject=subject, what="tag list page",
-                limit="max_response_bytes", deadline=deadline,
+                limit="max_response_bytes", budget=budget,
             )
             if resp.status == 404:
                 raise RegistryError(
@@ -336,12 +337,12 @@ class RegistryClient:
         return None
 
     def manifest(
-        self, repository: str, reference: str, *, deadline: float | None = None
+        self, repository: str, reference: str, *, budget: Budget | None = None
     ) -> Manifest:
         """Return the manifest or index `reference` (a tag or a digest) names.
 
         Raises:
-            DeadlineError: `deadline` passed.
+            SourceLimitError: `budget` is spent.
             RegistryError: not found (404), access refused, over `max_manifest_bytes`, not
                 JSON, of an unsupported media type (schema 1), or a digest that does not match
                 the bytes.
@@ -357,7 +358,7 @@ class RegistryClient:
         resp = self._get(
             f"/v2/{repository}/manifests/{reference}",
             scope=f"repository:{repository}:pull", subject=subject, what="manifest",
-            limit="max_manifest_bytes", deadline=deadline, headers={"Accept": ACCEPT},
+            limit="max_manifest_bytes", budget=budget, headers={"Accept": ACCEPT},
         )
         if resp.status == 404:
             what = "manifest" if by_digest else "tag"
@@ -395,12 +396,12 @@ class RegistryClient:
             self._cache[(repository, found.digest)] = found
         return found
 
-    def blob(self, repository: str, digest: str, *, deadline: float | None = None) -> bytes:
+    def blob(self, repository: str, digest: str, *, budget: Budget | None = None) -> bytes:
         """Return blob `digest` of `repository` (at most `max_config_bytes`: only configs are
         read), following redirects, verified against `digest`.
 
         Raises:
-            DeadlineError: `deadline` passed.
+            SourceLimitError: `budget` is spent.
             RegistryError: not found, access refused, over `max_config_bytes`, or a digest
                 mismatch.
         """
@@ -410,7 +411,7 @@ class RegistryClient:
         resp = self._get(
             f"/v2/{repository}/blobs/{digest}",
             scope=f"repository:{repository}:pull", subject=subject, what="config blob",
-            limit="max_config_bytes", deadline=deadline,
+            limit="max_config_bytes", budget=budget,
         )
         if resp.status == 404:
             raise RegistryError(f"{subject}: blob not found ({resp.status_text()})", status=404)
@@ -424,7 +425,7 @@ class RegistryClient:
         return resp.body
 
     def config(
-        self, repository: str, digest: str, *, deadline: float | None = None
+        self, repository: str, digest: str, *, budget: Budget | None = None
     ) -> Mapping[str, Any]:
         """Return the decoded image config blob `digest` (cached per digest).
 
@@ -436,7 +437,7 @@ class RegistryClient:
             if key in self._cache:
                 return self._cache[key]  # type: ignore[no-any-return]
         try:
-            config = orjson.loads(self.blob(repository, digest, deadline=deadline))
+            config = orjson.loads(self.blob(repository, digest, budget=budget))
         except orjson.JSONDecodeError:
             config = None
         if not isinstance(config, dict):
@@ -449,14 +450,14 @@ class RegistryClient:
 
     def image(
         self, repository: str, reference: str, platform: Platform, *,
-        deadline: float | None = None,
+        budget: Budget | None = None,
     ) -> ResolvedImage:
         """Resolve `reference` to one image: its manifest (chosen from an index for `platform`)
         and its config.
 
         Raises:
-            DeadlineError: `deadline` passed.
+            SourceLimitError: `budget` is spent.
             RegistryError: as `manifest` and `config`; an index without that platform; a manifest
                 without a config descriptor.
         """
-        return resolve_image(self, repository, reference, platform, deadline=deadline)
+        return resolve_image(self, repository, reference, platform, budget=budget)

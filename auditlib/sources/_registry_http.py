@@ -7,8 +7,9 @@ an error; for an error answer, it is cut (only its code and message are wanted);
 whatever `Content-Length` says, chunked or endless. Each request has a total deadline
 (`request_deadline`, connect to last byte, redirects included): a watchdog shuts the connection's
 socket when it passes, so a registry that drips its status line, headers or body one byte at a
-time is cut there, however often a byte comes. The caller's deadline (the repository's,
-`source_deadline`) bounds a request too, and no retry starts, or waits, past it.
+time is cut there, however often a byte comes. The caller's `Budget` (a repository's time,
+`source_deadline`, and bytes, `max_source_bytes`) bounds a request too: no attempt starts, no
+retry waits and no read goes past it.
 
 Connection errors and timeouts and 5xx are retried with exponential backoff, 429 after the
 `Retry-After` the registry asks for (seconds or an HTTP date) up to a cap. Redirects are followed
@@ -68,13 +69,72 @@ class RegistryError(AuditlibError):
         self.status = status
 
 
-class DeadlineError(RegistryError):
-    """The caller's deadline (a repository's `source_deadline`) passed: nothing more is read."""
+class SourceLimitError(RegistryError):
+    """The caller's `Budget` is spent (a repository's `source_deadline` passed, or its
+    `max_source_bytes` were read): nothing more is read for it."""
+
+
+class Budget:
+    """What one repository may still spend, shared by the threads that read it: time
+    (`source_deadline`), counted while its clock runs (`start`, `stop`: not while it waits for
+    other repositories), and bytes read from the registry (`max_source_bytes`)."""
+
+    def __init__(self, limits: RegistryLimits, *, running: bool = True) -> None:
+        """Make the budget of one repository; its clock runs from now unless not `running`."""
+        self.limits = limits
+        self._left = limits.source_deadline
+        self._end: float | None = None
+        self._bytes = 0
+        self._lock = threading.Lock()
+        if running:
+            self.start()
+
+    def start(self) -> None:
+        """Run the clock (if stopped)."""
+        with self._lock:
+            if self._end is None:
+                self._end = time.monotonic() + self._left
+
+    def stop(self) -> None:
+        """Stop the clock, keeping the time left."""
+        with self._lock:
+            if self._end is not None:
+                self._left = max(0.0, self._end - time.monotonic())
+                self._end = None
+
+    @property
+    def deadline(self) -> float | None:
+        """When the time is up (a `time.monotonic()` time), while the clock runs."""
+        return self._end
+
+    def spend(self, size: int) -> bool:
+        """Count `size` bytes read; return whether the bytes are still within the limit."""
+        with self._lock:
+            self._bytes += size
+            return self._bytes <= self.limits.max_source_bytes
+
+    def spent(self) -> str | None:
+        """Return why nothing more may be read (time up, or bytes), or None."""
+        if self._bytes > self.limits.max_source_bytes:
+            return self.bytes_words()
+        end = self._end
+        if end is not None and time.monotonic() >= end:
+            return f"{self.time_words()} passed"
+        return None
+
+    def time_words(self) -> str:
+        """Return `the 600 s per-repository deadline (source_deadline)`."""
+        return f"the {self.limits.source_deadline:g} s per-repository deadline (source_deadline)"
+
+    def bytes_words(self) -> str:
+        """Return `more than 268,435,456 bytes were read for it (max_source_bytes)`."""
+        limit = self.limits.max_source_bytes
+        return f"more than {limit:,} bytes were read for it (max_source_bytes)"
 
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """How failed requests are retried (never past the caller's deadline)."""
+    """How failed requests are retried (never past the caller's budget)."""
 
     retries: int = 3
     """Retries after the first attempt (connection errors, timeouts, 5xx, 429)."""
@@ -427,13 +487,12 @@ class Transport:
     def _backoff(self, attempt: int) -> float:
         return float(min(self.retry.backoff_max, self.retry.backoff * (2**attempt)))
 
-    def _source_words(self) -> str:
-        return f"the {self.limits.source_deadline:g} s per-repository deadline (source_deadline)"
-
-    def check_deadline(self, subject: str, deadline: float | None) -> None:
-        """Raise `DeadlineError` when `deadline` (a `time.monotonic()` value) has passed."""
-        if deadline is not None and time.monotonic() >= deadline:
-            raise DeadlineError(f"{subject}: {self._source_words()} passed")
+    @staticmethod
+    def check_budget(subject: str, budget: Budget | None) -> None:
+        """Raise `SourceLimitError` when `budget` is spent."""
+        why = budget.spent() if budget is not None else None
+        if why:
+            raise SourceLimitError(f"{subject}: {why}")
 
     def fetch(
         self,
@@ -444,7 +503,7 @@ class Transport:
         what: str,
         limit: str = "max_response_bytes",
         headers: Mapping[str, str] | None = None,
-        deadline: float | None = None,
+        budget: Budget | None = None,
         retry: bool = True,
         **kwargs: Any,
     ) -> Reply:
@@ -457,7 +516,7 @@ class Transport:
             what: what the body is, for messages (`manifest`, `tag list page`).
             limit: the `RegistryLimits` field that caps a successful body.
             headers: request headers; `Authorization` goes to the origin of `url` only.
-            deadline: a `time.monotonic()` time no attempt or wait may pass (the repository's).
+            budget: the time and bytes no attempt, wait or read may pass (the repository's).
             retry: whether transient failures are retried.
             **kwargs: passed to `requests.Session.request` (`params`, `data`).
 
@@ -466,32 +525,32 @@ class Transport:
             (those end as errors); 3xx only when it has no `Location` or is not a GET's.
 
         Raises:
-            DeadlineError: `deadline` passed (before, during or between attempts).
+            SourceLimitError: `budget` is spent (before, during or between attempts).
             RegistryError: TLS failure; connection error or timeout after the retries; 5xx or
                 429 after the retries; a `Retry-After` longer than the policy allows; the
                 request deadline passed; a successful body over `limit`, or compressed; too many
                 redirects; a URL refused (`check_url`).
         """
         attempts = self.retry.retries + 1 if retry else 1
-        before = ""  # why the last attempt failed, for a deadline that cuts the next
+        before = ""  # why the last attempt failed, for a budget spent by the next
         for attempt in range(attempts):
             last = attempt == attempts - 1
             try:
-                self.check_deadline(subject, deadline)
+                self.check_budget(subject, budget)
                 reply = self._exchange(
                     method, url, subject=subject, what=what, limit=limit,
-                    headers=headers or {}, deadline=deadline, **kwargs,
+                    headers=headers or {}, budget=budget, **kwargs,
                 )
             except _Transient as e:
                 if last:
                     raise RegistryError(f"{subject}: {e.message}") from None
                 before = e.message
-                self._pause(subject, method, url, e.message, self._backoff(attempt), deadline)
+                self._pause(subject, method, url, e.message, self._backoff(attempt), budget)
                 continue
-            except DeadlineError as e:
+            except SourceLimitError as e:
                 if not before:
                     raise
-                raise DeadlineError(f"{e}, after: {before}") from None
+                raise SourceLimitError(f"{e}, after: {before}") from None
             if reply.status == 429:
                 asked = retry_after_seconds(reply.headers.get("Retry-After"))
                 if asked is not None and asked > self.retry.max_retry_after:
@@ -506,7 +565,7 @@ class Transport:
                     )
                 wait = asked if asked is not None else self._backoff(attempt)
                 before = "HTTP 429"
-                self._pause(subject, method, url, before, wait, deadline)
+                self._pause(subject, method, url, before, wait, budget)
             elif reply.status in RETRY_STATUSES:
                 if last:
                     raise RegistryError(
@@ -515,18 +574,19 @@ class Transport:
                         status=reply.status,
                     )
                 before = f"HTTP {reply.status}"
-                self._pause(subject, method, url, before, self._backoff(attempt), deadline)
+                self._pause(subject, method, url, before, self._backoff(attempt), budget)
             else:
                 return reply
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _pause(
-        self, subject: str, method: str, url: str, why: str, wait: float, deadline: float | None
+        self, subject: str, method: str, url: str, why: str, wait: float, budget: Budget | None
     ) -> None:
-        """Wait before a retry, unless that would pass the deadline."""
-        if deadline is not None and time.monotonic() + wait >= deadline:
-            raise DeadlineError(
-                f"{subject}: {why}; no time left to retry within {self._source_words()}"
+        """Wait before a retry, unless that would pass the budget's deadline."""
+        deadline = budget.deadline if budget is not None else None
+        if budget is not None and deadline is not None and time.monotonic() + wait >= deadline:
+            raise SourceLimitError(
+                f"{subject}: {why}; no time left to retry within {budget.time_words()}"
             )
         log.info("%s: %s %s: %s; retrying in %.1f s", subject, method, self.text(url, 300), why,
                  wait)
@@ -541,13 +601,14 @@ class Transport:
         what: str,
         limit: str,
         headers: Mapping[str, str],
-        deadline: float | None,
+        budget: Budget | None,
         **kwargs: Any,
     ) -> Reply:
         """One attempt: send, follow redirects, read the answer, all before the request's
-        deadline (or the caller's, when sooner)."""
+        deadline (or the budget's, when sooner) and within the budget's bytes."""
         end = time.monotonic() + self.limits.request_deadline
-        by_caller = deadline is not None and deadline <= end
+        deadline = budget.deadline if budget is not None else None
+        by_caller = budget is not None and deadline is not None and deadline <= end
         if deadline is not None:
             end = min(end, deadline)
         sent = {k: v for k, v in headers.items() if k.lower() != "accept-encoding"}
@@ -568,19 +629,19 @@ class Transport:
                     url = urljoin(resp.url or url, location)
                     log.debug("%s: redirected to %s", subject, origin_text(url))
                     continue
-                reply = self._read(resp, url, subject, what, limit, end)
+                reply = self._read(resp, url, subject, what, limit, end, budget)
             except RegistryError:
                 raise
             except (_Cut, *_NETWORK_ERRORS) as e:
                 if watch.fired or time.monotonic() >= end or isinstance(e, _Cut):
-                    raise self._cut(subject, by_caller) from None
+                    raise self._cut(subject, budget if by_caller else None) from None
                 raise self._failure(subject, e) from None
             finally:
                 watch.cancel()  # first: closing may give the connection to another request
                 if resp is not None:
                     resp.close()
             if watch.fired:
-                raise self._cut(subject, by_caller)
+                raise self._cut(subject, budget if by_caller else None)
             return reply
         raise RegistryError(
             f"{subject}: more than {self.limits.max_redirects} redirects (max_redirects)"
@@ -604,10 +665,11 @@ class Transport:
         return resp
 
     def _read(
-        self, resp: requests.Response, url: str, subject: str, what: str, limit: str, end: float
+        self, resp: requests.Response, url: str, subject: str, what: str, limit: str, end: float,
+        budget: Budget | None,
     ) -> Reply:
         """Read the body of `resp`: up to `limit` for a success (more is an error), up to
-        `max_error_bytes` for an error (the rest is left)."""
+        `max_error_bytes` for an error (the rest is left); every byte counts in `budget`."""
         ok = 200 <= resp.status_code < 300
         cap = int(getattr(self.limits, limit)) if ok else self.limits.max_error_bytes
         encoding = resp.headers.get("Content-Encoding", "").strip().lower()
@@ -629,6 +691,8 @@ class Transport:
             if time.monotonic() >= end:
                 raise _Cut()
             total += len(chunk)
+            if budget is not None and not budget.spend(len(chunk)):
+                raise SourceLimitError(f"{subject}: {budget.bytes_words()}")
             if total > cap:
                 if ok:
                     raise RegistryError(
@@ -641,9 +705,10 @@ class Transport:
         detail = "" if ok else self.text(error_detail(body))
         return Reply(resp.status_code, resp.headers, resp.url or url, body, detail)
 
-    def _cut(self, subject: str, by_caller: bool) -> RegistryError:
-        if by_caller:
-            return DeadlineError(f"{subject}: {self._source_words()} passed during a request")
+    def _cut(self, subject: str, budget: Budget | None) -> RegistryError:
+        """Return the error of a request cut by its deadline, or by `budget`'s when given."""
+        if budget is not None:
+            return SourceLimitError(f"{subject}: {budget.time_words()} passed during a request")
         return RegistryError(
             f"{subject}: no whole answer within the {self.limits.request_deadline:g} s request "
             "deadline (request_deadline)"

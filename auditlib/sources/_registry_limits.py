@@ -41,6 +41,11 @@ class RegistryLimits:
     """Largest manifest or index (the Docker engine's own limit)."""
     max_config_bytes: int = 16 * 1024 * 1024
     """Largest image config blob."""
+    max_source_bytes: int = 256 * 1024 * 1024
+    """Bytes read from the registry for one repository, everything together (tag list pages,
+    manifests, configs, error bodies; content cached by digest is read once). Once passed, its
+    remaining tags are not read (one error says how many): the memory a repository's images
+    take is bounded, however many tags it has."""
     max_error_bytes: int = 64 * 1024
     """How much of an error answer's body is read for its message (the rest is left unread)."""
     max_tag_pages: int = 1000

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from auditlib.identity import is_digest
 from auditlib.normalize.redact import redact
-from auditlib.sources._registry_http import RegistryError, shorten
+from auditlib.sources._registry_http import Budget, RegistryError, shorten
 from auditlib.sources._registry_platform import Platform, choose
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -94,28 +94,28 @@ class ManifestSource(Protocol):
     registry: str
 
     def manifest(
-        self, repository: str, reference: str, *, deadline: float | None = None
+        self, repository: str, reference: str, *, budget: Budget | None = None
     ) -> Manifest:
         """Return the manifest or index `reference` names."""
 
     def config(
-        self, repository: str, digest: str, *, deadline: float | None = None
+        self, repository: str, digest: str, *, budget: Budget | None = None
     ) -> Mapping[str, Any]:
         """Return the decoded image config blob `digest`."""
 
 
 def resolve_image(
     client: ManifestSource, repository: str, reference: str, platform: Platform,
-    *, deadline: float | None = None,
+    *, budget: Budget | None = None,
 ) -> ResolvedImage:
     """Resolve `reference` to one image: its manifest (chosen from an index for `platform`)
-    and its config, before `deadline` (a `time.monotonic()` time) when one is given.
+    and its config, within `budget` (a repository's time and bytes) when one is given.
 
     Raises:
         RegistryError: as `manifest` and `config`; an index without that platform; a manifest
             without a config descriptor.
     """
-    top = client.manifest(repository, reference, deadline=deadline)
+    top = client.manifest(repository, reference, budget=budget)
     manifest, chosen = top, None
     if top.is_index:
         sep = "@" if is_digest(reference) else ":"
@@ -134,7 +134,7 @@ def resolve_image(
         child = desc.get("digest")
         if not isinstance(child, str) or not is_digest(child):
             raise RegistryError(f"{subject}: the index entry for {chosen} has no valid digest")
-        manifest = client.manifest(repository, child, deadline=deadline)
+        manifest = client.manifest(repository, child, budget=budget)
         if manifest.is_index:
             raise RegistryError(f"{subject}: nested indexes are not supported")
     cfg_desc = manifest.body.get("config")
@@ -144,7 +144,7 @@ def resolve_image(
             f"{client.registry}/{repository}@{manifest.digest}: the manifest has no config "
             "descriptor"
         )
-    config = client.config(repository, config_digest, deadline=deadline)
+    config = client.config(repository, config_digest, budget=budget)
     sizes = [
         layer.get("size") for layer in manifest.body.get("layers") or []
         if isinstance(layer, Mapping)

@@ -12,9 +12,10 @@ that comes from the registry passes through `auditlib.normalize.redact.redact`, 
 credentials (plain and base64) masked too. A tag that fails is an error naming it, and the other
 tags go on; a repository that cannot be read at all gives a collection holding only its error.
 
-Every read is bounded (`RegistryLimits`): bytes per answer, seconds per request and per repository,
-pages and tags per listing. A limit reached is an error naming the registry, the repository and the
-setting; when a repository's deadline passes, one error says how many of its tags were not read.
+Every read is bounded (`RegistryLimits`): bytes per answer and per repository, seconds per request
+and per repository, pages and tags per listing. A limit reached is an error naming the registry,
+the repository and the setting; when a repository's time or bytes are spent, one error says how
+many of its tags were not read.
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ import fnmatch
 import logging
 import os
 import re
-import threading
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -37,9 +36,10 @@ from auditlib.identity import parse_reference
 from auditlib.rows import Row
 from auditlib.sources._registry_client import RegistryClient, TagListing
 from auditlib.sources._registry_http import (
-    DeadlineError,
+    Budget,
     RegistryError,
     RetryPolicy,
+    SourceLimitError,
     is_loopback,
     new_session,
     scrub,
@@ -150,30 +150,6 @@ def _safe(text: str, secrets: Iterable[str]) -> str:
     return scrub(text, secrets)
 
 
-class _Clock:
-    """A repository's time (`source_deadline`): it runs while its listing or its tags are read,
-    not while it waits for other repositories to be listed."""
-
-    def __init__(self, seconds: float) -> None:
-        self._left = seconds
-        self._end: float | None = None
-        self._lock = threading.Lock()
-
-    def start(self) -> float:
-        """Start the clock (if stopped); return the deadline, a `time.monotonic()` time."""
-        with self._lock:
-            if self._end is None:
-                self._end = time.monotonic() + self._left
-            return self._end
-
-    def stop(self) -> None:
-        """Stop the clock, keeping the time left."""
-        with self._lock:
-            if self._end is not None:
-                self._left = max(0.0, self._end - time.monotonic())
-                self._end = None
-
-
 def _tag_row(repo: _Repo, tag: str, img: ResolvedImage) -> Row:
     created = img.config.get("created")
     return {
@@ -263,8 +239,8 @@ def collect_registry(
             (its connections are cut when a request passes its deadline; through another
             adapter, deadlines are checked between reads only).
         limits: how far to read (`RegistryLimits`: connect and read timeouts, the deadline of
-            one request and of one repository, bytes per answer, manifest and config, pages and
-            tags per listing, redirects); `RegistryLimits()` when None.
+            one request and of one repository, bytes per answer, manifest, config and
+            repository, pages and tags per listing, redirects); `RegistryLimits()` when None.
         retry: how transient failures (connection errors, 5xx, 429) are retried; no retry
             starts or waits past the repository's deadline.
         verify: TLS verification: True, False, or the path of a CA bundle.
@@ -275,7 +251,8 @@ def collect_registry(
         One collection per repository (and one per string that is not a reference), in the
         order given. A tag that could not be read is an error of its collection naming it; a
         repository that could not be read at all has errors only (a limit reached while listing
-        its tags is such an error); the tags left when its deadline passed are one error.
+        its tags is such an error); the tags left when its time or bytes were spent are one
+        error.
 
     Raises:
         ValueError: `platform` is not `os/arch[/variant]`, or `workers` is below 1.
@@ -341,37 +318,41 @@ def _collect(
     given: Sequence[str],
     limits: RegistryLimits,
 ) -> list[Collection]:
-    clocks = {id(repo): _Clock(limits.source_deadline) for repo in plan}
+    # Each repository's clock runs while its listing is read, then from its first tag on: not
+    # while it waits for the others to be listed.
+    budgets = {id(repo): Budget(limits, running=False) for repo in plan}
+    spent: dict[int, str] = {}  # why a repository's budget ran out, as its first request said
 
     def list_tags(repo: _Repo) -> list[str]:
         client = clients[repo.registry]
-        clock = clocks[id(repo)]
-        deadline = clock.start()
+        budget = budgets[id(repo)]
+        budget.start()
         try:
-            client.ping(deadline=deadline)
+            client.ping(budget=budget)
             if not repo.whole:
                 return list(dict.fromkeys(repo.refs))
-            listing = client.list_tags(repo.repository, deadline=deadline)
+            listing = client.list_tags(repo.repository, budget=budget)
             tags = _select(_skipped(repo, listing, client), tag_filter, max_tags, repo.name)
             return list(dict.fromkeys([*tags, *repo.refs]))
         except (AuditlibError, requests.RequestException, ValueError) as e:
             repo.errors.append(_message(repo.name, e))
             return []
         finally:
-            clock.stop()
+            budget.stop()
             scheme = client.scheme or ("http" if is_loopback(client.host) else "https")
             repo.source = f"{scheme}://{repo.name}"
 
     def read_tag(job: tuple[_Repo, str]) -> tuple[_Repo, str, ResolvedImage | str | None]:
         repo, ref = job
         sep = "@" if _is_digest_ref(ref) else ":"
-        deadline = clocks[id(repo)].start()
-        img: ResolvedImage | str | None = None  # None: not read, the repository's time is up
-        if time.monotonic() < deadline:
+        budget = budgets[id(repo)]
+        budget.start()
+        img: ResolvedImage | str | None = None  # None: not read, the repository's budget is spent
+        if budget.spent() is None:
             try:
-                img = clients[repo.registry].image(repo.repository, ref, want, deadline=deadline)
-            except DeadlineError:
-                img = None
+                img = clients[repo.registry].image(repo.repository, ref, want, budget=budget)
+            except SourceLimitError as e:
+                spent.setdefault(id(repo), str(e).partition(": ")[2])
             except (AuditlibError, requests.RequestException, ValueError) as e:
                 img = _message(f"{repo.name}{sep}{ref}", e)
         if progress is not None:
@@ -393,10 +374,9 @@ def _collect(
             found[id(repo)].append((ref, img))
     for repo, tags in zip(plan, refs, strict=True):
         if late.get(id(repo)):
-            repo.errors.append(
-                f"{repo.name}: {late[id(repo)]} of {len(tags)} tag(s) not read: the "
-                f"{limits.source_deadline:g} s per-repository deadline (source_deadline) passed"
-            )
+            why = budgets[id(repo)].spent() or spent.get(id(repo), "its budget was spent")
+            count = f"{late[id(repo)]} of {len(tags)} tag(s)"
+            repo.errors.append(f"{repo.name}: {count} not read: {why}")
     secrets = [s for c in clients.values() for s in c.secrets()]
     out: dict[str, Collection] = {}
     for repo in plan:

@@ -32,6 +32,7 @@ from click.testing import CliRunner
 
 from auditlib.cli import main
 from auditlib.ingest.collect import to_audit_data
+from auditlib.sources._registry_http import Budget
 from auditlib.sources._registry_platform import Platform
 from auditlib.sources.docker_credentials import Credentials
 from auditlib.sources.record import Collection
@@ -48,6 +49,7 @@ from tests.sources.fake_registry import (
     Req,
     Resp,
     ScriptedAdapter,
+    config_for,
     dumps,
     is_manifest,
     is_ping,
@@ -441,14 +443,32 @@ def test_retries_stop_at_the_source_deadline(fake: FakeRegistry, tmp_path: Path)
                     retry=RetryPolicy(retries=100, backoff=0.2, backoff_max=0.2))
     assert time.monotonic() - started < 2
     assert cols[0].errors == [
-        f"{fake.host}/team/app: 1 of 1 tag(s) not read: the 1 s per-repository deadline "
-        "(source_deadline) passed"
+        f"{fake.host}/team/app: 1 of 1 tag(s) not read: HTTP 503; no time left to retry within "
+        "the 1 s per-repository deadline (source_deadline)"
     ]
     c = RegistryClient(fake.host, scheme="http", retry=RetryPolicy(retries=100, backoff=0.2),
                        limits=limits)
     with pytest.raises(RegistryError, match="HTTP 503; no time left to retry within the 1 s "
                                             "per-repository deadline \\(source_deadline\\)"):
-        c.manifest("team/app", "1", deadline=time.monotonic() + 1.0)
+        c.manifest("team/app", "1", budget=Budget(limits))
+
+
+def test_bytes_per_repository_stop_at_max_source_bytes(
+    fake: FakeRegistry, tmp_path: Path
+) -> None:
+    # Six images with 20 kB configs each: a repository's memory is bounded, not its tag count.
+    for i in range(6):
+        fake.image("team/app", f"t{i}", config_for(labels={"big": f"{i}" * 20_000}))
+    fake.image("team/small", "1")
+    limits = RegistryLimits(max_source_bytes=50_000)
+    cols = _collect(fake, [f"{fake.host}/team/app", f"{fake.host}/team/small"], tmp_path,
+                    limits=limits, workers=1)
+    assert len(cols[0].records) == 2
+    assert cols[0].errors == [
+        f"{fake.host}/team/app: 4 of 6 tag(s) not read: more than 50,000 bytes were read for it "
+        "(max_source_bytes)"
+    ]
+    assert len(cols[1].records) == 1 and not cols[1].errors  # its own budget
 
 
 def test_endless_pagination_stops_at_max_tag_pages(fake: FakeRegistry, tmp_path: Path) -> None:
