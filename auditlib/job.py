@@ -30,6 +30,7 @@ from auditlib.reports.batch import Batch, StartReport, run_reports
 from auditlib.reports.runner import ReportRun, new_run_dir
 from auditlib.scanners.runner import ProgressCallback
 from auditlib.scanners.targets import EngineUnreachableError, Target, connect_engine, tagged_images
+from auditlib.sources.registry import RegistryLimits
 from auditlib.store.manifest import list_snapshots
 
 Note = Callable[[str], None]
@@ -69,6 +70,8 @@ class JobRequest:
     engines: tuple[str, ...] = ()
     """Docker Engines to collect and scan; empty: DOCKER_HOST or the local socket."""
     registries: tuple[str, ...] = ()
+    registry_limits: RegistryLimits | None = None
+    """Limits of registry reads (default: `RegistryLimits()`)."""
     ingest: tuple[str, ...] = ()
     """Files and folders of scanner outputs and SBOMs."""
     scan: bool = True
@@ -142,7 +145,8 @@ def run_job(req: JobRequest, *, note: Note, collecting: Callable[[str], None] | 
     steps: list[str] = []
     engines = [None if e == "default" else e for e in req.engines or ("default",)]
     col = collect_into(req.store, CollectRequest(engines=engines,
-                                                 registries=list(req.registries)),
+                                                 registries=list(req.registries),
+                                                 registry_limits=req.registry_limits),
                        progress=collecting, write_empty=False)
     for message in col.failed:
         note(f"not collected: {message}")

@@ -8,21 +8,17 @@ import click
 
 from auditlib.cli.console import error, fail, progress, say
 from auditlib.cli.exits import Exit, leave
-from auditlib.cli.options import engines_option, quiet_option, registries_option, store_option
+from auditlib.cli.options import (
+    engines_option,
+    quiet_option,
+    registries_option,
+    registry_limits_option,
+    store_option,
+)
 from auditlib.errors import AuditlibError
 from auditlib.ingest.collect import CollectRequest
 from auditlib.ingest.steps import collect_into
 from auditlib.sources.registry import RegistryLimits
-
-
-def _limits(_ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]
-            ) -> RegistryLimits | None:
-    if not value:
-        return None
-    try:
-        return RegistryLimits().override(value)
-    except ValueError as e:
-        raise click.BadParameter(str(e)) from None
 
 
 @click.command()
@@ -38,10 +34,7 @@ def _limits(_ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]
               help="Allow plain HTTP to registries not on a loopback address.")
 @click.option("--docker-config", type=click.Path(dir_okay=False), default=None,
               help="The docker config.json with registry credentials (default: the docker CLI's).")
-@click.option("--registry-limit", "registry_limits", multiple=True, metavar="NAME=VALUE",
-              callback=_limits,
-              help="Change a limit of registry reads (auditlib.sources.registry.RegistryLimits), "
-                   "e.g. source_deadline=1200, max_tag_pages=5000. Repeatable.")
+@registry_limits_option
 @store_option
 @quiet_option
 def collect(engines: tuple[str, ...], registries: tuple[str, ...], archives: tuple[str, ...],

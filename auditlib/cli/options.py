@@ -10,6 +10,7 @@ import pandas as pd
 
 from auditlib.errors import ParameterError
 from auditlib.normalize.times import parse_time
+from auditlib.sources.registry import RegistryLimits
 from auditlib.store.layout import DEFAULT_STORE
 
 store_option = click.option(
@@ -39,6 +40,22 @@ engines_option = click.option(
     help="A Docker Engine (unix://, tcp://, ssh://; `default` is DOCKER_HOST, else the local "
     "socket). Repeatable. Default: that engine, when no other source is given.")
 """`--engine URL`, repeatable."""
+
+def _limits(_ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]
+            ) -> RegistryLimits | None:
+    if not value:
+        return None
+    try:
+        return RegistryLimits().override(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+
+
+registry_limits_option = click.option(
+    "--registry-limit", "registry_limits", multiple=True, metavar="NAME=VALUE", callback=_limits,
+    help="Change a limit of registry reads (auditlib.sources.registry.RegistryLimits), e.g. "
+    "source_deadline=1200, max_tag_pages=5000. Repeatable.")
+"""`--registry-limit NAME=VALUE`, repeatable, parsed to `RegistryLimits` (None when not given)."""
 
 registries_option = click.option(
     "--registry", "registries", multiple=True, metavar="REPO",

@@ -16,18 +16,21 @@ from auditlib.cli.options import (
     policy_option,
     quiet_option,
     registries_option,
+    registry_limits_option,
     store_option,
 )
 from auditlib.cli.report import report_bars, report_options, said
 from auditlib.errors import AuditlibError, ParameterError
 from auditlib.job import JobRequest, run_job
 from auditlib.reports.batch import report_names
+from auditlib.sources.registry import RegistryLimits
 
 
 @click.command()
 @store_option
 @engines_option
 @registries_option
+@registry_limits_option
 @click.option("--ingest", "ingest_paths", multiple=True, metavar="PATH",
               help="Scanner outputs and SBOMs (files or folders) to ingest; repeatable.")
 @click.option("--scan/--no-scan", default=True, show_default=True,
@@ -42,7 +45,8 @@ from auditlib.reports.batch import report_names
 @report_options
 @quiet_option
 def run(store: Path, engines: tuple[str, ...], registries: tuple[str, ...],
-        ingest_paths: tuple[str, ...], scan: bool, policy_file: str | None, fail_on: str,
+        registry_limits: RegistryLimits | None, ingest_paths: tuple[str, ...], scan: bool,
+        policy_file: str | None, fail_on: str,
         as_of: pd.Timestamp | None, out: Path, report_list: str,
         parameters: tuple[tuple[str, str], ...], kernel: str | None, notebooks: Path | None,
         cell_timeout: int | None, quiet: bool) -> None:
@@ -66,7 +70,8 @@ def run(store: Path, engines: tuple[str, ...], registries: tuple[str, ...],
     missing = [p for p in ingest_paths if not Path(p).exists()]
     if missing:
         raise click.UsageError(f"--ingest {', '.join(missing)}: no such file or folder")
-    req = JobRequest(store=store, engines=engines, registries=registries, ingest=ingest_paths,
+    req = JobRequest(store=store, engines=engines, registries=registries,
+                     registry_limits=registry_limits, ingest=ingest_paths,
                      scan=scan, policy_file=policy_file, as_of=as_of, out=out, reports=names,
                      parameters=dict(parameters), kernel=kernel, notebooks=notebooks,
                      cell_timeout=cell_timeout)
