@@ -10,6 +10,7 @@ import pandas as pd
 from auditlib.cli.console import fail, note, progress
 from auditlib.cli.exits import Exit, leave
 from auditlib.cli.options import (
+    allow_damaged_option,
     as_of_option,
     engines_option,
     fail_on_option,
@@ -17,6 +18,7 @@ from auditlib.cli.options import (
     quiet_option,
     registries_option,
     store_option,
+    warn_damaged,
 )
 from auditlib.cli.report import report_bars, report_options, said
 from auditlib.errors import AuditlibError, ParameterError
@@ -41,6 +43,7 @@ from auditlib.reports.batch import report_names
               metavar="LIST", help="The reports to write (comma-separated; `none` for none).")
 @report_options
 @quiet_option
+@allow_damaged_option
 def run(store: Path, engines: tuple[str, ...], registries: tuple[str, ...],
         ingest_paths: tuple[str, ...], scan: bool, policy_file: str | None, fail_on: str,
         as_of: pd.Timestamp | None, out: Path, report_list: str,
@@ -57,7 +60,8 @@ def run(store: Path, engines: tuple[str, ...], registries: tuple[str, ...],
     its own snapshot.
 
     Exits 1 when the policy is broken at --fail-on; 2 on bad usage, a bad policy file, a store
-    that cannot be written, no data at all, or a report that failed; 0 otherwise.
+    that cannot be written, a damaged store (unless --allow-damaged), no data at all, or a report
+    that failed; 0 otherwise.
     """
     try:
         names = [] if report_list.strip() == "none" else report_names((report_list,))
@@ -66,6 +70,7 @@ def run(store: Path, engines: tuple[str, ...], registries: tuple[str, ...],
     missing = [p for p in ingest_paths if not Path(p).exists()]
     if missing:
         raise click.UsageError(f"--ingest {', '.join(missing)}: no such file or folder")
+    warn_damaged(store)
     req = JobRequest(store=store, engines=engines, registries=registries, ingest=ingest_paths,
                      scan=scan, policy_file=policy_file, as_of=as_of, out=out, reports=names,
                      parameters=dict(parameters), kernel=kernel, notebooks=notebooks,

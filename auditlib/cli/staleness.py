@@ -12,9 +12,9 @@ from rich.table import Table
 from rich.text import Text
 
 from auditlib.assess import assess
-from auditlib.cli.console import fail, out_console
+from auditlib.cli.console import fail, out_console, say
 from auditlib.cli.exits import Exit, leave
-from auditlib.cli.options import as_of_option, policy_option, store_option
+from auditlib.cli.options import allow_damaged_option, as_of_option, policy_option, store_option
 from auditlib.errors import AuditlibError
 from auditlib.tables import jsonable
 
@@ -46,6 +46,7 @@ def _show(v: Any) -> str:
 @as_of_option
 @click.option("--limit", type=click.IntRange(min=1), default=None,
               help="Only the N images to rebuild first.")
+@allow_damaged_option
 def staleness_command(store: Path, policy_file: str | None, fmt: str,
                       as_of: pd.Timestamp | None, limit: int | None) -> None:
     """List every image of the store with how far behind it is, rebuild first on top.
@@ -54,7 +55,8 @@ def staleness_command(store: Path, policy_file: str | None, fmt: str,
     life follows the policy's `supported-os` support kind, the fix clock the store's history.
     `--format json` adds the assessment's summary.
 
-    Exits 2 when the store or the policy file cannot be read.
+    Exits 2 when the store or the policy file cannot be read, or the store is damaged (unless
+    --allow-damaged).
     """
     try:
         a = assess(store, as_of=as_of, policy=policy_file)
@@ -62,6 +64,8 @@ def staleness_command(store: Path, policy_file: str | None, fmt: str,
         table = a.view.table
     except AuditlibError as e:
         fail(str(e))
+    for line in a.warnings:
+        say("warning:", line)
     if limit is not None:
         df = df.head(limit)
     if fmt == "json":

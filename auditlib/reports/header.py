@@ -53,6 +53,17 @@ def synthetic_banner(f: FleetFacts | None, forced: bool) -> str:
     return ""
 
 
+def damaged_banner(f: FleetFacts | None) -> str:
+    """Return the banner of a report made from a damaged store without its damaged snapshots
+    (HTML), or an empty string."""
+    if f is None or not f.warnings:
+        return ""
+    items = "".join(f"<li>{_e(w)}</li>" for w in f.warnings)
+    return ('<div class="auditlib-banner damaged">DAMAGED STORE: this page was made without the '
+            "store's damaged snapshots (damage allowed), so it leaves out what they held; "
+            f"<code>auditlib store verify</code> names them.<ul>{items}</ul></div>")
+
+
 def failure_banner(error: dict[str, Any] | None) -> str:
     """Return the banner of a report whose notebook stopped on an error (HTML)."""
     if error:
@@ -99,6 +110,7 @@ def header_html(*, title: str, meta: dict[str, Any], error: dict[str, Any] | Non
         rows.append(("parameters", ", ".join(
             f"<code>{_e(k)}</code> = <code>{_e(v)}</code>" for k, v in params.items())))
     body = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
-    banners = synthetic_banner(facts, forced) + (failure_banner(error) if failed else "")
+    banners = (synthetic_banner(facts, forced) + damaged_banner(facts)
+               + (failure_banner(error) if failed else ""))
     return (f'<header class="auditlib-header">{banners}<h1>{_e(title)}</h1>'
             f"<dl>{body}</dl></header>")

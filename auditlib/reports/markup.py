@@ -25,6 +25,8 @@ CSS = """
 .auditlib-banner{padding:10px 14px;margin:6px 0;border-radius:4px;font-weight:600}
 .auditlib-banner.synthetic{background:#fff3cd;border:2px solid #e0a800;color:#5c4400}
 .auditlib-banner.failed{background:#fde2e1;border:2px solid #d62728;color:#7b0d1e}
+.auditlib-banner.damaged{background:#fde2e1;border:2px solid #d62728;color:#7b0d1e}
+.auditlib-banner ul{margin:4px 0 0;font-weight:400}
 .auditlib-cards{display:flex;flex-wrap:wrap;gap:10px;margin:6px 0 14px}
 .auditlib-card{border:1px solid #ddd;border-radius:6px;padding:8px 14px;min-width:140px;
   background:#fafafa}
