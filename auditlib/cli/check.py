@@ -9,7 +9,7 @@ import click
 import pandas as pd
 
 from auditlib.assess import assess
-from auditlib.cli.console import err, fail, out_console, say
+from auditlib.cli.console import err, fail, note, out_console, say
 from auditlib.cli.exits import Exit, leave
 from auditlib.cli.options import (
     allow_damaged_option,
@@ -57,6 +57,8 @@ def check(store: Path, policy_file: str | None, fail_on: str, fmt: str, output: 
         fail(str(e))
     for line in a.warnings:
         say("warning:", line)
+    if a.view.table.note:
+        note(a.view.table.note)
     if fmt == "table":
         if output:
             with output.open("w", encoding="utf-8") as f:

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from auditlib.assess import assess
-from auditlib.cli.console import fail, out_console, say
+from auditlib.cli.console import fail, note, out_console, say
 from auditlib.cli.exits import Exit, leave
 from auditlib.cli.options import allow_damaged_option, as_of_option, policy_option, store_option
 from auditlib.errors import AuditlibError
@@ -66,6 +66,8 @@ def staleness_command(store: Path, policy_file: str | None, fmt: str,
         fail(str(e))
     for line in a.warnings:
         say("warning:", line)
+    if table.note:
+        note(table.note)
     if limit is not None:
         df = df.head(limit)
     if fmt == "json":
