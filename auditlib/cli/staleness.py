@@ -16,6 +16,7 @@ from auditlib.cli.console import fail, note, out_console, say
 from auditlib.cli.exits import Exit, leave
 from auditlib.cli.options import allow_damaged_option, as_of_option, policy_option, store_option
 from auditlib.errors import AuditlibError
+from auditlib.normalize.visible import visible
 from auditlib.tables import jsonable
 
 _SHOWN = (
@@ -35,7 +36,7 @@ def _show(v: Any) -> str:
         return "yes" if v else "no"
     if isinstance(v, float):
         return f"{v:.0f}"
-    return str(v)
+    return visible(v)
 
 
 @click.command(name="staleness")
@@ -86,5 +87,6 @@ def staleness_command(store: Path, policy_file: str | None, fmt: str,
     console.print(out)
     for r in df.head(10).to_dict("records"):
         if r.get("priority_reasons"):
-            console.print(Text(f"{r['priority_rank']}. {r['image_name']}: {r['priority_reasons']}"))
+            console.print(Text(f"{r['priority_rank']}. {visible(r['image_name'])}: "
+                               f"{visible(r['priority_reasons'])}"))
     leave(Exit.OK)

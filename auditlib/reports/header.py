@@ -1,6 +1,7 @@
 """The header of every report page: when it was made, from which snapshots, with which
 parameters and how much of the fleet had data; a SYNTHETIC banner on demo data, and a banner
-saying where a failed report stopped. Every value is escaped.
+saying where a failed report stopped. Every value is escaped (and made visible:
+`auditlib.normalize.visible`).
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from typing import Any
 
 from auditlib._version import __version__
 from auditlib.identity import SYNTHETIC_PREFIX
+from auditlib.normalize.visible import visible
 from auditlib.reports.facts import FleetFacts
 
 
 def _e(value: Any) -> str:
-    return html.escape("" if value is None else str(value))
+    return html.escape("" if value is None else visible(value))
 
 
 def _pct(n: int, total: int) -> str:
