@@ -334,3 +334,57 @@ def test_the_store_folder_itself_unreadable_is_an_error(store: Path,
     result = _run("check", "--store", str(store))
     assert result.exit_code == 2 and "cannot read the store's snapshots" in result.stderr
     _no_traceback(result)
+
+
+def test_run_stops_on_a_damaged_store_and_with_damage_allowed_says_so_in_its_files(
+        store: Path, tmp_path: Path) -> None:
+    first, _ = _snaps(store)
+    _edit(first, _set("removed", 5))
+    args = ["run", "--store", str(store), "--engine", f"unix://{tmp_path}/no-such.sock",
+            "--no-scan", "--out", str(tmp_path / "out"), "--reports", "none", "--quiet",
+            "--fail-on", "never"]
+    stopped = _run(*args)
+    assert stopped.exit_code == 2, stopped.output
+    _no_traceback(stopped)
+    assert f"snapshot {first.name}: manifest.json: Expected `array | null`" in stopped.stderr
+    went_on = _run(*args, "--allow-damaged")
+    assert went_on.exit_code == 0, went_on.output
+    assert f"warning: damaged snapshot {first.name} left out" in went_on.stderr
+    (run,) = (tmp_path / "out").glob("run-*")
+    warnings = json.loads((run / "assessment.json").read_text())["warnings"]
+    assert warnings[0].startswith(f"damaged snapshot {first.name} left out: manifest.json")
+
+
+@pytest.mark.slow  # a notebook executed with papermill
+def test_a_report_with_damage_allowed_says_so_in_its_header_and_summary(
+        store: Path, tmp_path: Path) -> None:
+    first, _ = _snaps(store)
+    (first / "manifest.json").write_text("{")
+    out = tmp_path / "reports"
+    result = _run("report", "staleness", "--store", str(store), "--out", str(out), "--quiet",
+                  "--allow-damaged")
+    assert result.exit_code == 0, result.output
+    line = f"damaged snapshot {first.name} left out: manifest.json is not valid JSON (cut short)"
+    assert f"warning: {line}" in result.stderr
+    (run,) = out.glob("run-*")
+    page = (run / "staleness.html").read_text()
+    header = page[page.index('<header class="auditlib-header">'):page.index("</header>")]
+    assert "DAMAGED STORE" in header and f"<li>{line}</li>" in header
+    summary = json.loads((run / "staleness.json").read_text())
+    assert summary["status"] == "ok"
+    assert line in summary["warnings"] and line in summary["facts"]["warnings"]
+    assert line in summary["results"]["assessment"]["warnings"]
+
+
+def test_collect_and_scan_stop_on_a_damaged_store(store: Path, tmp_path: Path) -> None:
+    first, _ = _snaps(store)
+    (first / "vulnerabilities.parquet").unlink()
+    dockerfile = tmp_path / "Dockerfile"
+    dockerfile.write_text("FROM alpine:3.19\n")
+    for args in (["collect", "--engine", f"unix://{tmp_path}/no-such.sock"],
+                 ["scan", "--dockerfile", str(dockerfile), "--tools", "hadolint"]):
+        result = _run(*args, "--store", str(store), "--quiet")
+        assert result.exit_code == 2, (args, result.output)
+        _no_traceback(result)
+        assert f"snapshot {first.name}: vulnerabilities.parquet is missing" in result.stderr
+    assert len(list((store / "snapshots").iterdir())) == 2
