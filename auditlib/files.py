@@ -1,10 +1,18 @@
-"""Atomic file writes: a reader sees the old file or the new one, never a part of either.
+"""Atomic file writes, and the folders caches go to.
+
+Atomic file writes: a reader sees the old file or the new one, never a part of either.
 
 The new content goes to a hidden temporary file in the target's own folder
 (`.<name>.<random>.tmp`, so that nothing that lists the folder reads it), is flushed to disk and
 renamed over the target. The new file keeps the old one's mode, or gets the umask's (0o666 less
 the umask) when there was none. A run that dies mid-write leaves at most a hidden temporary file
 (`remove_stale_temps` clears those).
+
+Caches (the end-of-life table `auditlib eol update` writes, the Jupyter kernel auditlib
+registers, IPython's folder for report kernels) go under `user_cache_dir()`
+(`$XDG_CACHE_HOME/auditlib`, else `~/.cache/auditlib`); a user who cannot write there (a
+read-only home, another user's) gets this user's own folder in the temporary folder
+(`writable_cache_dir`), so read-only use of auditlib works.
 
 This is a bottom layer: it imports nothing from auditlib.
 """
@@ -15,6 +23,8 @@ import contextlib
 import glob
 import os
 import secrets
+import stat
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -126,3 +136,56 @@ def _fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def user_cache_dir() -> Path | None:
+    """Return auditlib's folder in the user's cache: `$XDG_CACHE_HOME/auditlib` (an absolute
+    path), else `~/.cache/auditlib`; None when there is no home folder. It may not exist, nor be
+    writable."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):  # the XDG spec ignores a relative path
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:  # no HOME and no password entry
+            return None
+    return Path(base) / "auditlib"
+
+
+def private_temp_dir(name: str, *, make: bool = True) -> Path | None:
+    """Return `<temporary folder>/auditlib-<uid>/<name>`, made if missing (unless not `make`): a
+    folder of this user only (mode 0700, owned by it, not a link, checked); None when it cannot
+    be made (or, not `make`, is missing) or is not this user's own (another user made it
+    first)."""
+    root = Path(tempfile.gettempdir()) / f"auditlib-{os.getuid()}"
+    folder = root / name
+    try:
+        if make:
+            with contextlib.suppress(FileExistsError):
+                root.mkdir(mode=0o700)
+        st = os.lstat(root)
+        if (not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid()
+                or st.st_mode & 0o077):
+            return None
+        if make:
+            folder.mkdir(mode=0o700, exist_ok=True)
+        elif not folder.is_dir():
+            return None
+    except OSError:
+        return None
+    return folder if os.access(folder, os.W_OK | os.X_OK) else None
+
+
+def writable_cache_dir(name: str) -> Path | None:
+    """Return a folder for the cache `name` that this user can write, made if missing:
+    `user_cache_dir()/name`, else `private_temp_dir(name)`; None when neither can be made (the
+    caller then goes without the cache)."""
+    usual = user_cache_dir()
+    if usual is not None:
+        folder = usual / name
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            if os.access(folder, os.W_OK | os.X_OK):
+                return folder
+        except OSError:
+            pass
+    return private_temp_dir(name)

@@ -33,11 +33,14 @@ def test_round_trip_keeps_dtypes(tmp_path: Path, write_json) -> None:  # type: i
 
 def test_half_written_snapshot_is_not_listed(tmp_path: Path) -> None:
     store = tmp_path / "s"
-    (store / "snapshots" / ".tmp-20260101T000000Z-abc").mkdir(parents=True)
-    (store / "snapshots" / "20260101T000000Z-def").mkdir()  # no manifest: incomplete
+    (store / "snapshots" / ".tmp-20260101T000000000000Z-abcdef").mkdir(parents=True)
     assert list_snapshots(store) == []
     with pytest.raises(StoreError, match="no snapshot"):
         read_latest(store)
+    # A snapshot folder is renamed into place complete: one without a manifest is damaged.
+    (store / "snapshots" / "20260101T000000000000Z-abcdef").mkdir()
+    with pytest.raises(StoreError, match="snapshot 20260101T000000000000Z-abcdef: has no manifest"):
+        list_snapshots(store)
 
 
 def test_read_current_adds_up_snapshots_and_replaces_re_read_sources(tmp_path: Path) -> None:
@@ -165,8 +168,8 @@ def test_crashed_temporary_folders_are_cleaned_after_an_hour(
     assert list_snapshots(store) == [snap]
 
 
-def test_folders_without_a_complete_manifest_are_never_read(tmp_path: Path,
-                                                            write_json) -> None:  # type: ignore[no-untyped-def]
+def test_folders_without_a_complete_manifest_are_damaged_never_skipped(
+        tmp_path: Path, write_json, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     store = tmp_path / "s"
     snap = write_snapshot(store, _small(write_json), sources=["t"])
     truncated = store / "snapshots" / "20990101T000000000000Z-cccccc"
@@ -175,6 +178,13 @@ def test_folders_without_a_complete_manifest_are_never_read(tmp_path: Path,
     not_object = store / "snapshots" / "20990101T000000000001Z-dddddd"
     not_object.mkdir()
     (not_object / "manifest.json").write_text("[]")
+    with pytest.raises(StoreError) as e:
+        read_current(store)
+    assert "snapshot 20990101T000000000000Z-cccccc: manifest.json is not valid JSON (cut " \
+        "short)" in str(e.value)
+    assert ("snapshot 20990101T000000000001Z-dddddd: manifest.json: Expected `object`"
+            in str(e.value))
+    monkeypatch.setenv("AUDITLIB_ALLOW_DAMAGED", "1")
     assert list_snapshots(store) == [snap]
     assert len(read_current(store).vulnerabilities) == 1
 

@@ -33,7 +33,7 @@ from auditlib.policy.rules.vulns import sla_params
 from auditlib.staleness.table import EOL_SOON_DAYS, staleness_of
 from auditlib.store.current import read_current
 from auditlib.store.layout import StorePath
-from auditlib.store.manifest import list_snapshots
+from auditlib.store.manifest import usable_snapshots
 from auditlib.tables import jsonable
 
 GRADES = ("A", "B", "C", "D", "E", "F")
@@ -56,6 +56,9 @@ class Assessment:
     """The image filter applied, if any."""
     filtered_out: int = 0
     """Images the filter left out."""
+    warnings: list[str] = field(default_factory=list)
+    """What every face must say about the data: the damaged snapshots left out of a damaged
+    store read with damage allowed (`AUDITLIB_ALLOW_DAMAGED`), one line each."""
 
     @property
     def data(self) -> AuditData:
@@ -138,6 +141,7 @@ class Assessment:
         cov, n = self.coverage, len(self.view.image_ids)
         out: dict[str, Any] = jsonable({
             "as_of": self.as_of.isoformat(),
+            "warnings": list(self.warnings),
             "images": len(self.view.image_ids),
             "filtered_out": self.filtered_out,
             "history_clock": self.has_history,
@@ -256,16 +260,23 @@ def assess(
         image_filter: keep only images a reference of which matches this Docker Scout glob.
         eol_table: the end-of-life table (default: `auditlib.eol.load_table()`).
 
+    A damaged store is an error (`DamagedStoreError`, naming each damaged snapshot), unless
+    damage is allowed (`AUDITLIB_ALLOW_DAMAGED=1`, which the commands' `--allow-damaged` sets):
+    then the damaged snapshots are left out and `warnings` (and `summary()`) say which.
+
     Raises:
         StoreError: if the store has no snapshot or cannot be read.
+        DamagedStoreError: if a snapshot is damaged and damage is not allowed.
         PolicyError: if the policy file cannot be read or is not valid.
         EolDataError: if the end-of-life table to use is malformed.
     """
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
+    scan = usable_snapshots(store)
     data = read_current(store)
-    seen = first_seen_fixed(store) if len(list_snapshots(store)) > 1 else None
+    seen = first_seen_fixed(store) if len(scan.snapshots) > 1 else None
     a = assess_data(data, as_of=as_of, policy=pol, image_filter=image_filter,
                     first_seen_fixed=seen, eol_table=eol_table)
     a.store = Path(store)
     a.snapshots = current_snapshots(store)
+    a.warnings = scan.warnings()
     return a

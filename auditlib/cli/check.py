@@ -9,9 +9,15 @@ import click
 import pandas as pd
 
 from auditlib.assess import assess
-from auditlib.cli.console import err, fail, out_console
+from auditlib.cli.console import err, fail, note, out_console, say
 from auditlib.cli.exits import Exit, leave
-from auditlib.cli.options import as_of_option, fail_on_option, policy_option, store_option
+from auditlib.cli.options import (
+    allow_damaged_option,
+    as_of_option,
+    fail_on_option,
+    policy_option,
+    store_option,
+)
 from auditlib.errors import AuditlibError
 from auditlib.policy.config import default_policy_yaml
 from auditlib.policy.output import print_table, to_dict, to_junit
@@ -29,6 +35,7 @@ from auditlib.policy.rules import RULES
 @as_of_option
 @click.option("--print-default-policy", is_flag=True,
               help="Print the default policy as YAML (to start a policy file) and exit.")
+@allow_damaged_option
 def check(store: Path, policy_file: str | None, fail_on: str, fmt: str, output: Path | None,
           as_of: pd.Timestamp | None, print_default_policy: bool) -> None:
     """Evaluate the policy on every image of the store.
@@ -38,7 +45,7 @@ def check(store: Path, policy_file: str | None, fail_on: str, fmt: str, output: 
     summary (the headline figures every page shows).
 
     Exits 1 when a result is at least as bad as --fail-on (a CI job fails), 2 when the policy
-    file or the store cannot be read.
+    file or the store cannot be read, or the store is damaged (unless --allow-damaged).
     """
     if print_default_policy:
         click.echo(default_policy_yaml(RULES), nl=False)
@@ -48,6 +55,10 @@ def check(store: Path, policy_file: str | None, fail_on: str, fmt: str, output: 
         ev = a.evaluation
     except AuditlibError as e:
         fail(str(e))
+    for line in a.warnings:
+        say("warning:", line)
+    if a.view.table.note:
+        note(a.view.table.note)
     if fmt == "table":
         if output:
             with output.open("w", encoding="utf-8") as f:

@@ -9,11 +9,13 @@ import click
 from auditlib.cli.console import error, fail, progress, say
 from auditlib.cli.exits import Exit, leave
 from auditlib.cli.options import (
+    allow_damaged_option,
     engines_option,
     quiet_option,
     registries_option,
     registry_limits_option,
     store_option,
+    warn_damaged,
 )
 from auditlib.errors import AuditlibError
 from auditlib.ingest.collect import CollectRequest
@@ -37,6 +39,7 @@ from auditlib.sources.registry import RegistryLimits
 @registry_limits_option
 @store_option
 @quiet_option
+@allow_damaged_option
 def collect(engines: tuple[str, ...], registries: tuple[str, ...], archives: tuple[str, ...],
             dockerfiles: tuple[str, ...], platform: str, insecure_registry: bool,
             docker_config: str | None, registry_limits: RegistryLimits | None, store: Path,
@@ -45,10 +48,12 @@ def collect(engines: tuple[str, ...], registries: tuple[str, ...], archives: tup
     snapshot.
 
     Exits 2 when a source could not be read at all (an engine that cannot be reached, a socket
-    without permission, a registry that refuses), after storing what the other sources gave.
+    without permission, a registry that refuses), after storing what the other sources gave;
+    2 as well when the store is damaged (unless --allow-damaged).
     """
     if not (engines or registries or archives or dockerfiles):
         engines = ("default",)
+    warn_damaged(store)
     req = CollectRequest(
         engines=[None if e == "default" else e for e in engines],
         registries=list(registries),

@@ -1,5 +1,6 @@
 """How commands talk: messages on standard error (one line each, never wrapped, untrusted text
-shown as it is), progress bars only on a terminal, and tables that are not cut when piped."""
+shown as it is but for the characters that would hide or reorder it: `auditlib.normalize.visible`),
+progress bars only on a terminal, and tables that are not cut when piped."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from auditlib.cli.exits import Exit, leave
+from auditlib.normalize.visible import visible
 
 err = Console(stderr=True)
 """Standard error: messages and progress bars."""
@@ -21,8 +23,8 @@ _STYLES = {"error:": "bold red", "warning:": "yellow", "note:": "cyan", "missing
 
 def say(label: str, message: str) -> None:
     """Print `label message` on standard error, on one line, the message taken as it is (no
-    markup is read from it)."""
-    err.print(Text.assemble((label, _STYLES.get(label, "bold")), " ", message),
+    markup is read from it; bidirectional and invisible characters shown as `<U+XXXX>`)."""
+    err.print(Text.assemble((label, _STYLES.get(label, "bold")), " ", visible(message)),
               highlight=False, soft_wrap=True)
 
 

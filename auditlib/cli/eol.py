@@ -14,6 +14,7 @@ from auditlib.eol.table import ENV_FILE, EolTable
 from auditlib.eol.update import update_table
 from auditlib.eol.versions import product_for
 from auditlib.errors import AuditlibError
+from auditlib.normalize.visible import visible
 
 
 def _fail(message: str) -> NoReturn:
@@ -61,7 +62,7 @@ def _cell(value: Any) -> str:
         return "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    return str(value)
+    return visible(value)
 
 
 @eol.command()

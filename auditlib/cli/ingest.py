@@ -9,7 +9,7 @@ from rich.table import Table
 
 from auditlib.cli.console import error, fail, out_console, progress
 from auditlib.cli.exits import Exit, leave
-from auditlib.cli.options import quiet_option, store_option
+from auditlib.cli.options import allow_damaged_option, quiet_option, store_option, warn_damaged
 from auditlib.data import AuditData
 from auditlib.errors import AuditlibError
 from auditlib.ingest.steps import ingest_paths
@@ -35,17 +35,20 @@ def print_counts(data: AuditData) -> None:
 @quiet_option
 @click.option("--full", is_flag=True, help="Read every file, even those unchanged since the "
               "store read them.")
+@allow_damaged_option
 def ingest(paths: tuple[str, ...], store: Path, quiet: bool, full: bool) -> None:
     """Parse files and folders into a new snapshot of the store.
 
     Files whose bytes the store already holds for the same path are skipped, their rows carried
     over (`--full` reads them again); files gone from a folder given leave the store's current
     state. Files that cannot be read are listed (and kept in the snapshot's load_errors table);
-    the rest are stored. Exits 2 when a file could not be read.
+    the rest are stored. Exits 2 when a file could not be read, or the store is damaged (unless
+    --allow-damaged).
     """
     missing = [p for p in paths if not Path(p).exists()]
     for p in missing:
         error(f"{p}: no such file or folder")
+    warn_damaged(store)
     try:
         with progress("reading", quiet=quiet) as bar:
             task = bar.add_task("read", total=None)

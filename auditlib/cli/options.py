@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import click
 import pandas as pd
 
-from auditlib.errors import ParameterError
+from auditlib.cli.console import fail, say
+from auditlib.errors import AuditlibError, ParameterError
 from auditlib.normalize.times import parse_time
 from auditlib.sources.registry import RegistryLimits
-from auditlib.store.layout import DEFAULT_STORE
+from auditlib.store.damage import ALLOW_DAMAGED_ENV
+from auditlib.store.layout import DEFAULT_STORE, StorePath
+from auditlib.store.manifest import StoreScan, usable_snapshots
 
 store_option = click.option(
     "--store",
@@ -75,3 +79,42 @@ as_of_option = click.option(
     help="Measure ages, SLAs, end of life and waiver expiries at this date or time (default: "
     "now).")
 """`--as-of DATE`, parsed to a UTC time (None when not given)."""
+
+
+def _allow_damaged(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    """Set AUDITLIB_ALLOW_DAMAGED for the command (and the report kernels it starts); restored
+    when the command ends."""
+    if value:
+        before = os.environ.get(ALLOW_DAMAGED_ENV)
+        os.environ[ALLOW_DAMAGED_ENV] = "1"
+
+        def restore() -> None:
+            if before is None:
+                os.environ.pop(ALLOW_DAMAGED_ENV, None)
+            else:
+                os.environ[ALLOW_DAMAGED_ENV] = before
+
+        ctx.call_on_close(restore)
+    return value
+
+
+allow_damaged_option = click.option(
+    "--allow-damaged", is_flag=True, envvar=ALLOW_DAMAGED_ENV, callback=_allow_damaged,
+    expose_value=False, is_eager=True,
+    help=f"Go on without the store's damaged snapshots (each is named on standard error, in the "
+    f"report header and in the summary JSON) instead of exiting 2. Same as {ALLOW_DAMAGED_ENV}=1.")
+"""`--allow-damaged` (or AUDITLIB_ALLOW_DAMAGED=1): read a damaged store without its damaged
+snapshots."""
+
+
+def warn_damaged(store: StorePath) -> StoreScan:
+    """Look at the store's snapshots before a command uses them: print a `warning:` line per
+    damaged snapshot left out (damage allowed), or exit 2 naming them (not allowed) or saying why
+    the store cannot be read."""
+    try:
+        scan = usable_snapshots(store)
+    except AuditlibError as e:
+        fail(str(e))
+    for line in scan.warnings():
+        say("warning:", line)
+    return scan

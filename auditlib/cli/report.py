@@ -13,12 +13,17 @@ from rich.progress import Progress, TextColumn
 
 from auditlib.cli.console import fail, progress, say
 from auditlib.cli.exits import Exit, leave
-from auditlib.cli.options import as_of_option, quiet_option, store_option
+from auditlib.cli.options import (
+    allow_damaged_option,
+    as_of_option,
+    quiet_option,
+    store_option,
+    warn_damaged,
+)
 from auditlib.errors import AuditlibError, ParameterError
 from auditlib.policy.config import load_policy
 from auditlib.reports.batch import StartReport, report_names, run_reports
 from auditlib.reports.runner import ReportRun
-from auditlib.store.manifest import list_snapshots
 
 _report_options: list[Callable[[Any], Any]] = [
     click.option("-p", "--parameter", "parameters", nargs=2, multiple=True,
@@ -84,6 +89,7 @@ def given_parameters(parameters: Sequence[tuple[str, str]], policy: str | None,
 @as_of_option
 @report_options
 @quiet_option
+@allow_damaged_option
 def report(names: tuple[str, ...], store: Path, out: Path, policy: str | None,
            as_of: pd.Timestamp | None, parameters: tuple[tuple[str, str], ...],
            kernel: str | None, notebooks: Path | None, cell_timeout: int | None,
@@ -94,15 +100,16 @@ def report(names: tuple[str, ...], store: Path, out: Path, policy: str | None,
     to OUT/run-<UTC time>/: per report NAME.html (the page, without code), NAME.ipynb (the
     executed notebook) and NAME.json (a summary); OUT/index.html lists every run, newest first.
 
-    Exits 0 when every report ran to its end; 2 on bad usage, a store without snapshot, an
-    unknown kernel, or a report whose notebook failed (its page still shows what ran and the
-    error).
+    Exits 0 when every report ran to its end; 2 on bad usage, a store without snapshot, a
+    damaged store (unless --allow-damaged: each page's header then names the damaged snapshots
+    left out), an unknown kernel, or a report whose notebook failed (its page still shows what
+    ran and the error).
     """
     try:
         chosen = report_names(names)
     except ParameterError as e:
         raise click.UsageError(str(e)) from e
-    if not list_snapshots(store):
+    if not warn_damaged(store).snapshots:
         fail(f"{store}: no snapshot in this store; run `auditlib ingest PATH --store {store}`, "
              f"`auditlib collect --store {store}` or `auditlib run` first")
     try:

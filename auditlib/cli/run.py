@@ -10,6 +10,7 @@ import pandas as pd
 from auditlib.cli.console import fail, note, progress
 from auditlib.cli.exits import Exit, leave
 from auditlib.cli.options import (
+    allow_damaged_option,
     as_of_option,
     engines_option,
     fail_on_option,
@@ -18,6 +19,7 @@ from auditlib.cli.options import (
     registries_option,
     registry_limits_option,
     store_option,
+    warn_damaged,
 )
 from auditlib.cli.report import report_bars, report_options, said
 from auditlib.errors import AuditlibError, ParameterError
@@ -44,6 +46,7 @@ from auditlib.sources.registry import RegistryLimits
               metavar="LIST", help="The reports to write (comma-separated; `none` for none).")
 @report_options
 @quiet_option
+@allow_damaged_option
 def run(store: Path, engines: tuple[str, ...], registries: tuple[str, ...],
         registry_limits: RegistryLimits | None, ingest_paths: tuple[str, ...], scan: bool,
         policy_file: str | None, fail_on: str,
@@ -61,7 +64,8 @@ def run(store: Path, engines: tuple[str, ...], registries: tuple[str, ...],
     its own snapshot.
 
     Exits 1 when the policy is broken at --fail-on; 2 on bad usage, a bad policy file, a store
-    that cannot be written, no data at all, or a report that failed; 0 otherwise.
+    that cannot be written, a damaged store (unless --allow-damaged), no data at all, or a report
+    that failed; 0 otherwise.
     """
     try:
         names = [] if report_list.strip() == "none" else report_names((report_list,))
@@ -70,6 +74,7 @@ def run(store: Path, engines: tuple[str, ...], registries: tuple[str, ...],
     missing = [p for p in ingest_paths if not Path(p).exists()]
     if missing:
         raise click.UsageError(f"--ingest {', '.join(missing)}: no such file or folder")
+    warn_damaged(store)
     req = JobRequest(store=store, engines=engines, registries=registries,
                      registry_limits=registry_limits, ingest=ingest_paths,
                      scan=scan, policy_file=policy_file, as_of=as_of, out=out, reports=names,

@@ -12,7 +12,7 @@ from rich.progress import TextColumn
 
 from auditlib.cli.console import error, fail, note, progress, say
 from auditlib.cli.exits import Exit, leave
-from auditlib.cli.options import quiet_option, store_option
+from auditlib.cli.options import allow_damaged_option, quiet_option, store_option, warn_damaged
 from auditlib.errors import AuditlibError
 from auditlib.ingest.steps import Scanned, scan_into
 from auditlib.scanners.report import JobResult, JobStatus, ScanReport
@@ -120,6 +120,7 @@ def _engine_targets(engine: str | None, images: tuple[str, ...]) -> list[Target]
               help="Seconds one scanner run may take.")
 @click.option("--force", is_flag=True, help="Scan again what the store already has.")
 @quiet_option
+@allow_damaged_option
 def scan(
     images: tuple[str, ...],
     all_images: bool,
@@ -145,8 +146,8 @@ def scan(
 
     Exits 0 when done, even when some scanner runs failed (each is reported) or a tool is not
     installed; 2 on bad usage, when the engine cannot be reached, when a target cannot be read at
-    all (an image not on the engine, a file that is not an image archive), or when no scanner
-    run succeeded.
+    all (an image not on the engine, a file that is not an image archive), when no scanner
+    run succeeded, or when the store is damaged (unless --allow-damaged).
     """
     if images and all_images:
         raise click.UsageError("give IMAGE... or --all, not both")
@@ -160,6 +161,7 @@ def scan(
     except ValueError as e:
         raise click.UsageError(str(e)) from e
 
+    warn_damaged(store)
     targets: list[Target] = []
     if images or all_images:
         targets += _engine_targets(engine, images)

@@ -12,10 +12,11 @@ from rich.table import Table
 from rich.text import Text
 
 from auditlib.assess import assess
-from auditlib.cli.console import fail, out_console
+from auditlib.cli.console import fail, note, out_console, say
 from auditlib.cli.exits import Exit, leave
-from auditlib.cli.options import as_of_option, policy_option, store_option
+from auditlib.cli.options import allow_damaged_option, as_of_option, policy_option, store_option
 from auditlib.errors import AuditlibError
+from auditlib.normalize.visible import visible
 from auditlib.tables import jsonable
 
 _SHOWN = (
@@ -35,7 +36,7 @@ def _show(v: Any) -> str:
         return "yes" if v else "no"
     if isinstance(v, float):
         return f"{v:.0f}"
-    return str(v)
+    return visible(v)
 
 
 @click.command(name="staleness")
@@ -46,6 +47,7 @@ def _show(v: Any) -> str:
 @as_of_option
 @click.option("--limit", type=click.IntRange(min=1), default=None,
               help="Only the N images to rebuild first.")
+@allow_damaged_option
 def staleness_command(store: Path, policy_file: str | None, fmt: str,
                       as_of: pd.Timestamp | None, limit: int | None) -> None:
     """List every image of the store with how far behind it is, rebuild first on top.
@@ -54,7 +56,8 @@ def staleness_command(store: Path, policy_file: str | None, fmt: str,
     life follows the policy's `supported-os` support kind, the fix clock the store's history.
     `--format json` adds the assessment's summary.
 
-    Exits 2 when the store or the policy file cannot be read.
+    Exits 2 when the store or the policy file cannot be read, or the store is damaged (unless
+    --allow-damaged).
     """
     try:
         a = assess(store, as_of=as_of, policy=policy_file)
@@ -62,6 +65,10 @@ def staleness_command(store: Path, policy_file: str | None, fmt: str,
         table = a.view.table
     except AuditlibError as e:
         fail(str(e))
+    for line in a.warnings:
+        say("warning:", line)
+    if table.note:
+        note(table.note)
     if limit is not None:
         df = df.head(limit)
     if fmt == "json":
@@ -80,5 +87,6 @@ def staleness_command(store: Path, policy_file: str | None, fmt: str,
     console.print(out)
     for r in df.head(10).to_dict("records"):
         if r.get("priority_reasons"):
-            console.print(Text(f"{r['priority_rank']}. {r['image_name']}: {r['priority_reasons']}"))
+            console.print(Text(f"{r['priority_rank']}. {visible(r['image_name'])}: "
+                               f"{visible(r['priority_reasons'])}"))
     leave(Exit.OK)

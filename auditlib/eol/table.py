@@ -28,7 +28,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from dataclasses import dataclass, field
+import tempfile
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
@@ -36,6 +37,7 @@ from typing import Any, Literal
 
 from auditlib.eol.schema import EolDataError, check_table, dump_table, parse_date
 from auditlib.eol.versions import candidate_cycles, is_rolling, product_for
+from auditlib.files import user_cache_dir
 from auditlib.normalize.times import utc_day
 
 ENV_FILE = "AUDITLIB_EOL_FILE"
@@ -98,6 +100,9 @@ class EolTable:
     """How it was found: `path`, `AUDITLIB_EOL_FILE`, `cache` or `bundled`."""
     location: str = ""
     """The file it was read from."""
+    note: str | None = None
+    """Something to tell the user about how it was chosen (a cache that could not be looked
+    at), in one line; None when there is nothing to say."""
 
     @classmethod
     def from_text(cls, text: str | bytes, where: str, origin: str = "path") -> EolTable:
@@ -141,7 +146,13 @@ class EolTable:
                 raise EolDataError(f"{ENV_FILE}={env}: no such file")
             return cls.from_file(env, ENV_FILE)
         cached = cache_path()
-        return cls.from_file(cached, "cache") if cached.is_file() else cls.bundled()
+        try:
+            present = cached.is_file()
+        except OSError as e:  # a cache folder this user may not look into
+            return replace(cls.bundled(), note=(
+                f"{cached}: cannot look for the cached EOL table ({e.strerror}); using the "
+                "bundled one"))
+        return cls.from_file(cached, "cache") if present else cls.bundled()
 
     @cached_property
     def _index(self) -> dict[str, dict[str, dict[str, Any]]]:
@@ -232,10 +243,13 @@ class EolTable:
 
 def cache_path() -> Path:
     """Return where `auditlib eol update` writes by default: `$XDG_CACHE_HOME/auditlib/eol.json`,
-    or `~/.cache/auditlib/eol.json`.
+    or `~/.cache/auditlib/eol.json` (`auditlib.files.user_cache_dir`); without a home folder,
+    `<temporary folder>/auditlib-<uid>/eol.json`.
     """
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "auditlib" / "eol.json"
+    base = user_cache_dir()
+    if base is None:
+        base = Path(tempfile.gettempdir()) / f"auditlib-{os.getuid()}"
+    return base / "eol.json"
 
 
 def bundled_path() -> Any:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from auditlib.errors import StoreError
-from auditlib.store.manifest import SnapshotInfo, snapshot_infos
+from auditlib.store.manifest import SnapshotInfo, usable_snapshots
 from auditlib.store.read import read_snapshot, source_mask
 from auditlib.tables import TABLES, TABLES_BY_NAME, concat, empty
 
@@ -88,12 +88,17 @@ def read_history(
         snapshot_id, snapshot_at, files_read, files_carried, files_removed, sources,
         auditlib_version.
 
+    With damage allowed (`AUDITLIB_ALLOW_DAMAGED`), damaged snapshots are left out, and with
+    them the rows other snapshots carried over from them.
+
     Raises:
         StoreError: if the store has no snapshot, a table cannot be read, or a snapshot holding
             carried rows is missing.
+        DamagedStoreError: if a snapshot is damaged and damage is not allowed.
         KeyError: if `tables` names an unknown table.
     """
-    infos = snapshot_infos(store)
+    scan = usable_snapshots(store)
+    infos, damaged = scan.snapshots, scan.damaged_ids
     if not infos:
         raise StoreError(f"{store}: no snapshot in this store; nothing to make a history of")
     wanted = [t.name for t in TABLES] if tables is None else list(tables)
@@ -116,8 +121,11 @@ def read_history(
             i = position.get(holder)
             while i is not None and i < k and source in infos[i].carried and (
                     source not in (infos[i].files or {})):
-                nxt = position.get(infos[i].carried[source].snapshot_id)  # carried twice
+                holder = infos[i].carried[source].snapshot_id  # carried twice
+                nxt = position.get(holder)
                 i = nxt if nxt is not None and nxt < i else None
+            if i is None and holder in damaged:
+                continue  # damage allowed: its rows went with the damaged snapshot
             if i is None or i >= k:
                 raise StoreError(
                     f"{info.path}: carries {source} from snapshot {holder}, which is missing "

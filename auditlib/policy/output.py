@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from auditlib.normalize.visible import visible
 from auditlib.policy.evaluate import Evaluation
 from auditlib.tables import jsonable
 
@@ -94,7 +95,7 @@ def print_table(
         summary.add_column(col, justify="left" if col == "image" else "right")
     scores = ev.scores.sort_values(["score", "image_name"])
     for s in scores.itertuples(index=False):
-        summary.add_row(Text(str(s.image_name)), str(s.grade), f"{s.score:.0f}",
+        summary.add_row(Text(visible(s.image_name)), str(s.grade), f"{s.score:.0f}",
                         str(s.fail_count), str(s.warn_count), str(s.no_data_count),
                         str(s.waived_count), str(s.pass_count))
     console.print(summary)
@@ -106,17 +107,17 @@ def print_table(
         order = {"fail": 0, "warn": 1, "no-data": 2, "waived": 3, "pass": 4}
         shown = shown.assign(_o=shown["status"].astype(str).map(order))
         for r in shown.sort_values(["_o", "image_name", "rule"]).itertuples(index=False):
-            detail.add_row(Text(str(r.image_name)), str(r.rule),
+            detail.add_row(Text(visible(r.image_name)), str(r.rule),
                            Text(str(r.status), style=_STYLE.get(str(r.status), "")),
-                           str(r.severity), Text(str(r.evidence)))
+                           str(r.severity), Text(visible(r.evidence)))
         console.print(detail)
     for u in ev.waivers:
         if u.expired:
-            console.print(Text(f"waiver expired on {u.waiver.expires}: {u.waiver.rule} for "
-                               f"{u.waiver.image} ({u.waiver.reason}); it no longer applies",
-                               style="yellow"))
+            console.print(Text(visible(f"waiver expired on {u.waiver.expires}: {u.waiver.rule} "
+                                       f"for {u.waiver.image} ({u.waiver.reason}); it no "
+                                       "longer applies"), style="yellow"))
         elif not u.applied_to:
-            console.print(Text(f"waiver matched nothing: {u.waiver.rule} for {u.waiver.image}",
-                               style="dim"))
+            console.print(Text(visible(f"waiver matched nothing: {u.waiver.rule} for "
+                                       f"{u.waiver.image}"), style="dim"))
     for e in ev.errors:
-        console.print(Text(f"rule error: {e}", style="red"))
+        console.print(Text(visible(f"rule error: {e}"), style="red"))

@@ -20,6 +20,9 @@ class FleetFacts(Coverage):
     """The snapshots the current state comes from, oldest first."""
     filtered_out: int = 0
     """Images the image filter left out."""
+    warnings: list[str] = field(default_factory=list)
+    """The damaged snapshots the data leaves out (a damaged store read with damage allowed),
+    one line each (`Assessment.warnings`)."""
 
     @property
     def is_synthetic(self) -> bool:
@@ -50,4 +53,4 @@ class FleetFacts(Coverage):
 def fleet_facts(a: Assessment) -> FleetFacts:
     """Return the facts of an assessment: its snapshots, coverage and image filter."""
     return FleetFacts(snapshots=list(a.snapshots), filtered_out=a.filtered_out,
-                      **a.coverage.to_dict())
+                      warnings=list(a.warnings), **a.coverage.to_dict())

@@ -2,7 +2,8 @@
 
 Every text that reaches a figure (image names, package names, evidence) goes through `esc`:
 plotly draws its own small HTML subset (`<b>`, `<br>`, `<a>`) in labels and hover text, so
-untrusted text is escaped and shows as it is, `<script>` included. Figures are shown as a
+untrusted text is escaped and shows as it is, `<script>` included; bidirectional overrides and
+other invisible characters show as `<U+202E>` (`auditlib.normalize.visible`). Figures are shown as a
 `text/html` div that calls `Plotly.newPlot` with plotly.js left out (the page embeds plotly.js
 once; `auditlib.reports.export`), next to the plotly mimetype for JupyterLab.
 """
@@ -15,6 +16,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import plotly.graph_objects as go
+
+from auditlib.normalize.visible import visible
 
 STATUS_COLORS = {
     "fail": "#d62728", "warn": "#ff9f1c", "no-data": "#9e9e9e", "waived": "#4e79a7",
@@ -43,9 +46,10 @@ _TEMPLATE = go.layout.Template(layout={
 
 
 def esc(value: Any, limit: int | None = None) -> str:
-    """Return `value` as text safe for plotly labels and hover text (`<` `>` `&` escaped), cut
-    to `limit` characters (with an ellipsis) when given."""
-    text = "" if value is None else str(value)
+    """Return `value` as text safe for plotly labels and hover text (`<` `>` `&` escaped,
+    invisible and bidirectional characters as `<U+XXXX>`), cut to `limit` characters (with an
+    ellipsis) when given."""
+    text = "" if value is None else visible(value)
     if limit is not None and len(text) > limit:
         text = text[: limit - 1] + "…"
     return html.escape(text, quote=False)

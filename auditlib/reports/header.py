@@ -1,6 +1,7 @@
 """The header of every report page: when it was made, from which snapshots, with which
 parameters and how much of the fleet had data; a SYNTHETIC banner on demo data, and a banner
-saying where a failed report stopped. Every value is escaped.
+saying where a failed report stopped. Every value is escaped (and made visible:
+`auditlib.normalize.visible`).
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from typing import Any
 
 from auditlib._version import __version__
 from auditlib.identity import SYNTHETIC_PREFIX
+from auditlib.normalize.visible import visible
 from auditlib.reports.facts import FleetFacts
 
 
 def _e(value: Any) -> str:
-    return html.escape("" if value is None else str(value))
+    return html.escape("" if value is None else visible(value))
 
 
 def _pct(n: int, total: int) -> str:
@@ -51,6 +53,17 @@ def synthetic_banner(f: FleetFacts | None, forced: bool) -> str:
         return ('<div class="auditlib-banner synthetic">SYNTHETIC DATA: this report was made '
                 "from data marked as synthetic; nothing on it describes a real system.</div>")
     return ""
+
+
+def damaged_banner(f: FleetFacts | None) -> str:
+    """Return the banner of a report made from a damaged store without its damaged snapshots
+    (HTML), or an empty string."""
+    if f is None or not f.warnings:
+        return ""
+    items = "".join(f"<li>{_e(w)}</li>" for w in f.warnings)
+    return ('<div class="auditlib-banner damaged">DAMAGED STORE: this page was made without the '
+            "store's damaged snapshots (damage allowed), so it leaves out what they held; "
+            f"<code>auditlib store verify</code> names them.<ul>{items}</ul></div>")
 
 
 def failure_banner(error: dict[str, Any] | None) -> str:
@@ -99,6 +112,7 @@ def header_html(*, title: str, meta: dict[str, Any], error: dict[str, Any] | Non
         rows.append(("parameters", ", ".join(
             f"<code>{_e(k)}</code> = <code>{_e(v)}</code>" for k, v in params.items())))
     body = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows)
-    banners = synthetic_banner(facts, forced) + (failure_banner(error) if failed else "")
+    banners = (synthetic_banner(facts, forced) + damaged_banner(facts)
+               + (failure_banner(error) if failed else ""))
     return (f'<header class="auditlib-header">{banners}<h1>{_e(title)}</h1>'
             f"<dl>{body}</dl></header>")

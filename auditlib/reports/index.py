@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from auditlib.files import write_atomic
+from auditlib.normalize.visible import visible
 
 INDEX_NAME = "index.html"
 
@@ -116,6 +117,11 @@ def collect_runs(folder: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def _shown(value: Any) -> Any:
+    """Return a value the index shows: text made visible (`<U+202E>`), then escaped by jinja."""
+    return visible(value) if isinstance(value, str) else value
+
+
 def write_index(folder: str | Path) -> Path:
     """Write `folder/index.html` listing every report run under `folder`, newest first.
 
@@ -129,7 +135,7 @@ def write_index(folder: str | Path) -> Path:
 
     base = Path(folder)
     base.mkdir(parents=True, exist_ok=True)
-    env = Environment(autoescape=True)
+    env = Environment(autoescape=True, finalize=_shown)
     page = env.from_string(_PAGE).render(runs=collect_runs(base), folder=str(base))
     out = base / INDEX_NAME
     write_atomic(out, page)

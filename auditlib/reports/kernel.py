@@ -5,7 +5,10 @@
 #761). A kernelspec fits when it starts this interpreter: its argv[0] is `python` / `python3`
 (jupyter_client then runs `sys.executable`) or this very executable. When none fits, the
 venv's ipykernel is registered as a kernelspec under a folder auditlib controls, which is put
-on `JUPYTER_PATH` for this process.
+on `JUPYTER_PATH` for this process: `AUDITLIB_KERNEL_HOME`, else the user's cache
+(`~/.cache/auditlib/jupyter`), else, for a user who cannot write there, this user's own folder in
+the temporary folder. Kernels get an IPython folder they can write (`IPYTHONDIR`) for the same
+reason: a read-only home still gives reports.
 """
 
 from __future__ import annotations
@@ -13,23 +16,65 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from auditlib.errors import AuditlibError
+from auditlib.files import private_temp_dir, user_cache_dir, writable_cache_dir
 
 
 class KernelError(AuditlibError):
     """The kernel named does not exist, or none could be registered."""
 
 
-def kernel_home() -> Path:
+def kernel_home() -> Path | None:
     """Return the folder auditlib registers kernelspecs under (`AUDITLIB_KERNEL_HOME`, else
-    the user's cache)."""
+    the user's cache); None when there is no home folder."""
     env = os.environ.get("AUDITLIB_KERNEL_HOME")
     if env:
         return Path(env)
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache) / "auditlib" / "jupyter"
+    cache = user_cache_dir()
+    return None if cache is None else cache / "jupyter"
+
+
+def _kernel_homes(*, make: bool) -> Iterator[Path]:
+    """Yield where a kernelspec may be registered, in order: `kernel_home()`, then (unless
+    `AUDITLIB_KERNEL_HOME` is set) this user's own folder in the temporary folder (made when
+    `make` and reached; else only when it exists)."""
+    home = kernel_home()
+    if home is not None:
+        yield home
+    if not os.environ.get("AUDITLIB_KERNEL_HOME"):
+        temp = private_temp_dir("jupyter", make=make)
+        if temp is not None:
+            yield temp
+
+
+def _writable(folder: Path) -> bool:
+    """Return whether `folder` is a folder this user writes in, making it if missing (as IPython
+    would on its first start)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(folder, os.W_OK | os.X_OK)
+
+
+def ipython_dir() -> None:
+    """Give report kernels an IPython folder they can write: when `IPYTHONDIR` is not set and
+    `~/.ipython` cannot be written (a read-only home), set it to a cache folder this user can
+    write, rather than let IPython warn on every kernel start."""
+    if os.environ.get("IPYTHONDIR"):
+        return
+    try:
+        default = Path.home() / ".ipython"
+    except RuntimeError:
+        default = None
+    if default is not None and _writable(default):
+        return
+    folder = writable_cache_dir("ipython")
+    if folder is not None:
+        os.environ["IPYTHONDIR"] = str(folder)
 
 
 def own_kernel_name() -> str:
@@ -70,10 +115,14 @@ def find_kernel(name: str | None = None) -> str:
     """
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
-    home = kernel_home()
-    own_dir = home / "share" / "jupyter"
-    if (own_dir / "kernels").is_dir():
-        _add_to_jupyter_path(own_dir)
+    ipython_dir()
+    for home in reversed(list(_kernel_homes(make=False))):
+        own_dir = home / "share" / "jupyter"
+        try:
+            if (own_dir / "kernels").is_dir():
+                _add_to_jupyter_path(own_dir)
+        except OSError:
+            pass  # a folder this user cannot look into holds no kernel it can use
     ksm = KernelSpecManager()
     if name:
         try:
@@ -105,14 +154,19 @@ def register_kernel() -> str:
     except ImportError as e:
         raise KernelError("ipykernel is not installed in this Python: pip install ipykernel") from e
     name = own_kernel_name()
-    home = kernel_home()
-    try:
-        install(kernel_name=name, display_name=f"Python (auditlib, {sys.prefix})",
-                prefix=str(home))
-    except OSError as e:
-        raise KernelError(f"{home}: cannot register a Jupyter kernel: {e}") from e
-    _add_to_jupyter_path(home / "share" / "jupyter")
-    return name
+    failed = []
+    for home in _kernel_homes(make=True):
+        try:
+            install(kernel_name=name, display_name=f"Python (auditlib, {sys.prefix})",
+                    prefix=str(home))
+        except OSError as e:
+            failed.append(f"{home}: {e.strerror or e}")
+            continue
+        _add_to_jupyter_path(home / "share" / "jupyter")
+        return name
+    raise KernelError("cannot register a Jupyter kernel (" + ("; ".join(failed) or
+                      "no home folder and no temporary folder of this user") + "); set "
+                      "AUDITLIB_KERNEL_HOME to a folder you can write, or name one with --kernel")
 
 
 

@@ -2,7 +2,9 @@
 
 pandas writes the tables (`DataFrame.to_html(escape=True)`); the rest is built with
 `html.escape`. Nothing here trusts a value from the data: package names, labels, paths and
-evidence come from images and scanners.
+evidence come from images and scanners. Text is shown through `auditlib.normalize.visible`
+first, so a bidirectional override or a zero-width character shows as `<U+202E>` instead of
+reordering or hiding what is around it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
+
+from auditlib.normalize.visible import visible
 
 CSS = """
 .auditlib-header{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;
@@ -25,6 +29,8 @@ CSS = """
 .auditlib-banner{padding:10px 14px;margin:6px 0;border-radius:4px;font-weight:600}
 .auditlib-banner.synthetic{background:#fff3cd;border:2px solid #e0a800;color:#5c4400}
 .auditlib-banner.failed{background:#fde2e1;border:2px solid #d62728;color:#7b0d1e}
+.auditlib-banner.damaged{background:#fde2e1;border:2px solid #d62728;color:#7b0d1e}
+.auditlib-banner ul{margin:4px 0 0;font-weight:400}
 .auditlib-cards{display:flex;flex-wrap:wrap;gap:10px;margin:6px 0 14px}
 .auditlib-card{border:1px solid #ddd;border-radius:6px;padding:8px 14px;min-width:140px;
   background:#fafafa}
@@ -52,18 +58,29 @@ class Card:
     note: str = ""
 
 
+def _text(value: object) -> str:
+    """Return `value` as visible, escaped HTML text."""
+    return html.escape(visible(value))
+
+
+def _shown(value: object) -> object:
+    """Return a cell or label as it is shown: text made visible, other values as they are."""
+    return visible(value) if isinstance(value, str) else value
+
+
 def cards_html(cards: Sequence[Card]) -> str:
     """Return headline cards as HTML (escaped)."""
     parts = []
     for c in cards:
-        note = f'<div class="note">{html.escape(c.note)}</div>' if c.note else ""
-        parts.append(f'<div class="auditlib-card"><div class="value">{html.escape(c.value)}'
-                     f'</div><div class="label">{html.escape(c.label)}</div>{note}</div>')
+        note = f'<div class="note">{_text(c.note)}</div>' if c.note else ""
+        parts.append(f'<div class="auditlib-card"><div class="value">{_text(c.value)}'
+                     f'</div><div class="label">{_text(c.label)}</div>{note}</div>')
     return f'<style>{CSS}</style><div class="auditlib-cards">{"".join(parts)}</div>'
 
 
 def _cell_text(df: pd.DataFrame) -> pd.DataFrame:
-    """Return `df` with every value as display text (times as dates, missing as empty)."""
+    """Return `df` with every value as display text (times as dates, missing as empty, text
+    made visible), its labels too."""
     out = {}
     for col in df.columns:
         s = df[col]
@@ -74,8 +91,11 @@ def _cell_text(df: pd.DataFrame) -> pd.DataFrame:
         elif pd.api.types.is_float_dtype(s):
             out[col] = s.map(lambda v: "" if pd.isna(v) else f"{v:,.1f}".removesuffix(".0"))
         else:
-            out[col] = s.astype("object").where(s.notna(), "")
-    return pd.DataFrame(out, index=df.index)
+            out[col] = s.astype("object").where(s.notna(), "").map(_shown)
+    shown = pd.DataFrame(out, index=df.index)
+    shown.columns = pd.Index([_shown(c) for c in shown.columns])
+    shown.index = df.index.map(_shown)
+    return shown
 
 
 def table_html(df: pd.DataFrame, *, max_rows: int | None = 50, empty: str = "nothing to show",
@@ -96,4 +116,4 @@ def table_html(df: pd.DataFrame, *, max_rows: int | None = 50, empty: str = "not
 
 def note_html(text: str) -> str:
     """Return a paragraph of text (escaped)."""
-    return f'<p class="auditlib-note">{html.escape(text)}</p>'
+    return f'<p class="auditlib-note">{_text(text)}</p>'

@@ -4,8 +4,18 @@ The layout (plain Parquet, readable by DuckDB, Spark or Trino as it is) is defin
 `auditlib.store.layout`.
 
 The modules: `layout` (where things are), `lock` (the store lock), `manifest` (what each snapshot
-says, the list of snapshots), `write` (`write_snapshot`), `read` (one snapshot, the newest) and
-`current` (the current state across snapshots). This package re-exports their public names.
+says, checked by type; the list of snapshots, each sound or damaged), `damage` (what is wrong with
+a damaged snapshot, `DamagedStoreError`, `AUDITLIB_ALLOW_DAMAGED`), `write` (`write_snapshot`),
+`read` (one snapshot, the newest) and `current` (the current state across snapshots). This
+package re-exports their public names.
+
+**A damaged store is never read silently.** A manifest that is not JSON or has a field of the
+wrong type, a `carried` that is not a snapshot id of the store, a table the manifest counts rows
+in that is missing or unreadable, a folder that cannot be read: every reader raises
+`DamagedStoreError` naming each damaged snapshot and why (`auditlib store verify` lists them).
+With `AUDITLIB_ALLOW_DAMAGED=1` (the commands' `--allow-damaged`) readers go on without the
+damaged snapshots and the rows carried over from them, and `scan_store(store).warnings()` says
+what was left out.
 
 A snapshot is written into a hidden temporary folder and renamed into place when complete, under an
 exclusive lock on `STORE/.lock`, so a snapshot that failed half-way is never seen by a reader and
@@ -35,22 +45,34 @@ folder name::
 """
 
 from auditlib.store.current import SourceState, current_sources, read_current
+from auditlib.store.damage import ALLOW_DAMAGED_ENV, Damage, DamagedStoreError
 from auditlib.store.layout import DEFAULT_STORE, StorePath
 from auditlib.store.lock import store_lock
-from auditlib.store.manifest import SnapshotInfo, list_snapshots, snapshot_infos
+from auditlib.store.manifest import (
+    SnapshotInfo,
+    StoreScan,
+    list_snapshots,
+    scan_store,
+    snapshot_infos,
+)
 from auditlib.store.read import read_latest, read_snapshot
 from auditlib.store.write import write_snapshot
 
 __all__ = [
+    "ALLOW_DAMAGED_ENV",
     "DEFAULT_STORE",
+    "Damage",
+    "DamagedStoreError",
     "SnapshotInfo",
     "SourceState",
     "StorePath",
+    "StoreScan",
     "current_sources",
     "list_snapshots",
     "read_current",
     "read_latest",
     "read_snapshot",
+    "scan_store",
     "snapshot_infos",
     "store_lock",
     "write_snapshot",

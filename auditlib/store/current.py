@@ -13,30 +13,41 @@ import pandas as pd
 from auditlib.data import AuditData, merge
 from auditlib.errors import StoreError
 from auditlib.resolve import resolve_image_ids
+from auditlib.store.damage import damaged_error
 from auditlib.store.layout import StorePath, table_file
-from auditlib.store.manifest import SnapshotInfo, snapshot_infos
-from auditlib.store.read import filter_sources, read_tables
+from auditlib.store.manifest import SnapshotInfo, StoreScan, usable_snapshots
+from auditlib.store.read import check_rows, filter_sources, read_tables
 from auditlib.tables import TABLES, TABLES_BY_NAME, empty
 
 
-def _upto(store: StorePath, as_of: StorePath | None) -> list[SnapshotInfo]:
-    """Return the snapshots of `store` up to and including `as_of` (a snapshot id or folder).
+def _upto(store: StorePath, as_of: StorePath | None, scan: StoreScan | None = None
+          ) -> tuple[list[SnapshotInfo], set[str]]:
+    """Return the snapshots of `store` up to and including `as_of` (a snapshot id or folder),
+    and the ids of the damaged snapshots left out (only when damage is allowed).
 
     Raises:
         StoreError: if the store has no snapshot, or `as_of` is not one of them.
+        DamagedStoreError: if a snapshot is damaged and damage is not allowed.
     """
-    snaps = snapshot_infos(store)
+    scan = scan or usable_snapshots(store)
+    snaps = scan.snapshots
+    if not snaps and scan.damaged:
+        raise StoreError(f"{store}: every snapshot of this store is damaged, none left to read: "
+                         + "; ".join(str(d) for d in scan.damaged[:5]))
     if not snaps:
         raise StoreError(
             f"{store}: no snapshot in this store; run `auditlib ingest PATH --store {store}` or "
             f"`auditlib collect --store {store}` first"
         )
     if as_of is None:
-        return snaps
+        return snaps, scan.damaged_ids
     name = Path(as_of).name
     for i, s in enumerate(snaps):
         if s.snapshot_id == name:
-            return snaps[: i + 1]
+            return snaps[: i + 1], scan.damaged_ids
+    for d in scan.damaged:
+        if d.snapshot_id == name:
+            raise StoreError(f"{store}: snapshot {name} is damaged: {d.reason}")
     raise StoreError(f"{store}: no snapshot {name!r}")
 
 
@@ -63,7 +74,8 @@ Visit = Callable[[SnapshotInfo, Collection[str], set[str]], set[str]]
 sources its rows name."""
 
 
-def _walk(snaps: list[SnapshotInfo], visit: Visit) -> dict[str, str | None]:
+def _walk(snaps: list[SnapshotInfo], visit: Visit, damaged: Collection[str] = ()
+          ) -> dict[str, str | None]:
     """Walk `snaps` newest first and decide, for each source, which snapshot holds its rows.
 
     `visit(snap, claimed, wanted)` is called for each snapshot that may give rows: `claimed` are
@@ -71,6 +83,9 @@ def _walk(snaps: list[SnapshotInfo], visit: Visit) -> dict[str, str | None]:
     newer snapshots carried over from `snap` (their rows in `snap` are current). It returns the
     sources `snap`'s rows name. A snapshot whose manifest names only decided sources, and from
     which nothing is wanted, is not visited.
+
+    Sources carried over from a `damaged` snapshot (left out, damage allowed) keep it as their
+    holder, so they have no rows: their rows are not taken from an older snapshot either.
 
     Returns:
         source -> id of the snapshot holding its rows, or None when the source was removed.
@@ -102,6 +117,8 @@ def _walk(snaps: list[SnapshotInfo], visit: Visit) -> dict[str, str | None]:
                 wanted_from.setdefault(c.snapshot_id, set()).add(s)
         for s in snap.removed:
             holder.setdefault(s, None)
+    for sid in damaged:
+        wanted_from.pop(sid, None)
     if wanted_from:
         missing = ", ".join(sorted(wanted_from))
         raise StoreError(
@@ -111,20 +128,34 @@ def _walk(snaps: list[SnapshotInfo], visit: Visit) -> dict[str, str | None]:
     return holder
 
 
+def _column(info: SnapshotInfo, table: str, columns: list[str]) -> pd.DataFrame | None:
+    """Return `columns` of a snapshot's own `table`, or None when its manifest says it is empty.
+
+    Raises:
+        DamagedStoreError: if the table file cannot be read, or has another number of rows than
+            the manifest says.
+    """
+    if info.rows is not None and not info.rows.get(table):
+        return None
+    f = table_file(info.path, table)
+    try:
+        df = pd.read_parquet(f, columns=columns)
+    except (OSError, ValueError) as e:
+        raise damaged_error(info.path.parent.parent, info.snapshot_id,
+                            f"cannot read {f.name} ({e})") from e
+    check_rows(info, table, len(df))
+    return df
+
+
 def _data_sources(info: SnapshotInfo) -> set[str]:
     """Return the sources the rows of a snapshot's `scans` and `load_errors` name."""
     if not info.has_rows:
         return set()
     out: set[str] = set()
     for name in ("scans", "load_errors"):
-        if info.rows is not None and not info.rows.get(name):
-            continue
-        f = table_file(info.path, name)
-        try:
-            col = pd.read_parquet(f, columns=["source"])["source"]
-        except (OSError, ValueError) as e:
-            raise StoreError(f"{f}: cannot read table: {e}") from e
-        out.update(col.dropna().astype(str).unique())
+        df = _column(info, name, ["source"])
+        if df is not None:
+            out.update(df["source"].dropna().astype(str).unique())
     return out
 
 
@@ -141,11 +172,13 @@ def current_sources(
     Raises:
         StoreError: if `as_of` is not a snapshot of the store, a table cannot be read, or a
             snapshot holding carried rows is missing.
+        DamagedStoreError: if a snapshot is damaged and damage is not allowed.
     """
-    if not snapshot_infos(store):
+    scan = usable_snapshots(store)
+    if not scan.snapshots:
         return {}
-    snaps = _upto(store, as_of)
-    holder = _walk(snaps, lambda info, _claimed, _wanted: _data_sources(info))
+    snaps, damaged = _upto(store, as_of, scan)
+    holder = _walk(snaps, lambda info, _claimed, _wanted: _data_sources(info), damaged)
     return _states(snaps, holder)
 
 
@@ -158,10 +191,8 @@ def _states(snaps: list[SnapshotInfo], holder: dict[str, str | None]) -> dict[st
     def from_scans(info: SnapshotInfo, source: str) -> tuple[str | None, int | None]:
         # Manifests before scan ids were recorded: the snapshot's scans table says.
         if info.snapshot_id not in scans_of:
-            try:
-                df = pd.read_parquet(table_file(info.path, "scans"),
-                                     columns=["source", "scan_id", "file_bytes"])
-            except (OSError, ValueError):
+            df = _column(info, "scans", ["source", "scan_id", "file_bytes"])
+            if df is None:
                 df = pd.DataFrame({"source": [], "scan_id": [], "file_bytes": []})
             df = df.astype({"source": str, "scan_id": str})
             one = df.groupby("source")["scan_id"].nunique()
@@ -174,8 +205,8 @@ def _states(snaps: list[SnapshotInfo], holder: dict[str, str | None]) -> dict[st
 
     out: dict[str, SourceState] = {}
     for source, sid in holder.items():
-        if sid is None:
-            continue
+        if sid is None or sid not in by_id:
+            continue  # removed, or carried over from a damaged snapshot left out
         info = by_id[sid]
         entry = (info.files or {}).get(source)
         scan_id: str | None
@@ -206,12 +237,16 @@ def read_current(
     Documents known only by a manifest digest get the image id other sources give for it
     (`auditlib.resolve.resolve_image_ids`), across snapshots.
 
+    With damage allowed (`AUDITLIB_ALLOW_DAMAGED`), the damaged snapshots are left out, and with
+    them the rows other snapshots carried over from them (`StoreScan.warnings` says which).
+
     Raises:
         StoreError: if the store has no snapshot, `as_of` is not one of its snapshots, a table
             cannot be read, or a snapshot holding carried rows is missing.
+        DamagedStoreError: if a snapshot is damaged and damage is not allowed.
         KeyError: if `tables` names an unknown table.
     """
-    snaps = _upto(store, as_of)
+    snaps, damaged = _upto(store, as_of)
     names = [t.name for t in TABLES] if tables is None else list(tables)
     need = sorted({*names, "scans", "load_errors"}, key=[t.name for t in TABLES].index)
     parts: list[AuditData] = []
@@ -219,7 +254,7 @@ def read_current(
     def visit(info: SnapshotInfo, claimed: Collection[str], wanted: set[str]) -> set[str]:
         if not info.has_rows:
             return set()
-        data = read_tables(info.path, need)
+        data = read_tables(info, need)
         found = set(data.scans["source"].dropna().astype(str))
         found |= set(data.load_errors["source"].dropna().astype(str))
         if claimed:
@@ -229,7 +264,7 @@ def read_current(
         parts.append(data)
         return found
 
-    _walk(snaps, visit)
+    _walk(snaps, visit, damaged)
     parts.reverse()
     # A document that names its image only by a manifest digest joins the image another
     # snapshot's source (an engine, a registry) gives for that digest.

@@ -14,6 +14,7 @@ Nothing else in auditlib spells these names.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 StorePath = str | os.PathLike[str]
@@ -30,6 +31,16 @@ LOCK = ".lock"
 TMP_PREFIX = ".tmp-"
 RAW_DIR = "raw"
 STAT_CACHE = Path("cache") / "files.parquet"
+
+SNAPSHOT_ID = re.compile(r"^[0-9]{8}T[0-9]{12}Z-[0-9a-f]{6}$")
+"""A snapshot id (`YYYYmmddTHHMMSSffffffZ-xxxxxx`, UTC and 6 hex digits): the name of its folder.
+An id is a name, never a path: a manifest naming another snapshot (`carried`) names one of these."""
+
+
+def is_snapshot_id(name: str) -> bool:
+    """Return whether `name` is a snapshot id (so a folder name under `snapshots/`, never a
+    path)."""
+    return bool(SNAPSHOT_ID.match(name))
 
 
 def snapshots_dir(store: StorePath) -> Path:

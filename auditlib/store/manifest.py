@@ -1,20 +1,34 @@
-"""Snapshot manifests: what a snapshot read, carried over and removed (`SnapshotInfo`), and the
-complete snapshots of a store, oldest first (see the package docstring)."""
+"""Snapshot manifests: what a snapshot read, carried over and removed (`SnapshotInfo`), decoded
+and checked by type (`decode_manifest`), and the snapshots of a store, oldest first, each sound or
+damaged (`scan_store`, `snapshot_infos`; see `auditlib.store.damage`)."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
-import json
+import os
+import stat
 from dataclasses import dataclass, field
 from datetime import UTC
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-from auditlib.store.layout import MANIFEST, StorePath, snapshots_dir
-from auditlib.tables import TABLES
+from auditlib.errors import StoreError
+from auditlib.store.damage import Damage, DamagedStoreError, Lost, allow_damaged
+from auditlib.store.layout import (
+    MANIFEST,
+    StorePath,
+    is_snapshot_id,
+    snapshots_dir,
+    table_file,
+)
+from auditlib.tables import TABLES, TABLES_BY_NAME
 
 
 def schema_fingerprint() -> str:
@@ -81,87 +95,351 @@ class SnapshotInfo:
         return self.rows is None or any(self.rows.values())
 
 
-def _parse_manifest(path: Path, m: Any) -> SnapshotInfo | None:
-    """Return what the decoded manifest `m` of the snapshot folder `path` says, or None when it
-    is not a manifest (not an object with a `snapshot_id`, or a bad `created_at`)."""
-    if not isinstance(m, dict) or not isinstance(m.get("snapshot_id"), str):
+class _File(msgspec.Struct):
+    """A manifest's `files` entry: a source the snapshot read."""
+
+    path: str
+    format: str | None = None
+    format_version: str | None = None
+    rows: dict[str, Any] | None = None
+    error: str | None = None
+    skipped: str | None = None
+    scan_id: str | None = None
+    file_bytes: Annotated[int, msgspec.Meta(ge=0)] | None = None
+
+
+class _Carried(msgspec.Struct):
+    """A manifest's `carried` entry."""
+
+    path: str
+    scan_id: str
+    snapshot_id: str
+    file_bytes: Annotated[int, msgspec.Meta(ge=0)] | None = None
+
+
+class _Manifest(msgspec.Struct):
+    """A manifest, as `write_snapshot` writes it (the fields of older ones are optional)."""
+
+    snapshot_id: str
+    created_at: str
+    auditlib_version: str | None = None
+    schema: str | None = None
+    sources: list[str] | None = None
+    rows: dict[str, Any] | None = None
+    files: list[_File] | None = None
+    carried: list[_Carried] | None = None
+    removed: list[str] | None = None
+
+
+class ManifestError(StoreError):
+    """A manifest that is not valid JSON or has a field of the wrong type; the message names the
+    field (`$.rows.scans`)."""
+
+
+def _counts(value: dict[str, Any] | None, where: str) -> dict[str, int] | None:
+    """Return a `rows` object of whole numbers, or raise ManifestError naming the entry."""
+    if value is None:
         return None
+    for k, v in value.items():
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise ManifestError(f"{MANIFEST}: `{where}.{k}` is {v!r}, not a number of rows")
+    return dict(value)
+
+
+def decode_manifest(folder: Path, text: bytes) -> SnapshotInfo:
+    """Return what the manifest `text` of the snapshot folder `folder` says, every field checked
+    by type.
+
+    Raises:
+        ManifestError: if it is not JSON (a manifest cut short), a field has the wrong type, it
+            names another snapshot than its folder's, or it names a snapshot by anything but a
+            snapshot id (a path).
+    """
     try:
-        created = pd.Timestamp(str(m.get("created_at")))
+        raw = msgspec.json.decode(text)
+    except msgspec.DecodeError as e:
+        reason = "cut short" if "truncated" in str(e) else str(e)
+        raise ManifestError(f"{MANIFEST} is not valid JSON ({reason})") from None
+    try:
+        m = msgspec.convert(raw, _Manifest)
+    except msgspec.ValidationError as e:
+        raise ManifestError(f"{MANIFEST}: {e}") from None
+    if m.snapshot_id != folder.name:
+        raise ManifestError(f"{MANIFEST} is snapshot {m.snapshot_id!r}'s, not its folder's")
+    try:
+        created = pd.Timestamp(m.created_at)
+        if pd.isna(created):
+            raise ValueError(m.created_at)
         created = created.tz_localize(UTC) if created.tzinfo is None else created.tz_convert(UTC)
     except (TypeError, ValueError):
-        return None
-    files_raw = m.get("files")
+        raise ManifestError(f"{MANIFEST}: `$.created_at` is {m.created_at!r}, not a time") from None
+    rows = _counts(m.rows, "$.rows")
     files: dict[str, dict[str, Any]] | None = None
-    if isinstance(files_raw, list):
-        files = {str(f.get("path")): f for f in files_raw if isinstance(f, dict)}
+    if m.files is not None:
+        files = {}
+        for i, (f, entry) in enumerate(zip(m.files, raw["files"], strict=True)):
+            _counts(f.rows, f"$.files[{i}].rows")
+            files[f.path] = entry
     carried: dict[str, Carried] = {}
-    for c in m.get("carried") or ():
-        if isinstance(c, dict) and c.get("path") and c.get("snapshot_id"):
-            carried[str(c["path"])] = Carried(
-                str(c["path"]), str(c.get("scan_id")), str(c["snapshot_id"]),
-                c.get("file_bytes") if isinstance(c.get("file_bytes"), int) else None,
-            )
-    rows = m.get("rows")
+    for i, c in enumerate(m.carried or ()):
+        if not is_snapshot_id(c.snapshot_id):
+            raise ManifestError(
+                f"{MANIFEST}: `$.carried[{i}].snapshot_id` is {c.snapshot_id!r}, not a snapshot id "
+                "(a manifest names a snapshot of its store, never a path)")
+        carried[c.path] = Carried(c.path, c.scan_id, c.snapshot_id, c.file_bytes)
     return SnapshotInfo(
-        path=path,
-        snapshot_id=path.name,
+        path=folder,
+        snapshot_id=folder.name,
         created_at=created,
-        auditlib_version=m.get("auditlib_version"),
-        schema=m.get("schema"),
-        sources=tuple(str(s) for s in m.get("sources") or ()),
+        auditlib_version=m.auditlib_version,
+        schema=m.schema,
+        sources=tuple(m.sources or ()),
         files=files,
         carried=carried,
-        removed=frozenset(str(r) for r in m.get("removed") or ()),
-        rows={str(k): int(v) for k, v in rows.items()} if isinstance(rows, dict) else None,
+        removed=frozenset(m.removed or ()),
+        rows=rows,
     )
 
 
 @lru_cache(maxsize=512)
-def _cached_info(path: str, _mtime_ns: int, _size: int) -> SnapshotInfo | None:
-    """Return `_parse_manifest` of the manifest in the folder `path`, or None when it cannot be
-    read; cached by the manifest's mtime and size."""
+def _cached_info(path: str, _mtime_ns: int, _size: int, _ino: int) -> SnapshotInfo | str:
+    """Return `decode_manifest` of the manifest in the folder `path`, or why it is damaged;
+    cached by the manifest's mtime, size and inode.
+
+    Raises:
+        OSError: if it cannot be read (not cached: permissions may change).
+    """
     p = Path(path)
+    text = (p / MANIFEST).read_bytes()
     try:
-        m = json.loads((p / MANIFEST).read_bytes())
-    except (OSError, ValueError):
-        return None
-    return _parse_manifest(p, m)
+        return decode_manifest(p, text)
+    except ManifestError as e:
+        return str(e)
+
+
+@lru_cache(maxsize=8192)
+def _parquet_rows(path: str, _mtime_ns: int, _size: int, _ino: int) -> int | str:
+    """Return the rows a Parquet file's footer gives, or why it cannot be read; cached by the
+    file's mtime, size and inode."""
+    try:
+        return int(pq.read_metadata(path).num_rows)
+    except (OSError, ValueError, pa.ArrowException) as e:
+        return f"{Path(path).name} is not a readable Parquet file ({e})"
+
+
+def _check_tables(info: SnapshotInfo, deep: bool) -> str | None:
+    """Return what is wrong with the table files of a snapshot, or None.
+
+    Each table the manifest says has rows must be a regular file of the folder (no link) that can
+    be opened; `deep` also reads its Parquet footer and compares its rows with the manifest's.
+    """
+    if info.rows is None:
+        return None  # a manifest from before rows were recorded: nothing to check against
+    for name, n in info.rows.items():
+        if not n or name not in TABLES_BY_NAME:
+            continue
+        f = table_file(info.path, name)
+        try:
+            fd = os.open(f, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return f"{f.name} is missing, but its manifest says it has {n:,} rows"
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                return f"{f.name} is a symbolic link, not a file of the store"
+            return f"cannot read {f.name} ({e.strerror})"
+        try:
+            st = os.fstat(fd)
+        finally:
+            os.close(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return f"{f.name} is not a file"
+        if deep:
+            got = _parquet_rows(str(f), st.st_mtime_ns, st.st_size, st.st_ino)
+            if isinstance(got, str):
+                return got
+            if got != n:
+                return f"{f.name} has {got:,} rows, but its manifest says {n:,}"
+    return None
+
+
+def inspect_snapshot(folder: Path, *, deep: bool = False) -> SnapshotInfo | Damage:
+    """Return what the snapshot folder's manifest says, or what is wrong with the snapshot: its
+    folder or manifest cannot be read, is a link, the manifest is damaged (`decode_manifest`),
+    or a table file it counts rows in is missing or unreadable (`deep`: or is not Parquet of
+    that many rows)."""
+    name = folder.name
+    try:
+        st = os.lstat(folder)
+    except OSError as e:
+        return Damage(name, f"cannot read its folder ({e.strerror})")
+    if stat.S_ISLNK(st.st_mode):
+        return Damage(name, "is a symbolic link, not a folder of the store")
+    if not stat.S_ISDIR(st.st_mode):
+        return Damage(name, "is not a folder")
+    if not is_snapshot_id(name):
+        return Damage(name, "is not a snapshot: its name is not a snapshot id "
+                            "(YYYYmmddTHHMMSSffffffZ-xxxxxx)")
+    try:
+        mst = os.lstat(folder / MANIFEST)
+    except FileNotFoundError:
+        return Damage(name, f"has no {MANIFEST}")
+    except OSError as e:
+        return Damage(name, f"cannot read its folder ({e.strerror})")
+    if stat.S_ISLNK(mst.st_mode):
+        return Damage(name, f"{MANIFEST} is a symbolic link, not a file of the store")
+    try:
+        got = _cached_info(str(folder), mst.st_mtime_ns, mst.st_size, mst.st_ino)
+    except OSError as e:
+        return Damage(name, f"cannot read {MANIFEST} ({e.strerror})")
+    if isinstance(got, str):
+        return Damage(name, got)
+    problem = _check_tables(got, deep)
+    return got if problem is None else Damage(name, problem)
 
 
 def snapshot_info(snapshot: StorePath) -> SnapshotInfo | None:
-    """Return what a snapshot folder's manifest says, or None when it has no complete manifest
-    (missing, truncated, not a JSON object with a `snapshot_id`)."""
+    """Return what a snapshot folder's manifest says, or None when there is no such folder.
+
+    Raises:
+        DamagedStoreError: if the snapshot is damaged (`inspect_snapshot`).
+    """
     p = Path(snapshot)
-    try:
-        st = (p / MANIFEST).stat()
-    except OSError:
+    if not os.path.lexists(p):
         return None
-    return _cached_info(str(p), st.st_mtime_ns, st.st_size)
+    got = inspect_snapshot(p)
+    if isinstance(got, Damage):
+        raise DamagedStoreError(p.parent.parent, [got])
+    return got
+
+
+@dataclass
+class StoreScan:
+    """What a look at every snapshot of a store found (`scan_store`)."""
+
+    store: Path
+    snapshots: list[SnapshotInfo] = field(default_factory=list)
+    """The sound snapshots, oldest first."""
+    damaged: list[Damage] = field(default_factory=list)
+    """The damaged ones, by id (a snapshot that others carry rows from but that is missing is
+    one too)."""
+    lost: list[Lost] = field(default_factory=list)
+    """Rows sound snapshots carried over from damaged ones."""
+
+    @property
+    def damaged_ids(self) -> set[str]:
+        """Return the ids of the damaged snapshots."""
+        return {d.snapshot_id for d in self.damaged}
+
+    def warnings(self) -> list[str]:
+        """Return one line per damaged snapshot left out (and per snapshot whose carried rows
+        went with one): what every output of a reader that allowed damage says."""
+        out = [f"damaged snapshot {d.snapshot_id} left out: {d.reason}" for d in self.damaged]
+        out += [f"snapshot {x.snapshot_id}: the rows of {x.sources} source"
+                f"{'s' if x.sources != 1 else ''} it carried over from damaged snapshot "
+                f"{x.holder} left out" for x in self.lost]
+        return out
+
+    def check(self) -> StoreScan:
+        """Return this scan when nothing is damaged, or when damage is allowed
+        (`AUDITLIB_ALLOW_DAMAGED`).
+
+        Raises:
+            DamagedStoreError: naming the damaged snapshots, otherwise.
+        """
+        if self.damaged and not allow_damaged():
+            raise DamagedStoreError(self.store, self.damaged)
+        return self
+
+
+def scan_store(store: StorePath, *, deep: bool = False) -> StoreScan:
+    """Look at every snapshot of `store` (`inspect_snapshot`) and at what each carries over.
+
+    Temporary folders (`.tmp-*`: a write in progress or one that failed) and files that are not
+    named as snapshots are not looked at. A snapshot carrying rows over from one that is newer is
+    damaged; from one that is missing, the missing one is (so `damaged` names it).
+
+    Raises:
+        StoreError: if the store's `snapshots` folder cannot be read (a store that does not
+            exist has no snapshot).
+    """
+    root = snapshots_dir(store)
+    scan = StoreScan(Path(store))
+    try:
+        entries = sorted(os.scandir(root), key=lambda e: e.name)
+    except FileNotFoundError:
+        return scan
+    except OSError as e:
+        raise StoreError(f"{root}: cannot read the store's snapshots ({e.strerror})") from None
+    found: dict[str, SnapshotInfo | Damage] = {}
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        try:
+            folder_like = entry.is_symlink() or entry.is_dir(follow_symlinks=False)
+        except OSError:
+            folder_like = True  # inspect says why it cannot be read
+        if folder_like or is_snapshot_id(entry.name):
+            found[entry.name] = inspect_snapshot(Path(entry.path), deep=deep)
+    for name, got in list(found.items()):
+        if isinstance(got, SnapshotInfo):
+            newer = sorted({c.snapshot_id for c in got.carried.values()
+                            if c.snapshot_id >= name})
+            if newer:
+                found[name] = Damage(name, f"carries rows over from snapshot {newer[0]}, "
+                                           "which is not older")
+    missing: dict[str, set[str]] = {}
+    for name, got in found.items():
+        if isinstance(got, SnapshotInfo):
+            for c in got.carried.values():
+                if c.snapshot_id not in found:
+                    missing.setdefault(c.snapshot_id, set()).add(name)
+    for holder, by in missing.items():
+        found[holder] = Damage(holder, f"is missing, but snapshot {min(by)} carries rows over "
+                                       "from it")
+    for name in sorted(found):
+        got = found[name]
+        if isinstance(got, Damage):
+            scan.damaged.append(got)
+            continue
+        scan.snapshots.append(got)
+        lost: dict[str, int] = {}
+        for c in got.carried.values():
+            if isinstance(found[c.snapshot_id], Damage) and c.path not in (got.files or {}):
+                lost[c.snapshot_id] = lost.get(c.snapshot_id, 0) + 1
+        scan.lost += [Lost(name, h, n) for h, n in sorted(lost.items())]
+    return scan
+
+
+def usable_snapshots(store: StorePath) -> StoreScan:
+    """Return the scan of `store` whose snapshots readers use: every snapshot when none is
+    damaged; without the damaged ones when damage is allowed (`AUDITLIB_ALLOW_DAMAGED`; their
+    table files are then checked against their manifests too, as `auditlib store verify` does).
+
+    Raises:
+        StoreError: if the store cannot be read.
+        DamagedStoreError: if a snapshot is damaged and damage is not allowed.
+    """
+    return scan_store(store, deep=allow_damaged()).check()
 
 
 def snapshot_infos(store: StorePath) -> list[SnapshotInfo]:
-    """Return the complete snapshots of `store`, oldest first.
+    """Return the snapshots of `store`, oldest first (`usable_snapshots`).
 
-    Temporary folders (`.tmp-*`, a write in progress or one that failed) and folders without a
-    complete manifest are left out.
+    Temporary folders (`.tmp-*`, a write in progress or one that failed) are left out; a damaged
+    snapshot is an error unless damage is allowed.
+
+    Raises:
+        StoreError: if the store cannot be read.
+        DamagedStoreError: if a snapshot is damaged and damage is not allowed.
     """
-    root = snapshots_dir(store)
-    if not root.is_dir():
-        return []
-    out = []
-    for p in sorted(root.iterdir()):
-        if p.name.startswith(".") or not p.is_dir():
-            continue
-        info = snapshot_info(p)
-        if info is not None:
-            out.append(info)
-    return out
+    return usable_snapshots(store).snapshots
 
 
 def list_snapshots(store: StorePath) -> list[Path]:
-    """Return the folders of the complete snapshots of `store`, oldest first.
+    """Return the folders of the snapshots of `store`, oldest first (`snapshot_infos`).
 
-    Temporary folders and folders without a complete manifest are left out.
+    Raises:
+        StoreError: if the store cannot be read.
+        DamagedStoreError: if a snapshot is damaged and damage is not allowed.
     """
     return [s.path for s in snapshot_infos(store)]

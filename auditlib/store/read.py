@@ -12,8 +12,9 @@ import pandas as pd
 
 from auditlib.data import AuditData, merge
 from auditlib.errors import StoreError
-from auditlib.store.layout import StorePath, table_file
-from auditlib.store.manifest import list_snapshots, snapshot_info
+from auditlib.store.damage import DamagedStoreError, allow_damaged, damaged_error
+from auditlib.store.layout import StorePath, snapshot_dir, table_file
+from auditlib.store.manifest import SnapshotInfo, list_snapshots, snapshot_info
 from auditlib.tables import TABLES, TABLES_BY_NAME, conform, empty
 
 
@@ -27,10 +28,12 @@ def read_snapshot(
         tables: the tables to read (default all); the others are empty.
         carried: add the rows of the sources the snapshot carried over unchanged (read from the
             snapshots that hold them), so that it reads as complete; False gives its own rows
-            only.
+            only. With damage allowed (`AUDITLIB_ALLOW_DAMAGED`), rows carried over from a
+            damaged snapshot are left out.
 
     Raises:
-        StoreError: if a table file cannot be read, or a snapshot holding carried rows is missing.
+        StoreError: if there is no such snapshot, or a snapshot holding carried rows is missing.
+        DamagedStoreError: if it (or one holding rows it carried) is damaged.
         KeyError: if `tables` names an unknown table.
     """
     path = Path(snapshot)
@@ -38,9 +41,11 @@ def read_snapshot(
     for n in names:
         if n not in TABLES_BY_NAME:
             raise KeyError(f"{n}: no such table; tables are {', '.join(TABLES_BY_NAME)}")
-    info = snapshot_info(path) if carried else None
-    own = read_tables(path, names)
-    if info is None or not info.carried:
+    info = snapshot_info(path)
+    if info is None:
+        raise StoreError(f"{path}: no such snapshot")
+    own = read_tables(info, names)
+    if not carried or not info.carried:
         return own
     holders: dict[str, set[str]] = {}
     for c in info.carried.values():
@@ -48,30 +53,55 @@ def read_snapshot(
             holders.setdefault(c.snapshot_id, set()).add(c.path)
     parts = []
     for holder, wanted in sorted(holders.items()):
-        hp = path.parent / holder
-        if snapshot_info(hp) is None:
-            raise StoreError(
-                f"{hp}: missing, but snapshot {path.name} carried {len(wanted)} sources whose "
-                "rows it holds"
-            )
+        hp = snapshot_dir(path.parent.parent, holder)  # an id, checked: never a path
+        try:
+            if snapshot_info(hp) is None:
+                raise damaged_error(path.parent.parent, holder, (
+                    f"is missing, but snapshot {path.name} carries {len(wanted)} sources over "
+                    "from it"))
+        except DamagedStoreError:
+            if allow_damaged():
+                continue
+            raise
         parts.append(_only(read_snapshot(hp, names), wanted))
     return merge(*parts, own)
 
 
-def read_tables(path: Path, names: list[str]) -> AuditData:
-    """Return the snapshot folder `path`'s own rows of the tables `names` (the others empty).
+def check_rows(info: SnapshotInfo, table: str, rows: int) -> None:
+    """Check the rows read from a snapshot's table against its manifest.
 
     Raises:
-        StoreError: if a table file cannot be read.
+        DamagedStoreError: if the manifest says another number.
+    """
+    said = None if info.rows is None else info.rows.get(table)
+    if said is not None and said != rows:
+        raise damaged_error(info.path.parent.parent, info.snapshot_id,
+                            f"{table}.parquet has {rows:,} rows, but its manifest says {said:,}")
+
+
+def read_tables(info: SnapshotInfo, names: list[str]) -> AuditData:
+    """Return the snapshot's own rows of the tables `names` (the others empty). A table its
+    manifest says is empty is not read.
+
+    Raises:
+        DamagedStoreError: if a table file cannot be read, or has another number of rows than
+            the manifest says.
         KeyError: if `names` holds an unknown table.
     """
     tables: dict[str, pd.DataFrame] = {}
     for name in names:
-        f = table_file(path, name)
+        table = TABLES_BY_NAME[name]
+        if info.rows is not None and not info.rows.get(name):
+            tables[name] = empty(table)
+            continue
+        f = table_file(info.path, name)
         try:
-            tables[name] = conform(TABLES_BY_NAME[name], pd.read_parquet(f))
+            df = pd.read_parquet(f)
         except (OSError, ValueError) as e:
-            raise StoreError(f"{f}: cannot read table: {e}") from e
+            raise damaged_error(info.path.parent.parent, info.snapshot_id,
+                                f"cannot read {f.name} ({e})") from e
+        check_rows(info, name, len(df))
+        tables[name] = conform(table, df)
     for t in TABLES:
         if t.name not in tables:
             tables[t.name] = empty(t)
@@ -125,7 +155,8 @@ def read_latest(store: StorePath) -> AuditData:
     other runs (other folders, engines, registries) saw.
 
     Raises:
-        StoreError: if the store has no snapshot.
+        StoreError: if the store has no snapshot or cannot be read.
+        DamagedStoreError: if a snapshot is damaged and damage is not allowed.
     """
     snaps = list_snapshots(store)
     if not snaps:

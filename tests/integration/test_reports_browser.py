@@ -1,8 +1,9 @@
 """The report pages in a real browser with no network (issue 6, item 5): headless Chromium
 (design.md section 9) opens each page from a file; every plotly figure must have drawn, the
-console must show no error, nothing may be requested from the network, and a package named
-`<script>alert(1)</script>` must show as text and run nothing. A screenshot of each page is
-kept under reports/screenshots/ (a CI artefact)."""
+console must show no error, nothing may be requested from the network, a package named
+`<script>alert(1)</script>` must show as text and run nothing, and one whose name holds a
+right-to-left override must show the override as `<U+202E>` (not read as `libexe.jpg`). A
+screenshot of each page is kept under reports/screenshots/ (a CI artefact)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,13 @@ import pytest
 from auditlib.reports import ReportRun, new_run_dir, run_report
 from tests.integration.conftest import require_tool
 from tests.integration.registry_server import registry_server  # noqa: F401
-from tests.reports.fleet import EVIL_PACKAGE, make_store
+from tests.reports.fleet import (
+    BIDI_LABEL_SHOWN,
+    BIDI_PACKAGE,
+    BIDI_PACKAGE_SHOWN,
+    EVIL_PACKAGE,
+    make_store,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -102,10 +109,18 @@ def test_report_renders_offline(browser: Any, pages: dict[str, ReportRun], name:
     assert page.evaluate("() => window.__xss") is None
     text = page.inner_text("body")
     assert "SYNTHETIC DATA" in text
+    assert not any(c in text for c in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068"
+                   "\u2069\u200e\u200f")  # no bidi control reaches what is drawn
+    hover = " ".join(page.eval_on_selector_all(
+        ".plotly-graph-div", "ds => ds.map(d => JSON.stringify(d.data || []))"))
+    assert BIDI_PACKAGE not in hover  # labels and hover text hold the escape, not the override
     if name == "compliance":
         assert EVIL_PACKAGE in text  # shown as text, not run
+        assert BIDI_PACKAGE_SHOWN in text and "libexe.jpg" not in text
         assert page.evaluate("() => document.querySelectorAll('script').length") == (
             1 + run.figures)  # plotly.js once, one per figure, none from the data
+    if name == "explore":
+        assert BIDI_LABEL_SHOWN in text
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
     page.close()

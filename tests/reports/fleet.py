@@ -2,8 +2,11 @@
 
 `write_fleet` makes five images; the first Trivy report then gets a package named
 `<script>alert(1)</script>` (under AGPL, with a critical vulnerability fixable since 2015, so it
-shows in the licence, SLA and worst-image sections) and a label whose value is an HTML element
-with an event handler. A page that runs either sets `window.__xss` or opens a dialog.
+shows in the licence, SLA and worst-image sections), a package whose name holds a right-to-left
+override (`lib<U+202E>gpj.exe`, which would read as `libexe.jpg`), a label whose value is an HTML
+element with an event handler and one whose value holds bidirectional isolates and an override.
+A page that runs either HTML sets `window.__xss` or opens a dialog; a page that shows the bidi
+controls as they are shows `libexe.jpg`.
 """
 
 from __future__ import annotations
@@ -18,6 +21,11 @@ from auditlib.store import write_snapshot
 EVIL_PACKAGE = "<script>alert(1)</script>"
 EVIL_LABEL = '<img src=x onerror="window.__xss=1">'
 EVIL_VULN_TITLE = "<b onmouseover=\"window.__xss=1\">bold</b>"
+BIDI_PACKAGE = "lib\u202egpj.exe"
+"""Shown raw, it reads `libexe.jpg`; pages show `lib<U+202E>gpj.exe`."""
+BIDI_PACKAGE_SHOWN = "lib<U+202E>gpj.exe"
+BIDI_LABEL = "safe \u2066\u202etxt.exe\u2069 file"
+BIDI_LABEL_SHOWN = "safe <U+2066><U+202E>txt.exe<U+2069> file"
 
 
 def _poison(trivy_doc: Path) -> None:
@@ -27,14 +35,25 @@ def _poison(trivy_doc: Path) -> None:
         "ID": "evil@1.0", "Name": EVIL_PACKAGE, "Version": "1.0",
         "Licenses": ["AGPL-3.0-only"], "Layer": {"DiffID": doc["Metadata"]["DiffIDs"][-1]},
     })
+    result["Packages"].append({
+        "ID": "bidi@2.0", "Name": BIDI_PACKAGE, "Version": "2.0",
+        "Licenses": ["GPL-3.0-only"], "Layer": {"DiffID": doc["Metadata"]["DiffIDs"][-1]},
+    })
     result.setdefault("Vulnerabilities", []).append({
         "VulnerabilityID": "CVE-2015-0001", "PkgID": "evil@1.0", "PkgName": EVIL_PACKAGE,
         "InstalledVersion": "1.0", "FixedVersion": "1.1", "Status": "fixed",
         "Severity": "CRITICAL", "Title": EVIL_VULN_TITLE, "Description": EVIL_VULN_TITLE,
         "PublishedDate": "2015-01-01T00:00:00Z", "LastModifiedDate": "2015-01-02T00:00:00Z",
     })
+    result["Vulnerabilities"].append({
+        "VulnerabilityID": "CVE-2015-0002", "PkgID": "bidi@2.0", "PkgName": BIDI_PACKAGE,
+        "InstalledVersion": "2.0", "FixedVersion": "2.1", "Status": "fixed",
+        "Severity": "CRITICAL", "Title": "spoofed name", "Description": "spoofed name",
+        "PublishedDate": "2015-01-01T00:00:00Z", "LastModifiedDate": "2015-01-02T00:00:00Z",
+    })
     config = doc["Metadata"]["ImageConfig"].setdefault("config", {})
     config.setdefault("Labels", {})["org.example.note"] = EVIL_LABEL
+    config["Labels"]["org.example.bidi"] = BIDI_LABEL
     trivy_doc.write_text(json.dumps(doc))
 
 

@@ -15,7 +15,14 @@ from auditlib.reports import ReportRun
 from auditlib.reports.export import network_refs
 from auditlib.reports.runner import notebook_path
 from tests.reports.conftest import REPORTS
-from tests.reports.fleet import EVIL_LABEL, EVIL_PACKAGE
+from tests.reports.fleet import (
+    BIDI_LABEL,
+    BIDI_LABEL_SHOWN,
+    BIDI_PACKAGE,
+    BIDI_PACKAGE_SHOWN,
+    EVIL_LABEL,
+    EVIL_PACKAGE,
+)
 
 pytestmark = pytest.mark.slow  # notebooks executed with papermill
 
@@ -103,6 +110,18 @@ def test_untrusted_text_is_escaped(report_runs: dict[str, ReportRun]) -> None:
         assert EVIL_PACKAGE not in page
         assert EVIL_LABEL not in page
         assert "<img src=x" not in page
+
+
+def test_bidi_and_invisible_characters_show_as_escapes(report_runs: dict[str, ReportRun]
+                                                       ) -> None:
+    pages = {n: r.html.read_text() for n, r in report_runs.items()}
+    shown = BIDI_PACKAGE_SHOWN.replace("<", "&lt;").replace(">", "&gt;")
+    assert shown in pages["compliance"]  # the SLA table, the licence table, evidence
+    assert BIDI_LABEL_SHOWN.replace("<", "&lt;").replace(">", "&gt;") in pages["explore"]
+    for page in pages.values():
+        assert BIDI_PACKAGE not in page and BIDI_LABEL not in page
+        assert not any(c in page for c in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068"
+                       "\u2069\u200e\u200f")
 
 
 def test_index_lists_every_run(report_runs: dict[str, ReportRun]) -> None:
