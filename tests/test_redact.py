@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditlib.normalize.redact import REDACTED, _may_hold_secret, _redact, redact, redact_values
+from auditlib.normalize.secret_env import SECRET_NAMES, SECRET_PARTS
 
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"  # AWS's documented example key
 PEM_BODY = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7"
@@ -117,3 +118,10 @@ def test_quick_look_never_skips_a_secret(text: str) -> None:
     if _redact(text) != text:
         assert _may_hold_secret(text)
     assert redact(text) == _redact(text)
+
+
+@pytest.mark.parametrize("name", sorted({*SECRET_NAMES, *SECRET_PARTS}))
+def test_quick_look_sees_every_secret_name(name: str) -> None:
+    for text in (f"{name}=v4lue", f"ENV {name} v4lue", f"ENV VITE_{name.lower()} v4lue"):
+        assert _redact(text) != text
+        assert _may_hold_secret(text)

@@ -35,7 +35,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from auditlib.normalize.secret_env import SECRET_NAMES, SECRET_PARTS, VALUE_RULES, check_env
+from auditlib.normalize.secret_env import VALUE_RULES, check_env
 
 REDACTED = "<redacted>"
 """What a masked value becomes."""
@@ -70,21 +70,21 @@ _AWS_CONTEXT = re.compile(r"aws|secret", re.IGNORECASE)
 _AWS_CONTEXT_REACH = 120
 """Characters either side of a 40-character run searched for an `aws` or `secret` word."""
 
-# What `_may_hold_secret` looks for: a lower-cased word or character sequence that every match
-# of some rule above contains. Keep it a superset of the rules (tests/test_redact.py checks).
-_TRIGGER_WORDS: tuple[str, ...] = tuple(sorted({
-    "private key",                                       # _PEM
-    "://",                                               # _URL_PASSWORD, url-with-password
-    "basic", "bearer", "token", "digest",                # _AUTH
-    "-u", "--user",                                      # _USER_PASS
-    "mysql", "mariadb",                                  # _MYSQL_P
-    "-pass", "-pwd", "-secret", "-token", "-api", "-access", "-auth", "-client",  # _FLAG
-    "_password", "-password", "_token", "_secret",      # _FLAG (`--db-password`, `--x_token`)
-    *(w.lower() for w in SECRET_PARTS),                  # _ENV_SPACE, _ASSIGNMENT by name
-    *(n.lower() for n in SECRET_NAMES),
-    "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-",  # VALUE_RULES
-    "akia", "asia", "xoxb-", "xoxa-", "xoxp-", "xoxr-", "xoxs-", "private key", "sk-", "eyj",
-}))
+# What `_may_hold_secret` looks for: lower-cased words of which every match of some rule above
+# contains one (or both of a pair). Keep them a superset of the rules (tests/test_redact.py checks
+# it on generated text); few and short, since each costs one substring search per distinct value.
+_TRIGGER_WORDS: tuple[str, ...] = (
+    "pass", "pwd", "secret", "token", "credentials", "private",  # _FLAG, names (SECRET_PARTS), _PEM
+    "api_key", "api-key", "apikey", "access_key", "access-key", "accesskey", "client_id",  # names
+    "basic", "bearer", "digest",                                 # _AUTH (and "token")
+    "mysql", "mariadb",                                          # _MYSQL_P
+    "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "akia", "asia", "xox",
+    "sk-", "eyj",                                                # VALUE_RULES
+)
+_TRIGGER_PAIRS: tuple[tuple[str, str], ...] = (
+    ("://", "@"),  # _URL_PASSWORD, url-with-password
+    ("-u", ":"),   # _USER_PASS (`-u user:pw`, `--user user:pw`)
+)
 _TRIGGER_RUN = re.compile(r"[A-Za-z0-9/+]{40,}")  # _B64_40
 
 
@@ -93,6 +93,9 @@ def _may_hold_secret(text: str) -> bool:
     low = text.lower()
     for word in _TRIGGER_WORDS:
         if word in low:
+            return True
+    for first, second in _TRIGGER_PAIRS:
+        if first in low and second in low:
             return True
     if len(text) < 40:
         return False
