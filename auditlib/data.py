@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from auditlib.normalize.redact import redact
 from auditlib.tables import TABLES, concat, empty
 
 
@@ -28,6 +29,15 @@ class FileResult:
     """Why it was not read at all (plainly not JSON), or None."""
     warnings: int = 0
     """Records skipped inside it (each is a `load_errors` row of level `warning`)."""
+
+    def __post_init__(self) -> None:
+        # Why a file failed or was skipped may quote what was read (its first bytes, a
+        # collector's message), and is printed and kept in the store's manifest: redacted as
+        # the `load_errors.reason` column is.
+        for name in ("error", "skipped"):
+            text = getattr(self, name)
+            if text:
+                object.__setattr__(self, name, redact(text))
 
     def summary(self) -> dict[str, Any]:
         """Return the file's `summarize` entry: path, format, format_version, rows, error."""

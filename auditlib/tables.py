@@ -7,6 +7,13 @@ Dtypes are nullable pandas dtypes; `severity` is an ordered categorical
 repeats across rows (`scan_id`, `source`, `image_id`, package names and versions, licences,
 vulnerability ids, titles and descriptions, ...) is `category`: a fleet's tables are then a
 fraction of the size in memory and in Parquet. Text that is unique per row stays `string`.
+
+Secrets: a column that carries untrusted free text in which a secret may stand (label values,
+build steps, entrypoints, scanners' messages, Dockerfile references, policy evidence, load errors)
+is declared `redacted`. `frame()` (every row that enters a table: the loader's and the
+collectors' accumulator, the policy's results) and `conform()` (every table read back from the
+store) pass those columns through `auditlib.normalize.redact`, so no parser or collector can
+forget it, and the data dictionary says which columns they are.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.api.types import union_categoricals
 
+from auditlib.normalize.redact import redact_values
 from auditlib.normalize.severity import SEVERITY_DTYPE
 
 DTYPES: dict[str, Any] = {
@@ -46,6 +54,9 @@ class Column:
     """A key of `DTYPES`."""
     meaning: str
     """One sentence for the data dictionary."""
+    redacted: bool = False
+    """Whether the column carries untrusted free text that may hold a secret: its values are
+    passed through `auditlib.normalize.redact.redact` wherever the table is built or read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,9 +77,14 @@ class Table:
         """Return the column names in order."""
         return [c.name for c in self.columns]
 
+    @property
+    def redacted_columns(self) -> list[str]:
+        """Return the names of the columns declared `redacted`, in order."""
+        return [c.name for c in self.columns if c.redacted]
 
-def _c(name: str, dtype: str, meaning: str) -> Column:
-    return Column(name, dtype, meaning)
+
+def _c(name: str, dtype: str, meaning: str, *, redacted: bool = False) -> Column:
+    return Column(name, dtype, meaning, redacted)
 
 
 PROVENANCE: tuple[Column, ...] = (
@@ -97,7 +113,7 @@ SCANS = _t(
     _c("tool", "string", "The tool that wrote the document (`trivy`, `grype`, `syft`, `hadolint`, ...)."),
     _c("tool_version", "string", "Version of that tool, when the document says."),
     _c("generated_at", "datetime", "When the tool wrote the document (UTC), when it says."),
-    _c("target", "string", "What the document is about, as the tool named it."),
+    _c("target", "string", "What the document is about, as the tool named it (a repository URL may carry credentials).", redacted=True),
     _c("target_type", "string", "`container_image`, `filesystem`, `repository`, `dockerfile`, `sbom` or `unknown`."),
     _c("vulnerability_scan", "boolean", "Whether the tool looked for vulnerabilities, whether or not it found any (Grype, Harbor; Trivy when its vulnerability scanner ran: a result of class `os-pkgs` or `lang-pkgs`; CycloneDX with a `vulnerabilities` array); false for an SBOM, a linter or collected metadata; missing when the document cannot tell. With the documents that have vulnerability rows, this is what `auditlib.fleet.coverage` counts as a vulnerability scan."),
     *_IMAGE,
@@ -127,7 +143,7 @@ IMAGES = _t(
     _c("exposed_ports", "string", "Config `ExposedPorts`, sorted and comma-separated (`443/tcp,80/tcp`)."),
     _c("volumes", "string", "Config `Volumes`, sorted and comma-separated (`/data,/var/lib/mysql`)."),
     _c("has_healthcheck", "boolean", "Whether the config sets a `HEALTHCHECK` test other than `NONE`; missing when the source does not give the config."),
-    _c("entrypoint", "string", "Config `Entrypoint` and `Cmd`, as one command line (untrusted text)."),
+    _c("entrypoint", "string", "Config `Entrypoint` and `Cmd`, as one command line (untrusted text).", redacted=True),
 )
 
 IMAGE_TAGS = _t(
@@ -144,7 +160,7 @@ IMAGE_LABELS = _t(
     "image_labels", "label of an image config", ["scan_id", "image_id", "label"],
     *_IMAGE,
     _c("label", "string", "The label key (`org.opencontainers.image.source`)."),
-    _c("value", "string", "The label value, as untrusted text."),
+    _c("value", "string", "The label value, as untrusted text.", redacted=True),
 )
 
 _HOST = (
@@ -163,8 +179,8 @@ IMAGE_HISTORY = _t(
     *_IMAGE,
     _c("step_index", "Int64", "Position of the step, from 0 (the oldest)."),
     _c("created_at", "datetime", "When the step ran."),
-    _c("created_by", "string", "The instruction as recorded (`/bin/sh -c #(nop)  USER app`, `RUN ...`), untrusted text."),
-    _c("comment", "string", "The step's comment (`buildkit.dockerfile.v0`, `Imported from -`)."),
+    _c("created_by", "string", "The instruction as recorded (`/bin/sh -c #(nop)  USER app`, `RUN ...`), untrusted text.", redacted=True),
+    _c("comment", "string", "The step's comment (`buildkit.dockerfile.v0`, `Imported from -`).", redacted=True),
     _c("is_empty_layer", "boolean", "Whether the step made no layer (`ENV`, `USER`, `LABEL`, ...)."),
     _c("size_bytes", "Int64", "Size of the layer the step made, when the engine says."),
 )
@@ -300,11 +316,11 @@ MISCONFIGURATIONS = _t(
     *_IMAGE, *_TARGET,
     _c("tool", "category", "The checker: `trivy`, `hadolint`, `dockle`, or the SARIF driver."),
     _c("rule_id", "category", "Rule id (`DS-0002`, `DL3006`, `CIS-DI-0001`)."),
-    _c("title", "category", "Rule title."),
-    _c("message", "category", "The finding's message, untrusted text."),
+    _c("title", "category", "Rule title.", redacted=True),
+    _c("message", "category", "The finding's message, untrusted text (Dockle quotes the image's `ENV` and build steps).", redacted=True),
     _c("severity", "severity", "Severity on the auditlib scale."),
     _c("status", "category", "`fail`, `pass`, `skip` or `exception` (a check the user chose to ignore)."),
-    _c("resolution", "category", "How to fix it."),
+    _c("resolution", "category", "How to fix it.", redacted=True),
     _c("primary_url", "category", "Rule documentation URL."),
     _c("file_path", "category", "The file the finding is in."),
     _c("start_line", "Int64", "First line."),
@@ -331,10 +347,10 @@ DOCKERFILES = _t(
     _c("context_image_ref", "category", "The image the Dockerfile builds, when the user said (`--dockerfile PATH=REF`), normalised."),
     _c("stage_count", "Int64", "Number of `FROM` instructions (build stages)."),
     _c("is_multi_stage", "boolean", "Whether the Dockerfile has more than one stage."),
-    _c("final_base_ref", "category", "Base image of the final stage, normalised, following `FROM <stage>` back to an image; missing for `scratch` or a base that build arguments leave unresolved."),
+    _c("final_base_ref", "category", "Base image of the final stage, normalised, following `FROM <stage>` back to an image; missing for `scratch` or a base that build arguments leave unresolved (or give a secret-looking value).", redacted=True),
     _c("final_base_is_latest", "boolean", "Whether that base has no tag and no digest, or the tag `latest` (Trivy DS-0001, hadolint DL3006/DL3007); missing when `final_base_ref` is."),
     _c("final_base_is_pinned", "boolean", "Whether that base is pinned by a manifest digest (`@sha256:...`); missing when `final_base_ref` is."),
-    _c("final_user", "category", "The last `USER` of the final stage (or of the stages it is built `FROM`), as written; missing when there is none."),
+    _c("final_user", "category", "The last `USER` of the final stage (or of the stages it is built `FROM`), as written; missing when there is none.", redacted=True),
     _c("final_user_is_root", "boolean", "Whether the image runs as root by the Dockerfile: no `USER`, or user `root` or `0` (any group); missing when `USER` names an unresolved variable. The base image's own user is not known here."),
     _c("has_healthcheck", "boolean", "Whether the final stage (or a stage it is built `FROM`) sets a `HEALTHCHECK CMD`; false when absent or `HEALTHCHECK NONE` (Trivy DS-0026, hadolint DL3057)."),
     _c("upgrades_packages", "boolean", "Whether any `RUN` upgrades installed packages: `apt-get upgrade`/`dist-upgrade`, `apk upgrade`, `apk add --upgrade`, `dnf`/`yum upgrade`/`update`, `microdnf upgrade`, `zypper update`."),
@@ -348,11 +364,11 @@ DOCKERFILE_STAGES = _t(
     _c("path", "category", "The Dockerfile; joins `dockerfiles` with scan_id."),
     _c("stage_index", "Int64", "Position of the stage, from 0."),
     _c("stage_name", "category", "The `AS` name, lower-cased as BuildKit does; missing for an unnamed stage."),
-    _c("base_raw", "category", "The base as written after `FROM` (before build arguments are substituted)."),
-    _c("base_ref", "category", "The base image, build arguments substituted and normalised (`docker.io/library/debian:latest`); missing for `scratch`, an earlier stage, or a base that does not resolve to an image reference."),
+    _c("base_raw", "category", "The base as written after `FROM` (before build arguments are substituted).", redacted=True),
+    _c("base_ref", "category", "The base image, build arguments substituted and normalised (`docker.io/library/debian:latest`); missing for `scratch`, an earlier stage, a base that does not resolve to an image reference, or one that uses a build argument whose name or value looks like a secret.", redacted=True),
     _c("base_registry", "category", "Registry of `base_ref` (`docker.io`)."),
     _c("base_repository", "category", "Repository of `base_ref` (`library/debian`)."),
-    _c("base_tag", "category", "Tag of `base_ref` (`latest` when neither tag nor digest was written)."),
+    _c("base_tag", "category", "Tag of `base_ref` (`latest` when neither tag nor digest was written).", redacted=True),
     _c("base_digest", "category", "Manifest digest `base_ref` is pinned to, when it is."),
     _c("platform", "category", "The `--platform` flag, as written (`linux/amd64`, `$BUILDPLATFORM`)."),
     _c("is_scratch", "boolean", "Whether the stage starts `FROM scratch` (an empty image)."),
@@ -380,7 +396,7 @@ LOAD_ERRORS = Table(
         _c("format", "string", "The format the file looked like, when that could be told."),
         _c("level", "string", "`error` (the file gave no rows), `warning` (a record was skipped) or `skipped` (not a JSON document)."),
         _c("locator", "string", "Where in the file: a JSON path such as `$.Results[2].Vulnerabilities[0]`."),
-        _c("reason", "string", "Why, in words."),
+        _c("reason", "string", "Why, in words.", redacted=True),
         _c("scan_id", "string", "The document, when it was read."),
         _c("collected_at", "datetime", "When auditlib read the file (UTC)."),
     ),
@@ -405,7 +421,7 @@ POLICY_RESULTS = Table(
         _c("severity", "category", "The rule's severity as the policy sets it: critical, high, medium or low."),
         _c("points", "Int64", "The rule's weight in the image's score."),
         _c("earned", "Float64", "Points earned: all for pass and waived, half for warn, none for fail and no-data."),
-        _c("evidence", "string", "Why, in words, with the facts that decided it (untrusted text from images may appear)."),
+        _c("evidence", "string", "Why, in words, with the facts that decided it (untrusted text from images may appear).", redacted=True),
         _c("waiver_reason", "string", "The waiver that applied (status `waived`), or that has expired; missing otherwise."),
         _c("waiver_expires", "string", "That waiver's expiry date (YYYY-MM-DD), when it has one."),
         _c("waiver_expired", "boolean", "Whether that waiver had expired at the as-of time (it then no longer applies)."),
@@ -546,6 +562,8 @@ def conform(table: Table, df: pd.DataFrame) -> pd.DataFrame:
 
     A declared column `df` lacks (a snapshot written before the column was declared) is missing
     in every row: unknown, never a default. Columns not declared are dropped.
+    Columns declared `redacted` are redacted (`redact_series`): a snapshot written before a
+    column was declared so, or by another writer, reads as a new one would be written.
     """
     out = {}
     for col in table.columns:
@@ -553,8 +571,33 @@ def conform(table: Table, df: pd.DataFrame) -> pd.DataFrame:
             out[col.name] = pd.Series(pd.NA, index=df.index, dtype=DTYPES[col.dtype])
             continue
         s = df[col.name]
-        out[col.name] = s if has_dtype(s, col.dtype) else s.astype(DTYPES[col.dtype])
+        s = s if has_dtype(s, col.dtype) else s.astype(DTYPES[col.dtype])
+        out[col.name] = redact_series(s) if col.redacted else s
     return pd.DataFrame(out, index=df.index)
+
+
+def redact_series(s: pd.Series) -> pd.Series:
+    """Return a text column with every value passed through `auditlib.normalize.redact`; `s`
+    itself when nothing is masked. Each distinct value is looked at once (for a categorical
+    column, its categories; categories that become equal are merged)."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        cats = list(s.cat.categories)
+        masked = redact_values(cats)
+        if masked is cats:
+            return s
+        new_codes, uniques = pd.factorize(pd.Index(list(masked)))
+        codes = s.cat.codes.to_numpy()
+        remapped = np.where(codes >= 0, new_codes[np.maximum(codes, 0)], -1)
+        return pd.Series(
+            pd.Categorical.from_codes(remapped, dtype=pd.CategoricalDtype(pd.Index(list(uniques)))),
+            index=s.index, name=s.name,
+        )
+    distinct = list(s.dropna().unique())
+    masked = redact_values(distinct)
+    if masked is distinct:
+        return s
+    changed = {a: b for a, b in zip(distinct, masked, strict=True) if a != b}
+    return s.replace(changed)
 
 
 def empty(table: Table) -> pd.DataFrame:
@@ -627,7 +670,9 @@ def frame(table: Table, columns: dict[str, list[Any]], length: int) -> pd.DataFr
         length: the number of rows.
 
     Returns:
-        A DataFrame with exactly the declared columns, in order, with the declared dtypes.
+        A DataFrame with exactly the declared columns, in order, with the declared dtypes;
+        columns declared `redacted` with every value passed through `auditlib.normalize.redact`
+        (this is where every row of every table passes: the one redaction step).
 
     Raises:
         ValueError: if a column list does not have `length` values, or names an undeclared column.
@@ -646,6 +691,9 @@ def frame(table: Table, columns: dict[str, list[Any]], length: int) -> pd.DataFr
             continue
         if len(values) != length:
             raise ValueError(f"{table.name}.{col.name}: {len(values)} values for {length} rows")
+        if col.redacted:
+            values = (redact_series(values) if isinstance(values, pd.Series)
+                      else redact_values(values if isinstance(values, list) else list(values)))
         data[col.name] = _series(values, col.dtype)
     return pd.DataFrame(data, index=pd.RangeIndex(length))
 
@@ -676,12 +724,16 @@ def data_dictionary() -> str:
         "Generated from `auditlib/tables.py` by `python -m auditlib.tables > docs/tables.md`; do not edit.",
         "Dtypes are pandas nullable dtypes; `severity` is ordered unknown < negligible < low < medium < high <",
         "critical; `datetime` is `datetime64[ns, UTC]`.",
+        "Columns marked **redacted** carry untrusted free text: credentials and secret-looking values in",
+        "them are masked as `<redacted>` (`auditlib.normalize.redact`) where rows enter the table",
+        "(`tables.frame`) and where it is read back from a store (`tables.conform`).",
         "",
     ]
     for t in (*TABLES, *DERIVED_TABLES):
         lines += [f"## `{t.name}`", "", f"One row per {t.row}. Key: {', '.join(f'`{k}`' for k in t.key)}.", ""]
         lines += ["| column | dtype | meaning |", "|---|---|---|"]
-        lines += [f"| `{c.name}` | {c.dtype} | {c.meaning} |" for c in t.columns]
+        lines += [f"| `{c.name}` | {c.dtype} | {c.meaning}{' **redacted**' if c.redacted else ''} |"
+                  for c in t.columns]
         lines.append("")
     return "\n".join(lines)
 

@@ -10,13 +10,19 @@ import pandas as pd
 import pytest
 
 from auditlib.tables import (
+    DERIVED_TABLES,
     DTYPES,
+    IMAGE_HISTORY,
+    IMAGE_LABELS,
+    MISCONFIGURATIONS,
     TABLES,
     VULNERABILITIES,
+    conform,
     data_dictionary,
     empty,
     frame,
     has_dtype,
+    redact_series,
 )
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "tables.md"
@@ -80,3 +86,56 @@ def test_frame_rejects_undeclared_columns_and_bad_lengths() -> None:
         frame(VULNERABILITIES, {"nope": [1]}, 1)
     with pytest.raises(ValueError, match="2 values for 1 rows"):
         frame(VULNERABILITIES, {"vuln_id": ["a", "b"]}, 1)
+
+
+# --- the one redaction step -------------------------------------------------------------------
+
+TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"  # a GitHub-token-shaped value
+
+
+def test_redacted_columns_are_declared_and_documented() -> None:
+    declared = {t.name: t.redacted_columns for t in (*TABLES, *DERIVED_TABLES)}
+    for table, column in [("image_labels", "value"), ("image_history", "created_by"),
+                          ("images", "entrypoint"), ("misconfigurations", "message"),
+                          ("dockerfile_stages", "base_ref"), ("dockerfiles", "final_base_ref"),
+                          ("load_errors", "reason"), ("policy_results", "evidence")]:
+        assert column in declared[table], (table, column)
+    for table in (*TABLES, *DERIVED_TABLES):
+        for col in table.columns:
+            if col.redacted:
+                assert col.dtype in ("string", "category"), (table.name, col.name)
+                assert f"| `{col.name}` | {col.dtype} | {col.meaning} **redacted** |" in (
+                    data_dictionary())
+
+
+def test_frame_redacts_declared_columns_only() -> None:
+    df = frame(
+        IMAGE_LABELS,
+        {"label": [f"x.{TOKEN}", "b", "c"], "value": [f"token {TOKEN}", "plain", None]},
+        3,
+    )
+    assert df["value"].tolist()[:2] == ["token <redacted>", "plain"] and pd.isna(df["value"][2])
+    assert df["label"].iloc[0] == f"x.{TOKEN}"  # keys are names, not declared redacted
+    leaky = "DB_PASSWORD=hunter2"
+    msg = frame(MISCONFIGURATIONS, {"message": [leaky, "ok", leaky]}, 3)
+    assert msg["message"].tolist() == ["DB_PASSWORD=<redacted>", "ok", "DB_PASSWORD=<redacted>"]
+    assert str(msg["message"].dtype) == "category"
+
+
+def test_conform_redacts_tables_read_back() -> None:
+    """A snapshot written before the redaction step reads as a new one would be written."""
+    old = pd.DataFrame({
+        "message": pd.Categorical(["--password a1", "--password b2", "fine", None]),
+        "title": pd.Categorical(["t", "t", "t", "t"]),
+    })
+    df = conform(MISCONFIGURATIONS, old)
+    assert df["message"].tolist()[:3] == ["--password <redacted>"] * 2 + ["fine"]
+    assert pd.isna(df["message"].iloc[3])
+    assert list(df["message"].cat.categories) == ["--password <redacted>", "fine"]  # merged
+    assert has_dtype(df["message"], "category")
+    hist = conform(IMAGE_HISTORY, pd.DataFrame({"created_by": pd.array(
+        [f"RUN echo {TOKEN}", "RUN make", None], dtype="string")}))
+    assert hist["created_by"].tolist()[:2] == ["RUN echo <redacted>", "RUN make"]
+    assert has_dtype(hist["created_by"], "string")
+    clean = pd.Series(["a", "b"], dtype="string")
+    assert redact_series(clean) is clean  # nothing masked: nothing copied

@@ -10,14 +10,16 @@ import re
 
 # Trivy DS-0031: these names, also behind a VITE_ or REACT_APP_ prefix (front-end build tools
 # bake such variables into the bundle they ship).
-_SECRET_NAMES = frozenset(
+SECRET_NAMES = frozenset(
     {
         "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AZURE_CLIENT_ID",
         "AZURE_CLIENT_SECRET", "GITHUB_TOKEN", "OPENAI_API_KEY", "HF_TOKEN",
     }
 )
+"""Names that hold a secret (Trivy DS-0031), also behind one of `_SECRET_PREFIXES`."""
 _SECRET_PREFIXES = ("VITE_", "REACT_APP_")
-_SECRET_PARTS = ("PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "PRIVATE_KEY", "CREDENTIALS")
+SECRET_PARTS = ("PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "PRIVATE_KEY", "CREDENTIALS")
+"""Words that make a name look like it holds a secret wherever they stand in it."""
 # Names that point at a secret rather than hold one (`POSTGRES_PASSWORD_FILE` is the safe way to
 # pass a password), and Hugging Face's `TOKENIZERS_PARALLELISM`, are not secrets.
 _NOT_SECRET_SUFFIXES = ("_FILE", "_PATH", "_DIR")
@@ -58,13 +60,13 @@ def is_secret_name(name: str) -> bool:
     upper = name.upper()
     for prefix in _SECRET_PREFIXES:
         upper = upper.removeprefix(prefix)
-    if upper in _SECRET_NAMES:
+    if upper in SECRET_NAMES:
         return True
     if upper.endswith(_NOT_SECRET_SUFFIXES):
         return False
     for word in _NOT_SECRET_WORDS:
         upper = upper.replace(word, "")
-    return any(part in upper for part in _SECRET_PARTS)
+    return any(part in upper for part in SECRET_PARTS)
 
 
 def check_env(name: str, value: str | None) -> str | None:

@@ -1,6 +1,7 @@
 """Variable substitution in Dockerfile words, as BuildKit substitutes `ARG` and `ENV` values.
 
-Used by `dockerfile` to resolve `FROM` (with global `ARG` defaults) and `USER`.
+Used by `dockerfile` to resolve `FROM` (with global `ARG` defaults) and `USER`, and to name the
+variables a `FROM` uses (one whose name looks like a secret is never substituted into a row).
 """
 
 from __future__ import annotations
@@ -53,6 +54,11 @@ def _expand(text: str, variables: dict[str, str | None]) -> str | None:
 def _only_supported_braces(text: str) -> bool:
     """Return whether every `${...}` in `text` is a form `_expand` supports."""
     return all(_VARIABLE.match(text, m.start()) for m in re.finditer(r"\$\{", text))
+
+
+def _variable_names(text: str) -> list[str]:
+    """Return the names of the variables `text` refers to (`$A`, `${B}`, `${C:-x}`), in order."""
+    return [m.group("braced") or m.group("bare") for m in _VARIABLE.finditer(text)]
 
 
 def _expand_or_none(value: str | None, variables: dict[str, str | None]) -> str | None:

@@ -9,8 +9,11 @@ does, with their defaults only (there are no `--build-arg`s here).
 
 Secrets: only the NAMES of `ENV` and `ARG` variables are ever put in a row. Values are read solely
 to substitute them into `FROM` (global `ARG` defaults) and to decide whether `USER` is root; rows
-keep `FROM` and `USER` as written. Bad input never raises: what cannot be read becomes a warning
-`(locator, reason)`, with the locator `line N`.
+keep `FROM` and `USER` as written. A `FROM` that uses a build argument whose name looks like a
+secret (`FROM $BASE:${TOKEN}`), or whose substituted text holds something `redact` would mask, is
+left unresolved (a warning names the argument, never its value), so no secret reaches
+`base_ref` and what is built from it (the policy's evidence). Bad input never raises: what
+cannot be read becomes a warning `(locator, reason)`, with the locator `line N`.
 """
 
 from __future__ import annotations
@@ -21,10 +24,11 @@ from pathlib import Path
 from typing import NamedTuple
 
 from auditlib.identity import Reference, normalize_reference, parse_reference
+from auditlib.normalize.redact import redact
 from auditlib.normalize.secret_env import is_secret_name
 from auditlib.normalize.users import is_root_user
 from auditlib.rows import Output, Row
-from auditlib.sources._dockerfile_expand import _expand, _expand_or_none
+from auditlib.sources._dockerfile_expand import _expand, _expand_or_none, _variable_names
 from auditlib.sources._dockerfile_lexer import (
     _assignments,
     _Instruction,
@@ -195,9 +199,18 @@ def _from(
     if not raw:
         warnings.append((where, "FROM without an image"))
         return stage
+    secret_args = sorted({n for n in _variable_names(raw) if is_secret_name(n)})
+    if secret_args:
+        warnings.append((where, f"FROM {raw}: build argument {', '.join(secret_args)} looks like "
+                         "a secret; its value is not used and the base is left unresolved"))
+        return stage
     base = _expand(raw, global_vars)
     if not base:
         warnings.append((where, f"FROM {raw}: build arguments leave the base unresolved"))
+        return stage
+    if redact(base) != base:
+        warnings.append((where, f"FROM {raw}: build arguments give a value that looks like a "
+                         "secret (not shown); the base is left unresolved"))
         return stage
     if base == "scratch":
         stage.is_scratch = True

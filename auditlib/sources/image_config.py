@@ -2,7 +2,9 @@
 `images` row, tags, labels, layers, history and environment variable names.
 
 Every collector that sees an image config (engine, registry, archive) goes through `image_record`,
-so an image reads the same whatever the source.
+so an image reads the same whatever the source. Label values, the entrypoint and history steps are
+kept as the config has them here: `auditlib.tables` declares those columns `redacted`, and secrets
+in them are masked where the rows enter the tables (`tables.frame`), for every source alike.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from auditlib.normalize.redact import redact
 from auditlib.normalize.secret_env import check_env
 from auditlib.rows import ImageInfo, Output, Row
 from auditlib.sources.record import Record, canonical
@@ -44,10 +45,6 @@ def _healthcheck(value: Any) -> bool | None:
 
 def _str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
-
-
-def _redacted(value: Any) -> str | None:
-    return redact(value) if isinstance(value, str) else None
 
 
 def env_rows(env: Any) -> list[Row]:
@@ -108,9 +105,7 @@ def image_record(
     out.scan.target = reference or (tags[0] if tags else image_id)
     out.scan.target_type = "container_image"
     out.scan.generated_at = None
-    labels = {
-        str(k): redact(str(v)) for k, v in _dict(cfg.get("Labels")).items() if v is not None
-    }
+    labels = {str(k): str(v) for k, v in _dict(cfg.get("Labels")).items() if v is not None}
     diff_ids = [d for d in _list(_dict(config.get("rootfs")).get("diff_ids")) if isinstance(d, str)]
     out.scan.image = ImageInfo(
         image_id=image_id,
@@ -128,7 +123,7 @@ def image_record(
         exposed_ports=_keys(cfg.get("ExposedPorts")),
         volumes=_keys(cfg.get("Volumes")),
         has_healthcheck=_healthcheck(cfg.get("Healthcheck")),
-        entrypoint=_redacted(_command(cfg.get("Entrypoint"), cfg.get("Cmd"))),
+        entrypoint=_command(cfg.get("Entrypoint"), cfg.get("Cmd")),
     )
     out.extend("image_layers", [{"layer_index": i, "diff_id": d} for i, d in enumerate(diff_ids)])
     history: list[Row] = []
@@ -139,7 +134,7 @@ def image_record(
             {
                 "step_index": i,
                 "created_at": _str(step.get("created")),
-                "created_by": _redacted(step.get("created_by")),
+                "created_by": _str(step.get("created_by")),
                 "comment": _str(step.get("comment")),
                 "is_empty_layer": step.get("empty_layer") is True,
                 "size_bytes": size,

@@ -368,3 +368,33 @@ def test_rows_by_table_and_audit_data_attributes() -> None:
         assert list(getattr(data, name).columns) == {
             t.name: t for t in (DOCKERFILES, DOCKERFILE_STAGES, DOCKERFILE_SECRET_NAMES)
         }[name].column_names
+
+
+GH_TOKEN = "ghp_" + "Z9y8X7w6V5u4T3s2R1q0P9o8N7m6L5k4J3i2"  # a GitHub-token-shaped value
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        # A secret-named build argument is never substituted, whatever its value.
+        (f"ARG BASE=debian\nARG TOKEN={GH_TOKEN}\nFROM $BASE:${{TOKEN}}\n",
+         "build argument TOKEN looks like a secret"),
+        (f"ARG DB_PASSWORD={SECRET}\nFROM debian:${{DB_PASSWORD:-12}}\n",
+         "build argument DB_PASSWORD looks like a secret"),
+        # Any other name whose value is a secret: the substituted base is not kept either.
+        (f"ARG TAG={GH_TOKEN}\nFROM debian:${{TAG}} AS build\nFROM build\n",
+         "give a value that looks like a secret (not shown)"),
+    ],
+)
+def test_from_with_a_secret_build_argument_is_left_unresolved(text: str, reason: str) -> None:
+    out = _parse(text)
+    assert any(reason in r for _, r in out.warnings), out.warnings
+    assert out.stages[0]["base_ref"] is None and out.stages[0]["base_tag"] is None
+    assert out.dockerfiles[0]["final_base_ref"] is None
+    _assert_no_value(out, GH_TOKEN, SECRET)
+
+
+def test_from_with_plain_build_arguments_still_resolves() -> None:
+    out = _parse("ARG BASE=debian\nARG VERSION=12\nFROM ${BASE}:${VERSION}-slim\n")
+    assert out.stages[0]["base_ref"] == "docker.io/library/debian:12-slim"
+    assert out.warnings == []
