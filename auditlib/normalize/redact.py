@@ -213,3 +213,16 @@ def redact_values(values: list[Any]) -> list[Any]:
         return [changed.get(v, v) if v is not None else None for v in values]
     return [None if v is None else _redact_cached(v if isinstance(v, str) else str(v))
             for v in values]
+
+
+def redact_json(value: Any) -> Any:
+    """Return a decoded JSON document with `redact` applied to every string in it (keys and
+    values); numbers, booleans and nulls as they are. The shape stays the same, so the document
+    still reads as the tool wrote it."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact(k) if isinstance(k, str) else k: redact_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_json(v) for v in value]
+    return value

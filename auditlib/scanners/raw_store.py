@@ -1,4 +1,6 @@
-"""Raw scanner outputs, kept in the store exactly as the tools wrote them.
+"""Raw scanner outputs, kept in the store as the tools wrote them, every string passed through
+the one redaction step first (`auditlib.normalize.redact`): Trivy's report repeats the image's
+ENV values, and a store keeps no secret in any file.
 
 Layout::
 
@@ -26,7 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from auditlib.files import atomic_path
+from auditlib.normalize.redact import redact, redact_json
 from auditlib.store.layout import raw_dir
 
 TMP_DIR = "tmp"
@@ -133,6 +138,8 @@ class RawStore:
         with atomic_path(path) as temp:
             pending = PendingOutput(temp)
             yield pending
+            if path.suffix == ".json" and temp.exists():
+                redact_file(temp)
             # The old record goes first: a crash before the new one is written leaves an output
             # that covers no options, which a later run makes again, never one that claims more.
             self.record_path(path).unlink(missing_ok=True)
@@ -157,6 +164,23 @@ class RawStore:
         tmp = self.store / TMP_DIR
         tmp.mkdir(parents=True, exist_ok=True)
         return tmp
+
+
+def redact_file(path: Path) -> None:
+    """Rewrite a JSON output with every string redacted (`normalize.redact.redact_json`); a file
+    that is not JSON is redacted as text (it is ingested as neither way)."""
+    data = path.read_bytes()
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        text = data.decode("utf-8", errors="replace")
+        clean = redact(text)
+        if clean != text:
+            path.write_text(clean, encoding="utf-8")
+        return
+    clean_doc = redact_json(doc)
+    if clean_doc != doc:
+        path.write_bytes(orjson.dumps(clean_doc))
 
 
 def _json_bytes(value: Mapping[str, Any]) -> bytes:

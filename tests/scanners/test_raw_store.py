@@ -127,3 +127,21 @@ def test_records_and_temporary_files_are_never_ingested(tmp_path: Path) -> None:
     (out.parent / ".syft-1.18.1.syft-json.json.0123.tmp").write_text("{")  # a crashed run's
     assert [c.path for c in find_files(raw.root)] == [out]
     assert json.loads(raw.record_path(out).read_text()) == {"tool": "syft"}
+
+
+def test_outputs_are_kept_without_secrets(tmp_path: Path) -> None:
+    # Trivy's image report repeats the image config: ENV values and labels with secrets.
+    raw = RawStore(tmp_path)
+    out = raw.path("a" * 64, "trivy-0.76.0.trivy-json.json")
+    doc = {"SchemaVersion": 2, "Metadata": {"ImageConfig": {"config": {
+        "Env": ["PATH=/usr/bin", "DB_PASSWORD=hunter2secret"],
+        "Labels": {"token": "ghp_abcdefghijklmnopqrstuvwxyz0123456789"}}}},
+        "Results": [{"Target": "x", "Class": "os-pkgs", "Packages": [{"Name": "bash"}]}]}
+    with raw.writing(out) as pending:
+        pending.temp.write_text(json.dumps(doc))
+    text = out.read_text()
+    assert "hunter2secret" not in text and "ghp_abcdef" not in text
+    kept = json.loads(text)  # still the tool's document, only the values masked
+    assert kept["Metadata"]["ImageConfig"]["config"]["Env"] == ["PATH=/usr/bin",
+                                                              "DB_PASSWORD=<redacted>"]
+    assert kept["Results"] == doc["Results"]
