@@ -174,6 +174,28 @@ def test_document_attack(tmp_path: Path, attack: str) -> None:
     assert result["scans"] == [str(good)]  # the rest of the run is read
 
 
+def test_a_fifo_put_in_place_after_find_files_looked_is_never_waited_on(tmp_path: Path) -> None:
+    """Reading checks again what it opened (without waiting on it): a file replaced by a FIFO
+    between `find_files` and the read is refused."""
+    fifo = tmp_path / "report"
+    os.mkfifo(fifo)
+    code = f"""
+    import json, time
+    from pathlib import Path
+    from auditlib.errors import NotJsonError
+    from auditlib.ingest import documents
+    start = time.monotonic()
+    result = {{"sniff": documents._looks_like_json(Path({str(fifo)!r}))}}
+    try:
+        documents.read_file(Path({str(fifo)!r}))
+    except NotJsonError as e:
+        result["read"] = str(e)
+    """
+    result = _child(textwrap.dedent(code) + _REPORT)
+    assert result["sniff"] is None
+    assert result["read"] == f"{fifo}: a FIFO (named pipe), {_REGULAR_ONLY}"
+
+
 def test_a_huge_single_string_is_refused_and_memory_follows_the_limit(tmp_path: Path) -> None:
     """With the limit lowered to 16 MiB: a 40 MiB string is refused unread; a document with a
     string just under the limit is read whole, at a cost proportional to the limit (in 1 GB of

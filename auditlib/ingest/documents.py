@@ -102,12 +102,20 @@ def describe_content(head: bytes) -> str:
     return "text"
 
 
+def _open_nonblocking(path: str, flags: int) -> int:
+    # A FIFO opened without O_NONBLOCK waits for a writer; with it, opening returns at once and
+    # fstat then refuses it. Regular files ignore the flag.
+    return os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
+
+
 def _looks_like_json(path: Path) -> str | None:
     """Return None when `path` should be read as JSON, else why not (never quoting its bytes)."""
     if path.name.lower().endswith(JSON_SUFFIXES):
         return None
     try:
-        with path.open("rb") as f:
+        with open(path, "rb", opener=_open_nonblocking) as f:  # never waits on a FIFO
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                return None  # no longer a regular file: reading it refuses it
             head = f.read(_HEAD)
     except OSError:
         return None  # unreadable: reading it reports the error
@@ -196,12 +204,6 @@ class RawFile:
     def size(self) -> int:
         """Return the size in bytes."""
         return len(self.data)
-
-
-def _open_nonblocking(path: str, flags: int) -> int:
-    # A FIFO opened without O_NONBLOCK waits for a writer; with it, opening returns at once and
-    # fstat below refuses it. Regular files ignore the flag.
-    return os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
 
 
 def too_large(source: str, size: int, limit: int, *, read: bool = False) -> str:
