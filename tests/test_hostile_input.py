@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import os
+import socket
 import struct
 import subprocess
 import sys
@@ -115,6 +116,19 @@ def _link(name: str, target: str) -> Callable[[Path], Path]:
     return make
 
 
+def _link_to_fifo(folder: Path) -> Path:
+    os.mkfifo(folder.parent / "pipe-elsewhere")
+    (folder / "linked.json").symlink_to(folder.parent / "pipe-elsewhere")
+    return folder / "linked.json"
+
+
+def _socket(folder: Path) -> Path:
+    path = folder / "report.json"
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(path))
+    return path
+
+
 def _big_document(folder: Path) -> Path:
     """1 GiB that claims to be a document (sparse: costs no disk)."""
     path = folder / "huge.json"
@@ -146,6 +160,8 @@ _DEEP = "arrays and objects nested deeper than 500 levels (limit MAX_NESTING_DEP
 DOCUMENT_ATTACKS: dict[str, tuple[Callable[[Path], Path], str]] = {
     "fifo-named-json": (_fifo("scan.json"), f"a FIFO (named pipe), {_REGULAR_ONLY}"),
     "fifo-without-a-name": (_fifo("scan-output"), f"a FIFO (named pipe), {_REGULAR_ONLY}"),
+    "link-to-a-fifo": (_link_to_fifo, "a symbolic link to a FIFO (named pipe) ("),
+    "socket": (_socket, f"a socket, {_REGULAR_ONLY}"),
     "link-to-dev-zero": (
         _link("zero.json", "/dev/zero"),
         f"a symbolic link to a character device (/dev/zero), {_REGULAR_ONLY}",
