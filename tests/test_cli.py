@@ -31,7 +31,8 @@ def test_summarize_prints_the_documented_shape(tmp_path: Path) -> None:
     assert list(f) == ["path", "format", "format_version", "rows", "error"]
     assert f["format"] == "trivy-json" and f["format_version"] == "2" and f["error"] is None
     assert f["rows"]["vulnerabilities"] == 1 and f["rows"]["scans"] == 1
-    assert f"skipped: {d / 'notes.md'}: not a JSON document (begins '# notes')" in result.stderr
+    assert (f"skipped: {d / 'notes.md'}: not a JSON document (text that does not begin with "
+            "'{' or '[', no .json name)") in result.stderr
 
 
 def test_summarize_exits_2_when_a_file_cannot_be_read(tmp_path: Path) -> None:

@@ -4,12 +4,16 @@ raises.
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import auditlib
+from auditlib.errors import NotJsonError
+from auditlib.ingest import documents, reader
 from tests.samples import TRIVY
 
 
@@ -132,3 +136,126 @@ def test_a_bad_record_is_a_warning_and_the_rest_is_read(write_json) -> None:  # 
     assert len(warnings) == 1
     assert "Vulnerabilities[1]" in warnings["locator"].iloc[0]
     assert sorted(data.vulnerabilities["vuln_id"]) == ["CVE-2024-0001", "CVE-2024-0003"]
+
+
+# --- limits and what a reason may say (the attacks themselves: tests/test_hostile_input.py) ---
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "kind"),
+    [
+        ("token", b"ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8\n", "text that does not begin"),
+        ("shadow", b"root:$6$saltsalt$c2VjcmV0aGFzaA:19000:0:99999:7:::\n", "text that does not"),
+        ("key.bin", b"\x00\x01ghp_A1b2C3d4\xff\xfe", "binary data"),
+        ("secret.gz", b"\x1f\x8b\x08\x00ghp_A1b2C3d4", "gzip-compressed data"),
+        ("blank", b"   \n\n", "blank text"),
+        ("empty", b"", "an empty file"),
+    ],
+)
+def test_a_skip_reason_says_what_the_file_looks_like_never_its_bytes(
+    tmp_path: Path, name: str, content: bytes, kind: str
+) -> None:
+    target = tmp_path / "elsewhere" / name
+    target.parent.mkdir()
+    target.write_bytes(content)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / name).symlink_to(target)  # a link to a file outside, as to /etc/shadow
+    data = auditlib.load(folder)
+    [reason] = data.load_errors.loc[data.load_errors["level"] == "skipped", "reason"].tolist()
+    assert reason.startswith("not a JSON document (") and kind in reason
+    for piece in (b"ghp_", b"A1b2", b"root", b"$6$", b"salt"):
+        assert piece.decode() not in reason
+
+
+def test_a_json_named_file_of_other_bytes_is_an_error_that_quotes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "token.json").write_bytes(b"ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8")
+    [reason] = _errors(auditlib.load(tmp_path))
+    assert "not valid JSON" in reason and "ghp_" not in reason and "A1b2" not in reason
+
+
+def test_a_document_over_the_byte_limit_is_refused_by_its_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc = json.dumps(TRIVY).encode()
+    monkeypatch.setattr(documents, "MAX_DOCUMENT_BYTES", len(doc))
+    (tmp_path / "a-at-limit.json").write_bytes(doc)
+    (tmp_path / "b-over.json").write_bytes(doc + b" ")
+    data = auditlib.load(tmp_path, workers=1)
+    assert data.scans["source"].tolist() == [str(tmp_path / "a-at-limit.json")]
+    assert _errors(data) == [
+        f"{tmp_path / 'b-over.json'}: {len(doc) + 1:,} bytes, more than auditlib reads of one "
+        f"document (limit MAX_DOCUMENT_BYTES={len(doc)}); refused"
+    ]
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc (Linux)")
+def test_the_bytes_read_are_capped_not_the_size_a_file_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A /proc file reports size 0 (as a device does): the cap counts the bytes read."""
+    monkeypatch.setattr(documents, "MAX_DOCUMENT_BYTES", 100)
+    link = tmp_path / "status.json"
+    link.symlink_to("/proc/self/status")
+    [reason] = _errors(auditlib.load(link, workers=1))
+    assert reason == (
+        f"{link}: more than 100 bytes read though its size says 0, more than auditlib reads of "
+        "one document (limit MAX_DOCUMENT_BYTES=100); refused"
+    )
+    with pytest.raises(NotJsonError, match="more than 100 bytes read"):
+        documents.read_file(link)
+
+
+def test_a_file_that_grows_while_read_is_read_whole_within_the_limit() -> None:
+    """Reading goes on past the size a file reported (up to the limit): nothing is cut short."""
+    grown = json.dumps(TRIVY).encode()  # the file said 2 bytes when it was looked at
+    assert documents._read_capped(io.BytesIO(grown), 2, 10_000) == grown
+    assert len(documents._read_capped(io.BytesIO(grown), 2, 100)) == 101  # one past: refused
+    assert documents._read_capped(io.BytesIO(grown), len(grown), 10_000) == grown
+
+
+def test_deep_nesting_is_refused_naming_the_limit(tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_bytes(b"[" * 100_000 + b"]" * 100_000)
+    nested = tmp_path / "deep-inside.json"
+    nested.write_bytes(b'{"SchemaVersion": 2, "Results": ' + b"[" * 5000 + b"]" * 5000 + b"}")
+    (tmp_path / "good.json").write_text(json.dumps(TRIVY))
+    data = auditlib.load(tmp_path, workers=1)
+    assert len(data.scans) == 1
+    assert sorted(_errors(data)) == [
+        f"{p}: arrays and objects nested deeper than 500 levels (limit "
+        "MAX_NESTING_DEPTH=500); refused"
+        for p in (nested, path)
+    ]
+
+
+def test_nesting_within_the_limit_is_read(tmp_path: Path) -> None:
+    doc = json.loads(json.dumps(TRIVY))
+    deep: list[Any] = []
+    for _ in range(documents.MAX_NESTING_DEPTH - 10):
+        deep = [deep]
+    doc["Extra"] = deep
+    path = tmp_path / "deep-but-fine.json"
+    path.write_text(json.dumps(doc))
+    data = auditlib.load(path)
+    assert _errors(data) == [] and len(data.vulnerabilities) == 1
+
+
+def test_files_read_ahead_are_bounded_in_bytes_and_keep_their_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reader, "PREFETCH_BYTES", 1)  # one file read ahead at a time
+    names = []
+    for i in range(8):
+        doc = json.loads(json.dumps(TRIVY))
+        doc["Metadata"]["ImageID"] = f"sha256:{i:064d}"
+        (tmp_path / f"{i}.json").write_text(json.dumps(doc))
+        names.append(str(tmp_path / f"{i}.json"))
+    (tmp_path / "3-broken.json").write_text("{")
+    (tmp_path / "5-notes").write_text("notes")
+    data = auditlib.load(tmp_path, workers=1)
+    assert data.scans["source"].tolist() == names
+    assert [Path(f.path).name for f in data.files] == [
+        "0.json", "1.json", "2.json", "3-broken.json", "3.json", "4.json", "5-notes", "5.json",
+        "6.json", "7.json",
+    ]

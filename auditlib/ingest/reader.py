@@ -11,13 +11,19 @@ import gc
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
-from itertools import islice
 
 from auditlib.data import AuditData, FileResult
 from auditlib.errors import ParseError
 from auditlib.identity import normalize_digest, normalize_reference, parse_reference
+from auditlib.ingest import documents
 from auditlib.ingest.accumulate import Accumulator
-from auditlib.ingest.documents import Candidate, RawFile, decode_document, read_file
+from auditlib.ingest.documents import (
+    Candidate,
+    RawFile,
+    decode_document,
+    read_file,
+    too_deep,
+)
 from auditlib.parsers import identify, parse_document
 from auditlib.rows import Output, Row, ScanInfo
 
@@ -174,28 +180,68 @@ def _load(candidates: list[Candidate], collected_at: datetime) -> AuditData:
     files: list[FileResult] = []
     with ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="auditlib-read") as pool:
         # Read and hash the next files while this one is parsed: both release the GIL.
-        pending: deque[Future[RawFile]] = deque()
-        to_read = iter(c for c in candidates if c.skip_reason is None)
-        for c in islice(to_read, PREFETCH):
-            pending.append(pool.submit(read_file, c.path))
+        ahead = _ReadAhead(pool, [c for c in candidates if c.skip_reason is None and not c.error])
         for cand in candidates:
             source = str(cand.path)
+            if cand.error is not None:
+                acc.error(source, None, "error", cand.error)
+                files.append(FileResult(source, error=cand.error))
+                continue
             if cand.skip_reason is not None:
                 acc.error(source, None, "skipped", cand.skip_reason)
                 files.append(FileResult(source, skipped=cand.skip_reason))
                 continue
-            future = pending.popleft()
-            for c in islice(to_read, 1):
-                pending.append(pool.submit(read_file, c.path))
-            files.append(_read_one(acc, source, future))
+            files.append(_read_one(acc, source, ahead.next()))
     return AuditData(**acc.build(), files=files)
 
 
 PREFETCH = 6
-"""Files read ahead of the one being parsed (at most a few tens of MB in memory)."""
+"""Files read ahead of the one being parsed."""
+
+PREFETCH_BYTES = 64 * 1024**2
+"""Bytes (by the files' sizes) read ahead of the one being parsed, at most, beyond one file: with
+`PREFETCH`, files read ahead hold at most 64 MiB plus one document (`MAX_DOCUMENT_BYTES`)."""
 
 READERS = 2
 """Threads reading and hashing files ahead: hashing (about 1 GB/s) must keep up with parsing."""
+
+
+class _ReadAhead:
+    """The files to read, in order, each read on a thread a few files ahead of its turn."""
+
+    def __init__(self, pool: ThreadPoolExecutor, to_read: list[Candidate]) -> None:
+        self._pool = pool
+        self._todo = iter(to_read)
+        self._pending: deque[tuple[Future[RawFile], int]] = deque()
+        self._bytes = 0
+        self._fill()
+
+    def _fill(self) -> None:
+        while len(self._pending) < PREFETCH and (
+            not self._pending or self._bytes < PREFETCH_BYTES
+        ):
+            cand = next(self._todo, None)
+            if cand is None:
+                return
+            size = _size(cand)
+            self._pending.append((self._pool.submit(read_file, cand.path), size))
+            self._bytes += size
+
+    def next(self) -> Future[RawFile]:
+        """Return the read of the next file, and start reading the ones after it."""
+        future, size = self._pending.popleft()
+        self._bytes -= size
+        self._fill()
+        return future
+
+
+def _size(cand: Candidate) -> int:
+    """Return the bytes reading `cand` will hold: its size, or 0 when it is refused unread."""
+    try:
+        size = cand.path.stat().st_size
+    except (OSError, ValueError):
+        return 0
+    return size if size <= documents.MAX_DOCUMENT_BYTES else 0
 
 
 def _read_one(acc: Accumulator, source: str, future: Future[RawFile]) -> FileResult:
@@ -211,6 +257,10 @@ def _read_one(acc: Accumulator, source: str, future: Future[RawFile]) -> FileRes
     except ParseError as e:
         acc.error(source, e.format or fmt, "error", str(e))
         return FileResult(source, e.format or fmt, error=str(e))
+    except RecursionError:  # a parser decoding a section as deep as the decoder could follow
+        reason = too_deep(source)
+        acc.error(source, fmt, "error", reason)
+        return FileResult(source, fmt, error=reason)
     except Exception as e:  # noqa: BLE001 - one bad file must never stop the others
         reason = f"{source}: unexpected {type(e).__name__} while reading: {e}"
         acc.error(source, fmt, "error", reason)

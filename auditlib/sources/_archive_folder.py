@@ -14,6 +14,8 @@ from auditlib.sources._archive_members import (
     MemberInfo,
     Members,
     clean_name,
+    mode_kind,
+    not_regular,
 )
 
 
@@ -55,11 +57,8 @@ class FolderMembers(Members):
                 return MemberInfo(clean, "symlink", 0, os.readlink(path))
         except OSError:
             return None
-        if stat.S_ISDIR(st.st_mode):
-            return MemberInfo(clean, "dir", 0)
-        if stat.S_ISREG(st.st_mode):
-            return MemberInfo(clean, "file", st.st_size)
-        return MemberInfo(clean, "other", 0)
+        kind = mode_kind(st.st_mode)
+        return MemberInfo(clean, kind, st.st_size if kind == "file" else 0)
 
     def size_of(self, name: str) -> int | None:
         """Return the size of file `name`, following symlinks that stay inside the folder."""
@@ -76,15 +75,26 @@ class FolderMembers(Members):
         return st.st_size if stat.S_ISREG(st.st_mode) else None
 
     def _read(self, info: MemberInfo) -> bytes:
+        # O_NONBLOCK: a FIFO put in place of the file since `info` is opened without waiting,
+        # then refused.
         flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        limit = self.limits.max_json_bytes
         try:
             fd = os.open(self._root / info.name, flags)
             with os.fdopen(fd, "rb") as handle:
-                if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                    raise ArchiveError(f"{info.name}: not a regular file")
-                data = handle.read(self.limits.max_json_bytes + 1)
+                st = os.fstat(handle.fileno())
+                if not stat.S_ISREG(st.st_mode):
+                    kind = not_regular(mode_kind(st.st_mode))
+                    raise ArchiveError(f"{info.name}: {kind}; refusing it as a JSON member")
+                # The bytes read are bounded, not the size the file reports.
+                data = handle.read(min(st.st_size, limit) + 1)
+                if len(data) > st.st_size and len(data) <= limit:
+                    data += handle.read(limit + 1 - len(data))
         except OSError as exc:
             raise ArchiveError(f"{info.name}: cannot be read ({exc.strerror})") from None
-        if len(data) > self.limits.max_json_bytes:
-            raise ArchiveError(f"{info.name}: absurd size for a JSON member (grew while read)")
+        if len(data) > limit:
+            raise ArchiveError(
+                f"{info.name}: absurd size for a JSON member: more than {limit} bytes read "
+                f"(limit max_json_bytes={limit})"
+            )
         return data

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import stat
 import tarfile
 from dataclasses import dataclass
 from typing import Any
@@ -20,20 +21,85 @@ from auditlib.errors import AuditlibError
 
 @dataclass(frozen=True, slots=True)
 class ArchiveLimits:
-    """Bounds that keep a hostile or broken archive from costing unbounded time or memory."""
+    """Bounds that keep a hostile or broken archive from costing unbounded time or memory.
+
+    A limit hit is a reason naming the archive, the member when there is one, and the limit
+    (`limit max_entries=100000`); the defaults are far above what real archives need.
+    """
 
     max_json_bytes: int = 64 * 1024 * 1024
-    """Largest JSON member (manifest, index, config) read; a larger one is refused."""
+    """Largest JSON member (manifest, index, config) read; a larger one is refused. Each member
+    is read and decoded once, however many entries name it."""
     max_members: int = 100_000
     """Most members a tar may have."""
     max_buffered_bytes: int = 256 * 1024 * 1024
     """Compressed tars only: most bytes of JSON-looking members kept in memory in all."""
     max_index_depth: int = 8
     """Deepest nesting of image indexes followed in an OCI layout."""
+    max_entries: int = 100_000
+    """Most entries of `manifest.json`, and most descriptors read from the image indexes of an
+    OCI layout in all (each index is read once, however many times it is named); an archive
+    with more is refused (beside a `manifest.json`, its index is left unread)."""
+    max_member_bytes: int = 16 * 1024**3
+    """Compressed tars only: the largest member once decompressed (16 GiB). A compressed tar is
+    read as a stream, so even a layer that is skipped is decompressed; an archive with a larger
+    member is refused when its header is read."""
+    max_compression_ratio: int = 100
+    """Compressed tars only: most bytes decompressed per compressed byte read (a decompression
+    bomb expands about 1,000 times, real image archives 2 to 10 times), checked once
+    `ratio_grace_bytes` have been decompressed; an archive that expands more is refused."""
+    ratio_grace_bytes: int = 64 * 1024 * 1024
+    """Decompressed bytes read before `max_compression_ratio` is checked (a small tar of JSON
+    and padding compresses very well)."""
+    max_reasons: int = 20
+    """Most reasons kept for one archive; the rest are counted in one more reason."""
 
 
 class ArchiveError(AuditlibError):
     """A member, or the whole archive, could not be read; the message says which and why."""
+
+
+class ArchiveLimitError(ArchiveError):
+    """A limit of `ArchiveLimits` was hit for the whole archive: it is refused, not just the
+    entry being read."""
+
+
+_MODE_KINDS = (
+    (stat.S_ISFIFO, "fifo"),
+    (stat.S_ISSOCK, "socket"),
+    (stat.S_ISCHR, "chardev"),
+    (stat.S_ISBLK, "blockdev"),
+    (stat.S_ISDIR, "dir"),
+)
+
+KIND_WORDS = {
+    "fifo": "a FIFO (named pipe)",
+    "socket": "a socket",
+    "chardev": "a character device",
+    "blockdev": "a block device",
+    "sparse": "a sparse file",
+    "dir": "a folder",
+    "other": "a special file",
+}
+"""What each `MemberInfo.kind` that is not a file or a link is, in words."""
+
+
+def mode_kind(mode: int) -> str:
+    """Return the `MemberInfo.kind` of a file of stat mode `mode`."""
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISLNK(mode):
+        return "symlink"
+    return next((kind for test, kind in _MODE_KINDS if test(mode)), "other")
+
+
+def not_regular(kind: str, link_to: str | None = None) -> str:
+    """Return the end of a refusal of something that is not a regular file (`kind` as
+    `mode_kind` gives it), reached through a symbolic link to `link_to` if given."""
+    what = KIND_WORDS.get(kind, kind)
+    if link_to is not None:
+        what = f"a symbolic link to {what} ({link_to})"
+    return f"{what}, not a regular file"
 
 
 _LINK_HOPS = 8
@@ -46,8 +112,8 @@ class MemberInfo:
     name: str
     """The cleaned name (`blobs/sha256/ab...`, no `./` prefix)."""
     kind: str
-    """`file`, `dir`, `symlink`, `hardlink`, `other` (device, fifo, sparse file) or, in a folder,
-    `outside` (its folder resolves outside the archive folder)."""
+    """`file`, `dir`, `symlink`, `hardlink`, `fifo`, `socket`, `chardev`, `blockdev`, `sparse`,
+    `other` or, in a folder, `outside` (its folder resolves outside the archive folder)."""
     size: int
     """Size in bytes (0 for anything but a file)."""
     linkname: str = ""
@@ -120,11 +186,11 @@ class Members:
         if info.kind == "outside":
             raise ArchiveError(f"{clean}: its folder resolves outside the archive; refusing it")
         if info.kind != "file":
-            raise ArchiveError(f"{clean}: not a regular file ({info.kind})")
+            raise ArchiveError(f"{clean}: {not_regular(info.kind)}; refusing it as a JSON member")
         if info.size > self.limits.max_json_bytes:
             raise ArchiveError(
                 f"{clean}: absurd size for a JSON member: {info.size} bytes "
-                f"(limit {self.limits.max_json_bytes})"
+                f"(limit max_json_bytes={self.limits.max_json_bytes})"
             )
         return self._read(info)
 
@@ -181,8 +247,9 @@ class Members:
         except ArchiveError as exc:
             raise ArchiveError(f"member {exc}; refusing the archive") from None
         if len(self._index) >= self.limits.max_members:
-            raise ArchiveError(
-                f"more than {self.limits.max_members} members; refusing the archive"
+            raise ArchiveLimitError(
+                f"more than {self.limits.max_members} members "
+                f"(limit max_members={self.limits.max_members}); refusing the archive"
             )
         if not name:
             return None
@@ -192,8 +259,16 @@ class Members:
             kind = "hardlink"
         elif member.isdir():
             kind = "dir"
-        elif member.isfile() and not member.issparse():
+        elif member.issparse():
+            kind = "sparse"
+        elif member.isfile():
             kind = "file"
+        elif member.isfifo():
+            kind = "fifo"
+        elif member.ischr():
+            kind = "chardev"
+        elif member.isblk():
+            kind = "blockdev"
         else:
             kind = "other"
         info = MemberInfo(name, kind, member.size if kind == "file" else 0, member.linkname)

@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from auditlib.identity import Reference, parse_reference
-from auditlib.sources._archive_members import ArchiveError, ArchiveLimits, Members, decode_json
+from auditlib.sources._archive_members import (
+    ArchiveError,
+    ArchiveLimitError,
+    ArchiveLimits,
+    Members,
+    decode_json,
+)
 
 INDEX_TYPES = frozenset(
     {
@@ -145,23 +151,68 @@ def _platform(desc: Mapping[str, Any]) -> str:
 
 
 class _Walk:
-    """One walk of `index.json` and the indexes it names."""
+    """One walk of `index.json` and the indexes it names.
+
+    Each blob is read, verified and decoded once, however often it is named; each `index.json`
+    entry is followed depth first, visiting each index and manifest once (an index naming
+    another many times, on many levels, costs one visit per descriptor, not one per path).
+    Descriptors read are counted against `max_entries`.
+    """
 
     def __init__(self, members: Members, limits: ArchiveLimits, errors: list[str]) -> None:
         self.members = members
         self.limits = limits
         self.errors = errors
         self.found: list[ManifestRef] = []
+        self.entries = 0
+        self._blobs: dict[str, dict[str, Any] | ArchiveError] = {}
+        """Each blob read: its decoded object, or why it could not be read."""
+        self._reported: set[str] = set()
+        """Reasons already in `errors` (a blob that is named many times is reported once)."""
 
-    def visit(
-        self,
-        desc: Mapping[str, Any],
-        where: str,
-        names: list[Reference],
-        named_digest: str,
-        path: tuple[str, ...],
-    ) -> None:
-        """Record the image manifests `desc` reaches (itself, or an index's children).
+    def count(self, n: int = 1) -> None:
+        """Count `n` more descriptors read.
+
+        Raises:
+            ArchiveLimitError: past `max_entries`.
+        """
+        self.entries += n
+        if self.entries > self.limits.max_entries:
+            raise ArchiveLimitError(
+                f"index.json: more than {self.limits.max_entries} descriptors in it and the "
+                f"image indexes it names (limit max_entries={self.limits.max_entries})"
+            )
+
+    def _blob(self, desc: Mapping[str, Any], digest: str, where: str) -> dict[str, Any]:
+        """Return the decoded JSON object of the blob `desc` names, read once per digest.
+
+        Raises:
+            ArchiveError: as `read_blob`, or if it is not a JSON object.
+        """
+        if not _DIGEST.match(digest):  # as read_blob says it, without keeping it by digest
+            raise ArchiveError(
+                f"{where}{_platform(desc)}: invalid or unsupported digest {desc.get('digest')!r}"
+            )
+        seen = self._blobs.get(digest)
+        if seen is None:
+            try:
+                _, doc = read_blob(self.members, desc, where + _platform(desc))
+                if not isinstance(doc, dict):
+                    raise ArchiveError(f"{blob_name(digest)}: not a JSON object (named by {where})")
+                seen = doc
+            except ArchiveLimitError:
+                raise
+            except ArchiveError as exc:
+                seen = exc
+            self._blobs[digest] = seen
+        if isinstance(seen, ArchiveError):
+            raise seen
+        return seen
+
+    def visit(self, desc: Mapping[str, Any], where: str, top: _Top, visited: set[str],
+              path: tuple[str, ...]) -> None:
+        """Record the image manifests `desc` reaches (itself, or an index's children) that this
+        `index.json` entry has not reached yet.
 
         Raises:
             ArchiveError: if its blob cannot be read or verified, is not an object, or is an
@@ -175,61 +226,78 @@ class _Walk:
         digest = str(desc.get("digest"))
         if digest in path:
             raise ArchiveError(f"{where}: index names itself (a cycle); skipped")
-        _, doc = read_blob(self.members, desc, where + _platform(desc))
-        if not isinstance(doc, dict):
-            raise ArchiveError(f"{blob_name(digest)}: not a JSON object (named by {where})")
+        if digest in visited:
+            return  # reached already from this index.json entry: nothing new below it
+        doc = self._blob(desc, digest, where)
+        visited.add(digest)
         if media is None:
             media = doc.get("mediaType")
         is_index = media in INDEX_TYPES or (media is None and "manifests" in doc)
         if not is_index:
             if media in MANIFEST_TYPES or (media is None and "config" in doc):
-                self.found.append(ManifestRef(where, digest, doc, names, named_digest))
+                self.found.append(ManifestRef(where, digest, doc, top.names, top.digest))
             return
         if len(path) >= self.limits.max_index_depth:
             raise ArchiveError(
-                f"{where}: indexes nested deeper than {self.limits.max_index_depth}; skipped"
+                f"{where}: indexes nested deeper than {self.limits.max_index_depth} "
+                f"(limit max_index_depth={self.limits.max_index_depth}); skipped"
             )
         children = doc.get("manifests")
         if not isinstance(children, list):
             raise ArchiveError(f"{blob_name(digest)}: image index without a 'manifests' list")
+        self.count(len(children))
         for j, child in enumerate(children):
-            self.descend(child, f"{where} > manifests[{j}]", names, named_digest, (*path, digest))
+            self.descend(child, f"{where} > manifests[{j}]", top, visited, (*path, digest))
 
-    def descend(
-        self,
-        desc: Any,
-        where: str,
-        names: list[Reference],
-        named_digest: str,
-        path: tuple[str, ...] = (),
-    ) -> None:
-        """Visit one descriptor, recording (not raising) why it could not be read."""
+    def descend(self, desc: Any, where: str, top: _Top, visited: set[str],
+                path: tuple[str, ...] = ()) -> None:
+        """Visit one descriptor, recording (not raising) why it could not be read; a limit of
+        the whole archive is raised."""
         if not isinstance(desc, dict):
-            self.errors.append(f"{where}: not a descriptor object; skipped")
+            self.report(f"{where}: not a descriptor object; skipped")
             return
         try:
-            self.visit(desc, where, names, named_digest, path)
+            self.visit(desc, where, top, visited, path)
+        except ArchiveLimitError:
+            raise
         except ArchiveError as exc:
-            self.errors.append(str(exc))
+            self.report(str(exc))
+
+    def report(self, reason: str) -> None:
+        """Add `reason` to the errors, once."""
+        if reason not in self._reported:
+            self._reported.add(reason)
+            self.errors.append(reason)
+
+
+@dataclass(frozen=True, slots=True)
+class _Top:
+    """The `index.json` entry a walk started from: the names it gives, and its digest."""
+
+    names: list[Reference]
+    digest: str
 
 
 def walk_index(members: Members, limits: ArchiveLimits, errors: list[str]) -> list[ManifestRef]:
-    """Return the image manifests `index.json` reaches, depth first, in its order.
+    """Return the image manifests `index.json` reaches, depth first, in its order: each once
+    per `index.json` entry that reaches it.
 
     Descriptors that cannot be read are skipped, each with a reason appended to `errors`.
 
     Raises:
         ArchiveError: if `index.json` itself cannot be read or is not an image index.
+        ArchiveLimitError: if the indexes hold more than `max_entries` descriptors in all.
     """
     _, index = members.read_json("index.json")
     manifests = index.get("manifests") if isinstance(index, dict) else None
     if not isinstance(manifests, list):
         raise ArchiveError("index.json: not an image index (no 'manifests' list)")
     walk = _Walk(members, limits, errors)
+    walk.count(len(manifests))
     for i, desc in enumerate(manifests):
         names = names_of(desc) if isinstance(desc, dict) else []
         named_digest = desc.get("digest") if isinstance(desc, dict) else None
-        walk.descend(desc, f"index.json manifests[{i}]", names, str(named_digest))
+        walk.descend(desc, f"index.json manifests[{i}]", _Top(names, str(named_digest)), set())
     return walk.found
 
 
@@ -280,6 +348,9 @@ def layout_images(members: Members, limits: ArchiveLimits, errors: list[str]) ->
         ArchiveError: if `index.json` cannot be read or is not an image index.
     """
     out: list[FoundImage] = []
+    configs: dict[str, tuple[str, Any] | ArchiveError] = {}
+    """Each config read: its image id and decoded JSON, or why not (read once, however many
+    manifests name it)."""
     for ref in walk_index(members, limits, errors):
         desc = ref.manifest.get("config")
         where = f"the config of {blob_name(ref.digest)} ({ref.where})"
@@ -289,15 +360,23 @@ def layout_images(members: Members, limits: ArchiveLimits, errors: list[str]) ->
         media = desc.get("mediaType")
         if isinstance(media, str) and media not in CONFIG_TYPES:
             continue  # an artifact (Helm chart, signature, SBOM), not an image
-        try:
-            data, config = read_blob(members, desc, where)
-        except ArchiveError as exc:
-            errors.append(str(exc))
+        key = f"{desc.get('digest')} {desc.get('size')}"
+        read = configs.get(key)
+        if read is None:
+            try:
+                data, config = read_blob(members, desc, where)
+                if not isinstance(config, dict):
+                    raise ArchiveError(
+                        f"{blob_name(str(desc.get('digest')))}: config is not a JSON object"
+                    )
+                read = ("sha256:" + hashlib.sha256(data).hexdigest(), config)
+            except ArchiveError as exc:
+                read = exc
+                errors.append(str(exc))
+            configs[key] = read
+        if isinstance(read, ArchiveError):
             continue
-        if not isinstance(config, dict):
-            errors.append(f"{blob_name(str(desc.get('digest')))}: config is not a JSON object")
-            continue
+        image_id, config = read
         tags, digests = name_refs(ref.names, ref.named_digest)
-        image_id = "sha256:" + hashlib.sha256(data).hexdigest()
         out.append(FoundImage(image_id, config, tags, digests, _layers_size(ref.manifest)))
     return out

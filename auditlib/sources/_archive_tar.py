@@ -3,28 +3,45 @@
 A plain tar is indexed by its headers (layer data is seeked over, never read) and its JSON
 members are read on demand. A compressed tar cannot be seeked cheaply, so it is read once as a
 stream and only the members that look like JSON (first non-blank byte `{` or `[`, size within the
-limit) are kept in memory.
+limit) are kept in memory. The stream is decompressed here (gzip, bzip2, xz), counting the bytes
+in and out, so that a member larger than `max_member_bytes` or a stream expanding more than
+`max_compression_ratio` times (a decompression bomb) is refused early, not read to its end.
+
+Only a regular file (or a folder, an OCI layout) is opened: a FIFO, socket or device, or a link to
+one, is refused without waiting on it.
 """
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import lzma
+import os
 import tarfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from io import BufferedIOBase
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Any, cast
 
 from auditlib.sources._archive_folder import FolderMembers
-from auditlib.sources._archive_members import ArchiveError, ArchiveLimits, MemberInfo, Members
+from auditlib.sources._archive_members import (
+    ArchiveError,
+    ArchiveLimitError,
+    ArchiveLimits,
+    MemberInfo,
+    Members,
+    mode_kind,
+    not_regular,
+)
 
 _GZIP, _BZIP2, _XZ, _ZSTD = b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd"
 _PEEK = 512
-_STREAM_MODES: dict[str, Literal["r|gz", "r|bz2", "r|xz"]] = {
-    "gz": "r|gz",
-    "bz2": "r|bz2",
-    "xz": "r|xz",
+_DECOMPRESSORS: dict[str, Callable[[Any], BufferedIOBase]] = {
+    "gz": lambda f: gzip.GzipFile(fileobj=f, mode="rb"),
+    "bz2": lambda f: bz2.BZ2File(f, "rb"),
+    "xz": lambda f: lzma.LZMAFile(f, "rb"),
 }
 
 
@@ -74,6 +91,11 @@ class _StreamedTar(Members):
         try:
             while (member := tar.next()) is not None:
                 info = self._add(member)
+                if member.size > limits.max_member_bytes:
+                    raise ArchiveLimitError(
+                        f"{member.name}: {member.size} bytes once decompressed (limit "
+                        f"max_member_bytes={limits.max_member_bytes}); refusing the archive"
+                    )
                 if info is None or info.kind != "file" or info.size > limits.max_json_bytes:
                     continue
                 handle = tar.extractfile(member)
@@ -86,13 +108,18 @@ class _StreamedTar(Members):
                     data = head + handle.read(info.size - len(head))
                 buffered += len(data)
                 if buffered > limits.max_buffered_bytes:
-                    raise ArchiveError(
-                        f"more than {limits.max_buffered_bytes} bytes of JSON members; "
-                        "refusing the archive"
+                    raise ArchiveLimitError(
+                        f"more than {limits.max_buffered_bytes} bytes of JSON members (limit "
+                        f"max_buffered_bytes={limits.max_buffered_bytes}); refusing the archive"
                     )
                 self._data[info.name] = data
         except _CORRUPT as exc:
             raise self._cut_short(exc) from None
+        except _Bomb as exc:
+            if not self._index:
+                raise
+            # The stream expanded too much while this member was read or skipped.
+            raise _Bomb(f"{next(reversed(self._index))}: {exc}") from None
 
     def _read(self, info: MemberInfo) -> bytes:
         data = self._data.get(info.name)
@@ -115,23 +142,92 @@ def _sniff(head: bytes) -> str:
     return ""
 
 
+class _Bomb(ArchiveLimitError):
+    """A compressed tar expanded more than `max_compression_ratio` times."""
+
+
+class _Counted:
+    """The compressed file, counting the bytes read from it."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self._handle = handle
+        self.count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._handle.read(size)
+        self.count += len(data)
+        return data
+
+
+class _Inflated:
+    """The decompressed stream `tarfile` reads, refused once it expands more than
+    `max_compression_ratio` times what was read of the compressed file."""
+
+    def __init__(self, method: str, handle: IO[bytes], limits: ArchiveLimits) -> None:
+        self._counted = _Counted(handle)
+        self._stream = _DECOMPRESSORS[method](self._counted)
+        self._limits = limits
+        self.out = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self.out += len(data)
+        limits = self._limits
+        if (
+            self.out > limits.ratio_grace_bytes
+            and self.out > limits.max_compression_ratio * max(self._counted.count, 1)
+        ):
+            raise _Bomb(
+                f"the archive expands more than {limits.max_compression_ratio} times when "
+                f"decompressed ({self.out} bytes from the first {self._counted.count} "
+                f"compressed; limit max_compression_ratio={limits.max_compression_ratio}), as a "
+                "decompression bomb does; refusing the archive"
+            )
+        return data
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+def _open_regular(path: Path) -> IO[bytes]:
+    """Open the archive file `path` for reading, refusing anything but a regular file (a FIFO
+    is opened without waiting for a writer, then refused).
+
+    Raises:
+        ArchiveError: if it cannot be opened or is not a regular file.
+    """
+    try:
+        kind = mode_kind(path.stat().st_mode)  # follows links: a link to /dev/zero is a device
+        if kind != "file":
+            link_to = os.path.realpath(path) if path.is_symlink() else None
+            raise ArchiveError(
+                f"{not_regular(kind, link_to)}; only regular files and folders are read"
+            )
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        handle = os.fdopen(fd, "rb")
+    except OSError as exc:
+        raise ArchiveError(f"cannot be opened ({exc.strerror})") from None
+    kind = mode_kind(os.fstat(handle.fileno()).st_mode)
+    if kind != "file":  # replaced since it was looked at
+        handle.close()
+        raise ArchiveError(f"{not_regular(kind)}; only regular files and folders are read")
+    return handle
+
+
 @contextmanager
 def open_members(path: Path, limits: ArchiveLimits) -> Iterator[Members]:
     """Yield the members of the archive at `path` (a tar, a compressed tar, or a folder).
 
     Raises:
-        ArchiveError: if the path cannot be read, is not a tar (or a folder), is compressed with
-            an unsupported method, is truncated or corrupt, has an unsafe member name, or has
-            more members than the limit.
+        ArchiveError: if the path cannot be read, is not a regular file (or a folder), is not a
+            tar, is compressed with an unsupported method, is truncated or corrupt, has an
+            unsafe member name, or is over a limit (`ArchiveLimitError`: too many members, a
+            member too large once decompressed, a stream expanding too much).
     """
     if path.is_dir():
         yield FolderMembers(path, limits)
         return
-    try:
-        handle: IO[bytes] = open(path, "rb")
-    except OSError as exc:
-        raise ArchiveError(f"cannot be opened ({exc.strerror})") from None
-    with handle:
+    with _open_regular(path) as handle:
         head = handle.read(_PEEK)
         if not head:
             raise ArchiveError("empty file: not a tar archive")
@@ -139,16 +235,29 @@ def open_members(path: Path, limits: ArchiveLimits) -> Iterator[Members]:
         method = _sniff(head)
         if method == "zst":
             raise ArchiveError("zstd-compressed; decompress it first (unsupported here)")
-        try:
-            if method:
-                with tarfile.open(fileobj=handle, mode=_STREAM_MODES[method]) as tar:
-                    members: Members = _StreamedTar(tar, f"tar.{method}", limits)
-            else:
+        if not method:
+            try:
                 tar = tarfile.open(fileobj=handle, mode="r:")
-                members = _SeekableTar(tar, limits)
-        except tarfile.ReadError as exc:
-            what = f"not a valid {method}-compressed tar archive" if method else "not a tar archive"
-            raise ArchiveError(f"{what} ({exc})") from None
-        except _CORRUPT as exc:
-            raise ArchiveError(f"truncated or corrupt archive ({exc})") from None
+                members: Members = _SeekableTar(tar, limits)
+            except tarfile.ReadError as exc:
+                raise ArchiveError(f"not a tar archive ({exc})") from None
+            except _CORRUPT as exc:
+                raise ArchiveError(f"truncated or corrupt archive ({exc})") from None
+            yield members
+            return
+        inflated = _Inflated(method, handle, limits)
+        try:
+            try:
+                stream = tarfile.open(fileobj=cast(IO[bytes], inflated), mode="r|")
+            except _CORRUPT as exc:
+                raise ArchiveError(
+                    f"not a valid {method}-compressed tar archive ({exc})"
+                ) from None
+            with stream:
+                try:
+                    members = _StreamedTar(stream, f"tar.{method}", limits)
+                except _CORRUPT as exc:
+                    raise ArchiveError(f"truncated or corrupt archive ({exc})") from None
+        finally:
+            inflated.close()
         yield members

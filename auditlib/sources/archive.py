@@ -13,6 +13,13 @@ read, only their sizes taken from the tar headers. Every config is checked again
 that names it. A hostile or broken archive gives reasons in `Collection.errors`, never an
 exception: unsafe member names (absolute, `..`), symlinks or hardlinks where JSON is expected,
 JSON members of absurd size, too many members, and files that are not tars are all refused.
+
+Time and memory are bounded by `ArchiveLimits`, whatever the archive holds: each JSON member is
+read and decoded once however many entries name it, each image index is visited once however
+many paths lead to it, entries and descriptors are counted (`max_entries`), a compressed tar is
+refused once it expands too much (`max_compression_ratio`, `max_member_bytes`), and only a
+regular file or a folder is opened (a FIFO or a device is refused without waiting on it). A
+limit hit is a reason naming the archive, the member and the limit (`limit max_entries=100000`).
 """
 
 from __future__ import annotations
@@ -54,8 +61,8 @@ def _read(
     """Return the format version and images of an opened archive, setting `col.format`."""
     if members.has("manifest.json"):
         col.format = "docker-archive"
-        images = docker_images(members, errors)
-        add_repo_digests(images, members, limits)
+        images = docker_images(members, limits, errors)
+        add_repo_digests(images, members, limits, errors)
         return DOCKER_ARCHIVE_VERSION, images
     if members.has("index.json"):
         col.format = "oci-layout"
@@ -80,8 +87,8 @@ def collect_archive(
 
     Args:
         path: the archive: a tar (`.tar`, `.tar.gz`, ...) or an OCI layout folder.
-        limits: bounds on member count, JSON member size and memory; the defaults suit any
-            real archive.
+        limits: bounds on members, entries, JSON member size, decompression and memory; the
+            defaults suit any real archive.
 
     Returns:
         One `Collection` (source = `path`, format `docker-archive` or `oci-layout`) with one
@@ -130,6 +137,12 @@ def collect_archive(
             )
         except Exception as exc:
             errors.append(f"{image.image_id}: config could not be mapped ({exc})")
-    for reason in errors:
+    shown = errors[: limits.max_reasons]
+    if len(errors) > len(shown):
+        shown.append(
+            f"{len(errors) - len(shown)} more problems like these (only the first "
+            f"{len(shown)} are listed; limit max_reasons={limits.max_reasons})"
+        )
+    for reason in shown:
         col.error(f"{source}: {reason}")
     return col

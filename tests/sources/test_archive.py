@@ -28,6 +28,7 @@ import pytest
 
 from auditlib.data import AuditData
 from auditlib.ingest.collect import to_audit_data
+from auditlib.sources._archive_members import Members
 from auditlib.sources.archive import ArchiveLimits, collect_archive
 from auditlib.sources.record import Collection
 from auditlib.tables import TABLES
@@ -705,7 +706,7 @@ def test_oversized_manifest_refused_unread(
     reason = _only_error(collect(archive))
     assert reason == (
         f"{archive}: manifest.json: absurd size for a JSON member: 67108865 bytes "
-        "(limit 67108864)"
+        "(limit max_json_bytes=67108864)"
     )
 
 
@@ -725,7 +726,9 @@ def test_oversized_config_in_gzip_refused(
 def test_too_many_members_refused(tmp_path: Path, collect: Callable[..., Collection]) -> None:
     archive = _write_tar(tmp_path / "many.tar", docker_save_entries())
     reason = _only_error(collect(archive, limits=ArchiveLimits(max_members=5)))
-    assert reason == f"{archive}: more than 5 members; refusing the archive"
+    assert reason == (
+        f"{archive}: more than 5 members (limit max_members=5); refusing the archive"
+    )
 
 
 @pytest.mark.parametrize(
@@ -820,7 +823,7 @@ def test_truncated_gzip_tar(tmp_path: Path, collect: Callable[..., Collection]) 
     path.write_bytes(full[: len(full) // 2])
     reason = _only_error(collect(path))
     assert reason.startswith(f"{path}: truncated or corrupt after member ")
-    assert "end of data" in reason
+    assert "ended before the end-of-stream marker" in reason
 
 
 def test_oci_index_broken(tmp_path: Path, collect: Callable[..., Collection]) -> None:
@@ -842,3 +845,197 @@ def test_collect_archive_never_raises(
     archive = _write_tar(tmp_path / "images.tar", docker_save_entries())
     reason = _only_error(collect(archive))
     assert reason == f"{archive}: unexpected error reading the archive (RuntimeError: bug)"
+
+
+# --- limits: each hostile shape costs bounded time and memory (the attacks at full size:
+# tests/test_hostile_input.py) -------------------------------------------------------------------
+
+
+def _count_reads(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Count the JSON members read, by name."""
+    reads: dict[str, int] = {}
+    real = Members.read
+
+    def read(self: Members, name: str) -> bytes:
+        reads[name] = reads.get(name, 0) + 1
+        return real(self, name)
+
+    monkeypatch.setattr(Members, "read", read)
+    return reads
+
+
+@pytest.mark.parametrize("compress", ["", "gz"])
+def test_a_config_named_by_many_entries_is_read_once(
+    tmp_path: Path, collect: Callable[..., Collection], monkeypatch: pytest.MonkeyPatch,
+    compress: str,
+) -> None:
+    entries = docker_save_entries(oci=False)
+    name = f"blobs/sha256/{_sha(APP_CONFIG)}"
+    entries["manifest.json"] = _json(
+        [{"Config": name, "RepoTags": [f"app:{i}"], "Layers": []} for i in range(50)]
+    )
+    archive = _write_tar(tmp_path / "x.tar", entries, compress=compress)
+    reads = _count_reads(monkeypatch)
+    col = collect(archive)
+    assert col.errors == [] and len(col.records) == 1
+    assert reads == {"manifest.json": 1, name: 1}
+    image = col.records[0].output.scan.image
+    assert image is not None and len(image.tags) == 50
+
+
+def test_a_bad_config_named_by_many_entries_is_one_reason(
+    tmp_path: Path, collect: Callable[..., Collection]
+) -> None:
+    entries = docker_save_entries(oci=False)
+    good = f"blobs/sha256/{_sha(APP_CONFIG)}"
+    bad = f"blobs/sha256/{_sha(WORKER_CONFIG)}"
+    entries[bad] = WORKER_CONFIG + b" "  # its digest no longer matches its name
+    entries["manifest.json"] = _json(
+        [{"Config": bad if i != 1 else good, "RepoTags": [f"app:{i}"]} for i in range(30)]
+    )
+    archive = _write_tar(tmp_path / "x.tar", entries)
+    col = collect(archive)
+    assert len(col.records) == 1
+    [reason] = col.errors
+    assert reason.startswith(f"{archive}: {bad}: content digest sha256:")
+    assert reason.endswith("(the Config of manifest.json[0] and 28 more entries)")
+
+
+def test_manifest_json_entries_are_capped(
+    tmp_path: Path, collect: Callable[..., Collection]
+) -> None:
+    archive = _write_tar(tmp_path / "x.tar", docker_save_entries())
+    reason = _only_error(collect(archive, limits=ArchiveLimits(max_entries=1)))
+    assert reason == (
+        f"{archive}: manifest.json: 2 entries (limit max_entries=1); refusing the archive"
+    )
+
+
+def _nested_indexes(levels: int, fanout: int) -> dict[str, Entry]:
+    """An OCI layout of `levels` indexes, each naming the next `fanout` times."""
+    entries = oci_layout_entries()
+    manifest = _manifest(AMD_CONFIG, [BASE, APP])
+    child = _desc(manifest, OCI_MANIFEST)
+    for _ in range(levels):
+        index = _json({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [child] * fanout})
+        entries[f"blobs/sha256/{_sha(index)}"] = index
+        child = _desc(index, OCI_INDEX)
+    entries["index.json"] = _json({"schemaVersion": 2, "manifests": [
+        dict(child, annotations={"io.containerd.image.name": "ghcr.io/example/app:1.0"}),
+        dict(child, annotations={"io.containerd.image.name": "ghcr.io/example/app:latest"}),
+    ]})
+    return entries
+
+
+def test_nested_indexes_are_each_read_and_visited_once(
+    tmp_path: Path, collect: Callable[..., Collection], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """6 levels of 30: 30**6 paths to the one manifest, walked in 2 x 6 x 30 steps."""
+    folder = _write_folder(tmp_path / "layout", _nested_indexes(6, 30))
+    reads = _count_reads(monkeypatch)
+    col = collect(folder)
+    assert col.errors == []
+    [record] = col.records
+    image = record.output.scan.image
+    assert image is not None
+    assert image.tags == ["ghcr.io/example/app:1.0", "ghcr.io/example/app:latest"]
+    assert max(reads.values()) == 1 and len(reads) == 2 + 6 + 2  # 2 files, 6 indexes, 2 blobs
+
+
+def test_index_descriptors_are_capped(tmp_path: Path, collect: Callable[..., Collection]) -> None:
+    folder = _write_folder(tmp_path / "layout", _nested_indexes(6, 30))
+    col = collect(folder, limits=ArchiveLimits(max_entries=100))
+    assert col.records == []
+    assert col.errors == [
+        f"{folder}: index.json: more than 100 descriptors in it and the image indexes it "
+        "names (limit max_entries=100)"
+    ]
+
+
+def test_index_descriptors_capped_beside_manifest_json(
+    tmp_path: Path, collect: Callable[..., Collection]
+) -> None:
+    """In a docker save archive the index only adds repo digests: the images are still read."""
+    archive = _write_tar(tmp_path / "x.tar", docker_save_entries())
+    col = collect(archive, limits=ArchiveLimits(max_entries=2))
+    assert len(col.records) == 2
+    assert col.errors == [
+        f"{archive}: index.json: more than 2 descriptors in it and the image indexes it names "
+        "(limit max_entries=2); the repo digests it gives are not read"
+    ]
+
+
+def test_index_nesting_limit_names_the_limit(
+    tmp_path: Path, collect: Callable[..., Collection]
+) -> None:
+    folder = _write_folder(tmp_path / "layout", _nested_indexes(4, 3))
+    col = collect(folder, limits=ArchiveLimits(max_index_depth=3))
+    assert col.records == []
+    assert col.errors == [  # once for each index.json entry, not once per path
+        f"{folder}: index.json manifests[{i}]" + " > manifests[0]" * 3
+        + ": indexes nested deeper than 3 (limit max_index_depth=3); skipped"
+        for i in (0, 1)
+    ]
+
+
+def test_a_member_too_large_once_decompressed_is_refused_from_its_header(
+    tmp_path: Path, collect: Callable[..., Collection]
+) -> None:
+    entries = docker_save_entries()
+    entries["blobs/sha256/" + "f" * 64] = os.urandom(300_000)  # a layer that does not compress
+    archive = _write_tar(tmp_path / "x.tar.gz", entries, compress="gz")
+    reason = _only_error(collect(archive, limits=ArchiveLimits(max_member_bytes=200_000)))
+    assert reason == (
+        f"{archive}: blobs/sha256/{'f' * 64}: 300000 bytes once decompressed (limit "
+        "max_member_bytes=200000); refusing the archive"
+    )
+
+
+@pytest.mark.parametrize("compress", ["gz", "bz2", "xz"])
+def test_an_archive_expanding_too_much_is_refused_early(
+    tmp_path: Path, collect: Callable[..., Collection], compress: str
+) -> None:
+    entries = docker_save_entries()
+    entries["blobs/sha256/" + "0" * 64] = bytes(4_000_000)  # a layer of zeros, placed last
+    archive = _write_tar(tmp_path / "x.tar", entries, compress=compress)
+    limits = ArchiveLimits(max_compression_ratio=50, ratio_grace_bytes=1_000_000)
+    reason = _only_error(collect(archive, limits=limits))
+    assert reason.startswith(
+        f"{archive}: blobs/sha256/{'0' * 64}: the archive expands more than 50 times when "
+        "decompressed ("
+    )
+    assert reason.endswith(
+        "limit max_compression_ratio=50), as a decompression bomb does; refusing the archive"
+    )
+    # The same archive under the default limits (checked past 64 MiB) is read.
+    assert len(collect(archive).records) == 2
+
+
+def test_reasons_are_capped(tmp_path: Path, collect: Callable[..., Collection]) -> None:
+    entries = docker_save_entries(oci=False)
+    entries["manifest.json"] = _json([{"RepoTags": [f"app:{i}"]} for i in range(30)])
+    archive = _write_tar(tmp_path / "x.tar", entries)
+    col = collect(archive, limits=ArchiveLimits(max_reasons=5))
+    assert col.errors == [
+        *(f"{archive}: manifest.json[{i}]: no Config member named" for i in range(5)),
+        f"{archive}: 25 more problems like these (only the first 5 are listed; limit "
+        "max_reasons=5)",
+    ]
+
+
+def test_a_fifo_member_of_a_tar_is_refused_by_kind(
+    tmp_path: Path, collect: Callable[..., Collection]
+) -> None:
+    archive = tmp_path / "x.tar"
+    with tarfile.open(archive, "w") as tar:
+        manifest = _json([{"Config": "pipe.json"}])
+        info = tarfile.TarInfo("manifest.json")
+        info.size = len(manifest)
+        tar.addfile(info, io.BytesIO(manifest))
+        info = tarfile.TarInfo("pipe.json")
+        info.type = tarfile.FIFOTYPE
+        tar.addfile(info)
+    assert _only_error(collect(archive)) == (
+        f"{archive}: pipe.json: a FIFO (named pipe), not a regular file; refusing it as a JSON "
+        "member (the Config of manifest.json[0])"
+    )
