@@ -125,3 +125,24 @@ def test_quick_look_sees_every_secret_name(name: str) -> None:
     for text in (f"{name}=v4lue", f"ENV {name} v4lue", f"ENV VITE_{name.lower()} v4lue"):
         assert _redact(text) != text
         assert _may_hold_secret(text)
+
+
+@pytest.mark.parametrize("text", [
+    "a" * 200_000, "aB" * 100_000, "a" * 200_000 + "://", "a." * 100_000 + "://x",
+    "-a" * 100_000, "eyJ" * 60_000, "mysql " * 30_000 + "-p", "a:" * 100_000, "Ab1/" * 50_000,
+])
+def test_redaction_is_linear_on_hostile_text(text: str) -> None:
+    # A label or a history step can be long: no rule may backtrack over it (a quadratic rule
+    # took minutes on 200 KB). The bound is generous; linear rules take a few milliseconds.
+    import signal
+
+    def too_slow(_signum: int, _frame: object) -> None:
+        raise TimeoutError("redact took over 10 s: a rule backtracks")
+
+    old = signal.signal(signal.SIGALRM, too_slow)
+    signal.alarm(10)
+    try:
+        redact(text)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)

@@ -36,7 +36,8 @@ VALUE_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("private-key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
     ("openai-api-key", re.compile(r"\bsk-[A-Za-z0-9_-]{20,}\b")),
     ("jwt", re.compile(r"\beyJ[0-9A-Za-z_-]{8,}\.eyJ[0-9A-Za-z_-]{8,}\.[0-9A-Za-z_-]{8,}\b")),
-    ("url-with-password", re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@")),
+    ("url-with-password", re.compile(
+        r"(?<![a-z0-9+.-])[a-z][a-z0-9+.-]{0,31}://[^/\s:@]{1,256}:[^/\s@]{1,256}@")),
 )
 
 # Values that say "set me at run time" rather than hold a secret.
