@@ -8,55 +8,47 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tarfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from auditlib.scanners.raw_store import image_key
 from auditlib.scanners.tools import TargetError, TargetKind
+from auditlib.sources._archive_members import ArchiveError, ArchiveLimits
+from auditlib.sources._archive_tar import open_members
 
-MAX_CONFIG_BYTES = 64 * 1024**2
-"""Image configs and manifests larger than this are refused when an archive is read."""
 
-
-def read_archive_image_id(path: Path) -> tuple[TargetKind, str]:
+def read_archive_image_id(path: Path, limits: ArchiveLimits | None = None
+                          ) -> tuple[TargetKind, str]:
     """Return the kind of an image archive and the id of the one image in it.
 
     A `docker save` tarball names its image config in `manifest.json`; the id is the sha256 of
     the config's bytes. An OCI layout (`index.json`, no `manifest.json`) names its manifest, whose
-    `config.digest` is the id. Compressed tarballs are read too. Nothing is extracted to disk.
+    `config.digest` is the id. Compressed tarballs are read too. Nothing is extracted to disk;
+    the archive is read as `auditlib collect --archive` reads it (`sources._archive_tar`): only a
+    regular file, within `ArchiveLimits` (members, sizes, decompression).
 
     Returns:
         `TargetKind.DOCKER_ARCHIVE` or `TargetKind.OCI_ARCHIVE`, and `sha256:` + 64 hex digits.
 
     Raises:
-        TargetError: if the file cannot be read, is not an image archive, or holds other than one
-            image.
+        TargetError: if the file cannot be read, is not an image archive, holds other than one
+            image, or is over a limit.
     """
     try:
-        with tarfile.open(path, "r:*") as tar:
-            names = {m.name.removeprefix("./"): m for m in tar.getmembers() if m.isfile()}
+        with open_members(path, limits or ArchiveLimits()) as members:
 
             def member(name: str) -> bytes:
-                info = names.get(name)
-                if info is None:
-                    raise TargetError(f"{path}: {name} is named but not in the archive")
-                if info.size > MAX_CONFIG_BYTES:
-                    raise TargetError(f"{path}: {name} is too large to be an image config")
-                f = tar.extractfile(info)
-                if f is None:  # pragma: no cover - a regular file always has content
-                    raise TargetError(f"{path}: {name} cannot be read")
-                return f.read()
+                return members.read(name.removeprefix("./"))
 
-            if "manifest.json" in names:
+            if members.has("manifest.json"):
                 return TargetKind.DOCKER_ARCHIVE, _docker_config_id(path, member)
-            if "index.json" in names:
+            if members.has("index.json"):
                 return TargetKind.OCI_ARCHIVE, _oci_config_id(path, member)
-    except (tarfile.TarError, OSError, EOFError) as e:
-        # tarfile's "could not be opened" error lists every compression it tried, one per line.
-        why = str(e).splitlines()[0].rstrip(":") if str(e) else type(e).__name__
-        raise TargetError(f"{path}: not a readable image archive (a tar file): {why}") from e
+    except ArchiveError as e:
+        raise TargetError(f"{path}: not a readable image archive: {e}") from e
+    except OSError as e:
+        raise TargetError(f"{path}: cannot read it: {e.strerror or e}") from e
     raise TargetError(f"{path}: not an image archive (no manifest.json or index.json in it)")
 
 

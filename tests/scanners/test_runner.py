@@ -30,8 +30,10 @@ from auditlib.scanners.targets import (
     engine_error_message,
 )
 from auditlib.scanners.tools import ScanSettings, TargetError, TargetKind
+from auditlib.sources._archive_members import ArchiveLimits
 from auditlib.store import list_snapshots, read_snapshot
 from tests.scanners import image_archive, oci_archive
+from tests.test_hostile_input import _gzip_bomb
 
 FILES = {"etc/os-release": b"ID=debian\nVERSION_ID=12\n", "app/run.sh": b"echo hi\n"}
 
@@ -595,3 +597,15 @@ def test_cli_exit_codes(
         "is dockerd running? start it, or set --engine/DOCKER_HOST"
     )
     assert os.environ["DOCKER_HOST"] == sock
+
+
+def test_scan_reads_an_archive_within_the_collectors_limits(tmp_path: Path) -> None:
+    # `auditlib scan --archive` reads the archive as `collect --archive` does: a FIFO is refused
+    # without waiting, a decompression bomb is stopped at its limit.
+    fifo = tmp_path / "image.tar"
+    os.mkfifo(fifo)
+    with pytest.raises(TargetError, match="not a regular file"):
+        read_archive_image_id(fifo)
+    bomb = _gzip_bomb(tmp_path / "bomb.tar.gz", size=512 * 1024**2)
+    with pytest.raises(TargetError, match="max_member_bytes|max_compression_ratio"):
+        read_archive_image_id(bomb, ArchiveLimits(max_member_bytes=64 * 1024**2))
