@@ -114,3 +114,15 @@ def test_messages_on_standard_error_show_escapes(capsys: pytest.CaptureFixture[s
 
     error(f"{SPOOFED}: cannot read")
     assert capsys.readouterr().err == f"error: {SHOWN}: cannot read\n"
+
+
+def test_junit_shows_bidi_controls_as_escapes() -> None:
+    from auditlib.policy import evaluate, load_policy
+    from tests.policy.builders import AS_OF, image_id, make_data
+
+    data = make_data(images=[{"image_id": image_id(1), "host": "h", "user": "app\u202e0"}])
+    from auditlib.policy.output import to_junit
+
+    xml = to_junit(evaluate(data, load_policy(None), as_of=AS_OF))
+    assert "\u202e" not in xml
+    assert "app<U+202E>0" in xml.replace("&lt;", "<").replace("&gt;", ">")

@@ -60,12 +60,14 @@ def to_json(ev: Evaluation) -> str:
 def to_junit(ev: Evaluation) -> str:
     """Return JUnit XML: a test suite per image, a test case per rule; `fail` is a failure,
     `warn` a failure of type `warn` too (CI shows it; `--fail-on` decides the exit code),
-    `no-data` a skipped test, `pass` and `waived` pass (a waiver is said in system-out).
+    `no-data` a skipped test, `pass` and `waived` pass (a waiver is said in system-out). Names
+    and evidence show bidi and invisible controls as `<U+XXXX>` (`normalize.visible`), as the
+    pages do: CI systems display these strings.
     """
     suites = ET.Element("testsuites", name="auditlib policy", tests=str(len(ev.results)),
                         failures=str(ev.count("fail") + ev.count("warn")))
     for image_id, group in ev.results.groupby("image_id", sort=True, observed=True):
-        name = str(group["image_name"].iloc[0])
+        name = visible(str(group["image_name"].iloc[0]))
         statuses = group["status"].astype(str)
         suite = ET.SubElement(
             suites, "testsuite", name=name, id=str(image_id), tests=str(len(group)),
@@ -74,7 +76,7 @@ def to_junit(ev: Evaluation) -> str:
         )
         for row in group.itertuples(index=False):
             case = ET.SubElement(suite, "testcase", classname=name, name=str(row.rule))
-            status, evidence = str(row.status), str(row.evidence)
+            status, evidence = str(row.status), visible(str(row.evidence))
             if status in ("fail", "warn"):
                 ET.SubElement(case, "failure", type=status,
                               message=f"{row.title} ({row.severity})").text = evidence
