@@ -185,9 +185,18 @@ def redact_optional(text: str | None) -> str | None:
     return None if text is None else redact(text)
 
 
+_CACHED_UP_TO = 4096
+"""Only values up to this many characters are cached: a cache of a few huge strings (a 60 MB
+label) would hold them for the life of the process."""
+
+
 @lru_cache(maxsize=4096)
-def _redact_cached(text: str) -> str:
+def _redact_short(text: str) -> str:
     return redact(text)
+
+
+def _redact_cached(text: str) -> str:
+    return _redact_short(text) if len(text) <= _CACHED_UP_TO else redact(text)
 
 
 def redact_values(values: list[Any]) -> list[Any]:
