@@ -469,7 +469,9 @@ def test_archive_attack(tmp_path: Path, attack: str) -> None:
     assert reason.startswith(f"{bad}: ") and message in reason, reason
     assert _LIMIT_OF.get(attack, "") in reason
     assert result["images"] == ["docker.io/library/app:0"]  # the good archive is read
-    assert result["peak_rss_mb"] < 600
+    # About 0.3 GB alone, up to 0.65 GB seen in a full run on this shared machine; reading the
+    # config once per entry, as before, took 1.4 GB.
+    assert result["peak_rss_mb"] < 1000
 
 
 def test_a_config_named_by_many_entries_is_read_once(tmp_path: Path) -> None:
@@ -480,7 +482,7 @@ def test_a_config_named_by_many_entries_is_read_once(tmp_path: Path) -> None:
     assert result["errors"] == {}
     assert len(result["images"]) == 1 and result["tags"] == 20
     assert result["seconds"] < SECONDS
-    assert result["peak_rss_mb"] < 600
+    assert result["peak_rss_mb"] < 1000  # 0.3 GB alone, 0.65 GB seen in a full run
 
 
 def test_nested_indexes_are_each_visited_once(tmp_path: Path) -> None:
