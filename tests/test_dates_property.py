@@ -17,12 +17,11 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from auditlib.assess import assess_data
+from auditlib.assess import assess_data, staleness
 from auditlib.data import AuditData
 from auditlib.eol import EolTable
 from auditlib.normalize.times import REPRODUCIBLE_BEFORE, build_time, utc_series, utc_time
 from auditlib.policy import evaluate, load_policy
-from auditlib.staleness import staleness
 from auditlib.tables import TABLES, jsonable
 from tests.policy.builders import image_id, make_data
 

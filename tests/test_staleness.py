@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from auditlib.staleness.table import staleness
+from auditlib.assess import staleness
 from tests.policy.builders import AS_OF, days_ago, image_id, make_data
 
 BASE_OLD, BASE_NEW, APP, APP_NEXT, EOL_IMG = (image_id(n) for n in range(1, 6))
@@ -67,9 +67,10 @@ def _data():  # type: ignore[no-untyped-def]
 def test_one_row_per_image_sorted_by_priority() -> None:
     df = staleness(_data(), as_of=AS_OF)
     assert sorted(df["image_id"]) == sorted([BASE_OLD, BASE_NEW, APP, APP_NEXT, EOL_IMG])
-    # critical + high fixable and a moved base (25), then an OS past its end of life (20).
+    # critical over its SLA (2 x 10), high within it (5) and a moved base (10), then an OS past
+    # its end of life (20).
     assert df["image_id"].tolist()[:2] == [APP, EOL_IMG]
-    assert df["rebuild_priority"].tolist() == [25.0, 20.0, 0.0, 0.0, 0.0]
+    assert df["rebuild_priority"].tolist() == [35.0, 20.0, 0.0, 0.0, 0.0]
     assert df["priority_rank"].tolist() == [1, 2, 3, 4, 5]
 
 
@@ -90,8 +91,11 @@ def test_fixable_split_between_base_and_own_layers() -> None:
     assert (app["fixable_count"], app["fixable_critical"], app["fixable_high"]) == (2, 1, 1)
     assert (app["fixable_in_base"], app["fixable_in_own"]) == (1, 1)
     assert app["oldest_fix_days"] == 40
-    assert app["rebuild_priority"] == 10 + 5 + 10  # critical, high, base drift
-    assert "fixable: 1 critical, 1 high (+15)" in app["priority_reasons"]
+    assert app["rebuild_priority"] == 2 * 10 + 5 + 10  # critical over SLA, high, base drift
+    assert "fixable: 1 critical, 1 high (1 over SLA) (+25)" in app["priority_reasons"]
+    # openssl came with the base (its layer is the base's): the refreshed base fixes it.
+    assert app["priority_actions"] == (
+        "rebuild on the refreshed base r.test/base/os:1.0; upgrade app-lib")
 
 
 def test_end_of_life_from_the_bundled_table() -> None:

@@ -11,7 +11,7 @@ history's clock, coverage), that every command, report and notebook reads.
     a.summary()               # the headline figures every face shows
 """
 
-from auditlib.assess.assessment import Assessment, assess, assess_data
+from auditlib.assess.assessment import Assessment, assess, assess_data, staleness
 from auditlib.assess.snapshots import SnapshotUse, current_snapshots
 
-__all__ = ["Assessment", "SnapshotUse", "assess", "assess_data", "current_snapshots"]
+__all__ = ["Assessment", "SnapshotUse", "assess", "assess_data", "current_snapshots", "staleness"]

@@ -19,25 +19,32 @@ from typing import Any
 
 import pandas as pd
 
+from auditlib.assess.fix_first import EOL_SOON_DAYS, rank_fix_first
 from auditlib.assess.snapshots import SnapshotUse, current_snapshots
 from auditlib.data import AuditData
 from auditlib.eol.table import EolTable
-from auditlib.fleet.coverage import Coverage
+from auditlib.fleet.coverage import Coverage, vulnerability_scanned
 from auditlib.fleet.findings import SLA_DAYS, SLA_STATES, WARN_RATIO, sla_states
 from auditlib.fleet.select import filter_images
 from auditlib.fleet.view import FleetView
 from auditlib.history import NEEDED, first_seen_fixed, read_history
 from auditlib.policy.config import Policy, load_policy
-from auditlib.policy.evaluate import Evaluation, eol_kind, evaluate_view
+from auditlib.policy.evaluate import GRADE_NAMES, Evaluation, eol_kind, evaluate_view
 from auditlib.policy.rules.vulns import sla_params
-from auditlib.staleness.table import EOL_SOON_DAYS, staleness_of
+from auditlib.staleness.table import base_layer_sets, staleness_of
+from auditlib.staleness.tag_tracks import ABANDONMENT_THRESHOLD_DAYS
 from auditlib.store.current import read_current
 from auditlib.store.layout import StorePath
 from auditlib.store.manifest import usable_snapshots
 from auditlib.tables import jsonable
 
-GRADES = ("A", "B", "C", "D", "E", "F")
 STATUSES = ("pass", "fail", "warn", "waived", "no-data")
+FIX_FIRST_SHOWN = 10
+"""Images of the fix-first ranking in `summary()`."""
+
+
+def _text(v: Any) -> str | None:
+    return None if v is None or pd.isna(v) else str(v)
 
 
 @dataclass
@@ -59,6 +66,8 @@ class Assessment:
     warnings: list[str] = field(default_factory=list)
     """What every face must say about the data: the damaged snapshots left out of a damaged
     store read with damage allowed (`AUDITLIB_ALLOW_DAMAGED`), one line each."""
+    abandonment_days: int = ABANDONMENT_THRESHOLD_DAYS
+    """An upstream repository whose newest image is older than this looks abandoned."""
 
     @property
     def data(self) -> AuditData:
@@ -82,8 +91,11 @@ class Assessment:
 
     @cached_property
     def staleness(self) -> pd.DataFrame:
-        """Return the `staleness` table (one row per image, rebuild first on top)."""
-        return staleness_of(self.view)
+        """Return the `staleness` table: one row per image with its ranking of what to fix
+        first (`auditlib.assess.fix_first`), rank 1 on top."""
+        return rank_fix_first(staleness_of(self.view, self.abandonment_days), self.findings,
+                              self.evaluation, vulnerability_scanned(self.view.data),
+                              base_layer_sets(self.view))
 
     @property
     def eol(self) -> pd.DataFrame:
@@ -137,7 +149,9 @@ class Assessment:
         over = f[f["state"] == "over"]
         st = self.staleness
         ages = st["age_days"].dropna()
-        first = st[st["rebuild_priority"].fillna(0) > 0].head(1)
+        prio = st["rebuild_priority"].fillna(0.0).astype(float)
+        unknown = st["priority_unknown"]
+        first = st[prio > 0].head(1)
         cov, n = self.coverage, len(self.view.image_ids)
         out: dict[str, Any] = jsonable({
             "as_of": self.as_of.isoformat(),
@@ -150,8 +164,9 @@ class Assessment:
                 "source": self.policy.source,
                 "rules": [c.rule.slug for c in self.policy.enabled()],
                 "results": {s: int(results.get(s, 0)) for s in STATUSES},
-                "grades": {g: int(grades.get(g, 0)) for g in GRADES},
-                "mean_score": float(ev.scores["score"].mean()) if len(ev.scores) else None,
+                "grades": {g: int(grades.get(g, 0)) for g in GRADE_NAMES},
+                "mean_score": (float(ev.scores["score"].mean())
+                               if ev.scores["score"].notna().any() else None),
             },
             "eol": {
                 "past": int(past.sum()), "within_90_days": int(soon.sum()),
@@ -160,17 +175,33 @@ class Assessment:
                 "decided_by_scanner": int(
                     (eol["os_eol_by"].astype("string") == "scanner").sum()),
             },
-            "fixable": {
+            "fixable": {  # counted over the images a vulnerability scan covered only
                 **{s: int(states.get(s, 0)) for s in SLA_STATES},
                 "findings": len(f), "images_over_sla": int(over["image_id"].nunique()),
                 "critical": int((f["severity"].astype(str) == "critical").sum()),
+                "high": int((f["severity"].astype(str) == "high").sum()),
+                "scanned_images": cov.vuln_scanned, "not_scanned_images": n - cov.vuln_scanned,
             },
             "staleness": {
                 "median_age_days": float(ages.median()) if len(ages) else None,
+                "age_known": len(ages),
                 "base_drifted": int(st["base_drifted"].fillna(False).astype(bool).sum()),
+                "base_drift_known": int(st["base_drifted"].notna().sum()),
                 "newer_tags": int((st["newer_tag_count"].fillna(0) > 0).sum()),
+                "newer_tags_known": int(st["newer_tag_count"].notna().sum()),
                 "deployment_lag": int(st["deployment_lag_days"].notna().sum()),
                 "rebuild_first": str(first["image_name"].iloc[0]) if len(first) else None,
+            },
+            "fix_first": {
+                "images_at_risk": int((prio > 0).sum()),
+                "known_clean": int(((prio == 0) & unknown.isna()).sum()),
+                "unknown_only": int(((prio == 0) & unknown.notna()).sum()),
+                "top": [{"rank": int(r.priority_rank), "image": str(r.image_name),  # type: ignore[arg-type]
+                         "risk": float(r.rebuild_priority),  # type: ignore[arg-type]
+                         "reasons": _text(r.priority_reasons),
+                         "actions": _text(r.priority_actions),
+                         "unknown": _text(r.priority_unknown)}
+                        for r in st[prio > 0].head(FIX_FIRST_SHOWN).itertuples(index=False)],
             },
             "unknown": {  # images of which the data does not say, per question
                 "vulnerabilities": n - cov.vuln_scanned, "packages": n - cov.with_sbom,
@@ -280,3 +311,35 @@ def assess(
     a.snapshots = current_snapshots(store)
     a.warnings = scan.warnings()
     return a
+
+
+def staleness(
+    data: AuditData,
+    *,
+    as_of: Any = None,
+    policy: Policy | str | Path | None = None,
+    eol_table: EolTable | None = None,
+    abandonment_days: int = ABANDONMENT_THRESHOLD_DAYS,
+    first_seen_fixed: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Return the `staleness` table of tables given directly: one row per image, ranked by what
+    to fix first (`Assessment.staleness` of `assess_data`; `assess(store).staleness` for a
+    store, with its history).
+
+    Args:
+        data: the tables (a store's current state, or a load).
+        as_of: the moment ages are measured at (default now, UTC).
+        policy: a `Policy`, a policy file, or None for the default policy.
+        eol_table: the end-of-life table (default: `auditlib.eol.load_table()`).
+        abandonment_days: an upstream repository whose newest image is older than this looks
+            abandoned.
+        first_seen_fixed: when each finding was first seen fixable (`auditlib.history`).
+
+    Raises:
+        PolicyError: if the policy file cannot be read or is not valid.
+        EolDataError: if the end-of-life table to use is malformed.
+    """
+    a = assess_data(data, as_of=as_of, policy=policy, eol_table=eol_table,
+                    first_seen_fixed=first_seen_fixed)
+    a.abandonment_days = abandonment_days
+    return a.staleness

@@ -70,7 +70,9 @@ def fixable_findings(data: AuditData, as_of: pd.Timestamp,
 
     Returns:
         Columns `FINDING_KEY`, severity (the highest any scanner gave), fixed_version,
-        layer_diff_id (the layer that added the package, when a scanner says), clock_at, clock
+        layer_diff_id (the layer that added the package, when a scanner says), known_exploited
+        (in CISA KEV, when a scanner says; missing when none does), epss (the highest EPSS
+        probability a scanner gives, or missing), clock_at, clock
         (`fix`, `seen`, `published`, `first-seen`, or missing when no date is known) and days
         (whole days from clock_at to the as-of time, at least 0; missing with the clock).
     """
@@ -82,6 +84,8 @@ def fixable_findings(data: AuditData, as_of: pd.Timestamp,
         fix_at=("fix_available_at", "min"),
         layer_diff_id=("layer_diff_id", "first"),
         published_at=("published_at", "min"),
+        known_exploited=("is_known_exploited", "max"),
+        epss=("epss_score", "max"),
     ).reset_index()
     clock_at = g["fix_at"]
     clock = np.full(len(g), None, dtype=object)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from auditlib.policy.evaluate import EARNED, GRADES
+from auditlib.policy.evaluate import EARNED, GRADES, MIN_JUDGED_SHARE, UNGRADED
 from auditlib.policy.model import Rule
 from auditlib.policy.rules import RULES
 
@@ -37,15 +37,20 @@ def policy_reference(rules: Sequence[Rule]) -> str:
         f"| `fail` | it breaks it | {EARNED['fail']:g} |",
         f"| `waived` | it breaks it, and a waiver in the policy file accepts that until its "
         f"expiry | {EARNED['waived']:g} |",
-        f"| `no-data` | no source gave what the rule needs; never counted as a pass | "
-        f"{EARNED['no-data']:g} |",
+        "| `no-data` | no source gave what the rule needs; never counted as a pass, nor as a "
+        "failure: left out of the score | - |",
         "",
         "## Score and grade",
         "",
         "As Docker Scout's health score: each rule is worth its points; an image's score is the "
         "points it earned as a",
-        "percentage of the points of the rules that ran, and its grade is "
+        "percentage of the points of the rules that could judge it (`no-data` results are "
+        "unknown, left out), and its grade is "
         + ", ".join(f"{g} (> {f})" for f, g in GRADES) + ", else F.",
+        f"An image less than {MIN_JUDGED_SHARE:.0%} of the points could judge is graded "
+        f"`{UNGRADED}` (too little data), as Docker Scout gives N/A to images it cannot grade; "
+        "`judged_share` says how much of the policy each score rests on. An image nobody "
+        "scanned still fails `scan-coverage`.",
         f"The default rules are worth {total} points in all.",
         "",
         "| rule | severity | points |",

@@ -1,10 +1,13 @@
 """Evaluate a policy: every enabled rule on every image, waivers applied, images scored.
 
 The score follows Docker Scout's health score: each rule is worth its points; a pass (or a waived
-failure) earns them all, a warning half, a failure or `no-data` nothing; the score is the
-percentage of the points of the rules that ran, and the grade is A (>90), B (>70), C (>50),
-D (>30), E (>10) or F. `no-data` earns nothing on purpose: an image nobody scanned is not
-compliant with "scanned".
+failure) earns them all, a warning half, a failure nothing; the score is the percentage of the
+points of the rules that could judge the image, and the grade is A (>90), B (>70), C (>50),
+D (>30), E (>10) or F. A `no-data` result is unknown, neither a pass nor a failure: it is left
+out of the score and counted in `judged_share`, and an image that less than half of the points
+could judge gets the grade `N/A` (Docker Scout's word for an image it cannot grade) rather than
+a letter that rests on nothing. An image nobody scanned still fails `scan-coverage`: "not
+scanned" is a known fact, not an unknown.
 """
 
 from __future__ import annotations
@@ -25,7 +28,14 @@ from auditlib.policy.model import SEVERITIES, RuleConfig, Verdict
 from auditlib.tables import POLICY_RESULTS, POLICY_SCORES, frame
 
 EARNED = {"pass": 1.0, "waived": 1.0, "warn": 0.5, "fail": 0.0, "no-data": 0.0}
-"""Share of a rule's points each status earns."""
+"""Share of a rule's points each status earns (`no-data` is left out of the score)."""
+
+UNGRADED = "N/A"
+"""The grade of an image too little of the policy could judge."""
+MIN_JUDGED_SHARE = 0.5
+"""Share of the points that must be judged for an image to get a letter grade."""
+GRADE_NAMES = ("A", "B", "C", "D", "E", "F", UNGRADED)
+"""Every grade, best first, `N/A` last."""
 
 GRADES = ((90, "A"), (70, "B"), (50, "C"), (30, "D"), (10, "E"))
 """Lowest score (exclusive) of each grade; below the last is F."""
@@ -198,8 +208,12 @@ def _scores(results: pd.DataFrame) -> pd.DataFrame:
     )
     g = r.groupby("image_id", sort=True)
     points = g["points"].sum().astype(float)
+    judged_rows = r[r["status"] != "no-data"]
+    judged = judged_rows.groupby("image_id", sort=True)["points"].sum().astype(float).reindex(
+        points.index, fill_value=0.0)
     earned = g["earned"].sum().astype(float)
-    score = (earned / points.where(points > 0) * 100).round(1).fillna(0.0)
+    score = (earned / judged.where(judged > 0) * 100).round(1)
+    share = (judged / points.where(points > 0)).round(3)
     counts = pd.crosstab(r["image_id"], r["status"]).reindex(
         columns=["pass", "fail", "warn", "waived", "no-data"], fill_value=0
     )
@@ -210,8 +224,10 @@ def _scores(results: pd.DataFrame) -> pd.DataFrame:
     cols: dict[str, list[Any]] = {
         "image_id": ids,
         "image_name": list(g["image_name"].first().reindex(ids)),
-        "score": list(score),
-        "grade": [grade(float(s)) for s in score],
+        "score": [None if pd.isna(s) else float(s) for s in score],
+        "judged_share": [None if pd.isna(s) else float(s) for s in share],
+        "grade": [UNGRADED if pd.isna(sc) or pd.isna(sh) or sh < MIN_JUDGED_SHARE
+                  else grade(float(sc)) for sc, sh in zip(score, share, strict=True)],
         "pass_count": [int(x) for x in counts["pass"].reindex(ids)],
         "fail_count": [int(x) for x in counts["fail"].reindex(ids)],
         "warn_count": [int(x) for x in counts["warn"].reindex(ids)],

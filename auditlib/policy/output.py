@@ -8,6 +8,7 @@ import json
 import xml.etree.ElementTree as ET
 from typing import Any
 
+import pandas as pd
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -96,8 +97,10 @@ def print_table(
     for col in ("image", "grade", "score", "fail", "warn", "no-data", "waived", "pass"):
         summary.add_column(col, justify="left" if col == "image" else "right")
     scores = ev.scores.sort_values(["score", "image_name"])
-    for s in scores.itertuples(index=False):
-        summary.add_row(Text(visible(s.image_name)), str(s.grade), f"{s.score:.0f}",
+    for s, score in zip(scores.itertuples(index=False), scores["score"].astype("Float64"),
+                        strict=True):
+        summary.add_row(Text(visible(str(s.image_name))), str(s.grade),
+                        "-" if pd.isna(score) else f"{score:.0f}",
                         str(s.fail_count), str(s.warn_count), str(s.no_data_count),
                         str(s.waived_count), str(s.pass_count))
     console.print(summary)

@@ -15,7 +15,9 @@ from auditlib.fleet.findings import SEVERITY_RANK, SLA_STATES
 from auditlib.normalize.licenses import LICENSE_CLASSES
 from auditlib.normalize.severity import SEVERITIES
 from auditlib.policy import Evaluation
+from auditlib.policy.evaluate import GRADE_NAMES, UNGRADED
 from auditlib.policy.model import STATUSES
+from auditlib.policy.rules.licenses import package_licences
 from auditlib.reports.context import Report
 from auditlib.reports.figures import (
     GRADE_COLORS,
@@ -27,8 +29,9 @@ from auditlib.reports.figures import (
 )
 from auditlib.reports.markup import Card
 
-GRADES = ("A", "B", "C", "D", "E", "F")
 _SEV_RANK = SEVERITY_RANK
+UNKNOWN_COLOR = "#9e9e9e"
+"""Grey: what the data does not say, on every chart."""
 
 
 def at_least(severity: Any, threshold: str) -> bool:
@@ -54,53 +57,89 @@ def evaluate_policy(r: Report) -> Evaluation:
 
 
 def pass_rate(ev: Evaluation) -> float | None:
-    """Return the share of (image, rule) results that pass or are waived (`no-data` counts
-    against), or None when there are none."""
-    if ev.results.empty:
+    """Return the share of judged (image, rule) results that pass or are waived (`no-data`
+    results are unknown: left out, and counted by `no_data_count`), or None when no result was
+    judged."""
+    st = ev.results["status"].astype(str)
+    judged = int((st != "no-data").sum())
+    if not judged:
         return None
-    ok = ev.results["status"].astype(str).isin(["pass", "waived"]).sum()
-    return float(ok / len(ev.results))
+    return float(st.isin(["pass", "waived"]).sum() / judged)
 
 
 def grade_counts(ev: Evaluation) -> pd.Series:
-    """Return the number of images per grade, A to F (zeros included)."""
-    return ev.scores["grade"].astype(str).value_counts().reindex(list(GRADES), fill_value=0)
+    """Return the number of images per grade, A to F and N/A (zeros included)."""
+    return ev.scores["grade"].astype(str).value_counts().reindex(list(GRADE_NAMES), fill_value=0)
 
 
 def _pct(v: float | None) -> str:
     return "-" if v is None else f"{v:.0%}"
 
 
+def _scanned_note(scanned: int, images: int) -> str:
+    """Return "in the N images with a vulnerability scan; M not scanned" (three states)."""
+    missing = images - scanned
+    return (f"in the {scanned:,} images with a vulnerability scan"
+            + (f"; {missing:,} not scanned (unknown)" if missing else ""))
+
+
 def headline(r: Report, ev: Evaluation) -> list[Card]:
-    """Return the headline cards (images, mean score, grades, pass rate, coverage, failures),
+    """Return the headline cards (images, mean score, grades, pass rate, coverage, fixable
+    over SLA, failures, what to fix first), each saying how many images it could not judge,
     and record them in the summary."""
+    s = r.assessment.summary()
     grades = grade_counts(ev)
     rate = pass_rate(ev)
     cov = r.facts.coverage
     fails = ev.results[ev.results["status"].astype(str) == "fail"]
+    no_data = int((ev.results["status"].astype(str) == "no-data").sum())
     clean = int((ev.scores["fail_count"] == 0).sum()) if len(ev.scores) else 0
-    mean = float(ev.scores["score"].mean()) if len(ev.scores) else None
+    mean = s["policy"]["mean_score"]
+    ungraded = int(grades[UNGRADED])
+    fixable, first = s["fixable"], s["fix_first"]
+    scanned, images = fixable["scanned_images"], s["images"]
     r.record(headline={
         "images": len(ev.scores), "mean_score": mean, "grades": grades.to_dict(),
-        "pass_rate": rate, "coverage": cov, "failures": len(fails), "images_without_fail": clean,
+        "ungraded": ungraded, "pass_rate": rate, "no_data_results": no_data, "coverage": cov,
+        "failures": len(fails), "images_without_fail": clean,
+        "images_over_sla": fixable["images_over_sla"] if scanned else None,
+        "vuln_scanned": scanned, "not_scanned": fixable["not_scanned_images"],
+        "images_at_risk": first["images_at_risk"], "unknown_only": first["unknown_only"],
     })
+    top = first["top"][0]["image"] if first["top"] else None
     return [
         Card("images", f"{len(ev.scores):,}",
              f"{r.facts.filtered_out:,} left out by the filter" if r.facts.filtered_out else ""),
-        Card("mean score", "-" if mean is None else f"{mean:.0f} / 100", "Docker Scout's scale"),
+        Card("mean score", "-" if mean is None else f"{mean:.0f} / 100",
+             f"of {len(ev.scores) - ungraded:,} graded images; {ungraded:,} N/A (too little "
+             "data)" if ungraded else "Docker Scout's scale"),
         Card("grade A or B", f"{int(grades['A'] + grades['B']):,}",
-             f"E or F: {int(grades['E'] + grades['F']):,}"),
-        Card("pass rate", _pct(rate), "results that pass or are waived; no-data counts against"),
+             f"E or F: {int(grades['E'] + grades['F']):,}"
+             + (f"; N/A: {ungraded:,}" if ungraded else "")),
+        Card("pass rate", _pct(rate),
+             f"of judged results; {no_data:,} had no data (unknown)" if no_data
+             else "results that pass or are waived"),
         Card("coverage", _pct(cov), "images with a vulnerability scan and an SBOM"),
+        Card("over their SLA", f"{fixable['images_over_sla']:,} images" if scanned else "unknown",
+             _scanned_note(scanned, images) if scanned
+             else "no image has a vulnerability scan"),
         Card("failures", f"{len(fails):,}", f"images failing no rule: {clean:,}"),
+        Card("fix first", top or ("nothing known" if not first["unknown_only"] else "unknown"),
+             f"{first['images_at_risk']:,} images with a known risk"
+             + (f"; {first['unknown_only']:,} with too little data to say"
+                if first["unknown_only"] else "")),
     ]
 
 
 def grade_figure(ev: Evaluation) -> go.Figure:
     """Return the bar chart of images per grade."""
     g = grade_counts(ev)
-    return bar(list(g.index), [int(v) for v in g], "Images per grade",
-               colors=[GRADE_COLORS[k] for k in g.index], x="grade", y="images", height=320)
+    if not g[UNGRADED]:
+        g = g.drop(UNGRADED)  # no N/A bar when every image is graded
+    return bar(list(g.index), [int(v) for v in g], "Images per grade" + (
+        " (N/A: too little data to grade)" if UNGRADED in g.index else ""),
+               colors=[GRADE_COLORS.get(k, UNKNOWN_COLOR) for k in g.index], x="grade",
+               y="images", height=320)
 
 
 def rule_table(ev: Evaluation) -> pd.DataFrame:
@@ -129,18 +168,33 @@ def rule_figure(ev: Evaluation) -> go.Figure:
                    height=max(360, 28 * len(t) + 140))
 
 
-def _worst_ids(ev: Evaluation, n: int) -> list[str]:
-    s = ev.scores.sort_values(["score", "fail_count", "image_name"],
-                              ascending=[True, False, True])
+def risk(r: Report) -> pd.Series:
+    """Return image id -> the risk fixing it removes (the assessment's fix-first ranking)."""
+    st = r.assessment.staleness
+    return pd.Series(st["rebuild_priority"].astype(float).to_numpy(),
+                     index=st["image_id"].astype(str))
+
+
+def _worst_ids(ev: Evaluation, n: int, risk: pd.Series | None = None) -> list[str]:
+    """Return the `n` lowest-scored images, ties broken by risk (highest first), failures,
+    then name; images graded N/A come last (too little data to rank)."""
+    ids = ev.scores["image_id"].astype(str)
+    s = ev.scores.assign(
+        _na=(ev.scores["grade"].astype(str) == UNGRADED).to_numpy(),
+        _risk=(ids.map(risk) if risk is not None else pd.Series(0.0, index=ids.index)
+               ).fillna(0.0).to_numpy())
+    s = s.sort_values(["_na", "score", "_risk", "fail_count", "image_name"],
+                      ascending=[True, True, False, False, True], na_position="last")
     return [str(i) for i in s["image_id"].head(n)]
 
 
-def matrix_figure(ev: Evaluation, rows: int = 60) -> go.Figure | None:
-    """Return the image x rule heatmap of the `rows` worst images (lowest score first), with
-    each cell's evidence on hover; None when there are no results."""
+def matrix_figure(ev: Evaluation, rows: int = 60, risk: pd.Series | None = None
+                  ) -> go.Figure | None:
+    """Return the image x rule heatmap of the `rows` worst images (lowest score first, ties by
+    `risk`), with each cell's evidence on hover; None when there are no results."""
     if ev.results.empty:
         return None
-    ids = _worst_ids(ev, rows)
+    ids = _worst_ids(ev, rows, risk)
     rules = [c.rule.slug for c in ev.policy.enabled()]
     res = ev.results[ev.results["image_id"].astype(str).isin(ids)]
     cell = {(str(r.image_id), str(r.rule)): r for r in res.itertuples(index=False)}
@@ -171,17 +225,21 @@ def matrix_figure(ev: Evaluation, rows: int = 60) -> go.Figure | None:
     return status_heatmap(labels, rules, statuses, hover, title)
 
 
-def worst_images(ev: Evaluation, n: int = 20, threshold: str = "low") -> pd.DataFrame:
-    """Return the failures (and warnings) of the `n` lowest-scored images, one row each, with
-    the evidence; rules of severity below `threshold` are left out."""
-    ids = _worst_ids(ev, n)
+def worst_images(ev: Evaluation, n: int = 20, threshold: str = "low",
+                 risk: pd.Series | None = None) -> pd.DataFrame:
+    """Return the failures (and warnings) of the `n` lowest-scored graded images (ties broken
+    by `risk`), one row each, with the evidence; rules of severity below `threshold` are left
+    out. Images graded N/A are in `unknown_images`, not here."""
+    ids = [i for i in _worst_ids(ev, n, risk)
+           if i not in set(ev.scores.loc[ev.scores["grade"].astype(str) == UNGRADED,
+                                         "image_id"].astype(str))]
     rank = {i: k for k, i in enumerate(ids)}
     res = ev.results[ev.results["image_id"].astype(str).isin(ids)
                      & ev.results["status"].astype(str).isin(["fail", "warn"])]
     res = _severe(res, threshold)
     grade = dict(zip(ev.scores["image_id"].astype(str), ev.scores["grade"].astype(str),
                      strict=True))
-    score = dict(zip(ev.scores["image_id"].astype(str), ev.scores["score"].astype(float),
+    score = dict(zip(ev.scores["image_id"].astype(str), ev.scores["score"].astype("Float64"),
                      strict=True))
     out = pd.DataFrame({
         "image": res["image_name"].astype(str),
@@ -265,9 +323,10 @@ def sla_worst(findings: pd.DataFrame, ev: Evaluation, threshold: str, n: int = 2
 
 def license_classes(r: Report) -> pd.DataFrame:
     """Return, per licence class (most restrictive first), the distinct packages (name and
-    version per image) and the images that have one."""
-
-    lic = r.data.package_licenses.dropna(subset=["image_id"])
+    version per image) and the images that have one; a package no document gave a licence for
+    is `unknown` (`policy.rules.licenses.package_licences`, as the licence rule judges it)."""
+    lic = package_licences(r.data)
+    lic = lic.assign(license_class=lic["license_class"].astype("string").fillna("unknown"))
     lic = lic.drop_duplicates(["image_id", "package_name", "package_version", "license_class"])
     g = lic.groupby(lic["license_class"].astype(str))
     rows = [{"licence class": c, "packages": int(g.size().get(c, 0)),
@@ -276,6 +335,17 @@ def license_classes(r: Report) -> pd.DataFrame:
     t = pd.DataFrame(rows)
     r.record(licence_classes=t.to_dict("records"))
     return t
+
+
+def license_empty(r: Report) -> str:
+    """Return what the licence section says when no package is known: why (no SBOM, no licence
+    scan), never "unknown 0"."""
+    cov = r.assessment.coverage
+    if cov.with_sbom:
+        return (f"{cov.with_sbom:,} of {cov.images:,} images have an SBOM, but it lists no "
+                "package of a known image")
+    return (f"no licence data: none of the {cov.images:,} images has an SBOM or a licence scan "
+            "(auditlib scan, or a Syft, CycloneDX, SPDX or Trivy document)")
 
 
 LICENSE_COLORS = {"network-copyleft": "#7b0d1e", "strong-copyleft": "#d62728",
@@ -296,14 +366,16 @@ def license_figure(table: pd.DataFrame) -> go.Figure | None:
 def license_risks(r: Report, n: int = 25) -> pd.DataFrame:
     """Return the licences of the copyleft, other and unknown classes: each with its class,
     how many packages and images have it, and a few of the packages."""
-    lic = r.data.package_licenses.dropna(subset=["image_id"])
+    lic = package_licences(r.data)
+    lic = lic.assign(license_class=lic["license_class"].astype("string").fillna("unknown"))
     cls = lic["license_class"].astype(str)
     risky = lic[cls.isin(["network-copyleft", "strong-copyleft", "weak-copyleft", "other",
                           "unknown"])]
     if risky.empty:
         return pd.DataFrame()
     key = risky["license_spdx"].astype("string").fillna(risky["license"].astype("string"))
-    risky = risky.assign(_lic=key.fillna("(none)"), _cls=risky["license_class"].astype(str))
+    risky = risky.assign(_lic=key.fillna("(no licence declared)"),
+                         _cls=risky["license_class"].astype(str))
     g = risky.groupby(["_lic", "_cls"], observed=True)
     t = pd.DataFrame({
         "packages": g["package_name"].nunique(),
@@ -381,3 +453,105 @@ def no_data_figure(ev: Evaluation) -> go.Figure | None:
     return bar(list(t["rule"]), list(t["images"]), "Images with no data, per rule",
                colors=STATUS_COLORS["no-data"], horizontal=True, x="images",
                height=max(240, 28 * len(t) + 120))
+
+
+def fix_first(r: Report, n: int = 20) -> pd.DataFrame:
+    """Return the `n` images to fix first (the assessment's one ranking, `assess.fix_first`):
+    rank, image, grade, the risk fixing removes, why, what to do, and what is not known of it;
+    images with no known risk are not listed (see `unknown_images`). Recorded in the summary."""
+    st = r.assessment.staleness
+    top = st[st["rebuild_priority"].fillna(0) > 0].head(n)
+    scores = r.assessment.evaluation.scores
+    grade = dict(zip(scores["image_id"].astype(str), scores["grade"].astype(str), strict=True))
+    t = pd.DataFrame({
+        "rank": top["priority_rank"].to_numpy(),
+        "image": top["image_name"].astype(str).to_numpy(),
+        "grade": [grade.get(str(i), UNGRADED) for i in top["image_id"]],
+        "risk": top["rebuild_priority"].astype(float).round(0).to_numpy(),
+        "why": top["priority_reasons"].astype("string").to_numpy(),
+        "what to do": top["priority_actions"].astype("string").to_numpy(),
+        "not known": top["priority_unknown"].astype("string").fillna("").to_numpy(),
+    })
+    if not t["not known"].str.len().any():
+        t = t.drop(columns="not known")
+    r.record(fix_first=[{"rank": int(k), "image": str(i), "risk": float(v)}
+                        for k, i, v in zip(t["rank"], t["image"], t["risk"], strict=True)])
+    return t
+
+
+def fix_first_empty(r: Report) -> str:
+    """Return what the fix-first section says when no image has a known risk: never "nothing
+    to fix" while something is unknown."""
+    s = r.assessment.summary()["fix_first"]
+    if s["unknown_only"]:
+        return (f"no known risk, but {s['unknown_only']:,} images have too little data to say "
+                "(below: what we do not know)")
+    return "nothing known to fix: no fixable vulnerability, end of life, drifted base, baked " \
+        "secret or root user in the data"
+
+
+def unknowns(r: Report) -> pd.DataFrame:
+    """Return, per thing the data does not say (no vulnerability scan, end of life unknown,
+    user unknown, not scanned for secrets, too little data to grade), how many images and a
+    few of them, most images first. Recorded in the summary."""
+    st = r.assessment.staleness
+    per: dict[str, list[str]] = {}
+    for name, unk in zip(st["image_name"].astype(str), st["priority_unknown"], strict=True):
+        if pd.notna(unk):
+            for part in str(unk).split("; "):
+                per.setdefault(part, []).append(name)
+    scores = r.assessment.evaluation.scores
+    na = scores.loc[scores["grade"].astype(str) == UNGRADED, "image_name"].astype(str)
+    if len(na):
+        per["too little data to grade (N/A)"] = list(na)
+    ordered = sorted(per.items(), key=lambda kv: -len(kv[1]))
+    t = pd.DataFrame([{"not known": k, "images": len(v), "some images": ", ".join(sorted(v)[:5])}
+                      for k, v in ordered], columns=["not known", "images", "some images"])
+    r.record(unknown={k: len(v) for k, v in ordered})
+    return t
+
+
+def unknown_images(r: Report, n: int = 20) -> pd.DataFrame:
+    """Return the images with no known risk but something unknown, or too little data to
+    grade: listed apart, never ranked as the worst nor as clean; most unknowns first."""
+    st = r.assessment.staleness
+    scores = r.assessment.evaluation.scores
+    grade = dict(zip(scores["image_id"].astype(str), scores["grade"].astype(str), strict=True))
+    judged = dict(zip(scores["image_id"].astype(str), scores["judged_share"], strict=True))
+    ids = st["image_id"].astype(str)
+    apart = ((st["rebuild_priority"].fillna(0) == 0) & st["priority_unknown"].notna()) | (
+        ids.map(grade) == UNGRADED).to_numpy()
+    u = st[apart.to_numpy()]
+    t = pd.DataFrame({
+        "image": u["image_name"].astype(str).to_numpy(),
+        "grade": [grade.get(str(i), UNGRADED) for i in u["image_id"]],
+        "policy judged": [f"{judged[str(i)]:.0%}" if pd.notna(judged.get(str(i))) else "-"
+                          for i in u["image_id"]],
+        "not known": u["priority_unknown"].astype("string").fillna("").to_numpy(),
+        "_n": u["priority_unknown"].astype("string").fillna("").str.count("; ").to_numpy()
+        + u["priority_unknown"].notna().to_numpy(),
+    })
+    return t.sort_values(["_n", "image"], ascending=[False, True]).drop(columns="_n").head(
+        n).reset_index(drop=True)
+
+
+def sla_empty(r: Report) -> str:
+    """Return what the SLA chart says when there is no fixable finding, in three states."""
+    s = r.assessment.summary()["fixable"]
+    if not s["scanned_images"]:
+        return "unknown: no image has a vulnerability scan, so fixable vulnerabilities are unknown"
+    return "no fixable vulnerability " + _scanned_note(s["scanned_images"], r.assessment.summary()[
+        "images"])
+
+
+def sla_worst_empty(r: Report) -> str:
+    """Return what the list of findings over their SLA says when it is empty, in three
+    states."""
+    s = r.assessment.summary()
+    f = s["fixable"]
+    if not f["scanned_images"]:
+        return "unknown: no image has a vulnerability scan"
+    undated = f"; {f['undated']:,} fixable findings have no date to start the clock" if f[
+        "undated"] else ""
+    return ("no fixable vulnerability is over its SLA "
+            + _scanned_note(f["scanned_images"], s["images"]) + undated)

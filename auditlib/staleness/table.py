@@ -1,27 +1,23 @@
 """Staleness per image: how far behind it is, and how urgently it should be rebuilt.
 
-`staleness(data)` gives one row per image (the `staleness` table of docs/tables.md): age since the
-build; the base image (Dockerfile FROM, OCI base labels, or shared layers, as Docker Scout) and its
-age; whether the base tag has moved on (Scout's "refresh"); newer tags in the same track
-(Renovate's rules, `auditlib.staleness.tag_tracks`); the OS and its end of life (bundled, dated
-table, `auditlib.eol`); fixable vulnerabilities and how long their fixes have been available, split
-into those a rebuild on a refreshed base fixes (in the base's layers) and those only the image's own
-change fixes; whether the upstream repository looks abandoned; deployment lag of running
-containers; and a rebuild priority: fixable vulnerabilities weighted 10/5/3/1 by severity (as
-Dependency-Track's inherited risk score), plus base drift and end of life.
+`staleness_of(view)` gives one row per image (the `staleness` table of docs/tables.md): age
+since the build; the base image (Dockerfile FROM, OCI base labels, or shared layers, as Docker
+Scout) and its age; whether the base tag has moved on (Scout's "refresh"); newer tags in the
+same track (Renovate's rules, `auditlib.staleness.tag_tracks`); the OS and its end of life
+(bundled, dated table, `auditlib.eol`); fixable vulnerabilities and how long their fixes have
+been available, split into those a rebuild on a refreshed base fixes (in the base's layers) and
+those only the image's own change fixes; whether the upstream repository looks abandoned;
+deployment lag of running containers. The ranking columns (`rebuild_priority`, `priority_rank`,
+...) are left empty here: the assessment fills them with its one ranking of what to fix first
+(`auditlib.assess.fix_first`), which also weighs the policy's results and each finding's SLA.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterable
 from typing import Any, cast
 
-import numpy as np
 import pandas as pd
 
-from auditlib.data import AuditData
-from auditlib.eol.table import EolTable, Kind
 from auditlib.fleet.bases import tag_key
 from auditlib.fleet.coverage import vulnerability_scanned
 from auditlib.fleet.view import FleetView, text
@@ -30,15 +26,8 @@ from auditlib.normalize.times import build_time, utc_time
 from auditlib.staleness.tag_tracks import ABANDONMENT_THRESHOLD_DAYS, is_abandoned, newer_tags
 from auditlib.tables import STALENESS, frame
 
-SEVERITY_WEIGHTS = {"critical": 10, "high": 5, "medium": 3, "low": 1}
-"""Rebuild priority points per fixable vulnerability (Dependency-Track's inherited risk score)."""
-DRIFT_POINTS = 10.0
-"""Priority points when the base tag has moved on (a rebuild picks up the publisher's fixes)."""
-EOL_POINTS = 20.0
-"""Priority points when the OS is past its end of life (no more fixes at all)."""
-EOL_SOON_POINTS = 5.0
-"""Priority points when the end of life is within `EOL_SOON_DAYS`."""
-EOL_SOON_DAYS = 90
+SEVERITIES_COUNTED = ("critical", "high", "medium", "low")
+"""Severities whose fixable vulnerabilities are counted per image."""
 
 
 def _days(ctx: FleetView, t: pd.Timestamp | None) -> float | None:
@@ -82,20 +71,27 @@ def _newest_tag_time(ctx: FleetView) -> dict[str, pd.Timestamp]:
     return out
 
 
+def base_layer_sets(ctx: FleetView) -> dict[str, set[str]]:
+    """Return image id -> the layer diff ids of the base it was built on, for images whose base
+    image (and its layers) is known: a fixable package added in one of these layers is fixed by
+    a rebuild on a refreshed base."""
+    return {i: set(ctx.layers[b.image_id]) for i, b in ctx.bases.items()
+            if b.image_id and b.image_id in ctx.layers}
+
+
 def _vuln_summary(ctx: FleetView, base_layers: dict[str, set[str]]) -> pd.DataFrame:
     """Return per image: fixable counts, oldest fix age, and the base/own split."""
     f = ctx.fixable
     if f.empty:
         return pd.DataFrame(columns=["fixable_count", "fixable_critical", "fixable_high",
-                                     "oldest_fix_days", "weight", "fixable_in_base",
+                                     "oldest_fix_days", "fixable_in_base",
                                      "fixable_in_own", "fixable_medium", "fixable_low"])
     f = f.assign(image_id=f["image_id"].astype(str), sev=f["severity"].astype(str))
-    f = f.assign(weight=f["sev"].map(SEVERITY_WEIGHTS).fillna(0.0))
     g = f.groupby("image_id")
-    out = pd.crosstab(f["image_id"], f["sev"]).reindex(columns=list(SEVERITY_WEIGHTS),
+    out = pd.crosstab(f["image_id"], f["sev"]).reindex(columns=list(SEVERITIES_COUNTED),
                                                        fill_value=0)
     out = out.add_prefix("fixable_").assign(
-        fixable_count=g.size(), oldest_fix_days=g["days"].max(), weight=g["weight"].sum())
+        fixable_count=g.size(), oldest_fix_days=g["days"].max())
     # Which layer added each vulnerable package (Trivy says), against the base's layers.
     pairs = [(i, d) for i, layers in base_layers.items() for d in layers]
     base = pd.DataFrame(pairs, columns=["image_id", "layer_diff_id"]).assign(in_base=True)
@@ -135,44 +131,8 @@ def _newer_build(ctx: FleetView) -> dict[str, tuple[str, float]]:
     return out
 
 
-def _rank(values: Iterable[float]) -> list[int]:
-    arr = np.asarray(list(values), dtype=float)
-    order = np.argsort(-arr, kind="stable")
-    ranks = np.empty(len(arr), dtype=int)
-    ranks[order] = np.arange(1, len(arr) + 1)
-    return [int(r) for r in ranks]
-
-
-def staleness(
-    data: AuditData,
-    *,
-    as_of: dt.datetime | pd.Timestamp | None = None,
-    eol_table: EolTable | None = None,
-    abandonment_days: int = ABANDONMENT_THRESHOLD_DAYS,
-    first_seen_fixed: pd.DataFrame | None = None,
-    eol_kind: Kind = "standard",
-) -> pd.DataFrame:
-    """Return the `staleness` table of `data`: one row per image, sorted by rebuild priority
-    (`auditlib.assess` gives the same for a store, with its history and policy).
-
-    Args:
-        data: the tables (a store's current state, or a load).
-        as_of: the moment ages are measured at (default now, UTC).
-        eol_table: the end-of-life table (default: `auditlib.eol.load_table()`).
-        abandonment_days: an upstream repository whose newest image is older than this looks
-            abandoned.
-        first_seen_fixed: when each finding was first seen fixable, from the store's history
-            (`auditlib.history.first_seen_fixed`): the clock of fixes without a fix date.
-        eol_kind: which end of support counts (`standard` or `extended`).
-    """
-    when = as_of if as_of is not None else dt.datetime.now(dt.UTC)
-    view = FleetView(data, pd.Timestamp(when), first_seen_fixed, eol_table, eol_kind)
-    return staleness_of(view, abandonment_days)
-
-
-def _row_eol(row: dict[str, Any], verdict: pd.Series) -> tuple[float, str | None]:
-    """Fill the OS columns of a staleness row from the image's end-of-life verdict; return the
-    priority points and the reason."""
+def _row_eol(row: dict[str, Any], verdict: pd.Series) -> None:
+    """Fill the OS columns of a staleness row from the image's end-of-life verdict."""
     row.update(os_family=text(verdict["os_family"]), os_version=text(verdict["os_version"]),
                os_eol_date=utc_time(verdict["os_eol_date"]),
                os_eol_kind=text(verdict["os_eol_kind"]),
@@ -181,30 +141,20 @@ def _row_eol(row: dict[str, Any], verdict: pd.Series) -> tuple[float, str | None
                else float(verdict["os_days_to_eol"]),
                os_is_eol=None if pd.isna(verdict["os_is_eol"]) else bool(verdict["os_is_eol"]),
                os_eol_by=text(verdict["os_eol_by"]))
-    name = " ".join(x for x in (row["os_family"], row["os_version"]) if x)
-    if row["os_is_eol"]:
-        return EOL_POINTS, f"{name} past its end of life (+{EOL_POINTS:g})"
-    days = row["os_days_to_eol"]
-    if row["os_is_eol"] is False and days is not None and days <= EOL_SOON_DAYS:
-        return EOL_SOON_POINTS, (f"{name} end of life in {days:.0f} days "
-                                 f"(+{EOL_SOON_POINTS:g})")
-    return 0.0, None
 
 
 def staleness_of(ctx: FleetView, abandonment_days: int = ABANDONMENT_THRESHOLD_DAYS
                  ) -> pd.DataFrame:
     """Return the `staleness` table of a fleet view (its as-of time, history clock and
-    end-of-life verdicts): one row per image, sorted by rebuild priority."""
+    end-of-life verdicts): one row per image, in the view's order, the ranking columns empty
+    (`auditlib.assess.fix_first` fills them)."""
     now = ctx.as_of
     known_bases = ctx.bases
     base_keys = {i: tag_key(b.ref) for i, b in known_bases.items()}
     nows = ctx.base_tag_now({k for k in base_keys.values() if k})
     repo_tags, listed = _repo_tags(ctx)
     newest_at = _newest_tag_time(ctx)
-    base_layers = {
-        i: set(ctx.layers[b.image_id]) for i, b in known_bases.items()
-        if b.image_id and b.image_id in ctx.layers
-    }
+    base_layers = base_layer_sets(ctx)
     vulns = _vuln_summary(ctx, base_layers)
     lag = _newer_build(ctx)
     running = ctx.running["image_id"].value_counts()
@@ -220,8 +170,6 @@ def staleness_of(ctx: FleetView, abandonment_days: int = ABANDONMENT_THRESHOLD_D
             "image_id": image_id, "image_name": name, "repository": repository,
             "created_at": created, "age_days": _days(ctx, created), "evaluated_at": now,
         }
-        reasons: list[str] = []
-        priority = 0.0
         base = known_bases.get(image_id)
         if base is not None:
             b_created = (utc_time(ctx.images["created_at"].get(base.image_id))
@@ -235,9 +183,6 @@ def staleness_of(ctx: FleetView, abandonment_days: int = ABANDONMENT_THRESHOLD_D
                 row["base_current_created_at"] = now_tag.created
                 current = ctx.built_on_current(image_id, base, now_tag)
                 row["base_drifted"] = None if current is None else not current
-                if current is False:
-                    priority += DRIFT_POINTS
-                    reasons.append(f"base tag {key} moved on (+{DRIFT_POINTS:g})")
             b_repo, b_tag = _repo(base.ref)
             if b_repo and b_tag and b_repo in repo_tags:
                 newer_base = newer_tags(b_tag, sorted(repo_tags[b_repo]), repository=b_repo,
@@ -253,10 +198,7 @@ def staleness_of(ctx: FleetView, abandonment_days: int = ABANDONMENT_THRESHOLD_D
         if upstream and upstream in newest_at:
             row["upstream_newest_tag_at"] = newest_at[upstream]
             row["upstream_abandoned"] = is_abandoned(newest_at[upstream], now, abandonment_days)
-        points, reason = _row_eol(row, cast(pd.Series, eol.loc[image_id]))
-        if reason:
-            priority += points
-            reasons.append(reason)
+        _row_eol(row, cast(pd.Series, eol.loc[image_id]))
         if image_id in vulns.index:
             v = {str(k): x for k, x in vulns.loc[image_id].to_dict().items()}
             row.update(
@@ -268,23 +210,11 @@ def staleness_of(ctx: FleetView, abandonment_days: int = ABANDONMENT_THRESHOLD_D
                     v["fixable_in_base"]),
                 fixable_in_own=None if pd.isna(v["fixable_in_own"]) else int(v["fixable_in_own"]),
             )
-            weight = float(v["weight"])
-            if weight:
-                priority += weight
-                parts = [f"{int(v[f'fixable_{s}'])} {s}" for s in SEVERITY_WEIGHTS
-                         if int(v[f"fixable_{s}"])]
-                reasons.insert(0, f"fixable: {', '.join(parts)} (+{weight:g})")
         elif image_id in scanned:
             row.update(fixable_count=0, fixable_critical=0, fixable_high=0)
         row["running_containers"] = int(running.get(image_id, 0))
         if image_id in lag:
             row["newer_build_image_id"], row["deployment_lag_days"] = lag[image_id]
-        row["rebuild_priority"] = priority
-        row["priority_reasons"] = "; ".join(reasons) or None
         rows.append(row)
-    ranks = _rank(r["rebuild_priority"] for r in rows)
-    for r, rank in zip(rows, ranks, strict=True):
-        r["priority_rank"] = rank
-    rows.sort(key=lambda r: r["priority_rank"])
     cols = {c: [r.get(c) for r in rows] for c in STALENESS.column_names}
     return frame(STALENESS, cols, len(rows))

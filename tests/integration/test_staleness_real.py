@@ -14,8 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from auditlib.assess import staleness
 from auditlib.ingest.collect import CollectRequest, collect
-from auditlib.staleness.table import staleness
 from auditlib.store import write_snapshot
 from tests.integration.engine import build, busybox_rootfs, import_image
 from tests.integration.fleet import Fleet

@@ -6,6 +6,7 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -120,9 +121,17 @@ def test_scores_and_grades() -> None:
     silent = Rule("silent", "t", "r.", "high", 20, lambda ctx, p: [])
     ev = evaluate(ROOT, build_policy({}, [always, half, silent], "p"), as_of=AS_OF)
     s = ev.scores.set_index("image_id").loc[A]
-    # 10 + 5 + 0 (no-data earns nothing) of 40.
-    assert s["score"] == 37.5 and s["grade"] == "D"
+    # no-data is unknown: 10 + 5 of the 20 judged points, which are half of the 40.
+    assert s["score"] == 75.0 and s["judged_share"] == 0.5 and s["grade"] == "B"
     assert (s["pass_count"], s["warn_count"], s["no_data_count"]) == (1, 1, 1)
+    # Less than half judged: too little data to grade, never an F.
+    ev = evaluate(ROOT, build_policy({}, [always, silent], "p"), as_of=AS_OF)
+    s = ev.scores.set_index("image_id").loc[A]
+    assert s["score"] == 100.0 and round(s["judged_share"], 3) == 0.333 and s["grade"] == "N/A"
+    # Nothing judged: no score at all.
+    ev = evaluate(ROOT, build_policy({}, [silent], "p"), as_of=AS_OF)
+    s = ev.scores.set_index("image_id").loc[A]
+    assert pd.isna(s["score"]) and s["judged_share"] == 0 and s["grade"] == "N/A"
 
 
 def test_a_rule_that_raises_gives_no_data_not_a_crash() -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from auditlib.data import AuditData
 from auditlib.fleet.view import FleetView, text
 from auditlib.normalize.licenses import LICENSE_CLASSES, _licensing, classify_license
 from auditlib.policy.model import Param, Rule, Verdict
@@ -95,27 +96,42 @@ def _stack(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _license_policy(ctx: FleetView, params: Mapping[str, Any]) -> list[Verdict]:
+def package_licences(data: AuditData) -> pd.DataFrame:
+    """Return every licence of every package of every image, and every package of an image no
+    document gave a licence for as a row with no licence (class missing or `unknown`): the one
+    definition the licence rule and the compliance page read.
+
+    Licence files a scanner found outside any package are rows named `file <path>`.
+
+    Returns:
+        Columns image_id, package_name, package_version, license, license_spdx, license_class,
+        file_path; a package is never both licensed and unlicensed.
+    """
     cols = ["image_id", "package_name", "package_version", "license", "license_spdx",
             "license_class", "file_path"]
-    pl = ctx.data.package_licenses[cols]
+    pl = data.package_licenses[cols]
     pl = pl[pl["image_id"].notna().to_numpy()]
     pkg_key = ["image_id", "package_name", "package_version"]
-    pkg = pkg_key[1:]
     files = (pl["package_name"].isna() & pl["file_path"].notna()).to_numpy()
     if files.any():  # licence files a scanner found outside any package: named by their path
         named = ("file " + pl.loc[files, "file_path"].astype(str)).rename("package_name")
         pl = _stack(pl[~files], pl[files].drop(columns="package_name").join(named))
     # A package no document gave a licence for is a row with no licence (judged unknown).
-    pk = ctx.data.packages
+    pk = data.packages
     no_lic = pk["license_class"].isna() | (pk["license_class"] == "unknown")
     bare = pk["image_id"].notna() & no_lic
     pk = pk.loc[bare.to_numpy(), ["image_id", "name", "version"]].set_axis(pkg_key, axis=1)
     licensed = len(pl)
     pl = _stack(pl, pk)
     key = codes(pl, pkg_key)
-    pl = pl[np.r_[np.ones(licensed, dtype=bool),
-                  ~pd.Series(key[licensed:]).isin(key[:licensed]).to_numpy()]]
+    out: pd.DataFrame = pl[np.r_[np.ones(licensed, dtype=bool),
+                                 ~pd.Series(key[licensed:]).isin(key[:licensed]).to_numpy()]]
+    return out
+
+
+def _license_policy(ctx: FleetView, params: Mapping[str, Any]) -> list[Verdict]:
+    pkg = ["package_name", "package_version"]
+    pl = package_licences(ctx.data)
     # Judge each distinct licence once, then every row by lookup.
     inverse, _ = pd.factorize(codes(pl, ["license", "license_spdx", "license_class"]))
     first = pd.Series(inverse).drop_duplicates().index.to_numpy()

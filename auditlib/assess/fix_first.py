@@ -1,0 +1,296 @@
+"""What to fix first: the one ranking of images by the risk that fixing them removes.
+
+The staleness page's "rebuild first", the compliance page's "what to fix first", `auditlib
+staleness`, `auditlib check --format json` and the summary's `rebuild_first` all read this
+ranking (the `rebuild_priority`, `priority_rank`, `priority_reasons`, `priority_actions` and
+`priority_unknown` columns of the assessment's `staleness` table). An image's risk is the sum of
+the points of what is known to be wrong with it, each with the reason and the action that
+removes it:
+
+* every fixable vulnerability: its severity's weight (critical 10, high 5, medium 3, low 1, as
+  Dependency-Track's inherited risk score), doubled when the finding is over its SLA (x1.5 when
+  near it), tripled when a scanner says it is known exploited (CISA KEV), else raised by its EPSS
+  probability (x(1 + 2 EPSS)), as Grype's `risk` weighs threat;
+* an OS past its end of life: 20 points (no fixes at all any more); within 90 days: 5;
+* a base tag that moved on: 10 points (a rebuild picks up the publisher's fixes);
+* a baked secret (`no-baked-secrets` fails): 30 points (everyone who pulls the image has it);
+* running as root (`non-root-user` fails): 5 points (Docker Scout's health-score weight).
+
+Policy results count only where the rule fails: a waived or disabled rule adds nothing.
+
+What is not known is never counted as nothing: each image lists what the data does not say
+(`priority_unknown`: no vulnerability scan, end of life unknown, base unknown, whether the base
+moved on unknown, user unknown, not scanned for secrets). Ties are broken by risk (findings over
+SLA, known exploited, the worst severity, then what is unknown before what is known clean), and
+only then by name; an image with no known risk
+and something unknown is ranked after every image with a known risk, and is never shown as clean.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from auditlib.fleet.findings import SEVERITY_RANK
+from auditlib.policy.evaluate import Evaluation
+
+SEVERITY_WEIGHTS = {"critical": 10.0, "high": 5.0, "medium": 3.0, "low": 1.0}
+"""Points per fixable vulnerability by severity (Dependency-Track's inherited risk score)."""
+SLA_FACTORS = {"over": 2.0, "near": 1.5}
+"""Factor on a finding's points by where it stands against its SLA (others: 1)."""
+KEV_FACTOR = 3.0
+"""Factor on a finding a scanner says is known exploited (CISA KEV)."""
+EPSS_FACTOR = 2.0
+"""A finding with an EPSS probability p (and not in KEV) counts (1 + EPSS_FACTOR * p) times."""
+DRIFT_POINTS = 10.0
+"""Points when the base tag has moved on (a rebuild picks up the publisher's fixes)."""
+EOL_POINTS = 20.0
+"""Points when the OS is past its end of life (no more fixes at all)."""
+EOL_SOON_POINTS = 5.0
+"""Points when the end of life is within `EOL_SOON_DAYS`."""
+EOL_SOON_DAYS = 90
+"""Days before an end of life at which it counts as soon."""
+SECRET_POINTS = 30.0
+"""Points when a secret is baked into the image (`no-baked-secrets` fails)."""
+ROOT_POINTS = 5.0
+"""Points when the image runs as root (`non-root-user` fails)."""
+ACTIONS_SHOWN = 3
+"""Package upgrades named per image; the rest are counted."""
+
+PRIORITY_COLUMNS = ("rebuild_priority", "priority_rank", "priority_reasons", "priority_actions",
+                    "priority_unknown")
+"""The columns of the `staleness` table this ranking fills."""
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One known risk of an image, the reason it counts and what removes it."""
+
+    image_id: str
+    points: float
+    reason: str
+    action: str
+
+
+def _num(v: object) -> float | None:
+    return None if v is None or pd.isna(v) else float(v)  # type: ignore[arg-type,call-overload]
+
+
+def finding_points(findings: pd.DataFrame) -> pd.Series:
+    """Return each fixable finding's points (module docstring), indexed as `findings`.
+
+    Args:
+        findings: the assessment's findings (`fleet.findings.sla_states` of the fixable ones),
+            with `severity`, `state`, `known_exploited` and `epss`.
+    """
+    sev = findings["severity"].astype(str).map(SEVERITY_WEIGHTS).fillna(0.0).astype(float)
+    sla = findings["state"].astype(str).map(SLA_FACTORS).fillna(1.0).astype(float)
+    kev = findings["known_exploited"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    epss = pd.to_numeric(findings["epss"], errors="coerce").fillna(0.0).clip(0, 1).to_numpy()
+    threat = np.where(kev, KEV_FACTOR, 1.0 + EPSS_FACTOR * epss)
+    return sev * sla * threat
+
+
+def _in_base(findings: pd.DataFrame, base_layers: dict[str, set[str]]) -> np.ndarray:
+    """Return, per finding, whether its package came with the image's base (its layer is one of
+    the base's layers)."""
+    return np.array([str(layer) in base_layers.get(str(i), ()) if pd.notna(layer) else False
+                     for i, layer in zip(findings["image_id"], findings["layer_diff_id"],
+                                         strict=True)], dtype=bool)
+
+
+def _vuln_items(findings: pd.DataFrame, st: pd.DataFrame, base_layers: dict[str, set[str]]
+                ) -> list[Item]:
+    """Return one item per image with fixable vulnerabilities: counts by severity, those over
+    their SLA and known exploited; the action: a rebuild on the refreshed base for the packages
+    the base brought when its tag moved on, and the upgrades of the other packages that weigh
+    most."""
+    if findings.empty:
+        return []
+    f = findings.assign(_pts=finding_points(findings), _sev=findings["severity"].astype(str),
+                        _img=findings["image_id"].astype(str),
+                        _base=_in_base(findings, base_layers))
+    f = f[f["_pts"] > 0]
+    drifted = {str(i): str(b) for i, d, b in zip(st["image_id"], st["base_drifted"],
+                                                  st["base_ref"], strict=True)
+               if pd.notna(d) and bool(d) and pd.notna(b)}
+    out: list[Item] = []
+    for image_id, g in f.groupby("_img", sort=False):
+        counts = g["_sev"].value_counts()
+        parts = [f"{int(counts[s])} {s}" for s in SEVERITY_WEIGHTS if s in counts]
+        extra = []
+        over = int((g["state"].astype(str) == "over").sum())
+        if over:
+            extra.append(f"{over} over SLA")
+        kev = int(g["known_exploited"].astype("boolean").fillna(False).sum())
+        if kev:
+            extra.append(f"{kev} known exploited")
+        likely = int((pd.to_numeric(g["epss"], errors="coerce") >= 0.1).sum()) - kev
+        if likely > 0:
+            extra.append(f"{likely} with EPSS >= 10%")
+        points = float(g["_pts"].sum())
+        reason = (f"fixable: {', '.join(parts)}" + (f" ({', '.join(extra)})" if extra else "")
+                  + f" (+{points:.0f})")
+        actions: list[str] = []
+        base = drifted.get(str(image_id))
+        if base is not None and g["_base"].any():
+            actions.append(f"rebuild on the refreshed base {base}")
+            g = g[~g["_base"]]
+        pk = g.groupby("pkg_name", sort=False).agg(
+            pts=("_pts", "sum"), fixed=("fixed_version", "first")).sort_values(
+            "pts", ascending=False, kind="stable")
+        actions.extend(f"upgrade {name} to {fixed}" if pd.notna(fixed) else f"upgrade {name}"
+                       for name, fixed in zip(pk.index[:ACTIONS_SHOWN],
+                                              pk["fixed"][:ACTIONS_SHOWN], strict=True))
+        if len(pk) > ACTIONS_SHOWN:
+            actions.append(f"upgrade {len(pk) - ACTIONS_SHOWN} more packages")
+        out.append(Item(str(image_id), points, reason, "; ".join(actions)))
+    return out
+
+
+def _os_name(row: pd.Series) -> str:
+    parts = [str(row[c]) for c in ("os_family", "os_version") if pd.notna(row[c])]
+    return " ".join(parts).strip() or "the OS"
+
+
+def _eol_date(row: pd.Series) -> str:
+    d = row["os_eol_date"]
+    return "" if pd.isna(d) else f" (end of life {pd.Timestamp(d):%Y-%m-%d})"
+
+
+def _image_items(st: pd.DataFrame) -> list[Item]:
+    """Return the end-of-life and base-drift items of the staleness facts."""
+    out: list[Item] = []
+    for _, row in st.iterrows():
+        i = str(row["image_id"])
+        is_eol = row["os_is_eol"]
+        days = _num(row["os_days_to_eol"])
+        name = _os_name(row)
+        if pd.notna(is_eol) and bool(is_eol):
+            out.append(Item(i, EOL_POINTS, f"{name} past its end of life (+{EOL_POINTS:g})",
+                            f"move off {name}{_eol_date(row)}"))
+        elif pd.notna(is_eol) and days is not None and days <= EOL_SOON_DAYS:
+            out.append(Item(i, EOL_SOON_POINTS,
+                            f"{name} end of life in {days:.0f} days (+{EOL_SOON_POINTS:g})",
+                            f"plan the move off {name}{_eol_date(row)}"))
+        drifted = row["base_drifted"]
+        if pd.notna(drifted) and bool(drifted):
+            base = str(row["base_ref"])
+            out.append(Item(i, DRIFT_POINTS, f"base tag {base} moved on (+{DRIFT_POINTS:g})",
+                            f"rebuild on the refreshed base {base}"))
+    return out
+
+
+_POLICY_ITEMS = {
+    "no-baked-secrets": (SECRET_POINTS, "baked secret", "remove it from the image and rotate it"),
+    "non-root-user": (ROOT_POINTS, "root", "set a non-root USER"),
+}
+_POLICY_UNKNOWN = {"no-baked-secrets": "not scanned for secrets", "non-root-user": "user unknown"}
+
+
+def _policy_items(ev: Evaluation) -> tuple[list[Item], dict[str, list[str]]]:
+    """Return the items of failed policy rules that are risks (secrets, root), and per image the
+    rules of them that had no data."""
+    res = ev.results
+    rule = res["rule"].astype(str)
+    status = res["status"].astype(str)
+    items: list[Item] = []
+    unknown: dict[str, list[str]] = {}
+    for slug, (points, what, action) in _POLICY_ITEMS.items():
+        hit = res[(rule == slug) & (status == "fail")]
+        for i, evidence in zip(hit["image_id"].astype(str), hit["evidence"].astype("string"),
+                               strict=True):
+            why = f"{what}: {evidence}" if pd.notna(evidence) and evidence else what
+            items.append(Item(i, points, f"{why} (+{points:g})", action))
+        for i in res.loc[(rule == slug) & (status == "no-data"), "image_id"].astype(str):
+            unknown.setdefault(i, []).append(_POLICY_UNKNOWN[slug])
+    return items, unknown
+
+
+def _unknown(st: pd.DataFrame, scanned: set[str], by_policy: dict[str, list[str]]
+             ) -> dict[str, str | None]:
+    """Return per image what the data does not say that the ranking needs, or None."""
+    out: dict[str, str | None] = {}
+    for i, eol, base, drift in zip(st["image_id"].astype(str), st["os_is_eol"], st["base_ref"],
+                                   st["base_drifted"], strict=True):
+        parts = [] if i in scanned else ["no vulnerability scan"]
+        if pd.isna(eol):
+            parts.append("end of life unknown")
+        if pd.isna(base):
+            parts.append("base unknown")
+        elif pd.isna(drift):
+            parts.append("whether the base moved on unknown")
+        parts.extend(by_policy.get(i, []))
+        out[i] = "; ".join(parts) or None
+    return out
+
+
+def _tiebreak(findings: pd.DataFrame) -> pd.DataFrame:
+    """Return per image: findings over SLA, known exploited, and the worst severity's rank."""
+    if findings.empty:
+        return pd.DataFrame(columns=["over", "kev", "worst"])
+    f = findings.assign(_img=findings["image_id"].astype(str),
+                        _over=(findings["state"].astype(str) == "over"),
+                        _kev=findings["known_exploited"].astype("boolean").fillna(False),
+                        _rank=findings["severity"].astype(str).map(SEVERITY_RANK).fillna(0))
+    g = f.groupby("_img")
+    return pd.DataFrame({"over": g["_over"].sum(), "kev": g["_kev"].sum(),
+                         "worst": g["_rank"].max()})
+
+
+def _joined(items: Iterable[Item], attr: str) -> dict[str, str]:
+    """Return image id -> its items' texts (`reason` or `action`), largest risk first, each
+    part once."""
+    out: dict[str, list[str]] = {}
+    for it in sorted(items, key=lambda x: -x.points):
+        for part in str(getattr(it, attr) or "").split("; "):
+            if part and part not in out.setdefault(it.image_id, []):
+                out[it.image_id].append(part)
+    return {i: "; ".join(v) for i, v in out.items() if v}
+
+
+def rank_fix_first(st: pd.DataFrame, findings: pd.DataFrame, ev: Evaluation,
+                   scanned: set[str], base_layers: dict[str, set[str]] | None = None
+                   ) -> pd.DataFrame:
+    """Return `st` (the staleness facts, one row per image) with the ranking's columns
+    (`PRIORITY_COLUMNS`) filled and sorted by rank, 1 first.
+
+    Args:
+        st: the staleness table of the view (`staleness.table.staleness_of`).
+        findings: the fixable findings against their SLA (`Assessment.findings`).
+        ev: the policy's results (secrets and root count where their rules fail).
+        scanned: the images a vulnerability scan covered (`fleet.coverage`).
+        base_layers: image id -> its base's layers (`staleness.table.base_layer_sets`): which
+            fixable packages a rebuild on the refreshed base fixes.
+    """
+    policy_items, by_policy = _policy_items(ev)
+    items = [*_vuln_items(findings, st, base_layers or {}), *_image_items(st), *policy_items]
+    points: dict[str, float] = {}
+    for it in items:
+        points[it.image_id] = points.get(it.image_id, 0.0) + it.points
+    ids = st["image_id"].astype(str)
+    unknown = _unknown(st, scanned, by_policy)
+    tie = _tiebreak(findings).reindex(list(ids)).fillna(0)
+    prio = ids.map(points).fillna(0.0).astype(float)
+    key = pd.DataFrame({
+        "p": -prio.to_numpy(), "over": -tie["over"].to_numpy(dtype=float),
+        "kev": -tie["kev"].to_numpy(dtype=float), "worst": -tie["worst"].to_numpy(dtype=float),
+        "known": [0 if unknown[i] is not None else 1 for i in ids],
+        "name": st["image_name"].astype(str).to_numpy(), "id": ids.to_numpy(),
+    })
+    order = key.sort_values(list(key.columns), kind="stable").index.to_numpy()
+    rank = np.empty(len(order), dtype=int)
+    rank[order] = np.arange(1, len(order) + 1)
+    reasons, actions = _joined(items, "reason"), _joined(items, "action")
+    out = st.assign(
+        rebuild_priority=prio.to_numpy(),
+        priority_rank=pd.array(rank, dtype="Int64"),
+        priority_reasons=pd.array([reasons.get(i) for i in ids], dtype="string"),
+        priority_actions=pd.array([actions.get(i) for i in ids], dtype="string"),
+        priority_unknown=pd.array([unknown[i] for i in ids], dtype="string"),
+    )
+    out["rebuild_priority"] = out["rebuild_priority"].astype("Float64")
+    return out.iloc[order].reset_index(drop=True)
