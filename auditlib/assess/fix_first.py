@@ -203,7 +203,7 @@ def _policy_items(ev: Evaluation) -> tuple[list[Item], dict[str, list[str]]]:
         hit = res[(rule == slug) & (status == "fail")]
         for i, evidence in zip(hit["image_id"].astype(str), hit["evidence"].astype("string"),
                                strict=True):
-            why = f"{what}: {evidence}" if pd.notna(evidence) and evidence else what
+            why = str(evidence) if pd.notna(evidence) and evidence else what  # the rule's words
             items.append(Item(i, points, f"{why} (+{points:g})", action))
         for i in res.loc[(rule == slug) & (status == "no-data"), "image_id"].astype(str):
             unknown.setdefault(i, []).append(_POLICY_UNKNOWN[slug])

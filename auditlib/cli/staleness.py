@@ -85,8 +85,22 @@ def staleness_command(store: Path, policy_file: str | None, fmt: str,
         out.add_row(*(Text(_show(r.get(c))) for c, _ in _SHOWN))
     console = out_console()
     console.print(out)
+    console.print(Text("fix first:"))
+    shown = 0
     for r in df.head(10).to_dict("records"):
         if r.get("priority_reasons"):
+            shown += 1
             console.print(Text(f"{r['priority_rank']}. {visible(r['image_name'])}: "
                                f"{visible(r['priority_reasons'])}"))
+            if r.get("priority_actions"):
+                console.print(Text(f"   do: {visible(r['priority_actions'])}"))
+            if r.get("priority_unknown"):
+                console.print(Text(f"   not known: {visible(r['priority_unknown'])}"))
+    first = a.summary()["fix_first"]
+    if not shown:
+        console.print(Text("   nothing known to fix" if not first["unknown_only"] else
+                           "   no known risk, but some images have too little data to say"))
+    if first["unknown_only"]:
+        console.print(Text(f"{first['unknown_only']} images have no known risk but too little "
+                           "data to say (see priority_unknown)"))
     leave(Exit.OK)
