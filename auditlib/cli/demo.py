@@ -8,6 +8,7 @@ import click
 
 from auditlib.cli.console import error, fail, progress
 from auditlib.cli.exits import Exit, leave
+from auditlib.cli.headline import fixable_line, unknown_line
 from auditlib.cli.report import report_bars, said
 from auditlib.errors import AuditlibError
 from auditlib.job import demo_job
@@ -38,16 +39,18 @@ def demo(images: int, out: Path, seed: int) -> None:
                f"{info.total_bytes / 1e6:.1f} MB in {done.fleet_dir}; snapshot: {done.snapshot}")
     for message in done.errors:
         error(message)
-    pol, eol, fix, st = s["policy"], s["eol"], s["fixable"], s["staleness"]
+    pol, eol = s["policy"], s["eol"]
     results = ", ".join(f"{pol['results'][k]} {k}" for k in ("fail", "warn", "no-data", "waived",
                                                              "pass"))
     grades = " ".join(f"{g}:{n}" for g, n in pol["grades"].items() if n)
     click.echo(f"policy: {s['images']} images x {len(pol['rules'])} rules: {results}; "
                f"grades {grades}")
     click.echo(f"end of life: {eol['past']} images on an OS past its end of life, "
-               f"{eol['within_90_days']} within 90 days, {eol['unknown']} unknown; fixable: "
-               f"{fix['findings']} findings, {fix['over']} over their SLA in "
-               f"{fix['images_over_sla']} images; rebuild first: {st['rebuild_first'] or '-'}")
+               f"{eol['within_90_days']} within 90 days, {eol['unknown']} unknown")
+    click.echo(fixable_line(s))
+    unknown = unknown_line(s)
+    if unknown:
+        click.echo(unknown)
     click.echo(f"reports: {', '.join(str(r.html) for r in done.batch.runs)}; "
                f"index: {done.batch.index}")
     click.echo("All of this is SYNTHETIC demo data: generated documents, not real images.")

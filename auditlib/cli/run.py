@@ -9,6 +9,7 @@ import pandas as pd
 
 from auditlib.cli.console import fail, note, progress
 from auditlib.cli.exits import Exit, leave
+from auditlib.cli.headline import fixable_line, unknown_line
 from auditlib.cli.options import (
     allow_damaged_option,
     as_of_option,
@@ -97,6 +98,11 @@ def run(store: Path, engines: tuple[str, ...], registries: tuple[str, ...],
     index = f"; index: {done.batch.index}" if done.batch else ""
     click.echo(f"run: {'; '.join(steps)}; wrote {', '.join(str(p) for p in done.written)}"
                f"{index}; store: {store}")
+    s = done.assessment.summary()
+    click.echo(fixable_line(s))
+    unknown = unknown_line(s)
+    if unknown:
+        click.echo(unknown)
     if done.failed:
         leave(Exit.BAD_INPUT)
     leave(Exit.POLICY if broken else Exit.OK)
