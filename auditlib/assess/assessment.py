@@ -29,7 +29,7 @@ from auditlib.fleet.select import filter_images
 from auditlib.fleet.view import FleetView
 from auditlib.history import NEEDED, first_seen_fixed, read_history
 from auditlib.policy.config import Policy, load_policy
-from auditlib.policy.evaluate import GRADE_NAMES, Evaluation, eol_kind, evaluate_view
+from auditlib.policy.evaluate import GRADE_NAMES, UNGRADED, Evaluation, eol_kind, evaluate_view
 from auditlib.policy.rules.vulns import sla_params
 from auditlib.staleness.table import base_layer_sets, staleness_of
 from auditlib.staleness.tag_tracks import ABANDONMENT_THRESHOLD_DAYS
@@ -139,6 +139,7 @@ class Assessment:
         ev = self.evaluation
         results = ev.results["status"].astype(str).value_counts()
         grades = ev.scores["grade"].astype(str).value_counts()
+        graded = ev.scores.loc[ev.scores["grade"].astype(str) != UNGRADED, "score"].dropna()
         eol = self.eol
         past = eol["os_is_eol"].fillna(False).astype(bool)
         known = eol["os_is_eol"].notna()
@@ -165,8 +166,7 @@ class Assessment:
                 "rules": [c.rule.slug for c in self.policy.enabled()],
                 "results": {s: int(results.get(s, 0)) for s in STATUSES},
                 "grades": {g: int(grades.get(g, 0)) for g in GRADE_NAMES},
-                "mean_score": (float(ev.scores["score"].mean())
-                               if ev.scores["score"].notna().any() else None),
+                "mean_score": float(graded.mean()) if len(graded) else None,  # graded only
             },
             "eol": {
                 "past": int(past.sum()), "within_90_days": int(soon.sum()),

@@ -27,7 +27,7 @@ from auditlib.fleet.bases import (
     find_bases,
     platforms,
 )
-from auditlib.fleet.coverage import Coverage, coverage, image_ids
+from auditlib.fleet.coverage import Coverage, coverage, ids, image_ids
 from auditlib.fleet.findings import fixable_findings
 from auditlib.identity import parse_reference
 from auditlib.normalize.times import build_series, utc_series, utc_time
@@ -179,6 +179,17 @@ class FleetView:
         c = self.data.containers.dropna(subset=["image_id"]).copy()
         c["image_id"] = c["image_id"].astype(str)
         return c.drop_duplicates(["host", "container_id"], keep="last")
+
+    @cached_property
+    def engine_hosts(self) -> set[str]:
+        """Return the Docker Engines collected (their hosts): only on these is "no running
+        container of this image" known; without any, whether an image runs is unknown."""
+        sc = self.data.scans
+        engine = ids(sc.loc[(sc["format"].astype("string") == "docker-engine").fillna(False)
+                            .to_numpy(dtype=bool), "image_id"])
+        im = self.data.images
+        return ids(im.loc[im["image_id"].astype("string").isin(engine).fillna(False)
+                          .to_numpy(dtype=bool), "host"]) | ids(self.data.containers["host"])
 
     @cached_property
     def running(self) -> pd.DataFrame:

@@ -79,7 +79,16 @@ def test_no_config_drift() -> None:
 def test_no_config_drift_for_images_not_running() -> None:
     data = make_data(images=[{"image_id": A, "host": "h"}],
                      containers=[_container("c1", A, state="exited")])
-    assert _result(data, "no-config-drift", A) == ("pass", "no running container of this image")
+    assert _result(data, "no-config-drift", A) == (
+        "pass", "no running container of this image on the 1 engine(s) collected")
+
+
+def test_runtime_rules_without_an_engine_have_no_data() -> None:
+    # Scanner documents only: whether any container runs the image is unknown, not "no".
+    data = make_data(scans=[{"image_id": A, "format": "grype-json"}])
+    for rule in ("no-config-drift", "derived-image", "rollback-ready"):
+        status, evidence = _result(data, rule, A)
+        assert status == "no-data" and "no Docker Engine collected" in evidence, rule
 
 
 def test_derived_image() -> None:

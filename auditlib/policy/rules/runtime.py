@@ -116,11 +116,19 @@ def _no_drift(ctx: FleetView, params: Mapping[str, Any]) -> list[Verdict]:
                 f"{', '.join(allowed)}",
             ))
     used = set(running["image_id"])
-    out += [
-        Verdict(i, "pass", "no running container of this image")
-        for i in ctx.image_ids if i not in used
-    ]
+    out += [_not_running(ctx, i, "no running container of this image")
+            for i in ctx.image_ids if i not in used]
     return out
+
+
+def _not_running(ctx: FleetView, image_id: str, said: str) -> Verdict:
+    """Return the verdict of an image no collected container runs: a pass when an engine was
+    collected (it lists every container), else `no-data` (whether it runs is unknown)."""
+    hosts = ctx.engine_hosts
+    if not hosts:
+        return Verdict(image_id, "no-data", "no Docker Engine collected: whether a container "
+                       "runs this image is unknown (`auditlib collect --engine`)")
+    return Verdict(image_id, "pass", f"{said} on the {len(hosts)} engine(s) collected")
 
 
 NO_CONFIG_DRIFT = Rule(
@@ -175,8 +183,8 @@ def _derived(ctx: FleetView, params: Mapping[str, Any]) -> list[Verdict]:
                 "Dockerfile, base label or base image of the team's builds it",
             ))
         else:
-            out.append(Verdict(image_id, "pass", "a base or third-party image no running "
-                               "container uses directly"))
+            out.append(_not_running(ctx, image_id, "a base or third-party image no running "
+                                    "container uses directly"))
     return out
 
 
@@ -236,10 +244,8 @@ def _rollback(ctx: FleetView, params: Mapping[str, Any]) -> list[Verdict]:
         else:
             out.append(Verdict(image_id, "pass",
                                f"a previous version is still in {evidence_list(repos)}"))
-    out += [
-        Verdict(i, "pass", "not deployed (no running container)")
-        for i in ctx.image_ids if i not in deployed
-    ]
+    out += [_not_running(ctx, i, "not deployed (no running container)")
+            for i in ctx.image_ids if i not in deployed]
     return out
 
 
