@@ -276,6 +276,9 @@ def sla_table(r: Report, findings: pd.DataFrame) -> pd.DataFrame:
     """Return, per severity at or above the threshold (worst first): the SLA, the fixable
     findings by state, and the images with one over the SLA; recorded in the summary."""
     days, _ = r.assessment.sla
+    if not r.assessment.coverage.vuln_scanned:
+        r.record(fixable_by_severity=None)  # unknown: no zeros for what nobody scanned
+        return pd.DataFrame()
     rows = []
     for sev in reversed(SEVERITIES):
         if not at_least(sev, r.params.severity_threshold):
@@ -357,6 +360,7 @@ def license_figure(table: pd.DataFrame) -> go.Figure | None:
     """Return the bar chart of images having a package of each licence class."""
     if table.empty or not table["packages"].sum():
         return None
+    table = table[table["packages"] > 0]  # no empty class shown as data
     return bar(list(table["licence class"]), list(table["images"]),
                "Images with a package under each licence class",
                colors=[LICENSE_COLORS.get(c, "#4e79a7") for c in table["licence class"]],
@@ -555,3 +559,13 @@ def sla_worst_empty(r: Report) -> str:
         "undated"] else ""
     return ("no fixable vulnerability is over its SLA "
             + _scanned_note(f["scanned_images"], s["images"]) + undated)
+
+
+def worst_empty(ev: Evaluation) -> str:
+    """Return what the list of the lowest scores says when it is empty: no graded image fails
+    or warns, or no image could be graded at all."""
+    graded = int((ev.scores["grade"].astype(str) != UNGRADED).sum())
+    if not graded and len(ev.scores):
+        return (f"none of the {len(ev.scores):,} images could be graded: too little data (see "
+                "what we do not know)")
+    return "no graded image fails or warns"

@@ -87,10 +87,12 @@ class Report:
         _display(bundle(fig))
 
     def table(self, df: pd.DataFrame | None, *, max_rows: int | None = 50,
-              empty: str = "nothing to show") -> None:
-        """Show a table (every value escaped), at most `max_rows` rows."""
-        if df is None:
-            self.note(empty)
+              empty: str | None = "nothing to show") -> None:
+        """Show a table (every value escaped), at most `max_rows` rows; when it has no row,
+        `empty` (nothing at all when None: a chart above already said why)."""
+        if df is None or (empty is None and df.empty):
+            if empty is not None:
+                self.note(empty)
             return
         _display({"text/html": table_html(df, max_rows=max_rows, empty=empty),
                   "text/plain": f"<{len(df)} rows>"})
