@@ -94,7 +94,7 @@ class Report:
             if empty is not None:
                 self.note(empty)
             return
-        _display({"text/html": table_html(df, max_rows=max_rows, empty=empty),
+        _display({"text/html": table_html(df, max_rows=max_rows, empty=empty or ""),
                   "text/plain": f"<{len(df)} rows>"})
 
     def cards(self, cards: list[Card]) -> None:
