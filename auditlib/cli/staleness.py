@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from auditlib.assess import assess
-from auditlib.cli.console import fail, note, out_console, say
+from auditlib.cli.console import fail, note, out_console, say, show
 from auditlib.cli.exits import Exit, leave
 from auditlib.cli.options import allow_damaged_option, as_of_option, policy_option, store_option
 from auditlib.errors import AuditlibError
@@ -76,17 +76,15 @@ def staleness_command(store: Path, policy_file: str | None, fmt: str,
         click.echo(json.dumps({"as_of": a.as_of.isoformat(), "eol_table": table.describe(a.as_of),
                                "assessment": a.summary(), "images": records}, indent=2))
         leave(Exit.OK)
-    out = Table(title=f"staleness as of {a.as_of:%Y-%m-%d}; EOL table {table.describe(a.as_of)}")
+    out = Table(title=Text(visible(f"staleness as of {a.as_of:%Y-%m-%d}; EOL table "
+                                   f"{table.describe(a.as_of)}"), style="table.title"))
     for _, title in _SHOWN:
         out.add_column(title, overflow="fold")
     for r in df.to_dict("records"):
         r["os"] = " ".join(str(x) for x in (jsonable(r["os_family"]), jsonable(r["os_version"]))
                            if x) or None
         out.add_row(*(Text(_show(r.get(c))) for c, _ in _SHOWN))
-    console = out_console()
-    console.print(out)
-    for r in df.head(10).to_dict("records"):
-        if r.get("priority_reasons"):
-            console.print(Text(f"{r['priority_rank']}. {visible(r['image_name'])}: "
-                               f"{visible(r['priority_reasons'])}"))
+    reasons = [Text(visible(f"{r['priority_rank']}. {r['image_name']}: {r['priority_reasons']}"))
+               for r in df.head(10).to_dict("records") if r.get("priority_reasons")]
+    show(out_console(), out, *reasons)
     leave(Exit.OK)
