@@ -410,11 +410,14 @@ TABLES: tuple[Table, ...] = (
 )
 """Every table, in the order the data dictionary lists them."""
 
+_IMAGE_NAME = "The image's name to show (`auditlib.fleet.names`): `repository:tag` (a version tag before `latest`), else `repository@sha256:<12 hex>`, else `<untagged> sha256:<12 hex>`."
+"""The meaning of every `image_name` column."""
+
 POLICY_RESULTS = Table(
     "policy_results", "(image, rule) verdict of a policy evaluation (`auditlib check`)", ("image_id", "rule"),
     (
         _c("image_id", "string", "The image (config digest)."),
-        _c("image_name", "string", "The image's name to show: a version tag, else any tag, else a short id."),
+        _c("image_name", "string", _IMAGE_NAME),
         _c("rule", "category", "The rule's slug (`no-latest-tag`)."),
         _c("title", "category", "The rule's title."),
         _c("status", "category", "`pass`, `fail`, `warn`, `waived` or `no-data` (never counted as a pass)."),
@@ -433,7 +436,7 @@ POLICY_SCORES = Table(
     "policy_scores", "image scored by a policy evaluation", ("image_id",),
     (
         _c("image_id", "string", "The image (config digest)."),
-        _c("image_name", "string", "The image's name to show."),
+        _c("image_name", "string", _IMAGE_NAME),
         _c("score", "Float64", "Points earned as a percentage of the points of the rules that could judge the image (`no-data` results left out; 0-100); missing when no rule could."),
         _c("judged_share", "Float64", "Share of the points of the rules that ran that could judge the image (0-1): how much the score rests on."),
         _c("grade", "category", "A (>90), B (>70), C (>50), D (>30), E (>10) or F, as Docker Scout's health score; `N/A` when less than half of the points could be judged (too little data to grade)."),
@@ -450,8 +453,8 @@ STALENESS = Table(
     "staleness", "image, and how far behind it is (`auditlib staleness`)", ("image_id",),
     (
         _c("image_id", "string", "The image (config digest)."),
-        _c("image_name", "string", "The image's name to show: a version tag, else any tag, else a short id."),
-        _c("repository", "string", "Registry and repository of that name (`docker.io/team/app`), when it has one."),
+        _c("image_name", "string", _IMAGE_NAME),
+        _c("repository", "string", "Registry and repository of the tag the name shows (`docker.io/team/app`), when it shows one."),
         _c("created_at", "datetime", "When the image was built."),
         _c("age_days", "Float64", "Days since the build, at the as-of time."),
         _c("base_ref", "string", "The base image it was built on (`docker.io/library/debian:12`), when known."),

@@ -9,7 +9,7 @@ import click
 import pandas as pd
 
 from auditlib.assess import assess
-from auditlib.cli.console import err, fail, note, out_console, say
+from auditlib.cli.console import err, fail, note, out_console, say, show
 from auditlib.cli.exits import Exit, leave
 from auditlib.cli.options import (
     allow_damaged_option,
@@ -20,7 +20,7 @@ from auditlib.cli.options import (
 )
 from auditlib.errors import AuditlibError
 from auditlib.policy.config import default_policy_yaml
-from auditlib.policy.output import print_table, to_dict, to_junit
+from auditlib.policy.output import table_view, to_dict, to_junit
 from auditlib.policy.rules import RULES
 
 
@@ -62,9 +62,9 @@ def check(store: Path, policy_file: str | None, fail_on: str, fmt: str, output: 
     if fmt == "table":
         if output:
             with output.open("w", encoding="utf-8") as f:
-                print_table(ev, out_console(f))
+                show(out_console(f), *table_view(ev))
         else:
-            print_table(ev, out_console())
+            show(out_console(), *table_view(ev))
     else:
         if fmt == "json":
             text = json.dumps({**to_dict(ev), "assessment": a.summary()}, indent=2)

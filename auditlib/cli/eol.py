@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 
 import click
 
-from auditlib.cli.console import fail
+from auditlib.cli.console import fail, note
 from auditlib.eol.table import ENV_FILE, EolTable
 from auditlib.eol.update import update_table
 from auditlib.eol.versions import product_for
@@ -47,14 +47,13 @@ def update(source: Path, product: str | None, target: Path | None) -> None:
         result = update_table(source, product=product, to=target)
     except (AuditlibError, OSError) as e:
         _fail(str(e))
-    click.echo(f"wrote {result.path}: table of {result.generated_at.isoformat()} "
-               f"(was {result.previous_date.isoformat()}, from {result.based_on})")
+    click.echo(visible(f"wrote {result.path}: table of {result.generated_at.isoformat()} "
+                       f"(was {result.previous_date.isoformat()}, from {result.based_on})"))
     for change in result.changes:
-        click.echo(f"  {change.describe()}")
+        click.echo(f"  {visible(change.describe())}")
     env = os.environ.get(ENV_FILE)
     if env and Path(env).resolve() != result.path.resolve():
-        click.echo(f"note: {ENV_FILE}={env} is set, so lookups read that file, not this one",
-                   err=True)
+        note(f"{ENV_FILE}={env} is set, so lookups read that file, not this one")
 
 
 def _cell(value: Any) -> str:
@@ -85,16 +84,16 @@ def show(product: str | None, table_path: Path | None) -> None:
     if name is not None and name not in table.products:
         _fail(f"no product {product!r} in the table (products: {', '.join(table.products)})")
     today = dt.datetime.now(dt.UTC).date()
-    click.echo(f"EOL table of {table.generated_at.isoformat()} "
-               f"({table.table_age_days(today)} days old), source {table.source or '-'}")
-    click.echo(f"loaded from: {table.origin} ({table.location})")
+    click.echo(visible(f"EOL table of {table.generated_at.isoformat()} "
+                       f"({table.table_age_days(today)} days old), source {table.source or '-'}"))
+    click.echo(visible(f"loaded from: {table.origin} ({table.location})"))
     if name is None:
         for each, cycles in table.products.items():
             day = table.product_dates.get(each, table.generated_at).isoformat()
-            click.echo(f"  {each}: {len(cycles)} cycles, data of {day}")
+            click.echo(visible(f"  {each}: {len(cycles)} cycles, data of {day}"))
         return
     day = table.product_dates.get(name, table.generated_at).isoformat()
-    click.echo(f"{name} (data of {day}):")
+    click.echo(visible(f"{name} (data of {day}):"))
     keys = ("cycle", "codename", "releaseDate", "eol", "support", "extendedSupport", "lts",
             "latest")
     heads = ("cycle", "codename", "released", "eol", "support", "extended", "lts", "latest")

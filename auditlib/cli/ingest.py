@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from auditlib.cli.console import error, fail, out_console, progress
+from auditlib.cli.console import error, fail, out_console, progress, show
 from auditlib.cli.exits import Exit, leave
 from auditlib.cli.options import allow_damaged_option, quiet_option, store_option, warn_damaged
 from auditlib.data import AuditData
@@ -26,7 +26,7 @@ def print_counts(data: AuditData) -> None:
     table.add_column("rows", justify="right")
     for name, df in data.tables().items():
         table.add_row(name, f"{len(df):,}")
-    out_console().print(table)
+    show(out_console(), table)
 
 
 @click.command()

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 import pandas as pd
-from rich.progress import Progress, TextColumn
+from rich.progress import Progress
 
 from auditlib.cli.console import fail, progress, say
 from auditlib.cli.exits import Exit, leave
@@ -60,7 +60,7 @@ def said(run: ReportRun) -> None:
 @contextmanager
 def report_bars(quiet: bool) -> Iterator[StartReport]:
     """Return the `started` callback of `run_reports`: a bar of cells per report."""
-    with progress("{task.description:<12}", quiet=quiet, extra=TextColumn("cells")) as bar:
+    with progress("{task.description:<12}", quiet=quiet, extra="cells") as bar:
         def start(name: str, bar: Progress = bar) -> Callable[[int, int], None]:
             task = bar.add_task(name, total=None)
             return lambda done, total: bar.update(task, completed=done, total=total)

@@ -8,13 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.progress import TextColumn
 
 from auditlib.cli.console import error, fail, note, progress, say
 from auditlib.cli.exits import Exit, leave
 from auditlib.cli.options import allow_damaged_option, quiet_option, store_option, warn_damaged
 from auditlib.errors import AuditlibError
 from auditlib.ingest.steps import Scanned, scan_into
+from auditlib.normalize.visible import visible
 from auditlib.scanners.report import JobResult, JobStatus, ScanReport
 from auditlib.scanners.targets import (
     Dockerfile,
@@ -39,11 +39,11 @@ def _names(value: str | None, param: str) -> tuple[str, ...] | None:
 
 def _run(targets: list[Target], store: Path, tools: tuple[str, ...], workers: int, force: bool,
          settings: ScanSettings, quiet: bool) -> Scanned:
-    with progress("scanning", quiet=quiet, extra=TextColumn("{task.description}")) as bar:
+    with progress("scanning", quiet=quiet, extra="{task.description}") as bar:
         task = bar.add_task("", total=None)
 
         def advance(done: int, total: int, last: JobResult | None) -> None:
-            shown = f"{last.tool} {last.target}: {last.status}" if last else ""
+            shown = visible(f"{last.tool} {last.target}: {last.status}") if last else ""
             bar.update(task, completed=done, total=total, description=shown)
 
         return scan_into(store, targets, tools=tools, workers=workers, force=force,

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from auditlib.assess import assess
-from auditlib.cli.console import fail, note, out_console, say
+from auditlib.cli.console import fail, note, out_console, say, show
 from auditlib.cli.exits import Exit, leave
 from auditlib.cli.options import allow_damaged_option, as_of_option, policy_option, store_option
 from auditlib.errors import AuditlibError
@@ -76,31 +76,29 @@ def staleness_command(store: Path, policy_file: str | None, fmt: str,
         click.echo(json.dumps({"as_of": a.as_of.isoformat(), "eol_table": table.describe(a.as_of),
                                "assessment": a.summary(), "images": records}, indent=2))
         leave(Exit.OK)
-    out = Table(title=f"staleness as of {a.as_of:%Y-%m-%d}; EOL table {table.describe(a.as_of)}")
+    out = Table(title=Text(visible(f"staleness as of {a.as_of:%Y-%m-%d}; EOL table "
+                                   f"{table.describe(a.as_of)}"), style="table.title"))
     for _, title in _SHOWN:
         out.add_column(title, overflow="fold")
     for r in df.to_dict("records"):
         r["os"] = " ".join(str(x) for x in (jsonable(r["os_family"]), jsonable(r["os_version"]))
                            if x) or None
         out.add_row(*(Text(_show(r.get(c))) for c, _ in _SHOWN))
-    console = out_console()
-    console.print(out)
-    console.print(Text("fix first:"))
-    shown = 0
+    lines: list[Text] = [Text("fix first:")]
     for r in df.head(10).to_dict("records"):
         if r.get("priority_reasons"):
-            shown += 1
-            console.print(Text(f"{r['priority_rank']}. {visible(r['image_name'])}: "
-                               f"{visible(r['priority_reasons'])}"))
+            lines.append(Text(visible(f"{r['priority_rank']}. {r['image_name']}: "
+                                      f"{r['priority_reasons']}")))
             if r.get("priority_actions"):
-                console.print(Text(f"   do: {visible(r['priority_actions'])}"))
+                lines.append(Text(visible(f"   do: {r['priority_actions']}")))
             if r.get("priority_unknown"):
-                console.print(Text(f"   not known: {visible(r['priority_unknown'])}"))
+                lines.append(Text(visible(f"   not known: {r['priority_unknown']}")))
     first = a.summary()["fix_first"]
-    if not shown:
-        console.print(Text("   nothing known to fix" if not first["unknown_only"] else
-                           "   no known risk, but some images have too little data to say"))
+    if len(lines) == 1:
+        lines.append(Text("   nothing known to fix" if not first["unknown_only"] else
+                          "   no known risk, but some images have too little data to say"))
     if first["unknown_only"]:
-        console.print(Text(f"{first['unknown_only']} images have no known risk but too little "
-                           "data to say (see priority_unknown)"))
+        lines.append(Text(f"{first['unknown_only']} images have no known risk but too little "
+                          "data to say (see priority_unknown)"))
+    show(out_console(), out, *lines)
     leave(Exit.OK)

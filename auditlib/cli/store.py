@@ -10,6 +10,7 @@ from auditlib.cli.console import fail, say
 from auditlib.cli.exits import Exit, leave
 from auditlib.cli.options import store_option
 from auditlib.errors import AuditlibError
+from auditlib.normalize.visible import visible
 from auditlib.store.manifest import scan_store
 
 
@@ -39,7 +40,7 @@ def verify(store: Path) -> None:
     except AuditlibError as e:
         fail(str(e))
     for d in scan.damaged:
-        click.echo(f"damaged: {d}")
+        click.echo(f"damaged: {visible(d)}")
     for x in scan.lost:
         say("note:", f"snapshot {x.snapshot_id} carried {x.sources} sources over from damaged "
                      f"snapshot {x.holder}: their rows cannot be read")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from auditlib.cli.console import say
 from auditlib.cli.exits import Exit, leave
 from auditlib.ingest.loader import load
 
@@ -25,6 +26,6 @@ def summarize(paths: tuple[str, ...]) -> None:
                           indent=2))
     for f in data.files:
         if f.skipped is not None:
-            click.echo(f"skipped: {f.path}: {f.skipped}", err=True)
+            say("skipped:", f"{f.path}: {f.skipped}")
     bad = any(f.error for f in data.files) or any(not Path(p).exists() for p in paths)
     leave(Exit.BAD_INPUT if bad else Exit.OK)

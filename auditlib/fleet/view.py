@@ -29,6 +29,8 @@ from auditlib.fleet.bases import (
 )
 from auditlib.fleet.coverage import Coverage, coverage, ids, image_ids
 from auditlib.fleet.findings import fixable_findings
+from auditlib.fleet.names import display_name, untagged_name
+from auditlib.fleet.names import shown_tag as _shown_tag
 from auditlib.identity import parse_reference
 from auditlib.normalize.times import build_series, utc_series, utc_time
 from auditlib.tables import DTYPES, TABLES
@@ -145,13 +147,15 @@ class FleetView:
 
     @cached_property
     def names(self) -> dict[str, str]:
-        """Return image id -> the name to show: a version tag, else any tag, else a short id."""
-        out = {}
-        for i in self.image_ids:
-            tags = self.tags.get(i, [])
-            versioned = [t for t in tags if not t.endswith(":latest")]
-            out[i] = (versioned or tags or [i.removeprefix("sha256:")[:12]])[0]
-        return out
+        """Return image id -> the name to show (`fleet.names.display_name`): `repository:tag`
+        (a version tag before `latest`), else `repository@sha256:<12 hex>`, else
+        `<untagged> sha256:<12 hex>`."""
+        return {i: display_name(i, self.references.get(i, [])) for i in self.image_ids}
+
+    def shown_tag(self, image_id: str) -> str | None:
+        """Return the tag reference the image's name shows (`fleet.names.shown_tag`), or None
+        when its name is not a tag (a repo digest, or untagged)."""
+        return _shown_tag(self.tags.get(image_id, []))
 
     @cached_property
     def labels(self) -> dict[str, dict[str, str]]:
@@ -251,8 +255,9 @@ class FleetView:
         return coverage(self.data, self.image_ids)
 
     def name(self, image_id: str) -> str:
-        """Return the display name of an image."""
-        return self.names.get(image_id, image_id.removeprefix("sha256:")[:12])
+        """Return the name to show of an image (`names`; an id the tables do not name is
+        `<untagged> sha256:<12 hex>`)."""
+        return self.names.get(image_id) or untagged_name(image_id)
 
     def age_days(self, when: Any) -> float | None:
         """Return days from `when` to `as_of`, or None when `when` is missing."""

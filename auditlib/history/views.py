@@ -8,8 +8,9 @@ Common definitions:
   of folders) are left out.
 * An image is *present* in a state when a document or collected row names it (`scans`,
   `images`); it is *vulnerability-scanned* as `fleet.coverage.is_vulnerability_scan` says.
-* An image's *repository* is `registry/repository` of its tags (a tag rather than a bare repo
-  digest, then the first by name), else of the reference it was scanned as. Images are followed
+* An image's *repository* is `registry/repository` of the tag its name shows
+  (`fleet.names.shown_tag`: a version tag before `latest`, then the first by reference), else of
+  a repo digest, else of the reference it was scanned as. Images are followed
   over time by repository: the repository's *current image* in a state is its newest present
   image (by build time; undated images by when first seen). An image with no repository is
   followed by its own id.
@@ -149,9 +150,15 @@ def _repositories(h: History) -> dict[str, str]:
     if len(t):
         reg = _text(t["registry"])
         name = (reg + "/").where(reg.notna(), "") + _text(t["repository"])
+        tag = _text(t["tag"])
         tags = pd.DataFrame({"image_id": t["image_id"].astype(str).to_numpy(),
-                             "untagged": t["tag"].isna().to_numpy(), "name": name.to_numpy()})
-        tags = tags.sort_values(["image_id", "untagged", "name"]).drop_duplicates("image_id")
+                             "untagged": tag.isna().to_numpy(),
+                             "latest": (tag == "latest").fillna(False).to_numpy(bool),
+                             "reference": _text(t["reference"]).fillna("").to_numpy(),
+                             "name": name.to_numpy()})
+        # The order of `fleet.names.shown_tag`: the repository of the image's name.
+        tags = tags.sort_values(["image_id", "untagged", "latest", "reference", "name"])
+        tags = tags.drop_duplicates("image_id")
         out.update(zip(tags["image_id"], tags["name"], strict=True))
     for df in (h["images"], h["scans"]):
         refs = df[df["image_id"].notna().to_numpy() & df["image_ref"].notna().to_numpy()]

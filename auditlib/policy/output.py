@@ -9,7 +9,6 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 import pandas as pd
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -89,40 +88,44 @@ def to_junit(ev: Evaluation) -> str:
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def print_table(
-    ev: Evaluation, console: Console, *, show: tuple[str, ...] = ("fail", "warn")
-) -> None:
-    """Print the images by score, worst first, with their failures and warnings and evidence."""
-    summary = Table(title=f"policy: {ev.policy.source}; as of {ev.as_of:%Y-%m-%d %H:%M} UTC")
+def table_view(ev: Evaluation, *, show: tuple[str, ...] = ("fail", "warn")
+               ) -> list[Table | Text]:
+    """Return what `auditlib check` prints as a table, in order: the images by score, worst
+    first; their results of the statuses `show` with the evidence; a line per expired or unused
+    waiver and per rule error. Every title and cell is `Text` (untrusted text is never read as
+    markup) with bidi and invisible controls as `<U+XXXX>` (`normalize.visible`)."""
+    out: list[Table | Text] = []
+    summary = Table(title=Text(visible(f"policy: {ev.policy.source}; "
+                                       f"as of {ev.as_of:%Y-%m-%d %H:%M} UTC"),
+                               style="table.title"))
     for col in ("image", "grade", "score", "fail", "warn", "no-data", "waived", "pass"):
-        summary.add_column(col, justify="left" if col == "image" else "right")
+        summary.add_column(col, justify="left" if col == "image" else "right", overflow="fold")
     scores = ev.scores.sort_values(["score", "image_name"])
     for s, score in zip(scores.itertuples(index=False), scores["score"].astype("Float64"),
                         strict=True):
-        summary.add_row(Text(visible(str(s.image_name))), str(s.grade),
-                        "-" if pd.isna(score) else f"{score:.0f}",
-                        str(s.fail_count), str(s.warn_count), str(s.no_data_count),
-                        str(s.waived_count), str(s.pass_count))
-    console.print(summary)
+        summary.add_row(*(Text(visible(v)) for v in (
+            s.image_name, s.grade, "-" if pd.isna(score) else f"{score:.0f}", s.fail_count,
+            s.warn_count, s.no_data_count, s.waived_count, s.pass_count)))
+    out.append(summary)
     shown = ev.results[ev.results["status"].astype(str).isin(show)]
     if len(shown):
-        detail = Table(title="findings", show_lines=False)
+        detail = Table(title=Text("findings", style="table.title"), show_lines=False)
         for col in ("image", "rule", "status", "severity", "evidence"):
             detail.add_column(col, overflow="fold")
         order = {"fail": 0, "warn": 1, "no-data": 2, "waived": 3, "pass": 4}
         shown = shown.assign(_o=shown["status"].astype(str).map(order))
         for r in shown.sort_values(["_o", "image_name", "rule"]).itertuples(index=False):
-            detail.add_row(Text(visible(r.image_name)), str(r.rule),
+            detail.add_row(Text(visible(r.image_name)), Text(visible(r.rule)),
                            Text(str(r.status), style=_STYLE.get(str(r.status), "")),
-                           str(r.severity), Text(visible(r.evidence)))
-        console.print(detail)
+                           Text(visible(r.severity)), Text(visible(r.evidence)))
+        out.append(detail)
     for u in ev.waivers:
         if u.expired:
-            console.print(Text(visible(f"waiver expired on {u.waiver.expires}: {u.waiver.rule} "
-                                       f"for {u.waiver.image} ({u.waiver.reason}); it no "
-                                       "longer applies"), style="yellow"))
+            out.append(Text(visible(f"waiver expired on {u.waiver.expires}: {u.waiver.rule} "
+                                    f"for {u.waiver.image} ({u.waiver.reason}); it no "
+                                    "longer applies"), style="yellow"))
         elif not u.applied_to:
-            console.print(Text(visible(f"waiver matched nothing: {u.waiver.rule} for "
-                                       f"{u.waiver.image}"), style="dim"))
-    for e in ev.errors:
-        console.print(Text(visible(f"rule error: {e}"), style="red"))
+            out.append(Text(visible(f"waiver matched nothing: {u.waiver.rule} for "
+                                    f"{u.waiver.image}"), style="dim"))
+    out.extend(Text(visible(f"rule error: {e}"), style="red") for e in ev.errors)
+    return out

@@ -12,6 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from auditlib.fleet.findings import SEVERITY_RANK, SLA_STATES
+from auditlib.fleet.names import short_id
 from auditlib.normalize.licenses import LICENSE_CLASSES
 from auditlib.normalize.severity import SEVERITIES
 from auditlib.policy import Evaluation
@@ -221,7 +222,7 @@ def matrix_figure(ev: Evaluation, rows: int = 60, risk: pd.Series | None = None
     for i in ids:
         label = names.get(i, i)
         seen[label] = seen.get(label, 0) + 1
-        labels.append(label if seen[label] == 1 else f"{label} ({i[7:19]})")
+        labels.append(label if seen[label] == 1 else f"{label} ({short_id(i)})")
     return status_heatmap(labels, rules, statuses, hover, title)
 
 

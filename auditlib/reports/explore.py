@@ -40,7 +40,7 @@ def columns(name: str) -> pd.DataFrame:
 
 
 def names(a: Assessment) -> dict[str, str]:
-    """Return image id -> a name to show (a version tag, else any reference, else a short id)."""
+    """Return image id -> the name to show (`auditlib.fleet.names.display_name`)."""
     return dict(a.view.names)
 
 

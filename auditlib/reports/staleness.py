@@ -10,12 +10,18 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from auditlib import history
+from auditlib.fleet.names import short_id, untagged_name
 from auditlib.history import SNAPSHOTS
 from auditlib.reports.context import Report
 from auditlib.reports.figures import SEVERITY_COLORS, bar, esc, histogram, lines, stacked, styled
 from auditlib.reports.markup import Card
 
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "negligible", "unknown")
+
+
+def _short_ids(ids: pd.Series) -> pd.Series:
+    """Return image ids as `fleet.names.short_id` shows them (missing stays missing)."""
+    return ids.astype("string").map(short_id, na_action="ignore").astype("string")
 
 
 def staleness_table(r: Report) -> pd.DataFrame:
@@ -186,7 +192,7 @@ def deployment_lag(st: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "image": lag["image_name"], "repository": lag["repository"],
         "running containers": lag["running_containers"],
-        "newer build": lag["newer_build_image_id"].astype("string").str[7:19],
+        "newer build": _short_ids(lag["newer_build_image_id"]),
         "lag (days)": lag["deployment_lag_days"],
     })
 
@@ -301,7 +307,7 @@ def never_rebuilt(h: dict[str, pd.DataFrame], min_days: float = 30) -> pd.DataFr
         return pd.DataFrame()
     df: pd.DataFrame = history.never_rebuilt(h, min_days)
     return pd.DataFrame({
-        "repository": df["repository"], "image": df["image_id"].astype("string").str[7:19],
+        "repository": df["repository"], "image": _short_ids(df["image_id"]),
         "built": df["created_at"], "current since": df["first_seen_at"],
         "snapshots": df["snapshots"], "unchanged for (days)": df["span_days"],
         "age (days)": df["age_days"],
@@ -318,7 +324,8 @@ def staleness_trend_figure(h: dict[str, pd.DataFrame], repositories: int = 10
     df = df.dropna(subset=["age_days"])
     if df.empty:
         return None
-    unit = df["repository"].astype("string").fillna(df["image_id"].astype("string").str[:19])
+    unit = df["repository"].astype("string").fillna(
+        df["image_id"].astype("string").map(untagged_name, na_action="ignore"))
     df = df.assign(_unit=unit)
     newest = df[df["snapshot_at"] == df["snapshot_at"].max()]
     keep = list(newest.sort_values("age_days", ascending=False)["_unit"].head(repositories))

@@ -164,7 +164,7 @@ def staleness_of(ctx: FleetView, abandonment_days: int = ABANDONMENT_THRESHOLD_D
     for image_id in ctx.image_ids:
         img = ctx.images.loc[image_id]
         name = ctx.name(image_id)
-        repository, tag = _repo(name if not name.startswith(image_id[7:19]) else None)
+        repository, tag = _repo(ctx.shown_tag(image_id))
         created = utc_time(img.get("created_at"))
         row: dict[str, Any] = {
             "image_id": image_id, "image_name": name, "repository": repository,

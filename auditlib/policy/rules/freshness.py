@@ -11,6 +11,7 @@ import pandas as pd
 
 from auditlib.fleet.bases import tag_key
 from auditlib.fleet.coverage import document_images, is_sbom, is_vulnerability_scan
+from auditlib.fleet.names import short_digest
 from auditlib.fleet.view import FleetView
 from auditlib.normalize.times import utc_time
 from auditlib.policy.model import Param, Rule, Verdict
@@ -88,15 +89,15 @@ def _base_current(ctx: FleetView, params: Mapping[str, Any]) -> list[Verdict]:
             continue
         if base.digest:
             how = "the base.digest label" if base.how == "label" else "the FROM digest"
-            built = f"{base.digest[:19]} (by {how})"
+            built = f"{short_digest(base.digest)} (by {how})"
         else:
-            built = f"{(base.image_id or '?')[:19]} (by its layers)"
+            built = f"{short_digest(base.image_id or '?')} (by its layers)"
         if verdict:
             out.append(Verdict(image_id, "pass", f"the base tag {key} still points at what this "
                                f"image was built on: {built}"))
         else:
             out.append(Verdict(image_id, "fail", f"the base tag {key} now points at "
-                               f"{now.shown[:19]} (created {_when(ctx, now.created)}, per "
+                               f"{short_digest(now.shown)} (created {_when(ctx, now.created)}, per "
                                f"{now.source}); this image was built on {built}: rebuild"))
     return out
 

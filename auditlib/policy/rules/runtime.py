@@ -173,10 +173,10 @@ def _derived(ctx: FleetView, params: Mapping[str, Any]) -> list[Verdict]:
             out.append(Verdict(image_id, "pass", "built by the team from a Dockerfile "
                                f"({text(ctx.dockerfiles[image_id].get('path'))})"))
         elif base is not None:
-            shown = base.ref or (base.image_id or "")[:19]
+            shown = base.ref or (ctx.name(base.image_id) if base.image_id else "?")
             out.append(Verdict(image_id, "pass", f"built on {shown} (known by {base.how})"))
         elif run_names:
-            shown = evidence_list(refs, most=2) if refs else image_id[:19]
+            shown = evidence_list(refs, most=2) if refs else ctx.name(image_id)
             out.append(Verdict(
                 image_id, "fail",
                 f"{shown} is used directly by running containers ({evidence_list(run_names)}): no "

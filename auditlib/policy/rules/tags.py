@@ -11,18 +11,14 @@ from typing import Any
 import pandas as pd
 
 from auditlib.fleet.glob import matches
+from auditlib.fleet.names import digest_name as _show
+from auditlib.fleet.names import short_digest
 from auditlib.fleet.view import FleetView, text
 from auditlib.identity import Reference, parse_reference
 from auditlib.policy.model import Param, Rule, Status, Verdict
 from auditlib.policy.rules._frames import evidence_list
 
 _RANK = {"fail": 0, "warn": 1, "pass": 2}
-
-
-def _show(ref: str) -> str:
-    """Return a reference for evidence, its digest shortened to 19 characters."""
-    name, at, digest = ref.partition("@")
-    return f"{name}@{digest[:19]}" if at else ref
 
 
 @lru_cache(maxsize=65536)
@@ -156,7 +152,7 @@ def _pinned(ctx: FleetView, params: Mapping[str, Any]) -> list[Verdict]:
                 note = (f" (its tag {tag} says nothing of the version)"
                         if tag in floating else "")
                 judged.append(("pass", f"{_show(ref)} ({where}) is pinned by digest "
-                               f"{digest[:19]}{note}"))
+                               f"{short_digest(digest)}{note}"))
             elif tag is None or tag in floating:
                 judged.append(("fail", f"{_show(ref)} ({where}) is not pinned: the tag "
                                f"{tag or 'latest'} moves; use a version tag and a digest"))
