@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from auditlib.assess import staleness
 from auditlib.fleet.names import (
     UNTAGGED,
     digest_name,
@@ -18,7 +19,6 @@ from auditlib.fleet.names import (
 from auditlib.fleet.view import FleetView
 from auditlib.history.views import _repositories
 from auditlib.policy import evaluate, load_policy
-from auditlib.staleness.table import staleness
 from tests.policy.builders import AS_OF, make_data
 
 ID = "sha256:972772258713" + "0" * 52
