@@ -14,6 +14,9 @@ registers, IPython's folder for report kernels) go under `user_cache_dir()`
 read-only home, another user's) gets this user's own folder in the temporary folder
 (`writable_cache_dir`), so read-only use of auditlib works.
 
+Small JSON side files (a scanner output's run record) are read by `read_json_object`: only a
+regular file, never waiting on a FIFO, up to a size.
+
 This is a bottom layer: it imports nothing from auditlib.
 """
 
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import json
 import os
 import secrets
 import stat
@@ -28,6 +32,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 TEMP_SUFFIX = ".tmp"
 """The suffix of every temporary file written here."""
@@ -189,3 +194,19 @@ def writable_cache_dir(name: str) -> Path | None:
         except OSError:
             pass
     return private_temp_dir(name)
+
+
+def read_json_object(path: Path, *, max_bytes: int = 64 * 1024) -> dict[str, Any] | None:
+    """Return the JSON object in the small file `path`, or None when there is none: missing, not
+    a regular file (a FIFO is never waited on), unreadable, over `max_bytes`, not JSON, or not
+    an object."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                return None
+            data = f.read(max_bytes + 1)
+        doc = json.loads(data) if len(data) <= max_bytes else None
+    except (OSError, ValueError, RecursionError):
+        return None
+    return doc if isinstance(doc, dict) else None

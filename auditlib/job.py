@@ -132,7 +132,8 @@ def run_job(req: JobRequest, *, note: Note, collecting: Callable[[str], None] | 
 
     Args:
         req: what to do.
-        note: called with each thing a user should read (a source not reached, a tool missing).
+        note: called with each thing a user should read (a source not reached, a tool missing,
+            what a scanner could not do).
         collecting, scanning, reading, started, finished: progress callbacks.
 
     Raises:
@@ -156,7 +157,8 @@ def run_job(req: JobRequest, *, note: Note, collecting: Callable[[str], None] | 
         targets = _scan_targets(engines[0], note)
         scanned = scan_into(req.store, targets, progress=scanning) if targets else None
         if scanned is not None:
-            for message in [*scanned.report.notes, *scanned.report.messages]:
+            report = scanned.report
+            for message in [*report.notes, *report.messages, *report.limitations]:
                 note(message)
         outputs = len(scanned.report.raw_files) if scanned else 0
         steps.append(f"scanned {_plural(outputs, 'output')}")

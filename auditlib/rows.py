@@ -86,6 +86,12 @@ class ScanInfo:
     """Whether the tool looked for vulnerabilities (found or not): True for Grype and Harbor, for
     Trivy when its vulnerability scanner ran, for CycloneDX with a `vulnerabilities` array; False
     for an SBOM or a linter; None when the document cannot tell."""
+    scanners_run: str | None = None
+    """What the run covered, when `auditlib scan` recorded it (`scans.scanners_run`)."""
+    scanners_skipped: str | None = None
+    """What the run was meant to cover and could not (`scans.scanners_skipped`)."""
+    scanners_skipped_reason: str | None = None
+    """Why (`scans.scanners_skipped_reason`)."""
     image: ImageInfo | None = None
     """The image the document is about; None for a folder, a repository or a Dockerfile."""
 

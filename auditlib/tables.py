@@ -91,7 +91,7 @@ PROVENANCE: tuple[Column, ...] = (
     _c("scan_id", "category", "The document the row came from: `sha256:` of its bytes; joins `scans`."),
     _c("source", "category", "Where the row came from: the file path, or the endpoint collected."),
     _c("source_format", "category", "The format and version read, e.g. `trivy-json@2`."),
-    _c("collected_at", "datetime", "When auditlib read the source (UTC)."),
+    _c("collected_at", "datetime", "When auditlib read the source (UTC): the store's bookkeeping. For a collected source it is when the engine or registry was asked; for a document it is no scan time (`scans.generated_at` is)."),
 )
 
 _IMAGE = (
@@ -112,10 +112,13 @@ SCANS = _t(
     _c("format_version", "string", "Version of the format: Trivy SchemaVersion, CycloneDX specVersion, SPDX version, Syft schema."),
     _c("tool", "string", "The tool that wrote the document (`trivy`, `grype`, `syft`, `hadolint`, ...)."),
     _c("tool_version", "string", "Version of that tool, when the document says."),
-    _c("generated_at", "datetime", "When the tool wrote the document (UTC), when it says."),
+    _c("generated_at", "datetime", "When the tool wrote the document (UTC): the scan time. Missing when the document does not say (a Syft 0.x SBOM, SARIF without invocation times, collected metadata): unknown, never the time auditlib read it (`collected_at`)."),
     _c("target", "string", "What the document is about, as the tool named it (a repository URL may carry credentials).", redacted=True),
     _c("target_type", "string", "`container_image`, `filesystem`, `repository`, `dockerfile`, `sbom` or `unknown`."),
-    _c("vulnerability_scan", "boolean", "Whether the tool looked for vulnerabilities, whether or not it found any (Grype, Harbor; Trivy when its vulnerability scanner ran: a result of class `os-pkgs` or `lang-pkgs`; CycloneDX with a `vulnerabilities` array); false for an SBOM, a linter or collected metadata; missing when the document cannot tell. With the documents that have vulnerability rows, this is what `auditlib.fleet.coverage` counts as a vulnerability scan."),
+    _c("vulnerability_scan", "boolean", "Whether the tool looked for vulnerabilities, whether or not it found any (Grype, Harbor; Trivy when its vulnerability scanner ran: a result of class `os-pkgs` or `lang-pkgs`; CycloneDX with a `vulnerabilities` array); false for an SBOM, a linter or collected metadata; missing when the document cannot tell. When `auditlib scan` made the document, its record decides (`vuln` in `scanners_run`): a Trivy report does not list its scanners. With the documents that have vulnerability rows, this is what `auditlib.fleet.coverage` counts as a vulnerability scan."),
+    _c("scanners_run", "string", "What the scanner run covered, as `auditlib scan` recorded it when it ran the tool: comma-separated, in the order `packages` (a package list), `vuln`, `license`, `secret`, `misconfig` (Trivy's `--scanners` names); missing for a document `auditlib scan` did not make (the document alone cannot say)."),
+    _c("scanners_skipped", "string", "What that run was meant to cover and could not, in the same words (`vuln` for Trivy without its vulnerability database); missing when nothing was skipped or the run was not recorded."),
+    _c("scanners_skipped_reason", "string", "Why, in one phrase (`no vulnerability database (offline)`), with the tool's own message when a run failed on it; missing when nothing was skipped.", redacted=True),
     *_IMAGE,
     _c("repo_digest", "string", "Manifest digest of the image, when known."),
     _c("image_ref", "string", "The image reference, normalised (`docker.io/library/nginx:latest`)."),

@@ -53,6 +53,8 @@ def _run(targets: list[Target], store: Path, tools: tuple[str, ...], workers: in
 def _print_messages(report: ScanReport) -> None:
     for message in report.notes:
         note(message)
+    for message in report.limitations:
+        say("warning:", message)
     missing = {j.reason for j in report.jobs if j.status is JobStatus.MISSING}
     for message in report.messages:
         if message in missing:
@@ -110,8 +112,9 @@ def _engine_targets(engine: str | None, images: tuple[str, ...]) -> list[Target]
     "--trivy-scanners",
     metavar="LIST",
     help=(
-        f"Trivy's --scanners (vuln, misconfig, secret, license); default "
-        f"{','.join(TRIVY_OFFLINE_SCANNERS)}, plus vuln when Trivy's database is in its cache."
+        "Trivy's --scanners (vuln, misconfig, secret, license); default all four. Without "
+        f"Trivy's vulnerability database in its cache, vuln is left out (Trivy runs "
+        f"{','.join(TRIVY_OFFLINE_SCANNERS)}) and a warning says so."
     ),
 )
 @click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True,
@@ -141,8 +144,11 @@ def scan(
     exported with `docker save` and scanned; --all scans every tagged image there. Images are
     scanned by syft, trivy and grype, Dockerfiles by hadolint. Raw outputs are kept under
     STORE/raw by image id (or Dockerfile content), tool and tool version; what is already there
-    is not scanned again unless --force. Offline, Trivy looks for licences, secrets and
-    misconfigurations; it scans for vulnerabilities too when its database is in its cache.
+    is not scanned again unless --force. Trivy scans for vulnerabilities only when its database
+    is in its cache (scans never download it): offline it lists packages and looks for licences,
+    secrets and misconfigurations, and one warning line says the images had no vulnerability
+    scan; the store records what each run covered and skipped (`scans.scanners_run`,
+    `scans.scanners_skipped`).
 
     Exits 0 when done, even when some scanner runs failed (each is reported) or a tool is not
     installed; 2 on bad usage, when the engine cannot be reached, when a target cannot be read at

@@ -4,16 +4,24 @@ and collected metadata, and of the synthetic demo fleet. The policy's `scan-cove
 
 * A *vulnerability scan* is a document whose tool looked for vulnerabilities, found or not
   (`scans.vulnerability_scan`, which each parser sets: Grype, Harbor, Trivy when its vulnerability
-  scanner ran, CycloneDX with a `vulnerabilities` array), or any document with vulnerability
-  rows. A Trivy run of only its licence, secret or misconfiguration scanners is not one.
+  scanner ran, CycloneDX with a `vulnerabilities` array; the run record of `auditlib scan`
+  decides where there is one), or any document with vulnerability rows. A Trivy run of only its
+  licence, secret or misconfiguration scanners is not one.
 * An *SBOM* is a document listing the image's packages: an SBOM format (Syft, CycloneDX, SPDX)
   or a Trivy report, with package rows.
 * *Collected* metadata comes from an engine, a registry or an image archive.
+* A scanner run's *capabilities* are what it covered (`auditlib.normalize.capabilities`: a
+  package list, and Trivy's scanner names). `auditlib scan` records, per output, those done and
+  those it was meant to do and could not, with why (`scans.scanners_run`,
+  `scans.scanners_skipped`, `scans.scanners_skipped_reason`): Trivy without its vulnerability
+  database lists packages and finds licences, secrets and misconfigurations, and is no
+  vulnerability scan. Such a run is a *limitation*, said in one line at run time and in
+  `Coverage.limitations`, and counted in `Coverage.vuln_skipped`.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,12 +29,12 @@ import pandas as pd
 
 from auditlib.data import AuditData
 from auditlib.identity import SYNTHETIC_LABEL, SYNTHETIC_PREFIX
+from auditlib.normalize.capabilities import capabilities_of, limitation_line
 
 SBOM_FORMATS = frozenset({"syft-json", "cyclonedx-json", "spdx-json"})
 """Document formats that are an SBOM when they list packages."""
 COLLECTED_FORMATS = frozenset({"docker-engine", "oci-registry", "docker-archive", "oci-layout"})
 """Formats of collected sources (`auditlib collect`)."""
-
 
 def ids(s: pd.Series) -> set[str]:
     """Return the distinct non-missing values of a column, as str."""
@@ -143,6 +151,12 @@ class Coverage:
     """Files or sources that could not be read at all."""
     synthetic_images: int = 0
     """Images of the synthetic demo fleet."""
+    vuln_skipped: int = 0
+    """Of them, without a vulnerability scan though a scanner run was meant to make one and
+    could not (Trivy without its vulnerability database: `scans.scanners_skipped`)."""
+    limitations: list[str] = field(default_factory=list)
+    """What scanner runs could not do, one `limitation_line` each, for the runs of these images
+    whose skipped capability no other document covers (a vulnerability scan, a package list)."""
 
     @property
     def share(self) -> float | None:
@@ -157,9 +171,77 @@ class Coverage:
         return asdict(self)
 
 
+@dataclass(frozen=True, slots=True)
+class SkippingRun:
+    """A scanner run (a `scans` row) that was meant to cover more than it did."""
+
+    images: frozenset[str]
+    """The images its document is about."""
+    tool: str
+    reason: str
+    done: tuple[str, ...]
+    skipped: tuple[str, ...]
+
+
+def skipping_runs(data: AuditData) -> list[SkippingRun]:
+    """Return the scanner runs that recorded something they could not do (`scans.scanners_skipped`),
+    in the order of `scans`."""
+    sc = data.scans
+    rows = sc[sc["scanners_skipped"].notna()]
+    if rows.empty:
+        return []
+    by_doc = document_images(data) if rows["image_id"].isna().any() else {}
+    return [
+        SkippingRun(frozenset({str(iid)} if pd.notna(iid) else by_doc.get(sid, set())),
+                    str(tool) if pd.notna(tool) else "scanner",
+                    str(reason) if pd.notna(reason) else "not run",
+                    capabilities_of(run), capabilities_of(skipped))
+        for sid, iid, tool, run, skipped, reason in zip(
+            rows["scan_id"].astype(str), rows["image_id"], rows["tool"], rows["scanners_run"],
+            rows["scanners_skipped"], rows["scanners_skipped_reason"], strict=True)
+    ]
+
+
+def vulnerability_scan_skipped(data: AuditData) -> dict[str, list[str]]:
+    """Return, per image a scanner run was meant to scan for vulnerabilities and could not, why
+    (`trivy: no vulnerability database (offline)`, one per distinct tool and reason)."""
+    out: dict[str, dict[str, None]] = {}
+    for run in skipping_runs(data):
+        if "vuln" in run.skipped:
+            for image in run.images:
+                out.setdefault(image, {})[f"{run.tool}: {run.reason}"] = None
+    return {image: list(why) for image, why in out.items()}
+
+
+def limitations(data: AuditData, every: set[str]) -> tuple[set[str], list[str]]:
+    """Return, of the images `every`, those without a vulnerability scan that a scanner run was
+    meant to scan for vulnerabilities and could not, and the `limitation_line` of each run that
+    left something uncovered (one per distinct line, in the order of `scans`).
+
+    A skipped vulnerability scan or package list counts only for images no other document
+    covered that way; a skipped licence, secret or misconfiguration scan always counts.
+    """
+    runs = skipping_runs(data)
+    if not runs:
+        return set(), []
+    covered = {"vuln": vulnerability_scanned(data), "packages": with_sbom(data)}
+    skipped_vuln: set[str] = set()
+    lines: dict[str, None] = {}
+    for run in runs:
+        images = run.images & every
+        gaps = [c for c in run.skipped if images - covered.get(c, set())]
+        if not gaps:
+            continue
+        if "vuln" in gaps:
+            skipped_vuln |= images - covered["vuln"]
+        lines[limitation_line(run.tool, run.reason, run.done, gaps)] = None
+    return skipped_vuln, list(lines)
+
+
 def coverage(data: AuditData, image_ids: list[str]) -> Coverage:
     """Return the coverage of `image_ids` (every image the tables name) by `data`'s sources."""
     every = set(image_ids)
+    skipped_vuln, lines = limitations(data, every)
     running = int((data.containers["state"].astype("string") == "running").fillna(False).sum())
     errors = int((data.load_errors["level"].astype("string") == "error").fillna(False).sum())
     return Coverage(
@@ -171,4 +253,6 @@ def coverage(data: AuditData, image_ids: list[str]) -> Coverage:
         documents=len(data.scans),
         load_errors=errors,
         synthetic_images=len(synthetic_image_ids(data) & every),
+        vuln_skipped=len(skipped_vuln),
+        limitations=lines,
     )

@@ -11,6 +11,7 @@ import gc
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
+from pathlib import Path
 
 from auditlib.data import AuditData, FileResult
 from auditlib.errors import ParseError
@@ -24,6 +25,7 @@ from auditlib.ingest.documents import (
     read_file,
     too_deep,
 )
+from auditlib.ingest.run_record import apply_run_record, read_run_record
 from auditlib.parsers import identify, parse_document
 from auditlib.rows import Output, Row, ScanInfo
 
@@ -123,6 +125,9 @@ def ingest_output(
         "target": scan.target,
         "target_type": scan.target_type,
         "vulnerability_scan": scan.vulnerability_scan,
+        "scanners_run": scan.scanners_run,
+        "scanners_skipped": scan.scanners_skipped,
+        "scanners_skipped_reason": scan.scanners_skipped_reason,
         "image_id": image_id,
         "repo_digest": repo_digest,
         "image_ref": ref,
@@ -252,6 +257,8 @@ def _read_one(acc: Accumulator, source: str, future: Future[RawFile]) -> FileRes
         found = identify(doc)
         fmt = found[0].format_id if found else None
         parser, version, out = parse_document(doc, found)  # identified once, above
+        # What `auditlib scan` recorded about the run that made it decides over the document.
+        apply_run_record(out.scan, read_run_record(Path(source)), parser.format_id)
         counts = ingest_output(acc, out, parser.format_id, version, raw.scan_id, raw.size)
         return FileResult(source, fmt, version, counts, warnings=len(out.warnings))
     except ParseError as e:

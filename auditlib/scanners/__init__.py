@@ -1,11 +1,13 @@
 """Running the scanners (`auditlib scan`): syft, trivy, grype and hadolint on images and
 Dockerfiles, with their raw outputs kept in the store by image id, tool and tool version.
 
-`run_scans(targets, store)` runs them and says, per (target, tool) job, what became of it; the
-outputs it lists (`ScanReport.raw_files`) are read with `auditlib.load`.
+`run_scans(targets, store)` runs them and says, per (target, tool) job, what became of it and what
+its output could not cover (`Limitation`: Trivy without its vulnerability database); the outputs
+it lists (`ScanReport.raw_files`) are read with `auditlib.load`.
 """
 
 from auditlib.scanners._archive_id import read_archive_image_id
+from auditlib.scanners.limits import Limitation
 from auditlib.scanners.raw_store import RawStore, dockerfile_key, image_key
 from auditlib.scanners.report import JobResult, JobStatus, ScanReport
 from auditlib.scanners.runner import run_scans
@@ -41,6 +43,7 @@ __all__ = [
     "ImageArchive",
     "JobResult",
     "JobStatus",
+    "Limitation",
     "RawStore",
     "ScanError",
     "ScanReport",

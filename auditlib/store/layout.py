@@ -6,6 +6,7 @@
     STORE/snapshots/<snapshot_id>/state.parquet      the current state right after it
     STORE/snapshots/.tmp-<snapshot_id>/              a snapshot being written (renamed when done)
     STORE/raw/<image id>/<tool>-<version>.<format>.json   raw scanner outputs (`auditlib scan`)
+    STORE/raw/<image id>/.<output name>.run.json     how each was made, what its run covered
     STORE/cache/files.parquet                        the ingest's stat cache
 
 Nothing else in auditlib spells these names.
@@ -61,6 +62,12 @@ def table_file(snapshot: StorePath, table: str) -> Path:
 def raw_dir(store: StorePath) -> Path:
     """Return the folder of raw scanner outputs of `store`."""
     return Path(store) / RAW_DIR
+
+
+def run_record_file(output: Path) -> Path:
+    """Return the hidden file beside a raw scanner output that says how it was made and what its
+    run covered (`auditlib.scanners.raw_store` writes it, ingest reads it)."""
+    return output.with_name(f".{output.name}.run.json")
 
 
 def stat_cache_file(store: StorePath) -> Path:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+import pandas as pd
+import pytest
 
 from auditlib.data import AuditData
 from auditlib.eol import EolTable
 from auditlib.policy import evaluate
 from auditlib.policy.config import build_policy
 from auditlib.policy.rules import freshness
+from tests.conftest import CorpusLoader
 from tests.policy.builders import AS_OF, days_ago, image_id, make_data
 
 A, B, C, D, E, F, G = (image_id(n) for n in range(1, 8))
@@ -212,8 +217,72 @@ def test_scan_coverage_vulnerability_rows_and_documents_without_image_id() -> No
         vulnerabilities=[{"scan_id": "s1", "image_id": A, "vuln_id": "CVE-1", "pkg_name": "z"}],
         packages=[{"scan_id": "s2", "image_id": A, "package_id": "p", "name": "z"}],
     )
-    status, evidence = _result(data, "scan-coverage", A)
-    assert status == "pass" and "sarif of 2026-11-27 (2 days ago)" in evidence
+    # The SARIF document gives no time: its scan time is unknown, not the time it was read.
+    assert _result(data, "scan-coverage", A) == (
+        "no-data", "newest vulnerability scan: sarif, undated; newest SBOM: spdx-json of "
+                   "2026-11-28 (1 day ago)")
+
+
+def test_scan_coverage_undated_documents_are_of_unknown_age() -> None:
+    undated = {"generated_at": None}
+    data = make_data(
+        scans=[
+            # A: only undated, read 2 days ago: its age is unknown.
+            _doc("a1", A, "grype-json", 1), _doc("a2", A, "syft-json", 0, **undated,
+                                                  collected_at=days_ago(2)),
+            # B: undated, read 30 days ago: at least 30 days old.
+            _doc("b1", B, "grype-json", 1), _doc("b2", B, "syft-json", 0, **undated,
+                                                  collected_at=days_ago(30)),
+            # C: a dated SBOM of 10 days and an undated one read yesterday: unknown.
+            _doc("c1", C, "grype-json", 1), _doc("c2", C, "spdx-json", 10),
+            _doc("c3", C, "syft-json", 0, **undated, collected_at=days_ago(1)),
+            # D: a dated SBOM of 1 day beside an undated one: the dated one is fresh.
+            _doc("d1", D, "grype-json", 1), _doc("d2", D, "spdx-json", 1),
+            _doc("d3", D, "syft-json", 0, **undated, collected_at=days_ago(1)),
+        ],
+        packages=[{"scan_id": s, "image_id": i, "package_id": "p", "name": "zlib"}
+                  for s, i in (("a2", A), ("b2", B), ("c2", C), ("c3", C), ("d2", D),
+                               ("d3", D))],
+    )
+    got = _results(data, "scan-coverage")
+    assert got[A] == ("no-data", "newest vulnerability scan: grype-json of 2026-11-28 (1 day "
+                                 "ago); newest SBOM: syft-json, undated")
+    assert got[B] == ("warn", "newest vulnerability scan: grype-json of 2026-11-28 (1 day ago); "
+                              "newest SBOM: syft-json, undated, read 2026-10-30 (30 days ago): "
+                              "older than 7 days")
+    assert got[C] == ("no-data", "newest vulnerability scan: grype-json of 2026-11-28 (1 day "
+                                 "ago); newest SBOM: syft-json, undated (newest dated: spdx-json "
+                                 "of 2026-11-19 (10 days ago), older than 7 days)")
+    assert got[D][0] == "pass" and "spdx-json of 2026-11-28" in got[D][1]
+
+
+def test_scan_coverage_says_why_a_scanner_made_no_vulnerability_scan() -> None:
+    # Trivy without its vulnerability database, as `auditlib scan` recorded it.
+    data = make_data(
+        scans=[_doc("s1", A, "trivy-json", 1, tool="trivy", vulnerability_scan=False,
+                    scanners_run="packages,license,secret,misconfig", scanners_skipped="vuln",
+                    scanners_skipped_reason="no vulnerability database (offline)")],
+        packages=[{"scan_id": "s1", "image_id": A, "package_id": "p", "name": "zlib"}],
+    )
+    assert _result(data, "scan-coverage", A) == (
+        "fail", "no vulnerability scan of this image (trivy: no vulnerability database "
+                "(offline)); newest SBOM: trivy-json of 2026-11-28 (1 day ago)")
+
+
+@pytest.mark.corpus
+def test_an_sbom_without_a_time_is_undated(corpus: type[CorpusLoader]) -> None:
+    # Syft 0.12.7 wrote no timestamp: the scan time is unknown, never the time of ingest.
+    data = corpus.load("syft-json/syft-0.12.7-schema-1.0.1-ubuntu-pruned.json")
+    (scan,) = data.scans.to_dict("records")
+    assert pd.isna(scan["generated_at"]) and pd.notna(scan["collected_at"])
+    image = str(scan["image_id"])
+    for as_of in (AS_OF, pd.Timestamp.now(tz="UTC")):
+        policy = build_policy({"rules": {"scan-coverage": {}}}, freshness.RULES, "test")
+        r = evaluate(data, policy, as_of=as_of, eol_table=EolTable.bundled()).results
+        (evidence,) = r.loc[(r["rule"] == "scan-coverage") & (r["image_id"] == image),
+                            "evidence"].tolist()
+        assert evidence == "no vulnerability scan of this image; newest SBOM: syft-json, undated"
+        assert not re.search(r"\d{4}-\d\d-\d\d|days? ago", evidence)
 
 
 # -- supported-os -----------------------------------------------------------------------------

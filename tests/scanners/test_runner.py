@@ -33,99 +33,8 @@ from auditlib.scanners.tools import ScanSettings, TargetError, TargetKind
 from auditlib.sources._archive_members import ArchiveLimits
 from auditlib.store import list_snapshots, read_snapshot
 from tests.scanners import image_archive, oci_archive
+from tests.scanners.fakes import FILES, HADOLINT_DOC, SYFT_DOC, Fakes
 from tests.test_hostile_input import _gzip_bomb
-
-FILES = {"etc/os-release": b"ID=debian\nVERSION_ID=12\n", "app/run.sh": b"echo hi\n"}
-
-SYFT_DOC = {
-    "artifacts": [],
-    "descriptor": {"name": "syft", "version": "1.18.1"},
-    "schema": {
-        "version": "16.0.18",
-        "url": "https://raw.githubusercontent.com/anchore/syft/main/schema/json/schema-16.0.18.json",
-    },
-    "source": {"type": "image", "name": "x", "metadata": {}},
-}
-TRIVY_DOC = {"SchemaVersion": 2, "ArtifactName": "x", "ArtifactType": "container_image",
-             "Results": []}
-GRYPE_DOC = {"matches": [], "descriptor": {"name": "grype", "version": "0.86.1"},
-             "source": {"type": "image", "target": {"userInput": "x"}}}
-HADOLINT_DOC = [{"code": "DL3007", "column": 1, "file": "Dockerfile", "level": "warning",
-                 "line": 1, "message": "Using latest is prone to errors"}]
-
-VERSIONS = {
-    "syft": ('[ "$1" = version ]', '{"application": "syft", "version": "1.18.1"}'),
-    "trivy": ('[ "$1" = version ]', '{"Version": "0.76.0"}'),
-    "grype": ('[ "$1" = version ]', '{"application": "grype", "version": "0.86.1"}'),
-    "hadolint": ('[ "$1" = --version ]', "Haskell Dockerfile Linter 2.15.1"),
-}
-# How each tool is told where to write (hadolint prints its report).
-OUTPUT_ARG = {
-    "syft": 'for a in "$@"; do case "$a" in syft-json=*) out="${a#syft-json=}";; esac; done',
-    "trivy": 'while [ $# -gt 0 ]; do [ "$1" = --output ] && out="$2"; shift; done',
-    "grype": 'while [ $# -gt 0 ]; do [ "$1" = --file ] && out="$2"; shift; done',
-    "hadolint": "out=/dev/stdout",
-}
-GOOD = {"syft": SYFT_DOC, "trivy": TRIVY_DOC, "grype": GRYPE_DOC, "hadolint": HADOLINT_DOC}
-
-
-class Fakes:
-    """Writes stand-in scanners into a folder that is all of PATH."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.log = folder / "calls.log"
-
-    def add(self, name: str, body: str | None = None, *, version: str | None = None) -> Path:
-        """Add tool `name`: it answers its version command (`version` replaces the answer), logs
-        every other call, finds its output path, then runs `body` (default: write a good report
-        and exit 0)."""
-        test, answer = VERSIONS[name]
-        if body is None:
-            body = f"/bin/cat > \"$out\" <<'EOF'\n{json.dumps(GOOD[name])}\nEOF\n"
-        script = (
-            "#!/bin/sh\n"
-            f"if {test}; then echo '{version or answer}'; exit 0; fi\n"
-            f'echo "{name} $*" >> "{self.log}"\n'
-            f"{OUTPUT_ARG[name]}\n"
-            f"{body}"
-        )
-        path = self.folder / name
-        path.write_text(script)
-        path.chmod(0o755)
-        return path
-
-    def calls(self, name: str | None = None) -> list[str]:
-        """Return the scan calls made (not the version calls), of one tool or all."""
-        if not self.log.exists():
-            return []
-        lines = self.log.read_text().splitlines()
-        return [line for line in lines if name is None or line.startswith(name + " ")]
-
-
-@pytest.fixture
-def fakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Fakes:
-    """Stand-in scanners only: PATH is their folder alone, and nothing is found beside Python."""
-    folder = tmp_path / "bin"
-    folder.mkdir()
-    empty = tmp_path / "python-bin"
-    empty.mkdir()
-    monkeypatch.setenv("PATH", str(folder))
-    monkeypatch.setattr(tools, "python_bin_dir", lambda: empty)
-    return Fakes(folder)
-
-
-@pytest.fixture
-def archive(tmp_path: Path) -> tuple[Path, str]:
-    path = tmp_path / "app.tar"
-    return path, image_archive(path, FILES)
-
-
-@pytest.fixture
-def dockerfile(tmp_path: Path) -> Path:
-    path = tmp_path / "Dockerfile"
-    path.write_text("FROM debian:latest\n")
-    return path
 
 
 def statuses(report: ScanReport) -> list[tuple[str, str, str]]:
@@ -247,7 +156,8 @@ def test_trivy_scanners_and_what_an_output_covers(
     path, _ = archive
     store = tmp_path / "s"
     fakes.add("trivy")
-    # No vulnerability database: vuln is left out by default, refused when asked.
+    # No vulnerability database: vuln is left out (tests/scanners/test_limitations.py says how
+    # that is said); asked alone, it is refused.
     report = run_scans([ImageArchive(path)], store, tools=["trivy"])
     call = fakes.calls("trivy")[0].split()
     assert call[call.index("--scanners") + 1] == "misconfig,secret,license"
@@ -257,7 +167,7 @@ def test_trivy_scanners_and_what_an_output_covers(
     record = RawStore(store).read_record(report.raw_files[0])
     assert record is not None and record["options"] == ["license", "misconfig", "secret"]
 
-    asked = ScanSettings(trivy_scanners=("vuln", "secret"))
+    asked = ScanSettings(trivy_scanners=("vuln",))
     refused = run_scans([ImageArchive(path)], store, tools=["trivy"], settings=asked)
     assert refused.jobs[0].status is JobStatus.FAILED
     assert "trivy image --download-db-only" in (refused.jobs[0].reason or "")

@@ -5,12 +5,18 @@ on a supported OS.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
 from auditlib.fleet.bases import tag_key
-from auditlib.fleet.coverage import document_images, is_sbom, is_vulnerability_scan
+from auditlib.fleet.coverage import (
+    document_images,
+    is_sbom,
+    is_vulnerability_scan,
+    vulnerability_scan_skipped,
+)
 from auditlib.fleet.names import short_digest
 from auditlib.fleet.view import FleetView
 from auditlib.normalize.times import utc_time
@@ -124,48 +130,96 @@ BASE_IMAGE_CURRENT = Rule(
 
 # -- scan-coverage ----------------------------------------------------------------------------
 
-def _newest_docs(ctx: FleetView) -> tuple[dict[str, tuple[pd.Timestamp | None, str]],
-                                         dict[str, tuple[pd.Timestamp | None, str]]]:
-    """Return image id -> (time, format) of its newest vulnerability scan, and of its SBOM
-    (what each is: `auditlib.fleet.coverage`)."""
+@dataclass
+class _Docs:
+    """An image's documents of one kind (vulnerability scans, or SBOMs)."""
+
+    newest: tuple[pd.Timestamp, str] | None = None
+    """The newest dated one: when the tool made it, and its format."""
+    undated: list[tuple[pd.Timestamp | None, str]] = field(default_factory=list)
+    """Those that do not say when they were made: when auditlib read each, and its format."""
+
+    def add(self, made: pd.Timestamp | None, read: pd.Timestamp | None, fmt: str) -> None:
+        """Add a document made at `made` (None: undated), read at `read`."""
+        if made is None:
+            self.undated.append((read, fmt))
+        elif self.newest is None or made > self.newest[0]:
+            self.newest = (made, fmt)
+
+
+def _image_docs(ctx: FleetView) -> tuple[dict[str, _Docs], dict[str, _Docs]]:
+    """Return image id -> its vulnerability scans, and -> its SBOMs (what each is:
+    `auditlib.fleet.coverage`)."""
     sc = ctx.data.scans
     vuln_doc = is_vulnerability_scan(sc, ctx.data.vulnerabilities)
     sbom_doc = is_sbom(sc, ctx.data.packages)
     doc_images = document_images(ctx.data) if sc["image_id"].isna().any() else {}
-    vuln: dict[str, tuple[pd.Timestamp | None, str]] = {}
-    sbom: dict[str, tuple[pd.Timestamp | None, str]] = {}
-    oldest = pd.Timestamp.min.tz_localize("UTC")
+    vuln: dict[str, _Docs] = {}
+    sbom: dict[str, _Docs] = {}
     for sid, fmt, iid, gen, col, is_vuln, is_inv in zip(
             sc["scan_id"].astype(str), sc["format"].astype(str), sc["image_id"],
             sc["generated_at"], sc["collected_at"], vuln_doc, sbom_doc, strict=True):
         if not (is_vuln or is_inv):
             continue
-        t = utc_time(gen) or utc_time(col)
-        ids = {str(iid)} if pd.notna(iid) else doc_images.get(sid, set())
-        for i in ids:
+        # The scan time is the one the document gives; when it gives none, the scan time is
+        # unknown: the time auditlib read it (`collected_at`) is only a bound (made before).
+        made, read = utc_time(gen), utc_time(col)
+        for i in {str(iid)} if pd.notna(iid) else doc_images.get(sid, set()):
             for hit, found in ((is_vuln, vuln), (is_inv, sbom)):
-                if hit and (i not in found or (t or oldest) > (found[i][0] or oldest)):
-                    found[i] = (t, fmt)
+                if hit:
+                    found.setdefault(i, _Docs()).add(made, read, fmt)
     return vuln, sbom
+
+
+_OLDEST = pd.Timestamp.min.tz_localize("UTC")
+
+
+def _judge(ctx: FleetView, what: str, docs: _Docs, max_age: float) -> tuple[str, str]:
+    """Return whether an image's newest document of one kind is `fresh`, `old` or `undated`
+    (unknown), and the evidence.
+
+    A dated document within `max_age` days is fresh. Otherwise an undated one read within
+    `max_age` days may be newer (its age is unknown); one read longer ago is at least that old.
+    """
+    newest = docs.newest
+    if newest is not None and (ctx.age_days(newest[0]) or 0) <= max_age:
+        return "fresh", f"newest {what}: {newest[1]} of {_when(ctx, newest[0])}"
+    older = f"older than {max_age:g} days"
+    maybe = [fmt for read, fmt in docs.undated
+             if read is None or (ctx.age_days(read) or 0) <= max_age]
+    if maybe:
+        said = f"newest {what}: {maybe[0]}, undated"
+        if newest is not None:
+            said += f" (newest dated: {newest[1]} of {_when(ctx, newest[0])}, {older})"
+        return "undated", said
+    if newest is not None:
+        return "old", f"newest {what}: {newest[1]} of {_when(ctx, newest[0])}, {older}"
+    read, fmt = max(docs.undated, key=lambda d: d[0] or _OLDEST)
+    return "old", f"newest {what}: {fmt}, undated, read {_when(ctx, read)}: {older}"
 
 
 def _scan_coverage(ctx: FleetView, params: Mapping[str, Any]) -> list[Verdict]:
     max_age = float(params["max_age_days"])
-    vuln, sbom = _newest_docs(ctx)
+    vuln, sbom = _image_docs(ctx)
+    skipped = vulnerability_scan_skipped(ctx.data)
     out = []
     for image_id in ctx.image_ids:
         docs = {"vulnerability scan": vuln.get(image_id), "SBOM": sbom.get(image_id)}
-        old = {what for what, d in docs.items()
-               if d is not None and (d[0] is None or (ctx.age_days(d[0]) or 0) > max_age)}
-        said = [f"newest {what}: {d[1]} of {_when(ctx, d[0])}"
-                + (f", older than {max_age:g} days" if what in old else "")
-                for what, d in docs.items() if d is not None]
+        judged = [_judge(ctx, what, d, max_age) for what, d in docs.items() if d is not None]
+        said = [evidence for _, evidence in judged]
+        states = {state for state, _ in judged}
         missing = [what for what, d in docs.items() if d is None]
         if missing:
             head = f"no {' and no '.join(missing)} of this image"
+            if "vulnerability scan" in missing and image_id in skipped:
+                head += f" ({'; '.join(skipped[image_id])})"
             out.append(Verdict(image_id, "fail", "; ".join([head, *said])))
+        elif "old" in states:
+            out.append(Verdict(image_id, "warn", "; ".join(said)))
+        elif "undated" in states:
+            out.append(Verdict(image_id, "no-data", "; ".join(said)))
         else:
-            out.append(Verdict(image_id, "warn" if old else "pass", "; ".join(said)))
+            out.append(Verdict(image_id, "pass", "; ".join(said)))
     return out
 
 
@@ -181,13 +235,16 @@ SCAN_COVERAGE = Rule(
         Param("max_age_days", 7,
               "Warn when the newest vulnerability scan or SBOM is older than this many days."),
     ),
-    no_data="never: an image with no vulnerability scan or SBOM fails (scan it with Trivy or "
-    "Grype, and Syft, then `auditlib ingest`)",
+    no_data="the newest vulnerability scan or SBOM does not say when it was made (undated: a "
+    "Syft 0.x SBOM, SARIF without invocation times) and was read within the age limit, so its "
+    "age is unknown (scan again with a current tool); an image with no vulnerability scan or "
+    "SBOM fails (scan it with Trivy or Grype, and Syft, then `auditlib ingest`)",
     scout="Supply chain attestations (`supply-chain-attestations`) requires an SBOM "
     "attestation; Scout scans every pushed image itself. auditlib requires a vulnerability scan "
     "and an SBOM by any tool, and an age limit.",
     others="None in hadolint or Trivy (they are the scanners this rule checks for).",
-    needs="scans (format, generated_at, collected_at), packages, vulnerabilities",
+    needs="scans (format, generated_at, collected_at, scanners_skipped), packages, "
+    "vulnerabilities",
 )
 
 
