@@ -14,6 +14,7 @@ import pytest
 
 from auditlib import history
 from auditlib.errors import StoreError
+from auditlib.fleet.coverage import coverage, image_ids
 from auditlib.fleet.findings import FINDING_KEY as KEYS
 from auditlib.fleet.findings import fixable_findings
 from auditlib.ingest.incremental import commit_ingest, load_planned, plan_ingest
@@ -289,3 +290,15 @@ def test_analyses_accept_a_history_read_once(store: Path) -> None:
     pd.testing.assert_frame_equal(history.staleness_trend(h), history.staleness_trend(store))
     pd.testing.assert_frame_equal(history.vulnerability_counts(h),
                                   history.vulnerability_counts(store))
+
+
+def test_scan_coverage_per_snapshot(store: Path) -> None:
+    """Images present and vulnerability-scanned in each state: what a count of vulnerabilities
+    at a snapshot is a count over (the newest agrees with the assessment's coverage)."""
+    cov = history.scan_coverage(store)
+    assert cov["images"].tolist() == [5, 5, 4]  # old.json deleted; app rebuilt as image 2
+    assert cov["vuln_scanned"].tolist() == [5, 5, 4]
+    assert cov["not_scanned"].tolist() == [0, 0, 0]
+    now = read_current(store)
+    assert cov["vuln_scanned"].iloc[-1] == coverage(now, sorted(image_ids(now))).vuln_scanned
+    pd.testing.assert_frame_equal(cov, history.scan_coverage(history.read_history(store)))

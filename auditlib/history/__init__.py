@@ -5,6 +5,7 @@ One call each::
     from auditlib import history
     h = history.read_history("auditlib-store")            # every table, per snapshot
     history.vulnerability_counts(h)                         # by severity over time
+    history.scan_coverage(h)                                # images scanned, per snapshot
     history.vulnerability_changes("auditlib-store")        # new and fixed since the last run
     history.time_to_fix(h)                                  # per repository, vulnerability, package
     history.first_seen_fixed(h)                             # the fixable-vulns-sla rule's clock
@@ -21,6 +22,7 @@ from auditlib.history.views import (
     NEEDED,
     first_seen_fixed,
     never_rebuilt,
+    scan_coverage,
     staleness_trend,
     time_to_fix,
     vulnerability_changes,
@@ -33,6 +35,7 @@ __all__ = [
     "first_seen_fixed",
     "never_rebuilt",
     "read_history",
+    "scan_coverage",
     "staleness_trend",
     "time_to_fix",
     "vulnerability_changes",

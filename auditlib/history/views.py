@@ -234,6 +234,33 @@ def vulnerability_counts(store_or_history: StoreOrHistory) -> pd.DataFrame:
     return out[["snapshot_id", "snapshot_at", "severity", "vulnerabilities", "fixable", "images"]]
 
 
+def scan_coverage(store_or_history: StoreOrHistory) -> pd.DataFrame:
+    """Return, per snapshot, how many images were present and how many of them a vulnerability
+    scan covered (module docstring): a count of vulnerabilities is a count over the scanned
+    ones only, and unknown where none was.
+
+    Args:
+        store_or_history: a store folder, or what `read_history` returned.
+
+    Returns:
+        One row per snapshot, oldest first: snapshot_id, snapshot_at, images, vuln_scanned,
+        not_scanned.
+
+    Raises:
+        StoreError: if the store cannot be read.
+        ValueError: if a given history lacks a table (scans, images, vulnerabilities).
+    """
+    h = _history(store_or_history, ("scans", "images", "vulnerabilities"))
+    snaps = _snaps(h)[["snapshot_id", "snapshot_at"]]
+    scanned = _scanned(h)
+    present = pd.concat([_present(h), scanned]).drop_duplicates()
+    ids = snaps["snapshot_id"]
+    images = present.groupby("snapshot_id").size().reindex(ids, fill_value=0).to_numpy()
+    vuln = scanned.groupby("snapshot_id").size().reindex(ids, fill_value=0).to_numpy()
+    return snaps.assign(images=images.astype("int64"), vuln_scanned=vuln.astype("int64"),
+                        not_scanned=(images - vuln).astype("int64"))
+
+
 def _pick(ids: list[str], older: str | None, newer: str | None) -> tuple[str, str]:
     def find(x: str) -> int:
         name = os.path.basename(os.fspath(x).rstrip("/"))

@@ -1,20 +1,39 @@
 """What the staleness report shows, from the report's assessment: its `staleness` table (one
-row per image), its end-of-life verdicts, and the store's history (`auditlib.history`).
+row per image) and its end-of-life verdicts. The base drift section is in
+`auditlib.reports.staleness_drift`, the trends over the store's snapshots in
+`auditlib.reports.staleness_trends`.
+
+Unknown is a third state beside good and bad (design.md section 10, issue 12): every card,
+sentence, table and chart over images that lack the data it needs says how many it could not
+judge (`auditlib.reports.staleness_unknowns`, read from the table's missing values), charts
+show them as a grey category of their own, and nothing unknown is counted as a zero or a pass.
 """
 
 from __future__ import annotations
 
-from typing import cast
-
 import pandas as pd
 import plotly.graph_objects as go
 
-from auditlib import history
-from auditlib.fleet.names import short_id, untagged_name
-from auditlib.history import SNAPSHOTS
+from auditlib.fleet.names import short_id
 from auditlib.reports.context import Report
-from auditlib.reports.figures import SEVERITY_COLORS, bar, esc, histogram, lines, stacked, styled
+from auditlib.reports.figures import (
+    UNKNOWN_COLOR,
+    bar,
+    duration_histogram,
+    esc,
+    format_days,
+    styled,
+)
 from auditlib.reports.markup import Card
+from auditlib.reports.staleness_unknowns import (
+    NOT_SCANNED,
+    Unknowns,
+    any_of,
+    base_unknown_words,
+    images,
+    unknowns,
+    yes_no,
+)
 
 SEVERITY_ORDER = ("critical", "high", "medium", "low", "negligible", "unknown")
 
@@ -30,79 +49,161 @@ def staleness_table(r: Report) -> pd.DataFrame:
     return r.assessment.staleness
 
 
+def _of(n: int, what: str) -> str:
+    return f"{n:,} {what}"
+
+
+def _engine_read(r: Report) -> bool:
+    """Return whether the data has an engine's view of which containers run."""
+    fmt = r.data.scans["format"].astype("string")
+    return bool(len(r.data.containers)) or bool((fmt == "docker-engine").fillna(False).any())
+
+
 def headline(r: Report, st: pd.DataFrame) -> list[Card]:
     """Return the headline cards (images, median age, drifted bases, newer tags, past end of
-    life, fixable critical), from the assessment's summary (the figures `auditlib staleness`
-    and `auditlib check` print), and record them in the summary."""
+    life, fixable critical, deployment lag), from the assessment's summary (the figures
+    `auditlib staleness` and `auditlib check` print), each saying how many images it could not
+    judge, and record them in the summary (an unknown figure is recorded as None)."""
     s = r.assessment.summary()
     stale, eol, fixable = s["staleness"], s["eol"], s["fixable"]
+    u = unknowns(st)
+    n = s["images"]
     age = st["age_days"].dropna()
     scanned = s["coverage"]["vuln_scanned"]
+    engine = _engine_read(r)
     r.record(headline={
-        "images": s["images"], "median_age_days": stale["median_age_days"],
-        "base_drifted": stale["base_drifted"], "newer_tags": stale["newer_tags"],
+        "images": n, "median_age_days": stale["median_age_days"],
+        "no_build_time": u.no_build_time,
+        "base_drifted": stale["base_drifted"] if u.drift_known else None,
+        "base_drift_unknown": n - u.drift_known, "base_unknown": u.base_unknown,
+        "newer_tags": stale["newer_tags"] if u.newer_tags_unknown < n else None,
+        "newer_tags_unknown": u.newer_tags_unknown,
         "os_eol": eol["past"], "os_eol_within_90_days": eol["within_90_days"],
-        "os_eol_unknown": eol["unknown"], "fixable_critical": fixable["critical"],
-        "vuln_scanned": scanned, "deployment_lag": stale["deployment_lag"],
+        "os_eol_unknown": eol["unknown"],
+        "fixable_critical": fixable["critical"] if scanned else None,
+        "vuln_scanned": scanned, "vuln_not_scanned": n - scanned,
+        "deployment_lag": stale["deployment_lag"] if engine else None,
         "rebuild_first": stale["rebuild_first"],
     })
     return [
-        Card("images", f"{s['images']:,}"),
-        Card("median age", f"{age.median():.0f} days" if len(age) else "-",
-             f"oldest {age.max():.0f} days" if len(age) else "no build time known"),
-        Card("base moved on", f"{stale['base_drifted']:,}", "base tag points at a newer image"),
-        Card("newer tags", f"{stale['newer_tags']:,}", "images with a newer tag in their track"),
-        Card("OS past end of life", f"{eol['past']:,}",
+        Card("image" if n == 1 else "images", f"{n:,}"),
+        _age_card(age, u),
+        _drift_card(stale["base_drifted"], u, st),
+        _newer_tags_card(stale["newer_tags"], u),
+        Card("OS past end of life", f"{eol['past']:,}" if eol["unknown"] < n else "unknown",
              f"{eol['within_90_days']:,} more within 90 days; {eol['unknown']:,} unknown"),
-        Card("fixable critical", f"{fixable['critical']:,}" if scanned else "unknown",
-             f"in the {scanned:,} images with a vulnerability scan" if scanned
-             else "no image has a vulnerability scan"),
-        Card("running on an old build", f"{stale['deployment_lag']:,}", "deployment lag"),
+        _fixable_card(fixable["critical"], scanned, n),
+        _lag_card(stale["deployment_lag"], engine, st),
     ]
 
 
-def age_figure(st: pd.DataFrame) -> go.Figure | None:
-    """Return the histogram of image ages in days, with 30, 90 and 365 days marked."""
-    age = st["age_days"].dropna()
+def _age_card(age: pd.Series, u: Unknowns) -> Card:
     if age.empty:
+        return Card("median age", "unknown",
+                    f"no build time known for {any_of(u.images)}")
+    note = f"oldest {format_days(age.max())}"
+    if u.no_build_time:
+        note += f"; {_of(u.no_build_time, 'with no build time')}"
+    return Card("median age", format_days(age.median()), note)
+
+
+def _drift_card(drifted: int, u: Unknowns, st: pd.DataFrame) -> Card:
+    why = base_unknown_words(st)
+    if not u.drift_known:
+        return Card("base moved on", "unknown",
+                    f"not known for {any_of(u.images)}: {why}")
+    note = "base tag points at a newer image"
+    if why:
+        note += f"; {u.drift_known:,} checked, unknown for {u.images - u.drift_known:,} ({why})"
+    return Card("base moved on", f"{drifted:,}", note)
+
+
+def _newer_tags_card(newer: int, u: Unknowns) -> Card:
+    if u.newer_tags_unknown == u.images:
+        return Card("newer tags", "unknown",
+                    f"no repository's tags collected for {any_of(u.images)}")
+    note = "images with a newer tag in their track"
+    if u.newer_tags_unknown:
+        note += f"; {_of(u.newer_tags_unknown, 'unknown')} (repository's tags not collected)"
+    return Card("newer tags", f"{newer:,}", note)
+
+
+def _fixable_card(critical: int, scanned: int, n: int) -> Card:
+    if not scanned:
+        return Card("fixable critical", "unknown",
+                    f"no image has a vulnerability scan ({n:,} not scanned)")
+    if scanned < n:
+        return Card("fixable critical", f"{critical:,}",
+                    f"in {images(scanned)} scanned; {n - scanned:,} not scanned")
+    return Card("fixable critical", f"{critical:,}",
+                f"in {images(scanned)}, all with a vulnerability scan")
+
+
+def _lag_card(lag: int, engine: bool, st: pd.DataFrame) -> Card:
+    if not engine:
+        return Card("running on an old build", "unknown",
+                    "no engine collected: which images run is unknown")
+    undated = int(((st["running_containers"].fillna(0) > 0) & st["age_days"].isna()).sum())
+    note = "deployment lag"
+    if undated:
+        note += f"; unknown for {images(undated)} running with no build time"
+    return Card("running on an old build", f"{lag:,}", note)
+
+
+def notes(r: Report, *texts: str | None) -> None:
+    """Show each text that is not empty as a note (what a section could not judge)."""
+    for t in texts:
+        if t:
+            r.note(t)
+
+
+def age_figure(st: pd.DataFrame) -> go.Figure | None:
+    """Return the histogram of image ages (in the unit their range calls for), with 30, 90 and
+    365 days marked and the images with no build time as a grey bar; None when no image has
+    a build time."""
+    age = st["age_days"]
+    if not age.notna().any():
         return None
-    marks = {f"{d} days": float(d) for d in (30, 90, 365) if d <= age.max() * 1.05}
-    return histogram(list(age), "Image age (days since the build)", x="days", marks=marks)
+    undated = int(age.isna().sum())
+    return duration_histogram(list(age.dropna()), "Image age (time since the build)",
+                              since="since the build",
+                              marks={f"{d} days": float(d) for d in (30, 90, 365)},
+                              unknown=undated, unknown_label="no build time",
+                              subtitle=f"grey: {images(undated)} with no build time"
+                              if undated else None)
+
+
+def no_age_text(st: pd.DataFrame) -> str:
+    """Return what the age section says when no image has a build time."""
+    return f"no build time known for {any_of(len(st))}: age unknown"
 
 
 def base_age_figure(st: pd.DataFrame) -> go.Figure | None:
-    """Return the histogram of base image ages, or None when no base build time is known."""
-    age = st["base_age_days"].dropna()
-    if age.empty:
+    """Return the histogram of base image ages, with the images whose base or its build time
+    is unknown as a grey bar; None when no base build time is known."""
+    age = st["base_age_days"]
+    if not age.notna().any():
         return None
-    return histogram(list(age), "Base image age (days since the base was built)", x="days",
-                     color="#9467bd")
+    undated = int(age.isna().sum())
+    return duration_histogram(list(age.dropna()),
+                              "Base image age (time since the base was built)",
+                              since="since the base was built", color="#9467bd",
+                              unknown=undated, unknown_label="unknown",
+                              subtitle=f"grey: {images(undated)} whose base or its build time "
+                              "is unknown" if undated else None)
 
 
-def drift_figure(st: pd.DataFrame) -> go.Figure:
-    """Return the bar chart of images whose base moved on, did not, or is unknown, and with or
-    without newer tags."""
-    drift = st["base_drifted"].map({True: "base moved on", False: "base current"}).fillna(
-        "base unknown")
-    tags = pd.Series("newer tags unknown", index=st.index)
-    tags[st["newer_tag_count"].fillna(-1) == 0] = "no newer tag"
-    tags[st["newer_tag_count"].fillna(0) > 0] = "newer tag exists"
-    order = ["base moved on", "base current", "base unknown"]
-    series = {t: [int(((drift == o) & (tags == t)).sum()) for o in order]
-              for t in ("newer tag exists", "no newer tag", "newer tags unknown")}
-    return stacked(order, series, "Base image drift and newer tags",
-                   colors={"newer tag exists": "#d62728", "no newer tag": "#2ca02c",
-                           "newer tags unknown": "#bdbdbd"}, y="images", height=360)
-
-
-def drift_table(st: pd.DataFrame) -> pd.DataFrame:
-    """Return the images whose base moved on or that have newer tags, most urgent first."""
-    hit = st[st["base_drifted"].fillna(False).astype(bool) | (st["newer_tag_count"].fillna(0) > 0)]
-    return pd.DataFrame({
-        "image": hit["image_name"], "base": hit["base_ref"], "found by": hit["base_found_by"],
-        "base moved on": hit["base_drifted"], "newer tags": hit["newer_tags"],
-        "base's newer tags": hit["base_newer_tags"], "age (days)": hit["age_days"],
-    })
+def no_base_age_text(st: pd.DataFrame) -> str:
+    """Return what the base age section says when no base build time is known, and why."""
+    u = unknowns(st)
+    not_in_data = int((st["base_found_by"].notna() & st["base_image_id"].isna()).sum())
+    parts = [p for p in (
+        _of(u.base_unknown, "with no known base") if u.base_unknown else "",
+        _of(not_in_data, "whose base image is not in the data (named by a label or a "
+            "Dockerfile, not collected)") if not_in_data else "",
+    ) if p]
+    return (f"no base image build time known for {any_of(len(st))}: "
+            f"{'; '.join(parts) or 'the base images have no build time'}")
 
 
 def _os_label(st: pd.DataFrame) -> pd.Series:
@@ -136,14 +237,15 @@ def eol_table(st: pd.DataFrame) -> pd.DataFrame:
 
 def eol_figure(st: pd.DataFrame, as_of: pd.Timestamp) -> go.Figure | None:
     """Return the end-of-life timeline: one marker per OS release at its end-of-life date,
-    sized by its images, red when past, orange within 90 days; a line marks the as-of date."""
+    sized by its images, red when past, orange within 90 days; a line marks the as-of date.
+    The title says how many images have no end-of-life date and are not on it."""
     t = eol_table(st).dropna(subset=["end of life"])
     if t.empty:
         return None
     days = t["days left"].fillna(0)
     color = ["#d62728" if d < 0 else "#ff9f1c" if d <= 90 else "#2ca02c" for d in days]
     size = (t["images"] / t["images"].max() * 30 + 8).tolist()
-    hover = [f"{esc(o)}<br>end of life {e:%Y-%m-%d} ({esc(k)})<br>{n:,} images"
+    hover = [f"{esc(o)}<br>end of life {e:%Y-%m-%d} ({esc(k)})<br>{images(n)}"
              for o, e, k, n in zip(t["OS"], t["end of life"], t["kind"].fillna("?"),
                                    t["images"], strict=True)]
     fig = go.Figure(go.Scatter(
@@ -151,38 +253,117 @@ def eol_figure(st: pd.DataFrame, as_of: pd.Timestamp) -> go.Figure | None:
         marker={"size": size, "color": color, "line": {"width": 1, "color": "#333"}},
         hovertext=hover, hoverinfo="text"))
     fig.add_vline(x=as_of, line_dash="dash", line_color="#555")
-    fig.add_annotation(x=as_of, y=1.02, yref="paper", text="as of", showarrow=False)
+    fig.add_annotation(x=as_of, y=1.0, yref="paper", yanchor="bottom", text="as of",
+                       showarrow=False)
     fig.update_yaxes(type="category", autorange="reversed")
+    left_out = len(st) - int(t["images"].sum())
     return styled(fig, "End of life of each OS release (marker size: images)",
-                  height=max(260, 34 * len(t) + 140), x="end of support")
+                  height=max(260, 34 * len(t) + 140), x="end of support",
+                  subtitle=f"not shown: {images(left_out)} with no end-of-life date"
+                  if left_out else None)
+
+
+def no_eol_text(st: pd.DataFrame) -> str:
+    """Return what the end-of-life section says when no OS release has a date."""
+    return (f"no OS release with a known end-of-life date: end of life unknown for "
+            f"{any_of(len(st))}")
+
+
+def _pair(st: pd.DataFrame, first: str, second: str) -> list[str]:
+    """Return `a / b` of two fixable counts per image, or why they are unknown."""
+    return [f"{a} / {b}" if isinstance(a, int) and isinstance(b, int) else str(a)
+            for a, b in zip(_layer_split(st, first), _layer_split(st, second), strict=True)]
+
+
+def _layer_split(st: pd.DataFrame, col: str) -> list[object]:
+    """Return a fixable count per image (of a severity, or in the base's or own layers), or
+    why it is unknown: not scanned, or no layer data to split by."""
+    out: list[object] = []
+    for v, n, base, base_id in zip(st[col], st["fixable_count"], st["base_found_by"],
+                                   st["base_image_id"], strict=True):
+        if not pd.isna(v):
+            out.append(int(v))
+        elif pd.isna(n):
+            out.append(NOT_SCANNED)
+        elif int(n) == 0:
+            out.append(0)
+        elif pd.isna(base):
+            out.append("unknown: base unknown")
+        elif pd.isna(base_id):
+            out.append("unknown: no layer data for the base")
+        else:
+            out.append("unknown: no layer data for the image's packages")
+    return out
 
 
 def priority_table(st: pd.DataFrame, n: int = 20) -> pd.DataFrame:
-    """Return the `n` images to rebuild first: rank, priority and why, fixable counts, age,
-    base drift and end of life."""
+    """Return the `n` images to fix first (the assessment's one ranking, as on the compliance
+    page): rank, risk, why and what to do, fixable counts
+    (critical / high, in the base's / own layers, or why unknown), age, base drift and end of
+    life (yes, no or unknown)."""
     top = st[st["rebuild_priority"].fillna(0) > 0].sort_values("priority_rank").head(n)
     return pd.DataFrame({
         "rank": top["priority_rank"], "image": top["image_name"],
-        "priority": top["rebuild_priority"], "why": top["priority_reasons"],
-        "fixable critical": top["fixable_critical"], "fixable high": top["fixable_high"],
-        "fixable in base": top["fixable_in_base"], "fixable in own layers": top["fixable_in_own"],
-        "age (days)": top["age_days"], "base moved on": top["base_drifted"],
-        "OS past end of life": top["os_is_eol"],
-    })
+        "risk": top["rebuild_priority"].astype(float).round(0), "why": top["priority_reasons"],
+        "what to do": top["priority_actions"],
+        "fixable critical / high": _pair(top, "fixable_critical", "fixable_high"),
+        "fixable in base / own layers": _pair(top, "fixable_in_base", "fixable_in_own"),
+        "age (days)": top["age_days"], "base moved on": yes_no(top["base_drifted"]),
+        "OS past end of life": yes_no(top["os_is_eol"]),
+    }, index=top.index)
 
 
 def priority_figure(st: pd.DataFrame, n: int = 20) -> go.Figure | None:
-    """Return the horizontal bar chart of the `n` highest rebuild priorities."""
+    """Return the horizontal bar chart of the `n` highest rebuild priorities: grey for an
+    image with no vulnerability scan (its priority counts no vulnerability)."""
     top = st[st["rebuild_priority"].fillna(0) > 0].sort_values("priority_rank").head(n)
     if top.empty:
         return None
+    unscanned = top["fixable_count"].isna().to_numpy(dtype=bool)
     hover = [f"{esc(i, 100)}<br>priority {p:,.0f}<br>{esc(w, 300)}"
-             for i, p, w in zip(top["image_name"], top["rebuild_priority"],
-                                top["priority_reasons"].fillna(""), strict=True)]
+             + ("<br>not vulnerability-scanned: no vulnerability counted" if u else "")
+             for i, p, w, u in zip(top["image_name"], top["rebuild_priority"],
+                                   top["priority_reasons"].fillna(""), unscanned, strict=True)]
+    grey = int(unscanned.sum())
     return bar(list(top["image_name"]), list(top["rebuild_priority"]),
                f"Rebuild priority: the first {len(top)}", horizontal=True, hover=hover,
-               colors="#d62728", x="priority (risk a rebuild removes)",
-               height=max(300, 24 * len(top) + 120))
+               colors=[UNKNOWN_COLOR if u else "#d62728" for u in unscanned],
+               x="priority (risk a rebuild removes)", height=max(220, 24 * len(top) + 150),
+               subtitle=f"grey: {images(grey)} not vulnerability-scanned (no vulnerability "
+               "counted)" if grey else None)
+
+
+def _priority_unknown_words(u: Unknowns) -> list[str]:
+    parts = []
+    if u.not_scanned:
+        parts.append(f"{images(u.not_scanned)} not vulnerability-scanned (their fixable "
+                     "vulnerabilities unknown)")
+    if u.drift_unknown or u.base_unknown:
+        parts.append(f"{u.images - u.drift_known:,} with base drift unknown")
+    if u.eol_unknown:
+        parts.append(f"{u.eol_unknown:,} with no known end of life")
+    return parts
+
+
+def priority_unknown_text(st: pd.DataFrame) -> str:
+    """Return what the priority ranking could not weigh: the images whose priority leaves out
+    an unknown part (empty when nothing is unknown, or no image has a priority: then
+    `no_priority_text` says it)."""
+    parts = _priority_unknown_words(unknowns(st))
+    if not parts or not (st["rebuild_priority"].fillna(0) > 0).any():
+        return ""
+    return "the ranking weighs only what is known: " + "; ".join(parts)
+
+
+def no_priority_text(st: pd.DataFrame) -> str:
+    """Return what the priority section says when no image has a priority: "nothing to
+    rebuild" only when nothing that makes up a priority is unknown."""
+    u = unknowns(st)
+    if not u.priority_unknown:
+        return ("nothing to rebuild: every image is vulnerability-scanned with no fixable "
+                "vulnerability, its base current and its OS supported")
+    return ("no image has a known reason to be rebuilt, but the data cannot tell for all: "
+            + "; ".join(_priority_unknown_words(u)))
 
 
 def deployment_lag(st: pd.DataFrame) -> pd.DataFrame:
@@ -199,138 +380,19 @@ def deployment_lag(st: pd.DataFrame) -> pd.DataFrame:
 
 def no_lag_text(r: Report) -> str:
     """Return what the deployment lag section says when it has no row."""
+    if not _engine_read(r):
+        return ("deployment lag unknown: no engine collected, so which images run is unknown "
+                "(auditlib collect --engine URL)")
     if not r.facts.containers_running:
-        return ("no running container in the data: collect a Docker Engine "
-                "(auditlib collect --engine URL) to see deployment lag")
+        return "no running container on the engines collected"
     return "no running container is on an image older than its repository's newest build"
 
 
-def read_history(r: Report) -> dict[str, pd.DataFrame]:
-    """Return the store's history (the assessment's, read once for every trend of the page);
-    the snapshot count goes to the summary.
+def lag_unknown_text(st: pd.DataFrame) -> str:
+    """Return how many images run containers with no build time (their lag unknown), or ''."""
+    undated = int(((st["running_containers"].fillna(0) > 0) & st["age_days"].isna()).sum())
+    if not undated:
+        return ""
+    return (f"{images(undated)} running containers with no build time: whether a newer "
+            "build exists is unknown")
 
-    Raises:
-        StoreError: if the store cannot be read.
-    """
-    h = r.assessment.history or {}
-    r.record(history_snapshots=len(h.get(SNAPSHOTS, ())))
-    return h
-
-
-def _snapshot_count(h: dict[str, pd.DataFrame]) -> int:
-    return len(h.get(SNAPSHOTS, ()))
-
-
-def vulnerability_trend(h: dict[str, pd.DataFrame]) -> go.Figure | None:
-    """Return vulnerabilities by severity over the store's snapshots (one line per severity,
-    and the fixable ones dashed), or None with fewer than two snapshots."""
-    if _snapshot_count(h) < 2:
-        return None
-    df: pd.DataFrame = history.vulnerability_counts(h)
-    wide = df.pivot_table(index="snapshot_at", columns="severity", values="vulnerabilities",
-                          aggfunc="sum", observed=False).fillna(0)
-    series = {str(c): list(wide[c]) for c in SEVERITY_ORDER if c in wide.columns
-              and wide[c].sum() > 0}
-    fig = lines(list(wide.index), series, "Vulnerabilities by severity over the snapshots",
-                colors=SEVERITY_COLORS, y_title="vulnerabilities")
-    fixable = df.groupby("snapshot_at")["fixable"].sum()
-    fig.add_trace(go.Scatter(x=list(fixable.index), y=list(fixable), name="fixable (all)",
-                             mode="lines+markers", line={"dash": "dash", "color": "#333"}))
-    return fig
-
-
-def changes(h: dict[str, pd.DataFrame], last: int = 12) -> pd.DataFrame:
-    """Return, for each of the `last` pairs of consecutive snapshots, how many vulnerabilities
-    were new, fixed (the image is still there and no longer has them) and gone (the image
-    went), by severity."""
-    snaps = h["snapshots"]
-    if len(snaps) < 2:
-        return pd.DataFrame()
-    ids = [str(i) for i in snaps["snapshot_id"]]
-    at = dict(zip(ids, snaps["snapshot_at"], strict=True))
-    rows = []
-    for older, newer in list(zip(ids, ids[1:], strict=False))[-last:]:
-        ch = history.vulnerability_changes(h, older, newer)
-        counts = ch.groupby(["change", ch["severity"].astype(str)]).size()
-        for key, n in counts.items():
-            change, sev = cast(tuple[str, str], key)
-            rows.append({"snapshot_at": at[newer], "snapshot": newer, "change": change,
-                         "severity": sev, "vulnerabilities": int(n)})
-    return pd.DataFrame(rows)
-
-
-def changes_figure(h: dict[str, pd.DataFrame]) -> go.Figure | None:
-    """Return new, fixed and gone vulnerabilities per snapshot, or None with fewer than two
-    snapshots or no change."""
-    df = changes(h)
-    if df.empty:
-        return None
-    counts = df.pivot_table(index="snapshot_at", columns="change", values="vulnerabilities",
-                            aggfunc="sum").fillna(0)
-    colors = {"new": "#d62728", "fixed": "#2ca02c", "gone": "#9e9e9e"}
-    when = [f"{t:%Y-%m-%d %H:%M}" for t in counts.index]
-    fig = go.Figure([go.Bar(x=when, y=list(counts[c]), name=esc(c),
-                            marker_color=colors.get(str(c))) for c in counts.columns])
-    fig.update_layout(barmode="group")
-    fig.update_xaxes(type="category")
-    return styled(fig, "New, fixed and gone vulnerabilities at each snapshot",
-                  y="vulnerabilities")
-
-
-def time_to_fix(h: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Return, per severity (worst first): vulnerabilities fixed over the history, the median
-    and longest days to fix, and those still open."""
-    if _snapshot_count(h) < 2:
-        return pd.DataFrame()
-    df: pd.DataFrame = history.time_to_fix(h)
-    if df.empty:
-        return df
-    sev = df["severity"].astype(str)
-    fixed = df["fixed_at"].notna()
-    rows = []
-    for s in SEVERITY_ORDER:
-        mine = sev == s
-        if not mine.any():
-            continue
-        days = df.loc[mine & fixed, "days_to_fix"].astype(float)
-        rows.append({"severity": s, "fixed": int((mine & fixed).sum()),
-                     "median days to fix": days.median() if len(days) else None,
-                     "longest days to fix": days.max() if len(days) else None,
-                     "still open": int((mine & ~fixed).sum())})
-    return pd.DataFrame(rows)
-
-
-def never_rebuilt(h: dict[str, pd.DataFrame], min_days: float = 30) -> pd.DataFrame:
-    """Return the repositories whose current image did not change for at least `min_days` of
-    the store's history, longest first."""
-    if _snapshot_count(h) < 2:
-        return pd.DataFrame()
-    df: pd.DataFrame = history.never_rebuilt(h, min_days)
-    return pd.DataFrame({
-        "repository": df["repository"], "image": _short_ids(df["image_id"]),
-        "built": df["created_at"], "current since": df["first_seen_at"],
-        "snapshots": df["snapshots"], "unchanged for (days)": df["span_days"],
-        "age (days)": df["age_days"],
-    })
-
-
-def staleness_trend_figure(h: dict[str, pd.DataFrame], repositories: int = 10
-                           ) -> go.Figure | None:
-    """Return the age of each repository's current image over the snapshots, for the
-    `repositories` oldest at the newest snapshot; None with fewer than two snapshots."""
-    if _snapshot_count(h) < 2:
-        return None
-    df: pd.DataFrame = history.staleness_trend(h)
-    df = df.dropna(subset=["age_days"])
-    if df.empty:
-        return None
-    unit = df["repository"].astype("string").fillna(
-        df["image_id"].astype("string").map(untagged_name, na_action="ignore"))
-    df = df.assign(_unit=unit)
-    newest = df[df["snapshot_at"] == df["snapshot_at"].max()]
-    keep = list(newest.sort_values("age_days", ascending=False)["_unit"].head(repositories))
-    wide = df[df["_unit"].isin(keep)].pivot_table(index="snapshot_at", columns="_unit",
-                                                  values="age_days")
-    return lines(list(wide.index), {str(c): list(wide[c]) for c in keep if c in wide.columns},
-                 f"Age of the current image of the {len(keep)} oldest repositories",
-                 y_title="days since the build")

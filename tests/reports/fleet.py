@@ -74,3 +74,46 @@ def make_store(root: Path, images: int = 5, snapshots: int = 1) -> Path:
         write_fleet(more, images=2, seed=100 + n, files_per_image=10)
         write_snapshot(store, load(more), sources=[str(more)])
     return store
+
+
+ENGINE = "unix:///var/run/docker.sock"
+
+
+def make_engine_store(root: Path, images: int = 50, scanned: int = 3) -> Path:
+    """Write a store as an engine scanned offline leaves it (issue 12): a first snapshot of
+    `images - scanned` images collected from a Docker Engine (build times, tags, half of them
+    with an OCI base label, a few running containers) and no vulnerability scan at all, then a
+    second snapshot of `scanned` synthetic images with Trivy and Syft documents.
+
+    Returns:
+        The store folder.
+    """
+    from datetime import UTC, datetime, timedelta
+
+    from tests.policy.builders import image_id, make_data
+
+    now = datetime.now(UTC)
+    collected = images - scanned
+    rows = [{"image_id": image_id(n + 1), "host": ENGINE,
+             "image_ref": f"registry.test/team/app{n}:1.{n}",
+             "created_at": (now - timedelta(days=3 + 11 * n)).isoformat(),
+             "os_family": "debian", "os_version": "12"} for n in range(collected)]
+    data = make_data(
+        images=rows,
+        image_tags=[{"image_id": r["image_id"], "reference": r["image_ref"],
+                     "registry": "registry.test", "repository": r["image_ref"].split("/", 1)[1]
+                     .split(":")[0], "tag": r["image_ref"].rsplit(":", 1)[1]} for r in rows],
+        image_labels=[{"image_id": r["image_id"], "label": "org.opencontainers.image.base.name",
+                       "value": "docker.io/library/debian:12"} for r in rows[::2]],
+        containers=[{"host": ENGINE, "container_id": f"c{n}", "name": f"app{n}",
+                     "image_id": rows[n]["image_id"], "state": "running"}
+                    for n in range(min(4, collected))],
+        scans=[{"format": "docker-engine", "image_id": r["image_id"], "target": ENGINE,
+                "vulnerability_scan": False} for r in rows],
+    )
+    store = root / "store"
+    write_snapshot(store, data, sources=[ENGINE])
+    fleet = root / "scanned"
+    write_fleet(fleet, images=scanned, seed=11, files_per_image=10)
+    write_snapshot(store, load(fleet), sources=[str(fleet)])
+    return store

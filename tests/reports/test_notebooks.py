@@ -101,6 +101,23 @@ def test_page_header(report_runs: dict[str, ReportRun], name: str) -> None:
     assert "REPORT INCOMPLETE" not in header
 
 
+def test_staleness_page_counts_what_it_cannot_judge(report_runs: dict[str, ReportRun]
+                                                     ) -> None:
+    """Issue 12 on the executed page: the store has two snapshots (no "one snapshot only"),
+    the drift chart and the cards say what is unknown, count axes tick whole numbers."""
+    run = report_runs["staleness"]
+    page = run.html.read_text()
+    assert "one snapshot only" not in page
+    assert "New, fixed and gone vulnerabilities at each snapshot" in page
+    assert "base known, drift unknown: base tag not collected" in page
+    assert "nothing to rebuild" not in page
+    assert '"tickformat":",d"' in page.replace(" ", "")
+    summary = json.loads(run.summary.read_text())["results"]
+    assert summary["history_snapshots"] == 2
+    assert summary["headline"]["deployment_lag"] is None  # no engine: unknown, not 0
+    assert summary["headline"]["base_drift_unknown"] == 7
+
+
 def test_untrusted_text_is_escaped(report_runs: dict[str, ReportRun]) -> None:
     pages = {n: r.html.read_text() for n, r in report_runs.items()}
     escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
