@@ -43,9 +43,10 @@ def coverage_text(f: FleetFacts) -> str:
 def synthetic_banner(f: FleetFacts | None, forced: bool) -> str:
     """Return the SYNTHETIC banner (HTML), or an empty string for real data."""
     if f is not None and f.is_synthetic:
-        share = (f"all {f.images:,} images" if f.synthetic_images >= f.images
-                 else f"{f.synthetic_images:,} of {f.images:,} images")
-        return (f'<div class="auditlib-banner synthetic">SYNTHETIC DATA: {share} are from '
+        share = ("the 1 image is" if f.images == 1 else f"all {f.images:,} images are")
+        share = (share if f.synthetic_images >= f.images
+                 else f"{f.synthetic_images:,} of {f.images:,} images are")
+        return (f'<div class="auditlib-banner synthetic">SYNTHETIC DATA: {share} from '
                 f"auditlib's made-up demo fleet (named under <code>{_e(SYNTHETIC_PREFIX)}"
                 "</code>, label <code>org.auditlib.synthetic=true</code>). Nothing on this page "
                 "describes a real image or a real vulnerability.</div>")

@@ -54,9 +54,9 @@ def _of(n: int, what: str) -> str:
 
 
 def _engine_read(r: Report) -> bool:
-    """Return whether the data has an engine's view of which containers run."""
-    fmt = r.data.scans["format"].astype("string")
-    return bool(len(r.data.containers)) or bool((fmt == "docker-engine").fillna(False).any())
+    """Return whether the data has an engine's view of which containers run (the view's one
+    definition, `FleetView.engine_hosts`)."""
+    return bool(r.assessment.view.engine_hosts)
 
 
 def headline(r: Report, st: pd.DataFrame) -> list[Card]:
