@@ -33,19 +33,24 @@ def _newer_tag_state(st: pd.DataFrame) -> pd.Series:
     return out
 
 
+def _state_bars(states: pd.Series, colors: dict[str, str], title: str) -> go.Figure:
+    """Return one horizontal bar per state that has images, in the order of `colors`."""
+    counts = states.value_counts()
+    order = [s for s in colors if s in counts]
+    values = [int(counts[s]) for s in order]
+    hover = [f"{esc(s)}: {images(v)}" for s, v in zip(order, values, strict=True)]
+    return bar(order, values, title, horizontal=True, hover=hover,
+               colors=[colors[s] for s in order], x="images",
+               height=max(200, 40 * len(order) + 130), drop_empty=True)
+
+
 def drift_figure(st: pd.DataFrame) -> go.Figure | None:
     """Return one bar per base state that has images: moved on, current, base known with its
     drift unknown (and why), base unknown (grey): the same base facts as the drift table;
     None for no image."""
     if st.empty:
         return None
-    counts = base_states(st).value_counts()
-    order = [s for s in BASE_STATES if s in counts]
-    values = [int(counts[s]) for s in order]
-    hover = [f"{esc(s)}: {images(v)}" for s, v in zip(order, values, strict=True)]
-    return bar(order, values, "Base image drift", horizontal=True, hover=hover,
-               colors=[BASE_STATES[s] for s in order], x="images",
-               height=max(200, 40 * len(order) + 130), drop_empty=True)
+    return _state_bars(base_states(st), BASE_STATES, "Base image drift")
 
 
 def newer_tags_figure(st: pd.DataFrame) -> go.Figure | None:
@@ -53,13 +58,7 @@ def newer_tags_figure(st: pd.DataFrame) -> go.Figure | None:
     none, or unknown (grey: the repository's tags not collected); None for no image."""
     if st.empty:
         return None
-    counts = _newer_tag_state(st).value_counts()
-    order = [s for s in NEWER_TAG_STATES if s in counts]
-    values = [int(counts[s]) for s in order]
-    hover = [f"{esc(s)}: {images(v)}" for s, v in zip(order, values, strict=True)]
-    return bar(order, values, "Newer tags in the image's track", horizontal=True, hover=hover,
-               colors=[NEWER_TAG_STATES[s] for s in order], x="images",
-               height=max(200, 40 * len(order) + 130), drop_empty=True)
+    return _state_bars(_newer_tag_state(st), NEWER_TAG_STATES, "Newer tags in the image's track")
 
 
 def drift_table(st: pd.DataFrame) -> pd.DataFrame:
