@@ -107,47 +107,61 @@ def _vuln_items(findings: pd.DataFrame, st: pd.DataFrame, base_layers: dict[str,
     """Return one item per image with fixable vulnerabilities: counts by severity, those over
     their SLA and known exploited; the action: a rebuild on the refreshed base for the packages
     the base brought when its tag moved on, and the upgrades of the other packages that weigh
-    most."""
+    most. Aggregated in one pass over the findings (a fleet has hundreds of thousands)."""
     if findings.empty:
         return []
-    f = findings.assign(_pts=finding_points(findings), _sev=findings["severity"].astype(str),
-                        _img=findings["image_id"].astype(str),
-                        _base=_in_base(findings, base_layers))
-    f = f[f["_pts"] > 0]
+    kev = findings["known_exploited"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    f = pd.DataFrame({
+        "img": findings["image_id"].astype(str).to_numpy(),
+        "sev": findings["severity"].astype(str).to_numpy(),
+        "pkg": findings["pkg_name"].astype(str).to_numpy(),
+        "fixed": findings["fixed_version"].astype("string").to_numpy(),
+        "pts": finding_points(findings).to_numpy(),
+        "over": (findings["state"].astype(str) == "over").to_numpy(),
+        "kev": kev,
+        "likely": (pd.to_numeric(findings["epss"], errors="coerce").fillna(0) >= 0.1).to_numpy()
+        & ~kev,
+        "base": _in_base(findings, base_layers),
+    })
+    f = f[f["pts"] > 0]
+    if f.empty:
+        return []
     drifted = {str(i): str(b) for i, d, b in zip(st["image_id"], st["base_drifted"],
                                                   st["base_ref"], strict=True)
                if pd.notna(d) and bool(d) and pd.notna(b)}
+    by_image = f.groupby("img", sort=False).agg(
+        pts=("pts", "sum"), over=("over", "sum"), kev=("kev", "sum"), likely=("likely", "sum"),
+        base=("base", "any"))
+    sev = pd.crosstab(f["img"], f["sev"])
+    rebuilt = f["img"].isin([i for i in drifted if i in by_image.index]).to_numpy() & f[
+        "base"].to_numpy()
+    pk = f[~rebuilt].groupby(["img", "pkg"], sort=False).agg(
+        pts=("pts", "sum"), fixed=("fixed", "first")).reset_index()
+    pk = pk.sort_values(["img", "pts"], ascending=[True, False], kind="stable")
+    upgrades: dict[str, list[str]] = {}
+    more: dict[str, int] = {}
+    for img, name, fixed in zip(pk["img"], pk["pkg"], pk["fixed"], strict=True):
+        shown = upgrades.setdefault(img, [])
+        if len(shown) < ACTIONS_SHOWN:
+            shown.append(f"upgrade {name} to {fixed}" if pd.notna(fixed) else f"upgrade {name}")
+        else:
+            more[img] = more.get(img, 0) + 1
     out: list[Item] = []
-    for image_id, g in f.groupby("_img", sort=False):
-        counts = g["_sev"].value_counts()
-        parts = [f"{int(counts[s])} {s}" for s in SEVERITY_WEIGHTS if s in counts]
-        extra = []
-        over = int((g["state"].astype(str) == "over").sum())
-        if over:
-            extra.append(f"{over} over SLA")
-        kev = int(g["known_exploited"].astype("boolean").fillna(False).sum())
-        if kev:
-            extra.append(f"{kev} known exploited")
-        likely = int((pd.to_numeric(g["epss"], errors="coerce") >= 0.1).sum()) - kev
-        if likely > 0:
-            extra.append(f"{likely} with EPSS >= 10%")
-        points = float(g["_pts"].sum())
+    for img, row in by_image.iterrows():
+        i = str(img)
+        counts = {str(k): int(v) for k, v in sev.loc[i].items()}
+        parts = [f"{counts[s]} {s}" for s in SEVERITY_WEIGHTS if counts.get(s)]
+        extra = [f"{int(row[k])} {words}" for k, words in
+                 (("over", "over SLA"), ("kev", "known exploited"), ("likely", "with EPSS >= 10%"))
+                 if row[k]]
         reason = (f"fixable: {', '.join(parts)}" + (f" ({', '.join(extra)})" if extra else "")
-                  + f" (+{points:.0f})")
-        actions: list[str] = []
-        base = drifted.get(str(image_id))
-        if base is not None and g["_base"].any():
-            actions.append(f"rebuild on the refreshed base {base}")
-            g = g[~g["_base"]]
-        pk = g.groupby("pkg_name", sort=False).agg(
-            pts=("_pts", "sum"), fixed=("fixed_version", "first")).sort_values(
-            "pts", ascending=False, kind="stable")
-        actions.extend(f"upgrade {name} to {fixed}" if pd.notna(fixed) else f"upgrade {name}"
-                       for name, fixed in zip(pk.index[:ACTIONS_SHOWN],
-                                              pk["fixed"][:ACTIONS_SHOWN], strict=True))
-        if len(pk) > ACTIONS_SHOWN:
-            actions.append(f"upgrade {len(pk) - ACTIONS_SHOWN} more packages")
-        out.append(Item(str(image_id), points, reason, "; ".join(actions)))
+                  + f" (+{float(row['pts']):.0f})")
+        actions = ([f"rebuild on the refreshed base {drifted[i]}"]
+                   if i in drifted and bool(row["base"]) else [])
+        actions.extend(upgrades.get(i, []))
+        if more.get(i):
+            actions.append(f"upgrade {more[i]} more packages")
+        out.append(Item(i, float(row["pts"]), reason, "; ".join(actions)))
     return out
 
 
