@@ -149,7 +149,8 @@ def _vuln_items(findings: pd.DataFrame, st: pd.DataFrame, base_layers: dict[str,
     out: list[Item] = []
     for img, row in by_image.iterrows():
         i = str(img)
-        counts = {str(k): int(v) for k, v in sev.loc[i].items()}
+        counts: dict[str, int] = {str(k): int(v) for k, v in zip(
+            sev.columns, sev.loc[i].to_numpy(), strict=True)}
         parts = [f"{counts[s]} {s}" for s in SEVERITY_WEIGHTS if counts.get(s)]
         extra = [f"{int(row[k])} {words}" for k, words in
                  (("over", "over SLA"), ("kev", "known exploited"), ("likely", "with EPSS >= 10%"))
