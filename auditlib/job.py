@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ from auditlib.reports.runner import ReportRun, new_run_dir
 from auditlib.scanners.runner import ProgressCallback
 from auditlib.scanners.targets import EngineUnreachableError, Target, connect_engine, tagged_images
 from auditlib.sources.registry import RegistryLimits
+from auditlib.store.layout import default_store
 from auditlib.store.manifest import list_snapshots
 
 Note = Callable[[str], None]
@@ -202,21 +204,45 @@ class DemoResult:
     batch: Batch
 
 
-def demo_job(out: Path, *, images: int = 50, seed: int = 7,
+DEMO_MARK = "SYNTHETIC-DEMO-STORE"
+"""A file in a store `demo_job` made: only such a store may be replaced by the next demo."""
+
+
+def demo_store_ready(store: Path) -> None:
+    """Make `store` ready for the demo: a store an earlier demo made is emptied; an empty or
+    missing folder is fine.
+
+    Raises:
+        StoreError: if `store` holds anything else (a real store is never mixed with or replaced
+            by synthetic data).
+    """
+    if store.is_dir() and any(store.iterdir()):
+        if not (store / DEMO_MARK).is_file():
+            raise StoreError(f"{store}: not a demo store (it holds other data): the demo never "
+                             "writes synthetic data into it; give another --store")
+        shutil.rmtree(store)
+    store.mkdir(parents=True, exist_ok=True)
+    (store / DEMO_MARK).write_text("This store holds auditlib's SYNTHETIC demo fleet; the next "
+                                   "`auditlib demo` replaces it.\n", encoding="utf-8")
+
+
+def demo_job(out: Path, *, images: int = 50, seed: int = 7, store: Path | None = None,
              reading: Callable[[str], None] | None = None,
              started: StartReport | None = None,
              finished: Callable[[ReportRun], None] | None = None) -> DemoResult:
-    """Make the synthetic demo fleet under `out/demo-fleet`, ingest it into `out/demo-store`,
-    assess it, and write both reports and `out/index.html`.
+    """Make the synthetic demo fleet under `out/demo-fleet`, ingest it into `store` (default:
+    the default store, `store.layout.default_store()`, so the notebooks and `auditlib lab` find
+    it with their defaults), assess it, and write both reports and `out/index.html`.
 
     Raises:
-        StoreError: if the store cannot be written.
+        StoreError: if the store cannot be written, or holds data other than an earlier demo's.
         ReportError: if a notebook or the kernel is missing.
     """
     fleet_dir = out / "demo-fleet"
     # Fewer owned files than the benchmark fleet: the demo is about its tables, not its bulk.
     info = write_fleet(fleet_dir, images=images, seed=seed, files_per_image=1000)
-    store = out / "demo-store"
+    store = store if store is not None else default_store()
+    demo_store_ready(store)
     ing = ingest_paths(store, [fleet_dir], progress=reading)
     a = assess(store)
     batch = run_reports(["compliance", "staleness"], store=store, out=out,

@@ -1,8 +1,8 @@
 """Make the README's screenshots: both reports on the synthetic demo fleet and on the shared corpus
 (`../shared/corpus`), each page opened in headless Chromium and saved as PNG in
-notebooks/screenshots/.
+docs/screenshots/.
 
-    .venv/bin/python scripts/screenshots.py [--out notebooks/screenshots] [--as-of 2026-12-01]
+    .venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--as-of 2026-12-01]
 
 Needs `chromium` on PATH (scripts/system-deps.sh installs it).
 """
@@ -43,13 +43,14 @@ def _shoot(page: Path, png: Path, height: int) -> None:
 def main() -> None:
     """Render the four pages and shoot them."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=ROOT / "notebooks" / "screenshots")
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     ap.add_argument("--as-of", default="2026-12-01")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="auditlib-shots-") as tmp:
         work = Path(tmp)
-        _auditlib("demo", "--images", "50", "--out", str(work / "demo"))
+        _auditlib("demo", "--images", "50", "--out", str(work / "demo"), "--store",
+                  str(work / "demo" / "demo-store"))
         stores = {"demo": work / "demo" / "demo-store", "corpus": work / "corpus-store"}
         # The corpus holds malformed files on purpose: ingest says so and exits 2.
         _auditlib("ingest", str(CORPUS), "--store", str(stores["corpus"]), "--quiet", ok=(0, 2))

@@ -71,7 +71,8 @@ def test_no_command_is_bad_usage() -> None:
 
 @pytest.mark.slow  # both reports executed
 def test_demo_makes_a_synthetic_fleet_and_ingests_it(tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["demo", "--images", "8", "--out", str(tmp_path)])
+    result = CliRunner().invoke(main, ["demo", "--images", "8", "--out", str(tmp_path),
+                                       "--store", str(tmp_path / "demo-store")])
     assert result.exit_code == 0, result.output
     assert "SYNTHETIC demo fleet: 8 images, 16 files" in result.output
     # The figures printed are the assessment's, as every page of the run shows them.
@@ -90,3 +91,14 @@ def test_demo_makes_a_synthetic_fleet_and_ingests_it(tmp_path: Path) -> None:
     assert data.scans["image_id"].nunique() == 8
     assert (data.image_labels["label"] == "org.auditlib.synthetic").sum() >= 8
     assert data.load_errors["level"].tolist() == ["skipped"]  # the fleet's README.txt
+
+
+def test_demo_never_writes_into_a_store_of_other_data(tmp_path: Path) -> None:
+    real = tmp_path / "store"
+    (real / "snapshots").mkdir(parents=True)
+    (real / "snapshots" / "keep").write_text("real data")
+    result = CliRunner().invoke(main, ["demo", "--images", "2", "--out", str(tmp_path / "out"),
+                                       "--store", str(real)])
+    assert result.exit_code == 2
+    assert "not a demo store" in result.output and "give another --store" in result.output
+    assert (real / "snapshots" / "keep").read_text() == "real data"

@@ -9,6 +9,7 @@ import click
 from auditlib.cli.console import error, fail, progress
 from auditlib.cli.exits import Exit, leave
 from auditlib.cli.headline import fixable_line, unknown_line
+from auditlib.cli.options import store_option
 from auditlib.cli.report import report_bars, said
 from auditlib.errors import AuditlibError
 from auditlib.job import demo_job
@@ -20,9 +21,12 @@ from auditlib.job import demo_job
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("reports"),
               show_default=True, help="Where the demo fleet and its outputs go.")
 @click.option("--seed", type=int, default=7, show_default=True)
-def demo(images: int, out: Path, seed: int) -> None:
-    """Make the synthetic demo fleet, ingest it into a store under --out, assess it, and write
-    the compliance and staleness reports and OUT/index.html.
+@store_option
+def demo(images: int, out: Path, seed: int, store: Path) -> None:
+    """Make the synthetic demo fleet under OUT, ingest it into STORE (the default store, so
+    `auditlib lab` and the notebooks find it with their defaults; an earlier demo's store is
+    replaced, a store of other data is never touched), assess it, and write the compliance and
+    staleness reports and OUT/index.html.
 
     The fleet is synthetic (generated Trivy and Syft documents) and says so on everything it
     produces, every report page included. Exits 2 when a report failed (its page shows why).
@@ -30,7 +34,7 @@ def demo(images: int, out: Path, seed: int) -> None:
     try:
         with progress("reading") as bar, report_bars(False) as start:
             task = bar.add_task("read", total=None)
-            done = demo_job(out, images=images, seed=seed,
+            done = demo_job(out, images=images, seed=seed, store=store,
                             reading=lambda _p: bar.advance(task), started=start, finished=said)
     except AuditlibError as e:
         fail(str(e))

@@ -20,6 +20,7 @@ COMMANDS = {
     "report": "auditlib.cli.report:report",
     "run": "auditlib.cli.run:run",
     "demo": "auditlib.cli.demo:demo",
+    "lab": "auditlib.cli.lab:lab",
     "store": "auditlib.cli.store:store_group",
 }
 """Command name -> `module:attribute` of its click command, in the order `--help` lists them."""

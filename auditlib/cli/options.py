@@ -14,17 +14,18 @@ from auditlib.errors import AuditlibError, ParameterError
 from auditlib.normalize.times import parse_time
 from auditlib.sources.registry import RegistryLimits
 from auditlib.store.damage import ALLOW_DAMAGED_ENV
-from auditlib.store.layout import DEFAULT_STORE, StorePath
+from auditlib.store.layout import DEFAULT_STORE, STORE_ENV, StorePath, default_store
 from auditlib.store.manifest import StoreScan, usable_snapshots
 
 store_option = click.option(
     "--store",
     type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_STORE,
-    show_default=True,
+    default=default_store,
+    show_default=f"${STORE_ENV}, else ./{DEFAULT_STORE}",
     help="The store folder.",
 )
-"""`--store DIR`, default `./auditlib-store`."""
+"""`--store DIR`, default `store.layout.default_store()` ($AUDITLIB_STORE, else
+`./auditlib-store`)."""
 
 policy_option = click.option(
     "--policy", "policy_file", type=click.Path(dir_okay=False), default=None, metavar="FILE",

@@ -11,7 +11,7 @@ parses anything itself.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ import pandas as pd
 from auditlib.errors import ParameterError
 from auditlib.normalize.severity import SEVERITIES
 from auditlib.normalize.times import parse_time
-from auditlib.store.layout import DEFAULT_STORE
+from auditlib.store.layout import default_store
 
 _TRUE = {"true", "yes", "1", "on"}
 _FALSE = {"false", "no", "0", "off"}
@@ -95,7 +95,7 @@ def parse_synthetic(value: Any) -> bool | None:
 class ReportParams:
     """Every parameter a report notebook may take, typed. Each notebook uses some of them."""
 
-    store: str = str(DEFAULT_STORE)
+    store: str = field(default_factory=lambda: str(default_store()))
     """The store folder (`auditlib ingest/collect/scan --store`)."""
     policy: str | None = None
     """A YAML policy file; None: the default policy (docs/policy.md)."""
@@ -131,10 +131,8 @@ class ReportParams:
                                  f"are {', '.join(sorted(known))}")
         v = dict(values)
         out: dict[str, Any] = {}
-        if "store" in v:
-            if is_none(v["store"]):
-                raise ParameterError("store: a store folder is required")
-            out["store"] = str(v["store"])
+        if "store" in v:  # None: the default store, as the CLI's (store.layout.default_store)
+            out["store"] = str(default_store() if is_none(v["store"]) else v["store"])
         for name in ("policy", "image_filter", "title"):
             if name in v:
                 out[name] = None if is_none(v[name]) else str(v[name])

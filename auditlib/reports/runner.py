@@ -11,9 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +42,32 @@ class ReportError(AuditlibError):
 
 def notebooks_dir(folder: str | Path | None = None) -> Path:
     """Return the folder of the report notebooks: `folder`, else `AUDITLIB_NOTEBOOKS`, else the
-    `notebooks/` folder next to the installed package (a checkout)."""
+    notebooks shipped inside the package (`auditlib/notebooks`, package data read with
+    `importlib.resources`, so an installed auditlib finds them from any folder)."""
     if folder:
         return Path(folder)
     env = os.environ.get(NOTEBOOKS_ENV)
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "notebooks"
+    return packaged_notebooks()
+
+
+def packaged_notebooks() -> Path:
+    """Return the folder of the notebooks inside the installed package, as a real folder (a
+    package imported from a zip has them extracted once, for the process's life)."""
+    shipped = resources.files("auditlib") / "notebooks"
+    if isinstance(shipped, Path):
+        return shipped
+    global _EXTRACTED
+    if _EXTRACTED is None:
+        _EXTRACTED = Path(tempfile.mkdtemp(prefix="auditlib-notebooks-"))
+        for item in shipped.iterdir():
+            if item.name.endswith(".ipynb"):
+                (_EXTRACTED / item.name).write_bytes(item.read_bytes())
+    return _EXTRACTED
+
+
+_EXTRACTED: Path | None = None
 
 
 def notebook_path(name: str, folder: str | Path | None = None) -> Path:

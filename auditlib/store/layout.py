@@ -22,7 +22,15 @@ StorePath = str | os.PathLike[str]
 """A store folder, as a path or a string."""
 
 DEFAULT_STORE = Path("auditlib-store")
-"""Where `--store` points when it is not given, and the notebooks' default store."""
+"""The store folder when neither `--store` nor `AUDITLIB_STORE` names one."""
+STORE_ENV = "AUDITLIB_STORE"
+"""The environment variable that names the default store."""
+
+
+def default_store() -> Path:
+    """Return the store every face uses when none is given: `AUDITLIB_STORE`, else
+    `./auditlib-store` (the CLI's `--store`, the notebooks' `store=None`, `auditlib lab`)."""
+    return Path(os.environ.get(STORE_ENV) or DEFAULT_STORE)
 
 SNAPSHOTS_DIR = "snapshots"
 MANIFEST = "manifest.json"
