@@ -44,12 +44,20 @@ def test_every_parameter_may_be_a_string() -> None:
     assert p.severity_threshold == "high"
 
 
+def test_no_store_is_the_default_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    # None (or "", as papermill -r gives it) is the CLI's default store, one place decides it.
+    monkeypatch.delenv("AUDITLIB_STORE", raising=False)
+    assert ReportParams.from_values({"store": ""}).store == "auditlib-store"
+    monkeypatch.setenv("AUDITLIB_STORE", "/srv/store")
+    assert ReportParams.from_values({"store": None}).store == "/srv/store"
+    assert ReportParams.from_values({}).store == "/srv/store"
+
+
 @pytest.mark.parametrize(("values", "message"), [
     ({"colour": "red"}, "colour: no such report parameter"),
     ({"as_of": "next tuesday"}, "as_of: 'next tuesday' is not a date"),
     ({"top_n": "0"}, "top_n: 0 is less than 1"),
     ({"history": "maybe"}, "history: 'maybe' is not true or false"),
-    ({"store": ""}, "store: a store folder is required"),
 ])
 def test_bad_parameters(values: dict[str, str], message: str) -> None:
     with pytest.raises(ParameterError, match=message):
