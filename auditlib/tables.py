@@ -109,7 +109,8 @@ def _t(name: str, row: str, key: Sequence[str], *columns: Column) -> Table:
 SCANS = _t(
     "scans", "document read (a scan report or an SBOM)", ["scan_id"],
     _c("format", "string", "Format id: `trivy-json`, `grype-json`, `syft-json`, `cyclonedx-json`, `spdx-json`, `sarif`, `hadolint-json`, `dockle-json`, `harbor-json`; collected: `docker-engine`, `oci-registry`, `docker-archive`, `oci-layout`, `dockerfile`."),
-    _c("format_version", "string", "Version of the format: Trivy SchemaVersion, CycloneDX specVersion, SPDX version, Syft schema."),
+    _c("format_version", "string", "Version of the format: Trivy SchemaVersion, CycloneDX specVersion, SPDX version, Syft schema. `unknown` when the document does not say (a format inferred from its content's shape, below, seldom can)."),
+    _c("format_inferred", "boolean", "Whether the format was inferred from the shape of the content because the header that names it is gone: a report trimmed to its main section (DefectDojo's Grype fixtures keep only `matches`; a Trivy report kept to `Results`, a Syft SBOM to `artifacts`, a CycloneDX BOM without `bomFormat`). False when the header named the format; missing for collected sources. A document whose shape fits several formats is refused, never read as one of them."),
     _c("tool", "string", "The tool that wrote the document (`trivy`, `grype`, `syft`, `hadolint`, ...)."),
     _c("tool_version", "string", "Version of that tool, when the document says."),
     _c("generated_at", "datetime", "When the tool wrote the document (UTC): the scan time. Missing when the document does not say (a Syft 0.x SBOM, SARIF without invocation times, collected metadata): unknown, never the time auditlib read it (`collected_at`)."),

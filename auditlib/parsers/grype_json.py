@@ -233,6 +233,16 @@ class GrypeJsonParser(Parser):
             return str(version) if ok else "unknown"
         return None
 
+    shape = "`matches` of objects with `vulnerability`, `artifact` and `matchDetails`"
+
+    def identify_shape(self, doc: Document) -> str | None:
+        """Return `unknown` if `doc` keeps Grype's `matches` (as DefectDojo's fixtures do, without
+        `descriptor` and `source`), else None. Never raises."""
+        head = doc.peek_first("matches")
+        if head is not None and {"vulnerability", "artifact", "matchDetails"} <= head.keys():
+            return "unknown"
+        return None
+
     def parse(self, doc: Document, version: str, out: Output) -> None:
         """Read a Grype report into `out`: `out.scan` and one `vulnerabilities` row per match.
 
