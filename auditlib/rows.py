@@ -77,6 +77,10 @@ class ScanInfo:
     """What a document says about itself: the `scans` row, less what the loader knows."""
 
     format_version: str | None = None
+    format_inferred: bool | None = None
+    """Whether the format was told by the shape of the content, its header being gone
+    (`scans.format_inferred`); set by `auditlib.parsers.parse_document`, None for collected
+    sources."""
     tool: str | None = None
     tool_version: str | None = None
     generated_at: str | None = None

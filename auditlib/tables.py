@@ -109,7 +109,8 @@ def _t(name: str, row: str, key: Sequence[str], *columns: Column) -> Table:
 SCANS = _t(
     "scans", "document read (a scan report or an SBOM)", ["scan_id"],
     _c("format", "string", "Format id: `trivy-json`, `grype-json`, `syft-json`, `cyclonedx-json`, `spdx-json`, `sarif`, `hadolint-json`, `dockle-json`, `harbor-json`; collected: `docker-engine`, `oci-registry`, `docker-archive`, `oci-layout`, `dockerfile`."),
-    _c("format_version", "string", "Version of the format: Trivy SchemaVersion, CycloneDX specVersion, SPDX version, Syft schema."),
+    _c("format_version", "string", "Version of the format: Trivy SchemaVersion, CycloneDX specVersion, SPDX version, Syft schema. `unknown` when the document does not say (a format inferred from its content's shape, below, seldom can)."),
+    _c("format_inferred", "boolean", "Whether the format was inferred from the shape of the content because the header that names it is gone: a report trimmed to its main section (DefectDojo's Grype fixtures keep only `matches`; a Trivy report kept to `Results`, a Syft SBOM to `artifacts`, a CycloneDX BOM without `bomFormat`). False when the header named the format; missing for collected sources. A document whose shape fits several formats is refused, never read as one of them."),
     _c("tool", "string", "The tool that wrote the document (`trivy`, `grype`, `syft`, `hadolint`, ...)."),
     _c("tool_version", "string", "Version of that tool, when the document says."),
     _c("generated_at", "datetime", "When the tool wrote the document (UTC): the scan time. Missing when the document does not say (a Syft 0.x SBOM, SARIF without invocation times, collected metadata): unknown, never the time auditlib read it (`collected_at`)."),
@@ -309,9 +310,55 @@ VULNERABILITIES = _t(
     _c("description", "category", "Description, untrusted text."),
     _c("primary_url", "category", "The advisory URL."),
     _c("data_source", "category", "The database the match came from."),
+    _c("matchers", "category", "The scanner's matchers that found it, comma-separated and sorted (Grype `matchDetails[].matcher`: `dpkg-matcher`, `java-matcher`, `stock-matcher`, ...); missing when the tool does not say."),
+    _c("match_types", "category", "How they matched, comma-separated and sorted (Grype `matchDetails[].type`: `exact-direct-match`, `exact-indirect-match`, `cpe-match`, the last the most prone to false positives); missing when the tool does not say (Grype 0.28 and older write no type)."),
     _c("layer_diff_id", "category", "Diff id of the layer that added the package, when known."),
-    _c("occurrence_count", "Int64", "How many identical entries the document had for this row (merged)."),
+    _c("occurrence_count", "Int64", "How many entries of the document this row merges: 1, or more when the tool reported the same vulnerability of the same package at the same place more than once (Grype: once per matcher that found it)."),
 )
+
+MERGE_RULES: dict[str, str] = {
+    "primary": "taken from the primary entry, else from the first entry that has a value",
+    "highest": "the highest value (a severity by its order)",
+    "earliest": "the earliest time",
+    "latest": "the latest time",
+    "union": "every value of the entries, split at `, `, without repeats, in the order first seen, joined with `, `",
+    "sorted union": "as `union`, sorted",
+    "any true": "true when an entry says true, else false when one says false, else missing",
+    "sum": "the sum; an entry without a count counts 1",
+    "with <column>": "taken from the entry that gave `<column>` its value",
+    "first of <a, b, ...>": "the first of these values that an entry has",
+}
+"""How a column of rows merged into one (`auditlib.ingest.merge`) gets its value, by rule."""
+
+MERGES: dict[str, dict[str, str]] = {
+    "vulnerabilities": {
+        "severity": "highest",
+        "severity_source": "with severity",
+        "fix_state": "first of fixed, wont-fix, not-fixed, unknown",
+        "status": "with fix_state",
+        "fixed_version": "union",
+        "fix_available_at": "earliest",
+        "published_at": "earliest",
+        "modified_at": "latest",
+        "cvss_score": "primary",
+        "cvss_vector": "with cvss_score",
+        "cvss_version": "with cvss_score",
+        "cvss_source": "with cvss_score",
+        "epss_score": "highest",
+        "epss_percentile": "with epss_score",
+        "is_known_exploited": "any true",
+        "risk_score": "highest",
+        "matchers": "sorted union",
+        "match_types": "sorted union",
+        "occurrence_count": "sum",
+    },
+}
+"""Tables whose rows of one document that share the key are merged into one row, and each
+column's merge rule (`MERGE_RULES`). The primary entry is the one of highest severity, the first in
+the document among equals. A key column is equal across the entries; any other column not named
+here is `primary`: what describes the vulnerability record or the package (`title`, `description`,
+`primary_url`, `data_source`, `package_type`, `purl`, `layer_diff_id`, `image_id`) comes from one
+entry, the most severe."""
 
 MISCONFIGURATIONS = _t(
     "misconfigurations", "misconfiguration or best-practice finding (Dockerfile, image config, IaC)",
@@ -740,11 +787,40 @@ def data_dictionary() -> str:
     ]
     for t in (*TABLES, *DERIVED_TABLES):
         lines += [f"## `{t.name}`", "", f"One row per {t.row}. Key: {', '.join(f'`{k}`' for k in t.key)}.", ""]
-        lines += ["| column | dtype | meaning |", "|---|---|---|"]
-        lines += [f"| `{c.name}` | {c.dtype} | {c.meaning}{' **redacted**' if c.redacted else ''} |"
-                  for c in t.columns]
+        if t.name in MERGES:
+            lines += _merge_lines(t)
+            lines += ["| column | dtype | meaning | merged as |", "|---|---|---|---|"]
+            lines += [f"| `{c.name}` | {c.dtype} | {c.meaning}{' **redacted**' if c.redacted else ''} "
+                      f"| {merge_rule(t, c.name)} |" for c in t.columns]
+        else:
+            lines += ["| column | dtype | meaning |", "|---|---|---|"]
+            lines += [f"| `{c.name}` | {c.dtype} | {c.meaning}{' **redacted**' if c.redacted else ''} |"
+                      for c in t.columns]
         lines.append("")
     return "\n".join(lines)
+
+
+def merge_rule(table: Table, column: str) -> str:
+    """Return how `column` of `table` is merged when entries of one document share the key: `key`
+    for a key column (and the provenance, equal within a document), the declared rule
+    (`MERGES`), else `primary`."""
+    if column in table.key or column in ("source", "source_format", "collected_at"):
+        return "key"
+    return MERGES.get(table.name, {}).get(column, "primary")
+
+
+def _merge_lines(table: Table) -> list[str]:
+    """Return the data dictionary's words on how `table`'s rows of one key are merged."""
+    return [
+        "Entries of one document that share the key (a scanner that reports a vulnerability of a",
+        "package at a place more than once, as Grype does once per matcher that found it) are merged",
+        "into one row, counted in `occurrence_count`. The primary entry is the one of highest",
+        "severity, the first in the document among equals. The column `merged as` gives each",
+        "column's rule:",
+        "",
+        *(f"- `{name}`: {meaning}." for name, meaning in MERGE_RULES.items()),
+        "",
+    ]
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,8 +14,9 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
+from auditlib.ingest.merge import merge_duplicates
 from auditlib.rows import Row
-from auditlib.tables import DTYPES, TABLES_BY_NAME, concat, frame
+from auditlib.tables import DTYPES, MERGES, TABLES_BY_NAME, concat, frame
 
 CHUNK_ROWS = 50_000
 """Rows of a table kept as Python dicts before they are turned into a typed frame chunk."""
@@ -160,9 +161,9 @@ class Accumulator:
             )
         df = frame(table, cols, n)
         self._check_conversions(name, cols, df)
-        if name == "vulnerabilities":
-            # Duplicates are merged within a document, and a chunk always holds whole documents.
-            df = _merge_duplicates(df, list(table.key))
+        if name in MERGES:
+            # Entries of one key are merged within a document; a chunk always holds whole documents.
+            df = merge_duplicates(df, table)
         return df
 
     def _stamped(self, acc: _Table, pos: int) -> pd.Series:
@@ -203,18 +204,3 @@ def _empty(name: str) -> pd.DataFrame:
     if name not in _EMPTY:
         _EMPTY[name] = frame(TABLES_BY_NAME[name], {}, 0)
     return _EMPTY[name].copy(deep=False)
-
-
-def _merge_duplicates(df: pd.DataFrame, key: list[str]) -> pd.DataFrame:
-    """Merge exact duplicates of the key inside one document, counting them in
-    `occurrence_count`.
-    """
-    dup = df.duplicated(subset=key, keep=False)
-    df["occurrence_count"] = pd.array([1] * len(df), dtype="Int64")
-    if not dup.any():
-        return df
-    counts = df[dup].groupby(key, dropna=False, sort=False, observed=True)[key[0]].transform("size")
-    df.loc[dup, "occurrence_count"] = counts.astype("Int64")
-    return df.drop_duplicates(subset=key, keep="first").reset_index(drop=True)
-
-

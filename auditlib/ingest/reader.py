@@ -119,6 +119,7 @@ def ingest_output(
     scan_row = {
         "format": fmt,
         "format_version": version,
+        "format_inferred": scan.format_inferred,
         "tool": scan.tool,
         "tool_version": scan.tool_version,
         "generated_at": scan.generated_at,
@@ -255,7 +256,7 @@ def _read_one(acc: Accumulator, source: str, future: Future[RawFile]) -> FileRes
         raw = future.result()
         doc = decode_document(raw)
         found = identify(doc)
-        fmt = found[0].format_id if found else None
+        fmt = found.parser.format_id if found else None
         parser, version, out = parse_document(doc, found)  # identified once, above
         # What `auditlib scan` recorded about the run that made it decides over the document.
         apply_run_record(out.scan, read_run_record(Path(source)), parser.format_id)

@@ -1,7 +1,8 @@
 """Typed `msgspec` models of the parts of a Grype JSON report that auditlib reads.
 
 Only the fields auditlib reads are named; msgspec skips every other field without building Python
-objects (notably `artifact.metadata`, `matchDetails`, `cpes` and the base64 `manifest`). Every field
+objects (notably `artifact.metadata`, `matchDetails[].searchedBy` and `.found`, `cpes` and the
+base64 `manifest`). Every field
 that some Grype release omits has a default, so one model reads Grype 0.7 to the newest: 0.7 wrote
 `cvssV2`/`cvssV3`/`fixedInVersion`/`links`, later releases `cvss[]`/`fix`/`urls`, and DB schema v6
 releases (0.87+) add `epss`, `knownExploited` and `risk`. A field absent from the document stays
@@ -107,12 +108,26 @@ class Vulnerability(msgspec.Struct, gc=False):
     fixed_in_version: str | None = msgspec.field(default=None, name="fixedInVersion")
 
 
+class MatchDetail(msgspec.Struct, gc=False):
+    """`matchDetails[]`: one way the match was found."""
+
+    matcher: str | None = None
+    """`dpkg-matcher`, `java-matcher`, `stock-matcher`, ..."""
+    type: str | None = None
+    """`exact-direct-match`, `exact-indirect-match`, `cpe-match` (not written by Grype 0.28 and
+    older)."""
+
+
 class Match(msgspec.Struct, gc=False):
     """`matches[]`."""
 
     vulnerability: Vulnerability
     artifact: Artifact
     related: list[Related] | None = msgspec.field(default=None, name="relatedVulnerabilities")
+    # Grype 0.7 wrote one object, later releases a list.
+    details: list[MatchDetail] | MatchDetail | None = msgspec.field(
+        default=None, name="matchDetails"
+    )
 
 
 class ImageTarget(msgspec.Struct, gc=False):

@@ -33,6 +33,9 @@ _WONT_FIX = {"will_not_fix", "can_not_fix"}
 # Trivy writes the fixed version only inside its recommendation sentence.
 _UPGRADE = re.compile(r"^Upgrade .+ to versions? (.+?)\.?$")
 
+_SECTIONS = ("components", "metadata", "dependencies", "vulnerabilities")
+"""Top-level sections of a BOM; with a `specVersion` one of them tells a BOM without `bomFormat`."""
+
 
 class CycloneDxJsonParser(Parser):
     """CycloneDX JSON BOMs, spec 1.2 to 1.7: components (nested too), licences, vulnerabilities."""
@@ -45,6 +48,30 @@ class CycloneDxJsonParser(Parser):
         if doc.top is None or doc.peek("bomFormat", str) != "CycloneDX":
             return None
         return str(doc.peek("specVersion", str) or "unknown")
+
+    shape = (
+        "a 1.x `specVersion` beside `components`, `metadata`, `dependencies` or "
+        "`vulnerabilities`, or `components` of objects with `type`, `name`, and `bom-ref` or "
+        "`purl`, or `vulnerabilities` of objects with `id`, and `affects` or `ratings`"
+    )
+
+    def identify_shape(self, doc: Document) -> str | None:
+        """Return the `specVersion` (else `unknown`) if `doc` is a BOM without `bomFormat`, as its
+        `specVersion` or the shape of its components or vulnerabilities tell, else None. Never
+        raises."""
+        if doc.top is None:
+            return None
+        spec: str | None = doc.peek("specVersion", str)
+        if spec and spec.startswith("1.") and any(doc.has(k) for k in _SECTIONS):
+            return spec
+        head = doc.peek_first("components")
+        if (head is not None and {"type", "name"} <= head.keys()
+                and ("bom-ref" in head or "purl" in head)):
+            return "unknown"
+        vuln = doc.peek_first("vulnerabilities")
+        if vuln is not None and "id" in vuln and ("affects" in vuln or "ratings" in vuln):
+            return "unknown"
+        return None
 
     def parse(self, doc: Document, version: str, out: Output) -> None:
         """Read `doc` into `out`: the scan and image, packages, licences and vulnerabilities.

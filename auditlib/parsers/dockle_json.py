@@ -66,6 +66,14 @@ class DockleJsonParser(Parser):
         summary: Any = doc.peek("summary", dict) or {}
         return "1" if {"fatal", "warn", "info"} & summary.keys() else None
 
+    shape = "`details` of objects with `code`, `title` and `level`"
+
+    def identify_shape(self, doc: Document) -> str | None:
+        """Return `1` if `doc` keeps Dockle's `details` without `summary`, else None. Never
+        raises."""
+        head = doc.peek_first("details")
+        return "1" if head is not None and {"code", "title", "level"} <= head.keys() else None
+
     def parse(self, doc: Document, version: str, out: Output) -> None:
         """Read a Dockle report into `out`: one `misconfigurations` row per detail.
 

@@ -1,8 +1,13 @@
 """Grype JSON reports, from Grype 0.7 to the newest.
 
-One `vulnerabilities` row per match: a vulnerability record matched against a package at a path.
-Grype lists only the packages that matched, so no `packages` rows are written (a Syft SBOM of the
-same image gives those). The image and the scan go to `out.scan`; the loader makes those rows.
+One `vulnerabilities` row per match: a vulnerability record matched against a package at a path,
+with the matchers that found it (`matchDetails`). Grype writes the same vulnerability of the same
+package twice when two matchers find it (DefectDojo's check-all-fields report: 6 matches, 5
+findings); the loader merges such rows into one by the rules `auditlib.tables.MERGES` declares
+(the highest severity, the fix versions and the matchers of both, ...), counted in
+`occurrence_count`. Grype lists only the packages that matched, so no `packages` rows are written
+(a Syft SBOM of the same image gives those). The image and the scan go to `out.scan`; the loader
+makes those rows.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from auditlib.parsers._grype_model import (
     ImageConfig,
     ImageTarget,
     Match,
+    MatchDetail,
     OldCvss,
     PackageAlerts,
     Related,
@@ -130,6 +136,17 @@ def _earliest(available: list[FixAvailable] | None) -> str | None:
     return min(dates) if dates else None
 
 
+def _matched_by(details: list[MatchDetail] | MatchDetail | None) -> tuple[str | None, str | None]:
+    """Return the matchers and the match types of a match, each sorted and comma-separated."""
+    if details is None:
+        return None, None
+    if isinstance(details, MatchDetail):
+        details = [details]
+    matchers = sorted({d.matcher for d in details if d.matcher})
+    types = sorted({d.type for d in details if d.type})
+    return ", ".join(matchers) or None, ", ".join(types) or None
+
+
 def _tool_version(descriptor: Descriptor | None) -> str | None:
     version = descriptor.version if descriptor is not None else None
     return None if version is None or version.strip().lower() in _PLACEHOLDER_VERSIONS else version
@@ -216,10 +233,21 @@ class GrypeJsonParser(Parser):
             return str(version) if ok else "unknown"
         return None
 
+    shape = "`matches` of objects with `vulnerability`, `artifact` and `matchDetails`"
+
+    def identify_shape(self, doc: Document) -> str | None:
+        """Return `unknown` if `doc` keeps Grype's `matches` (as DefectDojo's fixtures do, without
+        `descriptor` and `source`), else None. Never raises."""
+        head = doc.peek_first("matches")
+        if head is not None and {"vulnerability", "artifact", "matchDetails"} <= head.keys():
+            return "unknown"
+        return None
+
     def parse(self, doc: Document, version: str, out: Output) -> None:
         """Read a Grype report into `out`: `out.scan` and one `vulnerabilities` row per match.
 
-        Returns nothing: rows, `out.scan` and warnings (one per skipped match) go to `out`.
+        Returns nothing: rows, `out.scan` and warnings (one per skipped match) go to `out`. Matches
+        of one vulnerability, package and place are merged into one row by the loader.
 
         `ignoredMatches` (matches an ignore rule or a VEX statement suppressed) are not read: the
         user asked for them not to be findings, and Grype does not count them as such.
@@ -263,7 +291,7 @@ class GrypeJsonParser(Parser):
 
 
 def _rows(matches: list[Match], target: str | None, kev_aware: bool) -> list[Row]:
-    """Return one `vulnerabilities` row per match."""
+    """Return one `vulnerabilities` row per match (the loader merges those of one key)."""
     rows: list[Row] = []
     append = rows.append
     for m in matches:
@@ -290,6 +318,7 @@ def _rows(matches: list[Match], target: str | None, kev_aware: bool) -> list[Row
             k for k in (v.known_exploited, *[r.known_exploited for r in related]) if k is not None
         ]
         urls = v.urls or v.links
+        matchers, match_types = _matched_by(m.details)
         append({
             "target": target,
             "vuln_id": v.id,
@@ -318,6 +347,8 @@ def _rows(matches: list[Match], target: str | None, kev_aware: bool) -> list[Row
             "description": _description(v, related),
             "primary_url": v.data_source or (urls[0] if urls else None),
             "data_source": v.namespace or None,
+            "matchers": matchers,
+            "match_types": match_types,
             "layer_diff_id": (loc.layer_id or None) if loc is not None else None,
         })
     return rows

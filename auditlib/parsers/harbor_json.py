@@ -175,6 +175,16 @@ class HarborJsonParser(Parser):
             return "unknown"
         return None
 
+    shape = "`vulnerabilities` of objects with `id`, `package`, `version` and `severity`"
+
+    def identify_shape(self, doc: Document) -> str | None:
+        """Return `unknown` if `doc` keeps a Harbor report's `vulnerabilities` without `scanner`
+        and `generated_at`, else None. Never raises."""
+        head = doc.peek_first("vulnerabilities")
+        if head is not None and {"id", "package", "version", "severity"} <= head.keys():
+            return "unknown"
+        return None
+
     def parse(self, doc: Document, version: str, out: Output) -> None:
         """Read a Harbor vulnerability report into `out`: one `vulnerabilities` row per item.
 

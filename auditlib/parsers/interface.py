@@ -58,6 +58,22 @@ class Document:
         except msgspec.MsgspecError:
             return None
 
+    def peek_first(self, key: str) -> dict[str, Any] | None:
+        """Return the first element of the top-level array `key` when it is an object, for telling
+        a format by the shape of its records; None when `key` is absent, not an array, empty, or
+        its first element is not an object. Never raises.
+
+        The array is scanned, not decoded: only the first element becomes Python objects.
+        """
+        if self.top is None or key not in self.top:
+            return None
+        try:
+            items = msgspec.json.decode(self.top[key], type=list[msgspec.Raw] | None)
+            head = msgspec.json.decode(items[0]) if items else None
+        except msgspec.MsgspecError:
+            return None
+        return head if isinstance(head, dict) else None
+
     def peek_item(self, index: int, type: Any = Any) -> Any:
         """Decode element `index` of an array document for identification; None if absent or
         invalid.
@@ -84,6 +100,21 @@ class Parser(ABC):
 
         Reads header keys only (`Document.peek`) and never raises.
         """
+
+    shape: ClassVar[str | None] = None
+    """What `identify_shape` looks for, in words, for the error that names the candidates of an
+    ambiguous document; None when it claims nothing."""
+
+    def identify_shape(self, doc: Document) -> str | None:
+        """Return the format version if the content of `doc` has this format's shape though the
+        header `identify` reads is gone (a report trimmed to its main section), else None.
+
+        Only asked when no parser's `identify` claims the document; a document whose shape several
+        parsers claim is refused as ambiguous. Looks at the top-level keys and the first record
+        of the main section (`Document.peek_first`); never raises. The version is `unknown` unless
+        the shape tells it. This default claims nothing.
+        """
+        return None
 
     @abstractmethod
     def parse(self, doc: Document, version: str, out: Output) -> None:

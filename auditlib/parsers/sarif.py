@@ -224,6 +224,17 @@ class SarifParser(Parser):
             return version or "unknown"
         return None
 
+    shape = "`runs` of objects with `tool.driver`"
+
+    def identify_shape(self, doc: Document) -> str | None:
+        """Return `unknown` if `doc` keeps SARIF's `runs` without `version` and `$schema`, else
+        None. Never raises."""
+        head = doc.peek_first("runs")
+        tool = head.get("tool") if head is not None else None
+        if isinstance(tool, dict) and isinstance(tool.get("driver"), dict):
+            return "unknown"
+        return None
+
     def parse(self, doc: Document, version: str, out: Output) -> None:
         """Read every run of `doc` into `out`; the first run gives the scan info.
 

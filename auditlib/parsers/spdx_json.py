@@ -37,6 +37,8 @@ from auditlib.parsers.interface import Document, Parser
 from auditlib.rows import ImageInfo, Output, Row
 
 _SUPPORTED = ("2.2", "2.3")
+_TRIMMED = "unknown"
+"""The version of a document told by its shape, its `spdxVersion` gone: read as SPDX 2."""
 _NO_LICENSE = {"", "NOASSERTION", "NONE"}
 _SOURCE_PACKAGE = "built package from: "  # Trivy: `built package from: zlib 1:1.2.13.dfsg-1`
 _FOUND_IN = ("package found in: ", "acquired package info from ")  # Trivy, Syft
@@ -73,18 +75,39 @@ class SpdxJsonParser(Parser):
             return "3.0"
         return None
 
+    shape = "`packages` of objects with `SPDXID` and `name`, or `SPDXID` `SPDXRef-DOCUMENT`"
+
+    def identify_shape(self, doc: Document) -> str | None:
+        """Return `unknown` if `doc` is an SPDX 2 document without `spdxVersion`, as its packages
+        or its own `SPDXID` tell, else None. Never raises."""
+        if doc.top is None:
+            return None
+        head = doc.peek_first("packages")
+        if head is not None and {"SPDXID", "name"} <= head.keys():
+            return "unknown"
+        if doc.peek("SPDXID", str) == "SPDXRef-DOCUMENT" and (
+                doc.has("packages") or doc.has("relationships")):
+            return "unknown"
+        return None
+
     def parse(self, doc: Document, version: str, out: Output) -> None:
         """Read `doc` into `out`: the scan and image it describes, packages and their licences.
 
+        `version` `unknown` is a document without `spdxVersion` told by its shape
+        (`identify_shape`): it is read as SPDX 2, and may lack `creationInfo` (no tool, no time).
+
         Raises:
             UnsupportedFormatError: for SPDX 3.x, and for any version other than 2.2 and 2.3.
-            MalformedInputError: if `creationInfo` is missing, or a top-level key auditlib reads has
-                the wrong type (`packages` not a list, ...), naming the file and the JSON path.
+            MalformedInputError: if `creationInfo` is missing (from a document that names its
+                version), or a top-level key auditlib reads has the wrong type (`packages` not a
+                list, ...), naming the file and the JSON path.
         """
         out.scan.vulnerability_scan = False  # an SBOM
         _check_version(doc.source, version)
         top = doc.top or {}
         info = doc.get("creationInfo", CreationInfo)
+        if info is None and version == _TRIMMED:
+            info = CreationInfo(creators=[])
         if info is None:
             raise MalformedInputError(f"{doc.source}: required key `$.creationInfo` is missing")
         doc_id = doc.get("SPDXID", str, "SPDXRef-DOCUMENT")
@@ -121,7 +144,7 @@ def _check_version(source: str, version: str) -> None:
             f"{source}: SPDX 3.0 is not supported (the document is SPDX-{version}); auditlib "
             "reads SPDX-2.2 and SPDX-2.3 JSON: export the SBOM as SPDX 2.3 JSON"
         )
-    if version not in _SUPPORTED:
+    if version not in _SUPPORTED and version != _TRIMMED:
         supported = ", ".join(_SUPPORTED)
         raise UnsupportedFormatError(
             f"{source}: spdx-json version {version} is not supported (supported: {supported})"

@@ -53,6 +53,17 @@ class SyftJsonParser(Parser):
             return str(schema.get("version") or "unknown")
         return None
 
+    shape = "`artifacts` of objects with `name`, `version`, `type`, and `foundBy` or `locations`"
+
+    def identify_shape(self, doc: Document) -> str | None:
+        """Return `unknown` if `doc` keeps Syft's `artifacts` (and maybe `artifactRelationships`)
+        without `schema` and `descriptor`, else None. Never raises."""
+        head = doc.peek_first("artifacts")
+        if (head is not None and {"name", "version", "type"} <= head.keys()
+                and ("foundBy" in head or "locations" in head)):
+            return "unknown"
+        return None
+
     def parse(self, doc: Document, version: str, out: Output) -> None:
         """Read `doc` into `out`: the scan and image, then `packages` and `package_licenses` rows.
 

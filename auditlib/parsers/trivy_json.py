@@ -42,6 +42,11 @@ _LICENSE_CLASSES = ("license", "license-file")
 
 _RESULTS = msgspec.json.Decoder(list[m.Result] | None)
 
+_RESULT_KEYS = frozenset(
+    {"Class", "Type", "Vulnerabilities", "Misconfigurations", "Secrets", "Licenses", "Packages"}
+)
+"""Keys of a Trivy result besides `Target`; one of them tells a result by its shape."""
+
 
 class TrivyJsonParser(Parser):
     """Trivy JSON reports: SchemaVersion 2 and the older list form (before 0.20)."""
@@ -64,6 +69,16 @@ class TrivyJsonParser(Parser):
             if isinstance(head, dict) and "Target" in head and ("Vulnerabilities" in head
                                                                 or "Type" in head):
                 return "1"
+        return None
+
+    shape = "`Results` of objects with `Target` and `Class`, `Type` or a list of findings"
+
+    def identify_shape(self, doc: Document) -> str | None:
+        """Return `2` if `doc` keeps Trivy's `Results` without `SchemaVersion` (only SchemaVersion
+        2 has `Results`; before it the report was the bare list), else None. Never raises."""
+        head = doc.peek_first("Results")
+        if head is not None and "Target" in head and not _RESULT_KEYS.isdisjoint(head):
+            return "2"
         return None
 
     def parse(self, doc: Document, version: str, out: Output) -> None:

@@ -156,7 +156,8 @@ def test_dd_grype_024_directory(corpus: type[CorpusLoader]) -> None:
     assert (r["package_type"], r["pkg_path"]) == ("npm", "components/yarn.lock")
     assert r["description"].startswith("Delegate proxy 5.9.3")
     # DefectDojo also finds "javascript-matcher" in its description: it writes matchDetails there.
-    # auditlib keeps the vulnerability's own text; which matcher matched has no column.
+    # auditlib keeps the vulnerability's own text, and the matcher in its own column.
+    assert r["matchers"] == "javascript-matcher" and pd.isna(r["match_types"])  # 0.24: no type
     assert (r["cvss_score"], r["cvss_version"], r["cvss_source"]) == (5.0, "2.0", "nvd")
     assert r["data_source"] == "nvd" and r["fix_state"] == "unknown" and r["status"] == "unknown"
     ghsa = one_row(v, vuln_id="GHSA-8v27-2fg9-7h62")
