@@ -77,6 +77,15 @@ class ImageMetadata(msgspec.Struct):
     layers: list[msgspec.Raw] | None = None
 
 
+class Relationship(msgspec.Struct, gc=False):
+    """One element of `artifactRelationships`: `parent` and `child` are artifact, file or source
+    ids; `type` is `dependency-of`, `contains`, `evident-by`, `ownership-by-file-overlap`, ..."""
+
+    parent: str
+    child: str
+    type: str
+
+
 class Source(msgspec.Struct):
     """`source`: schema 1.x `{type, target}`; later `{id, name, version, type, metadata}`."""
 

@@ -3,6 +3,9 @@
 One `vulnerabilities` row per match: a vulnerability record matched against a package at a path.
 Grype lists only the packages that matched, so no `packages` rows are written (a Syft SBOM of the
 same image gives those). The image and the scan go to `out.scan`; the loader makes those rows.
+A match's `relatedVulnerabilities` give `vulnerability_aliases` rows (the related record's id, its
+namespace as the source), and `cwes` of the record and of its related records (newest releases)
+`vulnerability_cwes` rows.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from auditlib.parsers._grype_model import (
     Source,
     Vulnerability,
 )
+from auditlib.parsers._vuln_refs import VulnRefs
 from auditlib.parsers.interface import Document, Parser
 from auditlib.rows import ImageInfo, Output, Row, ScanInfo
 
@@ -199,6 +203,22 @@ def _os_eol(doc: Document, out: Output) -> bool | None:
     return any(a.type == "distro-eol" for p in alerts for a in p.alerts or ())
 
 
+def _refs(matches: list[Match], out: Output) -> None:
+    """Add the `vulnerability_cwes` and `vulnerability_aliases` rows of the matches' records."""
+    refs = VulnRefs()
+    for m in matches:
+        v = m.vulnerability
+        for c in v.cwes or ():
+            refs.cwe(v.id, c.cwe, c.source)
+        for r in m.related or ():
+            if r.id:
+                refs.alias(v.id, r.id, r.namespace)
+            # The related record describes the same flaw: its weaknesses are this one's too.
+            for c in r.cwes or ():
+                refs.cwe(v.id, c.cwe, c.source or r.namespace)
+    refs.write(out, "$.matches")
+
+
 class GrypeJsonParser(Parser):
     """Grype JSON reports, from Grype 0.7 to the newest."""
 
@@ -260,6 +280,7 @@ class GrypeJsonParser(Parser):
             image=image,
         )
         out.extend("vulnerabilities", _rows(matches, target, _kev_aware(tool_version, matches)))
+        _refs(matches, out)
 
 
 def _rows(matches: list[Match], target: str | None, kev_aware: bool) -> list[Row]:

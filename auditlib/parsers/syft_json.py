@@ -4,10 +4,18 @@ A Syft document is one catalog of one source (an image, a folder or a file). `pa
 `out.scan` from `descriptor`, `source` and `distro`, and writes:
 
 * `packages`: one row per element of `artifacts`;
-* `package_licenses`: one row per distinct (licence, licence type) of an artifact.
+* `package_licenses`: one row per distinct (licence, licence type) of an artifact;
+* `package_dependencies`: one row per `artifactRelationships` entry between two packages of kind
+  `dependency-of` (and the scoped `runtime-`/`dev-`/`build-dependency-of` of some 2022 releases)
+  as `depends-on`, child to parent (Syft's parent is a dependency of its child), or `contains`.
+  The other kinds link packages to files (`contains`, `evident-by`, `described-by`), the image to
+  its packages (`contains` from the source id), or say only that a package's metadata lists a
+  file another package was found by (`ownership-by-file-overlap`: a heuristic, which Syft itself
+  leaves out of its CycloneDX dependencies and writes as `OTHER` in SPDX). They are left out:
+  none is a dependency or a containment between two packages.
 
-`files` and `artifactRelationships`, most of a large SBOM, are never decoded, and of an artifact's
-`metadata` only dpkg's `source`/`sourceVersion` are read (see `auditlib.parsers._syft_model`).
+`files`, most of a large SBOM, is never decoded, and of an artifact's `metadata` only dpkg's
+`source`/`sourceVersion` are read (see `auditlib.parsers._syft_model`).
 """
 
 from __future__ import annotations
@@ -15,14 +23,18 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+import msgspec
+
 from auditlib.identity import parse_reference
 from auditlib.normalize.licenses import LicenseInfo, classify_license
 from auditlib.normalize.purl import purl_type
+from auditlib.parsers._edges import CONTAINS, DEPENDS_ON, Edges
 from auditlib.parsers._syft_model import (
     Artifact,
     Descriptor,
     Distro,
     ImageMetadata,
+    Relationship,
     Source,
 )
 from auditlib.parsers.interface import Document, Parser
@@ -54,16 +66,20 @@ class SyftJsonParser(Parser):
         return None
 
     def parse(self, doc: Document, version: str, out: Output) -> None:
-        """Read `doc` into `out`: the scan and image, then `packages` and `package_licenses` rows.
+        """Read `doc` into `out`: the scan and image, then `packages`, `package_licenses` and
+        `package_dependencies` rows.
 
         Args:
-            doc: the document; only `descriptor`, `source`, `distro` and `artifacts` are decoded.
+            doc: the document; only `descriptor`, `source`, `distro`, `artifacts` and
+                `artifactRelationships` are decoded.
             version: the schema version `identify` saw (`unknown` when `schema` is absent).
-            out: receives `out.scan`, the rows, and a warning per artifact skipped.
+            out: receives `out.scan`, the rows, and a warning per artifact or relationship
+                skipped.
 
         Raises:
-            MalformedInputError: naming the file and the JSON path, if `artifacts` is not an array
-                or `descriptor`, `source` or `distro` is not an object of the expected shape.
+            MalformedInputError: naming the file and the JSON path, if `artifacts` or
+                `artifactRelationships` is not an array, or `descriptor`, `source` or `distro` is
+                not an object of the expected shape.
         """
         out.scan.vulnerability_scan = False  # an SBOM
         descriptor: Descriptor | None = doc.get("descriptor", Descriptor | None)
@@ -83,9 +99,11 @@ class SyftJsonParser(Parser):
             subject_id = source.id
             _read_source(source, distro, out)
 
-        raw = doc.top.get("artifacts") if doc.top is not None else None
-        artifacts = out.decode_list(raw, Artifact, "$.artifacts")
+        top = doc.top or {}
+        artifacts = out.decode_list(top.get("artifacts"), Artifact, "$.artifacts")
         _add_packages(artifacts, scan.target, subject_id, out)
+        if "artifactRelationships" in top:
+            _add_dependencies(top["artifactRelationships"], out)
 
 
 def _read_source(source: Source, distro: Distro | None, out: Output) -> None:
@@ -264,3 +282,32 @@ def _add_packages(
         out.extend("packages", packages)
     if licenses:
         out.extend("package_licenses", licenses)
+
+
+_DEPENDENCY_KINDS = frozenset(
+    {"dependency-of", "runtime-dependency-of", "dev-dependency-of", "build-dependency-of"})
+"""Syft's dependency kinds: `dependency-of` now; the scoped three in some 2022 releases."""
+
+
+def _add_dependencies(raw: msgspec.Raw, out: Output) -> None:
+    """Add a `package_dependencies` row per `dependency-of` or `contains` relationship between
+    two packages of the document (see the module for the kinds left out, and why).
+
+    A `dependency-of` naming an id that is no package is counted in a warning; a `contains` from
+    or to something else (a package's files, the image's packages) is the usual case and left out
+    quietly. Most entries of a large SBOM are package-to-file `contains`: two comprehensions pass
+    over them before any edge is recorded.
+    """
+    rels = out.decode_list(raw, Relationship, "$.artifactRelationships")
+    packages = {r["package_id"] for r in out.rows.get("packages", ())}
+    kinds = _DEPENDENCY_KINDS
+    # `{parent: A, child: B, type: dependency-of}`: A is a dependency of B.
+    needs = [r for r in rels if r.type in kinds]
+    holds = [r for r in rels if r.type == "contains" and r.child in packages
+             and r.parent in packages]
+    edges = Edges(packages)
+    for r in needs:
+        edges.add(r.child, r.parent, DEPENDS_ON, r.type)
+    for r in holds:
+        edges.add(r.parent, r.child, CONTAINS, r.type)
+    edges.write(out, "$.artifactRelationships")
