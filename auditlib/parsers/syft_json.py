@@ -12,7 +12,11 @@ A Syft document is one catalog of one source (an image, a folder or a file). `pa
   its packages (`contains` from the source id), or say only that a package's metadata lists a
   file another package was found by (`ownership-by-file-overlap`: a heuristic, which Syft itself
   leaves out of its CycloneDX dependencies and writes as `OTHER` in SPDX). They are left out:
-  none is a dependency or a containment between two packages.
+  none is a dependency or a containment between two packages;
+* for an image, the image config Syft embeds in `source.metadata.config` (base64 of the config
+  JSON): read by the collectors' reader (`auditlib.normalize.image_config`) into the image's
+  created time, user, labels, entrypoint, ports, volumes and healthcheck, and `image_layers`,
+  `image_history` and `image_env` rows, so that an SBOM alone describes its image.
 
 `files`, most of a large SBOM, is never decoded, and of an artifact's `metadata` only dpkg's
 `source`/`sourceVersion` are read (see `auditlib.parsers._syft_model`).
@@ -25,7 +29,12 @@ from typing import Any
 
 import msgspec
 
-from auditlib.identity import parse_reference
+from auditlib.identity import normalize_digest, parse_reference
+from auditlib.normalize.image_config import (
+    ImageConfigError,
+    decode_base64_config,
+    read_image_config,
+)
 from auditlib.normalize.licenses import LicenseInfo, classify_license
 from auditlib.normalize.purl import purl_type
 from auditlib.parsers._edges import CONTAINS, DEPENDS_ON, Edges
@@ -66,15 +75,15 @@ class SyftJsonParser(Parser):
         return None
 
     def parse(self, doc: Document, version: str, out: Output) -> None:
-        """Read `doc` into `out`: the scan and image, then `packages`, `package_licenses` and
-        `package_dependencies` rows.
+        """Read `doc` into `out`: the scan and image (with its config's rows), then `packages`,
+        `package_licenses` and `package_dependencies` rows.
 
         Args:
             doc: the document; only `descriptor`, `source`, `distro`, `artifacts` and
                 `artifactRelationships` are decoded.
             version: the schema version `identify` saw (`unknown` when `schema` is absent).
-            out: receives `out.scan`, the rows, and a warning per artifact or relationship
-                skipped.
+            out: receives `out.scan`, the rows, a warning per artifact or relationship skipped,
+                and one when the embedded image config cannot be read (the rest still is).
 
         Raises:
             MalformedInputError: naming the file and the JSON path, if `artifacts` or
@@ -141,7 +150,33 @@ def _read_source(source: Source, distro: Distro | None, out: Output) -> None:
         # and its name was already the ID (`ubuntu`, `alpine`).
         image.os_family = distro.id or distro.name or None
         image.os_version = distro.versionID or distro.version or None
+    if len(meta.config):
+        where = "$.source.target" if meta is source.target else "$.source.metadata"
+        _read_config(meta.config, image, f"{where}.config", out)
     scan.image = image
+
+
+def _read_config(raw: msgspec.Raw, image: ImageInfo, where: str, out: Output) -> None:
+    """Read the image config Syft embeds (base64) into `image` and its layer, history and
+    environment rows.
+
+    The config is the image's only when its digest is the image id Syft gives (`imageID`, the
+    config digest); without an `imageID` (or with one that is no digest) the config's digest
+    becomes the image id. A config that cannot be read, or is another image's, is left out with
+    a warning at `where`; the rest of the document is read all the same.
+    """
+    try:
+        config, digest = decode_base64_config(raw)
+    except ImageConfigError as e:
+        out.warn(where, f"image config ignored: {e}")
+        return
+    said = normalize_digest(image.image_id)
+    if said is not None and said != digest:
+        out.warn(where, f"image config ignored: its digest {digest} is not the imageID {said}")
+        return
+    if said is None:
+        image.image_id = digest
+    read_image_config(config, image, out)
 
 
 def _repo_digests(meta: ImageMetadata) -> list[str]:
