@@ -75,6 +75,13 @@ class AuditData:
     packages: pd.DataFrame = field(default_factory=lambda: _empty("packages"))
     package_licenses: pd.DataFrame = field(default_factory=lambda: _empty("package_licenses"))
     vulnerabilities: pd.DataFrame = field(default_factory=lambda: _empty("vulnerabilities"))
+    package_dependencies: pd.DataFrame = field(
+        default_factory=lambda: _empty("package_dependencies")
+    )
+    vulnerability_cwes: pd.DataFrame = field(default_factory=lambda: _empty("vulnerability_cwes"))
+    vulnerability_aliases: pd.DataFrame = field(
+        default_factory=lambda: _empty("vulnerability_aliases")
+    )
     misconfigurations: pd.DataFrame = field(default_factory=lambda: _empty("misconfigurations"))
     secrets: pd.DataFrame = field(default_factory=lambda: _empty("secrets"))
     dockerfiles: pd.DataFrame = field(default_factory=lambda: _empty("dockerfiles"))

@@ -438,6 +438,33 @@ DOCKERFILE_SECRET_NAMES = _t(
     _c("line", "Int64", "Line of the instruction (from 1)."),
 )
 
+VULNERABILITY_CWES = _t(
+    "vulnerability_cwes", "weakness (CWE) a document names for a vulnerability", ["scan_id", "vuln_id", "cwe_id"],
+    *_IMAGE,
+    _c("vuln_id", "category", "The vulnerability, as `vulnerabilities.vuln_id` names it in the same document; joins it with scan_id."),
+    _c("cwe_id", "category", "The weakness as `CWE-<number>` (`CWE-79`; CycloneDX's bare numbers and SARIF's `external/cwe/cwe-079` tags written so too), or NVD's `NVD-CWE-Other` / `NVD-CWE-noinfo` as written."),
+    _c("cwe_source", "category", "Who assigned it, when the document says (Grype `cwes[].source`: `nvd@nist.gov`; a Grype related record's namespace); the first to say so when several did."),
+)
+
+VULNERABILITY_ALIASES = _t(
+    "vulnerability_aliases", "other id a document gives for the same vulnerability", ["scan_id", "vuln_id", "alias"],
+    *_IMAGE,
+    _c("vuln_id", "category", "The vulnerability, as `vulnerabilities.vuln_id` names it in the same document; joins it with scan_id."),
+    _c("alias", "category", "The other id (`CVE-2021-44228`, `GHSA-jfh8-c2jp-5v3q`, `DSA-4613-1`, `RHSA-2019:2304`): Grype `relatedVulnerabilities[].id`, Trivy `VendorIDs`, CycloneDX `references[].id`; never the vulnerability's own id."),
+    _c("alias_namespace", "category", "The database the alias belongs to, by its prefix as OSV ids name it (`CVE`, `GHSA`, `DSA`, `RHSA`, `ALAS2`); missing when the id has no prefix."),
+    _c("alias_source", "category", "Who says the two are the same, when the document says: Grype's related record namespace (`nvd:cpe`), Trivy's data source (`debian`, `ghsa`), a CycloneDX reference's source name (`OSS Index`)."),
+)
+
+PACKAGE_DEPENDENCIES = _t(
+    "package_dependencies", "edge between two packages of one document (a dependency or a containment)",
+    ["scan_id", "from_package_id", "to_package_id", "relationship"],
+    *_IMAGE,
+    _c("from_package_id", "string", "The package the edge starts from; joins `packages.package_id` with scan_id."),
+    _c("to_package_id", "string", "The package it points at; joins `packages.package_id` with scan_id."),
+    _c("relationship", "category", "`depends-on`: the from-package needs the to-package (Syft `dependency-of` and SPDX `DEPENDENCY_OF`, with their scoped kinds, read backwards; SPDX `DEPENDS_ON`, `DYNAMIC_LINK`, `STATIC_LINK`; CycloneDX `dependsOn`; Trivy `DependsOn`). `contains`: the to-package is inside the from-package (Syft `contains` and SPDX `CONTAINS` between two packages; `CONTAINED_BY` read backwards). Edges to files, and from the document's subject or an OS or lock-file holder, are not package edges and are left out."),
+    _c("declared_as", "category", "The relationship as the document wrote it (`dependency-of`, `DEPENDS_ON`, `DEV_DEPENDENCY_OF`, `dependsOn`, `DependsOn`, `contains`)."),
+)
+
 LOAD_ERRORS = Table(
     "load_errors", "file that could not be read, record skipped inside a file, or file skipped as not JSON",
     ("source", "locator"),
@@ -455,7 +482,8 @@ LOAD_ERRORS = Table(
 TABLES: tuple[Table, ...] = (
     SCANS, IMAGES, IMAGE_TAGS, IMAGE_LABELS, IMAGE_LAYERS, IMAGE_HISTORY, IMAGE_ENV,
     CONTAINERS, CONTAINER_MOUNTS, CONTAINER_CHANGES, REGISTRY_TAGS, PACKAGES, PACKAGE_LICENSES,
-    VULNERABILITIES, MISCONFIGURATIONS, SECRETS,
+    PACKAGE_DEPENDENCIES, VULNERABILITIES, VULNERABILITY_CWES, VULNERABILITY_ALIASES,
+    MISCONFIGURATIONS, SECRETS,
     DOCKERFILES, DOCKERFILE_STAGES, DOCKERFILE_SECRET_NAMES, LOAD_ERRORS,
 )
 """Every table, in the order the data dictionary lists them."""

@@ -137,11 +137,21 @@ class Analysis(msgspec.Struct, frozen=True):
     response: list[str] | None = None
 
 
+class Reference(msgspec.Struct, frozen=True):
+    """`vulnerabilities[].references[]`: the same vulnerability in another source (1.4+)."""
+
+    id: str | None = None
+    source: Source | None = None
+
+
 class Vulnerability(msgspec.Struct, frozen=True):
     """`vulnerabilities[]`."""
 
     id: str
     source: Source | None = None
+    # CWE numbers (ints, as the schema says; a tool writing `CWE-79` text is read too).
+    cwes: list[int | str] | None = None
+    references: list[Reference] | None = None
     ratings: list[Rating] | None = None
     description: str | None = None
     detail: str | None = None

@@ -75,6 +75,13 @@ class Epss(msgspec.Struct, gc=False):
     percentile: float | None = None
 
 
+class Cwe(msgspec.Struct, gc=False):
+    """`cwes[]` of a vulnerability record (newest releases): `{cve, cwe, source, type}`."""
+
+    cwe: str | None = None
+    source: str | None = None
+
+
 class Related(msgspec.Struct, gc=False):
     """`relatedVulnerabilities[]`: the same flaw as other databases (mostly NVD) describe it."""
 
@@ -85,6 +92,7 @@ class Related(msgspec.Struct, gc=False):
     epss: list[Epss] | None = None
     # Only the count matters; the entries stay undecoded.
     known_exploited: list[msgspec.Raw] | None = msgspec.field(default=None, name="knownExploited")
+    cwes: list[Cwe] | None = None
 
 
 class Vulnerability(msgspec.Struct, gc=False):
@@ -101,6 +109,7 @@ class Vulnerability(msgspec.Struct, gc=False):
     epss: list[Epss] | None = None
     known_exploited: list[msgspec.Raw] | None = msgspec.field(default=None, name="knownExploited")
     risk: float | None = None
+    cwes: list[Cwe] | None = None
     # Grype 0.7 to 0.12.
     links: list[str] | None = None
     cvss_v2: OldCvss | None = msgspec.field(default=None, name="cvssV2")

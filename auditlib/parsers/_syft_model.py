@@ -2,8 +2,9 @@
 
 Only the fields the parser reads are named; msgspec skips every other field without building Python
 objects for it, which is what keeps a large SBOM cheap (artifact `metadata.files`, `cpes`, the image
-`manifest` and `config`). Optional fields default to None because Syft left many of them out in old
-schemas, and the old and new spellings of a block share one model where their field names allow it.
+`manifest`; the image `config` stays undecoded until the parser has checked its size). Optional
+fields default to None because Syft left many of them out in old schemas, and the old and new
+spellings of a block share one model where their field names allow it.
 `gc=False` is safe here (no model can hold a cycle) and makes creating many small structs cheaper.
 Attribute names keep Syft's JSON spelling (`layerID`, `spdxExpression`) so no renaming is needed.
 """
@@ -75,6 +76,19 @@ class ImageMetadata(msgspec.Struct):
     os: str | None = None
     # Only counted: Raw keeps each layer undecoded.
     layers: list[msgspec.Raw] | None = None
+    # Base64 of the image config JSON (schema 1.1 on), left undecoded so that its size is checked
+    # before it is decoded, and a value of another type costs the config, not the source. An
+    # absent config is an empty `Raw` (msgspec does not allow `Raw | None`).
+    config: msgspec.Raw = msgspec.Raw()
+
+
+class Relationship(msgspec.Struct, gc=False):
+    """One element of `artifactRelationships`: `parent` and `child` are artifact, file or source
+    ids; `type` is `dependency-of`, `contains`, `evident-by`, `ownership-by-file-overlap`, ..."""
+
+    parent: str
+    child: str
+    type: str
 
 
 class Source(msgspec.Struct):

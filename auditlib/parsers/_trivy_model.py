@@ -3,8 +3,8 @@
 Field names are Trivy's own JSON names (Trivy writes Go field names, PascalCase with `ID`/`URL`
 acronyms, so msgspec's `rename="pascal"` would not match them). Only the fields auditlib reads are
 declared: msgspec skips every other key without building Python objects, which is what keeps a
-300-vulnerability report cheap to read (`References`, `VendorSeverity`, `InstalledFiles`,
-`DependsOn`, `Code`, `Match` are never decoded). Secrets' `Match` and `Code` in particular are left
+300-vulnerability report cheap to read (`References`, `VendorSeverity`, `InstalledFiles`, `Code`,
+`Match` are never decoded). Secrets' `Match` and `Code` in particular are left
 out on purpose: they hold the (masked or not) credential text, which must never reach a table.
 
 Sources: `pkg/types/report.go`, `pkg/types/vulnerability.go`, `pkg/types/misconfiguration.go`,
@@ -115,6 +115,8 @@ class Package(_Model):
     SrcName: str | None = None
     SrcVersion: str | None = None
     Licenses: list[str] | None = None
+    # The `ID`s of the packages this one depends on (same result).
+    DependsOn: list[str] | None = None
 
 
 class Vulnerability(_Model):
@@ -139,6 +141,9 @@ class Vulnerability(_Model):
     CVSS: msgspec.Raw = msgspec.Raw()
     PublishedDate: str | None = None
     LastModifiedDate: str | None = None
+    CweIDs: list[str] | None = None
+    # The data source's own advisory ids for the same flaw (`DSA-4613-1`, `RHSA-2019:2304`, GHSA).
+    VendorIDs: list[str] | None = None
 
 
 class Cause(_Model):

@@ -6,6 +6,12 @@ components, which hold packages rather than being one); one `package_licenses` r
 licence entry of a package; one `vulnerabilities` row per vulnerability and affected component
 (`affects[]` fan-out). An OS component gives the image's OS; a Trivy result component gives the
 `target` of the packages under it, named as Trivy JSON names its results.
+
+A `package_dependencies` row per `dependencies[]` edge (`ref` depends on each of `dependsOn`)
+between two package rows; edges from the document's subject or from an OS, container or Trivy
+result component hold packages rather than link two. `vulnerability_cwes` rows come from
+`vulnerabilities[].cwes`, `vulnerability_aliases` rows from `vulnerabilities[].references[].id`
+(the same vulnerability in another source, with that source's name).
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from auditlib.normalize.cvss import CvssScore, best_cvss, cvss_version
 from auditlib.normalize.licenses import classify_license
 from auditlib.normalize.severity import normalize_severity, severity_from_score
 from auditlib.parsers import _cyclonedx_model as m
+from auditlib.parsers._edges import DEPENDS_ON, Edges
+from auditlib.parsers._vuln_refs import VulnRefs
 from auditlib.parsers.interface import Document, Parser
 from auditlib.rows import Output, Row
 
@@ -86,9 +94,12 @@ class CycloneDxJsonParser(Parser):
         _scan_info(doc, meta, out)
         index: dict[str, Row] = {}
         holders = self._components(top.get("components"), out, index)
-        _assign_targets(top.get("dependencies"), holders, index, out)
+        deps = out.decode_list(top.get("dependencies"), m.Dependency, "$.dependencies")
+        _assign_targets(deps, holders, index)
         for row in out.rows.get("packages", ()):
             row["target"] = row["target"] or out.scan.target
+        subject = meta.component.bom_ref if meta.component is not None else None
+        _add_dependencies(deps, index, subject, out)
         self._vulnerabilities(top.get("vulnerabilities"), index, out)
 
     def _components(self, raw: msgspec.Raw | None, out: Output, index: dict[str, Row]
@@ -121,8 +132,10 @@ class CycloneDxJsonParser(Parser):
     def _vulnerabilities(self, raw: msgspec.Raw | None, index: dict[str, Row], out: Output) -> None:
         """Add a row per vulnerability and affected component."""
         links = 0
+        refs = VulnRefs()
         for i, v in m.positioned(out, raw, m.Vulnerability, "$.vulnerabilities"):
             base = _vuln_row(v)
+            _add_refs(v, refs)
             for j, a in enumerate(v.affects or [None]):  # no affects: the BOM's subject is affected
                 pkg: Row = {}
                 if a is not None:
@@ -140,6 +153,7 @@ class CycloneDxJsonParser(Parser):
         if links:
             out.warn("$.vulnerabilities", f"{links} affects refs are BOM-Links into another BOM; "
                      "packages read from the purl in each link")
+        refs.write(out, "$.vulnerabilities")
 
 
 def _scan_info(doc: Document, meta: m.Metadata, out: Output) -> None:
@@ -216,13 +230,12 @@ def _holder_target(c: m.Component, out: Output) -> str:
     return f"{out.scan.target} ({os_name})" if out.scan.target else os_name
 
 
-def _assign_targets(raw: msgspec.Raw | None, holders: list[tuple[m.Component, str]],
-                    index: dict[str, Row], out: Output) -> None:
+def _assign_targets(deps: list[m.Dependency], holders: list[tuple[m.Component, str]],
+                    index: dict[str, Row]) -> None:
     """Give each package reachable from a Trivy result component (by `dependencies`) its target."""
     results = [(c.bom_ref, t) for c, t in holders if c.bom_ref and c.type != "container"]
     if not results:
         return
-    deps = out.decode_list(raw, m.Dependency, "$.dependencies")
     graph = {d.ref: d.depends_on or [] for d in deps}
     stop = {ref for ref, _ in results}
     for ref, target in results:
@@ -236,6 +249,36 @@ def _assign_targets(raw: msgspec.Raw | None, holders: list[tuple[m.Component, st
             if row is not None and row["target"] is None:
                 row["target"] = target
             queue.extend(graph.get(node, ()))
+
+
+def _add_dependencies(deps: list[m.Dependency], index: dict[str, Row], subject: str | None,
+                      out: Output) -> None:
+    """Add a `package_dependencies` row per `dependsOn` edge between two package rows.
+
+    An edge from or to the subject or a holder (an OS, container or Trivy result component: in
+    `index` but no package row) is structure, left out quietly; one naming a bom-ref the document
+    does not have is counted in a warning.
+    """
+    packages = {r["package_id"] for r in out.rows.get("packages", ())}
+    edges = Edges(packages)
+    known = index.keys() | ({subject} if subject else set())
+    for d in deps:
+        from_row = index.get(d.ref)
+        for ref in d.depends_on or ():
+            to_row = index.get(ref)
+            edges.add(from_row["package_id"] if from_row else d.ref,
+                      to_row["package_id"] if to_row else ref, DEPENDS_ON, "dependsOn",
+                      expected=d.ref not in known or ref not in known)
+    edges.write(out, "$.dependencies")
+
+
+def _add_refs(v: m.Vulnerability, refs: VulnRefs) -> None:
+    """Record the CWEs and aliases (`references[].id`) of vulnerability `v`."""
+    for cwe in v.cwes or ():
+        refs.cwe(v.id, cwe)
+    for r in v.references or ():
+        if r.id:
+            refs.alias(v.id, r.id, r.source.name if r.source else None)
 
 
 def _resolve(a: m.Affect, index: dict[str, Row]) -> tuple[Row, bool | None]:

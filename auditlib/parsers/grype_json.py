@@ -7,7 +7,10 @@ findings); the loader merges such rows into one by the rules `auditlib.tables.ME
 (the highest severity, the fix versions and the matchers of both, ...), counted in
 `occurrence_count`. Grype lists only the packages that matched, so no `packages` rows are written
 (a Syft SBOM of the same image gives those). The image and the scan go to `out.scan`; the loader
-makes those rows.
+makes those rows. A match's `relatedVulnerabilities` give `vulnerability_aliases` rows (the related
+record's id, its namespace as the source), and `cwes` of the record and of its related records
+(newest releases) `vulnerability_cwes` rows; a double match gives the same child rows twice, which
+the loader keeps once (the child tables' own keys).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from auditlib.parsers._grype_model import (
     Source,
     Vulnerability,
 )
+from auditlib.parsers._vuln_refs import VulnRefs
 from auditlib.parsers.interface import Document, Parser
 from auditlib.rows import ImageInfo, Output, Row, ScanInfo
 
@@ -216,6 +220,22 @@ def _os_eol(doc: Document, out: Output) -> bool | None:
     return any(a.type == "distro-eol" for p in alerts for a in p.alerts or ())
 
 
+def _refs(matches: list[Match], out: Output) -> None:
+    """Add the `vulnerability_cwes` and `vulnerability_aliases` rows of the matches' records."""
+    refs = VulnRefs()
+    for m in matches:
+        v = m.vulnerability
+        for c in v.cwes or ():
+            refs.cwe(v.id, c.cwe, c.source)
+        for r in m.related or ():
+            if r.id:
+                refs.alias(v.id, r.id, r.namespace)
+            # The related record describes the same flaw: its weaknesses are this one's too.
+            for c in r.cwes or ():
+                refs.cwe(v.id, c.cwe, c.source or r.namespace)
+    refs.write(out, "$.matches")
+
+
 class GrypeJsonParser(Parser):
     """Grype JSON reports, from Grype 0.7 to the newest."""
 
@@ -288,6 +308,7 @@ class GrypeJsonParser(Parser):
             image=image,
         )
         out.extend("vulnerabilities", _rows(matches, target, _kev_aware(tool_version, matches)))
+        _refs(matches, out)
 
 
 def _rows(matches: list[Match], target: str | None, kev_aware: bool) -> list[Row]:

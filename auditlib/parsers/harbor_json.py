@@ -21,6 +21,7 @@ import msgspec
 from auditlib.errors import MalformedInputError
 from auditlib.normalize.cvss import CvssScore, best_cvss, cvss_version
 from auditlib.normalize.severity import normalize_severity
+from auditlib.parsers._vuln_refs import VulnRefs
 from auditlib.parsers.interface import Document, Parser
 from auditlib.rows import ImageInfo, Output, Row, decode
 
@@ -75,6 +76,7 @@ class _Vulnerability(msgspec.Struct):
     links: list[str] | None = None
     layer: _Layer | None = None
     preferred_cvss: _PreferredCvss | None = None
+    cwe_ids: list[str] | None = None
     # Vendor-defined: decoded on its own, so an unexpected shape loses the CVSS, not the record.
     vendor_attributes: msgspec.Raw = _ABSENT
 
@@ -194,7 +196,8 @@ class HarborJsonParser(Parser):
         `vendor_attributes.CVSS` and `preferred_cvss`, and the layer diff id when given. Its
         `target` is the scan's. `out.scan` has tool `harbor`, the scanner's name and version as
         `tool_version`, `generated_at`, the artifact as target (`repository:tag`, else
-        "harbor artifact"), and the image reference and manifest digest (see `_image`).
+        "harbor artifact"), and the image reference and manifest digest (see `_image`). Each
+        vulnerability's `cwe_ids` give `vulnerability_cwes` rows.
 
         Raises:
             MalformedInputError: if the report is not an object, has none of `scanner`,
@@ -251,5 +254,10 @@ class HarborJsonParser(Parser):
                 "layer_diff_id": (v.layer.diff_id or None) if v.layer else None,
             })
         out.extend("vulnerabilities", rows)
+        refs = VulnRefs()
+        for v in items:
+            for cwe in v.cwe_ids or ():
+                refs.cwe(v.id, cwe)
+        refs.write(out, vulns_at)
         scan.image = _image(report.artifact)
         scan.target = target

@@ -5,6 +5,9 @@ SARIF has one kind of finding, the result; which table it goes to comes from its
 in the rule id, or, for other tools, a message that says a secret was found. Package facts come
 from the text each tool writes (see `_sarif_model`). Secret rows never copy the message or the
 rule's descriptions, because Trivy puts the matched secret in them.
+
+A vulnerability's rule tags that name a weakness (`CWE-79`, GitHub's `external/cwe/cwe-079`) give
+`vulnerability_cwes` rows; other tags (`security`, `HIGH`) say nothing of it.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ import msgspec
 
 from auditlib.normalize.cvss import CvssScore, best_cvss, cvss_version
 from auditlib.normalize.severity import normalize_severity, severity_from_score
+from auditlib.normalize.vuln_ids import normalize_cwe
 from auditlib.parsers import _sarif_model as m
+from auditlib.parsers._vuln_refs import VulnRefs
 from auditlib.parsers.interface import Document, Parser
 from auditlib.rows import ImageInfo, Output, Row, decode
 
@@ -160,6 +165,14 @@ def _vuln_rows(f: _Found, run: _Run) -> list[Row]:
     return rows
 
 
+def _cwe_tags(f: _Found, rows: list[Row], refs: VulnRefs) -> None:
+    """Record the weaknesses the rule's tags name for the vulnerability of `rows`."""
+    cwes = [c for t in f.tags if "cwe" in t and (c := normalize_cwe(t)) is not None]
+    for vuln_id in dict.fromkeys(r["vuln_id"] for r in rows):
+        for cwe in cwes:
+            refs.cwe(vuln_id, cwe)
+
+
 def _misconf_row(f: _Found, run: _Run) -> Row:
     msg = m.fields(f.text)
     url = f.rule.helpUri
@@ -238,18 +251,22 @@ class SarifParser(Parser):
     def parse(self, doc: Document, version: str, out: Output) -> None:
         """Read every run of `doc` into `out`; the first run gives the scan info.
 
-        Rows go to `vulnerabilities`, `misconfigurations` and `secrets`; a result that cannot be
-        read, names no rule, or is a licence finding is skipped with a warning.
+        Rows go to `vulnerabilities` (and `vulnerability_cwes`), `misconfigurations` and
+        `secrets`; a result that cannot be read, names no rule, or is a licence finding is
+        skipped with a warning.
 
         Raises:
             MalformedInputError: if `runs` is not an array, or a run lacks `tool.driver.name`.
         """
         runs: list[msgspec.Raw] = doc.get("runs", list[msgspec.Raw], [])
+        refs = VulnRefs()
         for i, raw in enumerate(runs):
-            self._run(decode(raw, m.Run, f"$.runs[{i}]", doc.source), f"$.runs[{i}]", out, i == 0)
+            self._run(decode(raw, m.Run, f"$.runs[{i}]", doc.source), f"$.runs[{i}]", out, i == 0,
+                      refs)
+        refs.write(out, "$.runs")
 
     @staticmethod
-    def _run(run: m.Run, where: str, out: Output, first: bool) -> None:
+    def _run(run: m.Run, where: str, out: Output, first: bool, refs: VulnRefs) -> None:
         driver = run.tool.driver
         tool = m.tool_name(driver.name)
         warned = len(out.warnings)
@@ -282,7 +299,9 @@ class SarifParser(Parser):
         for f in found:
             kind = _kind(f, tool)
             if kind == _VULN:
-                out.extend(_VULN, _vuln_rows(f, ctx))
+                rows = _vuln_rows(f, ctx)
+                out.extend(_VULN, rows)
+                _cwe_tags(f, rows, refs)
             elif kind == _MISCONF:
                 out.add(_MISCONF, _misconf_row(f, ctx))
             elif kind == _SECRET:

@@ -10,6 +10,10 @@ What auditlib reads, and why:
   (SecObserve) count them, and a user can filter them out by type but could not get them back.
 * Each present licence field gives one `package_licenses` row (`declared` / `concluded`); the
   package's own `license_expression` is the concluded licence, else the declared one.
+* `relationships[]` between two package rows become `package_dependencies` rows (see
+  `_RELATIONSHIPS`): the dependency kinds as `depends-on` (`X_DEPENDENCY_OF` reversed), `CONTAINS`
+  and `CONTAINED_BY` as `contains`. Relationships to files, to the document or from its subject
+  (`DESCRIBES`, Syft's image `CONTAINS` its packages) link no two packages and are left out.
 * Trivy writes its properties as `Key: value` annotations (older releases: attribution texts): the
   image's config digest (`ImageID`), repo digests and tags, and each package's `LayerDiffID`,
   `PkgType` and source package. Syft names the image in the described package (name = repository,
@@ -25,6 +29,7 @@ import msgspec
 from auditlib.errors import MalformedInputError, UnsupportedFormatError
 from auditlib.identity import is_digest
 from auditlib.normalize import classify_license
+from auditlib.parsers._edges import CONTAINS, DEPENDS_ON, Edges
 from auditlib.parsers._spdx_model import (
     CreationInfo,
     File,
@@ -136,6 +141,46 @@ class SpdxJsonParser(Parser):
         for p in packages:
             if p.spdx_id not in skip:
                 _add_package(p, files.get(p.spdx_id), out)
+        _add_dependencies(rels, set(by_id) - skip, set(by_id), out)
+
+
+_RELATIONSHIPS: dict[str, tuple[str, bool]] = {
+    "DEPENDS_ON": (DEPENDS_ON, False),
+    "DEPENDENCY_OF": (DEPENDS_ON, True),
+    "BUILD_DEPENDENCY_OF": (DEPENDS_ON, True),
+    "DEV_DEPENDENCY_OF": (DEPENDS_ON, True),
+    "OPTIONAL_DEPENDENCY_OF": (DEPENDS_ON, True),
+    "PROVIDED_DEPENDENCY_OF": (DEPENDS_ON, True),
+    "RUNTIME_DEPENDENCY_OF": (DEPENDS_ON, True),
+    "TEST_DEPENDENCY_OF": (DEPENDS_ON, True),
+    "DYNAMIC_LINK": (DEPENDS_ON, False),
+    "STATIC_LINK": (DEPENDS_ON, False),
+    "CONTAINS": (CONTAINS, False),
+    "CONTAINED_BY": (CONTAINS, True),
+}
+"""SPDX 2.x relationship types that can link two packages: the `package_dependencies`
+relationship each becomes, and whether it reads backwards (`A DEPENDENCY_OF B`: B depends on A)."""
+
+
+def _add_dependencies(rels: list[Relationship], packages: set[str], elements: set[str],
+                      out: Output) -> None:
+    """Add a `package_dependencies` row per relationship of `_RELATIONSHIPS` between two of
+    `packages` (the package rows' SPDXIDs).
+
+    A dependency naming an id that is none of the document's packages (`elements`, the subject
+    included) is counted in a warning; a containment of files or other elements is the usual
+    case and left out quietly.
+    """
+    edges = Edges(packages)
+    for r in rels:
+        kind = _RELATIONSHIPS.get(r.type)
+        if kind is None:
+            continue
+        relationship, backwards = kind
+        a, b = (r.related, r.element) if backwards else (r.element, r.related)
+        expected = relationship == DEPENDS_ON and not (a in elements and b in elements)
+        edges.add(a, b, relationship, r.type, expected=expected)
+    edges.write(out, "$.relationships")
 
 
 def _check_version(source: str, version: str) -> None:

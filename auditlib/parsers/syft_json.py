@@ -4,10 +4,22 @@ A Syft document is one catalog of one source (an image, a folder or a file). `pa
 `out.scan` from `descriptor`, `source` and `distro`, and writes:
 
 * `packages`: one row per element of `artifacts`;
-* `package_licenses`: one row per distinct (licence, licence type) of an artifact.
+* `package_licenses`: one row per distinct (licence, licence type) of an artifact;
+* `package_dependencies`: one row per `artifactRelationships` entry between two packages of kind
+  `dependency-of` (and the scoped `runtime-`/`dev-`/`build-dependency-of` of some 2022 releases)
+  as `depends-on`, child to parent (Syft's parent is a dependency of its child), or `contains`.
+  The other kinds link packages to files (`contains`, `evident-by`, `described-by`), the image to
+  its packages (`contains` from the source id), or say only that a package's metadata lists a
+  file another package was found by (`ownership-by-file-overlap`: a heuristic, which Syft itself
+  leaves out of its CycloneDX dependencies and writes as `OTHER` in SPDX). They are left out:
+  none is a dependency or a containment between two packages;
+* for an image, the image config Syft embeds in `source.metadata.config` (base64 of the config
+  JSON): read by the collectors' reader (`auditlib.normalize.image_config`) into the image's
+  created time, user, labels, entrypoint, ports, volumes and healthcheck, and `image_layers`,
+  `image_history` and `image_env` rows, so that an SBOM alone describes its image.
 
-`files` and `artifactRelationships`, most of a large SBOM, are never decoded, and of an artifact's
-`metadata` only dpkg's `source`/`sourceVersion` are read (see `auditlib.parsers._syft_model`).
+`files`, most of a large SBOM, is never decoded, and of an artifact's `metadata` only dpkg's
+`source`/`sourceVersion` are read (see `auditlib.parsers._syft_model`).
 """
 
 from __future__ import annotations
@@ -15,14 +27,23 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from auditlib.identity import parse_reference
+import msgspec
+
+from auditlib.identity import normalize_digest, parse_reference
+from auditlib.normalize.image_config import (
+    ImageConfigError,
+    decode_base64_config,
+    read_image_config,
+)
 from auditlib.normalize.licenses import LicenseInfo, classify_license
 from auditlib.normalize.purl import purl_type
+from auditlib.parsers._edges import CONTAINS, DEPENDS_ON, Edges
 from auditlib.parsers._syft_model import (
     Artifact,
     Descriptor,
     Distro,
     ImageMetadata,
+    Relationship,
     Source,
 )
 from auditlib.parsers.interface import Document, Parser
@@ -65,16 +86,20 @@ class SyftJsonParser(Parser):
         return None
 
     def parse(self, doc: Document, version: str, out: Output) -> None:
-        """Read `doc` into `out`: the scan and image, then `packages` and `package_licenses` rows.
+        """Read `doc` into `out`: the scan and image (with its config's rows), then `packages`,
+        `package_licenses` and `package_dependencies` rows.
 
         Args:
-            doc: the document; only `descriptor`, `source`, `distro` and `artifacts` are decoded.
+            doc: the document; only `descriptor`, `source`, `distro`, `artifacts` and
+                `artifactRelationships` are decoded.
             version: the schema version `identify` saw (`unknown` when `schema` is absent).
-            out: receives `out.scan`, the rows, and a warning per artifact skipped.
+            out: receives `out.scan`, the rows, a warning per artifact or relationship skipped,
+                and one when the embedded image config cannot be read (the rest still is).
 
         Raises:
-            MalformedInputError: naming the file and the JSON path, if `artifacts` is not an array
-                or `descriptor`, `source` or `distro` is not an object of the expected shape.
+            MalformedInputError: naming the file and the JSON path, if `artifacts` or
+                `artifactRelationships` is not an array, or `descriptor`, `source` or `distro` is
+                not an object of the expected shape.
         """
         out.scan.vulnerability_scan = False  # an SBOM
         descriptor: Descriptor | None = doc.get("descriptor", Descriptor | None)
@@ -94,9 +119,11 @@ class SyftJsonParser(Parser):
             subject_id = source.id
             _read_source(source, distro, out)
 
-        raw = doc.top.get("artifacts") if doc.top is not None else None
-        artifacts = out.decode_list(raw, Artifact, "$.artifacts")
+        top = doc.top or {}
+        artifacts = out.decode_list(top.get("artifacts"), Artifact, "$.artifacts")
         _add_packages(artifacts, scan.target, subject_id, out)
+        if "artifactRelationships" in top:
+            _add_dependencies(top["artifactRelationships"], out)
 
 
 def _read_source(source: Source, distro: Distro | None, out: Output) -> None:
@@ -134,7 +161,33 @@ def _read_source(source: Source, distro: Distro | None, out: Output) -> None:
         # and its name was already the ID (`ubuntu`, `alpine`).
         image.os_family = distro.id or distro.name or None
         image.os_version = distro.versionID or distro.version or None
+    if len(meta.config):
+        where = "$.source.target" if meta is source.target else "$.source.metadata"
+        _read_config(meta.config, image, f"{where}.config", out)
     scan.image = image
+
+
+def _read_config(raw: msgspec.Raw, image: ImageInfo, where: str, out: Output) -> None:
+    """Read the image config Syft embeds (base64) into `image` and its layer, history and
+    environment rows.
+
+    The config is the image's only when its digest is the image id Syft gives (`imageID`, the
+    config digest); without an `imageID` (or with one that is no digest) the config's digest
+    becomes the image id. A config that cannot be read, or is another image's, is left out with
+    a warning at `where`; the rest of the document is read all the same.
+    """
+    try:
+        config, digest = decode_base64_config(raw)
+    except ImageConfigError as e:
+        out.warn(where, f"image config ignored: {e}")
+        return
+    said = normalize_digest(image.image_id)
+    if said is not None and said != digest:
+        out.warn(where, f"image config ignored: its digest {digest} is not the imageID {said}")
+        return
+    if said is None:
+        image.image_id = digest
+    read_image_config(config, image, out)
 
 
 def _repo_digests(meta: ImageMetadata) -> list[str]:
@@ -275,3 +328,32 @@ def _add_packages(
         out.extend("packages", packages)
     if licenses:
         out.extend("package_licenses", licenses)
+
+
+_DEPENDENCY_KINDS = frozenset(
+    {"dependency-of", "runtime-dependency-of", "dev-dependency-of", "build-dependency-of"})
+"""Syft's dependency kinds: `dependency-of` now; the scoped three in some 2022 releases."""
+
+
+def _add_dependencies(raw: msgspec.Raw, out: Output) -> None:
+    """Add a `package_dependencies` row per `dependency-of` or `contains` relationship between
+    two packages of the document (see the module for the kinds left out, and why).
+
+    A `dependency-of` naming an id that is no package is counted in a warning; a `contains` from
+    or to something else (a package's files, the image's packages) is the usual case and left out
+    quietly. Most entries of a large SBOM are package-to-file `contains`: two comprehensions pass
+    over them before any edge is recorded.
+    """
+    rels = out.decode_list(raw, Relationship, "$.artifactRelationships")
+    packages = {r["package_id"] for r in out.rows.get("packages", ())}
+    kinds = _DEPENDENCY_KINDS
+    # `{parent: A, child: B, type: dependency-of}`: A is a dependency of B.
+    needs = [r for r in rels if r.type in kinds]
+    holds = [r for r in rels if r.type == "contains" and r.child in packages
+             and r.parent in packages]
+    edges = Edges(packages)
+    for r in needs:
+        edges.add(r.child, r.parent, DEPENDS_ON, r.type)
+    for r in holds:
+        edges.add(r.parent, r.child, CONTAINS, r.type)
+    edges.write(out, "$.artifactRelationships")

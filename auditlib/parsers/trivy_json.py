@@ -7,7 +7,11 @@ Row meanings (one document is one `trivy image|fs|repo|config` run):
 * `package_licenses`: one `declared` row per distinct licence in a package's `Licenses`, and one
   `scanner` row per entry of a `license` / `license-file` result (the licence scanner's finding,
   with its severity and category).
+* `package_dependencies`: one `depends-on` row per entry of a package's `DependsOn` (package ids
+  of the same result, written by `--list-all-pkgs` and in SBOM mode).
 * `vulnerabilities`: one row per entry of `Results[].Vulnerabilities`, `target` = result `Target`.
+* `vulnerability_cwes` / `vulnerability_aliases`: a vulnerability's `CweIDs` and `VendorIDs`, once
+  per vulnerability id and document.
 * `misconfigurations`: one row per entry of `Results[].Misconfigurations`, `file_path` = `Target`.
 * `secrets`: one row per entry of `Results[].Secrets`; `Match` and `Code` (the secret text) are
   never decoded, so they cannot reach a table.
@@ -25,7 +29,9 @@ import msgspec
 from auditlib.errors import MalformedInputError, UnsupportedFormatError
 from auditlib.normalize.severity import normalize_severity
 from auditlib.parsers import _trivy_model as m
+from auditlib.parsers import _trivy_refs as refs_of
 from auditlib.parsers import _trivy_rows as build
+from auditlib.parsers._vuln_refs import VulnRefs
 from auditlib.parsers.interface import Document, Parser
 from auditlib.rows import ImageInfo, Output, Row, decode
 
@@ -244,7 +250,8 @@ def _results(raw: msgspec.Raw | bytes | None, locator: str, out: Output) -> list
 
 
 def _read_results(results: list[m.Result], locator: str, out: Output) -> None:
-    """Turn decoded results into rows of packages, package_licenses, vulnerabilities, ... in `out`.
+    """Turn decoded results into rows of packages, package_licenses, package_dependencies,
+    vulnerabilities (with their CWEs and aliases), ... in `out`.
 
     Args:
         results: the decoded results.
@@ -257,13 +264,18 @@ def _read_results(results: list[m.Result], locator: str, out: Output) -> None:
     misconfigs: list[Row] = []
     secrets: list[Row] = []
     found: list[m.License] = []
+    linked: list[tuple[list[m.Package], list[Row]]] = []
+    refs = VulnRefs()
     for ri, r in enumerate(results):
         target = r.Target or None
         if r.Packages:
+            start = len(packages)
             build.package_rows(r.Packages, target, r.Class, r.Type, packages, licenses)
+            linked.append((r.Packages, packages[start:]))
         if r.Vulnerabilities:
             build.vulnerability_rows(r.Vulnerabilities, target, r.Type, vulns, out,
                                 f"{locator}[{ri}].Vulnerabilities")
+            refs_of.vuln_refs(r.Vulnerabilities, refs)
         if r.Misconfigurations:
             build.misconfiguration_rows(r.Misconfigurations, target, misconfigs)
         if r.Secrets:
@@ -283,5 +295,7 @@ def _read_results(results: list[m.Result], locator: str, out: Output) -> None:
                         ("secrets", secrets)):
         if rows:
             out.extend(table, rows)
+    refs_of.dependency_rows(linked, out, locator)
+    refs.write(out, locator)
 
 
