@@ -17,6 +17,7 @@ from typing import Any
 
 from auditlib.identity import parse_reference
 from auditlib.normalize.licenses import LicenseInfo, classify_license
+from auditlib.normalize.pkg_versions import distro_version
 from auditlib.normalize.purl import purl_type
 from auditlib.parsers._syft_model import (
     Artifact,
@@ -180,8 +181,11 @@ def _add_packages(
     seen: set[str] = set()
     for i, a in enumerate(artifacts):
         name = a.name
-        version = a.version or None
         purl = a.purl if a.purl and a.purl.startswith("pkg:") else None
+        ptype = purl_type(purl) or a.type or None
+        # Syft writes dpkg's and apk's versions as they do, an rpm one with `0:` when its epoch is
+        # set to 0 (which `rpm -q` leaves out).
+        version = distro_version(a.version, ptype, purl)
         pid = a.id
         if pid:
             if pid == subject_id:
@@ -196,8 +200,6 @@ def _add_packages(
             if pid in seen:
                 pid = f"{pid}#{i}"
         seen.add(pid)
-
-        ptype = purl_type(purl) or a.type or None
 
         path = layer = None
         if a.locations:
@@ -216,7 +218,7 @@ def _add_packages(
             # Debian policy: no Source field means the source package has the binary's name, and a
             # Source field without "(version)" means the source version is the binary's version.
             src_name = src_name or name
-            src_version = src_version or version
+            src_version = distro_version(src_version, ptype) or version
 
         if a.licenses:
             declared: list[str] = []
