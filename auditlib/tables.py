@@ -293,6 +293,7 @@ VULNERABILITIES = _t(
     _c("severity_source", "category", "Whose severity it is (`nvd`, `debian`, `ghsa`, ...), when given."),
     _c("fix_state", "category", "`fixed`, `not-fixed`, `wont-fix` or `unknown`."),
     _c("fixed_version", "category", "Version(s) that fix it, comma-separated as the tool lists them (one per release branch), each written as `pkg_version` is."),
+    _c("fix_contradicted", "boolean", "Whether the scanner contradicts itself: it says `fixed`, yet by the ecosystem's version order (dpkg, rpm, apk-tools, PEP 440, SemVer, Maven, RubyGems, NuGet: `auditlib.versions`) the installed version is not below any fixed version it names, so upgrading to one changes nothing (the match is likely wrong, e.g. an NVD match of another product). False when the installed version is below a fixed version; missing when the row is not `fixed`, or the versions or the ecosystem give no order (never guessed). Such rows are not counted as fixable (`auditlib.fleet.findings`)."),
     _c("fix_available_at", "datetime", "When the fix became available, when the scanner says (Grype `fix.available[].date`)."),
     _c("status", "category", "The tool's own status word (Trivy `Status`, Grype `fix.state`)."),
     _c("published_at", "datetime", "When the vulnerability was published."),

@@ -16,6 +16,7 @@ import pandas as pd
 
 from auditlib.rows import Row
 from auditlib.tables import DTYPES, TABLES_BY_NAME, concat, frame
+from auditlib.versions.contradictions import contradicted_fixes
 
 CHUNK_ROWS = 50_000
 """Rows of a table kept as Python dicts before they are turned into a typed frame chunk."""
@@ -163,6 +164,7 @@ class Accumulator:
         if name == "vulnerabilities":
             # Duplicates are merged within a document, and a chunk always holds whole documents.
             df = _merge_duplicates(df, list(table.key))
+            df["fix_contradicted"] = contradicted_fixes(df)
         return df
 
     def _stamped(self, acc: _Table, pos: int) -> pd.Series:

@@ -8,9 +8,12 @@ apart; joined, the two agree on all 88 packages (before, 76 of Trivy's versions 
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 import auditlib
+from auditlib.fleet.findings import fixable
+from auditlib.versions import is_below
 from tests.conftest import CorpusLoader
 from tests.samples import one_row
 
@@ -91,3 +94,64 @@ def test_rpm_versions_from_grype_leave_out_epoch_0(corpus: type[CorpusLoader]) -
         "32:9.11.36-8.el8_8.2", "32:9.11.36-8.el8_8.1", "32:9.11.36-11.el8_9", "32:9.11.36-8.el8"}
     assert set(bind["pkg_version"].astype(str)) == {"32:9.11.36-5.el8_7.2"}
     assert not v["fixed_version"].dropna().astype(str).str.match(r"0+:").any()
+
+
+@pytest.mark.parametrize(("path", "pkg_name", "installed", "fixed"), [
+    ("trivy-json/trivy-golden-centos-7-image.json", "openssl-libs", "1:1.0.2k-16.el7",
+     "1:1.0.2k-19.el7"),
+    ("trivy-json/trivy-golden-debian-buster-image.json", "libidn2-0", "2.0.5-1",
+     "2.0.5-1+deb10u1"),
+    ("trivy-json/trivy-golden-ubuntu-1804-image.json", "e2fsprogs", "1.44.1-1ubuntu1.1",
+     "1.44.1-1ubuntu1.2"),
+    ("trivy-json/trivy-golden-alpine-310-image.json", "libcrypto1.1", "1.1.1c-r0", "1.1.1d-r0"),
+    ("grype-json/grype-0.61.1-chainguard-ruby-filtered.json", "ruby-3.0", "3.0.4-r1", "3.0.6-r0"),
+    ("grype-json/dd-grype-0.96.0-image-35-matches.json", "avahi-libs", "0.7-20.el8",
+     "0.7-21.el8_9.1"),
+])
+def test_installed_is_below_fixed_in_the_goldens(corpus: type[CorpusLoader], path: str,
+                                                 pkg_name: str, installed: str,
+                                                 fixed: str) -> None:
+    v = _load(corpus, path).vulnerabilities
+    rows = v[(v["pkg_name"] == pkg_name) & (v["fixed_version"] == fixed)]
+    assert len(rows) and set(rows["pkg_version"].astype(str)) == {installed}
+    assert rows["fix_contradicted"].eq(False).all()
+    assert is_below(str(rows.iloc[0]["package_type"]), installed, fixed)
+
+
+@pytest.mark.parametrize("path", [
+    "trivy-json/trivy-golden-centos-7-image.json",
+    "trivy-json/trivy-golden-debian-buster-image.json",
+    "trivy-json/trivy-golden-ubuntu-1804-image.json",
+    "trivy-json/trivy-golden-alpine-310-image.json",
+    "trivy-json/dd-schema2-alpine-jar-5vulns.json",
+    "trivy-json/dd-trivy-0.69.1-cvssv4-jar.json",
+    "trivy-json/trivy-golden-npm-fs-list-all-pkgs.json",
+    "grype-json/grype-0.61.1-chainguard-ruby-filtered.json",
+])
+def test_scanners_agree_with_themselves_on_every_fixed_row(corpus: type[CorpusLoader],
+                                                          path: str) -> None:
+    v = _load(corpus, path).vulnerabilities
+    fixed = v[v["fix_state"] == "fixed"]
+    assert len(fixed) and fixed["fix_contradicted"].eq(False).all()
+    assert v.loc[v["fix_state"] != "fixed", "fix_contradicted"].isna().all()
+
+
+def test_a_wrong_match_is_flagged_and_not_fixable(corpus: type[CorpusLoader]) -> None:
+    v = _load(corpus, "grype-json/dd-grype-0.96.0-image-35-matches.json").vulnerabilities
+    # Grype matched a ZooKeeper CVE (fixed in 3.7.2, an NVD CPE match) on cups-libs
+    # 1:2.2.6-50.el8: by rpm's order the installed version is above the fix (epoch 1).
+    flagged = v[v["fix_contradicted"].eq(True)]
+    assert flagged[["vuln_id", "pkg_name", "pkg_version", "fixed_version", "data_source"]
+                   ].astype(str).values.tolist() == [
+        ["CVE-2023-44981", "cups-libs", "1:2.2.6-50.el8", "3.7.2", "nvd:cpe"]]
+    fixed = v["fix_state"] == "fixed"
+    assert v.loc[fixed, "fix_contradicted"].notna().all()  # rpm and Maven: every fix compares
+    assert fixable(v).sum() == fixed.sum() - 1
+    assert not fixable(flagged).any()
+
+
+def test_fixable_keeps_the_scanners_word_without_the_column() -> None:
+    v = pd.DataFrame({"fix_state": pd.Categorical(["fixed", "not-fixed", None])})
+    assert fixable(v).tolist() == [True, False, False]
+    v["fix_contradicted"] = pd.array([pd.NA, pd.NA, pd.NA], dtype="boolean")
+    assert fixable(v).tolist() == [True, False, False]
