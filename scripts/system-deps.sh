@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Install the real parts the integration tests start themselves (design.md section 9):
-# Debian's Docker Engine, registry, busybox-static, debootstrap and htpasswd, and Chromium (the
-# report browser tests).
+# Debian's Docker Engine, registry, busybox-static, debootstrap and htpasswd, Chromium (the
+# report browser tests), and rpm (its version order checks auditlib.versions.rpm).
 # Runs only where it can (root with apt-get); elsewhere it says so in one line and the tests that
 # need these parts skip with their own one-line reason (under CI=true they fail instead).
 set -uo pipefail
 
-PACKAGES=(docker.io docker-registry busybox-static debootstrap apache2-utils chromium)
-COMMANDS=(dockerd docker-registry busybox debootstrap htpasswd chromium)
+PACKAGES=(docker.io docker-registry busybox-static debootstrap apache2-utils chromium rpm)
+COMMANDS=(dockerd docker-registry busybox debootstrap htpasswd chromium rpm)
 
 missing=()
 for i in "${!PACKAGES[@]}"; do

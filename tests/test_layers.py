@@ -17,10 +17,10 @@ import auditlib
 ROOT = Path(auditlib.__file__).parent
 
 LAYERS: list[tuple[str, ...]] = [
-    # the bottom: table declarations, identity, normalisers, rows, errors, files
+    # the bottom: table declarations, identity, normalisers, version order, rows, errors, files
     ("auditlib._version", "auditlib.errors", "auditlib.tables", "auditlib.identity",
-     "auditlib.data", "auditlib.rows", "auditlib.normalize", "auditlib.files",
-     "auditlib.resolve", "auditlib.store.layout"),
+     "auditlib.data", "auditlib.rows", "auditlib.normalize", "auditlib.versions",
+     "auditlib.files", "auditlib.resolve", "auditlib.store.layout"),
     # what reads the outside: collectors, parsers, scanners, the EOL table, the demo documents
     ("auditlib.sources", "auditlib.parsers", "auditlib.scanners", "auditlib.eol",
      "auditlib.demo"),

@@ -4,7 +4,7 @@ analysis, the compliance report and the history read these definitions.
 
 A *finding* is a vulnerability of a package version in an image (`FINDING_KEY`), however many
 documents (scanners) or paths report it; its severity is the highest any gives, and it is fixable
-when any says `fixed`.
+when any says `fixed` without contradicting itself (`fixable`).
 
 The *clock* of a fixable finding starts when its fix became available, as well as auditlib knows
 it (anchors.md section 10, "Fixable since"), in this order:
@@ -56,6 +56,25 @@ SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 """Severity -> rank on the auditlib scale (unknown 0 ... critical 5)."""
 
 
+def fixable(v: pd.DataFrame) -> np.ndarray:
+    """Return which vulnerability rows say the finding is fixable.
+
+    A row is fixable when its scanner says `fixed` and does not contradict itself: a row whose
+    installed version is already at or above every fixed version it names
+    (`vulnerabilities.fix_contradicted`, by the ecosystem's version order) offers no upgrade that
+    changes anything, so it starts no SLA clock and asks for no upgrade. A row whose versions
+    cannot be compared keeps the scanner's word.
+
+    Returns:
+        A boolean array over the rows of `v` (a `vulnerabilities` frame; `fix_contradicted` may be
+        absent, as in a table built by hand).
+    """
+    out = (v["fix_state"] == "fixed").fillna(False).to_numpy(bool)
+    if "fix_contradicted" in v.columns:
+        out = out & ~v["fix_contradicted"].astype("boolean").fillna(False).to_numpy(bool)
+    return out
+
+
 def fixable_findings(data: AuditData, as_of: pd.Timestamp,
                      first_seen_fixed: pd.DataFrame | None = None) -> pd.DataFrame:
     """Return one row per fixable finding (`FINDING_KEY`), deduplicated across documents, with
@@ -77,7 +96,7 @@ def fixable_findings(data: AuditData, as_of: pd.Timestamp,
         (whole days from clock_at to the as-of time, at least 0; missing with the clock).
     """
     v = data.vulnerabilities
-    v = v[(v["fix_state"] == "fixed").fillna(False).to_numpy() & v["image_id"].notna().to_numpy()]
+    v = v[fixable(v) & v["image_id"].notna().to_numpy()]
     g = v.groupby(FINDING_KEY, observed=True, sort=False).agg(
         severity=("severity", "max"),
         fixed_version=("fixed_version", "first"),

@@ -28,7 +28,7 @@ import pandas as pd
 
 from auditlib.errors import StoreError
 from auditlib.fleet.coverage import is_vulnerability_scan
-from auditlib.fleet.findings import FINDING_KEY
+from auditlib.fleet.findings import FINDING_KEY, fixable
 from auditlib.history.read import SNAPSHOTS as _SNAPSHOTS
 from auditlib.history.read import read_history
 from auditlib.identity import parse_reference
@@ -95,7 +95,7 @@ def _findings(h: History) -> pd.DataFrame:
     df = pd.DataFrame({
         **{k: _category(v[k]) for k in ("snapshot_id", *KEYS)},
         "severity": v["severity"].astype(SEVERITY_DTYPE).to_numpy(),
-        "fixable": (v["fix_state"].astype("string") == "fixed").fillna(False).to_numpy(bool),
+        "fixable": fixable(v),
         "fixed_version": _category(v["fixed_version"]),
     })
     if df.empty:

@@ -17,6 +17,7 @@ import pandas as pd
 from auditlib.ingest.merge import merge_duplicates
 from auditlib.rows import Row
 from auditlib.tables import DTYPES, MERGES, TABLES_BY_NAME, concat, frame
+from auditlib.versions.contradictions import contradicted_fixes
 
 CHUNK_ROWS = 50_000
 """Rows of a table kept as Python dicts before they are turned into a typed frame chunk."""
@@ -164,6 +165,8 @@ class Accumulator:
         if name in MERGES:
             # Entries of one key are merged within a document; a chunk always holds whole documents.
             df = merge_duplicates(df, table)
+        if name == "vulnerabilities":
+            df["fix_contradicted"] = contradicted_fixes(df)
         return df
 
     def _stamped(self, acc: _Table, pos: int) -> pd.Series:

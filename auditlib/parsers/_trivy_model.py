@@ -108,12 +108,18 @@ class Package(_Model):
 
     Name: str
     ID: str | None = None
+    # OS packages give the upstream version, the Debian revision or rpm release, and the epoch
+    # apart (`pkg/fanal/types/package.go`); `auditlib.normalize.pkg_versions.join_evr` joins them.
     Version: str | None = None
+    Release: str | None = None
+    Epoch: int | None = None
     Identifier: PkgId | None = None
     FilePath: str | None = None
     Layer: LayerInfo | None = None
     SrcName: str | None = None
     SrcVersion: str | None = None
+    SrcRelease: str | None = None
+    SrcEpoch: int | None = None
     Licenses: list[str] | None = None
     # The `ID`s of the packages this one depends on (same result).
     DependsOn: list[str] | None = None

@@ -13,6 +13,7 @@ import msgspec
 from auditlib.normalize.cvss import CvssScore, best_cvss, cvss_version
 from auditlib.normalize.fix_state import fix_state_from_trivy
 from auditlib.normalize.licenses import LicenseInfo, classify_license
+from auditlib.normalize.pkg_versions import distro_version, distro_versions, join_evr
 from auditlib.normalize.purl import purl_type
 from auditlib.normalize.severity import normalize_severity
 from auditlib.parsers import _trivy_model as m
@@ -52,7 +53,8 @@ def package_rows(pkgs: list[m.Package], target: str | None, cls: str | None, rty
         if ident is not None:
             purl, uid = ident.PURL or None, ident.UID
         package_type = purl_type(purl) or rtype or None
-        version = p.Version or None
+        # `bash` 5.2.15 / 2+b13 is `5.2.15-2+b13`, as dpkg and Trivy's own ID write it.
+        version = join_evr(p.Version, p.Release, p.Epoch)
         package_id = uid or p.ID or (f"{p.Name}@{version}" if version else p.Name)
         info, each = licence_set(tuple(p.Licenses)) if p.Licenses else _NO_LICENCES
         for n, one in each:
@@ -64,7 +66,8 @@ def package_rows(pkgs: list[m.Package], target: str | None, cls: str | None, rty
             "target": target, "package_id": package_id, "name": p.Name, "version": version,
             "package_type": package_type, "purl": purl, "path": p.FilePath or None,
             "layer_diff_id": (layer.DiffID or None) if layer else None,
-            "source_name": p.SrcName or None, "source_version": p.SrcVersion or None,
+            "source_name": p.SrcName or None,
+            "source_version": join_evr(p.SrcVersion, p.SrcRelease, p.SrcEpoch),
             "license_expression": info.spdx, "license_class": info.license_class, "found_by": cls,
         })
 
@@ -155,14 +158,15 @@ def vulnerability_rows(vulns: list[m.Vulnerability], target: str | None, rtype: 
             cvss = cvss_cached(key) or _cvss_columns(key, v.CVSS, out, f"{locator}[{i}].CVSS")
         score, vector, version, scorer = cvss
         status = v.Status or None
-        fixed = v.FixedVersion or None
+        fixed = distro_versions(v.FixedVersion, package_type)
         fix_state = ((fix_state_of(status) if status else None)
                      or fix_state_from_trivy(status, fixed))
         ds = v.DataSource
         layer = v.Layer
         append({
             "target": target, "vuln_id": v.VulnerabilityID, "pkg_name": v.PkgName,
-            "pkg_version": v.InstalledVersion or None, "pkg_path": v.PkgPath or None,
+            "pkg_version": distro_version(v.InstalledVersion, package_type, purl),
+            "pkg_path": v.PkgPath or None,
             "package_type": package_type, "purl": purl,
             "severity": severity_of(v.Severity) or normalize_severity(v.Severity),
             "severity_source": src, "fix_state": fix_state, "fixed_version": fixed,

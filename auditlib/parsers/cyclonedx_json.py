@@ -24,6 +24,7 @@ import msgspec
 from auditlib.identity import is_digest
 from auditlib.normalize.cvss import CvssScore, best_cvss, cvss_version
 from auditlib.normalize.licenses import classify_license
+from auditlib.normalize.pkg_versions import distro_version, distro_versions, join_evr
 from auditlib.normalize.severity import normalize_severity, severity_from_score
 from auditlib.parsers import _cyclonedx_model as m
 from auditlib.parsers._edges import DEPENDS_ON, Edges
@@ -144,7 +145,10 @@ class CycloneDxJsonParser(Parser):
                     if link is None:
                         out.warn(f"$.vulnerabilities[{i}].affects[{j}].ref",
                                  f"{a.ref!r} names no component of this BOM; package read from it")
-                row = {**base, **_fix(v, a), "pkg_name": pkg.get("name"),
+                fix = _fix(v, a)
+                fix["fixed_version"] = distro_versions(fix["fixed_version"],
+                                                       pkg.get("package_type"))
+                row = {**base, **fix, "pkg_name": pkg.get("name"),
                        "pkg_version": pkg.get("version"), "pkg_path": pkg.get("path"),
                        "package_type": pkg.get("package_type"), "purl": pkg.get("purl"),
                        "layer_diff_id": pkg.get("layer_diff_id"),
@@ -188,15 +192,20 @@ def _package_row(c: m.Component, p: dict[str, list[str]], where: str) -> Row:
     declared, concluded = m.license_texts(c)
     expression = " AND ".join(f"({t})" if " " in t else t for t in declared or concluded)
     info = classify_license(expression or None)  # no licence at all: class `unknown`
+    ptype = purl.type if purl else m.first_prop(p, "syft:package:type") or c.type
     return {
-        "package_id": package_id, "name": name, "version": c.version,
-        "package_type": purl.type if purl else m.first_prop(p, "syft:package:type") or c.type,
+        "package_id": package_id, "name": name,
+        # Trivy 0.48 wrote a deb's version without its epoch, kept in the purl (`epoch=1`).
+        "version": distro_version(c.version, ptype, c.purl),
+        "package_type": ptype,
         "purl": c.purl,
         "path": m.first_prop(p, _TRIVY + "FilePath", "syft:location:0:path", "SrcFile"),
         # Syft's layerID is the layer's diff id, as Trivy's LayerDiffID is.
         "layer_diff_id": m.first_prop(p, _TRIVY + "LayerDiffID", "syft:location:0:layerID"),
         "source_name": m.first_prop(p, _TRIVY + "SrcName"),
-        "source_version": m.first_prop(p, _TRIVY + "SrcVersion"),
+        "source_version": join_evr(m.first_prop(p, _TRIVY + "SrcVersion"),
+                                   m.first_prop(p, _TRIVY + "SrcRelease"),
+                                   m.first_prop(p, _TRIVY + "SrcEpoch")),
         "license_expression": info.spdx, "license_class": info.license_class,
         "found_by": m.first_prop(p, _TRIVY + "PkgType", "syft:package:foundBy"),
         "target": None,
@@ -291,8 +300,9 @@ def _resolve(a: m.Affect, index: dict[str, Row]) -> tuple[Row, bool | None]:
         return index[ref], False
     purl = m.purl_of(ref)
     affected = [x.version for x in a.versions or () if x.version and x.status != "unaffected"]
+    version = affected[0] if affected else purl.version if purl else None
     return {"name": m.purl_name(purl) if purl else ref,
-            "version": affected[0] if affected else purl.version if purl else None,
+            "version": distro_version(version, purl.type if purl else None, ref),
             "package_type": purl.type if purl else None,
             "purl": ref if purl else None}, (True if link else None)
 

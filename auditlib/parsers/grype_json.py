@@ -26,6 +26,7 @@ from auditlib.errors import MalformedInputError
 from auditlib.identity import parse_reference
 from auditlib.normalize.cvss import CvssScore, best_cvss, cvss_version
 from auditlib.normalize.fix_state import fix_state_from_grype
+from auditlib.normalize.pkg_versions import distro_version
 from auditlib.normalize.severity import normalize_severity
 from auditlib.parsers._grype_model import (
     Cvss,
@@ -344,14 +345,16 @@ def _rows(matches: list[Match], target: str | None, kev_aware: bool) -> list[Row
             "target": target,
             "vuln_id": v.id,
             "pkg_name": a.name,
-            "pkg_version": a.version,
+            # Syft's version, as the distribution writes it (`0:` epochs left out, as in fixes).
+            "pkg_version": distro_version(a.version, package_type, purl),
             "pkg_path": (loc.path or None) if loc is not None else None,
             "package_type": package_type,
             "purl": purl,
             "severity": normalize_severity(v.severity),
             "severity_source": severity_source,
             "fix_state": fix_state_from_grype(state, versions),
-            "fixed_version": ", ".join(versions) or None,
+            "fixed_version": ", ".join(
+                [x for f in versions if (x := distro_version(f, package_type))]) or None,
             "fix_available_at": available_at,
             "status": state,
             "cvss_score": cvss.score if cvss is not None else None,

@@ -29,6 +29,7 @@ import msgspec
 from auditlib.errors import MalformedInputError, UnsupportedFormatError
 from auditlib.identity import is_digest
 from auditlib.normalize import classify_license
+from auditlib.normalize.pkg_versions import distro_version, join_evr
 from auditlib.parsers._edges import CONTAINS, DEPENDS_ON, Edges
 from auditlib.parsers._spdx_model import (
     CreationInfo,
@@ -312,12 +313,8 @@ def _path(p: Package, files: list[str] | None) -> str | None:
 def _source(p: Package, facts: dict[str, list[str]]) -> tuple[str | None, str | None]:
     name = first(facts, "SrcName")
     if name:
-        epoch, version = first(facts, "SrcEpoch"), first(facts, "SrcVersion")
-        release = first(facts, "SrcRelease")
-        if not version:
-            return name, None
-        epoch = f"{epoch}:" if epoch and epoch != "0" else ""
-        return name, f"{epoch}{version}-{release}" if release else f"{epoch}{version}"
+        return name, join_evr(first(facts, "SrcVersion"), first(facts, "SrcRelease"),
+                              first(facts, "SrcEpoch"))
     info = p.source_info or ""
     if info.startswith(_SOURCE_PACKAGE):
         src_name, _, src_version = info.removeprefix(_SOURCE_PACKAGE).strip().partition(" ")
@@ -338,14 +335,18 @@ def _add_package(p: Package, files: list[str] | None, out: Output) -> None:
                  f"purl {purl_text[:80]!r} is not a package URL; left empty")
     # Trivy 0.58 wrote `versionInfo: ""` for some Python packages whose purl has the version.
     version = p.version or (purl.version if purl else None) or None
+    ptype = purl.type if purl else None
+    # As the distribution writes it: an epoch only in the purl's `epoch` qualifier goes in front.
+    version = distro_version(version, ptype, purl_text)
     purpose = (p.purpose or "").lower() or next(
         (t for prefix, t in _TYPE_BY_ID.items() if p.spdx_id.startswith(prefix)), None)
     concluded, declared = _license(p.license_concluded), _license(p.license_declared)
     main = classify_license(concluded or declared)
     src_name, src_version = _source(p, facts)
+    src_version = distro_version(src_version, ptype)
     out.add("packages", {
         "package_id": p.spdx_id, "name": p.name, "version": version,
-        "package_type": purl.type if purl else purpose, "purl": purl_text if purl else None,
+        "package_type": ptype or purpose, "purl": purl_text if purl else None,
         "path": _path(p, files), "layer_diff_id": first(facts, "LayerDiffID"),
         "source_name": src_name, "source_version": src_version,
         "license_expression": main.spdx, "license_class": main.license_class,

@@ -36,6 +36,7 @@ from auditlib.normalize.image_config import (
     read_image_config,
 )
 from auditlib.normalize.licenses import LicenseInfo, classify_license
+from auditlib.normalize.pkg_versions import distro_version
 from auditlib.normalize.purl import purl_type
 from auditlib.parsers._edges import CONTAINS, DEPENDS_ON, Edges
 from auditlib.parsers._syft_model import (
@@ -244,8 +245,11 @@ def _add_packages(
     seen: set[str] = set()
     for i, a in enumerate(artifacts):
         name = a.name
-        version = a.version or None
         purl = a.purl if a.purl and a.purl.startswith("pkg:") else None
+        ptype = purl_type(purl) or a.type or None
+        # Syft writes dpkg's and apk's versions as they do, an rpm one with `0:` when its epoch is
+        # set to 0 (which `rpm -q` leaves out).
+        version = distro_version(a.version, ptype, purl)
         pid = a.id
         if pid:
             if pid == subject_id:
@@ -260,8 +264,6 @@ def _add_packages(
             if pid in seen:
                 pid = f"{pid}#{i}"
         seen.add(pid)
-
-        ptype = purl_type(purl) or a.type or None
 
         path = layer = None
         if a.locations:
@@ -280,7 +282,7 @@ def _add_packages(
             # Debian policy: no Source field means the source package has the binary's name, and a
             # Source field without "(version)" means the source version is the binary's version.
             src_name = src_name or name
-            src_version = src_version or version
+            src_version = distro_version(src_version, ptype) or version
 
         if a.licenses:
             declared: list[str] = []

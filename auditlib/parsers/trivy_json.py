@@ -3,7 +3,9 @@
 Row meanings (one document is one `trivy image|fs|repo|config` run):
 
 * `packages`: one row per entry of `Results[].Packages` (written with `--list-all-pkgs`);
-  `package_id` is `Identifier.UID`, else `ID`, else name@version; `found_by` is the result `Class`.
+  `package_id` is `Identifier.UID`, else `ID`, else name@version; `found_by` is the result `Class`;
+  `version` (and `source_version`) joins Trivy's `Version`, `Release` and `Epoch` as dpkg and rpm
+  write them (`auditlib.normalize.pkg_versions`), as vulnerabilities' `InstalledVersion` already is.
 * `package_licenses`: one `declared` row per distinct licence in a package's `Licenses`, and one
   `scanner` row per entry of a `license` / `license-file` result (the licence scanner's finding,
   with its severity and category).
