@@ -40,7 +40,7 @@ def test_parameters_cell(name: str) -> None:
     path = notebook_path(name)
     params = papermill.inspect_notebook(str(path))
     assert set(params) == PARAMETERS[name]
-    assert params["store"]["default"] == '"../auditlib-store"'
+    assert params["store"]["default"] == "None"  # the CLI's default store (default_store)
     assert params["as_of"]["default"] == "None"
     nb = nbformat.read(str(path), as_version=4)
     first_code = next(c for c in nb.cells if c.cell_type == "code")
