@@ -135,6 +135,42 @@ def test_classify_license(text: str | None, spdx: str | None, cls: str) -> None:
     assert (info.spdx, info.license_class) == (spdx, cls)
 
 
+_LICENCE_IDS = (
+    "MIT", "mit", "Expat", "GPL-2", "GPL-2+", "GPL-2.0", "GPL-2.0+", "GPL-2.0-only",
+    "GPL-2.0-or-later", "GPL-3.0-only", "LGPL-2.1+", "LGPL-2.1-or-later", "BSD-3-Clause",
+    "BSD-3-clause", "BSD-4-Clause", "BSLA", "public-domain", "Apache-2.0", "Zlib", "ISC",
+    "AGPL-3.0-only", "MPL-2.0", "Artistic", "GFDL-1.3+", "LicenseRef-Expat", "LicenseRef-x",
+    "PSF-2.0", "EPL-2.0", "0BSD", "Classpath-exception-2.0", "none", "NOASSERTION", "unknown",
+    "other", "and", "WITH", "OR", "foo-bar", "GPL-2.0-with-classpath-exception", "X11",
+)
+
+
+def _parse_whole(text: str) -> tuple[str | None, str]:
+    """Classify `text` the slow way: the licence parser on the whole expression."""
+    from auditlib.normalize import licenses
+
+    lic = licenses._licensing()
+    try:
+        parsed = lic.parse(text, validate=False, simple=False)
+    except Exception:  # noqa: BLE001 - license-expression raises plain errors too
+        return None, licenses._class_of_key(text)
+    unknown = [k for k in lic.unknown_license_keys(parsed) if not k.startswith("LicenseRef-")]
+    return (None if unknown else str(parsed)), licenses._classify_node(parsed)
+
+
+def test_a_conjunction_of_ids_classifies_as_the_parser_reads_the_whole_expression() -> None:
+    # classify_license reads `A AND B AND ...` of plain ids id by id (each parsed once): it must
+    # give what parsing the whole expression gives, unknown ids, repeats and operators included.
+    import random
+
+    rng = random.Random(13)
+    for _ in range(3000):
+        parts = [rng.choice(_LICENCE_IDS) for _ in range(rng.randint(2, 7))]
+        text = " AND ".join(parts)
+        info = classify_license(text)
+        assert (info.spdx, info.license_class) == _parse_whole(text), text
+
+
 @pytest.mark.parametrize(
     ("user", "root"),
     [

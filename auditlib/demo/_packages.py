@@ -12,10 +12,13 @@ import random
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from auditlib.demo._catalog import (
     APK_LICENSES,
     APK_NAMES,
+    DEB_COPYRIGHT_LICENSES,
+    DEB_LICENSE_COUNTS,
     DEB_LICENSES,
     DEB_NAMES,
     LANG_LICENSES,
@@ -85,6 +88,16 @@ class Pkg:
         """Return Trivy's package id (`name@version`, or `group:artifact:version` for Maven)."""
         return f"{self.name}{':' if self.ptype == 'maven' else '@'}{self.version}"
 
+    def deb_parts(self) -> tuple[int, str, str]:
+        """Return the epoch (0 when none), upstream version and Debian revision of a `deb`
+        version (`1:2.38.1-5+deb12u3` -> 1, `2.38.1`, `5+deb12u3`), as Trivy splits them into
+        `Epoch`, `Version` and `Release`."""
+        epoch, _, rest = self.version.rpartition(":")
+        upstream, _, release = rest.rpartition("-")
+        if not upstream:
+            upstream, release = rest, ""
+        return int(epoch or 0), upstream, release
+
 
 def _synthetic_names(rng: random.Random, count: int, style: str,
                      taken: tuple[str, ...] = ()) -> list[str]:
@@ -136,6 +149,37 @@ def _pick_licenses(rng: random.Random, pool: tuple[License, ...]) -> list[Licens
     return list({p[0]: p for p in chosen}.values())
 
 
+def _copyright_licenses(seed: int, name: str, first: list[License]) -> list[License]:
+    """Return `first` and the further licences a Debian copyright file lists, as many in all as
+    a package of the corpus's bookworm SBOM (drawn on a generator of their own, so the rest of
+    the fleet is drawn as before)."""
+    rng = random.Random(hexid(seed, "copyright", name, n=32))
+    want = min(rng.choice(DEB_LICENSE_COUNTS), len(DEB_COPYRIGHT_LICENSES))
+    out = {lc[0]: lc for lc in first}
+    weights = [lc[3] for lc in DEB_COPYRIGHT_LICENSES]
+    while len(out) < want:
+        lc = rng.choices(DEB_COPYRIGHT_LICENSES, weights=weights)[0]
+        out.setdefault(lc[0], lc)
+    return list(out.values())
+
+
+def _epoch(seed: int, name: str) -> int:
+    """Return the epoch of a Debian package: 0 for most, 1 or 2 for about one in eight (11 of 88
+    in the corpus's bookworm image), the same in every release."""
+    roll = int(hexid(seed, "epoch", name, n=4), 16) % 100
+    return 2 if roll < 2 else 1 if roll < 12 else 0
+
+
+def _deb_purl(ns: str, name: str, version: str, qualifiers: str, *, epoch_inline: bool) -> str:
+    """Return a `deb` purl as Trivy (`epoch` a qualifier) or Syft (epoch in the version) writes
+    it; `+` in the version is percent-encoded, as both do."""
+    epoch, _, rest = version.rpartition(":")
+    if epoch_inline:
+        return f"pkg:deb/{ns}/{name}@{quote(version, safe=':')}{qualifiers}"
+    return f"pkg:deb/{ns}/{name}@{quote(rest, safe='')}{qualifiers}" + (
+        f"&epoch={epoch}" if epoch else "")
+
+
 def _files(seed: int, key: str, name: str, version: str, count: int, apk: bool) -> list[FileRec]:
     lib = "/usr/lib" if apk else "/usr/lib/x86_64-linux-gnu"
     first = f"/usr/share/licenses/{name}/LICENSE" if apk else f"/usr/share/doc/{name}/copyright"
@@ -184,17 +228,28 @@ def os_universe(seed: int, base: OsBase, names: list[str], core: int,
     for i, name in enumerate(names):
         version = _version(rng, base)
         lic = _pick_licenses(rng, APK_LICENSES if apk else DEB_LICENSES)
+        if not apk:
+            epoch = _epoch(seed, name)
+            version = f"{epoch}:{version}" if epoch else version
+            lic = _copyright_licenses(seed, name, lic)
+        src_name = re.sub(r"[\d.\-]+$", "", name) or name
         count = max(1, min(int(files_mean * 8), round(rng.expovariate(1 / max(files_mean, 0.5)))))
         digest = ("sha1:" + hexid(seed, base.key, name, n=40) if apk
                   else "sha256:" + hexid(seed, base.key, name, n=64))
+        if apk:
+            trivy_purl = f"pkg:{ptype}/{ns}/{name}@{version}{q}{distro_t}"
+            syft_purl = f"pkg:{ptype}/{ns}/{name}@{version}{q}{distro_s}"
+        else:
+            upstream = "" if src_name == name else f"&upstream={quote(src_name, safe='')}"
+            trivy_purl = _deb_purl(ns, name, version, f"{q}{distro_t}", epoch_inline=False)
+            syft_purl = _deb_purl(ns, name, version, f"{q}{distro_s}{upstream}",
+                                  epoch_inline=True)
         pkgs.append(Pkg(
-            name=name, version=version, ptype=ptype,
-            src_name=re.sub(r"[\d.\-]+$", "", name) or name, src_version=version,
+            name=name, version=version, ptype=ptype, src_name=src_name, src_version=version,
             licenses=[lc[0] for lc in lic], syft_licenses=[(lc[1], lc[2]) for lc in lic],
             maintainer=rng.choice(MAINTAINERS[base.family]), uid=hexid(seed, base.key, name, "uid"),
             syft_id=hexid(seed, base.key, name, "syft"),
-            trivy_purl=f"pkg:{ptype}/{ns}/{name}@{version}{q}{distro_t}",
-            syft_purl=f"pkg:{ptype}/{ns}/{name}@{version}{q}{distro_s}", digest=digest,
+            trivy_purl=trivy_purl, syft_purl=syft_purl, digest=digest,
             installed_size=rng.randint(20, 9000) * (1024 if apk else 1), core=i < core,
             files=_files(seed, base.key, name, version, count, apk),
         ))

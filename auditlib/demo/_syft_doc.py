@@ -97,6 +97,17 @@ def _metadata(p: Pkg) -> tuple[dict[str, Any], list[tuple[str, str]]]:
                   ("/var/lib/dpkg/status", "primary")]
 
 
+def _cpes(name: str, version: str) -> list[dict[str, str]]:
+    """Return Syft's generated CPEs of an OS package: one per vendor and product spelling (a name
+    with `-` gives `-` and `_` forms and its first word as a vendor, as `base-passwd` gives six in
+    the corpus's bookworm SBOM); `:` and `+` in the version escaped."""
+    escaped = version.replace(":", "\\:").replace("+", "\\+")
+    products = list(dict.fromkeys((name, name.replace("-", "_"))))
+    vendors = list(dict.fromkeys((*products, name.split("-", 1)[0])))
+    return [{"cpe": f"cpe:2.3:a:{v}:{p}:{escaped}:*:*:*:*:*:*:*", "source": "syft-generated"}
+            for v in vendors for p in products]
+
+
 def _os_artifact(p: Pkg, layer: str) -> dict[str, Any]:
     meta, evidence = _metadata(p)
     locs = [{"path": path, "layerID": layer, "accessPath": path, "annotations": {"evidence": ev}}
@@ -108,8 +119,7 @@ def _os_artifact(p: Pkg, layer: str) -> dict[str, Any]:
             "licenses": [{"value": v, "spdxExpression": e, "type": "declared", "urls": [],
                           "locations": lic_loc} for v, e in p.syft_licenses],
             "language": "",
-            "cpes": [{"cpe": f"cpe:2.3:a:{p.name}:{p.name}:{p.version}:*:*:*:*:*:*:*",
-                      "source": "syft-generated"}],
+            "cpes": _cpes(p.name, p.version),
             "purl": p.syft_purl, "metadataType": "apk-db-entry" if apk else "dpkg-db-entry",
             "metadata": meta}
 

@@ -16,23 +16,46 @@ TRIVY_VERSION = "0.76.0"
 _LANG_TYPE = {"npm": "node-pkg", "pypi": "python-pkg", "maven": "jar", "golang": "gobinary"}
 
 
-def _os_package(p: Pkg, layer: str) -> dict[str, Any]:
+def _layer(diff_id: str, digests: dict[str, str]) -> dict[str, str]:
+    """Return a `Layer` as Trivy writes it: with the compressed layer's `Digest` when the image
+    came from a registry (`digests` then maps diff ids to it), else the `DiffID` alone."""
+    digest = digests.get(diff_id)
+    return {"Digest": digest, "DiffID": diff_id} if digest else {"DiffID": diff_id}
+
+
+def _os_package(p: Pkg, layer: dict[str, str]) -> dict[str, Any]:
     apk = p.ptype == "apk"
-    return {"ID": p.trivy_id, "Name": p.name, "Identifier": {"PURL": p.trivy_purl, "UID": p.uid},
-            "Version": p.version, "Arch": "x86_64" if apk else "amd64", "SrcName": p.src_name,
-            "SrcVersion": p.src_version, "Licenses": p.licenses, "Maintainer": p.maintainer,
-            "Repository": {"Class": "official"}, "DependsOn": [d.trivy_id for d in p.depends],
-            "Layer": {"DiffID": layer}, "Digest": p.digest,
-            "InstalledFiles": [f[0] for f in p.files], "AnalyzedBy": "apk" if apk else "dpkg"}
+    out: dict[str, Any] = {"ID": p.trivy_id, "Name": p.name,
+                           "Identifier": {"PURL": p.trivy_purl, "UID": p.uid}}
+    if apk:  # apk versions are written whole
+        out.update(Version=p.version, Arch="x86_64", SrcName=p.src_name, SrcVersion=p.src_version)
+    else:
+        # dpkg versions are split (pkg/fanal/analyzer/pkg/dpkg): `Version` is the upstream part,
+        # `Release` the Debian revision, `Epoch` written when not 0; the same for the source.
+        epoch, upstream, release = p.deb_parts()
+        out["Version"] = upstream
+        if release:
+            out["Release"] = release
+        if epoch:
+            out["Epoch"] = epoch
+        out.update(Arch="amd64", SrcName=p.src_name, SrcVersion=upstream)
+        if release:
+            out["SrcRelease"] = release
+        if epoch:
+            out["SrcEpoch"] = epoch
+    out.update(Licenses=p.licenses, Maintainer=p.maintainer, Repository={"Class": "official"},
+               DependsOn=[d.trivy_id for d in p.depends], Layer=layer, Digest=p.digest,
+               InstalledFiles=[f[0] for f in p.files], AnalyzedBy="apk" if apk else "dpkg")
+    return out
 
 
-def _lang_package(p: Pkg, layer: str) -> dict[str, Any]:
+def _lang_package(p: Pkg, layer: dict[str, str]) -> dict[str, Any]:
     return {"ID": p.trivy_id, "Name": p.name, "Identifier": {"PURL": p.trivy_purl, "UID": p.uid},
-            "Version": p.version, "Licenses": p.licenses, "Layer": {"DiffID": layer},
+            "Version": p.version, "Licenses": p.licenses, "Layer": layer,
             "FilePath": p.file_path}
 
 
-def _vulnerability(f: Finding, source: str) -> dict[str, Any]:
+def _vulnerability(f: Finding, source: str, digests: dict[str, str]) -> dict[str, Any]:
     """Return one `Vulnerabilities` entry; `source` is the OS family or the language purl type."""
     c, p = f.cve, f.pkg
     out: dict[str, Any] = {"VulnerabilityID": c.id}
@@ -49,7 +72,8 @@ def _vulnerability(f: Finding, source: str) -> dict[str, Any]:
     url = (f"https://github.com/advisories/{c.id}" if c.id.startswith("GHSA")
            else f"https://avd.aquasec.com/nvd/{c.id.lower()}")
     out.update(
-        Status=f.status, Layer={"DiffID": f.layer}, SeveritySource=vendor if use_vendor else "nvd",
+        Status=f.status, Layer=_layer(f.layer, digests),
+        SeveritySource=vendor if use_vendor else "nvd",
         PrimaryURL=url, DataSource=DATA_SOURCES[source],
         Fingerprint="sha256:" + hexid(c.id, p.uid, f.layer, n=64), Title=c.title,
         Description=c.description, Severity=c.severity if use_vendor else c.nvd_severity,
@@ -59,8 +83,11 @@ def _vulnerability(f: Finding, source: str) -> dict[str, Any]:
         nvd = vendor_rank(c.nvd_severity)
         out["VendorSeverity"] = {vendor: vendor_rank(c.severity), "nvd": nvd,
                                  "redhat": max(1, nvd - 1)}
-        out["CVSS"] = {"nvd": {"V3Vector": c.vector, "V3Score": c.score},
-                       "redhat": {"V3Vector": c.vector, "V3Score": c.score}}
+        nvd_cvss: dict[str, Any] = {"V3Vector": c.vector, "V3Score": c.score}
+        if c.v2_vector:  # keys in trivy-db's order: vectors, then scores
+            nvd_cvss = {"V2Vector": c.v2_vector, "V3Vector": c.vector, "V2Score": c.v2_score,
+                        "V3Score": c.score}
+        out["CVSS"] = {"nvd": nvd_cvss, "redhat": {"V3Vector": c.vector, "V3Score": c.score}}
     else:  # an UNKNOWN record: nobody scored it yet
         out["VendorSeverity"] = {vendor: 0}
     out.update(References=c.references, PublishedDate=c.published_s, LastModifiedDate=c.modified_s)
@@ -83,12 +110,13 @@ def trivy_document(seed: int, content: ImageContent) -> dict[str, Any]:
     metadata.update(Reference=name, ImageConfig=content.config, Layers=[
         {"Size": s, "Digest": d, "DiffID": i} if plan.pushed else {"Size": s, "DiffID": i}
         for s, d, i in layers])
+    digests = dict(zip(content.diff_ids, content.layer_digests, strict=True)) if plan.pushed else {}
     os_result: dict[str, Any] = {
         "Target": f"{name} ({base.family} {base.name})", "Class": "os-pkgs", "Type": base.family,
-        "Packages": [_os_package(p, layer)
+        "Packages": [_os_package(p, _layer(layer, digests))
                      for p, layer in sorted(content.os_pkgs, key=lambda x: x[0].name)],
     }
-    os_vulns = [_vulnerability(f, base.family) for f in content.findings if not f.lang]
+    os_vulns = [_vulnerability(f, base.family, digests) for f in content.findings if not f.lang]
     if os_vulns:
         os_result["Vulnerabilities"] = os_vulns
     results = [os_result]
@@ -96,8 +124,9 @@ def trivy_document(seed: int, content: ImageContent) -> dict[str, Any]:
         lt = content.lang_type
         result: dict[str, Any] = {
             "Target": content.lang_target, "Class": "lang-pkgs", "Type": _LANG_TYPE[lt],
-            "Packages": [_lang_package(p, layer) for p, layer in content.lang_pkgs]}
-        lang_vulns = [_vulnerability(f, lt) for f in content.findings if f.lang]
+            "Packages": [_lang_package(p, _layer(layer, digests))
+                         for p, layer in content.lang_pkgs]}
+        lang_vulns = [_vulnerability(f, lt, digests) for f in content.findings if f.lang]
         if lang_vulns:
             result["Vulnerabilities"] = lang_vulns
         results.append(result)

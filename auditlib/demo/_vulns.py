@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from auditlib.demo._util import hexid, nvd_time
 
@@ -57,6 +57,31 @@ _HOSTS = (
     "https://github.com/{p}/{p}/commit/{sha}",
     "https://github.com/{p}/{p}/issues/{k}{n}",
 )
+_MORE_HOSTS = (
+    "https://linux.oracle.com/cve/{id}.html",
+    "https://linux.oracle.com/errata/ELSA-{y}-{n}.html",
+    "https://access.redhat.com/errata/RHSA-{y}:{n}",
+    "https://security.gentoo.org/glsa/{y}{m}-{k}",
+    "https://www.openwall.com/lists/oss-security/{y}/{m}/{k}",
+    "http://www.openwall.com/lists/oss-security/{y}/{m}/1{k}/{k}",
+    "https://ubuntu.com/security/notices/USN-{n}-1",
+    "https://www.debian.org/security/{y}/dsa-{n}",
+    "https://lists.fedoraproject.org/archives/list/package-announce@lists.fedoraproject.org/message/{sha}/",
+    "https://errata.almalinux.org/9/ALSA-{y}-{n}.html",
+    "https://cve.mitre.org/cgi-bin/cvename.cgi?name={id}",
+    "https://bugs.debian.org/cgi-bin/bugreport.cgi?bug={n}",
+    "https://security.netapp.com/advisory/ntap-{d}-001{k}/",
+    "https://github.com/advisories/GHSA-{g}",
+)
+"""Further reference sites: real records list about 15 references (median 13 in the corpus's
+Trivy reports), the first hosts give 4 to 9."""
+
+_V2_END = datetime(2022, 7, 13, tzinfo=UTC)
+"""NVD stopped scoring new records with CVSS 2 in July 2022; older records carry both."""
+_V2_AV = {"N": ("N", 1.0), "A": ("A", 0.646), "L": ("L", 0.395), "P": ("L", 0.395)}
+_V2_AC = {"L": ("L", 0.71), "H": ("M", 0.61)}
+_V2_AU = {"N": ("N", 0.704), "L": ("S", 0.56), "H": ("S", 0.56)}
+_V2_CIA = {"H": ("P", 0.275), "L": ("P", 0.275), "N": ("N", 0.0)}
 
 
 def cvss31_score(vector: str) -> float:
@@ -72,6 +97,22 @@ def cvss31_score(vector: str) -> float:
     raw = min(1.08 * (impact + expl) if changed else impact + expl, 10.0)
     n = round(raw * 100_000)
     return n / 100_000 if n % 10_000 == 0 else (math.floor(n / 10_000) + 1) / 10.0
+
+
+def cvss2_from_v3(vector: str) -> tuple[str, float]:
+    """Return a CVSS 2 vector and its base score (the CVSS 2 formula) close to a 3.1 vector, as
+    NVD scored the same record twice before 2022."""
+    m = dict(part.split(":") for part in vector.split("/")[1:])
+    av, ac, au = _V2_AV[m["AV"]], _V2_AC[m["AC"]], _V2_AU[m["PR"]]
+    cia = [("C", "C") if m[k] == "H" and m["S"] == "C" else _V2_CIA[m[k]] for k in "CIA"]
+    weight = {"N": 0.0, "P": 0.275, "C": 0.660}
+    c, i, a = (weight[x[0]] for x in cia)
+    impact = 10.41 * (1 - (1 - c) * (1 - i) * (1 - a))
+    expl = 20 * av[1] * ac[1] * au[1]
+    score = round((0.6 * impact + 0.4 * expl - 1.5) * (1.176 if impact else 0.0), 1)
+    text = f"AV:{av[0]}/AC:{ac[0]}/Au:{au[0]}/" + "/".join(
+        f"{k}:{x[0]}" for k, x in zip("CIA", cia, strict=True))
+    return text, max(score, 0.0)
 
 
 def _vector(rng: random.Random, lo: float, hi: float) -> tuple[str, float]:
@@ -116,6 +157,9 @@ class Cve:
     vendor_id: str | None
     vendor_scored: bool
     """Whether the report takes its severity from the vendor (else from NVD)."""
+    v2_vector: str | None = None
+    """NVD's CVSS 2 vector, for records published before July 2022."""
+    v2_score: float | None = None
 
 
 def _text(rng: random.Random, vid: str, pkg: str) -> tuple[str, str, list[str], list[str]]:
@@ -140,6 +184,12 @@ def _text(rng: random.Random, vid: str, pkg: str) -> tuple[str, str, list[str], 
     refs = [_HOSTS[i].format(id=vid, n=rng.randint(1_000_000, 2_400_000), d=f"{y}{m}15",
                              k=rng.randint(1, 9), y=y, m=m, p=short.replace(".", "-"), sha=sha)
             for i in sorted(rng.sample(range(len(_HOSTS)), k=rng.randint(4, 9)))]
+    more = random.Random(hexid(vid, pkg, "references", n=32))  # apart from the fleet's draws
+    g = hexid(vid, "ghsa", n=12)
+    refs += [_MORE_HOSTS[i].format(id=vid, n=more.randint(1000, 99999), d=f"{y}{m}15",
+                                   k=more.randint(1, 9), y=y, m=m, sha=sha[:32].upper(),
+                                   g=f"{g[:4]}-{g[4:8]}-{g[8:]}")
+             for i in sorted(more.sample(range(len(_MORE_HOSTS)), k=more.randint(3, 11)))]
     return title, desc, [cwe], refs
 
 
@@ -182,13 +232,14 @@ def build_pool(seed: int, key: str, names: list[str], weights: list[float], size
         vendor_rank = max(1, min(4, _RANK[sev] + rng.choice((-1, 0, 0, 0, 1)))) if hi > 0 else 0
         title, desc, cwe, refs = _text(rng, vid, pkg)
         modified = min(now, published + timedelta(days=rng.uniform(1, 400)))
+        v2 = cvss2_from_v3(vector) if vector and published < _V2_END else (None, None)
         out.append(Cve(
             id=vid, pkg=pkg, published=published, fixed_at=fixed_at,
             unfixed_status=rng.choices(_UNFIXED, (70, 18, 8, 4))[0], severity=_WORD[vendor_rank],
             nvd_severity=sev, score=score, vector=vector, cwe=cwe, title=title, description=desc,
             references=refs, published_s=nvd_time(published), modified_s=nvd_time(modified),
             vendor_id=f"DSA-{rng.randint(4000, 5900)}-1" if rng.random() < 0.2 else None,
-            vendor_scored=rng.random() < 0.6,
+            vendor_scored=rng.random() < 0.6, v2_vector=v2[0], v2_score=v2[1],
         ))
     return out
 

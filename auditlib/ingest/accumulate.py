@@ -47,13 +47,18 @@ class _Table:
         self.cols = {c: [] for c in TABLES_BY_NAME[self.name].column_names if c not in _STAMPED}
         self.runs = []
 
-    def add(self, rows: list[Row], doc: int) -> None:
-        """Append the rows of document `doc` to the pending columns (checked by the caller)."""
+    def add(self, rows: list[Row], doc: int, uniform: bool | None = None) -> None:
+        """Append the rows of document `doc` to the pending columns (checked by the caller).
+
+        `uniform` says whether every row has the keys of the first in the same order (as
+        `row_keys` found), None when not known yet.
+        """
         n = len(rows)
         if not n:
             return
         first = tuple(rows[0])
-        uniform = list(map(tuple, rows)).count(first) == n
+        if uniform is None:
+            uniform = row_keys(rows)[1]
         cols = self.cols
         if uniform:
             # Rows built by one code path share their key order: transpose them in C.
@@ -71,6 +76,17 @@ class _Table:
 
 # Columns the loader stamps per document (its provenance), not per row.
 _STAMPED = ("scan_id", "source", "source_format", "collected_at")
+
+
+def row_keys(rows: list[Row]) -> tuple[set[str], bool]:
+    """Return the keys of `rows`, and whether every row has the keys of the first in its order
+    (rows built by one dict display: their columns can be transposed in one pass)."""
+    if not rows:
+        return set(), True
+    first = tuple(rows[0])
+    if list(map(tuple, rows)).count(first) == len(rows):
+        return set(first), True
+    return set().union(*rows), False
 
 
 class Accumulator:
@@ -109,9 +125,9 @@ class Accumulator:
             }
         )
 
-    def add(self, table: str, rows: list[Row], doc: int) -> None:
+    def add(self, table: str, rows: list[Row], doc: int, uniform: bool | None = None) -> None:
         acc = self.tables[table]
-        acc.add(rows, doc)
+        acc.add(rows, doc, uniform)
         if acc.n >= CHUNK_ROWS:
             self._flush(acc)
 
@@ -127,7 +143,7 @@ class Accumulator:
                 continue
             self._flush(acc)
             if not acc.chunks:
-                out[name] = _empty(name)
+                out[name] = empty_frame(name)
             else:
                 out[name] = concat(TABLES_BY_NAME[name], acc.chunks)
             acc.chunks = []
@@ -202,7 +218,7 @@ class Accumulator:
 _EMPTY: dict[str, pd.DataFrame] = {}
 
 
-def _empty(name: str) -> pd.DataFrame:
+def empty_frame(name: str) -> pd.DataFrame:
     """Return a zero-row frame of table `name` (built once; building one costs ~1 ms per table)."""
     if name not in _EMPTY:
         _EMPTY[name] = frame(TABLES_BY_NAME[name], {}, 0)

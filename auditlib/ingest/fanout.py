@@ -4,7 +4,8 @@ One process parses about 300 MB/s of scanner JSON; a fleet of thousands of docum
 faster by as many processes as the machine has cores. Each worker (a fresh
 `python -m auditlib.ingest.worker`)
 reads contiguous runs of the files with `reader.load_files` and sends its typed tables back over a
-pipe; the parent joins them table by table, so rows keep the order of the files.
+pipe (only those with rows: most of a shard's tables are empty); the parent joins them table by
+table, so rows keep the order of the files.
 """
 
 from __future__ import annotations
@@ -18,13 +19,24 @@ import threading
 from datetime import datetime
 from typing import Any
 
+import pandas as pd
+
 from auditlib.data import AuditData, FileResult
+from auditlib.ingest.accumulate import empty_frame
 from auditlib.ingest.documents import Candidate
 from auditlib.ingest.pipe import receive, send
 from auditlib.ingest.reader import load_files
 from auditlib.tables import TABLES, concat
 
 SHARDS_PER_WORKER = 8
+
+MIN_SHARD_BYTES = 64 * 1024**2
+"""A shard holds at least this much (unless that leaves a worker idle): each shard costs its own
+tables, a trip over the pipe and a part to join (about a tenth of a second), which a shard of
+this size makes small beside its reading."""
+
+Part = tuple[list[FileResult], dict[str, pd.DataFrame]]
+"""What a worker sends back for a shard: its files, and its tables that have rows, by name."""
 
 MIN_PARALLEL_BYTES = 256 * 1024**2
 """Below this much data, starting worker processes costs more than it saves."""
@@ -42,6 +54,24 @@ def auto_workers(candidates: list[Candidate]) -> int:
     if total < MIN_PARALLEL_BYTES:
         return 1
     return max(1, min(os.cpu_count() or 1, 8, len(candidates)))
+
+
+def pack(data: AuditData) -> Part:
+    """Return the files of `data` and only those of its tables that have rows."""
+    return data.files, {name: df for name, df in data.tables().items() if len(df)}
+
+
+def shard_count(candidates: list[Candidate], workers: int) -> int:
+    """Return how many shards to read `candidates` in: `SHARDS_PER_WORKER` per worker, so that a
+    worker free early takes the next, but none under `MIN_SHARD_BYTES`, and at least `workers`."""
+    total = 0
+    for c in candidates:
+        if c.skip_reason is None:
+            try:
+                total += c.path.stat().st_size
+            except OSError:
+                pass
+    return max(workers, min(workers * SHARDS_PER_WORKER, total // MIN_SHARD_BYTES))
 
 
 def shards(candidates: list[Candidate], n: int) -> list[list[Candidate]]:
@@ -73,7 +103,7 @@ class _Worker:
             stdout=subprocess.PIPE,
         )
 
-    def load(self, part: list[Candidate], collected_at: datetime) -> AuditData:
+    def load(self, part: list[Candidate], collected_at: datetime) -> Part:
         """Have the worker read `part`.
 
         Raises:
@@ -81,7 +111,7 @@ class _Worker:
         """
         assert self.proc.stdin is not None and self.proc.stdout is not None
         send(self.proc.stdin, (part, collected_at))
-        result: AuditData = receive(self.proc.stdout)
+        result: Part = receive(self.proc.stdout)
         return result
 
     def close(self) -> None:
@@ -97,24 +127,27 @@ class _Worker:
 def load_parallel(candidates: list[Candidate], workers: int, collected_at: datetime) -> AuditData:
     """Read `candidates` on `workers` processes and merge the tables in file order.
 
-    Workers are fresh interpreters fed over pipes, so this is safe from scripts without a
-    `__main__` guard, from notebooks and from threads. A shard whose worker dies (killed, out of
-    memory) is read again in this process: a broken worker costs time, never rows.
+    This process is one of them: it reads shards too, beside `workers - 1` worker processes, so
+    one fewer interpreter has to start and import pandas (about a second of CPU each). Workers
+    are fresh interpreters fed over pipes, so this is safe from scripts without a `__main__`
+    guard, from notebooks and from threads. A shard whose worker dies (killed, out of memory) is
+    read again in this process: a broken worker costs time, never rows.
     """
     # More shards than workers: formats cost different time per byte, so each worker takes the
     # next shard when it is free.
-    parts = shards(candidates, workers * SHARDS_PER_WORKER)
-    results: list[AuditData | None] = [None] * len(parts)
+    parts = shards(candidates, shard_count(candidates, workers))
+    results: list[Part | None] = [None] * len(parts)
     todo = queue.SimpleQueue[int]()
     for i in range(len(parts)):
         todo.put(i)
 
-    def drive() -> None:
+    def drive(spawn: bool) -> None:
         worker: _Worker | None = None
-        try:
-            worker = _Worker()
-        except OSError:
-            worker = None
+        if spawn:
+            try:
+                worker = _Worker()
+            except OSError:
+                worker = None
         try:
             while True:
                 try:
@@ -128,12 +161,13 @@ def load_parallel(candidates: list[Candidate], workers: int, collected_at: datet
                     except (EOFError, OSError, pickle.UnpicklingError):
                         worker.close()
                         worker = None
-                results[i] = load_files(parts[i], collected_at=collected_at)
+                results[i] = pack(load_files(parts[i], collected_at=collected_at))
         finally:
             if worker is not None:
                 worker.close()
 
-    threads = [threading.Thread(target=drive, name=f"auditlib-worker-{n}") for n in range(workers)]
+    threads = [threading.Thread(target=drive, args=(n > 0,), name=f"auditlib-worker-{n}")
+               for n in range(workers)]
     for t in threads:
         t.start()
     for t in threads:
@@ -141,12 +175,12 @@ def load_parallel(candidates: list[Candidate], workers: int, collected_at: datet
     return merge([r for r in results if r is not None])
 
 
-def merge(results: list[AuditData]) -> AuditData:
+def merge(results: list[Part]) -> AuditData:
     """Join the tables of several loads, in order, table by table (to bound peak memory)."""
-    files: list[FileResult] = [f for r in results for f in r.files]
+    files: list[FileResult] = [f for r in results for f in r[0]]
     tables: dict[str, Any] = {}
     for t in TABLES:
-        tables[t.name] = concat(t, [getattr(r, t.name) for r in results])
-        for r in results:
-            setattr(r, t.name, None)  # let each shard's part go as soon as it is joined
+        # Each shard's part is let go as soon as it is taken.
+        frames = [r[1].pop(t.name) for r in results if t.name in r[1]]
+        tables[t.name] = concat(t, frames) if frames else empty_frame(t.name)
     return AuditData(**tables, files=files)

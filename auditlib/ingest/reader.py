@@ -17,7 +17,7 @@ from auditlib.data import AuditData, FileResult
 from auditlib.errors import ParseError
 from auditlib.identity import normalize_digest, normalize_reference, parse_reference
 from auditlib.ingest import documents
-from auditlib.ingest.accumulate import Accumulator
+from auditlib.ingest.accumulate import Accumulator, row_keys
 from auditlib.ingest.documents import (
     Candidate,
     RawFile,
@@ -145,19 +145,22 @@ def ingest_output(
         *out.rows.items(),
     ]
     # Check every batch before adding any, so that a parser bug leaves no half-read document.
+    uniform: list[bool] = []
     for name, rows in batches:
         if name not in acc.tables or name == "load_errors":
             raise ValueError(f"{out.source}: parser wrote to unknown table {name!r}")
-        stray = set().union(*rows) - acc.tables[name].names
+        keys, same = row_keys(rows)
+        uniform.append(same)
+        stray = keys - acc.tables[name].names
         if stray:
             raise ValueError(
                 f"{out.source}: parser wrote undeclared {name} columns {sorted(stray)}"
             )
     doc = acc.new_document(stamp)
     counts: dict[str, int] = {}
-    for name, rows in batches:
+    for (name, rows), same in zip(batches, uniform, strict=True):
         if rows:
-            acc.add(name, rows, doc)
+            acc.add(name, rows, doc, same)
             counts[name] = counts.get(name, 0) + len(rows)
     for locator, reason in out.warnings:
         acc.error(out.source, source_format, "warning", reason, locator=locator, scan_id=scan_id)

@@ -1,7 +1,8 @@
 """A `load` worker process: `python -m auditlib.ingest.worker`, driven by `auditlib.ingest.fanout`.
 
 It reads requests from stdin and writes answers to stdout, each a length-prefixed pickle: a
-request is `(candidates, collected_at)`, the answer the `AuditData` of those files. It exits when
+request is `(candidates, collected_at)`, the answer the files and the tables with rows of those
+files (`fanout.pack`). It exits when
 stdin closes. Started as a fresh interpreter (never forked), so it neither re-imports the user's
 main module nor inherits threads or locks from the parent. Nothing imports this module: it only
 runs as `__main__` (the protocol is in `pipe`).
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import sys
 
+from auditlib.ingest.fanout import pack
 from auditlib.ingest.pipe import receive, send
 from auditlib.ingest.reader import load_files
 
@@ -24,7 +26,7 @@ def main() -> None:
             candidates, collected_at = receive(stdin)
         except EOFError:
             return
-        send(stdout, load_files(candidates, collected_at=collected_at))
+        send(stdout, pack(load_files(candidates, collected_at=collected_at)))
 
 
 if __name__ == "__main__":
