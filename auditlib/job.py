@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from auditlib.assess import Assessment, assess
-from auditlib.demo import FleetInfo, write_fleet
+from auditlib.demo import README_NAME, DemoHistory
 from auditlib.errors import StoreError
 from auditlib.files import write_atomic
 from auditlib.ingest.collect import CollectRequest
@@ -31,6 +32,7 @@ from auditlib.reports.runner import ReportRun, new_run_dir
 from auditlib.scanners.runner import ProgressCallback
 from auditlib.scanners.targets import EngineUnreachableError, Target, connect_engine, tagged_images
 from auditlib.sources.registry import RegistryLimits
+from auditlib.store.layout import LOCK, SNAPSHOTS_DIR, STAT_CACHE
 from auditlib.store.manifest import list_snapshots
 
 Note = Callable[[str], None]
@@ -193,33 +195,81 @@ def run_job(req: JobRequest, *, note: Note, collecting: Callable[[str], None] | 
 class DemoResult:
     """What `demo_job` did."""
 
-    fleet: FleetInfo
+    fleet: DemoHistory
+    """The synthetic fleet over its snapshots (what was written, and its plan)."""
     fleet_dir: Path
-    snapshot: Path
+    store: Path
+    snapshots: list[Path]
+    """The store's snapshots, oldest first: one per step of the fleet's history."""
     errors: list[str]
-    """Files of the fleet that could not be read (none, unless the fleet is broken)."""
+    """Files and sources of the fleet that could not be read (none, unless it is broken)."""
     assessment: Assessment
     batch: Batch
+
+    @property
+    def snapshot(self) -> Path:
+        """Return the newest snapshot."""
+        return self.snapshots[-1]
+
+
+def _made_by_demo(folder: Path, fleet: bool) -> bool:
+    """Return whether `folder` is a fleet folder (README says SYNTHETIC) or a store (only a
+    store's entries) that an earlier demo made."""
+    if fleet:
+        readme = folder / README_NAME
+        return readme.is_file() and readme.read_text(errors="replace").startswith("SYNTHETIC")
+    store_entries = {SNAPSHOTS_DIR, LOCK, STAT_CACHE.parts[0]}
+    return (folder / SNAPSHOTS_DIR).is_dir() and {p.name for p in folder.iterdir()} <= store_entries
+
+
+def _fresh(folder: Path, fleet: bool) -> None:
+    """Remove what an earlier demo left in `folder` (its history is made again from the start).
+
+    Raises:
+        StoreError: if `folder` exists and is not what a demo makes.
+    """
+    if not folder.exists():
+        return
+    if not folder.is_dir() or not _made_by_demo(folder, fleet):
+        what = "synthetic demo fleet" if fleet else "store"
+        raise StoreError(f"{folder}: exists and is not a {what} an earlier `auditlib demo` "
+                         "made; give another --out")
+    shutil.rmtree(folder)
 
 
 def demo_job(out: Path, *, images: int = 50, seed: int = 7,
              reading: Callable[[str], None] | None = None,
              started: StartReport | None = None,
              finished: Callable[[ReportRun], None] | None = None) -> DemoResult:
-    """Make the synthetic demo fleet under `out/demo-fleet`, ingest it into `out/demo-store`,
-    assess it, and write both reports and `out/index.html`.
+    """Make the synthetic demo fleet's history under `out/demo-fleet`, ingest each of its
+    snapshots (documents and collected sources, dated at the snapshot's time) into a new store
+    `out/demo-store`, assess it under the fleet's policy, and write both reports and
+    `out/index.html`.
+
+    The fleet and the store of an earlier demo under `out` are made again from the start (a
+    history cannot be appended to); folders there that a demo did not make are left alone and
+    are an error.
 
     Raises:
-        StoreError: if the store cannot be written.
+        StoreError: if the store cannot be written, or `out` holds folders of another kind
+            where the demo's go.
         ReportError: if a notebook or the kernel is missing.
     """
-    fleet_dir = out / "demo-fleet"
-    # Fewer owned files than the benchmark fleet: the demo is about its tables, not its bulk.
-    info = write_fleet(fleet_dir, images=images, seed=seed, files_per_image=1000)
-    store = out / "demo-store"
-    ing = ingest_paths(store, [fleet_dir], progress=reading)
-    a = assess(store)
+    fleet_dir, store = out / "demo-fleet", out / "demo-store"
+    _fresh(fleet_dir, fleet=True)
+    _fresh(store, fleet=False)
+    fleet = DemoHistory(fleet_dir, images=images, seed=seed)
+    snapshots: list[Path] = []
+    errors: list[str] = []
+    for step in fleet.steps():
+        ing = ingest_paths(store, step.documents, progress=reading,
+                           collections=step.collections, at=step.at)
+        snapshots.append(ing.snapshot)
+        errors += ing.errors
+    policy = str(fleet.policy_file)
+    a = assess(store, policy=policy)
+    # The two reports at once: each kernel spends most of its time starting and importing.
     batch = run_reports(["compliance", "staleness"], store=store, out=out,
-                        parameters=report_parameters(a, None, {}), started=started,
-                        finished=finished)
-    return DemoResult(info, fleet_dir, ing.snapshot, ing.errors, a, batch)
+                        parameters=report_parameters(a, policy, {}), started=started,
+                        finished=finished, workers=2)
+    return DemoResult(fleet, fleet_dir, store, snapshots, errors, a, batch)
