@@ -28,7 +28,8 @@ test: setup system-deps lint
 test-fast: setup
 	$(BIN)/python -m pytest -q -rs -p no:cacheprovider -m "not integration and not slow"
 
-# The synthetic demo fleet, ingested and checked; both reports and reports/index.html.
+# The synthetic demo fleet over four snapshots, ingested and checked; both reports and
+# reports/index.html.
 demo: setup
 	$(BIN)/auditlib demo --images 50 --out reports
 	@echo "open reports/index.html"

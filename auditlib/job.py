@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from auditlib.assess import Assessment, assess
-from auditlib.demo import FleetInfo, write_fleet
+from auditlib.demo import README_NAME, DemoHistory
 from auditlib.errors import StoreError
 from auditlib.files import write_atomic
 from auditlib.ingest.collect import CollectRequest
@@ -195,13 +195,39 @@ def run_job(req: JobRequest, *, note: Note, collecting: Callable[[str], None] | 
 class DemoResult:
     """What `demo_job` did."""
 
-    fleet: FleetInfo
+    fleet: DemoHistory
+    """The synthetic fleet over its snapshots (what was written, and its plan)."""
     fleet_dir: Path
-    snapshot: Path
+    store: Path
+    snapshots: list[Path]
+    """The store's snapshots, oldest first: one per step of the fleet's history."""
     errors: list[str]
-    """Files of the fleet that could not be read (none, unless the fleet is broken)."""
+    """Files and sources of the fleet that could not be read (none, unless it is broken)."""
     assessment: Assessment
     batch: Batch
+
+    @property
+    def snapshot(self) -> Path:
+        """Return the newest snapshot."""
+        return self.snapshots[-1]
+
+
+def _fresh(folder: Path) -> None:
+    """Remove the synthetic fleet an earlier demo left in `folder` (its history is made again
+    from the start).
+
+    Raises:
+        StoreError: if `folder` exists and is not a fleet folder a demo made (its README.txt says
+            SYNTHETIC).
+    """
+    if not folder.exists():
+        return
+    readme = folder / README_NAME
+    if not (folder.is_dir() and readme.is_file()
+            and readme.read_text(errors="replace").startswith("SYNTHETIC")):
+        raise StoreError(f"{folder}: exists and is not a synthetic demo fleet an earlier "
+                         "`auditlib demo` made; give another --out")
+    shutil.rmtree(folder)
 
 
 DEMO_MARK = "SYNTHETIC-DEMO-STORE"
@@ -230,22 +256,36 @@ def demo_job(out: Path, *, images: int = 50, seed: int = 7, store: Path | None =
              reading: Callable[[str], None] | None = None,
              started: StartReport | None = None,
              finished: Callable[[ReportRun], None] | None = None) -> DemoResult:
-    """Make the synthetic demo fleet under `out/demo-fleet`, ingest it into `store` (default:
-    the default store, `store.layout.default_store()`, so the notebooks and `auditlib lab` find
-    it with their defaults), assess it, and write both reports and `out/index.html`.
+    """Make the synthetic demo fleet's history under `out/demo-fleet`, ingest each of its
+    snapshots (documents and collected sources, dated at the snapshot's time) into `store`
+    (default: the default store, `store.layout.default_store()`, so the notebooks and `auditlib
+    lab` find it with their defaults), assess it under the fleet's policy, and write both reports
+    and `out/index.html`.
+
+    The fleet and the store of an earlier demo are made again from the start (a history cannot
+    be appended to); a fleet folder or a store a demo did not make is left alone and is an error.
 
     Raises:
-        StoreError: if the store cannot be written, or holds data other than an earlier demo's.
+        StoreError: if the store cannot be written, holds data other than an earlier demo's, or
+            `out` holds a folder of another kind where the demo's fleet goes.
         ReportError: if a notebook or the kernel is missing.
     """
     fleet_dir = out / "demo-fleet"
-    # Fewer owned files than the benchmark fleet: the demo is about its tables, not its bulk.
-    info = write_fleet(fleet_dir, images=images, seed=seed, files_per_image=1000)
+    _fresh(fleet_dir)
     store = store if store is not None else default_store()
     demo_store_ready(store)
-    ing = ingest_paths(store, [fleet_dir], progress=reading)
-    a = assess(store)
+    fleet = DemoHistory(fleet_dir, images=images, seed=seed)
+    snapshots: list[Path] = []
+    errors: list[str] = []
+    for step in fleet.steps():
+        ing = ingest_paths(store, step.documents, progress=reading,
+                           collections=step.collections, at=step.at)
+        snapshots.append(ing.snapshot)
+        errors += ing.errors
+    policy = str(fleet.policy_file)
+    a = assess(store, policy=policy)
+    # The two reports at once: each kernel spends most of its time starting and importing.
     batch = run_reports(["compliance", "staleness"], store=store, out=out,
-                        parameters=report_parameters(a, None, {}), started=started,
-                        finished=finished)
-    return DemoResult(info, fleet_dir, ing.snapshot, ing.errors, a, batch)
+                        parameters=report_parameters(a, policy, {}), started=started,
+                        finished=finished, workers=2)
+    return DemoResult(fleet, fleet_dir, store, snapshots, errors, a, batch)

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from auditlib.cli import main
-from auditlib.store import list_snapshots, read_latest
+from auditlib.store import list_snapshots, read_current, read_latest
 from tests.samples import TRIVY
 
 
@@ -69,28 +69,47 @@ def test_no_command_is_bad_usage() -> None:
     assert result.exit_code == 2
 
 
-@pytest.mark.slow  # both reports executed
+@pytest.mark.slow  # both reports executed, twice
 def test_demo_makes_a_synthetic_fleet_and_ingests_it(tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["demo", "--images", "8", "--out", str(tmp_path),
-                                       "--store", str(tmp_path / "demo-store")])
-    assert result.exit_code == 0, result.output
-    assert "SYNTHETIC demo fleet: 8 images, 16 files" in result.output
+    for _ in range(2):  # a second demo into the same folder makes its history again
+        result = CliRunner().invoke(main, ["demo", "--images", "8", "--out", str(tmp_path),
+                                           "--store", str(tmp_path / "demo-store")])
+        assert result.exit_code == 0, result.output
+    assert "SYNTHETIC demo fleet: 8 app images of " in result.output
     # The figures printed are the assessment's, as every page of the run shows them.
-    (run,) = tmp_path.glob("run-*")
+    run = sorted(tmp_path.glob("run-*"))[-1]
     pages = {n: json.loads((run / f"{n}.json").read_text())["results"]
              for n in ("compliance", "staleness")}
     summary = pages["compliance"]["assessment"]
     assert pages["staleness"]["assessment"] == summary
+    n, cov = summary["images"], summary["coverage"]
+    assert (f"images: {n} in the store's current state: {cov['vuln_scanned']} with a "
+            f"vulnerability scan, {cov['with_sbom']} with an SBOM") in result.output
     counts = summary["policy"]["results"]
     results = ", ".join(f"{counts[k]} {k}" for k in ("fail", "warn", "no-data", "waived", "pass"))
-    assert f"policy: 8 images x 16 rules: {results}" in result.output
+    assert f"policy: {n} images x 16 rules: {results}" in result.output
     eol = summary["eol"]
     assert f"end of life: {eol['past']} images on an OS past its end of life" in result.output
     assert pages["staleness"]["headline"]["os_eol"] == eol["past"]
-    data = read_latest(tmp_path / "demo-store")
-    assert data.scans["image_id"].nunique() == 8
-    assert (data.image_labels["label"] == "org.auditlib.synthetic").sum() >= 8
-    assert data.load_errors["level"].tolist() == ["skipped"]  # the fleet's README.txt
+    assert f"store: {tmp_path / 'demo-store'}: 4 snapshots" in result.output
+    assert len(list_snapshots(tmp_path / "demo-store")) == 4
+    # images are images: each counted once, however many documents and sources name it
+    data = read_current(tmp_path / "demo-store")
+    named = set()
+    for df in (data.images, data.scans, data.containers, data.registry_tags):
+        named |= set(df["image_id"].dropna().astype(str))
+    assert len(named) == n < len(data.scans)
+    assert (data.image_labels["label"] == "org.auditlib.synthetic").sum() >= n
+    assert data.load_errors.empty  # the fleet's README.txt is not ingested
+
+
+def test_demo_leaves_a_folder_it_did_not_make(tmp_path: Path) -> None:
+    (tmp_path / "demo-store").mkdir()
+    (tmp_path / "demo-store" / "notes.txt").write_text("mine")
+    result = CliRunner().invoke(main, ["demo", "--images", "2", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "demo-store: exists and is not a store an earlier `auditlib demo` made" in result.output
+    assert (tmp_path / "demo-store" / "notes.txt").read_text() == "mine"
 
 
 def test_demo_never_writes_into_a_store_of_other_data(tmp_path: Path) -> None:

@@ -12,7 +12,30 @@ from auditlib.cli.headline import fixable_line, unknown_line
 from auditlib.cli.options import store_option
 from auditlib.cli.report import report_bars, said
 from auditlib.errors import AuditlibError
-from auditlib.job import demo_job
+from auditlib.job import DemoResult, demo_job
+
+
+def fleet_lines(done: DemoResult) -> list[str]:
+    """Return what the demo made, in counts a person can check: app images and their
+    snapshots, the documents written, what was collected, and the images the assessment counts
+    (app images and base images alike, each once, not each document)."""
+    fleet, world = done.fleet, done.fleet.world
+    s = done.assessment.summary()
+    w, cov = fleet.written, s["coverage"]
+    times = fleet.times
+    return [
+        f"SYNTHETIC demo fleet: {len(world.plans)} app images of {len(world.by_app)} apps, "
+        f"on {fleet.base_releases()} base releases of its registry mirror; {len(times)} "
+        f"snapshots, {times[0]:%Y-%m-%d} to {times[-1]:%Y-%m-%d}",
+        f"written to {done.fleet_dir} over the snapshots: {w['trivy']} Trivy reports, "
+        f"{w['syft']} Syft SBOMs, {w['dockerfiles']} Dockerfiles, {w['hadolint']} hadolint "
+        f"outputs ({fleet.total_bytes / 1e6:.1f} MB); and at each, a Docker Engine and a "
+        f"registry collected",
+        f"store: {done.store}: {len(done.snapshots)} snapshots, the newest {done.snapshot.name}",
+        f"images: {s['images']} in the store's current state: {cov['vuln_scanned']} with a "
+        f"vulnerability scan, {cov['with_sbom']} with an SBOM, {cov['collected']} collected "
+        f"from the engine or the registry ({cov['containers_running']} running containers)",
+    ]
 
 
 @click.command()
@@ -28,8 +51,10 @@ def demo(images: int, out: Path, seed: int, store: Path) -> None:
     replaced, a store of other data is never touched), assess it, and write the compliance and
     staleness reports and OUT/index.html.
 
-    The fleet is synthetic (generated Trivy and Syft documents) and says so on everything it
-    produces, every report page included. Exits 2 when a report failed (its page shows why).
+    The fleet is synthetic (generated scanner documents, engine, registry and Dockerfiles over
+    several snapshots) and says so on everything it produces, every report page included. An
+    earlier demo's fleet and store under --out are made again. Exits 2 when a report failed
+    (its page shows why).
     """
     try:
         with progress("reading") as bar, report_bars(False) as start:
@@ -38,9 +63,9 @@ def demo(images: int, out: Path, seed: int, store: Path) -> None:
                             reading=lambda _p: bar.advance(task), started=start, finished=said)
     except AuditlibError as e:
         fail(str(e))
-    info, s = done.fleet, done.assessment.summary()
-    click.echo(f"SYNTHETIC demo fleet: {info.images} images, {info.files} files, "
-               f"{info.total_bytes / 1e6:.1f} MB in {done.fleet_dir}; snapshot: {done.snapshot}")
+    s = done.assessment.summary()
+    for line in fleet_lines(done):
+        click.echo(line)
     for message in done.errors:
         error(message)
     pol, eol = s["policy"], s["eol"]

@@ -16,7 +16,9 @@ from auditlib.ingest.steps import ingest_paths
 
 
 def print_counts(data: AuditData) -> None:
-    """Print how many files were read, failed and skipped, and the rows of each table."""
+    """Print how many files were read, failed and skipped, and the rows of each table with the
+    distinct images they name (`images` has a row per image and document: rows are not
+    images)."""
     read = sum(1 for f in data.files if f.skipped is None and f.error is None)
     failed = sum(1 for f in data.files if f.error)
     skipped = sum(1 for f in data.files if f.skipped)
@@ -24,8 +26,10 @@ def print_counts(data: AuditData) -> None:
     table = Table()
     table.add_column("table")
     table.add_column("rows", justify="right")
+    table.add_column("images", justify="right")
     for name, df in data.tables().items():
-        table.add_row(name, f"{len(df):,}")
+        images = f"{df['image_id'].nunique():,}" if "image_id" in df.columns else ""
+        table.add_row(name, f"{len(df):,}", images)
     show(out_console(), table)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from auditlib.demo._bases import BaseBuild, base_build, base_window
 from auditlib.demo._catalog import APK_NAMES, DEB_NAMES, PACKAGE_SCALE, RUNTIMES, OsBase
 from auditlib.demo._packages import (
     Pkg,
@@ -38,7 +39,7 @@ _RUNTIME_ENV = {"node": ["NODE_VERSION=20.15.1", "NODE_ENV=production"],
                 "python": ["PYTHON_VERSION=3.11.9", "PYTHONUNBUFFERED=1"],
                 "java": ["JAVA_HOME=/opt/java/openjdk", "JAVA_VERSION=jdk-17.0.11+9"],
                 "go": [], "static": []}
-_RUNTIME_CMD = {"node": ["node", "server.js"], "python": ["gunicorn", "app:app"],
+RUNTIME_CMD = {"node": ["node", "server.js"], "python": ["gunicorn", "app:app"],
                 "java": ["java", "-jar", "/app/app.jar"], "go": ["/app/server"],
                 "static": ["nginx", "-g", "daemon off;"]}
 _OCI = "application/vnd.oci.image"
@@ -151,19 +152,22 @@ class ImageContent:
         return sum(self.layer_sizes)
 
 
-def _config(plan: ImagePlan, diff_ids: list[str], steps: list[tuple[str, bool]]) -> dict[str, Any]:
-    base = plan.base
+def _config(plan: ImagePlan, diff_ids: list[str], steps: list[tuple[str, bool]],
+            base: BaseBuild) -> dict[str, Any]:
     labels = {SYNTHETIC_LABEL: "true",
               "org.opencontainers.image.source": f"https://{SYNTHETIC_REGISTRY}/{plan.app}",
               "org.opencontainers.image.version": plan.tags[0] if plan.tags else "untagged",
-              "org.opencontainers.image.base.name":
-                  f"docker.io/library/{base.family}:{base.codename or base.name}"}
+              "org.opencontainers.image.base.name": base.ref,
+              "org.opencontainers.image.base.digest": base.digest}
+    if plan.index % 6 != 4:  # most pipelines say which commit and when (oci-labels)
+        labels["org.opencontainers.image.revision"] = hexid(plan.app, plan.index, n=40)
+        labels["org.opencontainers.image.created"] = plan.created.strftime("%Y-%m-%dT%H:%M:%SZ")
     env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8",
            *_RUNTIME_ENV[plan.runtime]]
     if plan.index % 37 == 5:  # a few images bake a (synthetic) secret into the config
         env.append("DB_PASSWORD=synthetic-demo-password")
     cfg: dict[str, Any] = {"User": plan.user} if plan.user else {}  # Docker omits an empty User
-    cfg.update(Cmd=_RUNTIME_CMD[plan.runtime], Env=env, WorkingDir="/app", Labels=labels)
+    cfg.update(Cmd=RUNTIME_CMD[plan.runtime], Env=env, WorkingDir="/app", Labels=labels)
     history: list[dict[str, Any]] = []
     t = plan.created - timedelta(minutes=len(steps) + 30)
     for text, empty in steps:
@@ -176,21 +180,17 @@ def _config(plan: ImagePlan, diff_ids: list[str], steps: list[tuple[str, bool]])
             "os": "linux", "rootfs": {"type": "layers", "diff_ids": diff_ids}, "config": cfg}
 
 
-def _layers(seed: int, plan: ImagePlan, rng: random.Random,
-            n_install: int) -> tuple[list[str], list[int], list[tuple[str, bool]]]:
-    """Return the layer diff ids, their sizes, and the build steps (text, makes no layer)."""
-    base = plan.base
-    window = int(plan.created.timestamp() // (45 * 86_400))  # bases are rebuilt every 45 days
-    alpine = base.family == "alpine"
+def _layers(seed: int, plan: ImagePlan, rng: random.Random, n_install: int,
+            base: BaseBuild) -> tuple[list[str], list[int], list[tuple[str, bool]]]:
+    """Return the layer diff ids, their sizes, and the build steps (text, makes no layer): the
+    base build's layer and steps first."""
+    alpine = base.base.family == "alpine"
     install = "apk add --no-cache" if alpine else "apt-get update && apt-get install -y"
-    diff = [sha256_of(seed, "base", base.key, window), sha256_of(seed, "install", plan.index)]
-    base_mb = rng.randint(7, 9) if alpine else rng.randint(70, 125)
-    sizes = [base_mb * 1_000_000 + rng.randint(0, 999_999),
-             n_install * rng.randint(150_000, 450_000)]
-    steps = [(f"/bin/sh -c #(nop) ADD file:{hexid(base.key, window, n=64)} in / ", False),
-             ('/bin/sh -c #(nop)  CMD ["/bin/sh"]', True),
-             (f"RUN /bin/sh -c {install} ca-certificates curl # buildkit", False),
-             ("WORKDIR /app", False)]
+    diff = [base.diff_id, sha256_of(seed, "install", plan.index)]
+    sizes = [base.size, n_install * rng.randint(150_000, 450_000)]
+    steps = [(str(h["created_by"]), bool(h.get("empty_layer"))) for h in base.config["history"]]
+    steps += [(f"RUN /bin/sh -c {install} ca-certificates curl # buildkit", False),
+              ("WORKDIR /app", False)]
     for k in range(rng.randint(0, 3)):
         diff.append(sha256_of(seed, "extra", plan.index, k))
         sizes.append(rng.randint(1_000, 5_000_000))
@@ -200,7 +200,7 @@ def _layers(seed: int, plan: ImagePlan, rng: random.Random,
     steps.append(("COPY . /app # buildkit", False))
     if plan.user:
         steps.append((f"USER {plan.user}", True))
-    steps.append((f"CMD {orjson.dumps(_RUNTIME_CMD[plan.runtime]).decode()}", True))
+    steps.append((f"CMD {orjson.dumps(RUNTIME_CMD[plan.runtime]).decode()}", True))
     return diff, sizes, steps
 
 
@@ -248,7 +248,8 @@ def build_content(seed: int, cat: Catalog, plan: ImagePlan, vulns: int,
     n_os = max(min(core, len(universe)), min(len(universe), total - n_lang))
     rest = sorted(rng.sample(range(core, len(universe)), k=max(0, n_os - core)))
     chosen = universe[:core] + [universe[i] for i in rest]
-    diff, sizes, steps = _layers(seed, plan, rng, n_os - core)
+    base = base_build(seed, plan.base, base_window(plan.base, plan.created))
+    diff, sizes, steps = _layers(seed, plan, rng, n_os - core, base)
     os_pkgs = [(p, diff[0] if p.core else diff[1]) for p in chosen]
     lang_pkgs: list[tuple[Pkg, str]] = []
     if lang_type:
@@ -256,7 +257,7 @@ def build_content(seed: int, cat: Catalog, plan: ImagePlan, vulns: int,
         names = rng.sample(list(lu), k=min(len(lu), max(3, n_lang)))
         lang_pkgs = [(rng.choice(lu[n]), diff[-1]) for n in sorted(names)]
     findings = _findings(rng, cat, plan, vulns, os_pkgs, lang_pkgs)
-    config = _config(plan, diff, steps)
+    config = _config(plan, diff, steps, base)
     config_bytes = orjson.dumps(config)
     image_id = "sha256:" + hashlib.sha256(config_bytes).hexdigest()
     digests = [sha256_of(d, "gzip") for d in diff]
@@ -270,3 +271,18 @@ def build_content(seed: int, cat: Catalog, plan: ImagePlan, vulns: int,
     manifest_digest = "sha256:" + hashlib.sha256(manifest_bytes).hexdigest()
     return ImageContent(plan, os_pkgs, lang_type, lang_pkgs, findings, diff, sizes, digests, config,
                         config_bytes, image_id, manifest_bytes, manifest_digest)
+
+
+def build_base_content(seed: int, cat: Catalog, build: BaseBuild, plan: ImagePlan,
+                       vulns: int) -> ImageContent:
+    """Return what a base build of the mirror holds: its release's core packages, all in its
+    one layer, and their vulnerabilities (as many per package as an app image has). `plan`
+    names it (its repository in the mirror, tags, build and scan times)."""
+    rng = rng_for(seed, "base-image", build.base.key, build.window)
+    core = cat.os_pkgs(build.base)[: cat.core(build.base)]
+    os_pkgs = [(p, build.diff_id) for p in core]
+    share = len(core) / max(1, cat.packages)
+    findings = _findings(rng, cat, plan, round(vulns * share), os_pkgs, [])
+    return ImageContent(plan, os_pkgs, None, [], findings, [build.diff_id], [build.size],
+                        [sha256_of(build.diff_id, "gzip")], build.config, build.config_bytes,
+                        build.image_id, build.manifest_bytes, build.digest)

@@ -6,6 +6,7 @@ depend on the order in which an app's images were built (the newest one may also
 
 from __future__ import annotations
 
+import random
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -78,26 +79,49 @@ def _tag(style: str, plan: ImagePlan, k: int) -> str:
     return "main-" + hexid(plan.app, plan.index, n=8)[:7]
 
 
-def plan_fleet(seed: int, images: int, now: datetime) -> list[ImagePlan]:
-    """Return the plans of `images` images, in index order, with tags and file names set.
+def _style(seed: int, app: str) -> tuple[str, random.Random]:
+    rng = rng_for(seed, "app", app)
+    return rng.choices(("semver", "date", "sha", "latest"), weights=(60, 15, 10, 15))[0], rng
 
-    Each app tags its builds one way (semver, date, git sha, or only `latest`); the newest build of
-    most apps also carries `latest`, and older builds of a `latest`-only app carry no tag at all.
+
+def tag_style(seed: int, app: str) -> tuple[str, bool]:
+    """Return how `app` tags its builds (`semver`, `date`, `sha`, or `latest` only), and whether
+    its newest build also carries `latest`."""
+    style, rng = _style(seed, app)
+    return style, style == "latest" or rng.random() < 0.6
+
+
+def assign_tags(seed: int, plans: list[ImagePlan]) -> None:
+    """Set the tags and file names of `plans` (the whole fleet), from each app's builds in the
+    order they were built.
+
+    Each app tags its builds one way (`tag_style`); the newest build of most apps also carries
+    `latest`, and older builds of a `latest`-only app carry no tag at all.
     """
-    plans = [_plan_one(seed, i, now) for i in range(images)]
     by_app: dict[str, list[ImagePlan]] = {}
     for p in plans:
         by_app.setdefault(p.app, []).append(p)
     for app, group in by_app.items():
-        rng = rng_for(seed, "app", app)
-        style = rng.choices(("semver", "date", "sha", "latest"), weights=(60, 15, 10, 15))[0]
+        style, rng = _style(seed, app)
         group.sort(key=lambda p: p.created)
         for k, p in enumerate(group):
             p.tags = [] if style == "latest" else [_tag(style, p, k)]
         if style == "latest" or rng.random() < 0.6:
             group[-1].tags.append("latest")
-    width = max(4, len(str(images - 1)))
+    width = max(4, len(str(len(plans) - 1)))
     for p in plans:
         label = re.sub(r"[^A-Za-z0-9._-]", "_", p.tags[0] if p.tags else "untagged")
         p.stem = f"{p.index:0{width}d}-{p.app}-{label}"
+
+
+def plan_images(seed: int, images: int, now: datetime) -> list[ImagePlan]:
+    """Return the plans of `images` images, in index order, before tags are set."""
+    return [_plan_one(seed, i, now) for i in range(images)]
+
+
+def plan_fleet(seed: int, images: int, now: datetime) -> list[ImagePlan]:
+    """Return the plans of `images` images, in index order, with tags and file names set
+    (`assign_tags`)."""
+    plans = plan_images(seed, images, now)
+    assign_tags(seed, plans)
     return plans

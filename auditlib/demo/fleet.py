@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import gc
 from collections import deque
-from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import datetime
 from pathlib import Path
 
 from auditlib.demo._image import Catalog, build_content
 from auditlib.demo._plan import plan_fleet
 from auditlib.demo._syft_doc import syft_pieces
 from auditlib.demo._trivy_doc import trivy_bytes
-from auditlib.files import atomic_path
+from auditlib.demo._util import fleet_now, write_pieces
 from auditlib.identity import SYNTHETIC_LABEL, SYNTHETIC_REGISTRY
 
 README_NAME = "README.txt"
@@ -58,19 +57,6 @@ class FleetInfo:
     """The seed the fleet was generated from."""
 
 
-def _write(path: Path, pieces: Iterable[bytes]) -> int:
-    """Write `pieces` to `path` through a hidden temporary file (`auditlib.load` never reads it);
-    return the size written. Not fsynced: a synthetic fleet is made again, not recovered.
-
-    Raises:
-        OSError: if it cannot be written.
-    """
-    with atomic_path(path, sync=False) as tmp, tmp.open("wb") as f:
-        f.writelines(pieces)
-        size = f.tell()
-    return size
-
-
 def write_fleet(out_dir: Path, images: int = 1000, seed: int = 7, vulns_per_image: int = 300,
                 packages_per_image: int = 400, files_per_image: int = 8000,
                 now: datetime | None = None) -> FleetInfo:
@@ -103,10 +89,7 @@ def write_fleet(out_dir: Path, images: int = 1000, seed: int = 7, vulns_per_imag
     if images < 1 or min(vulns_per_image, packages_per_image, files_per_image) < 0:
         raise ValueError(f"write_fleet: images must be at least 1 (got {images}) and the "
                          "per-image figures must not be negative")
-    if now is None:
-        now = datetime.combine(datetime.now(UTC).date(), time(), tzinfo=UTC)
-    elif now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
+    now = fleet_now(now)
     out_dir = Path(out_dir)
     trivy_dir, syft_dir = out_dir / "trivy", out_dir / "syft"
     trivy_dir.mkdir(parents=True, exist_ok=True)
@@ -127,8 +110,8 @@ def write_fleet(out_dir: Path, images: int = 1000, seed: int = 7, vulns_per_imag
                 content = build_content(seed, catalog, plan, vulns_per_image, packages)
                 name = f"{plan.stem}.json"
                 trivy = [trivy_bytes(seed, content)]
-                pending.append(writer.submit(_write, trivy_dir / name, trivy))
-                pending.append(writer.submit(_write, syft_dir / name, syft_pieces(content)))
+                pending.append(writer.submit(write_pieces, trivy_dir / name, trivy))
+                pending.append(writer.submit(write_pieces, syft_dir / name, syft_pieces(content)))
                 while len(pending) > 4:
                     total += pending.popleft().result()
             total += sum(f.result() for f in pending)

@@ -282,6 +282,7 @@ def load_planned(
     *,
     progress: Callable[[str], None] | None = None,
     workers: int | None = None,
+    collected_at: datetime | None = None,
 ) -> AuditData:
     """Read the files the plan reads (`loader.load` on the paths given, leaving out the unchanged
     ones), resolving image ids against the carried documents too.
@@ -290,6 +291,7 @@ def load_planned(
         plan: from `plan_ingest`.
         progress: called with each file path once it has been read.
         workers: as `loader.load`.
+        collected_at: as `loader.load` (default now).
 
     Returns:
         The tables of the files read (a carried document whose image the new files resolve is
@@ -299,7 +301,8 @@ def load_planned(
         StoreError: if the store's snapshots holding carried rows cannot be read.
     """
 
-    data = load(*plan.paths, progress=progress, workers=workers, exclude=set(plan.unchanged))
+    data = load(*plan.paths, progress=progress, workers=workers, exclude=set(plan.unchanged),
+                collected_at=collected_at)
     if not plan.unchanged or data.scans.empty:
         return data
     ctx = _carried_identity(plan)
@@ -314,7 +317,8 @@ def load_planned(
     ].astype(str)
     if len(again):
         keep = set(plan.unchanged) - set(again)
-        extra = load(*plan.paths, workers=workers, exclude=keep | {f.path for f in data.files})
+        extra = load(*plan.paths, workers=workers, exclude=keep | {f.path for f in data.files},
+                     collected_at=collected_at)
         extra.files = [f for f in extra.files if f.path in set(again)]
         for f in extra.files:
             if progress is not None:
@@ -365,14 +369,17 @@ def _resolve_with(data: AuditData, ctx: AuditData) -> AuditData:
 
 
 def commit_ingest(
-    plan: IngestPlan, data: AuditData, *, created_at: datetime | None = None
+    plan: IngestPlan, data: AuditData, *, created_at: datetime | None = None,
+    sources: Iterable[str] = (),
 ) -> Path:
     """Write the snapshot of an incremental ingest and update the stat cache.
 
     Args:
         plan: from `plan_ingest`.
-        data: from `load_planned`.
+        data: from `load_planned` (and, in the same snapshot, sources a collector read).
         created_at: the time to record (default now; see `store.write_snapshot`).
+        sources: the endpoints given besides the plan's paths (engines, registries), for the
+            manifest.
 
     Returns:
         The folder of the new snapshot.
@@ -383,7 +390,7 @@ def commit_ingest(
     """
     read = {f.path for f in data.files}
     carried = [c for s, c in plan.unchanged.items() if s not in read]
-    snap = write_snapshot(plan.store, data, sources=list(plan.paths), carried=carried,
+    snap = write_snapshot(plan.store, data, sources=[*plan.paths, *sources], carried=carried,
                           removed=plan.removed, created_at=created_at)
     try:
         update_stat_cache(plan, data)

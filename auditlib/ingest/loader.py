@@ -25,6 +25,7 @@ def load(
     progress: Progress | None = None,
     workers: int | None = None,
     exclude: Collection[str] = (),
+    collected_at: datetime | None = None,
 ) -> AuditData:
     """Read scanner outputs and SBOMs from files and folders into tables.
 
@@ -41,12 +42,13 @@ def load(
             either way.
         exclude: files to leave out, named as they are found (`str(path)`): an incremental
             ingest's unchanged files (`auditlib.ingest.incremental`).
+        collected_at: the rows' `collected_at` (default now; a backfill gives a past time).
 
     Returns:
         The tables, with `files` saying what each file gave.
     """
     candidates = [c for c in find_files(*paths) if str(c.path) not in exclude]
-    collected_at = datetime.now(UTC)
+    collected_at = collected_at or datetime.now(UTC)
     n = fanout.auto_workers(candidates) if workers is None else max(1, workers)
     if n == 1 or len(candidates) < 2:
         data = load_files(candidates, collected_at=collected_at)

@@ -6,18 +6,20 @@ three functions; none writes a snapshot its own way.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
-from auditlib.data import AuditData
-from auditlib.ingest.collect import CollectRequest, collect
+from auditlib.data import AuditData, merge
+from auditlib.ingest.collect import CollectRequest, collect, to_audit_data
 from auditlib.ingest.incremental import IngestPlan, commit_ingest, load_planned, plan_ingest
 from auditlib.ingest.loader import load
 from auditlib.scanners.report import ScanReport
 from auditlib.scanners.runner import ProgressCallback, run_scans
 from auditlib.scanners.targets import EngineImage, Target
 from auditlib.scanners.tools import ScanSettings
+from auditlib.sources.record import Collection
 from auditlib.store.layout import StorePath
 from auditlib.store.write import write_snapshot
 
@@ -54,7 +56,8 @@ class Ingested:
 
 def ingest_paths(store: StorePath, paths: Iterable[str | os.PathLike[str]], *,
                  full: bool = False, planned: Callable[[int], None] | None = None,
-                 progress: FileProgress | None = None) -> Ingested:
+                 progress: FileProgress | None = None,
+                 collections: Sequence[Collection] = (), at: datetime | None = None) -> Ingested:
     """Ingest files and folders into a new snapshot, reading only what changed.
 
     Args:
@@ -63,6 +66,10 @@ def ingest_paths(store: StorePath, paths: Iterable[str | os.PathLike[str]], *,
         full: read every file again, even those unchanged since the store read them.
         planned: called once with the number of files to read (for a progress bar).
         progress: called with each file path once it has been read.
+        collections: sources a collector read in the same run (`ingest.collect.collections`),
+            written into the same snapshot.
+        at: when the snapshot and its rows were taken (default now). A backfill gives past
+            times, oldest first (`auditlib demo` writes its history so).
 
     Raises:
         StoreError: if the store cannot be read or written.
@@ -70,8 +77,11 @@ def ingest_paths(store: StorePath, paths: Iterable[str | os.PathLike[str]], *,
     plan = plan_ingest(store, paths, full=full)
     if planned is not None:
         planned(len(plan.to_parse))
-    data = load_planned(plan, progress=progress)
-    return Ingested(plan, data, commit_ingest(plan, data))
+    data = load_planned(plan, progress=progress, collected_at=at)
+    if collections:
+        data = merge(data, to_audit_data(collections, collected_at=at))
+    snapshot = commit_ingest(plan, data, created_at=at, sources=[c.source for c in collections])
+    return Ingested(plan, data, snapshot)
 
 
 @dataclass

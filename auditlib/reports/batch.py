@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,7 +85,8 @@ def run_reports(names: list[str], *, store: str | Path, out: str | Path,
                 parameters: Mapping[str, Any] | None = None, kernel: str | None = None,
                 notebooks: Path | None = None, cell_timeout: int | None = None,
                 run_dir: Path | None = None, started: StartReport | None = None,
-                finished: Callable[[ReportRun], None] | None = None) -> Batch:
+                finished: Callable[[ReportRun], None] | None = None,
+                workers: int = 1) -> Batch:
     """Run the reports `names` into one run folder (a new one under `out` unless `run_dir`),
     then rebuild `out/index.html`.
 
@@ -99,6 +101,8 @@ def run_reports(names: list[str], *, store: str | Path, out: str | Path,
         run_dir: the run folder to write into.
         started: called as each report starts (for a progress bar).
         finished: called with each report's run when it ends.
+        workers: reports run at once, each in its own kernel (more is faster on several cores,
+            and holds the store in memory once per kernel).
 
     Raises:
         ParameterError: if a parameter is not one of the notebooks', or a value is bad.
@@ -107,13 +111,19 @@ def run_reports(names: list[str], *, store: str | Path, out: str | Path,
     per_report = split_parameters(names, dict(parameters or {}), notebooks)
     kernel_name = find_kernel(kernel)
     folder = run_dir or new_run_dir(out)
-    runs = []
-    for name in names:
+
+    def one(name: str) -> ReportRun:
         cells = started(name) if started is not None else None
         run = run_report(name, store=store, run_dir=folder, parameters=per_report[name],
                          kernel=kernel_name, notebooks=notebooks, progress=cells,
                          cell_timeout=cell_timeout)
-        runs.append(run)
         if finished is not None:
             finished(run)
+        return run
+
+    if workers > 1 and len(names) > 1:
+        with ThreadPoolExecutor(min(workers, len(names)), thread_name_prefix="report") as pool:
+            runs = list(pool.map(one, names))
+    else:
+        runs = [one(name) for name in names]
     return Batch(runs, folder, write_index(out))

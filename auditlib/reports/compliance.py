@@ -49,11 +49,13 @@ def _severe(df: pd.DataFrame, threshold: str) -> pd.DataFrame:
 
 def evaluate_policy(r: Report) -> Evaluation:
     """Return the policy's results of the report's assessment (the `policy` parameter, else the
-    default policy), and record them in the summary."""
+    default policy), and record them in the summary: per status, and per rule and status."""
     ev = r.assessment.evaluation
     policy = ev.policy
+    per_rule = rule_table(ev).set_index("rule")[list(STATUSES)]
     r.record(policy=policy.source, rules=[c.rule.slug for c in policy.enabled()],
-             results={s: ev.count(s) for s in STATUSES}, rule_errors=ev.errors)
+             results={s: ev.count(s) for s in STATUSES}, rule_errors=ev.errors,
+             rule_results=per_rule.to_dict("index"))
     return ev
 
 
@@ -396,9 +398,11 @@ def license_risks(r: Report, n: int = 25) -> pd.DataFrame:
 
 def dockerfile_findings(r: Report) -> pd.DataFrame:
     """Return the failed Dockerfile and image-config checks (hadolint, Trivy, Dockle), one row
-    per check: tool, rule, title, severity, findings, files or images."""
+    per check: tool, rule, title, severity, findings, files or images; record how many failed
+    checks and Dockerfiles there are."""
     m = r.data.misconfigurations
     m = m[m["status"].astype("string").fillna("fail").eq("fail")]
+    r.record(dockerfile_findings=len(m), dockerfiles=len(r.data.dockerfiles))
     if m.empty:
         return pd.DataFrame()
     where = m["file_path"].astype("string").fillna(m["target"].astype("string"))

@@ -11,18 +11,26 @@ from auditlib.fleet.coverage import vulnerability_scanned, with_sbom
 from auditlib.tables import DERIVED_TABLES, TABLES, get_table
 
 
+def _images(df: pd.DataFrame) -> str:
+    """Return how many distinct images a table's rows name, or '' for a table without images."""
+    return f"{df['image_id'].nunique():,}" if "image_id" in df.columns else ""
+
+
 def table_guide(data: AuditData) -> pd.DataFrame:
     """Return one row per table (read from sources, then computed): what a row is, its key,
-    its columns, and its rows in `data` (computed tables: how to get them)."""
+    its columns, its rows in `data` (computed tables: how to get them), and how many distinct
+    images those rows name (the `images` table has a row per image and source document, so its
+    rows are not its images)."""
     rows = [{"table": t.name, "one row per": t.row, "key": ", ".join(t.key),
-             "columns": len(t.columns), "rows": f"{len(getattr(data, t.name)):,}"}
+             "columns": len(t.columns), "rows": f"{len(getattr(data, t.name)):,}",
+             "images": _images(getattr(data, t.name))}
             for t in TABLES]
     how = {"policy_results": "assessment.evaluation.results",
            "policy_scores": "assessment.evaluation.scores",
            "staleness": "assessment.staleness",
            "os_end_of_life": "assessment.eol"}
     rows += [{"table": t.name, "one row per": t.row, "key": ", ".join(t.key),
-              "columns": len(t.columns), "rows": how.get(t.name, "computed")}
+              "columns": len(t.columns), "rows": how.get(t.name, "computed"), "images": ""}
              for t in DERIVED_TABLES]
     return pd.DataFrame(rows)
 

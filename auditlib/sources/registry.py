@@ -46,7 +46,7 @@ from auditlib.sources._registry_http import (
     shorten,
 )
 from auditlib.sources._registry_limits import RegistryLimits
-from auditlib.sources._registry_manifest import SHORT_NAMES, ResolvedImage
+from auditlib.sources._registry_manifest import SHORT_NAMES, Manifest, ResolvedImage
 from auditlib.sources._registry_platform import Platform
 from auditlib.sources.docker_credentials import Credentials, CredentialsError, credentials_for
 from auditlib.sources.image_config import image_record
@@ -56,11 +56,14 @@ __all__ = [
     "FORMAT",
     "Credentials",
     "CredentialsError",
+    "Manifest",
     "RegistryClient",
     "RegistryError",
     "RegistryLimits",
+    "ResolvedImage",
     "RetryPolicy",
     "collect_registry",
+    "repository_records",
 ]
 
 FORMAT = "oci-registry"
@@ -150,11 +153,11 @@ def _safe(text: str, secrets: Iterable[str]) -> str:
     return scrub(text, secrets)
 
 
-def _tag_row(repo: _Repo, tag: str, img: ResolvedImage) -> Row:
+def _tag_row(registry: str, repository: str, tag: str, img: ResolvedImage) -> Row:
     created = img.config.get("created")
     return {
-        "registry": repo.registry,
-        "repository": repo.repository,
+        "registry": registry,
+        "repository": repository,
         "tag": tag,
         "manifest_digest": img.top.digest,
         "media_type": img.top.media_type,
@@ -166,8 +169,18 @@ def _tag_row(repo: _Repo, tag: str, img: ResolvedImage) -> Row:
     }
 
 
-def _records(repo: _Repo, found: list[tuple[str, ResolvedImage]]) -> list[Record]:
-    """Return one record per image config of the repository, with every tag naming it."""
+def repository_records(registry: str, repository: str, source: str,
+                       found: Sequence[tuple[str, ResolvedImage]]) -> list[Record]:
+    """Return the records of one repository's tags: one per image config, with every tag (and
+    digest) naming it, its `registry_tags` rows beside its image rows.
+
+    Args:
+        registry: the registry host (`ghcr.io`, `127.0.0.1:5000`).
+        repository: the repository in it (`org/app`).
+        source: the repository's endpoint (`https://ghcr.io/org/app`).
+        found: (tag or digest asked for, what it resolved to), in any order.
+    """
+    name = f"{registry}/{repository}"
     groups: dict[str, list[tuple[str, ResolvedImage]]] = {}
     for ref, img in found:
         groups.setdefault(img.config_digest, []).append((ref, img))
@@ -176,17 +189,17 @@ def _records(repo: _Repo, found: list[tuple[str, ResolvedImage]]) -> list[Record
         members.sort(key=lambda m: _natural(m[0]))
         tags = [r for r, _ in members if not _is_digest_ref(r)]
         first = members[0][1]
-        digests = sorted({f"{repo.name}@{img.top.digest}" for _, img in members})
-        refs = [f"{repo.name}:{t}" for t in tags]
-        rows = [_tag_row(repo, t, img) for t, img in members if t in tags]
+        digests = sorted({f"{name}@{img.top.digest}" for _, img in members})
+        refs = [f"{name}:{t}" for t in tags]
+        rows = [_tag_row(registry, repository, t, img) for t, img in members if t in tags]
         records.append(
             image_record(
                 first.config,
                 image_id=image_id,
                 fmt=FORMAT,
                 version=SHORT_NAMES.get(first.top.media_type, "unknown"),
-                source=repo.source,
-                host=repo.registry,
+                source=source,
+                host=registry,
                 reference=refs[0] if refs else digests[0],
                 tags=refs,
                 repo_digests=digests,
@@ -380,7 +393,9 @@ def _collect(
     secrets = [s for c in clients.values() for s in c.secrets()]
     out: dict[str, Collection] = {}
     for repo in plan:
-        col = Collection(repo.source, FORMAT, records=_records(repo, found[id(repo)]))
+        records = repository_records(repo.registry, repo.repository, repo.source,
+                                     found[id(repo)])
+        col = Collection(repo.source, FORMAT, records=records)
         for reason in repo.errors:
             col.error(_safe(reason, secrets))
         for text in repo.given:
