@@ -67,3 +67,10 @@ def write_json(tmp_path: Path):  # type: ignore[no-untyped-def]
         return p
 
     return _write
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _default_store_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Point the default store (`AUDITLIB_STORE`) at a temporary folder for the whole run: no
+    test writes `./auditlib-store` of the checkout it runs in."""
+    os.environ["AUDITLIB_STORE"] = str(tmp_path_factory.mktemp("default-store") / "store")

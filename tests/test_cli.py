@@ -104,12 +104,14 @@ def test_demo_makes_a_synthetic_fleet_and_ingests_it(tmp_path: Path) -> None:
 
 
 def test_demo_leaves_a_folder_it_did_not_make(tmp_path: Path) -> None:
-    (tmp_path / "demo-store").mkdir()
-    (tmp_path / "demo-store" / "notes.txt").write_text("mine")
-    result = CliRunner().invoke(main, ["demo", "--images", "2", "--out", str(tmp_path)])
+    (tmp_path / "demo-fleet").mkdir()
+    (tmp_path / "demo-fleet" / "notes.txt").write_text("mine")
+    result = CliRunner().invoke(main, ["demo", "--images", "2", "--out", str(tmp_path),
+                                       "--store", str(tmp_path / "demo-store")])
     assert result.exit_code == 2
-    assert "demo-store: exists and is not a store an earlier `auditlib demo` made" in result.output
-    assert (tmp_path / "demo-store" / "notes.txt").read_text() == "mine"
+    assert "demo-fleet: exists and is not a synthetic demo fleet an earlier `auditlib demo` made" \
+        in result.output
+    assert (tmp_path / "demo-fleet" / "notes.txt").read_text() == "mine"
 
 
 def test_demo_never_writes_into_a_store_of_other_data(tmp_path: Path) -> None:

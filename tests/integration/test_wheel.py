@@ -53,7 +53,7 @@ def test_installed_demo_and_explore_from_another_folder(venv: Path, tmp_path: Pa
     demo = _run([str(venv / "bin" / "auditlib"), "demo", "--images", "6"], work)
     assert demo.returncode == 0, demo.stdout + demo.stderr
     assert "Traceback" not in demo.stderr
-    assert "SYNTHETIC demo fleet: 6 images" in demo.stdout
+    assert "SYNTHETIC demo fleet: 6 app images" in demo.stdout
     assert (work / "auditlib-store").is_dir()
     (run,) = (work / "reports").glob("run-*")
     for page in ("compliance", "staleness"):

@@ -36,7 +36,8 @@ GOOD_NEWS = {
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
     """`auditlib demo --images 24`, run once."""
-    done = demo_job(tmp_path_factory.mktemp("demo"), images=24)
+    out = tmp_path_factory.mktemp("demo")
+    done = demo_job(out, images=24, store=out / "demo-store")
     assert not done.errors and not done.batch.failed, done.batch.failed
     return done
 
