@@ -42,8 +42,8 @@ MIN_PARALLEL_BYTES = 256 * 1024**2
 """Below this much data, starting worker processes costs more than it saves."""
 
 
-def auto_workers(candidates: list[Candidate]) -> int:
-    """Return how many processes to read `candidates` with: 1 when small, else the cores (max 8)."""
+def readable_bytes(candidates: list[Candidate]) -> int:
+    """Return the bytes of the candidates that will be read (a file gone since is 0)."""
     total = 0
     for c in candidates:
         if c.skip_reason is None:
@@ -51,7 +51,12 @@ def auto_workers(candidates: list[Candidate]) -> int:
                 total += c.path.stat().st_size
             except OSError:
                 pass
-    if total < MIN_PARALLEL_BYTES:
+    return total
+
+
+def auto_workers(candidates: list[Candidate]) -> int:
+    """Return how many processes to read `candidates` with: 1 when small, else the cores (max 8)."""
+    if readable_bytes(candidates) < MIN_PARALLEL_BYTES:
         return 1
     return max(1, min(os.cpu_count() or 1, 8, len(candidates)))
 
@@ -64,13 +69,7 @@ def pack(data: AuditData) -> Part:
 def shard_count(candidates: list[Candidate], workers: int) -> int:
     """Return how many shards to read `candidates` in: `SHARDS_PER_WORKER` per worker, so that a
     worker free early takes the next, but none under `MIN_SHARD_BYTES`, and at least `workers`."""
-    total = 0
-    for c in candidates:
-        if c.skip_reason is None:
-            try:
-                total += c.path.stat().st_size
-            except OSError:
-                pass
+    total = readable_bytes(candidates)
     return max(workers, min(workers * SHARDS_PER_WORKER, total // MIN_SHARD_BYTES))
 
 
