@@ -110,7 +110,11 @@ def run_reports(names: list[str], *, store: str | Path, out: str | Path,
     """
     per_report = split_parameters(names, dict(parameters or {}), notebooks)
     kernel_name = find_kernel(kernel)
-    folder = run_dir or new_run_dir(out)
+    # Absolute paths: papermill changes the process's working folder while a notebook runs, so a
+    # relative path would mean another folder to a report running beside it.
+    out, store = Path(out).resolve(), Path(store).resolve()
+    notebooks = notebooks.resolve() if notebooks is not None else None
+    folder = (run_dir or new_run_dir(out)).resolve()
 
     def one(name: str) -> ReportRun:
         cells = started(name) if started is not None else None

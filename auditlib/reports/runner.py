@@ -293,8 +293,9 @@ def run_report(
     from papermill.exceptions import PapermillExecutionError
 
 
+    run_dir = Path(run_dir).resolve()  # papermill changes the working folder while it runs
     src = notebook_path(name, notebooks)
-    params = prepare_parameters(name, src, store, parameters or {})
+    params = prepare_parameters(name, src, Path(store).resolve(), parameters or {})
     kernel_name = find_kernel(kernel)
     out_nb = run_dir / f"{name}.ipynb"
     total = _code_cells(src)
