@@ -23,7 +23,7 @@ from auditlib.assess.fix_first import EOL_SOON_DAYS, rank_fix_first
 from auditlib.assess.snapshots import SnapshotUse, current_snapshots
 from auditlib.data import AuditData
 from auditlib.eol.table import EolTable
-from auditlib.fleet.coverage import Coverage, vulnerability_scanned
+from auditlib.fleet.coverage import Coverage
 from auditlib.fleet.findings import SLA_DAYS, SLA_STATES, WARN_RATIO, sla_states
 from auditlib.fleet.select import filter_images
 from auditlib.fleet.view import FleetView
@@ -94,7 +94,7 @@ class Assessment:
         """Return the `staleness` table: one row per image with its ranking of what to fix
         first (`auditlib.assess.fix_first`), rank 1 on top."""
         return rank_fix_first(staleness_of(self.view, self.abandonment_days), self.findings,
-                              self.evaluation, vulnerability_scanned(self.view.data),
+                              self.evaluation, self.view.vuln_scanned,
                               base_layer_sets(self.view))
 
     @property

@@ -179,7 +179,11 @@ def _eol_date(row: pd.Series) -> str:
 def _image_items(st: pd.DataFrame) -> list[Item]:
     """Return the end-of-life and base-drift items of the staleness facts."""
     out: list[Item] = []
-    for _, row in st.iterrows():
+    eol = st["os_is_eol"].astype("boolean")
+    days_to = pd.to_numeric(st["os_days_to_eol"], errors="coerce")
+    hit = (eol.fillna(False) | (eol.notna() & (days_to <= EOL_SOON_DAYS)).fillna(False)
+           | st["base_drifted"].astype("boolean").fillna(False))
+    for _, row in st[hit.to_numpy(dtype=bool)].iterrows():  # only the images with an item
         i = str(row["image_id"])
         is_eol = row["os_is_eol"]
         days = _num(row["os_days_to_eol"])

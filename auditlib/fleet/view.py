@@ -27,7 +27,7 @@ from auditlib.fleet.bases import (
     find_bases,
     platforms,
 )
-from auditlib.fleet.coverage import Coverage, coverage, ids, image_ids
+from auditlib.fleet.coverage import Coverage, coverage, ids, image_ids, vulnerability_scanned
 from auditlib.fleet.findings import fixable_findings
 from auditlib.fleet.names import display_name, untagged_name
 from auditlib.fleet.names import shown_tag as _shown_tag
@@ -248,6 +248,11 @@ class FleetView:
     def fixable(self) -> pd.DataFrame:
         """Return the fixable findings with their SLA clock (`fleet.findings.fixable_findings`)."""
         return fixable_findings(self.data, self.as_of, self.first_seen_fixed)
+
+    @cached_property
+    def vuln_scanned(self) -> set[str]:
+        """Return the images a vulnerability scan covered (`fleet.coverage`), computed once."""
+        return vulnerability_scanned(self.data)
 
     @cached_property
     def coverage(self) -> Coverage:

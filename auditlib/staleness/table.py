@@ -19,7 +19,6 @@ from typing import Any, cast
 import pandas as pd
 
 from auditlib.fleet.bases import tag_key
-from auditlib.fleet.coverage import vulnerability_scanned
 from auditlib.fleet.view import FleetView, text
 from auditlib.identity import parse_reference
 from auditlib.normalize.times import build_time, utc_time
@@ -159,7 +158,7 @@ def staleness_of(ctx: FleetView, abandonment_days: int = ABANDONMENT_THRESHOLD_D
     lag = _newer_build(ctx)
     running = ctx.running["image_id"].value_counts()
     eol = ctx.eol
-    scanned = vulnerability_scanned(ctx.data)  # no fixable count is 0 only for these
+    scanned = ctx.vuln_scanned  # no fixable count is 0 only for these
     rows: list[dict[str, Any]] = []
     for image_id in ctx.image_ids:
         img = ctx.images.loc[image_id]
