@@ -343,6 +343,12 @@ def license_classes(r: Report) -> pd.DataFrame:
     return t
 
 
+def license_shown(table: pd.DataFrame) -> pd.DataFrame:
+    """Return the licence-class table to show: empty when no package is known at all (a table
+    of zeros would read as "no unknown licence"; `license_empty` says why instead)."""
+    return table if len(table) and table["packages"].sum() else table.iloc[0:0]
+
+
 def license_empty(r: Report) -> str:
     """Return what the licence section says when no package is known: why (no SBOM, no licence
     scan), never "unknown 0"."""
