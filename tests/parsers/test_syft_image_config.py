@@ -43,6 +43,7 @@ def _with_config() -> list[str]:
 
 
 def test_the_corpus_has_syft_configs() -> None:
+    corpus_path(BOOKWORM)  # skips (fails under CI=true) when the corpus is absent
     assert BOOKWORM in _with_config() and len(_with_config()) >= 4
 
 
