@@ -72,6 +72,10 @@ class AuditData:
     container_mounts: pd.DataFrame = field(default_factory=lambda: _empty("container_mounts"))
     container_changes: pd.DataFrame = field(default_factory=lambda: _empty("container_changes"))
     registry_tags: pd.DataFrame = field(default_factory=lambda: _empty("registry_tags"))
+    image_signatures: pd.DataFrame = field(default_factory=lambda: _empty("image_signatures"))
+    image_attestations: pd.DataFrame = field(
+        default_factory=lambda: _empty("image_attestations")
+    )
     packages: pd.DataFrame = field(default_factory=lambda: _empty("packages"))
     package_licenses: pd.DataFrame = field(default_factory=lambda: _empty("package_licenses"))
     vulnerabilities: pd.DataFrame = field(default_factory=lambda: _empty("vulnerabilities"))

@@ -246,6 +246,43 @@ REGISTRY_TAGS = _t(
     _c("platform_manifest_digest", "string", "Digest of the chosen platform's image manifest (the tag's own digest when it is not an index)."),
     *_IMAGE,
     _c("created_at", "datetime", "Config `created` of that image."),
+    _c("artifacts_checked", "boolean", "Whether the collector looked for the signatures, attestations and attached SBOMs of the manifest (cosign's `sha256-<digest>.sig|.att|.sbom` tags, the OCI referrers API and its fallback tag, BuildKit's attestation manifests): `image_signatures` and `image_attestations` then hold all it found, none being none. False when that lookup failed (an error of the collection says why); missing for a collection made before auditlib looked."),
+)
+
+_ARTIFACT_OF = (
+    *_IMAGE,
+    _c("registry", "category", "Registry host (`ghcr.io`, `127.0.0.1:5000`)."),
+    _c("repository", "category", "Repository path (`team/app`)."),
+    _c("subject_digest", "string", "The manifest the artifact is about: what a tag points at (an index for a multi-platform image), or the chosen platform's manifest."),
+    _c("found_by", "category", "Where it was found: `cosign-tag` (cosign's `sha256-<hex>.sig`, `.att` or `.sbom` tag), `referrers-api` (`/v2/<name>/referrers/<digest>`), `referrers-tag` (the OCI fallback tag `sha256-<hex>`), `buildkit-index` (an attestation manifest in the image's index)."),
+    _c("artifact_digest", "string", "Digest of the manifest that holds it."),
+    _c("layer_index", "Int64", "Which layer of that manifest it is (0-based)."),
+)
+_VERIFIED = (
+    _c("verified", "boolean", "True when a public key given (`--cosign-key`) verifies it and it is about the image's digest; false when keys were given and it failed (`failure` says why); missing when no key was given or it is not signed (unknown, never a pass)."),
+    _c("verified_by", "string", "The name of the key file that verified its signature."),
+    _c("failure", "string", "Why it did not verify: no key verifies the signature (the payload was changed, or another key signed it), it is about another digest, it cannot be read.", redacted=True),
+)
+
+IMAGE_SIGNATURES = _t(
+    "image_signatures", "cosign signature of an image's manifest found in its registry", ["scan_id", "subject_digest", "artifact_digest", "layer_index"],
+    *_ARTIFACT_OF,
+    _c("signed_digest", "string", "The digest the signed payload names (`critical.image.docker-manifest-digest`); a signature is this image's only when it equals `subject_digest`."),
+    _c("signed_reference", "string", "The repository the payload names (`critical.identity.docker-reference`).", redacted=True),
+    _c("keyless", "boolean", "Whether the signature carries a Fulcio certificate (keyless signing), which auditlib does not verify."),
+    *_VERIFIED,
+)
+
+IMAGE_ATTESTATIONS = _t(
+    "image_attestations", "attestation (an in-toto statement) or SBOM attached to an image's manifest in its registry", ["scan_id", "subject_digest", "artifact_digest", "layer_index"],
+    *_ARTIFACT_OF,
+    _c("kind", "category", "`attestation`: an in-toto statement (a cosign DSSE envelope, signed; or a BuildKit attestation, unsigned); `sbom`: an SBOM document attached as it is (`cosign attach sbom`, an SBOM artifact)."),
+    _c("media_type", "category", "The layer's media type (`application/vnd.dsse.envelope.v1+json`, `application/vnd.in-toto+json`, `text/spdx+json`)."),
+    _c("predicate_type", "string", "The statement's `predicateType` (`https://slsa.dev/provenance/v1`, `https://spdx.dev/Document`, `https://cyclonedx.org/bom`); an attached SBOM's media type.", redacted=True),
+    _c("predicate_kind", "category", "What that is: `provenance` (SLSA), `sbom-spdx`, `sbom-cyclonedx`, `sbom-syft`, `vulnerability-scan`, `vex`, `other`, or `unknown` (an envelope that could not be read)."),
+    _c("subject_matches", "boolean", "Whether the statement names the image's digest among its subjects; missing for an attached SBOM (it has no subject) or an unreadable envelope."),
+    _c("signed", "boolean", "Whether it carries a signature (a DSSE envelope with signatures); false for BuildKit's and attached SBOMs."),
+    *_VERIFIED,
 )
 
 PACKAGES = _t(
@@ -482,7 +519,8 @@ LOAD_ERRORS = Table(
 
 TABLES: tuple[Table, ...] = (
     SCANS, IMAGES, IMAGE_TAGS, IMAGE_LABELS, IMAGE_LAYERS, IMAGE_HISTORY, IMAGE_ENV,
-    CONTAINERS, CONTAINER_MOUNTS, CONTAINER_CHANGES, REGISTRY_TAGS, PACKAGES, PACKAGE_LICENSES,
+    CONTAINERS, CONTAINER_MOUNTS, CONTAINER_CHANGES, REGISTRY_TAGS, IMAGE_SIGNATURES,
+    IMAGE_ATTESTATIONS, PACKAGES, PACKAGE_LICENSES,
     PACKAGE_DEPENDENCIES, VULNERABILITIES, VULNERABILITY_CWES, VULNERABILITY_ALIASES,
     MISCONFIGURATIONS, SECRETS,
     DOCKERFILES, DOCKERFILE_STAGES, DOCKERFILE_SECRET_NAMES, LOAD_ERRORS,

@@ -10,6 +10,7 @@ from auditlib.cli.console import error, fail, progress, say
 from auditlib.cli.exits import Exit, leave
 from auditlib.cli.options import (
     allow_damaged_option,
+    cosign_key_option,
     engines_option,
     quiet_option,
     registries_option,
@@ -37,13 +38,14 @@ from auditlib.sources.registry import RegistryLimits
 @click.option("--docker-config", type=click.Path(dir_okay=False), default=None,
               help="The docker config.json with registry credentials (default: the docker CLI's).")
 @registry_limits_option
+@cosign_key_option
 @store_option
 @quiet_option
 @allow_damaged_option
 def collect(engines: tuple[str, ...], registries: tuple[str, ...], archives: tuple[str, ...],
             dockerfiles: tuple[str, ...], platform: str, insecure_registry: bool,
-            docker_config: str | None, registry_limits: RegistryLimits | None, store: Path,
-            quiet: bool) -> None:
+            docker_config: str | None, registry_limits: RegistryLimits | None,
+            cosign_keys: tuple[str, ...], store: Path, quiet: bool) -> None:
     """Collect image metadata from engines, registries, archives and Dockerfiles into a new
     snapshot.
 
@@ -63,6 +65,7 @@ def collect(engines: tuple[str, ...], registries: tuple[str, ...], archives: tup
         insecure_registries=insecure_registry,
         docker_config=docker_config,
         registry_limits=registry_limits,
+        cosign_keys=list(cosign_keys),
     )
     try:
         with progress("collecting", quiet=quiet) as bar:

@@ -12,6 +12,7 @@ import pandas as pd
 from auditlib.cli.console import fail, say
 from auditlib.errors import AuditlibError, ParameterError
 from auditlib.normalize.times import parse_time
+from auditlib.sources.cosign_keys import KeyFileError, load_keys
 from auditlib.sources.registry import RegistryLimits
 from auditlib.store.damage import ALLOW_DAMAGED_ENV
 from auditlib.store.layout import DEFAULT_STORE, STORE_ENV, StorePath, default_store
@@ -61,6 +62,21 @@ registry_limits_option = click.option(
     help="Change a limit of registry reads (auditlib.sources.registry.RegistryLimits), e.g. "
     "source_deadline=1200, max_tag_pages=5000. Repeatable.")
 """`--registry-limit NAME=VALUE`, repeatable, parsed to `RegistryLimits` (None when not given)."""
+
+def _cosign_keys(_ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]
+                 ) -> tuple[str, ...]:
+    try:
+        load_keys(value)
+    except KeyFileError as e:
+        raise click.BadParameter(str(e)) from None
+    return value
+
+
+cosign_key_option = click.option(
+    "--cosign-key", "cosign_keys", multiple=True, metavar="FILE", callback=_cosign_keys,
+    help="A cosign public key (cosign.pub) to verify the signatures and attestations found in "
+    "registries with. Repeatable; without one they are recorded, unverified.")
+"""`--cosign-key FILE`, repeatable, each checked to be a public key."""
 
 registries_option = click.option(
     "--registry", "registries", multiple=True, metavar="REPO",

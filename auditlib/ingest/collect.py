@@ -16,6 +16,7 @@ from auditlib.ingest.accumulate import Accumulator
 from auditlib.ingest.reader import ingest_output
 from auditlib.resolve import resolve_image_ids
 from auditlib.sources.archive import collect_archive
+from auditlib.sources.cosign_keys import load_keys
 from auditlib.sources.dockerfile import collect_dockerfile
 from auditlib.sources.engine import collect_engine, safe_url
 from auditlib.sources.record import Collection, scan_id_of
@@ -44,6 +45,9 @@ class CollectRequest:
     """The docker `config.json` to read registry credentials from (default: the docker CLI's)."""
     registry_limits: RegistryLimits | None = None
     """How far registries are read (bytes, timeouts, deadlines, pages); the defaults when None."""
+    cosign_keys: list[str] = field(default_factory=list)
+    """Public key files (`cosign.pub`) that verify the cosign signatures and attestations found
+    in registries; none: they are recorded unverified."""
 
 
 def _dockerfile_arg(text: str) -> tuple[str, str | None]:
@@ -74,6 +78,7 @@ def collections(req: CollectRequest, progress: Progress | None = None) -> list[C
                 insecure=req.insecure_registries,
                 docker_config=req.docker_config,
                 limits=req.registry_limits,
+                cosign_keys=load_keys(req.cosign_keys),
             )
         )
     for path in req.archives:

@@ -47,6 +47,7 @@ from auditlib.sources._registry_manifest import (
     ACCEPT,
     INDEX_TYPES,
     MANIFEST_TYPES,
+    OCI_INDEX,
     Manifest,
     ResolvedImage,
     digest_of,
@@ -58,6 +59,8 @@ from auditlib.sources.docker_credentials import Credentials
 
 DOCKER_HUB_API = "registry-1.docker.io"
 """Where Docker Hub's (`docker.io`) registry API answers."""
+INDEX_ACCEPT = OCI_INDEX
+"""What the referrers API answers."""
 TAG_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
 """A valid tag (the distribution reference grammar); tags listed that do not match are skipped."""
 
@@ -396,22 +399,25 @@ class RegistryClient:
             self._cache[(repository, found.digest)] = found
         return found
 
-    def blob(self, repository: str, digest: str, *, budget: Budget | None = None) -> bytes:
-        """Return blob `digest` of `repository` (at most `max_config_bytes`: only configs are
-        read), following redirects, verified against `digest`.
+    def blob(
+        self, repository: str, digest: str, *, budget: Budget | None = None,
+        what: str = "config blob", limit: str = "max_config_bytes",
+    ) -> bytes:
+        """Return blob `digest` of `repository` (at most the `limit` setting's bytes: configs,
+        and signature payloads and attestations with `max_artifact_bytes`), following
+        redirects, verified against `digest`.
 
         Raises:
             SourceLimitError: `budget` is spent.
-            RegistryError: not found, access refused, over `max_config_bytes`, or a digest
-                mismatch.
+            RegistryError: not found, access refused, over the limit, or a digest mismatch.
         """
         subject = f"{self.registry}/{repository}@{digest}"
         if not is_digest(digest):
             raise RegistryError(f"{subject}: not a valid blob digest")
         resp = self._get(
             f"/v2/{repository}/blobs/{digest}",
-            scope=f"repository:{repository}:pull", subject=subject, what="config blob",
-            limit="max_config_bytes", budget=budget,
+            scope=f"repository:{repository}:pull", subject=subject, what=what,
+            limit=limit, budget=budget,
         )
         if resp.status == 404:
             raise RegistryError(f"{subject}: blob not found ({resp.status_text()})", status=404)
@@ -423,6 +429,42 @@ class RegistryClient:
         if got != digest:
             raise RegistryError(f"{subject}: blob digest mismatch: its bytes hash to {got}")
         return resp.body
+
+    def referrers(
+        self, repository: str, digest: str, *, budget: Budget | None = None
+    ) -> list[Mapping[str, Any]] | None:
+        """Return the descriptors the OCI referrers API lists for manifest `digest`
+        (`/v2/<name>/referrers/<digest>`), or None when the registry does not have that API
+        (it answers 404, as distribution 2.8 does: then the fallback tag `sha256-<hex>` holds
+        them, `manifest(repository, "sha256-<hex>")`). One page is read (at most
+        `max_manifest_bytes`).
+
+        Raises:
+            SourceLimitError: `budget` is spent.
+            RegistryError: access refused, or an answer that is not an image index.
+        """
+        subject = f"{self.registry}/{repository}@{digest}"
+        if not is_digest(digest):
+            raise RegistryError(f"{subject}: not a valid manifest digest")
+        resp = self._get(
+            f"/v2/{repository}/referrers/{digest}",
+            scope=f"repository:{repository}:pull", subject=subject, what="referrers list",
+            limit="max_manifest_bytes", budget=budget, headers={"Accept": INDEX_ACCEPT},
+        )
+        if resp.status in (404, 405):
+            return None
+        if resp.status != 200:
+            raise RegistryError(
+                f"{subject}: cannot list referrers ({resp.status_text()})", status=resp.status
+            )
+        try:
+            body = orjson.loads(resp.body)
+        except orjson.JSONDecodeError:
+            body = None
+        found = body.get("manifests") if isinstance(body, dict) else None
+        if not isinstance(found, list):
+            raise RegistryError(f"{subject}: the referrers answer is not an image index")
+        return [d for d in found if isinstance(d, dict)]
 
     def config(
         self, repository: str, digest: str, *, budget: Budget | None = None

@@ -41,6 +41,9 @@ class RegistryLimits:
     """Largest manifest or index (the Docker engine's own limit)."""
     max_config_bytes: int = 16 * 1024 * 1024
     """Largest image config blob."""
+    max_artifact_bytes: int = 16 * 1024 * 1024
+    """Largest cosign signature payload or attestation envelope (an attestation can carry a whole
+    SBOM); one over it is a failure of that artifact, the others are read."""
     max_source_bytes: int = 256 * 1024 * 1024
     """Bytes read from the registry for one repository, everything together (tag list pages,
     manifests, configs, error bodies; content cached by digest is read once). Once passed, its

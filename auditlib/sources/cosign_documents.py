@@ -43,7 +43,8 @@ SBOM_MEDIA_TYPES: dict[str, str] = {
     "text/spdx+json": "sbom-spdx", "text/spdx": "sbom-spdx", "application/spdx+json": "sbom-spdx",
     "text/spdx+xml": "sbom-spdx",
     "application/vnd.cyclonedx+json": "sbom-cyclonedx",
-    "application/vnd.cyclonedx+xml": "sbom-cyclonedx", "application/vnd.cyclonedx": "sbom-cyclonedx",
+    "application/vnd.cyclonedx+xml": "sbom-cyclonedx",
+    "application/vnd.cyclonedx": "sbom-cyclonedx",
     "application/vnd.syft+json": "sbom-syft",
 }
 """Media types of SBOMs attached to images (`cosign attach sbom --type`, ORAS artifacts), and

@@ -24,6 +24,7 @@ import fnmatch
 import logging
 import os
 import re
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ import requests
 from auditlib.errors import AuditlibError
 from auditlib.identity import parse_reference
 from auditlib.rows import Row
+from auditlib.sources._registry_artifacts import Found, find_artifacts, is_artifact_tag
 from auditlib.sources._registry_client import RegistryClient, TagListing
 from auditlib.sources._registry_http import (
     Budget,
@@ -48,6 +50,7 @@ from auditlib.sources._registry_http import (
 from auditlib.sources._registry_limits import RegistryLimits
 from auditlib.sources._registry_manifest import SHORT_NAMES, Manifest, ResolvedImage
 from auditlib.sources._registry_platform import Platform
+from auditlib.sources.cosign_keys import CosignKey
 from auditlib.sources.docker_credentials import Credentials, CredentialsError, credentials_for
 from auditlib.sources.image_config import image_record
 from auditlib.sources.record import Collection, Record
@@ -153,8 +156,13 @@ def _safe(text: str, secrets: Iterable[str]) -> str:
     return scrub(text, secrets)
 
 
-def _tag_row(registry: str, repository: str, tag: str, img: ResolvedImage) -> Row:
+def _tag_row(registry: str, repository: str, tag: str, img: ResolvedImage,
+             artifacts: Mapping[str, Found] | None) -> Row:
     created = img.config.get("created")
+    checked = None
+    if artifacts is not None:
+        looked = [artifacts.get(d) for d in {img.top.digest, img.manifest.digest}]
+        checked = all(f is not None and f.error is None for f in looked)
     return {
         "registry": registry,
         "repository": repository,
@@ -166,19 +174,24 @@ def _tag_row(registry: str, repository: str, tag: str, img: ResolvedImage) -> Ro
         "platform_manifest_digest": img.manifest.digest,
         "image_id": img.config_digest,
         "created_at": created if isinstance(created, str) else None,
+        "artifacts_checked": checked,
     }
 
 
 def repository_records(registry: str, repository: str, source: str,
-                       found: Sequence[tuple[str, ResolvedImage]]) -> list[Record]:
+                       found: Sequence[tuple[str, ResolvedImage]],
+                       artifacts: Mapping[str, Found] | None = None) -> list[Record]:
     """Return the records of one repository's tags: one per image config, with every tag (and
-    digest) naming it, its `registry_tags` rows beside its image rows.
+    digest) naming it, its `registry_tags` rows beside its image rows, and the
+    `image_signatures` and `image_attestations` rows of its manifests.
 
     Args:
         registry: the registry host (`ghcr.io`, `127.0.0.1:5000`).
         repository: the repository in it (`org/app`).
         source: the repository's endpoint (`https://ghcr.io/org/app`).
         found: (tag or digest asked for, what it resolved to), in any order.
+        artifacts: what `find_artifacts` found, by manifest digest; None when they were not
+            looked for (`registry_tags.artifacts_checked` then stays unknown).
     """
     name = f"{registry}/{repository}"
     groups: dict[str, list[tuple[str, ResolvedImage]]] = {}
@@ -191,7 +204,17 @@ def repository_records(registry: str, repository: str, source: str,
         first = members[0][1]
         digests = sorted({f"{name}@{img.top.digest}" for _, img in members})
         refs = [f"{name}:{t}" for t in tags]
-        rows = [_tag_row(registry, repository, t, img) for t, img in members if t in tags]
+        rows = [_tag_row(registry, repository, t, img, artifacts)
+                for t, img in members if t in tags]
+        subjects = sorted({d for _, img in members for d in (img.top.digest, img.manifest.digest)})
+        looked = [artifacts[d] for d in subjects if artifacts and d in artifacts]
+        extra = {
+            "registry_tags": rows,
+            "image_signatures": [{**r, "image_id": image_id} for f in looked
+                                 for r in f.signatures],
+            "image_attestations": [{**r, "image_id": image_id} for f in looked
+                                   for r in f.attestations],
+        }
         records.append(
             image_record(
                 first.config,
@@ -204,7 +227,7 @@ def repository_records(registry: str, repository: str, source: str,
                 tags=refs,
                 repo_digests=digests,
                 size_bytes=first.size_bytes,
-                extra_rows={"registry_tags": rows},
+                extra_rows={k: v for k, v in extra.items() if v},
             )
         )
     return records
@@ -229,6 +252,8 @@ def collect_registry(
     retry: RetryPolicy | None = None,
     verify: bool | str = True,
     progress: Progress | None = None,
+    cosign_keys: Sequence[CosignKey] = (),
+    artifacts: bool = True,
 ) -> list[Collection]:
     """Collect the tags of registry repositories, and the images they point at.
 
@@ -259,6 +284,12 @@ def collect_registry(
         verify: TLS verification: True, False, or the path of a CA bundle.
         progress: called (from worker threads) with `registry/repository:tag` once each tag
             has been read.
+        cosign_keys: public keys (`auditlib.sources.cosign_keys.load_keys`) that verify the
+            cosign signatures and attestations found; none: they are recorded, unverified.
+        artifacts: look for each image's signatures, attestations and attached SBOMs (cosign's
+            tags, the OCI referrers API and its fallback tag, BuildKit's attestation
+            manifests; `_registry_artifacts`). Tags of cosign's scheme are never read as
+            images.
 
     Returns:
         One collection per repository (and one per string that is not a reference), in the
@@ -292,7 +323,8 @@ def collect_registry(
         )
     try:
         return _collect(
-            plan, bad, clients, want, tag_filter, max_tags, workers, progress, repos, limits
+            plan, bad, clients, want, tag_filter, max_tags, workers, progress, repos, limits,
+            list(cosign_keys) if artifacts else None,
         )
     finally:
         if session is None:
@@ -330,6 +362,7 @@ def _collect(
     progress: Progress | None,
     given: Sequence[str],
     limits: RegistryLimits,
+    keys: list[CosignKey] | None,
 ) -> list[Collection]:
     # Each repository's clock runs while its listing is read, then from its first tag on: not
     # while it waits for the others to be listed.
@@ -345,7 +378,8 @@ def _collect(
             if not repo.whole:
                 return list(dict.fromkeys(repo.refs))
             listing = client.list_tags(repo.repository, budget=budget)
-            tags = _select(_skipped(repo, listing, client), tag_filter, max_tags, repo.name)
+            listed = [t for t in _skipped(repo, listing, client) if not is_artifact_tag(t)]
+            tags = _select(listed, tag_filter, max_tags, repo.name)
             return list(dict.fromkeys([*tags, *repo.refs]))
         except (AuditlibError, requests.RequestException, ValueError) as e:
             repo.errors.append(_message(repo.name, e))
@@ -354,6 +388,29 @@ def _collect(
             budget.stop()
             scheme = client.scheme or ("http" if is_loopback(client.host) else "https")
             repo.source = f"{scheme}://{repo.name}"
+
+    looked: dict[tuple[str, str], Found] = {}  # by (repository name, manifest digest)
+    looked_lock = threading.Lock()
+
+    def look_up(repo: _Repo, img: ResolvedImage, budget: Budget) -> None:
+        assert keys is not None
+        for digest in dict.fromkeys((img.top.digest, img.manifest.digest)):
+            with looked_lock:
+                if (repo.name, digest) in looked:
+                    continue
+            top = img.top if digest == img.manifest.digest and img.top.is_index else None
+            try:
+                found = find_artifacts(clients[repo.registry], repo.repository, digest, keys,
+                                       budget=budget, top=top)
+            except SourceLimitError as e:
+                found = Found(error=str(e).partition(": ")[2] or str(e))
+            if found.error is not None:
+                repo.errors.append(_message(
+                    f"{repo.name}@{digest}",
+                    AuditlibError(f"signatures and attestations not all read: {found.error}"),
+                ))
+            with looked_lock:
+                looked.setdefault((repo.name, digest), found)
 
     def read_tag(job: tuple[_Repo, str]) -> tuple[_Repo, str, ResolvedImage | str | None]:
         repo, ref = job
@@ -364,6 +421,8 @@ def _collect(
         if budget.spent() is None:
             try:
                 img = clients[repo.registry].image(repo.repository, ref, want, budget=budget)
+                if keys is not None:
+                    look_up(repo, img, budget)
             except SourceLimitError as e:
                 spent.setdefault(id(repo), str(e).partition(": ")[2])
             except (AuditlibError, requests.RequestException, ValueError) as e:
@@ -393,8 +452,11 @@ def _collect(
     secrets = [s for c in clients.values() for s in c.secrets()]
     out: dict[str, Collection] = {}
     for repo in plan:
+        mine = None if keys is None else {
+            d: f for (name, d), f in looked.items() if name == repo.name
+        }
         records = repository_records(repo.registry, repo.repository, repo.source,
-                                     found[id(repo)])
+                                     found[id(repo)], mine)
         col = Collection(repo.source, FORMAT, records=records)
         for reason in repo.errors:
             col.error(_safe(reason, secrets))

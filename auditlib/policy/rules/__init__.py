@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from auditlib.policy.model import Rule
-from auditlib.policy.rules import contents, freshness, licenses, runtime, tags, vulns
+from auditlib.policy.rules import (
+    contents,
+    freshness,
+    licenses,
+    runtime,
+    supply_chain,
+    tags,
+    vulns,
+)
 
 RULES: tuple[Rule, ...] = (
     *tags.RULES,        # no-latest-tag, pinned-base-image, trusted-registry
@@ -12,6 +20,7 @@ RULES: tuple[Rule, ...] = (
     *runtime.RULES,     # non-root-user, no-config-drift, derived-image, rollback-ready
     *licenses.RULES,    # license-policy
     *contents.RULES,    # no-baked-secrets, minimal-image, oci-labels
+    *supply_chain.RULES,  # signed-and-attested
 )
 """The rules, by theme."""
 
