@@ -123,8 +123,8 @@ SIGNED_AND_ATTESTED = Rule(
     "image lacks an SBOM attestation or a provenance attestation (Scout also wants provenance of "
     "mode max, which this rule does not check). Scout does not verify signatures.",
     others="`cosign verify --key cosign.pub` and `cosign verify-attestation --type "
-    "slsaprovenance`; admission controllers (Sigstore policy-controller, Kyverno `verifyImages`) enforce the same "
-    "before a pod runs.",
+    "slsaprovenance`; admission controllers (Sigstore policy-controller, Kyverno "
+    "`verifyImages`) enforce the same before a pod runs.",
     needs="registry_tags.artifacts_checked, image_signatures, image_attestations",
 )
 
