@@ -1,0 +1,279 @@
+"""Signatures and attestations in the real `docker-registry` (distribution 2.8) on 127.0.0.1.
+
+cosign cannot be installed here (not in Debian, PyPI or npm), so the test pushes what cosign
+pushes, in its exact shape (the manifests of `cosign sign --key` and `cosign attest --key`: the
+`sha256-<hex>.sig` and `.att` tags, an OCI manifest whose config is cosign's empty image config
+and whose layers are the simple-signing payload, its signature in the annotation
+`dev.cosignproject.cosign/signature`, and DSSE envelopes with `predicateType` annotations), signed
+with a P-256 key made by the test as `cosign generate-key-pair` makes one. Distribution 2.8 has no
+referrers API (it answers 404), so one image's signature and SBOM are pushed as OCI 1.1 artifacts
+(with `subject`) listed in the fallback tag `sha256-<hex>`, as ORAS and cosign's `oci-1-1` mode do
+on such registries. The real cosign documents are checked in tests/sources/test_cosign_verify.py.
+
+Images: `valid` (signed, provenance and SPDX attestations), `tampered` (its payload changed
+after signing), `other` (a valid signature of another image under its tag), `unsigned`, and
+`referrer` (signed and with an SBOM through the fallback tag). Collected with the signer's key,
+with an unknown key, and with none.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from auditlib.data import AuditData
+from auditlib.ingest.collect import to_audit_data
+from auditlib.policy import evaluate, load_policy
+from auditlib.sources.cosign_keys import CosignKey, load_key
+from auditlib.sources.registry import collect_registry
+from tests.integration.registry_server import (
+    Pusher,
+    RunningRegistry,
+    canonical_json,
+    digest_of,
+    registry_server,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+__all__ = ["registry_server"]  # the fixture, imported for pytest
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+SIMPLE_SIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
+DSSE = "application/vnd.dsse.envelope.v1+json"
+SLSA = "https://slsa.dev/provenance/v0.2"
+SPDX = "https://spdx.dev/Document"
+REPO = "signed/app"
+
+
+class Signer:
+    """A P-256 key pair, as `cosign generate-key-pair` makes (the public half as cosign.pub)."""
+
+    def __init__(self, folder: Path, name: str) -> None:
+        self.private = ec.generate_private_key(ec.SECP256R1())
+        self.pub = folder / name
+        self.pub.write_bytes(self.private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+
+    def sign(self, data: bytes) -> str:
+        return base64.b64encode(self.private.sign(data, ec.ECDSA(hashes.SHA256()))).decode()
+
+    def key(self) -> CosignKey:
+        return load_key(self.pub)
+
+
+def _cosign_config(layers: list[dict[str, Any]]) -> bytes:
+    """Cosign's image config of a signature or attestation manifest."""
+    return canonical_json({
+        "architecture": "", "config": {}, "created": "0001-01-01T00:00:00Z",
+        "history": [{"created": "0001-01-01T00:00:00Z"}], "os": "",
+        "rootfs": {"type": "layers", "diff_ids": [d["digest"] for d in layers]},
+    })
+
+
+def _payload(repo: str, digest: str) -> bytes:
+    """The simple-signing payload `cosign sign` signs."""
+    return json.dumps({
+        "critical": {"identity": {"docker-reference": repo},
+                     "image": {"docker-manifest-digest": digest},
+                     "type": "cosign container image signature"},
+        "optional": None,
+    }, separators=(",", ":")).encode()
+
+
+def _envelope(signer: Signer, digest: str, predicate_type: str,
+              predicate: dict[str, Any]) -> bytes:
+    """A DSSE envelope of an in-toto statement about `digest`, as `cosign attest` writes it."""
+    statement = json.dumps({
+        "_type": "https://in-toto.io/Statement/v0.1", "predicateType": predicate_type,
+        "subject": [{"name": REPO, "digest": {"sha256": digest.split(":", 1)[1]}}],
+        "predicate": predicate,
+    }).encode()
+    kind = b"application/vnd.in-toto+json"
+    pae = b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(statement), statement)
+    return json.dumps({
+        "payloadType": kind.decode(), "payload": base64.b64encode(statement).decode(),
+        "signatures": [{"keyid": "", "sig": signer.sign(pae)}],
+    }).encode()
+
+
+def _push_manifest(pusher: Pusher, reference: str, layers: list[dict[str, Any]],
+                   **extra: Any) -> str:
+    config = pusher.blob(REPO, _cosign_config(layers), OCI_CONFIG)
+    body = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": layers,
+            **extra}
+    return pusher.manifest(REPO, reference, body)[0]
+
+
+def _layer(pusher: Pusher, data: bytes, media_type: str, notes: dict[str, str]) -> dict[str, Any]:
+    return {**pusher.blob(REPO, data, media_type), "annotations": notes}
+
+
+def _image(pusher: Pusher, tag: str) -> str:
+    cfg = canonical_json({"architecture": "amd64", "os": "linux",
+                          "created": "2026-11-01T00:00:00Z",
+                          "config": {"User": "app", "Labels": {"tag": tag}},
+                          "rootfs": {"type": "layers", "diff_ids": []}})
+    body = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+            "config": pusher.blob(REPO, cfg, OCI_CONFIG),
+            "layers": [pusher.blob(REPO, f"layer of {tag}".encode(), OCI_LAYER)]}
+    return pusher.manifest(REPO, tag, body)[0]
+
+
+def _sign(pusher: Pusher, signer: Signer, target: str, *, payload: bytes | None = None,
+          tamper: bool = False) -> None:
+    signed = payload or _payload(f"{pusher.registry.host}/{REPO}", target)
+    sig = signer.sign(signed)
+    if tamper:  # changed after signing: the blob (and its digest) no longer match the signature
+        signed = signed.replace(b"cosign container image signature",
+                                b"cosign container image signaturE")
+    layer = _layer(pusher, signed, SIMPLE_SIGNING, {"dev.cosignproject.cosign/signature": sig})
+    _push_manifest(pusher, target.replace(":", "-") + ".sig", [layer])
+
+
+def _attest(pusher: Pusher, signer: Signer, target: str) -> None:
+    layers = [
+        _layer(pusher, _envelope(signer, target, SLSA, {"builder": {"id": "ci"},
+                                                        "buildType": "buildkit"}),
+               DSSE, {"dev.cosignproject.cosign/signature": "", "predicateType": SLSA}),
+        _layer(pusher, _envelope(signer, target, SPDX, {"spdxVersion": "SPDX-2.3"}),
+               DSSE, {"dev.cosignproject.cosign/signature": "", "predicateType": SPDX}),
+    ]
+    _push_manifest(pusher, target.replace(":", "-") + ".att", layers)
+
+
+def _referrers(pusher: Pusher, signer: Signer, target: str) -> None:
+    """A signature and an SBOM as OCI 1.1 artifacts of `target`, in the fallback tag's index."""
+    subject = {"mediaType": OCI_MANIFEST, "digest": target, "size": 0}
+    sig_layer = _layer(pusher, _payload(f"{pusher.registry.host}/{REPO}", target),
+                       SIMPLE_SIGNING, {})
+    payload = _payload(f"{pusher.registry.host}/{REPO}", target)
+    sig_layer["annotations"] = {"dev.cosignproject.cosign/signature": signer.sign(payload)}
+    sbom = _layer(pusher, b'{"spdxVersion": "SPDX-2.3"}', "text/spdx+json", {})
+    entries = []
+    for layer, kind in ((sig_layer, "application/vnd.dev.cosign.artifact.sig.v1+json"),
+                        (sbom, "application/spdx+json")):
+        empty = pusher.blob(REPO, b"{}", "application/vnd.oci.empty.v1+json")
+        body = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": kind,
+                "config": empty, "layers": [layer], "subject": subject}
+        digest, data = pusher.manifest(REPO, digest_of(canonical_json(body)), body)
+        entries.append({"mediaType": OCI_MANIFEST, "digest": digest, "size": len(data),
+                        "artifactType": kind})
+    index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}
+    pusher.manifest(REPO, target.replace(":", "-"), index)
+
+
+@pytest.fixture(scope="module")
+def signed_repo(registry_server: RunningRegistry, tmp_path_factory: pytest.TempPathFactory,
+                ) -> tuple[RunningRegistry, Signer, Signer, dict[str, str]]:
+    folder = tmp_path_factory.mktemp("keys")
+    signer, stranger = Signer(folder, "cosign.pub"), Signer(folder, "stranger.pub")
+    pusher = Pusher(registry_server)
+    digests = {tag: _image(pusher, tag)
+               for tag in ("valid", "tampered", "other", "unsigned", "referrer")}
+    _sign(pusher, signer, digests["valid"])
+    _attest(pusher, signer, digests["valid"])
+    _sign(pusher, signer, digests["tampered"], tamper=True)
+    _sign(pusher, signer, digests["other"],
+          payload=_payload(f"{registry_server.host}/{REPO}", digests["valid"]))
+    _referrers(pusher, signer, digests["referrer"])
+    return registry_server, signer, stranger, digests
+
+
+def _collect(registry: RunningRegistry, keys: list[CosignKey]) -> AuditData:
+    cols = collect_registry([f"{registry.host}/{REPO}"], cosign_keys=keys)
+    assert len(cols) == 1 and not cols[0].errors, cols[0].errors
+    return to_audit_data(cols)
+
+
+def _tags(data: AuditData) -> dict[str, str]:
+    rt = data.registry_tags
+    return dict(zip(rt["tag"].astype(str), rt["image_id"].astype(str), strict=True))
+
+
+def _verdicts(data: AuditData) -> dict[str, tuple[str, str]]:
+    r = evaluate(data, load_policy(None)).results
+    r = r[r["rule"] == "signed-and-attested"]
+    by_image = dict(zip(r["image_id"].astype(str),
+                        zip(r["status"].astype(str), r["evidence"].astype(str), strict=True),
+                        strict=True))
+    return {tag: by_image[image] for tag, image in _tags(data).items()}
+
+
+def test_signatures_verified_with_the_signers_key(signed_repo: Any) -> None:
+    registry, signer, _stranger, digests = signed_repo
+    data = _collect(registry, [signer.key()])
+    tags = _tags(data)
+    assert set(tags) == {"valid", "tampered", "other", "unsigned", "referrer"}  # no .sig images
+    assert data.registry_tags["artifacts_checked"].astype(bool).all()
+    sigs = data.image_signatures.assign(tag=data.image_signatures["image_id"].astype(str).map(
+        {v: k for k, v in tags.items()}))
+    by_tag = {t: g.iloc[0] for t, g in sigs.groupby("tag")}
+    assert set(by_tag) == {"valid", "tampered", "other", "referrer"}
+    assert by_tag["valid"]["verified"] and by_tag["valid"]["verified_by"] == "cosign.pub"
+    assert by_tag["valid"]["found_by"] == "cosign-tag"
+    assert by_tag["valid"]["signed_digest"] == digests["valid"]
+    assert not by_tag["tampered"]["verified"]
+    assert "does not verify" in by_tag["tampered"]["failure"]
+    assert not by_tag["other"]["verified"]
+    assert digests["valid"] in by_tag["other"]["failure"]
+    assert by_tag["referrer"]["verified"] and by_tag["referrer"]["found_by"] == "referrers-tag"
+    atts = data.image_attestations
+    valid = atts[atts["image_id"].astype(str) == tags["valid"]]
+    assert sorted(valid["predicate_kind"].astype(str)) == ["provenance", "sbom-spdx"]
+    assert valid["verified"].astype(bool).all() and valid["subject_matches"].astype(bool).all()
+    ref = atts[atts["image_id"].astype(str) == tags["referrer"]]
+    assert list(ref["kind"].astype(str)) == ["sbom"]
+    assert pd.isna(ref["verified"].iloc[0])  # an attached SBOM is not signed: unknown
+
+    verdicts = _verdicts(data)
+    assert verdicts["valid"][0] == "pass", verdicts["valid"]
+    assert "cosign.pub" in verdicts["valid"][1]
+    assert verdicts["tampered"][0] == "fail" and "does not verify" in verdicts["tampered"][1]
+    assert verdicts["other"][0] == "fail"
+    assert verdicts["unsigned"] == ("fail", "no cosign signature; no provenance attestation; "
+                                            "no SBOM attestation")
+    assert verdicts["referrer"][0] == "fail" and "no provenance" in verdicts["referrer"][1]
+
+
+def test_an_unknown_key_verifies_nothing(signed_repo: Any) -> None:
+    registry, _signer, stranger, _digests = signed_repo
+    data = _collect(registry, [stranger.key()])
+    sigs = data.image_signatures
+    assert len(sigs) == 4 and not sigs["verified"].astype(bool).any()
+    assert sigs["failure"].astype(str).str.contains("stranger.pub").all()
+    atts = data.image_attestations
+    signed = atts[atts["kind"].astype(str) == "attestation"]
+    assert len(signed) == 2 and not signed["verified"].astype(bool).any()
+    verdicts = _verdicts(data)
+    assert verdicts["valid"][0] == "fail"
+
+
+def test_without_a_key_signatures_are_found_not_judged(signed_repo: Any) -> None:
+    registry, _signer, _stranger, digests = signed_repo
+    data = _collect(registry, [])
+    sigs = data.image_signatures
+    assert len(sigs) == 4 and sigs["verified"].isna().all() and sigs["failure"].isna().all()
+    signed = {digests[t] for t in ("valid", "tampered", "referrer")}
+    assert set(sigs["signed_digest"].astype(str)) == signed
+    verdicts = _verdicts(data)
+    assert verdicts["valid"][0] == "no-data" and "--cosign-key" in verdicts["valid"][1]
+    assert verdicts["unsigned"][0] == "fail"
+
+
+def test_not_collected_is_no_data(signed_repo: Any) -> None:
+    registry, _signer, _stranger, _digests = signed_repo
+    cols = collect_registry([f"{registry.host}/{REPO}:valid"], artifacts=False)
+    data = to_audit_data(cols)
+    assert data.image_signatures.empty and data.registry_tags["artifacts_checked"].isna().all()
+    verdicts = _verdicts(data)
+    assert verdicts["valid"][0] == "no-data"
