@@ -37,7 +37,9 @@ DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 
-_PATH = re.compile(r"^/v2/(?P<name>.+)/(?P<kind>tags/list|manifests|blobs)(?:/(?P<ref>[^/]+))?$")
+_PATH = re.compile(
+    r"^/v2/(?P<name>.+)/(?P<kind>tags/list|manifests|blobs|referrers)(?:/(?P<ref>[^/]+))?$"
+)
 
 
 def digest_of(data: bytes) -> str:
