@@ -74,6 +74,8 @@ class JobRequest:
     registries: tuple[str, ...] = ()
     registry_limits: RegistryLimits | None = None
     """Limits of registry reads (default: `RegistryLimits()`)."""
+    cosign_keys: tuple[str, ...] = ()
+    """Public keys (`cosign.pub`) that verify the signatures and attestations in registries."""
     ingest: tuple[str, ...] = ()
     """Files and folders of scanner outputs and SBOMs."""
     scan: bool = True
@@ -149,7 +151,8 @@ def run_job(req: JobRequest, *, note: Note, collecting: Callable[[str], None] | 
     engines = [None if e == "default" else e for e in req.engines or ("default",)]
     col = collect_into(req.store, CollectRequest(engines=engines,
                                                  registries=list(req.registries),
-                                                 registry_limits=req.registry_limits),
+                                                 registry_limits=req.registry_limits,
+                                                 cosign_keys=list(req.cosign_keys)),
                        progress=collecting, write_empty=False)
     for message in col.failed:
         note(f"not collected: {message}")

@@ -13,6 +13,7 @@ from auditlib.cli.headline import fixable_line, unknown_line
 from auditlib.cli.options import (
     allow_damaged_option,
     as_of_option,
+    cosign_key_option,
     engines_option,
     fail_on_option,
     policy_option,
@@ -34,6 +35,7 @@ from auditlib.sources.registry import RegistryLimits
 @engines_option
 @registries_option
 @registry_limits_option
+@cosign_key_option
 @click.option("--ingest", "ingest_paths", multiple=True, metavar="PATH",
               help="Scanner outputs and SBOMs (files or folders) to ingest; repeatable.")
 @click.option("--scan/--no-scan", default=True, show_default=True,
@@ -49,7 +51,8 @@ from auditlib.sources.registry import RegistryLimits
 @quiet_option
 @allow_damaged_option
 def run(store: Path, engines: tuple[str, ...], registries: tuple[str, ...],
-        registry_limits: RegistryLimits | None, ingest_paths: tuple[str, ...], scan: bool,
+        registry_limits: RegistryLimits | None, cosign_keys: tuple[str, ...],
+        ingest_paths: tuple[str, ...], scan: bool,
         policy_file: str | None, fail_on: str,
         as_of: pd.Timestamp | None, out: Path, report_list: str,
         parameters: tuple[tuple[str, str], ...], kernel: str | None, notebooks: Path | None,
@@ -77,7 +80,8 @@ def run(store: Path, engines: tuple[str, ...], registries: tuple[str, ...],
         raise click.UsageError(f"--ingest {', '.join(missing)}: no such file or folder")
     warn_damaged(store)
     req = JobRequest(store=store, engines=engines, registries=registries,
-                     registry_limits=registry_limits, ingest=ingest_paths,
+                     registry_limits=registry_limits, cosign_keys=cosign_keys,
+                     ingest=ingest_paths,
                      scan=scan, policy_file=policy_file, as_of=as_of, out=out, reports=names,
                      parameters=dict(parameters), kernel=kernel, notebooks=notebooks,
                      cell_timeout=cell_timeout)

@@ -277,3 +277,29 @@ def test_not_collected_is_no_data(signed_repo: Any) -> None:
     assert data.image_signatures.empty and data.registry_tags["artifacts_checked"].isna().all()
     verdicts = _verdicts(data)
     assert verdicts["valid"][0] == "no-data"
+
+
+def test_collect_and_check_commands(signed_repo: Any, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from auditlib.cli import main
+
+    registry, signer, _stranger, _digests = signed_repo
+    store = tmp_path / "store"
+    got = CliRunner().invoke(main, ["collect", "--registry", f"{registry.host}/{REPO}",
+                                    "--cosign-key", str(signer.pub), "--store", str(store),
+                                    "--quiet"])
+    assert got.exit_code == 0, got.output
+    out = tmp_path / "check.json"
+    got = CliRunner().invoke(main, ["check", "--store", str(store), "--format", "json",
+                                    "--fail-on", "never", "--output", str(out)])
+    assert got.exit_code == 0, got.output
+    body = json.loads(out.read_text())
+    mine = {i["image_name"].rsplit(":", 1)[1]: r["status"] for i in body["images"]
+            for r in i["results"] if r["rule"] == "signed-and-attested"}
+    assert mine == {"valid": "pass", "tampered": "fail", "other": "fail", "unsigned": "fail",
+                    "referrer": "fail"}
+    bad = CliRunner().invoke(main, ["collect", "--registry", f"{registry.host}/{REPO}",
+                                    "--cosign-key", str(tmp_path / "none.pub"),
+                                    "--store", str(store)])
+    assert bad.exit_code == 2 and "none.pub: cannot read the key file" in bad.output
