@@ -18,158 +18,31 @@ with an unknown key, and with none.
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from auditlib.data import AuditData
 from auditlib.ingest.collect import to_audit_data
 from auditlib.policy import evaluate, load_policy
-from auditlib.sources.cosign_keys import CosignKey, load_key
+from auditlib.sources.cosign_keys import CosignKey
 from auditlib.sources.registry import collect_registry
-from tests.integration.registry_server import (
-    Pusher,
-    RunningRegistry,
-    canonical_json,
-    digest_of,
-    registry_server,
+from tests.integration.cosign_shapes import (
+    REPO,
+    Signer,
+    push_attestations,
+    push_image,
+    push_referrers,
+    push_signature,
+    simple_signing,
 )
+from tests.integration.registry_server import Pusher, RunningRegistry, registry_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 __all__ = ["registry_server"]  # the fixture, imported for pytest
-
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
-OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
-SIMPLE_SIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
-DSSE = "application/vnd.dsse.envelope.v1+json"
-SLSA = "https://slsa.dev/provenance/v0.2"
-SPDX = "https://spdx.dev/Document"
-REPO = "signed/app"
-
-
-class Signer:
-    """A P-256 key pair, as `cosign generate-key-pair` makes (the public half as cosign.pub)."""
-
-    def __init__(self, folder: Path, name: str) -> None:
-        self.private = ec.generate_private_key(ec.SECP256R1())
-        self.pub = folder / name
-        self.pub.write_bytes(self.private.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
-
-    def sign(self, data: bytes) -> str:
-        return base64.b64encode(self.private.sign(data, ec.ECDSA(hashes.SHA256()))).decode()
-
-    def key(self) -> CosignKey:
-        return load_key(self.pub)
-
-
-def _cosign_config(layers: list[dict[str, Any]]) -> bytes:
-    """Cosign's image config of a signature or attestation manifest."""
-    return canonical_json({
-        "architecture": "", "config": {}, "created": "0001-01-01T00:00:00Z",
-        "history": [{"created": "0001-01-01T00:00:00Z"}], "os": "",
-        "rootfs": {"type": "layers", "diff_ids": [d["digest"] for d in layers]},
-    })
-
-
-def _payload(repo: str, digest: str) -> bytes:
-    """The simple-signing payload `cosign sign` signs."""
-    return json.dumps({
-        "critical": {"identity": {"docker-reference": repo},
-                     "image": {"docker-manifest-digest": digest},
-                     "type": "cosign container image signature"},
-        "optional": None,
-    }, separators=(",", ":")).encode()
-
-
-def _envelope(signer: Signer, digest: str, predicate_type: str,
-              predicate: dict[str, Any]) -> bytes:
-    """A DSSE envelope of an in-toto statement about `digest`, as `cosign attest` writes it."""
-    statement = json.dumps({
-        "_type": "https://in-toto.io/Statement/v0.1", "predicateType": predicate_type,
-        "subject": [{"name": REPO, "digest": {"sha256": digest.split(":", 1)[1]}}],
-        "predicate": predicate,
-    }).encode()
-    kind = b"application/vnd.in-toto+json"
-    pae = b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(statement), statement)
-    return json.dumps({
-        "payloadType": kind.decode(), "payload": base64.b64encode(statement).decode(),
-        "signatures": [{"keyid": "", "sig": signer.sign(pae)}],
-    }).encode()
-
-
-def _push_manifest(pusher: Pusher, reference: str, layers: list[dict[str, Any]],
-                   **extra: Any) -> str:
-    config = pusher.blob(REPO, _cosign_config(layers), OCI_CONFIG)
-    body = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": layers,
-            **extra}
-    return pusher.manifest(REPO, reference, body)[0]
-
-
-def _layer(pusher: Pusher, data: bytes, media_type: str, notes: dict[str, str]) -> dict[str, Any]:
-    return {**pusher.blob(REPO, data, media_type), "annotations": notes}
-
-
-def _image(pusher: Pusher, tag: str) -> str:
-    cfg = canonical_json({"architecture": "amd64", "os": "linux",
-                          "created": "2026-11-01T00:00:00Z",
-                          "config": {"User": "app", "Labels": {"tag": tag}},
-                          "rootfs": {"type": "layers", "diff_ids": []}})
-    body = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-            "config": pusher.blob(REPO, cfg, OCI_CONFIG),
-            "layers": [pusher.blob(REPO, f"layer of {tag}".encode(), OCI_LAYER)]}
-    return pusher.manifest(REPO, tag, body)[0]
-
-
-def _sign(pusher: Pusher, signer: Signer, target: str, *, payload: bytes | None = None,
-          tamper: bool = False) -> None:
-    signed = payload or _payload(f"{pusher.registry.host}/{REPO}", target)
-    sig = signer.sign(signed)
-    if tamper:  # changed after signing: the blob (and its digest) no longer match the signature
-        signed = signed.replace(b"cosign container image signature",
-                                b"cosign container image signaturE")
-    layer = _layer(pusher, signed, SIMPLE_SIGNING, {"dev.cosignproject.cosign/signature": sig})
-    _push_manifest(pusher, target.replace(":", "-") + ".sig", [layer])
-
-
-def _attest(pusher: Pusher, signer: Signer, target: str) -> None:
-    layers = [
-        _layer(pusher, _envelope(signer, target, SLSA, {"builder": {"id": "ci"},
-                                                        "buildType": "buildkit"}),
-               DSSE, {"dev.cosignproject.cosign/signature": "", "predicateType": SLSA}),
-        _layer(pusher, _envelope(signer, target, SPDX, {"spdxVersion": "SPDX-2.3"}),
-               DSSE, {"dev.cosignproject.cosign/signature": "", "predicateType": SPDX}),
-    ]
-    _push_manifest(pusher, target.replace(":", "-") + ".att", layers)
-
-
-def _referrers(pusher: Pusher, signer: Signer, target: str) -> None:
-    """A signature and an SBOM as OCI 1.1 artifacts of `target`, in the fallback tag's index."""
-    subject = {"mediaType": OCI_MANIFEST, "digest": target, "size": 0}
-    sig_layer = _layer(pusher, _payload(f"{pusher.registry.host}/{REPO}", target),
-                       SIMPLE_SIGNING, {})
-    payload = _payload(f"{pusher.registry.host}/{REPO}", target)
-    sig_layer["annotations"] = {"dev.cosignproject.cosign/signature": signer.sign(payload)}
-    sbom = _layer(pusher, b'{"spdxVersion": "SPDX-2.3"}', "text/spdx+json", {})
-    entries = []
-    for layer, kind in ((sig_layer, "application/vnd.dev.cosign.artifact.sig.v1+json"),
-                        (sbom, "application/spdx+json")):
-        empty = pusher.blob(REPO, b"{}", "application/vnd.oci.empty.v1+json")
-        body = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": kind,
-                "config": empty, "layers": [layer], "subject": subject}
-        digest, data = pusher.manifest(REPO, digest_of(canonical_json(body)), body)
-        entries.append({"mediaType": OCI_MANIFEST, "digest": digest, "size": len(data),
-                        "artifactType": kind})
-    index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}
-    pusher.manifest(REPO, target.replace(":", "-"), index)
 
 
 @pytest.fixture(scope="module")
@@ -178,14 +51,14 @@ def signed_repo(registry_server: RunningRegistry, tmp_path_factory: pytest.TempP
     folder = tmp_path_factory.mktemp("keys")
     signer, stranger = Signer(folder, "cosign.pub"), Signer(folder, "stranger.pub")
     pusher = Pusher(registry_server)
-    digests = {tag: _image(pusher, tag)
+    digests = {tag: push_image(pusher, tag)
                for tag in ("valid", "tampered", "other", "unsigned", "referrer")}
-    _sign(pusher, signer, digests["valid"])
-    _attest(pusher, signer, digests["valid"])
-    _sign(pusher, signer, digests["tampered"], tamper=True)
-    _sign(pusher, signer, digests["other"],
-          payload=_payload(f"{registry_server.host}/{REPO}", digests["valid"]))
-    _referrers(pusher, signer, digests["referrer"])
+    push_signature(pusher, signer, digests["valid"])
+    push_attestations(pusher, signer, digests["valid"])
+    push_signature(pusher, signer, digests["tampered"], tamper=True)
+    push_signature(pusher, signer, digests["other"],
+                   signed=simple_signing(f"{registry_server.host}/{REPO}", digests["valid"]))
+    push_referrers(pusher, signer, digests["referrer"])
     return registry_server, signer, stranger, digests
 
 
