@@ -70,11 +70,24 @@ class Found:
     """Why the lookup failed (then it is incomplete); None when it was done."""
 
 
+@dataclass(slots=True)
+class Known:
+    """What the lookups of one repository learn once and share: which of its tags exist, and
+    whether its registry has the referrers API."""
+
+    tags: frozenset[str] | None = None
+    """The repository's tags, when it was listed: a cosign or fallback tag not among them is
+    not asked for. None: every one is asked for."""
+    no_referrers_api: bool = False
+    """The registry answered 404 to a referrers request: it has no such API (OCI distribution
+    1.1: a registry that has it answers 200, an empty index when there is nothing)."""
+
+
 class _Lookup:
     def __init__(self, client: RegistryClient, repository: str, digest: str,
-                 keys: Sequence[CosignKey], budget: Budget | None) -> None:
+                 keys: Sequence[CosignKey], budget: Budget | None, known: Known) -> None:
         self.client, self.repository, self.digest = client, repository, digest
-        self.keys, self.budget = keys, budget
+        self.keys, self.budget, self.known = keys, budget, known
         self.found = Found()
         self.seen: set[tuple[str, int]] = set()
 
@@ -87,6 +100,9 @@ class _Lookup:
 
     def _manifest(self, reference: str) -> Manifest | None:
         """Return the manifest `reference` names, None when the registry has none."""
+        if (self.known.tags is not None and not is_digest(reference)
+                and reference not in self.known.tags):
+            return None  # the listing has no such tag
         try:
             return self.client.manifest(self.repository, reference, budget=self.budget)
         except SourceLimitError:
@@ -188,7 +204,10 @@ class _Lookup:
                 self.read(manifest, "cosign-tag")
 
     def referrers(self) -> None:
-        listed = self.client.referrers(self.repository, self.digest, budget=self.budget)
+        listed = None
+        if not self.known.no_referrers_api:
+            listed = self.client.referrers(self.repository, self.digest, budget=self.budget)
+            self.known.no_referrers_api = listed is None
         how = "referrers-api"
         if listed is None:
             how = "referrers-tag"
@@ -225,7 +244,7 @@ def _predicate(notes: Mapping[str, Any]) -> str | None:
 
 def find_artifacts(
     client: RegistryClient, repository: str, digest: str, keys: Sequence[CosignKey], *,
-    budget: Budget | None = None, top: Manifest | None = None,
+    budget: Budget | None = None, top: Manifest | None = None, known: Known | None = None,
 ) -> Found:
     """Find the signatures, attestations and attached SBOMs of manifest `digest`; with `keys`,
     verify the signatures and attestations.
@@ -238,6 +257,8 @@ def find_artifacts(
         budget: the repository's time and bytes.
         top: the index `digest`'s image was chosen from, whose BuildKit attestation manifests
             for `digest` are read too.
+        known: what earlier lookups of the repository learnt (its tags, whether the registry
+            has the referrers API); updated by this one. None: nothing is known.
 
     Returns:
         The rows found; `error` set when the lookup could not be completed (rows found before
@@ -246,7 +267,7 @@ def find_artifacts(
     Raises:
         SourceLimitError: the repository's budget is spent.
     """
-    lookup = _Lookup(client, repository, digest, keys, budget)
+    lookup = _Lookup(client, repository, digest, keys, budget, known or Known())
     try:
         lookup.cosign_tags()
         lookup.referrers()

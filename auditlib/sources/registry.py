@@ -35,7 +35,7 @@ import requests
 from auditlib.errors import AuditlibError
 from auditlib.identity import parse_reference
 from auditlib.rows import Row
-from auditlib.sources._registry_artifacts import Found, find_artifacts, is_artifact_tag
+from auditlib.sources._registry_artifacts import Found, Known, find_artifacts, is_artifact_tag
 from auditlib.sources._registry_client import RegistryClient, TagListing
 from auditlib.sources._registry_http import (
     Budget,
@@ -378,6 +378,7 @@ def _collect(
             if not repo.whole:
                 return list(dict.fromkeys(repo.refs))
             listing = client.list_tags(repo.repository, budget=budget)
+            known[repo.name].tags = frozenset(listing.tags)
             listed = [t for t in _skipped(repo, listing, client) if not is_artifact_tag(t)]
             tags = _select(listed, tag_filter, max_tags, repo.name)
             return list(dict.fromkeys([*tags, *repo.refs]))
@@ -390,6 +391,7 @@ def _collect(
             repo.source = f"{scheme}://{repo.name}"
 
     looked: dict[tuple[str, str], Found] = {}  # by (repository name, manifest digest)
+    known = {repo.name: Known() for repo in plan}
     looked_lock = threading.Lock()
 
     def look_up(repo: _Repo, img: ResolvedImage, budget: Budget) -> None:
@@ -401,7 +403,7 @@ def _collect(
             top = img.top if digest == img.manifest.digest and img.top.is_index else None
             try:
                 found = find_artifacts(clients[repo.registry], repo.repository, digest, keys,
-                                       budget=budget, top=top)
+                                       budget=budget, top=top, known=known[repo.name])
             except SourceLimitError as e:
                 found = Found(error=str(e).partition(": ")[2] or str(e))
             if found.error is not None:
