@@ -31,7 +31,7 @@ from auditlib.identity import is_digest
 from auditlib.rows import Row
 from auditlib.sources._registry_client import RegistryClient
 from auditlib.sources._registry_http import Budget, RegistryError, SourceLimitError
-from auditlib.sources._registry_manifest import Manifest
+from auditlib.sources._registry_manifest import MANIFEST_TYPES, Manifest
 from auditlib.sources.cosign_documents import (
     CERTIFICATE_ANNOTATION,
     DSSE_ENVELOPE,
@@ -215,7 +215,9 @@ class _Lookup:
             entries = index.body.get("manifests") if index is not None and index.is_index else []
             listed = [d for d in entries or [] if isinstance(d, Mapping)]
         for desc in listed:
-            child = desc.get("digest")
+            child, media = desc.get("digest"), desc.get("mediaType")
+            if media is not None and media not in MANIFEST_TYPES:
+                continue  # an artifact manifest of the OCI 1.1 drafts, or an index: not cosign's
             if isinstance(child, str) and is_digest(child):
                 manifest = self._manifest(child)
                 if manifest is not None and not manifest.is_index:
