@@ -100,6 +100,11 @@ def _rule_config(rule: Rule, raw: Any, where: str) -> RuleConfig:
             raise PolicyError(
                 f"{where}.{key}: expected {_type_name(params[key])}, got {value!r}"
             )
+        choices = next((p.choices for p in rule.params if p.name == key), ())
+        if choices and value not in choices:
+            raise PolicyError(
+                f"{where}.{key}: {value!r} is not one of {', '.join(map(str, choices))}"
+            )
     enabled = raw.get("enabled", True)
     if not isinstance(enabled, bool):
         raise PolicyError(f"{where}.enabled: expected true or false, got {enabled!r}")

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from auditlib.policy.model import Rule
-from auditlib.policy.rules import contents, freshness, licenses, runtime, tags, vulns
+from auditlib.policy.rules import (
+    config_files,
+    contents,
+    freshness,
+    licenses,
+    runtime,
+    tags,
+    upgrades,
+    vulns,
+)
 
 RULES: tuple[Rule, ...] = (
     *tags.RULES,        # no-latest-tag, pinned-base-image, trusted-registry
@@ -12,6 +21,8 @@ RULES: tuple[Rule, ...] = (
     *runtime.RULES,     # non-root-user, no-config-drift, derived-image, rollback-ready
     *licenses.RULES,    # license-policy
     *contents.RULES,    # no-baked-secrets, minimal-image, oci-labels
+    *config_files.RULES,  # config-outside-image
+    *upgrades.RULES,    # upgrade-at-build
 )
 """The rules, by theme."""
 
