@@ -7,7 +7,13 @@ of the same store, sent to webhooks, Slack-compatible incoming webhooks and mail
 from auditlib.notify.digest import KINDS, Digest, Previous, make_digest
 from auditlib.notify.previous import previous_assessment, read_last_run, write_last_run
 from auditlib.notify.send import send_digest
-from auditlib.notify.targets import NotifyError, NotifySettings, Target, notify_settings, parse_target
+from auditlib.notify.targets import (
+    NotifyError,
+    NotifySettings,
+    Target,
+    notify_settings,
+    parse_target,
+)
 
 __all__ = [
     "KINDS",

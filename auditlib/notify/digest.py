@@ -110,8 +110,10 @@ def _keyed(df: pd.DataFrame, cols: list[str]) -> pd.Series:
 
 def _new_fixable(before: Assessment, after: Assessment) -> list[dict[str, Any]]:
     f = after.findings
+    if not len(f):
+        return []
     f = f[f["severity"].astype(str).isin(NEW_SEVERITIES).to_numpy()]
-    old = set(_keyed(before.findings, FINDING_KEY))
+    old = set(_keyed(before.findings, FINDING_KEY)) if len(before.findings) else set()
     f = f[~_keyed(f, FINDING_KEY).isin(old).to_numpy(dtype=bool)] if len(f) else f
     f = f.sort_values(["severity", "image_id", "vuln_id"], ascending=[False, True, True],
                       kind="stable")
@@ -122,9 +124,10 @@ def _new_fixable(before: Assessment, after: Assessment) -> list[dict[str, Any]]:
 
 
 def _sla_crossed(before: Assessment, after: Assessment) -> list[dict[str, Any]]:
-    b = before.findings
+    b, f = before.findings, after.findings
+    if not len(b) or not len(f):
+        return []
     was = dict(zip(_keyed(b, FINDING_KEY), b["state"].astype(str), strict=True))
-    f = after.findings
     f = f[(f["state"].astype(str) == "over").to_numpy()]
     keys = _keyed(f, FINDING_KEY)
     crossed = [k in was and was[k] != "over" for k in keys]

@@ -3,7 +3,8 @@
 
 A target is one of:
 
-* `https://...` (or `http://`): a webhook, sent the digest as JSON (docs/notify-webhook.schema.json);
+* `https://...` (or `http://`): a webhook, sent the digest as JSON
+  (docs/notify-webhook.schema.json);
 * `slack:https://...`, or any `https://hooks.slack.com/...` URL: a Slack-compatible incoming
   webhook (Slack, Mattermost, Rocket.Chat), sent `text` and `blocks`;
 * `mailto:a@example.com,b@example.com`: mail through the SMTP server of `smtp` settings.
