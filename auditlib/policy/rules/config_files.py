@@ -83,21 +83,26 @@ def _mounts(ctx: FleetView) -> dict[str, list[str]]:
     return out
 
 
-def _data_writes(ctx: FleetView, containers: list[tuple[str, str]], mounts: dict[str, list[str]],
-                 data_paths: list[str]) -> list[str]:
-    """Return `name:path` of what running containers wrote under a data path into their own
-    layer (not under a mount): the deepest paths only."""
+def _written(ctx: FleetView, data_paths: list[str]) -> dict[str, list[str]]:
+    """Return container id -> the paths under a data path it added or changed (`docker diff`)."""
     ch = ctx.data.container_changes
     ch = ch[ch["kind"].astype("string").isin(["added", "changed"]).fillna(False)
             .to_numpy(dtype=bool)]
     by_cid: dict[str, list[str]] = {}
     for cid, path in rows(ch, ["container_id", "path"]):
-        by_cid.setdefault(str(cid), []).append(str(path))
+        if _under(str(path), data_paths):
+            by_cid.setdefault(str(cid), []).append(str(path))
+    return by_cid
+
+
+def _data_writes(containers: list[tuple[str, str]], mounts: dict[str, list[str]],
+                 by_cid: dict[str, list[str]]) -> list[str]:
+    """Return `name:path` of what running containers wrote under a data path into their own
+    layer (not under a mount): the deepest paths only."""
     out: list[str] = []
     for cid, name in containers:
         mine = mounts.get(cid, [])
-        paths = sorted({p for p in by_cid.get(cid, [])
-                        if _under(p, data_paths) and not _under(p, mine)})
+        paths = sorted({p for p in by_cid.get(cid, []) if not _under(p, mine)})
         out += [f"{name}:{p}" for p in paths
                 if not any(q.startswith(p.rstrip("/") + "/") for q in paths)]
     return out
@@ -110,12 +115,12 @@ def _config_outside(ctx: FleetView, params: Mapping[str, Any]) -> list[Verdict]:
     for i, cid, name in rows(ctx.running, ["image_id", "container_id", "name"]):
         running.setdefault(str(i), []).append((str(cid), str(name)))
     engines = bool(ctx.engine_hosts)
-    data_paths = list(params["data_paths"])
+    written = _written(ctx, list(params["data_paths"]))
     out = []
     for image_id in ctx.image_ids:
         df = ctx.dockerfiles.get(image_id)
         runs = running.get(image_id, [])
-        writes = _data_writes(ctx, runs, mounts, data_paths) if runs else []
+        writes = _data_writes(runs, mounts, written) if runs else []
         data_part = (
             f"running containers write data into their own layer, not a volume: "
             f"{evidence_list(writes)} (declare a VOLUME or mount one)" if writes

@@ -16,7 +16,7 @@ import pandas as pd
 from auditlib.fleet.findings import fixable
 from auditlib.fleet.view import FleetView, text
 from auditlib.policy.model import Param, Rule, Verdict
-from auditlib.policy.rules._frames import evidence_list, rows
+from auditlib.policy.rules._frames import SHOWN, evidence_list, rows
 
 STANCES = ("upgrade", "pin")
 """`upgrade`: the final stage should upgrade the distribution's packages (the founding note);
@@ -26,19 +26,22 @@ OS_PACKAGE_TYPES = ["deb", "apk", "rpm", "alpm"]
 """The package types of a distribution's packages (`packages.package_type`)."""
 
 
-def _fixable_os(ctx: FleetView, types: list[str]) -> dict[str, list[str]]:
-    """Return image id -> its fixable vulnerabilities of distribution packages, as
-    `VULN in PACKAGE` (distinct, worst severity first)."""
+def _fixable_os(ctx: FleetView, types: list[str]) -> dict[str, tuple[int, list[str]]]:
+    """Return image id -> how many distinct fixable vulnerabilities of distribution packages it
+    has, and the first `SHOWN` as `VULN in PACKAGE` (worst severity first)."""
     v = ctx.data.vulnerabilities
-    v = v[fixable(v) & v["image_id"].notna().to_numpy()
-          & v["package_type"].astype("string").isin(types).fillna(False).to_numpy(dtype=bool)]
+    v = v.loc[fixable(v) & v["image_id"].notna().to_numpy()
+              & v["package_type"].astype("string").isin(types).fillna(False).to_numpy(dtype=bool),
+              ["image_id", "vuln_id", "pkg_name", "severity"]]
+    if not len(v):
+        return {}
     v = v.sort_values(["severity", "vuln_id"], ascending=[False, True], kind="stable")
-    out: dict[str, list[str]] = {}
-    for i, vuln, pkg in rows(v, ["image_id", "vuln_id", "pkg_name"]):
-        shown = f"{vuln} in {pkg}"
-        mine = out.setdefault(str(i), [])
-        if shown not in mine:
-            mine.append(shown)
+    v = v.drop_duplicates(["image_id", "vuln_id", "pkg_name"])
+    counts = v["image_id"].astype(str).value_counts()
+    top = v.groupby(v["image_id"].astype(str), sort=False).head(SHOWN)
+    out: dict[str, tuple[int, list[str]]] = {}
+    for i, vuln, pkg in rows(top, ["image_id", "vuln_id", "pkg_name"]):
+        out.setdefault(str(i), (int(counts[str(i)]), []))[1].append(f"{vuln} in {pkg}")
     return out
 
 
@@ -52,7 +55,7 @@ def _upgrade(ctx: FleetView, params: Mapping[str, Any]) -> list[Verdict]:
         upgrades = None if df is None else df.get("final_upgrades_packages")
         upgrades = None if upgrades is None or pd.isna(upgrades) else bool(upgrades)
         where = f"Dockerfile {text(df.get('path'))}" if df is not None else ""
-        vulns = found.get(image_id, [])
+        n_vulns, vulns = found.get(image_id, (0, []))
         if stance == "pin":
             if upgrades is None:
                 continue
@@ -65,13 +68,13 @@ def _upgrade(ctx: FleetView, params: Mapping[str, Any]) -> list[Verdict]:
         if upgrades:
             out.append(Verdict(image_id, "pass", f"the final stage of {where} upgrades the "
                                "distribution's packages"))
-        elif vulns:
+        elif n_vulns:
             head = (f"the final stage of {where} does not upgrade the distribution's packages"
                     if upgrades is False else "no Dockerfile of the image is known")
             out.append(Verdict(image_id, "fail", f"{head}, and the image has "
-                               f"{len(vulns)} fixable vulnerabilit"
-                               f"{'y' if len(vulns) == 1 else 'ies'} of distribution packages "
-                               f"an upgrade would fix: {evidence_list(vulns)}"))
+                               f"{n_vulns} fixable vulnerabilit"
+                               f"{'y' if n_vulns == 1 else 'ies'} of distribution packages "
+                               f"an upgrade would fix: {evidence_list(vulns, n_vulns)}"))
         elif image_id in scanned:
             out.append(Verdict(image_id, "pass", "no fixable vulnerability of a distribution "
                                "package in the image's vulnerability scans" + (
