@@ -14,7 +14,6 @@ are what its construction implies.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 
