@@ -154,7 +154,10 @@ def run_job(req: JobRequest, *, note: Note, collecting: Callable[[str], None] | 
     registry repositories; scans the engine's tagged images with the scanners on PATH; ingests
     the files given; assesses the store once (`auditlib.assess`) and writes `policy.json`,
     `policy.xml` and `assessment.json`; runs the reports at the assessment's as-of time and
-    policy, and rebuilds the index. Each step writes its own snapshot.
+    policy, and rebuilds the index. Each step writes its own snapshot. With notification targets
+    (`req.notify`, the policy file's `notify` section), sends the digest of what changed since
+    the store's previous run (`auditlib.notify`); a target that fails is a line in
+    `JobResult.notify_failed`, never an exception. Records the run in `STORE/last-run.json`.
 
     Args:
         req: what to do.
@@ -164,6 +167,7 @@ def run_job(req: JobRequest, *, note: Note, collecting: Callable[[str], None] | 
 
     Raises:
         PolicyError: if the policy file is bad (before any work).
+        NotifyError: if a notification target or setting is bad (before any work).
         StoreError: if the store cannot be written, or holds no snapshot after the steps.
         ParameterError, ReportError: if a report parameter, notebook or kernel is wrong.
     """
