@@ -242,7 +242,8 @@ def _notify(done: JobResult, req: JobRequest, settings: NotifySettings,
     """Make the digest of what changed since `previous` and send it; a target that fails is a
     line in `done.notify_failed`, never an exception."""
     try:
-        before = previous_assessment(req.store, previous, policy) if previous else None
+        before = previous_assessment(req.store, previous, policy,
+                                     done.assessment.view.first_seen_fixed) if previous else None
     except StoreError as e:
         note(f"notify: the previous run's state cannot be read ({e}); compared with nothing")
         before, previous = None, None

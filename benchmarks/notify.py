@@ -72,7 +72,7 @@ def main() -> None:
             a = assess(store, as_of=now, policy=policy)
             _ = (a.evaluation, a.staleness, a.findings, a.eol)
             t1 = time.perf_counter()
-            before = previous_assessment(store, prev, policy)
+            before = previous_assessment(store, prev, policy, a.view.first_seen_fixed)
             digest = make_digest(before, a, previous=prev, store=str(store), page=None)
             t2 = time.perf_counter()
             own.append(t1 - t0)

@@ -105,7 +105,13 @@ def _number(v: Any) -> float | None:
 
 
 def _keyed(df: pd.DataFrame, cols: list[str]) -> pd.Series:
-    return df[cols].astype(str).agg("\x1f".join, axis=1) if len(df) else pd.Series([], dtype=str)
+    """Return one text key per row, equal for rows equal in `cols`."""
+    if not len(df):
+        return pd.Series([], dtype=object)
+    key = df[cols[0]].astype(str)
+    for c in cols[1:]:
+        key = key + "\x1f" + df[c].astype(str)
+    return key
 
 
 def _new_fixable(before: Assessment, after: Assessment) -> list[dict[str, Any]]:

@@ -51,15 +51,23 @@ def write_last_run(store: StorePath, as_of: pd.Timestamp) -> Previous | None:
     return rec
 
 
-def previous_assessment(store: StorePath, previous: Previous, policy: Policy) -> Assessment:
+def previous_assessment(store: StorePath, previous: Previous, policy: Policy,
+                        seen: pd.DataFrame | None = None) -> Assessment:
     """Return the assessment of the store as it was right after `previous.snapshot_id`, at
     `previous.as_of`, under `policy`.
+
+    Args:
+        seen: when each finding was first seen fixable (`auditlib.history.first_seen_fixed`), as
+            this run's assessment read it (`FleetView.first_seen_fixed`); read from the store
+            when not given. A finding the previous state holds was first seen by then, so the
+            whole history gives its clock as it was.
 
     Raises:
         StoreError: if the store cannot be read.
     """
     data = read_current(store, as_of=previous.snapshot_id)
-    seen = first_seen_fixed(store) if len(snapshot_infos(store)) > 1 else None
+    if seen is None and len(snapshot_infos(store)) > 1:
+        seen = first_seen_fixed(store)
     a = assess_data(data, as_of=previous.as_of, policy=policy, first_seen_fixed=seen)
     a.store = Path(store)
     return a
