@@ -27,7 +27,7 @@ def _built(image: str, ref: str, path: str, **dockerfile: Any) -> dict[str, list
     return {
         "image_tags": [{"image_id": image, "reference": ref}],
         "dockerfiles": [{"scan_id": f"df-{path}", "path": path, "context_image_ref": ref,
-                         **dockerfile}],
+                         "final_upgrades_packages": False, **dockerfile}],
     }
 
 
@@ -112,6 +112,14 @@ def test_config_patterns_are_the_policy_s() -> None:
     status, evidence = _result(_config_data(), "config-outside-image", C,
                                config_patterns=["/src/*.go"])
     assert status == "fail" and "main.go" in evidence and "c-api" in evidence
+
+
+def test_config_no_data_for_a_dockerfile_read_without_its_copies() -> None:
+    # A `dockerfiles` row of an auditlib that did not record `dockerfile_copies` yet.
+    data = _merge(_built(A, "docker.io/team/a:1", "a/Dockerfile", final_upgrades_packages=None),
+                  images=[{"image_id": A}])
+    status, evidence = _result(data, "config-outside-image", A)
+    assert status == "no-data" and "collect it again" in evidence
 
 
 def test_config_no_data_without_dockerfile_or_container() -> None:

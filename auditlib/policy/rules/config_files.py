@@ -135,6 +135,12 @@ def _config_outside(ctx: FleetView, params: Mapping[str, Any]) -> list[Verdict]:
                                    "configuration is baked in is unknown; " + data_part))
             continue
         where = f"Dockerfile {text(df.get('path'))}"
+        if text(df.get("final_upgrades_packages")) is None:
+            # Read before `dockerfile_copies` existed (or no FROM): what it copies is unknown.
+            out.append(Verdict(image_id, "warn" if writes else "no-data", (
+                f"{where} was read without its COPY/ADD sources (an older auditlib, or no "
+                "FROM): collect it again" + (f"; {data_part}" if data_part else ""))))
+            continue
         files = baked.get((str(df["scan_id"]), str(df["path"])), [])
         exposed = [shown for shown, target in files
                    if not runs or not target
