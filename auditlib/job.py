@@ -25,7 +25,18 @@ from auditlib.errors import StoreError
 from auditlib.files import write_atomic
 from auditlib.ingest.collect import CollectRequest
 from auditlib.ingest.steps import collect_into, ingest_paths, scan_into
-from auditlib.policy.config import load_policy
+from auditlib.notify import (
+    Digest,
+    NotifySettings,
+    Previous,
+    make_digest,
+    notify_settings,
+    previous_assessment,
+    read_last_run,
+    send_digest,
+    write_last_run,
+)
+from auditlib.policy.config import Policy, load_policy
 from auditlib.policy.output import to_json, to_junit
 from auditlib.reports.batch import Batch, StartReport, run_reports
 from auditlib.reports.runner import ReportRun, new_run_dir
@@ -88,6 +99,13 @@ class JobRequest:
     kernel: str | None = None
     notebooks: Path | None = None
     cell_timeout: int | None = None
+    notify: tuple[str, ...] = ()
+    """Targets of the digest of changes (`auditlib.notify.targets`), beside the policy file's."""
+    notify_always: bool = False
+    """Send the digest even when nothing changed."""
+    notify_page_url: str | None = None
+    """The link the digest gives (default: the policy file's `notify.page_url`, else a
+    `file://` URI of the page)."""
 
 
 @dataclass
@@ -103,6 +121,12 @@ class JobResult:
     """Files written into it (pages, policy.json, policy.xml, assessment.json)."""
     batch: Batch | None = None
     """The reports, when any were asked for."""
+    digest: Digest | None = None
+    """What changed since the previous run, when targets were given."""
+    notify_sent: list[str] = field(default_factory=list)
+    """The targets the digest went to (shown without credentials)."""
+    notify_failed: list[str] = field(default_factory=list)
+    """One line per target the digest could not be sent to."""
 
     @property
     def failed(self) -> list[ReportRun]:
@@ -132,7 +156,10 @@ def run_job(req: JobRequest, *, note: Note, collecting: Callable[[str], None] | 
     registry repositories; scans the engine's tagged images with the scanners on PATH; ingests
     the files given; assesses the store once (`auditlib.assess`) and writes `policy.json`,
     `policy.xml` and `assessment.json`; runs the reports at the assessment's as-of time and
-    policy, and rebuilds the index. Each step writes its own snapshot.
+    policy, and rebuilds the index. Each step writes its own snapshot. With notification targets
+    (`req.notify`, the policy file's `notify` section), sends the digest of what changed since
+    the store's previous run (`auditlib.notify`); a target that fails is a line in
+    `JobResult.notify_failed`, never an exception. Records the run in `STORE/last-run.json`.
 
     Args:
         req: what to do.
@@ -142,10 +169,14 @@ def run_job(req: JobRequest, *, note: Note, collecting: Callable[[str], None] | 
 
     Raises:
         PolicyError: if the policy file is bad (before any work).
+        NotifyError: if a notification target or setting is bad (before any work).
         StoreError: if the store cannot be written, or holds no snapshot after the steps.
         ParameterError, ReportError: if a report parameter, notebook or kernel is wrong.
     """
     policy = load_policy(req.policy_file)
+    settings = notify_settings(policy.notify, policy.source, targets=req.notify,
+                               always=req.notify_always, page_url=req.notify_page_url)
+    previous = read_last_run(req.store) if settings.targets else None
     when = req.as_of if req.as_of is not None else pd.Timestamp(dt.datetime.now(dt.UTC))
     steps: list[str] = []
     engines = [None if e == "default" else e for e in req.engines or ("default",)]
@@ -191,7 +222,37 @@ def run_job(req: JobRequest, *, note: Note, collecting: Callable[[str], None] | 
                             cell_timeout=req.cell_timeout, run_dir=folder, started=started,
                             finished=finished)
         written = [*(r.html for r in batch.runs), *written]
-    return JobResult(steps, a, folder, written, batch)
+    done = JobResult(steps, a, folder, written, batch)
+    if settings.targets:
+        _notify(done, req, settings, previous, policy, note)
+    write_last_run(req.store, a.as_of)
+    return done
+
+
+def _page(done: JobResult, settings: NotifySettings) -> str | None:
+    """Return the link a digest gives: the configured URL, else the compliance page (or the
+    index, or the run folder) as a `file://` URI."""
+    if settings.page_url:
+        return settings.page_url
+    pages = [r.html for r in done.batch.runs if r.html is not None] if done.batch else []
+    page = next((p for p in pages if p.name.startswith("compliance")), None) or (
+        done.batch.index if done.batch else None) or done.folder
+    return Path(page).resolve().as_uri()
+
+
+def _notify(done: JobResult, req: JobRequest, settings: NotifySettings,
+            previous: Previous | None, policy: Policy, note: Note) -> None:
+    """Make the digest of what changed since `previous` and send it; a target that fails is a
+    line in `done.notify_failed`, never an exception."""
+    try:
+        before = previous_assessment(req.store, previous, policy,
+                                     done.assessment.view.first_seen_fixed) if previous else None
+    except StoreError as e:
+        note(f"notify: the previous run's state cannot be read ({e}); compared with nothing")
+        before, previous = None, None
+    done.digest = make_digest(before, done.assessment, previous=previous,
+                              store=str(req.store), page=_page(done, settings))
+    done.notify_sent, done.notify_failed = send_digest(done.digest, settings, note=note)
 
 
 @dataclass

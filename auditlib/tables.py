@@ -442,6 +442,7 @@ DOCKERFILES = _t(
     _c("final_user_is_root", "boolean", "Whether the image runs as root by the Dockerfile: no `USER`, or user `root` or `0` (any group); missing when `USER` names an unresolved variable. The base image's own user is not known here."),
     _c("has_healthcheck", "boolean", "Whether the final stage (or a stage it is built `FROM`) sets a `HEALTHCHECK CMD`; false when absent or `HEALTHCHECK NONE` (Trivy DS-0026, hadolint DL3057)."),
     _c("upgrades_packages", "boolean", "Whether any `RUN` upgrades installed packages: `apt-get upgrade`/`dist-upgrade`, `apk upgrade`, `apk add --upgrade`, `dnf`/`yum upgrade`/`update`, `microdnf upgrade`, `zypper update`."),
+    _c("final_upgrades_packages", "boolean", "Whether a `RUN` of the final stage (or of a stage it is built `FROM`) upgrades installed packages, as `upgrades_packages` detects it: the upgrade is in the image built; missing without a `FROM`."),
     _c("secret_env_names_count", "Int64", "Distinct `ENV`/`ARG` names that look like secrets (Trivy DS-0031); the names are in `dockerfile_secret_names`, never the values."),
     _c("config_copy_count", "Int64", "`COPY`/`ADD` sources, in any stage, that look like configuration or key files (`.env`, `*.conf`, `*.ini`, `*.yaml`, `*.properties`, `config.json`, `*.pem`, `*.key`, `id_rsa`)."),
     _c("instruction_count", "Int64", "Instructions in the file, global `ARG`s included (comments, directives and heredoc bodies are not instructions)."),
@@ -474,6 +475,20 @@ DOCKERFILE_SECRET_NAMES = _t(
     _c("instruction", "category", "`ENV` or `ARG`."),
     _c("name", "category", "The variable name (`AWS_SECRET_ACCESS_KEY`, `DB_PASSWORD`)."),
     _c("line", "Int64", "Line of the instruction (from 1)."),
+)
+
+DOCKERFILE_COPIES = _t(
+    "dockerfile_copies", "source of a `COPY` or `ADD` in a Dockerfile, and where it lands", ["scan_id", "path", "line", "source_path"],
+    _c("path", "category", "The Dockerfile; joins `dockerfiles` with scan_id."),
+    _c("line", "Int64", "Line of the instruction (from 1)."),
+    _c("stage_index", "Int64", "The stage the instruction is in."),
+    _c("instruction", "category", "`COPY` or `ADD`."),
+    _c("copy_from", "category", "The `--from` stage or image, as written; missing when the source is the build context."),
+    _c("source_path", "string", "The source as written (untrusted text).", redacted=True),
+    _c("destination", "string", "The destination as written (untrusted text).", redacted=True),
+    _c("target_path", "string", "Where the source lands in the image: the destination read from the stage's `WORKDIR`, with the source's name when the destination is a folder; missing when a variable or the base image's unknown `WORKDIR` leaves it unresolved.", redacted=True),
+    _c("is_config", "boolean", "Whether the source looks like a configuration or key file, as `dockerfiles.config_copy_count` counts them (the `config-outside-image` rule matches its own patterns)."),
+    _c("in_final_image", "boolean", "Whether the stage is the final stage or one it is built `FROM`: what it copies is in the image built."),
 )
 
 VULNERABILITY_CWES = _t(
@@ -523,7 +538,7 @@ TABLES: tuple[Table, ...] = (
     IMAGE_ATTESTATIONS, PACKAGES, PACKAGE_LICENSES,
     PACKAGE_DEPENDENCIES, VULNERABILITIES, VULNERABILITY_CWES, VULNERABILITY_ALIASES,
     MISCONFIGURATIONS, SECRETS,
-    DOCKERFILES, DOCKERFILE_STAGES, DOCKERFILE_SECRET_NAMES, LOAD_ERRORS,
+    DOCKERFILES, DOCKERFILE_STAGES, DOCKERFILE_SECRET_NAMES, DOCKERFILE_COPIES, LOAD_ERRORS,
 )
 """Every table, in the order the data dictionary lists them."""
 

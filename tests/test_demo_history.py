@@ -155,3 +155,31 @@ def test_steps_ingest_into_a_dated_history(tmp_path: Path) -> None:
     assert data.load_errors.empty
     trivy = data.scans[data.scans["format"].astype(str) == "trivy-json"]
     assert trivy["image_id"].nunique() == steps[-1].scanned  # an image is an image, once
+
+
+def test_config_and_upgrade_rules_pass_and_fail_in_the_demo(
+        walked: tuple[DemoHistory, list[DemoStep], list[AuditData]]) -> None:
+    from auditlib import load
+    from auditlib.data import merge
+    from auditlib.policy import evaluate, load_policy
+
+    fleet, steps, collected = walked
+    world = fleet.world
+    scans = load(fleet.out_dir / "trivy")
+    r = evaluate(merge(collected[-1], scans), load_policy(None), as_of=steps[-1].at).results
+
+    def statuses(rule: str, app: str) -> set[str]:
+        mine = r[(r["rule"] == rule) & r["image_name"].astype(str).str.contains(f"/{app}:")]
+        return set(mine["status"].astype(str))
+
+    config = r[r["rule"] == "config-outside-image"]
+    assert {"pass", "fail"} <= set(config["status"].astype(str))
+    assert statuses("config-outside-image", world.roles["drifting"]) == {"fail"}
+    drifting = config[config["image_name"].astype(str).str.contains(
+        f"/{world.roles['drifting']}:") & (config["status"] == "fail")]
+    # The container mounts /etc/app/conf.d over app.conf, not over settings.yaml.
+    assert all("settings.yaml" in e and "conf.d/app.conf" not in e
+               for e in drifting["evidence"].astype(str))
+    upgrade = r[r["rule"] == "upgrade-at-build"]
+    assert {"pass", "fail"} <= set(upgrade["status"].astype(str))
+    assert "pass" in statuses("upgrade-at-build", world.roles["rebuilt"])

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from auditlib.cli.console import fail, note, progress
+from auditlib.cli.console import error, fail, note, progress
 from auditlib.cli.exits import Exit, leave
 from auditlib.cli.headline import fixable_line, unknown_line
 from auditlib.cli.options import (
@@ -47,6 +47,19 @@ from auditlib.sources.registry import RegistryLimits
               show_default=True, help="Where runs and index.html go.")
 @click.option("--reports", "report_list", default="compliance,staleness", show_default=True,
               metavar="LIST", help="The reports to write (comma-separated; `none` for none).")
+@click.option("--notify", "notify", multiple=True, metavar="TARGET",
+              help="Send a digest of what changed since the previous run of the store: a "
+              "webhook URL (JSON), `slack:URL` (a Slack-compatible incoming webhook) or "
+              "`mailto:ADDRESS` (SMTP from AUDITLIB_SMTP_* or the policy's notify.smtp); a URL "
+              "may be `env:NAME` or `file:PATH`. Repeatable; adds to the policy's notify.targets.")
+@click.option("--notify-always", is_flag=True,
+              help="Send the digest even when nothing changed.")
+@click.option("--notify-page-url", metavar="URL", default=None,
+              help="The link the digest gives (default: the policy's notify.page_url, else the "
+              "page's file:// URI).")
+@click.option("--notify-strict", is_flag=True,
+              help="Exit 2 when the digest could not be sent to a target (default: one error "
+              "line, and the exit code is the run's).")
 @report_options
 @quiet_option
 @allow_damaged_option
@@ -56,7 +69,8 @@ def run(store: Path, engines: tuple[str, ...], registries: tuple[str, ...],
         policy_file: str | None, fail_on: str,
         as_of: pd.Timestamp | None, out: Path, report_list: str,
         parameters: tuple[tuple[str, str], ...], kernel: str | None, notebooks: Path | None,
-        cell_timeout: int | None, quiet: bool) -> None:
+        cell_timeout: int | None, quiet: bool, notify: tuple[str, ...], notify_always: bool,
+        notify_page_url: str | None, notify_strict: bool) -> None:
     """The scheduled job: collect, scan, ingest, assess and report, into one store and one run
     folder.
 
@@ -65,7 +79,9 @@ def run(store: Path, engines: tuple[str, ...], registries: tuple[str, ...],
     tagged images with the scanners on PATH (--no-scan to skip); ingests the --ingest paths;
     assesses the store once (OUT/run-*/policy.json, policy.xml (JUnit) and assessment.json);
     writes the reports at the same as-of time and policy, and OUT/index.html. Each step writes
-    its own snapshot.
+    its own snapshot. With --notify (or the policy's `notify` section), sends a digest of what
+    changed since the previous run of the store (nothing when nothing changed); a target that
+    cannot be reached is one error line and changes nothing else (unless --notify-strict).
 
     Exits 1 when the policy is broken at --fail-on; 2 on bad usage, a bad policy file, a store
     that cannot be written, a damaged store (unless --allow-damaged), no data at all, or a report
@@ -84,7 +100,8 @@ def run(store: Path, engines: tuple[str, ...], registries: tuple[str, ...],
                      ingest=ingest_paths,
                      scan=scan, policy_file=policy_file, as_of=as_of, out=out, reports=names,
                      parameters=dict(parameters), kernel=kernel, notebooks=notebooks,
-                     cell_timeout=cell_timeout)
+                     cell_timeout=cell_timeout, notify=notify, notify_always=notify_always,
+                     notify_page_url=notify_page_url)
     try:
         with progress("working", quiet=quiet) as bar, report_bars(quiet) as start:
             task = bar.add_task("work", total=None)
@@ -107,6 +124,10 @@ def run(store: Path, engines: tuple[str, ...], registries: tuple[str, ...],
     unknown = unknown_line(s)
     if unknown:
         click.echo(unknown)
-    if done.failed:
+    if done.notify_sent:
+        click.echo(f"notified: {', '.join(done.notify_sent)}")
+    for line in done.notify_failed:
+        error(line)
+    if done.failed or (notify_strict and done.notify_failed):
         leave(Exit.BAD_INPUT)
     leave(Exit.POLICY if broken else Exit.OK)

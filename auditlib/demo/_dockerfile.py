@@ -53,6 +53,13 @@ _BUILDER: dict[str, tuple[str, list[str], list[str]]] = {
             "RUN CGO_ENABLED=0 go build -o /out/server ./cmd/server"],
            ["COPY --from=build /out/server /app/server"]),
 }
+_CONFIG_COPIES: dict[str, list[str]] = {
+    # role: configuration its final stage bakes in (config-outside-image). The `drifting` app's
+    # container mounts /etc/app/conf.d over the first file (`_world`), not over the second.
+    "drifting": ["COPY conf.d/app.conf /etc/app/conf.d/app.conf",
+                 "COPY settings.yaml /etc/app/settings.yaml"],
+    "unkept": ["COPY .env.production /app/.env"],
+}
 SECRET_ARG = "GIT_TOKEN"
 """The build argument the `drifting` app's Dockerfile declares (a name that looks secret)."""
 
@@ -77,6 +84,9 @@ def _install(plan: ImagePlan, role: str | None) -> tuple[str, list[str]]:
     if plan.base.family == "alpine":
         if role == "drifting":
             return "RUN apk add ca-certificates curl", ["DL3018", "DL3019"]
+        if role == "rebuilt":
+            return "RUN apk upgrade --no-cache && apk add --no-cache ca-certificates curl", \
+                ["DL3018"]
         return "RUN apk add --no-cache ca-certificates curl", ["DL3018"]
     if role == "rebuilt":
         return ("RUN apt-get update && apt-get upgrade -y && apt-get install -y "
@@ -109,6 +119,7 @@ def dockerfile(plan: ImagePlan, base: BaseBuild, role: str | None) -> Dockerfile
         lines.append((f"ARG {SECRET_ARG}", ["DL3064"]))
     lines += [_install(plan, role), ("WORKDIR /app", [])]
     lines += [(s, []) for s in builder[2]] if builder is not None else [("COPY . /app", [])]
+    lines += [(s, []) for s in _CONFIG_COPIES.get(role or "", [])]
     if plan.user:
         user = plan.user
         codes = [] if user.replace(":", "").isdigit() else ["DL3066"]

@@ -66,7 +66,7 @@ def filter_images(data: AuditData, pattern: str | None) -> tuple[AuditData, int]
     ok = [r is not pd.NA and matches_any([pattern], [str(r)]) for r in built]
     changes["dockerfiles"] = dockerfiles[ok].reset_index(drop=True)
     paths = set(changes["dockerfiles"]["path"].astype(str))
-    for name in ("dockerfile_stages", "dockerfile_secret_names"):
+    for name in ("dockerfile_stages", "dockerfile_secret_names", "dockerfile_copies"):
         df = getattr(data, name)
         changes[name] = df[df["path"].astype(str).isin(paths)].reset_index(drop=True)
     return replace(data, **changes), len(every - keep)

@@ -55,6 +55,8 @@ class Policy:
     rules: tuple[RuleConfig, ...]
     waivers: tuple[Waiver, ...] = ()
     source: str = "default policy"
+    notify: Mapping[str, Any] = field(default_factory=dict)
+    """The `notify` section as written (`auditlib.notify.notify_settings` reads it)."""
 
     def enabled(self) -> list[RuleConfig]:
         """Return the rules that run."""
@@ -99,6 +101,11 @@ def _rule_config(rule: Rule, raw: Any, where: str) -> RuleConfig:
         if key in params and not _type_ok(value, params[key]):
             raise PolicyError(
                 f"{where}.{key}: expected {_type_name(params[key])}, got {value!r}"
+            )
+        choices = next((p.choices for p in rule.params if p.name == key), ())
+        if choices and value not in choices:
+            raise PolicyError(
+                f"{where}.{key}: {value!r} is not one of {', '.join(map(str, choices))}"
             )
     enabled = raw.get("enabled", True)
     if not isinstance(enabled, bool):
@@ -151,8 +158,9 @@ def build_policy(raw: Mapping[str, Any] | None, rules: Sequence[Rule], source: s
     if not isinstance(raw, Mapping):
         raise PolicyError(f"{source}: expected a mapping with `rules` and `waivers`")
     for key in raw:
-        if key not in ("rules", "waivers"):
-            raise PolicyError(f"{source}: unknown key {key!r}; valid keys are rules, waivers")
+        if key not in ("rules", "waivers", "notify"):
+            raise PolicyError(f"{source}: unknown key {key!r}; valid keys are rules, waivers, "
+                              "notify")
     by_slug = {r.slug: r for r in rules}
     given = raw.get("rules") or {}
     if not isinstance(given, Mapping):
@@ -171,7 +179,10 @@ def build_policy(raw: Mapping[str, Any] | None, rules: Sequence[Rule], source: s
     waivers = tuple(
         _waiver(w, f"{source}: waivers[{i}]", list(by_slug)) for i, w in enumerate(waivers_raw)
     )
-    return Policy(configs, waivers, source)
+    notify = raw.get("notify") or {}
+    if not isinstance(notify, Mapping):
+        raise PolicyError(f"{source}: notify: expected a mapping (docs/notify.md)")
+    return Policy(configs, waivers, source, dict(notify))
 
 
 def load_policy(path: str | os.PathLike[str] | None, rules: Sequence[Rule] | None = None) -> Policy:

@@ -31,6 +31,8 @@ class Param:
     name: str
     default: Any
     meaning: str
+    choices: tuple[Any, ...] = ()
+    """The values allowed, when only some are (empty: any value of the default's type)."""
 
     @property
     def kind(self) -> type:

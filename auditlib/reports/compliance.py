@@ -442,6 +442,8 @@ def dockerfiles(r: Report) -> pd.DataFrame:
         "healthcheck": d["has_healthcheck"],
         "multi-stage": d["is_multi_stage"],
         "upgrades packages": d["upgrades_packages"],
+        "final stage upgrades": d["final_upgrades_packages"],
+        "config files copied": d["config_copy_count"],
         "secret-like ENV/ARG names": d["secret_env_names_count"],
     })
 

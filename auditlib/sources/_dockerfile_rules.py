@@ -7,6 +7,7 @@ Used by `dockerfile`. Secret-looking `ENV`/`ARG` names are `auditlib.normalize.s
 
 from __future__ import annotations
 
+import posixpath
 import re
 
 from auditlib.sources._dockerfile_lexer import (
@@ -103,13 +104,30 @@ def _is_apk_upgrade_flag(word: str) -> bool:
 
 def _copy_sources(ins: _Instruction) -> list[str]:
     """Return the sources of a COPY or ADD (not its destination, not heredocs)."""
+    return _copy_words(ins)[1][:-1]
+
+
+def _copy_words(ins: _Instruction) -> tuple[dict[str, str], list[str]]:
+    """Return a COPY or ADD's flags (`--from`, `--chown`...) and its words: the sources, then
+    the destination (heredoc markers left out)."""
     exec_form = _json_list(ins.args)
     if exec_form is not None:
-        words = exec_form
-    else:
-        _, raw_words = _strip_flags(_split_words(ins.args, ins.escape))
-        words = [_unquote(w, ins.escape) for w in raw_words if not _HEREDOC.match(w)]
-    return words[:-1]
+        return {}, exec_form
+    flags, raw_words = _strip_flags(_split_words(ins.args, ins.escape))
+    return flags, [_unquote(w, ins.escape) for w in raw_words if not _HEREDOC.match(w)]
+
+
+def _copy_targets(sources: list[str], destination: str, workdir: str) -> list[str]:
+    """Return where each COPY/ADD source lands in the image: the destination itself for one
+    source and a destination not ending in `/`, else the destination folder and the source's
+    last name. A relative destination is read from `workdir` (BuildKit's WORKDIR, `/` when
+    none)."""
+    dest = destination if destination.startswith("/") else posixpath.join(workdir, destination)
+    as_folder = destination.endswith("/") or destination in (".", "./") or len(sources) > 1
+    dest = posixpath.normpath(dest)
+    if not as_folder:
+        return [dest for _ in sources]
+    return [posixpath.join(dest, s.rstrip("/").rsplit("/", 1)[-1]) for s in sources]
 
 
 def _is_config_file(path: str) -> bool:

@@ -1,4 +1,5 @@
-"""Dockerfiles read into `dockerfiles`, `dockerfile_stages` and `dockerfile_secret_names` rows.
+"""Dockerfiles read into `dockerfiles`, `dockerfile_stages`, `dockerfile_secret_names` and
+`dockerfile_copies` rows.
 
 The reading follows BuildKit's Dockerfile frontend (`frontend/dockerfile/parser`): parser
 directives (`# escape=`, `# syntax=`, `# check=`) only at the very top; whole-line comments;
@@ -19,6 +20,7 @@ cannot be read becomes a warning `(locator, reason)`, with the locator `line N`.
 from __future__ import annotations
 
 import os
+import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -37,6 +39,8 @@ from auditlib.sources._dockerfile_lexer import (
 )
 from auditlib.sources._dockerfile_rules import (
     _copy_sources,
+    _copy_targets,
+    _copy_words,
     _is_config_file,
     _run_text,
     _upgrades_packages,
@@ -66,6 +70,8 @@ class DockerfileRows(NamedTuple):
     """`dockerfile_secret_names` rows, one per secret-looking `ENV`/`ARG` name declared."""
     warnings: list[tuple[str, str]]
     """`(locator, reason)` for what could not be read; the locator is `line N`."""
+    copies: list[Row]
+    """`dockerfile_copies` rows, one per `COPY`/`ADD` source, in order."""
 
     def rows(self) -> dict[str, list[Row]]:
         """Return the rows by table name, as a parser's `Output.rows` holds them."""
@@ -73,6 +79,7 @@ class DockerfileRows(NamedTuple):
             "dockerfiles": self.dockerfiles,
             "dockerfile_stages": self.stages,
             "dockerfile_secret_names": self.secret_names,
+            "dockerfile_copies": self.copies,
         }
 
 
@@ -95,6 +102,11 @@ class _Stage:
     """True for the last HEALTHCHECK CMD, False for HEALTHCHECK NONE, None if none."""
     variables: dict[str, str | None] = field(default_factory=dict)
     """ARG defaults and ENV values in scope (held for substitution, never put in a row)."""
+    workdir: str | None = None
+    """The WORKDIR relative COPY destinations are read from: `/` from scratch, None (unknown)
+    from an image until a `WORKDIR` sets it, or when a variable leaves it unresolved."""
+    upgrades: bool = False
+    """Whether a RUN of this stage upgrades installed packages."""
 
 
 def parse_dockerfile(text: str, *, source: str) -> DockerfileRows:
@@ -121,6 +133,7 @@ def parse_dockerfile(text: str, *, source: str) -> DockerfileRows:
     secrets: list[Row] = []
     upgrades = False
     config_copies = 0
+    copies: list[tuple[int, Row]] = []
 
     for ins in instructions:
         where = f"line {ins.line}"
@@ -159,16 +172,73 @@ def parse_dockerfile(text: str, *, source: str) -> DockerfileRows:
             stage.user_is_root = None if resolved is None else is_root_user(resolved)
         elif kw == "HEALTHCHECK":
             stage.healthcheck = _healthcheck(ins, warnings)
+        elif kw == "WORKDIR":
+            stage.workdir = _workdir(stage.workdir, ins.args.strip(), stage.variables)
         elif kw == "RUN":
-            upgrades = upgrades or _upgrades_packages(_run_text(ins))
+            stage.upgrades = stage.upgrades or _upgrades_packages(_run_text(ins))
+            upgrades = upgrades or stage.upgrades
         elif kw in ("COPY", "ADD"):
             config_copies += sum(1 for s in _copy_sources(ins) if _is_config_file(s))
+            copies += [(stage.index, r) for r in _copy_rows(source, stage, ins)]
 
     rows = [_stage_row(source, s) for s in stages]
     dockerfile = _dockerfile_row(source, stages, instructions, secrets, upgrades, config_copies)
+    final = _final_chain(stages)
+    for index, row in copies:
+        row["in_final_image"] = index in final
     if not stages:
         warnings.append(("line 1", "no FROM instruction: not a Dockerfile that builds an image"))
-    return DockerfileRows([dockerfile], rows, secrets, warnings)
+    return DockerfileRows([dockerfile], rows, secrets, warnings, [r for _, r in copies])
+
+
+def _final_chain(stages: list[_Stage]) -> set[int]:
+    """Return the indexes of the final stage and of the stages it is built `FROM`: what they
+    hold is in the image the Dockerfile builds."""
+    out: set[int] = set()
+    stage = stages[-1] if stages else None
+    while stage is not None:
+        out.add(stage.index)
+        stage = stages[stage.parent] if stage.parent is not None else None
+    return out
+
+
+def _workdir(current: str | None, given: str, variables: dict[str, str | None]) -> str | None:
+    """Return the WORKDIR after `WORKDIR given` (relative to `current`), or None when a
+    variable leaves it unresolved."""
+    resolved = _expand(given, variables)
+    if not resolved:
+        return None
+    if resolved.startswith("/"):
+        return posixpath.normpath(resolved)
+    return None if current is None else posixpath.normpath(posixpath.join(current, resolved))
+
+
+def _copy_rows(path: str, stage: _Stage, ins: _Instruction) -> list[Row]:
+    """Return the `dockerfile_copies` rows of one COPY or ADD (`in_final_image` is set once the
+    final stage is known)."""
+    flags, words = _copy_words(ins)
+    if len(words) < 2:
+        return []
+    sources, destination = words[:-1], words[-1]
+    resolved = _expand(destination, stage.variables)
+    relative_unknown = resolved is not None and not resolved.startswith("/") and \
+        stage.workdir is None
+    targets = (_copy_targets(sources, resolved, stage.workdir or "/")
+               if resolved and not relative_unknown else [None] * len(sources))
+    return [
+        {
+            "path": path,
+            "line": ins.line,
+            "stage_index": stage.index,
+            "instruction": ins.keyword,
+            "copy_from": flags.get("from") or None,
+            "source_path": redact(src),
+            "destination": redact(destination),
+            "target_path": redact(target) if target else None,
+            "is_config": _is_config_file(src),
+        }
+        for src, target in zip(sources, targets, strict=True)
+    ]
 
 
 # --- instructions ------------------------------------------------------------------------------
@@ -214,11 +284,13 @@ def _from(
         return stage
     if base == "scratch":
         stage.is_scratch = True
+        stage.workdir = "/"
         return stage
     parent = next((s for s in stages if s.name is not None and s.name == base.lower()), None)
     if parent is not None:
         stage.parent = parent.index
         stage.variables = dict(parent.variables)
+        stage.workdir = parent.workdir
         return stage
     stage.ref = parse_reference(base)
     if stage.ref is None:
@@ -313,6 +385,8 @@ def _dockerfile_row(
         "final_user_is_root": user_is_root,
         "has_healthcheck": healthcheck,
         "upgrades_packages": upgrades,
+        "final_upgrades_packages": any(stages[i].upgrades for i in _final_chain(stages))
+        if stages else None,
         "secret_env_names_count": len({r["name"] for r in secrets}),
         "config_copy_count": config_copies,
         "instruction_count": sum(1 for i in instructions if i.keyword in _INSTRUCTIONS),

@@ -36,6 +36,8 @@ SNAPSHOTS_DIR = "snapshots"
 MANIFEST = "manifest.json"
 STATE = "state.parquet"
 """Per snapshot: the sources of the current state right after it, and where their rows are."""
+LAST_RUN = "last-run.json"
+"""The record of the newest `auditlib run` of the store."""
 LOCK = ".lock"
 TMP_PREFIX = ".tmp-"
 RAW_DIR = "raw"
@@ -86,3 +88,9 @@ def stat_cache_file(store: StorePath) -> Path:
 def lock_file(store: StorePath) -> Path:
     """Return the lock file every writer of `store` holds."""
     return Path(store) / LOCK
+
+
+def last_run_file(store: StorePath) -> Path:
+    """Return the file where `auditlib run` records its newest snapshot and as-of time, so that
+    the next run can say what changed since (`auditlib.notify.previous`)."""
+    return Path(store) / LAST_RUN

@@ -55,7 +55,7 @@ def test_every_rule_of_the_issue_is_declared_once() -> None:
         ({"waivers": [{"rule": "*", "image": "*"}]}, "waivers[0].reason: required"),
         ({"waivers": [{"rule": "*", "image": "*", "reason": "x", "expires": "soon"}]},
          "is not a date"),
-        ({"rulez": {}}, "unknown key 'rulez'; valid keys are rules, waivers"),
+        ({"rulez": {}}, "unknown key 'rulez'; valid keys are rules, waivers, notify"),
     ],
 )
 def test_bad_policy_is_an_error_listing_what_is_valid(raw: dict, message: str) -> None:  # type: ignore[type-arg]

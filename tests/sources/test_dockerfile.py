@@ -15,6 +15,7 @@ from auditlib.data import AuditData
 from auditlib.normalize.secret_env import is_secret_name
 from auditlib.sources.dockerfile import DockerfileRows, parse_dockerfile
 from auditlib.tables import (
+    DOCKERFILE_COPIES,
     DOCKERFILE_SECRET_NAMES,
     DOCKERFILE_STAGES,
     DOCKERFILES,
@@ -67,6 +68,7 @@ def test_corpus_dockerfile_debian_latest_secret_env() -> None:
         "final_user_is_root": True,
         "has_healthcheck": False,
         "upgrades_packages": False,  # `apt-get update` only refreshes the lists
+        "final_upgrades_packages": False,
         "secret_env_names_count": 1,
         "config_copy_count": 1,  # app.conf
         "instruction_count": 6,
@@ -80,10 +82,16 @@ def test_corpus_dockerfile_debian_latest_secret_env() -> None:
         {"path": str(path), "stage_index": 0, "instruction": "ENV", "name": "DB_PASSWORD",
          "line": 3}
     ]
+    assert out.copies == [
+        {"path": str(path), "line": 4, "stage_index": 0, "instruction": "COPY",
+         "copy_from": None, "source_path": "app.conf", "destination": "/etc/app.conf",
+         "target_path": "/etc/app.conf", "is_config": True, "in_final_image": True}
+    ]
     _assert_no_value(out, "hunter2")
     _assert_typed(DOCKERFILES, out.dockerfiles)
     _assert_typed(DOCKERFILE_STAGES, out.stages)
     _assert_typed(DOCKERFILE_SECRET_NAMES, out.secret_names)
+    _assert_typed(DOCKERFILE_COPIES, out.copies)
 
 
 DIGEST = "sha256:" + "a" * 64
@@ -362,11 +370,13 @@ def test_empty_text_gives_one_row() -> None:
 
 def test_rows_by_table_and_audit_data_attributes() -> None:
     out = _parse("FROM debian:12\n")
-    assert set(out.rows()) == {"dockerfiles", "dockerfile_stages", "dockerfile_secret_names"}
+    assert set(out.rows()) == {"dockerfiles", "dockerfile_stages", "dockerfile_secret_names",
+                               "dockerfile_copies"}
     data = AuditData()
     for name in out.rows():
         assert list(getattr(data, name).columns) == {
-            t.name: t for t in (DOCKERFILES, DOCKERFILE_STAGES, DOCKERFILE_SECRET_NAMES)
+            t.name: t for t in (DOCKERFILES, DOCKERFILE_STAGES, DOCKERFILE_SECRET_NAMES,
+                                DOCKERFILE_COPIES)
         }[name].column_names
 
 

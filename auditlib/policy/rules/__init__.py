@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from auditlib.policy.model import Rule
 from auditlib.policy.rules import (
+    config_files,
     contents,
     freshness,
     licenses,
     runtime,
     supply_chain,
     tags,
+    upgrades,
     vulns,
 )
 
@@ -21,6 +23,8 @@ RULES: tuple[Rule, ...] = (
     *licenses.RULES,    # license-policy
     *contents.RULES,    # no-baked-secrets, minimal-image, oci-labels
     *supply_chain.RULES,  # signed-and-attested
+    *config_files.RULES,  # config-outside-image
+    *upgrades.RULES,    # upgrade-at-build
 )
 """The rules, by theme."""
 
