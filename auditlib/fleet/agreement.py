@@ -287,10 +287,11 @@ class ToolSetSummary:
                 what.append(f"{self.fix_differs} in fixed version")
             every = "both" if len(self.tools) == 2 else "all"
             parts.append(f"{self.differ} found by {every} differ ({', '.join(what)})")
-        for found_by, per_eco in sorted(self.only.items(), key=lambda kv: -sum(kv[1].values())):
+        for found_by, per_eco in sorted(self.only.items(), key=lambda kv: (
+                -sum(kv[1].values()), [(t != "trivy", t) for t in kv[0]])):
             n = sum(per_eco.values())
             eco, top = max(per_eco.items(), key=lambda kv: (kv[1], kv[0] or ""))
-            text = f"{n} only in {_and([tool_name(t) for t in found_by])}"
+            text = f"{n} only in {_and([tool_name(t) for t in _display_order(found_by)])}"
             if len(per_eco) > 1 or eco is None:
                 text += f", of which {top} in {ecosystem_name(eco)}"
             else:
