@@ -25,6 +25,7 @@ severity or fixed version (the `scanner_agreement` table).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -54,6 +55,10 @@ ECOSYSTEM_NAMES = {
     "gem": "Ruby gems", "golang": "Go modules", "nuget": ".NET packages", "cargo": "Rust crates",
 }
 """How an ecosystem (`normalize.pkg_versions.version_scheme`) is named in sentences."""
+
+FINDING = ["image_id", "vuln_id", "pkg_key", "pkg_version"]
+"""What matches a finding across tools (module docstring): the image, the vulnerability (its CVE
+where known), the package's name without namespace (lower case) and its version."""
 
 _CVE = "CVE-"
 _NO_FIX = "none"
@@ -150,14 +155,52 @@ def _texts(s: pd.Series) -> list[str | None]:
             for v in s.astype(object)]
 
 
-def _fix_set(text: str | None) -> frozenset[str]:
-    if text is None:
-        return frozenset()
-    return frozenset(p.strip() for p in text.split(",") if p.strip())
+def _rows(data: AuditData, compared: set[str]) -> pd.DataFrame:
+    """Return the vulnerability rows of the compared images with what matching needs: tool,
+    reported_id, vuln_id (the CVE when aliases name one), pkg_key, pkg_version, pkg_name,
+    ecosystem, sev (rank), severity, fixed_version."""
+    v = data.vulnerabilities
+    v = v[v["image_id"].astype("string").isin(compared).fillna(False).to_numpy(bool)]
+    tool_of = dict(zip(data.scans["scan_id"].astype(str), _doc_tool(data.scans), strict=True))
+    cve = cve_of(data.vulnerability_aliases)
+    reported = v["vuln_id"].astype(str)
+    names = v["pkg_name"].astype("string").fillna("")
+    purls = _texts(v["purl"])
+    types = _texts(v["package_type"])
+    pairs = list(zip(names.tolist(), purls, strict=True))
+    key_of = {pair: package_name_key(*pair) for pair in set(pairs)}
+    eco_of = {pt: version_scheme(purl_type(pt[0])) or version_scheme(pt[1])
+              for pt in set(zip(purls, types, strict=True))}
+    severity = v["severity"].astype("string").fillna("unknown")
+    return pd.DataFrame({
+        "image_id": v["image_id"].astype(str).to_numpy(),
+        "tool": v["scan_id"].astype(str).map(lambda i: tool_of.get(i, "unknown")).to_numpy(),
+        "reported_id": reported.to_numpy(),
+        "vuln_id": reported.map(lambda i: cve.get(i, i)).to_numpy(),
+        "pkg_key": [key_of[p] for p in pairs],
+        "pkg_version": v["pkg_version"].astype("string").fillna("").to_numpy(),
+        "pkg_name": names.to_numpy(),
+        "ecosystem": [eco_of[pt] for pt in zip(purls, types, strict=True)],
+        "severity": severity.to_numpy(),
+        "sev": severity.map(SEVERITY_RANK).fillna(0).astype(int).to_numpy(),
+        "fixed_version": v["fixed_version"].astype("string").to_numpy(),
+    })
 
 
-def _joined(per_tool: Mapping[str, str]) -> str:
-    return "; ".join(f"{t}: {v}" for t, v in sorted(per_tool.items()))
+def _joined(groups: Iterable[object], values: Iterable[str], sep: str) -> dict[object, str]:
+    """Return `values` joined with `sep` per group, the groups given sorted (consecutive equal
+    groups are one): a plain loop, far faster than a pandas groupby's per-group slices."""
+    out: dict[object, str] = {}
+    for g, items in itertools.groupby(zip(groups, values, strict=True), key=lambda gv: gv[0]):
+        out[g] = sep.join(v for _, v in items)
+    return out
+
+
+def _tool_joined(per_tool: pd.DataFrame, col: str) -> pd.Series:
+    """Return, per finding (`f`), `tool: <col>` of each of its tools, in tool order, joined."""
+    return pd.Series(_joined(per_tool["f"].tolist(),
+                             (per_tool["tool"] + ": " + per_tool[col]).tolist(), "; "),
+                     dtype=object)
 
 
 def scanner_agreement(data: AuditData, names: Mapping[str, str] | None = None,
@@ -171,83 +214,63 @@ def scanner_agreement(data: AuditData, names: Mapping[str, str] | None = None,
         tools: the tools of each image (`image_tools(data)` when None).
     """
     tools = image_tools(data) if tools is None else tools
-    compared = tools.compared()
-    v = data.vulnerabilities
-    v = v[v["image_id"].astype("string").isin(compared).fillna(False).to_numpy(bool)]
-    if not len(v):
+    rows = _rows(data, tools.compared())
+    if not len(rows):
         return frame(SCANNER_AGREEMENT, {}, 0)
     names = names or {}
-    tool_of = dict(zip(data.scans["scan_id"].astype(str), _doc_tool(data.scans), strict=True))
-    cve = cve_of(data.vulnerability_aliases)
-    rows = pd.DataFrame({
-        "image_id": v["image_id"].astype(str).to_numpy(),
-        "tool": v["scan_id"].astype(str).map(lambda s: tool_of.get(s, "unknown")).to_numpy(),
-        "reported_id": v["vuln_id"].astype(str).to_numpy(),
-        "pkg_name": v["pkg_name"].astype("string").fillna("").to_numpy(),
-        "pkg_version": v["pkg_version"].astype("string").fillna("").to_numpy(),
-        "purl": v["purl"].astype("string").to_numpy(),
-        "package_type": v["package_type"].astype("string").to_numpy(),
-        "severity": v["severity"].astype("string").fillna("unknown").to_numpy(),
-        "fixed_version": v["fixed_version"].astype("string").to_numpy(),
+    rows["f"] = rows.groupby(FINDING, sort=True).ngroup()
+    # One entry per finding and tool: the highest severity, the union of the fixed versions.
+    rows = rows.sort_values(["f", "tool", "sev"], ascending=[True, True, False], kind="stable")
+    per_tool = rows.drop_duplicates(["f", "tool"])[["f", "tool", "severity"]].reset_index(
+        drop=True)
+    fixes = rows[["f", "tool", "fixed_version"]].dropna()
+    fixes = fixes.assign(fixed_version=fixes["fixed_version"].str.split(",")).explode(
+        "fixed_version")
+    fixes["fixed_version"] = fixes["fixed_version"].str.strip()
+    fixes = fixes[fixes["fixed_version"] != ""].drop_duplicates().sort_values(
+        ["f", "tool", "fixed_version"])
+    fixed = _joined(zip(fixes["f"].tolist(), fixes["tool"].tolist(), strict=True),
+                    fixes["fixed_version"].tolist(), ", ")
+    per_tool["fixed"] = [fixed.get((f, t), _NO_FIX) for f, t in zip(
+        per_tool["f"].tolist(), per_tool["tool"].tolist(), strict=True)]
+    by_f = per_tool.groupby("f", sort=True)
+    first = rows.drop_duplicates("f").set_index("f").sort_index()
+    eco = rows.dropna(subset=["ecosystem"]).drop_duplicates("f").set_index("f")["ecosystem"]
+    other = rows.loc[rows["reported_id"] != rows["vuln_id"], ["f", "reported_id"]]
+    other = other.drop_duplicates().sort_values(["f", "reported_id"])
+    out = pd.DataFrame({
+        "image_id": first["image_id"],
+        "vuln_id": first["vuln_id"],
+        "reported_ids": pd.Series(_joined(other["f"].tolist(), other["reported_id"].tolist(),
+                                          ", "), dtype=object),
+        "pkg_name": first["pkg_name"],
+        "pkg_version": first["pkg_version"].mask(first["pkg_version"] == ""),
+        "ecosystem": eco,
+        "found_by": pd.Series(_joined(per_tool["f"].tolist(), per_tool["tool"].tolist(), ", "),
+                              dtype=object),
+        "n_found": by_f.size(),
+        "n_sev": by_f["severity"].nunique(),
+        "n_fix": by_f["fixed"].nunique(),
+        "severities": _tool_joined(per_tool, "severity"),
+        "fixed_versions": _tool_joined(per_tool, "fixed"),
     })
-    rows["vuln_id"] = rows["reported_id"].map(lambda i: cve.get(i, i))
-    purls = _texts(rows["purl"])
-    rows["pkg_key"] = [package_name_key(n, p) for n, p in zip(rows["pkg_name"], purls,
-                                                                strict=True)]
-    rows["ecosystem"] = [version_scheme(purl_type(p)) or version_scheme(t)
-                         for p, t in zip(purls, _texts(rows["package_type"]), strict=True)]
-    key = ["image_id", "vuln_id", "pkg_key", "pkg_version"]
-    records: list[dict[str, object]] = []
-    for k, g in rows.groupby(key, sort=True):
-        records.append(_finding(k, g, tools.tools[str(k[0])], names))
-    out = pd.DataFrame.from_records(records)
+    image_tools_ = out["image_id"].map(lambda i: tools.tools[i])
+    out["tools"] = image_tools_.map(", ".join)
+    missed = {(t, f): ", ".join(x for x in t if x not in f.split(", ")) or None
+              for t, f in set(zip(image_tools_, out["found_by"], strict=True))}
+    out["missed_by"] = [missed[(t, f)] for t, f in zip(image_tools_, out["found_by"],
+                                                       strict=True)]
+    every = out["missed_by"].isna()
+    out["severity_differs"] = (out["n_sev"] > 1).where(every, None)
+    out["fix_differs"] = (out["n_fix"] > 1).where(every, None)
+    out["state"] = np.where(~every, "partial", np.where(
+        (out["n_sev"] > 1) | (out["n_fix"] > 1), "differ", "agree"))
+    out["image_name"] = out["image_id"].map(lambda i: names.get(i, i))
     order = {s: i for i, s in enumerate(STATES)}
     out = out.sort_values(["image_name", "image_id", "state", "vuln_id"],
                           key=lambda s: s.map(order) if s.name == "state" else s, kind="stable")
-    return frame(SCANNER_AGREEMENT, {c: out[c].tolist() for c in out.columns}, len(out))
-
-
-def _finding(key: tuple[object, ...], g: pd.DataFrame, image_tools_: tuple[str, ...],
-             names: Mapping[str, str]) -> dict[str, object]:
-    """Return the `scanner_agreement` row of one finding from its rows (`g`), one or more per
-    tool."""
-    image_id, vuln_id = str(key[0]), str(key[1])
-    sev: dict[str, str] = {}
-    fixes: dict[str, frozenset[str]] = {}
-    ids: set[str] = set()
-    for tool, tg in g.groupby("tool", sort=True):
-        t = str(tool)
-        ranks = tg["severity"].map(SEVERITY_RANK).fillna(0)
-        sev[t] = str(tg["severity"].iloc[int(np.argmax(ranks.to_numpy()))])
-        fixes[t] = frozenset().union(*(_fix_set(f) for f in tg["fixed_version"].dropna()))
-        ids |= set(tg["reported_id"])
-    found = sorted(sev)
-    missed = [t for t in image_tools_ if t not in sev]
-    if missed:
-        state, sev_differs, fix_differs = "partial", None, None
-    else:
-        sev_differs = len(set(sev.values())) > 1
-        fix_differs = len(set(fixes.values())) > 1
-        state = "differ" if sev_differs or fix_differs else "agree"
-    first = g.iloc[0]
-    eco = g["ecosystem"].dropna()
-    return {
-        "image_id": image_id,
-        "image_name": names.get(image_id, image_id),
-        "vuln_id": vuln_id,
-        "reported_ids": ", ".join(sorted(ids - {vuln_id})) or None,
-        "pkg_name": str(first["pkg_name"]),
-        "pkg_version": str(first["pkg_version"]) or None,
-        "ecosystem": str(eco.iloc[0]) if len(eco) else None,
-        "tools": ", ".join(image_tools_),
-        "found_by": ", ".join(found),
-        "missed_by": ", ".join(missed) or None,
-        "state": state,
-        "severity_differs": sev_differs,
-        "fix_differs": fix_differs,
-        "severities": _joined(sev),
-        "fixed_versions": _joined({t: ", ".join(sorted(f)) or _NO_FIX for t, f in fixes.items()}),
-    }
+    return frame(SCANNER_AGREEMENT, {c.name: out[c.name].tolist()
+                                     for c in SCANNER_AGREEMENT.columns}, len(out))
 
 
 @dataclass(frozen=True)
