@@ -270,3 +270,17 @@ def test_same_tool_twice_is_one_tool(tmp_path: Path) -> None:
     data = auditlib.load(_write(tmp_path, {"g1.json": grype_doc(), "g2.json": later}))
     assert image_tools(data).tools == {IMAGE: ("grype",)}
     assert agreement_of(data).table.empty
+
+
+def test_one_tool_at_two_paths_is_one_entry_with_the_union_of_its_fixes(tmp_path: Path) -> None:
+    trivy = trivy_doc()
+    java = trivy["Results"][1]["Vulnerabilities"]
+    java.append(dict(java[0], PkgPath="app/lib/other/log4j-core-2.14.1.jar", FixedVersion="2.16.0",
+                     Severity="HIGH"))
+    data = auditlib.load(_write(tmp_path, {"t.json": trivy, "g.json": grype_doc()}))
+    assert (data.vulnerabilities["vuln_id"] == "CVE-2021-44228").sum() == 2  # both Trivy
+    log4j = one_row(agreement_of(data).table, vuln_id="CVE-2021-44228")
+    assert log4j["fixed_versions"] == "grype: 2.15.0; trivy: 2.15.0, 2.16.0"
+    assert log4j["severities"] == "grype: critical; trivy: critical"  # each tool's highest
+    assert (log4j["state"], log4j["fix_differs"], log4j["severity_differs"]) == (
+        "differ", True, False)
