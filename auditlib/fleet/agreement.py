@@ -293,12 +293,15 @@ def scanner_agreement(data: AuditData, names: Mapping[str, str] | None = None,
     found_by = _join_columns([p.astype(object) for p in found_p], ", ")
     missed_by = _join_columns([p.astype(object) for p in missed_p], ", ")
     # Ids a tool reported other than the canonical one (a GHSA beside its CVE).
-    other = rows.loc[rows["rep"].map(lambda c: str(rep_vals[c])).to_numpy()
-                     != vid_vals[rows["vid"].to_numpy()], ["f", "rep"]].drop_duplicates()
+    rep_text = np.asarray([str(x) for x in rep_vals], dtype=object)
+    other = rows.loc[rep_text[rows["rep"].to_numpy()] != vid_vals[rows["vid"].to_numpy()],
+                     ["f", "rep"]].drop_duplicates()
     reported: dict[int, set[str]] = {}
     for f, r in zip(other["f"].tolist(), other["rep"].tolist(), strict=True):
         reported.setdefault(f, set()).add(str(rep_vals[r]))
-    eco_first = rows.loc[rows["eco"] >= 0].drop_duplicates("f").set_index("f")["eco"]
+    known = rows.loc[rows["eco"] >= 0].drop_duplicates("f")
+    eco_f = np.full(n_f, -1, np.int64)
+    eco_f[known["f"].to_numpy()] = known["eco"].to_numpy()
     img_vals_arr = np.asarray(img_vals, dtype=object)[f_img]
     out = pd.DataFrame({
         "image_id": img_vals_arr,
@@ -309,8 +312,7 @@ def scanner_agreement(data: AuditData, names: Mapping[str, str] | None = None,
         "pkg_name": np.asarray(name_vals, dtype=object)[first["name"].to_numpy()],
         "pkg_version": [ver_vals[c] if c >= 0 and ver_vals[c] else None
                         for c in first["ver"].to_numpy()],
-        "ecosystem": [eco_vals[eco_first[f]] if f in eco_first.index else None
-                      for f in range(n_f)],
+        "ecosystem": [eco_vals[c] if c >= 0 else None for c in eco_f],
         "tools": [", ".join(tools.tools[str(i)]) for i in img_vals_arr],
         "found_by": found_by,
         "missed_by": [m if p else None for m, p in zip(missed_by, partial, strict=True)],
