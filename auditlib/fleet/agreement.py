@@ -164,9 +164,12 @@ def _recode(codes: np.ndarray, values: list[str | None]) -> tuple[np.ndarray, np
 
 
 def _pair_codes(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return the distinct (a, b) code pairs and, per row, the index of its pair."""
-    pairs, inverse = np.unique(np.stack([a, b], axis=1), axis=0, return_inverse=True)
-    return pairs[:, 0], pairs[:, 1], inverse.reshape(-1)
+    """Return the distinct (a, b) code pairs and, per row, the index of its pair (codes may be
+    -1: missing)."""
+    width = int(b.max(initial=-1)) + 2
+    inverse, uniques = pd.factorize((a + 1) * width + (b + 1))
+    uniques = np.asarray(uniques, dtype=np.int64)
+    return uniques // width - 1, uniques % width - 1, inverse.astype(np.int64)
 
 
 def _norm_fix(text: str | None) -> str:
