@@ -16,7 +16,12 @@ def sentences(r: Report) -> list[str]:
     """Return the section's sentences, one per set of tools compared, then the images one tool
     only scanned; record the figures in the page's summary (`scanner_agreement`)."""
     ag = r.assessment.agreement
-    r.record(scanner_agreement=ag.to_dict())
+    figures = ag.to_dict()
+    single = figures.pop("single_tool_images")
+    per_tool: dict[str, int] = {}
+    for tool in single.values():  # type: ignore[attr-defined]
+        per_tool[tool] = per_tool.get(tool, 0) + 1
+    r.record(scanner_agreement={**figures, "single_tool_images": per_tool})
     return ag.sentences()
 
 

@@ -36,7 +36,7 @@ def test_section_parts(tmp_path: Path) -> None:
     r = open_report("compliance", store=str(_store(tmp_path)))
     lines = ag.sentences(r)
     assert lines[0].startswith("Trivy and Grype agree on 20% of 5 findings in 1 image")
-    assert r.summary["scanner_agreement"]["single_tool_images"] == {OTHER: "grype"}
+    assert r.summary["scanner_agreement"]["single_tool_images"] == {"grype": 1}
     per = ag.per_image(r)
     assert per.to_dict("records") == [{
         "image": r.assessment.view.names[IMAGE], "tools": "Grype, Trivy", "findings": 5,
