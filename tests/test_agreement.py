@@ -130,6 +130,9 @@ def test_each_finding_found_by_both_one_or_differently(pair: auditlib.AuditData)
     assert ag.tools.tools == {IMAGE: ("grype", "trivy"), OTHER: ("grype",)}
     assert set(t["image_id"]) == {IMAGE}, "an image one tool scanned is compared with nothing"
     assert len(t) == 5
+    assert list(zip(t["state"], t["vuln_id"], strict=True)) == [
+        ("agree", "CVE-2021-44228"), ("differ", "CVE-2024-0001"), ("differ", "CVE-2024-0002"),
+        ("partial", "CVE-2021-45046"), ("partial", "CVE-2024-0003")]
     for col in SCANNER_AGREEMENT.columns:
         assert has_dtype(t[col.name], col.dtype), col.name
     log4j = one_row(t, vuln_id="CVE-2021-44228")

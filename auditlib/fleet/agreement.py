@@ -148,6 +148,16 @@ def image_tools(data: AuditData) -> ImageTools:
     return ImageTools({i: tuple(sorted(t)) for i, t in out.items()})
 
 
+def _in(s: pd.Series, wanted: set[str]) -> np.ndarray:
+    """Return, per row, whether the column's value is one of `wanted` (a categorical column is
+    matched on its categories, not row by row)."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        hit = np.append(np.asarray(s.cat.categories.astype(str).isin(wanted), bool), False)
+        out: np.ndarray = hit[s.cat.codes.to_numpy(np.int64)]
+        return out
+    return s.astype("string").isin(wanted).fillna(False).to_numpy(bool)
+
+
 def _coded(s: pd.Series) -> tuple[np.ndarray, list[str | None]]:
     """Return a column as integer codes (-1 where missing) and the values they stand for."""
     cat = s if isinstance(s.dtype, pd.CategoricalDtype) else s.astype("category")
@@ -204,7 +214,7 @@ def scanner_agreement(data: AuditData, names: Mapping[str, str] | None = None,
     """
     tools = image_tools(data) if tools is None else tools
     v = data.vulnerabilities
-    v = v[v["image_id"].astype("string").isin(tools.compared()).fillna(False).to_numpy(bool)]
+    v = v[_in(v["image_id"], tools.compared())]
     if not len(v):
         return frame(SCANNER_AGREEMENT, {}, 0)
     names = names or {}
@@ -227,7 +237,9 @@ def scanner_agreement(data: AuditData, names: Mapping[str, str] | None = None,
         version_scheme(purl_type(purl_vals[x] if x >= 0 else None))
         or version_scheme(ptype_vals[y] if y >= 0 else None) for x, y in zip(ea, eb, strict=True)])
     ver, ver_vals = _coded(v["pkg_version"])
-    sev_codes, sev_vals = _coded(v["severity"].astype("string").fillna("unknown"))
+    sev_codes, sev_vals = _coded(v["severity"])
+    sev_vals.append("unknown")  # a missing severity is unknown
+    sev_codes = np.where(sev_codes < 0, len(sev_vals) - 1, sev_codes)
     sev_rank = np.asarray([SEVERITY_RANK.get(str(x), 0) for x in sev_vals], np.int64)[sev_codes]
     fix_raw, fix_raw_vals = _coded(v["fixed_version"])
     fix, fix_vals = _recode(fix_raw, [_norm_fix(x) for x in fix_raw_vals])
@@ -305,33 +317,39 @@ def scanner_agreement(data: AuditData, names: Mapping[str, str] | None = None,
     known = rows.loc[rows["eco"] >= 0].drop_duplicates("f")
     eco_f = np.full(n_f, -1, np.int64)
     eco_f[known["f"].to_numpy()] = known["eco"].to_numpy()
-    img_vals_arr = np.asarray(img_vals, dtype=object)[f_img]
-    out = pd.DataFrame({
-        "image_id": img_vals_arr,
-        "image_name": [names.get(i, i) for i in img_vals_arr],
-        "vuln_id": vid_vals[first["vid"].to_numpy()],
-        "reported_ids": [", ".join(sorted(reported[f])) if f in reported else None
-                         for f in range(n_f)],
+    # Rows ordered by image (name, then id), state, then id: a sort of integer ranks.
+    img_name = np.asarray([names.get(str(i), str(i)) for i in img_vals], dtype=object)
+    img_rank = np.empty(len(img_vals), np.int64)
+    img_rank[sorted(range(len(img_vals)), key=lambda i: (img_name[i], str(img_vals[i])))] = (
+        np.arange(len(img_vals)))
+    f_vid = first["vid"].to_numpy()
+    vid_rank = np.empty(len(vid_vals), np.int64)
+    vid_rank[np.argsort(vid_vals.astype(str), kind="stable")] = np.arange(len(vid_vals))
+    state_rank = np.select([state == x for x in STATES], list(range(len(STATES))))
+    row_order = np.lexsort((vid_rank[f_vid], state_rank, img_rank[f_img]))
+    img_ids = np.asarray(img_vals, dtype=object)
+    tools_text = np.asarray([", ".join(tools.tools[str(i)]) for i in img_vals], dtype=object)
+    ver_text = np.asarray([x or None for x in ver_vals] + [None], dtype=object)
+    eco_text = np.asarray(list(eco_vals) + [None], dtype=object)
+    cols: dict[str, np.ndarray] = {
+        "image_id": img_ids[f_img],
+        "image_name": img_name[f_img],
+        "vuln_id": vid_vals[f_vid],
+        "reported_ids": np.asarray([", ".join(sorted(reported[f])) if f in reported else None
+                                    for f in range(n_f)], dtype=object),
         "pkg_name": np.asarray(name_vals, dtype=object)[first["name"].to_numpy()],
-        "pkg_version": [ver_vals[c] if c >= 0 and ver_vals[c] else None
-                        for c in first["ver"].to_numpy()],
-        "ecosystem": [eco_vals[c] if c >= 0 else None for c in eco_f],
-        "tools": [", ".join(tools.tools[str(i)]) for i in img_vals_arr],
+        "pkg_version": ver_text[first["ver"].to_numpy()],
+        "ecosystem": eco_text[eco_f],
+        "tools": tools_text[f_img],
         "found_by": found_by,
-        "missed_by": [m if p else None for m, p in zip(missed_by, partial, strict=True)],
-        "state": state,
-        "severity_differs": [None if p else bool(d) for d, p in zip(sev_differs, partial,
-                                                                     strict=True)],
-        "fix_differs": [None if p else bool(d) for d, p in zip(fix_differs, partial,
-                                                                strict=True)],
+        "missed_by": np.where(partial, missed_by, np.full(n_f, None, dtype=object)),
+        "state": state.astype(object),
+        "severity_differs": np.where(partial, np.full(n_f, None, dtype=object), sev_differs),
+        "fix_differs": np.where(partial, np.full(n_f, None, dtype=object), fix_differs),
         "severities": _join_columns([p.astype(object) for p in sev_p], "; "),
         "fixed_versions": _join_columns([p.astype(object) for p in fix_p], "; "),
-    })
-    rank = {s: i for i, s in enumerate(STATES)}
-    out = out.sort_values(["image_name", "image_id", "state", "vuln_id"],
-                          key=lambda s: s.map(rank) if s.name == "state" else s, kind="stable")
-    return frame(SCANNER_AGREEMENT, {c.name: out[c.name].tolist()
-                                     for c in SCANNER_AGREEMENT.columns}, len(out))
+    }
+    return frame(SCANNER_AGREEMENT, {k: c[row_order].tolist() for k, c in cols.items()}, n_f)
 
 
 @dataclass(frozen=True)
