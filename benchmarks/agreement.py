@@ -100,7 +100,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
 
-    from auditlib.fleet.agreement import agreement_of
+    from auditlib.fleet.agreement_summary import agreement_of
     from auditlib.fleet.findings import fixable_findings
 
     t0 = time.perf_counter()

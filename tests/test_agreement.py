@@ -19,7 +19,8 @@ from click.testing import CliRunner
 import auditlib
 from auditlib.assess import assess_data
 from auditlib.cli.main import main
-from auditlib.fleet.agreement import agreement_of, image_tools, package_name_key
+from auditlib.fleet.agreement import image_tools, package_name_key
+from auditlib.fleet.agreement_summary import agreement_of
 from auditlib.tables import SCANNER_AGREEMENT, has_dtype
 from tests.samples import one_row
 

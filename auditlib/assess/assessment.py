@@ -23,7 +23,7 @@ from auditlib.assess.fix_first import EOL_SOON_DAYS, rank_fix_first
 from auditlib.assess.snapshots import SnapshotUse, current_snapshots
 from auditlib.data import AuditData
 from auditlib.eol.table import EolTable
-from auditlib.fleet.agreement import Agreement, agreement_of
+from auditlib.fleet.agreement_summary import Agreement, agreement_of
 from auditlib.fleet.coverage import Coverage
 from auditlib.fleet.findings import SLA_DAYS, SLA_STATES, WARN_RATIO, sla_states
 from auditlib.fleet.select import filter_images
