@@ -649,7 +649,31 @@ OS_END_OF_LIFE = Table(
     ),
 )
 
-DERIVED_TABLES: tuple[Table, ...] = (POLICY_RESULTS, POLICY_SCORES, STALENESS, OS_END_OF_LIFE)
+SCANNER_AGREEMENT = Table(
+    "scanner_agreement",
+    "finding of an image that two or more tools scanned for vulnerabilities, and whether they agree (`auditlib.fleet.agreement`; `auditlib agreement`)",
+    ("image_id", "vuln_id", "pkg_name", "pkg_version"),
+    (
+        _c("image_id", "string", "The image (config digest)."),
+        _c("image_name", "string", _IMAGE_NAME),
+        _c("vuln_id", "string", "The vulnerability, as its CVE where the documents' aliases tie the reported id to exactly one (a GHSA Grype reports for a Java archive, the CVE Trivy reports); else the id as reported."),
+        _c("reported_ids", "string", "The other ids the tools reported it as (`GHSA-jfh8-c2jp-5v3q`), comma-separated; missing when every tool used `vuln_id`."),
+        _c("pkg_name", "string", "The package, as the first tool (by name) wrote it; tools are matched by the name without its namespace (the purl's name), in lower case."),
+        _c("pkg_version", "string", "Its version, as the distribution writes it (`auditlib.normalize.pkg_versions`): tools that write another version found another package version."),
+        _c("ecosystem", "category", "Its ecosystem's version order (`maven` for Java archives, `deb`, `rpm`, `apk`, `npm`, `pypi`, ...), by its purl, else its package type; missing when neither says."),
+        _c("tools", "string", "The tools that scanned the image for vulnerabilities (`auditlib.fleet.coverage`; a scan that found nothing counts), comma-separated and sorted."),
+        _c("found_by", "string", "Those that report the finding."),
+        _c("missed_by", "string", "Those that scanned the image and do not report it; missing when every one does."),
+        _c("state", "category", "`agree` (every tool found it, same severity and same fixed versions), `differ` (every tool found it; severity or fixed versions differ) or `partial` (only some found it)."),
+        _c("severity_differs", "boolean", "Whether the tools gave it different severities (each tool's highest); missing for a `partial` finding (nothing to compare)."),
+        _c("fix_differs", "boolean", "Whether the tools name different sets of fixed versions (none on both sides is the same); missing for a `partial` finding."),
+        _c("severities", "string", "Each tool's severity (`grype: high; trivy: medium`)."),
+        _c("fixed_versions", "string", "Each tool's fixed versions (`grype: 1.2.3; trivy: none`)."),
+    ),
+)
+
+DERIVED_TABLES: tuple[Table, ...] = (POLICY_RESULTS, POLICY_SCORES, STALENESS, OS_END_OF_LIFE,
+                                     SCANNER_AGREEMENT)
 """Tables computed from the others (policy evaluation), not read from sources."""
 
 TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}

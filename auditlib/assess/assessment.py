@@ -23,6 +23,7 @@ from auditlib.assess.fix_first import EOL_SOON_DAYS, rank_fix_first
 from auditlib.assess.snapshots import SnapshotUse, current_snapshots
 from auditlib.data import AuditData
 from auditlib.eol.table import EolTable
+from auditlib.fleet.agreement_summary import Agreement, agreement_of
 from auditlib.fleet.coverage import Coverage
 from auditlib.fleet.findings import SLA_DAYS, SLA_STATES, WARN_RATIO, sla_states
 from auditlib.fleet.select import filter_images
@@ -122,6 +123,13 @@ class Assessment:
         (`fleet.findings.sla_states`)."""
         days, ratio = self.sla
         return sla_states(self.view.fixable, days, ratio)
+
+    @cached_property
+    def agreement(self) -> Agreement:
+        """Return where the scanners agree: the `scanner_agreement` table of the images two or
+        more tools scanned for vulnerabilities, and the tools of every image
+        (`auditlib.fleet.agreement`)."""
+        return agreement_of(self.data, self.view.names)
 
     @cached_property
     def history(self) -> dict[str, pd.DataFrame] | None:

@@ -16,6 +16,7 @@ COMMANDS = {
     "scan": "auditlib.cli.scan:scan",
     "check": "auditlib.cli.check:check",
     "staleness": "auditlib.cli.staleness:staleness_command",
+    "agreement": "auditlib.cli.agreement:agreement",
     "eol": "auditlib.cli.eol:eol",
     "report": "auditlib.cli.report:report",
     "run": "auditlib.cli.run:run",
