@@ -9,6 +9,7 @@ import pandas as pd
 
 from auditlib.cli.console import fail, note, progress
 from auditlib.cli.exits import Exit, leave
+from auditlib.cli.fleet import SourceBars, fleet_options, fleet_request
 from auditlib.cli.headline import fixable_line, unknown_line
 from auditlib.cli.options import (
     allow_damaged_option,
@@ -34,6 +35,7 @@ from auditlib.sources.registry import RegistryLimits
 @engines_option
 @registries_option
 @registry_limits_option
+@fleet_options
 @click.option("--ingest", "ingest_paths", multiple=True, metavar="PATH",
               help="Scanner outputs and SBOMs (files or folders) to ingest; repeatable.")
 @click.option("--scan/--no-scan", default=True, show_default=True,
@@ -49,7 +51,9 @@ from auditlib.sources.registry import RegistryLimits
 @quiet_option
 @allow_damaged_option
 def run(store: Path, engines: tuple[str, ...], registries: tuple[str, ...],
-        registry_limits: RegistryLimits | None, ingest_paths: tuple[str, ...], scan: bool,
+        registry_limits: RegistryLimits | None, contexts: tuple[str, ...], all_contexts: bool,
+        sources_file: str | None, deadline: float | None, ingest_paths: tuple[str, ...],
+        scan: bool,
         policy_file: str | None, fail_on: str,
         as_of: pd.Timestamp | None, out: Path, report_list: str,
         parameters: tuple[tuple[str, str], ...], kernel: str | None, notebooks: Path | None,
@@ -57,8 +61,9 @@ def run(store: Path, engines: tuple[str, ...], registries: tuple[str, ...],
     """The scheduled job: collect, scan, ingest, assess and report, into one store and one run
     folder.
 
-    Collects the Docker Engine (--engine, else DOCKER_HOST when it answers: an engine that cannot
-    be reached is a note, not a failure) and the --registry repositories; scans the engine's
+    Collects the Docker Engines (--engine, --context, --all-contexts, the --sources inventory's;
+    else DOCKER_HOST when it answers: an engine that cannot be reached is a note, not a failure)
+    and the registry repositories, all at once, each within its deadline; scans the engine's
     tagged images with the scanners on PATH (--no-scan to skip); ingests the --ingest paths;
     assesses the store once (OUT/run-*/policy.json, policy.xml (JUnit) and assessment.json);
     writes the reports at the same as-of time and policy, and OUT/index.html. Each step writes
@@ -75,16 +80,17 @@ def run(store: Path, engines: tuple[str, ...], registries: tuple[str, ...],
     missing = [p for p in ingest_paths if not Path(p).exists()]
     if missing:
         raise click.UsageError(f"--ingest {', '.join(missing)}: no such file or folder")
+    fleet = fleet_request(sources_file, contexts, all_contexts, deadline)
     warn_damaged(store)
-    req = JobRequest(store=store, engines=engines, registries=registries,
+    req = JobRequest(store=store, engines=engines, registries=registries, fleet=fleet,
                      registry_limits=registry_limits, ingest=ingest_paths,
                      scan=scan, policy_file=policy_file, as_of=as_of, out=out, reports=names,
                      parameters=dict(parameters), kernel=kernel, notebooks=notebooks,
                      cell_timeout=cell_timeout)
     try:
-        with progress("working", quiet=quiet) as bar, report_bars(quiet) as start:
-            task = bar.add_task("work", total=None)
-            done = run_job(req, note=note, collecting=lambda _x: bar.advance(task),
+        with progress("{task.description}", quiet=quiet) as bar, report_bars(quiet) as start:
+            task = bar.add_task("working", total=None)
+            done = run_job(req, note=note, collecting=SourceBars(bar),
                            scanning=lambda d, t, _l: bar.update(task, completed=d, total=t),
                            reading=lambda _p: bar.advance(task), started=start,
                            finished=said)
