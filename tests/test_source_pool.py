@@ -109,3 +109,26 @@ def test_describe_names_a_result_that_is_a_failure() -> None:
 def test_workers_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="workers must be at least 1"):
         run_jobs([], workers=0)
+
+
+def test_a_group_limit_holds_within_the_workers() -> None:
+    lock = threading.Lock()
+    running: dict[str, int] = {"local": 0, "": 0}
+    peak: dict[str, int] = {"local": 0, "": 0}
+
+    def job(group: str) -> Job[str]:
+        def run() -> str:
+            with lock:
+                running[group] += 1
+                peak[group] = max(peak[group], running[group])
+            time.sleep(0.05)
+            with lock:
+                running[group] -= 1
+            return group
+
+        return Job(group or "net", run, 5, group)
+
+    jobs = [job("local") for _ in range(4)] + [job("") for _ in range(4)]
+    out = run_jobs(jobs, workers=4, group_limits={"local": 1})
+    assert out == ["local"] * 4 + [""] * 4
+    assert peak == {"local": 1, "": 3}

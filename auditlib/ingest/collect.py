@@ -197,6 +197,11 @@ def _registry_sources(req: CollectRequest, progress: Progress | SourceProgress |
     return out
 
 
+LOCAL = "local files"
+"""The group of archives and Dockerfiles: read one at a time (beside the engines and registries),
+so that the memory bounds of `ArchiveLimits` hold for the whole run, not once per worker."""
+
+
 def _file_source(req: CollectRequest, path: str, fmt: str, read: Callable[[], Collection],
                  progress: Progress | SourceProgress | None, key: str) -> _Source:
     def run() -> list[Collection]:
@@ -204,7 +209,7 @@ def _file_source(req: CollectRequest, path: str, fmt: str, read: Callable[[], Co
         _Items(progress, path)(path)
         return [col]
 
-    return _Source(Job(path, run, req.deadlines.get(key, req.deadline)), path, fmt)
+    return _Source(Job(path, run, req.deadlines.get(key, req.deadline), LOCAL), path, fmt)
 
 
 def _error_of(cols: list[Collection]) -> str | None:
@@ -247,7 +252,8 @@ def collections(req: CollectRequest, progress: Progress | SourceProgress | None 
     jobs = [s for s in sources if isinstance(s, _Source)]
     answers: list[list[Collection] | Overdue | Failed] = run_jobs(
         [s.job for s in jobs], workers=req.workers,
-        progress=progress if isinstance(progress, SourceProgress) else None, describe=_error_of)
+        progress=progress if isinstance(progress, SourceProgress) else None, describe=_error_of,
+        group_limits={LOCAL: 1})
     done = iter(answers)
     out: list[Collection] = []
     for s in sources:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar, runtime_checkable
 
@@ -31,6 +31,9 @@ class Job(Generic[T]):
     """Reads the source; what it raises is that source's failure only."""
     deadline: float | None
     """Seconds the source may take from its start; None: no deadline."""
+    group: str = ""
+    """Jobs of one group share `run_jobs`' `group_limits` (archives: their memory bound holds
+    for one archive at a time)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +70,7 @@ def run_jobs(
     workers: int = DEFAULT_WORKERS,
     progress: SourceProgress | None = None,
     describe: Callable[[T], str | None] | None = None,
+    group_limits: Mapping[str, int] | None = None,
 ) -> list[T | Overdue | Failed]:
     """Run `jobs`, at most `workers` at once, each until its deadline.
 
@@ -76,6 +80,7 @@ def run_jobs(
         progress: told when each job starts and finishes.
         describe: returns the error of a finished job's result to show in `progress` (None
             when it succeeded).
+        group_limits: how many jobs of a group may run at once (within `workers`).
 
     Returns:
         One entry per job, in the order of `jobs` (whatever order they finish in): its result,
@@ -117,9 +122,21 @@ def run_jobs(
         else:
             progress.finished(jobs[i].name, describe(out) if describe is not None else None)
 
+    limits = group_limits or {}
+
+    def may_start(i: int) -> bool:
+        group = jobs[i].group
+        if group not in limits:
+            return True
+        return sum(1 for j in running if jobs[j].group == group) < limits[group]
+
     while waiting or running:
-        while waiting and len(running) < workers:
-            start(waiting.pop())
+        while len(running) < workers:
+            ready = next((i for i in reversed(waiting) if may_start(i)), None)
+            if ready is None:
+                break
+            waiting.remove(ready)
+            start(ready)
         soonest = min(running.values())
         try:
             i, out = done.get(timeout=max(0.0, soonest - time.monotonic())
