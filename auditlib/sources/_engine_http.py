@@ -155,6 +155,9 @@ class UnixApi:
         on the connections side by side) while the caller works on the answers already in.
         """
         k = max(1, min(connections, len(paths)))
+        if k == 1:
+            yield from self._read(paths)
+            return
         queues: list[queue.SimpleQueue[Any]] = [queue.SimpleQueue() for _ in range(k)]
         for i in range(k):
             threading.Thread(target=self._read_into, args=(paths[i::k], queues[i]),
@@ -165,6 +168,12 @@ class UnixApi:
     def _read_into(self, paths: Sequence[str], answers: queue.SimpleQueue[Any]) -> None:
         """GET `paths` on one new connection, putting each answer (or the error that stopped
         the connection) into `answers`: exactly one per path."""
+        for answer in self._read(paths):
+            answers.put(answer)
+
+    def _read(self, paths: Sequence[str]) -> Iterator[Any]:
+        """GET `paths` on one new connection (every request written at once by a thread of its
+        own); yield each answer, or the error that stopped the connection: one per path."""
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         got = 0
         try:
@@ -178,12 +187,13 @@ class UnixApi:
                              name="engine-write").start()
             reader = sock.makefile("rb")
             for _ in paths:
-                answers.put(_decode(*read_answer(reader)))
+                answer = _decode(*read_answer(reader))
                 got += 1
+                yield answer
         except Exception as e:  # noqa: BLE001 - every path gets an answer, or the reader waits
             error = e if isinstance(e, OSError) else OSError(f"engine connection broke: {e}")
             for _ in range(len(paths) - got):
-                answers.put(error)
+                yield error
         finally:
             sock.close()
 
