@@ -122,6 +122,8 @@ class _Source:
     job: Job[list[Collection]]
     source: str
     format: str
+    deadline: float | None = None
+    """The deadline the user gave, when the pool's is later (a registry keeps its own)."""
 
 
 def _engines(req: CollectRequest) -> list[tuple[str | None | EngineEndpoint, str] | Collection]:
@@ -148,7 +150,9 @@ def _engines(req: CollectRequest) -> list[tuple[str | None | EngineEndpoint, str
 def _engine_source(req: CollectRequest, engine: str | None | EngineEndpoint, key: str,
                    progress: Progress | SourceProgress | None) -> _Source:
     deadline = req.deadlines.get(key, req.deadline)
-    timeout = min(60.0, deadline) if deadline is not None else 60.0
+    # Silence on a connection ends the engine's thread a little after its deadline (the pool
+    # has named it by then), or at 60 s when the deadline is longer.
+    timeout = min(60.0, deadline + 5) if deadline is not None else 60.0
     if isinstance(engine, EngineEndpoint):
         shown, source = engine.shown, safe_url(engine.url)
     else:
@@ -193,7 +197,7 @@ def _registry_sources(req: CollectRequest, progress: Progress | SourceProgress |
         # The registry keeps its own deadline (its error says how many tags were left); the
         # pool's, a little later, stops waiting for a registry that never answers at all.
         hard = deadline * 1.1 + 2 if deadline is not None else None
-        out.append(_Source(Job(name, run, hard), given[0], REGISTRY_FORMAT))
+        out.append(_Source(Job(name, run, hard), given[0], REGISTRY_FORMAT, deadline))
     return out
 
 
@@ -263,8 +267,8 @@ def collections(req: CollectRequest, progress: Progress | SourceProgress | None 
         got = next(done)
         if isinstance(got, Overdue):
             out.append(Collection(s.source, s.format, errors=[
-                f"{s.job.name}: no answer within {got.deadline:g} s (its deadline); not "
-                "collected, the other sources were"]))
+                f"{s.job.name}: no answer within {s.deadline or got.deadline:g} s (its "
+                "deadline); not collected, the other sources were"]))
         elif isinstance(got, Failed):
             out.append(Collection(s.source, s.format, errors=[
                 f"{s.job.name}: failed: {_one_line(got.error)}"]))
