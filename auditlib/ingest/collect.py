@@ -27,6 +27,7 @@ from auditlib.ingest.source_pool import (
     SourceProgress,
     run_jobs,
 )
+from auditlib.normalize.redact import redact
 from auditlib.resolve import resolve_image_ids
 from auditlib.sources.archive import collect_archive
 from auditlib.sources.docker_contexts import (
@@ -278,8 +279,9 @@ def collections(req: CollectRequest, progress: Progress | SourceProgress | None 
 
 
 def _one_line(e: BaseException) -> str:
+    """Return the first line of what a source raised, with any credential in it masked."""
     lines = str(e).strip().splitlines()
-    return f"{type(e).__name__}: {lines[0][:300]}" if lines else type(e).__name__
+    return f"{type(e).__name__}: {redact(lines[0][:300])}" if lines else type(e).__name__
 
 
 def to_audit_data(
