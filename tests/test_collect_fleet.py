@@ -6,8 +6,6 @@ gets one line per source."""
 from __future__ import annotations
 
 import io
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,38 +16,14 @@ from rich.progress import Progress, TextColumn
 
 from auditlib.cli.fleet import SourceBars
 from auditlib.ingest.collect import CollectRequest, collections
+from tests.silent import silent_servers
 
 
 @pytest.fixture
 def silent(tmp_path: Path) -> Iterator[tuple[Path, int]]:
     """A unix socket and a TCP port of 127.0.0.1 that accept and never answer."""
-    unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    unix.bind(str(tmp_path / "silent.sock"))
-    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    tcp.bind(("127.0.0.1", 0))
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept(server: socket.socket) -> None:
-        server.listen(16)
-        server.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-
-    threads = [threading.Thread(target=accept, args=(s,), daemon=True) for s in (unix, tcp)]
-    for t in threads:
-        t.start()
-    yield tmp_path / "silent.sock", int(tcp.getsockname()[1])
-    stop.set()
-    for t in threads:
-        t.join(2)
-    for s in [*held, unix, tcp]:
-        s.close()
+    with silent_servers(tmp_path / "silent.sock") as servers:
+        yield servers
 
 
 def test_silent_sources_are_one_line_each_and_the_rest_is_read(

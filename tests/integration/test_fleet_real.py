@@ -8,9 +8,7 @@ reading them one after the other.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -25,50 +23,31 @@ from auditlib.ingest.collect import CollectRequest, collections, to_audit_data
 from auditlib.sources.engine_endpoint import EngineEndpoint, EngineTls
 from auditlib.store import read_latest
 from tests.integration.engine import Engine, busybox_rootfs, import_image
+from tests.silent import silent_servers
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def engine(docker_engine: Engine) -> Engine:
-    """The session's engine with two images of its own (a container runs one)."""
+def engine(docker_engine: Engine) -> Iterator[Engine]:
+    """The session's engine with two images of its own (a container runs one), removed again
+    at the end (other tests count the engine's containers)."""
     rootfs = busybox_rootfs()
-    for i in (1, 2):
-        import_image(docker_engine, rootfs, f"fleet/app{i}:1.{i}", f"ENV N={i}",
-                     'CMD ["sleep", "3600"]')
+    refs = [f"fleet/app{i}:1.{i}" for i in (1, 2)]
+    for i, ref in enumerate(refs):
+        import_image(docker_engine, rootfs, ref, f"ENV N={i}", 'CMD ["sleep", "3600"]')
     docker_engine.docker("run", "-d", "--network", "none", "--name", "fleet-c1",
-                         "fleet/app1:1.1", "sh", "-c", "echo x > /tmp/x; sleep 3600")
-    return docker_engine
+                         refs[0], "sh", "-c", "echo x > /tmp/x; sleep 3600")
+    yield docker_engine
+    docker_engine.docker("rm", "-f", "fleet-c1")
+    docker_engine.docker("rmi", *refs)
 
 
 @pytest.fixture
 def silent_socket(tmp_path: Path) -> Iterator[Path]:
     """A unix socket that accepts every connection and never says a word."""
-    path = tmp_path / "silent.sock"
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(str(path))
-    server.listen(16)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-
-    t = threading.Thread(target=accept, daemon=True)
-    t.start()
-    yield path
-    stop.set()
-    t.join(2)
-    for c in held:
-        c.close()
-    server.close()
+    with silent_servers(tmp_path / "silent.sock") as (path, _port):
+        yield path
 
 
 @pytest.mark.slow
