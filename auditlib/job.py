@@ -9,6 +9,7 @@ numbers.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import shutil
@@ -24,6 +25,7 @@ from auditlib.demo import README_NAME, DemoHistory
 from auditlib.errors import StoreError
 from auditlib.files import write_atomic
 from auditlib.ingest.collect import CollectRequest
+from auditlib.ingest.source_pool import SourceProgress
 from auditlib.ingest.steps import collect_into, ingest_paths, scan_into
 from auditlib.notify import (
     Digest,
@@ -42,6 +44,7 @@ from auditlib.reports.batch import Batch, StartReport, run_reports
 from auditlib.reports.runner import ReportRun, new_run_dir
 from auditlib.scanners.runner import ProgressCallback
 from auditlib.scanners.targets import EngineUnreachableError, Target, connect_engine, tagged_images
+from auditlib.sources.engine_endpoint import EngineEndpoint
 from auditlib.sources.registry import RegistryLimits
 from auditlib.store.layout import default_store
 from auditlib.store.manifest import list_snapshots
@@ -106,6 +109,9 @@ class JobRequest:
     notify_page_url: str | None = None
     """The link the digest gives (default: the policy file's `notify.page_url`, else a
     `file://` URI of the page)."""
+    fleet: CollectRequest | None = None
+    """More sources to collect: contexts, an inventory file's (`auditlib.ingest.inventory`);
+    when it names an engine, DOCKER_HOST is not added for want of one."""
 
 
 @dataclass
@@ -146,7 +152,8 @@ def _scan_targets(engine: str | None, note: Note) -> list[Target]:
     return targets
 
 
-def run_job(req: JobRequest, *, note: Note, collecting: Callable[[str], None] | None = None,
+def run_job(req: JobRequest, *, note: Note,
+            collecting: Callable[[str], None] | SourceProgress | None = None,
             scanning: ProgressCallback | None = None, reading: Callable[[str], None] | None = None,
             started: StartReport | None = None,
             finished: Callable[[ReportRun], None] | None = None) -> JobResult:
@@ -179,18 +186,22 @@ def run_job(req: JobRequest, *, note: Note, collecting: Callable[[str], None] | 
     previous = read_last_run(req.store) if settings.targets else None
     when = req.as_of if req.as_of is not None else pd.Timestamp(dt.datetime.now(dt.UTC))
     steps: list[str] = []
-    engines = [None if e == "default" else e for e in req.engines or ("default",)]
-    col = collect_into(req.store, CollectRequest(engines=engines,
-                                                 registries=list(req.registries),
-                                                 registry_limits=req.registry_limits,
-                                                 cosign_keys=list(req.cosign_keys)),
-                       progress=collecting, write_empty=False)
+    fleet = req.fleet or CollectRequest()
+    given = req.engines or (() if fleet.names_engines() else ("default",))
+    engines = [None if e == "default" else e for e in given]
+    request = dataclasses.replace(
+        fleet, engines=[*fleet.engines, *engines], registries=[*fleet.registries, *req.registries],
+        registry_limits=req.registry_limits or fleet.registry_limits,
+        cosign_keys=[*fleet.cosign_keys, *req.cosign_keys])
+    col = collect_into(req.store, request, progress=collecting, write_empty=False)
     for message in col.failed:
         note(f"not collected: {message}")
     steps.append(f"collected {_plural(col.read, 'source')}")
     engine_ok = any(f.format == "docker-engine" and not f.error for f in col.data.files)
-    if req.scan and engine_ok:
-        targets = _scan_targets(engines[0], note)
+    # Scanned: the first engine named by URL (or DOCKER_HOST); a context's is not (yet).
+    urls = [e for e in request.engines if not isinstance(e, EngineEndpoint)]
+    if req.scan and engine_ok and urls:
+        targets = _scan_targets(urls[0], note)
         scanned = scan_into(req.store, targets, progress=scanning) if targets else None
         if scanned is not None:
             report = scanned.report

@@ -8,6 +8,12 @@ import click
 
 from auditlib.cli.console import error, fail, progress, say
 from auditlib.cli.exits import Exit, leave
+from auditlib.cli.fleet import (
+    SourceBars,
+    fleet_options,
+    fleet_request,
+    with_sources,
+)
 from auditlib.cli.options import (
     allow_damaged_option,
     cosign_key_option,
@@ -19,7 +25,6 @@ from auditlib.cli.options import (
     warn_damaged,
 )
 from auditlib.errors import AuditlibError
-from auditlib.ingest.collect import CollectRequest
 from auditlib.ingest.steps import collect_into
 from auditlib.sources.registry import RegistryLimits
 
@@ -39,38 +44,37 @@ from auditlib.sources.registry import RegistryLimits
               help="The docker config.json with registry credentials (default: the docker CLI's).")
 @registry_limits_option
 @cosign_key_option
+@fleet_options
 @store_option
 @quiet_option
 @allow_damaged_option
 def collect(engines: tuple[str, ...], registries: tuple[str, ...], archives: tuple[str, ...],
             dockerfiles: tuple[str, ...], platform: str, insecure_registry: bool,
             docker_config: str | None, registry_limits: RegistryLimits | None,
-            cosign_keys: tuple[str, ...], store: Path, quiet: bool) -> None:
+            cosign_keys: tuple[str, ...], contexts: tuple[str, ...], all_contexts: bool,
+            sources_file: str | None, deadline: float | None, store: Path, quiet: bool) -> None:
     """Collect image metadata from engines, registries, archives and Dockerfiles into a new
-    snapshot.
+    snapshot, every source at once, each within its deadline.
 
     Exits 2 when a source could not be read at all (an engine that cannot be reached, a socket
-    without permission, a registry that refuses), after storing what the other sources gave;
-    2 as well when the store is damaged (unless --allow-damaged).
+    without permission, a registry that refuses, a source past its deadline), after storing what
+    the other sources gave; 2 as well when the store is damaged (unless --allow-damaged).
     """
-    if not (engines or registries or archives or dockerfiles):
+    fleet = fleet_request(sources_file, contexts, all_contexts, deadline)
+    if not (engines or registries or archives or dockerfiles or fleet.names_any()):
         engines = ("default",)
     warn_damaged(store)
-    req = CollectRequest(
-        engines=[None if e == "default" else e for e in engines],
-        registries=list(registries),
-        archives=list(archives),
-        dockerfiles=list(dockerfiles),
-        platform=platform,
-        insecure_registries=insecure_registry,
-        docker_config=docker_config,
-        registry_limits=registry_limits,
-        cosign_keys=list(cosign_keys),
-    )
+    req = with_sources(fleet, engines=[None if e == "default" else e for e in engines],
+                       registries=registries, archives=archives, dockerfiles=dockerfiles)
+    if sources_file is None or platform != "linux/amd64":  # the inventory's, unless given
+        req.platform = platform
+    req.insecure_registries = req.insecure_registries or insecure_registry
+    req.docker_config = docker_config or req.docker_config
+    req.registry_limits = registry_limits
+    req.cosign_keys = list(cosign_keys)
     try:
-        with progress("collecting", quiet=quiet) as bar:
-            task = bar.add_task("collect", total=None)
-            done = collect_into(store, req, progress=lambda _x: bar.advance(task))
+        with progress("{task.description}", quiet=quiet) as bar:
+            done = collect_into(store, req, progress=SourceBars(bar))
     except AuditlibError as e:
         fail(str(e))
     for message in done.failed:

@@ -9,6 +9,7 @@ import pandas as pd
 
 from auditlib.cli.console import error, fail, note, progress
 from auditlib.cli.exits import Exit, leave
+from auditlib.cli.fleet import SourceBars, fleet_options, fleet_request
 from auditlib.cli.headline import fixable_line, unknown_line
 from auditlib.cli.options import (
     allow_damaged_option,
@@ -36,6 +37,7 @@ from auditlib.sources.registry import RegistryLimits
 @registries_option
 @registry_limits_option
 @cosign_key_option
+@fleet_options
 @click.option("--ingest", "ingest_paths", multiple=True, metavar="PATH",
               help="Scanner outputs and SBOMs (files or folders) to ingest; repeatable.")
 @click.option("--scan/--no-scan", default=True, show_default=True,
@@ -65,7 +67,9 @@ from auditlib.sources.registry import RegistryLimits
 @allow_damaged_option
 def run(store: Path, engines: tuple[str, ...], registries: tuple[str, ...],
         registry_limits: RegistryLimits | None, cosign_keys: tuple[str, ...],
-        ingest_paths: tuple[str, ...], scan: bool,
+        contexts: tuple[str, ...], all_contexts: bool,
+        sources_file: str | None, deadline: float | None, ingest_paths: tuple[str, ...],
+        scan: bool,
         policy_file: str | None, fail_on: str,
         as_of: pd.Timestamp | None, out: Path, report_list: str,
         parameters: tuple[tuple[str, str], ...], kernel: str | None, notebooks: Path | None,
@@ -74,8 +78,9 @@ def run(store: Path, engines: tuple[str, ...], registries: tuple[str, ...],
     """The scheduled job: collect, scan, ingest, assess and report, into one store and one run
     folder.
 
-    Collects the Docker Engine (--engine, else DOCKER_HOST when it answers: an engine that cannot
-    be reached is a note, not a failure) and the --registry repositories; scans the engine's
+    Collects the Docker Engines (--engine, --context, --all-contexts, the --sources inventory's;
+    else DOCKER_HOST when it answers: an engine that cannot be reached is a note, not a failure)
+    and the registry repositories, all at once, each within its deadline; scans the engine's
     tagged images with the scanners on PATH (--no-scan to skip); ingests the --ingest paths;
     assesses the store once (OUT/run-*/policy.json, policy.xml (JUnit) and assessment.json);
     writes the reports at the same as-of time and policy, and OUT/index.html. Each step writes
@@ -94,8 +99,9 @@ def run(store: Path, engines: tuple[str, ...], registries: tuple[str, ...],
     missing = [p for p in ingest_paths if not Path(p).exists()]
     if missing:
         raise click.UsageError(f"--ingest {', '.join(missing)}: no such file or folder")
+    fleet = fleet_request(sources_file, contexts, all_contexts, deadline)
     warn_damaged(store)
-    req = JobRequest(store=store, engines=engines, registries=registries,
+    req = JobRequest(store=store, engines=engines, registries=registries, fleet=fleet,
                      registry_limits=registry_limits, cosign_keys=cosign_keys,
                      ingest=ingest_paths,
                      scan=scan, policy_file=policy_file, as_of=as_of, out=out, reports=names,
@@ -103,9 +109,9 @@ def run(store: Path, engines: tuple[str, ...], registries: tuple[str, ...],
                      cell_timeout=cell_timeout, notify=notify, notify_always=notify_always,
                      notify_page_url=notify_page_url)
     try:
-        with progress("working", quiet=quiet) as bar, report_bars(quiet) as start:
-            task = bar.add_task("work", total=None)
-            done = run_job(req, note=note, collecting=lambda _x: bar.advance(task),
+        with progress("{task.description}", quiet=quiet) as bar, report_bars(quiet) as start:
+            task = bar.add_task("working", total=None)
+            done = run_job(req, note=note, collecting=SourceBars(bar),
                            scanning=lambda d, t, _l: bar.update(task, completed=d, total=t),
                            reading=lambda _p: bar.advance(task), started=start,
                            finished=said)

@@ -6,31 +6,64 @@ and `files` entries as documents the loader reads.
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
 
 from auditlib.data import AuditData, FileResult
 from auditlib.errors import SourceUnavailableError
+from auditlib.identity import parse_reference
 from auditlib.ingest.accumulate import Accumulator
 from auditlib.ingest.reader import ingest_output
+from auditlib.ingest.source_pool import (
+    DEFAULT_WORKERS,
+    Failed,
+    Job,
+    Overdue,
+    SourceProgress,
+    run_jobs,
+)
+from auditlib.normalize.redact import redact
 from auditlib.resolve import resolve_image_ids
 from auditlib.sources.archive import collect_archive
 from auditlib.sources.cosign_keys import load_keys
+from auditlib.sources.docker_contexts import (
+    ContextError,
+    contexts_dir,
+    find_context,
+    list_contexts,
+)
+from auditlib.sources.docker_credentials import Credentials
 from auditlib.sources.dockerfile import collect_dockerfile
-from auditlib.sources.engine import collect_engine, safe_url
+from auditlib.sources.engine import DEFAULT_URL, collect_engine, safe_url
+from auditlib.sources.engine import FORMAT as ENGINE_FORMAT
+from auditlib.sources.engine_endpoint import EngineEndpoint
 from auditlib.sources.record import Collection, scan_id_of
+from auditlib.sources.registry import FORMAT as REGISTRY_FORMAT
 from auditlib.sources.registry import RegistryLimits, collect_registry
 
 Progress = Callable[[str], None]
+
+DEFAULT_DEADLINE = 600.0
+"""Seconds one source (an engine, a registry repository, an archive, a Dockerfile) may take."""
 
 
 @dataclass(slots=True)
 class CollectRequest:
     """What to collect."""
 
-    engines: list[str | None] = field(default_factory=list)
-    """Docker Engines; None means the one `DOCKER_HOST` (or the default socket) names."""
+    engines: Sequence[str | None | EngineEndpoint] = field(default_factory=list)
+    """Docker Engines: URLs, or endpoints with their TLS files (an inventory's, a context's);
+    None means the one `DOCKER_HOST` (or the default socket) names."""
+    contexts: list[str] = field(default_factory=list)
+    """Docker contexts, by name, from the docker CLI's context store (`default`: DOCKER_HOST,
+    else the local socket)."""
+    all_contexts: bool = False
+    """Every context of the docker CLI's context store, as well."""
     registries: list[str] = field(default_factory=list)
     """Repositories (`host/repo`, or `host/repo:tag` for one tag)."""
     archives: list[str] = field(default_factory=list)
@@ -42,12 +75,31 @@ class CollectRequest:
     insecure_registries: bool = False
     """Allow plain HTTP to registries that are not on a loopback address."""
     docker_config: str | None = None
-    """The docker `config.json` to read registry credentials from (default: the docker CLI's)."""
+    """The docker CLI's config folder's `config.json` to read registry credentials from, whose
+    folder holds the contexts too (default: the docker CLI's, `$DOCKER_CONFIG`)."""
     registry_limits: RegistryLimits | None = None
     """How far registries are read (bytes, timeouts, deadlines, pages); the defaults when None."""
     cosign_keys: list[str] = field(default_factory=list)
     """Public key files (`cosign.pub`) that verify the cosign signatures and attestations found
     in registries; none: they are recorded unverified."""
+    registry_credentials: dict[str, Credentials | None] | None = None
+    """Credentials by registry (`ghcr.io`), used instead of the docker config's for those."""
+    deadline: float | None = DEFAULT_DEADLINE
+    """Seconds each source may take from its start (None: no deadline); past it, the source is
+    an error and the others go on."""
+    deadlines: dict[str, float] = field(default_factory=dict)
+    """Deadlines of single sources, by the text that names them (engine URL, context name,
+    repository, path), over `deadline`."""
+    workers: int = DEFAULT_WORKERS
+    """Sources read at once."""
+
+    def names_engines(self) -> bool:
+        """Return whether any engine is named (an engine, a context, or all contexts)."""
+        return bool(self.engines or self.contexts or self.all_contexts)
+
+    def names_any(self) -> bool:
+        """Return whether any source is named."""
+        return self.names_engines() or bool(self.registries or self.archives or self.dockerfiles)
 
 
 def _dockerfile_arg(text: str) -> tuple[str, str | None]:
@@ -55,42 +107,187 @@ def _dockerfile_arg(text: str) -> tuple[str, str | None]:
     return (path, ref) if sep and ref else (text, None)
 
 
-def collections(req: CollectRequest, progress: Progress | None = None) -> list[Collection]:
-    """Collect every source of `req`.
+class _Items:
+    """Item progress of one source, as the old one-argument callback or a `SourceProgress`."""
+
+    def __init__(self, progress: Progress | SourceProgress | None, source: str) -> None:
+        self.progress, self.source = progress, source
+
+    def __call__(self, item: str) -> None:
+        if isinstance(self.progress, SourceProgress):
+            self.progress.advanced(self.source, item)
+        elif self.progress is not None:
+            self.progress(item)
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    """One job of the pool, and the collection that stands for it when it fails."""
+
+    job: Job[list[Collection]]
+    source: str
+    format: str
+    deadline: float | None = None
+    """The deadline the user gave, when the pool's is later (a registry keeps its own)."""
+
+
+def _engines(req: CollectRequest) -> list[tuple[str | None | EngineEndpoint, str] | Collection]:
+    """Return the engines to read, each with the text that names it (for `deadlines`); a
+    context that cannot be found is a collection holding its error."""
+    out: list[tuple[str | None | EngineEndpoint, str] | Collection] = [
+        (e, e.url if isinstance(e, EngineEndpoint) else e or "default") for e in req.engines
+    ]
+    config_dir = str(Path(req.docker_config).parent) if req.docker_config else None
+    named = list(req.contexts)
+    if req.all_contexts:
+        try:
+            named += [e.name for e in list_contexts(config_dir) if e.name not in named and e.name]
+        except ContextError as e:
+            out.append(Collection(str(contexts_dir(config_dir)), ENGINE_FORMAT, errors=[str(e)]))
+    for name in dict.fromkeys(named):
+        try:
+            out.append((find_context(name, config_dir), name))
+        except ContextError as e:
+            out.append(Collection(f"context {name}", ENGINE_FORMAT, errors=[str(e)]))
+    return out
+
+
+def _engine_source(req: CollectRequest, engine: str | None | EngineEndpoint, key: str,
+                   progress: Progress | SourceProgress | None) -> _Source:
+    deadline = req.deadlines.get(key, req.deadline)
+    # Silence on a connection ends the engine's thread a little after its deadline (the pool
+    # has named it by then), or at 60 s when the deadline is longer.
+    timeout = min(60.0, deadline + 5) if deadline is not None else 60.0
+    if isinstance(engine, EngineEndpoint):
+        shown, source = engine.shown, safe_url(engine.url)
+    else:
+        shown = safe_url(engine or os.environ.get("DOCKER_HOST") or DEFAULT_URL)
+        source = safe_url(engine or "DOCKER_HOST")
+
+    def run() -> list[Collection]:
+        try:
+            if isinstance(engine, EngineEndpoint):
+                return [collect_engine(engine.url, client=engine.client(timeout),
+                                       progress=_Items(progress, shown))]
+            return [collect_engine(engine, progress=_Items(progress, shown), timeout=timeout)]
+        except SourceUnavailableError as e:
+            return [Collection(source, ENGINE_FORMAT, errors=[str(e)])]
+
+    return _Source(Job(shown, run, deadline), source, ENGINE_FORMAT)
+
+
+def _registry_sources(req: CollectRequest, progress: Progress | SourceProgress | None
+                      ) -> list[_Source]:
+    """Return one job per repository (the strings naming the same repository read together)."""
+    keys = load_keys(req.cosign_keys)  # a bad key file stops the command before collecting
+    groups: dict[str, list[str]] = {}
+    for text in req.registries:
+        ref = parse_reference(text.strip())
+        groups.setdefault(ref.name if ref is not None else text, []).append(text)
+    out: list[_Source] = []
+    for name, given in groups.items():
+        deadline = min((req.deadlines[t] for t in given if t in req.deadlines),
+                       default=req.deadlines.get(name, req.deadline))
+        limits = req.registry_limits or RegistryLimits()
+        if deadline is not None and deadline < limits.source_deadline:
+            limits = dataclasses.replace(limits, source_deadline=deadline)
+
+        def run(given: list[str] = given, limits: RegistryLimits = limits,
+                name: str = name) -> list[Collection]:
+            return collect_registry(
+                given, platform=req.platform, insecure=req.insecure_registries,
+                docker_config=req.docker_config, limits=limits,
+                credentials=req.registry_credentials, progress=_Items(progress, name),
+                cosign_keys=keys,
+            )
+
+        # The registry keeps its own deadline (its error says how many tags were left); the
+        # pool's, a little later, stops waiting for a registry that never answers at all.
+        hard = deadline * 1.1 + 2 if deadline is not None else None
+        out.append(_Source(Job(name, run, hard), given[0], REGISTRY_FORMAT, deadline))
+    return out
+
+
+LOCAL = "local files"
+"""The group of archives and Dockerfiles: read one at a time (beside the engines and registries),
+so that the memory bounds of `ArchiveLimits` hold for the whole run, not once per worker."""
+
+
+def _file_source(req: CollectRequest, path: str, fmt: str, read: Callable[[], Collection],
+                 progress: Progress | SourceProgress | None, key: str) -> _Source:
+    def run() -> list[Collection]:
+        col = read()
+        _Items(progress, path)(path)
+        return [col]
+
+    return _Source(Job(path, run, req.deadlines.get(key, req.deadline), LOCAL), path, fmt)
+
+
+def _error_of(cols: list[Collection]) -> str | None:
+    failed = [c for c in cols if c.errors and not c.records]
+    return "; ".join(e for c in failed for e in c.errors) if failed else None
+
+
+def collections(req: CollectRequest, progress: Progress | SourceProgress | None = None
+                ) -> list[Collection]:
+    """Collect every source of `req`, `req.workers` at once, each within its deadline.
+
+    The collections come in the order sources are named (engines, then contexts, registries,
+    archives, Dockerfiles), whichever finished first, so that the result is the same as reading
+    them one after the other.
+
+    Args:
+        req: what to collect.
+        progress: a `SourceProgress`, told when each source starts, reads a thing and ends; or
+            a callable called with each thing read (an image, a tag, a path).
 
     Returns:
         One collection per source (per repository for registries); a source that could not be
-        reached is a collection holding only its error.
+        reached, failed or passed its deadline is a collection holding only its error, one line
+        naming it and why.
     """
-    out: list[Collection] = []
-    for url in req.engines:
-        try:
-            out.append(collect_engine(url, progress=progress))
-        except SourceUnavailableError as e:
-            col = Collection(safe_url(url or "DOCKER_HOST"), "docker-engine")
-            col.error(str(e))
-            out.append(col)
-    if req.registries:
-        out.extend(
-            collect_registry(
-                req.registries,
-                platform=req.platform,
-                insecure=req.insecure_registries,
-                docker_config=req.docker_config,
-                limits=req.registry_limits,
-                cosign_keys=load_keys(req.cosign_keys),
-            )
-        )
+    sources: list[_Source | Collection] = [
+        e if isinstance(e, Collection) else _engine_source(req, e[0], e[1], progress)
+        for e in _engines(req)
+    ]
+    sources += _registry_sources(req, progress)
     for path in req.archives:
-        out.append(collect_archive(path))
-        if progress:
-            progress(path)
+        fmt = "oci-layout" if Path(path).is_dir() else "docker-archive"
+        sources.append(_file_source(req, path, fmt, partial(collect_archive, path), progress,
+                                    path))
     for arg in req.dockerfiles:
         path, ref = _dockerfile_arg(arg)
-        out.append(collect_dockerfile(path, image_ref=ref))
-        if progress:
-            progress(path)
+        sources.append(_file_source(req, path, "dockerfile",
+                                    partial(collect_dockerfile, path, image_ref=ref), progress,
+                                    arg))
+    jobs = [s for s in sources if isinstance(s, _Source)]
+    answers: list[list[Collection] | Overdue | Failed] = run_jobs(
+        [s.job for s in jobs], workers=req.workers,
+        progress=progress if isinstance(progress, SourceProgress) else None, describe=_error_of,
+        group_limits={LOCAL: 1})
+    done = iter(answers)
+    out: list[Collection] = []
+    for s in sources:
+        if isinstance(s, Collection):
+            out.append(s)
+            continue
+        got = next(done)
+        if isinstance(got, Overdue):
+            out.append(Collection(s.source, s.format, errors=[
+                f"{s.job.name}: no answer within {s.deadline or got.deadline:g} s (its "
+                "deadline); not collected, the other sources were"]))
+        elif isinstance(got, Failed):
+            out.append(Collection(s.source, s.format, errors=[
+                f"{s.job.name}: failed: {_one_line(got.error)}"]))
+        else:
+            out.extend(got)
     return out
+
+
+def _one_line(e: BaseException) -> str:
+    """Return the first line of what a source raised, with any credential in it masked."""
+    lines = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {redact(lines[0][:300])}" if lines else type(e).__name__
 
 
 def to_audit_data(
@@ -131,7 +328,8 @@ def to_audit_data(
     return resolve_image_ids(AuditData(**acc.build(), files=files))
 
 
-def collect(req: CollectRequest, progress: Progress | None = None) -> AuditData:
+def collect(req: CollectRequest, progress: Progress | SourceProgress | None = None
+            ) -> AuditData:
     """Collect every source of `req` into tables.
 
     Returns:
@@ -140,4 +338,6 @@ def collect(req: CollectRequest, progress: Progress | None = None) -> AuditData:
     return to_audit_data(collections(req, progress), collected_at=datetime.now(UTC))
 
 
-__all__: Sequence[str] = ("CollectRequest", "collect", "collections", "to_audit_data")
+__all__: Sequence[str] = (
+    "DEFAULT_DEADLINE", "CollectRequest", "collect", "collections", "to_audit_data",
+)

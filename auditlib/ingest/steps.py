@@ -15,6 +15,7 @@ from auditlib.data import AuditData, merge
 from auditlib.ingest.collect import CollectRequest, collect, to_audit_data
 from auditlib.ingest.incremental import IngestPlan, commit_ingest, load_planned, plan_ingest
 from auditlib.ingest.loader import load
+from auditlib.ingest.source_pool import SourceProgress
 from auditlib.scanners.report import ScanReport
 from auditlib.scanners.runner import ProgressCallback, run_scans
 from auditlib.scanners.targets import EngineImage, Target
@@ -105,13 +106,15 @@ class Collected:
 
 
 def collect_into(store: StorePath, request: CollectRequest, *,
-                 progress: FileProgress | None = None, write_empty: bool = True) -> Collected:
+                 progress: FileProgress | SourceProgress | None = None,
+                 write_empty: bool = True) -> Collected:
     """Collect every source of `request` into a new snapshot.
 
     Args:
         store: the store folder.
         request: the engines, registries, archives and Dockerfiles.
-        progress: called with each source as it is read.
+        progress: told of each source as it starts, reads a thing and ends (a `SourceProgress`),
+            or called with each thing read.
         write_empty: write the snapshot even when no source could be read (its `load_errors`
             then say why); `auditlib run` does not.
 

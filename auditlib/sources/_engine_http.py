@@ -4,18 +4,22 @@ The `docker` SDK opens the connection and checks it (and handles tcp with TLS an
 of its calls costs about 1.5 ms of Python in `requests`: an inventory of 200 images is 400 calls,
 six times what `docker image inspect` takes. On a unix socket (the usual case) the collector
 therefore makes its GETs with `http.client` and decodes with orjson, and sends them pipelined
-(HTTP/1.1: many requests written at once on a connection, the answers read back in order) on a
-couple of connections, so the engine works on them without waiting for Python between calls;
-elsewhere it goes through the SDK, in threads.
+(HTTP/1.1: many requests written at once on a connection, the answers read back in order), so
+the engine works on them without waiting for Python between calls: `stream` writes every request
+at once on one connection and yields each answer as it arrives (the caller works on one while
+the engine answers the next), `get_many` spreads them over a couple of connections; elsewhere it
+goes through the SDK, in threads.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import io
+import queue
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
@@ -44,6 +48,10 @@ class EngineApi(Protocol):
         """Return the answer of each GET in order: the decoded JSON, or the `EngineGetError` /
         `OSError` that GET met (never raised).
         """
+
+    def stream(self, paths: Sequence[str]) -> Iterator[Any]:
+        """Yield the answer of each GET in order, as `get_many` gives them, each as soon as it
+        has arrived."""
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -138,6 +146,57 @@ class UnixApi:
             sock.close()
         return out
 
+    def stream(self, paths: Sequence[str], connections: int = 2) -> Iterator[Any]:
+        """Yield the answer of each GET in order, as each arrives (see `EngineApi.stream`).
+
+        The GETs are dealt round-robin over `connections` new connections; on each, every
+        request is written at once by a thread of its own and the answers are read back by
+        another, so the engine goes from one to the next without waiting for Python (and works
+        on the connections side by side) while the caller works on the answers already in.
+        """
+        k = max(1, min(connections, len(paths)))
+        if k == 1:
+            yield from self._read(paths)
+            return
+        queues: list[queue.SimpleQueue[Any]] = [queue.SimpleQueue() for _ in range(k)]
+        for i in range(k):
+            threading.Thread(target=self._read_into, args=(paths[i::k], queues[i]),
+                             daemon=True, name="engine-read").start()
+        for i in range(len(paths)):
+            yield queues[i % k].get()
+
+    def _read_into(self, paths: Sequence[str], answers: queue.SimpleQueue[Any]) -> None:
+        """GET `paths` on one new connection, putting each answer (or the error that stopped
+        the connection) into `answers`: exactly one per path."""
+        for answer in self._read(paths):
+            answers.put(answer)
+
+    def _read(self, paths: Sequence[str]) -> Iterator[Any]:
+        """GET `paths` on one new connection (every request written at once by a thread of its
+        own); yield each answer, or the error that stopped the connection: one per path."""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        got = 0
+        try:
+            sock.settimeout(self.timeout)
+            sock.connect(self.socket_path)
+            requests = b"".join(
+                f"GET {self.prefix}{p} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode()
+                for p in paths
+            )
+            threading.Thread(target=_send, args=(sock, requests), daemon=True,
+                             name="engine-write").start()
+            reader = sock.makefile("rb")
+            for _ in paths:
+                answer = _decode(*read_answer(reader))
+                got += 1
+                yield answer
+        except Exception as e:  # noqa: BLE001 - every path gets an answer, or the reader waits
+            error = e if isinstance(e, OSError) else OSError(f"engine connection broke: {e}")
+            for _ in range(len(paths) - got):
+                yield error
+        finally:
+            sock.close()
+
     def get_many(self, paths: Sequence[str]) -> list[Any]:
         """Return the answer of each GET in order (see `EngineApi.get_many`)."""
         if len(paths) < 2 * PIPELINES:
@@ -159,6 +218,70 @@ class UnixApi:
             return e
         except http.client.HTTPException as e:
             return OSError(f"engine connection broke: {e}")
+
+
+MAX_HEADER_LINES = 100
+"""Header lines of one answer; more is a broken connection."""
+
+
+def read_answer(reader: io.BufferedReader) -> tuple[int, bytes]:
+    """Read one HTTP/1.1 answer from `reader`: its status and body (by `Content-Length`, or
+    chunked). The engine's answers need no more than this, and `http.client`'s header parsing
+    (the `email` package) costs more Python than the rest of an answer together.
+
+    Raises:
+        http.client.HTTPException: on a status line, header or chunk that is not HTTP/1.1.
+        OSError: when the connection fails or times out.
+    """
+    status_line = reader.readline(65537)
+    parts = status_line.split(None, 2)
+    if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
+        raise http.client.BadStatusLine(status_line[:100].decode(errors="replace") or "closed")
+    length: int | None = None
+    chunked = False
+    for _ in range(MAX_HEADER_LINES):
+        line = reader.readline(65537)
+        if line in (b"\r\n", b"\n"):
+            break
+        if not line:
+            raise http.client.IncompleteRead(b"")
+        name, _, value = line.partition(b":")
+        key = name.strip().lower()
+        if key == b"content-length":
+            length = int(value.strip())
+        elif key == b"transfer-encoding":
+            chunked = b"chunked" in value.lower()
+    else:
+        raise http.client.LineTooLong("header lines")
+    status = int(parts[1])
+    if chunked:
+        body = bytearray()
+        while True:
+            size = int(reader.readline(1024).split(b";", 1)[0].strip() or b"x", 16)
+            if size == 0:
+                while reader.readline(65537) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return status, bytes(body)
+            body += _read_exactly(reader, size)
+            reader.readline(3)
+    if length is None:
+        # Without length or chunks an answer runs to the connection's end, which pipelining
+        # cannot have: only a status without a body (204, 304) is such an answer here.
+        return status, b""
+    return status, _read_exactly(reader, length)
+
+
+def _read_exactly(reader: io.BufferedReader, n: int) -> bytes:
+    data = reader.read(n)
+    if len(data) != n:
+        raise http.client.IncompleteRead(data, n - len(data))
+    return data
+
+
+def _send(sock: socket.socket, data: bytes) -> None:
+    """Write `data` on `sock`; a connection that breaks is found by its reader."""
+    with contextlib.suppress(OSError):
+        sock.sendall(data)
 
 
 class _Unclosable:
@@ -236,6 +359,10 @@ class SdkApi:
 
         with ThreadPoolExecutor(4, thread_name_prefix="engine") as pool:
             return list(pool.map(one, paths))
+
+    def stream(self, paths: Sequence[str]) -> Iterator[Any]:
+        """Yield the answer of each GET in order (see `EngineApi.stream`), 4 at a time."""
+        yield from self.get_many(paths)
 
 
 def engine_api(client: docker.DockerClient) -> EngineApi:

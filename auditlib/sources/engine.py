@@ -21,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import docker
 import docker.errors
+import docker.tls
 import requests
 
 from auditlib.errors import SourceUnavailableError
@@ -91,9 +92,16 @@ def _keep_engine_ca(client: docker.DockerClient) -> None:
         session.trust_env = False
 
 
-def connect(url: str | None = None, *, timeout: int = 60) -> tuple[docker.DockerClient, str]:
+def connect(
+    url: str | None = None,
+    *,
+    timeout: int = 60,
+    tls: docker.tls.TLSConfig | None = None,
+    use_ssh_client: bool = False,
+) -> tuple[docker.DockerClient, str]:
     """Open a client to the engine at `url` (else `DOCKER_HOST`, else the default socket) and
-    check that it answers.
+    check that it answers; with `tls` (a context's or an inventory's certificates) rather than
+    the environment's, and ssh through the `ssh` client with `use_ssh_client`.
 
     Returns:
         The client and the engine's URL, without any password.
@@ -105,7 +113,8 @@ def connect(url: str | None = None, *, timeout: int = 60) -> tuple[docker.Docker
     try:
         # A fixed version first: "auto" would ask the engine before the CA fix below.
         client = (
-            docker.DockerClient(base_url=url, timeout=timeout, version=_MIN_API)
+            docker.DockerClient(base_url=url, timeout=timeout, version=_MIN_API,
+                                tls=tls or False, use_ssh_client=use_ssh_client)
             if url
             else docker.from_env(timeout=timeout, version=_MIN_API)
         )
@@ -119,7 +128,7 @@ def connect(url: str | None = None, *, timeout: int = 60) -> tuple[docker.Docker
 
 
 def open_api(
-    url: str | None, client: docker.DockerClient | None = None
+    url: str | None, client: docker.DockerClient | None = None, *, timeout: float = 60
 ) -> tuple[EngineApi, str, str]:
     """Return the way to make GETs to the engine, its URL without password, and the API version.
 
@@ -134,7 +143,7 @@ def open_api(
         return engine_api(client), safe_url(url or str(client.api.base_url)), client.api.api_version
     effective = url or os.environ.get("DOCKER_HOST") or DEFAULT_URL
     if effective.startswith("unix://"):
-        unix = UnixApi(effective.removeprefix("unix://"))
+        unix = UnixApi(effective.removeprefix("unix://"), timeout=timeout)
         try:
             version = unix.ping()
         except (OSError, EngineGetError, http.client.HTTPException) as e:
@@ -142,7 +151,7 @@ def open_api(
                 f"cannot connect to the Docker Engine at {effective}: {how_to_fix(effective, e)}"
             ) from None
         return unix, effective, version or "unknown"
-    client, shown = connect(url)
+    client, shown = connect(url, timeout=max(1, int(timeout)))
     return engine_api(client), shown, str(client.api.api_version)
 
 
@@ -306,6 +315,7 @@ def collect_engine(
     diff: bool = True,
     client: docker.DockerClient | None = None,
     progress: Progress | None = None,
+    timeout: float = 60,
 ) -> Collection:
     """Collect the images and containers of one Docker Engine.
 
@@ -316,6 +326,7 @@ def collect_engine(
         diff: whether to record what each running container changed (`docker diff`).
         client: an open client to use instead of connecting.
         progress: called with each image or container id once it has been read.
+        timeout: seconds the engine may stay silent on a connection before it has failed.
 
     Returns:
         One collection: a record per image and per container; an image or container that
@@ -324,7 +335,7 @@ def collect_engine(
     Raises:
         SourceUnavailableError: when the engine cannot be reached at all.
     """
-    api, shown, api_version = open_api(url, client)
+    api, shown, api_version = open_api(url, client, timeout=timeout)
     listing = api.get_many(["/images/json", "/containers/json?all=1" if containers else "/_ping"])
     for answer in listing:
         if isinstance(answer, Exception):
@@ -341,16 +352,19 @@ def collect_engine(
     # nothing of what runs).
     diffed = [str(c["Id"]) for c in container_list if c.get("State") == "running"] if diff else []
     paths = [
-        "/info",
-        *(p for i in image_ids for p in (f"/images/{i}/json", f"/images/{i}/history")),
-        *(f"/containers/{c}/json" for c in container_ids),
+        "/info", *(p for i in image_ids for p in (f"/images/{i}/json", f"/images/{i}/history")),
     ]
     results: list[Record | str] = []
-    with ThreadPoolExecutor(1, thread_name_prefix="engine-diff") as background:
-        # The diffs (slow: each walks a container's filesystem) go on while the inspects are
-        # read and turned into records.
-        diffs = background.submit(api.get_many, [f"/containers/{c}/changes" for c in diffed])
-        answers = iter(api.get_many(paths))
+    with ThreadPoolExecutor(1, thread_name_prefix="engine-containers") as background:
+        # The containers (their `diff`s are slow: each walks a container's filesystem) are read
+        # on connections of their own while the images' answers stream in and are turned into
+        # records one by one.
+        containers_read = background.submit(
+            api.get_many,
+            [*(f"/containers/{c}/json" for c in container_ids),
+             *(f"/containers/{c}/changes" for c in diffed)],
+        )
+        answers = api.stream(paths)
         info = next(answers)
         host = str(info.get("Name") or shown) if isinstance(info, dict) else shown
         for iid in image_ids:
@@ -358,8 +372,11 @@ def collect_engine(
             results.append(_image_or_error(inspect, history, iid, shown, host, api_version))
             if progress:
                 progress(iid)
-        inspects = [next(answers) for _ in container_ids]
-        changes = dict(zip(diffed, diffs.result(), strict=True))
+        for _ in answers:  # none left; ends the stream (and closes its connection)
+            pass
+        container_answers = containers_read.result()
+    inspects = container_answers[: len(container_ids)]
+    changes = dict(zip(diffed, container_answers[len(container_ids):], strict=True))
     for cid, inspect in zip(container_ids, inspects, strict=True):
         results.append(
             _container_or_error(inspect, changes.get(cid), cid, shown, host, api_version)

@@ -1,0 +1,211 @@
+"""Fleet collection benchmark (issue 17): four engines and a registry, collected at once.
+
+    python benchmarks/fleet.py [--engines 4] [--images 200] [--containers 50] [--repos 20]
+                               [--tags 5] [--runs 5]
+
+Starts its own dockerds and a registry (as the integration tests do; needs root, Debian's
+docker.io and docker-registry; nothing is pulled): the images (a busybox rootfs imported with a
+few ENV, LABEL, USER and CMD changes each) and running containers are spread over the engines,
+and each registry repository gets `--tags` tags of its own images (config and layer pushed
+through the registry's HTTP API). Then it times, in the same run, alternating, the median over
+`--runs`:
+
+  per engine  `docker image inspect` of the engine's images (the baseline) and auditlib's
+              `collect_engine` + tables of it (listing, every image inspect and history, every
+              container inspect and `diff`): their ratio (goal <= 1.5);
+  per source  each source collected alone (`collect`), engines and repositories: the slowest;
+  fleet       every source in one `collect` (sources read at once, `--workers` at a time), and,
+              for scale, the same one after the other (`workers=1`): fleet / slowest source
+              (goal <= 1.5).
+
+It always exits 0 when it could run: a missed goal is a FAIL line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gzip
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # run from a checkout without installing
+    sys.path.insert(0, str(REPO))
+
+GOAL_RATIO = 1.5
+
+
+def spread(total: int, parts: int) -> list[int]:
+    """Return `total` split into `parts` counts that differ by at most one."""
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
+
+
+def push_repositories(registry: object, repos: int, tags: int) -> list[str]:
+    """Push `tags` small images into each of `repos` repositories; return `host/repo` names."""
+    from tests.integration.registry_server import Pusher, RunningRegistry, digest_of
+
+    assert isinstance(registry, RunningRegistry)
+    pusher = Pusher(registry)
+    names = []
+
+    def one(r: int) -> str:
+        repo = f"team/svc{r:02d}"
+        for t in range(tags):
+            raw = f"layer of {repo}:{t}\n".encode() * 64
+            layer = gzip.compress(raw, mtime=0)
+            config = {
+                "architecture": "amd64", "os": "linux", "created": f"2026-11-{1 + t:02d}T00:00:00Z",
+                "config": {"Env": [f"SVC={r}", f"BUILD={t}"], "User": "1000",
+                           "Labels": {"org.opencontainers.image.version": f"1.{t}"}},
+                "rootfs": {"type": "layers", "diff_ids": [digest_of(raw)]},
+                "history": [{"created": f"2026-11-{1 + t:02d}T00:00:00Z",
+                             "created_by": f"ADD svc{r} /"}],
+            }
+            cfg = json.dumps(config).encode()
+            body = {
+                "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": pusher.blob(repo, cfg, "application/vnd.oci.image.config.v1+json"),
+                "layers": [pusher.blob(repo, layer,
+                                       "application/vnd.oci.image.layer.v1.tar+gzip")],
+            }
+            pusher.manifest(repo, f"1.{t}", body)
+        return f"{registry.host}/{repo}"
+
+    with ThreadPoolExecutor(4) as pool:
+        names = list(pool.map(one, range(repos)))
+    return names
+
+
+def median_time(fn: Callable[[], object], runs: int) -> float:
+    """Return the median wall time of `runs` calls of `fn`."""
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def verdict(ratio: float) -> str:
+    """Return PASS or FAIL against the goal."""
+    return f"{'PASS' if ratio <= GOAL_RATIO else 'FAIL'} <= {GOAL_RATIO}"
+
+
+@contextlib.contextmanager
+def started_engines(count: int) -> Iterator[list[object]]:
+    """Start `count` dockerds; stop them at the end."""
+    from tests.integration.engine import start_engine, stop_engine
+
+    roots = [Path(tempfile.mkdtemp(prefix=f"auditlib-fleet{i}-", dir="/tmp"))
+             for i in range(count)]
+    with ThreadPoolExecutor(count) as pool:
+        futures = [pool.submit(start_engine, r) for r in roots]
+    engines = []
+    errors = []
+    for f in futures:
+        try:
+            engines.append(f.result())
+        except (RuntimeError, OSError) as e:
+            errors.append(str(e).splitlines()[0])
+    try:
+        if errors:
+            raise RuntimeError(errors[0])
+        yield engines
+    finally:
+        for e in engines:
+            stop_engine(e)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--engines", type=int, default=4)
+    ap.add_argument("--images", type=int, default=200, help="in all, over the engines")
+    ap.add_argument("--containers", type=int, default=50, help="in all, over the engines")
+    ap.add_argument("--repos", type=int, default=20)
+    ap.add_argument("--tags", type=int, default=5, help="per repository")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--workers", type=int, default=None, help="sources at once (default 8)")
+    args = ap.parse_args()
+
+    from auditlib.ingest.collect import CollectRequest, collect, to_audit_data
+    from auditlib.ingest.source_pool import DEFAULT_WORKERS
+    from auditlib.sources.engine import collect_engine
+    from benchmarks.collect import make_fleet
+    from tests.integration.registry_server import start_registry
+
+    workers = args.workers or DEFAULT_WORKERS
+    try:
+        stack = contextlib.ExitStack()
+        engines = stack.enter_context(started_engines(args.engines))
+        registry = stack.enter_context(
+            start_registry(Path(tempfile.mkdtemp(prefix="auditlib-fleet-reg-", dir="/tmp"))))
+    except (RuntimeError, OSError) as e:
+        print(f"cannot start dockerd or docker-registry (needs root, Debian's docker.io and "
+              f"docker-registry): {e}")
+        return
+    with stack:
+        t0 = time.perf_counter()
+        urls = [str(getattr(e, "url")) for e in engines]
+        with ThreadPoolExecutor(len(urls)) as pool:
+            ids = list(pool.map(make_fleet, urls, spread(args.images, len(urls)),
+                                spread(args.containers, len(urls))))
+        repos = push_repositories(registry, args.repos, args.tags)
+        print(f"{len(urls)} engines: {sum(map(len, ids))} images and {args.containers} running "
+              f"containers; registry {registry.host}: {len(repos)} repositories of {args.tags} "
+              f"tags; made in {time.perf_counter() - t0:.1f} s")
+
+        def inspect(url: str, images: list[str]) -> Callable[[], object]:
+            return lambda: subprocess.run(["docker", "-H", url, "image", "inspect", *images],
+                                          check=True, capture_output=True)
+
+        def ours(url: str) -> Callable[[], object]:
+            return lambda: to_audit_data([collect_engine(url)])
+
+        def alone(**sources: list[str]) -> Callable[[], object]:
+            return lambda: collect(CollectRequest(**sources))  # type: ignore[arg-type]
+
+        fleet_req = CollectRequest(engines=list(urls), registries=repos, workers=workers)
+        one_by_one = CollectRequest(engines=list(urls), registries=repos, workers=1)
+        data = collect(fleet_req)  # warm: imports, connections; and check it all reads
+        failed = [f.error for f in data.files if f.error]
+        print(f"fleet: {len(data.files)} sources, {len(data.images)} images, "
+              f"{len(data.containers)} containers, {len(data.registry_tags)} registry tags"
+              + (f"; FAILED: {failed[:3]}" if failed else ""))
+        base: dict[str, list[float]] = {u: [] for u in urls}
+        mine: dict[str, list[float]] = {u: [] for u in urls}
+        single: dict[str, list[float]] = {}
+        whole: list[float] = []
+        seq: list[float] = []
+        for _ in range(args.runs):
+            for url, images in zip(urls, ids, strict=True):
+                base[url].append(median_time(inspect(url, images), 1))
+                mine[url].append(median_time(ours(url), 1))
+                single.setdefault(url, []).append(median_time(alone(engines=[url]), 1))
+            for repo in repos:
+                single.setdefault(repo, []).append(median_time(alone(registries=[repo]), 1))
+            whole.append(median_time(lambda: collect(fleet_req), 1))
+            seq.append(median_time(lambda: collect(one_by_one), 1))
+        for url in urls:
+            b, a = statistics.median(base[url]), statistics.median(mine[url])
+            print(f"engine {url}: docker image inspect {b:.3f} s, auditlib {a:.3f} s: ratio "
+                  f"{a / b:.2f} ({verdict(a / b)})")
+        slowest_source, slowest = max(((s, statistics.median(t)) for s, t in single.items()),
+                                      key=lambda x: x[1])
+        w, s = statistics.median(whole), statistics.median(seq)
+        print(f"slowest single source: {slowest_source} {slowest:.3f} s; sum of all sources "
+              f"alone {sum(statistics.median(t) for t in single.values()):.3f} s")
+        print(f"fleet one after the other (workers=1): {s:.3f} s")
+        print(f"fleet at once (workers={workers}): {w:.3f} s (median of {args.runs}): "
+              f"{w / slowest:.2f} x the slowest source ({verdict(w / slowest)})")
+
+
+if __name__ == "__main__":
+    main()
