@@ -9,6 +9,7 @@ from typing import Any, cast
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from auditlib.data import AuditData, merge
 from auditlib.errors import StoreError
@@ -96,8 +97,8 @@ def read_tables(info: SnapshotInfo, names: list[str]) -> AuditData:
             continue
         f = table_file(info.path, name)
         try:
-            df = pd.read_parquet(f)
-        except (OSError, ValueError) as e:
+            df = info.read_parquet(name)
+        except (OSError, ValueError, pa.ArrowException) as e:
             raise damaged_error(info.path.parent.parent, info.snapshot_id,
                                 f"cannot read {f.name} ({e})") from e
         check_rows(info, name, len(df))
