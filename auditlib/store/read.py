@@ -56,7 +56,8 @@ def read_snapshot(
     for holder, wanted in sorted(holders.items()):
         hp = snapshot_dir(path.parent.parent, holder)  # an id, checked: never a path
         try:
-            if snapshot_info(hp) is None:
+            held = snapshot_info(hp)
+            if held is None:
                 raise damaged_error(path.parent.parent, holder, (
                     f"is missing, but snapshot {path.name} carries {len(wanted)} sources over "
                     "from it"))
@@ -64,7 +65,10 @@ def read_snapshot(
             if allow_damaged():
                 continue
             raise
-        parts.append(_only(read_snapshot(hp, names), wanted))
+        # The holder's own rows, unless it carried some of them itself (older stores): reading
+        # what it carried too would read every older holder again, once per path to it.
+        again = not wanted <= set(held.files or {})
+        parts.append(_only(read_snapshot(hp, names, carried=again), wanted))
     return merge(*parts, own)
 
 
