@@ -257,6 +257,8 @@ def test_duckdb_reads_the_store_as_it_is(tmp_path: Path) -> None:
     """).fetchone()
     assert rows == (5, 4)  # 3 from the first run, 2 from the third (0.json again)
     # The current state: `current_table_files` names the files and, in each, the current sources.
+    import pandas as pd
+
     from auditlib.store import current_table_files
 
     files = current_table_files(store, "vulnerabilities")

@@ -40,7 +40,8 @@ def _fleet(store: Path, folder: Path, days: int) -> None:
         i = d % 4
         write_doc(folder / f"{i}.json", trivy_doc(
             i + 1, f"docker.io/team/app{i}:1", "2025-12-01T00:00:00Z",
-            [(f"CVE-{i}", "zlib", "1.2", "high", "1.3"), (f"CVE-{i}-{d}", "bash", "5", "low", None)]))
+            [(f"CVE-{i}", "zlib", "1.2", "high", "1.3"),
+             (f"CVE-{i}-{d}", "bash", "5", "low", None)]))
         ingest(store, folder, (DAY0 + timedelta(days=d)).isoformat())
 
 

@@ -65,9 +65,9 @@ def _report(store: str, done: Folded) -> None:
         return
     base = (f"base snapshot {done.base} holds the state they left" if done.base
             else f"snapshot {done.folded[-1]} already held the state they left")
-    n = len(done.deleted)
-    click.echo(f"store: {store}: {n} snapshot{'s' if n != 1 else ''} deleted; {base}; {len(done.redirected)} kept snapshot"
-               f"{'s' if len(done.redirected) != 1 else ''} now carry rows from it")
+    n, r = len(done.deleted), len(done.redirected)
+    click.echo(f"store: {store}: {n} snapshot{'s' if n != 1 else ''} deleted; {base}; {r} kept "
+               f"snapshot{'s' if r != 1 else ''} now carry rows from it")
 
 
 @store_group.command()

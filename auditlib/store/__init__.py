@@ -3,12 +3,12 @@
 The layout (plain Parquet, readable by DuckDB, Spark or Trino as it is) is defined once, in
 `auditlib.store.layout`.
 
-The modules: `layout` (where things are), `lock` (the stat cache's lock), `manifest` (what each snapshot
-says, checked by type; the list of snapshots, each sound or damaged), `damage` (what is wrong with
-a damaged snapshot, `DamagedStoreError`, `AUDITLIB_ALLOW_DAMAGED`), `write` (`write_snapshot`),
-`read` (one snapshot, the newest), `current` (the current state across snapshots, and the
-files that hold it), `location` (a store on any pyarrow filesystem) and `retention` (prune,
-compact). This package re-exports their public names.
+The modules: `layout` (where things are), `lock` (the stat cache's lock), `manifest` (what each
+snapshot says, checked by type; the list of snapshots, each sound or damaged), `damage` (what is
+wrong with a damaged snapshot, `DamagedStoreError`, `AUDITLIB_ALLOW_DAMAGED`), `write`
+(`write_snapshot`, `SnapshotWriter`), `read` (one snapshot, the newest), `current` (the current
+state across snapshots, and the files that hold it), `location` (a store on any pyarrow
+filesystem) and `retention` (prune, compact). This package re-exports their public names.
 
 **A damaged store is never read silently.** A manifest that is not JSON or has a field of the
 wrong type, a `carried` that is not a snapshot id of the store, a table the manifest counts rows

@@ -1,5 +1,6 @@
 """The store lock: an exclusive `flock` on `STORE/.lock`, held while the ingest's stat cache (a
-cache of this host's files) is updated. Snapshots are written without it (`auditlib.store.write`)."""
+cache of this host's files) is updated. Snapshots are written without it
+(`auditlib.store.write`)."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 
 from auditlib._version import __version__
 from auditlib.data import AuditData
@@ -40,6 +41,7 @@ from auditlib.store.layout import (
 )
 from auditlib.store.location import Location, StoreLike, locate
 from auditlib.store.manifest import Carried, schema_fingerprint
+from auditlib.tables import TABLES, TABLES_BY_NAME, Table, empty
 
 STALE_TMP_SECONDS = 3600.0
 """A temporary folder older than this is a crashed write: the next write removes it."""
@@ -247,14 +249,150 @@ def write_snapshot(
     except (OSError, ValueError, pa.ArrowException) as e:
         snap.abort()
         raise StoreError(f"{snap.loc}: cannot write snapshot: {e}") from e
-    return snap.commit({
-        "snapshot_id": snap.snapshot_id,
+    return snap.commit(_manifest(snap.snapshot_id, at, data, counts, sources, carried, removed))
+
+
+def _manifest(snapshot_id: str, at: datetime, data: AuditData, rows: dict[str, int],
+              sources: list[str], carried: list[Carried], removed: Collection[str]
+              ) -> dict[str, Any]:
+    """Return the manifest of a snapshot being written."""
+    return {
+        "snapshot_id": snapshot_id,
         "created_at": at.isoformat(),
         "auditlib_version": __version__,
         "schema": schema_fingerprint(),
         "sources": sources,
-        "rows": counts,
+        "rows": rows,
         "files": _file_entries(data),
         "carried": [c.to_json() for c in carried],
         "removed": sorted(removed),
-    })
+    }
+
+_ARROW = {
+    "string": pa.large_string(), "Int64": pa.int64(), "Float64": pa.float64(),
+    "boolean": pa.bool_(), "datetime": pa.timestamp("ns", tz="UTC"),
+    "severity": pa.dictionary(pa.int32(), pa.large_string()),
+    "category": pa.dictionary(pa.int32(), pa.large_string()),
+}
+"""The Parquet (Arrow) type of each declared dtype, the same in every batch a `SnapshotWriter`
+appends (pandas picks a dictionary's index width by its number of categories)."""
+
+
+def arrow_schema(table: Table) -> pa.Schema:
+    """Return the Arrow schema every batch of `table` is written with."""
+    return pa.schema([pa.field(c.name, _ARROW[c.dtype]) for c in table.columns])
+
+
+class SnapshotWriter:
+    """A snapshot written batch by batch: each table's rows are appended to its Parquet file as
+    they come (one row group per batch), so a large ingest never holds its tables; `commit`
+    writes the manifest and commits the snapshot (`SnapshotFolder`).
+
+    Use as a context manager: leaving the block without `commit` (an error) removes the
+    temporary folder.
+    """
+
+    def __init__(self, store: StoreLike, at: datetime | None = None) -> None:
+        """Start a snapshot of `store` taken at `at` (default now).
+
+        Raises:
+            StoreError: if the store cannot be written.
+        """
+        at = at or datetime.now(UTC)
+        self.at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+        self.folder = SnapshotFolder(store, self.at)
+        self.rows: dict[str, int] = {t.name: 0 for t in TABLES}
+        self._writers: dict[str, pq.ParquetWriter] = {}
+        self._done = False
+
+    def __enter__(self) -> SnapshotWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self._done:
+            self._close()
+            self.folder.abort()
+
+    def path(self, table: str) -> str:
+        """Return the Parquet file of `table` being written (in the store's filesystem)."""
+        return self.folder.file(table_file_name(table))
+
+    def append(self, data: AuditData) -> None:
+        """Append the rows of `data`'s tables.
+
+        Raises:
+            StoreError: if they cannot be written.
+        """
+        try:
+            for name, df in data.tables().items():
+                if len(df):
+                    self._writer(name).write_table(self._arrow(name, df))
+                    self.rows[name] += len(df)
+        except (OSError, ValueError, pa.ArrowException) as e:
+            raise StoreError(f"{self.folder.loc}: cannot write snapshot: {e}") from e
+
+    def _arrow(self, name: str, df: pd.DataFrame) -> pa.Table:
+        schema = arrow_schema(TABLES_BY_NAME[name])
+        t = pa.Table.from_pandas(df[schema.names], preserve_index=False)
+        return pa.table([t.column(f.name).cast(f.type) for f in schema], schema=schema)
+
+    def _writer(self, name: str) -> pq.ParquetWriter:
+        w = self._writers.get(name)
+        if w is None:
+            schema = arrow_schema(TABLES_BY_NAME[name])
+            fs = None if self.folder.loc.local is not None else self.folder.loc.fs
+            w = self._writers[name] = pq.ParquetWriter(self.path(name), schema, filesystem=fs)
+        return w
+
+    def _close(self) -> None:
+        for w in self._writers.values():
+            w.close()
+        self._writers.clear()
+
+    def replace(self, name: str, rewrite: Callable[[pa.Table], pa.Table]) -> None:
+        """Rewrite the Parquet file of `name` written so far one row group at a time, through
+        `rewrite` (the ingest's late image id resolution); call after the last `append`.
+
+        Raises:
+            StoreError: if it cannot be rewritten.
+        """
+        if not self.rows[name]:
+            return
+        self._writers.pop(name).close()
+        fs = self.folder.loc.fs
+        src, tmp = self.path(name), self.path(name) + ".rewrite"
+        try:
+            reader = pq.ParquetFile(fs.open_input_file(src))
+            schema = arrow_schema(TABLES_BY_NAME[name])
+            out = pq.ParquetWriter(tmp, schema, filesystem=fs)
+            for i in range(reader.num_row_groups):
+                out.write_table(rewrite(reader.read_row_group(i)).cast(schema))
+            out.close()
+            fs.move(tmp, src)
+        except (OSError, ValueError, pa.ArrowException) as e:
+            raise StoreError(f"{self.folder.loc}: cannot write snapshot: {e}") from e
+
+    def commit(self, data: AuditData, *, sources: list[str], carried: Iterable[Carried] = (),
+               removed: Collection[str] = ()) -> Path:
+        """Write the files of tables nothing was appended to, the manifest, and commit.
+
+        Args:
+            data: the snapshot's `files` and its `scans` (for the manifest's file entries).
+            sources, carried, removed: as `write_snapshot`.
+
+        Returns:
+            The folder of the new snapshot.
+
+        Raises:
+            StoreError: if it cannot be written (the temporary folder is then removed).
+        """
+        try:
+            self._close()
+            for t in TABLES:
+                if not self.rows[t.name]:
+                    write_table(self.folder.loc, self.path(t.name), empty(t))
+        except (OSError, ValueError, pa.ArrowException) as e:
+            raise StoreError(f"{self.folder.loc}: cannot write snapshot: {e}") from e
+        self._done = True
+        return self.folder.commit(_manifest(self.folder.snapshot_id, self.at, data, self.rows,
+                                            sources, list(carried), removed))
