@@ -256,6 +256,7 @@ def test_duckdb_reads_the_store_as_it_is(tmp_path: Path) -> None:
           ON v.image_id = i.image_id AND v.scan_id = i.scan_id
     """).fetchone()
     assert rows == (5, 4)  # 3 from the first run, 2 from the third (0.json again)
+    con.close()
     # The current state: `current_table_files` names the files and, in each, the current sources.
     import pandas as pd
 
@@ -264,6 +265,7 @@ def test_duckdb_reads_the_store_as_it_is(tmp_path: Path) -> None:
     files = current_table_files(store, "vulnerabilities")
     state = pd.DataFrame([(f.path, s, f.snapshot_id) for f in files for s in sorted(f.sources)],
                          columns=["filename", "source", "snapshot_id"])
+    con = duckdb.connect()
     con.register("state", state)
     paths = [f.path for f in files]
     current = con.execute("""
