@@ -135,20 +135,20 @@ def stream_planned(plan: IngestPlan, *, progress: Callable[[str], None] | None =
     store = plan.store
     collected_at = at or datetime.now(UTC)
     candidates = [c for c in find_files(*plan.paths) if str(c.path) not in plan.unchanged]
-    kept: list[AuditData] = []
+    small = AuditData()
     files: list[FileResult] = []
     n_batches = 0
     with SnapshotWriter(store, at) as writer:
         for batch in batches(candidates, batch_bytes):
             data = _read(batch, collected_at, workers)
             writer.append(data)
-            kept.append(_small(data))
+            small = merge(small, _small(data))  # one set of small tables, not one per batch
             files += data.files
             n_batches += 1
             for f in data.files:
                 if progress is not None:
                     progress(f.path)
-        small = merge(*kept) if kept else AuditData()
+            del data
         small.files = files
         again = _read_again(plan, small, collected_at, workers, progress)
         if again is not None:
