@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from auditlib.ingest.steps import ingest_paths
 from auditlib.ingest.stream import stream_ingest
@@ -34,6 +35,7 @@ def _sorted(df: pd.DataFrame) -> pd.DataFrame:
     return df.sort_values(list(df.columns)).reset_index(drop=True)
 
 
+@pytest.mark.slow  # three ingests
 def test_streamed_batches_read_back_as_one_ingest(tmp_path: Path) -> None:
     folder = tmp_path / "fleet"
     _fleet(folder)
