@@ -15,7 +15,7 @@ from auditlib.errors import AuditlibError
 from auditlib.ingest.steps import ingest_paths
 
 
-def print_counts(data: AuditData) -> None:
+def print_counts(data: AuditData, rows: dict[str, int] | None = None) -> None:
     """Print how many files were read, failed and skipped, and the rows of each table with the
     distinct images they name (`images` has a row per image and document: rows are not
     images)."""
@@ -28,6 +28,9 @@ def print_counts(data: AuditData) -> None:
     table.add_column("rows", justify="right")
     table.add_column("images", justify="right")
     for name, df in data.tables().items():
+        if rows is not None and rows.get(name, 0) != len(df):  # streamed: not held here
+            table.add_row(name, f"{rows[name]:,}", "")
+            continue
         images = f"{df['image_id'].nunique():,}" if "image_id" in df.columns else ""
         table.add_row(name, f"{len(df):,}", images)
     show(out_console(), table)
@@ -61,7 +64,7 @@ def ingest(paths: tuple[str, ...], store: Path, quiet: bool, full: bool) -> None
                                 progress=lambda _p: bar.advance(task))
     except AuditlibError as e:
         fail(str(e))
-    print_counts(done.data)
+    print_counts(done.data, done.rows)
     click.echo(f"{done.carried} files skipped as unchanged (already in the store), "
                f"{len(done.plan.removed)} gone from the folders given")
     for message in done.errors:

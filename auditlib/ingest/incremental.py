@@ -305,13 +305,13 @@ def load_planned(
                 collected_at=collected_at)
     if not plan.unchanged or data.scans.empty:
         return data
-    ctx = _carried_identity(plan)
+    ctx = carried_identity(plan)
     unresolved_new = data.scans["image_id"].isna() & data.scans["repo_digest"].notna()
     unresolved_old = ctx.scans["image_id"].isna() & ctx.scans["repo_digest"].notna()
     if not unresolved_new.any() and not unresolved_old.any():
         return data
 
-    known = digest_map(merge(_identity_only(data), ctx))
+    known = digest_map(merge(identity_only(data), ctx))
     again = ctx.scans.loc[
         unresolved_old & ctx.scans["repo_digest"].astype("string").isin(known), "source"
     ].astype(str)
@@ -331,7 +331,9 @@ _IDENTITY = ("scans", "images", "image_tags", "registry_tags")
 """The tables that pair manifest digests with image ids (`resolve.digest_map`)."""
 
 
-def _identity_only(data: AuditData) -> AuditData:
+def identity_only(data: AuditData) -> AuditData:
+    """Return the identity tables of `data` (`scans`, `images`, `image_tags`, `registry_tags`),
+    the others empty."""
     return AuditData(**{n: getattr(data, n) for n in _IDENTITY})  # type: ignore[arg-type]
 
 
@@ -343,7 +345,7 @@ def _only_sources(data: AuditData, sources: set[str]) -> AuditData:
     return data
 
 
-def _carried_identity(plan: IngestPlan) -> AuditData:
+def carried_identity(plan: IngestPlan) -> AuditData:
     """Return the identity tables of the carried documents, from the snapshots holding them."""
     by_holder: dict[str, set[str]] = {}
     for c in plan.unchanged.values():

@@ -16,6 +16,7 @@ from auditlib.ingest.collect import CollectRequest, collect, to_audit_data
 from auditlib.ingest.incremental import IngestPlan, commit_ingest, load_planned, plan_ingest
 from auditlib.ingest.loader import load
 from auditlib.ingest.source_pool import SourceProgress
+from auditlib.ingest.stream import BATCH_BYTES, planned_bytes, stream_planned
 from auditlib.scanners.report import ScanReport
 from auditlib.scanners.runner import ProgressCallback, run_scans
 from auditlib.scanners.targets import EngineImage, Target
@@ -37,6 +38,10 @@ class Ingested:
     """The tables of the files read."""
     snapshot: Path
     """The new snapshot."""
+    rows: dict[str, int] | None = None
+    """Rows written, by table, when the ingest streamed (`auditlib.ingest.stream`): `data` then
+    holds only the small tables (`scans`, `load_errors`, identity), the rest went straight to the
+    snapshot. None when `data` holds every table."""
 
     @property
     def files_read(self) -> int:
@@ -58,8 +63,12 @@ class Ingested:
 def ingest_paths(store: StorePath, paths: Iterable[str | os.PathLike[str]], *,
                  full: bool = False, planned: Callable[[int], None] | None = None,
                  progress: FileProgress | None = None,
-                 collections: Sequence[Collection] = (), at: datetime | None = None) -> Ingested:
+                 collections: Sequence[Collection] = (), at: datetime | None = None,
+                 stream: bool | None = None) -> Ingested:
     """Ingest files and folders into a new snapshot, reading only what changed.
+
+    Files to read of more than `stream.BATCH_BYTES` in all are streamed: read in batches and
+    written to the snapshot as they are read, so memory stays flat (`auditlib.ingest.stream`).
 
     Args:
         store: the store folder.
@@ -71,6 +80,8 @@ def ingest_paths(store: StorePath, paths: Iterable[str | os.PathLike[str]], *,
             written into the same snapshot.
         at: when the snapshot and its rows were taken (default now). A backfill gives past
             times, oldest first (`auditlib demo` writes its history so).
+        stream: stream (True) or hold every table (False); None: stream large reads without
+            `collections`.
 
     Raises:
         StoreError: if the store cannot be read or written.
@@ -78,6 +89,11 @@ def ingest_paths(store: StorePath, paths: Iterable[str | os.PathLike[str]], *,
     plan = plan_ingest(store, paths, full=full)
     if planned is not None:
         planned(len(plan.to_parse))
+    if stream is None:
+        stream = not collections and planned_bytes(plan) > BATCH_BYTES
+    if stream and not collections:
+        done = stream_planned(plan, progress=progress, at=at)
+        return Ingested(plan, done.data, done.snapshot, done.rows)
     data = load_planned(plan, progress=progress, collected_at=at)
     if collections:
         data = merge(data, to_audit_data(collections, collected_at=at))

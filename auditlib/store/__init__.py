@@ -3,11 +3,12 @@
 The layout (plain Parquet, readable by DuckDB, Spark or Trino as it is) is defined once, in
 `auditlib.store.layout`.
 
-The modules: `layout` (where things are), `lock` (the store lock), `manifest` (what each snapshot
-says, checked by type; the list of snapshots, each sound or damaged), `damage` (what is wrong with
-a damaged snapshot, `DamagedStoreError`, `AUDITLIB_ALLOW_DAMAGED`), `write` (`write_snapshot`),
-`read` (one snapshot, the newest) and `current` (the current state across snapshots). This
-package re-exports their public names.
+The modules: `layout` (where things are), `lock` (the stat cache's lock), `manifest` (what each
+snapshot says, checked by type; the list of snapshots, each sound or damaged), `damage` (what is
+wrong with a damaged snapshot, `DamagedStoreError`, `AUDITLIB_ALLOW_DAMAGED`), `write`
+(`write_snapshot`, `SnapshotWriter`), `read` (one snapshot, the newest), `current` (the current
+state across snapshots, and the files that hold it), `location` (a store on any pyarrow
+filesystem) and `retention` (prune, compact). This package re-exports their public names.
 
 **A damaged store is never read silently.** A manifest that is not JSON or has a field of the
 wrong type, a `carried` that is not a snapshot id of the store, a table the manifest counts rows
@@ -17,10 +18,13 @@ With `AUDITLIB_ALLOW_DAMAGED=1` (the commands' `--allow-damaged`) readers go on 
 damaged snapshots and the rows carried over from them, and `scan_store(store).warnings()` says
 what was left out.
 
-A snapshot is written into a hidden temporary folder and renamed into place when complete, under an
-exclusive lock on `STORE/.lock`, so a snapshot that failed half-way is never seen by a reader and
-two runs at once cannot corrupt the store. Snapshot ids (`YYYYmmddTHHMMSSffffffZ-xxxxxx`, UTC) sort
-in the order the snapshots were written, even for writes in the same microsecond.
+Writers take no lock (`auditlib.store.write`): a snapshot is written into a hidden temporary
+folder of a unique name and committed by one atomic rename, so collectors and ingests on many
+hosts can write into one store at once, and a snapshot that failed half-way is never seen by a
+reader. Snapshot ids (`YYYYmmddTHHMMSSffffffZ-xxxxxx`, UTC) sort after every snapshot their
+writer saw. The store may be a local folder, a `file://` URI, or any pyarrow filesystem
+(`auditlib.store.location`). `auditlib.store.retention` folds old snapshots into one base and
+deletes them (`auditlib store prune --keep 90d`, `auditlib store compact`).
 
 **Sources and the current state.** Every row names its `source` (a file path, an engine, a registry
 repository). The current state holds, for each source, the rows of the newest snapshot that says
@@ -34,19 +38,21 @@ something of it. A snapshot says one of three things of a source:
   (`removed`): it has no rows any more.
 
 So a snapshot's own Parquet files are complete only for the sources it read; `read_snapshot` (by
-default), `read_latest` and `read_current` add the carried rows. With DuckDB, the current state
-is the newest snapshot's `state.parquet` joined to the table files on `source` and the snapshot
-folder name::
-
-    SELECT v.* FROM read_parquet('STORE/snapshots/*/vulnerabilities.parquet',
-                                 filename=true, union_by_name=true) v
-    JOIN read_parquet('STORE/snapshots/<newest>/state.parquet') s
-      ON v.source = s.source AND split_part(v.filename, '/', -2) = s.snapshot_id
+default), `read_latest` and `read_current` add the carried rows. An engine (DuckDB, Spark) reads
+the current state of a table from the files `current_table_files` lists, keeping in each file the
+rows of the sources it names for that file.
 """
 
-from auditlib.store.current import SourceState, current_sources, read_current
+from auditlib.store.current import (
+    SourceState,
+    TableFile,
+    current_sources,
+    current_table_files,
+    read_current,
+)
 from auditlib.store.damage import ALLOW_DAMAGED_ENV, Damage, DamagedStoreError
 from auditlib.store.layout import DEFAULT_STORE, StorePath
+from auditlib.store.location import Location, StoreLike, locate
 from auditlib.store.lock import store_lock
 from auditlib.store.manifest import (
     SnapshotInfo,
@@ -56,6 +62,7 @@ from auditlib.store.manifest import (
     snapshot_infos,
 )
 from auditlib.store.read import read_latest, read_snapshot
+from auditlib.store.retention import compact, parse_duration, prune
 from auditlib.store.write import write_snapshot
 
 __all__ = [
@@ -64,11 +71,19 @@ __all__ = [
     "Damage",
     "DamagedStoreError",
     "SnapshotInfo",
+    "Location",
     "SourceState",
+    "StoreLike",
     "StorePath",
     "StoreScan",
+    "TableFile",
+    "compact",
     "current_sources",
+    "current_table_files",
     "list_snapshots",
+    "locate",
+    "parse_duration",
+    "prune",
     "read_current",
     "read_latest",
     "read_snapshot",

@@ -9,18 +9,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from auditlib.data import AuditData, merge
 from auditlib.errors import StoreError
 from auditlib.resolve import resolve_image_ids
 from auditlib.store.damage import damaged_error
 from auditlib.store.layout import StorePath, table_file
+from auditlib.store.location import StoreLike
 from auditlib.store.manifest import SnapshotInfo, StoreScan, usable_snapshots
 from auditlib.store.read import check_rows, filter_sources, read_tables
 from auditlib.tables import TABLES, TABLES_BY_NAME, empty
 
 
-def _upto(store: StorePath, as_of: StorePath | None, scan: StoreScan | None = None
+def _upto(store: StoreLike, as_of: StorePath | None, scan: StoreScan | None = None
           ) -> tuple[list[SnapshotInfo], set[str]]:
     """Return the snapshots of `store` up to and including `as_of` (a snapshot id or folder),
     and the ids of the damaged snapshots left out (only when damage is allowed).
@@ -139,8 +141,8 @@ def _column(info: SnapshotInfo, table: str, columns: list[str]) -> pd.DataFrame 
         return None
     f = table_file(info.path, table)
     try:
-        df = pd.read_parquet(f, columns=columns)
-    except (OSError, ValueError) as e:
+        df = info.read_parquet(table, columns)
+    except (OSError, ValueError, pa.ArrowException) as e:
         raise damaged_error(info.path.parent.parent, info.snapshot_id,
                             f"cannot read {f.name} ({e})") from e
     check_rows(info, table, len(df))
@@ -160,7 +162,7 @@ def _data_sources(info: SnapshotInfo) -> set[str]:
 
 
 def current_sources(
-    store: StorePath, as_of: StorePath | None = None
+    store: StoreLike, as_of: StorePath | None = None
 ) -> dict[str, SourceState]:
     """Return the sources of the store's current state (right after `as_of`, default the newest
     snapshot), each with the snapshot holding its rows. Reads manifests and the small `scans` and
@@ -220,7 +222,7 @@ def _states(snaps: list[SnapshotInfo], holder: dict[str, str | None]) -> dict[st
 
 
 def read_current(
-    store: StorePath, as_of: StorePath | None = None, tables: Iterable[str] | None = None
+    store: StoreLike, as_of: StorePath | None = None, tables: Iterable[str] | None = None
 ) -> AuditData:
     """Read the current state of `store`: for every source (a file, an engine, a repository),
     the rows of the newest snapshot that read it (or carried it over unchanged), leaving out the
@@ -269,3 +271,56 @@ def read_current(
     # A document that names its image only by a manifest digest joins the image another
     # snapshot's source (an engine, a registry) gives for that digest.
     return resolve_image_ids(merge(*parts))
+
+
+@dataclass(frozen=True, slots=True)
+class TableFile:
+    """A Parquet file holding rows of a table's current state (`current_table_files`)."""
+
+    path: str
+    """The file, as the store's filesystem names it (an absolute path for a local store)."""
+    snapshot_id: str
+    """The snapshot it belongs to."""
+    sources: frozenset[str]
+    """The sources whose rows in this file are current; rows of other sources in it are not
+    (a newer snapshot read those sources again, or removed them)."""
+
+
+def current_table_files(
+    store: StoreLike, table: str, as_of: StorePath | None = None
+) -> list[TableFile]:
+    """Return the Parquet files that hold the rows of `table` in the store's current state (right
+    after `as_of`, default the newest snapshot), oldest snapshot first, each with the sources
+    whose rows in it are current. Reads manifests and the small `scans` and `load_errors` tables
+    only, so an engine (DuckDB, Spark) can read the big tables as they are::
+
+        files = current_table_files(store, "vulnerabilities")
+        SELECT * FROM read_parquet([f.path for f in files], filename=true)
+        WHERE (filename, source) IN (each file with its sources)
+
+    Files the manifest says hold no row of `table` are left out. The files are in the store's
+    filesystem (`auditlib.store.location.locate(store).fs`).
+
+    Raises:
+        KeyError: if `table` is not a table.
+        StoreError: if `as_of` is not a snapshot of the store or a snapshot cannot be read.
+        DamagedStoreError: if a snapshot is damaged and damage is not allowed.
+    """
+    if table not in TABLES_BY_NAME:
+        raise KeyError(f"{table}: no such table; tables are {', '.join(TABLES_BY_NAME)}")
+    scan = usable_snapshots(store)
+    if not scan.snapshots:
+        return []
+    by_id = {s.snapshot_id: s for s in scan.snapshots}
+    held: dict[str, set[str]] = {}
+    for state in current_sources(store, as_of).values():
+        held.setdefault(state.snapshot_id, set()).add(state.source)
+    out = []
+    for sid in sorted(held):
+        info = by_id[sid]
+        if info.rows is not None and not info.rows.get(table):
+            continue
+        f = table_file(info.path, table)
+        path = f.as_posix() if info.fs is not None else str(f.absolute())
+        out.append(TableFile(path, sid, frozenset(held[sid])))
+    return out

@@ -1,10 +1,10 @@
 """Where things are in a store folder: the one definition of its layout.
 
-    STORE/.lock                                      taken (flock) by every writer
+    STORE/.lock                                      taken (flock) by updates of the stat cache
     STORE/snapshots/<snapshot_id>/manifest.json      what the snapshot read, carried over, removed
     STORE/snapshots/<snapshot_id>/<table>.parquet    the rows of the sources it read
-    STORE/snapshots/<snapshot_id>/state.parquet      the current state right after it
     STORE/snapshots/.tmp-<snapshot_id>/              a snapshot being written (renamed when done)
+    STORE/snapshots/.pruned-<snapshot_id>/           a snapshot `auditlib store prune` is deleting
     STORE/raw/<image id>/<tool>-<version>.<format>.json   raw scanner outputs (`auditlib scan`)
     STORE/raw/<image id>/.<output name>.run.json     how each was made, what its run covered
     STORE/cache/files.parquet                        the ingest's stat cache
@@ -34,12 +34,11 @@ def default_store() -> Path:
 
 SNAPSHOTS_DIR = "snapshots"
 MANIFEST = "manifest.json"
-STATE = "state.parquet"
-"""Per snapshot: the sources of the current state right after it, and where their rows are."""
 LAST_RUN = "last-run.json"
 """The record of the newest `auditlib run` of the store."""
 LOCK = ".lock"
 TMP_PREFIX = ".tmp-"
+PRUNED_PREFIX = ".pruned-"
 RAW_DIR = "raw"
 STAT_CACHE = Path("cache") / "files.parquet"
 
@@ -64,9 +63,14 @@ def snapshot_dir(store: StorePath, snapshot_id: str) -> Path:
     return snapshots_dir(store) / snapshot_id
 
 
+def table_file_name(table: str) -> str:
+    """Return the name of the Parquet file of `table` in a snapshot folder."""
+    return f"{table}.parquet"
+
+
 def table_file(snapshot: StorePath, table: str) -> Path:
     """Return the Parquet file of `table` in a snapshot folder."""
-    return Path(snapshot) / f"{table}.parquet"
+    return Path(snapshot) / table_file_name(table)
 
 
 def raw_dir(store: StorePath) -> Path:

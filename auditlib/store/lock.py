@@ -1,4 +1,6 @@
-"""The store lock: every writer of a store holds an exclusive `flock` on `STORE/.lock`."""
+"""The store lock: an exclusive `flock` on `STORE/.lock`, held while the ingest's stat cache (a
+cache of this host's files) is updated. Snapshots are written without it
+(`auditlib.store.write`)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from auditlib.store.layout import StorePath, lock_file
 def store_lock(store: StorePath) -> Iterator[None]:
     """Hold an exclusive `flock` on `STORE/.lock` (the store folder is created when missing).
 
-    Every write to the store holds it; it is not re-entrant (do not nest it).
+    Updates of the stat cache hold it; it is not re-entrant (do not nest it).
 
     Raises:
         StoreError: if the lock file cannot be created or locked.

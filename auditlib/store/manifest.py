@@ -4,6 +4,7 @@ damaged (`scan_store`, `snapshot_infos`; see `auditlib.store.damage`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import hashlib
 import os
@@ -17,17 +18,21 @@ from typing import Annotated, Any
 import msgspec
 import pandas as pd
 import pyarrow as pa
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from auditlib.errors import StoreError
 from auditlib.store.damage import Damage, DamagedStoreError, Lost, allow_damaged
 from auditlib.store.layout import (
     MANIFEST,
+    SNAPSHOTS_DIR,
     StorePath,
     is_snapshot_id,
     snapshots_dir,
     table_file,
+    table_file_name,
 )
+from auditlib.store.location import Location, StoreLike, local_path, locate
 from auditlib.tables import TABLES, TABLES_BY_NAME
 
 
@@ -81,6 +86,19 @@ class SnapshotInfo:
     """The sources it removed (gone from a folder it walked)."""
     rows: dict[str, int] | None = None
     """Rows of its own, by table, when the manifest says."""
+    fs: pafs.FileSystem | None = None
+    """The filesystem `path` is in, when the store is not a local folder."""
+
+    def read_parquet(self, table: str, columns: list[str] | None = None) -> pd.DataFrame:
+        """Return the snapshot's own Parquet file of `table` (`columns` of it, default all).
+
+        Raises:
+            OSError, ValueError, pyarrow.ArrowException: if it cannot be read.
+        """
+        f = table_file(self.path, table)
+        if self.fs is None:
+            return pd.read_parquet(f, columns=columns)
+        return pd.read_parquet(f.as_posix(), columns=columns, filesystem=self.fs)
 
     @property
     def listed(self) -> set[str] | None:
@@ -351,7 +369,7 @@ class StoreScan:
         return self
 
 
-def scan_store(store: StorePath, *, deep: bool = False) -> StoreScan:
+def scan_store(store: StoreLike, *, deep: bool = False) -> StoreScan:
     """Look at every snapshot of `store` (`inspect_snapshot`) and at what each carries over.
 
     Temporary folders (`.tmp-*`: a write in progress or one that failed) and files that are not
@@ -362,6 +380,11 @@ def scan_store(store: StorePath, *, deep: bool = False) -> StoreScan:
         StoreError: if the store's `snapshots` folder cannot be read (a store that does not
             exist has no snapshot).
     """
+    if isinstance(store, Location) or "://" in os.fspath(store):
+        loc = locate(store)
+        if loc.local is None:
+            return _finish(StoreScan(Path(loc.root)), _inspect_fs(loc, deep))
+    store = local_path(store)
     root = snapshots_dir(store)
     scan = StoreScan(Path(store))
     try:
@@ -380,6 +403,12 @@ def scan_store(store: StorePath, *, deep: bool = False) -> StoreScan:
             folder_like = True  # inspect says why it cannot be read
         if folder_like or is_snapshot_id(entry.name):
             found[entry.name] = inspect_snapshot(Path(entry.path), deep=deep)
+    return _finish(scan, found)
+
+
+def _finish(scan: StoreScan, found: dict[str, SnapshotInfo | Damage]) -> StoreScan:
+    """Return `scan` with the snapshots `found` (by id), sound or damaged, and what sound ones
+    carry over from damaged or missing ones."""
     for name, got in list(found.items()):
         if isinstance(got, SnapshotInfo):
             newer = sorted({c.snapshot_id for c in got.carried.values()
@@ -410,7 +439,78 @@ def scan_store(store: StorePath, *, deep: bool = False) -> StoreScan:
     return scan
 
 
-def usable_snapshots(store: StorePath) -> StoreScan:
+def _inspect_fs(loc: Location, deep: bool) -> dict[str, SnapshotInfo | Damage]:
+    """Return what each committed snapshot of a store on a pyarrow filesystem (not a local
+    folder) says, or what is wrong with it (`inspect_snapshot`, for filesystems without links).
+
+    Raises:
+        StoreError: if the store's `snapshots` folder cannot be listed.
+    """
+    fs = loc.fs
+    try:
+        entries = fs.get_file_info(pafs.FileSelector(loc.join(SNAPSHOTS_DIR),
+                                                     allow_not_found=True))
+    except (OSError, pa.ArrowException) as err:
+        raise StoreError(f"{loc}: cannot read the store's snapshots ({err})") from None
+    found: dict[str, SnapshotInfo | Damage] = {}
+    for ent in sorted(entries, key=lambda x: x.base_name):
+        name = ent.base_name
+        if name.startswith("."):
+            continue
+        if ent.type != pafs.FileType.Directory:
+            if is_snapshot_id(name):
+                found[name] = Damage(name, "is not a folder")
+            continue
+        if not is_snapshot_id(name):
+            found[name] = Damage(name, "is not a snapshot: its name is not a snapshot id "
+                                       "(YYYYmmddTHHMMSSffffffZ-xxxxxx)")
+            continue
+        try:
+            with fs.open_input_stream(f"{ent.path}/{MANIFEST}") as f:
+                text = f.read()
+        except FileNotFoundError:
+            found[name] = Damage(name, f"has no {MANIFEST}")
+            continue
+        except (OSError, pa.ArrowException) as err:
+            found[name] = Damage(name, f"cannot read {MANIFEST} ({err})")
+            continue
+        try:
+            info = dataclasses.replace(decode_manifest(Path(ent.path), text), fs=fs)
+        except ManifestError as err:
+            found[name] = Damage(name, str(err))
+            continue
+        found[name] = _check_tables_fs(info, deep) or info
+    return found
+
+
+def _check_tables_fs(info: SnapshotInfo, deep: bool) -> Damage | None:
+    """Return what is wrong with the table files of a snapshot on a pyarrow filesystem, or None
+    (`_check_tables`)."""
+    assert info.fs is not None
+    for name, n in (info.rows or {}).items():
+        if not n or name not in TABLES_BY_NAME:
+            continue
+        f = f"{info.path.as_posix()}/{table_file_name(name)}"
+        try:
+            t = info.fs.get_file_info(f).type
+        except (OSError, pa.ArrowException) as e:
+            return Damage(info.snapshot_id, f"cannot read {table_file_name(name)} ({e})")
+        if t != pafs.FileType.File:
+            return Damage(info.snapshot_id, f"{table_file_name(name)} is missing, but its "
+                                            f"manifest says it has {n:,} rows")
+        if deep:
+            try:
+                got = int(pq.read_metadata(f, filesystem=info.fs).num_rows)
+            except (OSError, ValueError, pa.ArrowException) as e:
+                return Damage(info.snapshot_id,
+                              f"{table_file_name(name)} is not a readable Parquet file ({e})")
+            if got != n:
+                return Damage(info.snapshot_id, f"{table_file_name(name)} has {got:,} rows, "
+                                                f"but its manifest says {n:,}")
+    return None
+
+
+def usable_snapshots(store: StoreLike) -> StoreScan:
     """Return the scan of `store` whose snapshots readers use: every snapshot when none is
     damaged; without the damaged ones when damage is allowed (`AUDITLIB_ALLOW_DAMAGED`; their
     table files are then checked against their manifests too, as `auditlib store verify` does).
@@ -422,7 +522,7 @@ def usable_snapshots(store: StorePath) -> StoreScan:
     return scan_store(store, deep=allow_damaged()).check()
 
 
-def snapshot_infos(store: StorePath) -> list[SnapshotInfo]:
+def snapshot_infos(store: StoreLike) -> list[SnapshotInfo]:
     """Return the snapshots of `store`, oldest first (`usable_snapshots`).
 
     Temporary folders (`.tmp-*`, a write in progress or one that failed) are left out; a damaged
@@ -435,7 +535,7 @@ def snapshot_infos(store: StorePath) -> list[SnapshotInfo]:
     return usable_snapshots(store).snapshots
 
 
-def list_snapshots(store: StorePath) -> list[Path]:
+def list_snapshots(store: StoreLike) -> list[Path]:
     """Return the folders of the snapshots of `store`, oldest first (`snapshot_infos`).
 
     Raises:

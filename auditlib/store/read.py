@@ -9,6 +9,7 @@ from typing import Any, cast
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from auditlib.data import AuditData, merge
 from auditlib.errors import StoreError
@@ -55,7 +56,8 @@ def read_snapshot(
     for holder, wanted in sorted(holders.items()):
         hp = snapshot_dir(path.parent.parent, holder)  # an id, checked: never a path
         try:
-            if snapshot_info(hp) is None:
+            held = snapshot_info(hp)
+            if held is None:
                 raise damaged_error(path.parent.parent, holder, (
                     f"is missing, but snapshot {path.name} carries {len(wanted)} sources over "
                     "from it"))
@@ -63,7 +65,10 @@ def read_snapshot(
             if allow_damaged():
                 continue
             raise
-        parts.append(_only(read_snapshot(hp, names), wanted))
+        # The holder's own rows, unless it carried some of them itself (older stores): reading
+        # what it carried too would read every older holder again, once per path to it.
+        again = not wanted <= set(held.files or {})
+        parts.append(_only(read_snapshot(hp, names, carried=again), wanted))
     return merge(*parts, own)
 
 
@@ -96,8 +101,8 @@ def read_tables(info: SnapshotInfo, names: list[str]) -> AuditData:
             continue
         f = table_file(info.path, name)
         try:
-            df = pd.read_parquet(f)
-        except (OSError, ValueError) as e:
+            df = info.read_parquet(name)
+        except (OSError, ValueError, pa.ArrowException) as e:
             raise damaged_error(info.path.parent.parent, info.snapshot_id,
                                 f"cannot read {f.name} ({e})") from e
         check_rows(info, name, len(df))
