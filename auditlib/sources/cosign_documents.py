@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from auditlib.errors import MalformedInputError
 from auditlib.sources.cosign_keys import CosignKey, verifying_key
 
 SIMPLE_SIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
@@ -66,7 +67,7 @@ _SHORT_PREDICATES = {
 }
 
 
-class DocumentError(ValueError):
+class DocumentError(MalformedInputError, ValueError):
     """A signature payload or attestation envelope that cannot be read (the reason says why)."""
 
 
