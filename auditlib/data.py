@@ -89,6 +89,7 @@ class AuditData:
     dockerfile_secret_names: pd.DataFrame = field(
         default_factory=lambda: _empty("dockerfile_secret_names")
     )
+    vex_statements: pd.DataFrame = field(default_factory=lambda: _empty("vex_statements"))
     load_errors: pd.DataFrame = field(default_factory=lambda: _empty("load_errors"))
     files: list[FileResult] = field(default_factory=list)
     """One entry per file found, in the order read."""
