@@ -1,0 +1,216 @@
+"""VEX: which findings the `vex_statements` speak about, and what they say.
+
+A statement speaks about a finding (`fleet.findings.FINDING_KEY`) when
+
+* its vulnerability is the finding's, by id or by an alias either document gives
+  (`vulnerability_aliases`; ids compared case-blind);
+* its product is the finding's image or package: a digest the image has (its id or a manifest
+  digest), a reference that names it (without a tag: any tag of the repository), a `pkg:oci/`
+  purl of it (by digest, `repository_url` and `tag` when given, else by the repository's last
+  name, as Trivy matches them), or a purl of the finding's package (type, namespace and name; the
+  version when the purl has one);
+* and, when it names a subcomponent, that purl is the finding's package.
+
+Of several statements about one finding the latest (`statement_at`) wins, as OpenVEX says; a
+statement without a time counts as the oldest. Statements made after the as-of time are not yet
+made. `not_affected` and `fixed` settle a finding: it leaves the SLA clock, the score and the
+fix-first ranking (`settle`); `under_investigation` and `affected` are said and change nothing.
+A statement that speaks about no finding is reported (`VexMatch.unmatched`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+from packageurl import PackageURL
+
+from auditlib.data import AuditData
+from auditlib.fleet.findings import FINDING_KEY
+from auditlib.identity import normalize_digest, parse_reference
+from auditlib.parsers._vex import purl_of
+
+SETTLED = ("not_affected", "fixed")
+"""Statuses that take a finding out of the SLA clock, the score and the fix-first ranking."""
+
+APPLIED_COLUMNS = ["vex_status", "vex_justification", "vex_author", "vex_at", "vex_said",
+                   "vex_source"]
+"""Columns `VexMatch.applied` adds to `FINDING_KEY`."""
+
+
+@dataclass(frozen=True)
+class VexMatch:
+    """What the VEX statements of a store say about its findings."""
+
+    applied: pd.DataFrame
+    """One row per finding a statement speaks about: `FINDING_KEY` and `APPLIED_COLUMNS` (the
+    winning statement's status, justification, author, time, the sentence that says it
+    (`said`), and the document it is in)."""
+    unmatched: pd.DataFrame
+    """The statements that speak about no finding: vuln_id, status, product, subcomponent_purl,
+    author, statement_at, source and `said`."""
+    statements: int
+    """Statements (rows of `vex_statements`) in force at the as-of time."""
+
+    def settled(self) -> pd.DataFrame:
+        """Return the applied rows whose status settles the finding (`SETTLED`)."""
+        return self.applied[self.applied["vex_status"].isin(SETTLED)]
+
+
+def said(status: object, justification: object = None, impact: object = None,
+         author: object = None, at: object = None) -> str:
+    """Return a statement in words: `not affected: <justification> (statement by <author>,
+    <time>)`; an unknown author or time is said to be unknown."""
+    def text(v: object) -> str | None:
+        return None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else str(v)
+
+    why = text(justification)
+    why = why.replace("_", " ") if why else text(impact)
+    when = at.strftime('%Y-%m-%d %H:%M UTC') if isinstance(at, pd.Timestamp) and not pd.isna(at) else None
+    by = f"(statement by {text(author) or 'an unnamed author'}, {when or 'time unknown'})"
+    head = str(status).replace("_", " ")
+    if status == "not_affected":
+        return f"{head}: {why or 'no justification given'} {by}"
+    return f"{head}: {why} {by}" if why else f"{head} {by}"
+
+
+def _purl_matches(stated: PackageURL, purl: str | None, name: object, version: object) -> bool:
+    """Return whether the package a finding names is `stated` (qualifiers not compared)."""
+    found = purl_of(purl) if isinstance(purl, str) else None
+    if found is None:  # no purl on the finding: its name and version
+        return stated.name == name and (stated.version is None or stated.version == version)
+    return (stated.type == found.type and stated.name.lower() == found.name.lower()
+            and (stated.namespace or "").lower() == (found.namespace or "").lower()
+            and (stated.version is None or stated.version == found.version))
+
+
+@dataclass(frozen=True)
+class _Image:
+    """The names of one image: its digests and references."""
+
+    digests: frozenset[str]
+    refs: frozenset[str]
+    repos: frozenset[str]
+    """`registry/repository` of each reference."""
+
+
+def _images(data: AuditData, references: Mapping[str, list[str]]) -> dict[str, _Image]:
+    digests: dict[str, set[str]] = {}
+    for df, col in ((data.images, "repo_digest"), (data.image_tags, "repo_digest"),
+                    (data.scans, "repo_digest")):
+        rows = df[["image_id", col]].dropna()
+        for i, d in zip(rows["image_id"].astype(str), rows[col].astype(str), strict=True):
+            if (nd := normalize_digest(d.rsplit("@", 1)[-1])) is not None:
+                digests.setdefault(i, set()).add(nd)
+    out = {}
+    for i in set(digests) | set(references):
+        refs = {r.split("@", 1)[0] for r in references.get(i, [])}
+        parsed = [p for r in references.get(i, []) if (p := parse_reference(r)) is not None]
+        ds = digests.get(i, set()) | {p.digest for p in parsed if p.digest} | {i}
+        out[i] = _Image(frozenset(ds), frozenset(refs), frozenset(p.name for p in parsed))
+    return out
+
+
+def _image_matches(st: pd.Series, image: _Image | None) -> bool | None:
+    """Return whether statement `st` names the image (None: its product is no image)."""
+    digest, ref = st["product_digest"], st["product_ref"]
+    purl = purl_of(st["product_purl"]) if pd.notna(st["product_purl"]) else None
+    oci = purl is not None and purl.type == "oci"
+    if pd.isna(digest) and pd.isna(ref) and not oci:
+        return None
+    if image is None:
+        return False
+    if pd.notna(digest) and digest not in image.digests:
+        return False
+    if pd.notna(ref):
+        whole = ref if ref in image.refs else None
+        return whole is not None or ref in image.repos
+    if oci and pd.isna(digest) and purl is not None:
+        return any(r.rsplit("/", 1)[-1] == purl.name for r in image.repos)
+    return True
+
+
+def match_vex(data: AuditData, references: Mapping[str, list[str]], as_of: pd.Timestamp
+              ) -> VexMatch:
+    """Return what the `vex_statements` of `data` say about its findings at `as_of`.
+
+    Args:
+        data: the tables.
+        references: image id -> the references that name it (`FleetView.references`).
+        as_of: statements made later are left out.
+    """
+    st = data.vex_statements
+    st = st[~(st["statement_at"] > as_of).fillna(False).astype(bool)].reset_index(drop=True)
+    if not len(st):
+        return VexMatch(pd.DataFrame(columns=[*FINDING_KEY, *APPLIED_COLUMNS]),
+                        pd.DataFrame(columns=["vuln_id", "status", "product", "said"]), 0)
+    al = data.vulnerability_aliases[["scan_id", "vuln_id", "alias"]].dropna().astype(str)
+    # Every id a statement goes by, and every id a finding's vulnerability goes by.
+    st_ids: dict[int, set[str]] = {}
+    keyed = al.assign(k=al["scan_id"] + "\0" + al["vuln_id"])
+    alias_of = keyed.groupby("k")["alias"].agg(lambda s: {a.upper() for a in s}).to_dict()
+    for n, (scan, vid) in enumerate(zip(st["scan_id"].astype(str), st["vuln_id"].astype(str),
+                                        strict=True)):
+        st_ids[n] = {vid.upper(), *alias_of.get(f"{scan}\0{vid}", set())}
+    wanted = set().union(*st_ids.values())
+    v = data.vulnerabilities[[*FINDING_KEY, "purl", "scan_id"]].dropna(subset=["image_id"])
+    vid = v["vuln_id"].astype(str)
+    key = v["scan_id"].astype(str) + "\0" + vid
+    near = {k for k, a in alias_of.items() if a & wanted}
+    hit = (vid.str.upper().isin(wanted) | key.isin(near)).to_numpy(bool)
+    cand = v[hit].assign(ids_=[{x.upper(), *alias_of.get(k, set())}
+                               for x, k in zip(vid[hit], key[hit], strict=True)])
+    images = _images(data, references)
+    found: list[dict[str, object]] = []
+    matched: set[int] = set()
+    for n in range(len(st)):
+        s = st.iloc[n]
+        stated = purl_of(s["product_purl"]) if pd.notna(s["product_purl"]) else None
+        sub = purl_of(s["subcomponent_purl"]) if pd.notna(s["subcomponent_purl"]) else None
+        for r in cand.itertuples(index=False):
+            if not (st_ids[n] & r.ids_):
+                continue
+            on_image = _image_matches(s, images.get(str(r.image_id)))
+            if on_image is False:
+                continue
+            if on_image is None and (stated is None or not _purl_matches(
+                    stated, r.purl, r.pkg_name, r.pkg_version)):  # type: ignore[arg-type]
+                continue
+            if sub is not None and not _purl_matches(sub, r.purl, r.pkg_name,  # type: ignore[arg-type]
+                                                     r.pkg_version):
+                continue
+            matched.add(n)
+            found.append({**{k: getattr(r, k) for k in FINDING_KEY}, "_n": n})
+    st = st.assign(said=[said(*x) for x in zip(
+        st["status"].astype(str), st["justification"], st["impact_statement"], st["author"],
+        st["statement_at"], strict=True)])
+    unmatched = st.loc[[n for n in range(len(st)) if n not in matched],
+                       ["vuln_id", "status", "product", "subcomponent_purl", "author",
+                        "statement_at", "source", "said"]].reset_index(drop=True)
+    if not found:
+        return VexMatch(pd.DataFrame(columns=[*FINDING_KEY, *APPLIED_COLUMNS]), unmatched,
+                        len(st))
+    f = pd.DataFrame(found).astype(dict.fromkeys(FINDING_KEY, str))
+    win = st[["statement_at", "status", "justification", "author", "said", "source"]].copy()
+    win["_n"] = range(len(st))
+    f = f.merge(win, on="_n").sort_values(["statement_at", "_n"], na_position="first",
+                                          kind="stable")
+    f = f.drop_duplicates(FINDING_KEY, keep="last")
+    applied = f.rename(columns={"status": "vex_status", "justification": "vex_justification",
+                                "author": "vex_author", "statement_at": "vex_at",
+                                "said": "vex_said", "source": "vex_source"})
+    applied["vex_status"] = applied["vex_status"].astype(str)
+    return VexMatch(applied[[*FINDING_KEY, *APPLIED_COLUMNS]].reset_index(drop=True),
+                    unmatched, len(st))
+
+
+def settle(findings: pd.DataFrame, vex: VexMatch) -> pd.DataFrame:
+    """Return `findings` (rows keyed by `FINDING_KEY`) without those a VEX statement settles
+    (`SETTLED`)."""
+    done = vex.settled()
+    if not len(done) or not len(findings):
+        return findings
+    keys = pd.MultiIndex.from_frame(done[FINDING_KEY].astype(str))
+    mine = pd.MultiIndex.from_frame(findings[FINDING_KEY].astype(str))
+    return findings[~mine.isin(keys)]
