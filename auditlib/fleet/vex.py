@@ -67,7 +67,8 @@ def said(status: object, justification: object = None, impact: object = None,
 
     why = text(justification)
     why = why.replace("_", " ") if why else text(impact)
-    when = at.strftime('%Y-%m-%d %H:%M UTC') if isinstance(at, pd.Timestamp) and not pd.isna(at) else None
+    when = (at.strftime("%Y-%m-%d %H:%M UTC")
+            if isinstance(at, pd.Timestamp) and not pd.isna(at) else None)
     by = f"(statement by {text(author) or 'an unnamed author'}, {when or 'time unknown'})"
     head = str(status).replace("_", " ")
     if status == "not_affected":
@@ -149,18 +150,21 @@ def match_vex(data: AuditData, references: Mapping[str, list[str]], as_of: pd.Ti
     # Every id a statement goes by, and every id a finding's vulnerability goes by.
     st_ids: dict[int, set[str]] = {}
     keyed = al.assign(k=al["scan_id"] + "\0" + al["vuln_id"])
-    alias_of = keyed.groupby("k")["alias"].agg(lambda s: {a.upper() for a in s}).to_dict()
-    for n, (scan, vid) in enumerate(zip(st["scan_id"].astype(str), st["vuln_id"].astype(str),
-                                        strict=True)):
-        st_ids[n] = {vid.upper(), *alias_of.get(f"{scan}\0{vid}", set())}
-    wanted = set().union(*st_ids.values())
+    alias_of: dict[str, set[str]] = {}
+    for k, a in zip(keyed["k"], keyed["alias"], strict=True):
+        alias_of.setdefault(k, set()).add(a.upper())
+    for n, (scan, vuln) in enumerate(zip(st["scan_id"].astype(str), st["vuln_id"].astype(str),
+                                         strict=True)):
+        st_ids[n] = {vuln.upper(), *alias_of.get(f"{scan}\0{vuln}", set())}
+    wanted: set[str] = set().union(*st_ids.values())
     v = data.vulnerabilities[[*FINDING_KEY, "purl", "scan_id"]].dropna(subset=["image_id"])
-    vid = v["vuln_id"].astype(str)
-    key = v["scan_id"].astype(str) + "\0" + vid
+    vids = v["vuln_id"].astype(str)
+    key = v["scan_id"].astype(str) + "\0" + vids
     near = {k for k, a in alias_of.items() if a & wanted}
-    hit = (vid.str.upper().isin(wanted) | key.isin(near)).to_numpy(bool)
-    cand = v[hit].assign(ids_=[{x.upper(), *alias_of.get(k, set())}
-                               for x, k in zip(vid[hit], key[hit], strict=True)])
+    hit = (vids.str.upper().isin(wanted) | key.isin(near)).to_numpy(bool)
+    cand = v[hit]
+    cand_ids = [{x.upper(), *alias_of.get(k, set())}
+                for x, k in zip(vids[hit], key[hit], strict=True)]
     images = _images(data, references)
     found: list[dict[str, object]] = []
     matched: set[int] = set()
@@ -168,8 +172,8 @@ def match_vex(data: AuditData, references: Mapping[str, list[str]], as_of: pd.Ti
         s = st.iloc[n]
         stated = purl_of(s["product_purl"]) if pd.notna(s["product_purl"]) else None
         sub = purl_of(s["subcomponent_purl"]) if pd.notna(s["subcomponent_purl"]) else None
-        for r in cand.itertuples(index=False):
-            if not (st_ids[n] & r.ids_):
+        for r, ids in zip(cand.itertuples(index=False), cand_ids, strict=True):
+            if not (st_ids[n] & ids):
                 continue
             on_image = _image_matches(s, images.get(str(r.image_id)))
             if on_image is False:
@@ -214,3 +218,40 @@ def settle(findings: pd.DataFrame, vex: VexMatch) -> pd.DataFrame:
     keys = pd.MultiIndex.from_frame(done[FINDING_KEY].astype(str))
     mine = pd.MultiIndex.from_frame(findings[FINDING_KEY].astype(str))
     return findings[~mine.isin(keys)]
+
+
+UNMATCHED_SHOWN = 10
+"""Unmatched statements named in `vex_summary`."""
+SAID_SHOWN = 50
+"""Findings a statement speaks about named in `vex_summary`."""
+
+
+def vex_summary(vex: VexMatch, names: Mapping[str, str]) -> dict[str, object]:
+    """Return the figures and words every face shows of what the VEX statements did: statements
+    in force, findings by the status that applies to them, the settled and investigated
+    findings in words (`<image>: <vuln> in <package>: <said>`), and the statements that match no
+    finding (the first `UNMATCHED_SHOWN` in words); the findings in words are the first
+    `SAID_SHOWN`.
+
+    Args:
+        vex: the match (`FleetView.vex`).
+        names: image id -> the name to show.
+    """
+    a = vex.applied
+    status = a["vex_status"].value_counts()
+    said_of = [f"{names.get(str(r.image_id), str(r.image_id))}: {r.vuln_id} in {r.pkg_name} "
+               f"{r.pkg_version}: {r.vex_said}"
+               for r in a.head(SAID_SHOWN).itertuples(index=False)]
+    u = vex.unmatched
+    return {
+        "statements": vex.statements,
+        "findings": {s: int(status.get(s, 0)) for s in
+                     ("not_affected", "fixed", "under_investigation", "affected")},
+        "said_shown": said_of,
+        "unmatched": len(u),
+        "unmatched_shown": [f"{r.vuln_id} in {r.product}"
+                            + (f" ({r.subcomponent_purl!s})"
+                               if isinstance(r.subcomponent_purl, str) else "")
+                            + f": {r.said} [{r.source}]"
+                            for r in u.head(UNMATCHED_SHOWN).itertuples(index=False)],
+    }

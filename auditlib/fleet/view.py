@@ -29,9 +29,9 @@ from auditlib.fleet.bases import (
 )
 from auditlib.fleet.coverage import Coverage, coverage, ids, image_ids, vulnerability_scanned
 from auditlib.fleet.findings import fixable_findings
-from auditlib.fleet.vex import VexMatch, match_vex, settle
 from auditlib.fleet.names import display_name, untagged_name
 from auditlib.fleet.names import shown_tag as _shown_tag
+from auditlib.fleet.vex import VexMatch, match_vex, settle
 from auditlib.identity import parse_reference
 from auditlib.normalize.times import build_series, utc_series, utc_time
 from auditlib.tables import DTYPES, TABLES

@@ -46,9 +46,8 @@ class _Meta(msgspec.Struct, frozen=True):
     def author(self) -> str | None:
         """Return the first named author, else the manufacturer, else the supplier."""
         named = [a.name for a in self.authors or () if a.name]
-        for who in (self.manufacturer, self.manufacture, self.supplier):
-            if who is not None and who.name:
-                named.append(who.name)
+        named += [w.name for w in (self.manufacturer, self.manufacture, self.supplier)
+                  if w is not None and w.name]
         return named[0] if named else None
 
 
@@ -131,7 +130,7 @@ class CycloneDxVexParser(Parser):
                 "author": meta.author(),
                 "statement_at": a.lastUpdated or a.firstIssued or meta.timestamp,
             }
-            products = [x.ref for x in v.affects or ()] or [None]
+            products: list[str | None] = [x.ref for x in v.affects or ()] or [None]
             for ref in products:
                 product = _product(ref, subject, subject_name)
                 if product is None:

@@ -64,7 +64,7 @@ class _Statement(msgspec.Struct, frozen=True):
 
 def _names(items: list[_Component | str] | None) -> list[tuple[str, list[str]]]:
     """Return each product's name and its subcomponents' names (nameless ones left out)."""
-    out = []
+    out: list[tuple[str, list[str]]] = []
     for item in items or ():
         if isinstance(item, str):
             out.append((item, []))
@@ -134,7 +134,8 @@ class OpenVexJsonParser(Parser):
             }
             loose = [n for n, _ in _names(s.subcomponents)]
             for product, subs in products:
-                for sub in (subs or loose) or [None]:
+                subs_or_none: list[str | None] = [*(subs or loose)] or [None]
+                for sub in subs_or_none:
                     out.add("vex_statements", {**common, **product_columns(product),
                                                "subcomponent_purl": sub})
         refs.write(out, "$.statements")
