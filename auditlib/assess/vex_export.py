@@ -100,8 +100,9 @@ def export_waivers(a: Assessment, *, author: str) -> VexExport:
     alias_of: dict[str, set[str]] = {}
     for v, al in zip(aliases["vuln_id"].astype(str), aliases["alias"].astype(str), strict=True):
         alias_of.setdefault(v, set()).add(al)
-    purls = a.data.vulnerabilities[[*FINDING_KEY, "purl"]].dropna().astype(str)
-    purls = purls.drop_duplicates(FINDING_KEY).set_index(FINDING_KEY)["purl"]
+    known = a.data.vulnerabilities[[*FINDING_KEY, "purl"]].dropna().astype(str)
+    purls: dict[tuple[str, ...], str] = {
+        tuple(k): p for *k, p in known.itertuples(index=False, name=None)}
     at = a.as_of.isoformat()
     statements: list[dict[str, Any]] = []
     skipped: list[str] = []
@@ -119,8 +120,8 @@ def export_waivers(a: Assessment, *, author: str) -> VexExport:
         reason = (f"waived by policy {a.policy.source}, rule {w.rule}: {w.waiver_reason}"
                   + (f" (until {w.waiver_expires})" if isinstance(w.waiver_expires, str) else ""))
         for vuln, rows in mine.groupby(mine["vuln_id"].astype(str), sort=True):
-            subs = sorted({purls.get((image_id, vuln, str(r.pkg_name), str(r.pkg_version)))
-                           for r in rows.itertuples(index=False)} - {None})
+            subs = sorted({p for r in rows.itertuples(index=False) if (p := purls.get(
+                (image_id, vuln, str(r.pkg_name), str(r.pkg_version))))})
             stmt: dict[str, Any] = {
                 "vulnerability": {"name": vuln,
                                   **({"aliases": sorted(alias_of[vuln])}

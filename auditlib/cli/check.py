@@ -86,6 +86,10 @@ def check(store: Path, policy_file: str | None, fail_on: str, fmt: str, output: 
     leave(Exit.POLICY if broken else Exit.OK)
 
 
+SHOWN = 10
+"""Findings a VEX statement speaks about that `check` names, and unmatched statements."""
+
+
 def _say_vex(vex: dict[str, Any]) -> None:
     """Say on standard error what the VEX statements did (`fleet.vex.vex_summary`): the findings
     they speak about, and each statement that matches no finding."""
@@ -95,8 +99,12 @@ def _say_vex(vex: dict[str, Any]) -> None:
     say("VEX:", f"{vex['statements']} statements; findings not affected {n['not_affected']}, "
         f"fixed {n['fixed']} (both out of the SLA clock, the score and the fix-first list), "
         f"under investigation {n['under_investigation']}, affected {n['affected']}")
-    for line in vex["said_shown"]:
+    said = vex["said_shown"]
+    for line in said[:SHOWN]:
         say("VEX:", line)
+    if sum(n.values()) > SHOWN:
+        say("VEX:", f"and {sum(n.values()) - SHOWN} more (`--format json`: the assessment's "
+            "`vex`; the compliance report lists them all)")
     if vex["unmatched"]:
         say("VEX:", f"{vex['unmatched']} statements match no finding:")
         for line in vex["unmatched_shown"]:
