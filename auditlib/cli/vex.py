@@ -38,6 +38,7 @@ def export(store: Path, policy_file: str | None, as_of: pd.Timestamp | None, aut
     as the impact statement: give it to `trivy --vex FILE` or `grype --vex FILE`. Images whose
     manifest digest is unknown are named on standard error.
 
+    When no waiver accepts a finding, no document is written (OpenVEX needs a statement).
     Exits 2 when the policy file or the store cannot be read.
     """
     try:
@@ -46,6 +47,10 @@ def export(store: Path, policy_file: str | None, as_of: pd.Timestamp | None, aut
         fail(str(e))
     for line in done.skipped:
         say("warning:", line)
+    if not done.document["statements"]:
+        # OpenVEX requires at least one statement: an empty document would not be valid.
+        say("vex:", "no waived finding of a vulnerability rule: no document written")
+        return
     if output:
         output.write_text(done.text(), encoding="utf-8")
     else:
