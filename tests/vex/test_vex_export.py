@@ -70,6 +70,7 @@ def test_the_schema_rejects_what_it_should() -> None:
                "statements": [{"vulnerability": {"name": "CVE-1"}, "status": "not_affected"}]})
 
 
+@pytest.mark.slow
 def test_export_is_valid_openvex_of_every_waived_finding(store: Path, policy: Path) -> None:
     a = assess(store, as_of=AS_OF, policy=policy)
     done = export_waivers(a, author="Platform team")
@@ -104,6 +105,7 @@ def test_export_is_valid_openvex_of_every_waived_finding(store: Path, policy: Pa
     assert len(done.skipped) == 1 and "trivy-test-images:alpine-310" in done.skipped[0]
 
 
+@pytest.mark.slow
 def test_read_back_the_export_settles_what_the_waiver_accepted(
         store: Path, policy: Path, tmp_path: Path) -> None:
     before = assess(store, as_of=AS_OF, policy=policy)
@@ -127,6 +129,7 @@ def test_read_back_the_export_settles_what_the_waiver_accepted(
     assert xjoin["status"] == "pass"  # no waiver needed any more
 
 
+@pytest.mark.slow
 def test_an_expired_waiver_exports_nothing(store: Path, tmp_path: Path) -> None:
     p = tmp_path / "expired.yaml"
     p.write_text(POLICY.replace("2027-03-31", "2026-06-30"))
