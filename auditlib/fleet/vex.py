@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 from packageurl import PackageURL
@@ -86,6 +87,14 @@ def _purl_matches(stated: PackageURL, purl: str | None, name: object, version: o
             and (stated.version is None or stated.version == found.version))
 
 
+def _pkg_key(purl: PackageURL | None, name: object) -> str:
+    """Return what a package is looked up by: its purl's type, namespace and name (lower
+    case), else its name."""
+    if purl is None:
+        return f"name:{name}"
+    return f"{purl.type}/{purl.namespace or ''}/{purl.name}".lower()
+
+
 @dataclass(frozen=True)
 class _Image:
     """The names of one image: its digests and references."""
@@ -113,23 +122,69 @@ def _images(data: AuditData, references: Mapping[str, list[str]]) -> dict[str, _
     return out
 
 
-def _image_matches(st: pd.Series, image: _Image | None) -> bool | None:
-    """Return whether statement `st` names the image (None: its product is no image)."""
-    digest, ref = st["product_digest"], st["product_ref"]
-    purl = purl_of(st["product_purl"]) if pd.notna(st["product_purl"]) else None
-    oci = purl is not None and purl.type == "oci"
-    if pd.isna(digest) and pd.isna(ref) and not oci:
-        return None
-    if image is None:
-        return False
-    if pd.notna(digest) and digest not in image.digests:
-        return False
-    if pd.notna(ref):
-        whole = ref if ref in image.refs else None
-        return whole is not None or ref in image.repos
-    if oci and pd.isna(digest) and purl is not None:
-        return any(r.rsplit("/", 1)[-1] == purl.name for r in image.repos)
-    return True
+@dataclass(frozen=True)
+class _Product:
+    """What a statement's product names, read once per statement."""
+
+    digest: str | None
+    ref: str | None
+    oci_name: str | None
+    """The last name of a `pkg:oci/` purl's repository, when the purl names no digest."""
+    purl: PackageURL | None
+    """The product's purl when it is a package (not `pkg:oci/`)."""
+
+    @classmethod
+    def of(cls, s: Mapping[Any, Any]) -> _Product:
+        """Return the product of statement row `s`."""
+        def text(v: object) -> str | None:
+            return v if isinstance(v, str) else None
+
+        digest, ref = text(s["product_digest"]), text(s["product_ref"])
+        purl = purl_of(text(s["product_purl"]))
+        oci = purl is not None and purl.type == "oci"
+        return cls(digest, ref, purl.name if oci and purl and not digest else None,
+                   None if oci else purl)
+
+    @property
+    def is_image(self) -> bool:
+        """Return whether the product is an image (a digest, a reference or `pkg:oci/`)."""
+        return bool(self.digest or self.ref or self.oci_name)
+
+    def images(self, index: _ImageIndex) -> set[str]:
+        """Return the images this image product names."""
+        if self.ref:
+            found = index.by_ref.get(self.ref, set()) | index.by_repo.get(self.ref, set())
+        elif self.oci_name:
+            found = index.by_last_name.get(self.oci_name, set())
+        else:
+            found = index.by_digest.get(self.digest or "", set())
+        if self.digest:
+            found = found & index.by_digest.get(self.digest, set())
+        return found
+
+
+@dataclass(frozen=True)
+class _ImageIndex:
+    """Image ids by each name they go by."""
+
+    by_digest: dict[str, set[str]]
+    by_ref: dict[str, set[str]]
+    by_repo: dict[str, set[str]]
+    by_last_name: dict[str, set[str]]
+
+    @classmethod
+    def of(cls, images: Mapping[str, _Image]) -> _ImageIndex:
+        """Return the index of `images` (`_images`)."""
+        out = cls({}, {}, {}, {})
+        for i, im in images.items():
+            for d in im.digests:
+                out.by_digest.setdefault(d, set()).add(i)
+            for r in im.refs:
+                out.by_ref.setdefault(r, set()).add(i)
+            for r in im.repos:
+                out.by_repo.setdefault(r, set()).add(i)
+                out.by_last_name.setdefault(r.rsplit("/", 1)[-1], set()).add(i)
+        return out
 
 
 def match_vex(data: AuditData, references: Mapping[str, list[str]], as_of: pd.Timestamp
@@ -162,30 +217,46 @@ def match_vex(data: AuditData, references: Mapping[str, list[str]], as_of: pd.Ti
     key = v["scan_id"].astype(str) + "\0" + vids
     near = {k for k, a in alias_of.items() if a & wanted}
     hit = (vids.str.upper().isin(wanted) | key.isin(near)).to_numpy(bool)
-    cand = v[hit]
-    cand_ids = [{x.upper(), *alias_of.get(k, set())}
-                for x, k in zip(vids[hit], key[hit], strict=True)]
-    images = _images(data, references)
+    cols = [*FINDING_KEY, "purl"]
+    sub_v = v[hit]
+    cand = list(zip(*(sub_v[c].astype(object).where(sub_v[c].notna(), None).tolist()
+                      for c in cols), strict=True))
+    by_id_pkg: dict[tuple[str, str], list[int]] = {}
+    by_id_image: dict[tuple[str, str], list[int]] = {}
+    for j, (x, k) in enumerate(zip(vids[hit].tolist(), key[hit].tolist(), strict=True)):
+        image_id, _, name, _, purl = cand[j]
+        pkg = _pkg_key(purl_of(purl) if isinstance(purl, str) else None, name)
+        for i in {x.upper(), *alias_of.get(k, set())}:
+            by_id_pkg.setdefault((i, pkg), []).append(j)
+            by_id_image.setdefault((i, str(image_id)), []).append(j)
+    index = _ImageIndex.of(_images(data, references))
     found: list[dict[str, object]] = []
     matched: set[int] = set()
-    for n in range(len(st)):
-        s = st.iloc[n]
-        stated = purl_of(s["product_purl"]) if pd.notna(s["product_purl"]) else None
-        sub = purl_of(s["subcomponent_purl"]) if pd.notna(s["subcomponent_purl"]) else None
-        for r, ids in zip(cand.itertuples(index=False), cand_ids, strict=True):
-            if not (st_ids[n] & ids):
+    wanted_cols = ["product_digest", "product_ref", "product_purl", "subcomponent_purl"]
+    values = [st[c].astype(object).where(st[c].notna(), None).tolist() for c in wanted_cols]
+    for n, row in enumerate(zip(*values, strict=True)):
+        s = dict(zip(wanted_cols, row, strict=True))
+        product = _Product.of(s)
+        sub = purl_of(s["subcomponent_purl"])
+        image = product.is_image
+        if image:
+            named = product.images(index)
+            js = {j for i in st_ids[n] for im in named for j in by_id_image.get((i, im), ())}
+        elif product.purl is not None:
+            pkgs = (_pkg_key(product.purl, None), _pkg_key(None, product.purl.name))
+            js = {j for i in st_ids[n] for p in pkgs for j in by_id_pkg.get((i, p), ())}
+        else:
+            js = set()
+        for j in sorted(js):
+            image_id, vuln, name, version, purl = cand[j]
+            if not image and (product.purl is None or not _purl_matches(
+                    product.purl, purl, name, version)):
                 continue
-            on_image = _image_matches(s, images.get(str(r.image_id)))
-            if on_image is False:
-                continue
-            if on_image is None and (stated is None or not _purl_matches(
-                    stated, r.purl, r.pkg_name, r.pkg_version)):  # type: ignore[arg-type]
-                continue
-            if sub is not None and not _purl_matches(sub, r.purl, r.pkg_name,  # type: ignore[arg-type]
-                                                     r.pkg_version):
+            if sub is not None and not _purl_matches(sub, purl, name, version):
                 continue
             matched.add(n)
-            found.append({**{k: getattr(r, k) for k in FINDING_KEY}, "_n": n})
+            found.append({"image_id": image_id, "vuln_id": vuln, "pkg_name": name,
+                          "pkg_version": version, "_n": n})
     st = st.assign(said=[said(*x) for x in zip(
         st["status"].astype(str), st["justification"], st["impact_statement"], st["author"],
         st["statement_at"], strict=True)])

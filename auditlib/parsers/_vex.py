@@ -8,6 +8,7 @@ CSAF, a product name; `product_columns` says which, in the table's columns.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import unquote
 
 from packageurl import PackageURL
@@ -19,8 +20,10 @@ STATUSES = ("not_affected", "affected", "fixed", "under_investigation")
 """The statuses of `vex_statements.status` (OpenVEX's words)."""
 
 
+@lru_cache(maxsize=65536)
 def purl_of(text: str | None) -> PackageURL | None:
-    """Return the purl `text` spells, or None when it is no purl. Never raises."""
+    """Return the purl `text` spells, or None when it is no purl (the same purl object for the
+    same text: purls repeat across findings). Never raises."""
     if not text or not text.startswith("pkg:"):
         return None
     try:

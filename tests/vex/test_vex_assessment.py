@@ -65,7 +65,7 @@ def test_not_affected_leaves_the_sla_clock_the_score_and_the_fix_first_list(
     assert result(before, "fixable-vulns-sla")["status"] == "fail"  # critical, years over
     assert "fixable: 1 critical" in str(before.staleness["priority_reasons"].iloc[0])
     risk_before = float(before.staleness["rebuild_priority"].iloc[0])
-    vex = openvex(tmp_path, stmt("CVE-2019-18224", f"pkg:oci/trivy-test-images?repository_url="
+    vex = openvex(tmp_path, stmt("CVE-2019-18224", "pkg:oci/trivy-test-images?repository_url="
                                  "ghcr.io/aquasecurity/trivy-test-images&tag=debian-buster",
                                  sub="pkg:deb/debian/libidn2-0@2.0.5-1"))
     after = assessed(DEBIAN, vex)
