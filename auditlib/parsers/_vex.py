@@ -8,28 +8,18 @@ CSAF, a product name; `product_columns` says which, in the table's columns.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from urllib.parse import unquote
 
 from packageurl import PackageURL
 
 from auditlib.identity import normalize_digest, parse_reference
+from auditlib.parsers._cyclonedx_model import purl_of
 from auditlib.rows import Row
+
+__all__ = ["STATUSES", "oci_reference", "product_columns", "purl_of"]
 
 STATUSES = ("not_affected", "affected", "fixed", "under_investigation")
 """The statuses of `vex_statements.status` (OpenVEX's words)."""
-
-
-@lru_cache(maxsize=65536)
-def purl_of(text: str | None) -> PackageURL | None:
-    """Return the purl `text` spells, or None when it is no purl (the same purl object for the
-    same text: purls repeat across findings). Never raises."""
-    if not text or not text.startswith("pkg:"):
-        return None
-    try:
-        return PackageURL.from_string(text)
-    except ValueError:
-        return None
 
 
 def oci_reference(purl: PackageURL) -> str | None:
