@@ -221,13 +221,16 @@ def match_vex(data: AuditData, references: Mapping[str, list[str]], as_of: pd.Ti
     sub_v = v[hit]
     cand = list(zip(*(sub_v[c].astype(object).where(sub_v[c].notna(), None).tolist()
                       for c in cols), strict=True))
-    by_id_pkg: dict[tuple[str, str], list[int]] = {}
+    by_id_pkg: dict[tuple[str, str, str | None], list[int]] = {}
     by_id_image: dict[tuple[str, str], list[int]] = {}
     for j, (x, k) in enumerate(zip(vids[hit].tolist(), key[hit].tolist(), strict=True)):
-        image_id, _, name, _, purl = cand[j]
-        pkg = _pkg_key(purl_of(purl) if isinstance(purl, str) else None, name)
+        image_id, _, name, version, purl = cand[j]
+        parsed = purl_of(purl) if isinstance(purl, str) else None
+        pkg = _pkg_key(parsed, name)
+        ver = parsed.version if parsed is not None else version
         for i in {x.upper(), *alias_of.get(k, set())}:
-            by_id_pkg.setdefault((i, pkg), []).append(j)
+            by_id_pkg.setdefault((i, pkg, None), []).append(j)  # any version
+            by_id_pkg.setdefault((i, pkg, ver), []).append(j)
             by_id_image.setdefault((i, str(image_id)), []).append(j)
     index = _ImageIndex.of(_images(data, references))
     found: list[dict[str, object]] = []
@@ -244,7 +247,8 @@ def match_vex(data: AuditData, references: Mapping[str, list[str]], as_of: pd.Ti
             js = {j for i in st_ids[n] for im in named for j in by_id_image.get((i, im), ())}
         elif product.purl is not None:
             pkgs = (_pkg_key(product.purl, None), _pkg_key(None, product.purl.name))
-            js = {j for i in st_ids[n] for p in pkgs for j in by_id_pkg.get((i, p), ())}
+            ver = product.purl.version  # None: every version
+            js = {j for i in st_ids[n] for p in pkgs for j in by_id_pkg.get((i, p, ver), ())}
         else:
             js = set()
         for j in sorted(js):

@@ -171,3 +171,45 @@ def test_a_statement_that_matches_nothing_is_reported(tmp_path: Path) -> None:
 ])
 def test_said(args: tuple[Any, ...], text: str) -> None:
     assert said(*args) == text
+
+
+def test_check_says_what_the_statements_did(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from auditlib.cli.main import main
+
+    vex = openvex(tmp_path, stmt("CVE-2019-18224", IMAGE),
+                  stmt("CVE-2099-0001", IMAGE, justification="component_not_present"))
+    store = tmp_path / "store"
+    r = CliRunner().invoke(main, ["ingest", str(corpus_path(DEBIAN)), str(vex), "--store",
+                                  str(store), "--quiet"])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["check", "--store", str(store), "--as-of", AS_OF])
+    lines = [ln for ln in r.output.splitlines() if ln.startswith("VEX:")]
+    assert lines == [
+        "VEX: 2 statements; findings not affected 1, fixed 0 (both out of the SLA clock, the "
+        "score and the fix-first list), under investigation 0, affected 0",
+        f"VEX: {IMAGE}: CVE-2019-18224 in libidn2-0 2.0.5-1: not affected: vulnerable code not "
+        "in execute path (statement by Platform team, 2026-11-02 10:00 UTC)",
+        "VEX: 1 statements match no finding:",
+        f"VEX: unmatched: CVE-2099-0001 in {IMAGE}: not affected: component not present "
+        f"(statement by Platform team, 2026-11-02 10:00 UTC) [{vex}]",
+    ]
+
+
+@pytest.mark.slow
+def test_run_applies_the_vex_documents_it_is_given(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from auditlib.cli.main import main
+
+    vex = openvex(tmp_path, stmt("CVE-2019-18224", IMAGE))
+    out = tmp_path / "out"
+    r = CliRunner().invoke(main, ["run", "--store", str(tmp_path / "store"), "--no-scan",
+                                  "--reports", "none", "--out", str(out), "--as-of", AS_OF,
+                                  "--ingest", str(corpus_path(DEBIAN)), "--vex", str(vex)])
+    assert r.exit_code in (0, 1), r.output
+    assert "ingested 2 files" in r.output
+    (summary,) = out.glob("run-*/assessment.json")
+    vex_said = json.loads(summary.read_text())["vex"]
+    assert vex_said["findings"]["not_affected"] == 1
