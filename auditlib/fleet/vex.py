@@ -187,6 +187,74 @@ class _ImageIndex:
         return out
 
 
+@dataclass
+class _Findings:
+    """The findings whose vulnerability some statement names, indexed for the lookups."""
+
+    rows: list[tuple[Any, ...]]
+    """(image_id, vuln_id, pkg_name, pkg_version, purl) per finding row."""
+    by_image: dict[tuple[str, str], list[int]]
+    """(id, image id) -> rows."""
+    by_package: dict[tuple[str, str, str | None], list[int]]
+    """(id, package key, version or None for any) -> rows."""
+
+
+def _aliases(data: AuditData) -> dict[str, set[str]]:
+    """Return `scan_id` + NUL + vuln_id -> the upper-case aliases the document gives."""
+    al = data.vulnerability_aliases[["scan_id", "vuln_id", "alias"]].dropna().astype(str)
+    out: dict[str, set[str]] = {}
+    for k, a in zip(al["scan_id"] + "\0" + al["vuln_id"], al["alias"], strict=True):
+        out.setdefault(k, set()).add(a.upper())
+    return out
+
+
+def _findings(data: AuditData, wanted: set[str], alias_of: Mapping[str, set[str]]) -> _Findings:
+    """Return the vulnerability rows (of an image) whose id or an alias is in `wanted`."""
+    v = data.vulnerabilities[[*FINDING_KEY, "purl", "scan_id"]].dropna(subset=["image_id"])
+    vids = v["vuln_id"].astype(str)
+    key = v["scan_id"].astype(str) + "\0" + vids
+    near = {k for k, a in alias_of.items() if a & wanted}
+    hit = (vids.str.upper().isin(wanted) | key.isin(near)).to_numpy(bool)
+    sub_v = v[hit]
+    rows = list(zip(*(sub_v[c].astype(object).where(sub_v[c].notna(), None).tolist()
+                      for c in (*FINDING_KEY, "purl")), strict=True))
+    out = _Findings(rows, {}, {})
+    for j, (x, k) in enumerate(zip(vids[hit].tolist(), key[hit].tolist(), strict=True)):
+        image_id, _, name, version, purl = rows[j]
+        parsed = purl_of(purl) if isinstance(purl, str) else None
+        pkg = _pkg_key(parsed, name)
+        ver = parsed.version if parsed is not None else version
+        for i in {x.upper(), *alias_of.get(k, set())}:
+            out.by_package.setdefault((i, pkg, None), []).append(j)  # any version
+            out.by_package.setdefault((i, pkg, ver), []).append(j)
+            out.by_image.setdefault((i, str(image_id)), []).append(j)
+    return out
+
+
+def _spoken_about(ids: set[str], product: _Product, sub: PackageURL | None, f: _Findings,
+                  index: _ImageIndex) -> list[int]:
+    """Return the finding rows a statement (its ids, product and subcomponent) speaks about."""
+    if product.is_image:
+        named = product.images(index)
+        js = {j for i in ids for im in named for j in f.by_image.get((i, im), ())}
+    elif product.purl is not None:
+        pkgs = (_pkg_key(product.purl, None), _pkg_key(None, product.purl.name))
+        ver = product.purl.version  # None: every version
+        js = {j for i in ids for p in pkgs for j in f.by_package.get((i, p, ver), ())}
+    else:
+        return []
+    out = []
+    for j in sorted(js):
+        _, _, name, version, purl = f.rows[j]
+        if not product.is_image and (product.purl is None or not _purl_matches(
+                product.purl, purl, name, version)):
+            continue
+        if sub is not None and not _purl_matches(sub, purl, name, version):
+            continue
+        out.append(j)
+    return out
+
+
 def match_vex(data: AuditData, references: Mapping[str, list[str]], as_of: pd.Timestamp
               ) -> VexMatch:
     """Return what the `vex_statements` of `data` say about its findings at `as_of`.
@@ -201,76 +269,41 @@ def match_vex(data: AuditData, references: Mapping[str, list[str]], as_of: pd.Ti
     if not len(st):
         return VexMatch(pd.DataFrame(columns=[*FINDING_KEY, *APPLIED_COLUMNS]),
                         pd.DataFrame(columns=["vuln_id", "status", "product", "said"]), 0)
-    al = data.vulnerability_aliases[["scan_id", "vuln_id", "alias"]].dropna().astype(str)
-    # Every id a statement goes by, and every id a finding's vulnerability goes by.
-    st_ids: dict[int, set[str]] = {}
-    keyed = al.assign(k=al["scan_id"] + "\0" + al["vuln_id"])
-    alias_of: dict[str, set[str]] = {}
-    for k, a in zip(keyed["k"], keyed["alias"], strict=True):
-        alias_of.setdefault(k, set()).add(a.upper())
-    for n, (scan, vuln) in enumerate(zip(st["scan_id"].astype(str), st["vuln_id"].astype(str),
-                                         strict=True)):
-        st_ids[n] = {vuln.upper(), *alias_of.get(f"{scan}\0{vuln}", set())}
-    wanted: set[str] = set().union(*st_ids.values())
-    v = data.vulnerabilities[[*FINDING_KEY, "purl", "scan_id"]].dropna(subset=["image_id"])
-    vids = v["vuln_id"].astype(str)
-    key = v["scan_id"].astype(str) + "\0" + vids
-    near = {k for k, a in alias_of.items() if a & wanted}
-    hit = (vids.str.upper().isin(wanted) | key.isin(near)).to_numpy(bool)
-    cols = [*FINDING_KEY, "purl"]
-    sub_v = v[hit]
-    cand = list(zip(*(sub_v[c].astype(object).where(sub_v[c].notna(), None).tolist()
-                      for c in cols), strict=True))
-    by_id_pkg: dict[tuple[str, str, str | None], list[int]] = {}
-    by_id_image: dict[tuple[str, str], list[int]] = {}
-    for j, (x, k) in enumerate(zip(vids[hit].tolist(), key[hit].tolist(), strict=True)):
-        image_id, _, name, version, purl = cand[j]
-        parsed = purl_of(purl) if isinstance(purl, str) else None
-        pkg = _pkg_key(parsed, name)
-        ver = parsed.version if parsed is not None else version
-        for i in {x.upper(), *alias_of.get(k, set())}:
-            by_id_pkg.setdefault((i, pkg, None), []).append(j)  # any version
-            by_id_pkg.setdefault((i, pkg, ver), []).append(j)
-            by_id_image.setdefault((i, str(image_id)), []).append(j)
+    alias_of = _aliases(data)
+    # Every id a statement goes by: its own, and the aliases its document gives.
+    st_ids = [{vuln.upper(), *alias_of.get(f"{scan}\0{vuln}", set())} for scan, vuln in zip(
+        st["scan_id"].astype(str), st["vuln_id"].astype(str), strict=True)]
+    f = _findings(data, set().union(*st_ids), alias_of)
     index = _ImageIndex.of(_images(data, references))
-    found: list[dict[str, object]] = []
+    found: list[tuple[Any, ...]] = []
     matched: set[int] = set()
-    wanted_cols = ["product_digest", "product_ref", "product_purl", "subcomponent_purl"]
-    values = [st[c].astype(object).where(st[c].notna(), None).tolist() for c in wanted_cols]
+    cols = ["product_digest", "product_ref", "product_purl", "subcomponent_purl"]
+    values = [st[c].astype(object).where(st[c].notna(), None).tolist() for c in cols]
     for n, row in enumerate(zip(*values, strict=True)):
-        s = dict(zip(wanted_cols, row, strict=True))
-        product = _Product.of(s)
-        sub = purl_of(s["subcomponent_purl"])
-        image = product.is_image
-        if image:
-            named = product.images(index)
-            js = {j for i in st_ids[n] for im in named for j in by_id_image.get((i, im), ())}
-        elif product.purl is not None:
-            pkgs = (_pkg_key(product.purl, None), _pkg_key(None, product.purl.name))
-            ver = product.purl.version  # None: every version
-            js = {j for i in st_ids[n] for p in pkgs for j in by_id_pkg.get((i, p, ver), ())}
-        else:
-            js = set()
-        for j in sorted(js):
-            image_id, vuln, name, version, purl = cand[j]
-            if not image and (product.purl is None or not _purl_matches(
-                    product.purl, purl, name, version)):
-                continue
-            if sub is not None and not _purl_matches(sub, purl, name, version):
-                continue
+        s = dict(zip(cols, row, strict=True))
+        for j in _spoken_about(st_ids[n], _Product.of(s), purl_of(s["subcomponent_purl"]), f,
+                               index):
             matched.add(n)
-            found.append({"image_id": image_id, "vuln_id": vuln, "pkg_name": name,
-                          "pkg_version": version, "_n": n})
+            found.append((*f.rows[j][:4], n))
     st = st.assign(said=[said(*x) for x in zip(
         st["status"].astype(str), st["justification"], st["impact_statement"], st["author"],
         st["statement_at"], strict=True)])
     unmatched = st.loc[[n for n in range(len(st)) if n not in matched],
                        ["vuln_id", "status", "product", "subcomponent_purl", "author",
                         "statement_at", "source", "said"]].reset_index(drop=True)
+    return VexMatch(_winners(found, st), unmatched, len(st))
+
+
+def _winners(found: list[tuple[Any, ...]], st: pd.DataFrame) -> pd.DataFrame:
+    """Return, per finding, the latest statement that speaks about it (`APPLIED_COLUMNS`).
+
+    Args:
+        found: (`FINDING_KEY`..., statement row) pairs.
+        st: the statements, with their `said`.
+    """
     if not found:
-        return VexMatch(pd.DataFrame(columns=[*FINDING_KEY, *APPLIED_COLUMNS]), unmatched,
-                        len(st))
-    f = pd.DataFrame(found).astype(dict.fromkeys(FINDING_KEY, str))
+        return pd.DataFrame(columns=[*FINDING_KEY, *APPLIED_COLUMNS])
+    f = pd.DataFrame(found, columns=[*FINDING_KEY, "_n"]).astype(dict.fromkeys(FINDING_KEY, str))
     win = st[["statement_at", "status", "justification", "author", "said", "source"]].copy()
     win["_n"] = range(len(st))
     f = f.merge(win, on="_n").sort_values(["statement_at", "_n"], na_position="first",
@@ -280,8 +313,7 @@ def match_vex(data: AuditData, references: Mapping[str, list[str]], as_of: pd.Ti
                                 "author": "vex_author", "statement_at": "vex_at",
                                 "said": "vex_said", "source": "vex_source"})
     applied["vex_status"] = applied["vex_status"].astype(str)
-    return VexMatch(applied[[*FINDING_KEY, *APPLIED_COLUMNS]].reset_index(drop=True),
-                    unmatched, len(st))
+    return applied[[*FINDING_KEY, *APPLIED_COLUMNS]].reset_index(drop=True)
 
 
 def settle(findings: pd.DataFrame, vex: VexMatch) -> pd.DataFrame:
