@@ -234,25 +234,25 @@ def _findings(data: AuditData, wanted: set[str], alias_of: Mapping[str, set[str]
 def _spoken_about(ids: set[str], product: _Product, sub: PackageURL | None, f: _Findings,
                   index: _ImageIndex) -> list[int]:
     """Return the finding rows a statement (its ids, product and subcomponent) speaks about."""
+    checked: set[int] = set()  # rows the index matched exactly: no purl to compare again
     if product.is_image:
         named = product.images(index)
         js = {j for i in ids for im in named for j in f.by_image.get((i, im), ())}
+        checked = js
     elif product.purl is not None:
-        pkgs = (_pkg_key(product.purl, None), _pkg_key(None, product.purl.name))
         ver = product.purl.version  # None: every version
-        js = {j for i in ids for p in pkgs for j in f.by_package.get((i, p, ver), ())}
+        checked = {j for i in ids
+                   for j in f.by_package.get((i, _pkg_key(product.purl, None), ver), ())}
+        by_name = {j for i in ids for j in f.by_package.get(
+            (i, _pkg_key(None, product.purl.name), ver), ())}
+        js = checked | {j for j in by_name - checked if _purl_matches(
+            product.purl, f.rows[j][4], f.rows[j][2], f.rows[j][3])}
     else:
         return []
-    out = []
-    for j in sorted(js):
-        _, _, name, version, purl = f.rows[j]
-        if not product.is_image and (product.purl is None or not _purl_matches(
-                product.purl, purl, name, version)):
-            continue
-        if sub is not None and not _purl_matches(sub, purl, name, version):
-            continue
-        out.append(j)
-    return out
+    if sub is None:
+        return sorted(js)
+    return [j for j in sorted(js)
+            if _purl_matches(sub, f.rows[j][4], f.rows[j][2], f.rows[j][3])]
 
 
 def match_vex(data: AuditData, references: Mapping[str, list[str]], as_of: pd.Timestamp
