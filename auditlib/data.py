@@ -94,6 +94,7 @@ class AuditData:
         default_factory=lambda: _empty("dockerfile_secret_names")
     )
     dockerfile_copies: pd.DataFrame = field(default_factory=lambda: _empty("dockerfile_copies"))
+    vex_statements: pd.DataFrame = field(default_factory=lambda: _empty("vex_statements"))
     load_errors: pd.DataFrame = field(default_factory=lambda: _empty("load_errors"))
     files: list[FileResult] = field(default_factory=list)
     """One entry per file found, in the order read."""

@@ -518,6 +518,27 @@ PACKAGE_DEPENDENCIES = _t(
     _c("declared_as", "category", "The relationship as the document wrote it (`dependency-of`, `DEPENDS_ON`, `DEV_DEPENDENCY_OF`, `dependsOn`, `DependsOn`, `contains`)."),
 )
 
+VEX_STATEMENTS = _t(
+    "vex_statements", "VEX statement about one vulnerability in one product (and subcomponent), as an OpenVEX, CycloneDX VEX or CSAF 2.0 VEX document gives it (`auditlib.fleet.vex` matches them to findings)",
+    ["scan_id", "statement_index", "product", "subcomponent_purl"],
+    _c("statement_index", "Int64", "Position of the statement in its document, from 0 (OpenVEX `statements[]`, CycloneDX `vulnerabilities[]`, CSAF `vulnerabilities[]` x product status)."),
+    _c("statement_id", "string", "The statement's own id, when the document gives one (OpenVEX `@id`, CycloneDX `bom-ref`)."),
+    _c("document_id", "string", "The document's id (OpenVEX `@id`, CycloneDX `serialNumber`, CSAF `tracking.id`)."),
+    _c("vuln_id", "category", "The vulnerability (`CVE-2021-44228`); its other ids are `vulnerability_aliases` rows of the same scan_id."),
+    _c("status", "category", "`not_affected`, `affected`, `fixed` or `under_investigation` (OpenVEX's words; CycloneDX `analysis.state` and CSAF `product_status` mapped to them)."),
+    _c("status_written", "category", "The status as the document wrote it (`false_positive`, `in_triage`, `known_not_affected`, ...)."),
+    _c("justification", "category", "Why not affected, as written (OpenVEX `justification`, CycloneDX `analysis.justification`, CSAF `flags[].label`); missing when none is given."),
+    _c("impact_statement", "string", "The issuer's words on the impact (OpenVEX `impact_statement`, CycloneDX `analysis.detail`, CSAF `threats[category=impact].details`), untrusted text.", redacted=True),
+    _c("action_statement", "string", "What to do (OpenVEX `action_statement`, CycloneDX `analysis.response`, CSAF `remediations[].details`), untrusted text.", redacted=True),
+    _c("product", "string", "The product as the document names it: an image reference, a digest, a purl (`pkg:oci/...` for an image), or a CSAF product name.", redacted=True),
+    _c("product_purl", "string", "The product's purl, when it has one (CSAF `product_identification_helper.purl`; CycloneDX the affected component's purl)."),
+    _c("product_digest", "string", "The image digest the product names (`sha256:`; from `pkg:oci/...@sha256:...` or `repo@sha256:...`), when it names one."),
+    _c("product_ref", "string", "The image reference the product names, normalised (`docker.io/library/nginx:1.25`), when it names one."),
+    _c("subcomponent_purl", "string", "The package inside the product the statement is about (OpenVEX `subcomponents[]`, CSAF `default_component_of` relationships); missing: the whole product."),
+    _c("author", "string", "Who made the statement (OpenVEX statement or document `author`, CycloneDX `metadata.authors`/`manufacture`/`supplier`, CSAF `publisher.name`); missing when the document does not say.", redacted=True),
+    _c("statement_at", "datetime", "When the statement was made (OpenVEX statement `timestamp`, else the document's; CycloneDX `analysis.lastUpdated`/`firstIssued`, else `metadata.timestamp`; CSAF `flags[].date`, else `tracking.current_release_date`); missing when the document does not say."),
+)
+
 LOAD_ERRORS = Table(
     "load_errors", "file that could not be read, record skipped inside a file, or file skipped as not JSON",
     ("source", "locator"),
@@ -538,7 +559,9 @@ TABLES: tuple[Table, ...] = (
     IMAGE_ATTESTATIONS, PACKAGES, PACKAGE_LICENSES,
     PACKAGE_DEPENDENCIES, VULNERABILITIES, VULNERABILITY_CWES, VULNERABILITY_ALIASES,
     MISCONFIGURATIONS, SECRETS,
-    DOCKERFILES, DOCKERFILE_STAGES, DOCKERFILE_SECRET_NAMES, DOCKERFILE_COPIES, LOAD_ERRORS,
+    DOCKERFILES, DOCKERFILE_STAGES, DOCKERFILE_SECRET_NAMES, DOCKERFILE_COPIES,
+    VEX_STATEMENTS,
+    LOAD_ERRORS,
 )
 """Every table, in the order the data dictionary lists them."""
 

@@ -27,6 +27,7 @@ from auditlib.fleet.agreement_summary import Agreement, agreement_of
 from auditlib.fleet.coverage import Coverage
 from auditlib.fleet.findings import SLA_DAYS, SLA_STATES, WARN_RATIO, sla_states
 from auditlib.fleet.select import filter_images
+from auditlib.fleet.vex import VexMatch, vex_summary
 from auditlib.fleet.view import FleetView
 from auditlib.history import NEEDED, first_seen_fixed, read_history
 from auditlib.policy.config import Policy, load_policy
@@ -124,6 +125,12 @@ class Assessment:
         days, ratio = self.sla
         return sla_states(self.view.fixable, days, ratio)
 
+    @property
+    def vex(self) -> VexMatch:
+        """Return what the VEX statements say about the findings (`auditlib.fleet.vex`): the
+        settled ones are already out of `findings`, the score and the fix-first ranking."""
+        return self.view.vex
+
     @cached_property
     def agreement(self) -> Agreement:
         """Return where the scanners agree: the `scanner_agreement` table of the images two or
@@ -211,6 +218,7 @@ class Assessment:
                          "unknown": _text(r.priority_unknown)}
                         for r in st[prio > 0].head(FIX_FIRST_SHOWN).itertuples(index=False)],
             },
+            "vex": vex_summary(self.vex, self.view.names),
             "unknown": {  # images of which the data does not say, per question
                 "vulnerabilities": n - cov.vuln_scanned, "packages": n - cov.with_sbom,
                 "build_time": int(self.view.images["created_at"].isna().sum()),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 import pandas as pd
@@ -19,6 +20,7 @@ from auditlib.cli.options import (
     store_option,
 )
 from auditlib.errors import AuditlibError
+from auditlib.fleet.vex import vex_summary
 from auditlib.policy.config import default_policy_yaml
 from auditlib.policy.output import table_view, to_dict, to_junit
 from auditlib.policy.rules import RULES
@@ -59,6 +61,8 @@ def check(store: Path, policy_file: str | None, fail_on: str, fmt: str, output: 
         say("warning:", line)
     if a.view.table.note:
         note(a.view.table.note)
+    if fmt == "table":  # json has it in the assessment's summary
+        _say_vex(vex_summary(a.vex, a.view.names))
     if fmt == "table":
         if output:
             with output.open("w", encoding="utf-8") as f:
@@ -80,3 +84,28 @@ def check(store: Path, policy_file: str | None, fail_on: str, fmt: str, output: 
               + (f"; policy broken (--fail-on {fail_on})" if broken else ""),
               markup=False, highlight=False, soft_wrap=True)
     leave(Exit.POLICY if broken else Exit.OK)
+
+
+SHOWN = 10
+"""Findings a VEX statement speaks about that `check` names, and unmatched statements."""
+
+
+def _say_vex(vex: dict[str, Any]) -> None:
+    """Say on standard error what the VEX statements did (`fleet.vex.vex_summary`): the findings
+    they speak about, and each statement that matches no finding."""
+    if not vex.get("statements"):
+        return
+    n = vex["findings"]
+    say("VEX:", f"{vex['statements']} statements; findings not affected {n['not_affected']}, "
+        f"fixed {n['fixed']} (both out of the SLA clock, the score and the fix-first list), "
+        f"under investigation {n['under_investigation']}, affected {n['affected']}")
+    said = vex["said_shown"]
+    for line in said[:SHOWN]:
+        say("VEX:", line)
+    if sum(n.values()) > SHOWN:
+        say("VEX:", f"and {sum(n.values()) - SHOWN} more (`--format json`: the assessment's "
+            "`vex`; the compliance report lists them all)")
+    if vex["unmatched"]:
+        say("VEX:", f"{vex['unmatched']} statements match no finding:")
+        for line in vex["unmatched_shown"]:
+            say("VEX: unmatched:", line)

@@ -23,6 +23,7 @@ COMMANDS = {
     "demo": "auditlib.cli.demo:demo",
     "lab": "auditlib.cli.lab:lab",
     "store": "auditlib.cli.store:store_group",
+    "vex": "auditlib.cli.vex:vex_group",
 }
 """Command name -> `module:attribute` of its click command, in the order `--help` lists them."""
 

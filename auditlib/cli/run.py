@@ -26,6 +26,7 @@ from auditlib.cli.options import (
 )
 from auditlib.cli.report import report_bars, report_options, said
 from auditlib.errors import AuditlibError, ParameterError
+from auditlib.ingest.vex_paths import not_vex
 from auditlib.job import JobRequest, run_job
 from auditlib.reports.batch import report_names
 from auditlib.sources.registry import RegistryLimits
@@ -40,6 +41,9 @@ from auditlib.sources.registry import RegistryLimits
 @fleet_options
 @click.option("--ingest", "ingest_paths", multiple=True, metavar="PATH",
               help="Scanner outputs and SBOMs (files or folders) to ingest; repeatable.")
+@click.option("--vex", "vex_paths", multiple=True, metavar="PATH",
+              help="VEX documents (OpenVEX, CycloneDX VEX, CSAF 2.0 VEX; files or folders) to "
+              "ingest and apply to the findings; repeatable.")
 @click.option("--scan/--no-scan", default=True, show_default=True,
               help="Scan the engine's tagged images with the scanners on PATH.")
 @policy_option
@@ -69,7 +73,7 @@ def run(store: Path, engines: tuple[str, ...], registries: tuple[str, ...],
         registry_limits: RegistryLimits | None, cosign_keys: tuple[str, ...],
         contexts: tuple[str, ...], all_contexts: bool,
         sources_file: str | None, deadline: float | None, ingest_paths: tuple[str, ...],
-        scan: bool,
+        vex_paths: tuple[str, ...], scan: bool,
         policy_file: str | None, fail_on: str,
         as_of: pd.Timestamp | None, out: Path, report_list: str,
         parameters: tuple[tuple[str, str], ...], kernel: str | None, notebooks: Path | None,
@@ -81,7 +85,8 @@ def run(store: Path, engines: tuple[str, ...], registries: tuple[str, ...],
     Collects the Docker Engines (--engine, --context, --all-contexts, the --sources inventory's;
     else DOCKER_HOST when it answers: an engine that cannot be reached is a note, not a failure)
     and the registry repositories, all at once, each within its deadline; scans the engine's
-    tagged images with the scanners on PATH (--no-scan to skip); ingests the --ingest paths;
+    tagged images with the scanners on PATH (--no-scan to skip); ingests the --ingest paths and
+    the --vex documents (each must be a VEX document: a typo must not pass as no statement);
     assesses the store once (OUT/run-*/policy.json, policy.xml (JUnit) and assessment.json);
     writes the reports at the same as-of time and policy, and OUT/index.html. Each step writes
     its own snapshot. With --notify (or the policy's `notify` section), sends a digest of what
@@ -99,11 +104,14 @@ def run(store: Path, engines: tuple[str, ...], registries: tuple[str, ...],
     missing = [p for p in ingest_paths if not Path(p).exists()]
     if missing:
         raise click.UsageError(f"--ingest {', '.join(missing)}: no such file or folder")
+    wrong = not_vex(*vex_paths) if vex_paths else []
+    if wrong:
+        raise click.UsageError("--vex " + "; ".join(wrong))
     fleet = fleet_request(sources_file, contexts, all_contexts, deadline)
     warn_damaged(store)
     req = JobRequest(store=store, engines=engines, registries=registries, fleet=fleet,
                      registry_limits=registry_limits, cosign_keys=cosign_keys,
-                     ingest=ingest_paths,
+                     ingest=(*ingest_paths, *vex_paths),
                      scan=scan, policy_file=policy_file, as_of=as_of, out=out, reports=names,
                      parameters=dict(parameters), kernel=kernel, notebooks=notebooks,
                      cell_timeout=cell_timeout, notify=notify, notify_always=notify_always,

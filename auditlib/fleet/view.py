@@ -31,6 +31,7 @@ from auditlib.fleet.coverage import Coverage, coverage, ids, image_ids, vulnerab
 from auditlib.fleet.findings import fixable_findings
 from auditlib.fleet.names import display_name, untagged_name
 from auditlib.fleet.names import shown_tag as _shown_tag
+from auditlib.fleet.vex import VexMatch, match_vex, settle
 from auditlib.identity import parse_reference
 from auditlib.normalize.times import build_series, utc_series, utc_time
 from auditlib.tables import DTYPES, TABLES
@@ -246,8 +247,14 @@ class FleetView:
 
     @cached_property
     def fixable(self) -> pd.DataFrame:
-        """Return the fixable findings with their SLA clock (`fleet.findings.fixable_findings`)."""
-        return fixable_findings(self.data, self.as_of, self.first_seen_fixed)
+        """Return the fixable findings with their SLA clock (`fleet.findings.fixable_findings`),
+        less those a VEX statement settles (`fleet.vex.settle`: not affected, or fixed)."""
+        return settle(fixable_findings(self.data, self.as_of, self.first_seen_fixed), self.vex)
+
+    @cached_property
+    def vex(self) -> VexMatch:
+        """Return what the VEX statements say about the findings (`fleet.vex.match_vex`)."""
+        return match_vex(self.data, self.references, self.as_of)
 
     @cached_property
     def vuln_scanned(self) -> set[str]:

@@ -15,12 +15,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from auditlib.errors import ParseError, UnsupportedFormatError
+from auditlib.parsers.csaf_vex import CsafVexParser
 from auditlib.parsers.cyclonedx_json import CycloneDxJsonParser
+from auditlib.parsers.cyclonedx_vex import CycloneDxVexParser
 from auditlib.parsers.dockle_json import DockleJsonParser
 from auditlib.parsers.grype_json import GrypeJsonParser
 from auditlib.parsers.hadolint_json import HadolintJsonParser
 from auditlib.parsers.harbor_json import HarborJsonParser
 from auditlib.parsers.interface import Document, Parser
+from auditlib.parsers.openvex_json import OpenVexJsonParser
 from auditlib.parsers.sarif import SarifParser
 from auditlib.parsers.spdx_json import SpdxJsonParser
 from auditlib.parsers.syft_json import SyftJsonParser
@@ -32,6 +35,9 @@ PARSERS: tuple[Parser, ...] = (
     TrivyJsonParser(),
     GrypeJsonParser(),
     SyftJsonParser(),
+    OpenVexJsonParser(),
+    CsafVexParser(),
+    CycloneDxVexParser(),  # before CycloneDxJsonParser: a BOM of analysed vulnerabilities only
     CycloneDxJsonParser(),
     SpdxJsonParser(),
     SarifParser(),

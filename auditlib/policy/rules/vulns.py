@@ -85,6 +85,7 @@ def _fixable_sla(ctx: FleetView, params: Mapping[str, Any]) -> list[Verdict]:
     worst, nearest = _listed(over, "over"), _listed(near, "used")
     no_date, closest = _listed(undated, "severity"), _listed(ok, "used", 1)
 
+    vex = _vex_notes(ctx)
     out = []
     for i in sorted(vulnerability_scanned(ctx.data)):
         no_sla = f"; {n_no_sla[i]} more fixable of severities with no SLA" if i in n_no_sla else ""
@@ -113,6 +114,27 @@ def _fixable_sla(ctx: FleetView, params: Mapping[str, Any]) -> list[Verdict]:
                 f"{no_sla}")))
         else:
             out.append(Verdict(i, "pass", "no fixable vulnerabilities: the scan found none"))
+    return [Verdict(v.image_id, v.status, v.evidence + vex[v.image_id]) if v.image_id in vex
+            else v for v in out]
+
+
+def _vex_notes(ctx: FleetView) -> dict[str, str]:
+    """Return image id -> what VEX statements say of its findings (`fleet.vex`), to add to the
+    evidence: those settled (not affected, fixed: left out of the SLA above) and those under
+    investigation, the first `SHOWN` of each in words."""
+    a = ctx.vex.applied
+    out: dict[str, str] = {}
+    for i, rows in a.groupby(a["image_id"].astype(str), sort=False):
+        parts = []
+        for status, what in (("not_affected", "not affected"), ("fixed", "fixed"),
+                             ("under_investigation", "under investigation")):
+            r = rows[rows["vex_status"] == status]
+            if len(r):
+                shown = [f"{x.vuln_id} in {x.pkg_name} {x.pkg_version}: {x.vex_said}"
+                         for x in r.head(SHOWN).itertuples(index=False)]
+                parts.append(f"{len(r)} {what} by VEX: {_more(shown, len(r))}")
+        if parts:
+            out[str(i)] = "; " + "; ".join(parts)
     return out
 
 
