@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from functools import lru_cache
 
 import msgspec
 
 from auditlib.identity import is_digest
 from auditlib.normalize.cvss import CvssScore, best_cvss, cvss_version
-from auditlib.normalize.licenses import classify_license
+from auditlib.normalize.licenses import LicenseInfo, classify_license
 from auditlib.normalize.pkg_versions import distro_version, distro_versions, join_evr
 from auditlib.normalize.severity import normalize_severity, severity_from_score
 from auditlib.parsers import _cyclonedx_model as m
@@ -116,7 +117,8 @@ class CycloneDxJsonParser(Parser):
                 if c.components is not m.NO_COMPONENTS:
                     queue.append((c.components, f"{where}.components"))
                 p = m.props(c.properties)
-                row = _package_row(c, p, where)
+                licences = _licences(tuple(c.licenses)) if c.licenses else _NO_LICENCES
+                row = _package_row(c, p, where, licences[0])
                 if c.bom_ref:
                     index.setdefault(c.bom_ref, row)
                 if c.type in _HOLDERS or _TRIVY + "Class" in p:
@@ -127,7 +129,7 @@ class CycloneDxJsonParser(Parser):
                     row["package_id"] = f"{row['package_id']}#{where[2:]}"
                 seen.add(row["package_id"])
                 out.add("packages", row)
-                _license_rows(c, row, out)
+                _license_rows(licences[1], row, out)
         return holders
 
     def _vulnerabilities(self, raw: msgspec.Raw | None, index: dict[str, Row], out: Output) -> None:
@@ -183,15 +185,36 @@ def _scan_info(doc: Document, meta: m.Metadata, out: Output) -> None:
         scan.image = m.image_of(subject)
 
 
-def _package_row(c: m.Component, p: dict[str, list[str]], where: str) -> Row:
-    """Return the `packages` row of component `c` (with `p` its properties) found at `where`."""
+_Licences = tuple[LicenseInfo, tuple[tuple[str, str, LicenseInfo], ...]]
+
+
+@lru_cache(maxsize=65536)
+def _licences(entries: tuple[m.LicenseChoice, ...]) -> _Licences:
+    """Return a component's licences classified: the AND of its declared ones (else of its
+    concluded ones), and each distinct text with its source (`declared`, `concluded`).
+
+    Cached by the (frozen, hashable) entries: an SBOM fleet repeats a few hundred licence lists
+    over all its packages.
+    """
+    declared, concluded = m.license_texts(entries)
+    expression = " AND ".join(f"({t})" if " " in t else t for t in declared or concluded)
+    info = classify_license(expression or None)  # no licence at all: class `unknown`
+    each = tuple((text, source, classify_license(text))
+                 for texts, source in ((declared, "declared"), (concluded, "concluded"))
+                 for text in texts)
+    return info, each
+
+
+_NO_LICENCES = _licences(())
+
+
+def _package_row(c: m.Component, p: dict[str, list[str]], where: str, info: LicenseInfo) -> Row:
+    """Return the `packages` row of component `c` (with `p` its properties and `info` its
+    licences classified) found at `where`."""
     purl = m.purl_of(c.purl)
     name = m.package_name(c.group, c.name, purl)
     # Not every tool writes a bom-ref (required only from 1.4 on, and only when referenced).
     package_id = c.bom_ref or f"{c.purl or name + '@' + (c.version or '')}#{where[2:]}"
-    declared, concluded = m.license_texts(c)
-    expression = " AND ".join(f"({t})" if " " in t else t for t in declared or concluded)
-    info = classify_license(expression or None)  # no licence at all: class `unknown`
     ptype = purl.type if purl else m.first_prop(p, "syft:package:type") or c.type
     return {
         "package_id": package_id, "name": name,
@@ -212,17 +235,17 @@ def _package_row(c: m.Component, p: dict[str, list[str]], where: str) -> Row:
     }
 
 
-def _license_rows(c: m.Component, pkg: Row, out: Output) -> None:
-    """Add a `package_licenses` row per distinct licence text of package `pkg`."""
-    declared, concluded = m.license_texts(c)
-    for texts, source in ((declared, "declared"), (concluded, "concluded")):
-        for text in texts:
-            info = classify_license(text)
-            out.add("package_licenses", {
-                "package_id": pkg["package_id"], "package_name": pkg["name"],
-                "package_version": pkg["version"], "license": text, "license_spdx": info.spdx,
-                "license_class": info.license_class, "license_source": source,
-                "severity": "unknown"})
+def _license_rows(each: tuple[tuple[str, str, LicenseInfo], ...], pkg: Row, out: Output) -> None:
+    """Add a `package_licenses` row per distinct licence text of package `pkg` (`each`: text,
+    source and classification, from `_licences`)."""
+    if not each:
+        return
+    package_id, name, version = pkg["package_id"], pkg["name"], pkg["version"]
+    out.extend("package_licenses", [
+        {"package_id": package_id, "package_name": name, "package_version": version,
+         "license": text, "license_spdx": info.spdx, "license_class": info.license_class,
+         "license_source": source, "severity": "unknown"}
+        for text, source, info in each])
 
 
 def _holder_target(c: m.Component, out: Output) -> str:
