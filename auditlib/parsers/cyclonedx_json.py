@@ -31,7 +31,7 @@ from auditlib.parsers import _cyclonedx_model as m
 from auditlib.parsers._edges import DEPENDS_ON, Edges
 from auditlib.parsers._vuln_refs import VulnRefs
 from auditlib.parsers.interface import Document, Parser
-from auditlib.rows import Output, Row
+from auditlib.rows import Columns, Output, Row
 
 _TRIVY = "aquasecurity:trivy:"
 _CVSS_METHODS = {"cvssv2": "2.0", "cvssv3": "3.0", "cvssv31": "3.1", "cvssv4": "4.0"}
@@ -108,6 +108,7 @@ class CycloneDxJsonParser(Parser):
                     ) -> list[tuple[m.Component, str]]:
         """Add a row per package at every depth; return the holders (OS, container, result)."""
         holders: list[tuple[m.Component, str]] = []
+        licence_cols: Columns = {c: [] for c in _LICENCE_COLUMNS}
         seen: set[str] = set()
         queue: deque[tuple[msgspec.Raw | None, str]] = deque([(raw, "$.components")])
         while queue:
@@ -129,7 +130,8 @@ class CycloneDxJsonParser(Parser):
                     row["package_id"] = f"{row['package_id']}#{where[2:]}"
                 seen.add(row["package_id"])
                 out.add("packages", row)
-                _license_rows(licences[1], row, out)
+                _license_rows(licences, row, licence_cols)
+        out.add_columns("package_licenses", licence_cols)
         return holders
 
     def _vulnerabilities(self, raw: msgspec.Raw | None, index: dict[str, Row], out: Output) -> None:
@@ -185,13 +187,20 @@ def _scan_info(doc: Document, meta: m.Metadata, out: Output) -> None:
         scan.image = m.image_of(subject)
 
 
-_Licences = tuple[LicenseInfo, tuple[tuple[str, str, LicenseInfo], ...]]
+_Licences = tuple[LicenseInfo, tuple[str, ...], tuple[str, ...], tuple[str | None, ...],
+                  tuple[str, ...]]
+"""A component's licences: the classified AND, then each distinct text's columns (text, source,
+SPDX expression, class)."""
+
+_LICENCE_COLUMNS = ("package_id", "package_name", "package_version", "license", "license_source",
+                    "license_spdx", "license_class", "severity")
 
 
 @lru_cache(maxsize=65536)
 def _licences(entries: tuple[m.LicenseChoice, ...]) -> _Licences:
     """Return a component's licences classified: the AND of its declared ones (else of its
-    concluded ones), and each distinct text with its source (`declared`, `concluded`).
+    concluded ones), and each distinct text with its source (`declared`, `concluded`), SPDX
+    expression and class, as columns.
 
     Cached by the (frozen, hashable) entries: an SBOM fleet repeats a few hundred licence lists
     over all its packages.
@@ -199,10 +208,11 @@ def _licences(entries: tuple[m.LicenseChoice, ...]) -> _Licences:
     declared, concluded = m.license_texts(entries)
     expression = " AND ".join(f"({t})" if " " in t else t for t in declared or concluded)
     info = classify_license(expression or None)  # no licence at all: class `unknown`
-    each = tuple((text, source, classify_license(text))
-                 for texts, source in ((declared, "declared"), (concluded, "concluded"))
-                 for text in texts)
-    return info, each
+    each = [(text, source, classify_license(text))
+            for texts, source in ((declared, "declared"), (concluded, "concluded"))
+            for text in texts]
+    return (info, tuple(t for t, _, _ in each), tuple(s for _, s, _ in each),
+            tuple(i.spdx for _, _, i in each), tuple(i.license_class for _, _, i in each))
 
 
 _NO_LICENCES = _licences(())
@@ -235,17 +245,19 @@ def _package_row(c: m.Component, p: dict[str, list[str]], where: str, info: Lice
     }
 
 
-def _license_rows(each: tuple[tuple[str, str, LicenseInfo], ...], pkg: Row, out: Output) -> None:
-    """Add a `package_licenses` row per distinct licence text of package `pkg` (`each`: text,
-    source and classification, from `_licences`)."""
-    if not each:
+def _license_rows(licences: _Licences, pkg: Row, cols: Columns) -> None:
+    """Add to `cols` (`_LICENCE_COLUMNS`) a `package_licenses` row per distinct licence text of
+    package `pkg`."""
+    k = len(licences[1])
+    if not k:
         return
-    package_id, name, version = pkg["package_id"], pkg["name"], pkg["version"]
-    out.extend("package_licenses", [
-        {"package_id": package_id, "package_name": name, "package_version": version,
-         "license": text, "license_spdx": info.spdx, "license_class": info.license_class,
-         "license_source": source, "severity": "unknown"}
-        for text, source, info in each])
+    for name, key in (("package_id", "package_id"), ("package_name", "name"),
+                      ("package_version", "version")):
+        cols[name].extend([pkg[key]] * k)
+    for name, values in zip(("license", "license_source", "license_spdx", "license_class"),
+                            licences[1:], strict=True):
+        cols[name].extend(values)
+    cols["severity"].extend(["unknown"] * k)
 
 
 def _holder_target(c: m.Component, out: Output) -> str:
