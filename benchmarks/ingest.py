@@ -53,7 +53,9 @@ GOAL_FIRST_LOAD_S = 0.1
 FILES_PER_PACKAGE = 56
 """Owned files per package: the corpus's Syft SBOM of Debian bookworm lists 4,962 for 88."""
 STAGE_DOCS = 50
-"""The stages are timed on a format's first this many documents (three times each, in memory)."""
+"""The stages are timed on a format's first this many documents (three times each, in memory)..."""
+STAGE_BYTES = 200_000_000
+"""... or on fewer, as many as fit in this many bytes (at least one)."""
 FIRST_LOAD_SIZE = 1_000_000
 """The first-load figure reads the fleet's Trivy report nearest this size."""
 MARKER = ".bench-fleet.json"
@@ -195,7 +197,13 @@ def _child_stages(folders: list[Path]) -> Callable[[], dict[str, Any]]:
     from auditlib.ingest.reader import ingest_output
     from auditlib.parsers import parse_document
 
-    raws = [read_file(p) for p in _documents(folders)[:STAGE_DOCS]]
+    paths, total = [], 0
+    for path in _documents(folders)[:STAGE_DOCS]:
+        if paths and total + path.stat().st_size > STAGE_BYTES:
+            break
+        paths.append(path)
+        total += path.stat().st_size
+    raws = [read_file(p) for p in paths]
 
     def best(fn: Callable[[], object]) -> float:
         times = []
@@ -406,8 +414,8 @@ def stages(fleet: Path) -> None:
     """Print, per format, the CPU time of each stage of a load against orjson's (where it goes)."""
     print("where the time goes: CPU seconds of each stage of auditlib.load (workers=1) against "
           f"orjson.loads of the same bytes, in one process, on each format's first {STAGE_DOCS} "
-          "documents, best of 3; a load is the sum of the stages plus reading and hashing the "
-          "files")
+          f"documents (or as many as fit in {STAGE_BYTES / 1e6:.0f} MB), best of 3; a load is the "
+          "sum of the stages plus reading and hashing the files")
     print(f"{'format':<32}{'orjson s':>10}{'decode':>9}{'parse':>9}{'tables':>9}{'sum':>9}"
           "  (ratios to orjson; parse = the parser's typed decode and its rows)")
     for label, folder in _formats(fleet):
