@@ -180,6 +180,16 @@ def props(properties: list[Property] | None) -> dict[str, list[str]]:
     return out
 
 
+def first_props(properties: list[Property] | None) -> dict[str, str]:
+    """Return the first non-empty value of each property name: what `first_prop` finds, for a
+    record whose properties are looked up many times (one pass, no lists)."""
+    out: dict[str, str] = {}
+    for p in properties or ():
+        if p.name and p.value and p.name not in out:
+            out[p.name] = p.value
+    return out
+
+
 def first_prop(p: dict[str, list[str]], *names: str) -> str | None:
     """Return the first non-empty value of the first of `names` that `p` has, or None."""
     for name in names:

@@ -34,6 +34,8 @@ from auditlib.parsers.interface import Document, Parser
 from auditlib.rows import Columns, Output, Row
 
 _TRIVY = "aquasecurity:trivy:"
+_CLASS = _TRIVY + "Class"
+"""The property of a Trivy result component (it holds packages, it is none)."""
 _CVSS_METHODS = {"cvssv2": "2.0", "cvssv3": "3.0", "cvssv31": "3.1", "cvssv4": "4.0"}
 _TARGET_TYPES = {"container": "container_image", "file": "filesystem", "application": "repository",
                  "library": "repository", "framework": "repository"}
@@ -117,12 +119,12 @@ class CycloneDxJsonParser(Parser):
                 where = f"{locator}[{pos}]"
                 if c.components is not m.NO_COMPONENTS:
                     queue.append((c.components, f"{where}.components"))
-                p = m.props(c.properties)
                 licences = _licences(tuple(c.licenses)) if c.licenses else _NO_LICENCES
-                row = _package_row(c, p, where, licences[0])
+                row = _package_row(c, m.first_props(c.properties), where, licences[0])
                 if c.bom_ref:
                     index.setdefault(c.bom_ref, row)
-                if c.type in _HOLDERS or _TRIVY + "Class" in p:
+                if c.type in _HOLDERS or any(q.name == _CLASS and q.value is not None
+                                             for q in c.properties or ()):
                     holders.append((c, _holder_target(c, out)))
                     continue
                 if row["package_id"] in seen:
@@ -218,29 +220,29 @@ def _licences(entries: tuple[m.LicenseChoice, ...]) -> _Licences:
 _NO_LICENCES = _licences(())
 
 
-def _package_row(c: m.Component, p: dict[str, list[str]], where: str, info: LicenseInfo) -> Row:
-    """Return the `packages` row of component `c` (with `p` its properties and `info` its
-    licences classified) found at `where`."""
+def _package_row(c: m.Component, firsts: dict[str, str], where: str, info: LicenseInfo) -> Row:
+    """Return the `packages` row of component `c` (with `firsts` its properties' first values,
+    `m.first_props`, and `info` its licences classified) found at `where`."""
     purl = m.purl_of(c.purl)
     name = m.package_name(c.group, c.name, purl)
     # Not every tool writes a bom-ref (required only from 1.4 on, and only when referenced).
     package_id = c.bom_ref or f"{c.purl or name + '@' + (c.version or '')}#{where[2:]}"
-    ptype = purl.type if purl else m.first_prop(p, "syft:package:type") or c.type
+    prop = firsts.get
+    ptype = purl.type if purl else prop("syft:package:type") or c.type
     return {
         "package_id": package_id, "name": name,
         # Trivy 0.48 wrote a deb's version without its epoch, kept in the purl (`epoch=1`).
         "version": distro_version(c.version, ptype, c.purl),
         "package_type": ptype,
         "purl": c.purl,
-        "path": m.first_prop(p, _TRIVY + "FilePath", "syft:location:0:path", "SrcFile"),
+        "path": prop(_TRIVY + "FilePath") or prop("syft:location:0:path") or prop("SrcFile"),
         # Syft's layerID is the layer's diff id, as Trivy's LayerDiffID is.
-        "layer_diff_id": m.first_prop(p, _TRIVY + "LayerDiffID", "syft:location:0:layerID"),
-        "source_name": m.first_prop(p, _TRIVY + "SrcName"),
-        "source_version": join_evr(m.first_prop(p, _TRIVY + "SrcVersion"),
-                                   m.first_prop(p, _TRIVY + "SrcRelease"),
-                                   m.first_prop(p, _TRIVY + "SrcEpoch")),
+        "layer_diff_id": prop(_TRIVY + "LayerDiffID") or prop("syft:location:0:layerID"),
+        "source_name": prop(_TRIVY + "SrcName"),
+        "source_version": join_evr(prop(_TRIVY + "SrcVersion"), prop(_TRIVY + "SrcRelease"),
+                                   prop(_TRIVY + "SrcEpoch")),
         "license_expression": info.spdx, "license_class": info.license_class,
-        "found_by": m.first_prop(p, _TRIVY + "PkgType", "syft:package:foundBy"),
+        "found_by": prop(_TRIVY + "PkgType") or prop("syft:package:foundBy"),
         "target": None,
     }
 
