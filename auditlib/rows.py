@@ -19,6 +19,11 @@ T = TypeVar("T")
 Row = dict[str, Any]
 """One row: column name to value. Times may be ISO 8601 strings; severities must be normalised."""
 
+Columns = dict[str, list[Any]]
+"""Rows given as columns: column name to its values, one per row, every list as long. What a
+parser's hot loop hands over instead of a `Row` per record (no dict per row, nothing to
+transpose)."""
+
 
 def decode(raw: msgspec.Raw | bytes, type: type[T] | Any, locator: str, source: str) -> T:
     """Decode `raw` as `type`.
@@ -103,14 +108,24 @@ class ScanInfo:
 class Output:
     """Where a parser puts what it read: rows by table, and warnings for records it skipped."""
 
-    __slots__ = ("rows", "scan", "source", "warnings")
+    __slots__ = ("columns", "rows", "scan", "source", "warnings")
 
     def __init__(self, source: str) -> None:
         """Start an empty output for the document read from `source`."""
         self.source = source
         self.scan = ScanInfo()
         self.rows: dict[str, list[Row]] = {}
+        self.columns: dict[str, list[Columns]] = {}
+        """Rows given as columns (`add_columns`), by table: batches, in the order added; the
+        loader adds a table's `rows` first, then its batches."""
         self.warnings: list[tuple[str, str]] = []
+
+    def add_columns(self, table: str, columns: Columns) -> None:
+        """Add rows to `table` given as columns (`Columns`: every list as long; a column not
+        named is empty in these rows). The loader refuses the document if the lists differ in
+        length or name an undeclared column (a parser bug)."""
+        if any(columns.values()):
+            self.columns.setdefault(table, []).append(columns)
 
     def add(self, table: str, row: Row) -> None:
         """Add one row to `table` (provenance and `image_id` are filled in by the loader)."""

@@ -13,6 +13,8 @@ Grype, CycloneDX and SPDX documents of real images (`corpus_fleet`). Then it pri
                 workers, against `orjson.loads` of the same bytes (each in a fresh process,
                 imports excluded, median of R runs, wall and CPU time); goal <= 0.5x for every
                 format;
+  stages        where the time goes: per format, the CPU time of decoding the top level,
+                parsing (typed decode and rows) and building the tables, against orjson's;
   first load    `import auditlib` + `auditlib.load(one Trivy report of about 1 MB)` in a fresh
                 process, interpreter start excluded (median of 5); goal < 0.1 s;
   fleet         the design's figure on the Trivy and Syft documents together: orjson, orjson +
@@ -50,6 +52,10 @@ GOAL_RSS_MB = 2048.0
 GOAL_FIRST_LOAD_S = 0.1
 FILES_PER_PACKAGE = 56
 """Owned files per package: the corpus's Syft SBOM of Debian bookworm lists 4,962 for 88."""
+STAGE_DOCS = 50
+"""The stages are timed on a format's first this many documents (three times each, in memory)..."""
+STAGE_BYTES = 200_000_000
+"""... or on fewer, as many as fit in this many bytes (at least one)."""
 FIRST_LOAD_SIZE = 1_000_000
 """The first-load figure reads the fleet's Trivy report nearest this size."""
 MARKER = ".bench-fleet.json"
@@ -178,7 +184,55 @@ def _child_auditlib(folders: list[Path], workers: int | None = None, *, rss: boo
     return run
 
 
+def _child_stages(folders: list[Path]) -> Callable[[], dict[str, Any]]:
+    """Return a run that times, in this process and on CPU time (best of 3), each stage of
+    `auditlib.load` on the documents against `orjson.loads` of their bytes: decoding the top
+    level, parsing (the parser's typed decode and its rows), and turning the rows into tables."""
+    from datetime import UTC, datetime
+
+    import orjson
+
+    from auditlib.ingest.accumulate import Accumulator
+    from auditlib.ingest.documents import decode_document, read_file
+    from auditlib.ingest.reader import ingest_output
+    from auditlib.parsers import parse_document
+
+    paths, total = [], 0
+    for path in _documents(folders)[:STAGE_DOCS]:
+        if paths and total + path.stat().st_size > STAGE_BYTES:
+            break
+        paths.append(path)
+        total += path.stat().st_size
+    raws = [read_file(p) for p in paths]
+
+    def best(fn: Callable[[], object]) -> float:
+        times = []
+        for _ in range(3):
+            start = time.process_time()
+            fn()
+            times.append(time.process_time() - start)
+        return min(times)
+
+    def run() -> dict[str, Any]:
+        docs = [decode_document(r) for r in raws]
+        outs = [parse_document(d) for d in docs]
+
+        def tables() -> None:
+            acc = Accumulator(datetime.now(UTC))
+            for (parser, version, out), raw in zip(outs, raws, strict=True):
+                ingest_output(acc, out, parser.format_id, version, raw.scan_id, raw.size)
+            acc.build()
+
+        return {"rows": {}, "stages": {
+            "orjson": best(lambda: [orjson.loads(r.data) for r in raws]),
+            "decode": best(lambda: [decode_document(r) for r in raws]),
+            "parse": best(lambda: [parse_document(d) for d in docs]),
+            "tables": best(tables)}}
+    return run
+
+
 CHILDREN: dict[str, Callable[[list[Path]], Callable[[], dict[str, Any]]]] = {
+    "stages": _child_stages,
     "orjson": _child_orjson, "normalize": _child_normalize, "auditlib": _child_auditlib,
     "auditlib1": lambda folders: _child_auditlib(folders, workers=1),
     "load": lambda folders: _child_auditlib(folders, rss=False),
@@ -356,6 +410,26 @@ def per_format(fleet: Path, repeat: int) -> list[str]:
     return failed
 
 
+def stages(fleet: Path) -> None:
+    """Print, per format, the CPU time of each stage of a load against orjson's (where it goes)."""
+    print("where the time goes: CPU seconds of each stage of auditlib.load (workers=1) against "
+          f"orjson.loads of the same bytes, in one process, on each format's first {STAGE_DOCS} "
+          f"documents (or as many as fit in {STAGE_BYTES / 1e6:.0f} MB), best of 3; a load is the "
+          "sum of the stages plus reading and hashing the files")
+    print(f"{'format':<32}{'orjson s':>10}{'decode':>9}{'parse':>9}{'tables':>9}{'sum':>9}"
+          "  (ratios to orjson; parse = the parser's typed decode and its rows)")
+    for label, folder in _formats(fleet):
+        res = _spawn("stages", [folder])
+        st = res.get("stages")
+        if not st:
+            print(f"{label:<32}  did not finish: {str(res.get('failed', '?'))[:120]}")
+            continue
+        base = st["orjson"] or float("nan")
+        parts = [st[k] / base for k in ("decode", "parse", "tables")]
+        print(f"{label:<32}{st['orjson']:>10.3f}" + "".join(f"{r:>8.2f}x" for r in parts)
+              + f"{sum(parts):>8.2f}x")
+
+
 def first_load(fleet: Path, runs: int = 5) -> None:
     """Time `import auditlib` + `auditlib.load(one ~1 MB Trivy report)` in fresh processes."""
     trivy = _documents([fleet / "trivy"])
@@ -469,8 +543,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--files-per-package", type=int, default=FILES_PER_PACKAGE,
                     help=f"files each package owns, on average (default {FILES_PER_PACKAGE})")
     ap.add_argument("--repeat", type=int, default=3, help="runs per format (median; default 3)")
-    ap.add_argument("--sections", default="formats,first,fleet",
-                    help="what to print: formats, first, fleet (default all three)")
+    ap.add_argument("--sections", default="formats,stages,first,fleet",
+                    help="what to print: formats, stages, first, fleet (default all four)")
     ap.add_argument("--regenerate", action="store_true", help="make the fleet again even if cached")
     ap.add_argument("--child", choices=list(CHILDREN), help=argparse.SUPPRESS)
     ap.add_argument("--docs", type=Path, nargs="*", help=argparse.SUPPRESS)
@@ -491,6 +565,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     if "formats" in sections:
         per_format(fleet, max(1, args.repeat))
+        print()
+    if "stages" in sections:
+        stages(fleet)
         print()
     if "first" in sections:
         first_load(fleet)

@@ -7,10 +7,12 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 import auditlib
+from auditlib.ingest import fanout
 from auditlib.ingest.documents import find_files
-from auditlib.ingest.fanout import shards
+from auditlib.ingest.fanout import auto_workers, shards
 from tests.samples import TRIVY
 
 
@@ -46,3 +48,17 @@ def test_shards_are_contiguous_and_cover_everything(tmp_path: Path) -> None:
     parts = shards(cands, 3)
     assert 1 < len(parts) <= 3
     assert [c for p in parts for c in p] == cands
+
+
+@pytest.mark.parametrize(("cores", "small", "want"), [
+    (1, False, 1), (2, False, 1), (3, False, 1), (4, False, 2), (8, False, 4), (32, False, 8),
+    (8, True, 1),
+])
+def test_default_workers_fan_out_only_for_many_bytes_and_two_cores_per_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cores: int, small: bool, want: int,
+) -> None:
+    cands = list(find_files(_fleet(tmp_path)))
+    monkeypatch.setattr(fanout, "usable_cores", lambda: cores)
+    total = fanout.readable_bytes(cands)
+    monkeypatch.setattr(fanout, "MIN_PARALLEL_BYTES", total + 1 if small else total)
+    assert auto_workers(cands) == want

@@ -73,6 +73,20 @@ class _Table:
         self.runs.append((doc, n))
         self.n += n
 
+    def add_columns(self, columns: dict[str, list[Any]], n: int, doc: int) -> None:
+        """Append `n` rows of document `doc` given as columns (checked by the caller: declared
+        names, every list `n` long); a column not given is empty in these rows."""
+        if not n:
+            return
+        cols = self.cols
+        for key, values in columns.items():
+            cols[key].extend(values)
+        for col in cols.values():
+            if len(col) == self.n:  # not in these rows
+                col.extend([None] * n)
+        self.runs.append((doc, n))
+        self.n += n
+
 
 # Columns the loader stamps per document (its provenance), not per row.
 _STAMPED = ("scan_id", "source", "source_format", "collected_at")
@@ -128,6 +142,13 @@ class Accumulator:
     def add(self, table: str, rows: list[Row], doc: int, uniform: bool | None = None) -> None:
         acc = self.tables[table]
         acc.add(rows, doc, uniform)
+        if acc.n >= CHUNK_ROWS:
+            self._flush(acc)
+
+    def add_columns(self, table: str, columns: dict[str, list[Any]], n: int, doc: int) -> None:
+        """Add `n` rows of document `doc` to `table`, given as columns (`Output.add_columns`)."""
+        acc = self.tables[table]
+        acc.add_columns(columns, n, doc)
         if acc.n >= CHUNK_ROWS:
             self._flush(acc)
 

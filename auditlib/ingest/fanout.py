@@ -54,11 +54,31 @@ def readable_bytes(candidates: list[Candidate]) -> int:
     return total
 
 
+CORES_PER_WORKER = 2
+"""Cores one reading process keeps busy: it parses on one, and its reading and hashing threads
+(`reader.READERS`) and, for a worker, the pickling of its tables take most of another. Measured on
+a 2-core machine (`benchmarks/ingest.py`), a second process made every format slower (Trivy 2.3x
+orjson's time with one process, 4.8x with two; Syft 0.20x and 0.27x; SPDX 0.37x and 0.81x), so
+processes are added only per two cores."""
+
+
+def usable_cores() -> int:
+    """Return the cores this process may run on (its CPU affinity where the OS tells it, else
+    `os.cpu_count()`), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def auto_workers(candidates: list[Candidate]) -> int:
-    """Return how many processes to read `candidates` with: 1 when small, else the cores (max 8)."""
-    if readable_bytes(candidates) < MIN_PARALLEL_BYTES:
+    """Return how many processes to read `candidates` with: 1 when they are few bytes (under
+    `MIN_PARALLEL_BYTES`) or the machine has fewer than two cores per extra process
+    (`CORES_PER_WORKER`), else one per `CORES_PER_WORKER` cores, at most 8 and one per file."""
+    per_cores = usable_cores() // CORES_PER_WORKER
+    if per_cores < 2 or readable_bytes(candidates) < MIN_PARALLEL_BYTES:
         return 1
-    return max(1, min(os.cpu_count() or 1, 8, len(candidates)))
+    return max(1, min(per_cores, 8, len(candidates)))
 
 
 def pack(data: AuditData) -> Part:

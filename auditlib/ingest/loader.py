@@ -1,7 +1,7 @@
 """`load()`: read files and folders of scanner outputs and SBOMs into one `AuditData`.
 
 Files are found (`documents.find_files`), then read in this process (`reader`) or, for large
-inputs, by one worker process per core (`fanout`); image ids are joined across documents at the
+inputs, by one process per two cores (`fanout`); image ids are joined across documents at the
 end (`auditlib.resolve`).
 """
 
@@ -37,9 +37,9 @@ def load(
     Args:
         paths: files and folders.
         progress: called with each file path once it has been read.
-        workers: processes to read with; None picks one for small inputs and one per core (up to
-            8) for large ones (`auditlib.ingest.fanout`). Rows come out in the same order
-            either way.
+        workers: processes to read with; None picks one for small inputs or a machine of fewer
+            than four cores, else one per two cores (up to 8; `auditlib.ingest.fanout.
+            auto_workers`). Rows come out in the same order either way.
         exclude: files to leave out, named as they are found (`str(path)`): an incremental
             ingest's unchanged files (`auditlib.ingest.incremental`).
         collected_at: the rows' `collected_at` (default now; a backfill gives a past time).

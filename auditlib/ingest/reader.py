@@ -27,7 +27,7 @@ from auditlib.ingest.documents import (
 )
 from auditlib.ingest.run_record import apply_run_record, read_run_record
 from auditlib.parsers import identify, parse_document
-from auditlib.rows import Output, Row, ScanInfo
+from auditlib.rows import Columns, Output, Row, ScanInfo
 
 
 def _image_rows(
@@ -156,15 +156,42 @@ def ingest_output(
             raise ValueError(
                 f"{out.source}: parser wrote undeclared {name} columns {sorted(stray)}"
             )
+    column_batches = [(name, cols, _column_rows(out.source, name, cols, acc.tables[name].names)
+                       if name in acc.tables and name != "load_errors" else _unknown(out, name))
+                      for name, batch in out.columns.items() for cols in batch]
     doc = acc.new_document(stamp)
     counts: dict[str, int] = {}
     for (name, rows), same in zip(batches, uniform, strict=True):
         if rows:
             acc.add(name, rows, doc, same)
             counts[name] = counts.get(name, 0) + len(rows)
+    # A table's rows given as columns come after its rows given one by one.
+    for name, cols, n in column_batches:
+        acc.add_columns(name, cols, n, doc)
+        counts[name] = counts.get(name, 0) + n
     for locator, reason in out.warnings:
         acc.error(out.source, source_format, "warning", reason, locator=locator, scan_id=scan_id)
     return counts
+
+
+def _unknown(out: Output, name: str) -> int:
+    raise ValueError(f"{out.source}: parser wrote to unknown table {name!r}")
+
+
+def _column_rows(source: str, name: str, cols: Columns, declared: frozenset[str]) -> int:
+    """Return the rows of a batch of columns (`Output.add_columns`).
+
+    Raises:
+        ValueError: if it names undeclared columns or its lists differ in length (a parser bug).
+    """
+    stray = cols.keys() - declared
+    if stray:
+        raise ValueError(f"{source}: parser wrote undeclared {name} columns {sorted(stray)}")
+    lengths = {len(v) for v in cols.values()}
+    if len(lengths) != 1:
+        raise ValueError(f"{source}: parser wrote {name} columns of different lengths "
+                         f"{sorted(lengths)}")
+    return lengths.pop()
 
 
 def load_files(candidates: list[Candidate], *, collected_at: datetime) -> AuditData:

@@ -9,7 +9,7 @@ costs one warning rather than its parent and every sibling. Small readers of the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from itertools import count
 from typing import TypeVar
@@ -180,6 +180,16 @@ def props(properties: list[Property] | None) -> dict[str, list[str]]:
     return out
 
 
+def first_props(properties: list[Property] | None) -> dict[str, str]:
+    """Return the first non-empty value of each property name: what `first_prop` finds, for a
+    record whose properties are looked up many times (one pass, no lists)."""
+    out: dict[str, str] = {}
+    for p in properties or ():
+        if p.name and p.value and p.name not in out:
+            out[p.name] = p.value
+    return out
+
+
 def first_prop(p: dict[str, list[str]], *names: str) -> str | None:
     """Return the first non-empty value of the first of `names` that `p` has, or None."""
     for name in names:
@@ -278,15 +288,16 @@ def pick_tool(tools: list[Tool] | Tools | None) -> Tool | None:
     return min(named, key=rank, default=None)
 
 
-def license_texts(c: Component) -> tuple[list[str], list[str]]:
-    """Return the distinct declared and concluded licence texts of a component, in order.
+def license_texts(licenses: Iterable[LicenseChoice]) -> tuple[list[str], list[str]]:
+    """Return the distinct declared and concluded licence texts of a component's `licenses`, in
+    order.
 
     An entry is concluded only when it says so (`acknowledgement`, 1.6+); before 1.6 every
     licence a BOM lists is the declared one.
     """
     declared: dict[str, None] = {}
     concluded: dict[str, None] = {}
-    for lc in c.licenses or ():
+    for lc in licenses:
         lic = lc.license
         text = lc.expression or (lic.id or lic.name if lic else None)
         ack = lc.acknowledgement or (lic.acknowledgement if lic else None)

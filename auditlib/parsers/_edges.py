@@ -54,10 +54,10 @@ class Edges:
     def write(self, out: Output, locator: str) -> None:
         """Add the rows to `out`, and one warning at `locator` about edges naming no package."""
         if self._edges:
-            out.extend("package_dependencies", [
-                {"from_package_id": a, "to_package_id": b, "relationship": kind,
-                 "declared_as": declared}
-                for (a, b, kind), declared in self._edges.items()])
+            froms, tos, kinds = zip(*self._edges, strict=True)
+            out.add_columns("package_dependencies", {
+                "from_package_id": list(froms), "to_package_id": list(tos),
+                "relationship": list(kinds), "declared_as": list(self._edges.values())})
         if self._dangling:
             out.warn(locator, f"{self._dangling} package relationships name an id that is no "
                      "package of this document; left out of package_dependencies")

@@ -10,16 +10,17 @@ from __future__ import annotations
 from auditlib.parsers import _trivy_model as m
 from auditlib.parsers._edges import DEPENDS_ON, Edges
 from auditlib.parsers._vuln_refs import VulnRefs
-from auditlib.rows import Output, Row
+from auditlib.rows import Output
 
 
-def dependency_rows(linked: list[tuple[list[m.Package], list[Row]]], out: Output,
+def dependency_rows(linked: list[tuple[list[m.Package], list[str]]], out: Output,
                     locator: str) -> None:
     """Add a `package_dependencies` row per entry of a package's `DependsOn`.
 
     Args:
-        linked: per result, its packages and the `packages` rows made of them, in the same order
-            (a row's `package_id` is the package's `Identifier.UID`, else its `ID`).
+        linked: per result, its packages and the `package_id`s of the `packages` rows made of
+            them, in the same order (a `package_id` is the package's `Identifier.UID`, else its
+            `ID`).
         out: where rows go, and a warning for entries naming no package of the document.
         locator: JSON path of the results, for that warning.
     """
@@ -27,17 +28,17 @@ def dependency_rows(linked: list[tuple[list[m.Package], list[Row]]], out: Output
         return
     everywhere: dict[str, str] = {}
     per_result: list[dict[str, str]] = []
-    for pkgs, rows in linked:
+    for pkgs, ids_of in linked:
         # `DependsOn` names packages by `ID` (`passwd@1:4.13+dfsg1-1+deb12u2`), rows by UID.
-        ids = {p.ID: row["package_id"] for p, row in zip(pkgs, rows, strict=True) if p.ID}
+        ids = {p.ID: pid for p, pid in zip(pkgs, ids_of, strict=True) if p.ID}
         per_result.append(ids)
         for k, v in ids.items():
             everywhere.setdefault(k, v)
-    edges = Edges({r["package_id"] for _, rows in linked for r in rows})
-    for (pkgs, rows), ids in zip(linked, per_result, strict=True):
-        for p, row in zip(pkgs, rows, strict=True):
+    edges = Edges({pid for _, ids_of in linked for pid in ids_of})
+    for (pkgs, ids_of), ids in zip(linked, per_result, strict=True):
+        for p, pid in zip(pkgs, ids_of, strict=True):
             for dep in p.DependsOn or ():
-                edges.add(row["package_id"], ids.get(dep) or everywhere.get(dep) or dep,
+                edges.add(pid, ids.get(dep) or everywhere.get(dep) or dep,
                           DEPENDS_ON, "DependsOn")
     edges.write(out, locator)
 

@@ -17,9 +17,11 @@ from auditlib.normalize.pkg_versions import distro_version, distro_versions, joi
 from auditlib.normalize.purl import purl_type
 from auditlib.normalize.severity import normalize_severity
 from auditlib.parsers import _trivy_model as m
-from auditlib.rows import Output, Row
+from auditlib.rows import Columns, Output, Row
 
-_LicenceSet = tuple[LicenseInfo, tuple[tuple[str, LicenseInfo], ...]]
+_LicenceSet = tuple[LicenseInfo, tuple[str, ...], tuple[str | None, ...], tuple[str, ...]]
+"""A package's licences classified: the AND of them all, then each distinct licence's text, SPDX
+expression and class (the `declared` rows' columns, in order)."""
 
 
 @lru_cache(maxsize=65536)
@@ -36,40 +38,71 @@ def _licence_set(licences: tuple[str, ...]) -> _LicenceSet:
     # No licence at all classifies as `unknown`, like any licence that says nothing.
     joined = (" AND ".join(n if " " not in n else f"({n})" for n in names) if len(names) > 1
               else (names[0] if names else None))
-    return classify_license(joined), tuple((n, classify_license(n)) for n in names)
+    each = [classify_license(n) for n in names]
+    return (classify_license(joined), names, tuple(i.spdx for i in each),
+            tuple(i.license_class for i in each))
 
 
 _NO_LICENCES = _licence_set(())
 
+PACKAGE_COLUMNS = ("target", "package_id", "name", "version", "package_type", "purl", "path",
+                   "layer_diff_id", "source_name", "source_version", "license_expression",
+                   "license_class", "found_by")
+"""The `packages` columns `package_rows` fills."""
+LICENCE_COLUMNS = ("package_id", "package_name", "package_version", "license", "license_spdx",
+                   "license_class", "license_source")
+"""The `package_licenses` columns `package_rows` fills (`declared` rows)."""
+
+
+def columns(names: tuple[str, ...]) -> Columns:
+    """Return empty column lists for `names`, to fill and hand over with `Output.add_columns`."""
+    return {n: [] for n in names}
+
 
 def package_rows(pkgs: list[m.Package], target: str | None, cls: str | None, rtype: str | None,
-                  rows: list[Row], licenses: list[Row]) -> None:
-    """Add one `packages` row per package and one `declared` licence row per distinct licence."""
-    append = rows.append
+                 rows: Columns, licenses: Columns) -> None:
+    """Add one `packages` row per package and one `declared` licence row per distinct licence,
+    as columns (`PACKAGE_COLUMNS`, `LICENCE_COLUMNS`): the hot loop, a list append per value."""
+    ids, names, versions, types, purls, paths, layers, src_names, src_versions, exprs, classes = (
+        rows[c].append for c in PACKAGE_COLUMNS[1:-1])
+    l_ids, l_names, l_versions, l_texts, l_spdx, l_classes = (
+        licenses[c].extend for c in LICENCE_COLUMNS[:-1])
     licence_set = _licence_set
+    declared = 0
     for p in pkgs:
         ident = p.Identifier
         purl = uid = None
         if ident is not None:
             purl, uid = ident.PURL or None, ident.UID
-        package_type = purl_type(purl) or rtype or None
         # `bash` 5.2.15 / 2+b13 is `5.2.15-2+b13`, as dpkg and Trivy's own ID write it.
         version = join_evr(p.Version, p.Release, p.Epoch)
         package_id = uid or p.ID or (f"{p.Name}@{version}" if version else p.Name)
-        info, each = licence_set(tuple(p.Licenses)) if p.Licenses else _NO_LICENCES
-        for n, one in each:
-            licenses.append({"package_id": package_id, "package_name": p.Name,
-                             "package_version": version, "license": n, "license_spdx": one.spdx,
-                             "license_class": one.license_class, "license_source": "declared"})
+        info, texts, spdx, lic_classes = (licence_set(tuple(p.Licenses)) if p.Licenses
+                                          else _NO_LICENCES)
+        if texts:
+            k = len(texts)
+            l_ids([package_id] * k)
+            l_names([p.Name] * k)
+            l_versions([version] * k)
+            l_texts(texts)
+            l_spdx(spdx)
+            l_classes(lic_classes)
+            declared += k
         layer = p.Layer
-        append({
-            "target": target, "package_id": package_id, "name": p.Name, "version": version,
-            "package_type": package_type, "purl": purl, "path": p.FilePath or None,
-            "layer_diff_id": (layer.DiffID or None) if layer else None,
-            "source_name": p.SrcName or None,
-            "source_version": join_evr(p.SrcVersion, p.SrcRelease, p.SrcEpoch),
-            "license_expression": info.spdx, "license_class": info.license_class, "found_by": cls,
-        })
+        ids(package_id)
+        names(p.Name)
+        versions(version)
+        types(purl_type(purl) or rtype or None)
+        purls(purl)
+        paths(p.FilePath or None)
+        layers((layer.DiffID or None) if layer else None)
+        src_names(p.SrcName or None)
+        src_versions(join_evr(p.SrcVersion, p.SrcRelease, p.SrcEpoch))
+        exprs(info.spdx)
+        classes(info.license_class)
+    rows["target"].extend([target] * len(pkgs))
+    rows["found_by"].extend([cls] * len(pkgs))
+    licenses["license_source"].extend(["declared"] * declared)
 
 
 _Cvss = tuple[float | None, str | None, str | None, str | None]
@@ -201,17 +234,19 @@ def misconfiguration_rows(items: list[m.Misconfiguration], target: str | None,
         })
 
 
-def scanner_license_rows(found: list[m.License], packages: list[Row],
-                          rows: list[Row]) -> None:
+def scanner_license_rows(found: list[m.License], packages: Columns,
+                         rows: list[Row]) -> None:
     """Add one `scanner` licence row per licence-scanner finding.
 
     A finding names its package only by `PkgName`; when exactly one package of the document has
-    that name, its `package_id` and version are filled in so the row joins `packages`.
+    that name, its `package_id` and version are filled in so the row joins `packages` (given as
+    `PACKAGE_COLUMNS`).
     """
     by_name: dict[str, tuple[str, str | None] | None] = {}
-    for p in packages:
-        key = (p["package_id"], p["version"])
-        by_name[p["name"]] = key if by_name.get(p["name"], key) == key else None
+    for name, package_id, version in zip(packages["name"], packages["package_id"],
+                                         packages["version"], strict=True):
+        key = (package_id, version)
+        by_name[name] = key if by_name.get(name, key) == key else None
     for lic in found:
         name = lic.PkgName or None
         pkg = by_name.get(name) if name else None

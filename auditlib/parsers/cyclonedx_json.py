@@ -18,21 +18,24 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from functools import lru_cache
 
 import msgspec
 
 from auditlib.identity import is_digest
 from auditlib.normalize.cvss import CvssScore, best_cvss, cvss_version
-from auditlib.normalize.licenses import classify_license
+from auditlib.normalize.licenses import LicenseInfo, classify_license
 from auditlib.normalize.pkg_versions import distro_version, distro_versions, join_evr
 from auditlib.normalize.severity import normalize_severity, severity_from_score
 from auditlib.parsers import _cyclonedx_model as m
 from auditlib.parsers._edges import DEPENDS_ON, Edges
 from auditlib.parsers._vuln_refs import VulnRefs
 from auditlib.parsers.interface import Document, Parser
-from auditlib.rows import Output, Row
+from auditlib.rows import Columns, Output, Row
 
 _TRIVY = "aquasecurity:trivy:"
+_CLASS = _TRIVY + "Class"
+"""The property of a Trivy result component (it holds packages, it is none)."""
 _CVSS_METHODS = {"cvssv2": "2.0", "cvssv3": "3.0", "cvssv31": "3.1", "cvssv4": "4.0"}
 _TARGET_TYPES = {"container": "container_image", "file": "filesystem", "application": "repository",
                  "library": "repository", "framework": "repository"}
@@ -107,6 +110,7 @@ class CycloneDxJsonParser(Parser):
                     ) -> list[tuple[m.Component, str]]:
         """Add a row per package at every depth; return the holders (OS, container, result)."""
         holders: list[tuple[m.Component, str]] = []
+        licence_cols: Columns = {c: [] for c in _LICENCE_COLUMNS}
         seen: set[str] = set()
         queue: deque[tuple[msgspec.Raw | None, str]] = deque([(raw, "$.components")])
         while queue:
@@ -115,11 +119,12 @@ class CycloneDxJsonParser(Parser):
                 where = f"{locator}[{pos}]"
                 if c.components is not m.NO_COMPONENTS:
                     queue.append((c.components, f"{where}.components"))
-                p = m.props(c.properties)
-                row = _package_row(c, p, where)
+                licences = _licences(tuple(c.licenses)) if c.licenses else _NO_LICENCES
+                row = _package_row(c, m.first_props(c.properties), where, licences[0])
                 if c.bom_ref:
                     index.setdefault(c.bom_ref, row)
-                if c.type in _HOLDERS or _TRIVY + "Class" in p:
+                if c.type in _HOLDERS or any(q.name == _CLASS and q.value is not None
+                                             for q in c.properties or ()):
                     holders.append((c, _holder_target(c, out)))
                     continue
                 if row["package_id"] in seen:
@@ -127,7 +132,8 @@ class CycloneDxJsonParser(Parser):
                     row["package_id"] = f"{row['package_id']}#{where[2:]}"
                 seen.add(row["package_id"])
                 out.add("packages", row)
-                _license_rows(c, row, out)
+                _license_rows(licences, row, licence_cols)
+        out.add_columns("package_licenses", licence_cols)
         return holders
 
     def _vulnerabilities(self, raw: msgspec.Raw | None, index: dict[str, Row], out: Output) -> None:
@@ -183,46 +189,77 @@ def _scan_info(doc: Document, meta: m.Metadata, out: Output) -> None:
         scan.image = m.image_of(subject)
 
 
-def _package_row(c: m.Component, p: dict[str, list[str]], where: str) -> Row:
-    """Return the `packages` row of component `c` (with `p` its properties) found at `where`."""
+_Licences = tuple[LicenseInfo, tuple[str, ...], tuple[str, ...], tuple[str | None, ...],
+                  tuple[str, ...]]
+"""A component's licences: the classified AND, then each distinct text's columns (text, source,
+SPDX expression, class)."""
+
+_LICENCE_COLUMNS = ("package_id", "package_name", "package_version", "license", "license_source",
+                    "license_spdx", "license_class", "severity")
+
+
+@lru_cache(maxsize=65536)
+def _licences(entries: tuple[m.LicenseChoice, ...]) -> _Licences:
+    """Return a component's licences classified: the AND of its declared ones (else of its
+    concluded ones), and each distinct text with its source (`declared`, `concluded`), SPDX
+    expression and class, as columns.
+
+    Cached by the (frozen, hashable) entries: an SBOM fleet repeats a few hundred licence lists
+    over all its packages.
+    """
+    declared, concluded = m.license_texts(entries)
+    expression = " AND ".join(f"({t})" if " " in t else t for t in declared or concluded)
+    info = classify_license(expression or None)  # no licence at all: class `unknown`
+    each = [(text, source, classify_license(text))
+            for texts, source in ((declared, "declared"), (concluded, "concluded"))
+            for text in texts]
+    return (info, tuple(t for t, _, _ in each), tuple(s for _, s, _ in each),
+            tuple(i.spdx for _, _, i in each), tuple(i.license_class for _, _, i in each))
+
+
+_NO_LICENCES = _licences(())
+
+
+def _package_row(c: m.Component, firsts: dict[str, str], where: str, info: LicenseInfo) -> Row:
+    """Return the `packages` row of component `c` (with `firsts` its properties' first values,
+    `m.first_props`, and `info` its licences classified) found at `where`."""
     purl = m.purl_of(c.purl)
     name = m.package_name(c.group, c.name, purl)
     # Not every tool writes a bom-ref (required only from 1.4 on, and only when referenced).
     package_id = c.bom_ref or f"{c.purl or name + '@' + (c.version or '')}#{where[2:]}"
-    declared, concluded = m.license_texts(c)
-    expression = " AND ".join(f"({t})" if " " in t else t for t in declared or concluded)
-    info = classify_license(expression or None)  # no licence at all: class `unknown`
-    ptype = purl.type if purl else m.first_prop(p, "syft:package:type") or c.type
+    prop = firsts.get
+    ptype = purl.type if purl else prop("syft:package:type") or c.type
     return {
         "package_id": package_id, "name": name,
         # Trivy 0.48 wrote a deb's version without its epoch, kept in the purl (`epoch=1`).
         "version": distro_version(c.version, ptype, c.purl),
         "package_type": ptype,
         "purl": c.purl,
-        "path": m.first_prop(p, _TRIVY + "FilePath", "syft:location:0:path", "SrcFile"),
+        "path": prop(_TRIVY + "FilePath") or prop("syft:location:0:path") or prop("SrcFile"),
         # Syft's layerID is the layer's diff id, as Trivy's LayerDiffID is.
-        "layer_diff_id": m.first_prop(p, _TRIVY + "LayerDiffID", "syft:location:0:layerID"),
-        "source_name": m.first_prop(p, _TRIVY + "SrcName"),
-        "source_version": join_evr(m.first_prop(p, _TRIVY + "SrcVersion"),
-                                   m.first_prop(p, _TRIVY + "SrcRelease"),
-                                   m.first_prop(p, _TRIVY + "SrcEpoch")),
+        "layer_diff_id": prop(_TRIVY + "LayerDiffID") or prop("syft:location:0:layerID"),
+        "source_name": prop(_TRIVY + "SrcName"),
+        "source_version": join_evr(prop(_TRIVY + "SrcVersion"), prop(_TRIVY + "SrcRelease"),
+                                   prop(_TRIVY + "SrcEpoch")),
         "license_expression": info.spdx, "license_class": info.license_class,
-        "found_by": m.first_prop(p, _TRIVY + "PkgType", "syft:package:foundBy"),
+        "found_by": prop(_TRIVY + "PkgType") or prop("syft:package:foundBy"),
         "target": None,
     }
 
 
-def _license_rows(c: m.Component, pkg: Row, out: Output) -> None:
-    """Add a `package_licenses` row per distinct licence text of package `pkg`."""
-    declared, concluded = m.license_texts(c)
-    for texts, source in ((declared, "declared"), (concluded, "concluded")):
-        for text in texts:
-            info = classify_license(text)
-            out.add("package_licenses", {
-                "package_id": pkg["package_id"], "package_name": pkg["name"],
-                "package_version": pkg["version"], "license": text, "license_spdx": info.spdx,
-                "license_class": info.license_class, "license_source": source,
-                "severity": "unknown"})
+def _license_rows(licences: _Licences, pkg: Row, cols: Columns) -> None:
+    """Add to `cols` (`_LICENCE_COLUMNS`) a `package_licenses` row per distinct licence text of
+    package `pkg`."""
+    k = len(licences[1])
+    if not k:
+        return
+    for name, key in (("package_id", "package_id"), ("package_name", "name"),
+                      ("package_version", "version")):
+        cols[name].extend([pkg[key]] * k)
+    for name, values in zip(("license", "license_source", "license_spdx", "license_class"),
+                            licences[1:], strict=True):
+        cols[name].extend(values)
+    cols["severity"].extend(["unknown"] * k)
 
 
 def _holder_target(c: m.Component, out: Output) -> str:

@@ -260,20 +260,21 @@ def _read_results(results: list[m.Result], locator: str, out: Output) -> None:
         locator: JSON path of the results array, for warnings.
         out: where rows and warnings go.
     """
-    packages: list[Row] = []
-    licenses: list[Row] = []
+    packages = build.columns(build.PACKAGE_COLUMNS)
+    licenses = build.columns(build.LICENCE_COLUMNS)
+    scanner_licenses: list[Row] = []
     vulns: list[Row] = []
     misconfigs: list[Row] = []
     secrets: list[Row] = []
     found: list[m.License] = []
-    linked: list[tuple[list[m.Package], list[Row]]] = []
+    linked: list[tuple[list[m.Package], list[str]]] = []
     refs = VulnRefs()
     for ri, r in enumerate(results):
         target = r.Target or None
         if r.Packages:
-            start = len(packages)
+            start = len(packages["package_id"])
             build.package_rows(r.Packages, target, r.Class, r.Type, packages, licenses)
-            linked.append((r.Packages, packages[start:]))
+            linked.append((r.Packages, packages["package_id"][start:]))
         if r.Vulnerabilities:
             build.vulnerability_rows(r.Vulnerabilities, target, r.Type, vulns, out,
                                 f"{locator}[{ri}].Vulnerabilities")
@@ -291,9 +292,13 @@ def _read_results(results: list[m.Result], locator: str, out: Output) -> None:
         if r.Licenses and r.Class in _LICENSE_CLASSES:
             found.extend(r.Licenses)
     if found:
-        build.scanner_license_rows(found, packages, licenses)
-    for table, rows in (("packages", packages), ("package_licenses", licenses),
-                        ("vulnerabilities", vulns), ("misconfigurations", misconfigs),
+        build.scanner_license_rows(found, packages, scanner_licenses)
+    out.add_columns("packages", packages)
+    out.add_columns("package_licenses", licenses)
+    # After the declared licences, given as columns (the loader adds a table's rows first).
+    if scanner_licenses:
+        out.add_columns("package_licenses", _as_columns(scanner_licenses))
+    for table, rows in (("vulnerabilities", vulns), ("misconfigurations", misconfigs),
                         ("secrets", secrets)):
         if rows:
             out.extend(table, rows)
@@ -301,3 +306,6 @@ def _read_results(results: list[m.Result], locator: str, out: Output) -> None:
     refs.write(out, locator)
 
 
+def _as_columns(rows: list[Row]) -> dict[str, list[object]]:
+    """Return rows that all have the same keys as columns."""
+    return {k: [r[k] for r in rows] for k in rows[0]}
