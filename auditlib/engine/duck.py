@@ -1,0 +1,84 @@
+"""DuckDB, embedded: the default engine. It reads the store's Parquet files where they are, out
+of core (no server, no copy into memory), and pandas frames in place."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from auditlib.engine.errors import EngineError
+from auditlib.engine.tables import (
+    BIG_TABLES,
+    SCAN_IMAGES_VIEW,
+    SNAPSHOT_COLUMN,
+    STATE_VIEW,
+    FrameTables,
+    Tables,
+    current_view_sql,
+    empty_view_sql,
+)
+
+
+def _quote(path: str) -> str:
+    return "'" + path.replace("'", "''") + "'"
+
+
+class DuckDBEngine:
+    """The aggregates on an embedded DuckDB connection over `tables` (`auditlib.engine`)."""
+
+    name = "duckdb"
+
+    def __init__(self, tables: Tables) -> None:
+        """Open an in-memory DuckDB connection with one view per big table.
+
+        Raises:
+            EngineError: if a table's files cannot be read.
+        """
+        self.con = duckdb.connect(":memory:")
+        try:
+            if isinstance(tables, FrameTables):
+                for t, df in tables.frames.items():
+                    self.con.register(t, df)
+                return
+            self.con.register(STATE_VIEW, tables.state)
+            self.con.register(SCAN_IMAGES_VIEW, tables.scan_images)
+            for t in BIG_TABLES:
+                files = [str(f) for f in tables.files[t]]
+                if not files:
+                    self.con.execute(empty_view_sql(t))
+                    continue
+                raw = f"{t}__files"
+                listed = ", ".join(_quote(f) for f in files)
+                self.con.execute(
+                    f"CREATE OR REPLACE TEMPORARY VIEW {raw} AS SELECT *, "
+                    f"split_part(filename, '/', -2) AS {SNAPSHOT_COLUMN} FROM read_parquet("
+                    f"[{listed}], filename = true, union_by_name = true)")
+                cols = list(self.con.sql(f"SELECT * FROM {raw} LIMIT 0").columns)
+                self.con.execute(current_view_sql(t, raw, cols))
+        except duckdb.Error as e:
+            raise EngineError(f"duckdb: cannot read the store {tables.store}: {e}") from e
+
+    def sql(self, query: str) -> pd.DataFrame:
+        """Return the result of `query` as a DataFrame.
+
+        Raises:
+            EngineError: if the query fails.
+        """
+        try:
+            return self.con.sql(query).df()
+        except duckdb.Error as e:
+            raise EngineError(f"duckdb: {e}") from e
+
+    def relation(self, table: str) -> duckdb.DuckDBPyRelation:
+        """Return a big table as a lazy DuckDB relation (nothing is read until it is asked for).
+
+        Raises:
+            KeyError: if `table` is not one of the big tables.
+        """
+        if table not in BIG_TABLES:
+            raise KeyError(f"{table}: not a big table; they are {', '.join(BIG_TABLES)}")
+        return self.con.table(table)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.con.close()

@@ -1,0 +1,135 @@
+"""Apache Spark: the same aggregates on a cluster (`--engine spark --spark-master URL`), for
+stores beyond one machine. Needs `pip install 'auditlib[spark]'` and Java 17; the store must be
+where every worker reads it at the same path (a shared filesystem, or a URL Spark reads)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Any
+
+import pandas as pd
+
+from auditlib.engine.errors import EngineError
+from auditlib.engine.tables import (
+    BIG_TABLES,
+    SCAN_IMAGES_VIEW,
+    SNAPSHOT_COLUMN,
+    STATE_VIEW,
+    FrameTables,
+    Tables,
+    current_view_sql,
+    empty_view_sql,
+)
+
+CONF = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.ui.enabled": "false",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    # pandas writes nanosecond timestamps; Spark reads them as numbers (no aggregate uses them).
+    "spark.sql.legacy.parquet.nanosAsLong": "true",
+    "spark.sql.shuffle.partitions": "8",
+}
+"""The session settings auditlib sets."""
+
+
+def java_available() -> bool:
+    """Return whether a Java runtime is there for Spark (`JAVA_HOME`, else `java` on PATH)."""
+    home = os.environ.get("JAVA_HOME")
+    if home and os.path.exists(os.path.join(home, "bin", "java")):
+        return True
+    return shutil.which("java") is not None
+
+
+def _strings(df: pd.DataFrame) -> list[tuple[Any, ...]]:
+    return [tuple(None if pd.isna(v) else str(v) for v in row)
+            for row in df.itertuples(index=False)]
+
+
+class SparkEngine:
+    """The aggregates on a Spark session over `tables` (`auditlib.engine`)."""
+
+    name = "spark"
+
+    def __init__(self, tables: Tables, *, master: str = "local[*]") -> None:
+        """Start (or join) a Spark session on `master` with one view per big table.
+
+        Raises:
+            EngineError: if pyspark or Java is missing, the master cannot be reached, or the
+                tables are frames in memory (Spark reads a store's files).
+        """
+        if isinstance(tables, FrameTables):
+            raise EngineError("spark: reads a store's Parquet files; tables in memory use duckdb")
+        if not java_available():
+            raise EngineError("spark: no Java runtime (set JAVA_HOME or install "
+                              "openjdk-17-jre-headless)")
+        try:
+            from pyspark.sql import SparkSession  # noqa: PLC0415 (an optional extra)
+            from pyspark.sql import functions as F  # noqa: N812, PLC0415
+        except ImportError as e:
+            raise EngineError("spark: pyspark is not installed: pip install 'auditlib[spark]'"
+                              ) from e
+        self.master = master
+        try:
+            builder = SparkSession.builder.master(master).appName("auditlib")
+            for k, v in CONF.items():
+                builder = builder.config(k, v)
+            self.spark = builder.getOrCreate()
+            self.spark.createDataFrame(_strings(tables.state), "source string, snapshot_id string"
+                                       ).createOrReplaceTempView(STATE_VIEW)
+            self.spark.createDataFrame(_strings(tables.scan_images),
+                                       "scan_id string, image_id string"
+                                       ).createOrReplaceTempView(SCAN_IMAGES_VIEW)
+            for t in BIG_TABLES:
+                files = [str(f) for f in tables.files[t]]
+                if not files:
+                    self.spark.sql(empty_view_sql(t))
+                    continue
+                raw = f"{t}__files"
+                df = self.spark.read.option("mergeSchema", "true").parquet(*files)
+                path = F.col("_metadata.file_path")
+                df = df.withColumn(SNAPSHOT_COLUMN, F.element_at(F.split(path, "/"), -2))
+                df.createOrReplaceTempView(raw)
+                self.spark.sql(current_view_sql(t, raw, [c for c in df.columns]))
+        except EngineError:
+            raise
+        except Exception as e:  # py4j and Spark raise many kinds; each is said with its cause
+            raise EngineError(f"spark ({master}): cannot read the store {tables.store}: "
+                              f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from e
+
+    def sql(self, query: str) -> pd.DataFrame:
+        """Return the result of `query` as a DataFrame.
+
+        Raises:
+            EngineError: if the query fails.
+        """
+        try:
+            out: pd.DataFrame = self.spark.sql(query).toPandas()
+        except Exception as e:  # as in __init__
+            raise EngineError(f"spark ({self.master}): {str(e).splitlines()[0]}") from e
+        return out
+
+    def relation(self, table: str) -> Any:
+        """Return a big table as a (lazy) Spark DataFrame.
+
+        Raises:
+            KeyError: if `table` is not one of the big tables.
+        """
+        if table not in BIG_TABLES:
+            raise KeyError(f"{table}: not a big table; they are {', '.join(BIG_TABLES)}")
+        return self.spark.table(table)
+
+    def close(self) -> None:
+        """Leave the session up: it is shared by the process (`SparkSession.getOrCreate`); the
+        caller who started the cluster stops it (`stop_spark`)."""
+
+
+def stop_spark() -> None:
+    """Stop the process's Spark session, if any."""
+    try:
+        from pyspark.sql import SparkSession  # noqa: PLC0415 (an optional extra)
+    except ImportError:
+        return
+    s = SparkSession.getActiveSession()
+    if s is not None:
+        s.stop()
