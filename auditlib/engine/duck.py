@@ -28,14 +28,21 @@ class DuckDBEngine:
 
     name = "duckdb"
 
-    def __init__(self, tables: Tables) -> None:
+    def __init__(self, tables: Tables, *, memory_limit: str | None = None) -> None:
         """Open an in-memory DuckDB connection with one view per big table.
+
+        Args:
+            tables: what it reads.
+            memory_limit: DuckDB's `memory_limit` (`3GB`): above it, it spills to disk (default
+                DuckDB's, 80% of the machine's memory).
 
         Raises:
             EngineError: if a table's files cannot be read.
         """
         self.con = duckdb.connect(":memory:")
         try:
+            if memory_limit is not None:
+                self.con.execute("SET memory_limit = ?", [memory_limit])
             if isinstance(tables, FrameTables):
                 for t, df in tables.frames.items():
                     self.con.register(t, df)

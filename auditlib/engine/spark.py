@@ -9,6 +9,7 @@ import shutil
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from auditlib.engine.errors import EngineError
 from auditlib.engine.tables import (
@@ -28,7 +29,7 @@ CONF = {
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     # pandas writes nanosecond timestamps; Spark reads them as numbers (no aggregate uses them).
     "spark.sql.legacy.parquet.nanosAsLong": "true",
-    "spark.sql.shuffle.partitions": "8",
+    "spark.sql.shuffle.partitions": "4",
 }
 """The session settings auditlib sets."""
 
@@ -39,6 +40,19 @@ def java_available() -> bool:
     if home and os.path.exists(os.path.join(home, "bin", "java")):
         return True
     return shutil.which("java") is not None
+
+
+def same_schema(files: list[str]) -> list[list[str]]:
+    """Return `files` grouped by their Parquet schema (read from the footers), in order: files
+    written by different auditlib versions may have different columns.
+
+    Raises:
+        OSError: if a footer cannot be read.
+    """
+    groups: dict[str, list[str]] = {}
+    for f in files:
+        groups.setdefault(pq.read_schema(f).to_string(show_schema_metadata=False), []).append(f)
+    return list(groups.values())
 
 
 def _strings(df: pd.DataFrame) -> list[tuple[Any, ...]]:
@@ -86,9 +100,13 @@ class SparkEngine:
                     self.spark.sql(empty_view_sql(t))
                     continue
                 raw = f"{t}__files"
-                df = self.spark.read.option("mergeSchema", "true").parquet(*files)
-                path = F.col("_metadata.file_path")
-                df = df.withColumn(SNAPSHOT_COLUMN, F.element_at(F.split(path, "/"), -2))
+                df = None
+                for group in same_schema(files):  # one read per schema: no schema-merging job
+                    part = self.spark.read.parquet(*group)
+                    part = part.withColumn(SNAPSHOT_COLUMN, F.element_at(
+                        F.split(F.col("_metadata.file_path"), "/"), -2))
+                    df = part if df is None else df.unionByName(part, allowMissingColumns=True)
+                assert df is not None
                 df.createOrReplaceTempView(raw)
                 self.spark.sql(current_view_sql(t, raw, [c for c in df.columns]))
         except EngineError:
