@@ -55,7 +55,8 @@ WITH licensed AS (
   SELECT DISTINCT CAST(image_id AS STRING) AS image_id, CAST(name AS STRING) AS package_name,
          CAST(version AS STRING) AS package_version
   FROM packages
-  WHERE image_id IS NOT NULL AND (license_class IS NULL OR CAST(license_class AS STRING) = 'unknown')
+  WHERE image_id IS NOT NULL
+    AND (license_class IS NULL OR CAST(license_class AS STRING) = 'unknown')
 ), unlicensed AS (
   SELECT b.image_id, b.package_name, b.package_version, CAST(NULL AS STRING) AS license_class
   FROM bare b LEFT JOIN (SELECT DISTINCT image_id, package_name, package_version FROM licensed) l

@@ -39,7 +39,7 @@ class DuckDBEngine:
         Raises:
             EngineError: if a table's files cannot be read.
         """
-        self.con = duckdb.connect(":memory:")
+        self.con = duckdb.connect(":memory:", config={"enable_progress_bar": False})
         try:
             if memory_limit is not None:
                 self.con.execute("SET memory_limit = ?", [memory_limit])
@@ -63,7 +63,9 @@ class DuckDBEngine:
                 cols = list(self.con.sql(f"SELECT * FROM {raw} LIMIT 0").columns)
                 self.con.execute(current_view_sql(t, raw, cols))
         except duckdb.Error as e:
-            raise EngineError(f"duckdb: cannot read the store {tables.store}: {e}") from e
+            where = "tables in memory" if isinstance(tables, FrameTables) else (
+                f"the store {tables.store}")
+            raise EngineError(f"duckdb: cannot read {where}: {e}") from e
 
     def sql(self, query: str) -> pd.DataFrame:
         """Return the result of `query` as a DataFrame.
@@ -72,9 +74,10 @@ class DuckDBEngine:
             EngineError: if the query fails.
         """
         try:
-            return self.con.sql(query).df()
+            out: pd.DataFrame = self.con.sql(query).df()
         except duckdb.Error as e:
             raise EngineError(f"duckdb: {e}") from e
+        return out
 
     def relation(self, table: str) -> duckdb.DuckDBPyRelation:
         """Return a big table as a lazy DuckDB relation (nothing is read until it is asked for).

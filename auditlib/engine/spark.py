@@ -108,7 +108,7 @@ class SparkEngine:
                     df = part if df is None else df.unionByName(part, allowMissingColumns=True)
                 assert df is not None
                 df.createOrReplaceTempView(raw)
-                self.spark.sql(current_view_sql(t, raw, [c for c in df.columns]))
+                self.spark.sql(current_view_sql(t, raw, list(df.columns)))
         except EngineError:
             raise
         except Exception as e:  # py4j and Spark raise many kinds; each is said with its cause

@@ -13,7 +13,6 @@ import plotly.graph_objects as go
 
 from auditlib.fleet.findings import SEVERITY_RANK, SLA_STATES
 from auditlib.fleet.names import short_id
-from auditlib.normalize.licenses import LICENSE_CLASSES
 from auditlib.normalize.severity import SEVERITIES
 from auditlib.policy import Evaluation
 from auditlib.policy.evaluate import GRADE_NAMES, UNGRADED

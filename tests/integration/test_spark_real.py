@@ -7,7 +7,6 @@ from __future__ import annotations
 import importlib.util
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -42,7 +41,7 @@ def spark_master(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def test_spark_equals_duckdb_row_for_row(spark_master: str,
                                          tmp_path_factory: pytest.TempPathFactory) -> None:
-    store = two_snapshot_store(tmp_path_factory.mktemp("spark-store"))
+    store = two_snapshot_store(tmp_path_factory.mktemp("spark-store"), images=8)
     tables = StoreTables.of(store, read_current(store).scans)
     duck = open_engine("duckdb", tables)
     spark = open_engine("spark", tables, spark_master=spark_master)

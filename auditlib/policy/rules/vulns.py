@@ -15,7 +15,6 @@ import pandas as pd
 from auditlib.fleet.coverage import vulnerability_scanned
 from auditlib.fleet.findings import (
     CLOCKS,
-    FINDING_KEY,
     SEVERITY_RANK,
     SLA_DAYS,
     WARN_RATIO,

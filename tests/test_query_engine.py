@@ -1,4 +1,4 @@
-"""The engine (`auditlib.engine`): the aggregates over a store's Parquet files equal the same
+"""The query engine (`auditlib.engine`): the aggregates over a store's Parquet files equal the same
 aggregates over its current state in memory, and what pandas computed before them; the
 assessment reads them; bad engine choices are clear errors."""
 
