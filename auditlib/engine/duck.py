@@ -39,7 +39,8 @@ class DuckDBEngine:
         Raises:
             EngineError: if a table's files cannot be read.
         """
-        self.con = duckdb.connect(":memory:", config={"enable_progress_bar": False})
+        self.con = duckdb.connect(":memory:")
+        self.con.execute("SET enable_progress_bar = false")
         try:
             if memory_limit is not None:
                 self.con.execute("SET memory_limit = ?", [memory_limit])
