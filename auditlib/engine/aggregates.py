@@ -14,31 +14,30 @@ import pandas as pd
 from auditlib.engine.base import Engine
 from auditlib.normalize.licenses import LICENSE_CLASSES
 
-VULNERABILITY_COUNTS = """
-SELECT v.image_id, v.vulnerability_rows, f.findings
-FROM (SELECT image_id, COUNT(*) AS vulnerability_rows
-      FROM vulnerabilities WHERE image_id IS NOT NULL GROUP BY image_id) v
-JOIN (SELECT image_id, COUNT(*) AS findings
-      FROM (SELECT DISTINCT image_id, vuln_id, pkg_name, pkg_version
-            FROM vulnerabilities WHERE image_id IS NOT NULL) d
-      GROUP BY image_id) f
-  ON v.image_id = f.image_id
-ORDER BY v.image_id
+
+def _rows_and_distinct(table: str, key: list[str], rows: str, distinct: str) -> str:
+    """Return the SQL of, per image with rows in `table`: its rows (`rows`) and its distinct
+    `key` values (`distinct`)."""
+    return f"""
+SELECT r.image_id, r.{rows}, d.{distinct}
+FROM (SELECT image_id, COUNT(*) AS {rows}
+      FROM {table} WHERE image_id IS NOT NULL GROUP BY image_id) r
+JOIN (SELECT image_id, COUNT(*) AS {distinct}
+      FROM (SELECT DISTINCT image_id, {', '.join(key)}
+            FROM {table} WHERE image_id IS NOT NULL) k
+      GROUP BY image_id) d
+  ON r.image_id = d.image_id
+ORDER BY r.image_id
 """
+
+
+VULNERABILITY_COUNTS = _rows_and_distinct(
+    "vulnerabilities", ["vuln_id", "pkg_name", "pkg_version"], "vulnerability_rows", "findings")
 """Per image with vulnerability rows: vulnerability_rows (as the documents list them) and
 findings (distinct vulnerability, package and version: `fleet.findings.FINDING_KEY`)."""
 
-PACKAGE_COUNTS = """
-SELECT p.image_id, p.package_rows, d.packages
-FROM (SELECT image_id, COUNT(*) AS package_rows
-      FROM packages WHERE image_id IS NOT NULL GROUP BY image_id) p
-JOIN (SELECT image_id, COUNT(*) AS packages
-      FROM (SELECT DISTINCT image_id, name, version, package_type
-            FROM packages WHERE image_id IS NOT NULL) k
-      GROUP BY image_id) d
-  ON p.image_id = d.image_id
-ORDER BY p.image_id
-"""
+PACKAGE_COUNTS = _rows_and_distinct(
+    "packages", ["name", "version", "package_type"], "package_rows", "packages")
 """Per image with package rows: package_rows (as the documents list them) and packages
 (distinct name, version and type: what the `minimal-image` rule counts)."""
 
