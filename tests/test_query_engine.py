@@ -21,7 +21,7 @@ from tests.engine_store import NOW, two_snapshot_store
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return two_snapshot_store(tmp_path_factory.mktemp("engine"))
+    return two_snapshot_store(tmp_path_factory.mktemp("engine"), images=8)
 
 
 def test_store_files_give_the_current_state(store: Path) -> None:
@@ -61,6 +61,7 @@ def test_aggregates_equal_what_pandas_computed(store: Path) -> None:
     assert classes["packages"].sum() > 0
 
 
+@pytest.mark.slow  # two whole assessments
 def test_assessment_reads_the_store_through_the_engine(store: Path) -> None:
     a = assess(store, as_of=NOW)
     assert a.view.engine is not None and a.view.engine.name == "duckdb"

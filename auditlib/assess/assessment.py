@@ -323,6 +323,9 @@ def assess(
         EngineError: if the engine cannot start or read the store, or is Spark with an image
             filter (a filtered fleet's aggregates run on DuckDB over its frames).
     """
+    if image_filter is not None and engine != "duckdb":
+        raise EngineError(f"{engine}: an image filter is applied to the tables in memory, which "
+                          "only duckdb reads; leave out the filter or use duckdb")
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
     scan = usable_snapshots(store)
     data = read_current(store)
@@ -330,9 +333,6 @@ def assess(
     eng = None
     if image_filter is None:
         eng = open_engine(engine, StoreTables.of(store, data.scans), spark_master=spark_master)
-    elif engine != "duckdb":
-        raise EngineError(f"{engine}: an image filter is applied to the tables in memory, which "
-                          "only duckdb reads; leave out --image or use --engine duckdb")
     a = assess_data(data, as_of=as_of, policy=pol, image_filter=image_filter,
                     first_seen_fixed=seen, eol_table=eol_table, engine=eng)
     a.store = Path(store)
