@@ -40,7 +40,10 @@ class DuckDBEngine:
             EngineError: if a table's files cannot be read.
         """
         self.con = duckdb.connect(":memory:")
-        self.con.execute("SET enable_progress_bar = false")
+        try:  # no bar drawn into a command's or a report's output
+            self.con.execute("SET enable_progress_bar = false")
+        except duckdb.Error:  # in Jupyter without ipywidgets DuckDB refuses any change to it
+            pass
         try:
             if memory_limit is not None:
                 self.con.execute("SET memory_limit = ?", [memory_limit])
