@@ -30,6 +30,10 @@ CONF = {
     # pandas writes nanosecond timestamps; Spark reads them as numbers (no aggregate uses them).
     "spark.sql.legacy.parquet.nanosAsLong": "true",
     "spark.sql.shuffle.partitions": "4",
+    # Only the small state frames are broadcast (hinted in the views): Spark's size estimates of
+    # the aggregates' sides are not to be trusted with a copy of them in every task's memory.
+    "spark.sql.autoBroadcastJoinThreshold": "-1",
+    "spark.driver.memory": "2g",  # local[*] runs the tasks in the driver
 }
 """The session settings auditlib sets."""
 

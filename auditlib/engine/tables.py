@@ -131,7 +131,9 @@ def current_view_sql(table: str, raw: str, columns: list[str]) -> str:
         else:
             cols.append(f"CAST(NULL AS STRING) AS {c}")
     return (
-        f"CREATE OR REPLACE TEMPORARY VIEW {table} AS SELECT {', '.join(cols)} "
+        # The hint (a comment to DuckDB) has Spark send the two small frames to every task.
+        f"CREATE OR REPLACE TEMPORARY VIEW {table} AS SELECT /*+ BROADCAST(s), BROADCAST(m) */ "
+        f"{', '.join(cols)} "
         f"FROM {raw} r JOIN {STATE_VIEW} s "
         f"ON r.source = s.source AND r.{SNAPSHOT_COLUMN} = s.snapshot_id "
         f"LEFT JOIN {SCAN_IMAGES_VIEW} m ON r.scan_id = m.scan_id"
