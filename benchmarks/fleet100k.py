@@ -7,7 +7,7 @@ staleness, both reports) at the largest size they run at.
 
 The synthetic store is written straight to Parquet: the demo generator (`auditlib.demo`) makes a
 base fleet of `--base-images` images (Trivy reports and Syft SBOMs, about 300 vulnerabilities and
-400 packages each, synthetic and marked so), ingested once into `benchmarks/.fleet100k-base`;
+400 packages each, synthetic and marked so), ingested once into `benchmarks/.fleet-100k-base-<N>`;
 DuckDB then writes N images' rows by copying the base's rows with new image ids, scan ids and
 sources (an md5 of the old ones and the copy number), into ten snapshot folders, so the current
 state is a join across files as in a real store (`auditlib.engine.tables`). 100,000 images are
@@ -56,7 +56,7 @@ def base_store(images: int) -> Path:
     from auditlib.ingest.steps import ingest_paths
     from auditlib.store import list_snapshots
 
-    root = REPO / "benchmarks" / f".fleet100k-base-{images}"
+    root = REPO / "benchmarks" / f".fleet-100k-base-{images}"
     store = root / "store"
     if not list_snapshots(store):
         t0 = time.perf_counter()
@@ -76,7 +76,7 @@ def tiled(images: int, base_images: int) -> Path:
     from auditlib.engine.tables import scan_images
     from auditlib.store import read_current
 
-    out = REPO / "benchmarks" / f".fleet100k-{images}"
+    out = REPO / "benchmarks" / f".fleet-100k-{images}"
     if (out / ".complete").exists():
         return out
     store = base_store(base_images)
