@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
 from auditlib.assess import assess, assess_data
+from auditlib.cli.main import main
 from auditlib.engine import EngineError, FrameTables, StoreTables, open_engine
 from auditlib.engine.aggregates import AGGREGATES
 from auditlib.history import first_seen_fixed
@@ -84,3 +86,12 @@ def test_bad_engine_choices_are_clear_errors(store: Path) -> None:
         open_engine("spark", FrameTables(data))
     with pytest.raises(EngineError, match="an image filter"):
         assess(store, as_of=NOW, engine="spark", image_filter="*")
+
+
+def test_the_commands_choose_the_query_engine(tmp_path: Path) -> None:
+    for command in ("check", "staleness"):
+        r = CliRunner().invoke(main, [command, "--store", str(tmp_path),
+                                      "--query-engine", "presto"])
+        assert r.exit_code == 2 and "'presto' is not one of 'duckdb', 'spark'" in r.output, r.output
+        shown = CliRunner().invoke(main, [command, "--help"]).output
+        assert "--query-engine [duckdb|spark]" in shown and "--spark-master URL" in shown
