@@ -7,16 +7,7 @@ import duckdb
 import pandas as pd
 
 from auditlib.engine.errors import EngineError
-from auditlib.engine.tables import (
-    BIG_TABLES,
-    SCAN_IMAGES_VIEW,
-    SNAPSHOT_COLUMN,
-    STATE_VIEW,
-    FrameTables,
-    Tables,
-    current_view_sql,
-    empty_view_sql,
-)
+from auditlib.engine.tables import SNAPSHOT_COLUMN, FrameTables, Tables, check_big, make_views
 
 
 def _quote(path: str) -> str:
@@ -51,25 +42,19 @@ class DuckDBEngine:
                 for t, df in tables.frames.items():
                     self.con.register(t, df)
                 return
-            self.con.register(STATE_VIEW, tables.state)
-            self.con.register(SCAN_IMAGES_VIEW, tables.scan_images)
-            for t in BIG_TABLES:
-                files = [str(f) for f in tables.files[t]]
-                if not files:
-                    self.con.execute(empty_view_sql(t))
-                    continue
-                raw = f"{t}__files"
-                listed = ", ".join(_quote(f) for f in files)
-                self.con.execute(
-                    f"CREATE OR REPLACE TEMPORARY VIEW {raw} AS SELECT *, "
-                    f"split_part(filename, '/', -2) AS {SNAPSHOT_COLUMN} FROM read_parquet("
-                    f"[{listed}], filename = true, union_by_name = true)")
-                cols = list(self.con.sql(f"SELECT * FROM {raw} LIMIT 0").columns)
-                self.con.execute(current_view_sql(t, raw, cols))
+            make_views(tables, self.con.register, self._load, self.con.execute)
         except duckdb.Error as e:
             where = "tables in memory" if isinstance(tables, FrameTables) else (
                 f"the store {tables.store}")
             raise EngineError(f"duckdb: cannot read {where}: {e}") from e
+
+    def _load(self, view: str, files: list[str]) -> list[str]:
+        listed = ", ".join(_quote(f) for f in files)
+        self.con.execute(
+            f"CREATE OR REPLACE TEMPORARY VIEW {view} AS SELECT *, "
+            f"split_part(filename, '/', -2) AS {SNAPSHOT_COLUMN} FROM read_parquet("
+            f"[{listed}], filename = true, union_by_name = true)")
+        return list(self.con.sql(f"SELECT * FROM {view} LIMIT 0").columns)
 
     def sql(self, query: str) -> pd.DataFrame:
         """Return the result of `query` as a DataFrame.
@@ -89,8 +74,7 @@ class DuckDBEngine:
         Raises:
             KeyError: if `table` is not one of the big tables.
         """
-        if table not in BIG_TABLES:
-            raise KeyError(f"{table}: not a big table; they are {', '.join(BIG_TABLES)}")
+        check_big(table)
         return self.con.table(table)
 
     def close(self) -> None:

@@ -12,16 +12,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from auditlib.engine.errors import EngineError
-from auditlib.engine.tables import (
-    BIG_TABLES,
-    SCAN_IMAGES_VIEW,
-    SNAPSHOT_COLUMN,
-    STATE_VIEW,
-    FrameTables,
-    Tables,
-    current_view_sql,
-    empty_view_sql,
-)
+from auditlib.engine.tables import SNAPSHOT_COLUMN, FrameTables, Tables, check_big, make_views
 
 CONF = {
     "spark.sql.session.timeZone": "UTC",
@@ -93,17 +84,12 @@ class SparkEngine:
             for k, v in CONF.items():
                 builder = builder.config(k, v)
             self.spark = builder.getOrCreate()
-            self.spark.createDataFrame(_strings(tables.state), "source string, snapshot_id string"
-                                       ).createOrReplaceTempView(STATE_VIEW)
-            self.spark.createDataFrame(_strings(tables.scan_images),
-                                       "scan_id string, image_id string"
-                                       ).createOrReplaceTempView(SCAN_IMAGES_VIEW)
-            for t in BIG_TABLES:
-                files = [str(f) for f in tables.files[t]]
-                if not files:
-                    self.spark.sql(empty_view_sql(t))
-                    continue
-                raw = f"{t}__files"
+
+            def register(view: str, df: pd.DataFrame) -> None:
+                schema = ", ".join(f"{c} string" for c in df.columns)
+                self.spark.createDataFrame(_strings(df), schema).createOrReplaceTempView(view)
+
+            def load(view: str, files: list[str]) -> list[str]:
                 df = None
                 for group in same_schema(files):  # one read per schema: no schema-merging job
                     part = self.spark.read.parquet(*group)
@@ -111,8 +97,10 @@ class SparkEngine:
                         F.split(F.col("_metadata.file_path"), "/"), -2))
                     df = part if df is None else df.unionByName(part, allowMissingColumns=True)
                 assert df is not None
-                df.createOrReplaceTempView(raw)
-                self.spark.sql(current_view_sql(t, raw, list(df.columns)))
+                df.createOrReplaceTempView(view)
+                return list(df.columns)
+
+            make_views(tables, register, load, self.spark.sql)
         except EngineError:
             raise
         except Exception as e:  # py4j and Spark raise many kinds; each is said with its cause
@@ -137,8 +125,7 @@ class SparkEngine:
         Raises:
             KeyError: if `table` is not one of the big tables.
         """
-        if table not in BIG_TABLES:
-            raise KeyError(f"{table}: not a big table; they are {', '.join(BIG_TABLES)}")
+        check_big(table)
         return self.spark.table(table)
 
     def close(self) -> None:

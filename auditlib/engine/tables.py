@@ -11,6 +11,7 @@ gets the image id the store's `scans` give it (`auditlib.resolve.resolve_image_i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -145,3 +146,32 @@ def empty_view_sql(table: str) -> str:
     file of it): its declared columns, as text."""
     cols = ", ".join(f"CAST(NULL AS STRING) AS {c}" for c in declared_columns(table))
     return f"CREATE OR REPLACE TEMPORARY VIEW {table} AS SELECT {cols} WHERE 1 = 0"
+
+
+def make_views(tables: StoreTables, register: Callable[[str, pd.DataFrame], object],
+               load: Callable[[str, list[str]], list[str]], execute: Callable[[str], object]
+               ) -> None:
+    """Make, with an engine's own three steps, the view of each big table's current state.
+
+    Args:
+        tables: the store's tables.
+        register: makes a view of a small frame (`STATE_VIEW`, `SCAN_IMAGES_VIEW`).
+        load: (view, files) -> makes the view of the files' rows with `SNAPSHOT_COLUMN` (the
+            folder of each row's file) and returns its columns.
+        execute: runs a statement.
+    """
+    register(STATE_VIEW, tables.state)
+    register(SCAN_IMAGES_VIEW, tables.scan_images)
+    for t in BIG_TABLES:
+        files = [str(f) for f in tables.files[t]]
+        if not files:
+            execute(empty_view_sql(t))
+            continue
+        raw = f"{t}__files"
+        execute(current_view_sql(t, raw, load(raw, files)))
+
+
+def check_big(table: str) -> None:
+    """Raise KeyError naming the big tables when `table` is not one of them."""
+    if table not in BIG_TABLES:
+        raise KeyError(f"{table}: not a big table; they are {', '.join(BIG_TABLES)}")
