@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,scanners,lab]'
+	$(BIN)/pip install --quiet -e '.[dev,scanners,lab,spark]'
 	touch $(STAMP)
 
 setup: $(STAMP)

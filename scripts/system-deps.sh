@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Install the real parts the integration tests start themselves (design.md section 9):
 # Debian's Docker Engine, registry, busybox-static, debootstrap and htpasswd, Chromium (the
-# report browser tests), and rpm (its version order checks auditlib.versions.rpm).
+# report browser tests), rpm (its version order checks auditlib.versions.rpm), and Java 17 (the
+# Spark cluster the query-engine test starts).
 # Runs only where it can (root with apt-get); elsewhere it says so in one line and the tests that
 # need these parts skip with their own one-line reason (under CI=true they fail instead).
 set -uo pipefail
 
-PACKAGES=(docker.io docker-registry busybox-static debootstrap apache2-utils chromium rpm)
-COMMANDS=(dockerd docker-registry busybox debootstrap htpasswd chromium rpm)
+PACKAGES=(docker.io docker-registry busybox-static debootstrap apache2-utils chromium rpm openjdk-17-jre-headless)
+COMMANDS=(dockerd docker-registry busybox debootstrap htpasswd chromium rpm java)
 
 missing=()
 for i in "${!PACKAGES[@]}"; do

@@ -25,6 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("auditlib.sources", "auditlib.parsers", "auditlib.scanners", "auditlib.eol",
      "auditlib.demo"),
     ("auditlib.store",),
+    ("auditlib.engine",),
     ("auditlib.ingest",),
     ("auditlib.fleet",),
     ("auditlib.history",),

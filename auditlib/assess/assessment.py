@@ -22,6 +22,7 @@ import pandas as pd
 from auditlib.assess.fix_first import EOL_SOON_DAYS, rank_fix_first
 from auditlib.assess.snapshots import SnapshotUse, current_snapshots
 from auditlib.data import AuditData
+from auditlib.engine import Engine, EngineError, StoreTables, open_engine
 from auditlib.eol.table import EolTable
 from auditlib.fleet.agreement_summary import Agreement, agreement_of
 from auditlib.fleet.coverage import Coverage
@@ -228,6 +229,16 @@ class Assessment:
         })
         return out
 
+    def relation(self, table: str) -> Any:
+        """Return a big table (`vulnerabilities`, `packages`, `package_licenses`) as the engine's
+        lazy relation instead of a DataFrame: a `duckdb.DuckDBPyRelation` (a Spark DataFrame with
+        `engine="spark"`), over the store's Parquet files when the assessment read a store.
+
+        Raises:
+            KeyError: if `table` is not one of the big tables.
+        """
+        return self.view.aggregate_engine.relation(table)
+
     def image_verdicts(self) -> pd.DataFrame:
         """Return one row per image with the verdicts every face must agree on: score, grade,
         status counts, the end-of-life verdict, fixable findings over their SLA, rebuild rank."""
@@ -264,6 +275,7 @@ def assess_data(
     image_filter: str | None = None,
     first_seen_fixed: pd.DataFrame | None = None,
     eol_table: EolTable | None = None,
+    engine: Engine | None = None,
 ) -> Assessment:
     """Return the assessment of tables given directly (`auditlib.load`, say): no store, so no
     history clock unless `first_seen_fixed` is given.
@@ -275,6 +287,8 @@ def assess_data(
         image_filter: keep only images a reference of which matches this Docker Scout glob.
         first_seen_fixed: when each finding was first seen fixable (`auditlib.history`).
         eol_table: the end-of-life table (default: `auditlib.eol.load_table()`).
+        engine: what runs the aggregates over the big tables (`auditlib.engine`; default
+            DuckDB over `data`'s frames).
 
     Raises:
         PolicyError: if the policy file cannot be read or is not valid.
@@ -282,7 +296,8 @@ def assess_data(
     """
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
     kept, left_out = filter_images(data, image_filter)
-    view = FleetView(kept, _as_of(as_of), first_seen_fixed, eol_table, eol_kind(pol))
+    view = FleetView(kept, _as_of(as_of), first_seen_fixed, eol_table, eol_kind(pol),
+                     engine=engine)
     _ = view.table  # an unreadable end-of-life table is an error now, not in a notebook cell
     return Assessment(view, pol, image_filter=image_filter, filtered_out=left_out)
 
@@ -294,6 +309,8 @@ def assess(
     policy: Policy | str | Path | None = None,
     image_filter: str | None = None,
     eol_table: EolTable | None = None,
+    engine: str = "duckdb",
+    spark_master: str | None = None,
 ) -> Assessment:
     """Return the assessment of a store's current state.
 
@@ -306,6 +323,9 @@ def assess(
         policy: a `Policy`, a policy file, or None for the default policy.
         image_filter: keep only images a reference of which matches this Docker Scout glob.
         eol_table: the end-of-life table (default: `auditlib.eol.load_table()`).
+        engine: what runs the aggregates over the store's big tables, its Parquet files where
+            they are (`auditlib.engine`): `duckdb` (embedded, the default) or `spark`.
+        spark_master: Spark's master URL (`spark://host:7077`; default `local[*]`).
 
     A damaged store is an error (`DamagedStoreError`, naming each damaged snapshot), unless
     damage is allowed (`AUDITLIB_ALLOW_DAMAGED=1`, which the commands' `--allow-damaged` sets):
@@ -316,13 +336,21 @@ def assess(
         DamagedStoreError: if a snapshot is damaged and damage is not allowed.
         PolicyError: if the policy file cannot be read or is not valid.
         EolDataError: if the end-of-life table to use is malformed.
+        EngineError: if the engine cannot start or read the store, or is Spark with an image
+            filter (a filtered fleet's aggregates run on DuckDB over its frames).
     """
+    if image_filter is not None and engine != "duckdb":
+        raise EngineError(f"{engine}: an image filter is applied to the tables in memory, which "
+                          "only duckdb reads; leave out the filter or use duckdb")
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
     scan = usable_snapshots(store)
     data = read_current(store)
     seen = first_seen_fixed(store) if len(scan.snapshots) > 1 else None
+    eng = None
+    if image_filter is None:
+        eng = open_engine(engine, StoreTables.of(store, data.scans), spark_master=spark_master)
     a = assess_data(data, as_of=as_of, policy=pol, image_filter=image_filter,
-                    first_seen_fixed=seen, eol_table=eol_table)
+                    first_seen_fixed=seen, eol_table=eol_table, engine=eng)
     a.store = Path(store)
     a.snapshots = current_snapshots(store)
     a.warnings = scan.warnings()

@@ -17,6 +17,8 @@ from auditlib.cli.options import (
     as_of_option,
     fail_on_option,
     policy_option,
+    query_engine_option,
+    spark_master_option,
     store_option,
 )
 from auditlib.errors import AuditlibError
@@ -38,8 +40,11 @@ from auditlib.policy.rules import RULES
 @click.option("--print-default-policy", is_flag=True,
               help="Print the default policy as YAML (to start a policy file) and exit.")
 @allow_damaged_option
+@query_engine_option
+@spark_master_option
 def check(store: Path, policy_file: str | None, fail_on: str, fmt: str, output: Path | None,
-          as_of: pd.Timestamp | None, print_default_policy: bool) -> None:
+          as_of: pd.Timestamp | None, print_default_policy: bool, query_engine: str,
+          spark_master: str | None) -> None:
     """Evaluate the policy on every image of the store.
 
     The same assessment as the reports' (`auditlib.assess`): the SLA clock uses the store's
@@ -53,7 +58,8 @@ def check(store: Path, policy_file: str | None, fail_on: str, fmt: str, output: 
         click.echo(default_policy_yaml(RULES), nl=False)
         return
     try:
-        a = assess(store, as_of=as_of, policy=policy_file)
+        a = assess(store, as_of=as_of, policy=policy_file, engine=query_engine,
+                   spark_master=spark_master)
         ev = a.evaluation
     except AuditlibError as e:
         fail(str(e))

@@ -10,6 +10,7 @@ import click
 import pandas as pd
 
 from auditlib.cli.console import fail, say
+from auditlib.engine import ENGINES
 from auditlib.errors import AuditlibError, ParameterError
 from auditlib.normalize.times import parse_time
 from auditlib.sources.cosign_keys import KeyFileError, load_keys
@@ -46,6 +47,19 @@ engines_option = click.option(
     help="A Docker Engine (unix://, tcp://, ssh://; `default` is DOCKER_HOST, else the local "
     "socket). Repeatable. Default: that engine, when no other source is given.")
 """`--engine URL`, repeatable."""
+
+query_engine_option = click.option(
+    "--query-engine", type=click.Choice(ENGINES), default=ENGINES[0], show_default=True,
+    help="What runs the aggregates over the store's big tables (vulnerabilities, packages, "
+    "licences), reading its Parquet files: DuckDB, embedded; or Apache Spark (pip install "
+    "'auditlib[spark]', Java 17) at --spark-master.")
+"""`--query-engine duckdb|spark` (`auditlib.engine`; `--engine` names Docker Engines)."""
+
+spark_master_option = click.option(
+    "--spark-master", metavar="URL", default=None,
+    help="Spark's master URL (spark://HOST:7077) for --query-engine spark; default local[*]. "
+    "Every worker must read the store at the same path.")
+"""`--spark-master URL`."""
 
 def _limits(_ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]
             ) -> RegistryLimits | None:

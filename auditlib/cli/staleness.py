@@ -14,7 +14,14 @@ from rich.text import Text
 from auditlib.assess import assess
 from auditlib.cli.console import fail, note, out_console, say, show
 from auditlib.cli.exits import Exit, leave
-from auditlib.cli.options import allow_damaged_option, as_of_option, policy_option, store_option
+from auditlib.cli.options import (
+    allow_damaged_option,
+    as_of_option,
+    policy_option,
+    query_engine_option,
+    spark_master_option,
+    store_option,
+)
 from auditlib.errors import AuditlibError
 from auditlib.normalize.visible import visible
 from auditlib.tables import jsonable
@@ -48,8 +55,11 @@ def _show(v: Any) -> str:
 @click.option("--limit", type=click.IntRange(min=1), default=None,
               help="Only the N images to rebuild first.")
 @allow_damaged_option
+@query_engine_option
+@spark_master_option
 def staleness_command(store: Path, policy_file: str | None, fmt: str,
-                      as_of: pd.Timestamp | None, limit: int | None) -> None:
+                      as_of: pd.Timestamp | None, limit: int | None, query_engine: str,
+                      spark_master: str | None) -> None:
     """List every image of the store with how far behind it is, rebuild first on top.
 
     The same assessment as `auditlib check` and the reports' (`auditlib.assess`): the end of
@@ -60,7 +70,8 @@ def staleness_command(store: Path, policy_file: str | None, fmt: str,
     --allow-damaged).
     """
     try:
-        a = assess(store, as_of=as_of, policy=policy_file)
+        a = assess(store, as_of=as_of, policy=policy_file, engine=query_engine,
+                   spark_master=spark_master)
         df = a.staleness
         table = a.view.table
     except AuditlibError as e:

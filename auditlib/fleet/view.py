@@ -17,6 +17,8 @@ from typing import Any, cast
 import pandas as pd
 
 from auditlib.data import AuditData
+from auditlib.engine import Engine, FrameTables, open_engine
+from auditlib.engine.aggregates import licence_classes, package_counts, vulnerability_counts
 from auditlib.eol.table import EolTable, Kind, load_table
 from auditlib.eol.verdict import eol_verdicts, scanner_statements
 from auditlib.fleet.bases import (
@@ -75,6 +77,9 @@ class FleetView:
     """The end-of-life table (default: `auditlib.eol.load_table()`)."""
     eol_kind: Kind = "standard"
     """Which end of support counts (`standard` or `extended`: Debian LTS, Ubuntu ESM...)."""
+    engine: Engine | None = None
+    """What runs the aggregates over the big tables (`auditlib.engine`): over the store's Parquet
+    files when the assessment reads a store; default DuckDB over `data`'s frames."""
 
     def __post_init__(self) -> None:
         """Normalise the as-of time and the tables' time columns.
@@ -244,6 +249,30 @@ class FleetView:
         the dated table where it has the release, else what scanners say, else unknown."""
         return eol_verdicts(self.images[["os_family", "os_version"]],
                             scanner_statements(self.data), self.table, self.as_of, self.eol_kind)
+
+    @cached_property
+    def aggregate_engine(self) -> Engine:
+        """Return the engine the aggregates run on (`engine`, else DuckDB over `data`)."""
+        return self.engine if self.engine is not None else open_engine(
+            "duckdb", FrameTables(self.data))
+
+    @cached_property
+    def vulnerability_counts(self) -> pd.DataFrame:
+        """Return, per image with vulnerability rows (index image_id), its vulnerability rows
+        and distinct findings (`auditlib.engine.aggregates.VULNERABILITY_COUNTS`)."""
+        return vulnerability_counts(self.aggregate_engine)
+
+    @cached_property
+    def package_counts(self) -> pd.DataFrame:
+        """Return, per image with package rows (index image_id), its package rows and distinct
+        packages (`auditlib.engine.aggregates.PACKAGE_COUNTS`)."""
+        return package_counts(self.aggregate_engine)
+
+    @cached_property
+    def licence_classes(self) -> pd.DataFrame:
+        """Return, per licence class, its distinct packages and images
+        (`auditlib.engine.aggregates.LICENCE_CLASSES`)."""
+        return licence_classes(self.aggregate_engine)
 
     @cached_property
     def fixable(self) -> pd.DataFrame:

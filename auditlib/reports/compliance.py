@@ -13,7 +13,6 @@ import plotly.graph_objects as go
 
 from auditlib.fleet.findings import SEVERITY_RANK, SLA_STATES
 from auditlib.fleet.names import short_id
-from auditlib.normalize.licenses import LICENSE_CLASSES
 from auditlib.normalize.severity import SEVERITIES
 from auditlib.policy import Evaluation
 from auditlib.policy.evaluate import GRADE_NAMES, UNGRADED
@@ -331,14 +330,7 @@ def license_classes(r: Report) -> pd.DataFrame:
     """Return, per licence class (most restrictive first), the distinct packages (name and
     version per image) and the images that have one; a package no document gave a licence for
     is `unknown` (`policy.rules.licenses.package_licences`, as the licence rule judges it)."""
-    lic = package_licences(r.data)
-    lic = lic.assign(license_class=lic["license_class"].astype("string").fillna("unknown"))
-    lic = lic.drop_duplicates(["image_id", "package_name", "package_version", "license_class"])
-    g = lic.groupby(lic["license_class"].astype(str))
-    rows = [{"licence class": c, "packages": int(g.size().get(c, 0)),
-             "images": int(g["image_id"].nunique().get(c, 0))}
-            for c in reversed(LICENSE_CLASSES)]
-    t = pd.DataFrame(rows)
+    t = r.assessment.view.licence_classes.rename(columns={"license_class": "licence class"})
     r.record(licence_classes=t.to_dict("records"))
     return t
 

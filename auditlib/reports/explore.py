@@ -56,8 +56,8 @@ def images(a: Assessment) -> pd.DataFrame:
     """Return one row per image: name, OS, build time, size, user, packages (missing without an
     SBOM) and vulnerabilities (missing without a vulnerability scan)."""
     data, img = a.data, a.view.images
-    pk = data.packages.groupby(data.packages["image_id"].astype(str)).size()
-    vu = data.vulnerabilities.groupby(data.vulnerabilities["image_id"].astype(str)).size()
+    pk = a.view.package_counts["package_rows"]
+    vu = a.view.vulnerability_counts["vulnerability_rows"]
     sbom, scanned = with_sbom(data), vulnerability_scanned(data)
     ids = list(img.index)
     return pd.DataFrame({

@@ -110,9 +110,7 @@ def _budget(value: float, unit: str, warn: float, fail: float) -> tuple[int, str
 
 def _minimal(ctx: FleetView, params: Mapping[str, Any]) -> list[Verdict]:
     sizes = ctx.images["size_bytes"]
-    pk = ctx.data.packages
-    counts = distinct_per_image(pk[pk["image_id"].notna().to_numpy()],
-                                 ["name", "version", "package_type"])
+    counts = {str(i): int(n) for i, n in ctx.package_counts["packages"].items()}
     out = []
     for i in ctx.image_ids:
         size, n = sizes.get(i), counts.get(i)

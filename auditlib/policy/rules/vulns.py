@@ -15,7 +15,6 @@ import pandas as pd
 from auditlib.fleet.coverage import vulnerability_scanned
 from auditlib.fleet.findings import (
     CLOCKS,
-    FINDING_KEY,
     SEVERITY_RANK,
     SLA_DAYS,
     WARN_RATIO,
@@ -74,8 +73,7 @@ def _fixable_sla(ctx: FleetView, params: Mapping[str, Any]) -> list[Verdict]:
 
     n_over, n_near, n_undated, n_ok = count(over), count(near), count(undated), count(ok)
     n_no_sla = count(unslaed)
-    found = count(ctx.data.vulnerabilities[FINDING_KEY].dropna(subset=["image_id"])
-                  .drop_duplicates())
+    found = {str(i): int(n) for i, n in ctx.vulnerability_counts["findings"].items()}
     by_sev: dict[str, list[str]] = {}
     sizes = over.groupby(["image_id", "severity"], observed=True).size().reset_index(name="n")
     rows = zip(sizes["image_id"].astype(str), sizes["severity"].astype(str), sizes["n"],

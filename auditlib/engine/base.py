@@ -1,0 +1,64 @@
+"""`Engine`: what runs the aggregates (`auditlib.engine.aggregates`), and `open_engine`, which
+chooses one by name."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Protocol, get_args
+
+import pandas as pd
+
+from auditlib.engine.duck import DuckDBEngine
+from auditlib.engine.errors import EngineError
+from auditlib.engine.spark import SparkEngine
+from auditlib.engine.tables import Tables
+
+EngineName = Literal["duckdb", "spark"]
+ENGINES: tuple[str, ...] = get_args(EngineName)
+"""The engines, the default first."""
+
+
+class Engine(Protocol):
+    """Runs SQL that DuckDB and Spark SQL both understand over the big tables, one view each
+    (`vulnerabilities`, `packages`, `package_licenses`: the current state's rows)."""
+
+    name: str
+
+    def sql(self, query: str) -> pd.DataFrame:
+        """Return the result of a query as a pandas DataFrame.
+
+        Raises:
+            EngineError: if the query fails.
+        """
+        ...
+
+    def relation(self, table: str) -> Any:
+        """Return a big table as the engine's own lazy relation (a `duckdb.DuckDBPyRelation`, a
+        Spark DataFrame), for analysts who want to query it without pandas.
+
+        Raises:
+            KeyError: if `table` is not one of the big tables.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release the engine (a Spark session stays up for its other users)."""
+        ...
+
+
+def open_engine(name: str, tables: Tables, *, spark_master: str | None = None) -> Engine:
+    """Return an engine over `tables`.
+
+    Args:
+        name: `duckdb` (embedded, the default) or `spark`.
+        tables: what it reads (`StoreTables`, `FrameTables`).
+        spark_master: for Spark, the master URL (`spark://host:7077`; default `local[*]`).
+
+    Raises:
+        EngineError: if the name is not an engine, or the engine cannot start (pyspark or
+            Java missing, the master unreachable).
+    """
+    if name == "duckdb":
+        return DuckDBEngine(tables)
+    if name == "spark":
+        return SparkEngine(tables, master=spark_master or "local[*]")
+    raise EngineError(f"{name!r} is not an engine; engines are {', '.join(ENGINES)}")

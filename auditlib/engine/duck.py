@@ -1,0 +1,82 @@
+"""DuckDB, embedded: the default engine. It reads the store's Parquet files where they are, out
+of core (no server, no copy into memory), and pandas frames in place."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from auditlib.engine.errors import EngineError
+from auditlib.engine.tables import SNAPSHOT_COLUMN, FrameTables, Tables, check_big, make_views
+
+
+def _quote(path: str) -> str:
+    return "'" + path.replace("'", "''") + "'"
+
+
+class DuckDBEngine:
+    """The aggregates on an embedded DuckDB connection over `tables` (`auditlib.engine`)."""
+
+    name = "duckdb"
+
+    def __init__(self, tables: Tables, *, memory_limit: str | None = None) -> None:
+        """Open an in-memory DuckDB connection with one view per big table.
+
+        Args:
+            tables: what it reads.
+            memory_limit: DuckDB's `memory_limit` (`3GB`): above it, it spills to disk (default
+                DuckDB's, 80% of the machine's memory).
+
+        Raises:
+            EngineError: if a table's files cannot be read.
+        """
+        self.con = duckdb.connect(":memory:")
+        try:  # no bar drawn into a command's or a report's output
+            self.con.execute("SET enable_progress_bar = false")
+        except duckdb.Error:  # in Jupyter without ipywidgets DuckDB refuses any change to it
+            pass
+        try:
+            if memory_limit is not None:
+                self.con.execute("SET memory_limit = ?", [memory_limit])
+            if isinstance(tables, FrameTables):
+                for t, df in tables.frames.items():
+                    self.con.register(t, df)
+                return
+            make_views(tables, self.con.register, self._load, self.con.execute)
+        except duckdb.Error as e:
+            where = "tables in memory" if isinstance(tables, FrameTables) else (
+                f"the store {tables.store}")
+            raise EngineError(f"duckdb: cannot read {where}: {e}") from e
+
+    def _load(self, view: str, files: list[str]) -> list[str]:
+        listed = ", ".join(_quote(f) for f in files)
+        self.con.execute(
+            f"CREATE OR REPLACE TEMPORARY VIEW {view} AS SELECT *, "
+            f"split_part(filename, '/', -2) AS {SNAPSHOT_COLUMN} FROM read_parquet("
+            f"[{listed}], filename = true, union_by_name = true)")
+        return list(self.con.sql(f"SELECT * FROM {view} LIMIT 0").columns)
+
+    def sql(self, query: str) -> pd.DataFrame:
+        """Return the result of `query` as a DataFrame.
+
+        Raises:
+            EngineError: if the query fails.
+        """
+        try:
+            out: pd.DataFrame = self.con.sql(query).df()
+        except duckdb.Error as e:
+            raise EngineError(f"duckdb: {e}") from e
+        return out
+
+    def relation(self, table: str) -> duckdb.DuckDBPyRelation:
+        """Return a big table as a lazy DuckDB relation (nothing is read until it is asked for).
+
+        Raises:
+            KeyError: if `table` is not one of the big tables.
+        """
+        check_big(table)
+        return self.con.table(table)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.con.close()

@@ -1,0 +1,144 @@
+"""Apache Spark: the same aggregates on a cluster (`--engine spark --spark-master URL`), for
+stores beyond one machine. Needs `pip install 'auditlib[spark]'` and Java 17; the store must be
+where every worker reads it at the same path (a shared filesystem, or a URL Spark reads)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from auditlib.engine.errors import EngineError
+from auditlib.engine.tables import SNAPSHOT_COLUMN, FrameTables, Tables, check_big, make_views
+
+CONF = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.ui.enabled": "false",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    # pandas writes nanosecond timestamps; Spark reads them as numbers (no aggregate uses them).
+    "spark.sql.legacy.parquet.nanosAsLong": "true",
+    "spark.sql.shuffle.partitions": "4",
+    # Only the small state frames are broadcast (hinted in the views): Spark's size estimates of
+    # the aggregates' sides are not to be trusted with a copy of them in every task's memory.
+    "spark.sql.autoBroadcastJoinThreshold": "-1",
+    "spark.driver.memory": "2g",  # local[*] runs the tasks in the driver
+}
+"""The session settings auditlib sets."""
+
+
+def java_available() -> bool:
+    """Return whether a Java runtime is there for Spark (`JAVA_HOME`, else `java` on PATH)."""
+    home = os.environ.get("JAVA_HOME")
+    if home and os.path.exists(os.path.join(home, "bin", "java")):
+        return True
+    return shutil.which("java") is not None
+
+
+def same_schema(files: list[str]) -> list[list[str]]:
+    """Return `files` grouped by their Parquet schema (read from the footers), in order: files
+    written by different auditlib versions may have different columns.
+
+    Raises:
+        OSError: if a footer cannot be read.
+    """
+    groups: dict[str, list[str]] = {}
+    for f in files:
+        groups.setdefault(pq.read_schema(f).to_string(show_schema_metadata=False), []).append(f)
+    return list(groups.values())
+
+
+def _strings(df: pd.DataFrame) -> list[tuple[Any, ...]]:
+    return [tuple(None if pd.isna(v) else str(v) for v in row)
+            for row in df.itertuples(index=False)]
+
+
+class SparkEngine:
+    """The aggregates on a Spark session over `tables` (`auditlib.engine`)."""
+
+    name = "spark"
+
+    def __init__(self, tables: Tables, *, master: str = "local[*]") -> None:
+        """Start (or join) a Spark session on `master` with one view per big table.
+
+        Raises:
+            EngineError: if pyspark or Java is missing, the master cannot be reached, or the
+                tables are frames in memory (Spark reads a store's files).
+        """
+        if isinstance(tables, FrameTables):
+            raise EngineError("spark: reads a store's Parquet files; tables in memory use duckdb")
+        if not java_available():
+            raise EngineError("spark: no Java runtime (set JAVA_HOME or install "
+                              "openjdk-17-jre-headless)")
+        try:
+            from pyspark.sql import SparkSession  # noqa: PLC0415 (an optional extra)
+            from pyspark.sql import functions as F  # noqa: N812, PLC0415
+        except ImportError as e:
+            raise EngineError("spark: pyspark is not installed: pip install 'auditlib[spark]'"
+                              ) from e
+        self.master = master
+        try:
+            builder = SparkSession.builder.master(master).appName("auditlib")
+            for k, v in CONF.items():
+                builder = builder.config(k, v)
+            self.spark = builder.getOrCreate()
+
+            def register(view: str, df: pd.DataFrame) -> None:
+                schema = ", ".join(f"{c} string" for c in df.columns)
+                self.spark.createDataFrame(_strings(df), schema).createOrReplaceTempView(view)
+
+            def load(view: str, files: list[str]) -> list[str]:
+                df = None
+                for group in same_schema(files):  # one read per schema: no schema-merging job
+                    part = self.spark.read.parquet(*group)
+                    part = part.withColumn(SNAPSHOT_COLUMN, F.element_at(
+                        F.split(F.col("_metadata.file_path"), "/"), -2))
+                    df = part if df is None else df.unionByName(part, allowMissingColumns=True)
+                assert df is not None
+                df.createOrReplaceTempView(view)
+                return list(df.columns)
+
+            make_views(tables, register, load, self.spark.sql)
+        except EngineError:
+            raise
+        except Exception as e:  # py4j and Spark raise many kinds; each is said with its cause
+            raise EngineError(f"spark ({master}): cannot read the store {tables.store}: "
+                              f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from e
+
+    def sql(self, query: str) -> pd.DataFrame:
+        """Return the result of `query` as a DataFrame.
+
+        Raises:
+            EngineError: if the query fails.
+        """
+        try:
+            out: pd.DataFrame = self.spark.sql(query).toPandas()
+        except Exception as e:  # as in __init__
+            raise EngineError(f"spark ({self.master}): {str(e).splitlines()[0]}") from e
+        return out
+
+    def relation(self, table: str) -> Any:
+        """Return a big table as a (lazy) Spark DataFrame.
+
+        Raises:
+            KeyError: if `table` is not one of the big tables.
+        """
+        check_big(table)
+        return self.spark.table(table)
+
+    def close(self) -> None:
+        """Leave the session up: it is shared by the process (`SparkSession.getOrCreate`); the
+        caller who started the cluster stops it (`stop_spark`)."""
+
+
+def stop_spark() -> None:
+    """Stop the process's Spark session, if any."""
+    try:
+        from pyspark.sql import SparkSession  # noqa: PLC0415 (an optional extra)
+    except ImportError:
+        return
+    s = SparkSession.getActiveSession()
+    if s is not None:
+        s.stop()

@@ -1,0 +1,177 @@
+"""What an engine reads: the big tables of a store's current state as Parquet files, or tables
+already in memory.
+
+The current state of a table is, for each source, the rows of the snapshot that holds that
+source (`auditlib.store.current_sources`): so a table is its snapshots' Parquet files joined to
+a small `(source, snapshot_id)` frame on the row's source and the folder of the file it came
+from (the store package's docstring). A document that names its image only by a manifest digest
+gets the image id the store's `scans` give it (`auditlib.resolve.resolve_image_ids`): a small
+`(scan_id, image_id)` frame every engine joins the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from auditlib.data import AuditData
+from auditlib.store.current import current_sources
+from auditlib.store.layout import StorePath, snapshot_dir, table_file
+from auditlib.store.manifest import snapshot_info
+from auditlib.tables import TABLES_BY_NAME
+
+BIG_TABLES = ("vulnerabilities", "packages", "package_licenses")
+"""The tables an engine reads: the ones that grow with packages, not with images."""
+
+STATE_VIEW = "auditlib_state"
+"""The view of which snapshot holds each source's rows (columns source, snapshot_id)."""
+SCAN_IMAGES_VIEW = "auditlib_scan_images"
+"""The view of the image id each document's scan resolves to (columns scan_id, image_id)."""
+SNAPSHOT_COLUMN = "_snapshot"
+"""The column a loader adds to a table's raw rows: the snapshot folder of their file."""
+
+
+def scan_images(scans: pd.DataFrame) -> pd.DataFrame:
+    """Return the image id of each document that names one (`scans` rows), one row per scan id:
+    what fills the image id of rows that lack it.
+
+    Returns:
+        Columns scan_id, image_id (str).
+    """
+    s = scans.loc[scans["scan_id"].notna() & scans["image_id"].notna(), ["scan_id", "image_id"]]
+    s = s.astype(str).drop_duplicates("scan_id")
+    return s.reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class StoreTables:
+    """The big tables of a store's current state, as Parquet files."""
+
+    store: Path
+    files: dict[str, list[Path]]
+    """Table -> the Parquet files that hold its current rows (snapshots with rows of it)."""
+    state: pd.DataFrame
+    """Columns source, snapshot_id: the snapshot holding each current source's rows."""
+    scan_images: pd.DataFrame
+    """Columns scan_id, image_id (`scan_images`)."""
+
+    @classmethod
+    def of(cls, store: StorePath, scans: pd.DataFrame) -> StoreTables:
+        """Return the tables of `store`'s current state.
+
+        Args:
+            store: the store folder.
+            scans: the current state's `scans` (`read_current(store).scans`): where the image
+                ids of documents known only by a manifest digest come from.
+
+        Raises:
+            StoreError: if the store cannot be read.
+            DamagedStoreError: if a snapshot is damaged and damage is not allowed.
+        """
+        states = current_sources(store)
+        holders = sorted({s.snapshot_id for s in states.values()})
+        files: dict[str, list[Path]] = {t: [] for t in BIG_TABLES}
+        for sid in holders:
+            info = snapshot_info(snapshot_dir(store, sid))
+            if info is None:
+                continue
+            for t in BIG_TABLES:
+                f = table_file(info.path, t)
+                if (info.rows is None or info.rows.get(t)) and f.exists():
+                    files[t].append(f.resolve())
+        state = pd.DataFrame({"source": [s.source for s in states.values()],
+                              "snapshot_id": [s.snapshot_id for s in states.values()]},
+                             dtype="string")
+        return cls(Path(store).resolve(), files, state, scan_images(scans))
+
+
+@dataclass(frozen=True)
+class FrameTables:
+    """Tables already in memory (`auditlib.load`, a filtered store, a notebook's frames)."""
+
+    data: AuditData
+    frames: dict[str, pd.DataFrame] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "frames", {t: getattr(self.data, t) for t in BIG_TABLES})
+
+
+Tables = StoreTables | FrameTables
+"""What an engine can read."""
+
+
+def declared_columns(table: str) -> list[str]:
+    """Return the declared columns of a big table (`auditlib.tables`).
+
+    Raises:
+        KeyError: if `table` is not declared.
+    """
+    return [c.name for c in TABLES_BY_NAME[table].columns]
+
+
+def current_view_sql(table: str, raw: str, columns: list[str]) -> str:
+    """Return the SQL (DuckDB and Spark) that makes the view `table` of the current state from
+    the raw rows `raw` of its files (with `SNAPSHOT_COLUMN`): each source's rows from the snapshot
+    that holds it, the image id filled from the document's scan where a row has none.
+
+    Args:
+        table: the view to make.
+        raw: the view of the files' rows.
+        columns: the columns the files have (others declared are NULL).
+    """
+    have = set(columns)
+    cols = []
+    for c in declared_columns(table):
+        if c == "image_id":
+            cols.append("COALESCE(CAST(r.image_id AS STRING), m.image_id) AS image_id")
+        elif c in have:
+            cols.append(f"r.{c}")
+        else:
+            cols.append(f"CAST(NULL AS STRING) AS {c}")
+    return (
+        # The hint (a comment to DuckDB) has Spark send the two small frames to every task.
+        f"CREATE OR REPLACE TEMPORARY VIEW {table} AS SELECT /*+ BROADCAST(s), BROADCAST(m) */ "
+        f"{', '.join(cols)} "
+        f"FROM {raw} r JOIN {STATE_VIEW} s "
+        f"ON r.source = s.source AND r.{SNAPSHOT_COLUMN} = s.snapshot_id "
+        f"LEFT JOIN {SCAN_IMAGES_VIEW} m ON r.scan_id = m.scan_id"
+    )
+
+
+def empty_view_sql(table: str) -> str:
+    """Return the SQL (DuckDB and Spark) of the view `table` with no rows (a store without any
+    file of it): its declared columns, as text."""
+    cols = ", ".join(f"CAST(NULL AS STRING) AS {c}" for c in declared_columns(table))
+    return f"CREATE OR REPLACE TEMPORARY VIEW {table} AS SELECT {cols} WHERE 1 = 0"
+
+
+def make_views(tables: StoreTables, register: Callable[[str, pd.DataFrame], object],
+               load: Callable[[str, list[str]], list[str]], execute: Callable[[str], object]
+               ) -> None:
+    """Make, with an engine's own three steps, the view of each big table's current state.
+
+    Args:
+        tables: the store's tables.
+        register: makes a view of a small frame (`STATE_VIEW`, `SCAN_IMAGES_VIEW`).
+        load: (view, files) -> makes the view of the files' rows with `SNAPSHOT_COLUMN` (the
+            folder of each row's file) and returns its columns.
+        execute: runs a statement.
+    """
+    register(STATE_VIEW, tables.state)
+    register(SCAN_IMAGES_VIEW, tables.scan_images)
+    for t in BIG_TABLES:
+        files = [str(f) for f in tables.files[t]]
+        if not files:
+            execute(empty_view_sql(t))
+            continue
+        raw = f"{t}__files"
+        execute(current_view_sql(t, raw, load(raw, files)))
+
+
+def check_big(table: str) -> None:
+    """Raise KeyError naming the big tables when `table` is not one of them."""
+    if table not in BIG_TABLES:
+        raise KeyError(f"{table}: not a big table; they are {', '.join(BIG_TABLES)}")

@@ -1,0 +1,279 @@
+"""Fleet benchmark (issue 15): the assessment's aggregates over a synthetic store of 100,000
+images, on DuckDB (and DuckDB against Spark on 5,000), and the whole assessment's faces (check,
+staleness, both reports) at the largest size they run at.
+
+    python benchmarks/fleet100k.py [--images 100000] [--compare-images 5000]
+        [--assess-images 1000] [--spark-master URL] [--memory-limit 3GB] [--sections ...]
+
+The synthetic store is written straight to Parquet: the demo generator (`auditlib.demo`) makes a
+base fleet of `--base-images` images (Trivy reports and Syft SBOMs, about 300 vulnerabilities and
+400 packages each, synthetic and marked so), ingested once into `benchmarks/.fleet-100k-base-<N>`;
+DuckDB then writes N images' rows by copying the base's rows with new image ids, scan ids and
+sources (an md5 of the old ones and the copy number), into ten snapshot folders, so the current
+state is a join across files as in a real store (`auditlib.engine.tables`). 100,000 images are
+about 30 million vulnerability and 40 million package rows (about 3 GB of Parquet; made once).
+
+Sections (each in a fresh process, so each peak memory is its own):
+
+* `aggregates`: every aggregate of `auditlib.engine.aggregates` on DuckDB over `--images`:
+  seconds and peak RSS (goals: together under 5 minutes, under 4 GB).
+* `spark`: the same on DuckDB and on Spark (`--spark-master`, default `local[*]`) over
+  `--compare-images`: both times, and whether every result is equal row for row.
+* `faces`: `check`, `staleness` and both report pages on a real ingested demo store of
+  `--assess-images` images: seconds, peak RSS and page sizes (goal: each page under 10 MB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # run from a checkout without installing
+    sys.path.insert(0, str(REPO))
+
+GOAL_SECONDS = 300.0
+GOAL_GB = 4.0
+GOAL_PAGE_MB = 10.0
+SNAPSHOTS = 10
+BIG = ("vulnerabilities", "packages", "package_licenses")
+
+
+def peak_gb() -> float:
+    """Return this process's peak RSS, in GB (Linux: ru_maxrss is in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
+def base_store(images: int) -> Path:
+    """Return the base store: the demo fleet of `images` images, ingested (made once)."""
+    from auditlib.demo import write_fleet
+    from auditlib.ingest.steps import ingest_paths
+    from auditlib.store import list_snapshots
+
+    root = REPO / "benchmarks" / f".fleet-100k-base-{images}"
+    store = root / "store"
+    if not list_snapshots(store):
+        t0 = time.perf_counter()
+        write_fleet(root / "fleet", images=images, files_per_image=10)
+        ingest_paths(store, [root / "fleet"])
+        print(f"made the base store of {images} demo images in {store} "
+              f"({time.perf_counter() - t0:.0f} s)", flush=True)
+    return store
+
+
+def tiled(images: int, base_images: int) -> Path:
+    """Return the folder of `images` images' big tables and state, written straight to Parquet
+    from the base store's rows (made once): `<snapshot>/<table>.parquet`, `state.parquet`,
+    `scan_images.parquet`."""
+    import duckdb
+
+    from auditlib.engine.tables import scan_images
+    from auditlib.store import read_current
+
+    out = REPO / "benchmarks" / f".fleet-100k-{images}"
+    if (out / ".complete").exists():
+        return out
+    store = base_store(base_images)
+    data = read_current(store)
+    copies = -(-images // base_images)
+    t0 = time.perf_counter()
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    con.execute("SET preserve_insertion_order = false")
+    scans = scan_images(data.scans)
+    sources = data.scans[["source"]].dropna().drop_duplicates().astype(str)
+    con.register("base_scan_images", scans)
+    con.register("base_sources", sources)
+
+    def new(col: str) -> str:
+        return f"'sha256:' || md5({col} || '#' || k) || md5('#' || k || {col})"
+
+    per = -(-copies // SNAPSHOTS)
+    for s in range(SNAPSHOTS):
+        sid = f"20261201T000000{s:06d}Z-{s:06x}"
+        folder = out / sid
+        folder.mkdir(parents=True, exist_ok=True)
+        lo, hi = s * per, min(copies, (s + 1) * per)
+        for t in BIG:
+            df = getattr(data, t)
+            con.register("base", df.astype({c: "string" for c in df.columns
+                                            if str(df[c].dtype) == "category"}))
+            cols = ", ".join(
+                new("image_id") + " AS image_id" if c == "image_id"
+                else "scan_id || '#' || k AS scan_id" if c == "scan_id"
+                else "source || '#' || k AS source" if c == "source" else c
+                for c in df.columns)
+            con.execute(f"COPY (SELECT {cols} FROM base, range({lo}, {hi}) r(k)) TO "
+                        f"'{folder / (t + '.parquet')}' (FORMAT parquet)")
+        con.execute(f"COPY (SELECT source || '#' || k AS source, '{sid}' AS snapshot_id "
+                    f"FROM base_sources, range({lo}, {hi}) r(k)) TO "
+                    f"'{folder / 'state.parquet'}' (FORMAT parquet)")
+        con.execute(f"COPY (SELECT scan_id || '#' || k AS scan_id, {new('image_id')} AS image_id "
+                    f"FROM base_scan_images, range({lo}, {hi}) r(k)) TO "
+                    f"'{folder / 'scan_images.parquet'}' (FORMAT parquet)")
+    (out / ".complete").write_text("ok\n")
+    rows = {t: con.sql(f"SELECT count(*) FROM read_parquet('{out}/*/{t}.parquet')").fetchall()[0]
+            for t in BIG}
+    print(f"wrote {copies * base_images:,} images straight to Parquet in {out} "
+          f"({time.perf_counter() - t0:.0f} s): "
+          + ", ".join(f"{(r or (0,))[0]:,} {t}" for t, r in rows.items()), flush=True)
+    return out
+
+
+def tables_of(folder: Path):  # type: ignore[no-untyped-def]
+    """Return the `StoreTables` of a tiled folder."""
+    import pandas as pd
+
+    from auditlib.engine import StoreTables
+
+    snaps = sorted(p for p in folder.iterdir() if p.is_dir())
+    state = pd.concat([pd.read_parquet(s / "state.parquet") for s in snaps], ignore_index=True)
+    scans = pd.concat([pd.read_parquet(s / "scan_images.parquet") for s in snaps],
+                      ignore_index=True)
+    files = {t: [s / f"{t}.parquet" for s in snaps] for t in BIG}
+    return StoreTables(folder, files, state.astype("string"), scans.astype(str))
+
+
+def run_aggregates(engine) -> tuple[dict[str, float], dict]:  # type: ignore[no-untyped-def]
+    """Return seconds per aggregate and the results."""
+    from auditlib.engine.aggregates import AGGREGATES
+
+    seconds, results = {}, {}
+    for name, aggregate in AGGREGATES.items():
+        t0 = time.perf_counter()
+        results[name] = aggregate(engine)
+        seconds[name] = time.perf_counter() - t0
+    return seconds, results
+
+
+def section_aggregates(args: argparse.Namespace) -> dict:
+    from auditlib.engine.duck import DuckDBEngine
+
+    folder = tiled(args.images, args.base_images)
+    t0 = time.perf_counter()
+    engine = DuckDBEngine(tables_of(folder), memory_limit=args.memory_limit)
+    seconds, results = run_aggregates(engine)
+    total = time.perf_counter() - t0
+    counts = results["vulnerability_counts"]
+    return {"images": int(len(counts)), "vulnerabilities": int(counts["vulnerability_rows"].sum()),
+            "packages": int(results["package_counts"]["package_rows"].sum()),
+            "seconds": seconds, "total": total, "peak_gb": peak_gb()}
+
+
+def section_spark(args: argparse.Namespace) -> dict:
+    from auditlib.engine import open_engine
+    from auditlib.engine.spark import stop_spark
+
+    tables = tables_of(tiled(args.compare_images, args.base_images))
+    t0 = time.perf_counter()
+    duck_s, duck = run_aggregates(open_engine("duckdb", tables))
+    duck_total = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    spark_engine = open_engine("spark", tables, spark_master=args.spark_master)
+    start = time.perf_counter() - t0
+    spark_s, spark = run_aggregates(spark_engine)
+    spark_total = time.perf_counter() - t0
+    stop_spark()
+    equal = {n: bool(duck[n].equals(spark[n])) for n in duck}
+    return {"duckdb": duck_s, "spark": spark_s, "duckdb_total": duck_total,
+            "spark_start": start, "spark_total": spark_total, "equal": equal}
+
+
+def section_faces(args: argparse.Namespace) -> dict:
+    from click.testing import CliRunner
+
+    from auditlib.cli.main import main as cli
+    from auditlib.reports import new_run_dir, run_report
+
+    store = args.assess_store or base_store(args.assess_images)
+    out: dict = {"store": str(store)}
+    runner = CliRunner()
+    for name, argv in (("check", ["check", "--store", str(store), "--format", "json",
+                                  "--fail-on", "never"]),
+                       ("staleness", ["staleness", "--store", str(store), "--format", "json"])):
+        t0 = time.perf_counter()
+        r = runner.invoke(cli, argv)
+        out[name] = {"seconds": time.perf_counter() - t0, "exit": r.exit_code}
+    folder = new_run_dir(Path(tempfile.mkdtemp(prefix="auditlib-bench-fleet-")))
+    for name in ("compliance", "staleness"):
+        run = run_report(name, store=store, run_dir=folder)
+        out[f"{name} page"] = {"seconds": run.seconds_execute + run.seconds_export,
+                               "mb": run.html_bytes / 1e6, "ok": bool(run.ok)}
+    out["peak_gb"] = peak_gb()  # the notebooks run in their own kernels: not counted here
+    return out
+
+
+SECTIONS = {"aggregates": section_aggregates, "spark": section_spark, "faces": section_faces}
+
+
+def report(name: str, r: dict, args: argparse.Namespace) -> None:
+    if name == "aggregates":
+        ok = r["total"] < GOAL_SECONDS and r["peak_gb"] < GOAL_GB
+        print(f"aggregates on DuckDB, {r['images']:,} images ({r['vulnerabilities']:,} "
+              f"vulnerabilities, {r['packages']:,} packages), memory limit {args.memory_limit}:")
+        for n, s in r["seconds"].items():
+            print(f"  {n:<22}{s:>8.1f} s")
+        print(f"  {'total':<22}{r['total']:>8.1f} s   peak RSS {r['peak_gb']:.2f} GB   "
+              f"goal < {GOAL_SECONDS:.0f} s, < {GOAL_GB:.0f} GB: {'PASS' if ok else 'FAIL'}")
+    elif name == "spark":
+        print(f"DuckDB against Spark ({args.spark_master}), {args.compare_images:,} images:")
+        for n in r["duckdb"]:
+            print(f"  {n:<22}duckdb {r['duckdb'][n]:>7.1f} s   spark {r['spark'][n]:>7.1f} s   "
+                  f"{'equal' if r['equal'][n] else 'DIFFERENT'}")
+        print(f"  {'total':<22}duckdb {r['duckdb_total']:>7.1f} s   spark {r['spark_total']:>7.1f}"
+              f" s (of which {r['spark_start']:.1f} s starting the session)   "
+              f"{'all equal' if all(r['equal'].values()) else 'NOT EQUAL'}")
+    else:
+        print(f"faces on {r['store']}:")
+        for n, v in r.items():
+            if n in ("peak_gb", "store"):
+                continue
+            page = f"   {v['mb']:.2f} MB (goal < {GOAL_PAGE_MB:.0f} MB: " \
+                   f"{'PASS' if v['mb'] < GOAL_PAGE_MB and v['ok'] else 'FAIL'})" if "mb" in v \
+                else f"   exit {v['exit']}"
+            print(f"  {n:<22}{v['seconds']:>8.1f} s{page}")
+        print(f"  peak RSS of this process {r['peak_gb']:.2f} GB (the report kernels apart)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--images", type=int, default=100_000)
+    ap.add_argument("--compare-images", type=int, default=5_000)
+    ap.add_argument("--assess-images", type=int, default=1_000)
+    ap.add_argument("--base-images", type=int, default=100,
+                    help="demo images made and ingested; the larger stores copy their rows")
+    ap.add_argument("--assess-store", type=Path, default=None,
+                    help="an existing store to run the faces on (read only) instead of a demo "
+                    "store of --assess-images images")
+    ap.add_argument("--spark-master", default="local[*]")
+    ap.add_argument("--memory-limit", default="3GB", help="DuckDB's memory_limit")
+    ap.add_argument("--sections", default="aggregates,spark,faces")
+    ap.add_argument("--section", help=argparse.SUPPRESS)  # one section, in a child process
+    args = ap.parse_args()
+    if args.section:
+        print("RESULT " + json.dumps(SECTIONS[args.section](args)), flush=True)
+        return
+    for name in args.sections.split(","):
+        cmd = [sys.executable, __file__, *sys.argv[1:], "--section", name]
+        t0 = time.perf_counter()
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        lines = p.stdout.splitlines()
+        for line in lines:
+            if not line.startswith("RESULT "):
+                print(line)
+        results = [line[7:] for line in lines if line.startswith("RESULT ")]
+        if p.returncode or not results:
+            print(f"{name}: FAILED after {time.perf_counter() - t0:.0f} s: "
+                  + " | ".join(p.stderr.strip().splitlines()[-3:]))
+            continue
+        report(name, json.loads(results[0]), args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""Spark gives the same aggregates as DuckDB on the same store, row for row: a real standalone
+Spark cluster (one master, two workers, on 127.0.0.1) started from the `spark-class` pyspark
+ships, with Debian's Java 17."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Iterator
+
+import pandas as pd
+import pytest
+
+from auditlib.engine import StoreTables, open_engine
+from auditlib.engine.aggregates import AGGREGATES
+from auditlib.engine.spark import java_available, stop_spark
+from auditlib.store import read_current
+from tests.engine_store import two_snapshot_store
+from tests.integration.spark_cluster import spark_cluster
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _missing(why: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(why + "; CI must run the integration tests")
+    pytest.skip(why)
+
+
+@pytest.fixture(scope="module")
+def spark_master(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if not java_available():
+        _missing("no Java runtime for Spark (apt-get install openjdk-17-jre-headless; "
+                 "scripts/system-deps.sh does)")
+    if importlib.util.find_spec("pyspark") is None:
+        _missing("pyspark is not installed (pip install 'auditlib[spark]'; make setup does)")
+    with spark_cluster(tmp_path_factory.mktemp("spark")) as master:
+        yield master
+        stop_spark()
+
+
+def test_spark_equals_duckdb_row_for_row(spark_master: str,
+                                         tmp_path_factory: pytest.TempPathFactory) -> None:
+    store = two_snapshot_store(tmp_path_factory.mktemp("spark-store"), images=8)
+    tables = StoreTables.of(store, read_current(store).scans)
+    duck = open_engine("duckdb", tables)
+    spark = open_engine("spark", tables, spark_master=spark_master)
+    assert spark.name == "spark" and spark.relation("packages").count() == duck.relation(
+        "packages").aggregate("count(*)").fetchall()[0][0]
+    for name, aggregate in AGGREGATES.items():
+        on_spark, on_duckdb = aggregate(spark), aggregate(duck)
+        assert len(on_duckdb) > 0, name
+        pd.testing.assert_frame_equal(on_spark, on_duckdb, obj=name)

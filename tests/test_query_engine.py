@@ -1,0 +1,97 @@
+"""The query engine (`auditlib.engine`): the aggregates over a store's Parquet files equal the same
+aggregates over its current state in memory, and what pandas computed before them; the
+assessment reads them; bad engine choices are clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from auditlib.assess import assess, assess_data
+from auditlib.cli.main import main
+from auditlib.engine import EngineError, FrameTables, StoreTables, open_engine
+from auditlib.engine.aggregates import AGGREGATES
+from auditlib.history import first_seen_fixed
+from auditlib.normalize.licenses import LICENSE_CLASSES
+from auditlib.policy.rules.licenses import package_licences
+from auditlib.store import read_current
+from tests.engine_store import NOW, two_snapshot_store
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return two_snapshot_store(tmp_path_factory.mktemp("engine"), images=8)
+
+
+def test_store_files_give_the_current_state(store: Path) -> None:
+    data = read_current(store)
+    on_files = open_engine("duckdb", StoreTables.of(store, data.scans))
+    in_memory = open_engine("duckdb", FrameTables(data))
+    for name, aggregate in AGGREGATES.items():
+        pd.testing.assert_frame_equal(aggregate(on_files), aggregate(in_memory), obj=name)
+    # The removed document's image has no vulnerability rows any more; the others have theirs.
+    counts = AGGREGATES["vulnerability_counts"](on_files)
+    assert 0 < len(counts) < len(data.images["image_id"].dropna().unique())
+    assert counts["vulnerability_rows"].sum() == len(data.vulnerabilities)
+    assert AGGREGATES["package_counts"](on_files)["package_rows"].sum() == len(data.packages)
+
+
+def test_aggregates_equal_what_pandas_computed(store: Path) -> None:
+    data = read_current(store)
+    engine = open_engine("duckdb", StoreTables.of(store, data.scans))
+    v = data.vulnerabilities.dropna(subset=["image_id"])
+    findings = v[["image_id", "vuln_id", "pkg_name", "pkg_version"]].drop_duplicates()
+    got = AGGREGATES["vulnerability_counts"](engine)
+    assert got["findings"].to_dict() == findings["image_id"].astype(str).value_counts().to_dict()
+    assert got["vulnerability_rows"].to_dict() == v["image_id"].astype(str).value_counts(
+        ).to_dict()
+    p = data.packages.dropna(subset=["image_id"])
+    distinct = p[["image_id", "name", "version", "package_type"]].drop_duplicates()
+    assert AGGREGATES["package_counts"](engine)["packages"].to_dict() == distinct[
+        "image_id"].astype(str).value_counts().to_dict()
+    lic = package_licences(data)
+    lic = lic.assign(license_class=lic["license_class"].astype("string").fillna("unknown"))
+    lic = lic.drop_duplicates(["image_id", "package_name", "package_version", "license_class"])
+    g = lic.groupby(lic["license_class"].astype(str))
+    want = [(c, int(g.size().get(c, 0)), int(g["image_id"].nunique().get(c, 0)))
+            for c in reversed(LICENSE_CLASSES)]
+    classes = AGGREGATES["licence_classes"](engine)
+    assert list(classes.itertuples(index=False, name=None)) == want
+    assert classes["packages"].sum() > 0
+
+
+@pytest.mark.slow  # two whole assessments
+def test_assessment_reads_the_store_through_the_engine(store: Path) -> None:
+    a = assess(store, as_of=NOW)
+    assert a.view.engine is not None and a.view.engine.name == "duckdb"
+    b = assess_data(read_current(store), as_of=NOW,  # the same aggregates over frames
+                    first_seen_fixed=first_seen_fixed(store))
+    assert b.view.engine is None
+    assert a.summary() == {**b.summary(), "warnings": a.summary()["warnings"]}
+    pd.testing.assert_frame_equal(a.evaluation.results, b.evaluation.results)
+    rel = a.relation("vulnerabilities")  # a lazy DuckDB relation for analysts
+    assert rel.aggregate("count(*)").fetchall()[0][0] == len(a.data.vulnerabilities)
+    with pytest.raises(KeyError, match="not a big table"):
+        a.relation("images")
+
+
+def test_bad_engine_choices_are_clear_errors(store: Path) -> None:
+    data = read_current(store)
+    with pytest.raises(EngineError, match="'presto' is not an engine; engines are duckdb, spark"):
+        open_engine("presto", FrameTables(data))
+    with pytest.raises(EngineError, match="spark: reads a store's Parquet files"):
+        open_engine("spark", FrameTables(data))
+    with pytest.raises(EngineError, match="an image filter"):
+        assess(store, as_of=NOW, engine="spark", image_filter="*")
+
+
+def test_the_commands_choose_the_query_engine(tmp_path: Path) -> None:
+    for command in ("check", "staleness"):
+        r = CliRunner().invoke(main, [command, "--store", str(tmp_path),
+                                      "--query-engine", "presto"])
+        assert r.exit_code == 2 and "'presto' is not one of 'duckdb', 'spark'" in r.output, r.output
+        shown = CliRunner().invoke(main, [command, "--help"]).output
+        assert "--query-engine [duckdb|spark]" in shown and "--spark-master URL" in shown
