@@ -32,6 +32,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("auditlib.policy", "auditlib.staleness"),
     ("auditlib.assess",),
     ("auditlib.reports",),
+    ("auditlib.notify",),
     ("auditlib.job",),
     ("auditlib.cli",),
 ]
