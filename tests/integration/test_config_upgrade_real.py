@@ -14,6 +14,7 @@ are what its construction implies.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -67,9 +68,10 @@ CMD ["sleep", "3600"]
 
 @pytest.fixture(scope="module")
 def built(engine_fleet: Fleet, tmp_path_factory: pytest.TempPathFactory
-          ) -> tuple[dict[str, str], list[str]]:
-    """Build the images and start their containers; return image ids by name, and the
-    `--dockerfile PATH=REF` arguments."""
+          ) -> Iterator[tuple[dict[str, str], list[str]]]:
+    """Build the images and start their containers; yield image ids by name, and the
+    `--dockerfile PATH=REF` arguments; remove the containers, images and volume after (the
+    engine is the session's: other tests list its containers and images)."""
     engine = engine_fleet.engine
     root = tmp_path_factory.mktemp("h18")
     ids, dockerfiles = {}, []
@@ -93,7 +95,12 @@ def built(engine_fleet: Fleet, tmp_path_factory: pytest.TempPathFactory
         if "/var/lib/mysql/ibdata1" in {c["Path"] for c in client.api.diff(writer.id) or []}:
             break
         time.sleep(0.2)
-    return ids, dockerfiles
+    yield ids, dockerfiles
+    for name in ("h18-mounted", "h18-writer"):
+        client.containers.get(name).remove(force=True)
+    for ref, _text in IMAGES.values():
+        client.images.remove(ref, force=True)
+    client.volumes.get("h18-config").remove(force=True)
 
 
 @pytest.fixture(scope="module")
