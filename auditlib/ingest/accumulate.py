@@ -47,8 +47,10 @@ class _Table:
         self.cols = {c: [] for c in TABLES_BY_NAME[self.name].column_names if c not in _STAMPED}
         self.runs = []
 
-    def add(self, rows: list[Row], doc: int, uniform: bool | None = None) -> None:
-        """Append the rows of document `doc` to the pending columns (checked by the caller).
+    def add(self, rows: list[Row], runs: list[tuple[int, int]], uniform: bool | None = None
+            ) -> None:
+        """Append rows to the pending columns (checked by the caller): `runs` says which
+        documents they come from, in order, and how many rows each (`(doc, rows)`).
 
         `uniform` says whether every row has the keys of the first in the same order (as
         `row_keys` found), None when not known yet.
@@ -70,7 +72,7 @@ class _Table:
         for col in cols.values():
             if len(col) == self.n:  # not in these rows
                 col.extend([None] * n)
-        self.runs.append((doc, n))
+        self.runs.extend(runs)
         self.n += n
 
     def add_columns(self, columns: dict[str, list[Any]], n: int, doc: int) -> None:
@@ -140,8 +142,15 @@ class Accumulator:
         )
 
     def add(self, table: str, rows: list[Row], doc: int, uniform: bool | None = None) -> None:
+        """Add the rows of document `doc` to `table` (`uniform`: as `row_keys` found)."""
+        self.add_runs(table, rows, [(doc, len(rows))], uniform)
+
+    def add_runs(self, table: str, rows: list[Row], runs: list[tuple[int, int]],
+                 uniform: bool | None = None) -> None:
+        """Add the rows of consecutive documents to `table`: `runs` holds each one's number and
+        rows, in order (the rows of a chunk always come from whole documents)."""
         acc = self.tables[table]
-        acc.add(rows, doc, uniform)
+        acc.add(rows, runs, uniform)
         if acc.n >= CHUNK_ROWS:
             self._flush(acc)
 
