@@ -794,12 +794,18 @@ def empty(table: Table) -> pd.DataFrame:
 
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_STR = pd.Index(["a"]).dtype
+"""The dtype pandas gives an index of Python str (`str` in pandas 3, object before)."""
 _DICTIONARY = pa.dictionary(pa.int32(), pa.large_string())
 
 
 def _series(values: Iterable[Any], dtype: str) -> pd.Series:
     if isinstance(values, pd.Series) and has_dtype(values, dtype):
-        return values.reset_index(drop=True)  # built typed already (the loader's provenance)
+        # Built typed already (the loader's provenance): only its index may need resetting.
+        index = values.index
+        if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+            return values
+        return values.reset_index(drop=True)
     if dtype == "datetime":
         s = pd.Series(values, dtype=object)
         return pd.to_datetime(s, utc=True, errors="coerce", format="ISO8601").astype(DTYPES[dtype])
@@ -822,8 +828,9 @@ def _series(values: Iterable[Any], dtype: str) -> pd.Series:
                 codes = rank[indices.fill_null(0).to_numpy()]
                 if indices.null_count:
                     codes[indices.is_null().to_numpy(zero_copy_only=False)] = -1
-                # Built from Python str so that pandas infers the categories' dtype as it would.
-                categories = pd.Index(encoded.dictionary.take(order).to_pylist())
+                # Of the dtype pandas infers for a list of str (`str`), without inferring it.
+                categories = pd.Index(pd.array(encoded.dictionary.take(order), dtype=_STR),
+                                      copy=False)
                 return pd.Series(pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories)))
         return pd.Series(pd.Categorical(list(values)))
     if dtype == "severity":
@@ -846,6 +853,34 @@ def _series(values: Iterable[Any], dtype: str) -> pd.Series:
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             pass  # a non-str value: let pandas convert it (and fail clearly if it cannot)
     return pd.Series(values, dtype=object).astype(DTYPES[dtype])
+
+
+def _missing(dtype: str, length: int) -> pd.Series:
+    """Return a column of `length` missing values of `dtype` (a severity is `unknown`).
+
+    The same as `pd.array([None] * length, dtype=...)`, built from its parts: most columns of a
+    table are missing in the rows of any one source, and that conversion costs several times
+    more per column."""
+    if dtype == "severity":
+        return _series([None] * length, dtype)  # missing means unknown
+    if dtype == "string":
+        return pd.Series(pd.array(pa.nulls(length, pa.large_string()), dtype=DTYPES[dtype]))
+    if dtype in ("Int64", "Float64", "boolean"):
+        zeros = np.zeros(length, dtype={"Int64": np.int64, "Float64": np.float64}.get(dtype, bool))
+        kind = {"Int64": pd.arrays.IntegerArray, "Float64": pd.arrays.FloatingArray}.get(
+            dtype, pd.arrays.BooleanArray)
+        return pd.Series(kind(zeros, np.ones(length, dtype=bool)))
+    if dtype == "category":
+        return pd.Series(pd.Categorical.from_codes(
+            np.full(length, -1, dtype=np.int8), dtype=_NO_CATEGORIES[length > 0],
+            validate=False))
+    return pd.Series(pd.array([None] * length, dtype=DTYPES[dtype]))
+
+
+_NO_CATEGORIES = (pd.CategoricalDtype(pd.Index([], dtype=object)),
+                  pd.CategoricalDtype(pd.Index([], dtype="float64")))
+"""The dtype of a categorical column with no value, as pandas infers it from no rows and from
+rows of None."""
 
 
 def frame(table: Table, columns: dict[str, list[Any]], length: int) -> pd.DataFrame:
@@ -872,10 +907,7 @@ def frame(table: Table, columns: dict[str, list[Any]], length: int) -> pd.DataFr
     for col in table.columns:
         values = columns.get(col.name)
         if values is None:
-            if col.dtype == "severity":
-                data[col.name] = _series([None] * length, col.dtype)  # missing means unknown
-            else:
-                data[col.name] = pd.Series(pd.array([None] * length, dtype=DTYPES[col.dtype]))
+            data[col.name] = _missing(col.dtype, length)
             continue
         if len(values) != length:
             raise ValueError(f"{table.name}.{col.name}: {len(values)} values for {length} rows")

@@ -216,12 +216,19 @@ class Accumulator:
         return df
 
     def _stamped(self, acc: _Table, pos: int) -> pd.Series:
-        """Return a provenance column of a chunk as a categorical built from per-document runs."""
-        docs = [d for d, _ in acc.runs]
-        values = pd.Series([self.docs[d][pos] for d in docs], dtype=object)
-        codes, uniques = pd.factorize(values)
-        row_codes = np.repeat(codes, [m for _, m in acc.runs])
-        return pd.Series(pd.Categorical.from_codes(row_codes, categories=pd.Index(uniques)))
+        """Return a provenance column of a chunk as a categorical built from per-document runs
+        (categories in order of first appearance, as `pd.factorize` gives them; a document
+        without the value is missing)."""
+        index: dict[str, int] = {}
+        docs = self.docs
+        codes = [
+            -1 if (v := docs[d][pos]) is None else index.setdefault(v, len(index))
+            for d, _ in acc.runs
+        ]
+        row_codes = np.repeat(np.asarray(codes, dtype=np.int64), [m for _, m in acc.runs])
+        return pd.Series(pd.Categorical.from_codes(
+            row_codes, dtype=pd.CategoricalDtype(pd.Index(list(index), dtype=object)),
+            validate=False))
 
     def _check_conversions(self, name: str, cols: dict[str, list[Any]], df: pd.DataFrame) -> None:
         """Warn about values a typed column could not hold (a bad time, a 2**70 line number)."""
