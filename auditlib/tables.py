@@ -19,6 +19,7 @@ forget it, and the data dictionary says which columns they are.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -799,6 +800,23 @@ _STR = pd.Index(["a"]).dtype
 _DICTIONARY = pa.dictionary(pa.int32(), pa.large_string())
 
 
+def _new_category_dtype(names: pa.Array | list[str]) -> pd.CategoricalDtype:
+    """Return the dtype of a categorical column of the sorted, distinct `names`."""
+    return pd.CategoricalDtype(pd.Index(pd.array(names, dtype=_STR), copy=False))
+
+
+@functools.lru_cache(maxsize=64)
+def _category_dtype(names: tuple[str, ...]) -> pd.CategoricalDtype:
+    """Return `_new_category_dtype(names)`, made once: the same names recur across the tables of
+    a run (hosts, sources, image ids), and checking them for a dtype costs more than the rest of
+    the column."""
+    return _new_category_dtype(list(names))
+
+
+_CACHED_NAMES = 1000
+"""Columns of at most this many distinct values share their dtype (`_category_dtype`)."""
+
+
 def _series(values: Iterable[Any], dtype: str) -> pd.Series:
     if isinstance(values, pd.Series) and has_dtype(values, dtype):
         # Built typed already (the loader's provenance): only its index may need resetting.
@@ -828,10 +846,11 @@ def _series(values: Iterable[Any], dtype: str) -> pd.Series:
                 codes = rank[indices.fill_null(0).to_numpy()]
                 if indices.null_count:
                     codes[indices.is_null().to_numpy(zero_copy_only=False)] = -1
-                # Of the dtype pandas infers for a list of str (`str`), without inferring it.
-                categories = pd.Index(pd.array(encoded.dictionary.take(order), dtype=_STR),
-                                      copy=False)
-                return pd.Series(pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories)))
+                # Categories of the dtype pandas infers for a list of str, without inferring it.
+                names = encoded.dictionary.take(order)
+                dtype = (_category_dtype(tuple(names.to_pylist())) if len(names) <= _CACHED_NAMES
+                         else _new_category_dtype(names))
+                return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype, validate=False))
         return pd.Series(pd.Categorical(list(values)))
     if dtype == "severity":
         return pd.Series(pd.Categorical(list(values), dtype=SEVERITY_DTYPE)).fillna("unknown")

@@ -9,6 +9,7 @@ millions of Python objects. `build()` joins the chunks into the final tables.
 from __future__ import annotations
 
 from datetime import datetime
+from itertools import repeat
 from typing import Any, cast
 
 import numpy as np
@@ -199,13 +200,15 @@ class Accumulator:
         ts = pd.Series(pd.Timestamp(self.collected_at), index=pd.RangeIndex(n))
         cols["collected_at"] = ts.astype(DTYPES["datetime"])
         if "image_id" in acc.names:
-            stamped = self._stamped(acc, 3)
             own = cols.get("image_id")
-            cols["image_id"] = (
-                stamped
-                if own is None
-                else pd.Series(own, dtype=object).fillna(stamped.astype(object))
-            )
+            if own is None:
+                cols["image_id"] = self._stamped(acc, 3)
+            else:
+                # A row's own image id, else its document's.
+                docs = self.docs
+                of_doc = [v for d, m in acc.runs for v in repeat(docs[d][3], m)]
+                cols["image_id"] = [o if o is not None else d for o, d in zip(own, of_doc,
+                                                                              strict=True)]
         df = frame(table, cols, n)
         self._check_conversions(name, cols, df)
         if name in MERGES:
@@ -239,8 +242,12 @@ class Accumulator:
                 or col.name == "collected_at"
             ):
                 continue
-            raw = pd.Series(cols[col.name], dtype=object)
-            bad = raw.notna() & df[col.name].isna() & (raw != "")
+            given = cols[col.name]
+            converted = df[col.name].isna()
+            if isinstance(given, list) and given.count(None) == converted.sum():
+                continue  # every missing value was None: none was lost converting
+            raw = pd.Series(given, dtype=object)
+            bad = raw.notna() & converted & (raw != "")
             for i in bad[bad].index[:1000]:
                 self.error(
                     cast(str, df.at[i, "source"]),
