@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from pandas.api.extensions import ExtensionArray
 from pandas.api.types import union_categoricals
 
 from auditlib.normalize.redact import redact_values
@@ -800,21 +801,26 @@ _STR = pd.Index(["a"]).dtype
 _DICTIONARY = pa.dictionary(pa.int32(), pa.large_string())
 
 
-def _new_category_dtype(names: pa.Array | list[str]) -> pd.CategoricalDtype:
-    """Return the dtype of a categorical column of the sorted, distinct `names`."""
-    return pd.CategoricalDtype(pd.Index(pd.array(names, dtype=_STR), copy=False))
+def category_dtype(names: list[str], of: Any = None) -> pd.CategoricalDtype:
+    """Return the dtype of a categorical column whose categories are `names` (distinct, in
+    their order), held as `of` (default: as pandas holds a list of str, `str` in pandas 3).
+
+    Dtypes of up to `_CACHED_NAMES` names are made once and shared: the same names recur across
+    the tables of a run (hosts, sources, image ids, scan ids), and checking them for a new dtype
+    costs more than the rest of a small column."""
+    of = _STR if of is None else of
+    if len(names) <= _CACHED_NAMES:
+        return _cached_category_dtype(tuple(names), of)
+    return pd.CategoricalDtype(pd.Index(names, dtype=of))
 
 
 @functools.lru_cache(maxsize=64)
-def _category_dtype(names: tuple[str, ...]) -> pd.CategoricalDtype:
-    """Return `_new_category_dtype(names)`, made once: the same names recur across the tables of
-    a run (hosts, sources, image ids), and checking them for a dtype costs more than the rest of
-    the column."""
-    return _new_category_dtype(list(names))
+def _cached_category_dtype(names: tuple[str, ...], of: Any) -> pd.CategoricalDtype:
+    return pd.CategoricalDtype(pd.Index(list(names), dtype=of))
 
 
 _CACHED_NAMES = 1000
-"""Columns of at most this many distinct values share their dtype (`_category_dtype`)."""
+"""Categorical dtypes of at most this many names are shared (`category_dtype`)."""
 
 
 def _series(values: Iterable[Any], dtype: str) -> pd.Series:
@@ -847,9 +853,7 @@ def _series(values: Iterable[Any], dtype: str) -> pd.Series:
                 if indices.null_count:
                     codes[indices.is_null().to_numpy(zero_copy_only=False)] = -1
                 # Categories of the dtype pandas infers for a list of str, without inferring it.
-                names = encoded.dictionary.take(order)
-                dtype = (_category_dtype(tuple(names.to_pylist())) if len(names) <= _CACHED_NAMES
-                         else _new_category_dtype(names))
+                dtype = category_dtype(encoded.dictionary.take(order).to_pylist())
                 return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype, validate=False))
         return pd.Series(pd.Categorical(list(values)))
     if dtype == "severity":
@@ -922,18 +926,23 @@ def frame(table: Table, columns: dict[str, list[Any]], length: int) -> pd.DataFr
     unknown = set(columns) - set(table.column_names)
     if unknown:
         raise ValueError(f"{table.name}: undeclared columns {sorted(unknown)}")
-    data: dict[str, pd.Series] = {}
+    # Columns built here are given as arrays (a frame of Series aligns each one's index, which
+    # costs more than building most columns); a Series the caller gave stays one, so that
+    # pandas knows the frame shares it.
+    data: dict[str, pd.Series | ExtensionArray] = {}
     for col in table.columns:
         values = columns.get(col.name)
         if values is None:
-            data[col.name] = _missing(col.dtype, length)
+            data[col.name] = _missing(col.dtype, length).array
             continue
         if len(values) != length:
             raise ValueError(f"{table.name}.{col.name}: {len(values)} values for {length} rows")
+        given = isinstance(values, pd.Series)
         if col.redacted:
             values = (redact_series(values) if isinstance(values, pd.Series)
                       else redact_values(values if isinstance(values, list) else list(values)))
-        data[col.name] = _series(values, col.dtype)
+        built = _series(values, col.dtype)
+        data[col.name] = built if given else built.array
     # The columns were just built for this frame: taking them as they are saves a copy of each.
     return pd.DataFrame(data, index=pd.RangeIndex(length), copy=False)
 

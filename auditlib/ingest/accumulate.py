@@ -17,7 +17,7 @@ import pandas as pd
 
 from auditlib.ingest.merge import merge_duplicates
 from auditlib.rows import Row
-from auditlib.tables import DTYPES, MERGES, TABLES_BY_NAME, concat, frame
+from auditlib.tables import DTYPES, MERGES, TABLES_BY_NAME, category_dtype, concat, frame
 from auditlib.versions.contradictions import contradicted_fixes
 
 CHUNK_ROWS = 50_000
@@ -230,8 +230,7 @@ class Accumulator:
         ]
         row_codes = np.repeat(np.asarray(codes, dtype=np.int64), [m for _, m in acc.runs])
         return pd.Series(pd.Categorical.from_codes(
-            row_codes, dtype=pd.CategoricalDtype(pd.Index(list(index), dtype=object)),
-            validate=False))
+            row_codes, dtype=category_dtype(list(index), object), validate=False))
 
     def _check_conversions(self, name: str, cols: dict[str, list[Any]], df: pd.DataFrame) -> None:
         """Warn about values a typed column could not hold (a bad time, a 2**70 line number)."""
