@@ -203,7 +203,7 @@ class Accumulator:
             own = cols.get("image_id")
             if own is None:
                 cols["image_id"] = self._stamped(acc, 3)
-            else:
+            elif None in own:
                 # A row's own image id, else its document's.
                 docs = self.docs
                 of_doc = [v for d, m in acc.runs for v in repeat(docs[d][3], m)]

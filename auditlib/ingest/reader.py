@@ -16,7 +16,7 @@ from pathlib import Path
 
 from auditlib.data import AuditData, FileResult
 from auditlib.errors import ParseError
-from auditlib.identity import normalize_digest, normalize_reference, parse_reference
+from auditlib.identity import normalize_digest, parse_reference
 from auditlib.ingest import documents
 from auditlib.ingest import accumulate
 from auditlib.ingest.accumulate import Accumulator, row_keys
@@ -43,13 +43,15 @@ def _image_rows(
     if img is None:
         return None, None, None, None, [], []
     image_id = normalize_digest(img.image_id)
-    ref = normalize_reference(img.reference) if img.reference else None
+    given = parse_reference(img.reference) if img.reference else None
+    ref = str(given) if given else None
     tags: list[Row] = []
     seen: set[str] = set()
     repo_digest: str | None = None
     for text in [*img.tags, *img.repo_digests]:
         bare = normalize_digest(text)
-        parsed = None if bare else parse_reference(text)
+        # (The reference is usually the first tag: parsed once.)
+        parsed = None if bare else given if text == img.reference else parse_reference(text)
         if parsed is None:
             # A bare manifest digest (no repository) is a repo digest without a reference.
             repo_digest = repo_digest or bare
