@@ -853,8 +853,8 @@ def _series(values: Iterable[Any], dtype: str) -> pd.Series:
                 if indices.null_count:
                     codes[indices.is_null().to_numpy(zero_copy_only=False)] = -1
                 # Categories of the dtype pandas infers for a list of str, without inferring it.
-                dtype = category_dtype(encoded.dictionary.take(order).to_pylist())
-                return pd.Series(pd.Categorical.from_codes(codes, dtype=dtype, validate=False))
+                cats = category_dtype(encoded.dictionary.take(order).to_pylist())
+                return pd.Series(pd.Categorical.from_codes(codes, dtype=cats, validate=False))
         return pd.Series(pd.Categorical(list(values)))
     if dtype == "severity":
         return pd.Series(pd.Categorical(list(values), dtype=SEVERITY_DTYPE)).fillna("unknown")

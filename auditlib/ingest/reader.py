@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import gc
 from collections import deque
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
-from collections.abc import Iterable
 from pathlib import Path
 
 from auditlib.data import AuditData, FileResult
 from auditlib.errors import ParseError
 from auditlib.identity import normalize_digest, parse_reference
-from auditlib.ingest import documents
-from auditlib.ingest import accumulate
+from auditlib.ingest import accumulate, documents
 from auditlib.ingest.accumulate import Accumulator, row_keys
 from auditlib.ingest.documents import (
     Candidate,
