@@ -1,5 +1,6 @@
 """Cosign signature and attestation checks on real sigstore test vectors (tests/data/cosign,
-tests/data/SOURCES.tsv): a simple-signing signature from sigstore-rs and DSSE envelopes signed by cosign.
+tests/data/SOURCES.tsv): a simple-signing signature from sigstore-rs and DSSE envelopes signed by
+cosign.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """What the real registry (distribution 2.8) cannot show: a registry WITH the OCI referrers API,
 BuildKit's attestation manifests in an index, an envelope over the size limit, and a referrers
 answer that is not an index. The fake registry answers; the documents are the real cosign
-vectors of tests/data/cosign (tests/data/SOURCES.tsv), so a signature verifies only where cosign's did.
+vectors of tests/data/cosign (tests/data/SOURCES.tsv), so a signature verifies only where
+cosign's did.
 """
 
 from __future__ import annotations
