@@ -56,6 +56,9 @@ def is_digest(value: object) -> bool:
     return isinstance(value, str) and bool(_DIGEST.match(value))
 
 
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
 def normalize_digest(value: object) -> str | None:
     """Return a digest in canonical form, or None if `value` is not one.
 
@@ -64,7 +67,7 @@ def normalize_digest(value: object) -> str | None:
     if not isinstance(value, str):
         return None
     v = value.strip().lower()
-    if re.fullmatch(r"[0-9a-f]{64}", v):
+    if _HEX64.fullmatch(v):
         v = "sha256:" + v
     return v if _DIGEST.match(v) else None
 

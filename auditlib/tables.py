@@ -19,6 +19,7 @@ forget it, and the data dictionary says which columns they are.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from pandas.api.extensions import ExtensionArray
 from pandas.api.types import union_categoricals
 
 from auditlib.normalize.redact import redact_values
@@ -794,12 +796,40 @@ def empty(table: Table) -> pd.DataFrame:
 
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_STR = pd.Index(["a"]).dtype
+"""The dtype pandas gives an index of Python str (`str` in pandas 3, object before)."""
 _DICTIONARY = pa.dictionary(pa.int32(), pa.large_string())
+
+
+def category_dtype(names: list[str], of: Any = None) -> pd.CategoricalDtype:
+    """Return the dtype of a categorical column whose categories are `names` (distinct, in
+    their order), held as `of` (default: as pandas holds a list of str, `str` in pandas 3).
+
+    Dtypes of up to `_CACHED_NAMES` names are made once and shared: the same names recur across
+    the tables of a run (hosts, sources, image ids, scan ids), and checking them for a new dtype
+    costs more than the rest of a small column."""
+    of = _STR if of is None else of
+    if len(names) <= _CACHED_NAMES:
+        return _cached_category_dtype(tuple(names), of)
+    return pd.CategoricalDtype(pd.Index(names, dtype=of))
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_category_dtype(names: tuple[str, ...], of: Any) -> pd.CategoricalDtype:
+    return pd.CategoricalDtype(pd.Index(list(names), dtype=of))
+
+
+_CACHED_NAMES = 1000
+"""Categorical dtypes of at most this many names are shared (`category_dtype`)."""
 
 
 def _series(values: Iterable[Any], dtype: str) -> pd.Series:
     if isinstance(values, pd.Series) and has_dtype(values, dtype):
-        return values.reset_index(drop=True)  # built typed already (the loader's provenance)
+        # Built typed already (the loader's provenance): only its index may need resetting.
+        index = values.index
+        if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+            return values
+        return values.reset_index(drop=True)
     if dtype == "datetime":
         s = pd.Series(values, dtype=object)
         return pd.to_datetime(s, utc=True, errors="coerce", format="ISO8601").astype(DTYPES[dtype])
@@ -822,9 +852,9 @@ def _series(values: Iterable[Any], dtype: str) -> pd.Series:
                 codes = rank[indices.fill_null(0).to_numpy()]
                 if indices.null_count:
                     codes[indices.is_null().to_numpy(zero_copy_only=False)] = -1
-                # Built from Python str so that pandas infers the categories' dtype as it would.
-                categories = pd.Index(encoded.dictionary.take(order).to_pylist())
-                return pd.Series(pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories)))
+                # Categories of the dtype pandas infers for a list of str, without inferring it.
+                cats = category_dtype(encoded.dictionary.take(order).to_pylist())
+                return pd.Series(pd.Categorical.from_codes(codes, dtype=cats, validate=False))
         return pd.Series(pd.Categorical(list(values)))
     if dtype == "severity":
         return pd.Series(pd.Categorical(list(values), dtype=SEVERITY_DTYPE)).fillna("unknown")
@@ -848,6 +878,34 @@ def _series(values: Iterable[Any], dtype: str) -> pd.Series:
     return pd.Series(values, dtype=object).astype(DTYPES[dtype])
 
 
+def _missing(dtype: str, length: int) -> pd.Series:
+    """Return a column of `length` missing values of `dtype` (a severity is `unknown`).
+
+    The same as `pd.array([None] * length, dtype=...)`, built from its parts: most columns of a
+    table are missing in the rows of any one source, and that conversion costs several times
+    more per column."""
+    if dtype == "severity":
+        return _series([None] * length, dtype)  # missing means unknown
+    if dtype == "string":
+        return pd.Series(pd.array(pa.nulls(length, pa.large_string()), dtype=DTYPES[dtype]))
+    if dtype in ("Int64", "Float64", "boolean"):
+        zeros = np.zeros(length, dtype={"Int64": np.int64, "Float64": np.float64}.get(dtype, bool))
+        kind = {"Int64": pd.arrays.IntegerArray, "Float64": pd.arrays.FloatingArray}.get(
+            dtype, pd.arrays.BooleanArray)
+        return pd.Series(kind(zeros, np.ones(length, dtype=bool)))
+    if dtype == "category":
+        return pd.Series(pd.Categorical.from_codes(
+            np.full(length, -1, dtype=np.int8), dtype=_NO_CATEGORIES[length > 0],
+            validate=False))
+    return pd.Series(pd.array([None] * length, dtype=DTYPES[dtype]))
+
+
+_NO_CATEGORIES = (pd.CategoricalDtype(pd.Index([], dtype=object)),
+                  pd.CategoricalDtype(pd.Index([], dtype="float64")))
+"""The dtype of a categorical column with no value, as pandas infers it from no rows and from
+rows of None."""
+
+
 def frame(table: Table, columns: dict[str, list[Any]], length: int) -> pd.DataFrame:
     """Build the typed DataFrame of `table` from column lists.
 
@@ -868,21 +926,23 @@ def frame(table: Table, columns: dict[str, list[Any]], length: int) -> pd.DataFr
     unknown = set(columns) - set(table.column_names)
     if unknown:
         raise ValueError(f"{table.name}: undeclared columns {sorted(unknown)}")
-    data: dict[str, pd.Series] = {}
+    # Columns built here are given as arrays (a frame of Series aligns each one's index, which
+    # costs more than building most columns); a Series the caller gave stays one, so that
+    # pandas knows the frame shares it.
+    data: dict[str, pd.Series | ExtensionArray] = {}
     for col in table.columns:
         values = columns.get(col.name)
         if values is None:
-            if col.dtype == "severity":
-                data[col.name] = _series([None] * length, col.dtype)  # missing means unknown
-            else:
-                data[col.name] = pd.Series(pd.array([None] * length, dtype=DTYPES[col.dtype]))
+            data[col.name] = _missing(col.dtype, length).array
             continue
         if len(values) != length:
             raise ValueError(f"{table.name}.{col.name}: {len(values)} values for {length} rows")
+        given = isinstance(values, pd.Series)
         if col.redacted:
             values = (redact_series(values) if isinstance(values, pd.Series)
                       else redact_values(values if isinstance(values, list) else list(values)))
-        data[col.name] = _series(values, col.dtype)
+        built = _series(values, col.dtype)
+        data[col.name] = built if given else built.array
     # The columns were just built for this frame: taking them as they are saves a copy of each.
     return pd.DataFrame(data, index=pd.RangeIndex(length), copy=False)
 

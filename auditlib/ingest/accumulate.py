@@ -9,6 +9,7 @@ millions of Python objects. `build()` joins the chunks into the final tables.
 from __future__ import annotations
 
 from datetime import datetime
+from itertools import repeat
 from typing import Any, cast
 
 import numpy as np
@@ -16,7 +17,7 @@ import pandas as pd
 
 from auditlib.ingest.merge import merge_duplicates
 from auditlib.rows import Row
-from auditlib.tables import DTYPES, MERGES, TABLES_BY_NAME, concat, frame
+from auditlib.tables import DTYPES, MERGES, TABLES_BY_NAME, category_dtype, concat, frame
 from auditlib.versions.contradictions import contradicted_fixes
 
 CHUNK_ROWS = 50_000
@@ -47,8 +48,10 @@ class _Table:
         self.cols = {c: [] for c in TABLES_BY_NAME[self.name].column_names if c not in _STAMPED}
         self.runs = []
 
-    def add(self, rows: list[Row], doc: int, uniform: bool | None = None) -> None:
-        """Append the rows of document `doc` to the pending columns (checked by the caller).
+    def add(self, rows: list[Row], runs: list[tuple[int, int]], uniform: bool | None = None
+            ) -> None:
+        """Append rows to the pending columns (checked by the caller): `runs` says which
+        documents they come from, in order, and how many rows each (`(doc, rows)`).
 
         `uniform` says whether every row has the keys of the first in the same order (as
         `row_keys` found), None when not known yet.
@@ -70,7 +73,7 @@ class _Table:
         for col in cols.values():
             if len(col) == self.n:  # not in these rows
                 col.extend([None] * n)
-        self.runs.append((doc, n))
+        self.runs.extend(runs)
         self.n += n
 
     def add_columns(self, columns: dict[str, list[Any]], n: int, doc: int) -> None:
@@ -140,8 +143,15 @@ class Accumulator:
         )
 
     def add(self, table: str, rows: list[Row], doc: int, uniform: bool | None = None) -> None:
+        """Add the rows of document `doc` to `table` (`uniform`: as `row_keys` found)."""
+        self.add_runs(table, rows, [(doc, len(rows))], uniform)
+
+    def add_runs(self, table: str, rows: list[Row], runs: list[tuple[int, int]],
+                 uniform: bool | None = None) -> None:
+        """Add the rows of consecutive documents to `table`: `runs` holds each one's number and
+        rows, in order (the rows of a chunk always come from whole documents)."""
         acc = self.tables[table]
-        acc.add(rows, doc, uniform)
+        acc.add(rows, runs, uniform)
         if acc.n >= CHUNK_ROWS:
             self._flush(acc)
 
@@ -190,13 +200,15 @@ class Accumulator:
         ts = pd.Series(pd.Timestamp(self.collected_at), index=pd.RangeIndex(n))
         cols["collected_at"] = ts.astype(DTYPES["datetime"])
         if "image_id" in acc.names:
-            stamped = self._stamped(acc, 3)
             own = cols.get("image_id")
-            cols["image_id"] = (
-                stamped
-                if own is None
-                else pd.Series(own, dtype=object).fillna(stamped.astype(object))
-            )
+            if own is None:
+                cols["image_id"] = self._stamped(acc, 3)
+            elif None in own:
+                # A row's own image id, else its document's.
+                docs = self.docs
+                of_doc = [v for d, m in acc.runs for v in repeat(docs[d][3], m)]
+                cols["image_id"] = [o if o is not None else d for o, d in zip(own, of_doc,
+                                                                              strict=True)]
         df = frame(table, cols, n)
         self._check_conversions(name, cols, df)
         if name in MERGES:
@@ -207,12 +219,18 @@ class Accumulator:
         return df
 
     def _stamped(self, acc: _Table, pos: int) -> pd.Series:
-        """Return a provenance column of a chunk as a categorical built from per-document runs."""
-        docs = [d for d, _ in acc.runs]
-        values = pd.Series([self.docs[d][pos] for d in docs], dtype=object)
-        codes, uniques = pd.factorize(values)
-        row_codes = np.repeat(codes, [m for _, m in acc.runs])
-        return pd.Series(pd.Categorical.from_codes(row_codes, categories=pd.Index(uniques)))
+        """Return a provenance column of a chunk as a categorical built from per-document runs
+        (categories in order of first appearance, as `pd.factorize` gives them; a document
+        without the value is missing)."""
+        index: dict[str, int] = {}
+        docs = self.docs
+        codes = [
+            -1 if (v := docs[d][pos]) is None else index.setdefault(v, len(index))
+            for d, _ in acc.runs
+        ]
+        row_codes = np.repeat(np.asarray(codes, dtype=np.int64), [m for _, m in acc.runs])
+        return pd.Series(pd.Categorical.from_codes(
+            row_codes, dtype=category_dtype(list(index), object), validate=False))
 
     def _check_conversions(self, name: str, cols: dict[str, list[Any]], df: pd.DataFrame) -> None:
         """Warn about values a typed column could not hold (a bad time, a 2**70 line number)."""
@@ -223,8 +241,12 @@ class Accumulator:
                 or col.name == "collected_at"
             ):
                 continue
-            raw = pd.Series(cols[col.name], dtype=object)
-            bad = raw.notna() & df[col.name].isna() & (raw != "")
+            given = cols[col.name]
+            converted = df[col.name].isna()
+            if isinstance(given, list) and given.count(None) == converted.sum():
+                continue  # every missing value was None: none was lost converting
+            raw = pd.Series(given, dtype=object)
+            bad = raw.notna() & converted & (raw != "")
             for i in bad[bad].index[:1000]:
                 self.error(
                     cast(str, df.at[i, "source"]),

@@ -18,7 +18,7 @@ from auditlib.data import AuditData, FileResult
 from auditlib.errors import SourceUnavailableError
 from auditlib.identity import parse_reference
 from auditlib.ingest.accumulate import Accumulator
-from auditlib.ingest.reader import ingest_output
+from auditlib.ingest.reader import ingest_outputs
 from auditlib.ingest.source_pool import (
     DEFAULT_WORKERS,
     Failed,
@@ -304,17 +304,15 @@ def to_audit_data(
     acc = Accumulator(collected_at or datetime.now(UTC))
     files: list[FileResult] = []
     for col in collections:
-        counts: dict[str, int] = {}
         version = None
         warnings = 0
         for rec in col.records:
             version = version or rec.version
-            got = ingest_output(
-                acc, rec.output, rec.format, rec.version, scan_id_of(rec.payload), len(rec.payload)
-            )
-            for k, v in got.items():
-                counts[k] = counts.get(k, 0) + v
             warnings += len(rec.output.warnings)
+        counts = ingest_outputs(acc, [
+            (rec.output, rec.format, rec.version, scan_id_of(rec.payload), len(rec.payload))
+            for rec in col.records
+        ])
         level = "error" if not col.records else "warning"
         for reason in col.errors:
             acc.error(col.source, col.format, level, reason)

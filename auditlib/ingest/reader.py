@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import gc
 from collections import deque
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
 from auditlib.data import AuditData, FileResult
 from auditlib.errors import ParseError
-from auditlib.identity import normalize_digest, normalize_reference, parse_reference
-from auditlib.ingest import documents
+from auditlib.identity import normalize_digest, parse_reference
+from auditlib.ingest import accumulate, documents
 from auditlib.ingest.accumulate import Accumulator, row_keys
 from auditlib.ingest.documents import (
     Candidate,
@@ -28,6 +29,7 @@ from auditlib.ingest.documents import (
 from auditlib.ingest.run_record import apply_run_record, read_run_record
 from auditlib.parsers import identify, parse_document
 from auditlib.rows import Columns, Output, Row, ScanInfo
+from auditlib.tables import TABLES_BY_NAME
 
 
 def _image_rows(
@@ -40,13 +42,15 @@ def _image_rows(
     if img is None:
         return None, None, None, None, [], []
     image_id = normalize_digest(img.image_id)
-    ref = normalize_reference(img.reference) if img.reference else None
+    given = parse_reference(img.reference) if img.reference else None
+    ref = str(given) if given else None
     tags: list[Row] = []
     seen: set[str] = set()
     repo_digest: str | None = None
     for text in [*img.tags, *img.repo_digests]:
         bare = normalize_digest(text)
-        parsed = None if bare else parse_reference(text)
+        # (The reference is usually the first tag: parsed once.)
+        parsed = None if bare else given if text == img.reference else parse_reference(text)
         if parsed is None:
             # A bare manifest digest (no repository) is a repo digest without a reference.
             repo_digest = repo_digest or bare
@@ -94,25 +98,17 @@ def _image_rows(
     return image_id, repo_digest, ref, image_row, tags, labels
 
 
-def ingest_output(
-    acc: Accumulator, out: Output, fmt: str, version: str, scan_id: str, size: int
-) -> dict[str, int]:
-    """Add one parsed or collected document to `acc`: its `scans` row, image rows and table rows.
-
-    Returns:
-        Rows added, by table.
-
-    Raises:
-        ValueError: if the output names an unknown table or undeclared columns (a parser bug);
-            nothing of the document is added then.
-    """
+def _document(
+    out: Output, fmt: str, version: str, scan_id: str, size: int
+) -> tuple[dict[str, str | None], list[tuple[str, list[Row]]]]:
+    """Return a document's provenance stamp and its batches of rows by table, in the order they
+    are added: `scans`, `images`, `image_tags`, `image_labels`, then the parser's tables."""
     scan = out.scan
-    source_format = f"{fmt}@{version}"
     image_id, repo_digest, ref, image_row, tags, labels = _image_rows(scan)
     stamp = {
         "scan_id": scan_id,
         "source": out.source,
-        "source_format": source_format,
+        "source_format": f"{fmt}@{version}",
         "image_id": image_id,
     }
     img = scan.image
@@ -144,21 +140,59 @@ def ingest_output(
         ("image_labels", labels),
         *out.rows.items(),
     ]
+    return stamp, batches
+
+
+def _known(source: str, name: str) -> None:
+    """Raise ValueError if `name` is not a table a document may write to (a parser bug)."""
+    if name == "load_errors" or name not in TABLES_BY_NAME:
+        raise ValueError(f"{source}: parser wrote to unknown table {name!r}")
+
+
+def _check_keys(source: str, name: str, rows: list[Row], declared: frozenset[str]) -> bool:
+    """Return whether `rows` all have the keys of the first in its order (`row_keys`).
+
+    Raises:
+        ValueError: if they name undeclared columns (a parser bug).
+    """
+    keys, same = row_keys(rows)
+    stray = keys - declared
+    if stray:
+        raise ValueError(f"{source}: parser wrote undeclared {name} columns {sorted(stray)}")
+    return same
+
+
+def _column_batches(acc: Accumulator, out: Output) -> list[tuple[str, Columns, int]]:
+    """Return the document's batches given as columns, each with its table and row count.
+
+    Raises:
+        ValueError: if one names an unknown table, undeclared columns, or its lists differ in
+            length (a parser bug).
+    """
+    return [(name, cols, _column_rows(out.source, name, cols, acc.tables[name].names)
+             if name in acc.tables and name != "load_errors" else _unknown(out, name))
+            for name, batch in out.columns.items() for cols in batch]
+
+
+def ingest_output(
+    acc: Accumulator, out: Output, fmt: str, version: str, scan_id: str, size: int
+) -> dict[str, int]:
+    """Add one parsed or collected document to `acc`: its `scans` row, image rows and table rows.
+
+    Returns:
+        Rows added, by table.
+
+    Raises:
+        ValueError: if the output names an unknown table or undeclared columns (a parser bug);
+            nothing of the document is added then.
+    """
+    stamp, batches = _document(out, fmt, version, scan_id, size)
     # Check every batch before adding any, so that a parser bug leaves no half-read document.
     uniform: list[bool] = []
     for name, rows in batches:
-        if name not in acc.tables or name == "load_errors":
-            raise ValueError(f"{out.source}: parser wrote to unknown table {name!r}")
-        keys, same = row_keys(rows)
-        uniform.append(same)
-        stray = keys - acc.tables[name].names
-        if stray:
-            raise ValueError(
-                f"{out.source}: parser wrote undeclared {name} columns {sorted(stray)}"
-            )
-    column_batches = [(name, cols, _column_rows(out.source, name, cols, acc.tables[name].names)
-                       if name in acc.tables and name != "load_errors" else _unknown(out, name))
-                      for name, batch in out.columns.items() for cols in batch]
+        _known(out.source, name)
+        uniform.append(_check_keys(out.source, name, rows, acc.tables[name].names))
+    column_batches = _column_batches(acc, out)
     doc = acc.new_document(stamp)
     counts: dict[str, int] = {}
     for (name, rows), same in zip(batches, uniform, strict=True):
@@ -169,8 +203,69 @@ def ingest_output(
     for name, cols, n in column_batches:
         acc.add_columns(name, cols, n, doc)
         counts[name] = counts.get(name, 0) + n
+    _warnings(acc, out, stamp, scan_id)
+    return counts
+
+
+def _warnings(acc: Accumulator, out: Output, stamp: dict[str, str | None], scan_id: str) -> None:
     for locator, reason in out.warnings:
-        acc.error(out.source, source_format, "warning", reason, locator=locator, scan_id=scan_id)
+        acc.error(out.source, stamp["source_format"], "warning", reason, locator=locator,
+                  scan_id=scan_id)
+
+
+Document = tuple[Output, str, str, str, int]
+"""A document to add: its output, format, format version, scan id and size in bytes."""
+
+
+def ingest_outputs(acc: Accumulator, docs: Iterable[Document]) -> dict[str, int]:
+    """Add many documents (the records of one collected source) to `acc`, as `ingest_output`
+    does one by one, with the same tables as a result: each table's rows of consecutive
+    documents are checked and transposed into columns together, once, rather than per document
+    (for a small engine, that per-document work was most of the cost of its tables).
+
+    Returns:
+        Rows added, by table, over all documents.
+
+    Raises:
+        ValueError: if an output names an unknown table or undeclared columns (a parser bug);
+            documents before it may have been added then.
+    """
+    counts: dict[str, int] = {}
+    pending: dict[str, tuple[str, list[Row], list[tuple[int, int]]]] = {}
+
+    def flush(name: str) -> None:
+        got = pending.pop(name, None)
+        if got is not None:
+            source, rows, runs = got
+            same = _check_keys(source, name, rows, acc.tables[name].names)
+            acc.add_runs(name, rows, runs, same)
+
+    for out, fmt, version, scan_id, size in docs:
+        stamp, batches = _document(out, fmt, version, scan_id, size)
+        for name, _ in batches:
+            _known(out.source, name)
+        column_batches = _column_batches(acc, out)
+        doc = acc.new_document(stamp)
+        for name, rows in batches:
+            if not rows:
+                continue
+            got = pending.get(name)
+            if got is None or got[0] != out.source:
+                flush(name)
+                got = pending[name] = (out.source, [], [])
+            got[1].extend(rows)
+            got[2].append((doc, len(rows)))
+            counts[name] = counts.get(name, 0) + len(rows)
+            # A chunk ends where it would have, had the documents been added one by one.
+            if acc.tables[name].n + len(got[1]) >= accumulate.CHUNK_ROWS:
+                flush(name)
+        for name, cols, n in column_batches:
+            flush(name)  # a table's rows given as columns come after its rows given one by one
+            acc.add_columns(name, cols, n, doc)
+            counts[name] = counts.get(name, 0) + n
+        _warnings(acc, out, stamp, scan_id)
+    for name in list(pending):
+        flush(name)
     return counts
 
 

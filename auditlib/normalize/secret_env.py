@@ -6,6 +6,7 @@ Only the verdict and its reason are kept; the value is looked at here and never 
 
 from __future__ import annotations
 
+import functools
 import re
 
 # Trivy DS-0031: these names, also behind a VITE_ or REACT_APP_ prefix (front-end build tools
@@ -46,6 +47,7 @@ _PLACEHOLDERS = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=4096)  # the same names recur in every image (PATH, HOME, ...)
 def is_secret_name(name: str) -> bool:
     """Return whether an ENV or ARG name looks like it holds a secret (Trivy DS-0031).
 
