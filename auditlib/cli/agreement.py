@@ -16,6 +16,7 @@ from auditlib.cli.console import fail, out_console, say, show
 from auditlib.cli.exits import Exit, leave
 from auditlib.cli.options import allow_damaged_option, as_of_option, store_option
 from auditlib.errors import AuditlibError
+from auditlib.fleet.agreement import STATES
 from auditlib.normalize.visible import visible
 from auditlib.tables import jsonable
 
@@ -24,7 +25,6 @@ _SHOWN = (
     ("pkg_version", "version"), ("state", "state"), ("found_by", "found by"),
     ("severities", "severity"), ("fixed_versions", "fixed in"),
 )
-STATE_CHOICES = ("agree", "differ", "partial")
 
 
 def _cell(v: Any) -> Text:
@@ -36,7 +36,7 @@ def _cell(v: Any) -> Text:
 @store_option
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
-@click.option("--state", "states", type=click.Choice(STATE_CHOICES), multiple=True,
+@click.option("--state", "states", type=click.Choice(STATES), multiple=True,
               help="Only the findings in this state (repeatable); default: `differ` and "
               "`partial`, the disagreements (`agree` too with --all).")
 @click.option("--all", "show_all", is_flag=True, help="Every compared finding, agreed ones too.")
@@ -61,7 +61,7 @@ def agreement(store: Path, fmt: str, states: tuple[str, ...], show_all: bool,
         fail(str(e))
     for line in a.warnings:
         say("warning:", line)
-    wanted = set(states) or (set(STATE_CHOICES) if show_all else {"differ", "partial"})
+    wanted = set(states) or (set(STATES) if show_all else {"differ", "partial"})
     df = ag.table
     df = df[df["state"].astype(str).isin(wanted).to_numpy(bool)]
     if fmt == "json":

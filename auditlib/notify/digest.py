@@ -17,6 +17,7 @@ import pandas as pd
 
 from auditlib.assess import Assessment
 from auditlib.fleet.findings import FINDING_KEY
+from auditlib.fleet.view import text
 
 SCHEMA_ID = "https://auditlib.dev/schemas/notify-webhook-1.json"
 """The `$id` of the webhook body's JSON Schema (docs/notify-webhook.schema.json)."""
@@ -96,10 +97,6 @@ def summary_line(d: Digest) -> str:
     return ", ".join(parts) if parts else "nothing changed since the previous run"
 
 
-def _text(v: Any) -> str | None:
-    return None if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v)
-
-
 def _number(v: Any) -> float | None:
     return None if v is None or pd.isna(v) else round(float(v), 1)
 
@@ -125,8 +122,8 @@ def _new_fixable(before: Assessment, after: Assessment) -> list[dict[str, Any]]:
                       kind="stable")
     return [{"image": after.view.name(str(r.image_id)), "image_id": str(r.image_id),
              "vuln_id": str(r.vuln_id), "package": str(r.pkg_name),
-             "version": _text(r.pkg_version), "severity": str(r.severity),
-             "fixed_version": _text(r.fixed_version)} for r in f.itertuples(index=False)]
+             "version": text(r.pkg_version), "severity": str(r.severity),
+             "fixed_version": text(r.fixed_version)} for r in f.itertuples(index=False)]
 
 
 def _sla_crossed(before: Assessment, after: Assessment) -> list[dict[str, Any]]:
@@ -141,7 +138,7 @@ def _sla_crossed(before: Assessment, after: Assessment) -> list[dict[str, Any]]:
                                ascending=[False, True, True], kind="stable")
     return [{"image": after.view.name(str(r.image_id)), "image_id": str(r.image_id),
              "vuln_id": str(r.vuln_id), "package": str(r.pkg_name),
-             "version": _text(r.pkg_version), "severity": str(r.severity),
+             "version": text(r.pkg_version), "severity": str(r.severity),
              "sla_days": _number(r.sla_days), "days": _number(r.days)}
             for r in f.itertuples(index=False)]
 
@@ -174,7 +171,7 @@ def _eol_soon(before: Assessment, after: Assessment) -> list[dict[str, Any]]:
     was = set(soon(before).index.astype(str))
     e = soon(after).sort_values("os_days_to_eol", kind="stable")
     return [{"image": after.view.name(str(i)), "image_id": str(i),
-             "os": " ".join(x for x in (_text(r["os_family"]), _text(r["os_version"])) if x),
+             "os": " ".join(x for x in (text(r["os_family"]), text(r["os_version"])) if x),
              "eol_date": None if pd.isna(r["os_eol_date"]) else
              pd.Timestamp(r["os_eol_date"]).date().isoformat(),
              "days": _number(r["os_days_to_eol"])}

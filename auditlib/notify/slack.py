@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from auditlib.notify.digest import Digest, summary_line
-from auditlib.notify.lines import sections
+from auditlib.notify.digest import Digest
+from auditlib.notify.lines import sections, subject
 from auditlib.notify.targets import Target
 from auditlib.notify.webhook import post_json
 
@@ -25,7 +25,7 @@ def escape(text: str) -> str:
 
 def slack_payload(d: Digest) -> dict[str, Any]:
     """Return the Slack message of a digest."""
-    text = f"auditlib: {summary_line(d)} ({d.store})"
+    text = subject(d)
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {
         "type": "mrkdwn", "text": f"*{escape(text)}*"}}]
     for title, lines in sections(d, LINES):

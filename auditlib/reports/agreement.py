@@ -22,7 +22,9 @@ def sentences(r: Report) -> list[str]:
     for tool in single.values():  # type: ignore[attr-defined]
         per_tool[tool] = per_tool.get(tool, 0) + 1
     r.record(scanner_agreement={**figures, "single_tool_images": per_tool})
-    return ag.sentences()
+    said = figures["sentences"]  # computed once by to_dict()
+    assert isinstance(said, list)
+    return [str(x) for x in said]
 
 
 def per_image(r: Report) -> pd.DataFrame:

@@ -392,14 +392,16 @@ def _collect(
 
     looked: dict[tuple[str, str], Found] = {}  # by (repository name, manifest digest)
     known = {repo.name: Known() for repo in plan}
+    claimed: set[tuple[str, str]] = set()  # looked up, or being looked up by another thread
     looked_lock = threading.Lock()
 
     def look_up(repo: _Repo, img: ResolvedImage, budget: Budget) -> None:
         assert keys is not None
         for digest in dict.fromkeys((img.top.digest, img.manifest.digest)):
-            with looked_lock:
-                if (repo.name, digest) in looked:
+            with looked_lock:  # tags that share a manifest look it up once, with one error
+                if (repo.name, digest) in claimed:
                     continue
+                claimed.add((repo.name, digest))
             top = img.top if digest == img.manifest.digest and img.top.is_index else None
             try:
                 found = find_artifacts(clients[repo.registry], repo.repository, digest, keys,
@@ -412,7 +414,7 @@ def _collect(
                     AuditlibError(f"signatures and attestations not all read: {found.error}"),
                 ))
             with looked_lock:
-                looked.setdefault((repo.name, digest), found)
+                looked[(repo.name, digest)] = found
 
     def read_tag(job: tuple[_Repo, str]) -> tuple[_Repo, str, ResolvedImage | str | None]:
         repo, ref = job
