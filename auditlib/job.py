@@ -70,11 +70,13 @@ def write_assessment(a: Assessment, folder: Path) -> list[Path]:
 def report_parameters(a: Assessment, policy_file: str | None,
                       given: Mapping[str, Any]) -> dict[str, Any]:
     """Return the report parameters that make each page read the same assessment: `as_of` (the
-    assessment's time, to the microsecond) and `policy`, over what was `given`."""
+    assessment's time, to the microsecond) and `policy` as an absolute path (papermill changes
+    the process's working folder while a notebook runs, so a relative path would name another
+    file to a report running beside it), over what was `given`."""
     out = dict(given)
     out["as_of"] = a.as_of.isoformat()
     if policy_file is not None:
-        out["policy"] = policy_file
+        out["policy"] = str(Path(policy_file).resolve())
     return out
 
 
