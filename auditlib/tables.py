@@ -912,7 +912,8 @@ def _no_rows(dtype: str) -> ExtensionArray:
     the empty tables of every format it did not read, and making their arrays column by column
     was three quarters of the cost of a fresh process's empty tables. Shared by every empty
     table: a zero-length array holds nothing to change, and a frame replaces a column it sets."""
-    return _missing(dtype, 0).array
+    empty: ExtensionArray = _missing(dtype, 0).array
+    return empty
 
 
 def frame(table: Table, columns: dict[str, list[Any]], length: int) -> pd.DataFrame:
