@@ -67,7 +67,10 @@ def _gem(text: str) -> Any:
 def _nuget(text: str) -> Any:
     from univers import nuget
 
-    return nuget.Version.from_string(text)
+    try:
+        return nuget.Version.from_string(text)
+    except nuget.InvalidNuGetVersion as e:  # not a ValueError: it once failed the whole file
+        raise ValueError(str(e)) from e
 
 
 def _univers(build: Callable[[str], Any]) -> Callable[[str, str], int | None]:
