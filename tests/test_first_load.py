@@ -45,6 +45,7 @@ def test_a_first_load_imports_only_what_it_uses() -> None:
 def test_the_store_package_gives_each_name_of_its_modules() -> None:
     exports = auditlib.store._EXPORTS
     assert set(exports) == set(auditlib.store.__all__)
+    assert set(exports) <= set(dir(auditlib.store))
     for name, module in exports.items():
         assert getattr(auditlib.store, name) is getattr(importlib.import_module(module), name)
     from auditlib.store import read_current, write_snapshot  # the form callers use

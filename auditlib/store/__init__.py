@@ -116,6 +116,11 @@ def __getattr__(name: str) -> Any:
     return value
 
 
+def __dir__() -> list[str]:
+    """Return the package's names, the re-exported ones included before their first use."""
+    return sorted({*globals(), *_EXPORTS})
+
+
 __all__ = [
     "ALLOW_DAMAGED_ENV",
     "DEFAULT_STORE",
