@@ -40,9 +40,10 @@ def resolve_image_ids(data: AuditData) -> AuditData:
         `data`, changed in place (the same object), for chaining.
     """
     scans = data.scans
-    missing = scans[scans["image_id"].isna() & scans["repo_digest"].notna()]
-    if missing.empty:
+    lacking = scans["image_id"].isna() & scans["repo_digest"].notna()
+    if not lacking.any():  # most loads: every scan knows its image (no frame is filtered)
         return data
+    missing = scans.loc[lacking, ["scan_id", "repo_digest"]]
     known = digest_map(data)
     by_scan = {
         str(sid): known[str(d)]

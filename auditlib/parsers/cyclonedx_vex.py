@@ -83,7 +83,9 @@ class CycloneDxVexParser(Parser):
         vulnerability has an `analysis`, else None. Never raises."""
         if doc.top is None or doc.peek("bomFormat", str) != "CycloneDX":
             return None
-        if doc.peek("components", list):
+        # Scanned, not decoded: whether there is a component at all (every CycloneDX SBOM passes
+        # here first; decoding its components into Python objects cost a sixth of its load).
+        if doc.peek("components", list[msgspec.Raw]):
             return None
         first = doc.peek_first("vulnerabilities")
         if first is None or not isinstance(first.get("analysis"), dict):

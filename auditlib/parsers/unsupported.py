@@ -17,8 +17,8 @@ def _tool(doc: Document) -> str | None:
             return "anchore engine"
         if doc.has("unapproved") and doc.has("vulnerabilities") and doc.has("image"):
             return "clair-scanner"
-        results: Any = doc.peek("results", list)
-        if results and isinstance(results[0], dict) and "complianceDistribution" in results[0]:
+        first = doc.peek_first("results")  # only the first result becomes Python objects
+        if first is not None and "complianceDistribution" in first:
             return "twistlock (prisma cloud twistcli)"
         return None
     if doc.items:

@@ -43,27 +43,83 @@ the current state of a table from the files `current_table_files` lists, keeping
 rows of the sources it names for that file.
 """
 
-from auditlib.store.current import (
-    SourceState,
-    TableFile,
-    current_sources,
-    current_table_files,
-    read_current,
-)
-from auditlib.store.damage import ALLOW_DAMAGED_ENV, Damage, DamagedStoreError
-from auditlib.store.layout import DEFAULT_STORE, StorePath
-from auditlib.store.location import Location, StoreLike, locate
-from auditlib.store.lock import store_lock
-from auditlib.store.manifest import (
-    SnapshotInfo,
-    StoreScan,
-    list_snapshots,
-    scan_store,
-    snapshot_infos,
-)
-from auditlib.store.read import read_latest, read_snapshot
-from auditlib.store.retention import compact, parse_duration, prune
-from auditlib.store.write import write_snapshot
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from auditlib.store.current import (
+        SourceState,
+        TableFile,
+        current_sources,
+        current_table_files,
+        read_current,
+    )
+    from auditlib.store.damage import ALLOW_DAMAGED_ENV, Damage, DamagedStoreError
+    from auditlib.store.layout import DEFAULT_STORE, StorePath
+    from auditlib.store.location import Location, StoreLike, locate
+    from auditlib.store.lock import store_lock
+    from auditlib.store.manifest import (
+        SnapshotInfo,
+        StoreScan,
+        list_snapshots,
+        scan_store,
+        snapshot_infos,
+    )
+    from auditlib.store.read import read_latest, read_snapshot
+    from auditlib.store.retention import compact, parse_duration, prune
+    from auditlib.store.write import write_snapshot
+
+_EXPORTS: dict[str, str] = {
+    "SourceState": "auditlib.store.current",
+    "TableFile": "auditlib.store.current",
+    "current_sources": "auditlib.store.current",
+    "current_table_files": "auditlib.store.current",
+    "read_current": "auditlib.store.current",
+    "ALLOW_DAMAGED_ENV": "auditlib.store.damage",
+    "Damage": "auditlib.store.damage",
+    "DamagedStoreError": "auditlib.store.damage",
+    "DEFAULT_STORE": "auditlib.store.layout",
+    "StorePath": "auditlib.store.layout",
+    "Location": "auditlib.store.location",
+    "StoreLike": "auditlib.store.location",
+    "locate": "auditlib.store.location",
+    "store_lock": "auditlib.store.lock",
+    "SnapshotInfo": "auditlib.store.manifest",
+    "StoreScan": "auditlib.store.manifest",
+    "list_snapshots": "auditlib.store.manifest",
+    "scan_store": "auditlib.store.manifest",
+    "snapshot_infos": "auditlib.store.manifest",
+    "read_latest": "auditlib.store.read",
+    "read_snapshot": "auditlib.store.read",
+    "compact": "auditlib.store.retention",
+    "parse_duration": "auditlib.store.retention",
+    "prune": "auditlib.store.retention",
+    "write_snapshot": "auditlib.store.write",
+}
+"""The public names this package re-exports, and the module that defines each."""
+
+
+def __getattr__(name: str) -> Any:
+    """Return a re-exported name, importing its module when it is first asked for.
+
+    `import auditlib` (whose loader reads `auditlib.store.layout` only) does not pay for the
+    store's readers, writers and pyarrow's filesystems, about 30 ms, before they are used.
+
+    Raises:
+        AttributeError: if `name` is not one of the package's names.
+    """
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """Return the package's names, the re-exported ones included before their first use."""
+    return sorted({*globals(), *_EXPORTS})
+
 
 __all__ = [
     "ALLOW_DAMAGED_ENV",

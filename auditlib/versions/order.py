@@ -50,13 +50,41 @@ def _pep440(a: str, b: str) -> int | None:
     return (va > vb) - (va < vb)
 
 
-def _univers(kind: str) -> Callable[[str, str], int | None]:
-    def cmp(a: str, b: str) -> int | None:
-        from univers import versions
+def _maven(text: str) -> Any:
+    from univers import maven
 
-        cls: Any = getattr(versions, kind)
+    return maven.Version(text)
+
+
+def _gem(text: str) -> Any:
+    from univers import gem
+
+    if not gem.GemVersion.is_correct(text):
+        raise ValueError(f"{text!r} is not a RubyGems version")
+    return gem.GemVersion(text)
+
+
+def _nuget(text: str) -> Any:
+    from univers import nuget
+
+    try:
+        return nuget.Version.from_string(text)
+    except nuget.InvalidNuGetVersion as e:  # not a ValueError: it once failed the whole file
+        raise ValueError(str(e)) from e
+
+
+def _univers(build: Callable[[str], Any]) -> Callable[[str, str], int | None]:
+    """Return the order of univers's version class whose value `build` makes.
+
+    The values are built as `univers.versions.MavenVersion`, `RubygemsVersion` and
+    `NugetVersion` build theirs (blanks removed, a leading `v` dropped, the same validity check)
+    and compared as those classes compare them, by value; only the one module of the ecosystem
+    is imported (`univers.versions` imports every scheme and `attrs`, 40 ms, on a first load).
+    """
+    def cmp(a: str, b: str) -> int | None:
         try:
-            va, vb = cls(a), cls(b)
+            va = build("".join(a.split()).lstrip("vV"))
+            vb = build("".join(b.split()).lstrip("vV"))
             return int((va > vb) - (va < vb))
         except (ValueError, TypeError):
             return None
@@ -66,8 +94,7 @@ def _univers(kind: str) -> Callable[[str, str], int | None]:
 
 _LANGUAGE: dict[str, Callable[[str, str], int | None]] = {
     "npm": _semver, "cargo": _semver, "golang": _semver, "pypi": _pep440,
-    "maven": _univers("MavenVersion"), "gem": _univers("RubygemsVersion"),
-    "nuget": _univers("NugetVersion"),
+    "maven": _univers(_maven), "gem": _univers(_gem), "nuget": _univers(_nuget),
 }
 
 SCHEMES: tuple[str, ...] = (*_DISTRO, *_LANGUAGE)

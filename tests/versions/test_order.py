@@ -87,3 +87,36 @@ def test_fixed_versions_cell() -> None:
 def test_fix_contradicted(ecosystem: str, installed: str, fixed: str | None,
                           contradicted: bool | None) -> None:
     assert fix_contradicted(ecosystem, installed, fixed) is contradicted
+
+
+_UNIVERS_VERSIONS = ["1.0", "1.0.0", "v1.2", "V2", "1.0-SNAPSHOT", "1.0-rc1", "1.0.a10", "1.0.a9",
+                     "1.0.b1", "0.9", "2.0.0-beta.1+build", "1.2.3.4", "1.0.0.RELEASE", "abc",
+                     "1..2", "1.0-alpha", "1.0-sp1", "3.10", "3.2", "1.0.0-preview.1", "1_0",
+                     "5.0.0.1", "1.2a", "2.0.0.pre", "10.0.0-rc.2.21480.5", "x.y", "-1"]
+
+
+@pytest.mark.parametrize(("ecosystem", "kind"), [
+    ("maven", "MavenVersion"), ("gem", "RubygemsVersion"), ("nuget", "NugetVersion")])
+def test_univers_orders_as_its_version_classes(ecosystem: str, kind: str) -> None:
+    # auditlib imports only univers's module of the ecosystem (not `univers.versions`, which
+    # imports every scheme): the order must be the one univers's version class gives.
+    from univers import versions
+
+    cls = getattr(versions, kind)
+    differ = []
+    for a in _UNIVERS_VERSIONS:
+        for b in _UNIVERS_VERSIONS:
+            try:
+                va, vb = cls(a), cls(b)
+                want: int | None = int((va > vb) - (va < vb))
+            except Exception:  # noqa: BLE001 - NuGet's refusal is no ValueError
+                want = None
+            if compare(ecosystem, a, b) != want:
+                differ.append((a, b, want, compare(ecosystem, a, b)))
+    assert differ == []
+
+
+def test_a_nuget_version_without_a_digit_is_not_one() -> None:
+    # univers refuses it with an exception that is no ValueError: it used to fail the file.
+    assert compare("nuget", "1.0.0", "latest") is None
+    assert fix_contradicted("nuget", "unknown", "1.2.3") is None
