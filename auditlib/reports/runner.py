@@ -292,6 +292,7 @@ def run_report(
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    from auditlib.reports.kernel_manager import ReportKernelManager
 
     run_dir = Path(run_dir).resolve()  # papermill changes the working folder while it runs
     src = notebook_path(name, notebooks)
@@ -313,7 +314,7 @@ def run_report(
             str(src), str(out_nb), parameters=params, kernel_name=kernel_name,
             progress_bar=False, cwd=str(src.parent), start_timeout=120,
             execution_timeout=cell_timeout, on_cell_executed=on_cell,
-            extra_arguments=KERNEL_ARGUMENTS,
+            extra_arguments=KERNEL_ARGUMENTS, kernel_manager_class=ReportKernelManager,
         )
     except PapermillExecutionError as e:
         status, error = "failed", _error_text(e)
