@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 from jupyter_client.manager import AsyncKernelManager
+from traitlets.utils.importstring import import_item
 
-from auditlib.reports.kernel import KERNEL_ARGUMENTS, find_kernel
+from auditlib.reports.kernel import KERNEL_ARGUMENTS, KERNEL_MANAGER, find_kernel
 from auditlib.reports.kernel_manager import ReportKernelManager
 
 pytestmark = pytest.mark.slow  # two real kernels start
@@ -60,6 +61,7 @@ async def _run(cls: type[AsyncKernelManager], path: Path, interrupt: bool) -> tu
 
 
 def test_shutdown_sends_no_interrupt_but_an_interrupt_still_does(tmp_path: Path) -> None:
+    assert import_item(KERNEL_MANAGER) is ReportKernelManager  # what run_report gives nbclient
     ours = asyncio.run(_run(ReportKernelManager, tmp_path / "ours", interrupt=True))
     assert ours == (1, 1)  # the interrupt asked for arrived; the shutdown sent none
     # jupyter_client's own manager interrupts before the shutdown: what the test guards against.
