@@ -117,8 +117,9 @@ def manifest_digests(data: AuditData) -> pd.DataFrame:
     parts = []
     for df in (data.images, data.image_tags, data.scans):
         named = next((c for c in ("image_ref", "reference") if c in df.columns), None)
-        part = df[["image_id", "repo_digest"]].astype("string").dropna()
-        ref = (df.loc[part.index, named].astype("string") if named
+        part = df[["image_id", "repo_digest", *([named] if named else [])]].astype("string")
+        part = part[(part["image_id"].notna() & part["repo_digest"].notna()).to_numpy(bool)]
+        ref = (part[named] if named
                else pd.Series(pd.NA, index=part.index, dtype="string"))
         digest = part["repo_digest"]
         at = digest.str.contains("@", regex=False)
