@@ -448,6 +448,7 @@ DOCKERFILES = _t(
     _c("secret_env_names_count", "Int64", "Distinct `ENV`/`ARG` names that look like secrets (Trivy DS-0031); the names are in `dockerfile_secret_names`, never the values."),
     _c("config_copy_count", "Int64", "`COPY`/`ADD` sources, in any stage, that look like configuration or key files (`.env`, `*.conf`, `*.ini`, `*.yaml`, `*.properties`, `config.json`, `*.pem`, `*.key`, `id_rsa`)."),
     _c("instruction_count", "Int64", "Instructions in the file, global `ARG`s included (comments, directives and heredoc bodies are not instructions)."),
+    _c("copies_recorded", "boolean", "Whether `dockerfile_copies` holds what this Dockerfile copies: true when it has a `FROM` (every `COPY`/`ADD` source of its stages is a row there; none is none), false without one; missing in a row stored by an auditlib that did not record it (what it copies is then unknown)."),
 )
 
 DOCKERFILE_STAGES = _t(

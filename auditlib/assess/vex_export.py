@@ -22,7 +22,8 @@ from packageurl import PackageURL
 
 from auditlib.assess.assessment import Assessment
 from auditlib.fleet.findings import FINDING_KEY
-from auditlib.identity import normalize_digest, parse_reference
+from auditlib.fleet.vex import manifest_digests
+from auditlib.identity import parse_reference
 from auditlib.policy.rules.vulns import RULES as VULN_RULES
 
 VULNERABILITY_RULES = tuple(r.slug for r in VULN_RULES)
@@ -60,28 +61,19 @@ def image_purl(reference: str, digest: str) -> str | None:
                       qualifiers={"repository_url": f"{registry}/{ref.repository}"}).to_string()
 
 
-def _manifests(a: Assessment, image_id: str) -> list[tuple[str, str]]:
-    """Return (reference, manifest digest) pairs that name the image, repo digests first."""
-    out: dict[tuple[str, str], None] = {}
-    refs = a.view.references.get(image_id, [])
-    for r in refs:
-        p = parse_reference(r)
-        if p is not None and p.digest:
-            out[(p.name, p.digest)] = None
-    data = a.data
-    for df in (data.images, data.image_tags, data.scans):
-        cols = [c for c in ("repo_digest", "image_ref", "reference") if c in df.columns]
-        rows = df[df["image_id"].astype("string") == image_id][cols]
-        for rec in rows.to_dict("records"):
-            digest = rec.get("repo_digest")
-            if not isinstance(digest, str):
-                continue
-            name = digest.split("@", 1)[0] if "@" in digest else (
-                rec.get("image_ref") or rec.get("reference"))
-            d = normalize_digest(digest.rsplit("@", 1)[-1])
-            if d and isinstance(name, str) and (p := parse_reference(name)) is not None:
-                out[(p.name, d)] = None
-    return list(out)
+def _manifests(a: Assessment) -> dict[str, list[tuple[str, str]]]:
+    """Return image id -> the (repository, manifest digest) pairs that name it, the digests of
+    its references first, then those the tables give (`fleet.vex.manifest_digests`)."""
+    out: dict[str, dict[tuple[str, str], None]] = {}
+    for image_id, refs in a.view.references.items():
+        for r in refs:
+            p = parse_reference(r)
+            if p is not None and p.digest:
+                out.setdefault(str(image_id), {})[(p.name, p.digest)] = None
+    md = manifest_digests(a.data).dropna(subset=["name"])
+    for image_id, name, digest in md.itertuples(index=False, name=None):
+        out.setdefault(image_id, {})[(name, digest)] = None
+    return {i: list(pairs) for i, pairs in out.items()}
 
 
 def export_waivers(a: Assessment, *, author: str) -> VexExport:
@@ -106,12 +98,14 @@ def export_waivers(a: Assessment, *, author: str) -> VexExport:
     at = a.as_of.isoformat()
     statements: list[dict[str, Any]] = []
     skipped: list[str] = []
+    by_image = {str(i): rows for i, rows in f.groupby(f["image_id"].astype(str), sort=False)}
+    manifests = _manifests(a) if len(waived) else {}
     for w in waived.itertuples(index=False):
         image_id = str(w.image_id)
-        mine = f[f["image_id"].astype(str) == image_id]
-        if not len(mine):
+        mine = by_image.get(image_id)
+        if mine is None:
             continue
-        products = [p for name, d in _manifests(a, image_id) if (p := image_purl(name, d))]
+        products = [p for name, d in manifests.get(image_id, []) if (p := image_purl(name, d))]
         if not products:
             skipped.append(f"{a.view.name(image_id)}: {len(mine)} waived findings not written: "
                            "no manifest digest of the image is known, so OpenVEX cannot name it "

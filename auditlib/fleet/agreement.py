@@ -103,6 +103,8 @@ class ImageTools:
 
     tools: dict[str, tuple[str, ...]]
     """image id -> the tools of the vulnerability scans that covered it, sorted."""
+    scan_tools: dict[str, str]
+    """scan id -> the tool that wrote its document (`_doc_tool`), for every row of `scans`."""
 
     def compared(self) -> set[str]:
         """Return the images two or more tools scanned (the only ones compared)."""
@@ -123,25 +125,24 @@ def _doc_tool(scans: pd.DataFrame) -> pd.Series:
 def image_tools(data: AuditData) -> ImageTools:
     """Return the tools that scanned each image for vulnerabilities (module docstring)."""
     scans = data.scans
-    mask = is_vulnerability_scan(scans, data.vulnerabilities)
-    vs = scans[mask]
-    tool_of = dict(zip(vs["scan_id"].astype(str), _doc_tool(vs), strict=True))
+    tool_of = dict(zip(scans["scan_id"].astype(str), _doc_tool(scans).astype(str), strict=True))
+    vs = scans[is_vulnerability_scan(scans, data.vulnerabilities)]
     out: dict[str, set[str]] = {}
     named = vs.dropna(subset=["image_id"])
-    for iid, tool in zip(named["image_id"].astype(str), _doc_tool(named), strict=True):
-        out.setdefault(iid, set()).add(str(tool))
+    for iid, sid in zip(named["image_id"].astype(str), named["scan_id"].astype(str),
+                        strict=True):
+        out.setdefault(iid, set()).add(tool_of[sid])
     unnamed = vs.loc[vs["image_id"].isna(), "scan_id"].astype(str)
     if len(unnamed):
         by_doc = document_images(data)
         for sid in unnamed:
             for iid in by_doc.get(sid, ()):
-                out.setdefault(iid, set()).add(str(tool_of[sid]))
+                out.setdefault(iid, set()).add(tool_of[sid])
     # Rows of a document the scans table does not list as a scan still say a tool looked.
     v = data.vulnerabilities[["scan_id", "image_id"]].dropna().drop_duplicates()
-    all_tools = dict(zip(scans["scan_id"].astype(str), _doc_tool(scans), strict=True))
     for sid, iid in zip(v["scan_id"].astype(str), v["image_id"].astype(str), strict=True):
-        out.setdefault(iid, set()).add(str(all_tools.get(sid, "unknown")))
-    return ImageTools({i: tuple(sorted(t)) for i, t in out.items()})
+        out.setdefault(iid, set()).add(tool_of.get(sid, "unknown"))
+    return ImageTools({i: tuple(sorted(t)) for i, t in out.items()}, tool_of)
 
 
 def _in(s: pd.Series, wanted: set[str]) -> np.ndarray:
@@ -217,8 +218,7 @@ def scanner_agreement(data: AuditData, names: Mapping[str, str] | None = None,
     # Per row: image, tool, reported and canonical id, package key, version, severity, fix.
     img, img_vals = _coded(v["image_id"])
     scan, scan_vals = _coded(v["scan_id"])
-    tool_of = dict(zip(data.scans["scan_id"].astype(str), _doc_tool(data.scans), strict=True))
-    tool, tool_vals = _recode(scan, [tool_of.get(str(x), "unknown") for x in scan_vals])
+    tool, tool_vals = _recode(scan, [tools.scan_tools.get(str(x), "unknown") for x in scan_vals])
     rep, rep_vals = _coded(v["vuln_id"])
     cve = cve_of(data.vulnerability_aliases)
     vid, vid_vals = _recode(rep, [cve.get(str(x), str(x)) for x in rep_vals])

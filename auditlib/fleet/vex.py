@@ -30,14 +30,18 @@ from packageurl import PackageURL
 from auditlib.data import AuditData
 from auditlib.fleet.findings import FINDING_KEY
 from auditlib.identity import normalize_digest, parse_reference
-from auditlib.parsers._vex import purl_of
+from auditlib.parsers._vex import STATUSES, purl_of
 
-SETTLED = ("not_affected", "fixed")
-"""Statuses that take a finding out of the SLA clock, the score and the fix-first ranking."""
+SETTLED = STATUSES[:2]
+"""Statuses that take a finding out of the SLA clock, the score and the fix-first ranking
+(`not_affected`, `fixed`)."""
 
 APPLIED_COLUMNS = ["vex_status", "vex_justification", "vex_author", "vex_at", "vex_said",
                    "vex_source"]
 """Columns `VexMatch.applied` adds to `FINDING_KEY`."""
+UNMATCHED_COLUMNS = ["vuln_id", "status", "product", "subcomponent_purl", "author",
+                     "statement_at", "source", "said"]
+"""Columns of `VexMatch.unmatched`."""
 
 
 @dataclass(frozen=True)
@@ -49,8 +53,8 @@ class VexMatch:
     winning statement's status, justification, author, time, the sentence that says it
     (`said`), and the document it is in)."""
     unmatched: pd.DataFrame
-    """The statements that speak about no finding: vuln_id, status, product, subcomponent_purl,
-    author, statement_at, source and `said`."""
+    """The statements that speak about no finding (`UNMATCHED_COLUMNS`): vuln_id, status,
+    product, subcomponent_purl, author, statement_at, source and `said`."""
     statements: int
     """Statements (rows of `vex_statements`) in force at the as-of time."""
 
@@ -105,14 +109,39 @@ class _Image:
     """`registry/repository` of each reference."""
 
 
+def manifest_digests(data: AuditData) -> pd.DataFrame:
+    """Return the manifest digests the tables give each image (`repo_digest` of `images`,
+    `image_tags` and `scans`): one row per distinct image_id, name, digest (normalised), where
+    name is the repository the digest was read with (`repo@sha256:...`, else the row's
+    `image_ref` or `reference`, without its tag), or None when no reference parses."""
+    parts = []
+    for df in (data.images, data.image_tags, data.scans):
+        named = next((c for c in ("image_ref", "reference") if c in df.columns), None)
+        part = df[["image_id", "repo_digest", *([named] if named else [])]].astype("string")
+        part = part[(part["image_id"].notna() & part["repo_digest"].notna()).to_numpy(bool)]
+        ref = (part[named] if named
+               else pd.Series(pd.NA, index=part.index, dtype="string"))
+        digest = part["repo_digest"]
+        at = digest.str.contains("@", regex=False)
+        parts.append(pd.DataFrame({"image_id": part["image_id"],
+                                   "name": digest.str.split("@", n=1).str[0].where(at, ref),
+                                   "digest": digest.str.rsplit("@", n=1).str[-1]}))
+    rows = pd.concat(parts, ignore_index=True).drop_duplicates()
+    digests = {d: normalize_digest(d) for d in rows["digest"].unique()}
+    names = {n: p.name if (p := parse_reference(n)) is not None else None
+             for n in rows["name"].dropna().unique()}
+    out = pd.DataFrame({"image_id": rows["image_id"].astype(str),
+                        "name": rows["name"].map(names).astype(object),
+                        "digest": rows["digest"].map(digests).astype(object)})
+    out = out.dropna(subset=["digest"])
+    return out.where(out.notna(), None).drop_duplicates().reset_index(drop=True)
+
+
 def _images(data: AuditData, references: Mapping[str, list[str]]) -> dict[str, _Image]:
     digests: dict[str, set[str]] = {}
-    for df, col in ((data.images, "repo_digest"), (data.image_tags, "repo_digest"),
-                    (data.scans, "repo_digest")):
-        rows = df[["image_id", col]].dropna()
-        for i, d in zip(rows["image_id"].astype(str), rows[col].astype(str), strict=True):
-            if (nd := normalize_digest(d.rsplit("@", 1)[-1])) is not None:
-                digests.setdefault(i, set()).add(nd)
+    md = manifest_digests(data)
+    for i, d in zip(md["image_id"], md["digest"], strict=True):
+        digests.setdefault(i, set()).add(d)
     out = {}
     for i in set(digests) | set(references):
         refs = {r.split("@", 1)[0] for r in references.get(i, [])}
@@ -268,7 +297,7 @@ def match_vex(data: AuditData, references: Mapping[str, list[str]], as_of: pd.Ti
     st = st[~(st["statement_at"] > as_of).fillna(False).astype(bool)].reset_index(drop=True)
     if not len(st):
         return VexMatch(pd.DataFrame(columns=[*FINDING_KEY, *APPLIED_COLUMNS]),
-                        pd.DataFrame(columns=["vuln_id", "status", "product", "said"]), 0)
+                        pd.DataFrame(columns=UNMATCHED_COLUMNS), 0)
     alias_of = _aliases(data)
     # Every id a statement goes by: its own, and the aliases its document gives.
     st_ids = [{vuln.upper(), *alias_of.get(f"{scan}\0{vuln}", set())} for scan, vuln in zip(
@@ -289,8 +318,7 @@ def match_vex(data: AuditData, references: Mapping[str, list[str]], as_of: pd.Ti
         st["status"].astype(str), st["justification"], st["impact_statement"], st["author"],
         st["statement_at"], strict=True)])
     unmatched = st.loc[[n for n in range(len(st)) if n not in matched],
-                       ["vuln_id", "status", "product", "subcomponent_purl", "author",
-                        "statement_at", "source", "said"]].reset_index(drop=True)
+                       UNMATCHED_COLUMNS].reset_index(drop=True)
     return VexMatch(_winners(found, st), unmatched, len(st))
 
 
@@ -352,8 +380,7 @@ def vex_summary(vex: VexMatch, names: Mapping[str, str]) -> dict[str, object]:
     u = vex.unmatched
     return {
         "statements": vex.statements,
-        "findings": {s: int(status.get(s, 0)) for s in
-                     ("not_affected", "fixed", "under_investigation", "affected")},
+        "findings": {s: int(status.get(s, 0)) for s in STATUSES},
         "said_shown": said_of,
         "unmatched": len(u),
         "unmatched_shown": [f"{r.vuln_id} in {r.product}"

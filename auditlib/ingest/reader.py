@@ -227,8 +227,12 @@ def ingest_outputs(acc: Accumulator, docs: Iterable[Document]) -> dict[str, int]
         Rows added, by table, over all documents.
 
     Raises:
-        ValueError: if an output names an unknown table or undeclared columns (a parser bug);
-            documents before it may have been added then.
+        ValueError: if an output names an unknown table or undeclared columns (a parser bug).
+            `acc` is then part-filled and not to be used: rows given one by one wait, per table,
+            until the table is checked and added (`flush`), while rows given as columns and
+            warnings are added at once; so some tables of the documents read before the error
+            are in it and others are not. Undeclared columns of rows given one by one are found
+            at that check, possibly after later documents were read.
     """
     counts: dict[str, int] = {}
     pending: dict[str, tuple[str, list[Row], list[tuple[int, int]]]] = {}

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from auditlib.notify.digest import Digest
 from auditlib.notify.mail import send_mail
 from auditlib.notify.slack import send_slack
-from auditlib.notify.targets import NotifyError, NotifySettings, smtp_settings
+from auditlib.notify.targets import NotifyError, NotifySettings
 from auditlib.notify.webhook import send_webhook
 
 
@@ -40,8 +40,11 @@ def send_digest(d: Digest, settings: NotifySettings, *, note: Callable[[str], No
                 send_webhook(t, d, settings.timeout)
             elif t.kind == "slack":
                 send_slack(t, d, settings.timeout)
+            elif settings.smtp is None:
+                raise NotifyError("mail: no SMTP settings were read (`notify_settings` reads "
+                                  "them for a mail target)")
             else:
-                send_mail(t, d, smtp_settings(settings.smtp), settings.timeout)
+                send_mail(t, d, settings.smtp, settings.timeout)
         except NotifyError as e:
             failed.append(f"notify {t.kind} {e}" if str(e).startswith(t.shown())
                           else f"notify {t.kind} {t.shown()}: {e}")

@@ -99,8 +99,9 @@ class NotifySettings:
     always: bool = False
     page_url: str | None = None
     timeout: float = 10.0
-    smtp: Mapping[str, Any] = field(default_factory=dict)
-    """The section's `smtp` settings, as written (read by `smtp_settings` when mail is sent)."""
+    smtp: Smtp | None = None
+    """How mail is sent (`smtp_settings`: the section's `smtp`, then the environment), read and
+    checked with the rest of the settings when a target is mail; None when none is."""
 
 
 def _read(ref: str, where: str, env: Mapping[str, str]) -> str:
@@ -163,11 +164,13 @@ def notify_settings(raw: Any, source: str, *, targets: tuple[str, ...] = (),
                     always: bool = False, page_url: str | None = None,
                     env: Mapping[str, str] | None = None) -> NotifySettings:
     """Return the settings of a policy file's `notify` section (None: none) with the command
-    line's targets added (and its `always` and `page_url` taking over).
+    line's targets added (and its `always` and `page_url` taking over); with a mail target, the
+    SMTP settings read (`smtp_settings`), so that a bad one is an error before any work.
 
     Raises:
         NotifyError: naming `source` and the key, for an unknown key, a value of the wrong type,
-            or a target that cannot be read.
+            or a target that cannot be read; for a mail target, an SMTP setting that is missing
+            or bad (`smtp_settings`).
     """
     raw = raw or {}
     if not isinstance(raw, Mapping):
@@ -194,8 +197,9 @@ def notify_settings(raw: Any, source: str, *, targets: tuple[str, ...] = (),
     parsed = [parse_target(t, f"{source}: notify.targets[{i}]", env)
               for i, t in enumerate(listed)]
     parsed += [parse_target(t, "--notify", env) for t in targets]
+    mail = smtp_settings(smtp, env) if any(t.kind == "mail" for t in parsed) else None
     return NotifySettings(tuple(parsed), always or bool(raw.get("always", False)), url,
-                          float(timeout), dict(smtp))
+                          float(timeout), mail)
 
 
 def _flag(value: str | None) -> bool:

@@ -18,8 +18,9 @@ from auditlib.rows import Row
 
 __all__ = ["STATUSES", "oci_reference", "product_columns", "purl_of"]
 
-STATUSES = ("not_affected", "affected", "fixed", "under_investigation")
-"""The statuses of `vex_statements.status` (OpenVEX's words)."""
+STATUSES = ("not_affected", "fixed", "under_investigation", "affected")
+"""The statuses of `vex_statements.status` (OpenVEX's words), in the order they are shown: those
+that settle a finding first."""
 
 
 def oci_reference(purl: PackageURL) -> str | None:

@@ -174,3 +174,8 @@ KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
 """Arguments every report kernel gets: ipykernel 7 warns on each start that its TCP channels on
 localhost are not encrypted (they are HMAC-signed with a key only this user can read); the
 warning would be printed by every report, so only errors are logged."""
+
+KERNEL_MANAGER = "auditlib.reports.kernel_manager.ReportKernelManager"
+"""The kernel manager report kernels run under (`kernel_manager.ReportKernelManager`: no interrupt
+before the shutdown), named by its import path as nbclient's `kernel_manager_class` takes it, so
+that jupyter_client is imported only when a report runs."""

@@ -25,7 +25,7 @@ from auditlib.errors import AuditlibError
 from auditlib.files import write_atomic
 from auditlib.reports.export import export_html, read_page_info
 from auditlib.reports.facts import fleet_facts
-from auditlib.reports.kernel import KERNEL_ARGUMENTS, find_kernel
+from auditlib.reports.kernel import KERNEL_ARGUMENTS, KERNEL_MANAGER, find_kernel
 from auditlib.reports.params import ParameterError, ReportParams, absolute, is_none, parse_bool
 
 NOTEBOOKS_ENV = "AUDITLIB_NOTEBOOKS"
@@ -292,7 +292,6 @@ def run_report(
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-
     run_dir = Path(run_dir).resolve()  # papermill changes the working folder while it runs
     src = notebook_path(name, notebooks)
     params = prepare_parameters(name, src, Path(store).resolve(), parameters or {})
@@ -313,7 +312,7 @@ def run_report(
             str(src), str(out_nb), parameters=params, kernel_name=kernel_name,
             progress_bar=False, cwd=str(src.parent), start_timeout=120,
             execution_timeout=cell_timeout, on_cell_executed=on_cell,
-            extra_arguments=KERNEL_ARGUMENTS,
+            extra_arguments=KERNEL_ARGUMENTS, kernel_manager_class=KERNEL_MANAGER,
         )
     except PapermillExecutionError as e:
         status, error = "failed", _error_text(e)

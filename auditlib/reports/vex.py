@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from auditlib.parsers._vex import STATUSES
 from auditlib.reports.context import Report
 
 
@@ -15,7 +16,7 @@ def vex_findings(r: Report) -> pd.DataFrame:
     a = r.assessment.vex.applied
     if not len(a):
         return pd.DataFrame()
-    order = {"not_affected": 0, "fixed": 1, "under_investigation": 2, "affected": 3}
+    order = {s: n for n, s in enumerate(STATUSES)}
     out = pd.DataFrame({
         "image": [r.assessment.view.name(str(i)) for i in a["image_id"]],
         "vulnerability": a["vuln_id"].astype(str), "package": a["pkg_name"].astype(str),

@@ -102,11 +102,6 @@ def _is_apk_upgrade_flag(word: str) -> bool:
     return word.startswith("-") and not word.startswith("--") and "u" in word[1:]
 
 
-def _copy_sources(ins: _Instruction) -> list[str]:
-    """Return the sources of a COPY or ADD (not its destination, not heredocs)."""
-    return _copy_words(ins)[1][:-1]
-
-
 def _copy_words(ins: _Instruction) -> tuple[dict[str, str], list[str]]:
     """Return a COPY or ADD's flags (`--from`, `--chown`...) and its words: the sources, then
     the destination (heredoc markers left out)."""

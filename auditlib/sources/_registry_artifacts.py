@@ -39,6 +39,8 @@ from auditlib.sources.cosign_documents import (
     SIGNATURE_ANNOTATION,
     SIMPLE_SIGNING,
     Check,
+    DocumentError,
+    SimpleSigning,
     check_attestation,
     check_signature,
     predicate_kind,
@@ -161,13 +163,14 @@ class _Lookup:
         if isinstance(payload, str):
             check = self._unread(f"the signature payload was {payload}")
         else:
+            signed: SimpleSigning | DocumentError
             try:
                 signed = read_simple_signing(payload)
                 signed_digest, signed_ref = signed.digest, signed.reference
-            except ValueError:
-                pass
+            except DocumentError as e:
+                signed = e
             check = check_signature(payload, notes.get(SIGNATURE_ANNOTATION), self.keys,
-                                    self.digest)
+                                    self.digest, signed=signed)
         keyless = bool(notes.get(CERTIFICATE_ANNOTATION))
         failure = check.failure
         if keyless and check.verified is not True:

@@ -158,10 +158,15 @@ def read_simple_signing(payload: bytes) -> SimpleSigning:
 
 
 def check_signature(payload: bytes, signature: str | None, keys: Sequence[CosignKey],
-                    image_digest: str) -> Check:
+                    image_digest: str, *, signed: SimpleSigning | DocumentError | None = None
+                    ) -> Check:
     """Verify a cosign image signature: `signature` (base64, from the layer annotation) over
     `payload` (the layer's blob) with one of `keys`, and the payload's signed digest against
     `image_digest` (the manifest the signature is for).
+
+    Args:
+        signed: the payload as `read_simple_signing` read it (or the error it raised), when the
+            caller read it already; None: read here.
 
     Returns:
         The check; `verified` None when no key was given.
@@ -171,7 +176,10 @@ def check_signature(payload: bytes, signature: str | None, keys: Sequence[Cosign
     names = ", ".join(k.name for k in keys)
     try:
         raw = _b64(signature, f"signature annotation ({SIGNATURE_ANNOTATION})")
-        signed = read_simple_signing(payload)
+        if signed is None:
+            signed = read_simple_signing(payload)
+        elif isinstance(signed, DocumentError):
+            raise signed
     except DocumentError as e:
         return Check(False, failure=str(e))
     key = verifying_key(keys, raw, payload)

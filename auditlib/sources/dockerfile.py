@@ -38,7 +38,6 @@ from auditlib.sources._dockerfile_lexer import (
     _strip_flags,
 )
 from auditlib.sources._dockerfile_rules import (
-    _copy_sources,
     _copy_targets,
     _copy_words,
     _is_config_file,
@@ -178,8 +177,9 @@ def parse_dockerfile(text: str, *, source: str) -> DockerfileRows:
             stage.upgrades = stage.upgrades or _upgrades_packages(_run_text(ins))
             upgrades = upgrades or stage.upgrades
         elif kw in ("COPY", "ADD"):
-            config_copies += sum(1 for s in _copy_sources(ins) if _is_config_file(s))
-            copies += [(stage.index, r) for r in _copy_rows(source, stage, ins)]
+            mine = _copy_rows(source, stage, ins)
+            config_copies += sum(1 for r in mine if r["is_config"])
+            copies += [(stage.index, r) for r in mine]
 
     rows = [_stage_row(source, s) for s in stages]
     dockerfile = _dockerfile_row(source, stages, instructions, secrets, upgrades, config_copies)
@@ -390,6 +390,7 @@ def _dockerfile_row(
         "secret_env_names_count": len({r["name"] for r in secrets}),
         "config_copy_count": config_copies,
         "instruction_count": sum(1 for i in instructions if i.keyword in _INSTRUCTIONS),
+        "copies_recorded": bool(stages),
     }
 
 

@@ -7,12 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from auditlib.assess import assess_data
+from auditlib.cli.main import main
 from auditlib.notify import Previous, make_digest, notify_settings, parse_target
 from auditlib.notify.mail import mail_message
 from auditlib.notify.slack import escape, slack_payload
 from auditlib.notify.targets import NotifyError, smtp_settings
+from auditlib.store import list_snapshots
+from tests.conftest import corpus_path
 from tests.policy.builders import AS_OF, image_id, make_data
 
 B1, B2, X = image_id(1), image_id(2), image_id(3)
@@ -63,6 +67,25 @@ def test_smtp_settings_from_the_section_then_the_environment(tmp_path: Path) -> 
         smtp_settings({}, {})
     with pytest.raises(NotifyError, match="notify.smtp: expected a mapping with keys among"):
         notify_settings({"smtp": {"password": "x"}}, "p.yaml", env={})
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"AUDITLIB_SMTP_HOST": None}, "no SMTP server"),
+    ({"AUDITLIB_SMTP_HOST": "127.0.0.1", "AUDITLIB_SMTP_PORT": "twenty-five"},
+     "SMTP port 'twenty-five' is not a number"),
+])
+def test_a_bad_smtp_setting_fails_the_run_before_any_work(
+        tmp_path: Path, env: dict[str, str | None], message: str) -> None:
+    store = tmp_path / "store"
+    result = CliRunner().invoke(main, [
+        "run", "--store", str(store), "--engine", f"unix://{tmp_path}/no-such.sock",
+        "--ingest", str(corpus_path("trivy-json/trivy-golden-alpine-310-image.json")),
+        "--out", str(tmp_path / "reports"), "--reports", "none", "--fail-on", "never",
+        "--notify", "mailto:team@test.invalid"], env=env)
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    # Nothing was collected or ingested: the store holds no snapshot.
+    assert not store.exists() or list_snapshots(store) == []
 
 
 def _fleet(base_now: str) -> Any:

@@ -27,7 +27,8 @@ def _built(image: str, ref: str, path: str, **dockerfile: Any) -> dict[str, list
     return {
         "image_tags": [{"image_id": image, "reference": ref}],
         "dockerfiles": [{"scan_id": f"df-{path}", "path": path, "context_image_ref": ref,
-                         "final_upgrades_packages": False, **dockerfile}],
+                         "final_upgrades_packages": False, "copies_recorded": True,
+                         **dockerfile}],
     }
 
 
@@ -115,11 +116,17 @@ def test_config_patterns_are_the_policy_s() -> None:
 
 
 def test_config_no_data_for_a_dockerfile_read_without_its_copies() -> None:
-    # A `dockerfiles` row of an auditlib that did not record `dockerfile_copies` yet.
-    data = _merge(_built(A, "docker.io/team/a:1", "a/Dockerfile", final_upgrades_packages=None),
+    # A `dockerfiles` row of an auditlib that did not record `dockerfile_copies` yet (the
+    # upgrade rule's column known: it is not what decides).
+    data = _merge(_built(A, "docker.io/team/a:1", "a/Dockerfile", copies_recorded=None),
                   images=[{"image_id": A}])
     status, evidence = _result(data, "config-outside-image", A)
     assert status == "no-data" and "collect it again" in evidence
+    # Recorded, copying nothing: a pass, whatever the upgrade rule's column says.
+    data = _merge(_built(A, "docker.io/team/a:1", "a/Dockerfile", final_upgrades_packages=None),
+                  images=[{"image_id": A}])
+    status, evidence = _result(data, "config-outside-image", A)
+    assert status == "pass" and "copies no configuration file" in evidence
 
 
 def test_config_no_data_without_dockerfile_or_container() -> None:

@@ -6,12 +6,14 @@ envelopes signed by cosign.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
 from auditlib.sources.cosign_documents import (
+    DocumentError,
     check_attestation,
     check_signature,
     predicate_kind,
@@ -83,6 +85,18 @@ def test_bad_annotation_is_a_failure_naming_it() -> None:
     assert "no signature" in (check_signature(_payload(), None, keys, SIGNED).failure or "")
     bad = check_signature(b"[1]", _sig(), keys, SIGNED)
     assert bad.verified is False and "not a JSON object" in (bad.failure or "")
+
+
+def test_a_payload_read_by_the_caller_is_not_read_again() -> None:
+    keys = [load_key(DATA / "sigstore-rs-signer.pub")]
+    signed = read_simple_signing(_payload())
+    assert check_signature(_payload(), _sig(), keys, SIGNED, signed=signed).verified is True
+    # The caller's reading is what is judged: its error, or the digest it read.
+    unread = check_signature(_payload(), _sig(), keys, SIGNED,
+                             signed=DocumentError("the signature payload is not JSON"))
+    assert unread.verified is False and unread.failure == "the signature payload is not JSON"
+    other = dataclasses.replace(signed, digest="sha256:" + "0" * 64)
+    assert check_signature(_payload(), _sig(), keys, SIGNED, signed=other).verified is False
 
 
 def test_cosign_attestation_envelope_verifies() -> None:

@@ -72,6 +72,7 @@ def test_corpus_dockerfile_debian_latest_secret_env() -> None:
         "secret_env_names_count": 1,
         "config_copy_count": 1,  # app.conf
         "instruction_count": 6,
+        "copies_recorded": True,
     }
     [stage] = out.stages
     assert stage["base_raw"] == "debian:latest" and stage["line"] == 1

@@ -48,6 +48,15 @@ def test_final_stage_upgrade_follows_from_stages() -> None:
     assert df["final_upgrades_packages"] is None
 
 
+def test_copies_are_recorded_once_for_a_dockerfile_that_builds() -> None:
+    out = parse_dockerfile(MULTI, source="Dockerfile")
+    [df] = out.dockerfiles
+    assert df["copies_recorded"] is True
+    assert df["config_copy_count"] == sum(1 for r in out.copies if r["is_config"]) == 4
+    [none] = parse_dockerfile("COPY a.conf /etc/\n", source="D").dockerfiles
+    assert none["copies_recorded"] is False and none["config_copy_count"] == 0
+
+
 def test_relative_destination_on_an_image_base_is_unresolved() -> None:
     # The base image's WORKDIR is not known: a relative destination lands somewhere unknown.
     assert _copies("FROM debian:12\nCOPY app.conf .\n") == [

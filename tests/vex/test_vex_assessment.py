@@ -12,7 +12,7 @@ import pytest
 
 import auditlib
 from auditlib.assess import assess_data
-from auditlib.fleet.vex import said
+from auditlib.fleet.vex import UNMATCHED_COLUMNS, said
 from tests.conftest import corpus_path
 
 DEBIAN = "trivy-json/trivy-golden-debian-buster-image.json"
@@ -112,6 +112,15 @@ def test_a_package_product_applies_in_every_image_and_versions_must_agree(
     a = assessed(DEBIAN, other)
     assert fixable_ids(a) == ["CVE-2019-18224"]
     assert len(a.vex.unmatched) == 1
+
+
+def test_unmatched_statements_have_one_shape_with_or_without_statements(
+        tmp_path: Path) -> None:
+    vex = openvex(tmp_path, stmt("CVE-2019-18224", IMAGE, sub="pkg:deb/debian/bash"))
+    some, none = assessed(DEBIAN, vex).vex, assessed(DEBIAN).vex
+    assert none.statements == 0 and none.unmatched.empty
+    assert list(none.unmatched.columns) == list(some.unmatched.columns) == UNMATCHED_COLUMNS
+    assert list(none.applied.columns) == list(some.applied.columns)
 
 
 def test_a_subcomponent_must_be_the_findings_package(tmp_path: Path) -> None:

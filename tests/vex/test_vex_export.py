@@ -17,7 +17,9 @@ import auditlib
 from auditlib.assess import assess
 from auditlib.assess.vex_export import export_waivers, image_purl
 from auditlib.cli.main import main
+from auditlib.fleet.vex import manifest_digests
 from tests.conftest import corpus_path
+from tests.policy.builders import make_data
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "data" /
                      "openvex_json_schema.json").read_text())
@@ -147,3 +149,22 @@ def test_run_refuses_a_vex_path_that_is_no_vex_document(tmp_path: Path) -> None:
                                   "--reports", "none", "--vex", str(corpus_path(XJOIN))])
     assert r.exit_code == 2
     assert "not a VEX document" in r.output and "grype-json" in r.output
+
+
+def test_manifest_digests_name_each_digest_by_the_repository_it_was_read_with() -> None:
+    d1, d2 = "sha256:" + "1" * 64, "sha256:" + "2" * 64
+    data = make_data(
+        images=[{"image_id": "sha256:" + "a" * 64, "repo_digest": f"ghcr.io/org/app@{d1}"}],
+        image_tags=[{"image_id": "sha256:" + "a" * 64, "reference": "ghcr.io/org/app:1",
+                     "repo_digest": d2},
+                    {"image_id": "sha256:" + "b" * 64, "reference": "not a reference",
+                     "repo_digest": d2},
+                    {"image_id": "sha256:" + "b" * 64, "reference": "x:1",
+                     "repo_digest": "not a digest"}],
+    )
+    got = manifest_digests(data)
+    assert sorted(got.itertuples(index=False, name=None), key=str) == sorted([
+        ("sha256:" + "a" * 64, "ghcr.io/org/app", d1),
+        ("sha256:" + "a" * 64, "ghcr.io/org/app", d2),  # a bare digest: the row's reference
+        ("sha256:" + "b" * 64, None, d2),  # the digest is known, its repository is not
+    ], key=str)

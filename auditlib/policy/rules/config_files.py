@@ -12,6 +12,8 @@ import posixpath
 from collections.abc import Mapping
 from typing import Any
 
+import pandas as pd
+
 from auditlib.fleet.view import FleetView, text
 from auditlib.policy.model import Param, Rule, Verdict
 from auditlib.policy.rules._frames import evidence_list, rows
@@ -135,8 +137,9 @@ def _config_outside(ctx: FleetView, params: Mapping[str, Any]) -> list[Verdict]:
                                    "configuration is baked in is unknown; " + data_part))
             continue
         where = f"Dockerfile {text(df.get('path'))}"
-        if text(df.get("final_upgrades_packages")) is None:
-            # Read before `dockerfile_copies` existed (or no FROM): what it copies is unknown.
+        recorded = df.get("copies_recorded")
+        if pd.isna(recorded) or not recorded:
+            # Stored by an auditlib that did not record its copies, or no FROM: unknown.
             out.append(Verdict(image_id, "warn" if writes else "no-data", (
                 f"{where} was read without its COPY/ADD sources (an older auditlib, or no "
                 "FROM): collect it again" + (f"; {data_part}" if data_part else ""))))

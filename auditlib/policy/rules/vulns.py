@@ -36,10 +36,16 @@ def _finding(r: Any) -> str:
             f"({r.clock_at.date().isoformat()}), SLA {r.sla_days:g}")
 
 
+_SHOWN_COLUMNS = ["vuln_id", "pkg_name", "pkg_version", "severity", "fixed_version", "clock",
+                  "clock_at", "days", "sla_days"]
+"""The columns of a finding `_finding` reads."""
+
+
 def _listed(rows: pd.DataFrame, order: str, most: int = SHOWN) -> dict[str, list[str]]:
     """Return image id -> the evidence of its first `most` rows, `order` descending."""
     key = rows[["image_id", order]].sort_values(order, ascending=False, kind="stable")
-    top = rows.loc[key.groupby("image_id", observed=True, sort=False).head(most).index]
+    top = rows.loc[key.groupby("image_id", observed=True, sort=False).head(most).index,
+                   ["image_id", *_SHOWN_COLUMNS]]  # only what `_finding` reads
     out: dict[str, list[str]] = {}
     for r in top.itertuples(index=False):
         out.setdefault(str(r.image_id), []).append(_finding(r))
