@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.fs as pafs
 import pytest
 from click.testing import CliRunner
 
@@ -17,7 +18,7 @@ from auditlib.engine.aggregates import AGGREGATES
 from auditlib.history import first_seen_fixed
 from auditlib.normalize.licenses import LICENSE_CLASSES
 from auditlib.policy.rules.licenses import package_licences
-from auditlib.store import read_current
+from auditlib.store import Location, read_current
 from tests.engine_store import NOW, two_snapshot_store
 
 
@@ -37,6 +38,25 @@ def test_store_files_give_the_current_state(store: Path) -> None:
     assert 0 < len(counts) < len(data.images["image_id"].dropna().unique())
     assert counts["vulnerability_rows"].sum() == len(data.vulnerabilities)
     assert AGGREGATES["package_counts"](on_files)["package_rows"].sum() == len(data.packages)
+
+
+def test_a_store_on_another_pyarrow_filesystem_reads_the_same(store: Path) -> None:
+    data = read_current(store)
+    local = open_engine("duckdb", StoreTables.of(store, data.scans))
+    mock = pafs._MockFileSystem()  # a filesystem DuckDB cannot read by path: only through pyarrow
+    pafs.copy_files(str(store), "bucket/store", source_filesystem=pafs.LocalFileSystem(),
+                    destination_filesystem=mock)
+    subtree = Location(pafs.SubTreeFileSystem(str(store.parent), pafs.LocalFileSystem()),
+                       "store")
+    for loc in (Location(mock, "bucket/store"), subtree):
+        tables = StoreTables.of(loc, read_current(loc).scans)
+        assert tables.fs is loc.fs and all(tables.files.values())
+        assert not Path(tables.files["packages"][0].path).exists()  # no local path to read
+        remote = open_engine("duckdb", tables)
+        for name, aggregate in AGGREGATES.items():
+            pd.testing.assert_frame_equal(aggregate(remote), aggregate(local), obj=name)
+        with pytest.raises(EngineError, match="on another filesystem: use duckdb"):
+            open_engine("spark", tables)
 
 
 def test_aggregates_equal_what_pandas_computed(store: Path) -> None:

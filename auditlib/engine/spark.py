@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 
 from auditlib.engine.errors import EngineError
 from auditlib.engine.tables import SNAPSHOT_COLUMN, FrameTables, Tables, check_big, make_views
+from auditlib.store.current import TableFile
 
 CONF = {
     "spark.sql.session.timeZone": "UTC",
@@ -69,6 +70,9 @@ class SparkEngine:
         """
         if isinstance(tables, FrameTables):
             raise EngineError("spark: reads a store's Parquet files; tables in memory use duckdb")
+        if tables.fs is not None:
+            raise EngineError(f"spark: reads a store at a path every worker reads; {tables.store} "
+                              "is on another filesystem: use duckdb")
         if not java_available():
             raise EngineError("spark: no Java runtime (set JAVA_HOME or install "
                               "openjdk-17-jre-headless)")
@@ -89,9 +93,10 @@ class SparkEngine:
                 schema = ", ".join(f"{c} string" for c in df.columns)
                 self.spark.createDataFrame(_strings(df), schema).createOrReplaceTempView(view)
 
-            def load(view: str, files: list[str]) -> list[str]:
+            def load(view: str, files: list[TableFile]) -> list[str]:
                 df = None
-                for group in same_schema(files):  # one read per schema: no schema-merging job
+                # One read per schema: no schema-merging job.
+                for group in same_schema([f.path for f in files]):
                     part = self.spark.read.parquet(*group)
                     part = part.withColumn(SNAPSHOT_COLUMN, F.element_at(
                         F.split(F.col("_metadata.file_path"), "/"), -2))

@@ -46,6 +46,7 @@ rows of the sources it names for that file.
 from auditlib.store.current import (
     SourceState,
     TableFile,
+    current_files,
     current_sources,
     current_table_files,
     read_current,
@@ -79,6 +80,7 @@ __all__ = [
     "TableFile",
     "compact",
     "current_sources",
+    "current_files",
     "current_table_files",
     "list_snapshots",
     "locate",
