@@ -22,12 +22,31 @@ class Engine(Protocol):
     (`vulnerabilities`, `packages`, `package_licenses`: the current state's rows)."""
 
     name: str
+    made: set[str]
+    """The views `materialize` made."""
 
     def sql(self, query: str) -> pd.DataFrame:
         """Return the result of a query as a pandas DataFrame.
 
         Raises:
             EngineError: if the query fails.
+        """
+        ...
+
+    def materialize(self, view: str, query: str) -> None:
+        """Compute `query` once and keep its rows as the view `view` (the engine's own way:
+        a DuckDB temporary table, spilled to disk past its memory limit; a cached Spark view).
+
+        Raises:
+            EngineError: if the query fails.
+        """
+        ...
+
+    def register(self, view: str, frame: pd.DataFrame) -> None:
+        """Make a small frame the view `view` (replacing any of that name).
+
+        Raises:
+            EngineError: if the engine refuses it.
         """
         ...
 

@@ -33,6 +33,7 @@ class DuckDBEngine:
             EngineError: if a table's files cannot be read.
         """
         self.con = duckdb.connect(":memory:")
+        self.made: set[str] = set()
         self.fs = None if isinstance(tables, FrameTables) else tables.fs
         try:  # no bar drawn into a command's or a report's output
             self.con.execute("SET enable_progress_bar = false")
@@ -78,6 +79,29 @@ class DuckDBEngine:
         except duckdb.Error as e:
             raise EngineError(f"duckdb: {e}") from e
         return out
+
+    def materialize(self, view: str, query: str) -> None:
+        """Keep the rows of `query` as the temporary table `view` (`Engine.materialize`).
+
+        Raises:
+            EngineError: if the query fails.
+        """
+        try:
+            self.con.execute(f"CREATE OR REPLACE TEMPORARY TABLE {view} AS {query}")
+        except duckdb.Error as e:
+            raise EngineError(f"duckdb: {e}") from e
+        self.made.add(view)
+
+    def register(self, view: str, frame: pd.DataFrame) -> None:
+        """Make `frame` the view `view` (`Engine.register`).
+
+        Raises:
+            EngineError: if DuckDB refuses it.
+        """
+        try:
+            self.con.register(view, frame)
+        except duckdb.Error as e:
+            raise EngineError(f"duckdb: {view}: {e}") from e
 
     def relation(self, table: str) -> duckdb.DuckDBPyRelation:
         """Return a big table as a lazy DuckDB relation (nothing is read until it is asked for).

@@ -83,15 +83,12 @@ class SparkEngine:
             raise EngineError("spark: pyspark is not installed: pip install 'auditlib[spark]'"
                               ) from e
         self.master = master
+        self.made: set[str] = set()
         try:
             builder = SparkSession.builder.master(master).appName("auditlib")
             for k, v in CONF.items():
                 builder = builder.config(k, v)
             self.spark = builder.getOrCreate()
-
-            def register(view: str, df: pd.DataFrame) -> None:
-                schema = ", ".join(f"{c} string" for c in df.columns)
-                self.spark.createDataFrame(_strings(df), schema).createOrReplaceTempView(view)
 
             def load(view: str, files: list[TableFile]) -> list[str]:
                 df = None
@@ -105,7 +102,7 @@ class SparkEngine:
                 df.createOrReplaceTempView(view)
                 return list(df.columns)
 
-            make_views(tables, register, load, self.spark.sql)
+            make_views(tables, self.register, load, self.spark.sql)
         except EngineError:
             raise
         except Exception as e:  # py4j and Spark raise many kinds; each is said with its cause
@@ -123,6 +120,30 @@ class SparkEngine:
         except Exception as e:  # as in __init__
             raise EngineError(f"spark ({self.master}): {str(e).splitlines()[0]}") from e
         return out
+
+    def materialize(self, view: str, query: str) -> None:
+        """Cache the rows of `query` as the view `view` (`Engine.materialize`).
+
+        Raises:
+            EngineError: if the query fails.
+        """
+        try:
+            self.spark.sql(query).cache().createOrReplaceTempView(view)
+        except Exception as e:  # as in __init__
+            raise EngineError(f"spark ({self.master}): {str(e).splitlines()[0]}") from e
+        self.made.add(view)
+
+    def register(self, view: str, frame: pd.DataFrame) -> None:
+        """Make `frame` the view `view`, every column as text (`Engine.register`).
+
+        Raises:
+            EngineError: if Spark refuses it.
+        """
+        schema = ", ".join(f"{c} string" for c in frame.columns)
+        try:
+            self.spark.createDataFrame(_strings(frame), schema).createOrReplaceTempView(view)
+        except Exception as e:  # as in __init__
+            raise EngineError(f"spark ({self.master}): {view}: {str(e).splitlines()[0]}") from e
 
     def relation(self, table: str) -> Any:
         """Return a big table as a (lazy) Spark DataFrame.
