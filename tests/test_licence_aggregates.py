@@ -30,7 +30,7 @@ def test_licence_risks_per_licence() -> None:
 def test_each_licence_once_and_each_image_checked() -> None:
     engine = open_engine("duckdb", FrameTables(_licence_data()))
     got = licences(engine)
-    assert LICENCE_VIEW in engine.made  # the package licences are made once, then read
+    assert LICENCE_VIEW in engine.made  # the view of the package licences is defined once
     assert len(got) == len(got.drop_duplicates()) == 8  # 7 declared + none (left-pad)
     assert got.isna().all(axis=1).sum() == 1
     checked = licences_checked(engine)

@@ -93,6 +93,12 @@ def test_aggregates_equal_what_pandas_computed(store: Path) -> None:
     g = lic.groupby(lic["license_class"].astype(str))
     want = [(c, int(g.size().get(c, 0)), int(g["image_id"].nunique().get(c, 0)))
             for c in reversed(LICENSE_CLASSES)]
+    docs = AGGREGATES["document_rows"](engine)
+    for table in ("vulnerabilities", "packages"):
+        want_pairs = getattr(data, table)[["scan_id", "image_id"]].astype(str).drop_duplicates()
+        got_pairs = docs[docs["rows_in"] == table][["scan_id", "image_id"]].astype(str)
+        assert sorted(got_pairs.itertuples(index=False, name=None)) == sorted(
+            want_pairs.itertuples(index=False, name=None))
     classes = AGGREGATES["licence_classes"](engine)
     assert list(classes.itertuples(index=False, name=None)) == want
     assert classes["packages"].sum() > 0

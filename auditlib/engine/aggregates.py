@@ -41,6 +41,19 @@ PACKAGE_COUNTS = _rows_and_distinct(
 """Per image with package rows: package_rows (as the documents list them) and packages
 (distinct name, version and type: what the `minimal-image` rule counts)."""
 
+def _document_rows(table: str) -> str:
+    return f"""
+SELECT DISTINCT '{table}' AS rows_in, CAST(scan_id AS STRING) AS scan_id,
+       CAST(image_id AS STRING) AS image_id
+FROM {table} WHERE scan_id IS NOT NULL OR image_id IS NOT NULL"""
+
+
+DOCUMENT_ROWS = (_document_rows("vulnerabilities") + "\nUNION ALL" + _document_rows("packages")
+                 + "\nORDER BY rows_in, scan_id NULLS LAST, image_id NULLS LAST\n")
+"""Each document (scan_id) with vulnerability or package rows, with the images its rows name
+(one row per distinct pair and table; either may be missing): what coverage needs of the big
+tables (`auditlib.fleet.coverage`). Column rows_in is `vulnerabilities` or `packages`."""
+
 PACKAGE_LICENCES = """
 WITH licensed AS (
   SELECT CAST(image_id AS STRING) AS image_id,
@@ -69,7 +82,7 @@ WITH licensed AS (
 )
 SELECT DISTINCT * FROM (SELECT * FROM licensed UNION ALL SELECT * FROM unlicensed) a
 """
-"""The view `package_licences`, made once per engine (`Engine.materialize`): every distinct
+"""The view `package_licences`, defined once per engine (`Engine.define`): every distinct
 licence of every package of every image, and every package of an image no document gave a
 licence for as a row with no licence (class missing: judged `unknown`); a licence file a
 scanner found outside any package is the package `file <path>`. Columns image_id,
@@ -170,6 +183,16 @@ ORDER BY g.licence, g.class, m.n
 (one row each)."""
 
 
+def document_rows(engine: Engine) -> pd.DataFrame:
+    """Return `DOCUMENT_ROWS`: columns rows_in, scan_id, image_id (str or None).
+
+    Raises:
+        EngineError: if the engine fails.
+    """
+    out = engine.sql(DOCUMENT_ROWS).astype(object)
+    return out.where(out.notna(), None)
+
+
 def ensure_licences(engine: Engine) -> None:
     """Make the view `package_licences` (`PACKAGE_LICENCES`) on `engine`, once.
 
@@ -177,7 +200,7 @@ def ensure_licences(engine: Engine) -> None:
         EngineError: if the engine fails.
     """
     if LICENCE_VIEW not in engine.made:
-        engine.materialize(LICENCE_VIEW, PACKAGE_LICENCES)
+        engine.define(LICENCE_VIEW, PACKAGE_LICENCES)
 
 
 def _per_image(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -267,6 +290,7 @@ def licence_risks(engine: Engine, shown: int) -> pd.DataFrame:
 
 
 AGGREGATES = {
+    "document_rows": document_rows,
     "vulnerability_counts": vulnerability_counts,
     "package_counts": package_counts,
     "licence_classes": licence_classes,

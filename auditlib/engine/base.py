@@ -23,7 +23,7 @@ class Engine(Protocol):
 
     name: str
     made: set[str]
-    """The views `materialize` made."""
+    """The views `define` made."""
 
     def sql(self, query: str) -> pd.DataFrame:
         """Return the result of a query as a pandas DataFrame.
@@ -33,9 +33,9 @@ class Engine(Protocol):
         """
         ...
 
-    def materialize(self, view: str, query: str) -> None:
-        """Compute `query` once and keep its rows as the view `view` (the engine's own way:
-        a DuckDB temporary table, spilled to disk past its memory limit; a cached Spark view).
+    def define(self, view: str, query: str) -> None:
+        """Make `query` the temporary view `view` (computed where it is read, as a table's view
+        is: a view of tens of millions of rows is never held).
 
         Raises:
             EngineError: if the query fails.

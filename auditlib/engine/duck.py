@@ -80,14 +80,14 @@ class DuckDBEngine:
             raise EngineError(f"duckdb: {e}") from e
         return out
 
-    def materialize(self, view: str, query: str) -> None:
-        """Keep the rows of `query` as the temporary table `view` (`Engine.materialize`).
+    def define(self, view: str, query: str) -> None:
+        """Make `query` the temporary view `view` (`Engine.define`).
 
         Raises:
             EngineError: if the query fails.
         """
         try:
-            self.con.execute(f"CREATE OR REPLACE TEMPORARY TABLE {view} AS {query}")
+            self.con.execute(f"CREATE OR REPLACE TEMPORARY VIEW {view} AS {query}")
         except duckdb.Error as e:
             raise EngineError(f"duckdb: {e}") from e
         self.made.add(view)

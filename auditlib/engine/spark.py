@@ -121,14 +121,14 @@ class SparkEngine:
             raise EngineError(f"spark ({self.master}): {str(e).splitlines()[0]}") from e
         return out
 
-    def materialize(self, view: str, query: str) -> None:
-        """Cache the rows of `query` as the view `view` (`Engine.materialize`).
+    def define(self, view: str, query: str) -> None:
+        """Make `query` the temporary view `view` (`Engine.define`).
 
         Raises:
             EngineError: if the query fails.
         """
         try:
-            self.spark.sql(query).cache().createOrReplaceTempView(view)
+            self.spark.sql(query).createOrReplaceTempView(view)
         except Exception as e:  # as in __init__
             raise EngineError(f"spark ({self.master}): {str(e).splitlines()[0]}") from e
         self.made.add(view)
