@@ -54,7 +54,69 @@ DOCUMENT_ROWS = (_document_rows("vulnerabilities") + "\nUNION ALL" + _document_r
 (one row per distinct pair and table; either may be missing): what coverage needs of the big
 tables (`auditlib.fleet.coverage`). Column rows_in is `vulnerabilities` or `packages`."""
 
-PACKAGE_LICENCES = """
+def _package_licences(licence: list[str], distinct: bool) -> str:
+    """Return the SQL of every licence of every package of every image, and every package of
+    an image no document gave a licence for as a row with no licence, with the package's key
+    (image_id, package_name, package_version) and the `licence` columns of `package_licenses`
+    (missing for a package without one); `distinct`: each row once."""
+    got = "".join(f",\n         CAST({c} AS STRING) AS {c}" for c in licence)
+    none = "".join(f", CAST(NULL AS STRING) AS {c}" for c in licence)
+    return f"""
+WITH licensed AS (
+  SELECT CAST(image_id AS STRING) AS image_id,
+         CASE WHEN package_name IS NULL AND file_path IS NOT NULL
+              THEN CONCAT('file ', CAST(file_path AS STRING))
+              ELSE CAST(package_name AS STRING) END AS package_name,
+         CAST(package_version AS STRING) AS package_version{got}
+  FROM package_licenses WHERE image_id IS NOT NULL
+), bare AS (
+  SELECT DISTINCT CAST(image_id AS STRING) AS image_id, CAST(name AS STRING) AS package_name,
+         CAST(version AS STRING) AS package_version
+  FROM packages
+  WHERE image_id IS NOT NULL
+    AND (license_class IS NULL OR CAST(license_class AS STRING) = 'unknown')
+), unlicensed AS (
+  SELECT b.image_id, b.package_name, b.package_version{none}
+  FROM bare b LEFT JOIN (SELECT DISTINCT image_id, package_name, package_version FROM licensed) l
+    ON b.image_id = l.image_id
+   AND b.package_name IS NOT DISTINCT FROM l.package_name
+   AND b.package_version IS NOT DISTINCT FROM l.package_version
+  WHERE l.image_id IS NULL
+)
+SELECT {"DISTINCT " if distinct else ""}*
+FROM (SELECT * FROM licensed UNION ALL SELECT * FROM unlicensed) a
+"""
+
+
+PACKAGE_LICENCES = _package_licences(["license", "license_spdx", "license_class"], False)
+"""The view `package_licences` (`Engine.define`): every licence of every package of every image,
+as many times as documents list it, and every package of an image no document gave a licence
+for as a row with no licence (class missing: judged `unknown`); a licence file a scanner found
+outside any package is the package `file <path>`. Columns image_id, package_name,
+package_version, license, license_spdx, license_class (all text). The one definition the licence
+rule, the licence classes and the compliance page's licence risks read (`PACKAGE_CLASSES` is its
+projection on the class, each row once)."""
+
+PACKAGE_CLASSES = _package_licences(["license_class"], True)
+"""The view `package_classes`: `PACKAGE_LICENCES`' rows with the class only, each once (what
+the licence classes count: the licence text left out before the rows are told apart)."""
+
+LICENCE_VIEW = "package_licences"
+"""The view `PACKAGE_LICENCES` is kept as."""
+CLASSES_VIEW = "package_classes"
+"""The view `PACKAGE_CLASSES` is kept as."""
+
+LICENCE_CLASSES = """
+SELECT license_class, COUNT(*) AS packages, COUNT(DISTINCT image_id) AS images
+FROM (SELECT DISTINCT image_id, package_name, package_version,
+             COALESCE(license_class, 'unknown') AS license_class
+      FROM package_classes) c
+GROUP BY license_class ORDER BY license_class
+"""
+"""Per licence class: the distinct packages (image, name, version) of that class and the images
+that have one (`PACKAGE_CLASSES`: a package with no licence is `unknown`)."""
+
+LICENCES = """
 WITH licensed AS (
   SELECT CAST(image_id AS STRING) AS image_id,
          CASE WHEN package_name IS NULL AND file_path IS NOT NULL
@@ -114,7 +176,7 @@ license_spdx, license_class, level (1 warn, 2 fail) and why."""
 LICENCES_CHECKED = """
 SELECT k.image_id, k.packages, l.licences
 FROM (SELECT image_id, COUNT(*) AS packages
-      FROM (SELECT DISTINCT image_id, package_name, package_version FROM package_licences) d
+      FROM (SELECT DISTINCT image_id, package_name, package_version FROM package_classes) d
       GROUP BY image_id) k
 JOIN (SELECT image_id, COUNT(DISTINCT license) AS licences
       FROM package_licences GROUP BY image_id) l
@@ -194,13 +256,14 @@ def document_rows(engine: Engine) -> pd.DataFrame:
 
 
 def ensure_licences(engine: Engine) -> None:
-    """Make the view `package_licences` (`PACKAGE_LICENCES`) on `engine`, once.
+    """Define the views `package_licences` and `package_classes` on `engine`, once.
 
     Raises:
         EngineError: if the engine fails.
     """
     if LICENCE_VIEW not in engine.made:
         engine.define(LICENCE_VIEW, PACKAGE_LICENCES)
+        engine.define(CLASSES_VIEW, PACKAGE_CLASSES)
 
 
 def _per_image(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -294,5 +357,8 @@ AGGREGATES = {
     "vulnerability_counts": vulnerability_counts,
     "package_counts": package_counts,
     "licence_classes": licence_classes,
+    "licences": lambda e: licences(e).sort_values(
+        ["license", "license_spdx", "license_class"], na_position="last", ignore_index=True),
+    "licences_checked": licences_checked,
 }
 """Every aggregate by name (what the benchmark and the Spark test compare)."""
