@@ -117,54 +117,6 @@ GROUP BY license_class ORDER BY license_class
 that have one (`PACKAGE_CLASSES`: a package with no licence is `unknown`)."""
 
 LICENCES = """
-WITH licensed AS (
-  SELECT CAST(image_id AS STRING) AS image_id,
-         CASE WHEN package_name IS NULL AND file_path IS NOT NULL
-              THEN CONCAT('file ', CAST(file_path AS STRING))
-              ELSE CAST(package_name AS STRING) END AS package_name,
-         CAST(package_version AS STRING) AS package_version,
-         CAST(license AS STRING) AS license,
-         CAST(license_spdx AS STRING) AS license_spdx,
-         CAST(license_class AS STRING) AS license_class
-  FROM package_licenses WHERE image_id IS NOT NULL
-), bare AS (
-  SELECT DISTINCT CAST(image_id AS STRING) AS image_id, CAST(name AS STRING) AS package_name,
-         CAST(version AS STRING) AS package_version
-  FROM packages
-  WHERE image_id IS NOT NULL
-    AND (license_class IS NULL OR CAST(license_class AS STRING) = 'unknown')
-), unlicensed AS (
-  SELECT b.image_id, b.package_name, b.package_version, CAST(NULL AS STRING) AS license,
-         CAST(NULL AS STRING) AS license_spdx, CAST(NULL AS STRING) AS license_class
-  FROM bare b LEFT JOIN (SELECT DISTINCT image_id, package_name, package_version FROM licensed) l
-    ON b.image_id = l.image_id
-   AND b.package_name IS NOT DISTINCT FROM l.package_name
-   AND b.package_version IS NOT DISTINCT FROM l.package_version
-  WHERE l.image_id IS NULL
-)
-SELECT DISTINCT * FROM (SELECT * FROM licensed UNION ALL SELECT * FROM unlicensed) a
-"""
-"""The view `package_licences`, defined once per engine (`Engine.define`): every distinct
-licence of every package of every image, and every package of an image no document gave a
-licence for as a row with no licence (class missing: judged `unknown`); a licence file a
-scanner found outside any package is the package `file <path>`. Columns image_id,
-package_name, package_version, license, license_spdx, license_class (all text). The one
-definition the licence rule, the licence classes and the compliance page's licence risks read."""
-
-LICENCE_VIEW = "package_licences"
-"""The view `PACKAGE_LICENCES` is kept as."""
-
-LICENCE_CLASSES = """
-SELECT license_class, COUNT(*) AS packages, COUNT(DISTINCT image_id) AS images
-FROM (SELECT DISTINCT image_id, package_name, package_version,
-             COALESCE(license_class, 'unknown') AS license_class
-      FROM package_licences) c
-GROUP BY license_class ORDER BY license_class
-"""
-"""Per licence class: the distinct packages (image, name, version) of that class and the images
-that have one (`PACKAGE_LICENCES`: a package with no licence is `unknown`)."""
-
-LICENCES = """
 SELECT DISTINCT license, license_spdx, license_class FROM package_licences
 """
 """Every distinct licence as the tables give it (what the licence rule judges, each once)."""
