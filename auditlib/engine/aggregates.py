@@ -54,13 +54,18 @@ DOCUMENT_ROWS = (_document_rows("vulnerabilities") + "\nUNION ALL" + _document_r
 (one row per distinct pair and table; either may be missing): what coverage needs of the big
 tables (`auditlib.fleet.coverage`). Column rows_in is `vulnerabilities` or `packages`."""
 
-def _package_licences(licence: list[str], distinct: bool) -> str:
+def _package_licences(licence: list[str], class_only: bool) -> str:
     """Return the SQL of every licence of every package of every image, and every package of
     an image no document gave a licence for as a row with no licence, with the package's key
     (image_id, package_name, package_version) and the `licence` columns of `package_licenses`
-    (missing for a package without one); `distinct`: each row once."""
-    got = "".join(f",\n         CAST({c} AS STRING) AS {c}" for c in licence)
-    none = "".join(f", CAST(NULL AS STRING) AS {c}" for c in licence)
+    (missing for a package without one). `class_only`: the class alone, a missing one
+    `unknown`, each row once."""
+    if class_only:
+        got = ",\n         COALESCE(CAST(license_class AS STRING), 'unknown') AS license_class"
+        none = ", 'unknown' AS license_class"
+    else:
+        got = "".join(f",\n         CAST({c} AS STRING) AS {c}" for c in licence)
+        none = "".join(f", CAST(NULL AS STRING) AS {c}" for c in licence)
     return f"""
 WITH licensed AS (
   SELECT CAST(image_id AS STRING) AS image_id,
@@ -83,7 +88,7 @@ WITH licensed AS (
    AND b.package_version IS NOT DISTINCT FROM l.package_version
   WHERE l.image_id IS NULL
 )
-SELECT {"DISTINCT " if distinct else ""}*
+SELECT {"DISTINCT " if class_only else ""}*
 FROM (SELECT * FROM licensed UNION ALL SELECT * FROM unlicensed) a
 """
 
@@ -98,8 +103,9 @@ rule, the licence classes and the compliance page's licence risks read (`PACKAGE
 projection on the class, each row once)."""
 
 PACKAGE_CLASSES = _package_licences(["license_class"], True)
-"""The view `package_classes`: `PACKAGE_LICENCES`' rows with the class only, each once (what
-the licence classes count: the licence text left out before the rows are told apart)."""
+"""The view `package_classes`: `PACKAGE_LICENCES`' rows with the class only (a missing one
+`unknown`), each once: what the licence classes count, the licence text left out before the
+rows are told apart."""
 
 LICENCE_VIEW = "package_licences"
 """The view `PACKAGE_LICENCES` is kept as."""
@@ -108,10 +114,7 @@ CLASSES_VIEW = "package_classes"
 
 LICENCE_CLASSES = """
 SELECT license_class, COUNT(*) AS packages, COUNT(DISTINCT image_id) AS images
-FROM (SELECT DISTINCT image_id, package_name, package_version,
-             COALESCE(license_class, 'unknown') AS license_class
-      FROM package_classes) c
-GROUP BY license_class ORDER BY license_class
+FROM package_classes GROUP BY license_class ORDER BY license_class
 """
 """Per licence class: the distinct packages (image, name, version) of that class and the images
 that have one (`PACKAGE_CLASSES`: a package with no licence is `unknown`)."""
@@ -126,12 +129,13 @@ JUDGED_VIEW = "licence_judged"
 license_spdx, license_class, level (1 warn, 2 fail) and why."""
 
 LICENCES_CHECKED = """
-SELECT k.image_id, k.packages, l.licences
+SELECT k.image_id, k.packages, COALESCE(l.licences, 0) AS licences
 FROM (SELECT image_id, COUNT(*) AS packages
       FROM (SELECT DISTINCT image_id, package_name, package_version FROM package_classes) d
       GROUP BY image_id) k
-JOIN (SELECT image_id, COUNT(DISTINCT license) AS licences
-      FROM package_licences GROUP BY image_id) l
+LEFT JOIN (SELECT CAST(image_id AS STRING) AS image_id,
+                  COUNT(DISTINCT CAST(license AS STRING)) AS licences
+           FROM package_licenses WHERE image_id IS NOT NULL GROUP BY image_id) l
   ON k.image_id = l.image_id
 ORDER BY k.image_id
 """
