@@ -32,6 +32,29 @@ def digest_map(data: AuditData) -> dict[str, str]:
     return dict(zip(both["repo_digest"], both["image_id"], strict=True))
 
 
+def image_ids_by_scan(scans: pd.DataFrame, known: dict[str, str]) -> dict[str, str]:
+    """Return scan id -> image id for the documents (`scans` rows) that name no image but a
+    manifest digest `known` (`digest_map`) maps to one."""
+    missing = scans[scans["image_id"].isna() & scans["repo_digest"].notna()]
+    return {str(sid): known[str(d)]
+            for sid, d in zip(missing["scan_id"], missing["repo_digest"], strict=True)
+            if str(d) in known}
+
+
+def fill_image_ids(df: pd.DataFrame, by_scan: dict[str, str]) -> pd.DataFrame:
+    """Return a table's rows with `image_id` set from `by_scan` (scan id -> image id) where it
+    is missing: `df` itself when nothing changes (or it has no such columns), else a copy."""
+    if df.empty or "image_id" not in df.columns or "scan_id" not in df.columns:
+        return df
+    fill = df["scan_id"].astype("string").map(by_scan)
+    todo = df["image_id"].isna() & fill.notna()
+    if not todo.any():
+        return df
+    df = df.copy()
+    df["image_id"] = df["image_id"].astype("string").where(~todo, fill).astype("category")
+    return df
+
+
 def resolve_image_ids(data: AuditData) -> AuditData:
     """Set `image_id` on the rows of documents that lack it but whose scan names a manifest
     digest another source maps to one image.
@@ -40,26 +63,11 @@ def resolve_image_ids(data: AuditData) -> AuditData:
         `data`, changed in place (the same object), for chaining.
     """
     scans = data.scans
-    lacking = scans["image_id"].isna() & scans["repo_digest"].notna()
-    if not lacking.any():  # most loads: every scan knows its image (no frame is filtered)
+    if not (scans["image_id"].isna() & scans["repo_digest"].notna()).any():
         return data
-    missing = scans.loc[lacking, ["scan_id", "repo_digest"]]
-    known = digest_map(data)
-    by_scan = {
-        str(sid): known[str(d)]
-        for sid, d in zip(missing["scan_id"], missing["repo_digest"], strict=True)
-        if str(d) in known
-    }
+    by_scan = image_ids_by_scan(scans, digest_map(data))
     if not by_scan:
         return data
     for name, df in data.tables().items():
-        if "image_id" not in df.columns or "scan_id" not in df.columns or df.empty:
-            continue
-        fill = df["scan_id"].astype("string").map(by_scan)
-        todo = df["image_id"].isna() & fill.notna()
-        if not todo.any():
-            continue
-        ids = df["image_id"].astype("string").where(~todo, fill)
-        df["image_id"] = ids.astype("category")
-        setattr(data, name, df)
+        setattr(data, name, fill_image_ids(df, by_scan))
     return data

@@ -131,13 +131,15 @@ def tables_of(folder: Path):  # type: ignore[no-untyped-def]
     import pandas as pd
 
     from auditlib.engine import StoreTables
+    from auditlib.store import TableFile
 
     snaps = sorted(p for p in folder.iterdir() if p.is_dir())
     state = pd.concat([pd.read_parquet(s / "state.parquet") for s in snaps], ignore_index=True)
     scans = pd.concat([pd.read_parquet(s / "scan_images.parquet") for s in snaps],
                       ignore_index=True)
-    files = {t: [s / f"{t}.parquet" for s in snaps] for t in BIG}
-    return StoreTables(folder, files, state.astype("string"), scans.astype(str))
+    files = {t: [TableFile(str(s / f"{t}.parquet"), s.name, frozenset()) for s in snaps]
+             for t in BIG}
+    return StoreTables(str(folder), files, state.astype("string"), scans.astype(str))
 
 
 def run_aggregates(engine) -> tuple[dict[str, float], dict]:  # type: ignore[no-untyped-def]

@@ -7,18 +7,36 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.fs as pafs
 import pytest
 from click.testing import CliRunner
 
 from auditlib.assess import assess, assess_data
 from auditlib.cli.main import main
+from auditlib.data import AuditData
 from auditlib.engine import EngineError, FrameTables, StoreTables, open_engine
 from auditlib.engine.aggregates import AGGREGATES
 from auditlib.history import first_seen_fixed
 from auditlib.normalize.licenses import LICENSE_CLASSES
-from auditlib.policy.rules.licenses import package_licences
-from auditlib.store import read_current
+from auditlib.store import Location, read_current
 from tests.engine_store import NOW, two_snapshot_store
+
+
+def _package_licences(data: AuditData) -> pd.DataFrame:
+    """The licence of every package (the unlicensed ones `unknown`), as pandas computes it
+    from the tables: what `PACKAGE_LICENCES` must give."""
+    key = ["image_id", "package_name", "package_version"]
+    pl = data.package_licenses.dropna(subset=["image_id"]).astype(object)
+    files = pl["package_name"].isna() & pl["file_path"].notna()
+    pl.loc[files, "package_name"] = "file " + pl.loc[files, "file_path"].astype(str)
+    pk = data.packages.dropna(subset=["image_id"])
+    pk = pk[pk["license_class"].isna() | (pk["license_class"] == "unknown")]
+    bare = pk[["image_id", "name", "version"]].set_axis(key, axis=1).astype(object)
+    known = set(pl[key].astype(str).itertuples(index=False, name=None))
+    bare = bare[[k not in known for k in bare.astype(str).itertuples(index=False, name=None)]]
+    out = pd.concat([pl[[*key, "license_class"]], bare.assign(license_class=None)])
+    out = out.assign(license_class=out["license_class"].fillna("unknown").astype(str))
+    return out.astype(str).drop_duplicates()
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +57,25 @@ def test_store_files_give_the_current_state(store: Path) -> None:
     assert AGGREGATES["package_counts"](on_files)["package_rows"].sum() == len(data.packages)
 
 
+def test_a_store_on_another_pyarrow_filesystem_reads_the_same(store: Path) -> None:
+    data = read_current(store)
+    local = open_engine("duckdb", StoreTables.of(store, data.scans))
+    mock = pafs._MockFileSystem()  # a filesystem DuckDB cannot read by path: only through pyarrow
+    pafs.copy_files(str(store), "bucket/store", source_filesystem=pafs.LocalFileSystem(),
+                    destination_filesystem=mock)
+    subtree = Location(pafs.SubTreeFileSystem(str(store.parent), pafs.LocalFileSystem()),
+                       "store")
+    for loc in (Location(mock, "bucket/store"), subtree):
+        tables = StoreTables.of(loc, read_current(loc).scans)
+        assert tables.fs is loc.fs and all(tables.files.values())
+        assert not Path(tables.files["packages"][0].path).exists()  # no local path to read
+        remote = open_engine("duckdb", tables)
+        for name, aggregate in AGGREGATES.items():
+            pd.testing.assert_frame_equal(aggregate(remote), aggregate(local), obj=name)
+        with pytest.raises(EngineError, match="on another filesystem: use duckdb"):
+            open_engine("spark", tables)
+
+
 def test_aggregates_equal_what_pandas_computed(store: Path) -> None:
     data = read_current(store)
     engine = open_engine("duckdb", StoreTables.of(store, data.scans))
@@ -52,12 +89,16 @@ def test_aggregates_equal_what_pandas_computed(store: Path) -> None:
     distinct = p[["image_id", "name", "version", "package_type"]].drop_duplicates()
     assert AGGREGATES["package_counts"](engine)["packages"].to_dict() == distinct[
         "image_id"].astype(str).value_counts().to_dict()
-    lic = package_licences(data)
-    lic = lic.assign(license_class=lic["license_class"].astype("string").fillna("unknown"))
-    lic = lic.drop_duplicates(["image_id", "package_name", "package_version", "license_class"])
+    lic = _package_licences(data)
     g = lic.groupby(lic["license_class"].astype(str))
     want = [(c, int(g.size().get(c, 0)), int(g["image_id"].nunique().get(c, 0)))
             for c in reversed(LICENSE_CLASSES)]
+    docs = AGGREGATES["document_rows"](engine)
+    for table in ("vulnerabilities", "packages"):
+        want_pairs = getattr(data, table)[["scan_id", "image_id"]].astype(str).drop_duplicates()
+        got_pairs = docs[docs["rows_in"] == table][["scan_id", "image_id"]].astype(str)
+        assert sorted(got_pairs.itertuples(index=False, name=None)) == sorted(
+            want_pairs.itertuples(index=False, name=None))
     classes = AGGREGATES["licence_classes"](engine)
     assert list(classes.itertuples(index=False, name=None)) == want
     assert classes["packages"].sum() > 0

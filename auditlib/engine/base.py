@@ -22,12 +22,31 @@ class Engine(Protocol):
     (`vulnerabilities`, `packages`, `package_licenses`: the current state's rows)."""
 
     name: str
+    made: set[str]
+    """The views `define` made."""
 
     def sql(self, query: str) -> pd.DataFrame:
         """Return the result of a query as a pandas DataFrame.
 
         Raises:
             EngineError: if the query fails.
+        """
+        ...
+
+    def define(self, view: str, query: str) -> None:
+        """Make `query` the temporary view `view` (computed where it is read, as a table's view
+        is: a view of tens of millions of rows is never held).
+
+        Raises:
+            EngineError: if the query fails.
+        """
+        ...
+
+    def register(self, view: str, frame: pd.DataFrame) -> None:
+        """Make a small frame the view `view` (replacing any of that name).
+
+        Raises:
+            EngineError: if the engine refuses it.
         """
         ...
 

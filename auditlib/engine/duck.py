@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import duckdb
 import pandas as pd
+import pyarrow.dataset as ds
 
 from auditlib.engine.errors import EngineError
 from auditlib.engine.tables import SNAPSHOT_COLUMN, FrameTables, Tables, check_big, make_views
+from auditlib.store.current import TableFile
 
 
 def _quote(path: str) -> str:
@@ -31,6 +33,8 @@ class DuckDBEngine:
             EngineError: if a table's files cannot be read.
         """
         self.con = duckdb.connect(":memory:")
+        self.made: set[str] = set()
+        self.fs = None if isinstance(tables, FrameTables) else tables.fs
         try:  # no bar drawn into a command's or a report's output
             self.con.execute("SET enable_progress_bar = false")
         except duckdb.Error:  # in Jupyter without ipywidgets DuckDB refuses any change to it
@@ -48,12 +52,20 @@ class DuckDBEngine:
                 f"the store {tables.store}")
             raise EngineError(f"duckdb: cannot read {where}: {e}") from e
 
-    def _load(self, view: str, files: list[str]) -> list[str]:
-        listed = ", ".join(_quote(f) for f in files)
-        self.con.execute(
-            f"CREATE OR REPLACE TEMPORARY VIEW {view} AS SELECT *, "
-            f"split_part(filename, '/', -2) AS {SNAPSHOT_COLUMN} FROM read_parquet("
-            f"[{listed}], filename = true, union_by_name = true)")
+    def _load(self, view: str, files: list[TableFile]) -> list[str]:
+        if self.fs is None:  # local files: DuckDB reads them itself
+            listed = ", ".join(_quote(f.path) for f in files)
+            source = (f"SELECT *, split_part(filename, '/', -2) AS {SNAPSHOT_COLUMN} FROM "
+                      f"read_parquet([{listed}], filename = true, union_by_name = true)")
+        else:  # another filesystem: through pyarrow, one lazy dataset per file
+            parts = []
+            for i, f in enumerate(files):
+                self.con.register(f"{view}_{i}", ds.dataset(f.path, filesystem=self.fs,
+                                                            format="parquet"))
+                parts.append(f"SELECT *, {_quote(f.snapshot_id)} AS {SNAPSHOT_COLUMN} "
+                             f"FROM {view}_{i}")
+            source = " UNION ALL BY NAME ".join(parts)
+        self.con.execute(f"CREATE OR REPLACE TEMPORARY VIEW {view} AS {source}")
         return list(self.con.sql(f"SELECT * FROM {view} LIMIT 0").columns)
 
     def sql(self, query: str) -> pd.DataFrame:
@@ -67,6 +79,29 @@ class DuckDBEngine:
         except duckdb.Error as e:
             raise EngineError(f"duckdb: {e}") from e
         return out
+
+    def define(self, view: str, query: str) -> None:
+        """Make `query` the temporary view `view` (`Engine.define`).
+
+        Raises:
+            EngineError: if the query fails.
+        """
+        try:
+            self.con.execute(f"CREATE OR REPLACE TEMPORARY VIEW {view} AS {query}")
+        except duckdb.Error as e:
+            raise EngineError(f"duckdb: {e}") from e
+        self.made.add(view)
+
+    def register(self, view: str, frame: pd.DataFrame) -> None:
+        """Make `frame` the view `view` (`Engine.register`).
+
+        Raises:
+            EngineError: if DuckDB refuses it.
+        """
+        try:
+            self.con.register(view, frame)
+        except duckdb.Error as e:
+            raise EngineError(f"duckdb: {view}: {e}") from e
 
     def relation(self, table: str) -> duckdb.DuckDBPyRelation:
         """Return a big table as a lazy DuckDB relation (nothing is read until it is asked for).

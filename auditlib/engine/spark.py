@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 
 from auditlib.engine.errors import EngineError
 from auditlib.engine.tables import SNAPSHOT_COLUMN, FrameTables, Tables, check_big, make_views
+from auditlib.store.current import TableFile
 
 CONF = {
     "spark.sql.session.timeZone": "UTC",
@@ -69,6 +70,9 @@ class SparkEngine:
         """
         if isinstance(tables, FrameTables):
             raise EngineError("spark: reads a store's Parquet files; tables in memory use duckdb")
+        if tables.fs is not None:
+            raise EngineError(f"spark: reads a store at a path every worker reads; {tables.store} "
+                              "is on another filesystem: use duckdb")
         if not java_available():
             raise EngineError("spark: no Java runtime (set JAVA_HOME or install "
                               "openjdk-17-jre-headless)")
@@ -79,19 +83,17 @@ class SparkEngine:
             raise EngineError("spark: pyspark is not installed: pip install 'auditlib[spark]'"
                               ) from e
         self.master = master
+        self.made: set[str] = set()
         try:
             builder = SparkSession.builder.master(master).appName("auditlib")
             for k, v in CONF.items():
                 builder = builder.config(k, v)
             self.spark = builder.getOrCreate()
 
-            def register(view: str, df: pd.DataFrame) -> None:
-                schema = ", ".join(f"{c} string" for c in df.columns)
-                self.spark.createDataFrame(_strings(df), schema).createOrReplaceTempView(view)
-
-            def load(view: str, files: list[str]) -> list[str]:
+            def load(view: str, files: list[TableFile]) -> list[str]:
                 df = None
-                for group in same_schema(files):  # one read per schema: no schema-merging job
+                # One read per schema: no schema-merging job.
+                for group in same_schema([f.path for f in files]):
                     part = self.spark.read.parquet(*group)
                     part = part.withColumn(SNAPSHOT_COLUMN, F.element_at(
                         F.split(F.col("_metadata.file_path"), "/"), -2))
@@ -100,7 +102,7 @@ class SparkEngine:
                 df.createOrReplaceTempView(view)
                 return list(df.columns)
 
-            make_views(tables, register, load, self.spark.sql)
+            make_views(tables, self.register, load, self.spark.sql)
         except EngineError:
             raise
         except Exception as e:  # py4j and Spark raise many kinds; each is said with its cause
@@ -118,6 +120,30 @@ class SparkEngine:
         except Exception as e:  # as in __init__
             raise EngineError(f"spark ({self.master}): {str(e).splitlines()[0]}") from e
         return out
+
+    def define(self, view: str, query: str) -> None:
+        """Make `query` the temporary view `view` (`Engine.define`).
+
+        Raises:
+            EngineError: if the query fails.
+        """
+        try:
+            self.spark.sql(query).createOrReplaceTempView(view)
+        except Exception as e:  # as in __init__
+            raise EngineError(f"spark ({self.master}): {str(e).splitlines()[0]}") from e
+        self.made.add(view)
+
+    def register(self, view: str, frame: pd.DataFrame) -> None:
+        """Make `frame` the view `view`, every column as text (`Engine.register`).
+
+        Raises:
+            EngineError: if Spark refuses it.
+        """
+        schema = ", ".join(f"{c} string" for c in frame.columns)
+        try:
+            self.spark.createDataFrame(_strings(frame), schema).createOrReplaceTempView(view)
+        except Exception as e:  # as in __init__
+            raise EngineError(f"spark ({self.master}): {view}: {str(e).splitlines()[0]}") from e
 
     def relation(self, table: str) -> Any:
         """Return a big table as a (lazy) Spark DataFrame.

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pandas as pd
+import pyarrow.fs as pafs
 
 from auditlib.data import AuditData
-from auditlib.store.current import current_sources
-from auditlib.store.layout import StorePath, snapshot_dir, table_file
-from auditlib.store.manifest import snapshot_info
+from auditlib.store.current import TableFile, current_files
+from auditlib.store.location import StoreLike, locate
 from auditlib.tables import TABLES_BY_NAME
 
 BIG_TABLES = ("vulnerabilities", "packages", "package_licenses")
@@ -50,20 +49,24 @@ def scan_images(scans: pd.DataFrame) -> pd.DataFrame:
 class StoreTables:
     """The big tables of a store's current state, as Parquet files."""
 
-    store: Path
-    files: dict[str, list[Path]]
-    """Table -> the Parquet files that hold its current rows (snapshots with rows of it)."""
+    store: str
+    """The store, as it is shown (its folder, or `filesystem:path`)."""
+    files: dict[str, list[TableFile]]
+    """Table -> the Parquet files that hold its current rows (`store.current_table_files`)."""
     state: pd.DataFrame
     """Columns source, snapshot_id: the snapshot holding each current source's rows."""
     scan_images: pd.DataFrame
     """Columns scan_id, image_id (`scan_images`)."""
+    fs: pafs.FileSystem | None = None
+    """The filesystem the files are in; None when they are local paths."""
 
     @classmethod
-    def of(cls, store: StorePath, scans: pd.DataFrame) -> StoreTables:
-        """Return the tables of `store`'s current state.
+    def of(cls, store: StoreLike, scans: pd.DataFrame) -> StoreTables:
+        """Return the tables of `store`'s current state, on any filesystem the writers write
+        (`auditlib.store.location`).
 
         Args:
-            store: the store folder.
+            store: the store (a folder, a URI, a `Location`).
             scans: the current state's `scans` (`read_current(store).scans`): where the image
                 ids of documents known only by a manifest digest come from.
 
@@ -71,21 +74,12 @@ class StoreTables:
             StoreError: if the store cannot be read.
             DamagedStoreError: if a snapshot is damaged and damage is not allowed.
         """
-        states = current_sources(store)
-        holders = sorted({s.snapshot_id for s in states.values()})
-        files: dict[str, list[Path]] = {t: [] for t in BIG_TABLES}
-        for sid in holders:
-            info = snapshot_info(snapshot_dir(store, sid))
-            if info is None:
-                continue
-            for t in BIG_TABLES:
-                f = table_file(info.path, t)
-                if (info.rows is None or info.rows.get(t)) and f.exists():
-                    files[t].append(f.resolve())
-        state = pd.DataFrame({"source": [s.source for s in states.values()],
-                              "snapshot_id": [s.snapshot_id for s in states.values()]},
-                             dtype="string")
-        return cls(Path(store).resolve(), files, state, scan_images(scans))
+        loc = locate(store)
+        files = current_files(loc, BIG_TABLES)
+        held = {(s, f.snapshot_id) for fs in files.values() for f in fs for s in f.sources}
+        state = pd.DataFrame(sorted(held), columns=["source", "snapshot_id"], dtype="string")
+        return cls(str(loc), files, state, scan_images(scans),
+                   None if loc.local is not None else loc.fs)
 
 
 @dataclass(frozen=True)
@@ -149,21 +143,21 @@ def empty_view_sql(table: str) -> str:
 
 
 def make_views(tables: StoreTables, register: Callable[[str, pd.DataFrame], object],
-               load: Callable[[str, list[str]], list[str]], execute: Callable[[str], object]
-               ) -> None:
+               load: Callable[[str, list[TableFile]], list[str]],
+               execute: Callable[[str], object]) -> None:
     """Make, with an engine's own three steps, the view of each big table's current state.
 
     Args:
         tables: the store's tables.
         register: makes a view of a small frame (`STATE_VIEW`, `SCAN_IMAGES_VIEW`).
         load: (view, files) -> makes the view of the files' rows with `SNAPSHOT_COLUMN` (the
-            folder of each row's file) and returns its columns.
+            snapshot of each row's file) and returns its columns.
         execute: runs a statement.
     """
     register(STATE_VIEW, tables.state)
     register(SCAN_IMAGES_VIEW, tables.scan_images)
     for t in BIG_TABLES:
-        files = [str(f) for f in tables.files[t]]
+        files = tables.files[t]
         if not files:
             execute(empty_view_sql(t))
             continue

@@ -34,7 +34,7 @@ import pandas as pd
 from packageurl import PackageURL
 
 from auditlib.data import AuditData
-from auditlib.fleet.coverage import document_images, is_vulnerability_scan
+from auditlib.fleet.coverage import document_images, documents, is_vulnerability_scan
 from auditlib.fleet.findings import SEVERITY_RANK
 from auditlib.normalize.pkg_versions import version_scheme
 from auditlib.normalize.purl import purl_type
@@ -134,7 +134,7 @@ def image_tools(data: AuditData) -> ImageTools:
         out.setdefault(iid, set()).add(tool_of[sid])
     unnamed = vs.loc[vs["image_id"].isna(), "scan_id"].astype(str)
     if len(unnamed):
-        by_doc = document_images(data)
+        by_doc = document_images(documents(data))
         for sid in unnamed:
             for iid in by_doc.get(sid, ()):
                 out.setdefault(iid, set()).add(tool_of[sid])

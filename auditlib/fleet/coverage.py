@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 
 from auditlib.data import AuditData
+from auditlib.engine import FrameTables, open_engine
+from auditlib.engine.aggregates import document_rows
 from auditlib.identity import SYNTHETIC_LABEL, SYNTHETIC_PREFIX
 from auditlib.normalize.capabilities import capabilities_of, limitation_line
 
@@ -75,38 +77,65 @@ def is_sbom(scans: pd.DataFrame, packages: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def document_images(data: AuditData) -> dict[str, set[str]]:
-    """Return scan id -> the image ids of its rows, for documents whose `scans` row names no
-    image (a scan of several images, or one joined to its image later)."""
+def documents(data: AuditData) -> pd.DataFrame:
+    """Return which documents have vulnerability or package rows, and the images those rows
+    name (`auditlib.engine.aggregates.DOCUMENT_ROWS`, on DuckDB over `data`'s frames; a
+    `FleetView` keeps the one its engine gave: `FleetView.documents`).
+
+    Returns:
+        Columns rows_in (`vulnerabilities` or `packages`), scan_id, image_id.
+    """
+    return document_rows(open_engine("duckdb", FrameTables(data)))
+
+
+def rows_in(docs: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Return the `documents` rows of one table (`vulnerabilities`, `packages`)."""
+    return docs[(docs["rows_in"] == table).to_numpy(dtype=bool)]
+
+
+def document_images(docs: pd.DataFrame) -> dict[str, set[str]]:
+    """Return scan id -> the image ids of its rows (`documents`), for documents whose `scans`
+    row names no image (a scan of several images, or one joined to its image later)."""
     out: dict[str, set[str]] = {}
-    for df in (data.vulnerabilities, data.packages):
-        rows = df[["scan_id", "image_id"]].dropna().drop_duplicates()
-        for sid, iid in zip(rows["scan_id"].astype(str), rows["image_id"].astype(str),
-                            strict=True):
-            out.setdefault(sid, set()).add(iid)
+    rows = docs[["scan_id", "image_id"]].dropna().drop_duplicates()
+    for sid, iid in zip(rows["scan_id"].astype(str), rows["image_id"].astype(str), strict=True):
+        out.setdefault(sid, set()).add(iid)
     return out
 
 
-def _covered(data: AuditData, mask: np.ndarray) -> set[str]:
+def _covered(data: AuditData, mask: np.ndarray, docs: pd.DataFrame) -> set[str]:
     scans = data.scans[mask]
     out = ids(scans["image_id"])
     unnamed = scans.loc[scans["image_id"].isna(), "scan_id"]
     if len(unnamed):
-        by_doc = document_images(data)
+        by_doc = document_images(docs)
         for sid in unnamed.astype(str):
             out |= by_doc.get(sid, set())
     return out
 
 
-def vulnerability_scanned(data: AuditData) -> set[str]:
-    """Return the images a vulnerability scan covered (zero findings included)."""
-    mask = is_vulnerability_scan(data.scans, data.vulnerabilities)
-    return _covered(data, mask) | ids(data.vulnerabilities["image_id"])
+def vulnerability_scanned(data: AuditData, docs: pd.DataFrame | None = None) -> set[str]:
+    """Return the images a vulnerability scan covered (zero findings included).
+
+    Args:
+        data: the tables.
+        docs: `documents(data)` when known (computed when None).
+    """
+    docs = documents(data) if docs is None else docs
+    vulns = rows_in(docs, "vulnerabilities")
+    mask = is_vulnerability_scan(data.scans, vulns)
+    return _covered(data, mask, docs) | ids(vulns["image_id"])
 
 
-def with_sbom(data: AuditData) -> set[str]:
-    """Return the images an SBOM (or a Trivy package list) covered."""
-    return _covered(data, is_sbom(data.scans, data.packages))
+def with_sbom(data: AuditData, docs: pd.DataFrame | None = None) -> set[str]:
+    """Return the images an SBOM (or a Trivy package list) covered.
+
+    Args:
+        data: the tables.
+        docs: `documents(data)` when known (computed when None).
+    """
+    docs = documents(data) if docs is None else docs
+    return _covered(data, is_sbom(data.scans, rows_in(docs, "packages")), docs)
 
 
 def collected(data: AuditData) -> set[str]:
@@ -183,14 +212,15 @@ class SkippingRun:
     skipped: tuple[str, ...]
 
 
-def skipping_runs(data: AuditData) -> list[SkippingRun]:
+def skipping_runs(data: AuditData, docs: pd.DataFrame | None = None) -> list[SkippingRun]:
     """Return the scanner runs that recorded something they could not do (`scans.scanners_skipped`),
-    in the order of `scans`."""
+    in the order of `scans` (`docs`: `documents(data)` when known)."""
     sc = data.scans
     rows = sc[sc["scanners_skipped"].notna()]
     if rows.empty:
         return []
-    by_doc = document_images(data) if rows["image_id"].isna().any() else {}
+    by_doc = document_images(documents(data) if docs is None else docs) if rows[
+        "image_id"].isna().any() else {}
     return [
         SkippingRun(frozenset({str(iid)} if pd.notna(iid) else by_doc.get(sid, set())),
                     str(tool) if pd.notna(tool) else "scanner",
@@ -202,29 +232,34 @@ def skipping_runs(data: AuditData) -> list[SkippingRun]:
     ]
 
 
-def vulnerability_scan_skipped(data: AuditData) -> dict[str, list[str]]:
+def vulnerability_scan_skipped(data: AuditData, docs: pd.DataFrame | None = None
+                               ) -> dict[str, list[str]]:
     """Return, per image a scanner run was meant to scan for vulnerabilities and could not, why
-    (`trivy: no vulnerability database (offline)`, one per distinct tool and reason)."""
+    (`trivy: no vulnerability database (offline)`, one per distinct tool and reason; `docs`:
+    `documents(data)` when known)."""
     out: dict[str, dict[str, None]] = {}
-    for run in skipping_runs(data):
+    for run in skipping_runs(data, docs):
         if "vuln" in run.skipped:
             for image in run.images:
                 out.setdefault(image, {})[f"{run.tool}: {run.reason}"] = None
     return {image: list(why) for image, why in out.items()}
 
 
-def limitations(data: AuditData, every: set[str]) -> tuple[set[str], list[str]]:
+def limitations(data: AuditData, every: set[str], docs: pd.DataFrame | None = None
+                ) -> tuple[set[str], list[str]]:
     """Return, of the images `every`, those without a vulnerability scan that a scanner run was
     meant to scan for vulnerabilities and could not, and the `limitation_line` of each run that
     left something uncovered (one per distinct line, in the order of `scans`).
 
     A skipped vulnerability scan or package list counts only for images no other document
-    covered that way; a skipped licence, secret or misconfiguration scan always counts.
+    covered that way; a skipped licence, secret or misconfiguration scan always counts. `docs`:
+    `documents(data)` when known.
     """
-    runs = skipping_runs(data)
+    runs = skipping_runs(data, docs)
     if not runs:
         return set(), []
-    covered = {"vuln": vulnerability_scanned(data), "packages": with_sbom(data)}
+    docs = documents(data) if docs is None else docs
+    covered = {"vuln": vulnerability_scanned(data, docs), "packages": with_sbom(data, docs)}
     skipped_vuln: set[str] = set()
     lines: dict[str, None] = {}
     for run in runs:
@@ -238,16 +273,19 @@ def limitations(data: AuditData, every: set[str]) -> tuple[set[str], list[str]]:
     return skipped_vuln, list(lines)
 
 
-def coverage(data: AuditData, image_ids: list[str]) -> Coverage:
-    """Return the coverage of `image_ids` (every image the tables name) by `data`'s sources."""
+def coverage(data: AuditData, image_ids: list[str], docs: pd.DataFrame | None = None
+             ) -> Coverage:
+    """Return the coverage of `image_ids` (every image the tables name) by `data`'s sources
+    (`docs`: `documents(data)` when known)."""
     every = set(image_ids)
-    skipped_vuln, lines = limitations(data, every)
+    docs = documents(data) if docs is None else docs
+    skipped_vuln, lines = limitations(data, every, docs)
     running = int((data.containers["state"].astype("string") == "running").fillna(False).sum())
     errors = int((data.load_errors["level"].astype("string") == "error").fillna(False).sum())
     return Coverage(
         images=len(every),
-        vuln_scanned=len(vulnerability_scanned(data) & every),
-        with_sbom=len(with_sbom(data) & every),
+        vuln_scanned=len(vulnerability_scanned(data, docs) & every),
+        with_sbom=len(with_sbom(data, docs) & every),
         collected=len(collected(data) & every),
         containers_running=running,
         documents=len(data.scans),

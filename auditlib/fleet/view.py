@@ -18,7 +18,12 @@ import pandas as pd
 
 from auditlib.data import AuditData
 from auditlib.engine import Engine, FrameTables, open_engine
-from auditlib.engine.aggregates import licence_classes, package_counts, vulnerability_counts
+from auditlib.engine.aggregates import (
+    document_rows,
+    licence_classes,
+    package_counts,
+    vulnerability_counts,
+)
 from auditlib.eol.table import EolTable, Kind, load_table
 from auditlib.eol.verdict import eol_verdicts, scanner_statements
 from auditlib.fleet.bases import (
@@ -271,6 +276,12 @@ class FleetView:
         return package_counts(self.aggregate_engine)
 
     @cached_property
+    def documents(self) -> pd.DataFrame:
+        """Return each document with vulnerability or package rows and the images they name
+        (`auditlib.engine.aggregates.DOCUMENT_ROWS`): what coverage reads of the big tables."""
+        return document_rows(self.aggregate_engine)
+
+    @cached_property
     def licence_classes(self) -> pd.DataFrame:
         """Return, per licence class, its distinct packages and images
         (`auditlib.engine.aggregates.LICENCE_CLASSES`)."""
@@ -290,12 +301,12 @@ class FleetView:
     @cached_property
     def vuln_scanned(self) -> set[str]:
         """Return the images a vulnerability scan covered (`fleet.coverage`), computed once."""
-        return vulnerability_scanned(self.data)
+        return vulnerability_scanned(self.data, self.documents)
 
     @cached_property
     def coverage(self) -> Coverage:
         """Return which images a vulnerability scan, an SBOM and a collector covered."""
-        return coverage(self.data, self.image_ids)
+        return coverage(self.data, self.image_ids, self.documents)
 
     def name(self, image_id: str) -> str:
         """Return the name to show of an image (`names`; an id the tables do not name is

@@ -311,19 +311,16 @@ def load_planned(
     if not unresolved_new.any() and not unresolved_old.any():
         return data
 
-    known = digest_map(merge(identity_only(data), ctx))
-    again = ctx.scans.loc[
-        unresolved_old & ctx.scans["repo_digest"].astype("string").isin(known), "source"
-    ].astype(str)
-    if len(again):
-        keep = set(plan.unchanged) - set(again)
+    again = read_again(ctx, data)
+    if again:
+        keep = set(plan.unchanged) - again
         extra = load(*plan.paths, workers=workers, exclude=keep | {f.path for f in data.files},
                      collected_at=collected_at)
-        extra.files = [f for f in extra.files if f.path in set(again)]
+        extra.files = [f for f in extra.files if f.path in again]
         for f in extra.files:
             if progress is not None:
                 progress(f.path)
-        data = merge(data, _only_sources(extra, set(again)))
+        data = merge(data, _only_sources(extra, again))
     return _resolve_with(data, ctx)
 
 
@@ -335,6 +332,23 @@ def identity_only(data: AuditData) -> AuditData:
     """Return the identity tables of `data` (`scans`, `images`, `image_tags`, `registry_tags`),
     the others empty."""
     return AuditData(**{n: getattr(data, n) for n in _IDENTITY})  # type: ignore[arg-type]
+
+
+def read_again(carried: AuditData, new: AuditData) -> set[str]:
+    """Return the carried documents (`carried_identity`) to read again: those that name their
+    image only by a manifest digest which the new documents' identity tables (`new`), with the
+    carried ones, now map to an image id.
+
+    Returns:
+        Their sources.
+    """
+    unresolved = carried.scans["image_id"].isna() & carried.scans["repo_digest"].notna()
+    if not unresolved.any():
+        return set()
+    known = digest_map(merge(identity_only(new), carried))
+    return set(carried.scans.loc[
+        unresolved & carried.scans["repo_digest"].astype("string").isin(known), "source"
+    ].astype(str))
 
 
 def _only_sources(data: AuditData, sources: set[str]) -> AuditData:

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pandas as pd
 import pyarrow as pa
 
 from auditlib.data import AuditData, FileResult, merge
@@ -30,10 +29,11 @@ from auditlib.ingest.incremental import (
     carried_identity,
     identity_only,
     plan_ingest,
+    read_again,
     update_stat_cache,
 )
 from auditlib.ingest.reader import load_files
-from auditlib.resolve import digest_map, resolve_image_ids
+from auditlib.resolve import digest_map, fill_image_ids, image_ids_by_scan, resolve_image_ids
 from auditlib.store.location import StoreLike
 from auditlib.store.write import SnapshotWriter
 from auditlib.tables import TABLES_BY_NAME, conform
@@ -134,7 +134,15 @@ def stream_planned(plan: IngestPlan, *, progress: Callable[[str], None] | None =
     """
     store = plan.store
     collected_at = at or datetime.now(UTC)
-    candidates = [c for c in find_files(*plan.paths) if str(c.path) not in plan.unchanged]
+    found = list(find_files(*plan.paths))  # walked once: documents read again come from it
+    candidates = [c for c in found if str(c.path) not in plan.unchanged]
+    carried: list[AuditData] = []
+
+    def carried_ids() -> AuditData:  # the carried documents' identity, read once when needed
+        if not carried:
+            carried.append(carried_identity(plan) if plan.unchanged else AuditData())
+        return carried[0]
+
     small = AuditData()
     files: list[FileResult] = []
     n_batches = 0
@@ -150,12 +158,12 @@ def stream_planned(plan: IngestPlan, *, progress: Callable[[str], None] | None =
                     progress(f.path)
             del data
         small.files = files
-        again = _read_again(plan, small, collected_at, workers, progress)
+        again = _read_again(plan, found, small, carried_ids, collected_at, workers, progress)
         if again is not None:
             writer.append(again)
             small = merge(small, _small(again))
             small.files = files + again.files
-        _late_resolution(plan, small, writer)
+        _late_resolution(small, carried_ids, writer)
         read = {f.path for f in small.files}
         snapshot = writer.commit(small, sources=list(plan.paths),
                                  carried=[c for s, c in plan.unchanged.items() if s not in read],
@@ -175,50 +183,39 @@ def _small(data: AuditData) -> AuditData:
     return out
 
 
-def _read_again(plan: IngestPlan, small: AuditData, collected_at: datetime,
-                workers: int | None, progress: Callable[[str], None] | None
-                ) -> AuditData | None:
-    """Return the carried documents whose image the new files resolve, read again (as
-    `incremental.load_planned`), or None when there are none."""
+def _read_again(plan: IngestPlan, found: list[Candidate], small: AuditData,
+                carried: Callable[[], AuditData], collected_at: datetime, workers: int | None,
+                progress: Callable[[str], None] | None) -> AuditData | None:
+    """Return the carried documents whose image the new files resolve
+    (`incremental.read_again`), read again from `found`, or None when there are none."""
     if not plan.unchanged or small.scans.empty:
         return None
-    ctx = carried_identity(plan)
-    unresolved = ctx.scans["image_id"].isna() & ctx.scans["repo_digest"].notna()
-    if not unresolved.any():
-        return None
-    known = digest_map(merge(identity_only(small), ctx))
-    again = set(ctx.scans.loc[unresolved & ctx.scans["repo_digest"].astype("string").isin(known),
-                              "source"].astype(str))
+    again = read_again(carried(), small)
     if not again:
         return None
-    todo = [c for c in find_files(*plan.paths) if str(c.path) in again]
-    data = _read(todo, collected_at, workers)
+    data = _read([c for c in found if str(c.path) in again], collected_at, workers)
     for f in data.files:
         if progress is not None:
             progress(f.path)
     return data
 
 
-def _late_resolution(plan: IngestPlan, small: AuditData, writer: SnapshotWriter) -> None:
+def _late_resolution(small: AuditData, carried: Callable[[], AuditData],
+                     writer: SnapshotWriter) -> None:
     """Fill in the image ids of rows written in one batch that another batch (or a carried
     document) resolves, rewriting the affected tables one row group at a time."""
     scans = small.scans
-    missing = scans[scans["image_id"].isna() & scans["repo_digest"].notna()]
-    if missing.empty:
+    if not (scans["image_id"].isna() & scans["repo_digest"].notna()).any():
         return
-    ctx = carried_identity(plan) if plan.unchanged else AuditData()
-    known = digest_map(merge(identity_only(small), ctx))
-    by_scan = {str(s): known[str(d)] for s, d in zip(missing["scan_id"], missing["repo_digest"],
-                                                     strict=True) if str(d) in known}
+    by_scan = image_ids_by_scan(scans, digest_map(merge(identity_only(small), carried())))
     if not by_scan:
         return
     for name, df in small.tables().items():
-        if len(df) and "image_id" in df.columns:
-            setattr(small, name, _fill(df, by_scan))
+        setattr(small, name, fill_image_ids(df, by_scan))
 
     def rewrite(name: str) -> Callable[[pa.Table], pa.Table]:
         def run(t: pa.Table) -> pa.Table:
-            df = _fill(conform(TABLES_BY_NAME[name], t.to_pandas()), by_scan)
+            df = fill_image_ids(conform(TABLES_BY_NAME[name], t.to_pandas()), by_scan)
             return pa.Table.from_pandas(df, preserve_index=False)
         return run
 
@@ -226,13 +223,3 @@ def _late_resolution(plan: IngestPlan, small: AuditData, writer: SnapshotWriter)
         cols = table.column_names
         if "image_id" in cols and "scan_id" in cols:
             writer.replace(name, rewrite(name))
-
-
-def _fill(df: pd.DataFrame, by_scan: dict[str, str]) -> pd.DataFrame:
-    """Return `df` with `image_id` set from `by_scan` (scan id -> image id) where it is missing."""
-    fill = df["scan_id"].astype("string").map(by_scan)
-    todo = df["image_id"].isna() & fill.notna()
-    if todo.any():
-        df = df.copy()
-        df["image_id"] = df["image_id"].astype("string").where(~todo, fill).astype("category")
-    return df

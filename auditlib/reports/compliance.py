@@ -11,13 +11,13 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
+from auditlib.engine.aggregates import RISKY_CLASSES, licence_risks
 from auditlib.fleet.findings import SEVERITY_RANK, SLA_STATES
 from auditlib.fleet.names import short_id
 from auditlib.normalize.severity import SEVERITIES
 from auditlib.policy import Evaluation
 from auditlib.policy.evaluate import GRADE_NAMES, UNGRADED
 from auditlib.policy.model import STATUSES
-from auditlib.policy.rules.licenses import package_licences
 from auditlib.reports.context import Report
 from auditlib.reports.figures import (
     GRADE_COLORS,
@@ -329,7 +329,7 @@ def sla_worst(findings: pd.DataFrame, ev: Evaluation, threshold: str, n: int = 2
 def license_classes(r: Report) -> pd.DataFrame:
     """Return, per licence class (most restrictive first), the distinct packages (name and
     version per image) and the images that have one; a package no document gave a licence for
-    is `unknown` (`policy.rules.licenses.package_licences`, as the licence rule judges it)."""
+    is `unknown` (`engine.aggregates.PACKAGE_LICENCES`, as the licence rule judges it)."""
     t = r.assessment.view.licence_classes.rename(columns={"license_class": "licence class"})
     r.record(licence_classes=t.to_dict("records"))
     return t
@@ -370,26 +370,19 @@ def license_figure(table: pd.DataFrame) -> go.Figure | None:
 
 def license_risks(r: Report, n: int = 25) -> pd.DataFrame:
     """Return the licences of the copyleft, other and unknown classes: each with its class,
-    how many packages and images have it, and a few of the packages."""
-    lic = package_licences(r.data)
-    lic = lic.assign(license_class=lic["license_class"].astype("string").fillna("unknown"))
-    cls = lic["license_class"].astype(str)
-    risky = lic[cls.isin(["network-copyleft", "strong-copyleft", "weak-copyleft", "other",
-                          "unknown"])]
-    if risky.empty:
+    how many packages and images have it, and a few of the packages
+    (`auditlib.engine.aggregates.LICENCE_RISKS`)."""
+    got = licence_risks(r.assessment.view.aggregate_engine, 5)
+    if got.empty:
         return pd.DataFrame()
-    key = risky["license_spdx"].astype("string").fillna(risky["license"].astype("string"))
-    risky = risky.assign(_lic=key.fillna("(no licence declared)"),
-                         _cls=risky["license_class"].astype(str))
-    g = risky.groupby(["_lic", "_cls"], observed=True)
+    g = got.groupby(["licence", "class"], sort=True, dropna=False)
     t = pd.DataFrame({
-        "packages": g["package_name"].nunique(),
-        "images": g["image_id"].nunique(),
+        "packages": g["packages"].first().astype("int64"),
+        "images": g["images"].first().astype("int64"),
         "some packages": g["package_name"].agg(
-            lambda s: ", ".join(sorted({str(x) for x in s.dropna()})[:5])),
-    }).reset_index().rename(columns={"_lic": "licence", "_cls": "class"})
-    order = {"network-copyleft": 0, "strong-copyleft": 1, "weak-copyleft": 2, "other": 3,
-             "unknown": 4}
+            lambda s: ", ".join(str(x) for x in s.dropna())),
+    }).reset_index()
+    order = {c: i for i, c in enumerate(RISKY_CLASSES)}
     t = t.assign(_o=t["class"].map(order)).sort_values(["_o", "images"], ascending=[True, False])
     return t.drop(columns="_o").head(n)
 

@@ -7,7 +7,7 @@ import pandas as pd
 
 from auditlib.assess import Assessment
 from auditlib.data import AuditData
-from auditlib.fleet.coverage import vulnerability_scanned, with_sbom
+from auditlib.fleet.coverage import with_sbom
 from auditlib.tables import DERIVED_TABLES, TABLES, get_table
 
 
@@ -58,7 +58,7 @@ def images(a: Assessment) -> pd.DataFrame:
     data, img = a.data, a.view.images
     pk = a.view.package_counts["package_rows"]
     vu = a.view.vulnerability_counts["vulnerability_rows"]
-    sbom, scanned = with_sbom(data), vulnerability_scanned(data)
+    sbom, scanned = with_sbom(data, a.view.documents), a.view.vuln_scanned
     ids = list(img.index)
     return pd.DataFrame({
         "image": [a.view.name(i) for i in ids],

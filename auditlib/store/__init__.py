@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from auditlib.store.current import (
         SourceState,
         TableFile,
+        current_files,
         current_sources,
         current_table_files,
         read_current,
@@ -72,6 +73,7 @@ if TYPE_CHECKING:
 _EXPORTS: dict[str, str] = {
     "SourceState": "auditlib.store.current",
     "TableFile": "auditlib.store.current",
+    "current_files": "auditlib.store.current",
     "current_sources": "auditlib.store.current",
     "current_table_files": "auditlib.store.current",
     "read_current": "auditlib.store.current",
@@ -135,6 +137,7 @@ __all__ = [
     "TableFile",
     "compact",
     "current_sources",
+    "current_files",
     "current_table_files",
     "list_snapshots",
     "locate",

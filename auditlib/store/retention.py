@@ -40,7 +40,7 @@ from auditlib.store.layout import MANIFEST, PRUNED_PREFIX, SNAPSHOTS_DIR, table_
 from auditlib.store.location import Location, StoreLike, locate
 from auditlib.store.manifest import SnapshotInfo, scan_store, schema_fingerprint
 from auditlib.store.read import source_mask
-from auditlib.store.write import SnapshotFolder, write_bytes, write_table
+from auditlib.store.write import SnapshotFolder, manifest, write_bytes, write_table
 from auditlib.tables import TABLES, concat, conform, empty
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([hdw])\s*$")
@@ -214,16 +214,12 @@ def _write_base(loc: Location, old: list[SnapshotInfo], state: dict[str, SourceS
     versions = {h.auditlib_version for h in holders}
     schemas = {h.schema for h in holders}
     path = snap.commit({
-        "snapshot_id": snap.snapshot_id,
-        "created_at": last.created_at.isoformat(),
+        **manifest(snap.snapshot_id, last.created_at.to_pydatetime(),
+                   [_entry(by_id[st.snapshot_id], st) for _, st in sorted(state.items())],
+                   counts, sorted({g for h in holders for g in h.sources})),
         # Sources read by another auditlib are read again by the next ingest, as before.
         "auditlib_version": versions.pop() if len(versions) == 1 else None,
         "schema": schemas.pop() if len(schemas) == 1 else None,
-        "sources": sorted({g for h in holders for g in h.sources}),
-        "rows": counts,
-        "files": [_entry(by_id[st.snapshot_id], st) for _, st in sorted(state.items())],
-        "carried": [],
-        "removed": [],
         "folded": {"first": old[0].snapshot_id, "last": last.snapshot_id,
                    "snapshots": len(old), "by": f"auditlib {__version__}",
                    "schema": schema_fingerprint()},
@@ -253,12 +249,12 @@ def _redirect(loc: Location, snaps: list[SnapshotInfo], gone: set[str], base: st
         folder = loc.join(SNAPSHOTS_DIR, s.snapshot_id)
         try:
             with loc.fs.open_input_stream(f"{folder}/{MANIFEST}") as f:
-                manifest = json.loads(f.read())
-            for c in manifest.get("carried") or ():
+                doc = json.loads(f.read())
+            for c in doc.get("carried") or ():
                 if c.get("snapshot_id") in gone:
                     c["snapshot_id"] = base
             tmp = f"{folder}/.{MANIFEST}.{secrets.token_hex(4)}.tmp"
-            write_bytes(loc, tmp, json.dumps(manifest, indent=1).encode())
+            write_bytes(loc, tmp, json.dumps(doc, indent=1).encode())
             loc.fs.move(tmp, f"{folder}/{MANIFEST}")  # a rename: atomic, replaces the old one
         except (OSError, ValueError, pa.ArrowException) as e:
             raise StoreError(f"{loc}: cannot update the manifest of snapshot {s.snapshot_id} "

@@ -249,13 +249,25 @@ def write_snapshot(
     except (OSError, ValueError, pa.ArrowException) as e:
         snap.abort()
         raise StoreError(f"{snap.loc}: cannot write snapshot: {e}") from e
-    return snap.commit(_manifest(snap.snapshot_id, at, data, counts, sources, carried, removed))
+    return snap.commit(manifest(snap.snapshot_id, at, _file_entries(data), counts, sources,
+                                carried, removed))
 
 
-def _manifest(snapshot_id: str, at: datetime, data: AuditData, rows: dict[str, int],
-              sources: list[str], carried: list[Carried], removed: Collection[str]
-              ) -> dict[str, Any]:
-    """Return the manifest of a snapshot being written."""
+def manifest(snapshot_id: str, at: datetime, files: list[dict[str, Any]], rows: dict[str, int],
+             sources: list[str], carried: Collection[Carried] = (),
+             removed: Collection[str] = ()) -> dict[str, Any]:
+    """Return the manifest of a snapshot being written by this auditlib (the one place its keys
+    are listed; `store.retention` adds what a folded base says).
+
+    Args:
+        snapshot_id: the snapshot.
+        at: when it was taken.
+        files: its `files` entries (`_file_entries` of the data written).
+        rows: rows written, by table.
+        sources: the paths or endpoints the run was given.
+        carried: the sources carried over unchanged from older snapshots.
+        removed: the sources it removes.
+    """
     return {
         "snapshot_id": snapshot_id,
         "created_at": at.isoformat(),
@@ -263,7 +275,7 @@ def _manifest(snapshot_id: str, at: datetime, data: AuditData, rows: dict[str, i
         "schema": schema_fingerprint(),
         "sources": sources,
         "rows": rows,
-        "files": _file_entries(data),
+        "files": files,
         "carried": [c.to_json() for c in carried],
         "removed": sorted(removed),
     }
@@ -394,5 +406,5 @@ class SnapshotWriter:
         except (OSError, ValueError, pa.ArrowException) as e:
             raise StoreError(f"{self.folder.loc}: cannot write snapshot: {e}") from e
         self._done = True
-        return self.folder.commit(_manifest(self.folder.snapshot_id, self.at, data, self.rows,
-                                            sources, list(carried), removed))
+        return self.folder.commit(manifest(self.folder.snapshot_id, self.at, _file_entries(data),
+                                           self.rows, sources, list(carried), removed))

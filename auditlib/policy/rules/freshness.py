@@ -15,6 +15,7 @@ from auditlib.fleet.coverage import (
     document_images,
     is_sbom,
     is_vulnerability_scan,
+    rows_in,
     vulnerability_scan_skipped,
 )
 from auditlib.fleet.names import short_digest
@@ -151,9 +152,9 @@ def _image_docs(ctx: FleetView) -> tuple[dict[str, _Docs], dict[str, _Docs]]:
     """Return image id -> its vulnerability scans, and -> its SBOMs (what each is:
     `auditlib.fleet.coverage`)."""
     sc = ctx.data.scans
-    vuln_doc = is_vulnerability_scan(sc, ctx.data.vulnerabilities)
-    sbom_doc = is_sbom(sc, ctx.data.packages)
-    doc_images = document_images(ctx.data) if sc["image_id"].isna().any() else {}
+    vuln_doc = is_vulnerability_scan(sc, rows_in(ctx.documents, "vulnerabilities"))
+    sbom_doc = is_sbom(sc, rows_in(ctx.documents, "packages"))
+    doc_images = document_images(ctx.documents) if sc["image_id"].isna().any() else {}
     vuln: dict[str, _Docs] = {}
     sbom: dict[str, _Docs] = {}
     for sid, fmt, iid, gen, col, is_vuln, is_inv in zip(
@@ -201,7 +202,7 @@ def _judge(ctx: FleetView, what: str, docs: _Docs, max_age: float) -> tuple[str,
 def _scan_coverage(ctx: FleetView, params: Mapping[str, Any]) -> list[Verdict]:
     max_age = float(params["max_age_days"])
     vuln, sbom = _image_docs(ctx)
-    skipped = vulnerability_scan_skipped(ctx.data)
+    skipped = vulnerability_scan_skipped(ctx.data, ctx.documents)
     out = []
     for image_id in ctx.image_ids:
         docs = {"vulnerability scan": vuln.get(image_id), "SBOM": sbom.get(image_id)}

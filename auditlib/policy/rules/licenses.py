@@ -7,21 +7,13 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from auditlib.data import AuditData
+from auditlib.engine.aggregates import licences, licences_checked, licences_flagged
 from auditlib.fleet.view import FleetView, text
 from auditlib.normalize.licenses import LICENSE_CLASSES, _licensing, classify_license
 from auditlib.policy.model import Param, Rule, Verdict
-from auditlib.policy.rules._frames import (
-    LEVELS,
-    SHOWN,
-    codes,
-    distinct_per_image,
-    evidence_list,
-    rows,
-)
+from auditlib.policy.rules._frames import LEVELS, SHOWN, evidence_list, rows
 
 _TOKENS = re.compile(r"[\s()]+")
 _RANK = {c: i for i, c in enumerate(LICENSE_CLASSES)}  # AND takes the highest, OR the lowest
@@ -84,88 +76,34 @@ def _judge(license_: str | None, spdx: str | None, cls: str | None,
     return 0, cls
 
 
-def _stack(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
-    """Return the rows of `a` then those of `b`, in `a`'s (categorical) columns."""
-    out = {}
-    for c in a.columns:
-        x = a[c]
-        y = b[c].astype(object) if c in b else pd.Series([None] * len(b), dtype=object)
-        new = sorted(set(y.dropna()) - set(x.cat.categories))
-        x = x.cat.add_categories(new) if new else x
-        out[c] = pd.concat([x, y.astype(x.dtype)], ignore_index=True)
-    return pd.DataFrame(out)
-
-
-def package_licences(data: AuditData) -> pd.DataFrame:
-    """Return every licence of every package of every image, and every package of an image no
-    document gave a licence for as a row with no licence (class missing or `unknown`): the one
-    definition the licence rule and the compliance page read.
-
-    Licence files a scanner found outside any package are rows named `file <path>`.
-
-    Returns:
-        Columns image_id, package_name, package_version, license, license_spdx, license_class,
-        file_path; a package is never both licensed and unlicensed.
-    """
-    cols = ["image_id", "package_name", "package_version", "license", "license_spdx",
-            "license_class", "file_path"]
-    pl = data.package_licenses[cols]
-    pl = pl[pl["image_id"].notna().to_numpy()]
-    pkg_key = ["image_id", "package_name", "package_version"]
-    files = (pl["package_name"].isna() & pl["file_path"].notna()).to_numpy()
-    if files.any():  # licence files a scanner found outside any package: named by their path
-        named = ("file " + pl.loc[files, "file_path"].astype(str)).rename("package_name")
-        pl = _stack(pl[~files], pl[files].drop(columns="package_name").join(named))
-    # A package no document gave a licence for is a row with no licence (judged unknown).
-    pk = data.packages
-    no_lic = pk["license_class"].isna() | (pk["license_class"] == "unknown")
-    bare = pk["image_id"].notna() & no_lic
-    pk = pk.loc[bare.to_numpy(), ["image_id", "name", "version"]].set_axis(pkg_key, axis=1)
-    licensed = len(pl)
-    pl = _stack(pl, pk)
-    key = codes(pl, pkg_key)
-    out: pd.DataFrame = pl[np.r_[np.ones(licensed, dtype=bool),
-                                 ~pd.Series(key[licensed:]).isin(key[:licensed]).to_numpy()]]
-    return out
-
-
 def _license_policy(ctx: FleetView, params: Mapping[str, Any]) -> list[Verdict]:
-    pkg = ["package_name", "package_version"]
-    pl = package_licences(ctx.data)
-    # Judge each distinct licence once, then every row by lookup.
-    inverse, _ = pd.factorize(codes(pl, ["license", "license_spdx", "license_class"]))
-    first = pd.Series(inverse).drop_duplicates().index.to_numpy()
-    judged = [_judge(text(lic), text(spdx), text(cls), params) for lic, spdx, cls in zip(
-        pl["license"].iloc[first], pl["license_spdx"].iloc[first],
-        pl["license_class"].iloc[first], strict=True)]
-    whys = sorted({w for _, w in judged})
-    level = np.array([lv for lv, _ in judged], dtype=np.int8)[inverse]
-    why = np.array([whys.index(w) for _, w in judged], dtype=np.int64)[inverse]
-    bad = level > 0
-    flagged = pl[bad].assign(level=level[bad], why=pd.Categorical.from_codes(
-        why[bad], categories=pd.Index(whys)))
-    flagged = flagged[~pd.Series(codes(flagged, ["image_id", *pkg, "level"])).duplicated()
-                      .to_numpy()]
-    g = flagged.groupby(["image_id", "level"], observed=True)
-    count = {(str(i), int(lv)): int(n) for i, lv, n in rows(
-        g.size().reset_index(name="n"), ["image_id", "level", "n"])}
+    engine = ctx.aggregate_engine
+    # Judge each distinct licence once; the engine finds the packages of those it flags.
+    lic = licences(engine)
+    judged = [_judge(text(a), text(b), text(c), params) for a, b, c in zip(
+        lic["license"], lic["license_spdx"], lic["license_class"], strict=True)]
+    flagged = lic.assign(level=[lv for lv, _ in judged], why=[w for _, w in judged])
+    flagged = flagged[flagged["level"] > 0]
+    top = licences_flagged(engine, flagged, SHOWN)
+    count: dict[tuple[str, int], int] = {}
     found: dict[tuple[str, int], list[str]] = {}
-    for i, lv, name, ver, spdx, lic, w in rows(g.head(SHOWN), [
-            "image_id", "level", *pkg, "license_spdx", "license", "why"]):
-        shown = spdx if pd.notna(spdx) else lic if pd.notna(lic) else "no licence declared"
+    for i, lv, n, name, ver, spdx, lic_, w in rows(top, [
+            "image_id", "level", "packages", "package_name", "package_version", "license_spdx",
+            "license", "why"]):
+        count[(i, lv)] = n
+        shown = spdx if pd.notna(spdx) else lic_ if pd.notna(lic_) else "no licence declared"
         version = f" {ver}" if pd.notna(ver) else ""
-        found.setdefault((str(i), int(lv)), []).append(f"{name}{version} ({shown}: {w})")
-    pkgs = distinct_per_image(pl, pkg)
-    lics = distinct_per_image(pl[pl["license"].notna().to_numpy()], ["license"])
+        found.setdefault((i, lv), []).append(f"{name}{version} ({shown}: {w})")
+    checked = licences_checked(engine)
     out = []
-    for i in sorted(pkgs):
+    for i, pkgs, lics in rows(checked.reset_index(), ["image_id", "packages", "licences"]):
         parts = [f"{count[(i, lv)]} package(s) {what}: "
                  f"{evidence_list(found[(i, lv)], count[(i, lv)])}"
                  for lv, what in ((2, "with a denied licence"), (1, "with a licence to review"))
                  if (i, lv) in count]
         status = LEVELS[2 if (i, 2) in count else 1 if (i, 1) in count else 0]
         if status == "pass":
-            parts = [f"{pkgs[i]} package(s) and {lics.get(i, 0)} distinct licence(s) "
+            parts = [f"{pkgs} package(s) and {lics} distinct licence(s) "
                      "checked: none denied or to review"]
         out.append(Verdict(i, status, "; ".join(parts)))
     return out

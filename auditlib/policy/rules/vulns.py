@@ -12,7 +12,6 @@ from typing import Any
 
 import pandas as pd
 
-from auditlib.fleet.coverage import vulnerability_scanned
 from auditlib.fleet.findings import (
     CLOCKS,
     SEVERITY_RANK,
@@ -91,7 +90,7 @@ def _fixable_sla(ctx: FleetView, params: Mapping[str, Any]) -> list[Verdict]:
 
     vex = _vex_notes(ctx)
     out = []
-    for i in sorted(vulnerability_scanned(ctx.data)):
+    for i in sorted(ctx.vuln_scanned):
         no_sla = f"; {n_no_sla[i]} more fixable of severities with no SLA" if i in n_no_sla else ""
         if i in n_over:
             also = (f"; also {_vulns(n_undated[i])} since an unknown date"

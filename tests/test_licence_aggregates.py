@@ -1,0 +1,41 @@
+"""The licence aggregates (`auditlib.engine.aggregates.PACKAGE_LICENCES` and what reads it): the
+compliance page's licence risks and the licence rule come from the engine, one definition."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import cast
+
+from auditlib.assess import assess_data
+from auditlib.engine import FrameTables, open_engine
+from auditlib.engine.aggregates import LICENCE_VIEW, licences, licences_checked
+from auditlib.reports.compliance import license_risks
+from auditlib.reports.context import Report
+from tests.policy.builders import AS_OF
+from tests.policy.test_rules_contents import A, B, C, D, _licence_data
+
+
+def test_licence_risks_per_licence() -> None:
+    a = assess_data(_licence_data(), as_of=AS_OF)
+    t = license_risks(cast(Report, SimpleNamespace(assessment=a)))
+    assert list(t.columns) == ["licence", "class", "packages", "images", "some packages"]
+    assert [tuple(r) for r in t.itertuples(index=False)] == [
+        ("AGPL-3.0-only", "network-copyleft", 1, 1, "mongo"),
+        ("GPL-3.0-or-later", "strong-copyleft", 1, 2, "bash"),
+        ("Acme Corp Licence", "other", 1, 1, "weird"),
+        ("(no licence declared)", "unknown", 1, 1, "left-pad"),  # a package with no licence
+    ]
+
+
+def test_each_licence_once_and_each_image_checked() -> None:
+    engine = open_engine("duckdb", FrameTables(_licence_data()))
+    got = licences(engine)
+    assert LICENCE_VIEW in engine.made  # the view of the package licences is defined once
+    assert len(got) == len(got.drop_duplicates()) == 8  # 7 declared + none (left-pad)
+    assert got.isna().all(axis=1).sum() == 1
+    checked = licences_checked(engine)
+    # busybox is listed by two documents: one package, one licence.
+    assert checked.loc[A].tolist() == [2, 2]
+    assert checked.loc[B].tolist() == [2, 2]
+    assert checked.loc[C].tolist() == [2, 2]
+    assert checked.loc[D].tolist() == [3, 2]  # left-pad has no licence
