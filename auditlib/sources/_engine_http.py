@@ -119,33 +119,6 @@ class UnixApi:
             raise result
         return result
 
-    def _pipeline(self, paths: Sequence[str]) -> list[Any]:
-        """GET `paths` on one new connection, `BATCH` requests written ahead at a time."""
-        out: list[Any] = []
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.settimeout(self.timeout)
-            sock.connect(self.socket_path)
-            shared = _SharedFile(sock.makefile("rb"))
-            for start in range(0, len(paths), BATCH):
-                batch = paths[start : start + BATCH]
-                sock.sendall(
-                    b"".join(
-                        f"GET {self.prefix}{p} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode()
-                        for p in batch
-                    )
-                )
-                for _ in batch:
-                    resp = http.client.HTTPResponse(shared, method="GET")  # type: ignore[arg-type]
-                    resp.begin()
-                    out.append(_decode(resp.status, resp.read()))
-        except (OSError, http.client.HTTPException) as e:
-            error = e if isinstance(e, OSError) else OSError(f"engine connection broke: {e}")
-            out.extend([error] * (len(paths) - len(out)))
-        finally:
-            sock.close()
-        return out
-
     def stream(self, paths: Sequence[str], connections: int = 2) -> Iterator[Any]:
         """Yield the answer of each GET in order, as each arrives (see `EngineApi.stream`).
 
@@ -203,13 +176,7 @@ class UnixApi:
             return [self._safe_get(p) for p in paths]
         # Dealt round-robin, so that slow GETs (a `diff` walks a container's filesystem) are
         # spread over the connections rather than queued on one.
-        parts = [paths[i::PIPELINES] for i in range(PIPELINES)]
-        with ThreadPoolExecutor(PIPELINES, thread_name_prefix="engine-pipe") as pool:
-            answers = list(pool.map(self._pipeline, parts))
-        out: list[Any] = [None] * len(paths)
-        for i, part in enumerate(answers):
-            out[i::PIPELINES] = part
-        return out
+        return list(self.stream(paths, PIPELINES))
 
     def _safe_get(self, path: str) -> Any:
         try:
@@ -284,37 +251,9 @@ def _send(sock: socket.socket, data: bytes) -> None:
         sock.sendall(data)
 
 
-class _Unclosable:
-    """A buffered reader that `HTTPResponse` may "close" when it has read its answer: the next
-    pipelined answer is read from the same buffer.
-    """
-
-    def __init__(self, fp: io.BufferedReader) -> None:
-        self._fp = fp
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._fp, name)
-
-    def close(self) -> None:
-        """Do nothing: the connection's reader outlives each answer."""
-
-
-class _SharedFile:
-    """A socket stand-in whose `makefile` is one buffered reader, so that `HTTPResponse`s read
-    pipelined answers one after another without losing what the buffer read ahead.
-    """
-
-    def __init__(self, fp: io.BufferedReader) -> None:
-        self.fp = _Unclosable(fp)
-
-    def makefile(self, mode: str) -> _Unclosable:
-        return self.fp
-
-
 PIPELINES = 2
-"""Connections the pipelined GETs are spread over (the engine serves each in order)."""
-BATCH = 128
-"""Requests written ahead on a connection before their answers are read."""
+"""Connections the pipelined GETs of `get_many` are spread over (the engine serves each in
+order)."""
 
 
 def _decode(status: int, body: bytes) -> Any:
