@@ -58,6 +58,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(REPO))
 
+from benchmarks.fleet_network import Network  # noqa: E402 - after the path is set
+
 GOAL_RATIO = 1.5
 
 
@@ -229,20 +231,47 @@ def main() -> None:
     args = ap.parse_args()
 
     from auditlib.ingest.source_pool import DEFAULT_WORKERS
-    from benchmarks.collect import make_fleet
-    from benchmarks.fleet_network import Network
-    from tests.integration.registry_server import start_registry
 
     workers = args.workers or DEFAULT_WORKERS
-    stack = contextlib.ExitStack()
-    net: Network | None = None
-    try:
+    with contextlib.ExitStack() as stack:
+        try:
+            loopback, networked, net = stack.enter_context(started_fleet(
+                args.engines, args.images, args.containers, args.repos, args.tags, args.latency))
+        except (RuntimeError, OSError) as e:
+            print(f"cannot start the fleet (needs root, iproute2, Debian's docker.io and "
+                  f"docker-registry): {e}")
+            return
+        why = ("every server here shares the collector's cores, with no waiting to overlap"
+               if networked else "")
+        measure(loopback, args.runs, workers, networked is None, why)
+        if networked is not None and net is not None:
+            cpu = net.relay_cpu()
+            measure(networked, args.runs, workers, True, "")
+            print(f"[{networked.label}] the latency relays spent {net.relay_cpu() - cpu:.2f} s "
+                  "of CPU on the same cores over this run (a real network spends none of it)")
+
+
+@contextlib.contextmanager
+def started_fleet(engine_count: int, images: int, containers: int, repo_count: int, tags: int,
+                  latency: float) -> Iterator[tuple[Fleet, Fleet | None, Network | None]]:
+    """Start the engines and the registry, each a host `latency` ms away when it is above 0,
+    and fill them; yield the loopback fleet, the networked one (None without latency) and the
+    network; remove it all at the end.
+
+    Raises:
+        RuntimeError, OSError: a server or the network could not be started.
+    """
+    from benchmarks.collect import make_fleet
+    from tests.integration.registry_server import start_registry
+
+    with contextlib.ExitStack() as stack:
         hosts = []
-        if args.latency > 0:
-            net = stack.enter_context(Network(args.latency))
-            hosts = [net.add() for _ in range(args.engines + 1)]
+        net = None
+        if latency > 0:
+            net = stack.enter_context(Network(latency))
+            hosts = [net.add() for _ in range(engine_count + 1)]
         engines = stack.enter_context(started_engines(
-            args.engines, [h.wrap for h in hosts[:-1]] if hosts else None))
+            engine_count, [h.wrap for h in hosts[:-1]] if hosts else None))
         store = Path(tempfile.mkdtemp(prefix="auditlib-fleet-reg-", dir="/tmp"))
         stack.callback(shutil.rmtree, store, True)
         far = None
@@ -255,37 +284,23 @@ def main() -> None:
             (near_dir / "data").symlink_to(store / "data")
             store = near_dir
         registry = stack.enter_context(start_registry(store))
-    except (RuntimeError, OSError) as e:
-        stack.close()
-        print(f"cannot start the fleet (needs root, iproute2, Debian's docker.io and "
-              f"docker-registry): {e}")
-        return
-    with stack:
         t0 = time.perf_counter()
         urls = [str(getattr(e, "url")) for e in engines]
         with ThreadPoolExecutor(len(urls)) as pool:
-            ids = list(pool.map(make_fleet, urls, spread(args.images, len(urls)),
-                                spread(args.containers, len(urls))))
-        repos = push_repositories(registry, args.repos, args.tags)
-        print(f"{len(urls)} engines: {sum(map(len, ids))} images and {args.containers} running "
-              f"containers; registry: {len(repos)} repositories of {args.tags} tags; made in "
+            ids = list(pool.map(make_fleet, urls, spread(images, len(urls)),
+                                spread(containers, len(urls))))
+        repos = push_repositories(registry, repo_count, tags)
+        print(f"{len(urls)} engines: {sum(map(len, ids))} images and {containers} running "
+              f"containers; registry: {len(repos)} repositories of {tags} tags; made in "
               f"{time.perf_counter() - t0:.1f} s", flush=True)
         networked = None
         if net is not None and far is not None:
             far_urls = [f"tcp://{net.relay(h, 2375, 'unix:' + u[len('unix://'):])}"
                         for h, u in zip(hosts, urls, strict=False)]
             far_host = net.relay(hosts[-1], 5000, far.host)
-            networked = Fleet(f"networked, {args.latency:g} ms round trip", far_urls, ids,
+            networked = Fleet(f"networked, {latency:g} ms round trip", far_urls, ids,
                               [r.replace(registry.host, far_host, 1) for r in repos], True)
-        why = ("every server here shares the collector's cores, with no waiting to overlap"
-               if networked else "")
-        measure(Fleet("loopback", urls, ids, repos, False), args.runs, workers,
-                networked is None, why)
-        if networked is not None and net is not None:
-            cpu = net.relay_cpu()
-            measure(networked, args.runs, workers, True, "")
-            print(f"[{networked.label}] the latency relays spent {net.relay_cpu() - cpu:.2f} s "
-                  "of CPU on the same cores over this run (a real network spends none of it)")
+        yield Fleet("loopback", urls, ids, repos, False), networked, net
 
 
 if __name__ == "__main__":
