@@ -21,9 +21,10 @@ from auditlib.sources._registry_http import RetryPolicy, new_session
 from auditlib.sources._registry_limits import RegistryLimits
 from auditlib.sources.docker_credentials import Credentials, credentials_for
 
-POOL_SIZE = 32
-"""Connections kept open per registry: enough for the repositories read at once (the source
-pool's workers) times the requests each has in flight."""
+POOL_SIZE = 64
+"""Connections kept open per registry: enough for the many repositories of one registry read at
+once (up to the source pool's 32 workers) with requests in flight in each; past it, requests
+still go, on connections closed after use."""
 
 
 class RegistryClients:
