@@ -79,6 +79,7 @@ def _config(root: Path, port: int, htpasswd: Path | None, address: str = "127.0.
         "version: 0.1\n"
         "log:\n  level: warn\n  accesslog:\n    disabled: true\n"
         f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
+        "  cache:\n    blobdescriptor: inmemory\n"  # as the registry image's own config.yml
         "  delete:\n    enabled: true\n"
         f"http:\n  addr: {address}:{port}\n  secret: {secrets.token_hex(16)}\n"
         f"{auth}"
