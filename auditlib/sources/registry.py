@@ -247,7 +247,7 @@ def collect_registry(
     credentials: Mapping[str, Credentials | None] | None = None,
     tag_filter: TagFilter | None = None,
     max_tags: int | None = None,
-    workers: int = 4,
+    workers: int = 8,
     session: requests.Session | None = None,
     limits: RegistryLimits | None = None,
     retry: RetryPolicy | None = None,
