@@ -225,7 +225,7 @@ def main() -> None:
     ap.add_argument("--repos", type=int, default=20)
     ap.add_argument("--tags", type=int, default=5, help="per repository")
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--workers", type=int, default=None, help="sources at once (default: the pool's, 32)")
+    ap.add_argument("--workers", type=int, default=None, help="sources at once (default 32)")
     ap.add_argument("--latency", type=float, default=10.0, metavar="MS",
                     help="round trip of each host's link, ms (default 10; 0: loopback only)")
     args = ap.parse_args()
