@@ -21,10 +21,10 @@ from auditlib.sources._registry_http import RetryPolicy, new_session
 from auditlib.sources._registry_limits import RegistryLimits
 from auditlib.sources.docker_credentials import Credentials, credentials_for
 
-POOL_SIZE = 64
-"""Connections kept open per registry: enough for the many repositories of one registry read at
-once (up to the source pool's 32 workers) with requests in flight in each; past it, requests
-still go, on connections closed after use."""
+POOL_SIZE = 256
+"""Connections kept open per registry: the source pool's 32 repositories at once times the 8
+requests each has in flight (`collect_registry`'s `workers`), so that none is closed after use
+(urllib3 warns "Connection pool is full" for each). Connections are opened only as needed."""
 
 
 class RegistryClients:

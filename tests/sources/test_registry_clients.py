@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 from auditlib.ingest.collect import CollectRequest, collect
 from auditlib.sources.docker_credentials import Credentials
 from auditlib.sources.registry_clients import RegistryClients
-from tests.sources.fake_registry import FakeRegistry, config_for, is_ping
+from tests.sources.fake_registry import FakeRegistry, config_for, is_manifest, is_ping
 
 USER, PASSWORD = "fleet-bot", "Fleet-pw-3f9a1c"
 
@@ -81,3 +82,21 @@ def test_an_unreachable_registry_fails_each_repository_in_one_line_and_others_ar
     failed = [e for p, e in errors.items() if dead in p]
     assert len(failed) == 2 and all(e and "\n" not in e and dead in e for e in failed), errors
     assert len(data.registry_tags) == 1
+
+
+def test_many_repositories_at_once_keep_their_connections(
+    fake: FakeRegistry, caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The default pool reads 32 sources at once, 8 requests each: a registry's connection pool
+    # holds them all, none closed after use with urllib3's "Connection pool is full".
+    repos = [f"team/svc{i}" for i in range(20)]
+    for i, repo in enumerate(repos):
+        for t in range(5):
+            fake.image(repo, f"1.{t}", config_for(created=f"2026-11-0{t + 1}T00:00:00Z",
+                                                  labels={"svc": str(i)}))
+    # Slow manifests, so that the tags of all the repositories are in flight together.
+    fake.hooks.append(lambda r: time.sleep(0.2) if is_manifest(r) else None)
+    with caplog.at_level("WARNING", logger="urllib3"):
+        data = collect(CollectRequest(registries=[f"{fake.host}/{r}" for r in repos]))
+    assert len(data.registry_tags) == 100
+    assert not [r.getMessage() for r in caplog.records if "pool is full" in r.getMessage()]
