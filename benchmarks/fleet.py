@@ -1,14 +1,29 @@
 """Fleet collection benchmark (issue 17): four engines and a registry, collected at once.
 
     python benchmarks/fleet.py [--engines 4] [--images 200] [--containers 50] [--repos 20]
-                               [--tags 5] [--runs 5]
+                               [--tags 5] [--runs 5] [--latency 10]
 
-Starts its own dockerds and a registry (as the integration tests do; needs root, Debian's
-docker.io and docker-registry; nothing is pulled): the images (a busybox rootfs imported with a
-few ENV, LABEL, USER and CMD changes each) and running containers are spread over the engines,
-and each registry repository gets `--tags` tags of its own images (config and layer pushed
-through the registry's HTTP API). Then it times, in the same run, alternating, the median over
-`--runs`:
+Starts its own dockerds and a registry (as the integration tests do; needs root, iproute2,
+Debian's docker.io and docker-registry; nothing is pulled): the images (a busybox rootfs imported
+with a few ENV, LABEL, USER and CMD changes each) and running containers are spread over the
+engines, and each registry repository gets `--tags` tags of its own images (config and layer
+pushed through the registry's HTTP API).
+
+Each engine and the registry is a host of its own: a network namespace with a veth link from
+the collector's namespace (`10.77.N.2`, `fleet_network.py`), its server started inside it, and
+`--latency` milliseconds of round trip on the link (default 10: a fleet's hosts are other
+machines, in the same datacenter or region as the collector (under a millisecond within a rack,
+a few between zones, 10 to 30 between nearby regions); 10 ms is a modest figure for a fleet
+spread over zones and sites, and it is the waiting that collecting sources at once overlaps).
+This machine's kernel has no `netem` qdisc, so the latency is added by a relay in each host's
+namespace (`latency_relay.py`), whose CPU is printed. The same servers are also reached on
+loopback (the engines' unix sockets, a second registry process on 127.0.0.1 over the same
+storage), as the benchmark did before: there every server shares the collector's cores with no
+waiting to overlap, so the sources at once cannot come near the slowest source. Both runs are
+printed; the fleet goal is judged on the networked run, the loopback one is information.
+`--latency 0` makes only the loopback run (and judges the goal there, as before).
+
+Each run times, in the same run, alternating, the median over `--runs`:
 
   per engine  `docker image inspect` of the engine's images (the baseline) and auditlib's
               `collect_engine` + tables of it (listing, every image inspect and history, every
@@ -18,7 +33,8 @@ through the registry's HTTP API). Then it times, in the same run, alternating, t
               for scale, the same one after the other (`workers=1`): fleet / slowest source
               (goal <= 1.5).
 
-It always exits 0 when it could run: a missed goal is a FAIL line.
+Namespaces, relays and servers are removed at the end, also after an error or SIGTERM. It
+always exits 0 when it could run: a missed goal is a FAIL line.
 """
 
 from __future__ import annotations
@@ -27,6 +43,7 @@ import argparse
 import contextlib
 import gzip
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -34,11 +51,14 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(REPO))
+
+from benchmarks.fleet_network import Network  # noqa: E402 - after the path is set
 
 GOAL_RATIO = 1.5
 
@@ -100,14 +120,16 @@ def verdict(ratio: float) -> str:
 
 
 @contextlib.contextmanager
-def started_engines(count: int) -> Iterator[list[object]]:
-    """Start `count` dockerds; stop them at the end."""
+def started_engines(count: int, wraps: list[list[str]] | None = None) -> Iterator[list[object]]:
+    """Start `count` dockerds (each behind its `wraps` prefix: `nsenter --net=...`); stop them at
+    the end."""
     from tests.integration.engine import start_engine, stop_engine
 
     roots = [Path(tempfile.mkdtemp(prefix=f"auditlib-fleet{i}-", dir="/tmp"))
              for i in range(count)]
     with ThreadPoolExecutor(count) as pool:
-        futures = [pool.submit(start_engine, r) for r in roots]
+        futures = [pool.submit(start_engine, r, wrap=wraps[i] if wraps else ())
+                   for i, r in enumerate(roots)]
     engines = []
     errors = []
     for f in futures:
@@ -124,6 +146,77 @@ def started_engines(count: int) -> Iterator[list[object]]:
             stop_engine(e)
 
 
+@dataclass
+class Fleet:
+    """What one run reads: the engines (with their images) and the registry repositories."""
+
+    label: str
+    urls: list[str]
+    ids: list[list[str]]
+    repos: list[str]
+    insecure: bool
+    """Plain HTTP to the registry (it is not on a loopback address in the networked run)."""
+
+
+def measure(fleet: Fleet, runs: int, workers: int, judge_fleet: bool, why: str) -> None:
+    """Time `fleet` as the module's docstring says; print its lines, each starting with its
+    label. The fleet line says PASS or FAIL when `judge_fleet`, else that it is information
+    (`why`)."""
+    from auditlib.ingest.collect import CollectRequest, collect, to_audit_data
+    from auditlib.sources.engine import collect_engine
+
+    urls, repos, tag = fleet.urls, fleet.repos, f"[{fleet.label}]"
+
+    def inspect(url: str, images: list[str]) -> Callable[[], object]:
+        return lambda: subprocess.run(["docker", "-H", url, "image", "inspect", *images],
+                                      check=True, capture_output=True)
+
+    def ours(url: str) -> Callable[[], object]:
+        return lambda: to_audit_data([collect_engine(url)])
+
+    def alone(**sources: list[str]) -> Callable[[], object]:
+        return lambda: collect(CollectRequest(  # type: ignore[arg-type]
+            **sources, insecure_registries=fleet.insecure))
+
+    fleet_req = CollectRequest(engines=list(urls), registries=repos, workers=workers,
+                               insecure_registries=fleet.insecure)
+    one_by_one = CollectRequest(engines=list(urls), registries=repos, workers=1,
+                                insecure_registries=fleet.insecure)
+    data = collect(fleet_req)  # warm: imports, connections; and check it all reads
+    failed = [f.error for f in data.files if f.error]
+    print(f"{tag} fleet: {len(data.files)} sources, {len(data.images)} images, "
+          f"{len(data.containers)} containers, {len(data.registry_tags)} registry tags"
+          + (f"; FAILED: {failed[:3]}" if failed else ""), flush=True)
+    base: dict[str, list[float]] = {u: [] for u in urls}
+    mine: dict[str, list[float]] = {u: [] for u in urls}
+    single: dict[str, list[float]] = {}
+    whole: list[float] = []
+    seq: list[float] = []
+    for _ in range(runs):
+        for url, images in zip(urls, fleet.ids, strict=True):
+            base[url].append(median_time(inspect(url, images), 1))
+            mine[url].append(median_time(ours(url), 1))
+            single.setdefault(url, []).append(median_time(alone(engines=[url]), 1))
+        for repo in repos:
+            single.setdefault(repo, []).append(median_time(alone(registries=[repo]), 1))
+        whole.append(median_time(lambda: collect(fleet_req), 1))
+        seq.append(median_time(lambda: collect(one_by_one), 1))
+    for url in urls:
+        b, a = statistics.median(base[url]), statistics.median(mine[url])
+        print(f"{tag} engine {url}: docker image inspect {b:.3f} s, auditlib {a:.3f} s: ratio "
+              f"{a / b:.2f} ({verdict(a / b)})")
+    slowest_source, slowest = max(((s, statistics.median(t)) for s, t in single.items()),
+                                  key=lambda x: x[1])
+    w, s = statistics.median(whole), statistics.median(seq)
+    print(f"{tag} slowest single source: {slowest_source} {slowest:.3f} s; sum of all sources "
+          f"alone {sum(statistics.median(t) for t in single.values()):.3f} s")
+    print(f"{tag} fleet one after the other (workers=1): {s:.3f} s")
+    judged = (f"{verdict(w / slowest)}, the goal is judged here" if judge_fleet
+              else f"information, not the goal: {why}")
+    print(f"{tag} fleet at once (workers={workers}): {w:.3f} s (median of {runs}): "
+          f"{w / slowest:.2f} x the slowest source ({judged})", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--engines", type=int, default=4)
@@ -132,79 +225,82 @@ def main() -> None:
     ap.add_argument("--repos", type=int, default=20)
     ap.add_argument("--tags", type=int, default=5, help="per repository")
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--workers", type=int, default=None, help="sources at once (default 8)")
+    ap.add_argument("--workers", type=int, default=None, help="sources at once (default 32)")
+    ap.add_argument("--latency", type=float, default=10.0, metavar="MS",
+                    help="round trip of each host's link, ms (default 10; 0: loopback only)")
     args = ap.parse_args()
 
-    from auditlib.ingest.collect import CollectRequest, collect, to_audit_data
     from auditlib.ingest.source_pool import DEFAULT_WORKERS
-    from auditlib.sources.engine import collect_engine
+
+    workers = args.workers or DEFAULT_WORKERS
+    with contextlib.ExitStack() as stack:
+        try:
+            loopback, networked, net = stack.enter_context(started_fleet(
+                args.engines, args.images, args.containers, args.repos, args.tags, args.latency))
+        except (RuntimeError, OSError) as e:
+            print(f"cannot start the fleet (needs root, iproute2, Debian's docker.io and "
+                  f"docker-registry): {e}")
+            return
+        why = ("every server here shares the collector's cores, with no waiting to overlap"
+               if networked else "")
+        measure(loopback, args.runs, workers, networked is None, why)
+        if networked is not None and net is not None:
+            cpu = net.relay_cpu()
+            measure(networked, args.runs, workers, True, "")
+            print(f"[{networked.label}] the latency relays spent {net.relay_cpu() - cpu:.2f} s "
+                  "of CPU on the same cores over this run (a real network spends none of it)")
+
+
+@contextlib.contextmanager
+def started_fleet(engine_count: int, images: int, containers: int, repo_count: int, tags: int,
+                  latency: float) -> Iterator[tuple[Fleet, Fleet | None, Network | None]]:
+    """Start the engines and the registry, each a host `latency` ms away when it is above 0,
+    and fill them; yield the loopback fleet, the networked one (None without latency) and the
+    network; remove it all at the end.
+
+    Raises:
+        RuntimeError, OSError: a server or the network could not be started.
+    """
     from benchmarks.collect import make_fleet
     from tests.integration.registry_server import start_registry
 
-    workers = args.workers or DEFAULT_WORKERS
-    try:
-        stack = contextlib.ExitStack()
-        engines = stack.enter_context(started_engines(args.engines))
-        registry = stack.enter_context(
-            start_registry(Path(tempfile.mkdtemp(prefix="auditlib-fleet-reg-", dir="/tmp"))))
-    except (RuntimeError, OSError) as e:
-        print(f"cannot start dockerd or docker-registry (needs root, Debian's docker.io and "
-              f"docker-registry): {e}")
-        return
-    with stack:
+    with contextlib.ExitStack() as stack:
+        hosts = []
+        net = None
+        if latency > 0:
+            net = stack.enter_context(Network(latency))
+            hosts = [net.add() for _ in range(engine_count + 1)]
+        engines = stack.enter_context(started_engines(
+            engine_count, [h.wrap for h in hosts[:-1]] if hosts else None))
+        store = Path(tempfile.mkdtemp(prefix="auditlib-fleet-reg-", dir="/tmp"))
+        stack.callback(shutil.rmtree, store, True)
+        far = None
+        if hosts:  # the registry host, and a second process on loopback over the same storage
+            (store / "data").mkdir()
+            far = stack.enter_context(start_registry(
+                store, address=hosts[-1].address, port=5001, wrap=hosts[-1].wrap))
+            near_dir = Path(tempfile.mkdtemp(prefix="auditlib-fleet-reg-lo-", dir="/tmp"))
+            stack.callback(shutil.rmtree, near_dir, True)
+            (near_dir / "data").symlink_to(store / "data")
+            store = near_dir
+        registry = stack.enter_context(start_registry(store))
         t0 = time.perf_counter()
         urls = [str(getattr(e, "url")) for e in engines]
         with ThreadPoolExecutor(len(urls)) as pool:
-            ids = list(pool.map(make_fleet, urls, spread(args.images, len(urls)),
-                                spread(args.containers, len(urls))))
-        repos = push_repositories(registry, args.repos, args.tags)
-        print(f"{len(urls)} engines: {sum(map(len, ids))} images and {args.containers} running "
-              f"containers; registry {registry.host}: {len(repos)} repositories of {args.tags} "
-              f"tags; made in {time.perf_counter() - t0:.1f} s")
-
-        def inspect(url: str, images: list[str]) -> Callable[[], object]:
-            return lambda: subprocess.run(["docker", "-H", url, "image", "inspect", *images],
-                                          check=True, capture_output=True)
-
-        def ours(url: str) -> Callable[[], object]:
-            return lambda: to_audit_data([collect_engine(url)])
-
-        def alone(**sources: list[str]) -> Callable[[], object]:
-            return lambda: collect(CollectRequest(**sources))  # type: ignore[arg-type]
-
-        fleet_req = CollectRequest(engines=list(urls), registries=repos, workers=workers)
-        one_by_one = CollectRequest(engines=list(urls), registries=repos, workers=1)
-        data = collect(fleet_req)  # warm: imports, connections; and check it all reads
-        failed = [f.error for f in data.files if f.error]
-        print(f"fleet: {len(data.files)} sources, {len(data.images)} images, "
-              f"{len(data.containers)} containers, {len(data.registry_tags)} registry tags"
-              + (f"; FAILED: {failed[:3]}" if failed else ""))
-        base: dict[str, list[float]] = {u: [] for u in urls}
-        mine: dict[str, list[float]] = {u: [] for u in urls}
-        single: dict[str, list[float]] = {}
-        whole: list[float] = []
-        seq: list[float] = []
-        for _ in range(args.runs):
-            for url, images in zip(urls, ids, strict=True):
-                base[url].append(median_time(inspect(url, images), 1))
-                mine[url].append(median_time(ours(url), 1))
-                single.setdefault(url, []).append(median_time(alone(engines=[url]), 1))
-            for repo in repos:
-                single.setdefault(repo, []).append(median_time(alone(registries=[repo]), 1))
-            whole.append(median_time(lambda: collect(fleet_req), 1))
-            seq.append(median_time(lambda: collect(one_by_one), 1))
-        for url in urls:
-            b, a = statistics.median(base[url]), statistics.median(mine[url])
-            print(f"engine {url}: docker image inspect {b:.3f} s, auditlib {a:.3f} s: ratio "
-                  f"{a / b:.2f} ({verdict(a / b)})")
-        slowest_source, slowest = max(((s, statistics.median(t)) for s, t in single.items()),
-                                      key=lambda x: x[1])
-        w, s = statistics.median(whole), statistics.median(seq)
-        print(f"slowest single source: {slowest_source} {slowest:.3f} s; sum of all sources "
-              f"alone {sum(statistics.median(t) for t in single.values()):.3f} s")
-        print(f"fleet one after the other (workers=1): {s:.3f} s")
-        print(f"fleet at once (workers={workers}): {w:.3f} s (median of {args.runs}): "
-              f"{w / slowest:.2f} x the slowest source ({verdict(w / slowest)})")
+            ids = list(pool.map(make_fleet, urls, spread(images, len(urls)),
+                                spread(containers, len(urls))))
+        repos = push_repositories(registry, repo_count, tags)
+        print(f"{len(urls)} engines: {sum(map(len, ids))} images and {containers} running "
+              f"containers; registry: {len(repos)} repositories of {tags} tags; made in "
+              f"{time.perf_counter() - t0:.1f} s", flush=True)
+        networked = None
+        if net is not None and far is not None:
+            far_urls = [f"tcp://{net.relay(h, 2375, 'unix:' + u[len('unix://'):])}"
+                        for h, u in zip(hosts, urls, strict=False)]
+            far_host = net.relay(hosts[-1], 5000, far.host)
+            networked = Fleet(f"networked, {latency:g} ms round trip", far_urls, ids,
+                              [r.replace(registry.host, far_host, 1) for r in repos], True)
+        yield Fleet("loopback", urls, ids, repos, False), networked, net
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ from auditlib.sources.docker_contexts import (
     ContextError,
     contexts_dir,
     find_context,
-    list_contexts,
+    load_contexts,
 )
 from auditlib.sources.docker_credentials import Credentials
 from auditlib.sources.dockerfile import collect_dockerfile
@@ -45,6 +45,7 @@ from auditlib.sources.engine_endpoint import EngineEndpoint
 from auditlib.sources.record import Collection, scan_id_of
 from auditlib.sources.registry import FORMAT as REGISTRY_FORMAT
 from auditlib.sources.registry import RegistryLimits, collect_registry
+from auditlib.sources.registry_clients import RegistryClients
 
 Progress = Callable[[str], None]
 
@@ -139,14 +140,17 @@ def _engines(req: CollectRequest) -> list[tuple[str | None | EngineEndpoint, str
     ]
     config_dir = str(Path(req.docker_config).parent) if req.docker_config else None
     named = list(req.contexts)
+    listed: dict[str, EngineEndpoint] = {}  # read once: `find_context` would read them again
     if req.all_contexts:
-        try:
-            named += [e.name for e in list_contexts(config_dir) if e.name not in named and e.name]
-        except ContextError as e:
-            out.append(Collection(str(contexts_dir(config_dir)), ENGINE_FORMAT, errors=[str(e)]))
+        found, errors = load_contexts(config_dir)
+        listed = {e.name: e for e in found if e.name}
+        named += [n for n in listed if n not in named]
+        if errors:  # one line per context that cannot be read; the others are collected
+            out.append(Collection(str(contexts_dir(config_dir)), ENGINE_FORMAT,
+                                  errors=[str(e) for e in errors]))
     for name in dict.fromkeys(named):
         try:
-            out.append((find_context(name, config_dir), name))
+            out.append((listed[name] if name in listed else find_context(name, config_dir), name))
         except ContextError as e:
             out.append(Collection(f"context {name}", ENGINE_FORMAT, errors=[str(e)]))
     return out
@@ -176,9 +180,10 @@ def _engine_source(req: CollectRequest, engine: str | None | EngineEndpoint, key
     return _Source(Job(shown, run, deadline), source, ENGINE_FORMAT)
 
 
-def _registry_sources(req: CollectRequest, progress: Progress | SourceProgress | None
-                      ) -> list[_Source]:
-    """Return one job per repository (the strings naming the same repository read together)."""
+def _registry_sources(req: CollectRequest, progress: Progress | SourceProgress | None,
+                      clients: RegistryClients) -> list[_Source]:
+    """Return one job per repository (the strings naming the same repository read together),
+    all reading through `clients` (one client per registry, pinged once)."""
     keys = load_keys(req.cosign_keys)  # a bad key file stops the command before collecting
     groups: dict[str, list[str]] = {}
     for text in req.registries:
@@ -195,10 +200,8 @@ def _registry_sources(req: CollectRequest, progress: Progress | SourceProgress |
         def run(given: list[str] = given, limits: RegistryLimits = limits,
                 name: str = name) -> list[Collection]:
             return collect_registry(
-                given, platform=req.platform, insecure=req.insecure_registries,
-                docker_config=req.docker_config, limits=limits,
-                credentials=req.registry_credentials, progress=_Items(progress, name),
-                cosign_keys=keys,
+                given, platform=req.platform, limits=limits, progress=_Items(progress, name),
+                cosign_keys=keys, clients=clients,
             )
 
         # The registry keeps its own deadline (its error says how many tags were left); the
@@ -250,7 +253,11 @@ def collections(req: CollectRequest, progress: Progress | SourceProgress | None 
         e if isinstance(e, Collection) else _engine_source(req, e[0], e[1], progress)
         for e in _engines(req)
     ]
-    sources += _registry_sources(req, progress)
+    clients = RegistryClients(
+        insecure=req.insecure_registries,
+        docker_config=Path(req.docker_config) if req.docker_config is not None else None,
+        credentials=req.registry_credentials, limits=req.registry_limits)
+    sources += _registry_sources(req, progress, clients)
     for path in req.archives:
         fmt = "oci-layout" if Path(path).is_dir() else "docker-archive"
         sources.append(_file_source(req, path, fmt, partial(collect_archive, path), progress,
@@ -261,10 +268,11 @@ def collections(req: CollectRequest, progress: Progress | SourceProgress | None 
                                     partial(collect_dockerfile, path, image_ref=ref), progress,
                                     arg))
     jobs = [s for s in sources if isinstance(s, _Source)]
-    answers: list[list[Collection] | Overdue | Failed] = run_jobs(
-        [s.job for s in jobs], workers=req.workers,
-        progress=progress if isinstance(progress, SourceProgress) else None, describe=_error_of,
-        group_limits={LOCAL: 1})
+    with clients:
+        answers: list[list[Collection] | Overdue | Failed] = run_jobs(
+            [s.job for s in jobs], workers=req.workers,
+            progress=progress if isinstance(progress, SourceProgress) else None,
+            describe=_error_of, group_limits={LOCAL: 1})
     done = iter(answers)
     out: list[Collection] = []
     for s in sources:

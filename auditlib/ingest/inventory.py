@@ -2,7 +2,7 @@
 
 ```yaml
 deadline: 300                  # seconds each source may take (default 600)
-workers: 8                     # sources read at once
+workers: 32                    # sources read at once
 engines:
   - unix:///var/run/docker.sock
   - url: tcp://build1.example:2376

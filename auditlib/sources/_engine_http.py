@@ -2,13 +2,14 @@
 
 The `docker` SDK opens the connection and checks it (and handles tcp with TLS and ssh), but each
 of its calls costs about 1.5 ms of Python in `requests`: an inventory of 200 images is 400 calls,
-six times what `docker image inspect` takes. On a unix socket (the usual case) the collector
-therefore makes its GETs with `http.client` and decodes with orjson, and sends them pipelined
-(HTTP/1.1: many requests written at once on a connection, the answers read back in order), so
+six times what `docker image inspect` takes. On a unix socket (the usual case), and on tcp without
+TLS and without a proxy, the collector therefore makes its GETs with `http.client` and decodes
+with orjson, and sends them pipelined (HTTP/1.1: many requests written at once on a connection,
+the answers read back in order; over a network, one round trip for them all), so
 the engine works on them without waiting for Python between calls: `stream` writes every request
 at once on one connection and yields each answer as it arrives (the caller works on one while
 the engine answers the next), `get_many` spreads them over a couple of connections; elsewhere it
-goes through the SDK, in threads.
+goes through the SDK (TLS, ssh, proxies), in threads.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import docker
 import orjson
+from requests.utils import get_environ_proxies
 
 from auditlib.errors import AuditlibError
 
@@ -54,32 +57,55 @@ class EngineApi(Protocol):
         has arrived."""
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, socket_path: str, timeout: float) -> None:
+Where = str | tuple[str, int]
+"""Where an engine listens: a unix socket's path, or a TCP (host, port) without TLS."""
+
+
+def _open(where: Where, timeout: float) -> socket.socket:
+    """Return a socket connected to `where`.
+
+    Raises:
+        OSError: when it cannot be reached.
+    """
+    if isinstance(where, str):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(where)
+        except OSError:
+            sock.close()
+            raise
+        return sock
+    sock = socket.create_connection(where, timeout=timeout)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+class _Connection(http.client.HTTPConnection):
+    def __init__(self, where: Where, timeout: float) -> None:
         super().__init__("localhost", timeout=timeout)
-        self.socket_path = socket_path
+        self.where = where
+        self.seconds = timeout
 
     def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self.socket_path)
-        self.sock = sock
+        self.sock = _open(self.where, self.seconds)
 
 
-class UnixApi:
-    """GETs over a unix socket, one kept-alive connection per thread."""
+class SocketApi:
+    """GETs over a unix socket or plain TCP, one kept-alive connection per thread."""
 
-    def __init__(self, socket_path: str, version: str = "", timeout: float = 60) -> None:
-        """Talk to the engine at `socket_path` with API `version` (`ping` sets it)."""
-        self.socket_path = socket_path
+    def __init__(self, where: Where, version: str = "", timeout: float = 60) -> None:
+        """Talk to the engine at `where` (a unix socket's path, or a TCP (host, port) without
+        TLS) with API `version` (`ping` sets it)."""
+        self.where = where
         self.prefix = f"/v{version}" if version else ""
         self.timeout = timeout
         self._local = threading.local()
 
-    def _connection(self) -> _UnixConnection:
-        conn: _UnixConnection | None = getattr(self._local, "conn", None)
+    def _connection(self) -> _Connection:
+        conn: _Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._local.conn = _UnixConnection(self.socket_path, self.timeout)
+            conn = self._local.conn = _Connection(self.where, self.timeout)
         return conn
 
     def ping(self) -> str:
@@ -119,33 +145,6 @@ class UnixApi:
             raise result
         return result
 
-    def _pipeline(self, paths: Sequence[str]) -> list[Any]:
-        """GET `paths` on one new connection, `BATCH` requests written ahead at a time."""
-        out: list[Any] = []
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.settimeout(self.timeout)
-            sock.connect(self.socket_path)
-            shared = _SharedFile(sock.makefile("rb"))
-            for start in range(0, len(paths), BATCH):
-                batch = paths[start : start + BATCH]
-                sock.sendall(
-                    b"".join(
-                        f"GET {self.prefix}{p} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode()
-                        for p in batch
-                    )
-                )
-                for _ in batch:
-                    resp = http.client.HTTPResponse(shared, method="GET")  # type: ignore[arg-type]
-                    resp.begin()
-                    out.append(_decode(resp.status, resp.read()))
-        except (OSError, http.client.HTTPException) as e:
-            error = e if isinstance(e, OSError) else OSError(f"engine connection broke: {e}")
-            out.extend([error] * (len(paths) - len(out)))
-        finally:
-            sock.close()
-        return out
-
     def stream(self, paths: Sequence[str], connections: int = 2) -> Iterator[Any]:
         """Yield the answer of each GET in order, as each arrives (see `EngineApi.stream`).
 
@@ -174,11 +173,10 @@ class UnixApi:
     def _read(self, paths: Sequence[str]) -> Iterator[Any]:
         """GET `paths` on one new connection (every request written at once by a thread of its
         own); yield each answer, or the error that stopped the connection: one per path."""
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock: socket.socket | None = None
         got = 0
         try:
-            sock.settimeout(self.timeout)
-            sock.connect(self.socket_path)
+            sock = _open(self.where, self.timeout)
             requests = b"".join(
                 f"GET {self.prefix}{p} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode()
                 for p in paths
@@ -195,7 +193,8 @@ class UnixApi:
             for _ in range(len(paths) - got):
                 yield error
         finally:
-            sock.close()
+            if sock is not None:
+                sock.close()
 
     def get_many(self, paths: Sequence[str]) -> list[Any]:
         """Return the answer of each GET in order (see `EngineApi.get_many`)."""
@@ -203,13 +202,7 @@ class UnixApi:
             return [self._safe_get(p) for p in paths]
         # Dealt round-robin, so that slow GETs (a `diff` walks a container's filesystem) are
         # spread over the connections rather than queued on one.
-        parts = [paths[i::PIPELINES] for i in range(PIPELINES)]
-        with ThreadPoolExecutor(PIPELINES, thread_name_prefix="engine-pipe") as pool:
-            answers = list(pool.map(self._pipeline, parts))
-        out: list[Any] = [None] * len(paths)
-        for i, part in enumerate(answers):
-            out[i::PIPELINES] = part
-        return out
+        return list(self.stream(paths, PIPELINES))
 
     def _safe_get(self, path: str) -> Any:
         try:
@@ -284,37 +277,9 @@ def _send(sock: socket.socket, data: bytes) -> None:
         sock.sendall(data)
 
 
-class _Unclosable:
-    """A buffered reader that `HTTPResponse` may "close" when it has read its answer: the next
-    pipelined answer is read from the same buffer.
-    """
-
-    def __init__(self, fp: io.BufferedReader) -> None:
-        self._fp = fp
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._fp, name)
-
-    def close(self) -> None:
-        """Do nothing: the connection's reader outlives each answer."""
-
-
-class _SharedFile:
-    """A socket stand-in whose `makefile` is one buffered reader, so that `HTTPResponse`s read
-    pipelined answers one after another without losing what the buffer read ahead.
-    """
-
-    def __init__(self, fp: io.BufferedReader) -> None:
-        self.fp = _Unclosable(fp)
-
-    def makefile(self, mode: str) -> _Unclosable:
-        return self.fp
-
-
 PIPELINES = 2
-"""Connections the pipelined GETs are spread over (the engine serves each in order)."""
-BATCH = 128
-"""Requests written ahead on a connection before their answers are read."""
+"""Connections the pipelined GETs of `get_many` are spread over (the engine serves each in
+order)."""
 
 
 def _decode(status: int, body: bytes) -> Any:
@@ -369,6 +334,13 @@ def engine_api(client: docker.DockerClient) -> EngineApi:
     """Return the fastest way to make GETs to the engine `client` is connected to."""
     adapter = getattr(client.api, "_custom_adapter", None)
     socket_path = getattr(adapter, "socket_path", None)
-    if isinstance(socket_path, str) and client.api.base_url.startswith("http+docker://"):
-        return UnixApi(socket_path, client.api.api_version)
+    base = str(client.api.base_url)
+    timeout = float(getattr(client.api, "timeout", 60) or 60)
+    if isinstance(socket_path, str) and base.startswith("http+docker://"):
+        return SocketApi(socket_path, client.api.api_version, timeout)
+    if adapter is None and base.startswith("http://") and not get_environ_proxies(base):
+        # tcp:// without TLS, reached directly (through a proxy, the SDK's requests go)
+        parts = urlsplit(base)
+        if parts.hostname and parts.port:
+            return SocketApi((parts.hostname, parts.port), client.api.api_version, timeout)
     return SdkApi(client)

@@ -20,6 +20,7 @@ unreadable artifact is a row whose `failure` says why.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,6 +84,12 @@ class Known:
     no_referrers_api: bool = False
     """The registry answered 404 to a referrers request: it has no such API (OCI distribution
     1.1: a registry that has it answers 200, an empty index when there is nothing)."""
+    referrers_answered: bool = False
+    """A referrers request of the repository has been answered (`no_referrers_api` is known)."""
+    asking: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+    """Held by the lookup asking the repository's first referrers request: the lookups of its
+    other tags (read at once) wait for that answer, not each ask one that a registry without
+    the API answers 404 (as a lookup after it would not have asked)."""
 
 
 class _Lookup:
@@ -206,11 +213,23 @@ class _Lookup:
             if manifest is not None and not manifest.is_index:
                 self.read(manifest, "cosign-tag")
 
+    def _ask_referrers(self) -> list[Mapping[str, Any]] | None:
+        """Return what the referrers API lists for the digest, or None when the registry has
+        no such API (asked of the registry only once `Known` says it may have it)."""
+        if not self.known.referrers_answered:
+            with self.known.asking:
+                if not self.known.referrers_answered:
+                    listed = self.client.referrers(self.repository, self.digest,
+                                                   budget=self.budget)
+                    self.known.no_referrers_api = listed is None
+                    self.known.referrers_answered = True
+                    return listed
+        if self.known.no_referrers_api:
+            return None
+        return self.client.referrers(self.repository, self.digest, budget=self.budget)
+
     def referrers(self) -> None:
-        listed = None
-        if not self.known.no_referrers_api:
-            listed = self.client.referrers(self.repository, self.digest, budget=self.budget)
-            self.known.no_referrers_api = listed is None
+        listed = self._ask_referrers()
         how = "referrers-api"
         if listed is None:
             how = "referrers-tag"

@@ -60,6 +60,27 @@ def _endpoint(meta: Path, store: Path) -> EngineEndpoint:
     return EngineEndpoint(host, tls=tls, name=name)
 
 
+def load_contexts(
+    docker_config: str | os.PathLike[str] | None = None,
+) -> tuple[list[EngineEndpoint], list[ContextError]]:
+    """Read every context of the store, each metadata file once.
+
+    Returns:
+        The contexts that could be read, sorted by name (`default` is not stored, so not among
+        them), and an error naming the file of each that could not (the others are kept).
+    """
+    store = contexts_dir(docker_config)
+    metas = sorted((store / "meta").glob("*/meta.json")) if (store / "meta").is_dir() else []
+    found: list[EngineEndpoint] = []
+    errors: list[ContextError] = []
+    for meta in metas:
+        try:
+            found.append(_endpoint(meta, store))
+        except ContextError as e:
+            errors.append(e)
+    return sorted(found, key=lambda e: e.name or ""), errors
+
+
 def list_contexts(docker_config: str | os.PathLike[str] | None = None) -> list[EngineEndpoint]:
     """Return every context of the store, sorted by name (`default` is not stored, so not
     among them).
@@ -67,9 +88,10 @@ def list_contexts(docker_config: str | os.PathLike[str] | None = None) -> list[E
     Raises:
         ContextError: naming the file, when a context's metadata cannot be read.
     """
-    store = contexts_dir(docker_config)
-    metas = sorted((store / "meta").glob("*/meta.json")) if (store / "meta").is_dir() else []
-    return sorted((_endpoint(m, store) for m in metas), key=lambda e: e.name or "")
+    found, errors = load_contexts(docker_config)
+    if errors:
+        raise errors[0]
+    return found
 
 
 def find_context(
@@ -96,5 +118,5 @@ def find_context(
 
 __all__ = [
     "DEFAULT_CONTEXT", "ContextError", "context_id", "contexts_dir", "find_context",
-    "list_contexts",
+    "list_contexts", "load_contexts",
 ]

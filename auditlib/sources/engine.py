@@ -27,7 +27,7 @@ import requests
 from auditlib.errors import SourceUnavailableError
 from auditlib.identity import normalize_digest, normalize_reference
 from auditlib.rows import Output, Row
-from auditlib.sources._engine_http import EngineApi, EngineGetError, UnixApi, engine_api
+from auditlib.sources._engine_http import EngineApi, EngineGetError, SocketApi, engine_api
 from auditlib.sources.image_config import image_record
 from auditlib.sources.record import Collection, Record, canonical
 
@@ -134,7 +134,8 @@ def open_api(
 
     A unix socket is spoken to directly (see `auditlib.sources._engine_http`); tcp, TLS and ssh
     go through the docker SDK, which reads DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH as
-    the docker CLI does.
+    the docker CLI does, and once it has connected, the GETs of plain tcp (no TLS, no proxy) are
+    made directly too.
 
     Raises:
         SourceUnavailableError: naming the engine and how to fix it, when it cannot be reached.
@@ -143,7 +144,7 @@ def open_api(
         return engine_api(client), safe_url(url or str(client.api.base_url)), client.api.api_version
     effective = url or os.environ.get("DOCKER_HOST") or DEFAULT_URL
     if effective.startswith("unix://"):
-        unix = UnixApi(effective.removeprefix("unix://"), timeout=timeout)
+        unix = SocketApi(effective.removeprefix("unix://"), timeout=timeout)
         try:
             version = unix.ping()
         except (OSError, EngineGetError, http.client.HTTPException) as e:

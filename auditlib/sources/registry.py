@@ -43,7 +43,6 @@ from auditlib.sources._registry_http import (
     RetryPolicy,
     SourceLimitError,
     is_loopback,
-    new_session,
     scrub,
     shorten,
 )
@@ -51,9 +50,10 @@ from auditlib.sources._registry_limits import RegistryLimits
 from auditlib.sources._registry_manifest import SHORT_NAMES, Manifest, ResolvedImage
 from auditlib.sources._registry_platform import Platform
 from auditlib.sources.cosign_keys import CosignKey
-from auditlib.sources.docker_credentials import Credentials, CredentialsError, credentials_for
+from auditlib.sources.docker_credentials import Credentials, CredentialsError
 from auditlib.sources.image_config import image_record
 from auditlib.sources.record import Collection, Record
+from auditlib.sources.registry_clients import RegistryClients
 
 __all__ = [
     "FORMAT",
@@ -61,6 +61,7 @@ __all__ = [
     "CredentialsError",
     "Manifest",
     "RegistryClient",
+    "RegistryClients",
     "RegistryError",
     "RegistryLimits",
     "ResolvedImage",
@@ -246,7 +247,7 @@ def collect_registry(
     credentials: Mapping[str, Credentials | None] | None = None,
     tag_filter: TagFilter | None = None,
     max_tags: int | None = None,
-    workers: int = 4,
+    workers: int = 8,
     session: requests.Session | None = None,
     limits: RegistryLimits | None = None,
     retry: RetryPolicy | None = None,
@@ -254,6 +255,7 @@ def collect_registry(
     progress: Progress | None = None,
     cosign_keys: Sequence[CosignKey] = (),
     artifacts: bool = True,
+    clients: RegistryClients | None = None,
 ) -> list[Collection]:
     """Collect the tags of registry repositories, and the images they point at.
 
@@ -290,6 +292,11 @@ def collect_registry(
             tags, the OCI referrers API and its fallback tag, BuildKit's attestation
             manifests; `_registry_artifacts`). Tags of cosign's scheme are never read as
             images.
+        clients: the clients to read through, shared with other calls (`RegistryClients`:
+            one per registry, pinged once, for a run that reads its repositories in separate
+            calls); then `insecure`, `docker_config`, `credentials`, `session`, `retry` and
+            `verify` are theirs, not these, and `limits` bounds the repositories only. None:
+            clients made for this call, closed at its end.
 
     Returns:
         One collection per repository (and one per string that is not a reference), in the
@@ -304,36 +311,23 @@ def collect_registry(
     want = Platform.parse(platform)
     if workers < 1:
         raise ValueError(f"workers must be at least 1, not {workers}")
-    limits = limits or RegistryLimits()
     config_path = Path(docker_config) if docker_config is not None else None
     plan, bad = _plan(repos)
-    clients: dict[str, RegistryClient] = {}
-    for repo in plan:
-        if repo.registry in clients:
-            continue
-        if credentials is not None and repo.registry in credentials:
-            given = credentials[repo.registry]
-            creds: Credentials | Callable[[], Credentials | None] | None = given
-        else:
-            creds = _lookup(repo.registry, config_path)
-        clients[repo.registry] = RegistryClient(
-            repo.registry, credentials=creds, insecure=insecure,
-            session=session or new_session(max(10, workers)), limits=limits, retry=retry,
-            verify=verify,
-        )
+    own = clients is None
+    pool = clients if clients is not None else RegistryClients(
+        insecure=insecure, docker_config=config_path, credentials=credentials, session=session,
+        limits=limits, retry=retry, verify=verify, pool_size=max(10, workers),
+    )
+    limits = limits or pool.limits
     try:
         return _collect(
-            plan, bad, clients, want, tag_filter, max_tags, workers, progress, repos, limits,
+            plan, bad, {repo.registry: pool.get(repo.registry) for repo in plan}, want,
+            tag_filter, max_tags, workers, progress, repos, limits,
             list(cosign_keys) if artifacts else None,
         )
     finally:
-        if session is None:
-            for client in clients.values():
-                client.close()
-
-
-def _lookup(registry: str, config_path: Path | None) -> Callable[[], Credentials | None]:
-    return lambda: credentials_for(registry, config_path=config_path)
+        if own:
+            pool.close()
 
 
 def _skipped(repo: _Repo, listing: TagListing, client: RegistryClient) -> list[str]:

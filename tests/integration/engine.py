@@ -21,7 +21,7 @@ import subprocess
 import tarfile
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,11 +111,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_engine(root: Path, *, tls: bool = False) -> Engine:
+def start_engine(root: Path, *, tls: bool = False, wrap: Sequence[str] = ()) -> Engine:
     """Start dockerd with everything under `root`; return it once its API answers.
 
     With `tls`, it also listens on a TCP port of 127.0.0.1 with mutual TLS (certificates made
-    by `make_tls`).
+    by `make_tls`). `wrap` goes before `dockerd` on its command line (`nsenter --net=...`: the
+    fleet benchmark runs each engine in a network namespace of its own).
 
     Raises:
         RuntimeError: with the end of dockerd's log when it does not come up in 60 s.
@@ -138,7 +139,7 @@ def start_engine(root: Path, *, tls: bool = False) -> Engine:
             "--tlscert", str(cert_path / "server-cert.pem"),
             "--tlskey", str(cert_path / "server-key.pem"),
         ]
-    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([*wrap, *argv], stdout=log, stderr=subprocess.STDOUT)
     url = f"unix://{sock}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

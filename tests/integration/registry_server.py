@@ -22,7 +22,7 @@ import secrets
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,7 +71,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _config(root: Path, port: int, htpasswd: Path | None) -> str:
+def _config(root: Path, port: int, htpasswd: Path | None, address: str = "127.0.0.1") -> str:
     auth = (
         f"auth:\n  htpasswd:\n    realm: auditlib-test\n    path: {htpasswd}\n" if htpasswd else ""
     )
@@ -79,8 +79,9 @@ def _config(root: Path, port: int, htpasswd: Path | None) -> str:
         "version: 0.1\n"
         "log:\n  level: warn\n  accesslog:\n    disabled: true\n"
         f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
+        "  cache:\n    blobdescriptor: inmemory\n"  # as the registry image's own config.yml
         "  delete:\n    enabled: true\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n  secret: {secrets.token_hex(16)}\n"
+        f"http:\n  addr: {address}:{port}\n  secret: {secrets.token_hex(16)}\n"
         f"{auth}"
     )
 
@@ -106,11 +107,14 @@ def _wait(proc: subprocess.Popen[bytes], url: str, log_path: Path) -> bool:
 
 @contextlib.contextmanager
 def start_registry(
-    workdir: Path, *, username: str | None = None, password: str | None = None
+    workdir: Path, *, username: str | None = None, password: str | None = None,
+    address: str = "127.0.0.1", port: int | None = None, wrap: Sequence[str] = (),
 ) -> Iterator[RunningRegistry]:
     """Start a registry on 127.0.0.1 with storage in `workdir`; stop it when the context ends.
 
-    With `username` and `password`, the registry asks for them (htpasswd, bcrypt).
+    With `username` and `password`, the registry asks for them (htpasswd, bcrypt). `address`,
+    `port` (a free one when None) and `wrap` (put before the command: `nsenter --net=...`) start
+    it elsewhere, as the fleet benchmark does in a network namespace of its own.
 
     Yields:
         The running registry.
@@ -130,19 +134,19 @@ def start_registry(
         htpasswd.write_bytes(line)
     log_path = workdir / "registry.log"
     for _ in range(5):  # the free port can be taken between the probe and the bind
-        port = _free_port()
+        bound = port or _free_port()
         config = workdir / "config.yml"
-        config.write_text(_config(workdir, port, htpasswd))
+        config.write_text(_config(workdir, bound, htpasswd, address))
         with log_path.open("ab") as log:
             proc = subprocess.Popen(
-                [str(binary), "serve", str(config)], stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
+                [*wrap, str(binary), "serve", str(config)], stdout=log,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             )
         try:
-            if not _wait(proc, f"http://127.0.0.1:{port}", log_path):
+            if not _wait(proc, f"http://{address}:{bound}", log_path):
                 continue
             yield RunningRegistry(
-                f"127.0.0.1:{port}", workdir, username, password, log_path=log_path
+                f"{address}:{bound}", workdir, username, password, log_path=log_path
             )
             return
         finally:

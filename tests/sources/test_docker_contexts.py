@@ -82,3 +82,15 @@ def test_an_endpoint_shows_no_password(tmp_path: Path) -> None:
     (ep,) = list_contexts(tmp_path)
     assert "s3cr3t" not in ep.shown and "s3cr3t" not in repr(ep)
     assert ep.shown == "ssh://ops@host.example (context pw)"
+
+
+def test_a_damaged_context_is_its_own_error_and_the_others_are_read(tmp_path: Path) -> None:
+    from auditlib.sources.docker_contexts import load_contexts
+
+    add_context(tmp_path, "prod", "tcp://prod.example:2376")
+    add_context(tmp_path, "lab", "tcp://lab.example:2376")
+    meta = tmp_path / "contexts" / "meta" / context_id("lab") / "meta.json"
+    meta.write_text("{not json")
+    found, errors = load_contexts(tmp_path)
+    assert [e.name for e in found] == ["prod"]
+    assert len(errors) == 1 and str(meta) in str(errors[0])

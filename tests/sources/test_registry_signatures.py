@@ -15,7 +15,14 @@ import pytest
 from auditlib.ingest.collect import to_audit_data
 from auditlib.sources.cosign_keys import load_key
 from auditlib.sources.registry import RegistryLimits, collect_registry
-from tests.sources.fake_registry import OCI_INDEX, OCI_MANIFEST, FakeRegistry, Resp, dumps
+from tests.sources.fake_registry import (
+    OCI_INDEX,
+    OCI_MANIFEST,
+    FakeRegistry,
+    Resp,
+    config_for,
+    dumps,
+)
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "cosign"
 SIMPLE_SIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
@@ -113,3 +120,23 @@ def test_a_referrers_answer_that_is_not_an_index_is_an_error(fake: FakeRegistry)
     assert any("the referrers answer is not an image index" in e for e in cols[0].errors)
     data = to_audit_data(cols)
     assert not data.registry_tags["artifacts_checked"].astype(bool).any()
+
+
+@pytest.mark.parametrize("has_api", [False, True])
+def test_tags_read_at_once_ask_a_registry_without_the_referrers_api_once(
+        fake: FakeRegistry, has_api: bool) -> None:
+    digests = [fake.image("team/app", f"1.{i}", config_for(created=f"2024-05-0{i + 1}T10:00Z"))[0]
+               for i in range(6)]
+    if has_api:  # an empty index for each: every image's own list is asked for
+        fake.hooks.append(lambda r: Resp(200, dumps({"schemaVersion": 2, "mediaType": OCI_INDEX,
+                                                     "manifests": []}),
+                                         {"Content-Type": OCI_INDEX})
+                          if "/referrers/" in r.path else None)
+    cols = collect_registry([f"{fake.host}/team/app"], workers=8)
+    assert not cols[0].errors
+    asked = [r.path for r in fake.requests if "/referrers/" in r.path]
+    if has_api:
+        assert sorted(asked) == sorted(f"/v2/team/app/referrers/{d}" for d in digests)
+    else:  # the first 404 answers for all six tags, read at once
+        assert len(asked) == 1
+    assert len(to_audit_data(cols).registry_tags) == 6
