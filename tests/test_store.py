@@ -300,3 +300,27 @@ def test_read_current_joins_a_digest_only_sbom_to_an_image_of_another_snapshot(
     write_snapshot(store, sbom, sources=["sbom.cdx.json"])
     current = read_current(store)
     assert current.packages["image_id"].astype(str).tolist() == [image_id(1)]
+
+
+def test_current_files_of_an_older_manifest_list_only_the_files_it_has(
+    tmp_path: Path, write_json  # type: ignore[no-untyped-def]
+) -> None:
+    """A manifest written before row counts were recorded names no counts: a table file the
+    older auditlib did not write (a table added since) is not listed for the engine to read."""
+    import json
+
+    from auditlib.store import current_files
+
+    store = tmp_path / "s"
+    write_snapshot(store, auditlib.load(write_json("t.json", json.dumps(TRIVY))),
+                   sources=["t.json"])
+    snap = list_snapshots(store)[0]
+    manifest = json.loads((snap / "manifest.json").read_text())
+    manifest.pop("rows")
+    for f in manifest["files"]:
+        f.pop("rows", None)
+    (snap / "manifest.json").write_text(json.dumps(manifest))
+    (snap / "dockerfile_copies.parquet").unlink()
+    got = current_files(store, ["dockerfile_copies", "vulnerabilities"])
+    assert got["dockerfile_copies"] == []
+    assert [f.snapshot_id for f in got["vulnerabilities"]] == [snap.name]

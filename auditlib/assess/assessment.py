@@ -137,7 +137,7 @@ class Assessment:
         """Return where the scanners agree: the `scanner_agreement` table of the images two or
         more tools scanned for vulnerabilities, and the tools of every image
         (`auditlib.fleet.agreement`)."""
-        return agreement_of(self.data, self.view.names)
+        return agreement_of(self.data, self.view.names, self.view.documents)
 
     @cached_property
     def history(self) -> dict[str, pd.DataFrame] | None:

@@ -34,7 +34,7 @@ import pandas as pd
 from packageurl import PackageURL
 
 from auditlib.data import AuditData
-from auditlib.fleet.coverage import document_images, documents, is_vulnerability_scan
+from auditlib.fleet.coverage import document_images, documents, is_vulnerability_scan, rows_in
 from auditlib.fleet.findings import SEVERITY_RANK
 from auditlib.normalize.pkg_versions import version_scheme
 from auditlib.normalize.purl import purl_type
@@ -122,11 +122,19 @@ def _doc_tool(scans: pd.DataFrame) -> pd.Series:
     return tool.fillna(scans["format"].astype("string")).fillna("unknown")
 
 
-def image_tools(data: AuditData) -> ImageTools:
-    """Return the tools that scanned each image for vulnerabilities (module docstring)."""
+def image_tools(data: AuditData, docs: pd.DataFrame | None = None) -> ImageTools:
+    """Return the tools that scanned each image for vulnerabilities (module docstring).
+
+    Args:
+        data: the tables.
+        docs: which documents have rows, of which images (`coverage.documents(data)`, which
+            is computed when None; an assessment passes its `FleetView.documents`).
+    """
+    docs = documents(data) if docs is None else docs
+    vdocs = rows_in(docs, "vulnerabilities")
     scans = data.scans
     tool_of = dict(zip(scans["scan_id"].astype(str), _doc_tool(scans).astype(str), strict=True))
-    vs = scans[is_vulnerability_scan(scans, data.vulnerabilities)]
+    vs = scans[is_vulnerability_scan(scans, vdocs)]
     out: dict[str, set[str]] = {}
     named = vs.dropna(subset=["image_id"])
     for iid, sid in zip(named["image_id"].astype(str), named["scan_id"].astype(str),
@@ -134,12 +142,12 @@ def image_tools(data: AuditData) -> ImageTools:
         out.setdefault(iid, set()).add(tool_of[sid])
     unnamed = vs.loc[vs["image_id"].isna(), "scan_id"].astype(str)
     if len(unnamed):
-        by_doc = document_images(documents(data))
+        by_doc = document_images(docs)
         for sid in unnamed:
             for iid in by_doc.get(sid, ()):
                 out.setdefault(iid, set()).add(tool_of[sid])
     # Rows of a document the scans table does not list as a scan still say a tool looked.
-    v = data.vulnerabilities[["scan_id", "image_id"]].dropna().drop_duplicates()
+    v = vdocs[["scan_id", "image_id"]].dropna().drop_duplicates()
     for sid, iid in zip(v["scan_id"].astype(str), v["image_id"].astype(str), strict=True):
         out.setdefault(iid, set()).add(tool_of.get(sid, "unknown"))
     return ImageTools({i: tuple(sorted(t)) for i, t in out.items()}, tool_of)

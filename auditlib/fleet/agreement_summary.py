@@ -167,7 +167,9 @@ class Agreement:
         }
 
 
-def agreement_of(data: AuditData, names: Mapping[str, str] | None = None) -> Agreement:
-    """Return the scanners' agreement over `data` (module docstring)."""
-    tools = image_tools(data)
+def agreement_of(data: AuditData, names: Mapping[str, str] | None = None,
+                 docs: pd.DataFrame | None = None) -> Agreement:
+    """Return the scanners' agreement over `data` (module docstring); `docs` as
+    `agreement.image_tools` takes it."""
+    tools = image_tools(data, docs)
     return Agreement(scanner_agreement(data, names, tools), tools)

@@ -32,7 +32,7 @@ from auditlib.fleet.findings import FINDING_KEY
 from auditlib.identity import normalize_digest, parse_reference
 from auditlib.parsers._vex import STATUSES, purl_of
 
-SETTLED = STATUSES[:2]
+SETTLED = ("not_affected", "fixed")
 """Statuses that take a finding out of the SLA clock, the score and the fix-first ranking
 (`not_affected`, `fixed`)."""
 

@@ -45,7 +45,7 @@ from auditlib.sources.engine_endpoint import EngineEndpoint
 from auditlib.sources.record import Collection, scan_id_of
 from auditlib.sources.registry import FORMAT as REGISTRY_FORMAT
 from auditlib.sources.registry import RegistryLimits, collect_registry
-from auditlib.sources.registry_clients import RegistryClients
+from auditlib.sources.registry_clients import RegistryClients, pool_size
 
 Progress = Callable[[str], None]
 
@@ -256,7 +256,8 @@ def collections(req: CollectRequest, progress: Progress | SourceProgress | None 
     clients = RegistryClients(
         insecure=req.insecure_registries,
         docker_config=Path(req.docker_config) if req.docker_config is not None else None,
-        credentials=req.registry_credentials, limits=req.registry_limits)
+        credentials=req.registry_credentials, limits=req.registry_limits,
+        pool_size=pool_size(req.workers))
     sources += _registry_sources(req, progress, clients)
     for path in req.archives:
         fmt = "oci-layout" if Path(path).is_dir() else "docker-archive"

@@ -108,7 +108,7 @@ def find_context(
     store = contexts_dir(docker_config)
     meta = store / "meta" / context_id(name) / "meta.json"
     if not meta.is_file():
-        known = [e.name for e in list_contexts(docker_config)]
+        known = [e.name for e in load_contexts(docker_config)[0]]  # a damaged one is not news here
         raise ContextError(
             f"docker context {name!r}: not in the context store {store} (known: "
             f"{', '.join(repr(k) for k in known) or 'none'}, and 'default')"

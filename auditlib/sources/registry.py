@@ -53,7 +53,7 @@ from auditlib.sources.cosign_keys import CosignKey
 from auditlib.sources.docker_credentials import Credentials, CredentialsError
 from auditlib.sources.image_config import image_record
 from auditlib.sources.record import Collection, Record
-from auditlib.sources.registry_clients import RegistryClients
+from auditlib.sources.registry_clients import TAG_WORKERS, RegistryClients
 
 __all__ = [
     "FORMAT",
@@ -80,6 +80,7 @@ TagFilter = str | Callable[[str], bool]
 
 
 @dataclass(slots=True)
+
 class _Repo:
     """One repository to read, and what of it."""
 
@@ -247,7 +248,7 @@ def collect_registry(
     credentials: Mapping[str, Credentials | None] | None = None,
     tag_filter: TagFilter | None = None,
     max_tags: int | None = None,
-    workers: int = 8,
+    workers: int = TAG_WORKERS,
     session: requests.Session | None = None,
     limits: RegistryLimits | None = None,
     retry: RetryPolicy | None = None,

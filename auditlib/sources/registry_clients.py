@@ -21,10 +21,22 @@ from auditlib.sources._registry_http import RetryPolicy, new_session
 from auditlib.sources._registry_limits import RegistryLimits
 from auditlib.sources.docker_credentials import Credentials, credentials_for
 
-POOL_SIZE = 256
-"""Connections kept open per registry: the source pool's 32 repositories at once times the 8
-requests each has in flight (`collect_registry`'s `workers`), so that none is closed after use
-(urllib3 warns "Connection pool is full" for each). Connections are opened only as needed."""
+TAG_WORKERS = 8
+"""Requests one repository has in flight by default (`collect_registry`'s `workers`: its tags
+read at once)."""
+
+
+def pool_size(repositories_at_once: int) -> int:
+    """Return the connections to keep open per registry when `repositories_at_once` of its
+    repositories are read at once, each with `TAG_WORKERS` requests in flight, so that none is
+    closed after use (urllib3 warns "Connection pool is full" for each). Connections are opened
+    only as needed."""
+    return max(10, repositories_at_once * TAG_WORKERS)
+
+
+POOL_SIZE = pool_size(32)
+"""Connections kept per registry by default: 32 repositories at once (the source pool's
+default, `ingest.source_pool.DEFAULT_WORKERS`; `collect` gives its own `pool_size`)."""
 
 
 class RegistryClients:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.fs as pafs
 
 from auditlib.data import AuditData, merge
 from auditlib.errors import StoreError
@@ -310,6 +311,13 @@ def current_table_files(
     return current_files(store, [table], as_of)[table]
 
 
+def _exists(info: SnapshotInfo, f: Path) -> bool:
+    """Return whether the table file `f` of snapshot `info` exists (on its filesystem)."""
+    if info.fs is None:
+        return f.exists()
+    return bool(info.fs.get_file_info(f.as_posix()).type == pafs.FileType.File)
+
+
 def current_files(
     store: StoreLike, tables: Iterable[str], as_of: StorePath | None = None
 ) -> dict[str, list[TableFile]]:
@@ -341,6 +349,8 @@ def current_files(
             if info.rows is not None and not info.rows.get(table):
                 continue
             f = table_file(info.path, table)
+            if info.rows is None and not _exists(info, f):  # an older manifest: no row counts
+                continue
             path = f.as_posix() if info.fs is not None else str(f.absolute())
             out[table].append(TableFile(path, sid, frozenset(held[sid])))
     return out

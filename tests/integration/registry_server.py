@@ -110,7 +110,7 @@ def start_registry(
     workdir: Path, *, username: str | None = None, password: str | None = None,
     address: str = "127.0.0.1", port: int | None = None, wrap: Sequence[str] = (),
 ) -> Iterator[RunningRegistry]:
-    """Start a registry on 127.0.0.1 with storage in `workdir`; stop it when the context ends.
+    """Start a registry on `address` with storage in `workdir`; stop it when the context ends.
 
     With `username` and `password`, the registry asks for them (htpasswd, bcrypt). `address`,
     `port` (a free one when None) and `wrap` (put before the command: `nsenter --net=...`) start
@@ -133,7 +133,7 @@ def start_registry(
         htpasswd = workdir / "htpasswd"
         htpasswd.write_bytes(line)
     log_path = workdir / "registry.log"
-    for _ in range(5):  # the free port can be taken between the probe and the bind
+    for _ in range(1 if port else 5):  # a free port can be taken between probe and bind
         bound = port or _free_port()
         config = workdir / "config.yml"
         config.write_text(_config(workdir, bound, htpasswd, address))

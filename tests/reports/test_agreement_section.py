@@ -10,7 +10,6 @@ import pytest
 from click.testing import CliRunner
 
 from auditlib.cli import main
-from auditlib.fleet.agreement_summary import agreement_of
 from auditlib.reports import ReportRun, open_report
 from auditlib.reports import agreement as ag
 from auditlib.reports.markup import note_html, table_html
@@ -63,10 +62,9 @@ def test_empty_section_says_why(tmp_path: Path) -> None:
 def test_page_has_the_section(report_runs: dict[str, ReportRun], small_store: Path) -> None:
     page = report_runs["compliance"].html.read_text()
     assert "Where scanners disagree" in page
-    # What the section says, by the one definition (`fleet.agreement_summary.agreement_of`),
+    # What the section says, by the one definition (the assessment's `agreement`),
     # over the data the page assesses.
-    data = open_report("compliance", store=str(small_store)).assessment.data
-    said = agreement_of(data).sentences()
+    said = open_report("compliance", store=str(small_store)).assessment.agreement.sentences()
     assert said
     for line in said:
         assert note_html(line) in page, line
