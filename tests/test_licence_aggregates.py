@@ -6,9 +6,18 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import cast
 
+import pandas as pd
+
 from auditlib.assess import assess_data
 from auditlib.engine import FrameTables, open_engine
-from auditlib.engine.aggregates import LICENCE_VIEW, licences, licences_checked
+from auditlib.engine.aggregates import (
+    CLASSES_VIEW,
+    IMAGE_LICENCES_TABLE,
+    LICENCE_VIEW,
+    licence_classes,
+    licences,
+    licences_checked,
+)
 from auditlib.reports.compliance import license_risks
 from auditlib.reports.context import Report
 from tests.policy.builders import AS_OF
@@ -39,3 +48,32 @@ def test_each_licence_once_and_each_image_checked() -> None:
     assert checked.loc[B].tolist() == [2, 2]
     assert checked.loc[C].tolist() == [2, 2]
     assert checked.loc[D].tolist() == [3, 2]  # left-pad has no licence
+
+
+def test_licence_tables_kept_once_and_equal_to_the_view() -> None:
+    engine = open_engine("duckdb", FrameTables(_licence_data()))
+    classes = licence_classes(engine)
+    assert CLASSES_VIEW in engine.made and IMAGE_LICENCES_TABLE not in engine.made  # as needed
+    checked = licences_checked(engine)
+    kept = {r[0] for r in engine.con.sql(  # type: ignore[attr-defined]
+        "SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()}
+    assert {CLASSES_VIEW, IMAGE_LICENCES_TABLE} <= kept
+    assert engine.con.sql(  # type: ignore[attr-defined]  # result order kept for other queries
+        "SELECT current_setting('preserve_insertion_order')").fetchall() == [(True,)]
+    # Every figure again from the rows of the view, in pandas.
+    view = engine.sql(f"SELECT * FROM {LICENCE_VIEW}")
+    assert len(view) > len(view.drop_duplicates())  # rows listed by two documents
+    key = ["package_name", "package_version"]
+    per_image = view.groupby("image_id")
+    want = pd.DataFrame({
+        "packages": per_image.apply(lambda d: len(d[key].drop_duplicates())),
+        "licences": per_image["license"].nunique()}).astype("int64").sort_index()
+    pd.testing.assert_frame_equal(checked, want, check_names=False)
+    cls = view.assign(license_class=view["license_class"].fillna("unknown"))
+    cls = cls[["image_id", *key, "license_class"]].drop_duplicates()
+    got = classes.set_index("license_class")
+    for c, rows in cls.groupby("license_class"):
+        assert got.loc[c].tolist() == [len(rows), rows["image_id"].nunique()]
+    assert got.drop(list(cls["license_class"].unique())).eq(0).all().all()
+    triples = view[["license", "license_spdx", "license_class"]].drop_duplicates()
+    assert len(licences(engine)) == len(triples)

@@ -54,42 +54,65 @@ DOCUMENT_ROWS = (_document_rows("vulnerabilities") + "\nUNION ALL" + _document_r
 (one row per distinct pair and table; either may be missing): what coverage needs of the big
 tables (`auditlib.fleet.coverage`). Column rows_in is `vulnerabilities` or `packages`."""
 
+def _flag(license_class: str) -> str:
+    """Return the column of `PACKAGE_CLASSES` that says whether a package has a licence of
+    class `license_class` (one of `LICENSE_CLASSES`)."""
+    return "has_" + license_class.replace("-", "_")
+
+
+_CLASS_FLAGS = "image_id, package_name, package_version, " + ", ".join(
+    f"MAX(CASE WHEN license_class = '{c}' THEN 1 ELSE 0 END) AS {_flag(c)}"
+    for c in LICENSE_CLASSES)
+_PER_PACKAGE = "\nGROUP BY image_id, package_name, package_version"
+
+
 def _package_licences(licence: list[str], class_only: bool) -> str:
     """Return the SQL of every licence of every package of every image, and every package of
     an image no document gave a licence for as a row with no licence, with the package's key
     (image_id, package_name, package_version) and the `licence` columns of `package_licenses`
-    (missing for a package without one). `class_only`: the class alone, a missing one
-    `unknown`, each row once."""
+    (missing for a package without one). `class_only`: one row per package, with a column per
+    class of `LICENSE_CLASSES` (1 if it has a licence of that class, a missing one `unknown`,
+    else 0)."""
     if class_only:
         got = ",\n         COALESCE(CAST(license_class AS STRING), 'unknown') AS license_class"
         none = ", 'unknown' AS license_class"
     else:
         got = "".join(f",\n         CAST({c} AS STRING) AS {c}" for c in licence)
         none = "".join(f", CAST(NULL AS STRING) AS {c}" for c in licence)
-    return f"""
-WITH licensed AS (
-  SELECT CAST(image_id AS STRING) AS image_id,
+    key = """CAST(image_id AS STRING) AS image_id,
          CASE WHEN package_name IS NULL AND file_path IS NOT NULL
               THEN CONCAT('file ', CAST(file_path AS STRING))
               ELSE CAST(package_name AS STRING) END AS package_name,
-         CAST(package_version AS STRING) AS package_version{got}
-  FROM package_licenses WHERE image_id IS NOT NULL
-), bare AS (
+         CAST(package_version AS STRING) AS package_version"""
+    # `licensed` is written out where it is read rather than as a common table expression,
+    # which DuckDB would write out whole (it is read twice); the packages with no licence are
+    # found by probing the few bare packages, never by telling every licensed package apart.
+    licensed = f"SELECT {key}{got}\n  FROM package_licenses WHERE image_id IS NOT NULL"
+    return f"""
+WITH bare AS (
   SELECT DISTINCT CAST(image_id AS STRING) AS image_id, CAST(name AS STRING) AS package_name,
          CAST(version AS STRING) AS package_version
   FROM packages
   WHERE image_id IS NOT NULL
     AND (license_class IS NULL OR CAST(license_class AS STRING) = 'unknown')
+), matched AS (
+  SELECT DISTINCT b.image_id, b.package_name, b.package_version
+  FROM bare b JOIN (SELECT {key}
+                    FROM package_licenses WHERE image_id IS NOT NULL) l
+    ON b.image_id = l.image_id
+   AND b.package_name IS NOT DISTINCT FROM l.package_name
+   AND b.package_version IS NOT DISTINCT FROM l.package_version
 ), unlicensed AS (
   SELECT b.image_id, b.package_name, b.package_version{none}
-  FROM bare b LEFT JOIN (SELECT DISTINCT image_id, package_name, package_version FROM licensed) l
+  FROM bare b LEFT JOIN matched l
     ON b.image_id = l.image_id
    AND b.package_name IS NOT DISTINCT FROM l.package_name
    AND b.package_version IS NOT DISTINCT FROM l.package_version
   WHERE l.image_id IS NULL
 )
-SELECT {"DISTINCT " if class_only else ""}*
-FROM (SELECT * FROM licensed UNION ALL SELECT * FROM unlicensed) a
+SELECT {_CLASS_FLAGS if class_only else "*"}
+FROM ({licensed}
+      UNION ALL SELECT * FROM unlicensed) a{_PER_PACKAGE if class_only else ""}
 """
 
 
@@ -100,27 +123,42 @@ for as a row with no licence (class missing: judged `unknown`); a licence file a
 outside any package is the package `file <path>`. Columns image_id, package_name,
 package_version, license, license_spdx, license_class (all text). The one definition the licence
 rule, the licence classes and the compliance page's licence risks read (`PACKAGE_CLASSES` is its
-projection on the class, each row once)."""
+packages with their classes, one row each)."""
 
 PACKAGE_CLASSES = _package_licences(["license_class"], True)
-"""The view `package_classes`: `PACKAGE_LICENCES`' rows with the class only (a missing one
-`unknown`), each once: what the licence classes count, the licence text left out before the
-rows are told apart."""
+"""The table `package_classes`: one row per package of `PACKAGE_LICENCES` (image_id,
+package_name, package_version), with one column per licence class of `LICENSE_CLASSES`
+(`has_<class>`, `-` as `_`): 1 if the package has a licence of that class (a missing class
+`unknown`), else 0. What the licence classes and the packages checked count: a package's
+classes, where it has several licences, in one row, so counting packages tells no rows apart."""
 
 LICENCE_VIEW = "package_licences"
 """The view `PACKAGE_LICENCES` is kept as."""
 CLASSES_VIEW = "package_classes"
-"""The view `PACKAGE_CLASSES` is kept as."""
+"""The table `PACKAGE_CLASSES` is kept as."""
 
-LICENCE_CLASSES = """
-SELECT license_class, COUNT(*) AS packages, COUNT(DISTINCT image_id) AS images
-FROM package_classes GROUP BY license_class ORDER BY license_class
+LICENCE_CLASSES = "SELECT " + ",\n       ".join(
+    f"SUM({_flag(c)}) AS {_flag(c)}_packages, "
+    f"COUNT(DISTINCT CASE WHEN {_flag(c)} = 1 THEN image_id END) AS {_flag(c)}_images"
+    for c in LICENSE_CLASSES) + "\nFROM package_classes\n"
+"""Per licence class of `LICENSE_CLASSES` (`has_<class>_packages`, `has_<class>_images`, in one
+row; missing when there are no packages): the distinct packages (image, name, version) of
+that class and the images that have one (`PACKAGE_CLASSES`: a package with no licence is
+`unknown`)."""
+
+IMAGE_LICENCES = """
+SELECT DISTINCT image_id, license, license_spdx, license_class FROM package_licences
 """
-"""Per licence class: the distinct packages (image, name, version) of that class and the images
-that have one (`PACKAGE_CLASSES`: a package with no licence is `unknown`)."""
+"""The table `image_licences`: each distinct licence (as `PACKAGE_LICENCES` gives it) of each
+image, once (a missing licence too, for an image with a package that has none): one row per
+image and licence, a few dozen per image, where `PACKAGE_LICENCES` has one per package and
+licence. What `LICENCES` and `LICENCES_CHECKED` read."""
+
+IMAGE_LICENCES_TABLE = "image_licences"
+"""The table `IMAGE_LICENCES` is kept as."""
 
 LICENCES = """
-SELECT DISTINCT license, license_spdx, license_class FROM package_licences
+SELECT DISTINCT license, license_spdx, license_class FROM image_licences
 """
 """Every distinct licence as the tables give it (what the licence rule judges, each once)."""
 
@@ -129,13 +167,10 @@ JUDGED_VIEW = "licence_judged"
 license_spdx, license_class, level (1 warn, 2 fail) and why."""
 
 LICENCES_CHECKED = """
-SELECT k.image_id, k.packages, COALESCE(l.licences, 0) AS licences
-FROM (SELECT image_id, COUNT(*) AS packages
-      FROM (SELECT DISTINCT image_id, package_name, package_version FROM package_classes) d
-      GROUP BY image_id) k
-LEFT JOIN (SELECT CAST(image_id AS STRING) AS image_id,
-                  COUNT(DISTINCT CAST(license AS STRING)) AS licences
-           FROM package_licenses WHERE image_id IS NOT NULL GROUP BY image_id) l
+SELECT k.image_id, k.packages, l.licences
+FROM (SELECT image_id, COUNT(*) AS packages FROM package_classes GROUP BY image_id) k
+JOIN (SELECT image_id, COUNT(DISTINCT license) AS licences
+      FROM image_licences GROUP BY image_id) l
   ON k.image_id = l.image_id
 ORDER BY k.image_id
 """
@@ -211,15 +246,25 @@ def document_rows(engine: Engine) -> pd.DataFrame:
     return out.where(out.notna(), None)
 
 
-def ensure_licences(engine: Engine) -> None:
-    """Define the views `package_licences` and `package_classes` on `engine`, once.
+_LICENCE_TABLES = {CLASSES_VIEW: PACKAGE_CLASSES, IMAGE_LICENCES_TABLE: IMAGE_LICENCES}
+"""The licence tables an engine keeps once made (`Engine.define` with `keep`): each is read by
+two aggregates and is a fifth (`package_classes`) or a hundredth (`image_licences`) of
+`package_licences`, which is computed where it is read."""
+
+
+def ensure_licences(engine: Engine, *tables: str) -> None:
+    """Define the view `package_licences` on `engine`, and keep the tables `tables` (of
+    `CLASSES_VIEW`, `IMAGE_LICENCES_TABLE`), each once: a table is made when an aggregate first
+    needs it.
 
     Raises:
         EngineError: if the engine fails.
     """
     if LICENCE_VIEW not in engine.made:
         engine.define(LICENCE_VIEW, PACKAGE_LICENCES)
-        engine.define(CLASSES_VIEW, PACKAGE_CLASSES)
+    for t in tables:
+        if t not in engine.made:
+            engine.define(t, _LICENCE_TABLES[t], keep=True)
 
 
 def _per_image(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -252,10 +297,14 @@ def licence_classes(engine: Engine) -> pd.DataFrame:
     Raises:
         EngineError: if the engine fails.
     """
-    ensure_licences(engine)
-    got = engine.sql(LICENCE_CLASSES).astype({"license_class": str}).set_index("license_class")
-    out = got.reindex(list(reversed(LICENSE_CLASSES))).fillna(0).astype("int64")
-    return out.rename_axis("license_class").reset_index()
+    ensure_licences(engine, CLASSES_VIEW)
+    got = engine.sql(LICENCE_CLASSES).iloc[0]
+    # No package at all: every sum is missing, and every class has no packages.
+    return pd.DataFrame(
+        [(c, got[f"{_flag(c)}_packages"], got[f"{_flag(c)}_images"])
+         for c in reversed(LICENSE_CLASSES)],
+        columns=["license_class", "packages", "images"]).fillna(0).astype(
+            {"packages": "int64", "images": "int64"})
 
 
 def licences(engine: Engine) -> pd.DataFrame:
@@ -265,7 +314,7 @@ def licences(engine: Engine) -> pd.DataFrame:
     Raises:
         EngineError: if the engine fails.
     """
-    ensure_licences(engine)
+    ensure_licences(engine, IMAGE_LICENCES_TABLE)
     return engine.sql(LICENCES).astype(object).where(lambda d: d.notna(), None)
 
 
@@ -275,7 +324,7 @@ def licences_checked(engine: Engine) -> pd.DataFrame:
     Raises:
         EngineError: if the engine fails.
     """
-    ensure_licences(engine)
+    ensure_licences(engine, CLASSES_VIEW, IMAGE_LICENCES_TABLE)
     return _per_image(engine.sql(LICENCES_CHECKED), ["packages", "licences"])
 
 

@@ -33,9 +33,11 @@ class Engine(Protocol):
         """
         ...
 
-    def define(self, view: str, query: str) -> None:
+    def define(self, view: str, query: str, *, keep: bool = False) -> None:
         """Make `query` the temporary view `view` (computed where it is read, as a table's view
-        is: a view of tens of millions of rows is never held).
+        is: a view of tens of millions of rows is never held); with `keep`, computed once, now,
+        and kept by the engine (a DuckDB temporary table, spilled to disk beyond its memory
+        limit; a cached Spark table) for a result read several times.
 
         Raises:
             EngineError: if the query fails.

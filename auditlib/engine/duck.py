@@ -80,16 +80,23 @@ class DuckDBEngine:
             raise EngineError(f"duckdb: {e}") from e
         return out
 
-    def define(self, view: str, query: str) -> None:
-        """Make `query` the temporary view `view` (`Engine.define`).
+    def define(self, view: str, query: str, *, keep: bool = False) -> None:
+        """Make `query` the temporary view `view`, or with `keep` a temporary table
+        (`Engine.define`).
 
         Raises:
             EngineError: if the query fails.
         """
+        made = "TABLE" if keep else "VIEW"
         try:
-            self.con.execute(f"CREATE OR REPLACE TEMPORARY VIEW {view} AS {query}")
+            if keep:  # a table's rows in any order: written in parallel, in less memory
+                self.con.execute("SET preserve_insertion_order = false")
+            self.con.execute(f"CREATE OR REPLACE TEMPORARY {made} {view} AS {query}")
         except duckdb.Error as e:
             raise EngineError(f"duckdb: {e}") from e
+        finally:
+            if keep:
+                self.con.execute("RESET preserve_insertion_order")
         self.made.add(view)
 
     def register(self, view: str, frame: pd.DataFrame) -> None:

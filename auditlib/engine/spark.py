@@ -84,6 +84,7 @@ class SparkEngine:
                               ) from e
         self.master = master
         self.made: set[str] = set()
+        self.kept: set[str] = set()
         try:
             builder = SparkSession.builder.master(master).appName("auditlib")
             for k, v in CONF.items():
@@ -121,14 +122,17 @@ class SparkEngine:
             raise EngineError(f"spark ({self.master}): {str(e).splitlines()[0]}") from e
         return out
 
-    def define(self, view: str, query: str) -> None:
-        """Make `query` the temporary view `view` (`Engine.define`).
+    def define(self, view: str, query: str, *, keep: bool = False) -> None:
+        """Make `query` the temporary view `view`, with `keep` cached now (`Engine.define`).
 
         Raises:
             EngineError: if the query fails.
         """
         try:
             self.spark.sql(query).createOrReplaceTempView(view)
+            if keep:
+                self.spark.sql(f"CACHE TABLE {view}")
+                self.kept.add(view)
         except Exception as e:  # as in __init__
             raise EngineError(f"spark ({self.master}): {str(e).splitlines()[0]}") from e
         self.made.add(view)
@@ -155,8 +159,15 @@ class SparkEngine:
         return self.spark.table(table)
 
     def close(self) -> None:
-        """Leave the session up: it is shared by the process (`SparkSession.getOrCreate`); the
-        caller who started the cluster stops it (`stop_spark`)."""
+        """Drop the tables `define` kept from the cache, and leave the session up: it is shared
+        by the process (`SparkSession.getOrCreate`); the caller who started the cluster stops
+        it (`stop_spark`)."""
+        for view in self.kept:
+            try:
+                self.spark.catalog.uncacheTable(view)
+            except Exception:  # noqa: BLE001 (a view another engine replaced: nothing cached)
+                pass
+        self.kept.clear()
 
 
 def stop_spark() -> None:
