@@ -44,9 +44,16 @@ def oci_reference(purl: PackageURL) -> str | None:
     return str(ref) if tag else ref.name
 
 
-def product_columns(product: str) -> Row:
+def product_columns(product: str, *, reference: bool = True) -> Row:
     """Return the `product`, `product_purl`, `product_digest` and `product_ref` columns of a
-    product as a document names it (an image reference, a digest, a purl, or a name)."""
+    product as a document names it (an image reference, a digest, a purl, or a name).
+
+    Args:
+        product: the product as written.
+        reference: whether a product that is neither a purl nor a digest may be an image
+            reference; False where the format's names are free text (a CSAF product name such
+            as `nginx` is not `docker.io/library/nginx`: it names no image).
+    """
     row: Row = {"product": product, "product_purl": None, "product_digest": None,
                 "product_ref": None}
     purl = purl_of(product)
@@ -60,7 +67,7 @@ def product_columns(product: str) -> Row:
     if digest is not None:
         row["product_digest"] = digest
         return row
-    ref = parse_reference(product)
+    ref = parse_reference(product) if reference else None
     if ref is not None:
         row["product_digest"] = ref.digest
         # A reference written without a tag names the repository (every tag), not `:latest`.

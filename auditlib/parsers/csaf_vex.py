@@ -195,7 +195,7 @@ class CsafVexParser(Parser):
                         "author": author,
                         "statement_at": next((f.date for f in flags if f.date),
                                              tracking.current_release_date),
-                        **product_columns(names.get(product_id, product_id)),
+                        **product_columns(names.get(product_id, product_id), reference=False),
                         "subcomponent_purl": sub if sub and sub.startswith("pkg:") else None,
                     })
                     index += 1

@@ -19,8 +19,8 @@ def vex_findings(r: Report) -> pd.DataFrame:
     order = {s: n for n, s in enumerate(STATUSES)}
     out = pd.DataFrame({
         "image": [r.assessment.view.name(str(i)) for i in a["image_id"]],
-        "vulnerability": a["vuln_id"].astype(str), "package": a["pkg_name"].astype(str),
-        "version": a["pkg_version"].astype(str),
+        "vulnerability": a["vuln_id"].astype(str), "package": a["pkg_name"].astype("string"),
+        "version": a["pkg_version"].astype("string"),
         "status": a["vex_status"].str.replace("_", " "),
         "statement": a["vex_said"], "document": a["vex_source"].astype(str),
         "_o": a["vex_status"].map(order),

@@ -80,7 +80,6 @@ TagFilter = str | Callable[[str], bool]
 
 
 @dataclass(slots=True)
-
 class _Repo:
     """One repository to read, and what of it."""
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from auditlib.sources import cosign_documents
 from auditlib.sources.cosign_documents import (
     DocumentError,
     check_attestation,
@@ -87,9 +88,14 @@ def test_bad_annotation_is_a_failure_naming_it() -> None:
     assert bad.verified is False and "not a JSON object" in (bad.failure or "")
 
 
-def test_a_payload_read_by_the_caller_is_not_read_again() -> None:
+def test_a_payload_read_by_the_caller_is_not_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
     keys = [load_key(DATA / "sigstore-rs-signer.pub")]
     signed = read_simple_signing(_payload())
+
+    def read_again(payload: bytes) -> None:
+        raise AssertionError("the payload was read a second time")
+
+    monkeypatch.setattr(cosign_documents, "read_simple_signing", read_again)
     assert check_signature(_payload(), _sig(), keys, SIGNED, signed=signed).verified is True
     # The caller's reading is what is judged: its error, or the digest it read.
     unread = check_signature(_payload(), _sig(), keys, SIGNED,

@@ -153,3 +153,17 @@ def test_a_bad_openvex_statement_is_a_warning_the_rest_is_read(
     warnings = data.load_errors[data.load_errors["level"] == "warning"]
     assert warnings["locator"].str.startswith("$.statements[0]").all()
     assert reason in " ".join(warnings["reason"])
+
+
+@pytest.mark.parametrize("name", ["nginx", "rhel9/nginx-122", "Example Company ABC 4.2"])
+def test_a_csaf_product_name_names_no_image(tmp_path: Path, name: str) -> None:
+    """A CSAF product known by its name only (no purl) is free text: `nginx` is not the image
+    `docker.io/library/nginx`, so no statement about it settles that image's findings."""
+    doc = json.loads((VEX / "vexctl-csaf.json").read_text())
+    product = doc["product_tree"]["branches"][0]["branches"][0]["product"]
+    product["name"] = name
+    del product["product_identification_helper"]
+    (tmp_path / "csaf.json").write_text(json.dumps(doc))
+    (r,) = auditlib.load(tmp_path / "csaf.json").vex_statements.to_dict("records")
+    assert r["product"] == name
+    assert pd.isna(r["product_ref"]) and pd.isna(r["product_purl"])
