@@ -42,7 +42,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gzip
-import json
 import shutil
 import statistics
 import subprocess
@@ -89,14 +88,7 @@ def push_repositories(registry: object, repos: int, tags: int) -> list[str]:
                 "history": [{"created": f"2026-11-{1 + t:02d}T00:00:00Z",
                              "created_by": f"ADD svc{r} /"}],
             }
-            cfg = json.dumps(config).encode()
-            body = {
-                "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "config": pusher.blob(repo, cfg, "application/vnd.oci.image.config.v1+json"),
-                "layers": [pusher.blob(repo, layer,
-                                       "application/vnd.oci.image.layer.v1.tar+gzip")],
-            }
-            pusher.manifest(repo, f"1.{t}", body)
+            pusher.image(repo, f"1.{t}", config, [layer])
         return f"{registry.host}/{repo}"
 
     with ThreadPoolExecutor(4) as pool:
@@ -295,8 +287,9 @@ def started_fleet(engine_count: int, images: int, containers: int, repo_count: i
               f"{time.perf_counter() - t0:.1f} s", flush=True)
         networked = None
         if net is not None and far is not None:
+            # One engine on each host but the last, which is the registry's.
             far_urls = [f"tcp://{net.relay(h, 2375, 'unix:' + u[len('unix://'):])}"
-                        for h, u in zip(hosts, urls, strict=False)]
+                        for h, u in zip(hosts[:-1], urls, strict=True)]
             far_host = net.relay(hosts[-1], 5000, far.host)
             networked = Fleet(f"networked, {latency:g} ms round trip", far_urls, ids,
                               [r.replace(registry.host, far_host, 1) for r in repos], True)

@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
 import auditlib
+from tests.skip_or_fail import skip_or_fail
 
 CORPUS = Path(
     os.environ.get("AUDITLIB_CORPUS", Path(__file__).resolve().parents[2] / "shared" / "corpus")
 )
 
 
-def _corpus_missing() -> None:
+def _corpus_missing() -> NoReturn:
     """Skip (or, under CI=true, fail) a test that needs the corpus when it is absent."""
-    why = f"real-tool corpus not found at {CORPUS} (set AUDITLIB_CORPUS)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(why + "; CI must run the corpus tests")
-    pytest.skip(why)
+    skip_or_fail(f"real-tool corpus not found at {CORPUS} (set AUDITLIB_CORPUS)",
+                 "the corpus tests")
 
 
 def corpus_path(relpath: str) -> Path:

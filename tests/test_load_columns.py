@@ -79,3 +79,13 @@ def test_trivy_packages_licences_and_edges_given_as_columns_keep_their_rows(
     edges = data.package_dependencies
     assert edges[["from_package_id", "to_package_id"]].astype(str).values.tolist() == [
         ["a@1", "b@2"]]
+
+
+@pytest.mark.parametrize("table", ["no_such_table", "load_errors"])
+def test_columns_for_a_table_no_document_may_write_refuse_the_document(table: str) -> None:
+    acc = Accumulator(datetime.now(UTC))
+    out = _output()
+    out.add_columns(table, {"package_id": ["x"]})
+    with pytest.raises(ValueError, match=f"parser wrote to unknown table '{table}'"):
+        ingest_output(acc, out, "trivy-json", "2", "sha256:" + "2" * 64, 10)
+    assert all(len(t) == 0 for t in acc.build().values())

@@ -28,16 +28,14 @@ from auditlib.files import private_temp_dir, user_cache_dir, writable_cache_dir
 from auditlib.ingest.incremental import commit_ingest, load_planned, plan_ingest
 from auditlib.reports import kernel
 from tests.samples import TRIVY
+from tests.skip_or_fail import skip_or_fail
 from tests.test_history import write_doc
+
+READ_ONLY = "the read-only tests"
+"""What CI must run, said when these tests cannot."""
 
 UNWRITABLE = "/proc/auditlib-nowhere"
 """A folder nobody can make, root included."""
-
-
-def _skip_or_fail(why: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(why + "; CI must run the read-only tests")
-    pytest.skip(why)
 
 
 # --- where caches go ----------------------------------------------------------------------------
@@ -137,8 +135,8 @@ def as_reader() -> list[str]:
         return []
     setpriv = shutil.which("setpriv")
     if setpriv is None:
-        _skip_or_fail("running as root without setpriv (util-linux): cannot run the commands as "
-                      "a user whom file modes stop")
+        skip_or_fail("running as root without setpriv (util-linux): cannot run the commands as "
+                     "a user whom file modes stop", READ_ONLY)
     nobody = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
     if _runs(nobody):
         return nobody
@@ -147,9 +145,8 @@ def as_reader() -> list[str]:
     capless = [setpriv, "--bounding-set=-all", "--inh-caps=-all", "--"]
     if _runs(capless):
         return capless
-    _skip_or_fail("running as root, and neither nobody nor root without capabilities can run "
-                  f"{sys.executable}")
-    return []
+    skip_or_fail("running as root, and neither nobody nor root without capabilities can run "
+                 f"{sys.executable}", READ_ONLY)
 
 
 @pytest.fixture(scope="module")

@@ -169,8 +169,9 @@ def _column_batches(acc: Accumulator, out: Output) -> list[tuple[str, Columns, i
         ValueError: if one names an unknown table, undeclared columns, or its lists differ in
             length (a parser bug).
     """
-    return [(name, cols, _column_rows(out.source, name, cols, acc.tables[name].names)
-             if name in acc.tables and name != "load_errors" else _unknown(out, name))
+    for name in out.columns:
+        _known(out.source, name)
+    return [(name, cols, _column_rows(out.source, name, cols, acc.tables[name].names))
             for name, batch in out.columns.items() for cols in batch]
 
 
@@ -271,10 +272,6 @@ def ingest_outputs(acc: Accumulator, docs: Iterable[Document]) -> dict[str, int]
     for name in list(pending):
         flush(name)
     return counts
-
-
-def _unknown(out: Output, name: str) -> int:
-    raise ValueError(f"{out.source}: parser wrote to unknown table {name!r}")
 
 
 def _column_rows(source: str, name: str, cols: Columns, declared: frozenset[str]) -> int:

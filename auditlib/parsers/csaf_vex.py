@@ -118,9 +118,9 @@ def _walk(branches: list[_Branch] | None) -> Iterator[_Product]:
         yield from _walk(b.branches)
 
 
-def _for(entries: list[_Said] | list[_Flag] | None, pid: str) -> list[_Said | _Flag]:
-    """Return the entries that name product `pid`, or name none (all products)."""
-    return [e for e in entries or () if not e.product_ids or pid in e.product_ids]
+def _for(product_ids: list[str] | None, pid: str) -> bool:
+    """Return whether an entry with these `product_ids` is about product `pid` (no ids: all)."""
+    return not product_ids or pid in product_ids
 
 
 class CsafVexParser(Parser):
@@ -180,11 +180,11 @@ class CsafVexParser(Parser):
                     if product_id not in names:
                         out.warn(f"{where}.product_status.{listed}",
                                  f"product {product_id!r} is not in the product tree")
-                    flags = [f for f in _for(v.flags, pid) if isinstance(f, _Flag)]
-                    impact = [t.details for t in _for(v.threats, pid)
-                              if isinstance(t, _Said) and t.category == "impact" and t.details]
-                    action = [r.details for r in _for(v.remediations, pid)
-                              if isinstance(r, _Said) and r.details]
+                    flags = [f for f in v.flags or () if _for(f.product_ids, pid)]
+                    impact = [t.details for t in v.threats or ()
+                              if _for(t.product_ids, pid) and t.category == "impact" and t.details]
+                    action = [r.details for r in v.remediations or ()
+                              if _for(r.product_ids, pid) and r.details]
                     sub = names.get(component) if component else None
                     out.add("vex_statements", {
                         "statement_index": index, "document_id": tracking.id, "vuln_id": vuln,

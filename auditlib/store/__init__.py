@@ -46,29 +46,33 @@ rows of the sources it names for that file.
 import importlib
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from auditlib.store.current import (
-        SourceState,
-        TableFile,
-        current_files,
-        current_sources,
-        current_table_files,
-        read_current,
-    )
-    from auditlib.store.damage import ALLOW_DAMAGED_ENV, Damage, DamagedStoreError
-    from auditlib.store.layout import DEFAULT_STORE, StorePath
-    from auditlib.store.location import Location, StoreLike, locate
-    from auditlib.store.lock import store_lock
-    from auditlib.store.manifest import (
-        SnapshotInfo,
-        StoreScan,
-        list_snapshots,
-        scan_store,
-        snapshot_infos,
-    )
-    from auditlib.store.read import read_latest, read_snapshot
-    from auditlib.store.retention import compact, parse_duration, prune
-    from auditlib.store.write import write_snapshot
+if TYPE_CHECKING:  # what mypy sees (`X as X`: re-exported); at run time `__getattr__`
+    from auditlib.store.current import SourceState as SourceState
+    from auditlib.store.current import TableFile as TableFile
+    from auditlib.store.current import current_files as current_files
+    from auditlib.store.current import current_sources as current_sources
+    from auditlib.store.current import current_table_files as current_table_files
+    from auditlib.store.current import read_current as read_current
+    from auditlib.store.damage import ALLOW_DAMAGED_ENV as ALLOW_DAMAGED_ENV
+    from auditlib.store.damage import Damage as Damage
+    from auditlib.store.damage import DamagedStoreError as DamagedStoreError
+    from auditlib.store.layout import DEFAULT_STORE as DEFAULT_STORE
+    from auditlib.store.layout import StorePath as StorePath
+    from auditlib.store.location import Location as Location
+    from auditlib.store.location import StoreLike as StoreLike
+    from auditlib.store.location import locate as locate
+    from auditlib.store.lock import store_lock as store_lock
+    from auditlib.store.manifest import SnapshotInfo as SnapshotInfo
+    from auditlib.store.manifest import StoreScan as StoreScan
+    from auditlib.store.manifest import list_snapshots as list_snapshots
+    from auditlib.store.manifest import scan_store as scan_store
+    from auditlib.store.manifest import snapshot_infos as snapshot_infos
+    from auditlib.store.read import read_latest as read_latest
+    from auditlib.store.read import read_snapshot as read_snapshot
+    from auditlib.store.retention import compact as compact
+    from auditlib.store.retention import parse_duration as parse_duration
+    from auditlib.store.retention import prune as prune
+    from auditlib.store.write import write_snapshot as write_snapshot
 
 _EXPORTS: dict[str, str] = {
     "SourceState": "auditlib.store.current",
@@ -123,31 +127,4 @@ def __dir__() -> list[str]:
     return sorted({*globals(), *_EXPORTS})
 
 
-__all__ = [
-    "ALLOW_DAMAGED_ENV",
-    "DEFAULT_STORE",
-    "Damage",
-    "DamagedStoreError",
-    "SnapshotInfo",
-    "Location",
-    "SourceState",
-    "StoreLike",
-    "StorePath",
-    "StoreScan",
-    "TableFile",
-    "compact",
-    "current_sources",
-    "current_files",
-    "current_table_files",
-    "list_snapshots",
-    "locate",
-    "parse_duration",
-    "prune",
-    "read_current",
-    "read_latest",
-    "read_snapshot",
-    "scan_store",
-    "snapshot_infos",
-    "store_lock",
-    "write_snapshot",
-]
+__all__ = sorted(_EXPORTS)

@@ -5,12 +5,14 @@ Under CI=true nothing may skip: a missing tool is a failure.
 
 from __future__ import annotations
 
-import os
+import secrets
 import shutil
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.skip_or_fail import skip_or_fail
 
 
 def require_tool(name: str, install_hint: str) -> Path:
@@ -18,10 +20,39 @@ def require_tool(name: str, install_hint: str) -> Path:
     found = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
     if found:
         return Path(found)
-    why = f"{name} not found on PATH or in {Path(sys.executable).parent} ({install_hint})"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(why + "; CI must run the integration tests")
-    pytest.skip(why)
+    skip_or_fail(f"{name} not found on PATH or in {Path(sys.executable).parent} ({install_hint})")
+
+
+# The registries are module-scoped, not session-scoped: test modules push the same repositories
+# (`team/app`, `private/app`) with different contents and assert the exact tags and digests they
+# find, so each module gets a registry of its own (one start takes well under a second).
+
+
+@pytest.fixture(scope="module")
+def registry_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A real registry without authentication (tests/integration/registry_server.py), started
+    for the test module and stopped after it; skips (fails under CI) without `docker-registry`.
+    """
+    from tests.integration.registry_server import start_registry
+
+    with start_registry(tmp_path_factory.mktemp("registry")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def auth_registry_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A real registry behind htpasswd basic auth, started for the test module; its `username`
+    and `password` are random for each start. Skips (fails under CI) without `docker-registry`
+    or `htpasswd`.
+    """
+    from tests.integration.registry_server import start_registry
+
+    with start_registry(
+        tmp_path_factory.mktemp("registry-auth"),
+        username=f"auditor{secrets.token_hex(3)}",
+        password=f"Pw-{secrets.token_urlsafe(18)}",
+    ) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

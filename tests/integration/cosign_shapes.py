@@ -21,12 +21,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from auditlib.sources.cosign_keys import CosignKey, load_key
-from tests.integration.registry_server import Pusher, canonical_json, digest_of
+from tests.integration.registry_server import (
+    OCI_CONFIG,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    Pusher,
+    canonical_json,
+    digest_of,
+)
 
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
-OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 SIMPLE_SIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
 DSSE = "application/vnd.dsse.envelope.v1+json"
 SLSA = "https://slsa.dev/provenance/v0.2"
@@ -100,14 +103,10 @@ def _layer(pusher: Pusher, data: bytes, media_type: str, notes: dict[str, str]) 
 
 def push_image(pusher: Pusher, tag: str) -> str:
     """Push a small image (its own config and layer) as `REPO:tag`; return its digest."""
-    cfg = canonical_json({"architecture": "amd64", "os": "linux",
-                          "created": "2026-11-01T00:00:00Z",
-                          "config": {"User": "app", "Labels": {"tag": tag}},
-                          "rootfs": {"type": "layers", "diff_ids": []}})
-    body = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-            "config": pusher.blob(REPO, cfg, OCI_CONFIG),
-            "layers": [pusher.blob(REPO, f"layer of {tag}".encode(), OCI_LAYER)]}
-    return pusher.manifest(REPO, tag, body)[0]
+    config = {"architecture": "amd64", "os": "linux", "created": "2026-11-01T00:00:00Z",
+              "config": {"User": "app", "Labels": {"tag": tag}},
+              "rootfs": {"type": "layers", "diff_ids": []}}
+    return pusher.image(REPO, tag, config, [f"layer of {tag}".encode()]).manifest
 
 
 def push_signature(pusher: Pusher, signer: Signer, target: str, *,

@@ -26,16 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import docker
-import pytest
+
+from tests.skip_or_fail import skip_or_fail
 
 CACHE = Path(os.environ.get("AUDITLIB_TEST_CACHE", Path.home() / ".cache" / "auditlib-tests"))
-
-
-def unavailable(why: str) -> None:
-    """Skip the test with `why`, or fail it under CI=true (CI must run the integration tests)."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(why + "; CI must run the integration tests")
-    pytest.skip(why)
 
 
 @dataclass
@@ -177,14 +171,14 @@ def stop_engine(engine: Engine) -> None:
 def engine_or_skip() -> Iterator[Engine]:
     """Yield a started engine, or skip (fail under CI) with the reason it cannot be had."""
     if os.geteuid() != 0:
-        unavailable("the Docker Engine tests need root to start dockerd (run `make test` as root)")
+        skip_or_fail("the Docker Engine tests need root to start dockerd (run `make test` as root)")
     if not shutil.which("dockerd") or not shutil.which("docker"):
-        unavailable("dockerd not installed (Debian docker.io; `make test` installs it as root)")
+        skip_or_fail("dockerd not installed (Debian docker.io; `make test` installs it as root)")
     root = Path(tempfile.mkdtemp(prefix="auditlib-dockerd-", dir="/tmp"))
     try:
         engine = start_engine(root, tls=shutil.which("openssl") is not None)
     except RuntimeError as e:
-        unavailable(str(e))
+        skip_or_fail(str(e))
         raise
     try:
         yield engine
@@ -204,7 +198,7 @@ def busybox_rootfs() -> bytes:
     """Return a tar of a minimal root filesystem: Debian's static busybox and its applets."""
     busybox = shutil.which("busybox")
     if busybox is None:
-        unavailable("busybox not installed (Debian busybox-static; `make test` installs it)")
+        skip_or_fail("busybox not installed (Debian busybox-static; `make test` installs it)")
         raise AssertionError  # unreachable
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
@@ -260,7 +254,7 @@ def debian_rootfs() -> Path:
     if out.exists():
         return out
     if not shutil.which("debootstrap"):
-        unavailable("debootstrap not installed (Debian debootstrap; `make test` installs it)")
+        skip_or_fail("debootstrap not installed (Debian debootstrap; `make test` installs it)")
     CACHE.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="auditlib-debootstrap-", dir="/tmp") as tmp:
         target = Path(tmp) / "root"
@@ -269,7 +263,7 @@ def debian_rootfs() -> Path:
             capture_output=True, check=False, timeout=900,
         )
         if done.returncode:
-            unavailable(f"debootstrap failed: {done.stderr.decode(errors='replace')[-500:]}")
+            skip_or_fail(f"debootstrap failed: {done.stderr.decode(errors='replace')[-500:]}")
         partial = out.with_suffix(".part")
         subprocess.run(
             ["tar", "-C", str(target), "--numeric-owner", "-cf", str(partial), "."], check=True

@@ -3,14 +3,15 @@
 `start_registry(workdir)` starts `docker-registry serve CONFIG` on 127.0.0.1 on a free port, with
 its storage in `workdir`, optionally behind htpasswd basic auth (bcrypt, `htpasswd -Bbn`); it waits
 until `/v2/` answers and stops the registry when the context ends. The fixtures `registry_server`
-and `auth_registry_server` (session-scoped) do that once per session; import them into a test
-module or a conftest (`from tests.integration.registry_server import registry_server`). Where the
-binaries are missing they skip with one line, and fail under CI=true (`conftest.require_tool`).
+and `auth_registry_server` (tests/integration/conftest.py, so every integration test has them
+without an import) do that once per test module. Where the binaries are missing they skip with
+one line, and fail under CI=true (`conftest.require_tool`).
 
 A registry on 127.0.0.1 is an insecure registry to Docker by default, so `docker push
 127.0.0.1:PORT/name:tag` works over plain HTTP (after `docker login` for the auth one).
 
-`Pusher` uploads blobs (monolithic: POST then PUT `?digest=`) and manifests through the HTTP API.
+`Pusher` uploads blobs (monolithic: POST then PUT `?digest=`) and manifests through the HTTP API,
+and whole single-platform images (`Pusher.image`: config, layers, manifest).
 """
 
 from __future__ import annotations
@@ -25,10 +26,9 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urljoin
 
-import pytest
 import requests
 
 from tests.integration.conftest import require_tool
@@ -37,6 +37,14 @@ REGISTRY_BINARY = "docker-registry"
 INSTALL_HINT = "apt-get install docker-registry"
 HTPASSWD_HINT = "apt-get install apache2-utils"
 START_TIMEOUT = 30.0
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
+DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 
 
 @dataclass(frozen=True)
@@ -162,26 +170,6 @@ def start_registry(
     )
 
 
-@pytest.fixture(scope="session")
-def registry_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegistry]:
-    """A registry without authentication, for the whole session."""
-    with start_registry(tmp_path_factory.mktemp("registry")) as running:
-        yield running
-
-
-@pytest.fixture(scope="session")
-def auth_registry_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegistry]:
-    """A registry behind htpasswd basic auth, for the whole session; its `username` and
-    `password` are random for each session.
-    """
-    with start_registry(
-        tmp_path_factory.mktemp("registry-auth"),
-        username=f"auditor{secrets.token_hex(3)}",
-        password=f"Pw-{secrets.token_urlsafe(18)}",
-    ) as running:
-        yield running
-
-
 def digest_of(data: bytes) -> str:
     """Return `sha256:` and the hex digest of `data`."""
     return "sha256:" + hashlib.sha256(data).hexdigest()
@@ -190,6 +178,19 @@ def digest_of(data: bytes) -> str:
 def canonical_json(value: Any) -> bytes:
     """Return JSON bytes with sorted keys and no spaces (stable digests)."""
     return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+
+
+class Pushed(NamedTuple):
+    """An image pushed by `Pusher.image`."""
+
+    manifest: str
+    """The manifest's digest."""
+    image_id: str
+    """The config's digest (the image id)."""
+    layer_size: int
+    """The bytes of its layers, added up."""
+    manifest_size: int
+    """The manifest's length in bytes."""
 
 
 class Pusher:
@@ -229,3 +230,21 @@ class Pusher:
         digest = digest_of(data)
         assert resp.headers.get("Docker-Content-Digest") == digest
         return digest, data
+
+    def image(
+        self, repo: str, tag: str | None, config: dict[str, Any], layers: Sequence[bytes],
+        *, docker: bool = False,
+    ) -> Pushed:
+        """Push one single-platform image: `config` (as canonical JSON), `layers` (bytes as
+        given) and a manifest naming them, under `tag`, or by its digest alone when `tag` is None;
+        OCI media types, or Docker v2 ones with `docker`.
+
+        Returns:
+            The manifest's digest, the image id, the layers' size and the manifest's size.
+        """
+        cfg = self.blob(repo, canonical_json(config), DOCKER_CONFIG if docker else OCI_CONFIG)
+        lays = [self.blob(repo, layer, DOCKER_LAYER if docker else OCI_LAYER) for layer in layers]
+        body = {"schemaVersion": 2, "mediaType": DOCKER_MANIFEST if docker else OCI_MANIFEST,
+                "config": cfg, "layers": lays}
+        digest, data = self.manifest(repo, tag or digest_of(canonical_json(body)), body)
+        return Pushed(digest, cfg["digest"], sum(map(len, layers)), len(data))

@@ -24,11 +24,7 @@ from auditlib.sources.registry import collect_registry
 from auditlib.store import read_latest
 from tests.integration.conftest import require_tool
 from tests.integration.fleet import Fleet
-from tests.integration.registry_server import (  # noqa: F401 - pytest fixtures
-    RunningRegistry,
-    auth_registry_server,
-    registry_server,
-)
+from tests.integration.registry_server import RunningRegistry
 
 pytestmark = pytest.mark.integration
 HINT = "pip install 'auditlib[scanners]', which `make test` does"
@@ -43,7 +39,7 @@ def _push(fleet: Fleet, image: str, target: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def pushed(engine_fleet: Fleet, registry_server: RunningRegistry) -> dict[str, str]:  # noqa: F811
+def pushed(engine_fleet: Fleet, registry_server: RunningRegistry) -> dict[str, str]:
     reg = registry_server.host
     return {
         "app": _push(engine_fleet, engine_fleet.refs["app"], f"{reg}/team/app:1.0"),
@@ -52,7 +48,7 @@ def pushed(engine_fleet: Fleet, registry_server: RunningRegistry) -> dict[str, s
 
 
 def test_registry_matches_the_engine(
-    engine_fleet: Fleet, registry_server: RunningRegistry, pushed: dict[str, str]  # noqa: F811
+    engine_fleet: Fleet, registry_server: RunningRegistry, pushed: dict[str, str]
 ) -> None:
     reg = registry_server.host
     data = to_audit_data(collect_registry([f"{reg}/team/app", f"{reg}/team/base"]))
@@ -71,7 +67,7 @@ def test_registry_matches_the_engine(
 
 
 def test_moved_tag_gives_new_digest_and_image(
-    engine_fleet: Fleet, registry_server: RunningRegistry, pushed: dict[str, str]  # noqa: F811
+    engine_fleet: Fleet, registry_server: RunningRegistry, pushed: dict[str, str]
 ) -> None:
     reg = registry_server.host
     repo = f"{reg}/team/base"
@@ -85,7 +81,7 @@ def test_moved_tag_gives_new_digest_and_image(
 
 
 def test_basic_auth_registry_with_docker_login(
-    engine_fleet: Fleet, auth_registry_server: RunningRegistry, tmp_path: Path  # noqa: F811
+    engine_fleet: Fleet, auth_registry_server: RunningRegistry, tmp_path: Path
 ) -> None:
     reg = auth_registry_server
     assert reg.username and reg.password
@@ -174,7 +170,7 @@ def test_engine_syft_and_trivy_join_on_image_id(
 
 
 def test_cli_collect_all_sources_in_one_snapshot(
-    engine_fleet: Fleet, registry_server: RunningRegistry, pushed: dict[str, str],  # noqa: F811
+    engine_fleet: Fleet, registry_server: RunningRegistry, pushed: dict[str, str],
     saved: Path, tmp_path: Path,
 ) -> None:
     store = tmp_path / "store"

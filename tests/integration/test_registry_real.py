@@ -13,7 +13,7 @@ import base64
 import json
 import logging
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -24,24 +24,15 @@ from auditlib.sources._registry_client import RegistryClient
 from auditlib.sources.registry import collect_registry
 from auditlib.tables import TABLES
 from tests.integration.registry_server import (
+    DOCKER_MANIFEST,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    Pushed,
     Pusher,
     RunningRegistry,
-    auth_registry_server,
-    canonical_json,
-    digest_of,
-    registry_server,
 )
 
 pytestmark = pytest.mark.integration
-__all__ = ["auth_registry_server", "registry_server"]  # fixtures, imported for pytest
-
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
-OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
-DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 
 
 def _config(arch: str, created: str, *, variant: str | None = None, user: str = "app",
@@ -56,28 +47,6 @@ def _config(arch: str, created: str, *, variant: str | None = None, user: str = 
     if variant:
         cfg["variant"] = variant
     return cfg
-
-
-class Pushed(NamedTuple):
-    """An image pushed by `_push_image`."""
-
-    manifest: str
-    image_id: str
-    layer_size: int
-    manifest_size: int
-
-
-def _push_image(
-    pusher: Pusher, repo: str, tag: str | None, config: dict[str, Any], layer: bytes,
-    *, docker: bool = False,
-) -> Pushed:
-    """Push one image (by digest when `tag` is None)."""
-    cfg = pusher.blob(repo, canonical_json(config), DOCKER_CONFIG if docker else OCI_CONFIG)
-    lay = pusher.blob(repo, layer, DOCKER_LAYER if docker else OCI_LAYER)
-    body = {"schemaVersion": 2, "mediaType": DOCKER_MANIFEST if docker else OCI_MANIFEST,
-            "config": cfg, "layers": [lay]}
-    digest, data = pusher.manifest(repo, tag or digest_of(canonical_json(body)), body)
-    return Pushed(digest, cfg["digest"], len(layer), len(data))
 
 
 def _entry(pushed: Pushed, platform: dict[str, str]) -> dict[str, Any]:
@@ -96,22 +65,22 @@ def _tags(data: AuditData) -> pd.DataFrame:
 def test_collect_real_registry(registry_server: RunningRegistry) -> None:
     host = registry_server.host
     pusher = Pusher(registry_server)
-    a_manifest, a_id, a_size, _ = _push_image(
-        pusher, "team/app", "1.0", _config("amd64", "2024-03-01T10:00:00Z"), b"layer A" * 50
+    a_manifest, a_id, a_size, _ = pusher.image(
+        "team/app", "1.0", _config("amd64", "2024-03-01T10:00:00Z"), [b"layer A" * 50]
     )
     pusher.manifest("team/app", "latest", json.loads(
         pusher.session.get(f"{registry_server.url}/v2/team/app/manifests/1.0",
                            headers={"Accept": OCI_MANIFEST}).content))
-    b_manifest, b_id, _, _ = _push_image(
-        pusher, "team/app", "2.0", _config("amd64", "2024-04-01T10:00:00Z", user=""),
-        b"layer B", docker=True,
+    b_manifest, b_id, _, _ = pusher.image(
+        "team/app", "2.0", _config("amd64", "2024-04-01T10:00:00Z", user=""), [b"layer B"],
+        docker=True,
     )
-    amd = _push_image(
-        pusher, "team/multi", None, _config("amd64", "2024-05-01T00:00:00Z"), b"multi amd64"
+    amd = pusher.image(
+        "team/multi", None, _config("amd64", "2024-05-01T00:00:00Z"), [b"multi amd64"]
     )
-    arm = _push_image(
-        pusher, "team/multi", None, _config("arm64", "2024-05-01T00:00:00Z", variant="v8"),
-        b"multi arm64 layer",
+    arm = pusher.image(
+        "team/multi", None, _config("arm64", "2024-05-01T00:00:00Z", variant="v8"),
+        [b"multi arm64 layer"],
     )
     index, _ = pusher.manifest("team/multi", "1", {
         "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
@@ -177,8 +146,8 @@ def test_real_registry_pagination_and_errors(registry_server: RunningRegistry) -
     pusher = Pusher(registry_server)
     names = [f"v{i}" for i in range(7)]
     for name in names:
-        _push_image(pusher, "team/paged", name, _config("amd64", "2024-01-01T00:00:00Z"),
-                    b"same layer")
+        pusher.image("team/paged", name, _config("amd64", "2024-01-01T00:00:00Z"),
+                     [b"same layer"])
     client = RegistryClient(host)
     assert sorted(client.tags("team/paged", page_size=3)) == names
     client.close()
@@ -213,8 +182,8 @@ def test_htpasswd_registry_with_docker_config(
     reg = auth_registry_server
     assert reg.username and reg.password
     pusher = Pusher(reg)
-    manifest, image_id, _, _ = _push_image(
-        pusher, "private/app", "1", _config("amd64", "2024-06-01T00:00:00Z"), b"private layer"
+    manifest, image_id, _, _ = pusher.image(
+        "private/app", "1", _config("amd64", "2024-06-01T00:00:00Z"), [b"private layer"]
     )
     config = _docker_config(tmp_path, reg, reg.password)
     cols = collect_registry([f"{reg.host}/private/app", f"{reg.host}/private/none:1"],

@@ -39,10 +39,9 @@ from tests.integration.cosign_shapes import (
     push_signature,
     simple_signing,
 )
-from tests.integration.registry_server import Pusher, RunningRegistry, registry_server
+from tests.integration.registry_server import Pusher, RunningRegistry
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-__all__ = ["registry_server"]  # the fixture, imported for pytest
 
 
 @pytest.fixture(scope="module")

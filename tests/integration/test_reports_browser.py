@@ -18,7 +18,6 @@ import pytest
 
 from auditlib.reports import ReportRun, new_run_dir, run_report
 from tests.integration.conftest import require_tool
-from tests.integration.registry_server import registry_server  # noqa: F401
 from tests.reports.fleet import (
     BIDI_LABEL_SHOWN,
     BIDI_PACKAGE,
@@ -141,7 +140,7 @@ def test_failed_report_page_renders(browser: Any, tmp_path: Path) -> None:
 
 
 def test_run_against_a_real_engine_and_registry(
-    browser: Any, engine_fleet: Any, registry_server: Any, tmp_path: Path,  # noqa: F811
+    browser: Any, engine_fleet: Any, registry_server: Any, tmp_path: Path,
 ) -> None:
     """`auditlib run` on the test engine (its fleet of real images and containers) and a real
     registry, scanners on PATH: real reports, every chart drawn, no SYNTHETIC banner."""

@@ -19,7 +19,7 @@ from auditlib.ingest.collect import CollectRequest, collect
 from auditlib.store import write_snapshot
 from tests.integration.engine import build, busybox_rootfs, import_image
 from tests.integration.fleet import Fleet
-from tests.integration.registry_server import RunningRegistry, registry_server  # noqa: F401
+from tests.integration.registry_server import RunningRegistry
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +39,7 @@ def _rootfs_with(marker: str) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def drifted(engine_fleet: Fleet, registry_server: RunningRegistry,  # noqa: F811
+def drifted(engine_fleet: Fleet, registry_server: RunningRegistry,
             tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     engine, reg = engine_fleet.engine, registry_server.host
     base = f"{reg}/base/os"

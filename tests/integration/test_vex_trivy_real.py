@@ -27,21 +27,14 @@ from click.testing import CliRunner
 
 from auditlib.cli.main import main
 from tests.integration.conftest import require_tool
-from tests.integration.registry_server import (
-    Pusher,
-    RunningRegistry,
-    canonical_json,
-    registry_server,
-)
+from tests.integration.registry_server import Pusher, RunningRegistry
 from tests.integration.trivy_db import Advisory, write_trivy_db
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-__all__ = ["registry_server"]  # the fixture, imported for pytest
 
 HINT = "pip install 'auditlib[scanners]', which `make test` does"
 LODASH = Advisory("CVE-2021-23337", "npm", "lodash", "<4.17.21", "4.17.21", "HIGH",
                   "Command Injection in lodash")
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 
 def _layer() -> tuple[bytes, str]:
@@ -64,7 +57,6 @@ def _layer() -> tuple[bytes, str]:
 
 def _push(registry: RunningRegistry) -> str:
     """Push the image as `team/node-app:1.0`; return its reference."""
-    pusher = Pusher(registry)
     layer, diff_id = _layer()
     config: dict[str, Any] = {
         "architecture": "amd64", "os": "linux", "created": "2026-11-01T00:00:00Z",
@@ -72,11 +64,7 @@ def _push(registry: RunningRegistry) -> str:
         "rootfs": {"type": "layers", "diff_ids": [diff_id]},
         "history": [{"created": "2026-11-01T00:00:00Z", "created_by": "COPY app /app"}],
     }
-    cfg = pusher.blob("team/node-app", canonical_json(config),
-                      "application/vnd.oci.image.config.v1+json")
-    lay = pusher.blob("team/node-app", layer, "application/vnd.oci.image.layer.v1.tar+gzip")
-    pusher.manifest("team/node-app", "1.0", {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                                             "config": cfg, "layers": [lay]})
+    Pusher(registry).image("team/node-app", "1.0", config, [layer])
     return f"{registry.host}/team/node-app:1.0"
 
 
