@@ -147,6 +147,8 @@ class RegistryClient:
         self._cache: dict[str, Any] = {}
         """Manifests by digest, decoded configs by `config:` + digest (content-addressed and
         verified: the same for every repository of the registry)."""
+        self._locks: dict[str, threading.Lock] = {}
+        """Held while a digest is read, so that threads wanting it at once read it once."""
         self._referrers_lock = threading.Lock()
         self.referrers_api: bool | None = None
         """Whether the registry has the referrers API (None until a referrers request was
@@ -359,11 +361,21 @@ class RegistryClient:
                 JSON, of an unsupported media type (schema 1), or a digest that does not match
                 the bytes.
         """
-        by_digest = is_digest(reference)
-        if by_digest:
+        if not is_digest(reference):
+            return self._manifest(repository, reference, budget)
+        with self._reading(reference):  # the threads that want it wait for one read
             with self._lock:
                 if reference in self._cache:
                     return self._cache[reference]  # type: ignore[no-any-return]
+            return self._manifest(repository, reference, budget)
+
+    def _reading(self, key: str) -> threading.Lock:
+        """Return the lock held while `key` (a digest) is read into the cache."""
+        with self._lock:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def _manifest(self, repository: str, reference: str, budget: Budget | None) -> Manifest:
+        by_digest = is_digest(reference)
         sep = "@" if by_digest else ":"
         subject = f"{self.registry}/{repository}{sep}{reference}"
         resp = self._get(
@@ -498,6 +510,12 @@ class RegistryClient:
             RegistryError: as `blob`, or the config is not a JSON object.
         """
         key = "config:" + digest
+        with self._reading(key):  # the threads that want it wait for one read
+            return self._config(repository, digest, key, budget)
+
+    def _config(
+        self, repository: str, digest: str, key: str, budget: Budget | None
+    ) -> Mapping[str, Any]:
         with self._lock:
             if key in self._cache:
                 return self._cache[key]  # type: ignore[no-any-return]
