@@ -460,12 +460,13 @@ class WatchedAdapter(HTTPAdapter):
         }
 
 
-class _EnvOnceSession(requests.Session):
+class RegistrySession(requests.Session):
     """A session that reads the environment's proxy and CA bundle settings once per origin
     (scheme and host), not once per request as `requests` does: it walks all of `os.environ`
     twice for each (`getproxies`, `no_proxy`), a quarter of the collector's CPU on a registry's
     small answers. The settings are the same `requests` would find, as they stood at the
-    origin's first request (a run does not change its environment while it runs)."""
+    origin's first request (a run does not change its environment while it runs). Its GETs to
+    an origin it reaches directly go on the lean path (`connections`, `_registry_conn`)."""
 
     def __init__(self, pool_maxsize: int = 10) -> None:
         super().__init__()
@@ -501,11 +502,11 @@ class _EnvOnceSession(requests.Session):
         return mine
 
 
-def new_session(pool_maxsize: int = 10) -> requests.Session:
+def new_session(pool_maxsize: int = 10) -> RegistrySession:
     """Return a `requests.Session` whose connections request deadlines can cut, that reads
-    the environment's proxy settings once per origin (`_EnvOnceSession`), and whose GETs to an
+    the environment's proxy settings once per origin (`RegistrySession`), and whose GETs to an
     origin reached directly go on kept-alive `http.client` connections (`_registry_conn`)."""
-    return _EnvOnceSession(pool_maxsize)
+    return RegistrySession(pool_maxsize)
 
 
 # -- the transport --------------------------------------------------------------------------
@@ -736,7 +737,7 @@ class Transport:
         left = max(0.001, end - time.monotonic())
         timeout = (min(self.limits.connect_timeout, left), min(self.limits.read_timeout, left))
         session = self.session
-        if method == "GET" and not kwargs and isinstance(session, _EnvOnceSession):
+        if method == "GET" and not kwargs and isinstance(session, RegistrySession):
             route = session.connections.route(url, self.verify, session.adapter)
             if route is not None:  # reached directly: on the lean path
                 answer = session.connections.send(method, url, headers, route, timeout, watch)
