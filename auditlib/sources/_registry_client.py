@@ -233,8 +233,8 @@ class RegistryClient:
         authentication; a 401 is answered once; a 403 is an error."""
         self.ping(budget=budget)
         if url.startswith("/"):
-            url = self.base_url + url  # the scheme is settled now
-        if origin(url) != origin(self.base_url):  # credentials go to their origin only
+            url = self.base_url + url  # the scheme is settled now: on the registry's origin
+        elif origin(url) != origin(self.base_url):  # credentials go to their origin only
             raise RegistryError(
                 f"{subject}: refusing to send credentials to {origin_text(url)}, which is not "
                 f"the registry ({origin_text(self.base_url)})"

@@ -25,6 +25,7 @@ at a word boundary (a cut never leaves part of an encoded credential).
 
 from __future__ import annotations
 
+import functools
 import heapq
 import http.client
 import ipaddress
@@ -220,6 +221,17 @@ def check_url(url: str, *, subject: str, insecure: bool) -> None:
             f"{subject}: refusing plain HTTP to {origin_text(url)}, which is not a loopback "
             "address (allow insecure registries, --insecure-registry, to permit it)"
         )
+
+
+@functools.lru_cache(maxsize=1024)
+def _allowed(scheme: str, netloc: str, insecure: bool) -> bool:
+    """Return whether `check_url` lets URLs of `scheme://netloc` through (its rules read only
+    those), decided once per origin."""
+    try:
+        check_url(f"{scheme}://{netloc}/", subject="", insecure=insecure)
+    except RegistryError:
+        return False
+    return True
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
@@ -698,8 +710,10 @@ class Transport:
         sent["Accept-Encoding"] = "identity"
         home = origin(url)
         for hop in range(self.limits.max_redirects + 1):
-            check_url(url, subject=subject, insecure=self.insecure)
-            if origin(url) != home:
+            parts = urlsplit(url)
+            if not _allowed(parts.scheme, parts.netloc, self.insecure):
+                check_url(url, subject=subject, insecure=self.insecure)  # raises, saying why
+            if hop and origin(url) != home:
                 sent = {k: v for k, v in sent.items() if k.lower() != "authorization"}
             if hop:
                 kwargs.pop("params", None)  # the Location is the whole URL
@@ -741,7 +755,8 @@ class Transport:
             route = session.connections.route(url, self.verify, session.adapter)
             if route is not None:  # reached directly: on the lean path
                 answer = session.connections.send(method, url, headers, route, timeout, watch)
-                log.debug("%s %s -> %s", method, self.text(url, 300), answer.status_code)
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug("%s %s -> %s", method, self.text(url, 300), answer.status_code)
                 return answer
         _current.watch = watch
         try:
@@ -751,7 +766,8 @@ class Transport:
             )
         finally:
             _current.watch = None
-        log.debug("%s %s -> %s", method, self.text(url, 300), resp.status_code)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s -> %s", method, self.text(url, 300), resp.status_code)
         return resp
 
     def _read(
