@@ -91,8 +91,8 @@ def test_fewer_lighter_requests_same_tables(
 
     monkeypatch.setattr(requests.Session, "request", counted)
     log = logging.getLogger("auditlib.sources.registry")
-    handler = _Requests()
-    monkeypatch.setattr(log, "level", logging.DEBUG)
+    handler, level = _Requests(), log.level
+    log.setLevel(logging.DEBUG)  # setLevel: it clears the loggers' cached levels
     log.addHandler(handler)
     try:
         now = collect_registry(repos)
@@ -106,6 +106,7 @@ def test_fewer_lighter_requests_same_tables(
         sent_before = Counter(handler.kinds)
     finally:
         log.removeHandler(handler)
+        log.setLevel(level)
     # every answered GET through requests (HTTPS, tried first on loopback, gets none)
     assert len([u for u in through_requests if u.startswith("http:")]) == sum(
         sent_before.values())
