@@ -38,6 +38,26 @@ _GONE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 """What a kept-alive connection the server closed while idle raises at its next request."""
 
 
+def _failure(exc: BaseException, stage: str) -> requests.RequestException:
+    """Return the exception `requests` raises, with its text, for `exc` met while `stage`
+    (`connect`, `answer`: sending and reading the status and headers, `body`)."""
+    if isinstance(exc, ssl.SSLError):
+        return requests.exceptions.SSLError(exc)
+    if isinstance(exc, TimeoutError):
+        if stage == "connect":
+            return requests.ConnectTimeout(f"Connection timed out. ({exc})")
+        return requests.ReadTimeout(f"Read timed out. ({exc})")
+    if stage == "connect":
+        return requests.ConnectionError(f"Failed to establish a new connection: {exc}")
+    if stage == "body":
+        if isinstance(exc, http.client.HTTPException | ValueError):
+            return requests.exceptions.ChunkedEncodingError(
+                ProtocolError(f"Connection broken: {exc!r}", exc)
+            )
+        return requests.ConnectionError(ProtocolError("Connection broken", exc))
+    return requests.ConnectionError(ProtocolError("Connection aborted.", exc))
+
+
 @dataclass(frozen=True, slots=True)
 class LeanRoute:
     """How an origin is reached on the lean path."""
@@ -67,24 +87,15 @@ class Answer:
         """Yield the body in pieces of at most `size` bytes.
 
         Raises:
-            requests.ReadTimeout: no byte for the read timeout.
-            requests.exceptions.ChunkedEncodingError: the body was cut short or malformed.
-            requests.exceptions.SSLError: a TLS error.
-            requests.ConnectionError: the connection failed.
+            requests.RequestException: as `requests` raises: `ReadTimeout` (no byte for the
+                read timeout), `ChunkedEncodingError` (the body cut short or malformed),
+                `SSLError`, `ConnectionError`.
         """
         while True:
             try:
                 chunk = self._resp.read(size)
-            except TimeoutError as e:
-                raise requests.ReadTimeout(f"Read timed out. ({e})") from None
-            except ssl.SSLError as e:
-                raise requests.exceptions.SSLError(e) from None
-            except (http.client.IncompleteRead, http.client.HTTPException, ValueError) as e:
-                raise requests.exceptions.ChunkedEncodingError(
-                    ProtocolError(f"Connection broken: {e!r}", e)
-                ) from None
-            except OSError as e:
-                raise requests.ConnectionError(ProtocolError("Connection broken", e)) from None
+            except (OSError, http.client.HTTPException, ValueError) as e:
+                raise _failure(e, "body") from None
             if not chunk:
                 return
             yield chunk
@@ -213,20 +224,11 @@ class Connections:
                 conn.sock.settimeout(timeout[1])
                 conn.request(method, path, headers=sent)
                 resp = conn.getresponse()
-            except _GONE as e:
-                conn.close()
-                if reused:
-                    continue  # closed by the server while idle: once more on a new one
-                raise requests.ConnectionError(ProtocolError("Connection aborted.", e)) from None
-            except TimeoutError as e:
-                conn.close()
-                raise requests.ReadTimeout(f"Read timed out. ({e})") from None
-            except ssl.SSLError as e:
-                conn.close()
-                raise requests.exceptions.SSLError(e) from None
             except (OSError, http.client.HTTPException) as e:
                 conn.close()
-                raise requests.ConnectionError(ProtocolError("Connection aborted.", e)) from None
+                if reused and isinstance(e, _GONE):
+                    continue  # closed by the server while idle: once more on a new one
+                raise _failure(e, "answer") from None
             return Answer(self, key, conn, resp, url)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -243,17 +245,9 @@ class Connections:
         conn.timeout = timeout
         try:
             conn.connect()
-        except TimeoutError as e:
-            conn.close()
-            raise requests.ConnectTimeout(f"Connection timed out. ({e})") from None
-        except ssl.SSLError as e:
-            conn.close()
-            raise requests.exceptions.SSLError(e) from None
         except OSError as e:
             conn.close()
-            raise requests.ConnectionError(
-                f"Failed to establish a new connection: {e}"
-            ) from None
+            raise _failure(e, "connect") from None
 
     def close(self) -> None:
         """Close every idle connection."""

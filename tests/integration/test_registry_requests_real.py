@@ -13,7 +13,6 @@ import json
 import logging
 from collections import Counter
 from datetime import UTC, datetime
-from typing import Any
 
 import pandas as pd
 import pytest
@@ -25,6 +24,7 @@ from auditlib.sources.record import Collection
 from auditlib.sources.registry import collect_registry
 from auditlib.tables import TABLES
 from tests.integration.registry_server import Pusher, RunningRegistry, registry_server
+from tests.sources.test_registry_conn import through_requests
 
 pytestmark = pytest.mark.integration
 __all__ = ["registry_server"]  # the fixture, imported for pytest
@@ -82,14 +82,7 @@ def test_fewer_lighter_requests_same_tables(
         _push(pusher, "lean/dev", f"2.{n}", n)
     repos = [f"{host}/lean/dev", f"{host}/lean/prod"]
 
-    through_requests: list[str] = []
-    real = requests.Session.request
-
-    def counted(self: requests.Session, method: str, url: str, *a: Any, **kw: Any) -> Any:
-        through_requests.append(url)
-        return real(self, method, url, *a, **kw)
-
-    monkeypatch.setattr(requests.Session, "request", counted)
+    sent = through_requests(monkeypatch)
     log = logging.getLogger("auditlib.sources.registry")
     handler, level = _Requests(), log.level
     log.setLevel(logging.DEBUG)  # setLevel: it clears the loggers' cached levels
@@ -98,7 +91,7 @@ def test_fewer_lighter_requests_same_tables(
         now = collect_registry(repos)
         sent_now = Counter(handler.kinds)
         handler.kinds.clear()
-        assert through_requests == []  # every GET on the lean path
+        assert sent == []  # every GET on the lean path
 
         session = requests.Session()  # not the client's own: every request through requests
         session.mount("http://", WatchedAdapter())
@@ -108,7 +101,7 @@ def test_fewer_lighter_requests_same_tables(
         log.removeHandler(handler)
         log.setLevel(level)
     # every answered GET through requests (HTTPS, tried first on loopback, gets none)
-    assert len([u for u in through_requests if u.startswith("http:")]) == sum(
+    assert len([u for u in sent if u.startswith("http:")]) == sum(
         sent_before.values())
 
     assert all(not c.errors for c in now + before), [c.errors for c in now + before]

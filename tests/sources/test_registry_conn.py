@@ -63,12 +63,8 @@ def server() -> Iterator[ThreadingHTTPServer]:
     srv.server_close()
 
 
-def _url(srv: ThreadingHTTPServer, path: str) -> str:
-    return f"http://127.0.0.1:{srv.server_address[1]}{path}"
-
-
-def test_gets_share_one_kept_alive_connection(server: ThreadingHTTPServer,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def through_requests(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Return the list that the URL of every request sent through `requests` is added to."""
     sent: list[str] = []
     real = requests.Session.request
 
@@ -77,6 +73,16 @@ def test_gets_share_one_kept_alive_connection(server: ThreadingHTTPServer,
         return real(self, method, url, *a, **k)
 
     monkeypatch.setattr(requests.Session, "request", counted)
+    return sent
+
+
+def _url(srv: ThreadingHTTPServer, path: str) -> str:
+    return f"http://127.0.0.1:{srv.server_address[1]}{path}"
+
+
+def test_gets_share_one_kept_alive_connection(server: ThreadingHTTPServer,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    sent = through_requests(monkeypatch)
     transport = Transport(new_session(), limits=RegistryLimits())
     for i in range(5):
         reply = transport.fetch("GET", _url(server, f"/v2/x/manifests/{i}"), subject="t",
