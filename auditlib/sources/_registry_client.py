@@ -4,10 +4,11 @@ One `RegistryClient` talks to one registry, from many threads. It speaks HTTPS; 
 a loopback host (127.0.0.0/8, ::1, localhost), as Docker does, or when the caller allows insecure
 registries, and then only after HTTPS failed. Content is verified: a manifest's digest is the
 sha256 of its bytes and must equal `Docker-Content-Digest` (and the digest it was fetched by); a
-config blob must hash to its descriptor's digest. What is named by its digest (manifests, and
-image configs) is read once for the client's life, whichever repository of the registry it is
-read through, since its bytes are verified against that digest: tags that share content, and
-repositories that share images (one image promoted from `dev/app` to `prod/app`), cost one
+config blob must hash to its descriptor's digest. A manifest named by its digest is read once
+per repository for the client's life (whether a repository holds it, and may be read, is the
+registry's to say for each), and an image config once per registry, whichever repository's
+manifest names it, since its bytes are verified against that digest: tags that share content,
+and repositories that share images (one image promoted from `dev/app` to `prod/app`), cost one
 fetch. Whether the registry has the referrers API is learnt once per client too.
 
 Nothing is read without a bound (`RegistryLimits`): bytes per answer, time per request, pages and
@@ -145,8 +146,9 @@ class RegistryClient:
         self._ping_lock = threading.Lock()
         self._ping_error: RegistryError | None = None
         self._cache: dict[str, Any] = {}
-        """Manifests by digest, decoded configs by `config:` + digest (content-addressed and
-        verified: the same for every repository of the registry)."""
+        """Manifests by `repository@digest`; decoded configs by `config:` + digest, for every
+        repository of the registry (content-addressed and verified, and asked for only once a
+        manifest of that repository, read through its own access, named it)."""
         self._locks: dict[str, threading.Lock] = {}
         """Held while a digest is read, so that threads wanting it at once read it once."""
         self._referrers_lock = threading.Lock()
@@ -363,10 +365,11 @@ class RegistryClient:
         """
         if not is_digest(reference):
             return self._manifest(repository, reference, budget)
-        with self._reading(reference):  # the threads that want it wait for one read
+        key = f"{repository}@{reference}"
+        with self._reading(key):  # the threads that want it wait for one read
             with self._lock:
-                if reference in self._cache:
-                    return self._cache[reference]  # type: ignore[no-any-return]
+                if key in self._cache:
+                    return self._cache[key]  # type: ignore[no-any-return]
             return self._manifest(repository, reference, budget)
 
     def _reading(self, key: str) -> threading.Lock:
@@ -416,7 +419,7 @@ class RegistryClient:
             )
         found = Manifest(reference if by_digest else digest, media_type, body)
         with self._lock:
-            self._cache[found.digest] = found
+            self._cache[f"{repository}@{found.digest}"] = found
         return found
 
     def blob(
