@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from requests.structures import CaseInsensitiveDict
 from requests.utils import DEFAULT_CA_BUNDLE_PATH, get_netrc_auth, select_proxy
 from urllib3 import HTTPHeaderDict
 from urllib3.exceptions import ProtocolError
@@ -208,7 +209,8 @@ class Connections:
         port = parts.port or _DEFAULT_PORTS[scheme]
         key = (scheme, host, port, route.verify)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        sent = {**self._session.headers, **headers}
+        sent = CaseInsensitiveDict(self._session.headers)  # merged as requests merges them
+        sent.update(headers)
         for _ in range(2):
             conn = self._take(key)
             reused = conn is not None
