@@ -31,7 +31,10 @@ Each run times, in the same run, alternating, the median over `--runs`:
   per source  each source collected alone (`collect`), engines and repositories: the slowest;
   fleet       every source in one `collect` (sources read at once, `--workers` at a time), and,
               for scale, the same one after the other (`workers=1`): fleet / slowest source
-              (goal <= 1.5).
+              (goal <= 1.5);
+  CPU         then twice, one fleet collection more: the CPU seconds the collector spent, and
+              each server and relay (this process's descendants, by name, from /proc), and the
+              registry requests it sent by kind (from its debug log).
 
 Namespaces, relays and servers are removed at the end, also after an error or SIGTERM. It
 always exits 0 when it could run: a missed goal is a FAIL line.
@@ -42,12 +45,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gzip
+import logging
+import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -94,6 +100,79 @@ def push_repositories(registry: object, repos: int, tags: int) -> list[str]:
     with ThreadPoolExecutor(4) as pool:
         names = list(pool.map(one, range(repos)))
     return names
+
+
+def process_cpu() -> dict[str, float]:
+    """Return the CPU seconds (user + system) spent so far by this process's descendants (the
+    servers and relays it started, in their namespaces too), summed by command name."""
+    tick = os.sysconf("SC_CLK_TCK")
+    procs: dict[int, tuple[int, str, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # ended meanwhile
+        comm = stat[stat.index("(") + 1: stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        procs[int(entry.name)] = (int(fields[1]), comm, (int(fields[11]) + int(fields[12])) / tick)
+    ours = {os.getpid()}
+    grew = True
+    while grew:
+        more = {pid for pid, (parent, _, _) in procs.items() if parent in ours} - ours
+        ours |= more
+        grew = bool(more)
+    names = {"docker-registry": "registry server", "registry": "registry server",
+             "dockerd": "dockerds", "containerd": "containerd"}
+    out: dict[str, float] = Counter()
+    for pid in ours - {os.getpid()}:
+        _, comm, cpu = procs[pid]
+        out[names.get(comm, "relays" if comm.startswith("python") else comm)] += cpu
+    return out
+
+
+class RequestLog(logging.Handler):
+    """Counts the registry requests the collector logs (`GET <url> -> <status>`), by kind."""
+
+    KINDS = ("tags/list", "referrers", "manifests/sha256-", "manifests", "blobs")
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.kinds: Counter[str] = Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Count one logged request."""
+        text = record.getMessage()
+        if " -> " in text:
+            path = text.split(" ")[1].split("/v2/", 1)[-1]
+            self.kinds[next((k for k in self.KINDS if k in path), "ping")] += 1
+
+
+def cpu_of_one(fleet_req: object, tag: str) -> None:
+    """Collect the fleet once more and print the CPU each process spent on it, and the
+    registry requests by kind."""
+    from auditlib.ingest.collect import CollectRequest, collect
+
+    assert isinstance(fleet_req, CollectRequest)
+    log = logging.getLogger("auditlib.sources.registry")
+    handler, level = RequestLog(), log.level
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG)
+    before, mine = process_cpu(), time.process_time()
+    try:
+        collect(fleet_req)
+    finally:
+        mine = time.process_time() - mine
+        log.removeHandler(handler)
+        log.setLevel(level)
+    after = process_cpu()
+    spent = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
+    others = ", ".join(f"{k} {v:.2f} s" for k, v in sorted(spent.items(), key=lambda x: -x[1])
+                       if v >= 0.005)
+    requests = ", ".join(f"{k} {n}" for k, n in handler.kinds.most_common())
+    print(f"{tag} CPU of one fleet collection: collector {mine:.2f} s, {others}; registry "
+          f"requests {sum(handler.kinds.values())} ({requests})", flush=True)
 
 
 def median_time(fn: Callable[[], object], runs: int) -> float:
@@ -207,6 +286,8 @@ def measure(fleet: Fleet, runs: int, workers: int, judge_fleet: bool, why: str) 
               else f"information, not the goal: {why}")
     print(f"{tag} fleet at once (workers={workers}): {w:.3f} s (median of {runs}): "
           f"{w / slowest:.2f} x the slowest source ({judged})", flush=True)
+    for _ in range(2):
+        cpu_of_one(fleet_req, tag)
 
 
 def main() -> None:

@@ -20,7 +20,6 @@ unreadable artifact is a row whose `failure` says why.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,21 +74,13 @@ class Found:
 
 @dataclass(slots=True)
 class Known:
-    """What the lookups of one repository learn once and share: which of its tags exist, and
-    whether its registry has the referrers API."""
+    """What the lookups of one repository learn once and share: which of its tags exist
+    (whether its registry has the referrers API is the client's to know,
+    `RegistryClient.referrers_api`)."""
 
     tags: frozenset[str] | None = None
     """The repository's tags, when it was listed: a cosign or fallback tag not among them is
     not asked for. None: every one is asked for."""
-    no_referrers_api: bool = False
-    """The registry answered 404 to a referrers request: it has no such API (OCI distribution
-    1.1: a registry that has it answers 200, an empty index when there is nothing)."""
-    referrers_answered: bool = False
-    """A referrers request of the repository has been answered (`no_referrers_api` is known)."""
-    asking: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
-    """Held by the lookup asking the repository's first referrers request: the lookups of its
-    other tags (read at once) wait for that answer, not each ask one that a registry without
-    the API answers 404 (as a lookup after it would not have asked)."""
 
 
 class _Lookup:
@@ -213,23 +204,8 @@ class _Lookup:
             if manifest is not None and not manifest.is_index:
                 self.read(manifest, "cosign-tag")
 
-    def _ask_referrers(self) -> list[Mapping[str, Any]] | None:
-        """Return what the referrers API lists for the digest, or None when the registry has
-        no such API (asked of the registry only once `Known` says it may have it)."""
-        if not self.known.referrers_answered:
-            with self.known.asking:
-                if not self.known.referrers_answered:
-                    listed = self.client.referrers(self.repository, self.digest,
-                                                   budget=self.budget)
-                    self.known.no_referrers_api = listed is None
-                    self.known.referrers_answered = True
-                    return listed
-        if self.known.no_referrers_api:
-            return None
-        return self.client.referrers(self.repository, self.digest, budget=self.budget)
-
     def referrers(self) -> None:
-        listed = self._ask_referrers()
+        listed = self.client.referrers(self.repository, self.digest, budget=self.budget)
         how = "referrers-api"
         if listed is None:
             how = "referrers-tag"

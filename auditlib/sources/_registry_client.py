@@ -4,8 +4,12 @@ One `RegistryClient` talks to one registry, from many threads. It speaks HTTPS; 
 a loopback host (127.0.0.0/8, ::1, localhost), as Docker does, or when the caller allows insecure
 registries, and then only after HTTPS failed. Content is verified: a manifest's digest is the
 sha256 of its bytes and must equal `Docker-Content-Digest` (and the digest it was fetched by); a
-config blob must hash to its descriptor's digest. Manifests and configs fetched by digest are
-cached for the client's life, so tags that share content cost one fetch.
+config blob must hash to its descriptor's digest. A manifest named by its digest is read once
+per repository for the client's life (whether a repository holds it, and may be read, is the
+registry's to say for each), and an image config once per registry, whichever repository's
+manifest names it, since its bytes are verified against that digest: tags that share content,
+and repositories that share images (one image promoted from `dev/app` to `prod/app`), cost one
+fetch. Whether the registry has the referrers API is learnt once per client too.
 
 Nothing is read without a bound (`RegistryLimits`): bytes per answer, time per request, pages and
 tags per listing; each method takes the caller's `Budget` too (a repository's time and bytes).
@@ -141,7 +145,16 @@ class RegistryClient:
         self._lock = threading.Lock()
         self._ping_lock = threading.Lock()
         self._ping_error: RegistryError | None = None
-        self._cache: dict[tuple[str, str], Any] = {}
+        self._cache: dict[str, Any] = {}
+        """Manifests by `repository@digest`; decoded configs by `config:` + digest, for every
+        repository of the registry (content-addressed and verified, and asked for only once a
+        manifest of that repository, read through its own access, named it)."""
+        self._locks: dict[str, threading.Lock] = {}
+        """Held while a digest is read, so that threads wanting it at once read it once."""
+        self._referrers_lock = threading.Lock()
+        self.referrers_api: bool | None = None
+        """Whether the registry has the referrers API (None until a referrers request was
+        answered): a registry without it answers 404 to every one, so it is asked once."""
 
     def __repr__(self) -> str:
         """Return `RegistryClient('ghcr.io')`."""
@@ -222,8 +235,8 @@ class RegistryClient:
         authentication; a 401 is answered once; a 403 is an error."""
         self.ping(budget=budget)
         if url.startswith("/"):
-            url = self.base_url + url  # the scheme is settled now
-        if origin(url) != origin(self.base_url):  # credentials go to their origin only
+            url = self.base_url + url  # the scheme is settled now: on the registry's origin
+        elif origin(url) != origin(self.base_url):  # credentials go to their origin only
             raise RegistryError(
                 f"{subject}: refusing to send credentials to {origin_text(url)}, which is not "
                 f"the registry ({origin_text(self.base_url)})"
@@ -350,12 +363,22 @@ class RegistryClient:
                 JSON, of an unsupported media type (schema 1), or a digest that does not match
                 the bytes.
         """
-        by_digest = is_digest(reference)
-        key = (repository, reference)
-        if by_digest:
+        if not is_digest(reference):
+            return self._manifest(repository, reference, budget)
+        key = f"{repository}@{reference}"
+        with self._reading(key):  # the threads that want it wait for one read
             with self._lock:
                 if key in self._cache:
                     return self._cache[key]  # type: ignore[no-any-return]
+            return self._manifest(repository, reference, budget)
+
+    def _reading(self, key: str) -> threading.Lock:
+        """Return the lock held while `key` (a digest) is read into the cache."""
+        with self._lock:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def _manifest(self, repository: str, reference: str, budget: Budget | None) -> Manifest:
+        by_digest = is_digest(reference)
         sep = "@" if by_digest else ":"
         subject = f"{self.registry}/{repository}{sep}{reference}"
         resp = self._get(
@@ -396,7 +419,7 @@ class RegistryClient:
             )
         found = Manifest(reference if by_digest else digest, media_type, body)
         with self._lock:
-            self._cache[(repository, found.digest)] = found
+            self._cache[f"{repository}@{found.digest}"] = found
         return found
 
     def blob(
@@ -437,7 +460,9 @@ class RegistryClient:
         (`/v2/<name>/referrers/<digest>`), or None when the registry does not have that API
         (it answers 404, as distribution 2.8 does: then the fallback tag `sha256-<hex>` holds
         them, `manifest(repository, "sha256-<hex>")`). One page is read (at most
-        `max_manifest_bytes`).
+        `max_manifest_bytes`). The registry is asked whether it has the API once: while the
+        first request is out, the others wait for its answer, and once it answered 404 (or
+        405) no more are sent (`referrers_api`).
 
         Raises:
             SourceLimitError: `budget` is spent.
@@ -446,17 +471,30 @@ class RegistryClient:
         subject = f"{self.registry}/{repository}@{digest}"
         if not is_digest(digest):
             raise RegistryError(f"{subject}: not a valid manifest digest")
+        if self.referrers_api is None:
+            with self._referrers_lock:
+                if self.referrers_api is None:
+                    return self._referrers(repository, digest, subject, budget)
+        if self.referrers_api is False:
+            return None
+        return self._referrers(repository, digest, subject, budget)
+
+    def _referrers(
+        self, repository: str, digest: str, subject: str, budget: Budget | None
+    ) -> list[Mapping[str, Any]] | None:
         resp = self._get(
             f"/v2/{repository}/referrers/{digest}",
             scope=f"repository:{repository}:pull", subject=subject, what="referrers list",
             limit="max_manifest_bytes", budget=budget, headers={"Accept": INDEX_ACCEPT},
         )
         if resp.status in (404, 405):
+            self.referrers_api = False
             return None
         if resp.status != 200:
             raise RegistryError(
                 f"{subject}: cannot list referrers ({resp.status_text()})", status=resp.status
             )
+        self.referrers_api = True
         try:
             body = orjson.loads(resp.body)
         except orjson.JSONDecodeError:
@@ -474,7 +512,13 @@ class RegistryClient:
         Raises:
             RegistryError: as `blob`, or the config is not a JSON object.
         """
-        key = (repository, "config:" + digest)
+        key = "config:" + digest
+        with self._reading(key):  # the threads that want it wait for one read
+            return self._config(repository, digest, key, budget)
+
+    def _config(
+        self, repository: str, digest: str, key: str, budget: Budget | None
+    ) -> Mapping[str, Any]:
         with self._lock:
             if key in self._cache:
                 return self._cache[key]  # type: ignore[no-any-return]

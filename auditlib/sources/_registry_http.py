@@ -25,8 +25,11 @@ at a word boundary (a cut never leaves part of an encoded credential).
 
 from __future__ import annotations
 
+import functools
+import heapq
 import http.client
 import ipaddress
+import itertools
 import logging
 import re
 import socket
@@ -47,6 +50,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from auditlib.errors import AuditlibError
 from auditlib.normalize.redact import REDACTED, redact
+from auditlib.sources._registry_conn import Answer, Connections
 from auditlib.sources._registry_limits import RegistryLimits
 
 if TYPE_CHECKING:
@@ -219,6 +223,17 @@ def check_url(url: str, *, subject: str, insecure: bool) -> None:
         )
 
 
+@functools.lru_cache(maxsize=1024)
+def _allowed(scheme: str, netloc: str, insecure: bool) -> bool:
+    """Return whether `check_url` lets URLs of `scheme://netloc` through (its rules read only
+    those), decided once per origin."""
+    try:
+        check_url(f"{scheme}://{netloc}/", subject="", insecure=insecure)
+    except RegistryError:
+        return False
+    return True
+
+
 def scrub(text: str, secrets: Iterable[str]) -> str:
     """Return `text` with each secret (4 characters or more) in it replaced by `<redacted>`."""
     for secret in secrets:
@@ -349,42 +364,79 @@ def _shut(conn: Any) -> bool:
     return True
 
 
+class _Watchdog:
+    """One thread that fires the watches of every request at their deadlines (a timer thread
+    per request cost a thread's start and wake-ups for each of a registry's many small GETs).
+    Cancelled watches stay queued until their time, then are dropped."""
+
+    def __init__(self) -> None:
+        self._queue: list[tuple[float, int, _Watch]] = []
+        self._order = itertools.count()
+        self._wake = threading.Condition(threading.Lock())
+        self._thread: threading.Thread | None = None
+
+    def schedule(self, watch: _Watch, delay: float) -> None:
+        """Fire `watch` after `delay` seconds (unless it is cancelled by then)."""
+        when = time.monotonic() + delay
+        with self._wake:
+            first = not self._queue or when < self._queue[0][0]
+            heapq.heappush(self._queue, (when, next(self._order), watch))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="registry-watchdog", daemon=True
+                )
+                self._thread.start()
+            elif first:
+                self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while True:
+                    if self._queue and self._queue[0][2].done:
+                        heapq.heappop(self._queue)  # cancelled: nothing to fire
+                        continue
+                    wait = self._queue[0][0] - time.monotonic() if self._queue else None
+                    if wait is not None and wait <= 0:
+                        watch = heapq.heappop(self._queue)[2]
+                        break
+                    self._wake.wait(wait)
+            watch.fire()
+
+
+_WATCHDOG = _Watchdog()
+
+
 class _Watch:
     """Cuts one request's connection when its deadline passes."""
 
     def __init__(self, end: float) -> None:
         self._lock = threading.Lock()
         self._conn: Any = None
-        self._done = False
-        self._timer: threading.Timer | None = None
+        self.done = False
+        """Cancelled (or the request ended): the connection is no longer the watch's."""
         self.fired = False
-        self._arm(max(0.0, end - time.monotonic()))
-
-    def _arm(self, delay: float) -> None:
-        timer = threading.Timer(delay, self._fire)
-        timer.daemon = True
-        self._timer = timer
-        timer.start()
+        _WATCHDOG.schedule(self, max(0.0, end - time.monotonic()))
 
     def attach(self, conn: Any) -> None:
         """Watch `conn`, the connection the request goes out on."""
         with self._lock:
             self._conn = conn
 
-    def _fire(self) -> None:
+    def fire(self) -> None:
+        """The deadline passed: shut the connection's socket (called by the watchdog)."""
         with self._lock:
-            if self._done:
+            if self.done:
                 return
             self.fired = True
             if self._conn is None or not _shut(self._conn):
-                self._arm(0.05)  # still connecting (bounded by the connect timeout): again soon
+                # still connecting (bounded by the connect timeout): again soon
+                _WATCHDOG.schedule(self, 0.05)
 
     def cancel(self) -> None:
         """Stop watching: after this, the connection is never touched (it may be reused)."""
         with self._lock:
-            self._done = True
-            if self._timer is not None:
-                self._timer.cancel()
+            self.done = True
 
 
 def _attach(conn: Any) -> Any:
@@ -420,16 +472,27 @@ class WatchedAdapter(HTTPAdapter):
         }
 
 
-class _EnvOnceSession(requests.Session):
+class RegistrySession(requests.Session):
     """A session that reads the environment's proxy and CA bundle settings once per origin
     (scheme and host), not once per request as `requests` does: it walks all of `os.environ`
     twice for each (`getproxies`, `no_proxy`), a quarter of the collector's CPU on a registry's
     small answers. The settings are the same `requests` would find, as they stood at the
-    origin's first request (a run does not change its environment while it runs)."""
+    origin's first request (a run does not change its environment while it runs). Its GETs to
+    an origin it reaches directly go on the lean path (`connections`, `_registry_conn`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, pool_maxsize: int = 10) -> None:
         super().__init__()
         self._env: dict[tuple[object, ...], _Settings] = {}
+        self.adapter = WatchedAdapter(pool_connections=4, pool_maxsize=pool_maxsize)
+        self.mount("https://", self.adapter)
+        self.mount("http://", self.adapter)
+        self.connections = Connections(self, pool_maxsize)
+        """The lean path's kept-alive connections (`_registry_conn`)."""
+
+    def close(self) -> None:
+        """Close every connection, the lean path's too."""
+        self.connections.close()
+        super().close()
 
     def merge_environment_settings(
         self, url: str | bytes | None, proxies: Any, stream: Any, verify: Any, cert: Any
@@ -451,14 +514,11 @@ class _EnvOnceSession(requests.Session):
         return mine
 
 
-def new_session(pool_maxsize: int = 10) -> requests.Session:
-    """Return a `requests.Session` whose connections request deadlines can cut, and that reads
-    the environment's proxy settings once per origin (`_EnvOnceSession`)."""
-    session = _EnvOnceSession()
-    adapter = WatchedAdapter(pool_connections=4, pool_maxsize=pool_maxsize)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
+def new_session(pool_maxsize: int = 10) -> RegistrySession:
+    """Return a `requests.Session` whose connections request deadlines can cut, that reads
+    the environment's proxy settings once per origin (`RegistrySession`), and whose GETs to an
+    origin reached directly go on kept-alive `http.client` connections (`_registry_conn`)."""
+    return RegistrySession(pool_maxsize)
 
 
 # -- the transport --------------------------------------------------------------------------
@@ -650,13 +710,15 @@ class Transport:
         sent["Accept-Encoding"] = "identity"
         home = origin(url)
         for hop in range(self.limits.max_redirects + 1):
-            check_url(url, subject=subject, insecure=self.insecure)
-            if origin(url) != home:
+            parts = urlsplit(url)
+            if not _allowed(parts.scheme, parts.netloc, self.insecure):
+                check_url(url, subject=subject, insecure=self.insecure)  # raises, saying why
+            if hop and origin(url) != home:
                 sent = {k: v for k, v in sent.items() if k.lower() != "authorization"}
             if hop:
                 kwargs.pop("params", None)  # the Location is the whole URL
             watch = _Watch(end)
-            resp: requests.Response | None = None
+            resp: requests.Response | Answer | None = None
             try:
                 resp = self._send(method, url, sent, end, watch, **kwargs)
                 location = resp.headers.get("Location")
@@ -685,9 +747,17 @@ class Transport:
     def _send(
         self, method: str, url: str, headers: Mapping[str, str], end: float, watch: _Watch,
         **kwargs: Any,
-    ) -> requests.Response:
+    ) -> requests.Response | Answer:
         left = max(0.001, end - time.monotonic())
         timeout = (min(self.limits.connect_timeout, left), min(self.limits.read_timeout, left))
+        session = self.session
+        if method == "GET" and not kwargs and isinstance(session, RegistrySession):
+            route = session.connections.route(url, self.verify, session.adapter)
+            if route is not None:  # reached directly: on the lean path
+                answer = session.connections.send(method, url, headers, route, timeout, watch)
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug("%s %s -> %s", method, self.text(url, 300), answer.status_code)
+                return answer
         _current.watch = watch
         try:
             resp = self.session.request(
@@ -696,12 +766,13 @@ class Transport:
             )
         finally:
             _current.watch = None
-        log.debug("%s %s -> %s", method, self.text(url, 300), resp.status_code)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s -> %s", method, self.text(url, 300), resp.status_code)
         return resp
 
     def _read(
-        self, resp: requests.Response, url: str, subject: str, what: str, limit: str, end: float,
-        budget: Budget | None,
+        self, resp: requests.Response | Answer, url: str, subject: str, what: str, limit: str,
+        end: float, budget: Budget | None,
     ) -> Reply:
         """Read the body of `resp`: up to `limit` for a success (more is an error), up to
         `max_error_bytes` for an error (the rest is left); every byte counts in `budget`."""
