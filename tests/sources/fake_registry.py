@@ -151,8 +151,13 @@ def config_for(
 class FakeRegistry:
     """The fake registry; use as a context manager."""
 
-    def __init__(self, address: str = "127.0.0.1") -> None:
-        """Make it (not yet listening) on `address` (any 127.0.0.0/8 address), on a free port."""
+    def __init__(self, address: str = "127.0.0.1", keep_alive: bool = False) -> None:
+        """Make it (not yet listening) on `address` (any 127.0.0.0/8 address), on a free port;
+        `keep_alive` answers in HTTP/1.1 and keeps each connection open for the next request
+        (default HTTP/1.0: one request per connection). `connections` counts those accepted."""
+        self.keep_alive = keep_alive
+        self.connections = 0
+        self._counting = threading.Lock()
         self.blobs: dict[str, bytes] = {}
         self.manifests: dict[tuple[str, str], tuple[str, bytes]] = {}
         self.requests: list[Req] = []
@@ -424,6 +429,13 @@ class FakeRegistry:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if fake.keep_alive else "HTTP/1.0"
+
+            def setup(self) -> None:
+                super().setup()
+                with fake._counting:
+                    fake.connections += 1
+
             def _serve(self) -> None:
                 parts = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
