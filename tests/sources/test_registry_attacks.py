@@ -439,15 +439,17 @@ def test_retries_stop_at_the_source_deadline(fake: FakeRegistry, tmp_path: Path)
     fake.hooks.append(lambda r: Resp(503, b"busy") if is_manifest(r) else None)
     limits = RegistryLimits(source_deadline=1.0)
     started = time.monotonic()
+    # Backoff 0.6 s: after the second try 0.4 s are left, less than a backoff, so the retries
+    # stop there (a request under heavy load still has 0.4 s to answer before the deadline).
     cols = _collect(fake, [f"{fake.host}/team/app"], tmp_path, limits=limits,
-                    retry=RetryPolicy(retries=100, backoff=0.2, backoff_max=0.2))
+                    retry=RetryPolicy(retries=100, backoff=0.6, backoff_max=0.6))
     assert time.monotonic() - started < 2
     assert cols[0].errors == [
         f"{fake.host}/team/app: 1 of 1 tag(s) not read: HTTP 503; no time left to retry within "
         "the 1 s per-repository deadline (source_deadline)"
     ]
-    c = RegistryClient(fake.host, scheme="http", retry=RetryPolicy(retries=100, backoff=0.2),
-                       limits=limits)
+    c = RegistryClient(fake.host, scheme="http",
+                       retry=RetryPolicy(retries=100, backoff=0.6, backoff_max=0.6), limits=limits)
     with pytest.raises(RegistryError, match="HTTP 503; no time left to retry within the 1 s "
                                             "per-repository deadline \\(source_deadline\\)"):
         c.manifest("team/app", "1", budget=Budget(limits))
