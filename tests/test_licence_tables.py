@@ -71,14 +71,14 @@ def _second() -> AuditData:
     return merge(s2, s3)
 
 
-def _store(root: Path) -> Path:
+def licence_store(root: Path) -> Path:
     store = root / "store"
     write_snapshot(store, _first(), sources=["docs"])
     write_snapshot(store, _second(), sources=["docs"])
     return store
 
 
-def _as_before(snapshot: Path) -> None:
+def as_before(snapshot: Path) -> None:
     """Make a snapshot as an auditlib before the licence tables wrote it: no file of them, and
     no row count in its manifest."""
     for t in LICENCE_TABLES:
@@ -100,7 +100,7 @@ def _of(store: Path) -> StoreTables:
     return StoreTables.of(store, read_current(store).scans)
 
 
-def _check(got: dict[str, pd.DataFrame]) -> None:
+def check_figures(got: dict[str, pd.DataFrame]) -> None:
     """The figures of `_first` and `_second`, counted by hand."""
     classes = got["licence_classes"].set_index("license_class")
     assert classes.to_dict("index") == {
@@ -142,28 +142,28 @@ def test_derived_per_document() -> None:
 
 
 def test_store_writes_them_and_the_aggregates_read_them(tmp_path: Path) -> None:
-    store = _store(tmp_path)
+    store = licence_store(tmp_path)
     for snap in list_snapshots(store):
         info = snapshot_info(snap)
         assert info is not None and all(holds_table(info, t) for t in LICENCE_TABLES)
     tables = _of(store)
     assert not tables.underived and tables.files[PACKAGE_LICENCE_CLASSES]
     got = _aggregates(tables)
-    _check(got)
+    check_figures(got)
     _equal(got, _aggregates(FrameTables(read_current(store))))  # derived in memory
 
 
 @pytest.mark.parametrize("older", [[0], [0, 1]], ids=["mixed", "all-older"])
 def test_a_store_written_before_them_gives_the_same(tmp_path: Path, older: list[int]) -> None:
-    store = _store(tmp_path)
+    store = licence_store(tmp_path)
     want = _aggregates(_of(store))
     snaps = list_snapshots(store)
     for i in older:
-        _as_before(snaps[i])
+        as_before(snaps[i])
     tables = _of(store)
     assert tables.underived == {snaps[i].name for i in older}
     got = _aggregates(tables)
-    _check(got)
+    check_figures(got)
     _equal(got, want)
     # Compaction writes them into the base for the sources of the older snapshots.
     compact(store)
