@@ -343,9 +343,7 @@ PACKAGE_LICENCE_CLASSES = _t(
 DOCUMENT_LICENCES = _t(
     "document_licences", "distinct licence a document gives the packages of an image (derived from `package_licenses` when a snapshot is written: `auditlib.engine.licence_tables`)", ["scan_id", "image_id", "license", "license_spdx", "license_class"],
     *_IMAGE,
-    _c("license", "category", "The licence as the tool wrote it."),
-    _c("license_spdx", "category", "The licence as an SPDX expression, when it parses."),
-    _c("license_class", "category", "permissive, weak-copyleft, strong-copyleft, network-copyleft, other or unknown."),
+    *(c for c in PACKAGE_LICENSES.columns if c.name in ("license", "license_spdx", "license_class")),
 )
 
 VULNERABILITIES = _t(
