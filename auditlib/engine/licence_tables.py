@@ -43,33 +43,38 @@ LICENCE_TABLES = (PACKAGE_LICENCE_CLASSES, DOCUMENT_LICENCES)
 
 
 _TEXT = "CAST({0} AS STRING) AS {0}"
-_PROVENANCE = ("scan_id", "source", "source_format")
+PROVENANCE = ("scan_id", "source", "source_format", "collected_at")
+"""The columns of a licence table that say which document a row came from."""
 _NAME = """CASE WHEN package_name IS NULL AND file_path IS NOT NULL
               THEN CONCAT('file ', CAST(file_path AS STRING))
               ELSE CAST(package_name AS STRING) END"""
 
 
-def _columns(table: str) -> list[str]:
-    return TABLES_BY_NAME[table].column_names
+def columns(table: str, per_document: bool = True) -> list[str]:
+    """Return the columns of licence table `table`: all declared, or without `PROVENANCE`."""
+    return [c for c in TABLES_BY_NAME[table].column_names
+            if per_document or c not in PROVENANCE]
 
 
-def _classes_sql(licences: str, packages: str) -> str:
-    prov = ", ".join(_TEXT.format(c) for c in _PROVENANCE) + ", collected_at"
-    key = ["image_id", "package_name", "package_version", *_PROVENANCE, "collected_at"]
+def _classes_sql(licences: str, packages: str, per_document: bool) -> str:
+    prov = "".join(", " + (c if c == "collected_at" else _TEXT.format(c))
+                   for c in PROVENANCE if per_document)
+    key = ["image_id", "package_name", "package_version",
+           *(PROVENANCE if per_document else ())]
     flags = {flag(c): f"MAX(CASE WHEN license_class = '{c}' THEN 1 ELSE 0 END) = 1"
              for c in LICENSE_CLASSES}
     exprs = {"licensed": "MAX(licensed) = 1", **flags}
     select = ", ".join(f"{exprs[c]} AS {c}" if c in exprs else c
-                       for c in _columns(PACKAGE_LICENCE_CLASSES))
+                       for c in columns(PACKAGE_LICENCE_CLASSES, per_document))
     return f"""
 SELECT {select}
 FROM (SELECT CAST(image_id AS STRING) AS image_id, {_NAME} AS package_name,
-             CAST(package_version AS STRING) AS package_version, {prov}, 1 AS licensed,
+             CAST(package_version AS STRING) AS package_version{prov}, 1 AS licensed,
              COALESCE(CAST(license_class AS STRING), 'unknown') AS license_class
       FROM {licences}
       UNION ALL
       SELECT CAST(image_id AS STRING) AS image_id, CAST(name AS STRING) AS package_name,
-             CAST(version AS STRING) AS package_version, {prov}, 0 AS licensed,
+             CAST(version AS STRING) AS package_version{prov}, 0 AS licensed,
              CAST(NULL AS STRING) AS license_class
       FROM {packages}
       WHERE license_class IS NULL OR CAST(license_class AS STRING) = 'unknown') x
@@ -77,26 +82,32 @@ GROUP BY {', '.join(key)}
 """
 
 
-def _licences_sql(licences: str) -> str:
-    text = {"image_id", "license", "license_spdx", "license_class", *_PROVENANCE}
-    select = ", ".join(_TEXT.format(c) if c in text else c for c in _columns(DOCUMENT_LICENCES))
+def _licences_sql(licences: str, per_document: bool) -> str:
+    select = ", ".join(c if c == "collected_at" else _TEXT.format(c)
+                       for c in columns(DOCUMENT_LICENCES, per_document))
     return f"SELECT DISTINCT {select}\nFROM {licences}\n"
 
 
-def derive_sql(table: str, licences: str = "package_licenses",
-               packages: str = "packages") -> str:
+def derive_sql(table: str, licences: str = "package_licenses", packages: str = "packages",
+               *, per_document: bool = True) -> str:
     """Return the SQL (DuckDB and Spark) of licence table `table` (one of `LICENCE_TABLES`) over
     the relations `licences` (rows of `package_licenses`) and `packages` (rows of `packages`),
     each a table name or a parenthesised query with an alias. Its columns are the table's
     declared columns, in order; a row's image id is its row's, missing ones kept.
 
+    Args:
+        per_document: False: without the `PROVENANCE` columns, a row per package (or licence)
+            of an image whatever documents give it (`columns(table, False)`), for rows already
+            current and of a known image (an engine's view of a store written before these
+            tables: the same counts, with less to tell apart).
+
     Raises:
         KeyError: if `table` is not a licence table.
     """
     if table == PACKAGE_LICENCE_CLASSES:
-        return _classes_sql(licences, packages)
+        return _classes_sql(licences, packages, per_document)
     if table == DOCUMENT_LICENCES:
-        return _licences_sql(licences)
+        return _licences_sql(licences, per_document)
     raise KeyError(f"{table}: not a licence table; they are {', '.join(LICENCE_TABLES)}")
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow.fs as pafs
 
 from auditlib.data import AuditData
-from auditlib.engine.licence_tables import LICENCE_TABLES, derive_sql
+from auditlib.engine.licence_tables import LICENCE_TABLES, columns, derive_sql
 from auditlib.store.current import TableFile, current_files, snapshots_without
 from auditlib.store.location import StoreLike, locate
 from auditlib.tables import TABLES_BY_NAME
@@ -153,8 +153,10 @@ def empty_view_sql(table: str, view: str | None = None) -> str:
 
 def frame_views_sql() -> list[str]:
     """Return the SQL (DuckDB) that makes the view of each licence table over tables in memory:
-    derived from their `packages` and `package_licenses` (`licence_tables.derive_sql`)."""
-    return [f"CREATE OR REPLACE TEMPORARY VIEW {t} AS {derive_sql(t)}" for t in LICENCE_TABLES]
+    derived from their `packages` and `package_licenses` (`licence_tables.derive_sql`), per
+    image (their image ids are resolved), with the columns the aggregates read."""
+    return [f"CREATE OR REPLACE TEMPORARY VIEW {t} AS {derive_sql(t, per_document=False)}"
+            for t in LICENCE_TABLES]
 
 
 def make_views(tables: StoreTables, register: Callable[[str, pd.DataFrame], object],
@@ -183,9 +185,10 @@ def make_views(tables: StoreTables, register: Callable[[str, pd.DataFrame], obje
 
 def _licence_views(tables: StoreTables, load: Callable[[str, list[TableFile]], list[str]],
                    execute: Callable[[str], object]) -> None:
-    """Make the view of each licence table's current state: the rows its files hold, and for
-    the sources of snapshots written without them (`StoreTables.underived`) the rows derived
-    from those snapshots' files of `packages` and `package_licenses` (`derive_sql`)."""
+    """Make the view of each licence table's current state, with the columns the aggregates
+    read (`columns(table, per_document=False)`): the rows its files hold, and for the sources
+    of snapshots written without them (`StoreTables.underived`) the rows derived from those
+    snapshots' files of `packages` and `package_licenses` (`derive_sql`)."""
     if tables.underived:
         for t in ("packages", "package_licenses"):
             old = [f for f in tables.files[t] if f.snapshot_id in tables.underived]
@@ -196,19 +199,20 @@ def _licence_views(tables: StoreTables, load: Callable[[str, list[TableFile]], l
             else:
                 execute(empty_view_sql(t, view=view))
     for t in LICENCE_TABLES:
+        cols = ", ".join(columns(t, per_document=False))  # what the aggregates read
         parts = []
         if tables.files[t]:
             raw, stored = f"{t}__files", f"{t}__stored"
             execute(current_view_sql(t, raw, load(raw, tables.files[t]), view=stored))
-            parts.append(f"SELECT * FROM {stored}")
-        if tables.underived:
-            parts.append(derive_sql(t, "package_licenses__underived", "packages__underived"))
+            parts.append(f"SELECT {cols} FROM {stored}")
+        if tables.underived:  # rows already current, of known images: per image, not document
+            parts.append(f"SELECT {cols} FROM ("
+                         + derive_sql(t, "package_licenses__underived", "packages__underived",
+                                      per_document=False) + f") {t}_derived")
         if not parts:
             execute(empty_view_sql(t))
             continue
-        execute(f"CREATE OR REPLACE TEMPORARY VIEW {t} AS "
-                + "\nUNION ALL\n".join(f"SELECT * FROM ({p}) {t}_{i}"
-                                        for i, p in enumerate(parts)))
+        execute(f"CREATE OR REPLACE TEMPORARY VIEW {t} AS " + "\nUNION ALL\n".join(parts))
 
 
 def check_big(table: str) -> None:
