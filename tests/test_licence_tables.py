@@ -174,3 +174,11 @@ def test_a_store_written_before_them_gives_the_same(tmp_path: Path, older: list[
     tables = _of(store)  # the newest snapshot is kept as it is
     assert tables.underived == ({snaps[1].name} if 1 in older else set())
     _equal(_aggregates(tables), want)
+
+
+def test_a_store_without_packages(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    write_snapshot(store, make_data(scans=[{"image_id": A}]), sources=["docs"])
+    got = _aggregates(_of(store))
+    assert got["licence_classes"][["packages", "images"]].eq(0).all().all()
+    assert got["licences"].empty and got["licences_checked"].empty

@@ -209,9 +209,12 @@ def _licence_views(tables: StoreTables, load: Callable[[str, list[TableFile]], l
             parts.append(f"SELECT {cols} FROM ("
                          + derive_sql(t, "package_licenses__underived", "packages__underived",
                                       per_document=False) + f") {t}_derived")
-        if not parts:
-            execute(empty_view_sql(t))
-            continue
+        if not parts:  # no rows, typed: the aggregates test its flags
+            typed = {c.name: "BOOLEAN" if c.dtype == "boolean" else "STRING"
+                     for c in TABLES_BY_NAME[t].columns}
+            parts.append("SELECT " + ", ".join(f"CAST(NULL AS {typed[c]}) AS {c}"
+                                               for c in columns(t, per_document=False))
+                         + " WHERE 1 = 0")
         execute(f"CREATE OR REPLACE TEMPORARY VIEW {t} AS " + "\nUNION ALL\n".join(parts))
 
 
