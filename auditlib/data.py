@@ -78,6 +78,10 @@ class AuditData:
     )
     packages: pd.DataFrame = field(default_factory=lambda: _empty("packages"))
     package_licenses: pd.DataFrame = field(default_factory=lambda: _empty("package_licenses"))
+    package_licence_classes: pd.DataFrame = field(
+        default_factory=lambda: _empty("package_licence_classes")
+    )
+    document_licences: pd.DataFrame = field(default_factory=lambda: _empty("document_licences"))
     vulnerabilities: pd.DataFrame = field(default_factory=lambda: _empty("vulnerabilities"))
     package_dependencies: pd.DataFrame = field(
         default_factory=lambda: _empty("package_dependencies")

@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 from pandas.api.extensions import ExtensionArray
 from pandas.api.types import union_categoricals
 
+from auditlib.normalize.licenses import LICENSE_CLASSES
 from auditlib.normalize.redact import redact_values
 from auditlib.normalize.severity import SEVERITY_DTYPE
 
@@ -319,6 +320,32 @@ PACKAGE_LICENSES = _t(
     _c("file_path", "category", "Licence file the licence was found in (Trivy `license-file` results)."),
 )
 
+def licence_class_column(license_class: str) -> str:
+    """Return the column of `package_licence_classes` that says whether a package has a licence
+    of class `license_class` (one of `LICENSE_CLASSES`): `has_<class>`, `-` as `_`."""
+    return "has_" + license_class.replace("-", "_")
+
+
+_LICENCE_CLASS_FLAGS = tuple(
+    _c(licence_class_column(c), "boolean", f"Whether the document gives the package a licence of class `{c}`" + (" (a licence row whose class is missing counts as `unknown`)." if c == "unknown" else "."))
+    for c in LICENSE_CLASSES
+)
+
+PACKAGE_LICENCE_CLASSES = _t(
+    "package_licence_classes", "package of a document, with the classes of the licences the document gives it (derived from `package_licenses` and `packages` when a snapshot is written: `auditlib.engine.licence_tables`)", ["scan_id", "image_id", "package_name", "package_version"],
+    *_IMAGE,
+    _c("package_name", "category", "Package name, as `package_licenses` gives it; a licence file found outside any package is the package `file <path>`."),
+    _c("package_version", "category", "Package version, as `package_licenses` gives it."),
+    _c("licensed", "boolean", "Whether the document gives the package a licence (a `package_licenses` row); false for a package it lists with no licence class (`packages.license_class` missing or `unknown`) and no licence row."),
+    *_LICENCE_CLASS_FLAGS,
+)
+
+DOCUMENT_LICENCES = _t(
+    "document_licences", "distinct licence a document gives the packages of an image (derived from `package_licenses` when a snapshot is written: `auditlib.engine.licence_tables`)", ["scan_id", "image_id", "license", "license_spdx", "license_class"],
+    *_IMAGE,
+    *(c for c in PACKAGE_LICENSES.columns if c.name in ("license", "license_spdx", "license_class")),
+)
+
 VULNERABILITIES = _t(
     "vulnerabilities", "vulnerability of a package version at a path, per document and target",
     ["scan_id", "target", "pkg_name", "pkg_version", "pkg_path", "vuln_id"],
@@ -559,7 +586,7 @@ LOAD_ERRORS = Table(
 TABLES: tuple[Table, ...] = (
     SCANS, IMAGES, IMAGE_TAGS, IMAGE_LABELS, IMAGE_LAYERS, IMAGE_HISTORY, IMAGE_ENV,
     CONTAINERS, CONTAINER_MOUNTS, CONTAINER_CHANGES, REGISTRY_TAGS, IMAGE_SIGNATURES,
-    IMAGE_ATTESTATIONS, PACKAGES, PACKAGE_LICENSES,
+    IMAGE_ATTESTATIONS, PACKAGES, PACKAGE_LICENSES, PACKAGE_LICENCE_CLASSES, DOCUMENT_LICENCES,
     PACKAGE_DEPENDENCIES, VULNERABILITIES, VULNERABILITY_CWES, VULNERABILITY_ALIASES,
     MISCONFIGURATIONS, SECRETS,
     DOCKERFILES, DOCKERFILE_STAGES, DOCKERFILE_SECRET_NAMES, DOCKERFILE_COPIES,

@@ -43,6 +43,8 @@ GOAL_GB = 4.0
 GOAL_PAGE_MB = 10.0
 SNAPSHOTS = 10
 BIG = ("vulnerabilities", "packages", "package_licenses")
+LICENCE_TABLES = ("package_licence_classes", "document_licences")
+"""The store's licence tables (`auditlib.engine.licence_tables`), tiled as the big tables are."""
 
 
 def peak_gb() -> float:
@@ -100,7 +102,7 @@ def tiled(images: int, base_images: int) -> Path:
         folder = out / sid
         folder.mkdir(parents=True, exist_ok=True)
         lo, hi = s * per, min(copies, (s + 1) * per)
-        for t in BIG:
+        for t in (*BIG, *LICENCE_TABLES):
             df = getattr(data, t)
             con.register("base", df.astype({c: "string" for c in df.columns
                                             if str(df[c].dtype) == "category"}))
@@ -119,7 +121,7 @@ def tiled(images: int, base_images: int) -> Path:
                     f"'{folder / 'scan_images.parquet'}' (FORMAT parquet)")
     (out / ".complete").write_text("ok\n")
     rows = {t: con.sql(f"SELECT count(*) FROM read_parquet('{out}/*/{t}.parquet')").fetchall()[0]
-            for t in BIG}
+            for t in (*BIG, *LICENCE_TABLES)}
     print(f"wrote {copies * base_images:,} images straight to Parquet in {out} "
           f"({time.perf_counter() - t0:.0f} s): "
           + ", ".join(f"{(r or (0,))[0]:,} {t}" for t, r in rows.items()), flush=True)
@@ -127,7 +129,8 @@ def tiled(images: int, base_images: int) -> Path:
 
 
 def tables_of(folder: Path):  # type: ignore[no-untyped-def]
-    """Return the `StoreTables` of a tiled folder."""
+    """Return the `StoreTables` of a tiled folder (a folder tiled before the licence tables has
+    none: the engine derives them from the big tables, as for a store written before them)."""
     import pandas as pd
 
     from auditlib.engine import StoreTables
@@ -137,9 +140,13 @@ def tables_of(folder: Path):  # type: ignore[no-untyped-def]
     state = pd.concat([pd.read_parquet(s / "state.parquet") for s in snaps], ignore_index=True)
     scans = pd.concat([pd.read_parquet(s / "scan_images.parquet") for s in snaps],
                       ignore_index=True)
-    files = {t: [TableFile(str(s / f"{t}.parquet"), s.name, frozenset()) for s in snaps]
-             for t in BIG}
-    return StoreTables(str(folder), files, state.astype("string"), scans.astype(str))
+    files = {t: [TableFile(str(s / f"{t}.parquet"), s.name, frozenset()) for s in snaps
+                 if (s / f"{t}.parquet").exists()]
+             for t in (*BIG, *LICENCE_TABLES)}
+    underived = frozenset(s.name for s in snaps
+                          if not (s / f"{LICENCE_TABLES[0]}.parquet").exists())
+    return StoreTables(str(folder), files, state.astype("string"), scans.astype(str),
+                       underived=underived)
 
 
 def run_aggregates(engine) -> tuple[dict[str, float], dict]:  # type: ignore[no-untyped-def]
@@ -157,7 +164,7 @@ def run_aggregates(engine) -> tuple[dict[str, float], dict]:  # type: ignore[no-
 def section_aggregates(args: argparse.Namespace) -> dict:
     from auditlib.engine.duck import DuckDBEngine
 
-    folder = tiled(args.images, args.base_images)
+    folder = args.tiled or tiled(args.images, args.base_images)
     t0 = time.perf_counter()
     engine = DuckDBEngine(tables_of(folder), memory_limit=args.memory_limit)
     seconds, results = run_aggregates(engine)
@@ -255,6 +262,9 @@ def main() -> None:
                     "store of --assess-images images")
     ap.add_argument("--spark-master", default="local[*]")
     ap.add_argument("--memory-limit", default="3GB", help="DuckDB's memory_limit")
+    ap.add_argument("--tiled", type=Path, default=None,
+                    help="an existing tiled folder to run the aggregates on (read only), e.g. "
+                    "one tiled before the licence tables (they are then derived on read)")
     ap.add_argument("--sections", default="aggregates,spark,faces")
     ap.add_argument("--section", help=argparse.SUPPRESS)  # one section, in a child process
     args = ap.parse_args()

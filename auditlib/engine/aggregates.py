@@ -12,7 +12,9 @@ from __future__ import annotations
 import pandas as pd
 
 from auditlib.engine.base import Engine
+from auditlib.engine.licence_tables import DOCUMENT_LICENCES, PACKAGE_LICENCE_CLASSES
 from auditlib.normalize.licenses import LICENSE_CLASSES
+from auditlib.tables import licence_class_column
 
 
 def _rows_and_distinct(table: str, key: list[str], rows: str, distinct: str) -> str:
@@ -54,31 +56,16 @@ DOCUMENT_ROWS = (_document_rows("vulnerabilities") + "\nUNION ALL" + _document_r
 (one row per distinct pair and table; either may be missing): what coverage needs of the big
 tables (`auditlib.fleet.coverage`). Column rows_in is `vulnerabilities` or `packages`."""
 
-def _flag(license_class: str) -> str:
-    """Return the column of `PACKAGE_CLASSES` that says whether a package has a licence of
-    class `license_class` (one of `LICENSE_CLASSES`)."""
-    return "has_" + license_class.replace("-", "_")
+_flag = licence_class_column
 
 
-_CLASS_FLAGS = "image_id, package_name, package_version, " + ", ".join(
-    f"MAX(CASE WHEN license_class = '{c}' THEN 1 ELSE 0 END) AS {_flag(c)}"
-    for c in LICENSE_CLASSES)
-_PER_PACKAGE = "\nGROUP BY image_id, package_name, package_version"
-
-
-def _package_licences(licence: list[str], class_only: bool) -> str:
+def _package_licences(licence: list[str]) -> str:
     """Return the SQL of every licence of every package of every image, and every package of
     an image no document gave a licence for as a row with no licence, with the package's key
     (image_id, package_name, package_version) and the `licence` columns of `package_licenses`
-    (missing for a package without one). `class_only`: one row per package, with a column per
-    class of `LICENSE_CLASSES` (1 if it has a licence of that class, a missing one `unknown`,
-    else 0)."""
-    if class_only:
-        got = ",\n         COALESCE(CAST(license_class AS STRING), 'unknown') AS license_class"
-        none = ", 'unknown' AS license_class"
-    else:
-        got = "".join(f",\n         CAST({c} AS STRING) AS {c}" for c in licence)
-        none = "".join(f", CAST(NULL AS STRING) AS {c}" for c in licence)
+    (missing for a package without one)."""
+    got = "".join(f",\n         CAST({c} AS STRING) AS {c}" for c in licence)
+    none = "".join(f", CAST(NULL AS STRING) AS {c}" for c in licence)
     key = """CAST(image_id AS STRING) AS image_id,
          CASE WHEN package_name IS NULL AND file_path IS NOT NULL
               THEN CONCAT('file ', CAST(file_path AS STRING))
@@ -110,13 +97,13 @@ WITH bare AS (
    AND b.package_version IS NOT DISTINCT FROM l.package_version
   WHERE l.image_id IS NULL
 )
-SELECT {_CLASS_FLAGS if class_only else "*"}
+SELECT *
 FROM ({licensed}
-      UNION ALL SELECT * FROM unlicensed) a{_PER_PACKAGE if class_only else ""}
+      UNION ALL SELECT * FROM unlicensed) a
 """
 
 
-PACKAGE_LICENCES = _package_licences(["license", "license_spdx", "license_class"], False)
+PACKAGE_LICENCES = _package_licences(["license", "license_spdx", "license_class"])
 """The view `package_licences` (`Engine.define`): every licence of every package of every image,
 as many times as documents list it, and every package of an image no document gave a licence
 for as a row with no licence (class missing: judged `unknown`); a licence file a scanner found
@@ -125,12 +112,26 @@ package_version, license, license_spdx, license_class (all text). The one defini
 rule, the licence classes and the compliance page's licence risks read (`PACKAGE_CLASSES` is its
 packages with their classes, one row each)."""
 
-PACKAGE_CLASSES = _package_licences(["license_class"], True)
+_LICENSED = "MAX(CASE WHEN licensed THEN 1 ELSE 0 END)"
+
+PACKAGE_CLASSES = "SELECT image_id, package_name, package_version, " + ", ".join(
+    # A package no document gives a licence (each lists it bare) is of class `unknown`.
+    f"CASE WHEN {_LICENSED} = 0 THEN 1 ELSE MAX(CASE WHEN {_flag(c)} THEN 1 ELSE 0 END) END"
+    f" AS {_flag(c)}" if c == "unknown" else
+    f"MAX(CASE WHEN {_flag(c)} THEN 1 ELSE 0 END) AS {_flag(c)}" for c in LICENSE_CLASSES
+) + f""", {_LICENSED} AS licensed
+FROM {PACKAGE_LICENCE_CLASSES}
+WHERE image_id IS NOT NULL
+GROUP BY image_id, package_name, package_version
+"""
 """The table `package_classes`: one row per package of `PACKAGE_LICENCES` (image_id,
 package_name, package_version), with one column per licence class of `LICENSE_CLASSES`
 (`has_<class>`, `-` as `_`): 1 if the package has a licence of that class (a missing class
-`unknown`), else 0. What the licence classes and the packages checked count: a package's
-classes, where it has several licences, in one row, so counting packages tells no rows apart."""
+`unknown`), else 0; and `licensed` (1 if a document gives it a licence, else 0: it is then
+`unknown`). What the licence classes and the packages checked count: a package's classes, where
+it has several licences, in one row, so counting packages tells no rows apart. Read from the
+store's `package_licence_classes` (`auditlib.engine.licence_tables`), one row per package and
+document, not from the licence rows."""
 
 LICENCE_VIEW = "package_licences"
 """The view `PACKAGE_LICENCES` is kept as."""
@@ -146,13 +147,20 @@ row; missing when there are no packages): the distinct packages (image, name, ve
 that class and the images that have one (`PACKAGE_CLASSES`: a package with no licence is
 `unknown`)."""
 
-IMAGE_LICENCES = """
-SELECT DISTINCT image_id, license, license_spdx, license_class FROM package_licences
+IMAGE_LICENCES = f"""
+SELECT DISTINCT image_id, license, license_spdx, license_class
+FROM (SELECT image_id, license, license_spdx, license_class
+      FROM {DOCUMENT_LICENCES} WHERE image_id IS NOT NULL
+      UNION ALL
+      SELECT image_id, CAST(NULL AS STRING) AS license, CAST(NULL AS STRING) AS license_spdx,
+             CAST(NULL AS STRING) AS license_class
+      FROM package_classes WHERE licensed = 0) l
 """
 """The table `image_licences`: each distinct licence (as `PACKAGE_LICENCES` gives it) of each
 image, once (a missing licence too, for an image with a package that has none): one row per
 image and licence, a few dozen per image, where `PACKAGE_LICENCES` has one per package and
-licence. What `LICENCES` and `LICENCES_CHECKED` read."""
+licence. Read from the store's `document_licences` and `package_classes`. What `LICENCES` and
+`LICENCES_CHECKED` read."""
 
 IMAGE_LICENCES_TABLE = "image_licences"
 """The table `IMAGE_LICENCES` is kept as."""
@@ -262,7 +270,9 @@ def ensure_licences(engine: Engine, *tables: str) -> None:
     """
     if LICENCE_VIEW not in engine.made:
         engine.define(LICENCE_VIEW, PACKAGE_LICENCES)
-    for t in tables:
+    # `image_licences` reads `package_classes` (its packages without a licence).
+    need = [CLASSES_VIEW] if IMAGE_LICENCES_TABLE in tables else []
+    for t in [*need, *tables]:
         if t not in engine.made:
             engine.define(t, _LICENCE_TABLES[t], keep=True)
 

@@ -8,7 +8,14 @@ import pandas as pd
 import pyarrow.dataset as ds
 
 from auditlib.engine.errors import EngineError
-from auditlib.engine.tables import SNAPSHOT_COLUMN, FrameTables, Tables, check_big, make_views
+from auditlib.engine.tables import (
+    SNAPSHOT_COLUMN,
+    FrameTables,
+    Tables,
+    check_big,
+    frame_views_sql,
+    make_views,
+)
 from auditlib.store.current import TableFile
 
 
@@ -45,6 +52,8 @@ class DuckDBEngine:
             if isinstance(tables, FrameTables):
                 for t, df in tables.frames.items():
                     self.con.register(t, df)
+                for statement in frame_views_sql():
+                    self.con.execute(statement)
                 return
             make_views(tables, self.con.register, self._load, self.con.execute)
         except duckdb.Error as e:

@@ -18,7 +18,8 @@ import pandas as pd
 import pyarrow.fs as pafs
 
 from auditlib.data import AuditData
-from auditlib.store.current import TableFile, current_files
+from auditlib.engine.licence_tables import LICENCE_TABLES, columns, derive_sql
+from auditlib.store.current import TableFile, current_files, snapshots_without
 from auditlib.store.location import StoreLike, locate
 from auditlib.tables import TABLES_BY_NAME
 
@@ -59,6 +60,10 @@ class StoreTables:
     """Columns scan_id, image_id (`scan_images`)."""
     fs: pafs.FileSystem | None = None
     """The filesystem the files are in; None when they are local paths."""
+    underived: frozenset[str] = frozenset()
+    """The snapshots (holding current sources) written without the licence tables
+    (`auditlib.engine.licence_tables`): an engine derives those of their sources from their
+    files of the big tables."""
 
     @classmethod
     def of(cls, store: StoreLike, scans: pd.DataFrame) -> StoreTables:
@@ -75,11 +80,13 @@ class StoreTables:
             DamagedStoreError: if a snapshot is damaged and damage is not allowed.
         """
         loc = locate(store)
-        files = current_files(loc, BIG_TABLES)
+        files = current_files(loc, (*BIG_TABLES, *LICENCE_TABLES))
         held = {(s, f.snapshot_id) for fs in files.values() for f in fs for s in f.sources}
         state = pd.DataFrame(sorted(held), columns=["source", "snapshot_id"], dtype="string")
+        # Both licence tables are written together: a snapshot without one has neither.
+        underived = frozenset(snapshots_without(loc, LICENCE_TABLES[0]))
         return cls(str(loc), files, state, scan_images(scans),
-                   None if loc.local is not None else loc.fs)
+                   None if loc.local is not None else loc.fs, underived)
 
 
 @dataclass(frozen=True)
@@ -106,7 +113,7 @@ def declared_columns(table: str) -> list[str]:
     return [c.name for c in TABLES_BY_NAME[table].columns]
 
 
-def current_view_sql(table: str, raw: str, columns: list[str]) -> str:
+def current_view_sql(table: str, raw: str, columns: list[str], view: str | None = None) -> str:
     """Return the SQL (DuckDB and Spark) that makes the view `table` of the current state from
     the raw rows `raw` of its files (with `SNAPSHOT_COLUMN`): each source's rows from the snapshot
     that holds it, the image id filled from the document's scan where a row has none.
@@ -115,6 +122,7 @@ def current_view_sql(table: str, raw: str, columns: list[str]) -> str:
         table: the view to make.
         raw: the view of the files' rows.
         columns: the columns the files have (others declared are NULL).
+        view: the view's name, when it is not `table`.
     """
     have = set(columns)
     cols = []
@@ -127,7 +135,8 @@ def current_view_sql(table: str, raw: str, columns: list[str]) -> str:
             cols.append(f"CAST(NULL AS STRING) AS {c}")
     return (
         # The hint (a comment to DuckDB) has Spark send the two small frames to every task.
-        f"CREATE OR REPLACE TEMPORARY VIEW {table} AS SELECT /*+ BROADCAST(s), BROADCAST(m) */ "
+        f"CREATE OR REPLACE TEMPORARY VIEW {view or table} AS "
+        "SELECT /*+ BROADCAST(s), BROADCAST(m) */ "
         f"{', '.join(cols)} "
         f"FROM {raw} r JOIN {STATE_VIEW} s "
         f"ON r.source = s.source AND r.{SNAPSHOT_COLUMN} = s.snapshot_id "
@@ -135,11 +144,19 @@ def current_view_sql(table: str, raw: str, columns: list[str]) -> str:
     )
 
 
-def empty_view_sql(table: str) -> str:
-    """Return the SQL (DuckDB and Spark) of the view `table` with no rows (a store without any
-    file of it): its declared columns, as text."""
+def empty_view_sql(table: str, view: str | None = None) -> str:
+    """Return the SQL (DuckDB and Spark) of the view `table` (or `view`) with no rows (a store
+    without any file of it): its declared columns, as text."""
     cols = ", ".join(f"CAST(NULL AS STRING) AS {c}" for c in declared_columns(table))
-    return f"CREATE OR REPLACE TEMPORARY VIEW {table} AS SELECT {cols} WHERE 1 = 0"
+    return f"CREATE OR REPLACE TEMPORARY VIEW {view or table} AS SELECT {cols} WHERE 1 = 0"
+
+
+def frame_views_sql() -> list[str]:
+    """Return the SQL (DuckDB) that makes the view of each licence table over tables in memory:
+    derived from their `packages` and `package_licenses` (`licence_tables.derive_sql`), per
+    image (their image ids are resolved), with the columns the aggregates read."""
+    return [f"CREATE OR REPLACE TEMPORARY VIEW {t} AS {derive_sql(t, per_document=False)}"
+            for t in LICENCE_TABLES]
 
 
 def make_views(tables: StoreTables, register: Callable[[str, pd.DataFrame], object],
@@ -163,6 +180,42 @@ def make_views(tables: StoreTables, register: Callable[[str, pd.DataFrame], obje
             continue
         raw = f"{t}__files"
         execute(current_view_sql(t, raw, load(raw, files)))
+    _licence_views(tables, load, execute)
+
+
+def _licence_views(tables: StoreTables, load: Callable[[str, list[TableFile]], list[str]],
+                   execute: Callable[[str], object]) -> None:
+    """Make the view of each licence table's current state, with the columns the aggregates
+    read (`columns(table, per_document=False)`): the rows its files hold, and for the sources
+    of snapshots written without them (`StoreTables.underived`) the rows derived from those
+    snapshots' files of `packages` and `package_licenses` (`derive_sql`)."""
+    if tables.underived:
+        for t in ("packages", "package_licenses"):
+            old = [f for f in tables.files[t] if f.snapshot_id in tables.underived]
+            view = f"{t}__underived"
+            if old:
+                raw = f"{view}__files"
+                execute(current_view_sql(t, raw, load(raw, old), view=view))
+            else:
+                execute(empty_view_sql(t, view=view))
+    for t in LICENCE_TABLES:
+        cols = ", ".join(columns(t, per_document=False))  # what the aggregates read
+        parts = []
+        if tables.files[t]:
+            raw, stored = f"{t}__files", f"{t}__stored"
+            execute(current_view_sql(t, raw, load(raw, tables.files[t]), view=stored))
+            parts.append(f"SELECT {cols} FROM {stored}")
+        if tables.underived:  # rows already current, of known images: per image, not document
+            parts.append(f"SELECT {cols} FROM ("
+                         + derive_sql(t, "package_licenses__underived", "packages__underived",
+                                      per_document=False) + f") {t}_derived")
+        if not parts:  # no rows, typed: the aggregates test its flags
+            typed = {c.name: "BOOLEAN" if c.dtype == "boolean" else "STRING"
+                     for c in TABLES_BY_NAME[t].columns}
+            parts.append("SELECT " + ", ".join(f"CAST(NULL AS {typed[c]}) AS {c}"
+                                               for c in columns(t, per_document=False))
+                         + " WHERE 1 = 0")
+        execute(f"CREATE OR REPLACE TEMPORARY VIEW {t} AS " + "\nUNION ALL\n".join(parts))
 
 
 def check_big(table: str) -> None:

@@ -318,6 +318,29 @@ def _exists(info: SnapshotInfo, f: Path) -> bool:
     return bool(info.fs.get_file_info(f.as_posix()).type == pafs.FileType.File)
 
 
+def holds_table(info: SnapshotInfo, table: str) -> bool:
+    """Return whether snapshot `info` has a file of `table`, empty or not (its writer knew the
+    table): its manifest counts the table's rows, or, an older manifest without counts, the
+    file is there."""
+    if info.rows is not None:
+        return table in info.rows
+    return _exists(info, table_file(info.path, table))
+
+
+def snapshots_without(store: StoreLike, table: str, as_of: StorePath | None = None) -> set[str]:
+    """Return the snapshots holding current sources that have no file of `table`
+    (`holds_table`: written by an auditlib that did not know it), as a derived table's readers
+    need to know to derive it for their sources.
+
+    Raises:
+        StoreError: if `as_of` is not a snapshot of the store or a snapshot cannot be read.
+        DamagedStoreError: if a snapshot is damaged and damage is not allowed.
+    """
+    by_id = {s.snapshot_id: s for s in usable_snapshots(store).snapshots}
+    held = {st.snapshot_id for st in current_sources(store, as_of).values()}
+    return {sid for sid in held if not holds_table(by_id[sid], table)}
+
+
 def current_files(
     store: StoreLike, tables: Iterable[str], as_of: StorePath | None = None
 ) -> dict[str, list[TableFile]]:

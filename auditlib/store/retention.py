@@ -30,17 +30,25 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pandas as pd
 import pyarrow as pa
 
 from auditlib._version import __version__
+from auditlib.engine.licence_tables import LICENCE_TABLES
 from auditlib.errors import StoreError
-from auditlib.store.current import SourceState, current_sources
+from auditlib.store.current import SourceState, current_sources, holds_table
 from auditlib.store.damage import DamagedStoreError
 from auditlib.store.layout import MANIFEST, PRUNED_PREFIX, SNAPSHOTS_DIR, table_file_name
 from auditlib.store.location import Location, StoreLike, locate
 from auditlib.store.manifest import SnapshotInfo, scan_store, schema_fingerprint
-from auditlib.store.read import source_mask
-from auditlib.store.write import SnapshotFolder, manifest, write_bytes, write_table
+from auditlib.store.read import filter_sources, read_tables, source_mask
+from auditlib.store.write import (
+    SnapshotFolder,
+    manifest,
+    snapshot_tables,
+    write_bytes,
+    write_table,
+)
 from auditlib.tables import TABLES, concat, conform, empty
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([hdw])\s*$")
@@ -117,8 +125,10 @@ def fold(store: StoreLike, cutoff: datetime | None) -> Folded:
     state = current_sources(loc, last.snapshot_id)
     _check_carries(kept, {s.snapshot_id for s in old}, state)
     done = Folded(folded=[s.snapshot_id for s in old])
-    if {st.snapshot_id for st in state.values()} <= {last.snapshot_id} and not last.carried:
+    if ({st.snapshot_id for st in state.values()} <= {last.snapshot_id} and not last.carried
+            and all(holds_table(last, t) for t in LICENCE_TABLES)):
         base = last  # it holds the whole state already: it is the base
+        # (written before the licence tables, it is written again with them)
     else:
         base = _write_base(loc, old, state, kept[0].snapshot_id)
         done.base = base.snapshot_id
@@ -197,10 +207,17 @@ def _write_base(loc: Location, old: list[SnapshotInfo], state: dict[str, SourceS
     holders = [by_id[h] for h in sorted(held)]
     snap = SnapshotFolder(loc, last.created_at.to_pydatetime(), _base_id(last, first_kept))
     counts: dict[str, int] = {}
+    derived: dict[str, dict[str, pd.DataFrame]] = {}  # by snapshot, both licence tables at once
     try:
         for table in TABLES:
             parts = []
             for info in holders:
+                if table.name in LICENCE_TABLES and not holds_table(info, table.name):
+                    sid = info.snapshot_id
+                    if sid not in derived:
+                        derived[sid] = _derived(info, held[sid])
+                    parts.append(derived[sid][table.name])
+                    continue
                 if info.rows is not None and not info.rows.get(table.name):
                     continue
                 df = conform(table, info.read_parquet(table.name))
@@ -208,7 +225,7 @@ def _write_base(loc: Location, old: list[SnapshotInfo], state: dict[str, SourceS
             df = concat(table, parts) if parts else empty(table)
             write_table(loc, snap.file(table_file_name(table.name)), df.reset_index(drop=True))
             counts[table.name] = len(df)
-    except (OSError, ValueError, pa.ArrowException) as e:
+    except (OSError, ValueError, pa.ArrowException, StoreError) as e:
         snap.abort()
         raise StoreError(f"{loc}: cannot write the base snapshot: {e}") from e
     versions = {h.auditlib_version for h in holders}
@@ -225,6 +242,20 @@ def _write_base(loc: Location, old: list[SnapshotInfo], state: dict[str, SourceS
                    "schema": schema_fingerprint()},
     })
     return SnapshotInfo(path, snap.snapshot_id, last.created_at, None, None, (), {})
+
+
+def _derived(info: SnapshotInfo, sources: set[str]) -> dict[str, pd.DataFrame]:
+    """Return the licence tables (`auditlib.engine.licence_tables`) of the sources `sources` of
+    a snapshot written before them, from the snapshot's `packages` and `package_licenses`.
+
+    Raises:
+        StoreError: if it cannot be derived.
+        OSError, ValueError, pyarrow.ArrowException: if a table cannot be read.
+    """
+    own = read_tables(info, ["packages", "package_licenses"])
+    filter_sources(own, set(), sources)
+    tables = snapshot_tables(own)
+    return {t: tables[t] for t in LICENCE_TABLES}
 
 
 def _entry(holder: SnapshotInfo, st: SourceState) -> dict[str, Any]:

@@ -209,6 +209,26 @@ def _file_entries(data: AuditData) -> list[dict[str, Any]]:
     return out
 
 
+def snapshot_tables(data: AuditData) -> dict[str, pd.DataFrame]:
+    """Return the tables of `data` as a snapshot holds them: with the licence tables derived
+    from its `packages` and `package_licenses` (`auditlib.engine.licence_tables`), whatever
+    `data` holds of them.
+
+    Raises:
+        StoreError: if they cannot be derived.
+    """
+    import duckdb  # noqa: PLC0415
+
+    from auditlib.engine.licence_tables import derive  # noqa: PLC0415 (the engine imports store)
+
+    tables = data.tables()
+    try:
+        tables.update(derive(data.packages, data.package_licenses))
+    except duckdb.Error as e:
+        raise StoreError(f"cannot derive the licence tables: {e}") from e
+    return tables
+
+
 def write_snapshot(
     store: StoreLike,
     data: AuditData,
@@ -240,10 +260,11 @@ def write_snapshot(
     carried = list(carried)
     at = created_at or datetime.now(UTC)
     at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    tables = snapshot_tables(data)
     snap = SnapshotFolder(store, at)
     try:
         counts: dict[str, int] = {}
-        for name, df in data.tables().items():
+        for name, df in tables.items():
             write_table(snap.loc, snap.file(table_file_name(name)), df)
             counts[name] = len(df)
     except (OSError, ValueError, pa.ArrowException) as e:
@@ -330,13 +351,15 @@ class SnapshotWriter:
         return self.folder.file(table_file_name(table))
 
     def append(self, data: AuditData) -> None:
-        """Append the rows of `data`'s tables.
+        """Append the rows of `data`'s tables, and of the licence tables derived from them
+        (`snapshot_tables`).
 
         Raises:
             StoreError: if they cannot be written.
         """
+        tables = snapshot_tables(data)
         try:
-            for name, df in data.tables().items():
+            for name, df in tables.items():
                 if len(df):
                     self._writer(name).write_table(self._arrow(name, df))
                     self.rows[name] += len(df)

@@ -1,0 +1,184 @@
+"""The store's licence tables (`auditlib.engine.licence_tables`): written with each snapshot,
+read by the licence aggregates, derived on read for the sources of a snapshot written before
+them, and written into retention's base; the aggregates give the same rows every way."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from auditlib.data import AuditData, merge
+from auditlib.engine import FrameTables, StoreTables, open_engine
+from auditlib.engine.aggregates import AGGREGATES
+from auditlib.engine.licence_tables import (
+    DOCUMENT_LICENCES,
+    LICENCE_TABLES,
+    PACKAGE_LICENCE_CLASSES,
+    derive,
+)
+from auditlib.store import compact, list_snapshots, read_current, write_snapshot
+from auditlib.store.current import holds_table
+from auditlib.store.layout import MANIFEST, table_file
+from auditlib.store.manifest import snapshot_info
+from tests.policy.builders import image_id, make_data
+
+A, B, D = image_id(1), image_id(2), image_id(4)
+LICENCE_AGGREGATES = ("licence_classes", "licences", "licences_checked")
+
+
+def _doc(scan: str, image: str | None, packages: list[tuple[Any, ...]],
+         licences: list[tuple[Any, ...]]) -> AuditData:
+    """Return one document's rows: packages (name, class), licences (name, licence, SPDX id,
+    class[, file path]); with `image` None, a document that names its image by A's manifest
+    digest only (its image is found when the state is read)."""
+    prov = {"scan_id": f"sha256:{scan}", "source": f"docs/{scan}.json"}
+    on = {} if image is None else {"image_id": image}
+    return make_data(
+        scans=[{**prov, **on, "repo_digest": "sha256:" + (image or A)[-64:][::-1]}],
+        packages=[{**prov, **on, "package_id": n, "name": n, "version": "1.0",
+                   "license_class": c} for n, c in packages],
+        package_licenses=[{**prov, **on, "package_id": f"{r[0]}#{i}", "package_name": r[0],
+                           "package_version": None if r[0] is None else "1.0",
+                           "license": r[1], "license_spdx": r[2], "license_class": r[3],
+                           "file_path": r[4] if len(r) > 4 else None,
+                           "license_source": "declared"} for i, r in enumerate(licences)])
+
+
+def _first() -> AuditData:
+    a = _doc("s1", A, [("musl", "permissive"), ("busybox", "permissive")],
+             [("musl", "MIT", "MIT", "permissive"),
+              ("busybox", "Apache-2.0", "Apache-2.0", "permissive")])
+    b = _doc("s4", B, [("mongo", "network-copyleft")],
+             [("mongo", "AGPL-3.0", "AGPL-3.0-only", "network-copyleft")])
+    d = _doc("s5", D, [("left-pad", "unknown"), ("zlib", "permissive"), ("nolic", None)],
+             [("zlib", "Zlib", "Zlib", "permissive"),
+              ("weird", "Acme Corp Licence", None, "other"),
+              ("nolic", "NOASSERTION", None, None)])
+    return merge(a, b, d)
+
+
+def _second() -> AuditData:
+    # curl: listed bare by s2, given a licence by s3, whose rows name no image (its scan does).
+    s2 = _doc("s2", A, [("busybox", "permissive"), ("curl", None)],
+              [("busybox", "Apache-2.0", "Apache-2.0", "permissive")])
+    s3 = _doc("s3", None, [],
+              [("curl", "curl", "curl", "permissive"),
+               (None, "GPL-2.0", "GPL-2.0-only", "strong-copyleft", "/usr/share/doc/x")])
+    return merge(s2, s3)
+
+
+def licence_store(root: Path) -> Path:
+    store = root / "store"
+    write_snapshot(store, _first(), sources=["docs"])
+    write_snapshot(store, _second(), sources=["docs"])
+    return store
+
+
+def as_before(snapshot: Path) -> None:
+    """Make a snapshot as an auditlib before the licence tables wrote it: no file of them, and
+    no row count in its manifest."""
+    for t in LICENCE_TABLES:
+        table_file(snapshot, t).unlink()
+    m = json.loads((snapshot / MANIFEST).read_text())
+    m["rows"] = {k: v for k, v in m["rows"].items() if k not in LICENCE_TABLES}
+    (snapshot / MANIFEST).write_text(json.dumps(m))
+
+
+def _aggregates(tables: StoreTables | FrameTables) -> dict[str, pd.DataFrame]:
+    engine = open_engine("duckdb", tables)
+    try:
+        return {n: AGGREGATES[n](engine) for n in LICENCE_AGGREGATES}
+    finally:
+        engine.close()
+
+
+def _of(store: Path) -> StoreTables:
+    return StoreTables.of(store, read_current(store).scans)
+
+
+def check_figures(got: dict[str, pd.DataFrame]) -> None:
+    """The figures of `_first` and `_second`, counted by hand."""
+    classes = got["licence_classes"].set_index("license_class")
+    assert classes.to_dict("index") == {
+        "unknown": {"packages": 2, "images": 1},  # left-pad (bare), nolic (no class): D
+        "other": {"packages": 1, "images": 1},
+        "network-copyleft": {"packages": 1, "images": 1},
+        "strong-copyleft": {"packages": 1, "images": 1},  # the licence file of A
+        "weak-copyleft": {"packages": 0, "images": 0},
+        "permissive": {"packages": 4, "images": 2},  # musl, busybox, curl (s3), zlib
+    }
+    assert got["licences_checked"].to_dict("index") == {
+        A: {"packages": 4, "licences": 4}, B: {"packages": 1, "licences": 1},
+        D: {"packages": 4, "licences": 3}}
+    lic = got["licences"]
+    assert len(lic) == 9 and lic.isna().all(axis=1).sum() == 1  # left-pad's missing licence
+
+
+def _equal(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> None:
+    for n in LICENCE_AGGREGATES:
+        pd.testing.assert_frame_equal(a[n], b[n])
+
+
+def test_derived_per_document() -> None:
+    data = _second()
+    got = derive(data.packages, data.package_licenses)
+    classes = got[PACKAGE_LICENCE_CLASSES].astype(object)
+    classes = classes.where(classes.notna(), None)
+    rows = {(r.scan_id, r.package_name): (r.image_id, r.licensed, r.has_permissive,
+                                          r.has_strong_copyleft, r.has_unknown)
+            for r in classes.itertuples()}
+    assert rows == {
+        ("sha256:s2", "busybox"): (A, True, True, False, False),
+        ("sha256:s2", "curl"): (A, False, False, False, False),  # bare in this document
+        ("sha256:s3", "curl"): (None, True, True, False, False),  # its image: from its scan
+        ("sha256:s3", "file /usr/share/doc/x"): (None, True, False, True, False),
+    }
+    assert len(got[DOCUMENT_LICENCES]) == 3
+    assert str(got[PACKAGE_LICENCE_CLASSES]["package_name"].dtype) == "category"  # declared
+
+
+def test_store_writes_them_and_the_aggregates_read_them(tmp_path: Path) -> None:
+    store = licence_store(tmp_path)
+    for snap in list_snapshots(store):
+        info = snapshot_info(snap)
+        assert info is not None and all(holds_table(info, t) for t in LICENCE_TABLES)
+    tables = _of(store)
+    assert not tables.underived and tables.files[PACKAGE_LICENCE_CLASSES]
+    got = _aggregates(tables)
+    check_figures(got)
+    _equal(got, _aggregates(FrameTables(read_current(store))))  # derived in memory
+
+
+@pytest.mark.parametrize("older", [[0], [0, 1]], ids=["mixed", "all-older"])
+def test_a_store_written_before_them_gives_the_same(tmp_path: Path, older: list[int]) -> None:
+    store = licence_store(tmp_path)
+    want = _aggregates(_of(store))
+    snaps = list_snapshots(store)
+    for i in older:
+        as_before(snaps[i])
+    tables = _of(store)
+    assert tables.underived == {snaps[i].name for i in older}
+    got = _aggregates(tables)
+    check_figures(got)
+    _equal(got, want)
+    # Compaction writes them into the base for the sources of the older snapshots.
+    compact(store)
+    base = list_snapshots(store)[0]
+    info = snapshot_info(base)
+    assert info is not None and all(holds_table(info, t) for t in LICENCE_TABLES)
+    assert info.rows is not None and info.rows[PACKAGE_LICENCE_CLASSES] > 0
+    tables = _of(store)  # the newest snapshot is kept as it is
+    assert tables.underived == ({snaps[1].name} if 1 in older else set())
+    _equal(_aggregates(tables), want)
+
+
+def test_a_store_without_packages(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    write_snapshot(store, make_data(scans=[{"image_id": A}]), sources=["docs"])
+    got = _aggregates(_of(store))
+    assert got["licence_classes"][["packages", "images"]].eq(0).all().all()
+    assert got["licences"].empty and got["licences_checked"].empty
