@@ -139,3 +139,17 @@ def test_the_commands(tmp_path: Path) -> None:
     done = runner.invoke(cli, ["store", "compact", "--store", store.as_uri()])
     assert done.exit_code == 0, done.output
     assert "2 snapshots deleted" in done.output and len(list_snapshots(store)) == 2
+
+
+def test_the_base_id_sorts_between_the_last_old_and_the_first_kept_snapshot() -> None:
+    from auditlib.errors import StoreError
+    from auditlib.store.retention import _base_id
+
+    last, kept = "20260101T000000000000Z-fffffe", "20260102T000000000000Z-000000"
+    # the only id after `last` at its time (a random suffix found none in 64 tries ~1 time in 65)
+    assert _base_id(last, kept) == "20260101T000000000000Z-ffffff"
+    for _ in range(200):
+        sid = _base_id("20260101T000000000000Z-a00000", "20260101T000000000000Z-a00003")
+        assert sid in {"20260101T000000000000Z-a00001", "20260101T000000000000Z-a00002"}
+    with pytest.raises(StoreError, match="no snapshot id sorts between"):
+        _base_id("20260101T000000000000Z-ffffff", kept)

@@ -175,20 +175,22 @@ def _check_carries(kept: list[SnapshotInfo], old: set[str], state: dict[str, Sou
                     "nothing was pruned")
 
 
-def _base_id(last: SnapshotInfo, first_kept: str) -> str:
-    """Return an id for the base: the time of the last old snapshot, sorting before the first
-    kept one.
+def _base_id(last: str, first_kept: str) -> str:
+    """Return an id for the base: the time of the last old snapshot `last`, sorting after it and
+    before the first kept one (its suffix drawn from the room between the two).
 
     Raises:
-        StoreError: if none can be found (the two were written in the same microsecond).
+        StoreError: if no id sorts between the two (`last`'s suffix is the highest there is, or
+            the two were written in the same microsecond with adjacent suffixes).
     """
-    stamp = last.snapshot_id.split("-")[0]
-    for _ in range(64):
-        sid = f"{stamp}-{secrets.token_hex(3)}"
-        if last.snapshot_id < sid < first_kept:
-            return sid
-    raise StoreError(f"cannot fold: snapshots {last.snapshot_id} and {first_kept} were written "
-                     "in the same microsecond")
+    stamp, suffix = last.split("-")
+    low, high = int(suffix, 16) + 1, 0xFFFFFF
+    kept_stamp, kept_suffix = first_kept.split("-")
+    if kept_stamp == stamp:
+        high = int(kept_suffix, 16) - 1
+    if low > high:
+        raise StoreError(f"cannot fold: no snapshot id sorts between {last} and {first_kept}")
+    return f"{stamp}-{low + secrets.randbelow(high - low + 1):06x}"
 
 
 def _write_base(loc: Location, old: list[SnapshotInfo], state: dict[str, SourceState],
@@ -205,7 +207,8 @@ def _write_base(loc: Location, old: list[SnapshotInfo], state: dict[str, SourceS
     for st in state.values():
         held.setdefault(st.snapshot_id, set()).add(st.source)
     holders = [by_id[h] for h in sorted(held)]
-    snap = SnapshotFolder(loc, last.created_at.to_pydatetime(), _base_id(last, first_kept))
+    snap = SnapshotFolder(loc, last.created_at.to_pydatetime(),
+                          _base_id(last.snapshot_id, first_kept))
     counts: dict[str, int] = {}
     derived: dict[str, dict[str, pd.DataFrame]] = {}  # by snapshot, both licence tables at once
     try:
