@@ -1,0 +1,72 @@
+"""Values a load caches by distinct input (image references, licences, CVSS maps) give the same
+rows as working each one out anew: two documents sharing an image and its packages, read in one
+load (the second from the caches), give the rows each gives read alone."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import auditlib
+from auditlib.identity import parse_reference
+from tests.conftest import corpus_path
+
+_AT = datetime(2026, 12, 1, tzinfo=UTC)
+_HEX64 = re.compile(rb"[0-9a-f]{64}")
+
+REFERENCES = [
+    "nginx", "nginx:1.25-alpine", "docker.io/library/nginx:latest", "index.docker.io/nginx",
+    "ghcr.io/org/app@sha256:" + "a" * 64, "localhost:5000/a/b:t", "[::1]:5000/x:y",
+    "ubuntu:22.04", "Upper/Case", "/a/path", "./rel", "img.tar", "sha256:" + "b" * 64,
+    "with space:1", "tab\there", "nbsp\u00a0x", "line\u2028sep", "", "a@sha256:short",
+]
+
+
+@pytest.mark.parametrize("text", REFERENCES)
+def test_cached_reference_is_the_uncached_one(text: str) -> None:
+    uncached = parse_reference.__wrapped__(text)
+    assert parse_reference(text) == uncached
+    hits = parse_reference.cache_info().hits
+    assert parse_reference(text) == uncached  # now from the cache
+    assert parse_reference.cache_info().hits == hits + 1
+
+
+def _copy(data: bytes, n: int) -> bytes:
+    """Return `data` with every 64-hex id (image, layers) made distinct for copy `n`."""
+    return _HEX64.sub(lambda m: (f"{n:x}" + m.group().decode()[1:]).encode(), data)
+
+
+def _plain(df: pd.DataFrame) -> list[list[object]]:
+    """Return a frame's cells as plain values (categories may differ between loads)."""
+    return df.astype(object).where(df.notna(), None).values.tolist()
+
+
+@pytest.mark.parametrize("relpath", [
+    "grype-json/dd-grype-0.96.0-image-35-matches.json",
+    "trivy-json/trivy-0.76.0-licenses-pkgs-debian-bookworm-image.json",
+    "trivy-json/trivy-golden-debian-buster-image.json",
+    "cyclonedx-json/trivy-0.76.0-cdx-debian-bookworm-image.json",
+])
+def test_documents_sharing_packages_give_the_rows_each_gives_alone(
+        relpath: str, tmp_path: Path) -> None:
+    data = corpus_path(relpath).read_bytes()
+    paths = []
+    for n in (1, 2):
+        path = tmp_path / f"doc{n}.json"
+        path.write_bytes(_copy(data, n))
+        paths.append(path)
+    together = auditlib.load(*paths, workers=1, collected_at=_AT)
+    alone = [auditlib.load(p, workers=1, collected_at=_AT) for p in paths]
+    assert together.load_errors.empty and not any(len(a.load_errors) for a in alone)
+    checked = 0
+    for name, df in together.tables().items():
+        parts = [a.tables()[name] for a in alone]
+        assert len(df) == sum(map(len, parts)), name
+        if len(df):
+            checked += 1
+            assert _plain(df) == [row for p in parts for row in _plain(p)], name
+    assert checked >= 4  # scans, images and the findings or packages at least
