@@ -1,6 +1,7 @@
 """Values a load caches by distinct input (image references, licences, CVSS maps) give the same
 rows as working each one out anew: two documents sharing an image and its packages, read in one
-load (the second from the caches), give the rows each gives read alone."""
+load (the second from the caches), give the rows each gives read alone. And identification's
+cheap look at an array (`Document.has_items`) answers as decoding it would."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+import msgspec
 import pandas as pd
 import pytest
 
 import auditlib
 from auditlib.identity import parse_reference
+from auditlib.parsers.interface import Document
 from tests.conftest import corpus_path
 
 _AT = datetime(2026, 12, 1, tzinfo=UTC)
@@ -70,3 +73,15 @@ def test_documents_sharing_packages_give_the_rows_each_gives_alone(
             checked += 1
             assert _plain(df) == [row for p in parts for row in _plain(p)], name
     assert checked >= 4  # scans, images and the findings or packages at least
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    (b'{"a": [1]}', True), (b'{"a": [ \n\t {"b": []}]}', True), (b'{"a": [[]]}', True),
+    (b'{"a": []}', False), (b'{"a": [ \r\n ]}', False), (b'{"a": null}', False),
+    (b'{"a": {}}', False), (b'{"a": "[1]"}', False), (b'{"b": [1]}', False),
+])
+def test_has_items_reads_an_array_by_its_first_bytes(text: bytes, expected: bool) -> None:
+    doc = Document("x.json", text, top=msgspec.json.decode(text, type=dict[str, msgspec.Raw]))
+    assert doc.has_items("a") is expected
+    # The same answer as decoding the array would give.
+    assert expected is bool(doc.peek("a", list[msgspec.Raw]))
