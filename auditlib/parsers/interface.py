@@ -20,7 +20,6 @@ import msgspec
 
 from auditlib.rows import Output, decode
 
-
 _NON_EMPTY_ARRAY = re.compile(rb"\[[ \t\r\n]*[^\] \t\r\n]")
 """The start of a JSON array with an element: `[`, JSON's white space, and no `]`."""
 
