@@ -15,6 +15,8 @@ import pytest
 
 import auditlib
 from auditlib.identity import parse_reference
+from auditlib.normalize import licenses
+from auditlib.normalize.licenses import LicenseInfo
 from auditlib.parsers.interface import Document
 from tests.conftest import corpus_path
 
@@ -85,3 +87,37 @@ def test_has_items_reads_an_array_by_its_first_bytes(text: bytes, expected: bool
     assert doc.has_items("a") is expected
     # The same answer as decoding the array would give.
     assert expected is bool(doc.peek("a", list[msgspec.Raw]))
+
+
+def _parsed(text: str) -> LicenseInfo:
+    """Return what license-expression's SPDX licensing makes of `text`, as classify_license
+    did for every text before it looked licence ids up in the index (`licenses._spdx_ids`)."""
+    licensing = licenses._licensing()
+    parsed = licensing.parse(text, validate=False, simple=False)
+    unknown = [k for k in licensing.unknown_license_keys(parsed) if not k.startswith("LicenseRef-")]
+    return LicenseInfo(None if unknown else str(parsed), licenses._classify_node(parsed))
+
+
+def test_every_spdx_id_and_alias_reads_as_the_licensing_reads_it() -> None:
+    ids = licenses._spdx_ids()
+    assert len(ids) > 2400 and ids["mit"] == "MIT"
+    texts = sorted({t for name in ids for t in (name, name.upper())} | set(ids.values()))
+    for text in texts:
+        assert licenses.classify_license(text) == _parsed(text), text
+        assert licenses._symbol(text) == licenses._parsed_symbol(text), text
+
+
+def test_licence_ids_need_no_licensing_and_other_texts_still_parse() -> None:
+    licenses._licensing.cache_clear()
+    licenses.classify_license.cache_clear()
+    licenses._symbol.cache_clear()
+    for text in ("GPL-2.0-or-later", "gpl-2.0+", "MIT AND Apache-2.0", "Classpath-exception-2.0"):
+        got = licenses.classify_license(text)
+        assert licenses._licensing.cache_info().currsize == 0, text  # not built for ids
+        assert got == _parsed(text)
+        licenses._licensing.cache_clear()  # _parsed built it: drop it again
+    assert licenses.classify_license("GPL-2.0 WITH Classpath-exception-2.0").spdx == (
+        "GPL-2.0-only WITH Classpath-exception-2.0")
+    assert licenses._licensing.cache_info().currsize == 1  # an expression: the parser read it
+    for text in ("public-domain", "GPL-2+", "LicenseRef-Foo", "MIT or Apache-2.0 and (BSD)"):
+        assert licenses.classify_license(text) == _parsed(text), text
