@@ -14,9 +14,11 @@ import pandas as pd
 import pytest
 
 import auditlib
+from auditlib import tables
 from auditlib.identity import parse_reference
 from auditlib.normalize import licenses
 from auditlib.normalize.licenses import LicenseInfo
+from auditlib.normalize.severity import SEVERITY_DTYPE
 from auditlib.parsers.interface import Document
 from tests.conftest import corpus_path
 
@@ -121,3 +123,14 @@ def test_licence_ids_need_no_licensing_and_other_texts_still_parse() -> None:
     assert licenses._licensing.cache_info().currsize == 1  # an expression: the parser read it
     for text in ("public-domain", "GPL-2+", "LicenseRef-Foo", "MIT or Apache-2.0 and (BSD)"):
         assert licenses.classify_license(text) == _parsed(text), text
+
+
+@pytest.mark.parametrize("values", [
+    [], [None], [None] * 3, ["high"] * 4, ["unknown"] * 5,
+    ["high", "LOW", "critical", None, "unknown", "x", "negligible", "medium", "low", ""],
+    ["h\u00e9", "high", None],
+])
+@pytest.mark.filterwarnings("ignore:Constructing a Categorical with a dtype")
+def test_severity_by_distinct_value_is_pandas_conversion(values: list[str | None]) -> None:
+    expected = pd.Series(pd.Categorical(list(values), dtype=SEVERITY_DTYPE)).fillna("unknown")
+    pd.testing.assert_series_equal(tables._series(values, "severity"), expected)
