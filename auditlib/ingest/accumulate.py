@@ -70,11 +70,7 @@ class _Table:
         else:
             for key in set().union(*rows):
                 cols[key].extend([r.get(key) for r in rows])
-        for col in cols.values():
-            if len(col) == self.n:  # not in these rows
-                col.extend([None] * n)
-        self.runs.extend(runs)
-        self.n += n
+        self._end_rows(n, runs)
 
     def add_columns(self, columns: dict[str, list[Any]], n: int, doc: int) -> None:
         """Append `n` rows of document `doc` given as columns (checked by the caller: declared
@@ -84,10 +80,15 @@ class _Table:
         cols = self.cols
         for key, values in columns.items():
             cols[key].extend(values)
-        for col in cols.values():
+        self._end_rows(n, [(doc, n)])
+
+    def _end_rows(self, n: int, runs: list[tuple[int, int]]) -> None:
+        """Close `n` rows just appended (of the documents in `runs`): a column they did not fill
+        is empty in them."""
+        for col in self.cols.values():
             if len(col) == self.n:  # not in these rows
                 col.extend([None] * n)
-        self.runs.append((doc, n))
+        self.runs.extend(runs)
         self.n += n
 
 
@@ -152,13 +153,17 @@ class Accumulator:
         rows, in order (the rows of a chunk always come from whole documents)."""
         acc = self.tables[table]
         acc.add(rows, runs, uniform)
-        if acc.n >= CHUNK_ROWS:
-            self._flush(acc)
+        self._chunk_if_full(acc)
 
     def add_columns(self, table: str, columns: dict[str, list[Any]], n: int, doc: int) -> None:
         """Add `n` rows of document `doc` to `table`, given as columns (`Output.add_columns`)."""
         acc = self.tables[table]
         acc.add_columns(columns, n, doc)
+        self._chunk_if_full(acc)
+
+    def _chunk_if_full(self, acc: _Table) -> None:
+        """Turn `acc`'s pending rows into a frame chunk once they reach `CHUNK_ROWS` (rows are
+        added a whole document at a time, so a chunk always ends at a document's end)."""
         if acc.n >= CHUNK_ROWS:
             self._flush(acc)
 

@@ -83,9 +83,10 @@ class CycloneDxVexParser(Parser):
         vulnerability has an `analysis`, else None. Never raises."""
         if doc.top is None or doc.peek("bomFormat", str) != "CycloneDX":
             return None
-        # Scanned, not decoded: whether there is a component at all (every CycloneDX SBOM passes
-        # here first; decoding its components into Python objects cost a sixth of its load).
-        if doc.peek("components", list[msgspec.Raw]):
+        # Whether there is a component at all, from the array's first bytes: every CycloneDX SBOM
+        # passes here first (decoding its components cost a sixth of its load, scanning them
+        # still two thirds of orjson's time for the whole document).
+        if doc.has_items("components"):
             return None
         first = doc.peek_first("vulnerabilities")
         if first is None or not isinstance(first.get("analysis"), dict):

@@ -10,6 +10,7 @@ a large document (descriptions, Syft's `files`) is skipped, never turned into Py
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,6 +19,9 @@ from typing import Any, ClassVar
 import msgspec
 
 from auditlib.rows import Output, decode
+
+_NON_EMPTY_ARRAY = re.compile(rb"\[[ \t\r\n]*[^\] \t\r\n]")
+"""The start of a JSON array with an element: `[`, JSON's white space, and no `]`."""
 
 
 @dataclass(slots=True)
@@ -57,6 +61,16 @@ class Document:
             return msgspec.json.decode(self.top[key], type=type)
         except msgspec.MsgspecError:
             return None
+
+    def has_items(self, key: str) -> bool:
+        """Return whether top-level `key` is an array of at least one element. Never raises.
+
+        Told from the first bytes of the value (the top-level decode has checked that it is
+        JSON), so a large array is neither decoded nor scanned.
+        """
+        if self.top is None or key not in self.top:
+            return False
+        return _NON_EMPTY_ARRAY.match(memoryview(self.top[key])) is not None
 
     def peek_first(self, key: str) -> dict[str, Any] | None:
         """Return the first element of the top-level array `key` when it is an object, for telling
