@@ -2,7 +2,12 @@
 
 `auditlib check`, `auditlib staleness`, `auditlib run`, the report notebooks, `explore.ipynb`
 and a Python user all start from `assess(store, as_of=..., policy=...)` (or `assess_data` for
-tables without a store). The assessment holds the store's current state (filtered when asked),
+tables without a store). The assessment holds the store's current state (filtered when asked)
+but its big tables (`vulnerabilities`, `packages`, `package_licenses`), which stay in the
+engine that reads the store's Parquet files (`auditlib.engine`: DuckDB, or Spark) and runs
+every aggregate over them (`Assessment.in_engine` names them; `Assessment.table` and
+`Assessment.relation` give them); an image filter is applied in memory, so a filtered
+assessment reads every table into pandas and the engine reads its frames. It also holds
 the history clock of every fixable finding, the end-of-life table, and one `FleetView` that the
 policy and the staleness analysis both read; each part is computed once, on first use. The
 same store, time and policy therefore give the same numbers everywhere, by construction:
@@ -23,6 +28,7 @@ from auditlib.assess.fix_first import EOL_SOON_DAYS, rank_fix_first
 from auditlib.assess.snapshots import SnapshotUse, current_snapshots
 from auditlib.data import AuditData
 from auditlib.engine import Engine, EngineError, StoreTables, open_engine
+from auditlib.engine.tables import BIG_TABLES
 from auditlib.eol.table import EolTable
 from auditlib.fleet.agreement_summary import Agreement, agreement_of
 from auditlib.fleet.coverage import Coverage
@@ -39,7 +45,7 @@ from auditlib.staleness.tag_tracks import ABANDONMENT_THRESHOLD_DAYS
 from auditlib.store.current import read_current
 from auditlib.store.layout import StorePath
 from auditlib.store.manifest import usable_snapshots
-from auditlib.tables import jsonable
+from auditlib.tables import TABLES, TABLES_BY_NAME, jsonable
 
 STATUSES = ("pass", "fail", "warn", "waived", "no-data")
 FIX_FIRST_SHOWN = 10
@@ -74,7 +80,8 @@ class Assessment:
 
     @property
     def data(self) -> AuditData:
-        """Return the tables (the store's current state, filtered)."""
+        """Return the tables (the store's current state, filtered): for a store, all but the big
+        tables the engine holds (`in_engine`; reading one raises `TableNotHeldError`)."""
         return self.view.data
 
     @property
@@ -137,7 +144,8 @@ class Assessment:
         """Return where the scanners agree: the `scanner_agreement` table of the images two or
         more tools scanned for vulnerabilities, and the tools of every image
         (`auditlib.fleet.agreement`)."""
-        return agreement_of(self.data, self.view.names, self.view.documents)
+        return agreement_of(self.data, self.view.names, self.view.documents,
+                            self.view.aggregate_engine)
 
     @cached_property
     def history(self) -> dict[str, pd.DataFrame] | None:
@@ -228,6 +236,28 @@ class Assessment:
             },
         })
         return out
+
+    @property
+    def in_engine(self) -> tuple[str, ...]:
+        """Return the tables `data` does not hold because they live in the engine (an
+        assessment of a store: `vulnerabilities`, `packages`, `package_licenses`, read where
+        they are by the engine; `table` or `relation` gives them)."""
+        return self.data.not_held
+
+    def table(self, table: str) -> pd.DataFrame:
+        """Return a table as a DataFrame: from `data`, or, for a big table the engine holds
+        (`in_engine`), all its current rows read through the engine (at fleet scale tens of
+        millions of rows: `relation` queries it without pandas).
+
+        Raises:
+            KeyError: if `table` is not a table.
+            EngineError: if the engine fails.
+        """
+        _ = TABLES_BY_NAME[table]
+        if table not in self.in_engine:
+            out: pd.DataFrame = getattr(self.data, table)
+            return out
+        return self.view.aggregate_engine.sql(f"SELECT * FROM {table}")
 
     def relation(self, table: str) -> Any:
         """Return a big table (`vulnerabilities`, `packages`, `package_licenses`) as the engine's
@@ -344,11 +374,14 @@ def assess(
                           "only duckdb reads; leave out the filter or use duckdb")
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
     scan = usable_snapshots(store)
-    data = read_current(store)
     seen = first_seen_fixed(store) if len(scan.snapshots) > 1 else None
     eng = None
-    if image_filter is None:
+    if image_filter is None:  # the big tables stay in the engine, over the store's files
+        data = read_current(store, tables=[t.name for t in TABLES if t.name not in BIG_TABLES])
+        data = data.without(*BIG_TABLES)
         eng = open_engine(engine, StoreTables.of(store, data.scans), spark_master=spark_master)
+    else:  # filtered in memory: the engine reads the kept rows (module docstring)
+        data = read_current(store)
     a = assess_data(data, as_of=as_of, policy=pol, image_filter=image_filter,
                     first_seen_fixed=seen, eol_table=eol_table, engine=eng)
     a.store = Path(store)

@@ -13,6 +13,8 @@ import pandas as pd
 
 from auditlib.engine.base import Engine
 from auditlib.normalize.licenses import LICENSE_CLASSES
+from auditlib.normalize.severity import SEVERITIES, SEVERITY_DTYPE
+from auditlib.normalize.times import utc_series
 
 
 def _rows_and_distinct(table: str, key: list[str], rows: str, distinct: str) -> str:
@@ -40,6 +42,50 @@ PACKAGE_COUNTS = _rows_and_distinct(
     "packages", ["name", "version", "package_type"], "package_rows", "packages")
 """Per image with package rows: package_rows (as the documents list them) and packages
 (distinct name, version and type: what the `minimal-image` rule counts)."""
+
+SEVERITY_RANK_SQL = "CASE CAST(severity AS STRING) " + " ".join(
+    f"WHEN '{s}' THEN {i}" for i, s in enumerate(SEVERITIES)) + " END"
+"""A row's severity as its rank on the auditlib scale (`normalize.severity.SEVERITIES`: unknown
+0 ... critical 5; missing when the row has none)."""
+
+FIXABLE_ROW = """CAST(fix_state AS STRING) = 'fixed'
+  AND NOT COALESCE(CAST(fix_contradicted AS BOOLEAN), FALSE)"""
+"""Whether a vulnerability row says its finding is fixable: its scanner says `fixed` and does
+not contradict itself (`vulnerabilities.fix_contradicted`: the installed version is already at
+or above every fixed version it names, so no upgrade changes anything); a row whose versions
+cannot be compared keeps the scanner's word."""
+
+FIXABLE_FINDINGS = f"""
+SELECT image_id, vuln_id, pkg_name, pkg_version,
+       MAX(severity_rank) AS severity_rank,
+       MIN(fixed_version) AS fixed_version,
+       MIN(fix_available_at) AS fix_at,
+       MIN(layer_diff_id) AS layer_diff_id,
+       MIN(published_at) AS published_at,
+       MAX(exploited) AS known_exploited,
+       MAX(epss) AS epss,
+       MIN(purl) AS purl
+FROM (SELECT CAST(image_id AS STRING) AS image_id, CAST(vuln_id AS STRING) AS vuln_id,
+             CAST(pkg_name AS STRING) AS pkg_name, CAST(pkg_version AS STRING) AS pkg_version,
+             {SEVERITY_RANK_SQL} AS severity_rank,
+             CAST(fixed_version AS STRING) AS fixed_version, fix_available_at,
+             CAST(layer_diff_id AS STRING) AS layer_diff_id, published_at,
+             CASE WHEN CAST(is_known_exploited AS BOOLEAN) THEN 1
+                  WHEN NOT CAST(is_known_exploited AS BOOLEAN) THEN 0 END AS exploited,
+             CAST(epss_score AS DOUBLE) AS epss, CAST(purl AS STRING) AS purl
+      FROM vulnerabilities
+      WHERE image_id IS NOT NULL AND {FIXABLE_ROW}) v
+GROUP BY image_id, vuln_id, pkg_name, pkg_version
+ORDER BY image_id, vuln_id, pkg_name NULLS LAST, pkg_version NULLS LAST
+"""
+"""One row per fixable finding (`fleet.findings.FINDING_KEY`: image, vulnerability, package and
+version, a missing name or version a value of its own), over the rows that say it is fixable
+(`FIXABLE_ROW`), however many documents or paths report it: severity_rank (the highest any
+gives, `SEVERITY_RANK_SQL`), fixed_version, layer_diff_id and purl (the least any gives, in text
+order), fix_at (the earliest fix date), published_at (the earliest), known_exploited (1 if any
+says it is in CISA KEV, 0 if those that say say not, missing when none says) and epss (the
+highest EPSS probability given). `fleet.findings.fixable_findings` adds the clock."""
+
 
 def _document_rows(table: str) -> str:
     return f"""
@@ -246,6 +292,35 @@ def document_rows(engine: Engine) -> pd.DataFrame:
     return out.where(out.notna(), None)
 
 
+def fixable_findings_rows(engine: Engine) -> pd.DataFrame:
+    """Return `FIXABLE_FINDINGS`: columns image_id, vuln_id, pkg_name, pkg_version (text or
+    None), severity (`normalize.severity.SEVERITY_DTYPE`), fixed_version, layer_diff_id, purl
+    (text or None), fix_at, published_at (UTC times, NaT when missing), known_exploited
+    (boolean, NA when unknown), epss (Float64).
+
+    Raises:
+        EngineError: if the engine fails.
+    """
+    out = engine.sql(FIXABLE_FINDINGS)
+    text = ["image_id", "vuln_id", "pkg_name", "pkg_version", "fixed_version", "layer_diff_id",
+            "purl"]
+    rank = pd.to_numeric(out["severity_rank"]).fillna(-1).to_numpy("int64")  # -1: missing
+    sev = pd.Categorical.from_codes(rank, dtype=SEVERITY_DTYPE)
+    return pd.DataFrame({
+        **{c: out[c].astype(object).where(out[c].notna(), None) for c in text[:4]},
+        "severity": sev,
+        "fixed_version": out["fixed_version"].astype(object).where(
+            out["fixed_version"].notna(), None),
+        "fix_at": utc_series(out["fix_at"]),
+        "layer_diff_id": out["layer_diff_id"].astype(object).where(
+            out["layer_diff_id"].notna(), None),
+        "published_at": utc_series(out["published_at"]),
+        "known_exploited": out["known_exploited"].astype("Float64").astype("boolean"),
+        "epss": out["epss"].astype("Float64"),
+        "purl": out["purl"].astype(object).where(out["purl"].notna(), None),
+    })
+
+
 _LICENCE_TABLES = {CLASSES_VIEW: PACKAGE_CLASSES, IMAGE_LICENCES_TABLE: IMAGE_LICENCES}
 """The licence tables an engine keeps once made (`Engine.define` with `keep`): each is read by
 two aggregates and is a fifth (`package_classes`) or a hundredth (`image_licences`) of
@@ -365,5 +440,6 @@ AGGREGATES = {
     "licences": lambda e: licences(e).sort_values(
         ["license", "license_spdx", "license_class"], na_position="last", ignore_index=True),
     "licences_checked": licences_checked,
+    "fixable_findings": fixable_findings_rows,
 }
 """Every aggregate by name (what the benchmark and the Spark test compare)."""

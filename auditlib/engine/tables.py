@@ -90,7 +90,18 @@ class FrameTables:
     frames: dict[str, pd.DataFrame] = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "frames", {t: getattr(self.data, t) for t in BIG_TABLES})
+        """Take the big tables' frames, each with every declared column (a table built by hand
+        may leave some out: they are missing values, as in a store's view).
+
+        Raises:
+            TableNotHeldError: if `data` does not hold a big table (it lives in an engine).
+        """
+        frames = {}
+        for t in BIG_TABLES:
+            df = getattr(self.data, t)
+            absent = [c for c in declared_columns(t) if c not in df.columns]
+            frames[t] = df.assign(**dict.fromkeys(absent, None)) if absent else df
+        object.__setattr__(self, "frames", frames)
 
 
 Tables = StoreTables | FrameTables

@@ -3,7 +3,6 @@ whose name matches a pattern."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -69,4 +68,4 @@ def filter_images(data: AuditData, pattern: str | None) -> tuple[AuditData, int]
     for name in ("dockerfile_stages", "dockerfile_secret_names", "dockerfile_copies"):
         df = getattr(data, name)
         changes[name] = df[df["path"].astype(str).isin(paths)].reset_index(drop=True)
-    return replace(data, **changes), len(every - keep)
+    return data.replace(**changes), len(every - keep)

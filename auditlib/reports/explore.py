@@ -7,7 +7,6 @@ import pandas as pd
 
 from auditlib.assess import Assessment
 from auditlib.data import AuditData
-from auditlib.fleet.coverage import with_sbom
 from auditlib.tables import DERIVED_TABLES, TABLES, get_table
 
 
@@ -55,10 +54,10 @@ def names(a: Assessment) -> dict[str, str]:
 def images(a: Assessment) -> pd.DataFrame:
     """Return one row per image: name, OS, build time, size, user, packages (missing without an
     SBOM) and vulnerabilities (missing without a vulnerability scan)."""
-    data, img = a.data, a.view.images
+    img = a.view.images
     pk = a.view.package_counts["package_rows"]
     vu = a.view.vulnerability_counts["vulnerability_rows"]
-    sbom, scanned = with_sbom(data, a.view.documents), a.view.vuln_scanned
+    sbom, scanned = a.view.sbom_images, a.view.vuln_scanned
     ids = list(img.index)
     return pd.DataFrame({
         "image": [a.view.name(i) for i in ids],
