@@ -114,7 +114,7 @@ def test_assessment_reads_the_store_through_the_engine(store: Path) -> None:
     assert a.summary() == {**b.summary(), "warnings": a.summary()["warnings"]}
     pd.testing.assert_frame_equal(a.evaluation.results, b.evaluation.results)
     rel = a.relation("vulnerabilities")  # a lazy DuckDB relation for analysts
-    assert rel.aggregate("count(*)").fetchall()[0][0] == len(a.data.vulnerabilities)
+    assert rel.aggregate("count(*)").fetchall()[0][0] == len(b.data.vulnerabilities)
     with pytest.raises(KeyError, match="not a big table"):
         a.relation("images")
 

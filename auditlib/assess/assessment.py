@@ -6,8 +6,8 @@ tables without a store). The assessment holds the store's current state (filtere
 but its big tables (`vulnerabilities`, `packages`, `package_licenses`), which stay in the
 engine that reads the store's Parquet files (`auditlib.engine`: DuckDB, or Spark) and runs
 every aggregate over them (`Assessment.in_engine` names them; `Assessment.table` and
-`Assessment.relation` give them); an image filter is applied in memory, so a filtered
-assessment reads every table into pandas and the engine reads its frames. It also holds
+`Assessment.relation` give them; an image filter keeps the rows of its images only, in
+memory and in the engine's views). It also holds
 the history clock of every fixable finding, the end-of-life table, and one `FleetView` that the
 policy and the staleness analysis both read; each part is computed once, on first use. The
 same store, time and policy therefore give the same numbers everywhere, by construction:
@@ -27,11 +27,11 @@ import pandas as pd
 from auditlib.assess.fix_first import EOL_SOON_DAYS, rank_fix_first
 from auditlib.assess.snapshots import SnapshotUse, current_snapshots
 from auditlib.data import AuditData
-from auditlib.engine import Engine, EngineError, StoreTables, open_engine
+from auditlib.engine import Engine, StoreTables, open_engine
 from auditlib.engine.tables import BIG_TABLES
 from auditlib.eol.table import EolTable
 from auditlib.fleet.agreement_summary import Agreement, agreement_of
-from auditlib.fleet.coverage import Coverage
+from auditlib.fleet.coverage import Coverage, image_ids
 from auditlib.fleet.findings import SLA_DAYS, SLA_STATES, WARN_RATIO, sla_states
 from auditlib.fleet.select import filter_images
 from auditlib.fleet.vex import VexMatch, vex_summary
@@ -140,6 +140,12 @@ class Assessment:
         return self.view.vex
 
     @cached_property
+    def vex_summary(self) -> dict[str, object]:
+        """Return what the VEX statements did, as every face shows it (`fleet.vex.vex_summary`;
+        `summary()["vex"]`)."""
+        return vex_summary(self.vex, self.view.names)
+
+    @cached_property
     def agreement(self) -> Agreement:
         """Return where the scanners agree: the `scanner_agreement` table of the images two or
         more tools scanned for vulnerabilities, and the tools of every image
@@ -227,7 +233,7 @@ class Assessment:
                          "unknown": _text(r.priority_unknown)}
                         for r in st[prio > 0].head(FIX_FIRST_SHOWN).itertuples(index=False)],
             },
-            "vex": vex_summary(self.vex, self.view.names),
+            "vex": self.vex_summary,
             "unknown": {  # images of which the data does not say, per question
                 "vulnerabilities": n - cov.vuln_scanned, "packages": n - cov.with_sbom,
                 "build_time": int(self.view.images["created_at"].isna().sum()),
@@ -257,7 +263,18 @@ class Assessment:
         if table not in self.in_engine:
             out: pd.DataFrame = getattr(self.data, table)
             return out
-        return self.view.aggregate_engine.sql(f"SELECT * FROM {table}")
+        return self.sql(f"SELECT * FROM {table}")
+
+    def sql(self, query: str) -> pd.DataFrame:
+        """Return the result of a query over the big tables (`vulnerabilities`, `packages`,
+        `package_licenses`: the current state's rows, as SQL that DuckDB and Spark SQL both
+        understand), run by the assessment's engine where the rows are: aggregate or filter
+        there, so only the result reaches pandas.
+
+        Raises:
+            EngineError: if the query fails.
+        """
+        return self.view.aggregate_engine.sql(query)
 
     def relation(self, table: str) -> Any:
         """Return a big table (`vulnerabilities`, `packages`, `package_licenses`) as the engine's
@@ -366,24 +383,20 @@ def assess(
         DamagedStoreError: if a snapshot is damaged and damage is not allowed.
         PolicyError: if the policy file cannot be read or is not valid.
         EolDataError: if the end-of-life table to use is malformed.
-        EngineError: if the engine cannot start or read the store, or is Spark with an image
-            filter (a filtered fleet's aggregates run on DuckDB over its frames).
+        EngineError: if the engine cannot start or read the store.
     """
-    if image_filter is not None and engine != "duckdb":
-        raise EngineError(f"{engine}: an image filter is applied to the tables in memory, which "
-                          "only duckdb reads; leave out the filter or use duckdb")
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
     scan = usable_snapshots(store)
     seen = first_seen_fixed(store) if len(scan.snapshots) > 1 else None
-    eng = None
-    if image_filter is None:  # the big tables stay in the engine, over the store's files
-        data = read_current(store, tables=[t.name for t in TABLES if t.name not in BIG_TABLES])
-        data = data.without(*BIG_TABLES)
-        eng = open_engine(engine, StoreTables.of(store, data.scans), spark_master=spark_master)
-    else:  # filtered in memory: the engine reads the kept rows (module docstring)
-        data = read_current(store)
-    a = assess_data(data, as_of=as_of, policy=pol, image_filter=image_filter,
-                    first_seen_fixed=seen, eol_table=eol_table, engine=eng)
+    # The big tables stay in the engine, over the store's files; the filter's images are found
+    # in the small tables, and the engine's views hold only their rows.
+    data = read_current(store, tables=[t.name for t in TABLES if t.name not in BIG_TABLES])
+    data, left_out = filter_images(data.without(*BIG_TABLES), image_filter)
+    kept = None if image_filter is None else image_ids(data)
+    eng = open_engine(engine, StoreTables.of(store, data.scans, kept), spark_master=spark_master)
+    a = assess_data(data, as_of=as_of, policy=pol, first_seen_fixed=seen, eol_table=eol_table,
+                    engine=eng)
+    a.image_filter, a.filtered_out = image_filter, left_out
     a.store = Path(store)
     a.snapshots = current_snapshots(store)
     a.warnings = scan.warnings()

@@ -11,7 +11,7 @@ gets the image id the store's `scans` give it (`auditlib.resolve.resolve_image_i
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -29,6 +29,8 @@ STATE_VIEW = "auditlib_state"
 """The view of which snapshot holds each source's rows (columns source, snapshot_id)."""
 SCAN_IMAGES_VIEW = "auditlib_scan_images"
 """The view of the image id each document's scan resolves to (columns scan_id, image_id)."""
+KEPT_IMAGES_VIEW = "auditlib_kept_images"
+"""The view of the images an image filter keeps (column image_id; `StoreTables.images`)."""
 SNAPSHOT_COLUMN = "_snapshot"
 """The column a loader adds to a table's raw rows: the snapshot folder of their file."""
 
@@ -59,9 +61,12 @@ class StoreTables:
     """Columns scan_id, image_id (`scan_images`)."""
     fs: pafs.FileSystem | None = None
     """The filesystem the files are in; None when they are local paths."""
+    images: pd.DataFrame | None = None
+    """Column image_id: the only images whose rows the views hold (an image filter); None: all."""
 
     @classmethod
-    def of(cls, store: StoreLike, scans: pd.DataFrame) -> StoreTables:
+    def of(cls, store: StoreLike, scans: pd.DataFrame,
+           images: Iterable[str] | None = None) -> StoreTables:
         """Return the tables of `store`'s current state, on any filesystem the writers write
         (`auditlib.store.location`).
 
@@ -69,6 +74,8 @@ class StoreTables:
             store: the store (a folder, a URI, a `Location`).
             scans: the current state's `scans` (`read_current(store).scans`): where the image
                 ids of documents known only by a manifest digest come from.
+            images: only these images' rows (an image filter: `fleet.select.select_images`);
+                None: every row.
 
         Raises:
             StoreError: if the store cannot be read.
@@ -78,8 +85,10 @@ class StoreTables:
         files = current_files(loc, BIG_TABLES)
         held = {(s, f.snapshot_id) for fs in files.values() for f in fs for s in f.sources}
         state = pd.DataFrame(sorted(held), columns=["source", "snapshot_id"], dtype="string")
+        kept = None if images is None else pd.DataFrame(
+            {"image_id": pd.array(sorted(set(images)), dtype="string")})
         return cls(str(loc), files, state, scan_images(scans),
-                   None if loc.local is not None else loc.fs)
+                   None if loc.local is not None else loc.fs, kept)
 
 
 @dataclass(frozen=True)
@@ -117,7 +126,7 @@ def declared_columns(table: str) -> list[str]:
     return [c.name for c in TABLES_BY_NAME[table].columns]
 
 
-def current_view_sql(table: str, raw: str, columns: list[str]) -> str:
+def current_view_sql(table: str, raw: str, columns: list[str], *, kept: bool = False) -> str:
     """Return the SQL (DuckDB and Spark) that makes the view `table` of the current state from
     the raw rows `raw` of its files (with `SNAPSHOT_COLUMN`): each source's rows from the snapshot
     that holds it, the image id filled from the document's scan where a row has none.
@@ -126,6 +135,7 @@ def current_view_sql(table: str, raw: str, columns: list[str]) -> str:
         table: the view to make.
         raw: the view of the files' rows.
         columns: the columns the files have (others declared are NULL).
+        kept: only the rows of the images of `KEPT_IMAGES_VIEW` (an image filter).
     """
     have = set(columns)
     cols = []
@@ -143,6 +153,8 @@ def current_view_sql(table: str, raw: str, columns: list[str]) -> str:
         f"FROM {raw} r JOIN {STATE_VIEW} s "
         f"ON r.source = s.source AND r.{SNAPSHOT_COLUMN} = s.snapshot_id "
         f"LEFT JOIN {SCAN_IMAGES_VIEW} m ON r.scan_id = m.scan_id"
+        + (f" WHERE COALESCE(CAST(r.image_id AS STRING), m.image_id) IN "
+           f"(SELECT image_id FROM {KEPT_IMAGES_VIEW})" if kept else "")
     )
 
 
@@ -167,13 +179,15 @@ def make_views(tables: StoreTables, register: Callable[[str, pd.DataFrame], obje
     """
     register(STATE_VIEW, tables.state)
     register(SCAN_IMAGES_VIEW, tables.scan_images)
+    if tables.images is not None:
+        register(KEPT_IMAGES_VIEW, tables.images)
     for t in BIG_TABLES:
         files = tables.files[t]
         if not files:
             execute(empty_view_sql(t))
             continue
         raw = f"{t}__files"
-        execute(current_view_sql(t, raw, load(raw, files)))
+        execute(current_view_sql(t, raw, load(raw, files), kept=tables.images is not None))
 
 
 def check_big(table: str) -> None:
