@@ -19,6 +19,7 @@ from auditlib.data import AuditData, TableNotHeldError
 from auditlib.engine import FrameTables, StoreTables, open_engine
 from auditlib.engine.aggregates import fixable_findings_rows
 from auditlib.engine.tables import BIG_TABLES
+from auditlib.fleet.select import filter_images
 from auditlib.store import read_current
 from tests.engine_store import NOW, two_snapshot_store
 
@@ -98,3 +99,17 @@ def test_sql_fixable_findings_equal_plain_pandas(store: Path) -> None:
         pd.testing.assert_frame_equal(_comparable(got), expected, check_dtype=False)
     a = assess(store, as_of=NOW)  # the assessment's findings: these, less what VEX settles
     assert len(a.findings) == len(expected) - len(a.vex.settled())
+
+
+def test_an_image_filter_keeps_its_images_rows_in_the_engine(store: Path) -> None:
+    whole = read_current(store)
+    ref = sorted(whole.image_tags["reference"].dropna().astype(str))[0]
+    kept, left_out = filter_images(whole, ref)
+    a = assess(store, as_of=NOW, image_filter=ref)
+    assert a.filtered_out == left_out > 0 and a.image_filter == ref
+    assert set(a.in_engine) == set(BIG_TABLES)
+    for t in BIG_TABLES:  # the engine's views hold the kept images' rows, as pandas keeps them
+        got, want = a.table(t), getattr(kept, t)
+        assert len(got) == len(want)
+        assert set(got["image_id"].dropna()) == set(want["image_id"].dropna().astype(str))
+    assert set(a.findings["image_id"]) <= set(kept.images["image_id"].astype(str))

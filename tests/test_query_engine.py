@@ -125,8 +125,6 @@ def test_bad_engine_choices_are_clear_errors(store: Path) -> None:
         open_engine("presto", FrameTables(data))
     with pytest.raises(EngineError, match="spark: reads a store's Parquet files"):
         open_engine("spark", FrameTables(data))
-    with pytest.raises(EngineError, match="an image filter"):
-        assess(store, as_of=NOW, engine="spark", image_filter="*")
 
 
 def test_the_commands_choose_the_query_engine(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from auditlib.data import AuditData
@@ -62,8 +63,8 @@ def filter_images(data: AuditData, pattern: str | None) -> tuple[AuditData, int]
             drop=True)
     dockerfiles = data.dockerfiles
     built = dockerfiles["context_image_ref"].astype("string")
-    ok = [r is not pd.NA and matches_any([pattern], [str(r)]) for r in built]
-    changes["dockerfiles"] = dockerfiles[ok].reset_index(drop=True)
+    ok = np.array([r is not pd.NA and matches_any([pattern], [str(r)]) for r in built], bool)
+    changes["dockerfiles"] = dockerfiles[ok].reset_index(drop=True)  # a mask, even when empty
     paths = set(changes["dockerfiles"]["path"].astype(str))
     for name in ("dockerfile_stages", "dockerfile_secret_names", "dockerfile_copies"):
         df = getattr(data, name)
