@@ -115,7 +115,8 @@ class AuditData:
         if name in TABLES_BY_NAME:
             raise TableNotHeldError(
                 f"{name}: not held in memory: its rows stay in the engine that reads the store's "
-                f"files (`Assessment.table({name!r})` returns them as a DataFrame, "
+                f"files (`Assessment.sql(...)` runs a query over them there, "
+                f"`Assessment.table({name!r})` returns them as a DataFrame, "
                 f"`Assessment.relation({name!r})` as the engine's relation)")
         raise AttributeError(name)
 

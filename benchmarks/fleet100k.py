@@ -220,19 +220,33 @@ FINDING_KEY = ["image_id", "vuln_id", "pkg_name", "pkg_version"]
 
 def section_findings_pandas(args: argparse.Namespace) -> dict:
     """The baseline: what `assess` did before the fixable findings ran in the engine (every
-    vulnerability row of the current state into pandas, then grouped there)."""
+    vulnerability row of the current state into pandas, then grouped there). Only the columns
+    the grouping reads are read, as categoricals: a lower bound of the old cost (`read_current`
+    read every column; all of them as pandas reads them took over 15 GB at 20,000 images)."""
     import pandas as pd
+    import pyarrow.parquet as pq
 
+    from auditlib.normalize.severity import SEVERITY_DTYPE
+
+    cols = [*FINDING_KEY, "fix_state", "fix_contradicted", "severity", "fixed_version",
+            "fix_available_at", "layer_diff_id", "published_at", "is_known_exploited",
+            "epss_score", "purl"]
     folder = tiled(args.images, args.base_images)
     t0 = time.perf_counter()
-    v = pd.concat([pd.read_parquet(s / "vulnerabilities.parquet")
+    v = pd.concat([pq.read_table(s / "vulnerabilities.parquet", columns=cols).to_pandas(
+                       strings_to_categorical=True)
                    for s in sorted(p for p in folder.iterdir() if p.is_dir())],
                   ignore_index=True)
+    v = v.astype(dict.fromkeys(FINDING_KEY, "category"))
+    for c in ("fixed_version", "layer_diff_id", "purl"):  # ordered by text: `min` is the least
+        cat = v[c].astype("category")
+        v[c] = cat.cat.reorder_categories(sorted(cat.cat.categories), ordered=True)
+    v["severity"] = v["severity"].astype(SEVERITY_DTYPE)
     read = time.perf_counter() - t0
     fix = ((v["fix_state"].astype("string") == "fixed").fillna(False).to_numpy(bool)
            & ~v["fix_contradicted"].astype("boolean").fillna(False).to_numpy(bool)
            & v["image_id"].notna().to_numpy(bool))
-    g = v[fix].groupby(FINDING_KEY, dropna=False, sort=False).agg(
+    g = v[fix].groupby(FINDING_KEY, dropna=False, sort=False, observed=True).agg(
         severity=("severity", "max"), fixed_version=("fixed_version", "min"),
         fix_at=("fix_available_at", "min"), layer_diff_id=("layer_diff_id", "min"),
         published_at=("published_at", "min"), known_exploited=("is_known_exploited", "max"),

@@ -293,32 +293,29 @@ def document_rows(engine: Engine) -> pd.DataFrame:
 
 
 def fixable_findings_rows(engine: Engine) -> pd.DataFrame:
-    """Return `FIXABLE_FINDINGS`: columns image_id, vuln_id, pkg_name, pkg_version (text or
-    None), severity (`normalize.severity.SEVERITY_DTYPE`), fixed_version, layer_diff_id, purl
-    (text or None), fix_at, published_at (UTC times, NaT when missing), known_exploited
-    (boolean, NA when unknown), epss (Float64).
+    """Return `FIXABLE_FINDINGS`: columns image_id, vuln_id, pkg_name, pkg_version,
+    fixed_version, layer_diff_id, purl (categorical text: a fleet repeats its images, ids and
+    packages, so millions of findings hold each text once), severity
+    (`normalize.severity.SEVERITY_DTYPE`), fix_at, published_at (UTC times, NaT when missing),
+    known_exploited (boolean, NA when unknown), epss (Float64).
 
     Raises:
         EngineError: if the engine fails.
     """
     out = engine.sql(FIXABLE_FINDINGS)
-    text = ["image_id", "vuln_id", "pkg_name", "pkg_version", "fixed_version", "layer_diff_id",
-            "purl"]
     rank = pd.to_numeric(out["severity_rank"]).fillna(-1).to_numpy("int64")  # -1: missing
-    sev = pd.Categorical.from_codes(rank, dtype=SEVERITY_DTYPE)
-    return pd.DataFrame({
-        **{c: out[c].astype(object).where(out[c].notna(), None) for c in text[:4]},
-        "severity": sev,
-        "fixed_version": out["fixed_version"].astype(object).where(
-            out["fixed_version"].notna(), None),
-        "fix_at": utc_series(out["fix_at"]),
-        "layer_diff_id": out["layer_diff_id"].astype(object).where(
-            out["layer_diff_id"].notna(), None),
-        "published_at": utc_series(out["published_at"]),
-        "known_exploited": out["known_exploited"].astype("Float64").astype("boolean"),
-        "epss": out["epss"].astype("Float64"),
-        "purl": out["purl"].astype(object).where(out["purl"].notna(), None),
-    })
+    cols: dict[str, object] = {}
+    for c in ("image_id", "vuln_id", "pkg_name", "pkg_version"):
+        cols[c] = out.pop(c).astype("category")
+    cols["severity"] = pd.Categorical.from_codes(rank, dtype=SEVERITY_DTYPE)
+    cols["fixed_version"] = out.pop("fixed_version").astype("category")
+    cols["fix_at"] = utc_series(out["fix_at"])
+    cols["layer_diff_id"] = out.pop("layer_diff_id").astype("category")
+    cols["published_at"] = utc_series(out["published_at"])
+    cols["known_exploited"] = out["known_exploited"].astype("Float64").astype("boolean")
+    cols["epss"] = out["epss"].astype("Float64")
+    cols["purl"] = out.pop("purl").astype("category")
+    return pd.DataFrame(cols)
 
 
 _LICENCE_TABLES = {CLASSES_VIEW: PACKAGE_CLASSES, IMAGE_LICENCES_TABLE: IMAGE_LICENCES}
