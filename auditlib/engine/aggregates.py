@@ -59,9 +59,9 @@ FIXABLE_FINDINGS = f"""
 SELECT image_id, vuln_id, pkg_name, pkg_version,
        MAX(severity_rank) AS severity_rank,
        MIN(fixed_version) AS fixed_version,
-       MIN(fix_available_at) AS fix_at,
+       CAST(MIN(fix_available_at) AS STRING) AS fix_at,
        MIN(layer_diff_id) AS layer_diff_id,
-       MIN(published_at) AS published_at,
+       CAST(MIN(published_at) AS STRING) AS published_at,
        MAX(exploited) AS known_exploited,
        MAX(epss) AS epss,
        MIN(purl) AS purl
@@ -82,7 +82,8 @@ ORDER BY image_id, vuln_id, pkg_name NULLS LAST, pkg_version NULLS LAST
 version, a missing name or version a value of its own), over the rows that say it is fixable
 (`FIXABLE_ROW`), however many documents or paths report it: severity_rank (the highest any
 gives, `SEVERITY_RANK_SQL`), fixed_version, layer_diff_id and purl (the least any gives, in text
-order), fix_at (the earliest fix date), published_at (the earliest), known_exploited (1 if any
+order), fix_at (the earliest fix date), published_at (the earliest; both as text: DuckDB writes
+a time, Spark the nanoseconds since 1970 it reads a pandas timestamp as), known_exploited (1 if any
 says it is in CISA KEV, 0 if those that say say not, missing when none says) and epss (the
 highest EPSS probability given). `fleet.findings.fixable_findings` adds the clock."""
 
@@ -292,6 +293,18 @@ def document_rows(engine: Engine) -> pd.DataFrame:
     return out.where(out.notna(), None)
 
 
+def _times(text: pd.Series) -> pd.Series:
+    """Return times written as text (`FIXABLE_FINDINGS`) as UTC timestamps: a time as DuckDB
+    writes one, or the nanoseconds since 1970 Spark reads a nanosecond Parquet timestamp as
+    (`spark.sql.legacy.parquet.nanosAsLong`); NaT where missing."""
+    t = text.astype("string")
+    nanos = t.str.fullmatch(r"-?\d+").fillna(False).to_numpy(bool)
+    out = utc_series(t.where(~nanos).astype(object))
+    if nanos.any():
+        out[nanos] = pd.to_datetime(t[nanos].astype("int64"), unit="ns", utc=True)
+    return out
+
+
 def fixable_findings_rows(engine: Engine) -> pd.DataFrame:
     """Return `FIXABLE_FINDINGS`: columns image_id, vuln_id, pkg_name, pkg_version,
     fixed_version, layer_diff_id, purl (categorical text: a fleet repeats its images, ids and
@@ -309,9 +322,9 @@ def fixable_findings_rows(engine: Engine) -> pd.DataFrame:
         cols[c] = out.pop(c).astype("category")
     cols["severity"] = pd.Categorical.from_codes(rank, dtype=SEVERITY_DTYPE)
     cols["fixed_version"] = out.pop("fixed_version").astype("category")
-    cols["fix_at"] = utc_series(out["fix_at"])
+    cols["fix_at"] = _times(out["fix_at"])
     cols["layer_diff_id"] = out.pop("layer_diff_id").astype("category")
-    cols["published_at"] = utc_series(out["published_at"])
+    cols["published_at"] = _times(out["published_at"])
     cols["known_exploited"] = out["known_exploited"].astype("Float64").astype("boolean")
     cols["epss"] = out["epss"].astype("Float64")
     cols["purl"] = out.pop("purl").astype("category")

@@ -19,7 +19,8 @@ CONF = {
     "spark.sql.session.timeZone": "UTC",
     "spark.ui.enabled": "false",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
-    # pandas writes nanosecond timestamps; Spark reads them as numbers (no aggregate uses them).
+    # pandas writes nanosecond timestamps; Spark reads them as numbers (the fixable findings'
+    # dates: `aggregates._times` reads them back).
     "spark.sql.legacy.parquet.nanosAsLong": "true",
     "spark.sql.shuffle.partitions": "4",
     # Only the small state frames are broadcast (hinted in the views): Spark's size estimates of
