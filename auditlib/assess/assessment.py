@@ -349,6 +349,33 @@ def assess_data(
     return Assessment(view, pol, image_filter=image_filter, filtered_out=left_out)
 
 
+def read_state(store: StorePath, *, snapshot: StorePath | None = None,
+               image_filter: str | None = None, engine: str = "duckdb",
+               spark_master: str | None = None) -> tuple[AuditData, int, Engine]:
+    """Return a store's state as an assessment reads it: its tables but the big ones (which
+    stay in the engine, over the store's files), the images an image filter left out, and the
+    engine over the big tables (their rows of the kept images only, when filtered).
+
+    Args:
+        store: the store folder.
+        snapshot: a snapshot id: the state right after it was written (default: now).
+        image_filter: keep only images a reference of which matches this Docker Scout glob.
+        engine: `duckdb` or `spark` (`auditlib.engine`).
+        spark_master: Spark's master URL.
+
+    Raises:
+        StoreError: if the store has no snapshot or cannot be read.
+        DamagedStoreError: if a snapshot is damaged and damage is not allowed.
+        EngineError: if the engine cannot start or read the store.
+    """
+    data = read_current(store, as_of=snapshot,
+                        tables=[t.name for t in TABLES if t.name not in BIG_TABLES])
+    data, left_out = filter_images(data.without(*BIG_TABLES), image_filter)
+    kept = None if image_filter is None else image_ids(data)
+    tables = StoreTables.of(store, data.scans, kept, snapshot)
+    return data, left_out, open_engine(engine, tables, spark_master=spark_master)
+
+
 def assess(
     store: StorePath,
     *,
@@ -388,12 +415,8 @@ def assess(
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
     scan = usable_snapshots(store)
     seen = first_seen_fixed(store) if len(scan.snapshots) > 1 else None
-    # The big tables stay in the engine, over the store's files; the filter's images are found
-    # in the small tables, and the engine's views hold only their rows.
-    data = read_current(store, tables=[t.name for t in TABLES if t.name not in BIG_TABLES])
-    data, left_out = filter_images(data.without(*BIG_TABLES), image_filter)
-    kept = None if image_filter is None else image_ids(data)
-    eng = open_engine(engine, StoreTables.of(store, data.scans, kept), spark_master=spark_master)
+    data, left_out, eng = read_state(store, image_filter=image_filter, engine=engine,
+                                     spark_master=spark_master)
     a = assess_data(data, as_of=as_of, policy=pol, first_seen_fixed=seen, eol_table=eol_table,
                     engine=eng)
     a.image_filter, a.filtered_out = image_filter, left_out

@@ -19,6 +19,7 @@ import pyarrow.fs as pafs
 
 from auditlib.data import AuditData
 from auditlib.store.current import TableFile, current_files
+from auditlib.store.layout import StorePath
 from auditlib.store.location import StoreLike, locate
 from auditlib.tables import TABLES_BY_NAME
 
@@ -66,7 +67,7 @@ class StoreTables:
 
     @classmethod
     def of(cls, store: StoreLike, scans: pd.DataFrame,
-           images: Iterable[str] | None = None) -> StoreTables:
+           images: Iterable[str] | None = None, as_of: StorePath | None = None) -> StoreTables:
         """Return the tables of `store`'s current state, on any filesystem the writers write
         (`auditlib.store.location`).
 
@@ -76,13 +77,14 @@ class StoreTables:
                 ids of documents known only by a manifest digest come from.
             images: only these images' rows (an image filter: `fleet.select.select_images`);
                 None: every row.
+            as_of: a snapshot id: the state right after it was written (default: now).
 
         Raises:
             StoreError: if the store cannot be read.
             DamagedStoreError: if a snapshot is damaged and damage is not allowed.
         """
         loc = locate(store)
-        files = current_files(loc, BIG_TABLES)
+        files = current_files(loc, BIG_TABLES, as_of)
         held = {(s, f.snapshot_id) for fs in files.values() for f in fs for s in f.sources}
         state = pd.DataFrame(sorted(held), columns=["source", "snapshot_id"], dtype="string")
         kept = None if images is None else pd.DataFrame(
