@@ -305,6 +305,13 @@ def _times(text: pd.Series) -> pd.Series:
     return out
 
 
+def _text(values: pd.Series) -> pd.Series:
+    """Return a text column as a categorical whose categories are sorted (whichever engine
+    gave it, the same column)."""
+    cat = values if isinstance(values.dtype, pd.CategoricalDtype) else values.astype("category")
+    return cat.cat.reorder_categories(sorted(cat.cat.categories))
+
+
 def fixable_findings_rows(engine: Engine) -> pd.DataFrame:
     """Return `FIXABLE_FINDINGS`: columns image_id, vuln_id, pkg_name, pkg_version,
     fixed_version, layer_diff_id, purl (categorical text: a fleet repeats its images, ids and
@@ -315,19 +322,21 @@ def fixable_findings_rows(engine: Engine) -> pd.DataFrame:
     Raises:
         EngineError: if the engine fails.
     """
-    out = engine.sql(FIXABLE_FINDINGS)
+    # Through Arrow, each text column straight to a categorical (`Engine.arrow`): millions of
+    # findings never held as one Python string per cell.
+    out = engine.arrow(FIXABLE_FINDINGS).to_pandas(strings_to_categorical=True)
     rank = pd.to_numeric(out["severity_rank"]).fillna(-1).to_numpy("int64")  # -1: missing
     cols: dict[str, object] = {}
     for c in ("image_id", "vuln_id", "pkg_name", "pkg_version"):
-        cols[c] = out.pop(c).astype("category")
+        cols[c] = _text(out.pop(c))
     cols["severity"] = pd.Categorical.from_codes(rank, dtype=SEVERITY_DTYPE)
-    cols["fixed_version"] = out.pop("fixed_version").astype("category")
+    cols["fixed_version"] = _text(out.pop("fixed_version"))
     cols["fix_at"] = _times(out["fix_at"])
-    cols["layer_diff_id"] = out.pop("layer_diff_id").astype("category")
+    cols["layer_diff_id"] = _text(out.pop("layer_diff_id"))
     cols["published_at"] = _times(out["published_at"])
     cols["known_exploited"] = out["known_exploited"].astype("Float64").astype("boolean")
     cols["epss"] = out["epss"].astype("Float64")
-    cols["purl"] = out.pop("purl").astype("category")
+    cols["purl"] = _text(out.pop("purl"))
     return pd.DataFrame(cols)
 
 

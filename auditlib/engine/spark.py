@@ -9,6 +9,7 @@ import shutil
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from auditlib.engine.errors import EngineError
@@ -119,6 +120,18 @@ class SparkEngine:
         """
         try:
             out: pd.DataFrame = self.spark.sql(query).toPandas()
+        except Exception as e:  # as in __init__
+            raise EngineError(f"spark ({self.master}): {str(e).splitlines()[0]}") from e
+        return out
+
+    def arrow(self, query: str) -> pa.Table:
+        """Return the result of `query` as an Arrow table.
+
+        Raises:
+            EngineError: if the query fails.
+        """
+        try:
+            out: pa.Table = self.spark.sql(query).toArrow()
         except Exception as e:  # as in __init__
             raise EngineError(f"spark ({self.master}): {str(e).splitlines()[0]}") from e
         return out
