@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from auditlib.normalize.redact import redact
-from auditlib.tables import TABLES, concat, empty
+from auditlib.tables import TABLES, TABLES_BY_NAME, concat, empty
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +54,17 @@ def _empty(name: str) -> pd.DataFrame:
     return empty(next(t for t in TABLES if t.name == name))
 
 
+class TableNotHeldError(AttributeError):
+    """A table of an `AuditData` that lives in an engine, not in memory, was read."""
+
+
 @dataclass(slots=True)
 class AuditData:
     """The tables of one load (`auditlib.load`) or one store snapshot.
 
-    Each attribute is a DataFrame.
+    Each attribute is a DataFrame, except a table `without` left in an engine (an assessment of
+    a store keeps `vulnerabilities`, `packages` and `package_licenses` in its engine): reading
+    one raises `TableNotHeldError`, never gives an empty frame that would read as "no rows".
     """
 
     scans: pd.DataFrame = field(default_factory=lambda: _empty("scans"))
@@ -103,14 +109,76 @@ class AuditData:
     files: list[FileResult] = field(default_factory=list)
     """One entry per file found, in the order read."""
 
+    def __getattr__(self, name: str) -> pd.DataFrame:
+        """Raise `TableNotHeldError` for a table left in an engine (`without`).
+
+        Raises:
+            TableNotHeldError: if `name` is a table this data does not hold.
+            AttributeError: if `name` is not a table.
+        """
+        if name in TABLES_BY_NAME:
+            raise TableNotHeldError(
+                f"{name}: not held in memory: its rows stay in the engine that reads the store's "
+                f"files (`Assessment.sql(...)` runs a query over them there, "
+                f"`Assessment.table({name!r})` returns them as a DataFrame, "
+                f"`Assessment.relation({name!r})` as the engine's relation)")
+        raise AttributeError(name)
+
+    @property
+    def not_held(self) -> tuple[str, ...]:
+        """Return the tables this data does not hold in memory (`without`), in table order."""
+        return tuple(t.name for t in TABLES if not _holds(self, t.name))
+
     def tables(self) -> dict[str, pd.DataFrame]:
-        """Return every table by name, in the order of `auditlib.tables.TABLES`."""
-        return {t.name: getattr(self, t.name) for t in TABLES}
+        """Return every table held in memory by name, in the order of `auditlib.tables.TABLES`
+        (the `not_held` ones left out)."""
+        return {t.name: getattr(self, t.name) for t in TABLES if _holds(self, t.name)}
+
+    def without(self, *names: str) -> AuditData:
+        """Return this data without the tables `names` (they live elsewhere: reading one raises
+        `TableNotHeldError`); the other tables are the same frames.
+
+        Raises:
+            KeyError: if a name is not a table.
+        """
+        for n in names:
+            _ = TABLES_BY_NAME[n]
+        out = self.replace()
+        for n in names:
+            if _holds(out, n):
+                delattr(out, n)
+        return out
+
+    def replace(self, **frames: pd.DataFrame) -> AuditData:
+        """Return a copy with the tables `frames` replaced (the tables not held stay not held).
+
+        Raises:
+            TableNotHeldError: if a table given is one this data does not hold.
+        """
+        missing = set(self.not_held)
+        for n in frames:
+            if n in missing:
+                _ = getattr(self, n)  # raises, naming the table
+        keep = {n: df for n, df in self.tables().items() if n not in frames}
+        out = AuditData(**keep, **frames, files=list(self.files))
+        for n in missing:
+            delattr(out, n)
+        return out
 
     def __repr__(self) -> str:
-        """Return the row count of each table."""
-        counts = ", ".join(f"{name}={len(df)}" for name, df in self.tables().items())
+        """Return the row count of each table (`in engine` for a table not held)."""
+        counts = ", ".join(f"{t.name}={len(getattr(self, t.name))}" if _holds(self, t.name)
+                           else f"{t.name}=in engine" for t in TABLES)
         return f"AuditData({counts})"
+
+
+def _holds(data: AuditData, name: str) -> bool:
+    """Return whether `data` holds the table `name` in memory."""
+    try:
+        object.__getattribute__(data, name)
+    except AttributeError:
+        return False
+    return True
 
 
 def merge(*parts: AuditData) -> AuditData:

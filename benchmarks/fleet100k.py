@@ -21,6 +21,10 @@ Sections (each in a fresh process, so each peak memory is its own):
   `--compare-images`: both times, and whether every result is equal row for row.
 * `faces`: `check`, `staleness` and both report pages on a real ingested demo store of
   `--assess-images` images: seconds, peak RSS and page sizes (goal: each page under 10 MB).
+* `findings-pandas`, `findings`: the fixable findings over `--images`, as `assess` computed them
+  before (every vulnerability row into pandas, grouped there: the baseline) and in the engine
+  (`FIXABLE_FINDINGS`, and the rows it selects for the upgrade rule, VEX and the agreement):
+  seconds and peak RSS of each, in its own process.
 """
 
 from __future__ import annotations
@@ -218,7 +222,77 @@ def section_faces(args: argparse.Namespace) -> dict:
     return out
 
 
-SECTIONS = {"aggregates": section_aggregates, "spark": section_spark, "faces": section_faces}
+FINDING_KEY = ["image_id", "vuln_id", "pkg_name", "pkg_version"]
+
+
+def section_findings_pandas(args: argparse.Namespace) -> dict:
+    """The baseline: what `assess` did before the fixable findings ran in the engine (every
+    vulnerability row of the current state into pandas, then grouped there). Only the columns
+    the grouping reads are read, as categoricals: a lower bound of the old cost (`read_current`
+    read every column; all of them as pandas reads them took over 15 GB at 20,000 images)."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from auditlib.normalize.severity import SEVERITY_DTYPE
+
+    cols = [*FINDING_KEY, "fix_state", "fix_contradicted", "severity", "fixed_version",
+            "fix_available_at", "layer_diff_id", "published_at", "is_known_exploited",
+            "epss_score", "purl"]
+    folder = tiled(args.images, args.base_images)
+    t0 = time.perf_counter()
+    v = pd.concat([pq.read_table(s / "vulnerabilities.parquet", columns=cols).to_pandas(
+                       strings_to_categorical=True)
+                   for s in sorted(p for p in folder.iterdir() if p.is_dir())],
+                  ignore_index=True)
+    v = v.astype(dict.fromkeys(FINDING_KEY, "category"))
+    for c in ("fixed_version", "layer_diff_id", "purl"):  # ordered by text: `min` is the least
+        cat = v[c].astype("category")
+        v[c] = cat.cat.reorder_categories(sorted(cat.cat.categories), ordered=True)
+    v["severity"] = v["severity"].astype(SEVERITY_DTYPE)
+    read = time.perf_counter() - t0
+    fix = ((v["fix_state"].astype("string") == "fixed").fillna(False).to_numpy(bool)
+           & ~v["fix_contradicted"].astype("boolean").fillna(False).to_numpy(bool)
+           & v["image_id"].notna().to_numpy(bool))
+    g = v[fix].groupby(FINDING_KEY, dropna=False, sort=False, observed=True).agg(
+        severity=("severity", "max"), fixed_version=("fixed_version", "min"),
+        fix_at=("fix_available_at", "min"), layer_diff_id=("layer_diff_id", "min"),
+        published_at=("published_at", "min"), known_exploited=("is_known_exploited", "max"),
+        epss=("epss_score", "max"), purl=("purl", "min"))
+    return {"rows": len(v), "findings": len(g), "read": read,
+            "seconds": time.perf_counter() - t0, "peak_gb": peak_gb()}
+
+
+def section_findings(args: argparse.Namespace) -> dict:
+    """The engine: the fixable findings (`FIXABLE_FINDINGS`) and the rows it selects for the
+    upgrade rule, VEX matching (100 ids) and the scanner agreement (1% of the images)."""
+    from auditlib.engine.aggregates import fixable_findings_rows
+    from auditlib.engine.duck import DuckDBEngine
+    from auditlib.engine.selections import agreement_rows, upgrade_fixable, vex_rows
+    from auditlib.policy.rules.upgrades import OS_PACKAGE_TYPES
+
+    folder = tiled(args.images, args.base_images)
+    engine = DuckDBEngine(tables_of(folder), memory_limit=args.memory_limit)
+    out: dict = {"seconds": {}}
+    t0 = time.perf_counter()
+    f = fixable_findings_rows(engine)
+    out["seconds"]["fixable_findings"] = time.perf_counter() - t0
+    out["findings"] = len(f)
+    ids = sorted(set(f["vuln_id"].dropna()))[:100]
+    images = sorted(set(f["image_id"]))[:: 100]
+    del f
+    for name, run in (("upgrade_fixable", lambda: upgrade_fixable(engine, OS_PACKAGE_TYPES, 5)),
+                      ("vex_rows", lambda: vex_rows(engine, ids, [])),
+                      ("agreement_rows", lambda: agreement_rows(engine, images))):
+        t1 = time.perf_counter()
+        out[f"{name}_rows"] = len(run())
+        out["seconds"][name] = time.perf_counter() - t1
+    out["total"] = time.perf_counter() - t0
+    out["peak_gb"] = peak_gb()
+    return out
+
+
+SECTIONS = {"aggregates": section_aggregates, "spark": section_spark, "faces": section_faces,
+            "findings-pandas": section_findings_pandas, "findings": section_findings}
 
 
 def report(name: str, r: dict, args: argparse.Namespace) -> None:
@@ -238,6 +312,17 @@ def report(name: str, r: dict, args: argparse.Namespace) -> None:
         print(f"  {'total':<22}duckdb {r['duckdb_total']:>7.1f} s   spark {r['spark_total']:>7.1f}"
               f" s (of which {r['spark_start']:.1f} s starting the session)   "
               f"{'all equal' if all(r['equal'].values()) else 'NOT EQUAL'}")
+    elif name == "findings-pandas":
+        print(f"fixable findings in pandas (before), {args.images:,} images: {r['rows']:,} "
+              f"vulnerability rows read in {r['read']:.1f} s, {r['findings']:,} findings, "
+              f"{r['seconds']:.1f} s in all, peak RSS {r['peak_gb']:.2f} GB")
+    elif name == "findings":
+        print(f"fixable findings and row selections on DuckDB, {args.images:,} images, memory "
+              f"limit {args.memory_limit}: {r['findings']:,} findings")
+        for n, s in r["seconds"].items():
+            rows = f"   {r[n + '_rows']:,} rows" if n + "_rows" in r else ""
+            print(f"  {n:<22}{s:>8.1f} s{rows}")
+        print(f"  {'total':<22}{r['total']:>8.1f} s   peak RSS {r['peak_gb']:.2f} GB")
     else:
         print(f"faces on {r['store']}:")
         for n, v in r.items():

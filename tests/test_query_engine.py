@@ -114,7 +114,7 @@ def test_assessment_reads_the_store_through_the_engine(store: Path) -> None:
     assert a.summary() == {**b.summary(), "warnings": a.summary()["warnings"]}
     pd.testing.assert_frame_equal(a.evaluation.results, b.evaluation.results)
     rel = a.relation("vulnerabilities")  # a lazy DuckDB relation for analysts
-    assert rel.aggregate("count(*)").fetchall()[0][0] == len(a.data.vulnerabilities)
+    assert rel.aggregate("count(*)").fetchall()[0][0] == len(b.data.vulnerabilities)
     with pytest.raises(KeyError, match="not a big table"):
         a.relation("images")
 
@@ -125,8 +125,6 @@ def test_bad_engine_choices_are_clear_errors(store: Path) -> None:
         open_engine("presto", FrameTables(data))
     with pytest.raises(EngineError, match="spark: reads a store's Parquet files"):
         open_engine("spark", FrameTables(data))
-    with pytest.raises(EngineError, match="an image filter"):
-        assess(store, as_of=NOW, engine="spark", image_filter="*")
 
 
 def test_the_commands_choose_the_query_engine(tmp_path: Path) -> None:

@@ -9,6 +9,8 @@ history's clock, coverage), that every command, report and notebook reads.
     a.eol                     # os_end_of_life
     a.findings                # fixable findings and their SLA state
     a.summary()               # the headline figures every face shows
+    a.data.images             # the small tables, in pandas
+    a.sql("SELECT ... FROM vulnerabilities")  # the big tables stay in the engine (a.in_engine)
 """
 
 from auditlib.assess.assessment import Assessment, assess, assess_data, staleness

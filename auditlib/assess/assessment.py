@@ -2,7 +2,12 @@
 
 `auditlib check`, `auditlib staleness`, `auditlib run`, the report notebooks, `explore.ipynb`
 and a Python user all start from `assess(store, as_of=..., policy=...)` (or `assess_data` for
-tables without a store). The assessment holds the store's current state (filtered when asked),
+tables without a store). The assessment holds the store's current state (filtered when asked)
+but its big tables (`vulnerabilities`, `packages`, `package_licenses`), which stay in the
+engine that reads the store's Parquet files (`auditlib.engine`: DuckDB, or Spark) and runs
+every aggregate over them (`Assessment.in_engine` names them; `Assessment.table` and
+`Assessment.relation` give them; an image filter keeps the rows of its images only, in
+memory and in the engine's views). It also holds
 the history clock of every fixable finding, the end-of-life table, and one `FleetView` that the
 policy and the staleness analysis both read; each part is computed once, on first use. The
 same store, time and policy therefore give the same numbers everywhere, by construction:
@@ -22,10 +27,11 @@ import pandas as pd
 from auditlib.assess.fix_first import EOL_SOON_DAYS, rank_fix_first
 from auditlib.assess.snapshots import SnapshotUse, current_snapshots
 from auditlib.data import AuditData
-from auditlib.engine import Engine, EngineError, StoreTables, open_engine
+from auditlib.engine import Engine, StoreTables, open_engine
+from auditlib.engine.tables import BIG_TABLES
 from auditlib.eol.table import EolTable
 from auditlib.fleet.agreement_summary import Agreement, agreement_of
-from auditlib.fleet.coverage import Coverage
+from auditlib.fleet.coverage import Coverage, image_ids
 from auditlib.fleet.findings import SLA_DAYS, SLA_STATES, WARN_RATIO, sla_states
 from auditlib.fleet.select import filter_images
 from auditlib.fleet.vex import VexMatch, vex_summary
@@ -39,7 +45,7 @@ from auditlib.staleness.tag_tracks import ABANDONMENT_THRESHOLD_DAYS
 from auditlib.store.current import read_current
 from auditlib.store.layout import StorePath
 from auditlib.store.manifest import usable_snapshots
-from auditlib.tables import jsonable
+from auditlib.tables import TABLES, TABLES_BY_NAME, jsonable
 
 STATUSES = ("pass", "fail", "warn", "waived", "no-data")
 FIX_FIRST_SHOWN = 10
@@ -74,7 +80,8 @@ class Assessment:
 
     @property
     def data(self) -> AuditData:
-        """Return the tables (the store's current state, filtered)."""
+        """Return the tables (the store's current state, filtered): for a store, all but the big
+        tables the engine holds (`in_engine`; reading one raises `TableNotHeldError`)."""
         return self.view.data
 
     @property
@@ -133,11 +140,18 @@ class Assessment:
         return self.view.vex
 
     @cached_property
+    def vex_summary(self) -> dict[str, object]:
+        """Return what the VEX statements did, as every face shows it (`fleet.vex.vex_summary`;
+        `summary()["vex"]`)."""
+        return vex_summary(self.vex, self.view.names)
+
+    @cached_property
     def agreement(self) -> Agreement:
         """Return where the scanners agree: the `scanner_agreement` table of the images two or
         more tools scanned for vulnerabilities, and the tools of every image
         (`auditlib.fleet.agreement`)."""
-        return agreement_of(self.data, self.view.names, self.view.documents)
+        return agreement_of(self.data, self.view.names, self.view.documents,
+                            self.view.aggregate_engine)
 
     @cached_property
     def history(self) -> dict[str, pd.DataFrame] | None:
@@ -219,7 +233,7 @@ class Assessment:
                          "unknown": _text(r.priority_unknown)}
                         for r in st[prio > 0].head(FIX_FIRST_SHOWN).itertuples(index=False)],
             },
-            "vex": vex_summary(self.vex, self.view.names),
+            "vex": self.vex_summary,
             "unknown": {  # images of which the data does not say, per question
                 "vulnerabilities": n - cov.vuln_scanned, "packages": n - cov.with_sbom,
                 "build_time": int(self.view.images["created_at"].isna().sum()),
@@ -228,6 +242,39 @@ class Assessment:
             },
         })
         return out
+
+    @property
+    def in_engine(self) -> tuple[str, ...]:
+        """Return the tables `data` does not hold because they live in the engine (an
+        assessment of a store: `vulnerabilities`, `packages`, `package_licenses`, read where
+        they are by the engine; `table` or `relation` gives them)."""
+        return self.data.not_held
+
+    def table(self, table: str) -> pd.DataFrame:
+        """Return a table as a DataFrame: from `data`, or, for a big table the engine holds
+        (`in_engine`), all its current rows read through the engine (at fleet scale tens of
+        millions of rows: `relation` queries it without pandas).
+
+        Raises:
+            KeyError: if `table` is not a table.
+            EngineError: if the engine fails.
+        """
+        _ = TABLES_BY_NAME[table]
+        if table not in self.in_engine:
+            out: pd.DataFrame = getattr(self.data, table)
+            return out
+        return self.sql(f"SELECT * FROM {table}")
+
+    def sql(self, query: str) -> pd.DataFrame:
+        """Return the result of a query over the big tables (`vulnerabilities`, `packages`,
+        `package_licenses`: the current state's rows, as SQL that DuckDB and Spark SQL both
+        understand), run by the assessment's engine where the rows are: aggregate or filter
+        there, so only the result reaches pandas.
+
+        Raises:
+            EngineError: if the query fails.
+        """
+        return self.view.aggregate_engine.sql(query)
 
     def relation(self, table: str) -> Any:
         """Return a big table (`vulnerabilities`, `packages`, `package_licenses`) as the engine's
@@ -302,6 +349,33 @@ def assess_data(
     return Assessment(view, pol, image_filter=image_filter, filtered_out=left_out)
 
 
+def read_state(store: StorePath, *, snapshot: StorePath | None = None,
+               image_filter: str | None = None, engine: str = "duckdb",
+               spark_master: str | None = None) -> tuple[AuditData, int, Engine]:
+    """Return a store's state as an assessment reads it: its tables but the big ones (which
+    stay in the engine, over the store's files), the images an image filter left out, and the
+    engine over the big tables (their rows of the kept images only, when filtered).
+
+    Args:
+        store: the store folder.
+        snapshot: a snapshot id: the state right after it was written (default: now).
+        image_filter: keep only images a reference of which matches this Docker Scout glob.
+        engine: `duckdb` or `spark` (`auditlib.engine`).
+        spark_master: Spark's master URL.
+
+    Raises:
+        StoreError: if the store has no snapshot or cannot be read.
+        DamagedStoreError: if a snapshot is damaged and damage is not allowed.
+        EngineError: if the engine cannot start or read the store.
+    """
+    data = read_current(store, as_of=snapshot,
+                        tables=[t.name for t in TABLES if t.name not in BIG_TABLES])
+    data, left_out = filter_images(data.without(*BIG_TABLES), image_filter)
+    kept = None if image_filter is None else image_ids(data)
+    tables = StoreTables.of(store, data.scans, kept, snapshot)
+    return data, left_out, open_engine(engine, tables, spark_master=spark_master)
+
+
 def assess(
     store: StorePath,
     *,
@@ -336,21 +410,16 @@ def assess(
         DamagedStoreError: if a snapshot is damaged and damage is not allowed.
         PolicyError: if the policy file cannot be read or is not valid.
         EolDataError: if the end-of-life table to use is malformed.
-        EngineError: if the engine cannot start or read the store, or is Spark with an image
-            filter (a filtered fleet's aggregates run on DuckDB over its frames).
+        EngineError: if the engine cannot start or read the store.
     """
-    if image_filter is not None and engine != "duckdb":
-        raise EngineError(f"{engine}: an image filter is applied to the tables in memory, which "
-                          "only duckdb reads; leave out the filter or use duckdb")
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
     scan = usable_snapshots(store)
-    data = read_current(store)
     seen = first_seen_fixed(store) if len(scan.snapshots) > 1 else None
-    eng = None
-    if image_filter is None:
-        eng = open_engine(engine, StoreTables.of(store, data.scans), spark_master=spark_master)
-    a = assess_data(data, as_of=as_of, policy=pol, image_filter=image_filter,
-                    first_seen_fixed=seen, eol_table=eol_table, engine=eng)
+    data, left_out, eng = read_state(store, image_filter=image_filter, engine=engine,
+                                     spark_master=spark_master)
+    a = assess_data(data, as_of=as_of, policy=pol, first_seen_fixed=seen, eol_table=eol_table,
+                    engine=eng)
+    a.image_filter, a.filtered_out = image_filter, left_out
     a.store = Path(store)
     a.snapshots = current_snapshots(store)
     a.warnings = scan.warnings()

@@ -21,8 +21,7 @@ from typing import Any
 from packageurl import PackageURL
 
 from auditlib.assess.assessment import Assessment
-from auditlib.fleet.findings import FINDING_KEY
-from auditlib.fleet.vex import manifest_digests
+from auditlib.fleet.vex import image_manifests
 from auditlib.identity import parse_reference
 from auditlib.policy.rules.vulns import RULES as VULN_RULES
 
@@ -61,21 +60,6 @@ def image_purl(reference: str, digest: str) -> str | None:
                       qualifiers={"repository_url": f"{registry}/{ref.repository}"}).to_string()
 
 
-def _manifests(a: Assessment) -> dict[str, list[tuple[str, str]]]:
-    """Return image id -> the (repository, manifest digest) pairs that name it, the digests of
-    its references first, then those the tables give (`fleet.vex.manifest_digests`)."""
-    out: dict[str, dict[tuple[str, str], None]] = {}
-    for image_id, refs in a.view.references.items():
-        for r in refs:
-            p = parse_reference(r)
-            if p is not None and p.digest:
-                out.setdefault(str(image_id), {})[(p.name, p.digest)] = None
-    md = manifest_digests(a.data).dropna(subset=["name"])
-    for image_id, name, digest in md.itertuples(index=False, name=None):
-        out.setdefault(image_id, {})[(name, digest)] = None
-    return {i: list(pairs) for i, pairs in out.items()}
-
-
 def export_waivers(a: Assessment, *, author: str) -> VexExport:
     """Return the OpenVEX document of the findings the policy's waivers of vulnerability rules
     accept at the assessment's as-of time (module docstring).
@@ -92,20 +76,18 @@ def export_waivers(a: Assessment, *, author: str) -> VexExport:
     alias_of: dict[str, set[str]] = {}
     for v, al in zip(aliases["vuln_id"].astype(str), aliases["alias"].astype(str), strict=True):
         alias_of.setdefault(v, set()).add(al)
-    known = a.data.vulnerabilities[[*FINDING_KEY, "purl"]].dropna().astype(str)
-    purls: dict[tuple[str, ...], str] = {
-        tuple(k): p for *k, p in known.itertuples(index=False, name=None)}
     at = a.as_of.isoformat()
     statements: list[dict[str, Any]] = []
     skipped: list[str] = []
     by_image = {str(i): rows for i, rows in f.groupby(f["image_id"].astype(str), sort=False)}
-    manifests = _manifests(a) if len(waived) else {}
+    manifests = image_manifests(a.data, a.view.references) if len(waived) else {}
     for w in waived.itertuples(index=False):
         image_id = str(w.image_id)
         mine = by_image.get(image_id)
         if mine is None:
             continue
-        products = [p for name, d in manifests.get(image_id, []) if (p := image_purl(name, d))]
+        products = [p for name, d in manifests.get(image_id, [])
+                    if name is not None and (p := image_purl(name, d))]
         if not products:
             skipped.append(f"{a.view.name(image_id)}: {len(mine)} waived findings not written: "
                            "no manifest digest of the image is known, so OpenVEX cannot name it "
@@ -114,8 +96,7 @@ def export_waivers(a: Assessment, *, author: str) -> VexExport:
         reason = (f"waived by policy {a.policy.source}, rule {w.rule}: {w.waiver_reason}"
                   + (f" (until {w.waiver_expires})" if isinstance(w.waiver_expires, str) else ""))
         for vuln, rows in mine.groupby(mine["vuln_id"].astype(str), sort=True):
-            subs = sorted({p for r in rows.itertuples(index=False) if (p := purls.get(
-                (image_id, vuln, str(r.pkg_name), str(r.pkg_version))))})
+            subs = sorted({str(p) for p in rows["purl"] if isinstance(p, str)})
             stmt: dict[str, Any] = {
                 "vulnerability": {"name": vuln,
                                   **({"aliases": sorted(alias_of[vuln])}

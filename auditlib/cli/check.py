@@ -22,7 +22,6 @@ from auditlib.cli.options import (
     store_option,
 )
 from auditlib.errors import AuditlibError
-from auditlib.fleet.vex import vex_summary
 from auditlib.policy.config import default_policy_yaml
 from auditlib.policy.output import table_view, to_dict, to_junit
 from auditlib.policy.rules import RULES
@@ -68,7 +67,7 @@ def check(store: Path, policy_file: str | None, fail_on: str, fmt: str, output: 
     if a.view.table.note:
         note(a.view.table.note)
     if fmt == "table":  # json has it in the assessment's summary
-        _say_vex(vex_summary(a.vex, a.view.names))
+        _say_vex(a.vex_summary)
     if fmt == "table":
         if output:
             with output.open("w", encoding="utf-8") as f:

@@ -14,6 +14,8 @@ import pandas as pd
 from auditlib.engine.base import Engine
 from auditlib.engine.licence_tables import DOCUMENT_LICENCES, PACKAGE_LICENCE_CLASSES
 from auditlib.normalize.licenses import LICENSE_CLASSES
+from auditlib.normalize.severity import SEVERITIES, SEVERITY_DTYPE
+from auditlib.normalize.times import utc_series
 from auditlib.tables import licence_class_column
 
 
@@ -42,6 +44,51 @@ PACKAGE_COUNTS = _rows_and_distinct(
     "packages", ["name", "version", "package_type"], "package_rows", "packages")
 """Per image with package rows: package_rows (as the documents list them) and packages
 (distinct name, version and type: what the `minimal-image` rule counts)."""
+
+SEVERITY_RANK_SQL = "CASE CAST(severity AS STRING) " + " ".join(
+    f"WHEN '{s}' THEN {i}" for i, s in enumerate(SEVERITIES)) + " END"
+"""A row's severity as its rank on the auditlib scale (`normalize.severity.SEVERITIES`: unknown
+0 ... critical 5; missing when the row has none)."""
+
+FIXABLE_ROW = """CAST(fix_state AS STRING) = 'fixed'
+  AND NOT COALESCE(CAST(fix_contradicted AS BOOLEAN), FALSE)"""
+"""Whether a vulnerability row says its finding is fixable: its scanner says `fixed` and does
+not contradict itself (`vulnerabilities.fix_contradicted`: the installed version is already at
+or above every fixed version it names, so no upgrade changes anything); a row whose versions
+cannot be compared keeps the scanner's word."""
+
+FIXABLE_FINDINGS = f"""
+SELECT image_id, vuln_id, pkg_name, pkg_version,
+       MAX(severity_rank) AS severity_rank,
+       MIN(fixed_version) AS fixed_version,
+       CAST(MIN(fix_available_at) AS STRING) AS fix_at,
+       MIN(layer_diff_id) AS layer_diff_id,
+       CAST(MIN(published_at) AS STRING) AS published_at,
+       MAX(exploited) AS known_exploited,
+       MAX(epss) AS epss,
+       MIN(purl) AS purl
+FROM (SELECT CAST(image_id AS STRING) AS image_id, CAST(vuln_id AS STRING) AS vuln_id,
+             CAST(pkg_name AS STRING) AS pkg_name, CAST(pkg_version AS STRING) AS pkg_version,
+             {SEVERITY_RANK_SQL} AS severity_rank,
+             CAST(fixed_version AS STRING) AS fixed_version, fix_available_at,
+             CAST(layer_diff_id AS STRING) AS layer_diff_id, published_at,
+             CASE WHEN CAST(is_known_exploited AS BOOLEAN) THEN 1
+                  WHEN NOT CAST(is_known_exploited AS BOOLEAN) THEN 0 END AS exploited,
+             CAST(epss_score AS DOUBLE) AS epss, CAST(purl AS STRING) AS purl
+      FROM vulnerabilities
+      WHERE image_id IS NOT NULL AND {FIXABLE_ROW}) v
+GROUP BY image_id, vuln_id, pkg_name, pkg_version
+ORDER BY image_id, vuln_id, pkg_name NULLS LAST, pkg_version NULLS LAST
+"""
+"""One row per fixable finding (`fleet.findings.FINDING_KEY`: image, vulnerability, package and
+version, a missing name or version a value of its own), over the rows that say it is fixable
+(`FIXABLE_ROW`), however many documents or paths report it: severity_rank (the highest any
+gives, `SEVERITY_RANK_SQL`), fixed_version, layer_diff_id and purl (the least any gives, in text
+order), fix_at (the earliest fix date), published_at (the earliest; both as text: DuckDB writes
+a time, Spark the nanoseconds since 1970 it reads a pandas timestamp as), known_exploited (1 if any
+says it is in CISA KEV, 0 if those that say say not, missing when none says) and epss (the
+highest EPSS probability given). `fleet.findings.fixable_findings` adds the clock."""
+
 
 def _document_rows(table: str) -> str:
     return f"""
@@ -254,6 +301,53 @@ def document_rows(engine: Engine) -> pd.DataFrame:
     return out.where(out.notna(), None)
 
 
+def _times(text: pd.Series) -> pd.Series:
+    """Return times written as text (`FIXABLE_FINDINGS`) as UTC timestamps: a time as DuckDB
+    writes one, or the nanoseconds since 1970 Spark reads a nanosecond Parquet timestamp as
+    (`spark.sql.legacy.parquet.nanosAsLong`); NaT where missing."""
+    t = text.astype("string")
+    nanos = t.str.fullmatch(r"-?\d+").fillna(False).to_numpy(bool)
+    out = utc_series(t.where(~nanos).astype(object))
+    if nanos.any():
+        out[nanos] = pd.to_datetime(t[nanos].astype("int64"), unit="ns", utc=True)
+    return out
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """Return a text column as a categorical whose categories are sorted (whichever engine
+    gave it, the same column)."""
+    cat = values if isinstance(values.dtype, pd.CategoricalDtype) else values.astype("category")
+    return cat.cat.reorder_categories(sorted(cat.cat.categories))
+
+
+def fixable_findings_rows(engine: Engine) -> pd.DataFrame:
+    """Return `FIXABLE_FINDINGS`: columns image_id, vuln_id, pkg_name, pkg_version,
+    fixed_version, layer_diff_id, purl (categorical text: a fleet repeats its images, ids and
+    packages, so millions of findings hold each text once), severity
+    (`normalize.severity.SEVERITY_DTYPE`), fix_at, published_at (UTC times, NaT when missing),
+    known_exploited (boolean, NA when unknown), epss (Float64).
+
+    Raises:
+        EngineError: if the engine fails.
+    """
+    # Through Arrow, each text column straight to a categorical (`Engine.arrow`): millions of
+    # findings never held as one Python string per cell.
+    out = engine.arrow(FIXABLE_FINDINGS).to_pandas(strings_to_categorical=True)
+    rank = pd.to_numeric(out["severity_rank"]).fillna(-1).to_numpy("int64")  # -1: missing
+    cols: dict[str, object] = {}
+    for c in ("image_id", "vuln_id", "pkg_name", "pkg_version"):
+        cols[c] = _text(out.pop(c))
+    cols["severity"] = pd.Categorical.from_codes(rank, dtype=SEVERITY_DTYPE)
+    cols["fixed_version"] = _text(out.pop("fixed_version"))
+    cols["fix_at"] = _times(out["fix_at"])
+    cols["layer_diff_id"] = _text(out.pop("layer_diff_id"))
+    cols["published_at"] = _times(out["published_at"])
+    cols["known_exploited"] = out["known_exploited"].astype("Float64").astype("boolean")
+    cols["epss"] = out["epss"].astype("Float64")
+    cols["purl"] = _text(out.pop("purl"))
+    return pd.DataFrame(cols)
+
+
 _LICENCE_TABLES = {CLASSES_VIEW: PACKAGE_CLASSES, IMAGE_LICENCES_TABLE: IMAGE_LICENCES}
 """The licence tables an engine keeps once made (`Engine.define` with `keep`): each is read by
 two aggregates and is a fifth (`package_classes`) or a hundredth (`image_licences`) of
@@ -375,5 +469,6 @@ AGGREGATES = {
     "licences": lambda e: licences(e).sort_values(
         ["license", "license_spdx", "license_class"], na_position="last", ignore_index=True),
     "licences_checked": licences_checked,
+    "fixable_findings": fixable_findings_rows,
 }
 """Every aggregate by name (what the benchmark and the Spark test compare)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, Literal, Protocol, get_args
 
 import pandas as pd
+import pyarrow as pa
 
 from auditlib.engine.duck import DuckDBEngine
 from auditlib.engine.errors import EngineError
@@ -27,6 +28,15 @@ class Engine(Protocol):
 
     def sql(self, query: str) -> pd.DataFrame:
         """Return the result of a query as a pandas DataFrame.
+
+        Raises:
+            EngineError: if the query fails.
+        """
+        ...
+
+    def arrow(self, query: str) -> pa.Table:
+        """Return the result of a query as an Arrow table: for a large result, whose text
+        pandas would hold as one Python string per cell.
 
         Raises:
             EngineError: if the query fails.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 import pyarrow.dataset as ds
 
 from auditlib.engine.errors import EngineError
@@ -85,6 +86,18 @@ class DuckDBEngine:
         """
         try:
             out: pd.DataFrame = self.con.sql(query).df()
+        except duckdb.Error as e:
+            raise EngineError(f"duckdb: {e}") from e
+        return out
+
+    def arrow(self, query: str) -> pa.Table:
+        """Return the result of `query` as an Arrow table.
+
+        Raises:
+            EngineError: if the query fails.
+        """
+        try:
+            out: pa.Table = self.con.sql(query).fetch_arrow_table()
         except duckdb.Error as e:
             raise EngineError(f"duckdb: {e}") from e
         return out

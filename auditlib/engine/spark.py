@@ -9,6 +9,7 @@ import shutil
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from auditlib.engine.errors import EngineError
@@ -19,7 +20,8 @@ CONF = {
     "spark.sql.session.timeZone": "UTC",
     "spark.ui.enabled": "false",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
-    # pandas writes nanosecond timestamps; Spark reads them as numbers (no aggregate uses them).
+    # pandas writes nanosecond timestamps; Spark reads them as numbers (the fixable findings'
+    # dates: `aggregates._times` reads them back).
     "spark.sql.legacy.parquet.nanosAsLong": "true",
     "spark.sql.shuffle.partitions": "4",
     # Only the small state frames are broadcast (hinted in the views): Spark's size estimates of
@@ -118,6 +120,18 @@ class SparkEngine:
         """
         try:
             out: pd.DataFrame = self.spark.sql(query).toPandas()
+        except Exception as e:  # as in __init__
+            raise EngineError(f"spark ({self.master}): {str(e).splitlines()[0]}") from e
+        return out
+
+    def arrow(self, query: str) -> pa.Table:
+        """Return the result of `query` as an Arrow table.
+
+        Raises:
+            EngineError: if the query fails.
+        """
+        try:
+            out: pa.Table = self.spark.sql(query).toArrow()
         except Exception as e:  # as in __init__
             raise EngineError(f"spark ({self.master}): {str(e).splitlines()[0]}") from e
         return out

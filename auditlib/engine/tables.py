@@ -11,7 +11,7 @@ gets the image id the store's `scans` give it (`auditlib.resolve.resolve_image_i
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -20,6 +20,7 @@ import pyarrow.fs as pafs
 from auditlib.data import AuditData
 from auditlib.engine.licence_tables import LICENCE_TABLES, columns, derive_sql
 from auditlib.store.current import TableFile, current_files, snapshots_without
+from auditlib.store.layout import StorePath
 from auditlib.store.location import StoreLike, locate
 from auditlib.tables import TABLES_BY_NAME
 
@@ -30,6 +31,8 @@ STATE_VIEW = "auditlib_state"
 """The view of which snapshot holds each source's rows (columns source, snapshot_id)."""
 SCAN_IMAGES_VIEW = "auditlib_scan_images"
 """The view of the image id each document's scan resolves to (columns scan_id, image_id)."""
+KEPT_IMAGES_VIEW = "auditlib_kept_images"
+"""The view of the images an image filter keeps (column image_id; `StoreTables.images`)."""
 SNAPSHOT_COLUMN = "_snapshot"
 """The column a loader adds to a table's raw rows: the snapshot folder of their file."""
 
@@ -64,9 +67,12 @@ class StoreTables:
     """The snapshots (holding current sources) written without the licence tables
     (`auditlib.engine.licence_tables`): an engine derives those of their sources from their
     files of the big tables."""
+    images: pd.DataFrame | None = None
+    """Column image_id: the only images whose rows the views hold (an image filter); None: all."""
 
     @classmethod
-    def of(cls, store: StoreLike, scans: pd.DataFrame) -> StoreTables:
+    def of(cls, store: StoreLike, scans: pd.DataFrame,
+           images: Iterable[str] | None = None, as_of: StorePath | None = None) -> StoreTables:
         """Return the tables of `store`'s current state, on any filesystem the writers write
         (`auditlib.store.location`).
 
@@ -74,19 +80,24 @@ class StoreTables:
             store: the store (a folder, a URI, a `Location`).
             scans: the current state's `scans` (`read_current(store).scans`): where the image
                 ids of documents known only by a manifest digest come from.
+            images: only these images' rows (an image filter: `fleet.select.select_images`);
+                None: every row.
+            as_of: a snapshot id: the state right after it was written (default: now).
 
         Raises:
             StoreError: if the store cannot be read.
             DamagedStoreError: if a snapshot is damaged and damage is not allowed.
         """
         loc = locate(store)
-        files = current_files(loc, (*BIG_TABLES, *LICENCE_TABLES))
+        files = current_files(loc, (*BIG_TABLES, *LICENCE_TABLES), as_of)
         held = {(s, f.snapshot_id) for fs in files.values() for f in fs for s in f.sources}
         state = pd.DataFrame(sorted(held), columns=["source", "snapshot_id"], dtype="string")
         # Both licence tables are written together: a snapshot without one has neither.
         underived = frozenset(snapshots_without(loc, LICENCE_TABLES[0]))
+        kept = None if images is None else pd.DataFrame(
+            {"image_id": pd.array(sorted(set(images)), dtype="string")})
         return cls(str(loc), files, state, scan_images(scans),
-                   None if loc.local is not None else loc.fs, underived)
+                   None if loc.local is not None else loc.fs, underived=underived, images=kept)
 
 
 @dataclass(frozen=True)
@@ -97,7 +108,18 @@ class FrameTables:
     frames: dict[str, pd.DataFrame] = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "frames", {t: getattr(self.data, t) for t in BIG_TABLES})
+        """Take the big tables' frames, each with every declared column (a table built by hand
+        may leave some out: they are missing values, as in a store's view).
+
+        Raises:
+            TableNotHeldError: if `data` does not hold a big table (it lives in an engine).
+        """
+        frames = {}
+        for t in BIG_TABLES:
+            df = getattr(self.data, t)
+            absent = [c for c in declared_columns(t) if c not in df.columns]
+            frames[t] = df.assign(**dict.fromkeys(absent, None)) if absent else df
+        object.__setattr__(self, "frames", frames)
 
 
 Tables = StoreTables | FrameTables
@@ -113,7 +135,8 @@ def declared_columns(table: str) -> list[str]:
     return [c.name for c in TABLES_BY_NAME[table].columns]
 
 
-def current_view_sql(table: str, raw: str, columns: list[str], view: str | None = None) -> str:
+def current_view_sql(table: str, raw: str, columns: list[str], view: str | None = None,
+                     *, kept: bool = False) -> str:
     """Return the SQL (DuckDB and Spark) that makes the view `table` of the current state from
     the raw rows `raw` of its files (with `SNAPSHOT_COLUMN`): each source's rows from the snapshot
     that holds it, the image id filled from the document's scan where a row has none.
@@ -123,6 +146,7 @@ def current_view_sql(table: str, raw: str, columns: list[str], view: str | None 
         raw: the view of the files' rows.
         columns: the columns the files have (others declared are NULL).
         view: the view's name, when it is not `table`.
+        kept: only the rows of the images of `KEPT_IMAGES_VIEW` (an image filter).
     """
     have = set(columns)
     cols = []
@@ -141,6 +165,8 @@ def current_view_sql(table: str, raw: str, columns: list[str], view: str | None 
         f"FROM {raw} r JOIN {STATE_VIEW} s "
         f"ON r.source = s.source AND r.{SNAPSHOT_COLUMN} = s.snapshot_id "
         f"LEFT JOIN {SCAN_IMAGES_VIEW} m ON r.scan_id = m.scan_id"
+        + (f" WHERE COALESCE(CAST(r.image_id AS STRING), m.image_id) IN "
+           f"(SELECT image_id FROM {KEPT_IMAGES_VIEW})" if kept else "")
     )
 
 
@@ -173,13 +199,15 @@ def make_views(tables: StoreTables, register: Callable[[str, pd.DataFrame], obje
     """
     register(STATE_VIEW, tables.state)
     register(SCAN_IMAGES_VIEW, tables.scan_images)
+    if tables.images is not None:
+        register(KEPT_IMAGES_VIEW, tables.images)
     for t in BIG_TABLES:
         files = tables.files[t]
         if not files:
             execute(empty_view_sql(t))
             continue
         raw = f"{t}__files"
-        execute(current_view_sql(t, raw, load(raw, files)))
+        execute(current_view_sql(t, raw, load(raw, files), kept=tables.images is not None))
     _licence_views(tables, load, execute)
 
 
@@ -195,7 +223,8 @@ def _licence_views(tables: StoreTables, load: Callable[[str, list[TableFile]], l
             view = f"{t}__underived"
             if old:
                 raw = f"{view}__files"
-                execute(current_view_sql(t, raw, load(raw, old), view=view))
+                execute(current_view_sql(t, raw, load(raw, old), view=view,
+                                         kept=tables.images is not None))
             else:
                 execute(empty_view_sql(t, view=view))
     for t in LICENCE_TABLES:
@@ -203,7 +232,8 @@ def _licence_views(tables: StoreTables, load: Callable[[str, list[TableFile]], l
         parts = []
         if tables.files[t]:
             raw, stored = f"{t}__files", f"{t}__stored"
-            execute(current_view_sql(t, raw, load(raw, tables.files[t]), view=stored))
+            execute(current_view_sql(t, raw, load(raw, tables.files[t]), view=stored,
+                                     kept=tables.images is not None))
             parts.append(f"SELECT {cols} FROM {stored}")
         if tables.underived:  # rows already current, of known images: per image, not document
             parts.append(f"SELECT {cols} FROM ("

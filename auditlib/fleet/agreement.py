@@ -34,6 +34,8 @@ import pandas as pd
 from packageurl import PackageURL
 
 from auditlib.data import AuditData
+from auditlib.engine import Engine, FrameTables, open_engine
+from auditlib.engine.selections import agreement_rows
 from auditlib.fleet.coverage import document_images, documents, is_vulnerability_scan, rows_in
 from auditlib.fleet.findings import SEVERITY_RANK
 from auditlib.normalize.pkg_versions import version_scheme
@@ -153,16 +155,6 @@ def image_tools(data: AuditData, docs: pd.DataFrame | None = None) -> ImageTools
     return ImageTools({i: tuple(sorted(t)) for i, t in out.items()}, tool_of)
 
 
-def _in(s: pd.Series, wanted: set[str]) -> np.ndarray:
-    """Return, per row, whether the column's value is one of `wanted` (a categorical column is
-    matched on its categories, not row by row)."""
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        hit = np.append(np.asarray(s.cat.categories.astype(str).isin(wanted), bool), False)
-        out: np.ndarray = hit[s.cat.codes.to_numpy(np.int64)]
-        return out
-    return s.astype("string").isin(wanted).fillna(False).to_numpy(bool)
-
-
 def _coded(s: pd.Series) -> tuple[np.ndarray, list[str | None]]:
     """Return a column as integer codes (-1 where missing) and the values they stand for."""
     cat = s if isinstance(s.dtype, pd.CategoricalDtype) else s.astype("category")
@@ -205,7 +197,8 @@ def _join_columns(pieces: list[np.ndarray], sep: str) -> np.ndarray:
 
 
 def scanner_agreement(data: AuditData, names: Mapping[str, str] | None = None,
-                      tools: ImageTools | None = None) -> pd.DataFrame:
+                      tools: ImageTools | None = None, engine: Engine | None = None
+                      ) -> pd.DataFrame:
     """Return the `scanner_agreement` table: one row per finding of every image two or more
     tools scanned for vulnerabilities (module docstring), ordered by image, state and id.
 
@@ -216,10 +209,19 @@ def scanner_agreement(data: AuditData, names: Mapping[str, str] | None = None,
         data: the tables.
         names: image id -> the name to show (`FleetView.names`); the id when absent.
         tools: the tools of each image (`image_tools(data)` when None).
+        engine: what reads the vulnerabilities (`FleetView.aggregate_engine`; default DuckDB
+            over `data`'s frames): it selects the rows of the compared images only
+            (`auditlib.engine.selections.AGREEMENT_ROWS`).
+
+    Raises:
+        EngineError: if the engine fails.
     """
     tools = image_tools(data) if tools is None else tools
-    v = data.vulnerabilities
-    v = v[_in(v["image_id"], tools.compared())]
+    compared = tools.compared()
+    if not compared:
+        return frame(SCANNER_AGREEMENT, {}, 0)
+    eng = engine if engine is not None else open_engine("duckdb", FrameTables(data))
+    v = agreement_rows(eng, compared)
     if not len(v):
         return frame(SCANNER_AGREEMENT, {}, 0)
     names = names or {}

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from auditlib.data import AuditData
+from auditlib.engine import Engine
 from auditlib.fleet.agreement import (
     ImageTools,
     ecosystem_name,
@@ -168,8 +169,12 @@ class Agreement:
 
 
 def agreement_of(data: AuditData, names: Mapping[str, str] | None = None,
-                 docs: pd.DataFrame | None = None) -> Agreement:
+                 docs: pd.DataFrame | None = None, engine: Engine | None = None) -> Agreement:
     """Return the scanners' agreement over `data` (module docstring); `docs` as
-    `agreement.image_tools` takes it."""
+    `agreement.image_tools` takes it, `engine` as `agreement.scanner_agreement`.
+
+    Raises:
+        EngineError: if the engine fails.
+    """
     tools = image_tools(data, docs)
-    return Agreement(scanner_agreement(data, names, tools), tools)
+    return Agreement(scanner_agreement(data, names, tools, engine), tools)

@@ -245,8 +245,8 @@ def vulnerability_scan_skipped(data: AuditData, docs: pd.DataFrame | None = None
     return {image: list(why) for image, why in out.items()}
 
 
-def limitations(data: AuditData, every: set[str], docs: pd.DataFrame | None = None
-                ) -> tuple[set[str], list[str]]:
+def limitations(data: AuditData, every: set[str], docs: pd.DataFrame | None = None,
+                covered: dict[str, set[str]] | None = None) -> tuple[set[str], list[str]]:
     """Return, of the images `every`, those without a vulnerability scan that a scanner run was
     meant to scan for vulnerabilities and could not, and the `limitation_line` of each run that
     left something uncovered (one per distinct line, in the order of `scans`).
@@ -259,7 +259,8 @@ def limitations(data: AuditData, every: set[str], docs: pd.DataFrame | None = No
     if not runs:
         return set(), []
     docs = documents(data) if docs is None else docs
-    covered = {"vuln": vulnerability_scanned(data, docs), "packages": with_sbom(data, docs)}
+    if covered is None:
+        covered = {"vuln": vulnerability_scanned(data, docs), "packages": with_sbom(data, docs)}
     skipped_vuln: set[str] = set()
     lines: dict[str, None] = {}
     for run in runs:
@@ -273,19 +274,22 @@ def limitations(data: AuditData, every: set[str], docs: pd.DataFrame | None = No
     return skipped_vuln, list(lines)
 
 
-def coverage(data: AuditData, image_ids: list[str], docs: pd.DataFrame | None = None
-             ) -> Coverage:
+def coverage(data: AuditData, image_ids: list[str], docs: pd.DataFrame | None = None,
+             covered: dict[str, set[str]] | None = None) -> Coverage:
     """Return the coverage of `image_ids` (every image the tables name) by `data`'s sources
-    (`docs`: `documents(data)` when known)."""
+    (`docs`: `documents(data)` when known; `covered`: the images a vulnerability scan (`vuln`)
+    and an SBOM (`packages`) covered, when known)."""
     every = set(image_ids)
     docs = documents(data) if docs is None else docs
-    skipped_vuln, lines = limitations(data, every, docs)
+    if covered is None:
+        covered = {"vuln": vulnerability_scanned(data, docs), "packages": with_sbom(data, docs)}
+    skipped_vuln, lines = limitations(data, every, docs, covered)
     running = int((data.containers["state"].astype("string") == "running").fillna(False).sum())
     errors = int((data.load_errors["level"].astype("string") == "error").fillna(False).sum())
     return Coverage(
         images=len(every),
-        vuln_scanned=len(vulnerability_scanned(data, docs) & every),
-        with_sbom=len(with_sbom(data, docs) & every),
+        vuln_scanned=len(covered["vuln"] & every),
+        with_sbom=len(covered["packages"] & every),
         collected=len(collected(data) & every),
         containers_running=running,
         documents=len(data.scans),

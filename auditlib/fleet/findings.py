@@ -4,7 +4,7 @@ analysis, the compliance report and the history read these definitions.
 
 A *finding* is a vulnerability of a package version in an image (`FINDING_KEY`), however many
 documents (scanners) or paths report it; its severity is the highest any gives, and it is fixable
-when any says `fixed` without contradicting itself (`fixable`).
+when any says `fixed` without contradicting itself (`auditlib.engine.aggregates.FIXABLE_ROW`).
 
 The *clock* of a fixable finding starts when its fix became available, as well as auditlib knows
 it (anchors.md section 10, "Fixable since"), in this order:
@@ -25,10 +25,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import duckdb
 import numpy as np
 import pandas as pd
 
 from auditlib.data import AuditData
+from auditlib.engine import Engine, FrameTables, open_engine
+from auditlib.engine.aggregates import FIXABLE_ROW, fixable_findings_rows
 from auditlib.normalize.severity import SEVERITIES
 
 FINDING_KEY = ["image_id", "vuln_id", "pkg_name", "pkg_version"]
@@ -57,31 +60,41 @@ SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
 
 def fixable(v: pd.DataFrame) -> np.ndarray:
-    """Return which vulnerability rows say the finding is fixable.
-
-    A row is fixable when its scanner says `fixed` and does not contradict itself: a row whose
-    installed version is already at or above every fixed version it names
-    (`vulnerabilities.fix_contradicted`, by the ecosystem's version order) offers no upgrade that
-    changes anything, so it starts no SLA clock and asks for no upgrade. A row whose versions
-    cannot be compared keeps the scanner's word.
+    """Return which rows of a `vulnerabilities` frame say their finding is fixable
+    (`auditlib.engine.aggregates.FIXABLE_ROW`, run by DuckDB over the frame: the one
+    definition; `fix_contradicted` may be absent, as in a table built by hand).
 
     Returns:
-        A boolean array over the rows of `v` (a `vulnerabilities` frame; `fix_contradicted` may be
-        absent, as in a table built by hand).
+        A boolean array over the rows of `v`.
     """
-    out = (v["fix_state"] == "fixed").fillna(False).to_numpy(bool)
-    if "fix_contradicted" in v.columns:
-        out = out & ~v["fix_contradicted"].astype("boolean").fillna(False).to_numpy(bool)
-    return out
+    frame = pd.DataFrame({
+        "fix_state": v["fix_state"].astype("string"),
+        "fix_contradicted": v["fix_contradicted"].astype("boolean")
+        if "fix_contradicted" in v.columns else pd.array([pd.NA] * len(v), dtype="boolean"),
+    })
+    con = duckdb.connect(":memory:")
+    try:
+        con.register("vulnerabilities", frame)
+        out = con.sql(f"SELECT COALESCE({FIXABLE_ROW}, FALSE) AS f FROM vulnerabilities").df()
+    finally:
+        con.close()
+    flags: np.ndarray = out["f"].to_numpy(bool)
+    return flags
 
 
-def fixable_findings(data: AuditData, as_of: pd.Timestamp,
+def fixable_findings(tables: AuditData | Engine, as_of: pd.Timestamp,
                      first_seen_fixed: pd.DataFrame | None = None) -> pd.DataFrame:
     """Return one row per fixable finding (`FINDING_KEY`), deduplicated across documents, with
     its clock.
 
+    Which rows are fixable and how a finding's rows are combined is
+    `auditlib.engine.aggregates.FIXABLE_FINDINGS`, run by the engine over the vulnerabilities
+    (the store's Parquet files, or frames in memory); the clock is chosen here (module
+    docstring).
+
     Args:
-        data: the tables (time columns `datetime64[ns, UTC]`; `fleet.view.conform_times`).
+        tables: the engine of the assessment (`FleetView.aggregate_engine`), or tables in memory
+            (run on DuckDB over their frames).
         as_of: the moment days are counted to (UTC).
         first_seen_fixed: when history is known, the first snapshot that saw each finding
             fixable: columns `FINDING_KEY`, `first_seen_fixed_at` (UTC) and, optionally,
@@ -91,21 +104,17 @@ def fixable_findings(data: AuditData, as_of: pd.Timestamp,
         Columns `FINDING_KEY`, severity (the highest any scanner gave), fixed_version,
         layer_diff_id (the layer that added the package, when a scanner says), known_exploited
         (in CISA KEV, when a scanner says; missing when none does), epss (the highest EPSS
-        probability a scanner gives, or missing), clock_at, clock
-        (`fix`, `seen`, `published`, `first-seen`, or missing when no date is known) and days
-        (whole days from clock_at to the as-of time, at least 0; missing with the clock).
+        probability a scanner gives, or missing), purl (the package's URL, when a scanner gives
+        one), clock_at, clock (`fix`, `seen`, `published`, `first-seen`, or missing when no
+        date is known) and days (whole days from clock_at to the as-of time, at least 0;
+        missing with the clock).
+
+    Raises:
+        EngineError: if the engine fails.
     """
-    v = data.vulnerabilities
-    v = v[fixable(v) & v["image_id"].notna().to_numpy()]
-    g = v.groupby(FINDING_KEY, observed=True, sort=False).agg(
-        severity=("severity", "max"),
-        fixed_version=("fixed_version", "first"),
-        fix_at=("fix_available_at", "min"),
-        layer_diff_id=("layer_diff_id", "first"),
-        published_at=("published_at", "min"),
-        known_exploited=("is_known_exploited", "max"),
-        epss=("epss_score", "max"),
-    ).reset_index()
+    engine = open_engine("duckdb", FrameTables(tables)) if isinstance(tables, AuditData) else (
+        tables)
+    g = fixable_findings_rows(engine)
     clock_at = g["fix_at"]
     clock = np.full(len(g), None, dtype=object)
     clock[clock_at.notna().to_numpy()] = "fix"

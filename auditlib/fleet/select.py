@@ -3,9 +3,9 @@ whose name matches a pattern."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from auditlib.data import AuditData
@@ -63,10 +63,10 @@ def filter_images(data: AuditData, pattern: str | None) -> tuple[AuditData, int]
             drop=True)
     dockerfiles = data.dockerfiles
     built = dockerfiles["context_image_ref"].astype("string")
-    ok = [r is not pd.NA and matches_any([pattern], [str(r)]) for r in built]
-    changes["dockerfiles"] = dockerfiles[ok].reset_index(drop=True)
+    ok = np.array([r is not pd.NA and matches_any([pattern], [str(r)]) for r in built], bool)
+    changes["dockerfiles"] = dockerfiles[ok].reset_index(drop=True)  # a mask, even when empty
     paths = set(changes["dockerfiles"]["path"].astype(str))
     for name in ("dockerfile_stages", "dockerfile_secret_names", "dockerfile_copies"):
         df = getattr(data, name)
         changes[name] = df[df["path"].astype(str).isin(paths)].reset_index(drop=True)
-    return replace(data, **changes), len(every - keep)
+    return data.replace(**changes), len(every - keep)

@@ -28,6 +28,8 @@ import pandas as pd
 from packageurl import PackageURL
 
 from auditlib.data import AuditData
+from auditlib.engine import Engine, FrameTables, open_engine
+from auditlib.engine.selections import vex_rows
 from auditlib.fleet.findings import FINDING_KEY
 from auditlib.identity import normalize_digest, parse_reference
 from auditlib.parsers._vex import STATUSES, purl_of
@@ -137,16 +139,35 @@ def manifest_digests(data: AuditData) -> pd.DataFrame:
     return out.where(out.notna(), None).drop_duplicates().reset_index(drop=True)
 
 
-def _images(data: AuditData, references: Mapping[str, list[str]]) -> dict[str, _Image]:
-    digests: dict[str, set[str]] = {}
+def image_manifests(data: AuditData, references: Mapping[str, list[str]]
+                    ) -> dict[str, list[tuple[str | None, str]]]:
+    """Return image id -> the (repository, manifest digest) pairs that name it: the digests of
+    its references first (`repo@sha256:...`), then those the tables give (`manifest_digests`;
+    the repository None when no reference it was read with parses).
+
+    Args:
+        data: the tables.
+        references: image id -> the references that name it (`FleetView.references`).
+    """
+    out: dict[str, dict[tuple[str | None, str], None]] = {}
+    for image_id, refs in references.items():
+        for r in refs:
+            p = parse_reference(r)
+            if p is not None and p.digest:
+                out.setdefault(str(image_id), {})[(p.name, p.digest)] = None
     md = manifest_digests(data)
-    for i, d in zip(md["image_id"], md["digest"], strict=True):
-        digests.setdefault(i, set()).add(d)
+    for image_id, name, digest in md.itertuples(index=False, name=None):
+        out.setdefault(str(image_id), {})[(name, digest)] = None
+    return {i: list(pairs) for i, pairs in out.items()}
+
+
+def _images(data: AuditData, references: Mapping[str, list[str]]) -> dict[str, _Image]:
+    manifests = image_manifests(data, references)
     out = {}
-    for i in set(digests) | set(references):
+    for i in set(manifests) | set(references):
         refs = {r.split("@", 1)[0] for r in references.get(i, [])}
         parsed = [p for r in references.get(i, []) if (p := parse_reference(r)) is not None]
-        ds = digests.get(i, set()) | {p.digest for p in parsed if p.digest} | {i}
+        ds = {d for _, d in manifests.get(i, [])} | {i}
         out[i] = _Image(frozenset(ds), frozenset(refs), frozenset(p.name for p in parsed))
     return out
 
@@ -237,18 +258,15 @@ def _aliases(data: AuditData) -> dict[str, set[str]]:
     return out
 
 
-def _findings(data: AuditData, wanted: set[str], alias_of: Mapping[str, set[str]]) -> _Findings:
-    """Return the vulnerability rows (of an image) whose id or an alias is in `wanted`."""
-    v = data.vulnerabilities[[*FINDING_KEY, "purl", "scan_id"]].dropna(subset=["image_id"])
-    vids = v["vuln_id"].astype(str)
-    key = v["scan_id"].astype(str) + "\0" + vids
-    near = {k for k, a in alias_of.items() if a & wanted}
-    hit = (vids.str.upper().isin(wanted) | key.isin(near)).to_numpy(bool)
-    sub_v = v[hit]
-    rows = list(zip(*(sub_v[c].astype(object).where(sub_v[c].notna(), None).tolist()
-                      for c in (*FINDING_KEY, "purl")), strict=True))
+def _findings(engine: Engine, wanted: set[str], alias_of: Mapping[str, set[str]]) -> _Findings:
+    """Return the vulnerability rows (of an image) whose id or an alias is in `wanted`: the
+    engine selects them (`auditlib.engine.selections.VEX_ROWS`), so only they reach pandas."""
+    near = {tuple(k.split("\0", 1)) for k, a in alias_of.items() if a & wanted}
+    v = vex_rows(engine, wanted, near)  # type: ignore[arg-type]
+    rows = list(zip(*(v[c].tolist() for c in (*FINDING_KEY, "purl")), strict=True))
     out = _Findings(rows, {}, {})
-    for j, (x, k) in enumerate(zip(vids[hit].tolist(), key[hit].tolist(), strict=True)):
+    keys = (v["scan_id"].astype(str) + "\0" + v["vuln_id"].astype(str)).tolist()
+    for j, (x, k) in enumerate(zip(v["vuln_id"].astype(str).tolist(), keys, strict=True)):
         image_id, _, name, version, purl = rows[j]
         parsed = purl_of(purl) if isinstance(purl, str) else None
         pkg = _pkg_key(parsed, name)
@@ -284,14 +302,19 @@ def _spoken_about(ids: set[str], product: _Product, sub: PackageURL | None, f: _
             if _purl_matches(sub, f.rows[j][4], f.rows[j][2], f.rows[j][3])]
 
 
-def match_vex(data: AuditData, references: Mapping[str, list[str]], as_of: pd.Timestamp
-              ) -> VexMatch:
+def match_vex(data: AuditData, references: Mapping[str, list[str]], as_of: pd.Timestamp,
+              engine: Engine | None = None) -> VexMatch:
     """Return what the `vex_statements` of `data` say about its findings at `as_of`.
 
     Args:
-        data: the tables.
+        data: the tables (statements, aliases, the images' digests).
         references: image id -> the references that name it (`FleetView.references`).
         as_of: statements made later are left out.
+        engine: what reads the vulnerabilities (`FleetView.aggregate_engine`); default DuckDB
+            over `data`'s frames.
+
+    Raises:
+        EngineError: if the engine fails.
     """
     st = data.vex_statements
     st = st[~(st["statement_at"] > as_of).fillna(False).astype(bool)].reset_index(drop=True)
@@ -302,7 +325,8 @@ def match_vex(data: AuditData, references: Mapping[str, list[str]], as_of: pd.Ti
     # Every id a statement goes by: its own, and the aliases its document gives.
     st_ids = [{vuln.upper(), *alias_of.get(f"{scan}\0{vuln}", set())} for scan, vuln in zip(
         st["scan_id"].astype(str), st["vuln_id"].astype(str), strict=True)]
-    f = _findings(data, set().union(*st_ids), alias_of)
+    eng = engine if engine is not None else open_engine("duckdb", FrameTables(data))
+    f = _findings(eng, set().union(*st_ids), alias_of)
     index = _ImageIndex.of(_images(data, references))
     found: list[tuple[Any, ...]] = []
     matched: set[int] = set()

@@ -10,9 +10,9 @@ timestamps whatever shape the tables gave (`normalize.times`), and build times a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, cast
+from typing import Any
 
 import pandas as pd
 
@@ -34,7 +34,14 @@ from auditlib.fleet.bases import (
     find_bases,
     platforms,
 )
-from auditlib.fleet.coverage import Coverage, coverage, ids, image_ids, vulnerability_scanned
+from auditlib.fleet.coverage import (
+    Coverage,
+    coverage,
+    ids,
+    image_ids,
+    vulnerability_scanned,
+    with_sbom,
+)
 from auditlib.fleet.findings import fixable_findings
 from auditlib.fleet.names import display_name, untagged_name
 from auditlib.fleet.names import shown_tag as _shown_tag
@@ -54,13 +61,16 @@ def conform_times(data: AuditData) -> AuditData:
     aware times and strings become UTC timestamps, anything else NaT. Tables already typed are
     kept as they are (no copy)."""
     changed: dict[str, pd.DataFrame] = {}
+    held = data.tables()
     for table in TABLES:
-        df = getattr(data, table.name)
+        if table.name not in held:  # in the engine, which reads the files' own types
+            continue
+        df = held[table.name]
         cols = [c.name for c in table.columns if c.dtype == "datetime" and c.name in df.columns
                 and df[c.name].dtype != DTYPES["datetime"]]
         if cols:
             changed[table.name] = df.assign(**{c: utc_series(df[c]) for c in cols})
-    return replace(data, **cast(dict[str, Any], changed)) if changed else data
+    return data.replace(**changed) if changed else data
 
 
 @dataclass
@@ -291,12 +301,13 @@ class FleetView:
     def fixable(self) -> pd.DataFrame:
         """Return the fixable findings with their SLA clock (`fleet.findings.fixable_findings`),
         less those a VEX statement settles (`fleet.vex.settle`: not affected, or fixed)."""
-        return settle(fixable_findings(self.data, self.as_of, self.first_seen_fixed), self.vex)
+        return settle(fixable_findings(self.aggregate_engine, self.as_of, self.first_seen_fixed),
+                      self.vex)
 
     @cached_property
     def vex(self) -> VexMatch:
         """Return what the VEX statements say about the findings (`fleet.vex.match_vex`)."""
-        return match_vex(self.data, self.references, self.as_of)
+        return match_vex(self.data, self.references, self.as_of, self.aggregate_engine)
 
     @cached_property
     def vuln_scanned(self) -> set[str]:
@@ -304,9 +315,15 @@ class FleetView:
         return vulnerability_scanned(self.data, self.documents)
 
     @cached_property
+    def sbom_images(self) -> set[str]:
+        """Return the images an SBOM covered (`fleet.coverage.with_sbom`), computed once."""
+        return with_sbom(self.data, self.documents)
+
+    @cached_property
     def coverage(self) -> Coverage:
         """Return which images a vulnerability scan, an SBOM and a collector covered."""
-        return coverage(self.data, self.image_ids, self.documents)
+        return coverage(self.data, self.image_ids, self.documents,
+                        {"vuln": self.vuln_scanned, "packages": self.sbom_images})
 
     def name(self, image_id: str) -> str:
         """Return the name to show of an image (`names`; an id the tables do not name is

@@ -2,7 +2,7 @@
 rebuilt from the store's snapshots.
 
 Each `auditlib run` records the newest snapshot after its steps and its as-of time. The next run
-assesses the store's state right after that snapshot (`store.read_current(as_of=...)`) at that
+assesses the store's state right after that snapshot (`assess.assessment.read_state`) at that
 time, under its own policy, and compares. A store without a record (its first run, or runs made
 before the record existed) has nothing to compare with.
 """
@@ -15,12 +15,12 @@ from pathlib import Path
 import pandas as pd
 
 from auditlib.assess import Assessment, assess_data
+from auditlib.assess.assessment import read_state
 from auditlib.files import read_json_object, write_atomic
 from auditlib.history import first_seen_fixed
 from auditlib.normalize.times import utc_time
 from auditlib.notify.digest import Previous
 from auditlib.policy.config import Policy
-from auditlib.store.current import read_current
 from auditlib.store.layout import StorePath, last_run_file
 from auditlib.store.manifest import snapshot_infos
 
@@ -65,9 +65,10 @@ def previous_assessment(store: StorePath, previous: Previous, policy: Policy,
     Raises:
         StoreError: if the store cannot be read.
     """
-    data = read_current(store, as_of=previous.snapshot_id)
+    data, _, engine = read_state(store, snapshot=previous.snapshot_id)
     if seen is None and len(snapshot_infos(store)) > 1:
         seen = first_seen_fixed(store)
-    a = assess_data(data, as_of=previous.as_of, policy=policy, first_seen_fixed=seen)
+    a = assess_data(data, as_of=previous.as_of, policy=policy, first_seen_fixed=seen,
+                    engine=engine)
     a.store = Path(store)
     return a

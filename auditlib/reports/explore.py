@@ -7,7 +7,6 @@ import pandas as pd
 
 from auditlib.assess import Assessment
 from auditlib.data import AuditData
-from auditlib.fleet.coverage import with_sbom
 from auditlib.tables import DERIVED_TABLES, TABLES, get_table
 
 
@@ -16,15 +15,30 @@ def _images(df: pd.DataFrame) -> str:
     return f"{df['image_id'].nunique():,}" if "image_id" in df.columns else ""
 
 
-def table_guide(data: AuditData) -> pd.DataFrame:
+def _counts(a: Assessment, table: str) -> tuple[str, str]:
+    """Return a table's rows and distinct images (`_images`), counted where it is: in `data`,
+    or by the engine for a big table it holds (`Assessment.in_engine`)."""
+    if table not in a.in_engine:
+        df = getattr(a.data, table)
+        return f"{len(df):,}", _images(df)
+    got = a.sql(f"SELECT COUNT(*) AS n, COUNT(DISTINCT image_id) AS i FROM {table}").iloc[0]
+    return f"{int(got['n']):,}", f"{int(got['i']):,}"
+
+
+def table_guide(a: Assessment) -> pd.DataFrame:
     """Return one row per table (read from sources, then computed): what a row is, its key,
-    its columns, its rows in `data` (computed tables: how to get them), and how many distinct
-    images those rows name (the `images` table has a row per image and source document, so its
-    rows are not its images)."""
-    rows = [{"table": t.name, "one row per": t.row, "key": ", ".join(t.key),
-             "columns": len(t.columns), "rows": f"{len(getattr(data, t.name)):,}",
-             "images": _images(getattr(data, t.name))}
-            for t in TABLES]
+    its columns, its rows in the assessment's data (the big tables counted by its engine;
+    computed tables: how to get them), and how many distinct images those rows name (the
+    `images` table has a row per image and source document, so its rows are not its images).
+
+    Raises:
+        EngineError: if the engine fails.
+    """
+    rows = []
+    for t in TABLES:
+        n, images = _counts(a, t.name)
+        rows.append({"table": t.name, "one row per": t.row, "key": ", ".join(t.key),
+                     "columns": len(t.columns), "rows": n, "images": images})
     how = {"policy_results": "assessment.evaluation.results",
            "policy_scores": "assessment.evaluation.scores",
            "staleness": "assessment.staleness",
@@ -55,10 +69,10 @@ def names(a: Assessment) -> dict[str, str]:
 def images(a: Assessment) -> pd.DataFrame:
     """Return one row per image: name, OS, build time, size, user, packages (missing without an
     SBOM) and vulnerabilities (missing without a vulnerability scan)."""
-    data, img = a.data, a.view.images
+    img = a.view.images
     pk = a.view.package_counts["package_rows"]
     vu = a.view.vulnerability_counts["vulnerability_rows"]
-    sbom, scanned = with_sbom(data, a.view.documents), a.view.vuln_scanned
+    sbom, scanned = a.view.sbom_images, a.view.vuln_scanned
     ids = list(img.index)
     return pd.DataFrame({
         "image": [a.view.name(i) for i in ids],

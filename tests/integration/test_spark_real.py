@@ -12,7 +12,9 @@ import pytest
 
 from auditlib.engine import StoreTables, open_engine
 from auditlib.engine.aggregates import AGGREGATES
+from auditlib.engine.selections import agreement_rows, upgrade_fixable, vex_rows
 from auditlib.engine.spark import java_available, stop_spark
+from auditlib.policy.rules.upgrades import OS_PACKAGE_TYPES
 from auditlib.store import list_snapshots, read_current
 from tests.engine_store import two_snapshot_store
 from tests.integration.spark_cluster import spark_cluster
@@ -54,6 +56,20 @@ def test_spark_equals_duckdb_row_for_row(spark_master: str,
         "packages").aggregate("count(*)").fetchall()[0][0]
     for name, aggregate in AGGREGATES.items():
         on_spark, on_duckdb = aggregate(spark), aggregate(duck)
+        assert len(on_duckdb) > 0, name
+        pd.testing.assert_frame_equal(on_spark, on_duckdb, obj=name)
+    # The rows the engine selects for VEX matching, the scanner agreement and the upgrade rule,
+    # from small frames each engine is given (`auditlib.engine.selections`).
+    v = duck.sql("SELECT DISTINCT CAST(vuln_id AS STRING) AS v, CAST(image_id AS STRING) AS i, "
+                 "CAST(scan_id AS STRING) AS s FROM vulnerabilities ORDER BY 1, 2, 3")
+    ids = {str(x).upper() for x in v["v"].head(5)}
+    keys = set(zip(v["s"].tail(3), v["v"].tail(3), strict=True))
+    images = set(v["i"].dropna().head(3))
+    for name, select in (
+            ("vex_rows", lambda e: vex_rows(e, ids, keys)),
+            ("agreement_rows", lambda e: agreement_rows(e, images)),
+            ("upgrade_fixable", lambda e: upgrade_fixable(e, OS_PACKAGE_TYPES, 3))):
+        on_spark, on_duckdb = select(spark), select(duck)
         assert len(on_duckdb) > 0, name
         pd.testing.assert_frame_equal(on_spark, on_duckdb, obj=name)
 

@@ -204,10 +204,11 @@ def test_check_takes_the_sla_clock_from_the_store_history(tmp_path: Path) -> Non
     from tests.policy.builders import days_ago
 
     store = tmp_path / "store"
+    doc = {"scan_id": "sha256:grype-doc", "source": "test/grype.json"}  # one document's rows
     vuln = {"image_id": A, "target": "t", "vuln_id": "CVE-9", "pkg_name": "openssl",
-            "pkg_version": "1", "severity": "high", "fix_state": "fixed"}
+            "pkg_version": "1", "severity": "high", "fix_state": "fixed", **doc}
     data = make_data(images=[{"image_id": A, "host": "h"}], vulnerabilities=[vuln],
-                     scans=[{"image_id": A, "format": "grype-json"}])
+                     scans=[{"image_id": A, "format": "grype-json", **doc}])
     write_snapshot(store, data, sources=["scan"], created_at=pd.Timestamp(days_ago(40)))
     write_snapshot(store, data, sources=["scan"], created_at=pd.Timestamp(days_ago(1)))
     out = CliRunner().invoke(main, ["check", "--store", str(store), "--as-of", "2026-11-29T12:00",

@@ -2,7 +2,7 @@
 by the policy's stance, does not).
 
 Whether the final stage upgrades is `dockerfiles.final_upgrades_packages` (the Dockerfile
-collector); what a fixable finding is, `auditlib.fleet.findings.fixable`; which images a
+collector); what a fixable row is, `auditlib.engine.aggregates.FIXABLE_ROW`; which images a
 vulnerability scan covered, `FleetView.vuln_scanned`.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from auditlib.fleet.findings import fixable
+from auditlib.engine.selections import upgrade_fixable
 from auditlib.fleet.view import FleetView, text
 from auditlib.policy.model import Param, Rule, Verdict
 from auditlib.policy.rules._frames import SHOWN, evidence_list, rows
@@ -28,20 +28,12 @@ OS_PACKAGE_TYPES = ["deb", "apk", "rpm", "alpm"]
 
 def _fixable_os(ctx: FleetView, types: list[str]) -> dict[str, tuple[int, list[str]]]:
     """Return image id -> how many distinct fixable vulnerabilities of distribution packages it
-    has, and the first `SHOWN` as `VULN in PACKAGE` (worst severity first)."""
-    v = ctx.data.vulnerabilities
-    v = v.loc[fixable(v) & v["image_id"].notna().to_numpy()
-              & v["package_type"].astype("string").isin(types).fillna(False).to_numpy(dtype=bool),
-              ["image_id", "vuln_id", "pkg_name", "severity"]]
-    if not len(v):
-        return {}
-    v = v.sort_values(["severity", "vuln_id"], ascending=[False, True], kind="stable")
-    v = v.drop_duplicates(["image_id", "vuln_id", "pkg_name"])
-    counts = v["image_id"].astype(str).value_counts()
-    top = v.groupby(v["image_id"].astype(str), sort=False).head(SHOWN)
+    has, and the first `SHOWN` as `VULN in PACKAGE` (worst severity first): selected by the
+    engine (`auditlib.engine.selections.UPGRADE_FIXABLE`)."""
     out: dict[str, tuple[int, list[str]]] = {}
-    for i, vuln, pkg in rows(top, ["image_id", "vuln_id", "pkg_name"]):
-        out.setdefault(str(i), (int(counts[str(i)]), []))[1].append(f"{vuln} in {pkg}")
+    top = upgrade_fixable(ctx.aggregate_engine, types, SHOWN)
+    for i, n, vuln, pkg in rows(top, ["image_id", "findings", "vuln_id", "pkg_name"]):
+        out.setdefault(str(i), (int(n), []))[1].append(f"{vuln} in {pkg}")
     return out
 
 
