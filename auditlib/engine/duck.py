@@ -97,7 +97,10 @@ class DuckDBEngine:
             EngineError: if the query fails.
         """
         try:
-            out: pa.Table = self.con.sql(query).fetch_arrow_table()
+            rel = self.con.sql(query)
+            # DuckDB 2 names it to_arrow_table (fetch_arrow_table deprecated); 1.x has only that
+            fetch = getattr(rel, "to_arrow_table", None) or rel.fetch_arrow_table
+            out: pa.Table = fetch()
         except duckdb.Error as e:
             raise EngineError(f"duckdb: {e}") from e
         return out
