@@ -45,9 +45,16 @@ LICENCE_TABLES = (PACKAGE_LICENCE_CLASSES, DOCUMENT_LICENCES)
 _TEXT = "CAST({0} AS STRING) AS {0}"
 PROVENANCE = ("scan_id", "source", "source_format", "collected_at")
 """The columns of a licence table that say which document a row came from."""
-_NAME = """CASE WHEN package_name IS NULL AND file_path IS NOT NULL
+PACKAGE_NAME = """CASE WHEN package_name IS NULL AND file_path IS NOT NULL
               THEN CONCAT('file ', CAST(file_path AS STRING))
               ELSE CAST(package_name AS STRING) END"""
+"""The SQL of the package name of a `package_licenses` row: a licence file a scanner found
+outside any package is the package `file <path>`."""
+NO_LICENCE_CLASS = "license_class IS NULL OR CAST(license_class AS STRING) = 'unknown'"
+"""The SQL condition on a `packages` row that the document lists it with no licence class: such
+a package has no licence unless a licence row gives it one (that is, a row of
+`package_licenses` with its image, name and version: in the same document for
+`PACKAGE_LICENCE_CLASSES`, in any for `auditlib.engine.aggregates.PACKAGE_LICENCES`)."""
 
 
 def columns(table: str, per_document: bool = True) -> list[str]:
@@ -68,7 +75,7 @@ def _classes_sql(licences: str, packages: str, per_document: bool) -> str:
                        for c in columns(PACKAGE_LICENCE_CLASSES, per_document))
     return f"""
 SELECT {select}
-FROM (SELECT CAST(image_id AS STRING) AS image_id, {_NAME} AS package_name,
+FROM (SELECT CAST(image_id AS STRING) AS image_id, {PACKAGE_NAME} AS package_name,
              CAST(package_version AS STRING) AS package_version{prov}, 1 AS licensed,
              COALESCE(CAST(license_class AS STRING), 'unknown') AS license_class
       FROM {licences}
@@ -77,7 +84,7 @@ FROM (SELECT CAST(image_id AS STRING) AS image_id, {_NAME} AS package_name,
              CAST(version AS STRING) AS package_version{prov}, 0 AS licensed,
              CAST(NULL AS STRING) AS license_class
       FROM {packages}
-      WHERE license_class IS NULL OR CAST(license_class AS STRING) = 'unknown') x
+      WHERE {NO_LICENCE_CLASS}) x
 GROUP BY {', '.join(key)}
 """
 
