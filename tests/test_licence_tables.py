@@ -20,7 +20,7 @@ from auditlib.engine.licence_tables import (
     PACKAGE_LICENCE_CLASSES,
     derive,
 )
-from auditlib.store import compact, list_snapshots, read_current, write_snapshot
+from auditlib.store import compact, current, list_snapshots, read_current, write_snapshot
 from auditlib.store.current import holds_table
 from auditlib.store.layout import MANIFEST, table_file
 from auditlib.store.manifest import snapshot_info
@@ -182,3 +182,21 @@ def test_a_store_without_packages(tmp_path: Path) -> None:
     got = _aggregates(_of(store))
     assert got["licence_classes"][["packages", "images"]].eq(0).all().all()
     assert got["licences"].empty and got["licences_checked"].empty
+
+
+def test_the_store_tables_read_the_manifests_once(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    store = licence_store(tmp_path)
+    as_before(list_snapshots(store)[0])
+    scans = read_current(store).scans
+    calls: list[object] = []
+    real = current.usable_snapshots
+
+    def counted(where: object) -> object:
+        calls.append(where)
+        return real(where)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(current, "usable_snapshots", counted)
+    tables = StoreTables.of(store, scans)
+    assert len(calls) == 1  # the files, the sources and the snapshots without the tables
+    assert tables.underived == {list_snapshots(store)[0].name}

@@ -19,7 +19,7 @@ import pyarrow.fs as pafs
 
 from auditlib.data import AuditData
 from auditlib.engine.licence_tables import LICENCE_TABLES, columns, derive_sql
-from auditlib.store.current import TableFile, current_files, snapshots_without
+from auditlib.store.current import TableFile, current_files_without
 from auditlib.store.location import StoreLike, locate
 from auditlib.tables import TABLES_BY_NAME
 
@@ -80,11 +80,12 @@ class StoreTables:
             DamagedStoreError: if a snapshot is damaged and damage is not allowed.
         """
         loc = locate(store)
-        files = current_files(loc, (*BIG_TABLES, *LICENCE_TABLES))
+        # Both licence tables are written together: a snapshot without one has neither.
+        files, without = current_files_without(loc, (*BIG_TABLES, *LICENCE_TABLES),
+                                               LICENCE_TABLES[:1])
         held = {(s, f.snapshot_id) for fs in files.values() for f in fs for s in f.sources}
         state = pd.DataFrame(sorted(held), columns=["source", "snapshot_id"], dtype="string")
-        # Both licence tables are written together: a snapshot without one has neither.
-        underived = frozenset(snapshots_without(loc, LICENCE_TABLES[0]))
+        underived = frozenset(without[LICENCE_TABLES[0]])
         return cls(str(loc), files, state, scan_images(scans),
                    None if loc.local is not None else loc.fs, underived)
 
