@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from auditlib.normalize.redact import redact
-from auditlib.tables import TABLES, concat, empty
+from auditlib.tables import DATA_TABLES, concat, empty
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,14 +51,15 @@ class FileResult:
 
 
 def _empty(name: str) -> pd.DataFrame:
-    return empty(next(t for t in TABLES if t.name == name))
+    return empty(next(t for t in DATA_TABLES if t.name == name))
 
 
 @dataclass(slots=True)
 class AuditData:
     """The tables of one load (`auditlib.load`) or one store snapshot.
 
-    Each attribute is a DataFrame.
+    Each attribute is a DataFrame: one per table of `auditlib.tables.DATA_TABLES` (the store's
+    licence tables are files only, `auditlib.tables.STORE_ONLY_TABLES`).
     """
 
     scans: pd.DataFrame = field(default_factory=lambda: _empty("scans"))
@@ -78,10 +79,6 @@ class AuditData:
     )
     packages: pd.DataFrame = field(default_factory=lambda: _empty("packages"))
     package_licenses: pd.DataFrame = field(default_factory=lambda: _empty("package_licenses"))
-    package_licence_classes: pd.DataFrame = field(
-        default_factory=lambda: _empty("package_licence_classes")
-    )
-    document_licences: pd.DataFrame = field(default_factory=lambda: _empty("document_licences"))
     vulnerabilities: pd.DataFrame = field(default_factory=lambda: _empty("vulnerabilities"))
     package_dependencies: pd.DataFrame = field(
         default_factory=lambda: _empty("package_dependencies")
@@ -104,8 +101,8 @@ class AuditData:
     """One entry per file found, in the order read."""
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        """Return every table by name, in the order of `auditlib.tables.TABLES`."""
-        return {t.name: getattr(self, t.name) for t in TABLES}
+        """Return every table by name, in the order of `auditlib.tables.DATA_TABLES`."""
+        return {t.name: getattr(self, t.name) for t in DATA_TABLES}
 
     def __repr__(self) -> str:
         """Return the row count of each table."""
@@ -120,7 +117,7 @@ def merge(*parts: AuditData) -> AuditData:
     if len(parts) == 1:
         return parts[0]
     tables = {
-        t.name: concat(t, [getattr(p, t.name) for p in parts]) for t in TABLES
+        t.name: concat(t, [getattr(p, t.name) for p in parts]) for t in DATA_TABLES
     }
     files = [f for p in parts for f in p.files]
     return AuditData(**tables, files=files)

@@ -41,7 +41,7 @@ from auditlib.fleet.names import shown_tag as _shown_tag
 from auditlib.fleet.vex import VexMatch, match_vex, settle
 from auditlib.identity import parse_reference
 from auditlib.normalize.times import build_series, utc_series, utc_time
-from auditlib.tables import DTYPES, TABLES
+from auditlib.tables import DATA_TABLES, DTYPES
 
 
 def text(v: Any) -> str | None:
@@ -54,7 +54,7 @@ def conform_times(data: AuditData) -> AuditData:
     aware times and strings become UTC timestamps, anything else NaT. Tables already typed are
     kept as they are (no copy)."""
     changed: dict[str, pd.DataFrame] = {}
-    for table in TABLES:
+    for table in DATA_TABLES:
         df = getattr(data, table.name)
         cols = [c.name for c in table.columns if c.dtype == "datetime" and c.name in df.columns
                 and df[c.name].dtype != DTYPES["datetime"]]

@@ -8,7 +8,7 @@ import pandas as pd
 from auditlib.assess import Assessment
 from auditlib.data import AuditData
 from auditlib.fleet.coverage import with_sbom
-from auditlib.tables import DERIVED_TABLES, TABLES, get_table
+from auditlib.tables import DATA_TABLES, DERIVED_TABLES, TABLES, get_table
 
 
 def _images(df: pd.DataFrame) -> str:
@@ -24,7 +24,7 @@ def table_guide(data: AuditData) -> pd.DataFrame:
     rows = [{"table": t.name, "one row per": t.row, "key": ", ".join(t.key),
              "columns": len(t.columns), "rows": f"{len(getattr(data, t.name)):,}",
              "images": _images(getattr(data, t.name))}
-            for t in TABLES]
+            for t in DATA_TABLES]
     how = {"policy_results": "assessment.evaluation.results",
            "policy_scores": "assessment.evaluation.scores",
            "staleness": "assessment.staleness",

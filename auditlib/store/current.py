@@ -20,7 +20,7 @@ from auditlib.store.layout import StorePath, table_file
 from auditlib.store.location import StoreLike
 from auditlib.store.manifest import SnapshotInfo, StoreScan, usable_snapshots
 from auditlib.store.read import check_rows, filter_sources, read_tables
-from auditlib.tables import TABLES, TABLES_BY_NAME, empty
+from auditlib.tables import DATA_TABLES, TABLES_BY_NAME, data_table, empty
 
 
 def _upto(store: StoreLike, as_of: StorePath | None, scan: StoreScan | None = None
@@ -239,7 +239,7 @@ def read_current(
     Args:
         store: the store folder.
         as_of: a snapshot id (or folder): the state right after it was written. Default: now.
-        tables: the tables to read (default all); the others are empty.
+        tables: the tables to read (default all of `AuditData`'s); the others are empty.
 
     Documents known only by a manifest digest get the image id other sources give for it
     (`auditlib.resolve.resolve_image_ids`), across snapshots.
@@ -251,11 +251,14 @@ def read_current(
         StoreError: if the store has no snapshot, `as_of` is not one of its snapshots, a table
             cannot be read, or a snapshot holding carried rows is missing.
         DamagedStoreError: if a snapshot is damaged and damage is not allowed.
-        KeyError: if `tables` names an unknown table.
+        KeyError: if `tables` names an unknown table, or one the store keeps as files only
+            (`auditlib.tables.STORE_ONLY_TABLES`: `current_files` gives those).
     """
     snaps, damaged = _upto(store, as_of)
-    names = [t.name for t in TABLES] if tables is None else list(tables)
-    need = sorted({*names, "scans", "load_errors"}, key=[t.name for t in TABLES].index)
+    names = [t.name for t in DATA_TABLES] if tables is None else list(tables)
+    for n in names:
+        data_table(n)
+    need = sorted({*names, "scans", "load_errors"}, key=[t.name for t in DATA_TABLES].index)
     parts: list[AuditData] = []
 
     def visit(info: SnapshotInfo, claimed: Collection[str], wanted: set[str]) -> set[str]:

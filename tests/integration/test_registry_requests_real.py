@@ -23,7 +23,7 @@ from auditlib.ingest.collect import to_audit_data
 from auditlib.sources._registry_http import WatchedAdapter
 from auditlib.sources.record import Collection
 from auditlib.sources.registry import collect_registry
-from auditlib.tables import TABLES
+from auditlib.tables import DATA_TABLES
 from tests.integration.registry_server import Pusher, RunningRegistry, registry_server
 from tests.sources.test_registry_conn import through_requests
 
@@ -66,7 +66,7 @@ class _Requests(logging.Handler):
 def _frames(cols: list[Collection]) -> dict[str, pd.DataFrame]:
     data = to_audit_data(cols, collected_at=AT)
     out = {}
-    for table in TABLES:
+    for table in DATA_TABLES:
         text = getattr(data, table.name).astype(str)
         out[table.name] = text.sort_values(list(text.columns)).reset_index(drop=True)
     return out
