@@ -12,13 +12,13 @@ from __future__ import annotations
 import pandas as pd
 
 from auditlib.engine.base import Engine
-from auditlib.engine.licence_tables import (
+from auditlib.normalize.licenses import LICENSE_CLASSES
+from auditlib.store.licence_tables import (
     DOCUMENT_LICENCES,
     NO_LICENCE_CLASS,
     PACKAGE_LICENCE_CLASSES,
     PACKAGE_NAME,
 )
-from auditlib.normalize.licenses import LICENSE_CLASSES
 from auditlib.tables import licence_class_column as _flag
 
 
@@ -134,7 +134,7 @@ package_name, package_version), with one column per licence class of `LICENSE_CL
 `unknown`), else 0; and `licensed` (1 if a document gives it a licence, else 0: it is then
 `unknown`). What the licence classes and the packages checked count: a package's classes, where
 it has several licences, in one row, so counting packages tells no rows apart. Read from the
-store's `package_licence_classes` (`auditlib.engine.licence_tables`), one row per package and
+store's `package_licence_classes` (`auditlib.store.licence_tables`), one row per package and
 document, not from the licence rows."""
 
 LICENCE_VIEW = "package_licences"

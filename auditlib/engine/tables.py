@@ -18,8 +18,8 @@ import pandas as pd
 import pyarrow.fs as pafs
 
 from auditlib.data import AuditData
-from auditlib.engine.licence_tables import LICENCE_TABLES, columns, derive_sql
 from auditlib.store.current import TableFile, current_files_without
+from auditlib.store.licence_tables import LICENCE_TABLES, columns, derive_sql
 from auditlib.store.location import StoreLike, locate
 from auditlib.tables import TABLES_BY_NAME
 
@@ -62,7 +62,7 @@ class StoreTables:
     """The filesystem the files are in; None when they are local paths."""
     underived: frozenset[str] = frozenset()
     """The snapshots (holding current sources) written without the licence tables
-    (`auditlib.engine.licence_tables`): an engine derives those of their sources from their
+    (`auditlib.store.licence_tables`): an engine derives those of their sources from their
     files of the big tables."""
 
     @classmethod

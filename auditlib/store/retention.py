@@ -35,11 +35,11 @@ import pyarrow as pa
 
 from auditlib._version import __version__
 from auditlib.data import AuditData
-from auditlib.engine.licence_tables import LICENCE_TABLES
 from auditlib.errors import StoreError
 from auditlib.store.current import SourceState, current_sources, holds_table
 from auditlib.store.damage import DamagedStoreError
 from auditlib.store.layout import MANIFEST, PRUNED_PREFIX, SNAPSHOTS_DIR, table_file_name
+from auditlib.store.licence_tables import LICENCE_TABLES
 from auditlib.store.location import Location, StoreLike, locate
 from auditlib.store.manifest import SnapshotInfo, scan_store, schema_fingerprint
 from auditlib.store.read import source_mask
@@ -257,11 +257,11 @@ def _write_base(loc: Location, old: list[SnapshotInfo], state: dict[str, SourceS
 
 
 _DERIVED_FROM = ("packages", "package_licenses")
-"""The tables the licence tables are derived from (`auditlib.engine.licence_tables`)."""
+"""The tables the licence tables are derived from (`auditlib.store.licence_tables`)."""
 
 
 def _derived(own: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """Return the licence tables (`auditlib.engine.licence_tables`) of a snapshot written before
+    """Return the licence tables (`auditlib.store.licence_tables`) of a snapshot written before
     them, from its `packages` and `package_licenses` rows `own` (those of the sources it holds
     in the base; a table it has no rows of may be missing).
 

@@ -27,9 +27,9 @@ only by a manifest digest gets its image when the state is read, as the big tabl
 
 from __future__ import annotations
 
-import duckdb
 import pandas as pd
 
+from auditlib.errors import StoreError
 from auditlib.normalize.licenses import LICENSE_CLASSES
 from auditlib.tables import TABLES_BY_NAME, conform, empty
 from auditlib.tables import licence_class_column as flag
@@ -126,16 +126,21 @@ def derive(packages: pd.DataFrame, package_licenses: pd.DataFrame) -> dict[str, 
         Each of `LICENCE_TABLES` by name (empty when neither table has rows).
 
     Raises:
-        duckdb.Error: if DuckDB fails (out of memory, say).
+        StoreError: if DuckDB fails (out of memory, say).
     """
     if packages.empty and package_licenses.empty:
         return {t: empty(TABLES_BY_NAME[t]) for t in LICENCE_TABLES}
-    con = duckdb.connect(":memory:")
+    import duckdb  # noqa: PLC0415 - loaded when a snapshot is written, not when the store is read
+
     try:
-        con.execute("SET enable_progress_bar = false")
-        con.register("package_licenses", package_licenses)
-        con.register("packages", packages)
-        return {t: conform(TABLES_BY_NAME[t], con.sql(derive_sql(t)).df())
-                for t in LICENCE_TABLES}
-    finally:
-        con.close()
+        con = duckdb.connect(":memory:")
+        try:
+            con.execute("SET enable_progress_bar = false")
+            con.register("package_licenses", package_licenses)
+            con.register("packages", packages)
+            return {t: conform(TABLES_BY_NAME[t], con.sql(derive_sql(t)).df())
+                    for t in LICENCE_TABLES}
+        finally:
+            con.close()
+    except duckdb.Error as e:
+        raise StoreError(f"cannot derive the licence tables: {e}") from e
