@@ -24,11 +24,10 @@ from auditlib.sources._registry_http import WatchedAdapter
 from auditlib.sources.record import Collection
 from auditlib.sources.registry import collect_registry
 from auditlib.tables import DATA_TABLES
-from tests.integration.registry_server import Pusher, RunningRegistry, registry_server
+from tests.integration.registry_server import Pusher, RunningRegistry
 from tests.sources.test_registry_conn import through_requests
 
 pytestmark = pytest.mark.integration
-__all__ = ["registry_server"]  # the fixture, imported for pytest
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
