@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from auditlib.normalize.redact import redact
-from auditlib.tables import TABLES, TABLES_BY_NAME, concat, empty
+from auditlib.tables import DATA_TABLES, TABLES_BY_NAME, concat, empty
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +51,7 @@ class FileResult:
 
 
 def _empty(name: str) -> pd.DataFrame:
-    return empty(next(t for t in TABLES if t.name == name))
+    return empty(next(t for t in DATA_TABLES if t.name == name))
 
 
 class TableNotHeldError(AttributeError):
@@ -62,9 +62,11 @@ class TableNotHeldError(AttributeError):
 class AuditData:
     """The tables of one load (`auditlib.load`) or one store snapshot.
 
-    Each attribute is a DataFrame, except a table `without` left in an engine (an assessment of
-    a store keeps `vulnerabilities`, `packages` and `package_licenses` in its engine): reading
-    one raises `TableNotHeldError`, never gives an empty frame that would read as "no rows".
+    Each attribute is a DataFrame, one per table of `auditlib.tables.DATA_TABLES` (the store's
+    licence tables are files only, `auditlib.tables.STORE_ONLY_TABLES`), except a table `without`
+    left in an engine (an assessment of a store keeps `vulnerabilities`, `packages` and
+    `package_licenses` in its engine): reading one raises `TableNotHeldError`, never gives an
+    empty frame that would read as "no rows".
     """
 
     scans: pd.DataFrame = field(default_factory=lambda: _empty("scans"))
@@ -84,10 +86,6 @@ class AuditData:
     )
     packages: pd.DataFrame = field(default_factory=lambda: _empty("packages"))
     package_licenses: pd.DataFrame = field(default_factory=lambda: _empty("package_licenses"))
-    package_licence_classes: pd.DataFrame = field(
-        default_factory=lambda: _empty("package_licence_classes")
-    )
-    document_licences: pd.DataFrame = field(default_factory=lambda: _empty("document_licences"))
     vulnerabilities: pd.DataFrame = field(default_factory=lambda: _empty("vulnerabilities"))
     package_dependencies: pd.DataFrame = field(
         default_factory=lambda: _empty("package_dependencies")
@@ -127,12 +125,12 @@ class AuditData:
     @property
     def not_held(self) -> tuple[str, ...]:
         """Return the tables this data does not hold in memory (`without`), in table order."""
-        return tuple(t.name for t in TABLES if not _holds(self, t.name))
+        return tuple(t.name for t in DATA_TABLES if not _holds(self, t.name))
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        """Return every table held in memory by name, in the order of `auditlib.tables.TABLES`
+        """Return every table held in memory by name, in the order of `auditlib.tables.DATA_TABLES`
         (the `not_held` ones left out)."""
-        return {t.name: getattr(self, t.name) for t in TABLES if _holds(self, t.name)}
+        return {t.name: getattr(self, t.name) for t in DATA_TABLES if _holds(self, t.name)}
 
     def without(self, *names: str) -> AuditData:
         """Return this data without the tables `names` (they live elsewhere: reading one raises
@@ -168,7 +166,7 @@ class AuditData:
     def __repr__(self) -> str:
         """Return the row count of each table (`in engine` for a table not held)."""
         counts = ", ".join(f"{t.name}={len(getattr(self, t.name))}" if _holds(self, t.name)
-                           else f"{t.name}=in engine" for t in TABLES)
+                           else f"{t.name}=in engine" for t in DATA_TABLES)
         return f"AuditData({counts})"
 
 
@@ -188,7 +186,7 @@ def merge(*parts: AuditData) -> AuditData:
     if len(parts) == 1:
         return parts[0]
     tables = {
-        t.name: concat(t, [getattr(p, t.name) for p in parts]) for t in TABLES
+        t.name: concat(t, [getattr(p, t.name) for p in parts]) for t in DATA_TABLES
     }
     files = [f for p in parts for f in p.files]
     return AuditData(**tables, files=files)

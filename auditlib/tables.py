@@ -332,7 +332,7 @@ _LICENCE_CLASS_FLAGS = tuple(
 )
 
 PACKAGE_LICENCE_CLASSES = _t(
-    "package_licence_classes", "package of a document, with the classes of the licences the document gives it (derived from `package_licenses` and `packages` when a snapshot is written: `auditlib.engine.licence_tables`)", ["scan_id", "image_id", "package_name", "package_version"],
+    "package_licence_classes", "package of a document, with the classes of the licences the document gives it (derived from `package_licenses` and `packages` when a snapshot is written: `auditlib.store.licence_tables`)", ["scan_id", "image_id", "package_name", "package_version"],
     *_IMAGE,
     _c("package_name", "category", "Package name, as `package_licenses` gives it; a licence file found outside any package is the package `file <path>`."),
     _c("package_version", "category", "Package version, as `package_licenses` gives it."),
@@ -341,7 +341,7 @@ PACKAGE_LICENCE_CLASSES = _t(
 )
 
 DOCUMENT_LICENCES = _t(
-    "document_licences", "distinct licence a document gives the packages of an image (derived from `package_licenses` when a snapshot is written: `auditlib.engine.licence_tables`)", ["scan_id", "image_id", "license", "license_spdx", "license_class"],
+    "document_licences", "distinct licence a document gives the packages of an image (derived from `package_licenses` when a snapshot is written: `auditlib.store.licence_tables`)", ["scan_id", "image_id", "license", "license_spdx", "license_class"],
     *_IMAGE,
     *(c for c in PACKAGE_LICENSES.columns if c.name in ("license", "license_spdx", "license_class")),
 )
@@ -595,6 +595,13 @@ TABLES: tuple[Table, ...] = (
 )
 """Every table, in the order the data dictionary lists them."""
 
+STORE_ONLY_TABLES: tuple[Table, ...] = (PACKAGE_LICENCE_CLASSES, DOCUMENT_LICENCES)
+"""Tables a snapshot keeps as files only, derived from its other tables when it is written
+(`auditlib.store.licence_tables`) and read by the engines: not tables of `AuditData` (a load,
+`read_current`), which would hold millions of rows nothing in memory reads."""
+DATA_TABLES: tuple[Table, ...] = tuple(t for t in TABLES if t not in STORE_ONLY_TABLES)
+"""The tables of `AuditData`, each an attribute, in the order of `TABLES`."""
+
 _IMAGE_NAME = "The image's name to show (`auditlib.fleet.names`): `repository:tag` (a version tag before `latest`), else `repository@sha256:<12 hex>`, else `<untagged> sha256:<12 hex>`."
 """The meaning of every `image_name` column."""
 
@@ -730,6 +737,22 @@ DERIVED_TABLES: tuple[Table, ...] = (POLICY_RESULTS, POLICY_SCORES, STALENESS, O
 """Tables computed from the others (policy evaluation), not read from sources."""
 
 TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
+
+
+def data_table(name: str) -> Table:
+    """Return the declaration of table `name`, one of `DATA_TABLES` (what `AuditData` holds).
+
+    Raises:
+        KeyError: naming the tables that are, if it is not one (a table the store keeps as
+            files only says so).
+    """
+    for t in DATA_TABLES:
+        if t.name == name:
+            return t
+    if name in TABLES_BY_NAME:
+        raise KeyError(f"{name}: kept by the store as files only, for the engines "
+                       "(`auditlib.engine`); it is not read into memory")
+    raise KeyError(f"{name}: no such table; tables are {', '.join(t.name for t in DATA_TABLES)}")
 
 
 def get_table(name: str) -> Table:

@@ -48,7 +48,7 @@ GOAL_PAGE_MB = 10.0
 SNAPSHOTS = 10
 BIG = ("vulnerabilities", "packages", "package_licenses")
 LICENCE_TABLES = ("package_licence_classes", "document_licences")
-"""The store's licence tables (`auditlib.engine.licence_tables`), tiled as the big tables are."""
+"""The store's licence tables (`auditlib.store.licence_tables`), tiled as the big tables are."""
 
 
 def peak_gb() -> float:

@@ -99,9 +99,9 @@ def test_bookworm_outputs_of_trivy_and_syft_join_on_one_image_id(
 
 
 def test_tables_have_declared_dtypes(everything: auditlib.AuditData) -> None:
-    from auditlib.tables import TABLES, has_dtype
+    from auditlib.tables import DATA_TABLES, has_dtype
 
-    for t in TABLES:
+    for t in DATA_TABLES:
         df = getattr(everything, t.name)
         assert list(df.columns) == t.column_names, t.name
         for c in t.columns:

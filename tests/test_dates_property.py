@@ -22,7 +22,7 @@ from auditlib.data import AuditData
 from auditlib.eol import EolTable
 from auditlib.normalize.times import REPRODUCIBLE_BEFORE, build_time, utc_series, utc_time
 from auditlib.policy import evaluate, load_policy
-from auditlib.tables import TABLES, jsonable
+from auditlib.tables import DATA_TABLES, jsonable
 from tests.policy.builders import image_id, make_data
 
 UBUNTU_A, UBUNTU_B, DEBIAN, APP, BASE = (image_id(n) for n in range(1, 6))
@@ -105,7 +105,7 @@ def _fleet() -> AuditData:
 def _with_times(data: AuditData, values: list[Any]) -> AuditData:
     """Return `data` with every time column holding `values` (as objects, mixed), cycled."""
     out = {}
-    for table in TABLES:
+    for table in DATA_TABLES:
         df = getattr(data, table.name)
         cols = [c.name for c in table.columns if c.dtype == "datetime"]
         if len(df) and cols:

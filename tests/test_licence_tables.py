@@ -1,4 +1,4 @@
-"""The store's licence tables (`auditlib.engine.licence_tables`): written with each snapshot,
+"""The store's licence tables (`auditlib.store.licence_tables`): written with each snapshot,
 read by the licence aggregates, derived on read for the sources of a snapshot written before
 them, and written into retention's base; the aggregates give the same rows every way."""
 
@@ -14,15 +14,15 @@ import pytest
 from auditlib.data import AuditData, merge
 from auditlib.engine import FrameTables, StoreTables, open_engine
 from auditlib.engine.aggregates import AGGREGATES
-from auditlib.engine.licence_tables import (
+from auditlib.store import compact, current, list_snapshots, read_current, write_snapshot
+from auditlib.store.current import holds_table
+from auditlib.store.layout import MANIFEST, table_file
+from auditlib.store.licence_tables import (
     DOCUMENT_LICENCES,
     LICENCE_TABLES,
     PACKAGE_LICENCE_CLASSES,
     derive,
 )
-from auditlib.store import compact, list_snapshots, read_current, write_snapshot
-from auditlib.store.current import holds_table
-from auditlib.store.layout import MANIFEST, table_file
 from auditlib.store.manifest import snapshot_info
 from tests.policy.builders import image_id, make_data
 
@@ -182,3 +182,34 @@ def test_a_store_without_packages(tmp_path: Path) -> None:
     got = _aggregates(_of(store))
     assert got["licence_classes"][["packages", "images"]].eq(0).all().all()
     assert got["licences"].empty and got["licences_checked"].empty
+
+
+def test_the_store_tables_read_the_manifests_once(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    store = licence_store(tmp_path)
+    as_before(list_snapshots(store)[0])
+    scans = read_current(store).scans
+    calls: list[object] = []
+    real = current.usable_snapshots
+
+    def counted(where: object) -> object:
+        calls.append(where)
+        return real(where)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(current, "usable_snapshots", counted)
+    tables = StoreTables.of(store, scans)
+    assert len(calls) == 1  # the files, the sources and the snapshots without the tables
+    assert tables.underived == {list_snapshots(store)[0].name}
+
+
+def test_they_are_files_of_the_store_not_tables_in_memory(tmp_path: Path) -> None:
+    store = licence_store(tmp_path)
+    data = read_current(store)
+    assert not any(hasattr(data, t) for t in LICENCE_TABLES)
+    assert set(data.tables()).isdisjoint(LICENCE_TABLES)
+    with pytest.raises(KeyError, match="kept by the store as files only"):
+        read_current(store, tables=[PACKAGE_LICENCE_CLASSES])
+    # ... and the store has them, for the engines
+    newest = snapshot_info(list_snapshots(store)[-1])
+    assert newest is not None and newest.rows is not None
+    assert newest.rows[PACKAGE_LICENCE_CLASSES] > 0 and newest.rows[DOCUMENT_LICENCES] > 0

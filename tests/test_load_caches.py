@@ -5,7 +5,9 @@ cheap look at an array (`Document.has_items`) answers as decoding it would."""
 
 from __future__ import annotations
 
+import functools
 import re
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from auditlib.identity import parse_reference
 from auditlib.normalize import licenses
 from auditlib.normalize.licenses import LicenseInfo
 from auditlib.normalize.severity import SEVERITY_DTYPE
+from auditlib.parsers import _trivy_rows
 from auditlib.parsers.interface import Document
 from tests.conftest import corpus_path
 
@@ -40,6 +43,25 @@ def test_cached_reference_is_the_uncached_one(text: str) -> None:
     hits = parse_reference.cache_info().hits
     assert parse_reference(text) == uncached  # now from the cache
     assert parse_reference.cache_info().hits == hits + 1
+
+
+def _forget() -> None:
+    """Empty every cache a load keeps by distinct input: each `lru_cache` of auditlib's modules
+    (`parse_reference`, `classify_license`, `_symbol`, the parsers' per-record caches; not
+    those of size 1, which hold a table read once, such as the SPDX index) and Trivy's CVSS
+    map cache, so the next load works every value out afresh."""
+    cleared = 0
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("auditlib.") or module is None:
+            continue
+        for value in list(vars(module).values()):
+            if (isinstance(value, functools._lru_cache_wrapper)
+                    and getattr(value, "__module__", None) == name
+                    and value.cache_parameters()["maxsize"] != 1):
+                value.cache_clear()
+                cleared += 1
+    _trivy_rows._CVSS_CACHE.clear()
+    assert cleared >= 5 and parse_reference.cache_info().currsize == 0
 
 
 def _copy(data: bytes, n: int) -> bytes:
@@ -67,7 +89,11 @@ def test_documents_sharing_packages_give_the_rows_each_gives_alone(
         path.write_bytes(_copy(data, n))
         paths.append(path)
     together = auditlib.load(*paths, workers=1, collected_at=_AT)
-    alone = [auditlib.load(p, workers=1, collected_at=_AT) for p in paths]
+    alone = []
+    for p in paths:  # cached (the second document, together) against worked out afresh
+        _forget()
+        assert licenses.classify_license.cache_info().currsize == 0
+        alone.append(auditlib.load(p, workers=1, collected_at=_AT))
     assert together.load_errors.empty and not any(len(a.load_errors) for a in alone)
     checked = 0
     for name, df in together.tables().items():

@@ -30,7 +30,7 @@ from auditlib.policy import evaluate, load_policy
 from auditlib.sources.archive import collect_archive
 from auditlib.sources.dockerfile import collect_dockerfile
 from auditlib.store import read_current
-from auditlib.tables import TABLES
+from auditlib.tables import DATA_TABLES
 
 # Each value below must never come out; each is unique, so that finding it means it leaked.
 LABEL_GH_TOKEN = "ghp_" + "Lb1Lb2Lb3Lb4Lb5Lb6Lb7Lb8Lb9Lb0LbALbB"
@@ -207,7 +207,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _assert_clean_tables(data: AuditData) -> None:
-    for table in TABLES:
+    for table in DATA_TABLES:
         df = getattr(data, table.name)
         for col in df.columns:
             text = "\n".join(df[col].dropna().astype(str))

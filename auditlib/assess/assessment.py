@@ -45,7 +45,7 @@ from auditlib.staleness.tag_tracks import ABANDONMENT_THRESHOLD_DAYS
 from auditlib.store.current import read_current
 from auditlib.store.layout import StorePath
 from auditlib.store.manifest import usable_snapshots
-from auditlib.tables import TABLES, TABLES_BY_NAME, jsonable
+from auditlib.tables import DATA_TABLES, TABLES_BY_NAME, jsonable
 
 STATUSES = ("pass", "fail", "warn", "waived", "no-data")
 FIX_FIRST_SHOWN = 10
@@ -369,7 +369,7 @@ def read_state(store: StorePath, *, snapshot: StorePath | None = None,
         EngineError: if the engine cannot start or read the store.
     """
     data = read_current(store, as_of=snapshot,
-                        tables=[t.name for t in TABLES if t.name not in BIG_TABLES])
+                        tables=[t.name for t in DATA_TABLES if t.name not in BIG_TABLES])
     data, left_out = filter_images(data.without(*BIG_TABLES), image_filter)
     kept = None if image_filter is None else image_ids(data)
     tables = StoreTables.of(store, data.scans, kept, snapshot)

@@ -12,11 +12,16 @@ from __future__ import annotations
 import pandas as pd
 
 from auditlib.engine.base import Engine
-from auditlib.engine.licence_tables import DOCUMENT_LICENCES, PACKAGE_LICENCE_CLASSES
 from auditlib.normalize.licenses import LICENSE_CLASSES
 from auditlib.normalize.severity import SEVERITIES, SEVERITY_DTYPE
 from auditlib.normalize.times import utc_series
-from auditlib.tables import licence_class_column
+from auditlib.store.licence_tables import (
+    DOCUMENT_LICENCES,
+    NO_LICENCE_CLASS,
+    PACKAGE_LICENCE_CLASSES,
+    PACKAGE_NAME,
+)
+from auditlib.tables import licence_class_column as _flag
 
 
 def _rows_and_distinct(table: str, key: list[str], rows: str, distinct: str) -> str:
@@ -103,20 +108,19 @@ DOCUMENT_ROWS = (_document_rows("vulnerabilities") + "\nUNION ALL" + _document_r
 (one row per distinct pair and table; either may be missing): what coverage needs of the big
 tables (`auditlib.fleet.coverage`). Column rows_in is `vulnerabilities` or `packages`."""
 
-_flag = licence_class_column
+_LICENCE = ("license", "license_spdx", "license_class")
+"""The columns of `package_licenses` that `PACKAGE_LICENCES` gives of each licence."""
 
 
-def _package_licences(licence: list[str]) -> str:
+def _package_licences() -> str:
     """Return the SQL of every licence of every package of every image, and every package of
     an image no document gave a licence for as a row with no licence, with the package's key
-    (image_id, package_name, package_version) and the `licence` columns of `package_licenses`
+    (image_id, package_name, package_version) and the `_LICENCE` columns of `package_licenses`
     (missing for a package without one)."""
-    got = "".join(f",\n         CAST({c} AS STRING) AS {c}" for c in licence)
-    none = "".join(f", CAST(NULL AS STRING) AS {c}" for c in licence)
-    key = """CAST(image_id AS STRING) AS image_id,
-         CASE WHEN package_name IS NULL AND file_path IS NOT NULL
-              THEN CONCAT('file ', CAST(file_path AS STRING))
-              ELSE CAST(package_name AS STRING) END AS package_name,
+    got = "".join(f",\n         CAST({c} AS STRING) AS {c}" for c in _LICENCE)
+    none = "".join(f", CAST(NULL AS STRING) AS {c}" for c in _LICENCE)
+    key = f"""CAST(image_id AS STRING) AS image_id,
+         {PACKAGE_NAME} AS package_name,
          CAST(package_version AS STRING) AS package_version"""
     # `licensed` is written out where it is read rather than as a common table expression,
     # which DuckDB would write out whole (it is read twice); the packages with no licence are
@@ -127,8 +131,7 @@ WITH bare AS (
   SELECT DISTINCT CAST(image_id AS STRING) AS image_id, CAST(name AS STRING) AS package_name,
          CAST(version AS STRING) AS package_version
   FROM packages
-  WHERE image_id IS NOT NULL
-    AND (license_class IS NULL OR CAST(license_class AS STRING) = 'unknown')
+  WHERE image_id IS NOT NULL AND ({NO_LICENCE_CLASS})
 ), matched AS (
   SELECT DISTINCT b.image_id, b.package_name, b.package_version
   FROM bare b JOIN (SELECT {key}
@@ -150,14 +153,15 @@ FROM ({licensed}
 """
 
 
-PACKAGE_LICENCES = _package_licences(["license", "license_spdx", "license_class"])
+PACKAGE_LICENCES = _package_licences()
 """The view `package_licences` (`Engine.define`): every licence of every package of every image,
 as many times as documents list it, and every package of an image no document gave a licence
 for as a row with no licence (class missing: judged `unknown`); a licence file a scanner found
 outside any package is the package `file <path>`. Columns image_id, package_name,
-package_version, license, license_spdx, license_class (all text). The one definition the licence
-rule, the licence classes and the compliance page's licence risks read (`PACKAGE_CLASSES` is its
-packages with their classes, one row each)."""
+package_version, license, license_spdx, license_class (all text). What the licence rule's
+flagged packages (`LICENCES_FLAGGED`) and the compliance page's licence risks (`LICENCE_RISKS`)
+read; the licence classes read the store's `package_licence_classes` instead
+(`PACKAGE_CLASSES`), which tells a package without a licence the same way (`NO_LICENCE_CLASS`)."""
 
 _LICENSED = "MAX(CASE WHEN licensed THEN 1 ELSE 0 END)"
 
@@ -177,7 +181,7 @@ package_name, package_version), with one column per licence class of `LICENSE_CL
 `unknown`), else 0; and `licensed` (1 if a document gives it a licence, else 0: it is then
 `unknown`). What the licence classes and the packages checked count: a package's classes, where
 it has several licences, in one row, so counting packages tells no rows apart. Read from the
-store's `package_licence_classes` (`auditlib.engine.licence_tables`), one row per package and
+store's `package_licence_classes` (`auditlib.store.licence_tables`), one row per package and
 document, not from the licence rows."""
 
 LICENCE_VIEW = "package_licences"

@@ -18,9 +18,9 @@ import pandas as pd
 import pyarrow.fs as pafs
 
 from auditlib.data import AuditData
-from auditlib.engine.licence_tables import LICENCE_TABLES, columns, derive_sql
-from auditlib.store.current import TableFile, current_files, snapshots_without
+from auditlib.store.current import TableFile, current_files_without
 from auditlib.store.layout import StorePath
+from auditlib.store.licence_tables import LICENCE_TABLES, columns, derive_sql
 from auditlib.store.location import StoreLike, locate
 from auditlib.tables import TABLES_BY_NAME
 
@@ -65,7 +65,7 @@ class StoreTables:
     """The filesystem the files are in; None when they are local paths."""
     underived: frozenset[str] = frozenset()
     """The snapshots (holding current sources) written without the licence tables
-    (`auditlib.engine.licence_tables`): an engine derives those of their sources from their
+    (`auditlib.store.licence_tables`): an engine derives those of their sources from their
     files of the big tables."""
     images: pd.DataFrame | None = None
     """Column image_id: the only images whose rows the views hold (an image filter); None: all."""
@@ -89,11 +89,12 @@ class StoreTables:
             DamagedStoreError: if a snapshot is damaged and damage is not allowed.
         """
         loc = locate(store)
-        files = current_files(loc, (*BIG_TABLES, *LICENCE_TABLES), as_of)
+        # Both licence tables are written together: a snapshot without one has neither.
+        files, without = current_files_without(loc, (*BIG_TABLES, *LICENCE_TABLES),
+                                               LICENCE_TABLES[:1], as_of)
         held = {(s, f.snapshot_id) for fs in files.values() for f in fs for s in f.sources}
         state = pd.DataFrame(sorted(held), columns=["source", "snapshot_id"], dtype="string")
-        # Both licence tables are written together: a snapshot without one has neither.
-        underived = frozenset(snapshots_without(loc, LICENCE_TABLES[0]))
+        underived = frozenset(without[LICENCE_TABLES[0]])
         kept = None if images is None else pd.DataFrame(
             {"image_id": pd.array(sorted(set(images)), dtype="string")})
         return cls(str(loc), files, state, scan_images(scans),

@@ -48,7 +48,7 @@ from auditlib.fleet.names import shown_tag as _shown_tag
 from auditlib.fleet.vex import VexMatch, match_vex, settle
 from auditlib.identity import parse_reference
 from auditlib.normalize.times import build_series, utc_series, utc_time
-from auditlib.tables import DTYPES, TABLES
+from auditlib.tables import DATA_TABLES, DTYPES
 
 
 def text(v: Any) -> str | None:
@@ -62,7 +62,7 @@ def conform_times(data: AuditData) -> AuditData:
     kept as they are (no copy)."""
     changed: dict[str, pd.DataFrame] = {}
     held = data.tables()
-    for table in TABLES:
+    for table in DATA_TABLES:
         if table.name not in held:  # in the engine, which reads the files' own types
             continue
         df = held[table.name]

@@ -12,7 +12,7 @@ import pandas as pd
 from auditlib.errors import StoreError
 from auditlib.store.manifest import SnapshotInfo, usable_snapshots
 from auditlib.store.read import read_snapshot, source_mask
-from auditlib.tables import TABLES, TABLES_BY_NAME, concat, empty
+from auditlib.tables import DATA_TABLES, TABLES_BY_NAME, concat, data_table, empty
 
 SNAPSHOTS = "snapshots"
 """The key of `read_history`'s frame of snapshots (one row each)."""
@@ -101,11 +101,10 @@ def read_history(
     infos, damaged = scan.snapshots, scan.damaged_ids
     if not infos:
         raise StoreError(f"{store}: no snapshot in this store; nothing to make a history of")
-    wanted = [t.name for t in TABLES] if tables is None else list(tables)
+    wanted = [t.name for t in DATA_TABLES] if tables is None else list(tables)
     for n in wanted:
-        if n not in TABLES_BY_NAME:
-            raise KeyError(f"{n}: no such table; tables are {', '.join(TABLES_BY_NAME)}")
-    order = [t.name for t in TABLES]
+        data_table(n)
+    order = [t.name for t in DATA_TABLES]
     names = sorted({*wanted, *_CLAIMS}, key=order.index)
     position = {s.snapshot_id: i for i, s in enumerate(infos)}
     live: dict[int, _Chunk] = {}

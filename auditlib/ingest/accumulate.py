@@ -17,7 +17,15 @@ import pandas as pd
 
 from auditlib.ingest.merge import merge_duplicates
 from auditlib.rows import Row
-from auditlib.tables import DTYPES, MERGES, TABLES_BY_NAME, category_dtype, concat, frame
+from auditlib.tables import (
+    DATA_TABLES,
+    DTYPES,
+    MERGES,
+    TABLES_BY_NAME,
+    category_dtype,
+    concat,
+    frame,
+)
 from auditlib.versions.contradictions import contradicted_fixes
 
 CHUNK_ROWS = 50_000
@@ -112,7 +120,7 @@ class Accumulator:
 
     def __init__(self, collected_at: datetime) -> None:
         self.collected_at = collected_at
-        self.tables: dict[str, _Table] = {name: _Table(name) for name in TABLES_BY_NAME}
+        self.tables: dict[str, _Table] = {t.name: _Table(t.name) for t in DATA_TABLES}
         self.errors: list[Row] = []
         self.docs: list[tuple[str | None, ...]] = []
         """Per document read: scan_id, source, source_format, image_id."""

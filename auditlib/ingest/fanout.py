@@ -26,7 +26,7 @@ from auditlib.ingest.accumulate import empty_frame
 from auditlib.ingest.documents import Candidate
 from auditlib.ingest.pipe import receive, send
 from auditlib.ingest.reader import load_files
-from auditlib.tables import TABLES, concat
+from auditlib.tables import DATA_TABLES, concat
 
 SHARDS_PER_WORKER = 8
 
@@ -198,7 +198,7 @@ def merge(results: list[Part]) -> AuditData:
     """Join the tables of several loads, in order, table by table (to bound peak memory)."""
     files: list[FileResult] = [f for r in results for f in r[0]]
     tables: dict[str, Any] = {}
-    for t in TABLES:
+    for t in DATA_TABLES:
         # Each shard's part is let go as soon as it is taken.
         frames = [r[1].pop(t.name) for r in results if t.name in r[1]]
         tables[t.name] = concat(t, frames) if frames else empty_frame(t.name)

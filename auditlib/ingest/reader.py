@@ -29,7 +29,7 @@ from auditlib.ingest.documents import (
 from auditlib.ingest.run_record import apply_run_record, read_run_record
 from auditlib.parsers import identify, parse_document
 from auditlib.rows import Columns, Output, Row, ScanInfo
-from auditlib.tables import TABLES_BY_NAME
+from auditlib.tables import DATA_TABLES
 
 
 def _image_rows(
@@ -143,9 +143,13 @@ def _document(
     return stamp, batches
 
 
+_WRITABLE = frozenset(t.name for t in DATA_TABLES) - {"load_errors"}
+"""The tables a document's rows may go to (the store's licence tables are derived)."""
+
+
 def _known(source: str, name: str) -> None:
     """Raise ValueError if `name` is not a table a document may write to (a parser bug)."""
-    if name == "load_errors" or name not in TABLES_BY_NAME:
+    if name not in _WRITABLE:
         raise ValueError(f"{source}: parser wrote to unknown table {name!r}")
 
 

@@ -159,16 +159,17 @@ def _parsed_symbol(token: str) -> _Symbol | None:
 
 
 def _classify_conjunction(text: str) -> LicenseInfo | None:
-    """Return what parsing `text` would give when it is plain ids joined by ` AND ` (how the
-    parsers join a package's licences), from each id read once; None for any other text.
+    """Return what parsing `text` would give when it is one plain id, or plain ids joined by
+    ` AND ` (how the parsers join a package's licences), from each id read once (an SPDX id of
+    the index without building the licensing, `_symbol`); None for any other text.
 
     Parsing a joined list costs a millisecond per list, and a fleet has a distinct list for
     almost every package version; its ids are a few hundred. The result is the one the parser
     gives for the whole text: the ids as it writes them, joined by ` AND `, the expression None
     when one id is not an SPDX id, and the strictest class of the ids.
     """
-    parts = text.split(" AND ")
-    if len(parts) < 2 or not all(_PLAIN.fullmatch(p) for p in parts):
+    parts = text.strip().split(" AND ")
+    if not all(_PLAIN.fullmatch(p) for p in parts):  # at least one part, never empty
         return None
     symbols = [_symbol(p) for p in parts]
     if any(s is None for s in symbols):
@@ -199,11 +200,6 @@ def classify_license(text: str | None) -> LicenseInfo:
     quick = _classify_conjunction(text)
     if quick is not None:
         return quick
-    plain = text.strip()
-    if _PLAIN.fullmatch(plain):
-        symbol = _symbol(plain)
-        if symbol is not None and symbol.known:  # one SPDX id: no expression to parse
-            return LicenseInfo(symbol.text, symbol.license_class)
     licensing = _licensing()
     try:
         parsed = licensing.parse(text.strip(), validate=False, simple=False)

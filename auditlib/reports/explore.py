@@ -7,7 +7,7 @@ import pandas as pd
 
 from auditlib.assess import Assessment
 from auditlib.data import AuditData
-from auditlib.tables import DERIVED_TABLES, TABLES, get_table
+from auditlib.tables import DATA_TABLES, DERIVED_TABLES, TABLES, get_table
 
 
 def _images(df: pd.DataFrame) -> str:
@@ -35,7 +35,7 @@ def table_guide(a: Assessment) -> pd.DataFrame:
         EngineError: if the engine fails.
     """
     rows = []
-    for t in TABLES:
+    for t in DATA_TABLES:
         n, images = _counts(a, t.name)
         rows.append({"table": t.name, "one row per": t.row, "key": ", ".join(t.key),
                      "columns": len(t.columns), "rows": n, "images": images})

@@ -75,8 +75,8 @@ class Found:
 @dataclass(slots=True)
 class Known:
     """What the lookups of one repository learn once and share: which of its tags exist
-    (whether its registry has the referrers API is the client's to know,
-    `RegistryClient.referrers_api`)."""
+    (whether it has the referrers API is the client's to know,
+    `RegistryClient.referrers_api` and `RegistryClient.without_referrers`)."""
 
     tags: frozenset[str] | None = None
     """The repository's tags, when it was listed: a cosign or fallback tag not among them is

@@ -23,7 +23,8 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
@@ -150,11 +151,15 @@ class RegistryClient:
         repository of the registry (content-addressed and verified, and asked for only once a
         manifest of that repository, read through its own access, named it)."""
         self._locks: dict[str, threading.Lock] = {}
-        """Held while a digest is read, so that threads wanting it at once read it once."""
-        self._referrers_lock = threading.Lock()
+        """Held while a digest is read, so that threads wanting it at once read it once (each
+        dropped when its read ends: the waiters find the value in `_cache`)."""
         self.referrers_api: bool | None = None
-        """Whether the registry has the referrers API (None until a referrers request was
-        answered): a registry without it answers 404 to every one, so it is asked once."""
+        """True once a referrers request was answered: the registry has the referrers API, for
+        every repository; None until then."""
+        self.without_referrers: set[str] = set()
+        """The repositories whose referrers request was answered 404 or 405: a registry without
+        the API answers so to every one, but one with it may answer so for a repository it
+        will not serve, so each repository is asked once (not the registry)."""
 
     def __repr__(self) -> str:
         """Return `RegistryClient('ghcr.io')`."""
@@ -372,10 +377,19 @@ class RegistryClient:
                     return self._cache[key]  # type: ignore[no-any-return]
             return self._manifest(repository, reference, budget)
 
-    def _reading(self, key: str) -> threading.Lock:
-        """Return the lock held while `key` (a digest) is read into the cache."""
+    @contextmanager
+    def _reading(self, key: str) -> Iterator[None]:
+        """Hold the lock of `key` (a digest) while it is read into the cache: threads wanting
+        it at once wait for one read. The lock is forgotten when the read ends."""
         with self._lock:
-            return self._locks.setdefault(key, threading.Lock())
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            try:
+                yield
+            finally:
+                with self._lock:
+                    if self._locks.get(key) is lock:
+                        del self._locks[key]
 
     def _manifest(self, repository: str, reference: str, budget: Budget | None) -> Manifest:
         by_digest = is_digest(reference)
@@ -460,9 +474,10 @@ class RegistryClient:
         (`/v2/<name>/referrers/<digest>`), or None when the registry does not have that API
         (it answers 404, as distribution 2.8 does: then the fallback tag `sha256-<hex>` holds
         them, `manifest(repository, "sha256-<hex>")`). One page is read (at most
-        `max_manifest_bytes`). The registry is asked whether it has the API once: while the
-        first request is out, the others wait for its answer, and once it answered 404 (or
-        405) no more are sent (`referrers_api`).
+        `max_manifest_bytes`). Each repository is asked whether it has the API once: while its
+        first request is out, its others wait for the answer, and once it answered 404 (or
+        405) no more are sent for it (`without_referrers`); once any repository's was answered,
+        the registry has it (`referrers_api`) and its repositories are asked without waiting.
 
         Raises:
             SourceLimitError: `budget` is spent.
@@ -471,13 +486,14 @@ class RegistryClient:
         subject = f"{self.registry}/{repository}@{digest}"
         if not is_digest(digest):
             raise RegistryError(f"{subject}: not a valid manifest digest")
-        if self.referrers_api is None:
-            with self._referrers_lock:
-                if self.referrers_api is None:
-                    return self._referrers(repository, digest, subject, budget)
-        if self.referrers_api is False:
+        if self.referrers_api:
+            return self._referrers(repository, digest, subject, budget)
+        if repository in self.without_referrers:
             return None
-        return self._referrers(repository, digest, subject, budget)
+        with self._reading("referrers:" + repository):  # its first answer decides for it
+            if repository in self.without_referrers:
+                return None
+            return self._referrers(repository, digest, subject, budget)
 
     def _referrers(
         self, repository: str, digest: str, subject: str, budget: Budget | None
@@ -488,7 +504,8 @@ class RegistryClient:
             limit="max_manifest_bytes", budget=budget, headers={"Accept": INDEX_ACCEPT},
         )
         if resp.status in (404, 405):
-            self.referrers_api = False
+            with self._lock:
+                self.without_referrers.add(repository)
             return None
         if resp.status != 200:
             raise RegistryError(

@@ -34,9 +34,24 @@ from urllib3 import HTTPHeaderDict
 from urllib3.exceptions import ProtocolError
 from urllib3.util.wait import wait_for_read
 
-_DEFAULT_PORTS = {"https": 443, "http": 80}
+DEFAULT_PORTS = {"https": 443, "http": 80}
+"""The port of each scheme a registry is reached by, when its URL names none."""
 _GONE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 """What a kept-alive connection the server closed while idle raises at its next request."""
+
+
+def origin(url: str) -> tuple[str, str, int]:
+    """Return the origin of `url`: (scheme, host, port), the host lower-cased and the port made
+    explicit (`https://ghcr.io/v2/` -> `("https", "ghcr.io", 443)`; -1 for a port that is not
+    a number); credentials go only to their own, and idle connections are kept per origin.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    return scheme, (parts.hostname or "").lower(), port or DEFAULT_PORTS.get(scheme, 0)
 
 
 def _failure(exc: BaseException, stage: str) -> requests.RequestException:
@@ -204,15 +219,17 @@ class Connections:
             requests.ConnectionError: the connection failed or was closed without an answer.
         """
         parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        host = parts.hostname or ""
-        port = parts.port or _DEFAULT_PORTS[scheme]
+        scheme, host, port = origin(url)
+        if port <= 0:  # as requests refuses it, before any connection
+            raise requests.exceptions.InvalidURL(f"Failed to parse: {url}")
         key = (scheme, host, port, route.verify)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         sent = CaseInsensitiveDict(self._session.headers)  # merged as requests merges them
         sent.update(headers)
-        for _ in range(2):
-            conn = self._take(key)
+        # A kept-alive connection the server closed while idle is found out only by using it:
+        # then once more, on a new connection (never another idle one, which may be closed too).
+        conn = self._take(key)
+        while True:
             reused = conn is not None
             if conn is None:
                 conn = self._new(scheme, host, port, route, timeout[0])
@@ -229,10 +246,10 @@ class Connections:
             except (OSError, http.client.HTTPException) as e:
                 conn.close()
                 if reused and isinstance(e, _GONE):
-                    continue  # closed by the server while idle: once more on a new one
+                    conn = None
+                    continue
                 raise _failure(e, "answer") from None
             return Answer(self, key, conn, resp, url)
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def _new(self, scheme: str, host: str, port: int, route: LeanRoute,
              timeout: float) -> http.client.HTTPConnection:

@@ -50,7 +50,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from auditlib.errors import AuditlibError
 from auditlib.normalize.redact import REDACTED, redact
-from auditlib.sources._registry_conn import Answer, Connections
+from auditlib.sources._registry_conn import DEFAULT_PORTS, Answer, Connections, origin
 from auditlib.sources._registry_limits import RegistryLimits
 
 if TYPE_CHECKING:
@@ -63,7 +63,6 @@ RETRY_STATUSES = frozenset({500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 """Statuses whose `Location` is followed (GET only)."""
 _CHUNK = 64 * 1024
-_DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
 class RegistryError(AuditlibError):
@@ -174,19 +173,6 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def origin(url: str) -> tuple[str, str, int]:
-    """Return the origin of `url`: (scheme, host, port), the port made explicit
-    (`https://ghcr.io/v2/` -> `("https", "ghcr.io", 443)`); credentials go only to their own.
-    """
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    try:
-        port = parts.port
-    except ValueError:
-        port = -1
-    return scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme, 0)
-
-
 def origin_text(url: str) -> str:
     """Return `scheme://host[:port]` of `url`, without anything else it holds (user, path,
     query), for messages."""
@@ -210,7 +196,7 @@ def check_url(url: str, *, subject: str, insecure: bool) -> None:
     """
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS or not parts.hostname:
+    if scheme not in DEFAULT_PORTS or not parts.hostname:
         raise RegistryError(f"{subject}: the registry gave a URL that is not http or https")
     if parts.username is not None or parts.password is not None:
         raise RegistryError(
@@ -367,13 +353,25 @@ def _shut(conn: Any) -> bool:
 class _Watchdog:
     """One thread that fires the watches of every request at their deadlines (a timer thread
     per request cost a thread's start and wake-ups for each of a registry's many small GETs).
-    Cancelled watches stay queued until their time, then are dropped."""
+    Cancelled watches hold no connection; they are dropped when they reach the head of the
+    queue, or all at once when they are most of it."""
 
     def __init__(self) -> None:
         self._queue: list[tuple[float, int, _Watch]] = []
         self._order = itertools.count()
         self._wake = threading.Condition(threading.Lock())
         self._thread: threading.Thread | None = None
+        self._cancelled = 0
+        """Cancelled watches still queued (about: a watch may be queued more than once)."""
+
+    def cancelled(self) -> None:
+        """A watch was cancelled: when cancelled ones are most of the queue, drop them all."""
+        with self._wake:
+            self._cancelled += 1
+            if self._cancelled > 64 and 2 * self._cancelled > len(self._queue):
+                self._queue = [e for e in self._queue if not e[2].done]
+                heapq.heapify(self._queue)
+                self._cancelled = 0
 
     def schedule(self, watch: _Watch, delay: float) -> None:
         """Fire `watch` after `delay` seconds (unless it is cancelled by then)."""
@@ -395,6 +393,7 @@ class _Watchdog:
                 while True:
                     if self._queue and self._queue[0][2].done:
                         heapq.heappop(self._queue)  # cancelled: nothing to fire
+                        self._cancelled = max(0, self._cancelled - 1)
                         continue
                     wait = self._queue[0][0] - time.monotonic() if self._queue else None
                     if wait is not None and wait <= 0:
@@ -434,9 +433,14 @@ class _Watch:
                 _WATCHDOG.schedule(self, 0.05)
 
     def cancel(self) -> None:
-        """Stop watching: after this, the connection is never touched (it may be reused)."""
+        """Stop watching: after this, the connection is never touched (it may be reused), nor
+        held until the watch's deadline."""
         with self._lock:
+            if self.done:
+                return
             self.done = True
+            self._conn = None
+        _WATCHDOG.cancelled()
 
 
 def _attach(conn: Any) -> Any:

@@ -20,7 +20,7 @@ from auditlib.store.layout import StorePath, table_file
 from auditlib.store.location import StoreLike
 from auditlib.store.manifest import SnapshotInfo, StoreScan, usable_snapshots
 from auditlib.store.read import check_rows, filter_sources, read_tables
-from auditlib.tables import TABLES, TABLES_BY_NAME, empty
+from auditlib.tables import DATA_TABLES, TABLES_BY_NAME, data_table, empty
 
 
 def _upto(store: StoreLike, as_of: StorePath | None, scan: StoreScan | None = None
@@ -163,11 +163,15 @@ def _data_sources(info: SnapshotInfo) -> set[str]:
 
 
 def current_sources(
-    store: StoreLike, as_of: StorePath | None = None
+    store: StoreLike, as_of: StorePath | None = None, *, scan: StoreScan | None = None
 ) -> dict[str, SourceState]:
     """Return the sources of the store's current state (right after `as_of`, default the newest
     snapshot), each with the snapshot holding its rows. Reads manifests and the small `scans` and
     `load_errors` tables only.
+
+    Args:
+        scan: the store's snapshots as `usable_snapshots(store)` gave them, when the caller
+            has them already (else they are read).
 
     Returns:
         source -> its state; an empty dict when the store has no snapshot.
@@ -177,7 +181,7 @@ def current_sources(
             snapshot holding carried rows is missing.
         DamagedStoreError: if a snapshot is damaged and damage is not allowed.
     """
-    scan = usable_snapshots(store)
+    scan = scan or usable_snapshots(store)
     if not scan.snapshots:
         return {}
     snaps, damaged = _upto(store, as_of, scan)
@@ -235,7 +239,7 @@ def read_current(
     Args:
         store: the store folder.
         as_of: a snapshot id (or folder): the state right after it was written. Default: now.
-        tables: the tables to read (default all); the others are empty.
+        tables: the tables to read (default all of `AuditData`'s); the others are empty.
 
     Documents known only by a manifest digest get the image id other sources give for it
     (`auditlib.resolve.resolve_image_ids`), across snapshots.
@@ -247,11 +251,14 @@ def read_current(
         StoreError: if the store has no snapshot, `as_of` is not one of its snapshots, a table
             cannot be read, or a snapshot holding carried rows is missing.
         DamagedStoreError: if a snapshot is damaged and damage is not allowed.
-        KeyError: if `tables` names an unknown table.
+        KeyError: if `tables` names an unknown table, or one the store keeps as files only
+            (`auditlib.tables.STORE_ONLY_TABLES`: `current_files` gives those).
     """
     snaps, damaged = _upto(store, as_of)
-    names = [t.name for t in TABLES] if tables is None else list(tables)
-    need = sorted({*names, "scans", "load_errors"}, key=[t.name for t in TABLES].index)
+    names = [t.name for t in DATA_TABLES] if tables is None else list(tables)
+    for n in names:
+        data_table(n)
+    need = sorted({*names, "scans", "load_errors"}, key=[t.name for t in DATA_TABLES].index)
     parts: list[AuditData] = []
 
     def visit(info: SnapshotInfo, claimed: Collection[str], wanted: set[str]) -> set[str]:
@@ -327,20 +334,6 @@ def holds_table(info: SnapshotInfo, table: str) -> bool:
     return _exists(info, table_file(info.path, table))
 
 
-def snapshots_without(store: StoreLike, table: str, as_of: StorePath | None = None) -> set[str]:
-    """Return the snapshots holding current sources that have no file of `table`
-    (`holds_table`: written by an auditlib that did not know it), as a derived table's readers
-    need to know to derive it for their sources.
-
-    Raises:
-        StoreError: if `as_of` is not a snapshot of the store or a snapshot cannot be read.
-        DamagedStoreError: if a snapshot is damaged and damage is not allowed.
-    """
-    by_id = {s.snapshot_id: s for s in usable_snapshots(store).snapshots}
-    held = {st.snapshot_id for st in current_sources(store, as_of).values()}
-    return {sid for sid in held if not holds_table(by_id[sid], table)}
-
-
 def current_files(
     store: StoreLike, tables: Iterable[str], as_of: StorePath | None = None
 ) -> dict[str, list[TableFile]]:
@@ -354,20 +347,44 @@ def current_files(
         StoreError: if `as_of` is not a snapshot of the store or a snapshot cannot be read.
         DamagedStoreError: if a snapshot is damaged and damage is not allowed.
     """
-    names = list(tables)
-    for table in names:
+    return current_files_without(store, tables, (), as_of)[0]
+
+
+def current_files_without(
+    store: StoreLike, tables: Iterable[str], without: Iterable[str],
+    as_of: StorePath | None = None,
+) -> tuple[dict[str, list[TableFile]], dict[str, set[str]]]:
+    """Return `current_files` of `tables`, and for each table of `without` the snapshots holding
+    current sources that have no file of it (`holds_table`: written by an auditlib that did not
+    know it, so a derived table's readers derive it for their sources), from one reading of the
+    manifests.
+
+    Returns:
+        (table -> its files, table of `without` -> ids of the snapshots without it).
+
+    Raises:
+        KeyError: if a table is not a table.
+        StoreError: if `as_of` is not a snapshot of the store or a snapshot cannot be read.
+        DamagedStoreError: if a snapshot is damaged and damage is not allowed.
+    """
+    names, lacking = list(tables), list(without)
+    for table in (*names, *lacking):
         if table not in TABLES_BY_NAME:
             raise KeyError(f"{table}: no such table; tables are {', '.join(TABLES_BY_NAME)}")
     out: dict[str, list[TableFile]] = {t: [] for t in names}
+    missing: dict[str, set[str]] = {t: set() for t in lacking}
     scan = usable_snapshots(store)
     if not scan.snapshots:
-        return out
+        return out, missing
     by_id = {s.snapshot_id: s for s in scan.snapshots}
     held: dict[str, set[str]] = {}
-    for state in current_sources(store, as_of).values():
+    for state in current_sources(store, as_of, scan=scan).values():
         held.setdefault(state.snapshot_id, set()).add(state.source)
     for sid in sorted(held):
         info = by_id[sid]
+        for table in lacking:
+            if not holds_table(info, table):
+                missing[table].add(sid)
         for table in names:
             if info.rows is not None and not info.rows.get(table):
                 continue
@@ -376,4 +393,4 @@ def current_files(
                 continue
             path = f.as_posix() if info.fs is not None else str(f.absolute())
             out[table].append(TableFile(path, sid, frozenset(held[sid])))
-    return out
+    return out, missing

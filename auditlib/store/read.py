@@ -16,7 +16,7 @@ from auditlib.errors import StoreError
 from auditlib.store.damage import DamagedStoreError, allow_damaged, damaged_error
 from auditlib.store.layout import StorePath, snapshot_dir, table_file
 from auditlib.store.manifest import SnapshotInfo, list_snapshots, snapshot_info
-from auditlib.tables import TABLES, TABLES_BY_NAME, conform, empty
+from auditlib.tables import DATA_TABLES, conform, data_table, empty
 
 
 def read_snapshot(
@@ -38,10 +38,9 @@ def read_snapshot(
         KeyError: if `tables` names an unknown table.
     """
     path = Path(snapshot)
-    names = [t.name for t in TABLES] if tables is None else list(tables)
+    names = [t.name for t in DATA_TABLES] if tables is None else list(tables)
     for n in names:
-        if n not in TABLES_BY_NAME:
-            raise KeyError(f"{n}: no such table; tables are {', '.join(TABLES_BY_NAME)}")
+        data_table(n)
     info = snapshot_info(path)
     if info is None:
         raise StoreError(f"{path}: no such snapshot")
@@ -91,11 +90,12 @@ def read_tables(info: SnapshotInfo, names: list[str]) -> AuditData:
     Raises:
         DamagedStoreError: if a table file cannot be read, or has another number of rows than
             the manifest says.
-        KeyError: if `names` holds an unknown table.
+        KeyError: if `names` holds an unknown table, or one the store keeps as files only
+            (`auditlib.tables.STORE_ONLY_TABLES`).
     """
     tables: dict[str, pd.DataFrame] = {}
     for name in names:
-        table = TABLES_BY_NAME[name]
+        table = data_table(name)
         if info.rows is not None and not info.rows.get(name):
             tables[name] = empty(table)
             continue
@@ -107,7 +107,7 @@ def read_tables(info: SnapshotInfo, names: list[str]) -> AuditData:
                                 f"cannot read {f.name} ({e})") from e
         check_rows(info, name, len(df))
         tables[name] = conform(table, df)
-    for t in TABLES:
+    for t in DATA_TABLES:
         if t.name not in tables:
             tables[t.name] = empty(t)
     return AuditData(**cast("dict[str, Any]", tables))

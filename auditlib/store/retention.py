@@ -34,14 +34,15 @@ import pandas as pd
 import pyarrow as pa
 
 from auditlib._version import __version__
-from auditlib.engine.licence_tables import LICENCE_TABLES
+from auditlib.data import AuditData
 from auditlib.errors import StoreError
 from auditlib.store.current import SourceState, current_sources, holds_table
 from auditlib.store.damage import DamagedStoreError
 from auditlib.store.layout import MANIFEST, PRUNED_PREFIX, SNAPSHOTS_DIR, table_file_name
+from auditlib.store.licence_tables import LICENCE_TABLES
 from auditlib.store.location import Location, StoreLike, locate
 from auditlib.store.manifest import SnapshotInfo, scan_store, schema_fingerprint
-from auditlib.store.read import filter_sources, read_tables, source_mask
+from auditlib.store.read import source_mask
 from auditlib.store.write import (
     SnapshotFolder,
     manifest,
@@ -210,21 +211,29 @@ def _write_base(loc: Location, old: list[SnapshotInfo], state: dict[str, SourceS
     snap = SnapshotFolder(loc, last.created_at.to_pydatetime(),
                           _base_id(last.snapshot_id, first_kept))
     counts: dict[str, int] = {}
+    # The holders written before the licence tables: their filtered `packages` and
+    # `package_licenses`, kept from the loop (those come first in `TABLES`) to derive them.
+    underived = {h.snapshot_id for h in holders
+                 if not all(holds_table(h, t) for t in LICENCE_TABLES)}
+    sources_of: dict[str, dict[str, pd.DataFrame]] = {sid: {} for sid in underived}
     derived: dict[str, dict[str, pd.DataFrame]] = {}  # by snapshot, both licence tables at once
     try:
         for table in TABLES:
             parts = []
             for info in holders:
-                if table.name in LICENCE_TABLES and not holds_table(info, table.name):
-                    sid = info.snapshot_id
+                sid = info.snapshot_id
+                if table.name in LICENCE_TABLES and sid in underived:
                     if sid not in derived:
-                        derived[sid] = _derived(info, held[sid])
+                        derived[sid] = _derived(sources_of.pop(sid))
                     parts.append(derived[sid][table.name])
                     continue
                 if info.rows is not None and not info.rows.get(table.name):
                     continue
                 df = conform(table, info.read_parquet(table.name))
-                parts.append(df[source_mask(df["source"], (), held[info.snapshot_id])])
+                df = df[source_mask(df["source"], (), held[sid])]
+                if sid in sources_of and table.name in _DERIVED_FROM:
+                    sources_of[sid][table.name] = df
+                parts.append(df)
             df = concat(table, parts) if parts else empty(table)
             write_table(loc, snap.file(table_file_name(table.name)), df.reset_index(drop=True))
             counts[table.name] = len(df)
@@ -247,17 +256,22 @@ def _write_base(loc: Location, old: list[SnapshotInfo], state: dict[str, SourceS
     return SnapshotInfo(path, snap.snapshot_id, last.created_at, None, None, (), {})
 
 
-def _derived(info: SnapshotInfo, sources: set[str]) -> dict[str, pd.DataFrame]:
-    """Return the licence tables (`auditlib.engine.licence_tables`) of the sources `sources` of
-    a snapshot written before them, from the snapshot's `packages` and `package_licenses`.
+_DERIVED_FROM = ("packages", "package_licenses")
+"""The tables the licence tables are derived from (`auditlib.store.licence_tables`)."""
+
+
+def _derived(own: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Return the licence tables (`auditlib.store.licence_tables`) of a snapshot written before
+    them, from its `packages` and `package_licenses` rows `own` (those of the sources it holds
+    in the base; a table it has no rows of may be missing).
 
     Raises:
-        StoreError: if it cannot be derived.
-        OSError, ValueError, pyarrow.ArrowException: if a table cannot be read.
+        StoreError: if they cannot be derived.
     """
-    own = read_tables(info, ["packages", "package_licenses"])
-    filter_sources(own, set(), sources)
-    tables = snapshot_tables(own)
+    data = AuditData()
+    for name, df in own.items():
+        setattr(data, name, df)
+    tables = snapshot_tables(data)
     return {t: tables[t] for t in LICENCE_TABLES}
 
 

@@ -39,6 +39,7 @@ from auditlib.store.layout import (
     TMP_PREFIX,
     table_file_name,
 )
+from auditlib.store.licence_tables import derive
 from auditlib.store.location import Location, StoreLike, locate
 from auditlib.store.manifest import Carried, schema_fingerprint
 from auditlib.tables import TABLES, TABLES_BY_NAME, Table, empty
@@ -211,21 +212,14 @@ def _file_entries(data: AuditData) -> list[dict[str, Any]]:
 
 def snapshot_tables(data: AuditData) -> dict[str, pd.DataFrame]:
     """Return the tables of `data` as a snapshot holds them: with the licence tables derived
-    from its `packages` and `package_licenses` (`auditlib.engine.licence_tables`), whatever
+    from its `packages` and `package_licenses` (`auditlib.store.licence_tables`), whatever
     `data` holds of them.
 
     Raises:
         StoreError: if they cannot be derived.
     """
-    import duckdb  # noqa: PLC0415
-
-    from auditlib.engine.licence_tables import derive  # noqa: PLC0415 (the engine imports store)
-
     tables = data.tables()
-    try:
-        tables.update(derive(data.packages, data.package_licenses))
-    except duckdb.Error as e:
-        raise StoreError(f"cannot derive the licence tables: {e}") from e
+    tables.update(derive(data.packages, data.package_licenses))
     return tables
 
 

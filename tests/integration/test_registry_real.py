@@ -22,7 +22,7 @@ from auditlib.data import AuditData
 from auditlib.ingest.collect import to_audit_data
 from auditlib.sources._registry_client import RegistryClient
 from auditlib.sources.registry import collect_registry
-from auditlib.tables import TABLES
+from auditlib.tables import DATA_TABLES
 from tests.integration.registry_server import (
     DOCKER_MANIFEST,
     OCI_INDEX,
@@ -55,7 +55,8 @@ def _entry(pushed: Pushed, platform: dict[str, str]) -> dict[str, Any]:
 
 
 def _text(data: AuditData) -> str:
-    return "\n".join(getattr(data, t.name).astype(str).to_csv() for t in TABLES) + repr(data.files)
+    return ("\n".join(getattr(data, t.name).astype(str).to_csv() for t in DATA_TABLES)
+            + repr(data.files))
 
 
 def _tags(data: AuditData) -> pd.DataFrame:

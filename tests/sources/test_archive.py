@@ -31,7 +31,7 @@ from auditlib.ingest.collect import to_audit_data
 from auditlib.sources._archive_members import Members
 from auditlib.sources.archive import ArchiveLimits, collect_archive
 from auditlib.sources.record import Collection
-from auditlib.tables import TABLES
+from auditlib.tables import DATA_TABLES
 
 SECRET = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"  # a GitHub-token-shaped value
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -362,7 +362,7 @@ def _errors(data: AuditData) -> list[tuple[str, str]]:
 def _assert_no_secret(col: Collection, data: AuditData) -> None:
     """The secret env value is in no table cell, no error, no payload-free field."""
     assert not any(SECRET in e for e in col.errors)
-    for table in TABLES:
+    for table in DATA_TABLES:
         frame: pd.DataFrame = getattr(data, table.name)
         for column in frame.columns:
             values = frame[column].dropna().astype(str)

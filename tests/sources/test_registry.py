@@ -17,7 +17,7 @@ import requests
 from auditlib.data import AuditData
 from auditlib.ingest.collect import to_audit_data
 from auditlib.sources.registry import FORMAT, RetryPolicy, collect_registry
-from auditlib.tables import TABLES
+from auditlib.tables import DATA_TABLES
 from tests.sources.fake_registry import OCI_INDEX, FakeRegistry, Resp, ScriptedAdapter, config_for
 
 USER, PASSWORD = "collector-bot", "Pa55-unique-8d7c6b"
@@ -31,7 +31,7 @@ def fake() -> Iterator[FakeRegistry]:
 
 
 def _tables_text(data: AuditData) -> str:
-    frames = [getattr(data, t.name) for t in TABLES]
+    frames = [getattr(data, t.name) for t in DATA_TABLES]
     assert all(isinstance(f, pd.DataFrame) for f in frames)
     return "\n".join(f.astype(str).to_csv() for f in frames) + repr(data.files)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -15,13 +16,17 @@ import pytest
 import requests
 
 from auditlib.sources._registry_http import (
+    _WATCHDOG,
     RegistryError,
     RetryPolicy,
     Transport,
     WatchedAdapter,
+    _Watch,
     new_session,
 )
 from auditlib.sources._registry_limits import RegistryLimits
+from auditlib.sources.registry import RegistryClient
+from tests.sources.fake_registry import FakeRegistry
 
 
 class _KeepAlive(BaseHTTPRequestHandler):
@@ -189,3 +194,85 @@ def test_tls_verified_and_refused_as_through_requests(tls_server: tuple[str, Pat
         errors.append(str(e.value))
     assert errors[0] == errors[1]
     assert errors[0].startswith("reg: TLS error: certificate verify failed"), errors[0]
+
+
+class _AnswersOnce(BaseHTTPRequestHandler):
+    """Answers the first request of each connection, after `together` connections are open,
+    and closes the connection at the next one without answering: as a server that closed its
+    idle connections all at once, between the client's check and its request."""
+
+    protocol_version = "HTTP/1.1"
+    together: threading.Barrier
+    connections: list[int] = []  # noqa: RUF012 - one server per test, reset there
+
+    def setup(self) -> None:
+        super().setup()
+        self.connections.append(1)
+        self.answered = 0
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        if self.answered:
+            self.close_connection = True
+            return
+        if len(self.connections) <= self.together.parties:
+            self.together.wait(timeout=10)
+        body = b"{}"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        self.answered += 1
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_several_idle_connections_closed_at_once_cost_one_new_connection() -> None:
+    _AnswersOnce.together, _AnswersOnce.connections = threading.Barrier(3), []
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _AnswersOnce)
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.01},
+                     daemon=True).start()
+    try:
+        transport = Transport(new_session(), limits=RegistryLimits(),
+                              retry=RetryPolicy(retries=0))
+        got: list[int] = []
+        threads = [threading.Thread(target=lambda i=i: got.append(transport.fetch(
+            "GET", _url(srv, f"/v2/{i}"), subject="t", what="x").status)) for i in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=20)
+        assert got == [200] * 3 and len(_AnswersOnce.connections) == 3  # 3 idle now
+        # the first idle one is found closed: the next try is a new connection, not another
+        # idle one (closed too), and nothing but a reply comes out
+        reply = transport.fetch("GET", _url(srv, "/v2/again"), subject="t", what="x")
+        assert reply.status == 200 and len(_AnswersOnce.connections) == 4
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_a_cancelled_watch_lets_go_of_its_connection() -> None:
+    conn = object()
+    watches = [_Watch(time.monotonic() + 120) for _ in range(200)]
+    for w in watches:
+        w.attach(conn)
+    watches[0].cancel()
+    assert watches[0]._conn is None and watches[1]._conn is conn
+    for w in watches[1:]:
+        w.cancel()
+    # cancelled watches that are most of the queue are dropped, not kept for their 120 s: at
+    # most 64 of the 200 are left
+    with _WATCHDOG._wake:
+        assert len([e for e in _WATCHDOG._queue if e[2] in watches]) <= 64
+
+
+def test_digest_locks_are_dropped_after_their_read() -> None:
+    with FakeRegistry() as fake:
+        digest, config = fake.image("team/app", "1.0")
+        client = RegistryClient(fake.host)
+        for _ in range(2):
+            assert client.manifest("team/app", digest).digest == digest
+            assert isinstance(client.config("team/app", config), dict)
+        assert client._locks == {}
+        assert len([r for r in fake.requests if config in r.path]) == 1  # cached, read once

@@ -140,3 +140,22 @@ def test_tags_read_at_once_ask_a_registry_without_the_referrers_api_once(
     else:  # the first 404 answers for all six tags, read at once
         assert len(asked) == 1
     assert len(to_audit_data(cols).registry_tags) == 6
+
+
+def test_a_404_for_one_repository_does_not_turn_the_api_off_for_another(
+        fake: FakeRegistry) -> None:
+    # A registry with the referrers API that answers 404 for a repository it will not serve.
+    digests = [fake.image("team/app", f"1.{i}", config_for(created=f"2024-05-0{i + 1}T10:00Z"))[0]
+               for i in range(3)]
+    fake.image("team/hidden", "1.0")
+    fake.hooks.append(lambda r: (Resp(404, b"{}") if "/team/hidden/referrers/" in r.path else
+                                 Resp(200, dumps({"schemaVersion": 2, "mediaType": OCI_INDEX,
+                                                  "manifests": []}),
+                                      {"Content-Type": OCI_INDEX}))
+                      if "/referrers/" in r.path else None)
+    cols = collect_registry([f"{fake.host}/team/hidden", f"{fake.host}/team/app"], workers=1)
+    assert not any(c.errors for c in cols), [c.errors for c in cols]
+    asked = [r.path for r in fake.requests if "/referrers/" in r.path]
+    assert sorted(p for p in asked if "/team/app/" in p) == sorted(
+        f"/v2/team/app/referrers/{d}" for d in digests)
+    assert len([p for p in asked if "/team/hidden/" in p]) == 1

@@ -27,9 +27,9 @@ only by a manifest digest gets its image when the state is read, as the big tabl
 
 from __future__ import annotations
 
-import duckdb
 import pandas as pd
 
+from auditlib.errors import StoreError
 from auditlib.normalize.licenses import LICENSE_CLASSES
 from auditlib.tables import TABLES_BY_NAME, conform, empty
 from auditlib.tables import licence_class_column as flag
@@ -45,9 +45,16 @@ LICENCE_TABLES = (PACKAGE_LICENCE_CLASSES, DOCUMENT_LICENCES)
 _TEXT = "CAST({0} AS STRING) AS {0}"
 PROVENANCE = ("scan_id", "source", "source_format", "collected_at")
 """The columns of a licence table that say which document a row came from."""
-_NAME = """CASE WHEN package_name IS NULL AND file_path IS NOT NULL
+PACKAGE_NAME = """CASE WHEN package_name IS NULL AND file_path IS NOT NULL
               THEN CONCAT('file ', CAST(file_path AS STRING))
               ELSE CAST(package_name AS STRING) END"""
+"""The SQL of the package name of a `package_licenses` row: a licence file a scanner found
+outside any package is the package `file <path>`."""
+NO_LICENCE_CLASS = "license_class IS NULL OR CAST(license_class AS STRING) = 'unknown'"
+"""The SQL condition on a `packages` row that the document lists it with no licence class: such
+a package has no licence unless a licence row gives it one (that is, a row of
+`package_licenses` with its image, name and version: in the same document for
+`PACKAGE_LICENCE_CLASSES`, in any for `auditlib.engine.aggregates.PACKAGE_LICENCES`)."""
 
 
 def columns(table: str, per_document: bool = True) -> list[str]:
@@ -68,7 +75,7 @@ def _classes_sql(licences: str, packages: str, per_document: bool) -> str:
                        for c in columns(PACKAGE_LICENCE_CLASSES, per_document))
     return f"""
 SELECT {select}
-FROM (SELECT CAST(image_id AS STRING) AS image_id, {_NAME} AS package_name,
+FROM (SELECT CAST(image_id AS STRING) AS image_id, {PACKAGE_NAME} AS package_name,
              CAST(package_version AS STRING) AS package_version{prov}, 1 AS licensed,
              COALESCE(CAST(license_class AS STRING), 'unknown') AS license_class
       FROM {licences}
@@ -77,7 +84,7 @@ FROM (SELECT CAST(image_id AS STRING) AS image_id, {_NAME} AS package_name,
              CAST(version AS STRING) AS package_version{prov}, 0 AS licensed,
              CAST(NULL AS STRING) AS license_class
       FROM {packages}
-      WHERE license_class IS NULL OR CAST(license_class AS STRING) = 'unknown') x
+      WHERE {NO_LICENCE_CLASS}) x
 GROUP BY {', '.join(key)}
 """
 
@@ -119,16 +126,21 @@ def derive(packages: pd.DataFrame, package_licenses: pd.DataFrame) -> dict[str, 
         Each of `LICENCE_TABLES` by name (empty when neither table has rows).
 
     Raises:
-        duckdb.Error: if DuckDB fails (out of memory, say).
+        StoreError: if DuckDB fails (out of memory, say).
     """
     if packages.empty and package_licenses.empty:
         return {t: empty(TABLES_BY_NAME[t]) for t in LICENCE_TABLES}
-    con = duckdb.connect(":memory:")
+    import duckdb  # noqa: PLC0415 - loaded when a snapshot is written, not when the store is read
+
     try:
-        con.execute("SET enable_progress_bar = false")
-        con.register("package_licenses", package_licenses)
-        con.register("packages", packages)
-        return {t: conform(TABLES_BY_NAME[t], con.sql(derive_sql(t)).df())
-                for t in LICENCE_TABLES}
-    finally:
-        con.close()
+        con = duckdb.connect(":memory:")
+        try:
+            con.execute("SET enable_progress_bar = false")
+            con.register("package_licenses", package_licenses)
+            con.register("packages", packages)
+            return {t: conform(TABLES_BY_NAME[t], con.sql(derive_sql(t)).df())
+                    for t in LICENCE_TABLES}
+        finally:
+            con.close()
+    except duckdb.Error as e:
+        raise StoreError(f"cannot derive the licence tables: {e}") from e
