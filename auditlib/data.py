@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from auditlib.errors import AuditlibError
 from auditlib.normalize.redact import redact
 from auditlib.tables import DATA_TABLES, TABLES_BY_NAME, concat, empty
 
@@ -54,8 +55,9 @@ def _empty(name: str) -> pd.DataFrame:
     return empty(next(t for t in DATA_TABLES if t.name == name))
 
 
-class TableNotHeldError(AttributeError):
-    """A table of an `AuditData` that lives in an engine, not in memory, was read."""
+class TableNotHeldError(AuditlibError, AttributeError):
+    """A table of an `AuditData` that lives in an engine, not in memory, was read (an
+    `AttributeError` too, so `hasattr` and `getattr(..., default)` see no such table)."""
 
 
 @dataclass(slots=True)
