@@ -213,3 +213,25 @@ def test_they_are_files_of_the_store_not_tables_in_memory(tmp_path: Path) -> Non
     newest = snapshot_info(list_snapshots(store)[-1])
     assert newest is not None and newest.rows is not None
     assert newest.rows[PACKAGE_LICENCE_CLASSES] > 0 and newest.rows[DOCUMENT_LICENCES] > 0
+
+
+def test_a_write_derives_the_licence_tables_within_a_1_gb_address_space(tmp_path: Path) -> None:
+    # DuckDB's per-thread arenas outgrew `ulimit -v 1G` (the rest of an ingest fits in it): the
+    # ingest failed with "cannot derive the licence tables: Out of Memory Error".
+    import subprocess
+    import sys
+
+    from tests.conftest import corpus_path
+
+    doc = corpus_path("syft-json/syft-0.101.1-schema-13.0.0-alpine.json")
+    script = (
+        "import resource, sys\nresource.setrlimit(resource.RLIMIT_AS, (1024 << 20,) * 2)\n"
+        "from auditlib.cli.main import main\n"
+        f"sys.argv = ['auditlib', 'ingest', {str(doc)!r}, '--store', {str(tmp_path / 's')!r}, "
+        "'--quiet']\nmain()\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    info = snapshot_info(list_snapshots(tmp_path / "s")[-1])
+    assert info is not None and all(holds_table(info, t) for t in LICENCE_TABLES)
+    assert len(read_current(tmp_path / "s").packages) > 0

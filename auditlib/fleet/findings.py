@@ -72,7 +72,7 @@ def fixable(v: pd.DataFrame) -> np.ndarray:
         "fix_contradicted": v["fix_contradicted"].astype("boolean")
         if "fix_contradicted" in v.columns else pd.array([pd.NA] * len(v), dtype="boolean"),
     })
-    con = duckdb.connect(":memory:")
+    con = duckdb.connect(":memory:", config={"threads": 1})  # one column of flags
     try:
         con.register("vulnerabilities", frame)
         out = con.sql(f"SELECT COALESCE({FIXABLE_ROW}, FALSE) AS f FROM vulnerabilities").df()

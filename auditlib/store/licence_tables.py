@@ -133,7 +133,9 @@ def derive(packages: pd.DataFrame, package_licenses: pd.DataFrame) -> dict[str, 
     import duckdb  # noqa: PLC0415 - loaded when a snapshot is written, not when the store is read
 
     try:
-        con = duckdb.connect(":memory:")
+        # one thread: a small job, and DuckDB's per-thread arenas alone outgrow a 1 GB address
+        # space limit (ulimit -v) that the rest of a write fits in
+        con = duckdb.connect(":memory:", config={"threads": 1})
         try:
             con.execute("SET enable_progress_bar = false")
             con.register("package_licenses", package_licenses)
