@@ -20,9 +20,11 @@ def silent_servers(unix_path: Path) -> Iterator[tuple[Path, int]]:
     held: list[socket.socket] = []
     stop = threading.Event()
 
-    def accept(server: socket.socket) -> None:
+    for server in (unix, tcp):  # listening before the yield: a connection is never refused
         server.listen(16)
         server.settimeout(0.1)
+
+    def accept(server: socket.socket) -> None:
         while not stop.is_set():
             try:
                 held.append(server.accept()[0])
