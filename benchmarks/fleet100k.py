@@ -3,7 +3,7 @@ images, on DuckDB (and DuckDB against Spark on 5,000), and the whole assessment'
 staleness, both reports) at the largest size they run at.
 
     python benchmarks/fleet100k.py [--images 100000] [--compare-images 5000]
-        [--assess-images 1000] [--spark-master URL] [--memory-limit 3GB] [--sections ...]
+        [--spark-master URL] [--memory-limit 3GB] [--sections ...] [--tile-only]
 
 The synthetic store is written straight to Parquet: the demo generator (`auditlib.demo`) makes a
 base fleet of `--base-images` images (Trivy reports and Syft SBOMs, about 300 vulnerabilities and
@@ -19,8 +19,12 @@ Sections (each in a fresh process, so each peak memory is its own):
   seconds and peak RSS (goals: together under 5 minutes, under 4 GB).
 * `spark`: the same on DuckDB and on Spark (`--spark-master`, default `local[*]`) over
   `--compare-images`: both times, and whether every result is equal row for row.
-* `faces`: `check`, `staleness` and both report pages on a real ingested demo store of
-  `--assess-images` images: seconds, peak RSS and page sizes (goal: each page under 10 MB).
+* `faces`: `auditlib check`, `auditlib staleness` and `auditlib report compliance|staleness`,
+  each in its own process, on a real store of `--images` images (`tile_store`: every table of the
+  base store's current state copied with new image ids, scan ids, sources and names, into ten
+  snapshots written as the store's writer writes them; `benchmarks/.fleet-100k-store-<N>`, made
+  once; `--tile-only` just writes it): seconds, peak RSS of each command and page sizes (goals:
+  together under 5 minutes, under 4 GB, each page under 10 MB).
 * `findings-pandas`, `findings`: the fixable findings over `--images`, as `assess` computed them
   before (every vulnerability row into pandas, grouped there: the baseline) and in the engine
   (`FIXABLE_FINDINGS`, and the rows it selects for the upgrade rule, VEX and the agreement):
@@ -333,27 +337,30 @@ def section_spark(args: argparse.Namespace) -> dict:
 
 
 def run_face(argv: list[str], stdout: Path) -> dict:
-    """Run one `auditlib` command in its own process (its output to `stdout`).
+    """Run one `auditlib` command in its own process (its output to `stdout`, its standard
+    error beside it).
+
+    The process is started by `posix_spawn` (no copy of this process's memory, whose resident
+    size a forked child would otherwise inherit as its starting peak) and reaped by `wait4`.
 
     Returns:
-        seconds, exit status and peak RSS in GB: the largest resident size of the command's
-        process and of every process it waited for (a report's notebook kernel), from the
-        rusage `wait4` gives for that child alone.
+        seconds, exit status, the last lines of standard error when it failed, and peak RSS in
+        GB: the largest resident size of the command's process or of any process it waited for
+        (a report's notebook kernel), from the rusage `wait4` gives for that child alone.
     """
     import os
 
     exe = str(Path(sys.executable).with_name("auditlib"))
+    stderr = stdout.with_suffix(".err")
+    actions = [(os.POSIX_SPAWN_OPEN, 1, str(stdout), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644),
+               (os.POSIX_SPAWN_OPEN, 2, str(stderr), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)]
     t0 = time.perf_counter()
-    with stdout.open("wb") as out:
-        p = subprocess.Popen([exe, *argv], stdout=out, stderr=subprocess.PIPE)
-        assert p.stderr is not None
-        err = p.stderr.read()
-        _, status, usage = os.wait4(p.pid, 0)
-        p.returncode = os.waitstatus_to_exitcode(status)
-    return {"seconds": time.perf_counter() - t0, "exit": p.returncode,
+    pid = os.posix_spawn(exe, [exe, *argv], os.environ, file_actions=actions)
+    _, status, usage = os.wait4(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    return {"seconds": time.perf_counter() - t0, "exit": code,
             "peak_gb": usage.ru_maxrss / 1024**2,
-            "error": err.decode(errors="replace").strip().splitlines()[-3:] if p.returncode
-            else []}
+            "error": stderr.read_text(errors="replace").strip().splitlines()[-3:] if code else []}
 
 
 def section_faces(args: argparse.Namespace) -> dict:
@@ -518,12 +525,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=100_000)
     ap.add_argument("--compare-images", type=int, default=5_000)
-    ap.add_argument("--assess-images", type=int, default=1_000)
     ap.add_argument("--base-images", type=int, default=100,
                     help="demo images made and ingested; the larger stores copy their rows")
     ap.add_argument("--assess-store", type=Path, default=None,
-                    help="an existing store to run the faces on (read only) instead of a demo "
-                    "store of --assess-images images")
+                    help="an existing store to run the faces on (read only) instead of the "
+                    "tiled store of --images images")
     ap.add_argument("--spark-master", default="local[*]")
     ap.add_argument("--memory-limit", default="3GB", help="DuckDB's memory_limit")
     ap.add_argument("--tiled", type=Path, default=None,
