@@ -254,16 +254,18 @@ def tile_store(base: Path, out: Path, copies: int, snapshots: int = SNAPSHOTS) -
     return out
 
 
-def fleet_store(images: int, base_images: int) -> Path:
-    """Return the store of `images` images tiled from the base store (`tile_store`; made once)."""
-    out = REPO / "benchmarks" / f".fleet-100k-store-{images}"
+def fleet_store(images: int, base_images: int, snapshots: int = SNAPSHOTS) -> Path:
+    """Return the store of `images` images tiled from the base store into `snapshots`
+    snapshots (`tile_store`; made once)."""
+    suffix = "" if snapshots == SNAPSHOTS else f"-s{snapshots}"
+    out = REPO / "benchmarks" / f".fleet-100k-store-{images}{suffix}"
     if (out / ".complete").exists():
         return out
     if out.exists():
         shutil.rmtree(out)  # a tiling that did not finish
     base = base_store(base_images)
     t0 = time.perf_counter()
-    tile_store(base, out, -(-images // base_images))
+    tile_store(base, out, -(-images // base_images), snapshots)
     (out / ".complete").write_text("ok\n")
     print(f"tiled a store of {images:,} images from {base_images} in {out} "
           f"({time.perf_counter() - t0:.0f} s)", flush=True)
@@ -371,7 +373,7 @@ def section_faces(args: argparse.Namespace) -> dict:
 
     from auditlib.store.current import current_files
 
-    store = args.assess_store or fleet_store(args.images, args.base_images)
+    store = args.assess_store or fleet_store(args.images, args.base_images, args.snapshots)
     files = current_files(store, ("vulnerabilities", "packages"))
     rows = {t: sum(pq.read_metadata(f.path).num_rows for f in fs) for t, fs in files.items()}
     work = Path(tempfile.mkdtemp(prefix="auditlib-bench-faces-"))
@@ -536,12 +538,15 @@ def main() -> None:
                     help="an existing tiled folder to run the aggregates on (read only), e.g. "
                     "one tiled before the licence tables (they are then derived on read)")
     ap.add_argument("--sections", default="aggregates,spark,faces")
+    ap.add_argument("--snapshots", type=int, default=SNAPSHOTS,
+                    help="snapshots the tiled store's copies are spread over (with more than one, "
+                    "`assess` runs the history clock over every snapshot's vulnerabilities)")
     ap.add_argument("--tile-only", action="store_true",
                     help="only write the tiled store of --images images (for `faces`)")
     ap.add_argument("--section", help=argparse.SUPPRESS)  # one section, in a child process
     args = ap.parse_args()
     if args.tile_only:
-        print(fleet_store(args.images, args.base_images))
+        print(fleet_store(args.images, args.base_images, args.snapshots))
         return
     if args.section:
         print("RESULT " + json.dumps(SECTIONS[args.section](args)), flush=True)
