@@ -86,12 +86,14 @@ def tiled(images: int, base_images: int) -> Path:
 
     from auditlib.engine.tables import scan_images
     from auditlib.store import read_current
+    from auditlib.store.write import snapshot_tables
 
     out = REPO / "benchmarks" / f".fleet-100k-{images}"
     if (out / ".complete").exists():
         return out
     store = base_store(base_images)
     data = read_current(store)
+    frames = snapshot_tables(data)  # the licence tables too (store files, not in `data`)
     copies = -(-images // base_images)
     t0 = time.perf_counter()
     con = duckdb.connect()
@@ -112,7 +114,7 @@ def tiled(images: int, base_images: int) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         lo, hi = s * per, min(copies, (s + 1) * per)
         for t in (*BIG, *LICENCE_TABLES):
-            df = getattr(data, t)
+            df = frames[t]
             con.register("base", df.astype({c: "string" for c in df.columns
                                             if str(df[c].dtype) == "category"}))
             cols = ", ".join(
