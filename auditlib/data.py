@@ -9,7 +9,7 @@ import pandas as pd
 
 from auditlib.errors import AuditlibError
 from auditlib.normalize.redact import redact
-from auditlib.tables import DATA_TABLES, TABLES_BY_NAME, concat, empty
+from auditlib.tables import DATA_TABLES, TABLES_BY_NAME, concat, data_table, empty
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,9 +114,14 @@ class AuditData:
 
         Raises:
             TableNotHeldError: if `name` is a table this data does not hold.
-            AttributeError: if `name` is not a table.
+            AttributeError: if `name` is not a table, or is one the store keeps as files only
+                (`auditlib.tables.data_table` says so).
         """
         if name in TABLES_BY_NAME:
+            try:
+                data_table(name)
+            except KeyError as e:  # a table the store keeps as files only
+                raise AttributeError(e.args[0]) from None
             raise TableNotHeldError(
                 f"{name}: not held in memory: its rows stay in the engine that reads the store's "
                 f"files (`Assessment.sql(...)` runs a query over them there, "
@@ -142,7 +147,7 @@ class AuditData:
             KeyError: if a name is not a table.
         """
         for n in names:
-            _ = TABLES_BY_NAME[n]
+            data_table(n)
         out = self.replace()
         for n in names:
             if _holds(out, n):

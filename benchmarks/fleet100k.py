@@ -416,7 +416,7 @@ def section_findings_pandas(args: argparse.Namespace) -> dict:
     cols = [*FINDING_KEY, "fix_state", "fix_contradicted", "severity", "fixed_version",
             "fix_available_at", "layer_diff_id", "published_at", "is_known_exploited",
             "epss_score", "purl"]
-    folder = tiled(args.images, args.base_images)
+    folder = args.tiled or tiled(args.images, args.base_images)
     t0 = time.perf_counter()
     v = pd.concat([pq.read_table(s / "vulnerabilities.parquet", columns=cols).to_pandas(
                        strings_to_categorical=True)
@@ -448,7 +448,7 @@ def section_findings(args: argparse.Namespace) -> dict:
     from auditlib.engine.selections import agreement_rows, upgrade_fixable, vex_rows
     from auditlib.policy.rules.upgrades import OS_PACKAGE_TYPES
 
-    folder = tiled(args.images, args.base_images)
+    folder = args.tiled or tiled(args.images, args.base_images)
     engine = DuckDBEngine(tables_of(folder), memory_limit=args.memory_limit)
     out: dict = {"seconds": {}}
     t0 = time.perf_counter()
@@ -505,7 +505,8 @@ def report(name: str, r: dict, args: argparse.Namespace) -> None:
         faces = r["faces"]
         total = sum(v["seconds"] for v in faces.values())
         peak = max(v["peak_gb"] for v in faces.values())
-        print(f"faces on {r['store']} ({args.images:,} images: "
+        sized = "" if args.assess_store else f"{args.images:,} images: "
+        print(f"faces on {r['store']} ({sized}"
               f"{r['rows']['vulnerabilities']:,} vulnerabilities, "
               f"{r['rows']['packages']:,} packages), each command in its own process:")
         for n, v in faces.items():

@@ -113,3 +113,18 @@ def test_an_image_filter_keeps_its_images_rows_in_the_engine(store: Path) -> Non
         assert len(got) == len(want)
         assert set(got["image_id"].dropna()) == set(want["image_id"].dropna().astype(str))
     assert set(a.findings["image_id"]) <= set(kept.images["image_id"].astype(str))
+
+
+def test_a_table_the_store_keeps_as_files_only_is_said_to_be_so() -> None:
+    import pytest
+
+    from auditlib.data import AuditData, TableNotHeldError
+
+    data = AuditData()
+    with pytest.raises(AttributeError, match="files only") as got:
+        _ = data.document_licences
+    assert not isinstance(got.value, TableNotHeldError)  # not "in the engine": nowhere to ask
+    with pytest.raises(KeyError, match="files only"):
+        data.without("package_licence_classes")
+    with pytest.raises(TableNotHeldError, match="Assessment.table"):
+        _ = data.without("packages").packages

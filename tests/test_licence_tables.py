@@ -14,6 +14,7 @@ import pytest
 from auditlib.data import AuditData, merge
 from auditlib.engine import FrameTables, StoreTables, open_engine
 from auditlib.engine.aggregates import AGGREGATES
+from auditlib.normalize.licenses import LICENSE_CLASSES
 from auditlib.store import compact, current, list_snapshots, read_current, write_snapshot
 from auditlib.store.current import holds_table
 from auditlib.store.layout import MANIFEST, table_file
@@ -180,6 +181,7 @@ def test_a_store_without_packages(tmp_path: Path) -> None:
     store = tmp_path / "store"
     write_snapshot(store, make_data(scans=[{"image_id": A}]), sources=["docs"])
     got = _aggregates(_of(store))
+    assert len(got["licence_classes"]) == len(LICENSE_CLASSES)  # every class, with zeros
     assert got["licence_classes"][["packages", "images"]].eq(0).all().all()
     assert got["licences"].empty and got["licences_checked"].empty
 

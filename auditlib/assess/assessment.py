@@ -45,7 +45,7 @@ from auditlib.staleness.tag_tracks import ABANDONMENT_THRESHOLD_DAYS
 from auditlib.store.current import read_current
 from auditlib.store.layout import StorePath
 from auditlib.store.manifest import usable_snapshots
-from auditlib.tables import DATA_TABLES, TABLES_BY_NAME, jsonable
+from auditlib.tables import DATA_TABLES, data_table, jsonable
 
 STATUSES = ("pass", "fail", "warn", "waived", "no-data")
 FIX_FIRST_SHOWN = 10
@@ -259,7 +259,7 @@ class Assessment:
             KeyError: if `table` is not a table.
             EngineError: if the engine fails.
         """
-        _ = TABLES_BY_NAME[table]
+        data_table(table)
         if table not in self.in_engine:
             out: pd.DataFrame = getattr(self.data, table)
             return out

@@ -112,16 +112,24 @@ class SparkEngine:
             raise EngineError(f"spark ({master}): cannot read the store {tables.store}: "
                               f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from e
 
+    def _collect(self, query: str, how: str) -> Any:
+        """Return `query`'s result collected by the DataFrame method `how` (toPandas, toArrow).
+
+        Raises:
+            EngineError: if the query fails.
+        """
+        try:
+            return getattr(self.spark.sql(query), how)()
+        except Exception as e:  # as in __init__
+            raise EngineError(f"spark ({self.master}): {str(e).splitlines()[0]}") from e
+
     def sql(self, query: str) -> pd.DataFrame:
         """Return the result of `query` as a DataFrame.
 
         Raises:
             EngineError: if the query fails.
         """
-        try:
-            out: pd.DataFrame = self.spark.sql(query).toPandas()
-        except Exception as e:  # as in __init__
-            raise EngineError(f"spark ({self.master}): {str(e).splitlines()[0]}") from e
+        out: pd.DataFrame = self._collect(query, "toPandas")
         return out
 
     def arrow(self, query: str) -> pa.Table:
@@ -130,10 +138,7 @@ class SparkEngine:
         Raises:
             EngineError: if the query fails.
         """
-        try:
-            out: pa.Table = self.spark.sql(query).toArrow()
-        except Exception as e:  # as in __init__
-            raise EngineError(f"spark ({self.master}): {str(e).splitlines()[0]}") from e
+        out: pa.Table = self._collect(query, "toArrow")
         return out
 
     def define(self, view: str, query: str, *, keep: bool = False) -> None:

@@ -26,6 +26,7 @@ from auditlib.sources._registry_http import (
 )
 from auditlib.sources._registry_limits import RegistryLimits
 from auditlib.sources.registry import RegistryClient
+from tests.skip_or_fail import skip_or_fail
 from tests.sources.fake_registry import FakeRegistry
 
 
@@ -154,7 +155,7 @@ def test_proxy_netrc_auth_hooks_and_adapters_go_through_requests(
 def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """A kept-alive HTTPS server with a certificate of a test CA; yields its URL and the CA."""
     if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed (apt-get install openssl)")
+        skip_or_fail("openssl is not installed (apt-get install openssl)")
     from tests.integration.engine import make_tls
 
     certs = make_tls(tmp_path_factory.mktemp("tls"))
