@@ -173,7 +173,11 @@ def _add_dependencies(rels: list[Relationship], packages: set[str], elements: se
     case and left out quietly.
     """
     edges = Edges(packages)
-    for r in rels:
+    # Most relationships of an SBOM are a package's CONTAINS of its files (Syft: 56 a package),
+    # never an edge and never counted: one comprehension drops them before the loop.
+    kept = [r for r in rels if r.type not in _CONTAINMENT
+            or (r.element in packages and r.related in packages)]
+    for r in kept:
         kind = _RELATIONSHIPS.get(r.type)
         if kind is None:
             continue
@@ -182,6 +186,10 @@ def _add_dependencies(rels: list[Relationship], packages: set[str], elements: se
         expected = relationship == DEPENDS_ON and not (a in elements and b in elements)
         edges.add(a, b, relationship, r.type, expected=expected)
     edges.write(out, "$.relationships")
+
+
+_CONTAINMENT = frozenset(t for t, (kind, _) in _RELATIONSHIPS.items() if kind == CONTAINS)
+"""The relationship types that become `contains` edges (never counted as dangling)."""
 
 
 def _check_version(source: str, version: str) -> None:
@@ -200,12 +208,15 @@ def _check_version(source: str, version: str) -> None:
 def _subjects(doc_id: str, describes: list[str], rels: list[Relationship]) -> list[str]:
     """Return the ids of what the document describes, in document order, without repeats."""
     ids = list(describes)
-    for r in rels:
+    for r in [r for r in rels if r.type in _DESCRIBING]:  # a handful among thousands
         if r.type == "DESCRIBES" and r.element == doc_id:
             ids.append(r.related)
         elif r.type == "DESCRIBED_BY" and r.related == doc_id:
             ids.append(r.element)
     return list(dict.fromkeys(ids))
+
+
+_DESCRIBING = frozenset(("DESCRIBES", "DESCRIBED_BY"))
 
 
 def _is_image(p: Package) -> bool:
