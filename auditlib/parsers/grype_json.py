@@ -142,6 +142,15 @@ def _earliest(available: list[FixAvailable] | None) -> str | None:
     return min(dates) if dates else None
 
 
+def _fix(v: Vulnerability) -> tuple[list[str], str | None, str | None]:
+    """Return the record's fix versions, its fix state as written, and when a fix was known."""
+    fix = v.fix
+    if fix is None:  # Grype 0.7 to 0.12
+        return ([v.fixed_in_version] if v.fixed_in_version else []), None, None
+    return (fix.versions or [], fix.state or None,
+            _earliest(fix.available) if fix.available else None)
+
+
 def _matched_by(details: list[MatchDetail] | MatchDetail | None) -> tuple[str | None, str | None]:
     """Return the matchers and the match types of a match, each sorted and comma-separated."""
     if details is None:
@@ -323,14 +332,7 @@ def _rows(matches: list[Match], target: str | None, kev_aware: bool) -> list[Row
         v = m.vulnerability
         a = m.artifact
         related = m.related or []
-        fix = v.fix
-        if fix is not None:
-            versions = fix.versions or []
-            state = fix.state or None
-            available_at = _earliest(fix.available) if fix.available else None
-        else:  # Grype 0.7 to 0.12
-            versions = [v.fixed_in_version] if v.fixed_in_version else []
-            state = available_at = None
+        versions, state, available_at = _fix(v)
         loc = a.locations[0] if a.locations else None
         purl = a.purl or None
         package_type = a.type or None
@@ -404,14 +406,7 @@ class _Record:
     __slots__ = ("fixed", "kev_signal", "kevs", "refs", "values", "versions")
 
     def __init__(self, v: Vulnerability, related: list[Related]) -> None:
-        fix = v.fix
-        if fix is not None:
-            versions = fix.versions or []
-            state = fix.state or None
-            available_at = _earliest(fix.available) if fix.available else None
-        else:  # Grype 0.7 to 0.12
-            versions = [v.fixed_in_version] if v.fixed_in_version else []
-            state = available_at = None
+        versions, state, available_at = _fix(v)
         severity_source = _provider(v.namespace)
         cvss = _best_score(v, related, severity_source)
         epss = v.epss[0] if v.epss else next((r.epss[0] for r in related if r.epss), None)
