@@ -3,9 +3,9 @@
 Grype: `grype_json._add_columns` builds the `vulnerabilities` rows as columns, each distinct
 vulnerability record normalised once per load (cached by its bytes); the record walk (`_rows`,
 `_refs`) is the parser's own fallback for a report with a match that does not decode, and is the
-reference here. SPDX: `spdx_json._add_dependencies` drops file containments with one
-comprehension before its loop; the reference is the plain loop over every relationship, written
-below as it was before.
+reference here. SPDX: `spdx_json._links` drops file containments with one comprehension
+before the subject and dependency loops; the reference is the same loops over every
+relationship (`_links` replaced by the identity).
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import pytest
 import auditlib
 from auditlib.ingest.documents import decode_document, read_file
 from auditlib.parsers import grype_json, spdx_json
-from auditlib.parsers._edges import DEPENDS_ON, Edges
 from auditlib.parsers._spdx_model import Relationship
 from auditlib.rows import Output
 from tests.conftest import CORPUS, _corpus_missing
@@ -109,19 +108,9 @@ def test_grype_bad_match_is_skipped_as_the_record_walk_skips_it(
     _assert_same(data, auditlib.load(path, collected_at=AT))
 
 
-def _plain_dependencies(rels: list[Relationship], packages: set[str], elements: set[str],
-                        out: Output) -> None:
-    """The reference: every relationship through the loop (as `_add_dependencies` was)."""
-    edges = Edges(packages)
-    for r in rels:
-        kind = spdx_json._RELATIONSHIPS.get(r.type)
-        if kind is None:
-            continue
-        relationship, backwards = kind
-        a, b = (r.related, r.element) if backwards else (r.element, r.related)
-        expected = relationship == DEPENDS_ON and not (a in elements and b in elements)
-        edges.add(a, b, relationship, r.type, expected=expected)
-    edges.write(out, "$.relationships")
+def _every_relationship(rels: list[Relationship], elements: object) -> list[Relationship]:
+    """The reference: `_subjects` and `_add_dependencies` walk every relationship."""
+    return rels
 
 
 @pytest.mark.parametrize("name", _corpus_files("spdx-json") or ["(corpus missing)"])
@@ -129,7 +118,7 @@ def test_spdx_dependencies_are_the_plain_walk(name: str, monkeypatch: pytest.Mon
                                               ) -> None:
     path = _path("spdx-json", name)
     fast = auditlib.load(path, collected_at=AT)
-    monkeypatch.setattr(spdx_json, "_add_dependencies", _plain_dependencies)
+    monkeypatch.setattr(spdx_json, "_links", _every_relationship)
     _assert_same(fast, auditlib.load(path, collected_at=AT))
 
 
@@ -164,5 +153,5 @@ def test_spdx_dependencies_of_every_kind_and_dangling_ones(
         ("SPDXRef-Package-b", "SPDXRef-Package-c", "depends-on"),
     ]
     assert fast.load_errors["reason"].str.contains("1 package relationships name an id").any()
-    monkeypatch.setattr(spdx_json, "_add_dependencies", _plain_dependencies)
+    monkeypatch.setattr(spdx_json, "_links", _every_relationship)
     _assert_same(fast, auditlib.load(path, collected_at=AT))
