@@ -169,15 +169,18 @@ def _tool_version(descriptor: Descriptor | None) -> str | None:
 
 def _kev_aware(tool_version: str | None, matches: list[Match]) -> bool:
     """Return whether the report comes from a Grype that writes KEV data (see `_KEV_SINCE`)."""
+    return _kev_release(tool_version) or any(_kev_signal(x.vulnerability) for x in matches)
+
+
+def _kev_release(tool_version: str | None) -> bool:
+    """Return whether `tool_version` is a Grype release that writes KEV data."""
     m = _VERSION.match(tool_version or "")
-    if m and (int(m[1]), int(m[2])) >= _KEV_SINCE:
-        return True
-    return any(
-        x.vulnerability.risk is not None
-        or x.vulnerability.epss is not None
-        or x.vulnerability.known_exploited is not None
-        for x in matches
-    )
+    return bool(m and (int(m[1]), int(m[2])) >= _KEV_SINCE)
+
+
+def _kev_signal(v: Vulnerability) -> bool:
+    """Return whether record `v` has a field only KEV-aware releases write."""
+    return v.risk is not None or v.epss is not None or v.known_exploited is not None
 
 
 def _image_config(raw: str, out: Output) -> ImageConfig | None:
@@ -235,16 +238,32 @@ def _refs(matches: list[Match], out: Output) -> None:
     """Add the `vulnerability_cwes` and `vulnerability_aliases` rows of the matches' records."""
     refs = VulnRefs()
     for m in matches:
-        v = m.vulnerability
-        for c in v.cwes or ():
-            refs.cwe(v.id, c.cwe, c.source)
-        for r in m.related or ():
-            if r.id:
-                refs.alias(v.id, r.id, r.namespace)
-            # The related record describes the same flaw: its weaknesses are this one's too.
-            for c in r.cwes or ():
-                refs.cwe(v.id, c.cwe, c.source or r.namespace)
+        _add_refs(refs, m.vulnerability.id, _ref_calls(m.vulnerability, m.related or []))
     refs.write(out, "$.matches")
+
+
+_RefCall = tuple[str, str | None, str | None]
+"""A `VulnRefs` call of a record: `cwe` or `alias`, the value and its source."""
+
+
+def _ref_calls(v: Vulnerability, related: list[Related]) -> list[_RefCall]:
+    """Return the CWE and alias calls of record `v` and its related records, in order."""
+    calls: list[_RefCall] = [("cwe", c.cwe, c.source) for c in v.cwes or ()]
+    for r in related:
+        if r.id:
+            calls.append(("alias", r.id, r.namespace))
+        # The related record describes the same flaw: its weaknesses are this one's too.
+        calls += [("cwe", c.cwe, c.source or r.namespace) for c in r.cwes or ()]
+    return calls
+
+
+def _add_refs(refs: VulnRefs, vuln_id: str, calls: list[_RefCall]) -> None:
+    """Make the `VulnRefs` calls `calls` (`_ref_calls`) for `vuln_id`."""
+    for kind, value, source in calls:
+        if kind == "cwe":
+            refs.cwe(vuln_id, value, source)
+        else:
+            refs.alias(vuln_id, value, source)
 
 
 class GrypeJsonParser(Parser):
@@ -428,18 +447,10 @@ class _Record:
                 if k is not None]
         self.kevs = any(kevs) if kevs else None
         """The records' own KEV answer; None when none of them lists `knownExploited`."""
-        self.kev_signal = (v.risk is not None or v.epss is not None
-                           or v.known_exploited is not None)
+        self.kev_signal = _kev_signal(v)
         """Whether the record shows a Grype that writes KEV data (`_kev_aware`)."""
-        # The `VulnRefs` calls of the records, replayed per document (`_add_columns`).
-        self.refs: list[tuple[str, str | None, str | None]] = []
-        for c in v.cwes or ():
-            self.refs.append(("cwe", c.cwe, c.source))
-        for r in related:
-            if r.id:
-                self.refs.append(("alias", r.id, r.namespace))
-            for c in r.cwes or ():
-                self.refs.append(("cwe", c.cwe, c.source or r.namespace))
+        self.refs = _ref_calls(v, related)
+        """The records' `VulnRefs` calls, made once per document (`_add_columns`)."""
         self.fixed: dict[str | None, str | None] = {}
         """`fixed_version` by package type (distributions write versions their own way)."""
 
@@ -457,8 +468,9 @@ _RECORDS: dict[tuple[bytes, bytes], _Record] = {}
 """`_Record`s by the bytes of the vulnerability record and of its related records."""
 _DETAILS: dict[bytes, tuple[str | None, str | None]] = {}
 """`_matched_by` by the bytes of `matchDetails`."""
-_CACHE_SIZE = 8192
-"""Entries each cache keeps before it starts again (a record's key is a few kB)."""
+_CACHE_SIZE = 4096
+"""Entries each cache keeps before it starts again (a record's key is a few kB: at most about
+15 MB)."""
 
 _Fallback = msgspec.MsgspecError
 """A part that does not decode: the document is read again by the record walk (`_rows`)."""
@@ -513,9 +525,7 @@ def _add_columns(raw: msgspec.Raw, target: str | None, tool_version: str | None,
         details = [_details(bytes(m.details)) for m in matches]
     except _Fallback:
         return False
-    m_ = _VERSION.match(tool_version or "")
-    kev_aware = bool(m_ and (int(m_[1]), int(m_[2])) >= _KEV_SINCE) or any(
-        r.kev_signal for r in records)
+    kev_aware = _kev_release(tool_version) or any(r.kev_signal for r in records)
     rows: list[tuple[Any, ...]] = []
     append = rows.append
     for m, rec, (matchers, match_types) in zip(matches, records, details, strict=True):
@@ -547,11 +557,6 @@ def _add_columns(raw: msgspec.Raw, target: str | None, tool_version: str | None,
         if id(rec) in seen:
             continue  # the same calls again change nothing (`VulnRefs` keeps the first)
         seen.add(id(rec))
-        vuln_id = rec.values[0]
-        for kind, value, source in rec.refs:
-            if kind == "cwe":
-                refs.cwe(vuln_id, value, source)
-            else:
-                refs.alias(vuln_id, value, source)
+        _add_refs(refs, rec.values[0], rec.refs)
     refs.write(out, "$.matches")
     return True
