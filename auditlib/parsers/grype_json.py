@@ -513,7 +513,7 @@ def _add_columns(raw: msgspec.Raw, target: str | None, tool_version: str | None,
     """Add the `vulnerabilities`, `vulnerability_cwes` and `vulnerability_aliases` rows of the
     report's `matches` to `out` as columns: the rows `_rows` and `_refs` give, with each distinct
     vulnerability record (and its related records, and each distinct `matchDetails`) decoded and
-    normalised once per load rather than once per match.
+    normalised once per process (bounded caches) rather than once per match.
 
     Returns:
         True when done; False, with nothing added, when a match does not decode (the caller then

@@ -1,7 +1,7 @@
 """The fast paths of the Grype and SPDX parsers give the tables the plain record walks give.
 
 Grype: `grype_json._add_columns` builds the `vulnerabilities` rows as columns, each distinct
-vulnerability record normalised once per load (cached by its bytes); the record walk (`_rows`,
+vulnerability record normalised once per process (cached by its bytes); the record walk (`_rows`,
 `_refs`) is the parser's own fallback for a report with a match that does not decode, and is the
 reference here. SPDX: `spdx_json._links` drops file containments with one comprehension
 before the subject and dependency loops; the reference is the same loops over every
