@@ -21,7 +21,7 @@ from auditlib.identity import parse_reference
 from auditlib.normalize import licenses
 from auditlib.normalize.licenses import LicenseInfo
 from auditlib.normalize.severity import SEVERITY_DTYPE
-from auditlib.parsers import _trivy_rows
+from auditlib.parsers import _trivy_rows, grype_json
 from auditlib.parsers.interface import Document
 from tests.conftest import corpus_path
 
@@ -48,8 +48,9 @@ def test_cached_reference_is_the_uncached_one(text: str) -> None:
 def _forget() -> None:
     """Empty every cache a load keeps by distinct input: each `lru_cache` of auditlib's modules
     (`parse_reference`, `classify_license`, `_symbol`, the parsers' per-record caches; not
-    those of size 1, which hold a table read once, such as the SPDX index) and Trivy's CVSS
-    map cache, so the next load works every value out afresh."""
+    those of size 1, which hold a table read once, such as the SPDX index), Trivy's CVSS
+    map cache and Grype's record and match-detail caches, so the next load works every value
+    out afresh."""
     cleared = 0
     for name, module in list(sys.modules.items()):
         if not name.startswith("auditlib.") or module is None:
@@ -61,6 +62,8 @@ def _forget() -> None:
                 value.cache_clear()
                 cleared += 1
     _trivy_rows._CVSS_CACHE.clear()
+    grype_json._RECORDS.clear()
+    grype_json._DETAILS.clear()
     assert cleared >= 5 and parse_reference.cache_info().currsize == 0
 
 

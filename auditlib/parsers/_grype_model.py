@@ -139,6 +139,21 @@ class Match(msgspec.Struct, gc=False):
     )
 
 
+_NULL = msgspec.Raw(b"null")
+
+
+class MatchParts(msgspec.Struct, gc=False):
+    """`matches[]` with the vulnerability record, its related records and the match details kept
+    undecoded: a fleet repeats them, so the grype parser decodes and normalises each distinct one
+    once (by its bytes). Decodes a record exactly when `Match` does, once each part decodes as its
+    `Match` field's type."""
+
+    vulnerability: msgspec.Raw
+    artifact: Artifact
+    related: msgspec.Raw = msgspec.field(default=_NULL, name="relatedVulnerabilities")
+    details: msgspec.Raw = msgspec.field(default=_NULL, name="matchDetails")
+
+
 class ImageTarget(msgspec.Struct, gc=False):
     """`source.target` of an image scan. `layers` and `config` stay undecoded until needed."""
 

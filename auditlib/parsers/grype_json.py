@@ -37,6 +37,7 @@ from auditlib.parsers._grype_model import (
     ImageTarget,
     Match,
     MatchDetail,
+    MatchParts,
     OldCvss,
     PackageAlerts,
     Related,
@@ -141,6 +142,15 @@ def _earliest(available: list[FixAvailable] | None) -> str | None:
     return min(dates) if dates else None
 
 
+def _fix(v: Vulnerability) -> tuple[list[str], str | None, str | None]:
+    """Return the record's fix versions, its fix state as written, and when a fix was known."""
+    fix = v.fix
+    if fix is None:  # Grype 0.7 to 0.12
+        return ([v.fixed_in_version] if v.fixed_in_version else []), None, None
+    return (fix.versions or [], fix.state or None,
+            _earliest(fix.available) if fix.available else None)
+
+
 def _matched_by(details: list[MatchDetail] | MatchDetail | None) -> tuple[str | None, str | None]:
     """Return the matchers and the match types of a match, each sorted and comma-separated."""
     if details is None:
@@ -159,15 +169,18 @@ def _tool_version(descriptor: Descriptor | None) -> str | None:
 
 def _kev_aware(tool_version: str | None, matches: list[Match]) -> bool:
     """Return whether the report comes from a Grype that writes KEV data (see `_KEV_SINCE`)."""
+    return _kev_release(tool_version) or any(_kev_signal(x.vulnerability) for x in matches)
+
+
+def _kev_release(tool_version: str | None) -> bool:
+    """Return whether `tool_version` is a Grype release that writes KEV data."""
     m = _VERSION.match(tool_version or "")
-    if m and (int(m[1]), int(m[2])) >= _KEV_SINCE:
-        return True
-    return any(
-        x.vulnerability.risk is not None
-        or x.vulnerability.epss is not None
-        or x.vulnerability.known_exploited is not None
-        for x in matches
-    )
+    return bool(m and (int(m[1]), int(m[2])) >= _KEV_SINCE)
+
+
+def _kev_signal(v: Vulnerability) -> bool:
+    """Return whether record `v` has a field only KEV-aware releases write."""
+    return v.risk is not None or v.epss is not None or v.known_exploited is not None
 
 
 def _image_config(raw: str, out: Output) -> ImageConfig | None:
@@ -225,16 +238,32 @@ def _refs(matches: list[Match], out: Output) -> None:
     """Add the `vulnerability_cwes` and `vulnerability_aliases` rows of the matches' records."""
     refs = VulnRefs()
     for m in matches:
-        v = m.vulnerability
-        for c in v.cwes or ():
-            refs.cwe(v.id, c.cwe, c.source)
-        for r in m.related or ():
-            if r.id:
-                refs.alias(v.id, r.id, r.namespace)
-            # The related record describes the same flaw: its weaknesses are this one's too.
-            for c in r.cwes or ():
-                refs.cwe(v.id, c.cwe, c.source or r.namespace)
+        _add_refs(refs, m.vulnerability.id, _ref_calls(m.vulnerability, m.related or []))
     refs.write(out, "$.matches")
+
+
+_RefCall = tuple[str, str | None, str | None]
+"""A `VulnRefs` call of a record: `cwe` or `alias`, the value and its source."""
+
+
+def _ref_calls(v: Vulnerability, related: list[Related]) -> list[_RefCall]:
+    """Return the CWE and alias calls of record `v` and its related records, in order."""
+    calls: list[_RefCall] = [("cwe", c.cwe, c.source) for c in v.cwes or ()]
+    for r in related:
+        if r.id:
+            calls.append(("alias", r.id, r.namespace))
+        # The related record describes the same flaw: its weaknesses are this one's too.
+        calls += [("cwe", c.cwe, c.source or r.namespace) for c in r.cwes or ()]
+    return calls
+
+
+def _add_refs(refs: VulnRefs, vuln_id: str, calls: list[_RefCall]) -> None:
+    """Make the `VulnRefs` calls `calls` (`_ref_calls`) for `vuln_id`."""
+    for kind, value, source in calls:
+        if kind == "cwe":
+            refs.cwe(vuln_id, value, source)
+        else:
+            refs.alias(vuln_id, value, source)
 
 
 class GrypeJsonParser(Parser):
@@ -284,9 +313,6 @@ class GrypeJsonParser(Parser):
         source: Source | None = doc.get("source", Source | None)
         distro: Distro | None = doc.get("distro", Distro | None)
         eol = _os_eol(doc, out)
-        # Grype wrote `null` for no matches before it preallocated the list; that reads as [].
-        matches = out.decode_list(doc.top["matches"], Match, "$.matches")
-
         tool_version = _tool_version(descriptor)
         target = target_type = None
         image = None
@@ -308,8 +334,13 @@ class GrypeJsonParser(Parser):
             vulnerability_scan=True,  # Grype always matches vulnerabilities, found or not
             image=image,
         )
-        out.extend("vulnerabilities", _rows(matches, target, _kev_aware(tool_version, matches)))
-        _refs(matches, out)
+        if not _add_columns(doc.top["matches"], target, tool_version, out):
+            # A match that does not fit: the record walk skips it with the decoder's warning.
+            # Grype wrote `null` for no matches before it preallocated the list; that reads as [].
+            matches = out.decode_list(doc.top["matches"], Match, "$.matches")
+            out.extend("vulnerabilities",
+                       _rows(matches, target, _kev_aware(tool_version, matches)))
+            _refs(matches, out)
 
 
 def _rows(matches: list[Match], target: str | None, kev_aware: bool) -> list[Row]:
@@ -320,14 +351,7 @@ def _rows(matches: list[Match], target: str | None, kev_aware: bool) -> list[Row
         v = m.vulnerability
         a = m.artifact
         related = m.related or []
-        fix = v.fix
-        if fix is not None:
-            versions = fix.versions or []
-            state = fix.state or None
-            available_at = _earliest(fix.available) if fix.available else None
-        else:  # Grype 0.7 to 0.12
-            versions = [v.fixed_in_version] if v.fixed_in_version else []
-            state = available_at = None
+        versions, state, available_at = _fix(v)
         loc = a.locations[0] if a.locations else None
         purl = a.purl or None
         package_type = a.type or None
@@ -376,3 +400,163 @@ def _rows(matches: list[Match], target: str | None, kev_aware: bool) -> list[Row
             "layer_diff_id": (loc.layer_id or None) if loc is not None else None,
         })
     return rows
+
+
+# --- the column path: each distinct vulnerability record normalised once -----------------------
+
+_RECORD_COLUMNS = (
+    "vuln_id", "severity", "severity_source", "fix_state", "fix_available_at", "status",
+    "cvss_score", "cvss_vector", "cvss_version", "cvss_source", "epss_score", "epss_percentile",
+    "risk_score", "description", "primary_url", "data_source",
+)
+"""The `vulnerabilities` columns a match takes from its vulnerability record and related records
+alone (`_Record.values`, in this order)."""
+_MATCH_COLUMNS = (
+    "target", "pkg_name", "pkg_version", "pkg_path", "package_type", "purl", "fixed_version",
+    "is_known_exploited", "matchers", "match_types", "layer_diff_id", "title",
+)
+"""The columns that depend on the match's package, its details or the whole report (in the
+order `_add_columns` builds them)."""
+
+
+class _Record:
+    """What a vulnerability record and its related records give every match of them."""
+
+    __slots__ = ("fixed", "kev_signal", "kevs", "refs", "values", "versions")
+
+    def __init__(self, v: Vulnerability, related: list[Related]) -> None:
+        versions, state, available_at = _fix(v)
+        severity_source = _provider(v.namespace)
+        cvss = _best_score(v, related, severity_source)
+        epss = v.epss[0] if v.epss else next((r.epss[0] for r in related if r.epss), None)
+        urls = v.urls or v.links
+        self.values = (
+            v.id, normalize_severity(v.severity), severity_source,
+            fix_state_from_grype(state, versions), available_at, state,
+            cvss.score if cvss is not None else None,
+            cvss.vector if cvss is not None else None,
+            cvss.version if cvss is not None else None,
+            cvss.source if cvss is not None else None,
+            epss.epss if epss is not None else None,
+            epss.percentile if epss is not None else None,
+            v.risk, _description(v, related),
+            v.data_source or (urls[0] if urls else None), v.namespace or None,
+        )
+        self.versions = versions
+        kevs = [k for k in (v.known_exploited, *[r.known_exploited for r in related])
+                if k is not None]
+        self.kevs = any(kevs) if kevs else None
+        """The records' own KEV answer; None when none of them lists `knownExploited`."""
+        self.kev_signal = _kev_signal(v)
+        """Whether the record shows a Grype that writes KEV data (`_kev_aware`)."""
+        self.refs = _ref_calls(v, related)
+        """The records' `VulnRefs` calls, made once per document (`_add_columns`)."""
+        self.fixed: dict[str | None, str | None] = {}
+        """`fixed_version` by package type (distributions write versions their own way)."""
+
+    def fixed_version(self, package_type: str | None) -> str | None:
+        """Return the fix versions as `package_type`'s distribution writes them, comma-joined."""
+        try:
+            return self.fixed[package_type]
+        except KeyError:
+            found = self.fixed[package_type] = ", ".join(
+                [x for f in self.versions if (x := distro_version(f, package_type))]) or None
+            return found
+
+
+_RECORDS: dict[tuple[bytes, bytes], _Record] = {}
+"""`_Record`s by the bytes of the vulnerability record and of its related records."""
+_DETAILS: dict[bytes, tuple[str | None, str | None]] = {}
+"""`_matched_by` by the bytes of `matchDetails`."""
+_CACHE_SIZE = 4096
+"""Entries each cache keeps before it starts again (a record's key is a few kB: at most about
+15 MB)."""
+
+_Fallback = msgspec.MsgspecError
+"""A part that does not decode: the document is read again by the record walk (`_rows`)."""
+
+
+def _record(vulnerability: bytes, related: bytes) -> _Record:
+    """Return the `_Record` of a vulnerability record and its related records (cached).
+
+    Raises:
+        msgspec.MsgspecError: if either does not decode as `Match` would decode it.
+    """
+    key = (vulnerability, related)
+    found = _RECORDS.get(key)
+    if found is None:
+        v = msgspec.json.decode(vulnerability, type=Vulnerability)
+        rel = msgspec.json.decode(related, type=list[Related] | None) or []
+        if len(_RECORDS) >= _CACHE_SIZE:
+            _RECORDS.clear()
+        found = _RECORDS[key] = _Record(v, rel)
+    return found
+
+
+def _details(raw: bytes) -> tuple[str | None, str | None]:
+    """Return the matchers and match types of `matchDetails` (cached; `_matched_by`).
+
+    Raises:
+        msgspec.MsgspecError: if it does not decode as `Match` would decode it.
+    """
+    found = _DETAILS.get(raw)
+    if found is None:
+        details = msgspec.json.decode(raw, type=list[MatchDetail] | MatchDetail | None)
+        if len(_DETAILS) >= _CACHE_SIZE:
+            _DETAILS.clear()
+        found = _DETAILS[raw] = _matched_by(details)
+    return found
+
+
+def _add_columns(raw: msgspec.Raw, target: str | None, tool_version: str | None,
+                 out: Output) -> bool:
+    """Add the `vulnerabilities`, `vulnerability_cwes` and `vulnerability_aliases` rows of the
+    report's `matches` to `out` as columns: the rows `_rows` and `_refs` give, with each distinct
+    vulnerability record (and its related records, and each distinct `matchDetails`) decoded and
+    normalised once per process (bounded caches) rather than once per match.
+
+    Returns:
+        True when done; False, with nothing added, when a match does not decode (the caller then
+        reads the matches record by record, skipping that one with the decoder's warning).
+    """
+    try:
+        matches = msgspec.json.decode(raw, type=list[MatchParts] | None) or []
+        records = [_record(bytes(m.vulnerability), bytes(m.related)) for m in matches]
+        details = [_details(bytes(m.details)) for m in matches]
+    except _Fallback:
+        return False
+    kev_aware = _kev_release(tool_version) or any(r.kev_signal for r in records)
+    rows: list[tuple[Any, ...]] = []
+    append = rows.append
+    for m, rec, (matchers, match_types) in zip(matches, records, details, strict=True):
+        a = m.artifact
+        loc = a.locations[0] if a.locations else None
+        purl = a.purl or None
+        package_type = a.type or None
+        if purl and purl.startswith("pkg:") and "/" in purl:
+            package_type = purl[4 : purl.index("/")].lower()
+        kevs = rec.kevs
+        append(rec.values + (
+            target, a.name,
+            # Syft's version, as the distribution writes it (`0:` epochs left out, as in fixes).
+            distro_version(a.version, package_type, purl),
+            (loc.path or None) if loc is not None else None,
+            package_type, purl, rec.fixed_version(package_type),
+            kevs if kevs is not None else (False if kev_aware else None),
+            matchers, match_types,
+            (loc.layer_id or None) if loc is not None else None,
+            None,
+        ))
+    if rows:
+        columns = zip(*rows, strict=True)
+        out.add_columns("vulnerabilities", dict(zip(_RECORD_COLUMNS + _MATCH_COLUMNS,
+                                                    map(list, columns), strict=True)))
+    refs = VulnRefs()
+    seen: set[int] = set()
+    for rec in records:
+        if id(rec) in seen:
+            continue  # the same calls again change nothing (`VulnRefs` keeps the first)
+        seen.add(id(rec))
+        _add_refs(refs, rec.values[0], rec.refs)
+    refs.write(out, "$.matches")
+    return True
