@@ -34,6 +34,10 @@ def _ts(text: str) -> pd.Timestamp:
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return clock_store(tmp_path_factory.mktemp("history-sql"))
+
+
+def clock_store(root: Path) -> Path:
     """Return a store of four snapshots of a fleet folder (incremental ingests: documents that
     did not change are carried over, a deleted one removed).
 
@@ -44,7 +48,6 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     3. app rebuilt (image 2), still openssl 3.0.1 with CVE-1 fixable; old.json deleted.
     4. web rescanned: CVE-1 fixable for it too; new (image 8): CVE-7 fixable at first sight.
     """
-    root = tmp_path_factory.mktemp("history-sql")
     fleet, s = root / "fleet", root / "store"
     cve1 = ("CVE-1", "openssl", "3.0.1", "high", None)
     cve1_fixed = ("CVE-1", "openssl", "3.0.1", "high", "3.0.2")
