@@ -191,3 +191,17 @@ def test_one_snapshot_has_no_clock(tmp_path: Path) -> None:
     assert assess(s, as_of=AS_OF).view.first_seen_fixed is None
     f = history.first_seen_fixed(s)  # asked for anyway: the one snapshot is the first sight
     assert _plain(f) == [(image_id(1), "CVE-3", "zlib", "1.2", _ts(T1), False)]
+
+
+def test_a_history_without_vulnerabilities_has_no_rows(tmp_path: Path) -> None:
+    fleet, s = tmp_path / "f", tmp_path / "s"
+    write_doc(fleet / "a.json", trivy_doc(1, APP, None, []))
+    ingest(s, fleet, T1)
+    write_doc(fleet / "b.json", trivy_doc(2, WEB, None, []))
+    ingest(s, fleet, T2)
+    files, _, _ = history_sources(s)
+    assert files == []  # no snapshot wrote a vulnerability
+    f = history.first_seen_fixed(s)
+    assert f.empty and list(f.columns) == [*KEYS, "first_seen_fixed_at", "fix_seen_appearing"]
+    assert str(f["first_seen_fixed_at"].dtype) == "datetime64[ns, UTC]"
+    assert f["fix_seen_appearing"].dtype == bool
