@@ -99,6 +99,12 @@ ORDER BY g.image_id, g.vuln_id, g.pkg_name NULLS LAST, g.pkg_version NULLS LAST
 """
 
 
+def _utc(t: pd.Timestamp) -> pd.Timestamp:
+    """Return `t` in UTC (a time without a zone is taken as UTC, as the store writes them)."""
+    t = pd.Timestamp(t)
+    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+
+
 @dataclass(frozen=True)
 class SnapshotTimes:
     """The times of a store's snapshots as ranks: rank r is the r-th distinct time, oldest
@@ -110,12 +116,12 @@ class SnapshotTimes:
 
     @classmethod
     def of(cls, at: list[pd.Timestamp]) -> SnapshotTimes:
-        """Return the ranks of the times `at`."""
-        return cls(tuple(sorted({pd.Timestamp(t).tz_convert("UTC") for t in at})))
+        """Return the ranks of the times `at` (a time without a zone is UTC)."""
+        return cls(tuple(sorted({_utc(t) for t in at})))
 
     def rank(self, t: pd.Timestamp) -> int:
         """Return the rank of time `t` (one of `times`)."""
-        return self.times.index(pd.Timestamp(t).tz_convert("UTC"))
+        return self.times.index(_utc(t))
 
     def at(self, ranks: pd.Series) -> pd.Series:
         """Return the times of `ranks` (numbers; missing stays NaT), as `datetime64[ns, UTC]`."""
