@@ -145,13 +145,14 @@ def history_sources(store: StoreLike) -> tuple[list[TableFile], pd.DataFrame, Sn
         StoreError: if the store has no snapshot or a snapshot cannot be read.
         DamagedStoreError: if a snapshot is damaged and damage is not allowed.
     """
-    snaps = usable_snapshots(store).snapshots
+    scan = usable_snapshots(store)
+    snaps = scan.snapshots
     times = SnapshotTimes.of([s.created_at for s in snaps])
     files: dict[str, TableFile] = {}
     first: dict[tuple[str, str], int] = {}
     for snap in snaps:
         rank = times.rank(snap.created_at)
-        for f in current_files(store, ["vulnerabilities"], as_of=snap.snapshot_id)[
+        for f in current_files(store, ["vulnerabilities"], as_of=snap.snapshot_id, scan=scan)[
                 "vulnerabilities"]:
             files.setdefault(f.path, f)
             for source in f.sources:
