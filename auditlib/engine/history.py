@@ -26,10 +26,11 @@ from dataclasses import dataclass
 import pandas as pd
 
 from auditlib.engine.aggregates import FIXABLE_FINDINGS, FIXABLE_ROW
-from auditlib.engine.base import Engine
-from auditlib.engine.tables import SNAPSHOT_COLUMN
+from auditlib.engine.base import Engine, open_engine
+from auditlib.engine.tables import BIG_TABLES, SNAPSHOT_COLUMN, StoreTables
 from auditlib.store.current import TableFile, current_files
-from auditlib.store.location import StoreLike
+from auditlib.store.licence_tables import LICENCE_TABLES
+from auditlib.store.location import StoreLike, locate
 from auditlib.store.manifest import usable_snapshots
 
 KEY = ("image_id", "vuln_id", "pkg_name", "pkg_version")
@@ -226,6 +227,25 @@ def history_clock(store: StoreLike, engine: Engine) -> EngineClock:
             for c in _ROW_COLUMNS) + ", CAST(NULL AS STRING) AS seen_rank WHERE 1 = 0")
     engine.define(CLOCK_VIEW, FIRST_SEEN_FIXED)
     return EngineClock(engine, times)
+
+
+def history_engine(store: StoreLike, name: str = "duckdb", *,
+                   spark_master: str | None = None) -> Engine:
+    """Return an engine that reads `store`'s files on its filesystem (a local folder, or any
+    pyarrow filesystem through DuckDB), with empty views of the current state: what
+    `history_clock` needs when no assessment's engine is at hand.
+
+    Raises:
+        StoreError: if the store's location is not understood.
+        EngineError: if the engine cannot start.
+    """
+    loc = locate(store)
+    tables = StoreTables(
+        str(loc), {t: [] for t in (*BIG_TABLES, *LICENCE_TABLES)},
+        pd.DataFrame({"source": [], "snapshot_id": []}, dtype="string"),
+        pd.DataFrame({"scan_id": [], "image_id": []}, dtype="string"),
+        None if loc.local is not None else loc.fs)
+    return open_engine(name, tables, spark_master=spark_master)
 
 
 def frames_clock(vulnerabilities: pd.DataFrame, snapshots: Mapping[str, pd.Timestamp],

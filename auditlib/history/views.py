@@ -28,7 +28,7 @@ import pandas as pd
 
 from auditlib.data import AuditData
 from auditlib.engine import FrameTables, open_engine
-from auditlib.engine.history import frames_clock, history_clock
+from auditlib.engine.history import frames_clock, history_clock, history_engine
 from auditlib.errors import StoreError
 from auditlib.fleet.coverage import is_vulnerability_scan
 from auditlib.fleet.findings import FINDING_KEY, fixable
@@ -37,6 +37,7 @@ from auditlib.history.read import read_history
 from auditlib.identity import parse_reference
 from auditlib.normalize.severity import SEVERITY_DTYPE
 from auditlib.store.current import read_current
+from auditlib.store.location import Location
 from auditlib.store.manifest import snapshot_infos
 
 History = Mapping[str, pd.DataFrame]
@@ -418,7 +419,7 @@ def time_to_fix(store_or_history: StoreOrHistory) -> pd.DataFrame:
     return out[cols].reset_index(drop=True)
 
 
-def first_seen_fixed(store_or_history: StoreOrHistory) -> pd.DataFrame:
+def first_seen_fixed(store_or_history: StoreOrHistory | Location) -> pd.DataFrame:
     """Return when each fixable finding's fix was first seen: the `first_seen_fixed` that the
     SLA clock accepts (`fleet.findings.fixable_findings`).
 
@@ -435,7 +436,8 @@ def first_seen_fixed(store_or_history: StoreOrHistory) -> pd.DataFrame:
     assessment keeps it in its own engine instead (`history_clock`).
 
     Args:
-        store_or_history: a store folder, or what `read_history` returned.
+        store_or_history: a store (a folder, or a `Location` on any pyarrow filesystem), or
+            what `read_history` returned.
 
     Returns:
         One row per finding ever seen fixable: image_id, vuln_id, pkg_name, pkg_version (text),
@@ -447,7 +449,8 @@ def first_seen_fixed(store_or_history: StoreOrHistory) -> pd.DataFrame:
         ValueError: if a given history lacks the vulnerabilities table.
         EngineError: if the engine cannot read the store's files.
     """
-    engine = open_engine("duckdb", FrameTables(AuditData()))
+    engine = open_engine("duckdb", FrameTables(AuditData())) if isinstance(
+        store_or_history, Mapping) else history_engine(store_or_history)
     try:
         if isinstance(store_or_history, Mapping):
             h = _history(store_or_history, ("vulnerabilities",))
