@@ -1,7 +1,7 @@
 """`assess(store)` keeps the big tables in its engine (issue 15): it never reads the current
-state's vulnerabilities, packages or package licences into pandas (the history clock,
-`auditlib.history.first_seen_fixed`, still reads each snapshot's vulnerabilities), says so, and
-gives them on request;
+state's vulnerabilities, packages or package licences into pandas (nor, with several
+snapshots, theirs: the history clock is SQL in the same engine, `auditlib.engine.history`), says
+so, and gives them on request;
 the fixable findings the engine computes in SQL are what plain pandas computes from the same
 rows."""
 

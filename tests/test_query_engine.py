@@ -16,6 +16,7 @@ from auditlib.cli.main import main
 from auditlib.data import AuditData
 from auditlib.engine import EngineError, FrameTables, StoreTables, open_engine
 from auditlib.engine.aggregates import AGGREGATES
+from auditlib.engine.history import history_clock
 from auditlib.history import first_seen_fixed
 from auditlib.normalize.licenses import LICENSE_CLASSES
 from auditlib.store import Location, read_current
@@ -72,6 +73,11 @@ def test_a_store_on_another_pyarrow_filesystem_reads_the_same(store: Path) -> No
         remote = open_engine("duckdb", tables)
         for name, aggregate in AGGREGATES.items():
             pd.testing.assert_frame_equal(aggregate(remote), aggregate(local), obj=name)
+        # The history clock reads every snapshot's files there too (two snapshots here).
+        clock = first_seen_fixed(store)
+        assert len(clock) > 0
+        pd.testing.assert_frame_equal(first_seen_fixed(loc), clock)
+        pd.testing.assert_frame_equal(history_clock(loc, remote).frame(), clock)
         with pytest.raises(EngineError, match="on another filesystem: use duckdb"):
             open_engine("spark", tables)
 

@@ -28,6 +28,7 @@ from auditlib.assess.fix_first import EOL_SOON_DAYS, rank_fix_first
 from auditlib.assess.snapshots import SnapshotUse, current_snapshots
 from auditlib.data import AuditData
 from auditlib.engine import Engine, StoreTables, open_engine
+from auditlib.engine.history import EngineClock, history_clock
 from auditlib.engine.tables import BIG_TABLES
 from auditlib.eol.table import EolTable
 from auditlib.fleet.agreement_summary import Agreement, agreement_of
@@ -36,7 +37,7 @@ from auditlib.fleet.findings import SLA_DAYS, SLA_STATES, WARN_RATIO, sla_states
 from auditlib.fleet.select import filter_images
 from auditlib.fleet.vex import VexMatch, vex_summary
 from auditlib.fleet.view import FleetView
-from auditlib.history import NEEDED, first_seen_fixed, read_history
+from auditlib.history import NEEDED, read_history
 from auditlib.policy.config import Policy, load_policy
 from auditlib.policy.evaluate import GRADE_NAMES, UNGRADED, Evaluation, eol_kind, evaluate_view
 from auditlib.policy.rules.vulns import sla_params
@@ -320,7 +321,7 @@ def assess_data(
     as_of: Any = None,
     policy: Policy | str | Path | None = None,
     image_filter: str | None = None,
-    first_seen_fixed: pd.DataFrame | None = None,
+    first_seen_fixed: pd.DataFrame | EngineClock | None = None,
     eol_table: EolTable | None = None,
     engine: Engine | None = None,
 ) -> Assessment:
@@ -332,7 +333,8 @@ def assess_data(
         as_of: the moment to measure at (a date, a time, an ISO string; default now, UTC).
         policy: a `Policy`, a policy file, or None for the default policy.
         image_filter: keep only images a reference of which matches this Docker Scout glob.
-        first_seen_fixed: when each finding was first seen fixable (`auditlib.history`).
+        first_seen_fixed: when each finding was first seen fixable (`auditlib.history`), or
+            that clock kept in `engine` (`auditlib.engine.history.history_clock`).
         eol_table: the end-of-life table (default: `auditlib.eol.load_table()`).
         engine: what runs the aggregates over the big tables (`auditlib.engine`; default
             DuckDB over `data`'s frames).
@@ -389,7 +391,8 @@ def assess(
     """Return the assessment of a store's current state.
 
     The SLA clock of findings whose scanner gives no fix date uses the store's history when it
-    has more than one snapshot (`auditlib.history.first_seen_fixed`).
+    has more than one snapshot (`auditlib.history.first_seen_fixed`, kept in the engine:
+    `auditlib.engine.history.history_clock`).
 
     Args:
         store: the store folder.
@@ -414,9 +417,10 @@ def assess(
     """
     pol = policy if isinstance(policy, Policy) else load_policy(policy)
     scan = usable_snapshots(store)
-    seen = first_seen_fixed(store) if len(scan.snapshots) > 1 else None
     data, left_out, eng = read_state(store, image_filter=image_filter, engine=engine,
                                      spark_master=spark_master)
+    # The history clock stays in the engine, joined to the fixable findings there.
+    seen = history_clock(store, eng) if len(scan.snapshots) > 1 else None
     a = assess_data(data, as_of=as_of, policy=pol, first_seen_fixed=seen, eol_table=eol_table,
                     engine=eng)
     a.image_filter, a.filtered_out = image_filter, left_out

@@ -324,19 +324,23 @@ def _text(values: pd.Series) -> pd.Series:
     return cat.cat.reorder_categories(sorted(cat.cat.categories))
 
 
-def fixable_findings_rows(engine: Engine) -> pd.DataFrame:
+def fixable_findings_rows(engine: Engine, query: str = FIXABLE_FINDINGS) -> pd.DataFrame:
     """Return `FIXABLE_FINDINGS`: columns image_id, vuln_id, pkg_name, pkg_version,
     fixed_version, layer_diff_id, purl (categorical text: a fleet repeats its images, ids and
     packages, so millions of findings hold each text once), severity
     (`normalize.severity.SEVERITY_DTYPE`), fix_at, published_at (UTC times, NaT when missing),
     known_exploited (boolean, NA when unknown), epss (Float64).
 
+    Args:
+        query: `FIXABLE_FINDINGS`, or a query that adds columns to its rows (the history clock
+            joined in the engine: `engine.history.with_clock`); those follow, as Arrow gives them.
+
     Raises:
         EngineError: if the engine fails.
     """
     # Through Arrow, each text column straight to a categorical (`Engine.arrow`): millions of
     # findings never held as one Python string per cell.
-    out = engine.arrow(FIXABLE_FINDINGS).to_pandas(strings_to_categorical=True)
+    out = engine.arrow(query).to_pandas(strings_to_categorical=True)
     rank = pd.to_numeric(out["severity_rank"]).fillna(-1).to_numpy("int64")  # -1: missing
     cols: dict[str, object] = {}
     for c in ("image_id", "vuln_id", "pkg_name", "pkg_version"):
@@ -349,7 +353,15 @@ def fixable_findings_rows(engine: Engine) -> pd.DataFrame:
     cols["known_exploited"] = out["known_exploited"].astype("Float64").astype("boolean")
     cols["epss"] = out["epss"].astype("Float64")
     cols["purl"] = _text(out.pop("purl"))
+    for c in [c for c in out.columns if c not in _FIXABLE_COLUMNS]:  # added by `query`
+        cols[c] = out[c]
     return pd.DataFrame(cols)
+
+
+_FIXABLE_COLUMNS = ("image_id", "vuln_id", "pkg_name", "pkg_version", "severity_rank",
+                    "fixed_version", "fix_at", "layer_diff_id", "published_at",
+                    "known_exploited", "epss", "purl")
+"""The columns of `FIXABLE_FINDINGS`, in its order."""
 
 
 _LICENCE_TABLES = {CLASSES_VIEW: PACKAGE_CLASSES, IMAGE_LICENCES_TABLE: IMAGE_LICENCES}

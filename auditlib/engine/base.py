@@ -12,6 +12,7 @@ from auditlib.engine.duck import DuckDBEngine
 from auditlib.engine.errors import EngineError
 from auditlib.engine.spark import SparkEngine
 from auditlib.engine.tables import Tables
+from auditlib.store.current import TableFile
 
 EngineName = Literal["duckdb", "spark"]
 ENGINES: tuple[str, ...] = get_args(EngineName)
@@ -51,6 +52,19 @@ class Engine(Protocol):
 
         Raises:
             EngineError: if the query fails.
+        """
+        ...
+
+    def load_files(self, view: str, files: list[TableFile]) -> list[str]:
+        """Make the rows of a table's Parquet files (of any snapshot, current or not) the view
+        `view`, with `engine.tables.SNAPSHOT_COLUMN` (the snapshot folder of each row's file):
+        what a view of the store's history reads (`auditlib.engine.history`).
+
+        Returns:
+            The view's columns.
+
+        Raises:
+            EngineError: if the files cannot be read.
         """
         ...
 

@@ -78,6 +78,17 @@ class DuckDBEngine:
         self.con.execute(f"CREATE OR REPLACE TEMPORARY VIEW {view} AS {source}")
         return list(self.con.sql(f"SELECT * FROM {view} LIMIT 0").columns)
 
+    def load_files(self, view: str, files: list[TableFile]) -> list[str]:
+        """Make the rows of `files` the view `view` (`Engine.load_files`).
+
+        Raises:
+            EngineError: if the files cannot be read.
+        """
+        try:
+            return self._load(view, files)
+        except duckdb.Error as e:
+            raise EngineError(f"duckdb: cannot read {len(files)} file(s) of {view}: {e}") from e
+
     def sql(self, query: str) -> pd.DataFrame:
         """Return the result of `query` as a DataFrame.
 

@@ -105,6 +105,7 @@ class SparkEngine:
                 df.createOrReplaceTempView(view)
                 return list(df.columns)
 
+            self._load = load
             make_views(tables, self.register, load, self.spark.sql)
         except EngineError:
             raise
@@ -140,6 +141,18 @@ class SparkEngine:
         """
         out: pa.Table = self._collect(query, "toArrow")
         return out
+
+    def load_files(self, view: str, files: list[TableFile]) -> list[str]:
+        """Make the rows of `files` the view `view` (`Engine.load_files`).
+
+        Raises:
+            EngineError: if the files cannot be read.
+        """
+        try:
+            return self._load(view, files)
+        except Exception as e:  # as in __init__
+            raise EngineError(f"spark ({self.master}): cannot read {len(files)} file(s) of "
+                              f"{view}: {str(e).splitlines()[0]}") from e
 
     def define(self, view: str, query: str, *, keep: bool = False) -> None:
         """Make `query` the temporary view `view`, with `keep` cached now (`Engine.define`).

@@ -31,7 +31,8 @@ import pandas as pd
 
 from auditlib.data import AuditData
 from auditlib.engine import Engine, FrameTables, open_engine
-from auditlib.engine.aggregates import FIXABLE_ROW, fixable_findings_rows
+from auditlib.engine.aggregates import FIXABLE_FINDINGS, FIXABLE_ROW, fixable_findings_rows
+from auditlib.engine.history import EngineClock, with_clock
 from auditlib.normalize.severity import SEVERITIES
 
 FINDING_KEY = ["image_id", "vuln_id", "pkg_name", "pkg_version"]
@@ -83,7 +84,8 @@ def fixable(v: pd.DataFrame) -> np.ndarray:
 
 
 def fixable_findings(tables: AuditData | Engine, as_of: pd.Timestamp,
-                     first_seen_fixed: pd.DataFrame | None = None) -> pd.DataFrame:
+                     first_seen_fixed: pd.DataFrame | EngineClock | None = None
+                     ) -> pd.DataFrame:
     """Return one row per fixable finding (`FINDING_KEY`), deduplicated across documents, with
     its clock.
 
@@ -98,7 +100,9 @@ def fixable_findings(tables: AuditData | Engine, as_of: pd.Timestamp,
         as_of: the moment days are counted to (UTC).
         first_seen_fixed: when history is known, the first snapshot that saw each finding
             fixable: columns `FINDING_KEY`, `first_seen_fixed_at` (UTC) and, optionally,
-            `fix_seen_appearing` (missing: true). None without history.
+            `fix_seen_appearing` (missing: true); or the clock kept in the engine
+            (`engine.history.EngineClock`, joined there when it is `tables`' engine). None
+            without history.
 
     Returns:
         Columns `FINDING_KEY`, severity (the highest any scanner gave), fixed_version,
@@ -114,13 +118,19 @@ def fixable_findings(tables: AuditData | Engine, as_of: pd.Timestamp,
     """
     engine = open_engine("duckdb", FrameTables(tables)) if isinstance(tables, AuditData) else (
         tables)
-    g = fixable_findings_rows(engine)
+    if isinstance(first_seen_fixed, EngineClock) and first_seen_fixed.engine is not engine:
+        first_seen_fixed = first_seen_fixed.frame()  # kept in another engine
+    g = fixable_findings_rows(engine, with_clock(first_seen_fixed.view) if isinstance(
+        first_seen_fixed, EngineClock) else FIXABLE_FINDINGS)
     clock_at = g["fix_at"]
     clock = np.full(len(g), None, dtype=object)
     clock[clock_at.notna().to_numpy()] = "fix"
     seen_at = pd.Series(pd.NaT, index=g.index, dtype="datetime64[ns, UTC]")
     appearing = pd.Series(False, index=g.index)
-    if first_seen_fixed is not None and len(first_seen_fixed) and len(g):
+    if isinstance(first_seen_fixed, EngineClock):  # joined in the engine
+        seen_at = first_seen_fixed.times.at(g.pop("first_seen_fixed_rank"))
+        appearing = g.pop("fix_seen_appearing").astype("boolean").fillna(False).astype(bool)
+    elif first_seen_fixed is not None and len(first_seen_fixed) and len(g):
         seen = first_seen_fixed.assign(
             fix_seen_appearing=first_seen_fixed["fix_seen_appearing"].fillna(False).astype(bool)
             if "fix_seen_appearing" in first_seen_fixed else True)

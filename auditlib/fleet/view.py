@@ -24,6 +24,7 @@ from auditlib.engine.aggregates import (
     package_counts,
     vulnerability_counts,
 )
+from auditlib.engine.history import EngineClock
 from auditlib.eol.table import EolTable, Kind, load_table
 from auditlib.eol.verdict import eol_verdicts, scanner_statements
 from auditlib.fleet.bases import (
@@ -85,9 +86,10 @@ class FleetView:
     data: AuditData
     as_of: pd.Timestamp
     """The moment ages are measured at (UTC)."""
-    first_seen_fixed: pd.DataFrame | None = None
+    first_seen_fixed: pd.DataFrame | EngineClock | None = None
     """From the store's history (`auditlib.history.first_seen_fixed`): when each finding was
-    first seen fixable; the SLA clock of findings whose scanner gives no fix date."""
+    first seen fixable; the SLA clock of findings whose scanner gives no fix date. An assessment
+    of a store keeps it in its engine (`engine.history.EngineClock`), joined there."""
     eol_table: EolTable | None = None
     """The end-of-life table (default: `auditlib.eol.load_table()`)."""
     eol_kind: Kind = "standard"

@@ -26,6 +26,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from auditlib.data import AuditData
+from auditlib.engine import FrameTables, open_engine
+from auditlib.engine.history import frames_clock, history_clock, history_engine
 from auditlib.errors import StoreError
 from auditlib.fleet.coverage import is_vulnerability_scan
 from auditlib.fleet.findings import FINDING_KEY, fixable
@@ -34,6 +37,7 @@ from auditlib.history.read import read_history
 from auditlib.identity import parse_reference
 from auditlib.normalize.severity import SEVERITY_DTYPE
 from auditlib.store.current import read_current
+from auditlib.store.location import Location
 from auditlib.store.manifest import snapshot_infos
 
 History = Mapping[str, pd.DataFrame]
@@ -415,7 +419,7 @@ def time_to_fix(store_or_history: StoreOrHistory) -> pd.DataFrame:
     return out[cols].reset_index(drop=True)
 
 
-def first_seen_fixed(store_or_history: StoreOrHistory) -> pd.DataFrame:
+def first_seen_fixed(store_or_history: StoreOrHistory | Location) -> pd.DataFrame:
     """Return when each fixable finding's fix was first seen: the `first_seen_fixed` that the
     SLA clock accepts (`fleet.findings.fixable_findings`).
 
@@ -427,36 +431,37 @@ def first_seen_fixed(store_or_history: StoreOrHistory) -> pd.DataFrame:
     it was fixable the first time it was seen, the fix may be much older, and the first sight is
     only a bound (the store's first snapshot is not when every fix appeared).
 
+    Computed by SQL (`auditlib.engine.history.FIRST_SEEN_FIXED`, on an embedded DuckDB): over a
+    store, each vulnerability file of any snapshot's state is read once, where it is; an
+    assessment keeps it in its own engine instead (`history_clock`).
+
     Args:
-        store_or_history: a store folder, or what `read_history` returned.
+        store_or_history: a store (a folder, or a `Location` on any pyarrow filesystem), or
+            what `read_history` returned.
 
     Returns:
         One row per finding ever seen fixable: image_id, vuln_id, pkg_name, pkg_version (text),
-        first_seen_fixed_at (UTC), fix_seen_appearing (bool).
+        first_seen_fixed_at (UTC), fix_seen_appearing (bool); sorted by the finding.
 
     Raises:
         StoreError: if the store cannot be read.
+        DamagedStoreError: if a snapshot is damaged and damage is not allowed.
         ValueError: if a given history lacks the vulnerabilities table.
+        EngineError: if the engine cannot read the store's files.
     """
-    h = _history(store_or_history, ("vulnerabilities",))
-    f = _findings(h)
-    cols = [*KEYS, "first_seen_fixed_at", "fix_seen_appearing"]
-    if f.empty:
-        return pd.DataFrame({**{k: pd.Series([], dtype="string") for k in KEYS},
-                             "first_seen_fixed_at": pd.Series([], dtype="datetime64[ns, UTC]"),
-                             "fix_seen_appearing": pd.Series([], dtype=bool)})
-    f = f.merge(_snaps(h)[["snapshot_id", "snapshot_at"]], on="snapshot_id")
-    fix = ["vuln_id", "pkg_name", "pkg_version"]
-    fixable = f[f["fixable"].to_numpy()]
-    fleet = fixable.groupby(fix, dropna=False, observed=True)["snapshot_at"].min().rename(
-        "first_seen_fixed_at")
-    unfixed = f[~f["fixable"].to_numpy()].groupby(fix, dropna=False, observed=True)[
-        "snapshot_at"].min().rename("first_seen_unfixed_at")
-    out = fixable.drop_duplicates(KEYS)[KEYS].merge(fleet.reset_index(), on=fix, how="left")
-    out = out.merge(unfixed.reset_index(), on=fix, how="left")
-    out["fix_seen_appearing"] = (out["first_seen_unfixed_at"] < out["first_seen_fixed_at"]
-                                 ).fillna(False).astype(bool)
-    return out[cols].sort_values(KEYS, kind="stable").reset_index(drop=True)
+    engine = open_engine("duckdb", FrameTables(AuditData())) if isinstance(
+        store_or_history, Mapping) else history_engine(store_or_history)
+    try:
+        if isinstance(store_or_history, Mapping):
+            h = _history(store_or_history, ("vulnerabilities",))
+            snaps = _snaps(h)
+            at = dict(zip(snaps["snapshot_id"], snaps["snapshot_at"], strict=True))
+            clock = frames_clock(h["vulnerabilities"], at, engine)
+        else:
+            clock = history_clock(store_or_history, engine)
+        return clock.frame()
+    finally:
+        engine.close()
 
 
 def never_rebuilt(store_or_history: StoreOrHistory, min_days: float = 30) -> pd.DataFrame:

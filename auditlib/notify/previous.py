@@ -16,8 +16,8 @@ import pandas as pd
 
 from auditlib.assess import Assessment, assess_data
 from auditlib.assess.assessment import read_state
+from auditlib.engine.history import EngineClock, history_clock
 from auditlib.files import read_json_object, write_atomic
-from auditlib.history import first_seen_fixed
 from auditlib.normalize.times import utc_time
 from auditlib.notify.digest import Previous
 from auditlib.policy.config import Policy
@@ -52,22 +52,23 @@ def write_last_run(store: StorePath, as_of: pd.Timestamp) -> Previous | None:
 
 
 def previous_assessment(store: StorePath, previous: Previous, policy: Policy,
-                        seen: pd.DataFrame | None = None) -> Assessment:
+                        seen: pd.DataFrame | EngineClock | None = None) -> Assessment:
     """Return the assessment of the store as it was right after `previous.snapshot_id`, at
     `previous.as_of`, under `policy`.
 
     Args:
         seen: when each finding was first seen fixable (`auditlib.history.first_seen_fixed`), as
             this run's assessment read it (`FleetView.first_seen_fixed`); read from the store
-            when not given. A finding the previous state holds was first seen by then, so the
-            whole history gives its clock as it was.
+            when not given or kept in this run's engine (then kept in the previous state's
+            engine, `auditlib.engine.history.history_clock`). A finding the previous state
+            holds was first seen by then, so the whole history gives its clock as it was.
 
     Raises:
         StoreError: if the store cannot be read.
     """
     data, _, engine = read_state(store, snapshot=previous.snapshot_id)
-    if seen is None and len(snapshot_infos(store)) > 1:
-        seen = first_seen_fixed(store)
+    if (seen is None or isinstance(seen, EngineClock)) and len(snapshot_infos(store)) > 1:
+        seen = history_clock(store, engine)  # in this engine: joined there, never in pandas
     a = assess_data(data, as_of=previous.as_of, policy=policy, first_seen_fixed=seen,
                     engine=engine)
     a.store = Path(store)

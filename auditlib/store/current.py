@@ -335,9 +335,15 @@ def holds_table(info: SnapshotInfo, table: str) -> bool:
 
 
 def current_files(
-    store: StoreLike, tables: Iterable[str], as_of: StorePath | None = None
+    store: StoreLike, tables: Iterable[str], as_of: StorePath | None = None,
+    *, scan: StoreScan | None = None,
 ) -> dict[str, list[TableFile]]:
     """Return `current_table_files` of each of `tables`, reading the manifests once.
+
+    Args:
+        scan: the store's snapshots as `usable_snapshots(store)` gave them, when the caller
+            has them already (else they are read): the state as of each of many snapshots
+            reads the manifests once.
 
     Returns:
         table -> its files (an empty list for each table when the store has no snapshot).
@@ -347,17 +353,20 @@ def current_files(
         StoreError: if `as_of` is not a snapshot of the store or a snapshot cannot be read.
         DamagedStoreError: if a snapshot is damaged and damage is not allowed.
     """
-    return current_files_without(store, tables, (), as_of)[0]
+    return current_files_without(store, tables, (), as_of, scan=scan)[0]
 
 
 def current_files_without(
     store: StoreLike, tables: Iterable[str], without: Iterable[str],
-    as_of: StorePath | None = None,
+    as_of: StorePath | None = None, *, scan: StoreScan | None = None,
 ) -> tuple[dict[str, list[TableFile]], dict[str, set[str]]]:
     """Return `current_files` of `tables`, and for each table of `without` the snapshots holding
     current sources that have no file of it (`holds_table`: written by an auditlib that did not
     know it, so a derived table's readers derive it for their sources), from one reading of the
     manifests.
+
+    Args:
+        scan: as for `current_files`.
 
     Returns:
         (table -> its files, table of `without` -> ids of the snapshots without it).
@@ -373,7 +382,7 @@ def current_files_without(
             raise KeyError(f"{table}: no such table; tables are {', '.join(TABLES_BY_NAME)}")
     out: dict[str, list[TableFile]] = {t: [] for t in names}
     missing: dict[str, set[str]] = {t: set() for t in lacking}
-    scan = usable_snapshots(store)
+    scan = scan or usable_snapshots(store)
     if not scan.snapshots:
         return out, missing
     by_id = {s.snapshot_id: s for s in scan.snapshots}

@@ -12,13 +12,16 @@ import pytest
 
 from auditlib.engine import StoreTables, open_engine
 from auditlib.engine.aggregates import AGGREGATES
+from auditlib.engine.history import history_clock
 from auditlib.engine.selections import agreement_rows, upgrade_fixable, vex_rows
 from auditlib.engine.spark import java_available, stop_spark
+from auditlib.fleet.findings import fixable_findings
 from auditlib.policy.rules.upgrades import OS_PACKAGE_TYPES
 from auditlib.store import list_snapshots, read_current
 from tests.engine_store import two_snapshot_store
 from tests.integration.spark_cluster import spark_cluster
 from tests.skip_or_fail import skip_or_fail
+from tests.test_history_sql import AS_OF, clock_store, reference
 from tests.test_licence_tables import LICENCE_AGGREGATES, as_before, check_figures, licence_store
 
 pytestmark = [
@@ -88,3 +91,20 @@ def test_spark_licence_tables_stored_and_derived(spark_master: str,
     check_figures(got)
     for name in LICENCE_AGGREGATES:
         pd.testing.assert_frame_equal(got[name], AGGREGATES[name](duck), obj=name)
+
+
+def test_spark_history_clock_equals_duckdb(spark_master: str,
+                                           tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The SLA clock's history (`auditlib.engine.history`) over four snapshots: the same rows on
+    Spark as on DuckDB, and the same clock on the fixable findings it is joined to there."""
+    store = clock_store(tmp_path_factory.mktemp("spark-clock"))
+    tables = StoreTables.of(store, read_current(store).scans)
+    duck = open_engine("duckdb", tables)
+    spark = open_engine("spark", tables, spark_master=spark_master)
+    on_duckdb, on_spark = history_clock(store, duck), history_clock(store, spark)
+    want = on_duckdb.frame()
+    assert len(want) == len(reference(store)) == 7
+    pd.testing.assert_frame_equal(on_spark.frame(), want)
+    found = fixable_findings(duck, AS_OF, on_duckdb)
+    assert set(found["clock"]) == {"seen", "first-seen"}
+    pd.testing.assert_frame_equal(fixable_findings(spark, AS_OF, on_spark), found)
