@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from auditlib.data import AuditData
-from auditlib.engine import Engine, FrameTables, open_engine
+from auditlib.engine import Engine, engine_or_frames
 from auditlib.engine.aggregates import FIXABLE_ROW, fixable_findings_rows
 from auditlib.normalize.severity import SEVERITIES
 
@@ -112,8 +112,7 @@ def fixable_findings(tables: AuditData | Engine, as_of: pd.Timestamp,
     Raises:
         EngineError: if the engine fails.
     """
-    engine = open_engine("duckdb", FrameTables(tables)) if isinstance(tables, AuditData) else (
-        tables)
+    engine = engine_or_frames(None, tables) if isinstance(tables, AuditData) else tables
     g = fixable_findings_rows(engine)
     clock_at = g["fix_at"]
     clock = np.full(len(g), None, dtype=object)

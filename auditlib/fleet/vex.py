@@ -28,7 +28,7 @@ import pandas as pd
 from packageurl import PackageURL
 
 from auditlib.data import AuditData
-from auditlib.engine import Engine, FrameTables, open_engine
+from auditlib.engine import Engine, engine_or_frames
 from auditlib.engine.selections import vex_rows
 from auditlib.fleet.findings import FINDING_KEY
 from auditlib.identity import normalize_digest, parse_reference
@@ -325,7 +325,7 @@ def match_vex(data: AuditData, references: Mapping[str, list[str]], as_of: pd.Ti
     # Every id a statement goes by: its own, and the aliases its document gives.
     st_ids = [{vuln.upper(), *alias_of.get(f"{scan}\0{vuln}", set())} for scan, vuln in zip(
         st["scan_id"].astype(str), st["vuln_id"].astype(str), strict=True)]
-    eng = engine if engine is not None else open_engine("duckdb", FrameTables(data))
+    eng = engine_or_frames(engine, data)
     f = _findings(eng, set().union(*st_ids), alias_of)
     index = _ImageIndex.of(_images(data, references))
     found: list[tuple[Any, ...]] = []

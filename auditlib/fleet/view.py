@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from auditlib.data import AuditData
-from auditlib.engine import Engine, FrameTables, open_engine
+from auditlib.engine import Engine, engine_or_frames
 from auditlib.engine.aggregates import (
     document_rows,
     licence_classes,
@@ -270,8 +270,7 @@ class FleetView:
     @cached_property
     def aggregate_engine(self) -> Engine:
         """Return the engine the aggregates run on (`engine`, else DuckDB over `data`)."""
-        return self.engine if self.engine is not None else open_engine(
-            "duckdb", FrameTables(self.data))
+        return engine_or_frames(self.engine, self.data)
 
     @cached_property
     def vulnerability_counts(self) -> pd.DataFrame:
