@@ -26,17 +26,14 @@ from auditlib.tables import licence_class_column as _flag
 
 def _rows_and_distinct(table: str, key: list[str], rows: str, distinct: str) -> str:
     """Return the SQL of, per image with rows in `table`: its rows (`rows`) and its distinct
-    `key` values (`distinct`)."""
+    `key` values (`distinct`), in one pass over the table (each image's keys grouped once, then
+    their groups counted and their rows summed)."""
     return f"""
-SELECT r.image_id, r.{rows}, d.{distinct}
-FROM (SELECT image_id, COUNT(*) AS {rows}
-      FROM {table} WHERE image_id IS NOT NULL GROUP BY image_id) r
-JOIN (SELECT image_id, COUNT(*) AS {distinct}
-      FROM (SELECT DISTINCT image_id, {', '.join(key)}
-            FROM {table} WHERE image_id IS NOT NULL) k
-      GROUP BY image_id) d
-  ON r.image_id = d.image_id
-ORDER BY r.image_id
+SELECT image_id, CAST(SUM(n) AS BIGINT) AS {rows}, COUNT(*) AS {distinct}
+FROM (SELECT image_id, COUNT(*) AS n
+      FROM {table} WHERE image_id IS NOT NULL GROUP BY image_id, {', '.join(key)}) k
+GROUP BY image_id
+ORDER BY image_id
 """
 
 
