@@ -42,10 +42,10 @@ from auditlib.fleet.coverage import (
     vulnerability_scanned,
     with_sbom,
 )
-from auditlib.fleet.findings import fixable_findings
+from auditlib.fleet.findings import Fixable, fixable_findings
 from auditlib.fleet.names import display_name, untagged_name
 from auditlib.fleet.names import shown_tag as _shown_tag
-from auditlib.fleet.vex import VexMatch, match_vex, settle
+from auditlib.fleet.vex import VexMatch, match_vex
 from auditlib.identity import parse_reference
 from auditlib.normalize.times import build_series, utc_series, utc_time
 from auditlib.tables import DATA_TABLES, DTYPES
@@ -297,11 +297,12 @@ class FleetView:
         return licence_classes(self.aggregate_engine)
 
     @cached_property
-    def fixable(self) -> pd.DataFrame:
-        """Return the fixable findings with their SLA clock (`fleet.findings.fixable_findings`),
-        less those a VEX statement settles (`fleet.vex.settle`: not affected, or fixed)."""
-        return settle(fixable_findings(self.aggregate_engine, self.as_of, self.first_seen_fixed),
-                      self.vex)
+    def fixable(self) -> Fixable:
+        """Return the fixable findings with their SLA clock, kept in the engine
+        (`fleet.findings.fixable_findings`), less those a VEX statement settles
+        (`fleet.vex.VexMatch.settled`: not affected, or fixed)."""
+        return fixable_findings(self.aggregate_engine, self.as_of, self.first_seen_fixed,
+                                self.vex.settled())
 
     @cached_property
     def vex(self) -> VexMatch:
