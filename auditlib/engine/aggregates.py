@@ -291,12 +291,14 @@ LEFT JOIN (SELECT DISTINCT image_id, layer_diff_id FROM {BASE_LAYERS_VIEW}) b
                "THEN 1 ELSE 0 END" if drifted and base else "0")
     return f"""
 SELECT *, {rebuilt} AS rebuilt
-FROM (SELECT s.*, {in_base} AS base,
-             ROW_NUMBER() OVER (PARTITION BY s.image_id ORDER BY {ORDER_OF_FINDINGS}) AS ord,
-             CAST(({w}) * ({f}) * (CASE WHEN s.known_exploited = 1 THEN {float(kev_factor)!r}
-                                        ELSE 1.0 + {float(epss_factor)!r} * ({epss}) END)
-                  AS {POINTS_DECIMAL}) AS pts
-      FROM ({rows}) s{join_base}) p
+FROM (SELECT s.*, {in_base} AS base
+      FROM (SELECT r.*,
+                   ROW_NUMBER() OVER (PARTITION BY image_id ORDER BY {ORDER_OF_FINDINGS}) AS ord,
+                   CAST(({w}) * ({f}) * (CASE WHEN known_exploited = 1
+                                              THEN {float(kev_factor)!r}
+                                              ELSE 1.0 + {float(epss_factor)!r} * ({epss}) END)
+                        AS {POINTS_DECIMAL}) AS pts
+            FROM ({rows}) r) s{join_base}) p
 """
 
 

@@ -14,7 +14,8 @@ A statement speaks about a finding (`fleet.findings.FINDING_KEY`) when
 Of several statements about one finding the latest (`statement_at`) wins, as OpenVEX says; a
 statement without a time counts as the oldest. Statements made after the as-of time are not yet
 made. `not_affected` and `fixed` settle a finding: it leaves the SLA clock, the score and the
-fix-first ranking (`settle`); `under_investigation` and `affected` are said and change nothing.
+fix-first ranking (`fleet.findings.fixable_findings` leaves it out); `under_investigation` and
+`affected` are said and change nothing.
 A statement that speaks about no finding is reported (`VexMatch.unmatched`).
 """
 
@@ -366,17 +367,6 @@ def _winners(found: list[tuple[Any, ...]], st: pd.DataFrame) -> pd.DataFrame:
                                 "said": "vex_said", "source": "vex_source"})
     applied["vex_status"] = applied["vex_status"].astype(str)
     return applied[[*FINDING_KEY, *APPLIED_COLUMNS]].reset_index(drop=True)
-
-
-def settle(findings: pd.DataFrame, vex: VexMatch) -> pd.DataFrame:
-    """Return `findings` (rows keyed by `FINDING_KEY`) without those a VEX statement settles
-    (`SETTLED`)."""
-    done = vex.settled()
-    if not len(done) or not len(findings):
-        return findings
-    keys = pd.MultiIndex.from_frame(done[FINDING_KEY].astype(str))
-    mine = pd.MultiIndex.from_frame(findings[FINDING_KEY].astype(str))
-    return findings[~mine.isin(keys)]
 
 
 UNMATCHED_SHOWN = 10
