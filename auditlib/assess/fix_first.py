@@ -255,10 +255,10 @@ def rank_fix_first(st: pd.DataFrame, fixable: Fixable, sla: SlaParams, ev: Evalu
     ids = st["image_id"].astype(str)
     unknown = _unknown(st, scanned, by_policy)
     # Ties: findings over SLA, known exploited, the worst severity (of every fixable finding).
-    tie = by_image[["over", "kev", "worst"]].reindex(list(ids)).fillna(0)
+    tie = by_image[["over_sla", "kev", "worst"]].reindex(list(ids)).fillna(0)
     prio = ids.map(points_of).fillna(0.0).astype(float)
     key = pd.DataFrame({
-        "p": -prio.to_numpy(), "over": -tie["over"].to_numpy(dtype=float),
+        "p": -prio.to_numpy(), "over": -tie["over_sla"].to_numpy(dtype=float),
         "kev": -tie["kev"].to_numpy(dtype=float), "worst": -tie["worst"].to_numpy(dtype=float),
         "known": [0 if unknown[i] is not None else 1 for i in ids],
         "name": st["image_name"].astype(str).to_numpy(), "id": ids.to_numpy(),

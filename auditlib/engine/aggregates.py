@@ -168,7 +168,7 @@ ORDER_OF_FINDINGS = "image_id, vuln_id, pkg_name NULLS LAST, pkg_version NULLS L
 
 def sla_rows(sla_days: dict[int, float], warn_ratio: float) -> str:
     """Return the SQL of every row of `CLOCKS_TABLE` with its SLA: sla_days (by severity rank;
-    missing for a severity without one), used (the share of it used), over (days over it) and
+    missing for a severity without one), used (the share of it used), over_days (days over it) and
     state (`over`, `near`, `within`, `undated`, `no SLA`: `fleet.findings.SLA_STATES`).
 
     Args:
@@ -179,7 +179,7 @@ def sla_rows(sla_days: dict[int, float], warn_ratio: float) -> str:
         f"WHEN {int(r)} THEN CAST({float(d)!r} AS DOUBLE)" for r, d in sorted(sla_days.items()))
         + " END") if sla_days else "CAST(NULL AS DOUBLE)"
     return f"""
-SELECT *, days / sla_days AS used, days - sla_days AS over,
+SELECT *, days / sla_days AS used, days - sla_days AS over_days,
        CASE WHEN sla_days IS NULL THEN 'no SLA'
             WHEN days IS NULL THEN 'undated'
             WHEN days > sla_days THEN 'over'
@@ -201,7 +201,7 @@ the most days any of them has been fixable (missing when none is dated)."""
 SLA_SHOWN = f"""
 WITH s AS ({{rows}}), listed AS (
   SELECT 'over' AS listing, s.*, ROW_NUMBER() OVER (
-           PARTITION BY image_id ORDER BY over DESC NULLS LAST, {ORDER_OF_FINDINGS}) AS n
+           PARTITION BY image_id ORDER BY over_days DESC NULLS LAST, {ORDER_OF_FINDINGS}) AS n
   FROM s WHERE state = 'over'
   UNION ALL
   SELECT 'near' AS listing, s.*, ROW_NUMBER() OVER (
@@ -229,7 +229,7 @@ the most), each with its place n; ties in the order findings are listed (`ORDER_
 SLA_WORST = f"""
 SELECT * FROM ({{rows}}) s
 WHERE state = 'over' AND severity_rank >= {{least}}
-ORDER BY over DESC, {ORDER_OF_FINDINGS}
+ORDER BY over_days DESC, {ORDER_OF_FINDINGS}
 LIMIT {{most}}
 """
 """The first `{most}` findings over their SLA (`sla_rows` as `{rows}`) of severity rank
@@ -279,26 +279,32 @@ def finding_points(rows: str, weights: dict[int, float], factors: dict[str, floa
         kev_factor, epss_factor: the threat's factors.
     """
     w = ("CASE severity_rank " + " ".join(
-        f"WHEN {int(r)} THEN {float(v)!r}" for r, v in sorted(weights.items())) + " ELSE 0.0 END")
-    f = ("CASE state " + " ".join(f"WHEN '{k}' THEN {float(v)!r}" for k, v in factors.items())
-         + " ELSE 1.0 END")
-    epss = "CASE WHEN epss IS NULL OR epss < 0 THEN 0.0 WHEN epss > 1 THEN 1.0 ELSE epss END"
+        f"WHEN {int(r)} THEN CAST({float(v)!r} AS DOUBLE)" for r, v in sorted(weights.items()))
+         + " ELSE CAST(0 AS DOUBLE) END")
+    f = ("CASE state " + " ".join(f"WHEN '{k}' THEN CAST({float(v)!r} AS DOUBLE)"
+                                  for k, v in factors.items()) + " ELSE CAST(1 AS DOUBLE) END")
+    epss = ("CASE WHEN epss IS NULL OR epss < 0 THEN CAST(0 AS DOUBLE) "
+            "WHEN epss > 1 THEN CAST(1 AS DOUBLE) ELSE epss END")
     in_base = ("CASE WHEN b.layer_diff_id IS NOT NULL THEN 1 ELSE 0 END" if base else "0")
     join_base = f"""
 LEFT JOIN (SELECT DISTINCT image_id, layer_diff_id FROM {BASE_LAYERS_VIEW}) b
   ON s.image_id = b.image_id AND s.layer_diff_id = b.layer_diff_id""" if base else ""
-    rebuilt = (f"CASE WHEN base = 1 AND image_id IN (SELECT image_id FROM {DRIFTED_VIEW}) "
-               "THEN 1 ELSE 0 END" if drifted and base else "0")
+    rebuilt = ("CASE WHEN p.base = 1 AND d.image_id IS NOT NULL THEN 1 ELSE 0 END"
+               if drifted and base else "0")
+    join_drifted = f"""
+LEFT JOIN (SELECT DISTINCT image_id FROM {DRIFTED_VIEW}) d ON p.image_id = d.image_id""" if (
+        drifted and base) else ""
     return f"""
-SELECT *, {rebuilt} AS rebuilt
+SELECT p.*, {rebuilt} AS rebuilt
 FROM (SELECT s.*, {in_base} AS base
       FROM (SELECT r.*,
                    ROW_NUMBER() OVER (PARTITION BY image_id ORDER BY {ORDER_OF_FINDINGS}) AS ord,
                    CAST(({w}) * ({f}) * (CASE WHEN known_exploited = 1
-                                              THEN {float(kev_factor)!r}
-                                              ELSE 1.0 + {float(epss_factor)!r} * ({epss}) END)
+                                              THEN CAST({float(kev_factor)!r} AS DOUBLE)
+                                              ELSE 1 + CAST({float(epss_factor)!r} AS DOUBLE)
+                                                       * ({epss}) END)
                         AS {POINTS_DECIMAL}) AS pts
-            FROM ({rows}) r) s{join_base}) p
+            FROM ({rows}) r) s{join_base}) p{join_drifted}
 """
 
 
@@ -310,7 +316,7 @@ SELECT image_id,
        SUM(CASE WHEN pts > 0 AND COALESCE(known_exploited, 0) = 0 AND epss >= 0.1
                 THEN 1 ELSE 0 END) AS pts_likely,
        MAX(CASE WHEN pts > 0 THEN base ELSE 0 END) AS pts_base,
-       SUM(CASE WHEN state = 'over' THEN 1 ELSE 0 END) AS over,
+       SUM(CASE WHEN state = 'over' THEN 1 ELSE 0 END) AS over_sla,
        SUM(CASE WHEN known_exploited = 1 THEN 1 ELSE 0 END) AS kev,
        MAX(COALESCE(severity_rank, 0)) AS worst,
        {by_severity}
@@ -321,18 +327,18 @@ ORDER BY image_id
 """Per image with fixable findings (`finding_points` as `{points}`), of those with points: their
 points (a decimal sum), those over the SLA, known exploited, likely exploited (EPSS at least
 10%, not known exploited), whether any came with the base (pts_*), and per severity
-(`{by_severity}`: `n_<rank>` columns); of all: over (over the SLA), kev and worst (the highest
+(`{by_severity}`: `n_<rank>` columns); of all: over_sla, kev and worst (the highest
 severity rank, missing as 0): the ranking's tiebreak."""
 
 FIX_FIRST_UPGRADES = """
 WITH k AS (
-  SELECT image_id, pkg_name, SUM(pts) AS pts, MIN(ord) AS first,
+  SELECT image_id, pkg_name, SUM(pts) AS pts, MIN(ord) AS first_ord,
          MIN_BY(fixed_version, CASE WHEN fixed_version IS NOT NULL THEN ord END) AS fixed
   FROM ({points}) p
   WHERE pts > 0 AND rebuilt = 0
   GROUP BY image_id, pkg_name
 ), n AS (
-  SELECT *, ROW_NUMBER() OVER (PARTITION BY image_id ORDER BY pts DESC, first) AS n,
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY image_id ORDER BY pts DESC, first_ord) AS n,
          COUNT(*) OVER (PARTITION BY image_id) AS upgrades
   FROM k
 )

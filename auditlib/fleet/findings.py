@@ -253,7 +253,7 @@ class Fixable:
         (`aggregates.FIX_FIRST_IMAGES` of `points`): index image_id; columns pts (float,
         NaN when no finding has points), pts_over, pts_kev, pts_likely, pts_base, one per
         severity with points (`critical`, `high`, `medium`, `low`: findings with points),
-        over, kev, worst (int).
+        over_sla, kev, worst (int).
 
         Raises:
             EngineError: if the engine fails.
@@ -261,7 +261,7 @@ class Fixable:
         by = ", ".join(f"SUM(CASE WHEN pts > 0 AND severity_rank = {SEVERITY_RANK[s]} "
                        f"THEN 1 ELSE 0 END) AS n_{SEVERITY_RANK[s]}" for s in SEVERITIES)
         out = self.engine.sql(FIX_FIRST_IMAGES.format(points=points, by_severity=by))
-        ints = ["pts_over", "pts_kev", "pts_likely", "pts_base", "over", "kev", "worst"]
+        ints = ["pts_over", "pts_kev", "pts_likely", "pts_base", "over_sla", "kev", "worst"]
         out = out.astype({"image_id": str, **dict.fromkeys(ints, "int64")}).rename(
             columns={f"n_{SEVERITY_RANK[s]}": s for s in SEVERITIES})
         out["pts"] = pd.to_numeric(out["pts"].astype(float))
@@ -298,8 +298,9 @@ def _findings_frame(out: pd.DataFrame) -> pd.DataFrame:
     cols["clock_at"] = text_times(out["clock_at"])
     clock = out["clock"].astype(object)
     cols["clock"] = clock.where(clock.notna(), None)
-    for c in ("days", "sla_days", "used", "over"):
-        cols[c] = pd.to_numeric(out[c]).astype(float)
+    for c, col in (("days", "days"), ("sla_days", "sla_days"), ("used", "used"),
+                   ("over", "over_days")):
+        cols[c] = pd.to_numeric(out[col]).astype(float)
     cols["state"] = out["state"].astype(str).astype(object)
     return pd.DataFrame(cols)
 
