@@ -25,6 +25,8 @@ from auditlib.staleness.table import base_layer_sets
 from auditlib.store import read_current
 from tests.engine_store import NOW, two_snapshot_store
 
+pytestmark = pytest.mark.slow  # a two-snapshot store and three assessments: about 15 s
+
 AS_OF = pd.Timestamp(NOW) + pd.Timedelta(days=40)  # some findings over their SLA, some not
 
 

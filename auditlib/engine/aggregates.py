@@ -155,7 +155,7 @@ LEFT JOIN (SELECT moment, at_utc, CAST(days AS DOUBLE) AS days FROM {TIMES_VIEW}
 
 
 CLOCKS_TABLE = "finding_clocks"
-"""The table each fixable finding's clock is kept in (`finding_clocks`): the columns of
+"""The view of each fixable finding's clock (`finding_clocks`): the columns of
 `FIXABLE_FINDINGS` but the times, and clock (`fix`, `seen`, `published`, `first-seen`, missing
 when no date is known), clock_at (ISO 8601, UTC) and days (missing with the clock): the first
 known of the fix date, the snapshot that saw the fix appear, the publication and the first
@@ -198,8 +198,12 @@ ORDER BY image_id, severity_rank, state
 """Per image, severity rank and SLA state (`sla_rows` as `{rows}`): its fixable findings and
 the most days any of them has been fixable (missing when none is dated)."""
 
+SHOWN_COLUMNS = ("image_id, vuln_id, pkg_name, pkg_version, severity_rank, fixed_version, clock, "
+                 "clock_at, days, sla_days, used, over_days, state")
+"""The columns of `sla_rows` a finding named in evidence is said with (`SLA_SHOWN`)."""
+
 SLA_SHOWN = f"""
-WITH s AS ({{rows}}), listed AS (
+WITH s AS (SELECT {SHOWN_COLUMNS} FROM ({{rows}}) r), listed AS (
   SELECT 'over' AS listing, s.*, ROW_NUMBER() OVER (
            PARTITION BY image_id ORDER BY over_days DESC NULLS LAST, {ORDER_OF_FINDINGS}) AS n
   FROM s WHERE state = 'over'
@@ -267,7 +271,7 @@ def finding_points(rows: str, weights: dict[int, float], factors: dict[str, floa
                    kev_factor: float, epss_factor: float, *, base: bool, drifted: bool) -> str:
     """Return the SQL of each finding of `rows` (`sla_rows`) with its fix-first points (pts:
     the severity's weight x the SLA state's factor x its threat: `kev_factor` when known
-    exploited, else 1 + `epss_factor` x EPSS), its place among its image's findings (ord),
+    exploited, else 1 + `epss_factor` x EPSS),
     whether its package came with the image's base (base: 1 when its layer is one of
     `BASE_LAYERS_VIEW`, with `base`) and whether a rebuild on a refreshed base fixes it
     (rebuilt: `base` and the image in `DRIFTED_VIEW`, with `drifted`).
@@ -298,7 +302,6 @@ LEFT JOIN (SELECT DISTINCT image_id FROM {DRIFTED_VIEW}) d ON p.image_id = d.ima
 SELECT p.*, {rebuilt} AS rebuilt
 FROM (SELECT s.*, {in_base} AS base
       FROM (SELECT r.*,
-                   ROW_NUMBER() OVER (PARTITION BY image_id ORDER BY {ORDER_OF_FINDINGS}) AS ord,
                    CAST(({w}) * ({f}) * (CASE WHEN known_exploited = 1
                                               THEN CAST({float(kev_factor)!r} AS DOUBLE)
                                               ELSE 1 + CAST({float(epss_factor)!r} AS DOUBLE)
@@ -331,24 +334,34 @@ points (a decimal sum), those over the SLA, known exploited, likely exploited (E
 severity rank, missing as 0): the ranking's tiebreak."""
 
 FIX_FIRST_UPGRADES = """
-WITH k AS (
-  SELECT image_id, pkg_name, SUM(pts) AS pts, MIN(ord) AS first_ord,
-         MIN_BY(fixed_version, CASE WHEN fixed_version IS NOT NULL THEN ord END) AS fixed
-  FROM ({points}) p
-  WHERE pts > 0 AND rebuilt = 0
-  GROUP BY image_id, pkg_name
+WITH p AS (
+  SELECT image_id, vuln_id, pkg_name, pkg_version, fixed_version, pts
+  FROM ({points}) a WHERE pts > 0 AND rebuilt = 0
+), k AS (
+  SELECT image_id, pkg_name, SUM(pts) AS pts, MIN(vuln_id) AS first_vuln
+  FROM p GROUP BY image_id, pkg_name
 ), n AS (
-  SELECT *, ROW_NUMBER() OVER (PARTITION BY image_id ORDER BY pts DESC, first_ord) AS n,
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY image_id
+                               ORDER BY pts DESC, first_vuln, pkg_name NULLS LAST) AS n,
          COUNT(*) OVER (PARTITION BY image_id) AS upgrades
   FROM k
+), f AS (
+  SELECT image_id, pkg_name, fixed_version AS fixed,
+         ROW_NUMBER() OVER (PARTITION BY image_id, pkg_name
+                            ORDER BY vuln_id, pkg_version NULLS LAST) AS r
+  FROM p WHERE fixed_version IS NOT NULL
 )
-SELECT image_id, n, upgrades, pkg_name, fixed FROM n WHERE n <= {shown}
-ORDER BY image_id, n
+SELECT n.image_id, n.n, n.upgrades, n.pkg_name, f.fixed
+FROM n LEFT JOIN f
+  ON n.image_id = f.image_id AND n.pkg_name IS NOT DISTINCT FROM f.pkg_name AND f.r = 1
+WHERE n.n <= {shown}
+ORDER BY n.image_id, n.n
 """
 """Per image, the package upgrades that remove the most points (`finding_points` as
 `{points}`; the findings a rebuild on a refreshed base removes left out): the first `{shown}`
-packages by points (ties: the package listed first), each with the fixed version its first
-finding names, and upgrades (how many packages in all)."""
+packages by points (ties: the package listed first, `ORDER_OF_FINDINGS`), each with the fixed
+version the first of its findings that names one names, and upgrades (how many packages in
+all)."""
 
 
 def _document_rows(table: str) -> str:

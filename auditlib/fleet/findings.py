@@ -143,7 +143,7 @@ def _utc_text(at: pd.Series) -> pd.Series:
 
 @dataclass
 class Fixable:
-    """The fixable findings of an assessment with their clock, kept in its engine
+    """The fixable findings of an assessment with their clock, in its engine
     (`aggregates.CLOCKS_TABLE`: one row per finding, `FINDING_KEY`, never all brought to
     pandas): what is needed of them is asked for, per image or the first few per image
     (`counts`, `shown`, `base_split`, `fix_first`, `upgrades`), or, for an analyst, all of
@@ -188,8 +188,9 @@ class Fixable:
 
     def shown(self, sla: SlaParams, most: int) -> pd.DataFrame:
         """Return the findings the SLA rule names (`aggregates.SLA_SHOWN`): listing (`over`,
-        `near`, `undated`, `closest`), n, and the columns of `rows`, the first `most` of each
-        listing per image (one `closest`).
+        `near`, `undated`, `closest`), n, and the columns of `rows` but layer_diff_id,
+        known_exploited, epss and purl, the first `most` of each listing per image (one
+        `closest`).
 
         Raises:
             EngineError: if the engine fails.
@@ -281,7 +282,8 @@ class Fixable:
 
 
 def _findings_frame(out: pd.DataFrame) -> pd.DataFrame:
-    """Return rows of `aggregates.sla_rows` as `Fixable.rows` gives them: text kept as it
+    """Return rows of `aggregates.sla_rows` (all its columns, or `SHOWN_COLUMNS`) as
+    `Fixable.rows` gives them: text kept as it
     came (categorical or object), severity a `SEVERITY_DTYPE`, clock_at UTC, clock and state
     object (None missing), days, sla_days, used, over float."""
     first = [c for c in ("listing", "n") if c in out.columns]
@@ -290,11 +292,13 @@ def _findings_frame(out: pd.DataFrame) -> pd.DataFrame:
         cols[c] = out[c]
     cols["severity"] = severity_of_rank(out["severity_rank"])
     for c in ("fixed_version", "layer_diff_id"):
-        cols[c] = out[c]
-    cols["known_exploited"] = pd.to_numeric(out["known_exploited"]).astype("Float64").astype(
-        "boolean")
-    cols["epss"] = pd.to_numeric(out["epss"]).astype("Float64")
-    cols["purl"] = out["purl"]
+        if c in out.columns:
+            cols[c] = out[c]
+    if "known_exploited" in out.columns:
+        cols["known_exploited"] = pd.to_numeric(out["known_exploited"]).astype(
+            "Float64").astype("boolean")
+        cols["epss"] = pd.to_numeric(out["epss"]).astype("Float64")
+        cols["purl"] = out["purl"]
     cols["clock_at"] = text_times(out["clock_at"])
     clock = out["clock"].astype(object)
     cols["clock"] = clock.where(clock.notna(), None)
@@ -309,7 +313,7 @@ def fixable_findings(tables: AuditData | Engine, as_of: pd.Timestamp,
                      first_seen_fixed: pd.DataFrame | None = None,
                      settled: pd.DataFrame | None = None) -> Fixable:
     """Return the fixable findings (`FINDING_KEY`), deduplicated across documents, with their
-    clock, kept in the engine (`aggregates.CLOCKS_TABLE`).
+    clock, in the engine (`aggregates.CLOCKS_TABLE`).
 
     Which rows are fixable and how a finding's rows are combined is
     `auditlib.engine.aggregates.FIXABLE_FINDINGS`, run by the engine over the vulnerabilities
@@ -361,5 +365,7 @@ def fixable_findings(tables: AuditData | Engine, as_of: pd.Timestamp,
         engine.register(SETTLED_VIEW, pd.DataFrame({
             k: settled[k].astype(object).where(settled[k].notna(), None).map(
                 lambda v: None if v is None else str(v)).to_numpy(object) for k in FINDING_KEY}))
-    engine.define(CLOCKS_TABLE, finding_clocks(seen, done), keep=True)
+    # A view: each aggregate joins the kept findings with the few times again, rather than
+    # the engine holding a second copy of millions of findings.
+    engine.define(CLOCKS_TABLE, finding_clocks(seen, done))
     return Fixable(engine)
