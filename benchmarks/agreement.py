@@ -109,7 +109,7 @@ def main() -> None:
     print(f"synthetic fleet (not real data): {args.images:,} images, {rows:,} vulnerability rows "
           f"of two scanners, made in {time.perf_counter() - t0:.1f} s")
     as_of = pd.Timestamp("2026-12-01", tz="UTC")
-    base = _median(lambda: fixable_findings(data, as_of), args.runs)  # type: ignore[arg-type]
+    base = _median(lambda: fixable_findings(data, as_of).rows(), args.runs)  # type: ignore[arg-type]
     agree = _median(lambda: agreement_of(data), args.runs)  # type: ignore[arg-type]
     ag = agreement_of(data)  # type: ignore[arg-type]
     print(f"fixable_findings (baseline): {base:.2f} s")

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import duckdb
 import pandas as pd
 
 from auditlib.assess import assess_data
-from auditlib.assess.fix_first import KEV_FACTOR, SEVERITY_WEIGHTS, finding_points
+from auditlib.assess.fix_first import EPSS_FACTOR, KEV_FACTOR, SEVERITY_WEIGHTS, SLA_FACTORS
+from auditlib.engine.aggregates import finding_points
+from auditlib.fleet.findings import SEVERITY_RANK
 from auditlib.reports.compliance import worst_images
 from tests.policy.builders import AS_OF, days_ago, image_id, make_data
 
@@ -38,12 +41,21 @@ def _data():  # type: ignore[no-untyped-def]
 
 def test_points_weigh_severity_sla_and_exploitation() -> None:
     f = pd.DataFrame({
-        "severity": ["critical", "critical", "low", "high", "high"],
+        "image_id": ["i"] * 5, "vuln_id": [f"CVE-{n}" for n in range(5)],
+        "pkg_name": ["p"] * 5, "pkg_version": ["1"] * 5, "layer_diff_id": [None] * 5,
+        "severity_rank": [SEVERITY_RANK[s] for s in ("critical", "critical", "low", "high",
+                                                      "high")],
         "state": ["within", "over", "within", "within", "within"],
-        "known_exploited": pd.array([None, None, True, None, False], dtype="boolean"),
+        "known_exploited": pd.array([None, None, 1, None, 0], dtype="Int64"),
         "epss": [None, None, None, 0.5, None],
     })
-    assert finding_points(f).tolist() == [
+    con = duckdb.connect()
+    con.register("findings", f)
+    sql = finding_points("SELECT * FROM findings",
+                         {SEVERITY_RANK[k]: v for k, v in SEVERITY_WEIGHTS.items()}, SLA_FACTORS,
+                         KEV_FACTOR, EPSS_FACTOR, base=False, drifted=False)
+    got = con.sql(f"SELECT pts FROM ({sql}) p ORDER BY vuln_id").df()["pts"].astype(float)
+    assert got.tolist() == [
         SEVERITY_WEIGHTS["critical"], 2 * SEVERITY_WEIGHTS["critical"],
         KEV_FACTOR * SEVERITY_WEIGHTS["low"], 2 * SEVERITY_WEIGHTS["high"],
         SEVERITY_WEIGHTS["high"]]

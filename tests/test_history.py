@@ -236,7 +236,7 @@ def test_first_seen_fixed_is_what_the_sla_rule_accepts(store: Path) -> None:
                    (image_id(9), "CVE-8"): (_ts(T1), False)}
     # The rule's seam: the clock of CVE-1 (no fix date, no publication date) is the history's.
     s2 = list_snapshots(store)[1].name
-    found = fixable_findings(read_current(store, as_of=s2), _ts("2026-01-21T00:00:00"), f)
+    found = fixable_findings(read_current(store, as_of=s2), _ts("2026-01-21T00:00:00"), f).rows()
     one = found[found["vuln_id"] == "CVE-1"].iloc[0]
     assert (one["clock"], one["clock_at"], one["days"]) == ("seen", _ts(T2), 10)
     # CVE-2 has no date of its own either: at least since the first snapshot that saw it.

@@ -154,8 +154,8 @@ def test_the_assessment_joins_the_clock_in_its_engine(store: Path) -> None:
     assert isinstance(a.view.first_seen_fixed, EngineClock)
     assert a.view.first_seen_fixed.engine is a.view.aggregate_engine
     assert a.has_history
-    got = a.view.fixable.set_index(KEYS).sort_index()
-    want = fixable_findings(read_current(store), AS_OF, reference(store)).set_index(
+    got = a.view.fixable.rows().set_index(KEYS).sort_index()
+    want = fixable_findings(read_current(store), AS_OF, reference(store)).rows().set_index(
         KEYS).sort_index()
     assert got.index.tolist() == want.index.tolist()
     pd.testing.assert_series_equal(got["clock_at"], want["clock_at"])
@@ -172,8 +172,8 @@ def test_a_clock_of_another_engine_is_read_into_pandas(store: Path) -> None:
     other = open_engine("duckdb", FrameTables(read_current(store)))
     try:
         clock = history_clock(store, other)
-        mine = fixable_findings(engine, AS_OF, clock)
-        via_frame = fixable_findings(engine, AS_OF, clock.frame())
+        mine = fixable_findings(engine, AS_OF, clock).rows()
+        via_frame = fixable_findings(engine, AS_OF, clock.frame()).rows()
         pd.testing.assert_frame_equal(mine, via_frame)
         b = assess_data(read_current(store), as_of=AS_OF, first_seen_fixed=clock)
         assert b.findings["clock"].value_counts().to_dict() == {"first-seen": 3, "seen": 2}

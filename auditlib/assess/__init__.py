@@ -7,7 +7,8 @@ history's clock, coverage), that every command, report and notebook reads.
     a.evaluation.results      # policy_results
     a.staleness               # staleness
     a.eol                     # os_end_of_life
-    a.findings                # fixable findings and their SLA state
+    a.sla_counts              # fixable findings per image, severity and SLA state
+    a.findings                # every fixable finding and its SLA state (all rows, on request)
     a.summary()               # the headline figures every face shows
     a.data.images             # the small tables, in pandas
     a.sql("SELECT ... FROM vulnerabilities")  # the big tables stay in the engine (a.in_engine)

@@ -33,7 +33,7 @@ from auditlib.engine.tables import BIG_TABLES
 from auditlib.eol.table import EolTable
 from auditlib.fleet.agreement_summary import Agreement, agreement_of
 from auditlib.fleet.coverage import Coverage, image_ids
-from auditlib.fleet.findings import SLA_DAYS, SLA_STATES, WARN_RATIO, sla_states
+from auditlib.fleet.findings import SLA_DAYS, SLA_STATES, WARN_RATIO, SlaParams
 from auditlib.fleet.select import filter_images
 from auditlib.fleet.vex import VexMatch, vex_summary
 from auditlib.fleet.view import FleetView
@@ -104,8 +104,8 @@ class Assessment:
     def staleness(self) -> pd.DataFrame:
         """Return the `staleness` table: one row per image with its ranking of what to fix
         first (`auditlib.assess.fix_first`), rank 1 on top."""
-        return rank_fix_first(staleness_of(self.view, self.abandonment_days), self.findings,
-                              self.evaluation, self.view.vuln_scanned,
+        return rank_fix_first(staleness_of(self.view, self.abandonment_days), self.view.fixable,
+                              self.sla_params, self.evaluation, self.view.vuln_scanned,
                               base_layer_sets(self.view))
 
     @property
@@ -127,12 +127,26 @@ class Assessment:
                 return sla_params(c.params)
         return {k: float(v) for k, v in SLA_DAYS.items()}, WARN_RATIO
 
+    @property
+    def sla_params(self) -> SlaParams:
+        """Return the SLA the findings stand against (`sla`), as the findings take it."""
+        days, ratio = self.sla
+        return SlaParams.of(days, ratio)
+
+    @cached_property
+    def sla_counts(self) -> pd.DataFrame:
+        """Return per image, severity and SLA state the fixable findings, counted in the engine
+        (`fleet.findings.Fixable.counts`): columns image_id, severity, state, findings,
+        most_days. What the summary, the verdicts and the pages count."""
+        return self.view.fixable.counts(self.sla_params)
+
     @cached_property
     def findings(self) -> pd.DataFrame:
-        """Return the fixable findings with their clock and where each stands against its SLA
-        (`fleet.findings.sla_states`)."""
-        days, ratio = self.sla
-        return sla_states(self.view.fixable, days, ratio)
+        """Return every fixable finding with its clock and where it stands against its SLA
+        (`fleet.findings.Fixable.rows`), brought from the engine on request: at fleet scale
+        millions of rows (`sla_counts` has them per image; `sql` over `relation`s asks for
+        less)."""
+        return self.view.fixable.rows(self.sla_params)
 
     @property
     def vex(self) -> VexMatch:
@@ -176,9 +190,10 @@ class Assessment:
         known = eol["os_is_eol"].notna()
         days = eol["os_days_to_eol"]
         soon = (known & ~past & (days <= EOL_SOON_DAYS).fillna(False)).astype(bool)
-        f = self.findings
-        states = f["state"].value_counts()
-        over = f[f["state"] == "over"]
+        c = self.sla_counts
+        states = c.groupby("state")["findings"].sum()
+        by_sev = c.groupby(c["severity"].astype(str))["findings"].sum()
+        over = c[c["state"] == "over"]
         st = self.staleness
         ages = st["age_days"].dropna()
         prio = st["rebuild_priority"].fillna(0.0).astype(float)
@@ -208,9 +223,9 @@ class Assessment:
             },
             "fixable": {  # counted over the images a vulnerability scan covered only
                 **{s: int(states.get(s, 0)) for s in SLA_STATES},
-                "findings": len(f), "images_over_sla": int(over["image_id"].nunique()),
-                "critical": int((f["severity"].astype(str) == "critical").sum()),
-                "high": int((f["severity"].astype(str) == "high").sum()),
+                "findings": int(c["findings"].sum()),
+                "images_over_sla": int(over["image_id"].nunique()),
+                "critical": int(by_sev.get("critical", 0)), "high": int(by_sev.get("high", 0)),
                 "scanned_images": cov.vuln_scanned, "not_scanned_images": n - cov.vuln_scanned,
             },
             "staleness": {
@@ -293,8 +308,8 @@ class Assessment:
         ev = self.evaluation
         s = ev.scores.set_index(ev.scores["image_id"].astype(str))
         eol = self.eol
-        over = self.findings[self.findings["state"] == "over"]
-        n_over = over["image_id"].astype(str).value_counts()
+        c = self.sla_counts
+        n_over = c[c["state"] == "over"].groupby("image_id")["findings"].sum()
         st = self.staleness.set_index(self.staleness["image_id"].astype(str))
         ids = self.view.image_ids
         return pd.DataFrame({

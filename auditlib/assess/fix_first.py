@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from auditlib.fleet.findings import SEVERITY_RANK
+from auditlib.fleet.findings import Fixable, SlaParams
 from auditlib.policy.evaluate import Evaluation
 
 SEVERITY_WEIGHTS = {"critical": 10.0, "high": 5.0, "medium": 3.0, "low": 1.0}
@@ -79,87 +79,55 @@ def _num(v: object) -> float | None:
     return None if v is None or pd.isna(v) else float(v)  # type: ignore[arg-type,call-overload]
 
 
-def finding_points(findings: pd.DataFrame) -> pd.Series:
-    """Return each fixable finding's points (module docstring), indexed as `findings`.
+def points_sql(fixable: Fixable, sla: SlaParams, st: pd.DataFrame,
+               base_layers: dict[str, set[str]]) -> str:
+    """Return the SQL of each fixable finding with its points (module docstring; `aggregates.
+    finding_points`) against `sla`, whether its package came with the image's base
+    (`base_layers`) and whether a rebuild on the refreshed base fixes it (the base tag of the
+    image moved on: `st`'s base_drifted).
 
-    Args:
-        findings: the assessment's findings (`fleet.findings.sla_states` of the fixable ones),
-            with `severity`, `state`, `known_exploited` and `epss`.
+    Raises:
+        EngineError: if the engine refuses a view.
     """
-    sev = findings["severity"].astype(str).map(SEVERITY_WEIGHTS).fillna(0.0).astype(float)
-    sla = findings["state"].astype(str).map(SLA_FACTORS).fillna(1.0).astype(float)
-    kev = findings["known_exploited"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-    epss = pd.to_numeric(findings["epss"], errors="coerce").fillna(0.0).clip(0, 1).to_numpy()
-    threat = np.where(kev, KEV_FACTOR, 1.0 + EPSS_FACTOR * epss)
-    return sev * sla * threat
+    return fixable.points(sla, base_layers, set(_drifted(st)), SEVERITY_WEIGHTS, SLA_FACTORS,
+                          KEV_FACTOR, EPSS_FACTOR)
 
 
-def _in_base(findings: pd.DataFrame, base_layers: dict[str, set[str]]) -> np.ndarray:
-    """Return, per finding, whether its package came with the image's base (its layer is one of
-    the base's layers)."""
-    return np.array([str(layer) in base_layers.get(str(i), ()) if pd.notna(layer) else False
-                     for i, layer in zip(findings["image_id"], findings["layer_diff_id"],
-                                         strict=True)], dtype=bool)
+def _drifted(st: pd.DataFrame) -> dict[str, str]:
+    """Return image id -> its base reference, for the images whose base tag moved on."""
+    return {str(i): str(b) for i, d, b in zip(st["image_id"], st["base_drifted"],
+                                              st["base_ref"], strict=True)
+            if pd.notna(d) and bool(d) and pd.notna(b)}
 
 
-def _vuln_items(findings: pd.DataFrame, st: pd.DataFrame, base_layers: dict[str, set[str]]
+def _vuln_items(by_image: pd.DataFrame, upgrades: pd.DataFrame, st: pd.DataFrame
                 ) -> list[Item]:
     """Return one item per image with fixable vulnerabilities: counts by severity, those over
     their SLA and known exploited; the action: a rebuild on the refreshed base for the packages
     the base brought when its tag moved on, and the upgrades of the other packages that weigh
-    most. Aggregated in one pass over the findings (a fleet has hundreds of thousands)."""
-    if findings.empty:
-        return []
-    kev = findings["known_exploited"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-    f = pd.DataFrame({
-        "img": findings["image_id"].astype(str).to_numpy(),
-        "sev": findings["severity"].astype(str).to_numpy(),
-        "pkg": findings["pkg_name"].astype(str).to_numpy(),
-        "fixed": findings["fixed_version"].astype("string").to_numpy(),
-        "pts": finding_points(findings).to_numpy(),
-        "over": (findings["state"].astype(str) == "over").to_numpy(),
-        "kev": kev,
-        "likely": (pd.to_numeric(findings["epss"], errors="coerce").fillna(0) >= 0.1).to_numpy()
-        & ~kev,
-        "base": _in_base(findings, base_layers),
-    })
-    f = f[f["pts"] > 0]
-    if f.empty:
-        return []
-    drifted = {str(i): str(b) for i, d, b in zip(st["image_id"], st["base_drifted"],
-                                                  st["base_ref"], strict=True)
-               if pd.notna(d) and bool(d) and pd.notna(b)}
-    by_image = f.groupby("img", sort=False).agg(
-        pts=("pts", "sum"), over=("over", "sum"), kev=("kev", "sum"), likely=("likely", "sum"),
-        base=("base", "any"))
-    sev = pd.crosstab(f["img"], f["sev"])
-    rebuilt = f["img"].isin([i for i in drifted if i in by_image.index]).to_numpy() & f[
-        "base"].to_numpy()
-    pk = f[~rebuilt].groupby(["img", "pkg"], sort=False).agg(
-        pts=("pts", "sum"), fixed=("fixed", "first")).reset_index()
-    pk = pk.sort_values(["img", "pts"], ascending=[True, False], kind="stable")
-    upgrades: dict[str, list[str]] = {}
+    most. Read from the engine's per-image aggregates (`Fixable.fix_first`, `.upgrades`)."""
+    drifted = _drifted(st)
+    shown: dict[str, list[str]] = {}
     more: dict[str, int] = {}
-    for img, name, fixed in zip(pk["img"], pk["pkg"], pk["fixed"], strict=True):
-        shown = upgrades.setdefault(img, [])
-        if len(shown) < ACTIONS_SHOWN:
-            shown.append(f"upgrade {name} to {fixed}" if pd.notna(fixed) else f"upgrade {name}")
-        else:
-            more[img] = more.get(img, 0) + 1
+    for img, name, fixed, total in zip(upgrades["image_id"], upgrades["pkg_name"],
+                                       upgrades["fixed"], upgrades["upgrades"], strict=True):
+        name = "nan" if name is None else name  # as a missing package name reads
+        shown.setdefault(img, []).append(
+            f"upgrade {name} to {fixed}" if fixed is not None else f"upgrade {name}")
+        if total > ACTIONS_SHOWN:
+            more[img] = int(total) - ACTIONS_SHOWN
     out: list[Item] = []
-    for img, row in by_image.iterrows():
+    for img, row in by_image[by_image["pts"].notna()].iterrows():
         i = str(img)
-        counts: dict[str, int] = {str(k): int(v) for k, v in zip(
-            sev.columns, sev.loc[i].to_numpy(), strict=True)}
-        parts = [f"{counts[s]} {s}" for s in SEVERITY_WEIGHTS if counts.get(s)]
+        parts = [f"{int(row[s])} {s}" for s in SEVERITY_WEIGHTS if row[s]]
         extra = [f"{int(row[k])} {words}" for k, words in
-                 (("over", "over SLA"), ("kev", "known exploited"), ("likely", "with EPSS >= 10%"))
-                 if row[k]]
+                 (("pts_over", "over SLA"), ("pts_kev", "known exploited"),
+                  ("pts_likely", "with EPSS >= 10%")) if row[k]]
         reason = (f"fixable: {', '.join(parts)}" + (f" ({', '.join(extra)})" if extra else "")
                   + f" (+{float(row['pts']):.0f})")
         actions = ([f"rebuild on the refreshed base {drifted[i]}"]
-                   if i in drifted and bool(row["base"]) else [])
-        actions.extend(upgrades.get(i, []))
+                   if i in drifted and bool(row["pts_base"]) else [])
+        actions.extend(shown.get(i, []))
         if more.get(i):
             actions.append(f"upgrade {more[i]} more packages")
         out.append(Item(i, float(row["pts"]), reason, "; ".join(actions)))
@@ -247,19 +215,6 @@ def _unknown(st: pd.DataFrame, scanned: set[str], by_policy: dict[str, list[str]
     return out
 
 
-def _tiebreak(findings: pd.DataFrame) -> pd.DataFrame:
-    """Return per image: findings over SLA, known exploited, and the worst severity's rank."""
-    if findings.empty:
-        return pd.DataFrame(columns=["over", "kev", "worst"])
-    f = findings.assign(_img=findings["image_id"].astype(str),
-                        _over=(findings["state"].astype(str) == "over"),
-                        _kev=findings["known_exploited"].astype("boolean").fillna(False),
-                        _rank=findings["severity"].astype(str).map(SEVERITY_RANK).fillna(0))
-    g = f.groupby("_img")
-    return pd.DataFrame({"over": g["_over"].sum(), "kev": g["_kev"].sum(),
-                         "worst": g["_rank"].max()})
-
-
 def _joined(items: Iterable[Item], attr: str) -> dict[str, str]:
     """Return image id -> its items' texts (`reason` or `action`), largest risk first, each
     part once."""
@@ -271,7 +226,7 @@ def _joined(items: Iterable[Item], attr: str) -> dict[str, str]:
     return {i: "; ".join(v) for i, v in out.items() if v}
 
 
-def rank_fix_first(st: pd.DataFrame, findings: pd.DataFrame, ev: Evaluation,
+def rank_fix_first(st: pd.DataFrame, fixable: Fixable, sla: SlaParams, ev: Evaluation,
                    scanned: set[str], base_layers: dict[str, set[str]] | None = None
                    ) -> pd.DataFrame:
     """Return `st` (the staleness facts, one row per image) with the ranking's columns
@@ -279,23 +234,31 @@ def rank_fix_first(st: pd.DataFrame, findings: pd.DataFrame, ev: Evaluation,
 
     Args:
         st: the staleness table of the view (`staleness.table.staleness_of`).
-        findings: the fixable findings against their SLA (`Assessment.findings`).
+        fixable: the fixable findings (`FleetView.fixable`), weighed in the engine.
+        sla: the SLA they stand against (`Assessment.sla`).
         ev: the policy's results (secrets and root count where their rules fail).
         scanned: the images a vulnerability scan covered (`fleet.coverage`).
         base_layers: image id -> its base's layers (`staleness.table.base_layer_sets`): which
             fixable packages a rebuild on the refreshed base fixes.
+
+    Raises:
+        EngineError: if the engine fails.
     """
+    points = points_sql(fixable, sla, st, base_layers or {})
+    by_image = fixable.fix_first(points)
     policy_items, by_policy = _policy_items(ev)
-    items = [*_vuln_items(findings, st, base_layers or {}), *_image_items(st), *policy_items]
-    points: dict[str, float] = {}
+    items = [*_vuln_items(by_image, fixable.upgrades(points, ACTIONS_SHOWN), st),
+             *_image_items(st), *policy_items]
+    points_of: dict[str, float] = {}
     for it in items:
-        points[it.image_id] = points.get(it.image_id, 0.0) + it.points
+        points_of[it.image_id] = points_of.get(it.image_id, 0.0) + it.points
     ids = st["image_id"].astype(str)
     unknown = _unknown(st, scanned, by_policy)
-    tie = _tiebreak(findings).reindex(list(ids)).fillna(0)
-    prio = ids.map(points).fillna(0.0).astype(float)
+    # Ties: findings over SLA, known exploited, the worst severity (of every fixable finding).
+    tie = by_image[["over_sla", "kev", "worst"]].reindex(list(ids)).fillna(0)
+    prio = ids.map(points_of).fillna(0.0).astype(float)
     key = pd.DataFrame({
-        "p": -prio.to_numpy(), "over": -tie["over"].to_numpy(dtype=float),
+        "p": -prio.to_numpy(), "over": -tie["over_sla"].to_numpy(dtype=float),
         "kev": -tie["kev"].to_numpy(dtype=float), "worst": -tie["worst"].to_numpy(dtype=float),
         "known": [0 if unknown[i] is not None else 1 for i in ids],
         "name": st["image_name"].astype(str).to_numpy(), "id": ids.to_numpy(),

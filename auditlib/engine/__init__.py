@@ -15,8 +15,8 @@ packages, package licences), instead of pandas.
 the per-image and per-class results, and a relation of a big table for analysts.
 """
 
-from auditlib.engine.base import ENGINES, Engine, EngineError, open_engine
+from auditlib.engine.base import ENGINES, Engine, EngineError, engine_or_frames, open_engine
 from auditlib.engine.tables import FrameTables, StoreTables, Tables
 
 __all__ = ["ENGINES", "Engine", "EngineError", "FrameTables", "StoreTables", "Tables",
-           "open_engine"]
+           "engine_or_frames", "open_engine"]

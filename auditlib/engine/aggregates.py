@@ -26,17 +26,14 @@ from auditlib.tables import licence_class_column as _flag
 
 def _rows_and_distinct(table: str, key: list[str], rows: str, distinct: str) -> str:
     """Return the SQL of, per image with rows in `table`: its rows (`rows`) and its distinct
-    `key` values (`distinct`)."""
+    `key` values (`distinct`), in one pass over the table (each image's keys grouped once, then
+    their groups counted and their rows summed)."""
     return f"""
-SELECT r.image_id, r.{rows}, d.{distinct}
-FROM (SELECT image_id, COUNT(*) AS {rows}
-      FROM {table} WHERE image_id IS NOT NULL GROUP BY image_id) r
-JOIN (SELECT image_id, COUNT(*) AS {distinct}
-      FROM (SELECT DISTINCT image_id, {', '.join(key)}
-            FROM {table} WHERE image_id IS NOT NULL) k
-      GROUP BY image_id) d
-  ON r.image_id = d.image_id
-ORDER BY r.image_id
+SELECT image_id, CAST(SUM(n) AS BIGINT) AS {rows}, COUNT(*) AS {distinct}
+FROM (SELECT image_id, COUNT(*) AS n
+      FROM {table} WHERE image_id IS NOT NULL GROUP BY image_id, {', '.join(key)}) k
+GROUP BY image_id
+ORDER BY image_id
 """
 
 
@@ -93,6 +90,293 @@ order), fix_at (the earliest fix date), published_at (the earliest; both as text
 a time, Spark the nanoseconds since 1970 it reads a pandas timestamp as), known_exploited (1 if any
 says it is in CISA KEV, 0 if those that say say not, missing when none says) and epss (the
 highest EPSS probability given). `fleet.findings.fixable_findings` adds the clock."""
+
+
+FINDINGS_TABLE = "fixable_findings"
+"""The table `FIXABLE_FINDINGS` is kept as (`Engine.define` with `keep`): read by the clock's
+times and by `FINDING_CLOCKS`."""
+
+FINDING_TIMES = f"""
+SELECT moment FROM (SELECT fix_at AS moment FROM {FINDINGS_TABLE}
+                    UNION SELECT published_at AS moment FROM {FINDINGS_TABLE}) t
+WHERE moment IS NOT NULL
+"""
+"""Every distinct fix and publication time of the fixable findings, as text (a few thousand):
+what pandas parses and counts days to, each once (`TIMES_VIEW`)."""
+
+TIMES_VIEW = "finding_times"
+"""The view of each time of `FINDING_TIMES` that is a time: columns moment (the text), at_utc (ISO
+8601, UTC) and days (whole days from it to the as-of time, at least 0)."""
+
+SEEN_VIEW = "finding_seen"
+"""The view of the history clock (`auditlib.history.first_seen_fixed`), when the store has
+history: columns `FINDING_KEY`, seen_utc (ISO 8601, UTC), seen_days (as `TIMES_VIEW`'s days)
+and appearing (1: the history saw the fix appear; 0: fixable since the first snapshot)."""
+
+SEEN_RANKS_VIEW = "finding_seen_ranks"
+"""The view of a store's snapshot times by rank (`engine.history.SnapshotTimes`): columns
+seen_rank, seen_utc (ISO 8601, UTC) and seen_days (as `TIMES_VIEW`'s days)."""
+
+
+def seen_from_clock(clock: str) -> str:
+    """Return the SQL of `SEEN_VIEW` from the history clock kept in the engine as the view
+    `clock` (`engine.history.FIRST_SEEN_FIXED`: ranks, not times) and `SEEN_RANKS_VIEW`."""
+    return f"""
+SELECT {', '.join(f"c.{k}" for k in _KEYS)}, r.seen_utc, r.seen_days,
+       CASE WHEN c.fix_seen_appearing THEN 1 ELSE 0 END AS appearing
+FROM {clock} c JOIN {SEEN_RANKS_VIEW} r ON CAST(c.first_seen_fixed_rank AS BIGINT) = r.seen_rank
+"""
+
+
+SETTLED_VIEW = "finding_settled"
+"""The view of the findings a VEX statement settles (`fleet.vex.VexMatch.settled`): columns
+`FINDING_KEY`."""
+
+_KEYS = ("image_id", "vuln_id", "pkg_name", "pkg_version")
+_SAME_FINDING = " AND ".join(f"f.{k} IS NOT DISTINCT FROM {{t}}.{k}" for k in _KEYS)
+
+
+def finding_clocks(seen: bool, settled: bool) -> str:
+    """Return the SQL of `CLOCKS_TABLE`, with the history clock (`SEEN_VIEW`) when `seen`, and
+    without the findings of `SETTLED_VIEW` when `settled`."""
+    def pick(fix: str, seen_at: str, published: str) -> str:
+        if not seen:
+            return f"""CASE WHEN fx.days IS NOT NULL THEN {fix}
+            WHEN pb.days IS NOT NULL THEN {published} END"""
+        return f"""CASE WHEN fx.days IS NOT NULL THEN {fix}
+            WHEN s.appearing = 1 AND s.seen_days IS NOT NULL THEN {seen_at.format('seen')}
+            WHEN pb.days IS NOT NULL THEN {published}
+            WHEN s.seen_days IS NOT NULL THEN {seen_at.format('first-seen')} END"""
+    join_seen = f"""
+LEFT JOIN (SELECT {', '.join(_KEYS)}, seen_utc, CAST(seen_days AS DOUBLE) AS seen_days,
+                  CAST(appearing AS INT) AS appearing FROM {SEEN_VIEW}) s
+  ON {_SAME_FINDING.format(t='s')}""" if seen else ""
+    join_settled = f"""
+LEFT JOIN (SELECT DISTINCT {', '.join(_KEYS)} FROM {SETTLED_VIEW}) x
+  ON {_SAME_FINDING.format(t='x')}""" if settled else ""
+    return f"""
+SELECT f.image_id, f.vuln_id, f.pkg_name, f.pkg_version, f.severity_rank, f.fixed_version,
+       f.layer_diff_id, f.known_exploited, f.epss, f.purl,
+       {pick("'fix'", "'{}'", "'published'")} AS clock,
+       {pick("fx.at_utc", "s.seen_utc", "pb.at_utc")} AS clock_at,
+       {pick("fx.days", "s.seen_days", "pb.days")} AS days
+FROM {FINDINGS_TABLE} f
+LEFT JOIN (SELECT moment, at_utc, CAST(days AS DOUBLE) AS days FROM {TIMES_VIEW}) fx
+  ON f.fix_at = fx.moment
+LEFT JOIN (SELECT moment, at_utc, CAST(days AS DOUBLE) AS days FROM {TIMES_VIEW}) pb
+  ON f.published_at = pb.moment{join_seen}{join_settled}
+{"WHERE x.image_id IS NULL" if settled else ""}
+"""
+
+
+CLOCKS_TABLE = "finding_clocks"
+"""The view of each fixable finding's clock (`finding_clocks`): the columns of
+`FIXABLE_FINDINGS` but the times, and clock (`fix`, `seen`, `published`, `first-seen`, missing
+when no date is known), clock_at (ISO 8601, UTC) and days (missing with the clock): the first
+known of the fix date, the snapshot that saw the fix appear, the publication and the first
+snapshot that saw it fixable (`auditlib.fleet.findings`). Findings a VEX statement settles are
+left out."""
+
+ORDER_OF_FINDINGS = "image_id, vuln_id, pkg_name NULLS LAST, pkg_version NULLS LAST"
+"""The order findings are listed in, ties of any other order broken by it."""
+
+
+def sla_rows(sla_days: dict[int, float], warn_ratio: float) -> str:
+    """Return the SQL of every row of `CLOCKS_TABLE` with its SLA: sla_days (by severity rank;
+    missing for a severity without one), used (the share of it used), over_days (days over it) and
+    state (`over`, `near`, `within`, `undated`, `no SLA`: `fleet.findings.SLA_STATES`).
+
+    Args:
+        sla_days: severity rank -> days.
+        warn_ratio: the share of its SLA a finding may use before it is `near`.
+    """
+    sla = ("CASE severity_rank " + " ".join(
+        f"WHEN {int(r)} THEN CAST({float(d)!r} AS DOUBLE)" for r, d in sorted(sla_days.items()))
+        + " END") if sla_days else "CAST(NULL AS DOUBLE)"
+    return f"""
+SELECT *, days / sla_days AS used, days - sla_days AS over_days,
+       CASE WHEN sla_days IS NULL THEN 'no SLA'
+            WHEN days IS NULL THEN 'undated'
+            WHEN days > sla_days THEN 'over'
+            WHEN days / sla_days >= CAST({float(warn_ratio)!r} AS DOUBLE) THEN 'near'
+            ELSE 'within' END AS state
+FROM (SELECT *, {sla} AS sla_days FROM {CLOCKS_TABLE}) c
+"""
+
+
+SLA_COUNTS = """
+SELECT image_id, severity_rank, state, COUNT(*) AS findings, MAX(days) AS most_days
+FROM ({rows}) a
+GROUP BY image_id, severity_rank, state
+ORDER BY image_id, severity_rank, state
+"""
+"""Per image, severity rank and SLA state (`sla_rows` as `{rows}`): its fixable findings and
+the most days any of them has been fixable (missing when none is dated)."""
+
+SHOWN_COLUMNS = ("image_id, vuln_id, pkg_name, pkg_version, severity_rank, fixed_version, clock, "
+                 "clock_at, days, sla_days, used, over_days, state")
+"""The columns of `sla_rows` a finding named in evidence is said with (`SLA_SHOWN`)."""
+
+SLA_SHOWN = f"""
+WITH s AS (SELECT {SHOWN_COLUMNS} FROM ({{rows}}) r), listed AS (
+  SELECT 'over' AS listing, s.*, ROW_NUMBER() OVER (
+           PARTITION BY image_id ORDER BY over_days DESC NULLS LAST, {ORDER_OF_FINDINGS}) AS n
+  FROM s WHERE state = 'over'
+  UNION ALL
+  SELECT 'near' AS listing, s.*, ROW_NUMBER() OVER (
+           PARTITION BY image_id ORDER BY used DESC NULLS LAST, {ORDER_OF_FINDINGS}) AS n
+  FROM s WHERE state = 'near'
+  UNION ALL
+  SELECT 'undated' AS listing, s.*, ROW_NUMBER() OVER (
+           PARTITION BY image_id ORDER BY severity_rank DESC NULLS LAST, {ORDER_OF_FINDINGS}
+           ) AS n
+  FROM s WHERE state = 'undated'
+  UNION ALL
+  SELECT 'closest' AS listing, s.*, ROW_NUMBER() OVER (
+           PARTITION BY image_id ORDER BY used DESC NULLS LAST, {ORDER_OF_FINDINGS}) AS n
+  FROM s WHERE state IN ('within', 'near')
+)
+SELECT * FROM listed
+WHERE n <= CASE WHEN listing = 'closest' THEN 1 ELSE {{shown}} END
+ORDER BY listing, image_id, n
+"""
+"""The findings the SLA rule names in its evidence, per image (`sla_rows` as `{rows}`): listing
+`over` (the furthest over first), `near` (the most of it used first), `undated` (the most severe
+first), the first `{shown}` of each, and `closest` (of those within or near it, the one that used
+the most), each with its place n; ties in the order findings are listed (`ORDER_OF_FINDINGS`)."""
+
+SLA_WORST = f"""
+SELECT * FROM ({{rows}}) s
+WHERE state = 'over' AND severity_rank >= {{least}}
+ORDER BY over_days DESC, {ORDER_OF_FINDINGS}
+LIMIT {{most}}
+"""
+"""The first `{most}` findings over their SLA (`sla_rows` as `{rows}`) of severity rank
+`{least}` or above, the furthest over first (ties in the order findings are listed)."""
+
+BASE_LAYERS_VIEW = "base_layers"
+"""The view of each image's base's layers (`staleness.table.base_layer_sets`): columns
+image_id, layer_diff_id."""
+
+BASE_SPLIT = f"""
+SELECT f.image_id, COUNT(*) AS layered,
+       SUM(CASE WHEN b.layer_diff_id IS NOT NULL THEN 1 ELSE 0 END) AS in_base
+FROM {CLOCKS_TABLE} f
+JOIN (SELECT DISTINCT image_id FROM {BASE_LAYERS_VIEW}) i ON f.image_id = i.image_id
+LEFT JOIN (SELECT DISTINCT image_id, layer_diff_id FROM {BASE_LAYERS_VIEW}) b
+  ON f.image_id = b.image_id AND f.layer_diff_id = b.layer_diff_id
+WHERE f.layer_diff_id IS NOT NULL
+GROUP BY f.image_id
+ORDER BY f.image_id
+"""
+"""Per image whose base's layers are known (`BASE_LAYERS_VIEW`) with a fixable finding whose
+layer a scanner names: those findings (layered), and those of them in a layer of the base
+(in_base)."""
+
+
+DRIFTED_VIEW = "drifted_images"
+"""The view of the images whose base tag moved on (`staleness.table`): column image_id."""
+
+POINTS_DECIMAL = "DECIMAL(30, 12)"
+"""A finding's points are summed as this decimal: exact, so a sum does not depend on the order
+the engine adds in (identical images get identical sums, and equal ranks)."""
+
+
+def finding_points(rows: str, weights: dict[int, float], factors: dict[str, float],
+                   kev_factor: float, epss_factor: float, *, base: bool, drifted: bool) -> str:
+    """Return the SQL of each finding of `rows` (`sla_rows`) with its fix-first points (pts:
+    the severity's weight x the SLA state's factor x its threat: `kev_factor` when known
+    exploited, else 1 + `epss_factor` x EPSS),
+    whether its package came with the image's base (base: 1 when its layer is one of
+    `BASE_LAYERS_VIEW`, with `base`) and whether a rebuild on a refreshed base fixes it
+    (rebuilt: `base` and the image in `DRIFTED_VIEW`, with `drifted`).
+
+    Args:
+        rows: the findings with their SLA state.
+        weights: severity rank -> weight (others 0).
+        factors: SLA state -> factor (others 1).
+        kev_factor, epss_factor: the threat's factors.
+    """
+    w = ("CASE severity_rank " + " ".join(
+        f"WHEN {int(r)} THEN CAST({float(v)!r} AS DOUBLE)" for r, v in sorted(weights.items()))
+         + " ELSE CAST(0 AS DOUBLE) END")
+    f = ("CASE state " + " ".join(f"WHEN '{k}' THEN CAST({float(v)!r} AS DOUBLE)"
+                                  for k, v in factors.items()) + " ELSE CAST(1 AS DOUBLE) END")
+    epss = ("CASE WHEN epss IS NULL OR epss < 0 THEN CAST(0 AS DOUBLE) "
+            "WHEN epss > 1 THEN CAST(1 AS DOUBLE) ELSE epss END")
+    in_base = ("CASE WHEN b.layer_diff_id IS NOT NULL THEN 1 ELSE 0 END" if base else "0")
+    join_base = f"""
+LEFT JOIN (SELECT DISTINCT image_id, layer_diff_id FROM {BASE_LAYERS_VIEW}) b
+  ON s.image_id = b.image_id AND s.layer_diff_id = b.layer_diff_id""" if base else ""
+    rebuilt = ("CASE WHEN p.base = 1 AND d.image_id IS NOT NULL THEN 1 ELSE 0 END"
+               if drifted and base else "0")
+    join_drifted = f"""
+LEFT JOIN (SELECT DISTINCT image_id FROM {DRIFTED_VIEW}) d ON p.image_id = d.image_id""" if (
+        drifted and base) else ""
+    return f"""
+SELECT p.*, {rebuilt} AS rebuilt
+FROM (SELECT s.*, {in_base} AS base
+      FROM (SELECT r.*,
+                   CAST(({w}) * ({f}) * (CASE WHEN known_exploited = 1
+                                              THEN CAST({float(kev_factor)!r} AS DOUBLE)
+                                              ELSE 1 + CAST({float(epss_factor)!r} AS DOUBLE)
+                                                       * ({epss}) END)
+                        AS {POINTS_DECIMAL}) AS pts
+            FROM ({rows}) r) s{join_base}) p{join_drifted}
+"""
+
+
+FIX_FIRST_IMAGES = """
+SELECT image_id,
+       SUM(CASE WHEN pts > 0 THEN pts END) AS pts,
+       SUM(CASE WHEN pts > 0 AND state = 'over' THEN 1 ELSE 0 END) AS pts_over,
+       SUM(CASE WHEN pts > 0 AND known_exploited = 1 THEN 1 ELSE 0 END) AS pts_kev,
+       SUM(CASE WHEN pts > 0 AND COALESCE(known_exploited, 0) = 0 AND epss >= 0.1
+                THEN 1 ELSE 0 END) AS pts_likely,
+       MAX(CASE WHEN pts > 0 THEN base ELSE 0 END) AS pts_base,
+       SUM(CASE WHEN state = 'over' THEN 1 ELSE 0 END) AS over_sla,
+       SUM(CASE WHEN known_exploited = 1 THEN 1 ELSE 0 END) AS kev,
+       MAX(COALESCE(severity_rank, 0)) AS worst,
+       {by_severity}
+FROM ({points}) p
+GROUP BY image_id
+ORDER BY image_id
+"""
+"""Per image with fixable findings (`finding_points` as `{points}`), of those with points: their
+points (a decimal sum), those over the SLA, known exploited, likely exploited (EPSS at least
+10%, not known exploited), whether any came with the base (pts_*), and per severity
+(`{by_severity}`: `n_<rank>` columns); of all: over_sla, kev and worst (the highest
+severity rank, missing as 0): the ranking's tiebreak."""
+
+FIX_FIRST_UPGRADES = """
+WITH p AS (
+  SELECT image_id, vuln_id, pkg_name, pkg_version, fixed_version, pts
+  FROM ({points}) a WHERE pts > 0 AND rebuilt = 0
+), k AS (
+  SELECT image_id, pkg_name, SUM(pts) AS pts, MIN(vuln_id) AS first_vuln
+  FROM p GROUP BY image_id, pkg_name
+), n AS (
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY image_id
+                               ORDER BY pts DESC, first_vuln, pkg_name NULLS LAST) AS n,
+         COUNT(*) OVER (PARTITION BY image_id) AS upgrades
+  FROM k
+), f AS (
+  SELECT image_id, pkg_name, fixed_version AS fixed,
+         ROW_NUMBER() OVER (PARTITION BY image_id, pkg_name
+                            ORDER BY vuln_id, pkg_version NULLS LAST) AS r
+  FROM p WHERE fixed_version IS NOT NULL
+)
+SELECT n.image_id, n.n, n.upgrades, n.pkg_name, f.fixed
+FROM n LEFT JOIN f
+  ON n.image_id = f.image_id AND n.pkg_name IS NOT DISTINCT FROM f.pkg_name AND f.r = 1
+WHERE n.n <= {shown}
+ORDER BY n.image_id, n.n
+"""
+"""Per image, the package upgrades that remove the most points (`finding_points` as
+`{points}`; the findings a rebuild on a refreshed base removes left out): the first `{shown}`
+packages by points (ties: the package listed first, `ORDER_OF_FINDINGS`), each with the fixed
+version the first of its findings that names one names, and upgrades (how many packages in
+all)."""
 
 
 def _document_rows(table: str) -> str:
@@ -305,7 +589,7 @@ def document_rows(engine: Engine) -> pd.DataFrame:
     return out.where(out.notna(), None)
 
 
-def _times(text: pd.Series) -> pd.Series:
+def text_times(text: pd.Series) -> pd.Series:
     """Return times written as text (`FIXABLE_FINDINGS`) as UTC timestamps: a time as DuckDB
     writes one, or the nanoseconds since 1970 Spark reads a nanosecond Parquet timestamp as
     (`spark.sql.legacy.parquet.nanosAsLong`); NaT where missing."""
@@ -317,6 +601,13 @@ def _times(text: pd.Series) -> pd.Series:
     return out
 
 
+def severity_of_rank(rank: pd.Series) -> pd.Categorical:
+    """Return severity ranks (`SEVERITY_RANK_SQL`; missing where a row has none) as severities
+    (`normalize.severity.SEVERITY_DTYPE`, missing where the rank is)."""
+    codes = pd.to_numeric(rank).fillna(-1).to_numpy("int64")  # -1: missing
+    return pd.Categorical.from_codes(codes, dtype=SEVERITY_DTYPE)
+
+
 def _text(values: pd.Series) -> pd.Series:
     """Return a text column as a categorical whose categories are sorted (whichever engine
     gave it, the same column)."""
@@ -324,44 +615,31 @@ def _text(values: pd.Series) -> pd.Series:
     return cat.cat.reorder_categories(sorted(cat.cat.categories))
 
 
-def fixable_findings_rows(engine: Engine, query: str = FIXABLE_FINDINGS) -> pd.DataFrame:
+def fixable_findings_rows(engine: Engine) -> pd.DataFrame:
     """Return `FIXABLE_FINDINGS`: columns image_id, vuln_id, pkg_name, pkg_version,
     fixed_version, layer_diff_id, purl (categorical text: a fleet repeats its images, ids and
     packages, so millions of findings hold each text once), severity
     (`normalize.severity.SEVERITY_DTYPE`), fix_at, published_at (UTC times, NaT when missing),
     known_exploited (boolean, NA when unknown), epss (Float64).
 
-    Args:
-        query: `FIXABLE_FINDINGS`, or a query that adds columns to its rows (the history clock
-            joined in the engine: `engine.history.with_clock`); those follow, as Arrow gives them.
-
     Raises:
         EngineError: if the engine fails.
     """
     # Through Arrow, each text column straight to a categorical (`Engine.arrow`): millions of
     # findings never held as one Python string per cell.
-    out = engine.arrow(query).to_pandas(strings_to_categorical=True)
-    rank = pd.to_numeric(out["severity_rank"]).fillna(-1).to_numpy("int64")  # -1: missing
+    out = engine.arrow(FIXABLE_FINDINGS).to_pandas(strings_to_categorical=True)
     cols: dict[str, object] = {}
     for c in ("image_id", "vuln_id", "pkg_name", "pkg_version"):
         cols[c] = _text(out.pop(c))
-    cols["severity"] = pd.Categorical.from_codes(rank, dtype=SEVERITY_DTYPE)
+    cols["severity"] = severity_of_rank(out["severity_rank"])
     cols["fixed_version"] = _text(out.pop("fixed_version"))
-    cols["fix_at"] = _times(out["fix_at"])
+    cols["fix_at"] = text_times(out["fix_at"])
     cols["layer_diff_id"] = _text(out.pop("layer_diff_id"))
-    cols["published_at"] = _times(out["published_at"])
+    cols["published_at"] = text_times(out["published_at"])
     cols["known_exploited"] = out["known_exploited"].astype("Float64").astype("boolean")
     cols["epss"] = out["epss"].astype("Float64")
     cols["purl"] = _text(out.pop("purl"))
-    for c in [c for c in out.columns if c not in _FIXABLE_COLUMNS]:  # added by `query`
-        cols[c] = out[c]
     return pd.DataFrame(cols)
-
-
-_FIXABLE_COLUMNS = ("image_id", "vuln_id", "pkg_name", "pkg_version", "severity_rank",
-                    "fixed_version", "fix_at", "layer_diff_id", "published_at",
-                    "known_exploited", "epss", "purl")
-"""The columns of `FIXABLE_FINDINGS`, in its order."""
 
 
 _LICENCE_TABLES = {CLASSES_VIEW: PACKAGE_CLASSES, IMAGE_LICENCES_TABLE: IMAGE_LICENCES}

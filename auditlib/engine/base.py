@@ -3,7 +3,7 @@ chooses one by name."""
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol, get_args
+from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
 
 import pandas as pd
 import pyarrow as pa
@@ -11,8 +11,11 @@ import pyarrow as pa
 from auditlib.engine.duck import DuckDBEngine
 from auditlib.engine.errors import EngineError
 from auditlib.engine.spark import SparkEngine
-from auditlib.engine.tables import Tables
+from auditlib.engine.tables import FrameTables, Tables
 from auditlib.store.current import TableFile
+
+if TYPE_CHECKING:
+    from auditlib.data import AuditData
 
 EngineName = Literal["duckdb", "spark"]
 ENGINES: tuple[str, ...] = get_args(EngineName)
@@ -107,3 +110,14 @@ def open_engine(name: str, tables: Tables, *, spark_master: str | None = None) -
     if name == "spark":
         return SparkEngine(tables, master=spark_master or "local[*]")
     raise EngineError(f"{name!r} is not an engine; engines are {', '.join(ENGINES)}")
+
+
+def engine_or_frames(engine: Engine | None, data: AuditData) -> Engine:
+    """Return `engine`, or, when it is None, DuckDB over the big tables of `data` held in memory
+    (`FrameTables`): what an analysis given tables rather than an assessment's engine reads.
+
+    Raises:
+        TableNotHeldError: if `engine` is None and `data` does not hold a big table.
+        EngineError: if DuckDB cannot start.
+    """
+    return engine if engine is not None else open_engine("duckdb", FrameTables(data))

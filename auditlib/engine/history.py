@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from auditlib.engine.aggregates import FIXABLE_FINDINGS, FIXABLE_ROW
+from auditlib.engine.aggregates import FIXABLE_ROW
 from auditlib.engine.base import Engine, open_engine
 from auditlib.engine.tables import BIG_TABLES, SNAPSHOT_COLUMN, StoreTables
 from auditlib.store.current import TableFile, current_files
@@ -82,22 +82,6 @@ any image had that vulnerability of that package version fixable: the fix exists
 image with the version, so a rebuild keeping it does not restart the clock) and
 fix_seen_appearing (an older state had it, not fixable: the fix appeared in between). The
 module docstring says why this is the definition over every state."""
-
-
-def with_clock(clock: str = CLOCK_VIEW) -> str:
-    """Return `FIXABLE_FINDINGS` with the clock of each finding from the view `clock`
-    (`FIRST_SEEN_FIXED`): columns first_seen_fixed_rank and fix_seen_appearing added (missing
-    for a finding never seen fixable in the history), joined in the engine.
-
-    Returns:
-        The SQL, for `aggregates.fixable_findings_rows`.
-    """
-    on = " AND ".join(f"g.{c} IS NOT DISTINCT FROM c.{c}" for c in KEY)
-    return f"""
-SELECT g.*, c.first_seen_fixed_rank, c.fix_seen_appearing
-FROM ({FIXABLE_FINDINGS}) g LEFT JOIN {clock} c ON {on}
-ORDER BY g.image_id, g.vuln_id, g.pkg_name NULLS LAST, g.pkg_version NULLS LAST
-"""
 
 
 def _utc(t: pd.Timestamp) -> pd.Timestamp:
@@ -181,8 +165,8 @@ def _rows_view_sql(columns: list[str]) -> str:
 @dataclass(frozen=True)
 class EngineClock:
     """The history clock (`FIRST_SEEN_FIXED`) kept in an engine as the view `view`: what the
-    fixable findings of an assessment of a store join in SQL (`with_clock`), so its rows never
-    reach pandas unless `frame` is asked for."""
+    fixable findings of an assessment of a store join in SQL (`aggregates.seen_from_clock`), so
+    its rows never reach pandas unless `frame` is asked for."""
 
     engine: Engine
     times: SnapshotTimes

@@ -34,7 +34,7 @@ import pandas as pd
 from packageurl import PackageURL
 
 from auditlib.data import AuditData
-from auditlib.engine import Engine, FrameTables, open_engine
+from auditlib.engine import Engine, engine_or_frames
 from auditlib.engine.selections import agreement_rows
 from auditlib.fleet.coverage import document_images, documents, is_vulnerability_scan, rows_in
 from auditlib.fleet.findings import SEVERITY_RANK
@@ -220,7 +220,7 @@ def scanner_agreement(data: AuditData, names: Mapping[str, str] | None = None,
     compared = tools.compared()
     if not compared:
         return frame(SCANNER_AGREEMENT, {}, 0)
-    eng = engine if engine is not None else open_engine("duckdb", FrameTables(data))
+    eng = engine_or_frames(engine, data)
     v = agreement_rows(eng, compared)
     if not len(v):
         return frame(SCANNER_AGREEMENT, {}, 0)

@@ -16,7 +16,7 @@ import pandas as pd
 
 from auditlib.data import AuditData
 from auditlib.identity import normalize_reference, parse_reference
-from auditlib.normalize.times import build_time, utc_time
+from auditlib.normalize.times import build_series, build_time, utc_time
 
 BASE_NAME_LABEL = "org.opencontainers.image.base.name"
 BASE_DIGEST_LABEL = "org.opencontainers.image.base.digest"
@@ -70,8 +70,14 @@ def find_bases(
         if lay:
             by_layers.setdefault(lay, []).append(i)
 
+    # Every build time parsed at once (`build_series` on the whole column); an image without a
+    # known one (missing, not a time, a reproducible build's fixed time) is absent: unknown.
+    when = build_series(created)
+    known: dict[str, pd.Timestamp] = {
+        str(i): t for i, t in zip(when.index, when, strict=True) if not pd.isna(t)}
+
     def built(i: str) -> pd.Timestamp | None:
-        return build_time(created.get(i))
+        return known.get(i)
 
     out: dict[str, Base] = {}
     for image_id in image_ids:

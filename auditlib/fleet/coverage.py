@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from auditlib.data import AuditData
-from auditlib.engine import FrameTables, open_engine
+from auditlib.engine import engine_or_frames
 from auditlib.engine.aggregates import document_rows
 from auditlib.identity import SYNTHETIC_LABEL, SYNTHETIC_PREFIX
 from auditlib.normalize.capabilities import capabilities_of, limitation_line
@@ -85,7 +85,7 @@ def documents(data: AuditData) -> pd.DataFrame:
     Returns:
         Columns rows_in (`vulnerabilities` or `packages`), scan_id, image_id.
     """
-    return document_rows(open_engine("duckdb", FrameTables(data)))
+    return document_rows(engine_or_frames(None, data))
 
 
 def rows_in(docs: pd.DataFrame, table: str) -> pd.DataFrame:

@@ -24,15 +24,41 @@ new store's findings look a day old.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import duckdb
 import numpy as np
 import pandas as pd
 
 from auditlib.data import AuditData
-from auditlib.engine import Engine, FrameTables, open_engine
-from auditlib.engine.aggregates import FIXABLE_FINDINGS, FIXABLE_ROW, fixable_findings_rows
-from auditlib.engine.history import EngineClock, with_clock
+from auditlib.engine import Engine, engine_or_frames
+from auditlib.engine.aggregates import (
+    BASE_LAYERS_VIEW,
+    BASE_SPLIT,
+    CLOCKS_TABLE,
+    DRIFTED_VIEW,
+    FINDING_TIMES,
+    FINDINGS_TABLE,
+    FIX_FIRST_IMAGES,
+    FIX_FIRST_UPGRADES,
+    FIXABLE_FINDINGS,
+    FIXABLE_ROW,
+    ORDER_OF_FINDINGS,
+    SEEN_RANKS_VIEW,
+    SEEN_VIEW,
+    SETTLED_VIEW,
+    SLA_COUNTS,
+    SLA_SHOWN,
+    SLA_WORST,
+    TIMES_VIEW,
+    finding_clocks,
+    finding_points,
+    seen_from_clock,
+    severity_of_rank,
+    sla_rows,
+    text_times,
+)
+from auditlib.engine.history import EngineClock
 from auditlib.normalize.severity import SEVERITIES
 
 FINDING_KEY = ["image_id", "vuln_id", "pkg_name", "pkg_version"]
@@ -83,16 +109,236 @@ def fixable(v: pd.DataFrame) -> np.ndarray:
     return flags
 
 
+@dataclass(frozen=True)
+class SlaParams:
+    """An SLA: days by severity (lower case; a severity not listed has none) and the share of
+    it a finding may use before it is `near`."""
+
+    days: tuple[tuple[str, float], ...]
+    warn_ratio: float = WARN_RATIO
+
+    @classmethod
+    def of(cls, sla_days: Mapping[str, float], warn_ratio: float = WARN_RATIO) -> SlaParams:
+        """Return the SLA of days by severity (any case) and a warning share."""
+        return cls(tuple(sorted((str(k).lower(), float(v)) for k, v in dict(sla_days).items())),
+                   float(warn_ratio))
+
+    def sql(self) -> str:
+        """Return the SQL of every fixable finding with its SLA (`aggregates.sla_rows`)."""
+        return sla_rows({SEVERITY_RANK[k]: d for k, d in self.days if k in SEVERITY_RANK},
+                        self.warn_ratio)
+
+
+DEFAULT_SLA = SlaParams.of(SLA_DAYS)
+"""The SLA with DefectDojo's default days (`SLA_DAYS`) and warning share (`WARN_RATIO`)."""
+
+
+def _days_to(as_of: pd.Timestamp, at: pd.Series) -> pd.Series:
+    """Return whole days from each time of `at` to `as_of`, at least 0 (missing where it is)."""
+    days: pd.Series = np.floor((as_of - at).dt.total_seconds() / 86400).clip(lower=0)
+    return days
+
+
+def _utc_text(at: pd.Series) -> pd.Series:
+    """Return UTC times as ISO 8601 text (`2026-01-31T12:00:00+00:00`)."""
+    return at.map(lambda t: t.isoformat()).astype(object)
+
+
+@dataclass
+class Fixable:
+    """The fixable findings of an assessment with their clock, in its engine
+    (`aggregates.CLOCKS_TABLE`: one row per finding, `FINDING_KEY`, never all brought to
+    pandas): what is needed of them is asked for, per image or the first few per image
+    (`counts`, `shown`, `base_split`, `fix_first`, `upgrades`), or, for an analyst, all of
+    them (`rows`)."""
+
+    engine: Engine
+
+    def rows(self, sla: SlaParams = DEFAULT_SLA) -> pd.DataFrame:
+        """Return every fixable finding with its clock and where it stands against `sla`.
+
+        Returns:
+            Columns `FINDING_KEY`, severity (the highest any scanner gave), fixed_version,
+            layer_diff_id (the layer that added the package, when a scanner says),
+            known_exploited (in CISA KEV, when a scanner says; missing when none does), epss
+            (the highest EPSS probability a scanner gives, or missing), purl, clock_at (UTC),
+            clock (`fix`, `seen`, `published`, `first-seen`, or None when no date is known),
+            days (whole days from clock_at to the as-of time, at least 0; missing with the
+            clock), sla_days (missing for a severity without one), used (the share of it
+            used), over (days over it) and state (one of `SLA_STATES`); in `FINDING_KEY`
+            order.
+
+        Raises:
+            EngineError: if the engine fails.
+        """
+        q = f"SELECT * FROM ({sla.sql()}) s ORDER BY {ORDER_OF_FINDINGS}"
+        return _findings_frame(self.engine.arrow(q).to_pandas(strings_to_categorical=True))
+
+    def counts(self, sla: SlaParams) -> pd.DataFrame:
+        """Return per image, severity and SLA state its fixable findings (`aggregates.
+        SLA_COUNTS`): columns image_id (str), severity (`SEVERITY_DTYPE`), state, findings
+        (int), most_days (the most days one has been fixable; NaN when none is dated).
+
+        Raises:
+            EngineError: if the engine fails.
+        """
+        out = self.engine.sql(SLA_COUNTS.format(rows=sla.sql()))
+        return pd.DataFrame({
+            "image_id": out["image_id"].astype(str),
+            "severity": severity_of_rank(out["severity_rank"]),
+            "state": out["state"].astype(str), "findings": out["findings"].astype("int64"),
+            "most_days": pd.to_numeric(out["most_days"]).astype(float)})
+
+    def shown(self, sla: SlaParams, most: int) -> pd.DataFrame:
+        """Return the findings the SLA rule names (`aggregates.SLA_SHOWN`): listing (`over`,
+        `near`, `undated`, `closest`), n, and the columns of `rows` but layer_diff_id,
+        known_exploited, epss and purl, the first `most` of each listing per image (one
+        `closest`).
+
+        Raises:
+            EngineError: if the engine fails.
+        """
+        out = self.engine.sql(SLA_SHOWN.format(rows=sla.sql(), shown=int(most)))
+        return _findings_frame(out)
+
+    def worst(self, sla: SlaParams, least_rank: int, most: int) -> pd.DataFrame:
+        """Return the `most` findings furthest over `sla` of severity rank `least_rank` or
+        above (`aggregates.SLA_WORST`), as `rows` gives them, the furthest first.
+
+        Raises:
+            EngineError: if the engine fails.
+        """
+        out = self.engine.sql(SLA_WORST.format(rows=sla.sql(), least=int(least_rank),
+                                               most=int(most)))
+        return _findings_frame(out)
+
+    def base_split(self, base_layers: Mapping[str, set[str]]) -> pd.DataFrame:
+        """Return per image whose base's layers are known (`base_layers`) its fixable findings
+        whose layer a scanner names (layered) and those of them the base brought (in_base):
+        index image_id (`aggregates.BASE_SPLIT`).
+
+        Raises:
+            EngineError: if the engine fails.
+        """
+        if not self._base(base_layers):
+            return pd.DataFrame({"layered": pd.Series(dtype="int64"),
+                                 "in_base": pd.Series(dtype="int64")},
+                                index=pd.Index([], name="image_id", dtype=object))
+        out = self.engine.sql(BASE_SPLIT)
+        return out.astype({"image_id": str, "layered": "int64", "in_base": "int64"}).set_index(
+            "image_id")
+
+    def _base(self, base_layers: Mapping[str, set[str]]) -> bool:
+        """Register `BASE_LAYERS_VIEW`; return whether any image's base layers are known."""
+        pairs = [(str(i), str(d)) for i, layers in base_layers.items() for d in layers]
+        if pairs:
+            self.engine.register(BASE_LAYERS_VIEW,
+                                 pd.DataFrame(pairs, columns=["image_id", "layer_diff_id"]))
+        return bool(pairs)
+
+    def points(self, sla: SlaParams, base_layers: Mapping[str, set[str]], drifted: set[str],
+               weights: Mapping[str, float], factors: Mapping[str, float],
+               kev_factor: float, epss_factor: float) -> str:
+        """Return the SQL of every finding with its fix-first points (`aggregates.
+        finding_points`), the views it reads registered.
+
+        Raises:
+            EngineError: if the engine refuses a view.
+        """
+        base = self._base(base_layers)
+        if drifted:
+            self.engine.register(DRIFTED_VIEW, pd.DataFrame({"image_id": sorted(drifted)}))
+        return finding_points(
+            sla.sql(), {SEVERITY_RANK[k]: float(v) for k, v in weights.items()}, dict(factors),
+            kev_factor, epss_factor, base=base, drifted=bool(drifted))
+
+    def fix_first(self, points: str) -> pd.DataFrame:
+        """Return per image with fixable findings what the fix-first ranking weighs
+        (`aggregates.FIX_FIRST_IMAGES` of `points`): index image_id; columns pts (float,
+        NaN when no finding has points), pts_over, pts_kev, pts_likely, pts_base, one per
+        severity with points (`critical`, `high`, `medium`, `low`: findings with points),
+        over_sla, kev, worst (int).
+
+        Raises:
+            EngineError: if the engine fails.
+        """
+        by = ", ".join(f"SUM(CASE WHEN pts > 0 AND severity_rank = {SEVERITY_RANK[s]} "
+                       f"THEN 1 ELSE 0 END) AS n_{SEVERITY_RANK[s]}" for s in SEVERITIES)
+        out = self.engine.sql(FIX_FIRST_IMAGES.format(points=points, by_severity=by))
+        ints = ["pts_over", "pts_kev", "pts_likely", "pts_base", "over_sla", "kev", "worst"]
+        out = out.astype({"image_id": str, **dict.fromkeys(ints, "int64")}).rename(
+            columns={f"n_{SEVERITY_RANK[s]}": s for s in SEVERITIES})
+        out["pts"] = pd.to_numeric(out["pts"].astype(float))
+        return out.astype(dict.fromkeys(SEVERITIES, "int64")).set_index("image_id")
+
+    def upgrades(self, points: str, shown: int) -> pd.DataFrame:
+        """Return per image the first `shown` package upgrades by the points they remove
+        (`aggregates.FIX_FIRST_UPGRADES` of `points`): columns image_id, n, upgrades (packages
+        in all), pkg_name, fixed (None when no finding names one).
+
+        Raises:
+            EngineError: if the engine fails.
+        """
+        out = self.engine.sql(FIX_FIRST_UPGRADES.format(points=points, shown=int(shown)))
+        out = out.astype({"image_id": str, "n": "int64", "upgrades": "int64"})
+        return out.astype({"pkg_name": object, "fixed": object}).where(out.notna(), None)
+
+
+def _findings_frame(out: pd.DataFrame) -> pd.DataFrame:
+    """Return rows of `aggregates.sla_rows` (all its columns, or `SHOWN_COLUMNS`) as
+    `Fixable.rows` gives them: text kept as it
+    came (categorical or object), severity a `SEVERITY_DTYPE`, clock_at UTC, clock and state
+    object (None missing), days, sla_days, used, over float."""
+    first = [c for c in ("listing", "n") if c in out.columns]
+    cols: dict[str, object] = {c: out[c] for c in first}
+    for c in FINDING_KEY:
+        cols[c] = out[c]
+    cols["severity"] = severity_of_rank(out["severity_rank"])
+    for c in ("fixed_version", "layer_diff_id"):
+        if c in out.columns:
+            cols[c] = out[c]
+    if "known_exploited" in out.columns:
+        cols["known_exploited"] = pd.to_numeric(out["known_exploited"]).astype(
+            "Float64").astype("boolean")
+        cols["epss"] = pd.to_numeric(out["epss"]).astype("Float64")
+        cols["purl"] = out["purl"]
+    cols["clock_at"] = text_times(out["clock_at"])
+    clock = out["clock"].astype(object)
+    cols["clock"] = clock.where(clock.notna(), None)
+    for c, col in (("days", "days"), ("sla_days", "sla_days"), ("used", "used"),
+                   ("over", "over_days")):
+        cols[c] = pd.to_numeric(out[col]).astype(float)
+    cols["state"] = out["state"].astype(str).astype(object)
+    return pd.DataFrame(cols)
+
+
+def _seen_in_engine(engine: Engine, clock: EngineClock, as_of: pd.Timestamp) -> None:
+    """Keep the history clock of `clock` (in `engine`) as `aggregates.SEEN_VIEW`: its few
+    snapshot times turned into text and days in pandas, joined to its rows by rank in SQL, so
+    its rows never reach pandas.
+
+    Raises:
+        EngineError: if the engine fails.
+    """
+    at = pd.Series(pd.DatetimeIndex(clock.times.times, tz="UTC"), dtype="datetime64[ns, UTC]")
+    engine.register(SEEN_RANKS_VIEW, pd.DataFrame({
+        "seen_rank": np.arange(len(at), dtype="int64"),
+        "seen_utc": _utc_text(at).to_numpy(object),
+        "seen_days": _days_to(as_of, at).to_numpy(float)}))
+    engine.define(SEEN_VIEW, seen_from_clock(clock.view), keep=True)
+
+
 def fixable_findings(tables: AuditData | Engine, as_of: pd.Timestamp,
-                     first_seen_fixed: pd.DataFrame | EngineClock | None = None
-                     ) -> pd.DataFrame:
-    """Return one row per fixable finding (`FINDING_KEY`), deduplicated across documents, with
-    its clock.
+                     first_seen_fixed: pd.DataFrame | EngineClock | None = None,
+                     settled: pd.DataFrame | None = None) -> Fixable:
+    """Return the fixable findings (`FINDING_KEY`), deduplicated across documents, with their
+    clock, in the engine (`aggregates.CLOCKS_TABLE`).
 
     Which rows are fixable and how a finding's rows are combined is
     `auditlib.engine.aggregates.FIXABLE_FINDINGS`, run by the engine over the vulnerabilities
-    (the store's Parquet files, or frames in memory); the clock is chosen here (module
-    docstring).
+    (the store's Parquet files, or frames in memory); the clock is chosen there too
+    (`aggregates.finding_clocks`, module docstring), from the distinct fix and publication
+    times pandas parsed and counted days to (a few thousand), and the history's clock.
 
     Args:
         tables: the engine of the assessment (`FleetView.aggregate_engine`), or tables in memory
@@ -101,72 +347,52 @@ def fixable_findings(tables: AuditData | Engine, as_of: pd.Timestamp,
         first_seen_fixed: when history is known, the first snapshot that saw each finding
             fixable: columns `FINDING_KEY`, `first_seen_fixed_at` (UTC) and, optionally,
             `fix_seen_appearing` (missing: true); or the clock kept in the engine
-            (`engine.history.EngineClock`, joined there when it is `tables`' engine). None
-            without history.
-
-    Returns:
-        Columns `FINDING_KEY`, severity (the highest any scanner gave), fixed_version,
-        layer_diff_id (the layer that added the package, when a scanner says), known_exploited
-        (in CISA KEV, when a scanner says; missing when none does), epss (the highest EPSS
-        probability a scanner gives, or missing), purl (the package's URL, when a scanner gives
-        one), clock_at, clock (`fix`, `seen`, `published`, `first-seen`, or missing when no
-        date is known) and days (whole days from clock_at to the as-of time, at least 0;
-        missing with the clock).
+            (`engine.history.EngineClock`: joined there when it is `tables`' engine, kept as
+            `aggregates.SEEN_VIEW`). None without history.
+        settled: the findings a VEX statement settles (columns `FINDING_KEY`): left out.
 
     Raises:
         EngineError: if the engine fails.
     """
-    engine = open_engine("duckdb", FrameTables(tables)) if isinstance(tables, AuditData) else (
-        tables)
+    engine = engine_or_frames(None, tables) if isinstance(tables, AuditData) else tables
+    engine.define(FINDINGS_TABLE, FIXABLE_FINDINGS, keep=True)
+    texts = engine.sql(FINDING_TIMES)["moment"].astype(str)
+    at = text_times(texts)
+    known = at.notna().to_numpy()
+    engine.register(TIMES_VIEW, pd.DataFrame({
+        "moment": texts[known].to_numpy(object), "at_utc": _utc_text(at[known]).to_numpy(object),
+        "days": _days_to(as_of, at[known]).to_numpy(float)}))
     if isinstance(first_seen_fixed, EngineClock) and first_seen_fixed.engine is not engine:
         first_seen_fixed = first_seen_fixed.frame()  # kept in another engine
-    g = fixable_findings_rows(engine, with_clock(first_seen_fixed.view) if isinstance(
-        first_seen_fixed, EngineClock) else FIXABLE_FINDINGS)
-    clock_at = g["fix_at"]
-    clock = np.full(len(g), None, dtype=object)
-    clock[clock_at.notna().to_numpy()] = "fix"
-    seen_at = pd.Series(pd.NaT, index=g.index, dtype="datetime64[ns, UTC]")
-    appearing = pd.Series(False, index=g.index)
-    if isinstance(first_seen_fixed, EngineClock):  # joined in the engine
-        seen_at = first_seen_fixed.times.at(g.pop("first_seen_fixed_rank"))
-        appearing = g.pop("fix_seen_appearing").astype("boolean").fillna(False).astype(bool)
-    elif first_seen_fixed is not None and len(first_seen_fixed) and len(g):
-        seen = first_seen_fixed.assign(
+    if isinstance(first_seen_fixed, EngineClock):
+        _seen_in_engine(engine, first_seen_fixed, as_of)
+        seen = True
+    else:
+        seen = first_seen_fixed is not None and len(first_seen_fixed) > 0
+    if seen and not isinstance(first_seen_fixed, EngineClock):
+        assert first_seen_fixed is not None
+        s = first_seen_fixed.assign(
             fix_seen_appearing=first_seen_fixed["fix_seen_appearing"].fillna(False).astype(bool)
             if "fix_seen_appearing" in first_seen_fixed else True)
-        seen = seen[[*FINDING_KEY, "first_seen_fixed_at", "fix_seen_appearing"]].astype(
-            dict.fromkeys(FINDING_KEY, str)).drop_duplicates(FINDING_KEY)
-        hit = g[FINDING_KEY].astype(str).merge(seen, on=FINDING_KEY, how="left")
-        seen_at = pd.to_datetime(hit["first_seen_fixed_at"], utc=True).set_axis(g.index)
-        appearing = hit["fix_seen_appearing"].fillna(False).astype(bool).set_axis(g.index)
-    for name, when, ok in (("seen", seen_at, appearing),
-                           ("published", g["published_at"], g["published_at"].notna()),
-                           ("first-seen", seen_at, seen_at.notna())):
-        use = clock_at.isna() & when.notna() & ok
-        clock_at = clock_at.where(~use, when)
-        clock[use.to_numpy()] = name
-    days = np.floor((as_of - clock_at).dt.total_seconds() / 86400).clip(lower=0)
-    return g.drop(columns=["fix_at", "published_at"]).assign(
-        clock_at=clock_at, clock=clock, days=days)
-
-
-def sla_states(findings: pd.DataFrame, sla_days: Mapping[str, float],
-               warn_ratio: float = WARN_RATIO) -> pd.DataFrame:
-    """Return `findings` (`fixable_findings`) with each one's SLA: sla_days (missing for a
-    severity without one), used (the share of it used), over (days over it) and state (one of
-    `SLA_STATES`).
-
-    Args:
-        findings: the fixable findings.
-        sla_days: severity -> days (severities are matched in lower case).
-        warn_ratio: the share of its SLA a finding may use before it is `near`.
-    """
-    days = {str(k).lower(): float(v) for k, v in dict(sla_days).items()}
-    sla = findings["severity"].astype(str).map(days).astype(float)
-    used = findings["days"] / sla
-    state = pd.Series("within", index=findings.index, dtype=object)
-    state[(used >= warn_ratio) & (findings["days"] <= sla)] = "near"
-    state[findings["days"] > sla] = "over"
-    state[findings["days"].isna()] = "undated"
-    state[sla.isna()] = "no SLA"
-    return findings.assign(sla_days=sla, used=used, over=findings["days"] - sla, state=state)
+        s = s[[*FINDING_KEY, "first_seen_fixed_at", "fix_seen_appearing"]].drop_duplicates(
+            FINDING_KEY)
+        seen_at = pd.to_datetime(s["first_seen_fixed_at"], utc=True)
+        s = s[seen_at.notna().to_numpy()]
+        seen_at = seen_at[seen_at.notna()]
+        engine.register(SEEN_VIEW, pd.DataFrame({
+            **{k: s[k].astype(object).where(s[k].notna(), None).map(
+                lambda v: None if v is None else str(v)).to_numpy(object) for k in FINDING_KEY},
+            "seen_utc": _utc_text(seen_at).to_numpy(object),
+            "seen_days": _days_to(as_of, seen_at).to_numpy(float),
+            "appearing": s["fix_seen_appearing"].astype(int).to_numpy()}))
+        seen = len(s) > 0
+    done = settled is not None and len(settled) > 0
+    if done:
+        assert settled is not None
+        engine.register(SETTLED_VIEW, pd.DataFrame({
+            k: settled[k].astype(object).where(settled[k].notna(), None).map(
+                lambda v: None if v is None else str(v)).to_numpy(object) for k in FINDING_KEY}))
+    # A view: each aggregate joins the kept findings with the few times again, rather than
+    # the engine holding a second copy of millions of findings.
+    engine.define(CLOCKS_TABLE, finding_clocks(seen, done))
+    return Fixable(engine)

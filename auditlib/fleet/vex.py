@@ -14,7 +14,8 @@ A statement speaks about a finding (`fleet.findings.FINDING_KEY`) when
 Of several statements about one finding the latest (`statement_at`) wins, as OpenVEX says; a
 statement without a time counts as the oldest. Statements made after the as-of time are not yet
 made. `not_affected` and `fixed` settle a finding: it leaves the SLA clock, the score and the
-fix-first ranking (`settle`); `under_investigation` and `affected` are said and change nothing.
+fix-first ranking (`fleet.findings.fixable_findings` leaves it out); `under_investigation` and
+`affected` are said and change nothing.
 A statement that speaks about no finding is reported (`VexMatch.unmatched`).
 """
 
@@ -28,7 +29,7 @@ import pandas as pd
 from packageurl import PackageURL
 
 from auditlib.data import AuditData
-from auditlib.engine import Engine, FrameTables, open_engine
+from auditlib.engine import Engine, engine_or_frames
 from auditlib.engine.selections import vex_rows
 from auditlib.fleet.findings import FINDING_KEY
 from auditlib.identity import normalize_digest, parse_reference
@@ -325,7 +326,7 @@ def match_vex(data: AuditData, references: Mapping[str, list[str]], as_of: pd.Ti
     # Every id a statement goes by: its own, and the aliases its document gives.
     st_ids = [{vuln.upper(), *alias_of.get(f"{scan}\0{vuln}", set())} for scan, vuln in zip(
         st["scan_id"].astype(str), st["vuln_id"].astype(str), strict=True)]
-    eng = engine if engine is not None else open_engine("duckdb", FrameTables(data))
+    eng = engine_or_frames(engine, data)
     f = _findings(eng, set().union(*st_ids), alias_of)
     index = _ImageIndex.of(_images(data, references))
     found: list[tuple[Any, ...]] = []
@@ -366,17 +367,6 @@ def _winners(found: list[tuple[Any, ...]], st: pd.DataFrame) -> pd.DataFrame:
                                 "said": "vex_said", "source": "vex_source"})
     applied["vex_status"] = applied["vex_status"].astype(str)
     return applied[[*FINDING_KEY, *APPLIED_COLUMNS]].reset_index(drop=True)
-
-
-def settle(findings: pd.DataFrame, vex: VexMatch) -> pd.DataFrame:
-    """Return `findings` (rows keyed by `FINDING_KEY`) without those a VEX statement settles
-    (`SETTLED`)."""
-    done = vex.settled()
-    if not len(done) or not len(findings):
-        return findings
-    keys = pd.MultiIndex.from_frame(done[FINDING_KEY].astype(str))
-    mine = pd.MultiIndex.from_frame(findings[FINDING_KEY].astype(str))
-    return findings[~mine.isin(keys)]
 
 
 UNMATCHED_SHOWN = 10

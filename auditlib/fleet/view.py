@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from auditlib.data import AuditData
-from auditlib.engine import Engine, FrameTables, open_engine
+from auditlib.engine import Engine, engine_or_frames
 from auditlib.engine.aggregates import (
     document_rows,
     licence_classes,
@@ -43,10 +43,10 @@ from auditlib.fleet.coverage import (
     vulnerability_scanned,
     with_sbom,
 )
-from auditlib.fleet.findings import fixable_findings
+from auditlib.fleet.findings import Fixable, fixable_findings
 from auditlib.fleet.names import display_name, untagged_name
 from auditlib.fleet.names import shown_tag as _shown_tag
-from auditlib.fleet.vex import VexMatch, match_vex, settle
+from auditlib.fleet.vex import VexMatch, match_vex
 from auditlib.identity import parse_reference
 from auditlib.normalize.times import build_series, utc_series, utc_time
 from auditlib.tables import DATA_TABLES, DTYPES
@@ -272,8 +272,7 @@ class FleetView:
     @cached_property
     def aggregate_engine(self) -> Engine:
         """Return the engine the aggregates run on (`engine`, else DuckDB over `data`)."""
-        return self.engine if self.engine is not None else open_engine(
-            "duckdb", FrameTables(self.data))
+        return engine_or_frames(self.engine, self.data)
 
     @cached_property
     def vulnerability_counts(self) -> pd.DataFrame:
@@ -300,11 +299,12 @@ class FleetView:
         return licence_classes(self.aggregate_engine)
 
     @cached_property
-    def fixable(self) -> pd.DataFrame:
-        """Return the fixable findings with their SLA clock (`fleet.findings.fixable_findings`),
-        less those a VEX statement settles (`fleet.vex.settle`: not affected, or fixed)."""
-        return settle(fixable_findings(self.aggregate_engine, self.as_of, self.first_seen_fixed),
-                      self.vex)
+    def fixable(self) -> Fixable:
+        """Return the fixable findings with their SLA clock, kept in the engine
+        (`fleet.findings.fixable_findings`), less those a VEX statement settles
+        (`fleet.vex.VexMatch.settled`: not affected, or fixed)."""
+        return fixable_findings(self.aggregate_engine, self.as_of, self.first_seen_fixed,
+                                self.vex.settled())
 
     @cached_property
     def vex(self) -> VexMatch:

@@ -264,19 +264,21 @@ def worst_images(ev: Evaluation, n: int = 20, threshold: str = "low",
 
 def fixable(r: Report) -> pd.DataFrame:
     """Return the fixable findings of the report's assessment (one per image, vulnerability,
-    package and version), with the policy's SLA and where each stands: `over`, `near` (used the
-    warn share), `within`, `undated` (no date to start the clock) or `no SLA`. The clock uses
-    the store's history, as `auditlib check` does (`auditlib.fleet.findings`)."""
-    return r.assessment.findings
+    package and version) counted per image, severity and where each stands against the
+    policy's SLA (`Assessment.sla_counts`: `over`, `near` (used the warn share), `within`,
+    `undated` (no date to start the clock) or `no SLA`). The clock uses the store's history,
+    as `auditlib check` does (`auditlib.fleet.findings`)."""
+    return r.assessment.sla_counts
 
 
 SLA_COLORS = {"over": "#d62728", "near": "#ff9f1c", "within": "#2ca02c", "undated": "#9e9e9e",
               "no SLA": "#c7c7c7"}
 
 
-def sla_table(r: Report, findings: pd.DataFrame) -> pd.DataFrame:
+def sla_table(r: Report, counts: pd.DataFrame) -> pd.DataFrame:
     """Return, per severity at or above the threshold (worst first): the SLA, the fixable
-    findings by state, and the images with one over the SLA; recorded in the summary."""
+    findings by state, and the images with one over the SLA (of `counts`: `fixable`); recorded
+    in the summary."""
     days, _ = r.assessment.sla
     if not r.assessment.coverage.vuln_scanned:
         r.record(fixable_by_severity=None)  # unknown: no zeros for what nobody scanned
@@ -285,11 +287,12 @@ def sla_table(r: Report, findings: pd.DataFrame) -> pd.DataFrame:
     for sev in reversed(SEVERITIES):
         if not at_least(sev, r.params.severity_threshold):
             continue
-        f = findings[findings["severity"].astype(str) == sev]
-        counts = f["state"].value_counts()
+        f = counts[counts["severity"].astype(str) == sev]
+        states = f.groupby("state")["findings"].sum()
         over_images = f.loc[f["state"] == "over", "image_id"].nunique()
-        rows.append({"severity": sev, "SLA days": days.get(sev), "fixable": len(f),
-                     **{s: int(counts.get(s, 0)) for s in SLA_STATES},
+        rows.append({"severity": sev, "SLA days": days.get(sev),
+                     "fixable": int(f["findings"].sum()),
+                     **{s: int(states.get(s, 0)) for s in SLA_STATES},
                      "images over SLA": int(over_images)})
     t = pd.DataFrame(rows)
     r.record(fixable_by_severity=t.to_dict("records"))
@@ -305,13 +308,11 @@ def sla_figure(table: pd.DataFrame) -> go.Figure | None:
                    x="severity", y="fixable findings")
 
 
-def sla_worst(findings: pd.DataFrame, ev: Evaluation, threshold: str, n: int = 25
-              ) -> pd.DataFrame:
-    """Return the `n` findings furthest over their SLA (severity at or above `threshold`)."""
-    over = findings[(findings["state"] == "over")]
-    over = _severe(over, threshold)
-    over = over.assign(days_over=over["days"] - over["sla_days"]).sort_values(
-        "days_over", ascending=False).head(n)
+def sla_worst(r: Report, ev: Evaluation, threshold: str, n: int = 25) -> pd.DataFrame:
+    """Return the `n` findings furthest over their SLA (severity at or above `threshold`;
+    `fleet.findings.Fixable.worst`, ties in the order findings are listed)."""
+    over = r.assessment.view.fixable.worst(r.assessment.sla_params,
+                                           _SEV_RANK.get(threshold, 0), n)
     names = {str(r.image_id): str(r.image_name) for r in ev.scores.itertuples(index=False)}
     return pd.DataFrame({
         "image": [names.get(str(i), str(i)) for i in over["image_id"]],

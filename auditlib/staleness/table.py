@@ -19,6 +19,7 @@ from typing import Any, cast
 import pandas as pd
 
 from auditlib.fleet.bases import tag_key
+from auditlib.fleet.findings import DEFAULT_SLA
 from auditlib.fleet.view import FleetView, text
 from auditlib.identity import parse_reference
 from auditlib.normalize.times import build_time, utc_time
@@ -79,28 +80,22 @@ def base_layer_sets(ctx: FleetView) -> dict[str, set[str]]:
 
 
 def _vuln_summary(ctx: FleetView, base_layers: dict[str, set[str]]) -> pd.DataFrame:
-    """Return per image: fixable counts, oldest fix age, and the base/own split."""
-    f = ctx.fixable
-    if f.empty:
+    """Return per image: fixable counts, oldest fix age, and the base/own split (counted in the
+    engine: `fleet.findings.Fixable`)."""
+    c = ctx.fixable.counts(DEFAULT_SLA)  # the states are not read: any SLA counts the same
+    if c.empty:
         return pd.DataFrame(columns=["fixable_count", "fixable_critical", "fixable_high",
                                      "oldest_fix_days", "fixable_in_base",
                                      "fixable_in_own", "fixable_medium", "fixable_low"])
-    f = f.assign(image_id=f["image_id"].astype(str), sev=f["severity"].astype(str))
-    g = f.groupby("image_id")
-    out = pd.crosstab(f["image_id"], f["sev"]).reindex(columns=list(SEVERITIES_COUNTED),
-                                                       fill_value=0)
+    c = c.assign(sev=c["severity"].astype(str))
+    g = c.groupby("image_id")
+    out = c.pivot_table(index="image_id", columns="sev", values="findings", aggfunc="sum",
+                        fill_value=0).reindex(columns=list(SEVERITIES_COUNTED), fill_value=0)
     out = out.add_prefix("fixable_").assign(
-        fixable_count=g.size(), oldest_fix_days=g["days"].max())
-    # Which layer added each vulnerable package (Trivy says), against the base's layers.
-    pairs = [(i, d) for i, layers in base_layers.items() for d in layers]
-    base = pd.DataFrame(pairs, columns=["image_id", "layer_diff_id"]).assign(in_base=True)
-    layered = f[f["image_id"].isin(base_layers) & f["layer_diff_id"].notna()].assign(
-        layer_diff_id=lambda d: d["layer_diff_id"].astype(str))
-    hits = layered.merge(base, on=["image_id", "layer_diff_id"], how="left")["in_base"]
-    hits = hits.fillna(False).astype(bool).set_axis(layered.index)
-    split = layered.assign(in_base=hits).groupby("image_id")["in_base"]
-    out["fixable_in_base"] = split.sum().astype("Int64")
-    out["fixable_in_own"] = (split.size() - split.sum()).astype("Int64")
+        fixable_count=g["findings"].sum(), oldest_fix_days=g["most_days"].max())
+    split = ctx.fixable.base_split(base_layers)
+    out["fixable_in_base"] = split["in_base"].astype("Int64")
+    out["fixable_in_own"] = (split["layered"] - split["in_base"]).astype("Int64")
     return out
 
 

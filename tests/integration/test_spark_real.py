@@ -105,6 +105,6 @@ def test_spark_history_clock_equals_duckdb(spark_master: str,
     want = on_duckdb.frame()
     assert len(want) == len(reference(store)) == 7
     pd.testing.assert_frame_equal(on_spark.frame(), want)
-    found = fixable_findings(duck, AS_OF, on_duckdb)
+    found = fixable_findings(duck, AS_OF, on_duckdb).rows()
     assert set(found["clock"]) == {"seen", "first-seen"}
-    pd.testing.assert_frame_equal(fixable_findings(spark, AS_OF, on_spark), found)
+    pd.testing.assert_frame_equal(fixable_findings(spark, AS_OF, on_spark).rows(), found)

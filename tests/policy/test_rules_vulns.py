@@ -172,10 +172,10 @@ def test_first_seen_fixed_is_the_second_clock() -> None:
                          "pkg_name": ["openssl", "zlib"], "pkg_version": ["3.0.1", "3.0.1"],
                          "first_seen_fixed_at": [pd.Timestamp(days_ago(12)),
                                                  pd.Timestamp(days_ago(50))]})
-    found = fixable_findings(data, AS_OF, seen).set_index("vuln_id")
+    found = fixable_findings(data, AS_OF, seen).rows().set_index("vuln_id")
     assert found.loc["CVE-1", "clock"] == "seen" and found.loc["CVE-1", "days"] == 12
     assert found.loc["CVE-2", "clock"] == "fix" and found.loc["CVE-2", "days"] == 2
-    without = fixable_findings(data, AS_OF).set_index("vuln_id")
+    without = fixable_findings(data, AS_OF).rows().set_index("vuln_id")
     assert without.loc["CVE-1", "clock"] == "published" and without.loc["CVE-1", "days"] == 300
     assert _results(data)[A][0] == "fail"  # 300 days since publication
     (verdict,) = _fixable_sla(FleetView(data, AS_OF, first_seen_fixed=seen), RULES[0].defaults())

@@ -17,7 +17,7 @@ from auditlib.fleet.findings import (
     SEVERITY_RANK,
     SLA_DAYS,
     WARN_RATIO,
-    sla_states,
+    SlaParams,
 )
 from auditlib.fleet.view import FleetView
 from auditlib.policy.model import Param, Rule, Verdict
@@ -40,13 +40,12 @@ _SHOWN_COLUMNS = ["vuln_id", "pkg_name", "pkg_version", "severity", "fixed_versi
 """The columns of a finding `_finding` reads."""
 
 
-def _listed(rows: pd.DataFrame, order: str, most: int = SHOWN) -> dict[str, list[str]]:
-    """Return image id -> the evidence of its first `most` rows, `order` descending."""
-    key = rows[["image_id", order]].sort_values(order, ascending=False, kind="stable")
-    top = rows.loc[key.groupby("image_id", observed=True, sort=False).head(most).index,
-                   ["image_id", *_SHOWN_COLUMNS]]  # only what `_finding` reads
+def _listed(shown: pd.DataFrame, listing: str) -> dict[str, list[str]]:
+    """Return image id -> the evidence of its findings of one listing of `Fixable.shown`
+    (`over`, `near`, `undated`, `closest`), in their order."""
     out: dict[str, list[str]] = {}
-    for r in top.itertuples(index=False):
+    rows = shown[shown["listing"] == listing]
+    for r in rows[["image_id", *_SHOWN_COLUMNS]].itertuples(index=False):
         out.setdefault(str(r.image_id), []).append(_finding(r))
     return out
 
@@ -68,25 +67,25 @@ def sla_params(params: Mapping[str, Any]) -> tuple[dict[str, float], float]:
 
 def _fixable_sla(ctx: FleetView, params: Mapping[str, Any]) -> list[Verdict]:
     sla_days, ratio = sla_params(params)
-    f = sla_states(ctx.fixable, sla_days, ratio)
-    state = f["state"]
-    over, near, undated = f[state == "over"], f[state == "near"], f[state == "undated"]
-    ok, unslaed = f[state.isin(["within", "near"])], f[state == "no SLA"]
+    sla = SlaParams.of(sla_days, ratio)
+    c = ctx.fixable.counts(sla)  # per image, severity and state
+    state = c["state"]
 
-    def count(df: pd.DataFrame) -> dict[str, int]:
-        return {str(k): int(n) for k, n in df["image_id"].value_counts().items() if n}
+    def count(states: list[str]) -> dict[str, int]:
+        n = c[state.isin(states)].groupby("image_id")["findings"].sum()
+        return {str(k): int(v) for k, v in n.items() if v}
 
-    n_over, n_near, n_undated, n_ok = count(over), count(near), count(undated), count(ok)
-    n_no_sla = count(unslaed)
+    n_over, n_near, n_undated = count(["over"]), count(["near"]), count(["undated"])
+    n_ok, n_no_sla = count(["within", "near"]), count(["no SLA"])
     found = {str(i): int(n) for i, n in ctx.vulnerability_counts["findings"].items()}
     by_sev: dict[str, list[str]] = {}
-    sizes = over.groupby(["image_id", "severity"], observed=True).size().reset_index(name="n")
-    rows = zip(sizes["image_id"].astype(str), sizes["severity"].astype(str), sizes["n"],
-               strict=True)
+    sizes = c[state == "over"]
+    rows = zip(sizes["image_id"], sizes["severity"].astype(str), sizes["findings"], strict=True)
     for i, sev, n in sorted(rows, key=lambda r: -SEVERITY_RANK.get(r[1], 0)):
         by_sev.setdefault(i, []).append(f"{sev} {n}")
-    worst, nearest = _listed(over, "over"), _listed(near, "used")
-    no_date, closest = _listed(undated, "severity"), _listed(ok, "used", 1)
+    shown = ctx.fixable.shown(sla, SHOWN)
+    worst, nearest = _listed(shown, "over"), _listed(shown, "near")
+    no_date, closest = _listed(shown, "undated"), _listed(shown, "closest")
 
     vex = _vex_notes(ctx)
     out = []

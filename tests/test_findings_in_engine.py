@@ -1,0 +1,156 @@
+"""The fixable findings stay in the engine (issue 15): their clock, SLA state, per-image counts
+and fix-first points are computed there (`fleet.findings.Fixable`, `engine.aggregates`), and
+equal what plain pandas computes from the store's Parquet files written here; an analyst still
+gets every row (`Assessment.findings`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from auditlib.assess import assess, assess_data
+from auditlib.assess.fix_first import (
+    EPSS_FACTOR,
+    KEV_FACTOR,
+    SEVERITY_WEIGHTS,
+    SLA_FACTORS,
+    points_sql,
+)
+from auditlib.fleet.findings import FINDING_KEY, SLA_DAYS, WARN_RATIO
+from auditlib.history import first_seen_fixed
+from auditlib.staleness.table import base_layer_sets
+from auditlib.store import read_current
+from tests.engine_store import NOW, two_snapshot_store
+
+pytestmark = pytest.mark.slow  # a two-snapshot store and three assessments: about 15 s
+
+AS_OF = pd.Timestamp(NOW) + pd.Timedelta(days=40)  # some findings over their SLA, some not
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return two_snapshot_store(tmp_path_factory.mktemp("findings-in-engine"), images=8)
+
+
+def _days(t: pd.Series) -> pd.Series:
+    return np.floor((AS_OF - t).dt.total_seconds() / 86400).clip(lower=0)
+
+
+def _plain(v: pd.DataFrame, seen: pd.DataFrame | None) -> pd.DataFrame:
+    """Every fixable finding with its clock, SLA state and fix-first points, in plain pandas:
+    the rows fixed and not contradicted, one per finding; the clock the fix date, else the
+    snapshot that saw the fix appear, else the publication, else the first snapshot that saw
+    it fixable; the state against DefectDojo's days; points weight x state x threat."""
+    v = v[(v["fix_state"].astype("string") == "fixed").fillna(False).to_numpy(bool)
+          & ~v["fix_contradicted"].astype("boolean").fillna(False).to_numpy(bool)
+          & v["image_id"].notna().to_numpy(bool)]
+    v = v.assign(**{c: v[c].astype(object) for c in FINDING_KEY})
+    g = v.groupby(FINDING_KEY, dropna=False, sort=True).agg(
+        severity=("severity", "max"), fix_at=("fix_available_at", "min"),
+        published_at=("published_at", "min"), kev=("is_known_exploited", "max"),
+        epss=("epss_score", "max")).reset_index()
+    g = g.assign(**{c: g[c].map(lambda x: None if pd.isna(x) else str(x)) for c in FINDING_KEY})
+    if seen is not None:
+        s = seen.assign(**{c: seen[c].map(lambda x: None if pd.isna(x) else str(x))
+                           for c in FINDING_KEY})
+        g = g.merge(s[[*FINDING_KEY, "first_seen_fixed_at", "fix_seen_appearing"]],
+                    on=FINDING_KEY, how="left")
+    else:
+        g = g.assign(first_seen_fixed_at=pd.NaT, fix_seen_appearing=False)
+    fix, pub = pd.to_datetime(g["fix_at"], utc=True), pd.to_datetime(g["published_at"], utc=True)
+    at = pd.to_datetime(g["first_seen_fixed_at"], utc=True)
+    appearing = g["fix_seen_appearing"].fillna(False).astype(bool)
+    clock = np.select([fix.notna(), appearing & at.notna(), pub.notna(), at.notna()],
+                      ["fix", "seen", "published", "first-seen"], default=None)
+    clock_at = fix.where(fix.notna(), at.where(appearing & at.notna(), pub.where(
+        pub.notna(), at)))
+    days = _days(clock_at)
+    sev = g["severity"].astype(str)
+    sla = sev.map({k: float(d) for k, d in SLA_DAYS.items()})
+    state = np.select([sla.isna(), days.isna(), days > sla, days / sla >= WARN_RATIO],
+                      ["no SLA", "undated", "over", "near"], default="within")
+    kev = g["kev"].astype("boolean").fillna(False).to_numpy(bool)
+    epss = pd.to_numeric(g["epss"]).fillna(0.0).clip(0, 1).to_numpy()
+    pts = (sev.map(SEVERITY_WEIGHTS).fillna(0.0).to_numpy()
+           * pd.Series(state).map(SLA_FACTORS).fillna(1.0).to_numpy()
+           * np.where(kev, KEV_FACTOR, 1.0 + EPSS_FACTOR * epss))
+    return g[FINDING_KEY].assign(severity=sev, clock=pd.Series(clock, dtype=object),
+                                 clock_at=clock_at, days=days, state=state, pts=pts)
+
+
+def _same(a: object, want: pd.DataFrame) -> None:
+    """Assert an assessment's findings, counts and summary are `want`'s."""
+    from auditlib.assess import Assessment
+
+    assert isinstance(a, Assessment) and a.has_history
+    got = a.findings
+    assert len(got) == len(want) and not len(a.vex.settled())
+    got = got.assign(**{c: got[c].astype(object).where(got[c].notna(), None)
+                        for c in [*FINDING_KEY, "clock"]})
+    want = want.assign(clock=want["clock"].astype(object).where(want["clock"].notna(), None))
+    cols = [*FINDING_KEY, "clock", "clock_at", "days", "state"]
+    pd.testing.assert_frame_equal(got[cols].reset_index(drop=True),
+                                  want[cols].reset_index(drop=True), check_dtype=False)
+    assert got["severity"].astype(str).tolist() == want["severity"].tolist()
+    # Per image, severity and state: what the rule, the summary and the pages count.
+    counts = want.groupby(["image_id", "severity", "state"]).agg(
+        findings=("days", "size"), most_days=("days", "max")).reset_index()
+    c = a.sla_counts.assign(severity=a.sla_counts["severity"].astype(str))
+    pd.testing.assert_frame_equal(
+        c.sort_values(["image_id", "severity", "state"]).reset_index(drop=True),
+        counts.sort_values(["image_id", "severity", "state"]).reset_index(drop=True),
+        check_dtype=False)
+    s = a.summary()["fixable"]
+    assert s["findings"] == len(want) and s["over"] == int((want["state"] == "over").sum())
+
+
+def test_findings_clock_and_state_equal_plain_pandas(store: Path) -> None:
+    whole = read_current(store)
+    seen = first_seen_fixed(store)
+    want = _plain(whole.vulnerabilities, seen)
+    assert {"over", "within"} <= set(want["state"])
+    _same(assess(store, as_of=AS_OF), want)  # in the engine, over the store's files
+
+
+def test_every_clock_equals_plain_pandas(store: Path) -> None:
+    """Over frames in memory, with fix dates, missing publications and a history clock that
+    saw some fixes appear and others fixable from the start."""
+    whole = read_current(store)
+    v = whole.vulnerabilities.reset_index(drop=True)
+    n = np.arange(len(v))
+    v = v.assign(fix_available_at=pd.Series(pd.NaT, index=v.index, dtype="datetime64[ns, UTC]")
+                 .where(n % 5 != 0, pd.Timestamp(NOW) - pd.Timedelta(days=3)),
+                 published_at=v["published_at"].where(n % 3 != 0))
+    fixable = _plain(v, None)
+    keys = fixable[FINDING_KEY].iloc[::2].reset_index(drop=True)
+    seen = keys.assign(first_seen_fixed_at=pd.Timestamp(NOW) - pd.Timedelta(days=60),
+                       fix_seen_appearing=(np.arange(len(keys)) % 2 == 0))
+    want = _plain(v, seen)
+    assert {"fix", "seen", "published", "first-seen"} <= set(want["clock"].dropna())
+    assert {"over", "within", "undated"} <= set(want["state"])
+    _same(assess_data(whole.replace(vulnerabilities=v), as_of=AS_OF, first_seen_fixed=seen),
+          want)
+
+
+def test_fix_first_points_equal_plain_pandas(store: Path) -> None:
+    want = _plain(read_current(store).vulnerabilities, first_seen_fixed(store))
+    a = assess(store, as_of=AS_OF)
+    st = a.staleness.set_index("image_id")
+    by_image = want.groupby("image_id")
+    pts = want[want["pts"] > 0].groupby("image_id")["pts"].sum()
+    sql = points_sql(a.view.fixable, a.sla_params, a.staleness, base_layer_sets(a.view))
+    got = a.view.fixable.fix_first(sql)["pts"].dropna()
+    assert np.allclose(got.reindex(pts.index).to_numpy(float), pts.to_numpy(), rtol=0,
+                       atol=1e-9) and len(got) == len(pts) > 0
+    # The ranking adds them to the image's other risks (end of life, drift, secrets, root).
+    assert (st.loc[pts.index, "rebuild_priority"].astype(float) >= pts - 1e-9).all()
+    assert (st.loc[pts.index, "fixable_count"] == by_image.size().loc[pts.index]).all()
+    assert (st.loc[pts.index, "oldest_fix_days"].astype(float)
+            == by_image["days"].max().loc[pts.index]).all()
+    for i in pts.index:  # each image's reason counts its findings with points, by severity
+        n = want[(want["image_id"] == i) & (want["pts"] > 0)]["severity"].value_counts()
+        words = ", ".join(f"{n[s]} {s}" for s in SEVERITY_WEIGHTS if n.get(s))
+        assert f"fixable: {words}" in st.loc[i, "priority_reasons"]
