@@ -77,6 +77,9 @@ class Assessment:
     store read with damage allowed (`AUDITLIB_ALLOW_DAMAGED`), one line each."""
     abandonment_days: int = ABANDONMENT_THRESHOLD_DAYS
     """An upstream repository whose newest image is older than this looks abandoned."""
+    read_snapshots: tuple[str, ...] = ()
+    """Every snapshot id the store held when it was read, oldest first (what a saved
+    assessment is checked against: `auditlib.assess.saved`)."""
 
     @property
     def data(self) -> AuditData:
@@ -242,6 +245,19 @@ class Assessment:
             },
         })
         return out
+
+    def save(self, folder: Path) -> Path:
+        """Write the computed parts of this assessment of a store and its identity into
+        `folder` (`auditlib.assess.saved.save_assessment`; `load_assessment` reads it back);
+        return `folder`.
+
+        Raises:
+            StaleAssessmentError: if the assessment is not of a store.
+            OSError: if the folder cannot be written.
+        """
+        from auditlib.assess.saved import save_assessment
+
+        return save_assessment(self, folder)
 
     @property
     def in_engine(self) -> tuple[str, ...]:
@@ -422,6 +438,7 @@ def assess(
     a.image_filter, a.filtered_out = image_filter, left_out
     a.store = Path(store)
     a.snapshots = current_snapshots(store)
+    a.read_snapshots = tuple(s.snapshot_id for s in scan.snapshots)
     a.warnings = scan.warnings()
     return a
 
