@@ -253,3 +253,34 @@ def test_the_page_is_the_same_both_ways(name: str, demo_store: Path, tmp_path: P
     assert "staleness" in vars(read_back.scope["r"].assessment)
     assert len(itself.figures) > 2 and len(itself.texts) > 5
     assert _shown(read_back) == _shown(itself)
+
+
+def test_a_run_saves_it_for_notebooks_that_take_it(store: Path, saved: tuple[Assessment, Path],
+                                                   tmp_path: Path) -> None:
+    import nbformat
+
+    from auditlib.job import save_for_reports
+    from auditlib.reports.runner import notebook_path
+
+    a, _ = saved
+    notes: list[str] = []
+    given = {"as_of": AS_OF}
+    params = save_for_reports(a, tmp_path / "run", ["compliance"], None, given, notes.append)
+    assert params == {**given, "assessment": str((tmp_path / "run" / "saved-assessment").resolve())}
+    assert saved_identity(Path(params["assessment"])).as_of == "2026-11-30T12:00:00+00:00"
+    # An older notebooks folder, whose parameters cell has no `assessment`: nothing saved.
+    old = tmp_path / "old-notebooks"
+    old.mkdir()
+    nb = nbformat.read(str(notebook_path("compliance")), as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    cell.source = "\n".join(line for line in cell.source.splitlines()
+                            if not line.startswith("assessment"))
+    nbformat.write(nb, str(old / "compliance.ipynb"))
+    assert save_for_reports(a, tmp_path / "run2", ["compliance"], old, given,
+                            notes.append) == given
+    assert not (tmp_path / "run2").exists() and not notes
+    # A folder that cannot be written: a note, and each report assesses itself.
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    assert save_for_reports(a, blocked, ["compliance"], None, given, notes.append) == given
+    assert len(notes) == 1 and "could not be saved" in notes[0]
