@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import gc
 import json
 import shutil
 from collections.abc import Callable, Mapping
@@ -22,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from auditlib.assess import Assessment, assess
-from auditlib.assess.saved import SAVED_NAME
+from auditlib.assess.saved import SAVED_NAME, assessed
 from auditlib.demo import README_NAME, DemoHistory
 from auditlib.errors import StoreError
 from auditlib.files import write_atomic
@@ -188,7 +189,8 @@ def run_job(req: JobRequest, *, note: Note,
     the files given; assesses the store once (`auditlib.assess`) and writes `policy.json`,
     `policy.xml` and `assessment.json`; runs the reports at the assessment's as-of time and
     policy, each reading the assessment back (saved in the run folder, `SAVED_NAME`) instead of
-    assessing again, and rebuilds the index. Each step writes its own snapshot. With
+    assessing again (the job lets its own copy go while they run and reads it back after), and
+    rebuilds the index. Each step writes its own snapshot. With
     notification targets (`req.notify`, the policy file's `notify` section), sends the digest
     of what changed since the store's previous run (`auditlib.notify`); a target that fails is
     a line in `JobResult.notify_failed`, never an exception. Records the run in
@@ -251,15 +253,22 @@ def run_job(req: JobRequest, *, note: Note,
     counts = ", ".join(f"{ev.count(s)} {s}" for s in ("fail", "warn", "no-data", "waived",
                                                       "pass"))
     steps.append(f"policy: {len(ev.scores)} images x {len(policy.enabled())} rules: {counts}")
+    del ev
     batch = None
     if req.reports:
         params = save_for_reports(a, folder, req.reports, req.notebooks,
                                   report_parameters(a, req.policy_file, req.parameters), note)
+        saved = params.get("assessment")
+        if saved is not None:  # the pages read it back: no second copy held while they run
+            del a
+            gc.collect()
         batch = run_reports(req.reports, store=req.store, out=req.out, parameters=params,
                             kernel=req.kernel, notebooks=req.notebooks,
                             cell_timeout=req.cell_timeout, run_dir=folder, started=started,
                             finished=finished)
         written = [*(r.html for r in batch.runs), *written]
+        if saved is not None:
+            a = assessed(Path(saved), req.store, as_of=when, policy=policy, note=note)
     done = JobResult(steps, a, folder, written, batch)
     if settings.targets:
         _notify(done, req, settings, previous, policy, note)
