@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from auditlib.assess import Assessment, assess
-from auditlib.assess.saved import SAVED_NAME, assessed
+from auditlib.assess.saved import SAVED_NAME, assessed, save_assessment
 from auditlib.demo import README_NAME, DemoHistory
 from auditlib.errors import StoreError
 from auditlib.files import write_atomic
@@ -96,7 +96,7 @@ def save_for_reports(a: Assessment, folder: Path, names: list[str], notebooks: P
     if not any("assessment" in notebook_parameters(notebook_path(n, notebooks)) for n in names):
         return parameters
     try:
-        saved = a.save(folder / SAVED_NAME)
+        saved = save_assessment(a, folder / SAVED_NAME)
     except OSError as e:
         note(f"the assessment could not be saved for the reports ({e}); each assesses anew")
         return parameters

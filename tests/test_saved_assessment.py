@@ -127,7 +127,7 @@ def test_the_assessment_read_back_is_the_one_saved(store: Path,
 
 def test_what_was_not_computed_is_computed_on_load(store: Path, tmp_path: Path) -> None:
     a = assess(store, as_of=AS_OF)
-    folder = a.save(tmp_path / "saved")  # nothing computed yet
+    folder = save_assessment(a, tmp_path / "saved")  # nothing computed yet
     b = load_assessment(folder, store, as_of=AS_OF)
     assert "staleness" not in vars(b)
     assert b.summary() == a.summary()
@@ -183,7 +183,7 @@ def test_a_new_snapshot_makes_it_stale(tmp_path: Path) -> None:
     store = make_store(tmp_path / "s", snapshots=1)
     a = assess(store, as_of=AS_OF)
     a.summary()
-    folder = a.save(tmp_path / "saved")
+    folder = save_assessment(a, tmp_path / "saved")
     assert saved_identity(folder).snapshots == tuple(p.name for p in list_snapshots(store))
     more = tmp_path / "more"
     write_fleet(more, images=2, seed=55, files_per_image=10)
@@ -201,7 +201,7 @@ def test_tables_given_directly_cannot_be_saved(store: Path, tmp_path: Path) -> N
 
     a = assess_data(read_current(store), as_of=AS_OF, policy=load_policy(None))
     with pytest.raises(StaleAssessmentError, match="only an assessment of a store"):
-        a.save(tmp_path / "saved")
+        save_assessment(a, tmp_path / "saved")
 
 
 # --- a page made from the saved assessment is the page made by assessing ----------------------
@@ -233,7 +233,7 @@ def test_the_page_is_the_same_both_ways(name: str, demo_store: Path, tmp_path: P
     policy = (demo_store.parent / "policy").read_text()
     a = assess(demo_store, as_of=AS_OF, policy=policy)
     a.summary()
-    folder = a.save(tmp_path / "saved-assessment")
+    folder = save_assessment(a, tmp_path / "saved-assessment")
     del a
     loads: list[Path] = []
     import auditlib.assess.saved as saved_module

@@ -11,7 +11,7 @@ history's clock, coverage), that every command, report and notebook reads.
     a.summary()               # the headline figures every face shows
     a.data.images             # the small tables, in pandas
     a.sql("SELECT ... FROM vulnerabilities")  # the big tables stay in the engine (a.in_engine)
-    a.save("run/saved-assessment")  # load_assessment(...) reads it back for the same question
+    save_assessment(a, "run/saved-assessment")  # load_assessment(...) reads it back
 """
 
 from auditlib.assess.assessment import Assessment, assess, assess_data, staleness

@@ -246,19 +246,6 @@ class Assessment:
         })
         return out
 
-    def save(self, folder: Path) -> Path:
-        """Write the computed parts of this assessment of a store and its identity into
-        `folder` (`auditlib.assess.saved.save_assessment`; `load_assessment` reads it back);
-        return `folder`.
-
-        Raises:
-            StaleAssessmentError: if the assessment is not of a store.
-            OSError: if the folder cannot be written.
-        """
-        from auditlib.assess.saved import save_assessment
-
-        return save_assessment(self, folder)
-
     @property
     def in_engine(self) -> tuple[str, ...]:
         """Return the tables `data` does not hold because they live in the engine (an

@@ -1,6 +1,6 @@
 """A saved assessment: written once by a run, read back by every face of it.
 
-`save_assessment(a, folder)` (`Assessment.save`) writes the parts of an assessment of a store that
+`save_assessment(a, folder)` writes the parts of an assessment of a store that
 are computed (policy results and scores, staleness, fixable findings and their SLA states,
 end-of-life verdicts, per-image counts, licence classes, bases, the history's tables and clock)
 as Parquet files, each with the pandas dtypes of its columns (categoricals, UTC times, nullable
@@ -255,7 +255,7 @@ def _computed(obj: object, name: str) -> Any:
     return vars(obj).get(name)
 
 
-def save_assessment(a: Assessment, folder: Path) -> Path:
+def save_assessment(a: Assessment, folder: str | Path) -> Path:
     """Write the computed parts of an assessment of a store and its identity into `folder`
     (made anew: an earlier saved assessment there is replaced, atomically); return `folder`.
 
@@ -331,7 +331,7 @@ def _document(folder: Path) -> dict[str, Any]:
     return doc
 
 
-def saved_identity(folder: Path) -> SavedIdentity:
+def saved_identity(folder: str | Path) -> SavedIdentity:
     """Return the identity of the assessment saved in `folder`.
 
     Raises:
@@ -341,7 +341,7 @@ def saved_identity(folder: Path) -> SavedIdentity:
     return ident
 
 
-def load_assessment(folder: Path, store: StorePath, *, as_of: Any,
+def load_assessment(folder: str | Path, store: StorePath, *, as_of: Any,
                     policy: Policy | str | Path | None = None, image_filter: str | None = None,
                     eol_table: EolTable | None = None, engine: str = "duckdb",
                     spark_master: str | None = None) -> Assessment:
