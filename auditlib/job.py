@@ -4,13 +4,15 @@ reported). `auditlib run` and `auditlib demo` parse their words and call these.
 
 Each job assesses the store once, at one as-of time, and hands that time and the policy to the
 reports it runs, so `policy.json`, `assessment.json` and every page of a run give the same
-numbers.
+numbers. `run_job` also saves the assessment in the run folder (`auditlib.assess.saved`) and
+hands it to every report, which reads it back instead of assessing the store again.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import gc
 import json
 import shutil
 from collections.abc import Callable, Mapping
@@ -21,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from auditlib.assess import Assessment, assess
+from auditlib.assess.saved import SAVED_NAME, assessed, save_assessment
 from auditlib.demo import README_NAME, DemoHistory
 from auditlib.errors import StoreError
 from auditlib.files import write_atomic
@@ -41,7 +44,7 @@ from auditlib.notify import (
 from auditlib.policy.config import Policy, load_policy
 from auditlib.policy.output import to_json, to_junit
 from auditlib.reports.batch import Batch, StartReport, run_reports
-from auditlib.reports.runner import ReportRun, new_run_dir
+from auditlib.reports.runner import ReportRun, new_run_dir, notebook_parameters, notebook_path
 from auditlib.scanners.runner import ProgressCallback
 from auditlib.scanners.targets import EngineUnreachableError, Target, connect_engine, tagged_images
 from auditlib.sources.engine_endpoint import EngineEndpoint
@@ -78,6 +81,26 @@ def report_parameters(a: Assessment, policy_file: str | None,
     if policy_file is not None:
         out["policy"] = str(Path(policy_file).resolve())
     return out
+
+
+def save_for_reports(a: Assessment, folder: Path, names: list[str], notebooks: Path | None,
+                     parameters: dict[str, Any], note: Note) -> dict[str, Any]:
+    """Save the assessment in `folder` (`SAVED_NAME`) for the reports `names` to read back, and
+    return `parameters` with the `assessment` parameter naming it; unchanged when no notebook
+    declares that parameter (an older notebooks folder) or the assessment cannot be saved (then
+    `note` says why, and each report assesses the store itself).
+
+    Raises:
+        ReportError: if a notebook is missing.
+    """
+    if not any("assessment" in notebook_parameters(notebook_path(n, notebooks)) for n in names):
+        return parameters
+    try:
+        saved = save_assessment(a, folder / SAVED_NAME)
+    except OSError as e:
+        note(f"the assessment could not be saved for the reports ({e}); each assesses anew")
+        return parameters
+    return {**parameters, "assessment": str(saved.resolve())}
 
 
 @dataclass
@@ -165,10 +188,13 @@ def run_job(req: JobRequest, *, note: Note,
     registry repositories; scans the engine's tagged images with the scanners on PATH; ingests
     the files given; assesses the store once (`auditlib.assess`) and writes `policy.json`,
     `policy.xml` and `assessment.json`; runs the reports at the assessment's as-of time and
-    policy, and rebuilds the index. Each step writes its own snapshot. With notification targets
-    (`req.notify`, the policy file's `notify` section), sends the digest of what changed since
-    the store's previous run (`auditlib.notify`); a target that fails is a line in
-    `JobResult.notify_failed`, never an exception. Records the run in `STORE/last-run.json`.
+    policy, each reading the assessment back (saved in the run folder, `SAVED_NAME`) instead of
+    assessing again (the job lets its own copy go while they run and reads it back after), and
+    rebuilds the index. Each step writes its own snapshot. With
+    notification targets (`req.notify`, the policy file's `notify` section), sends the digest
+    of what changed since the store's previous run (`auditlib.notify`); a target that fails is
+    a line in `JobResult.notify_failed`, never an exception. Records the run in
+    `STORE/last-run.json`.
 
     Args:
         req: what to do.
@@ -227,14 +253,22 @@ def run_job(req: JobRequest, *, note: Note,
     counts = ", ".join(f"{ev.count(s)} {s}" for s in ("fail", "warn", "no-data", "waived",
                                                       "pass"))
     steps.append(f"policy: {len(ev.scores)} images x {len(policy.enabled())} rules: {counts}")
+    del ev
     batch = None
     if req.reports:
-        batch = run_reports(req.reports, store=req.store, out=req.out,
-                            parameters=report_parameters(a, req.policy_file, req.parameters),
+        params = save_for_reports(a, folder, req.reports, req.notebooks,
+                                  report_parameters(a, req.policy_file, req.parameters), note)
+        saved = params.get("assessment")
+        if saved is not None:  # the pages read it back: no second copy held while they run
+            del a
+            gc.collect()
+        batch = run_reports(req.reports, store=req.store, out=req.out, parameters=params,
                             kernel=req.kernel, notebooks=req.notebooks,
                             cell_timeout=req.cell_timeout, run_dir=folder, started=started,
                             finished=finished)
         written = [*(r.html for r in batch.runs), *written]
+        if saved is not None:
+            a = assessed(Path(saved), req.store, as_of=when, policy=policy, note=note)
     done = JobResult(steps, a, folder, written, batch)
     if settings.targets:
         _notify(done, req, settings, previous, policy, note)

@@ -66,6 +66,8 @@ def faces(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     assert check.exit_code == 1, check.output  # the corpus breaks the policy
     stale = _invoke("staleness", "--store", str(store), "--as-of", AS_OF, "--format", "json")
     assert stale.exit_code == 0, stale.output
+    stale_table = _invoke("staleness", "--store", str(store), "--as-of", AS_OF)
+    assert stale_table.exit_code == 0, stale_table.output
     report = _invoke("report", "all", "--store", str(store), "--as-of", AS_OF, "--out", str(out),
                      "--quiet")
     assert report.exit_code == 0, report.output
@@ -86,6 +88,8 @@ def faces(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "run_policy": read(job / "policy.json"), "run_assessment": read(job / "assessment.json"),
         "run_compliance": read(job / "compliance.json"),
         "run_staleness_page": read(job / "staleness.json"),
+        "check_stderr": check.stderr, "staleness_table": stale_table.stdout,
+        "run_output": run.stdout, "runs": {"report": rep, "run": job},
     }
 
 
@@ -145,3 +149,26 @@ def test_sla_verdicts_are_equal(faces: dict[str, Any]) -> None:
         assert sum(r["over"] for r in rows) == fixable["over"]
     priorities = {r["image_id"]: r for r in faces["staleness"]["images"]}
     assert sum(r["fixable_critical"] or 0 for r in priorities.values()) == fixable["critical"]
+
+
+def test_the_pages_of_a_run_read_its_one_assessment(faces: dict[str, Any]) -> None:
+    """`report all` and `run` save the assessment in the run folder and both pages read it
+    back (a page that assessed anew would say so)."""
+    for folder in faces["runs"].values():
+        assert (folder / "saved-assessment" / "identity.json").is_file()
+        for page in ("compliance.html", "staleness.html"):
+            assert "assessed anew" not in (folder / page).read_text()
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_run_prints_check_and_staleness_headlines(faces: dict[str, Any]) -> None:
+    out = faces["run_output"]
+    counts = re.search(r"images, \d+ rules: ([^;\n]*)", faces["check_stderr"])
+    assert counts is not None, faces["check_stderr"]
+    assert re.search(r"policy: \d+ images x \d+ rules: " + re.escape(counts.group(1)), out)
+    first = out[out.index("fix first:\n"):]
+    assert first.count("\n") > 2
+    assert _words(first) in _words(faces["staleness_table"])  # as `auditlib staleness` says it

@@ -12,9 +12,17 @@ history's clock, coverage), that every command, report and notebook reads.
     a.summary()               # the headline figures every face shows
     a.data.images             # the small tables, in pandas
     a.sql("SELECT ... FROM vulnerabilities")  # the big tables stay in the engine (a.in_engine)
+    save_assessment(a, "run/saved-assessment")  # load_assessment(...) reads it back
 """
 
 from auditlib.assess.assessment import Assessment, assess, assess_data, staleness
+from auditlib.assess.saved import (
+    StaleAssessmentError,
+    assessed,
+    load_assessment,
+    save_assessment,
+)
 from auditlib.assess.snapshots import SnapshotUse, current_snapshots
 
-__all__ = ["Assessment", "SnapshotUse", "assess", "assess_data", "current_snapshots", "staleness"]
+__all__ = ["Assessment", "SnapshotUse", "StaleAssessmentError", "assess", "assess_data",
+           "assessed", "current_snapshots", "load_assessment", "save_assessment", "staleness"]

@@ -78,6 +78,9 @@ class Assessment:
     store read with damage allowed (`AUDITLIB_ALLOW_DAMAGED`), one line each."""
     abandonment_days: int = ABANDONMENT_THRESHOLD_DAYS
     """An upstream repository whose newest image is older than this looks abandoned."""
+    read_snapshots: tuple[str, ...] = ()
+    """Every snapshot id the store held when it was read, oldest first (what a saved
+    assessment is checked against: `auditlib.assess.saved`)."""
 
     @property
     def data(self) -> AuditData:
@@ -441,6 +444,7 @@ def assess(
     a.image_filter, a.filtered_out = image_filter, left_out
     a.store = Path(store)
     a.snapshots = current_snapshots(store)
+    a.read_snapshots = tuple(s.snapshot_id for s in scan.snapshots)
     a.warnings = scan.warnings()
     return a
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+
+from auditlib.normalize.visible import visible
+
 UNKNOWN_WORDS = {
     "vulnerabilities": "without a vulnerability scan",
     "packages": "without an SBOM",
@@ -47,3 +51,35 @@ def unknown_line(s: dict[str, Any]) -> str | None:
     if ungraded:
         parts.append(f"{ungraded} with too little data to grade")
     return f"not known, of {n} images: " + ", ".join(parts) if parts else None
+
+
+FIX_FIRST_LINES = 10
+"""Images of the fix-first list `auditlib staleness` (and `auditlib run`) print."""
+
+
+def fix_first_lines(staleness: pd.DataFrame, s: dict[str, Any]) -> list[str]:
+    """Return the fix-first list as `auditlib staleness` prints it under its table: the first
+    images of the ranking with a known reason to rebuild, what to do and what is not known
+    (terminal controls made visible), or why there is none.
+
+    Args:
+        staleness: `Assessment.staleness` (rank 1 on top), or its first rows.
+        s: `Assessment.summary()`.
+    """
+    lines = ["fix first:"]
+    for r in staleness.head(FIX_FIRST_LINES).to_dict("records"):
+        if r.get("priority_reasons"):
+            lines.append(visible(f"{r['priority_rank']}. {r['image_name']}: "
+                                 f"{r['priority_reasons']}"))
+            if r.get("priority_actions"):
+                lines.append(visible(f"   do: {r['priority_actions']}"))
+            if r.get("priority_unknown"):
+                lines.append(visible(f"   not known: {r['priority_unknown']}"))
+    first = s["fix_first"]
+    if len(lines) == 1:
+        lines.append("   nothing known to fix" if not first["unknown_only"] else
+                     "   no known risk, but some images have too little data to say")
+    if first["unknown_only"]:
+        lines.append(f"{first['unknown_only']} images have no known risk but too little "
+                     "data to say (see priority_unknown)")
+    return lines

@@ -11,7 +11,8 @@ import click
 import pandas as pd
 from rich.progress import Progress
 
-from auditlib.cli.console import fail, progress, say
+from auditlib.assess import assess
+from auditlib.cli.console import fail, note, progress, say
 from auditlib.cli.exits import Exit, leave
 from auditlib.cli.options import (
     allow_damaged_option,
@@ -21,9 +22,11 @@ from auditlib.cli.options import (
     warn_damaged,
 )
 from auditlib.errors import AuditlibError, ParameterError
+from auditlib.job import report_parameters, save_for_reports
 from auditlib.policy.config import load_policy
 from auditlib.reports.batch import StartReport, report_names, run_reports
-from auditlib.reports.runner import ReportRun
+from auditlib.reports.params import ReportParams
+from auditlib.reports.runner import ReportRun, new_run_dir
 
 _report_options: list[Callable[[Any], Any]] = [
     click.option("-p", "--parameter", "parameters", nargs=2, multiple=True,
@@ -68,6 +71,28 @@ def report_bars(quiet: bool) -> Iterator[StartReport]:
         yield start
 
 
+def assessed_once(names: list[str], store: Path, out: Path, given: dict[str, Any],
+                  notebooks: Path | None) -> tuple[Path | None, dict[str, Any]]:
+    """Return the run folder and the parameters of reports `names`: for two or more, the store
+    assessed once (at the given time, else now, under the given policy and image filter), saved
+    in a new run folder and named by the `assessment` parameter, so each report reads it back
+    instead of assessing again (`auditlib.job.save_for_reports`); for one, no folder and `given`.
+
+    Raises:
+        ParameterError: if a parameter's value cannot be used.
+        StoreError, PolicyError, EngineError: as `auditlib.assess.assess`.
+    """
+    if len(names) < 2:
+        return None, given
+    known = {k: v for k, v in given.items() if k in ("policy", "as_of", "image_filter")}
+    p = ReportParams.from_values({**known, "store": str(store)})
+    a = assess(store, as_of=p.as_of, policy=p.policy, image_filter=p.image_filter)
+    a.summary()  # what every page shows: computed once, saved for each
+    folder = new_run_dir(out)
+    return folder, save_for_reports(a, folder, names, notebooks,
+                                    report_parameters(a, p.policy, given), note)
+
+
 def given_parameters(parameters: Sequence[tuple[str, str]], policy: str | None,
                      as_of: pd.Timestamp | None) -> dict[str, Any]:
     """Return the notebook parameters of `-p NAME VALUE`, `--policy` and `--as-of`."""
@@ -99,6 +124,8 @@ def report(names: tuple[str, ...], store: Path, out: Path, policy: str | None,
     NAMES are compliance, staleness, explore, or all (compliance and staleness). Each run goes
     to OUT/run-<UTC time>/: per report NAME.html (the page, without code), NAME.ipynb (the
     executed notebook) and NAME.json (a summary); OUT/index.html lists every run, newest first.
+    Two or more reports read one assessment of the store (at --as-of, else now), saved in the
+    run folder: the store is assessed once, not once per page.
 
     Exits 0 when every report ran to its end; 2 on bad usage, a store without snapshot, a
     damaged store (unless --allow-damaged: each page's header then names the damaged snapshots
@@ -114,10 +141,11 @@ def report(names: tuple[str, ...], store: Path, out: Path, policy: str | None,
              f"`auditlib collect --store {store}` or `auditlib run` first")
     try:
         load_policy(policy)  # a bad policy file is one clear line, not a failed page
+        folder, given = assessed_once(chosen, store, out,
+                                      given_parameters(parameters, policy, as_of), notebooks)
         with report_bars(quiet) as start:
-            batch = run_reports(chosen, store=store, out=out,
-                                parameters=given_parameters(parameters, policy, as_of),
-                                kernel=kernel, notebooks=notebooks, cell_timeout=cell_timeout,
+            batch = run_reports(chosen, store=store, out=out, parameters=given, kernel=kernel,
+                                notebooks=notebooks, cell_timeout=cell_timeout, run_dir=folder,
                                 started=start, finished=said)
     except ParameterError as e:
         raise click.UsageError(str(e)) from e

@@ -10,7 +10,7 @@ import pandas as pd
 from auditlib.cli.console import error, fail, note, progress
 from auditlib.cli.exits import Exit, leave
 from auditlib.cli.fleet import SourceBars, fleet_options, fleet_request
-from auditlib.cli.headline import fixable_line, unknown_line
+from auditlib.cli.headline import fix_first_lines, fixable_line, unknown_line
 from auditlib.cli.options import (
     allow_damaged_option,
     as_of_option,
@@ -93,6 +93,14 @@ def run(store: Path, engines: tuple[str, ...], registries: tuple[str, ...],
     changed since the previous run of the store (nothing when nothing changed); a target that
     cannot be reached is one error line and changes nothing else (unless --notify-strict).
 
+    Prints, from that one assessment, what `auditlib check` and `auditlib staleness` say in
+    short: the policy's verdict (images x rules and the count of each status, "broken at
+    --fail-on" and exit 1 when it is), the fixable findings against their SLA, what is not
+    known, and the fix-first list `auditlib staleness` prints under its table. Over an existing
+    store, `auditlib run --store S --no-scan` (no engine answering: a note) gives check,
+    staleness and both pages with the store assessed once: the pages read the run's saved
+    assessment back.
+
     Exits 1 when the policy is broken at --fail-on; 2 on bad usage, a bad policy file, a store
     that cannot be written, a damaged store (unless --allow-damaged), no data at all, or a report
     that failed; 0 otherwise.
@@ -138,6 +146,8 @@ def run(store: Path, engines: tuple[str, ...], registries: tuple[str, ...],
     unknown = unknown_line(s)
     if unknown:
         click.echo(unknown)
+    for line in fix_first_lines(done.assessment.staleness, s):
+        click.echo(line)
     if done.notify_sent:
         click.echo(f"notified: {', '.join(done.notify_sent)}")
     for line in done.notify_failed:

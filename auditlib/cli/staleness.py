@@ -14,6 +14,7 @@ from rich.text import Text
 from auditlib.assess import assess
 from auditlib.cli.console import fail, note, out_console, say, show
 from auditlib.cli.exits import Exit, leave
+from auditlib.cli.headline import fix_first_lines
 from auditlib.cli.options import (
     allow_damaged_option,
     as_of_option,
@@ -95,21 +96,6 @@ def staleness_command(store: Path, policy_file: str | None, fmt: str,
         r["os"] = " ".join(str(x) for x in (jsonable(r["os_family"]), jsonable(r["os_version"]))
                            if x) or None
         out.add_row(*(Text(_show(r.get(c))) for c, _ in _SHOWN))
-    lines: list[Text] = [Text("fix first:")]
-    for r in df.head(10).to_dict("records"):
-        if r.get("priority_reasons"):
-            lines.append(Text(visible(f"{r['priority_rank']}. {r['image_name']}: "
-                                      f"{r['priority_reasons']}")))
-            if r.get("priority_actions"):
-                lines.append(Text(visible(f"   do: {r['priority_actions']}")))
-            if r.get("priority_unknown"):
-                lines.append(Text(visible(f"   not known: {r['priority_unknown']}")))
-    first = a.summary()["fix_first"]
-    if len(lines) == 1:
-        lines.append(Text("   nothing known to fix" if not first["unknown_only"] else
-                          "   no known risk, but some images have too little data to say"))
-    if first["unknown_only"]:
-        lines.append(Text(f"{first['unknown_only']} images have no known risk but too little "
-                          "data to say (see priority_unknown)"))
+    lines = [Text(line) for line in fix_first_lines(df, a.summary())]
     show(out_console(), out, *lines)
     leave(Exit.OK)

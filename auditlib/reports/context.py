@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from auditlib.assess import Assessment, assess
+from auditlib.assess import Assessment, assessed
 from auditlib.data import AuditData
 from auditlib.reports.facts import FleetFacts, fleet_facts
 from auditlib.reports.figures import bundle
@@ -132,7 +132,10 @@ def open_report(name: str, **parameters: Any) -> Report:
     """Start report `name` with the notebook's parameters (raw: strings are parsed).
 
     Returns:
-        The `Report`, with the store assessed (`auditlib.assess.assess`).
+        The `Report`, with the store assessed (`auditlib.assess.assess`), or the run's saved
+        assessment read back (the `assessment` parameter) when it is the one asked for; when it
+        is not (the store got a new snapshot since, say), the store is assessed anew and the
+        page says why.
 
     Raises:
         ParameterError: if a parameter is unknown or its value cannot be used.
@@ -140,11 +143,15 @@ def open_report(name: str, **parameters: Any) -> Report:
         PolicyError: if the policy file cannot be read or is not valid.
     """
     params = ReportParams.from_values(parameters)
-    a = assess(params.store, as_of=params.as_of, policy=params.policy,
-               image_filter=params.image_filter)
+    anew: list[str] = []
+    a = assessed(None if params.assessment is None else Path(params.assessment), params.store,
+                 as_of=params.as_of, policy=params.policy, image_filter=params.image_filter,
+                 note=anew.append)
     facts = fleet_facts(a)
     _fleet_facts_output(facts, params, name, list(parameters))
     report = Report(name, params, a, facts)
+    for line in anew:
+        report.note(line)
     report.record(as_of=a.as_of, coverage=facts.coverage, images=facts.images,
                   synthetic=facts.is_synthetic or bool(params.synthetic))
     return report

@@ -91,6 +91,10 @@ def parse_synthetic(value: Any) -> bool | None:
     return parse_bool(value, "synthetic")
 
 
+HIDDEN = frozenset({"assessment"})
+"""Parameters a page's header does not show: how it was made, not what it says."""
+
+
 @dataclass(frozen=True, slots=True)
 class ReportParams:
     """Every parameter a report notebook may take, typed. Each notebook uses some of them."""
@@ -116,6 +120,11 @@ class ReportParams:
     """The page title; None: the report's own."""
     synthetic: bool | None = None
     """None: say SYNTHETIC when the data is the demo fleet's; True: always say it."""
+    assessment: str | None = None
+    """A run's saved assessment (`auditlib.assess.saved`; `auditlib run` and `auditlib report`
+    pass it): read back when it is the assessment of this store, time, policy and filter, else
+    the store is assessed anew; None: assess the store. How the page is made, not what it says:
+    never shown in its header."""
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any]) -> ReportParams:
@@ -133,7 +142,7 @@ class ReportParams:
         out: dict[str, Any] = {}
         if "store" in v:  # None: the default store, as the CLI's (store.layout.default_store)
             out["store"] = str(default_store() if is_none(v["store"]) else v["store"])
-        for name in ("policy", "image_filter", "title"):
+        for name in ("policy", "image_filter", "title", "assessment"):
             if name in v:
                 out[name] = None if is_none(v[name]) else str(v[name])
         if "as_of" in v:
@@ -154,7 +163,7 @@ class ReportParams:
         out = {}
         wanted = set(names) if names is not None else None
         for k, val in asdict(self).items():
-            if wanted is not None and k not in wanted:
+            if k in HIDDEN or (wanted is not None and k not in wanted):
                 continue
             if isinstance(val, pd.Timestamp):
                 text = val.isoformat()

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from auditlib._version import __version__
-from auditlib.assess import assess
+from auditlib.assess import assessed
 from auditlib.errors import AuditlibError
 from auditlib.files import write_atomic
 from auditlib.reports.export import export_html, read_page_info
@@ -207,8 +207,9 @@ def prepare_parameters(name: str, path: Path, store: str | Path,
         out[key] = value
     if "store" in declared:
         out["store"] = absolute(store)
-    if out.get("policy") and not is_none(out["policy"]):
-        out["policy"] = absolute(str(out["policy"]))
+    for key in ("policy", "assessment"):
+        if out.get(key) and not is_none(out[key]):
+            out[key] = absolute(str(out[key]))
     known = set(ReportParams.__dataclass_fields__)
     ReportParams.from_values({k: v for k, v in out.items() if k in known})
     return out
@@ -229,7 +230,8 @@ def _fallback_meta(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
     try:
         p = ReportParams.from_values(known)
         meta["parameters"] = p.shown()
-        a = assess(p.store, as_of=p.as_of, image_filter=p.image_filter)
+        a = assessed(None if p.assessment is None else Path(p.assessment), p.store,
+                     as_of=p.as_of, policy=p.policy, image_filter=p.image_filter)
         meta["facts"] = fleet_facts(a).to_dict()
     except Exception:  # noqa: BLE001 - the header then says no data was read
         meta.setdefault("parameters", {k: str(v) for k, v in known.items()})

@@ -28,10 +28,10 @@ pytestmark = pytest.mark.slow  # notebooks executed with papermill
 
 PARAMETERS = {
     "compliance": {"store", "policy", "as_of", "image_filter", "severity_threshold", "top_n",
-                   "matrix_rows", "title", "synthetic"},
+                   "matrix_rows", "title", "synthetic", "assessment"},
     "staleness": {"store", "policy", "as_of", "image_filter", "top_n", "history", "title",
-                  "synthetic"},
-    "explore": {"store", "policy", "as_of", "image_filter", "title", "synthetic"},
+                  "synthetic", "assessment"},
+    "explore": {"store", "policy", "as_of", "image_filter", "title", "synthetic", "assessment"},
 }
 
 

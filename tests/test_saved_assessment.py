@@ -1,0 +1,289 @@
+"""A saved assessment (`auditlib.assess.saved`): its frames come back with their dtypes, the
+assessment read back equals the one saved, one that is not the assessment asked for is refused
+(a new snapshot, another time, policy, filter or version), and a report page made from it is the
+page the report makes when it assesses the store itself."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from auditlib import load
+from auditlib.assess import (
+    Assessment,
+    StaleAssessmentError,
+    assess,
+    assessed,
+    load_assessment,
+    save_assessment,
+)
+from auditlib.assess.saved import (
+    ASSESSMENT_FRAMES,
+    IDENTITY_FILE,
+    VIEW_FRAMES,
+    read_frame,
+    saved_identity,
+    write_frame,
+)
+from auditlib.demo import DemoHistory, write_fleet
+from auditlib.ingest.steps import ingest_paths
+from auditlib.policy.config import load_policy
+from auditlib.store import write_snapshot
+from auditlib.store.manifest import list_snapshots
+from tests.reports.fleet import make_store
+from tests.reports.page import Page, run_page
+
+AS_OF = "2026-11-30T12:00:00+00:00"
+
+
+def _frame() -> pd.DataFrame:
+    """A frame with every kind of column an assessment's frames hold."""
+    ids = pd.Index(["sha256:a", "sha256:b", "sha256:c"], name="image_id", dtype=object)
+    return pd.DataFrame({
+        "severity": pd.Categorical(["high", None, "low"],
+                                   categories=["unknown", "low", "medium", "high", "critical"],
+                                   ordered=True),
+        "source": pd.Categorical(["trivy", "grype", "trivy"], categories=["trivy", "grype", "x"]),
+        "nothing": pd.Categorical([None, None, None], categories=pd.Index([], dtype=float)),
+        "at": pd.to_datetime(["2026-01-02T03:04:05.123456Z", None, "2025-12-31T23:59:59Z"],
+                             utc=True, format="ISO8601").astype("datetime64[ns, UTC]"),
+        "count": pd.array([3, None, 0], dtype="Int64"),
+        "known": pd.array([True, None, False], dtype="boolean"),
+        "label": pd.Series(["a<b>", None, "c"], dtype=object, index=ids),
+        "why": pd.Series([np.nan, "x", np.nan], dtype=object, index=ids),
+        "text": pd.array(["x", None, "z"], dtype="string"),
+        "score": [1.5, np.nan, 0.0],
+    }, index=ids)
+
+
+def test_a_frame_comes_back_with_its_dtypes(tmp_path: Path) -> None:
+    df = _frame()
+    write_frame(df, tmp_path / "f.parquet")
+    back = read_frame(tmp_path / "f.parquet")
+    pd.testing.assert_frame_equal(back, df, check_exact=True, check_categorical=True)
+    assert list(back["severity"].cat.categories) == list(df["severity"].cat.categories)
+    assert back["severity"].cat.ordered and list(back["source"].cat.categories)[-1] == "x"
+    assert back["nothing"].dtype == df["nothing"].dtype  # all missing: still a categorical
+    assert str(back["at"].dtype) == "datetime64[ns, UTC]"
+    assert df["label"].dtype == object
+    assert back["label"].iloc[1] is None  # missing text stays None, not NaN
+    assert isinstance(back["why"].iloc[0], float)  # ...and NaN stays NaN
+
+
+def test_an_unreadable_frame_names_its_file(tmp_path: Path) -> None:
+    bad = tmp_path / "f.parquet"
+    bad.write_bytes(b"not parquet")
+    with pytest.raises(StaleAssessmentError, match=r"f\.parquet: cannot read"):
+        read_frame(bad)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store of 5 synthetic images over two snapshots (history clock and trends)."""
+    return make_store(tmp_path_factory.mktemp("saved-store"), snapshots=2)
+
+
+@pytest.fixture(scope="module")
+def saved(store: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Assessment, Path]:
+    """The store assessed with every part computed, and saved."""
+    a = assess(store, as_of=AS_OF)
+    a.summary()
+    _ = a.history, a.view.bases, a.view.licence_classes, a.view.package_counts, a.findings
+    folder = save_assessment(a, tmp_path_factory.mktemp("run") / "saved-assessment")
+    return a, folder
+
+
+def test_the_assessment_read_back_is_the_one_saved(store: Path,
+                                                   saved: tuple[Assessment, Path]) -> None:
+    a, folder = saved
+    b = load_assessment(folder, store, as_of=AS_OF)
+    for name in VIEW_FRAMES:
+        assert name in vars(b.view), name  # read back, not computed again
+        pd.testing.assert_frame_equal(vars(b.view)[name], getattr(a.view, name),
+                                      check_exact=True)
+    for name in ASSESSMENT_FRAMES:
+        pd.testing.assert_frame_equal(vars(b)[name], getattr(a, name), check_exact=True)
+    # the findings and their history clock stay in the engine: made again there, the same
+    assert b.has_history
+    pd.testing.assert_frame_equal(b.view.fixable.rows(b.sla_params), a.findings)
+    pd.testing.assert_frame_equal(b.evaluation.results, a.evaluation.results, check_exact=True)
+    pd.testing.assert_frame_equal(b.evaluation.scores, a.evaluation.scores, check_exact=True)
+    assert b.evaluation.waivers == a.evaluation.waivers
+    assert a.history is not None and b.history is not None
+    assert sorted(b.history) == sorted(a.history)
+    for t, df in a.history.items():
+        pd.testing.assert_frame_equal(b.history[t], df, check_exact=True)
+    assert b.view.bases == a.view.bases
+    assert a.has_history and b.has_history
+    assert b.summary() == a.summary()
+    assert b.snapshots == a.snapshots and b.read_snapshots == a.read_snapshots
+    # The engine is reopened over the store's files: the big tables are still there.
+    assert b.in_engine == a.in_engine
+    assert b.sql("SELECT count(*) AS n FROM vulnerabilities").equals(
+        a.sql("SELECT count(*) AS n FROM vulnerabilities"))
+
+
+def test_what_was_not_computed_is_computed_on_load(store: Path, tmp_path: Path) -> None:
+    a = assess(store, as_of=AS_OF)
+    folder = save_assessment(a, tmp_path / "saved")  # nothing computed yet
+    b = load_assessment(folder, store, as_of=AS_OF)
+    assert "staleness" not in vars(b)
+    assert b.summary() == a.summary()
+
+
+def _refusal(store: Path, folder: Path, **asked: Any) -> str:
+    with pytest.raises(StaleAssessmentError) as e:
+        load_assessment(folder, store, **{"as_of": AS_OF, **asked})
+    return str(e.value)
+
+
+def test_another_question_is_refused(store: Path, saved: tuple[Assessment, Path],
+                                     tmp_path: Path) -> None:
+    _, folder = saved
+    assert "not 2026-11-29T00:00:00+00:00" in _refusal(store, folder, as_of="2026-11-29")
+    assert "a given time" in _refusal(store, folder, as_of=None)
+    assert "image filter" in _refusal(store, folder, image_filter="docker.io/*")
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("rules:\n  fixable-vulns-sla:\n    enabled: false\n", encoding="utf-8")
+    assert "another policy" in _refusal(store, folder, policy=policy)
+    assert str(folder) in _refusal(store, folder, as_of="2026-11-29")
+
+
+def test_the_same_policy_from_another_file_is_accepted(store: Path,
+                                                       saved: tuple[Assessment, Path],
+                                                       tmp_path: Path) -> None:
+    _, folder = saved
+    policy = tmp_path / "same.yaml"
+    policy.write_text("rules: {}\n", encoding="utf-8")  # every rule with its defaults
+    b = load_assessment(folder, store, as_of=AS_OF, policy=policy)
+    assert b.policy.source == str(policy)
+
+
+def test_a_saved_assessment_of_another_version_is_refused(store: Path,
+                                                          saved: tuple[Assessment, Path],
+                                                          tmp_path: Path) -> None:
+    import shutil
+
+    _, folder = saved
+    copy = tmp_path / "old"
+    shutil.copytree(folder, copy)
+    doc = json.loads((copy / IDENTITY_FILE).read_text())
+    doc["identity"]["version"] = "0.0.1"
+    (copy / IDENTITY_FILE).write_text(json.dumps(doc))
+    assert "auditlib 0.0.1 saved it" in _refusal(store, copy)
+    (copy / IDENTITY_FILE).write_text("{")
+    assert "not a saved assessment" in _refusal(store, copy)
+    assert "no saved assessment here" in _refusal(store, tmp_path / "none")
+
+
+@pytest.mark.slow
+def test_a_new_snapshot_makes_it_stale(tmp_path: Path) -> None:
+    store = make_store(tmp_path / "s", snapshots=1)
+    a = assess(store, as_of=AS_OF)
+    a.summary()
+    folder = save_assessment(a, tmp_path / "saved")
+    assert saved_identity(folder).snapshots == tuple(p.name for p in list_snapshots(store))
+    more = tmp_path / "more"
+    write_fleet(more, images=2, seed=55, files_per_image=10)
+    write_snapshot(store, load(more), sources=[str(more)])
+    assert "the store changed: 1 new snapshot(s) since" in _refusal(store, folder)
+    notes: list[str] = []
+    fresh = assessed(folder, store, as_of=AS_OF, note=notes.append)  # never a stale page
+    assert len(notes) == 1 and notes[0].startswith("assessed anew: ")
+    assert fresh.summary()["images"] == a.summary()["images"] + 2
+
+
+def test_tables_given_directly_cannot_be_saved(store: Path, tmp_path: Path) -> None:
+    from auditlib.assess import assess_data
+    from auditlib.store.current import read_current
+
+    a = assess_data(read_current(store), as_of=AS_OF, policy=load_policy(None))
+    with pytest.raises(StaleAssessmentError, match="only an assessment of a store"):
+        save_assessment(a, tmp_path / "saved")
+
+
+# --- a page made from the saved assessment is the page made by assessing ----------------------
+
+@pytest.fixture(scope="module")
+def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo fleet's store (`auditlib demo`'s data, without its reports): 12 images."""
+    out = tmp_path_factory.mktemp("demo")
+    fleet = DemoHistory(out / "demo-fleet", images=12, seed=7)
+    store = out / "store"
+    for step in fleet.steps():
+        ing = ingest_paths(store, step.documents, collections=step.collections, at=step.at)
+        assert not ing.errors
+    (out / "policy").write_text(str(fleet.policy_file))
+    return store
+
+
+def _shown(page: Page) -> dict[str, Any]:
+    """Return what a page shows: its text, figures and summary, but how long it took."""
+    summary = {k: v for k, v in page.summary.items() if k != "seconds"}
+    return {"texts": page.texts, "figures": json.dumps(page.figures, sort_keys=True),
+            "summary": json.dumps(summary, sort_keys=True, default=str)}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["compliance", "staleness"])
+def test_the_page_is_the_same_both_ways(name: str, demo_store: Path, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    policy = (demo_store.parent / "policy").read_text()
+    a = assess(demo_store, as_of=AS_OF, policy=policy)
+    a.summary()
+    folder = save_assessment(a, tmp_path / "saved-assessment")
+    del a
+    loads: list[Path] = []
+    import auditlib.assess.saved as saved_module
+
+    real = saved_module.load_assessment
+
+    def watched(folder: Path, *args: Any, **kwargs: Any) -> Assessment:
+        loads.append(folder)
+        return real(folder, *args, **kwargs)
+
+    monkeypatch.setattr(saved_module, "load_assessment", watched)
+    given = {"store": demo_store, "as_of": AS_OF, "policy": policy}
+    itself = run_page(name, monkeypatch, **given)
+    assert not loads
+    read_back = run_page(name, monkeypatch, **given, assessment=str(folder))
+    assert loads == [folder]  # read back, not assessed anew
+    assert "staleness" in vars(read_back.scope["r"].assessment)
+    assert len(itself.figures) > 2 and len(itself.texts) > 5
+    assert _shown(read_back) == _shown(itself)
+
+
+def test_a_run_saves_it_for_notebooks_that_take_it(store: Path, saved: tuple[Assessment, Path],
+                                                   tmp_path: Path) -> None:
+    import nbformat
+
+    from auditlib.job import save_for_reports
+    from auditlib.reports.runner import notebook_path
+
+    a, _ = saved
+    notes: list[str] = []
+    given = {"as_of": AS_OF}
+    params = save_for_reports(a, tmp_path / "run", ["compliance"], None, given, notes.append)
+    assert params == {**given, "assessment": str((tmp_path / "run" / "saved-assessment").resolve())}
+    assert saved_identity(Path(params["assessment"])).as_of == "2026-11-30T12:00:00+00:00"
+    # An older notebooks folder, whose parameters cell has no `assessment`: nothing saved.
+    old = tmp_path / "old-notebooks"
+    old.mkdir()
+    nb = nbformat.read(str(notebook_path("compliance")), as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    cell.source = "\n".join(line for line in cell.source.splitlines()
+                            if not line.startswith("assessment"))
+    nbformat.write(nb, str(old / "compliance.ipynb"))
+    assert save_for_reports(a, tmp_path / "run2", ["compliance"], old, given,
+                            notes.append) == given
+    assert not (tmp_path / "run2").exists() and not notes
+    # A folder that cannot be written: a note, and each report assesses itself.
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    assert save_for_reports(a, blocked, ["compliance"], None, given, notes.append) == given
+    assert len(notes) == 1 and "could not be saved" in notes[0]
