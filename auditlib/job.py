@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import gc
 import json
 import shutil
 from collections.abc import Callable, Mapping
@@ -23,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from auditlib.assess import Assessment, assess
-from auditlib.assess.saved import SAVED_NAME, assessed, save_assessment
+from auditlib.assess.saved import SAVED_NAME, save_assessment
 from auditlib.demo import README_NAME, DemoHistory
 from auditlib.errors import StoreError
 from auditlib.files import write_atomic
@@ -258,17 +257,14 @@ def run_job(req: JobRequest, *, note: Note,
     if req.reports:
         params = save_for_reports(a, folder, req.reports, req.notebooks,
                                   report_parameters(a, req.policy_file, req.parameters), note)
-        saved = params.get("assessment")
-        if saved is not None:  # the pages read it back: no second copy held while they run
-            del a
-            gc.collect()
+        # The run keeps its own assessment while the pages read the saved one: read back
+        # afterwards, a snapshot that landed meanwhile would make the run's verdict, its digest
+        # and assessment.json speak of another assessment (review).
         batch = run_reports(req.reports, store=req.store, out=req.out, parameters=params,
                             kernel=req.kernel, notebooks=req.notebooks,
                             cell_timeout=req.cell_timeout, run_dir=folder, started=started,
                             finished=finished)
         written = [*(r.html for r in batch.runs), *written]
-        if saved is not None:
-            a = assessed(Path(saved), req.store, as_of=when, policy=policy, note=note)
     done = JobResult(steps, a, folder, written, batch)
     if settings.targets:
         _notify(done, req, settings, previous, policy, note)

@@ -5,6 +5,8 @@ page the report makes when it assesses the store itself."""
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -152,6 +154,20 @@ def test_another_question_is_refused(store: Path, saved: tuple[Assessment, Path]
     policy.write_text("rules:\n  fixable-vulns-sla:\n    enabled: false\n", encoding="utf-8")
     assert "another policy" in _refusal(store, folder, policy=policy)
     assert str(folder) in _refusal(store, folder, as_of="2026-11-29")
+
+
+def test_another_end_of_life_table_is_refused(store: Path, saved: tuple[Assessment, Path],
+                                              tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """`auditlib eol update` (or AUDITLIB_EOL_FILE) changes the verdicts with no new snapshot."""
+    a, folder = saved
+    t = a.view.table
+    other = dataclasses.replace(t, generated_at=t.generated_at - dt.timedelta(days=1))
+    path = tmp_path / "eol.json"
+    path.write_text(other.to_text(), encoding="utf-8")
+    assert "another end-of-life table" in _refusal(store, folder, eol_table=other)
+    monkeypatch.setenv("AUDITLIB_EOL_FILE", str(path))
+    assert "another end-of-life table" in _refusal(store, folder)
 
 
 def test_the_same_policy_from_another_file_is_accepted(store: Path,

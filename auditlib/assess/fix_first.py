@@ -111,7 +111,7 @@ def _vuln_items(by_image: pd.DataFrame, upgrades: pd.DataFrame, st: pd.DataFrame
     more: dict[str, int] = {}
     for img, name, fixed, total in zip(upgrades["image_id"], upgrades["pkg_name"],
                                        upgrades["fixed"], upgrades["upgrades"], strict=True):
-        name = "nan" if name is None else name  # as a missing package name reads
+        name = "a package no scanner named" if name is None else name  # unknown, never "nan"
         shown.setdefault(img, []).append(
             f"upgrade {name} to {fixed}" if fixed is not None else f"upgrade {name}")
         if total > ACTIONS_SHOWN:

@@ -39,7 +39,7 @@ from auditlib._version import __version__
 from auditlib.assess.assessment import Assessment, assess, assess_data, read_state
 from auditlib.assess.snapshots import SnapshotUse
 from auditlib.engine.history import EngineClock, history_clock
-from auditlib.eol.table import EolTable
+from auditlib.eol.table import EolTable, load_table
 from auditlib.errors import AuditlibError
 from auditlib.fleet.bases import Base
 from auditlib.policy.config import Policy, Waiver, WaiverUse, load_policy
@@ -84,6 +84,9 @@ class SavedIdentity:
     image_filter: str | None
     version: str
     """auditlib's version."""
+    eol: str = ""
+    """The end-of-life table's content hash (`eol_hash`): `auditlib eol update` or
+    `AUDITLIB_EOL_FILE` change the verdicts without a new snapshot or version."""
 
     def differences(self, other: SavedIdentity) -> list[str]:
         """Return one phrase per field that differs from `other` (the one asked for)."""
@@ -104,7 +107,14 @@ class SavedIdentity:
             out.append(f"its image filter is {self.image_filter!r}, not {other.image_filter!r}")
         if self.version != other.version:
             out.append(f"auditlib {self.version} saved it, this is {other.version}")
+        if self.eol != other.eol:
+            out.append("it read another end-of-life table")
         return out
+
+
+def eol_hash(table: EolTable) -> str:
+    """Return the SHA-256 of an end-of-life table's content (`EolTable.to_text`)."""
+    return hashlib.sha256(table.to_text().encode()).hexdigest()
 
 
 def policy_hash(policy: Policy) -> str:
@@ -131,12 +141,15 @@ def identity_of(a: Assessment) -> SavedIdentity:
         raise StaleAssessmentError("an assessment of tables given directly cannot be saved: "
                                    "only an assessment of a store can be read back")
     return SavedIdentity(str(Path(a.store).resolve()), tuple(a.read_snapshots),
-                         _utc_iso(a.as_of), policy_hash(a.policy), a.image_filter, __version__)
+                         _utc_iso(a.as_of), policy_hash(a.policy), a.image_filter, __version__,
+                         eol_hash(a.view.table))
 
 
 def asked_identity(store: StorePath, *, as_of: Any, policy: Policy,
-                   image_filter: str | None) -> SavedIdentity:
-    """Return the identity of the assessment `assess` would make now with these arguments.
+                   image_filter: str | None, eol_table: EolTable | None = None
+                   ) -> SavedIdentity:
+    """Return the identity of the assessment `assess` would make now with these arguments
+    (`eol_table` None: the table `assess` would load).
 
     Raises:
         StoreError: if the store cannot be read.
@@ -144,7 +157,8 @@ def asked_identity(store: StorePath, *, as_of: Any, policy: Policy,
     """
     ids = tuple(s.snapshot_id for s in usable_snapshots(store).snapshots)
     return SavedIdentity(str(Path(store).resolve()), ids, _utc_iso(as_of), policy_hash(policy),
-                         image_filter, __version__)
+                         image_filter, __version__,
+                         eol_hash(eol_table if eol_table is not None else load_table()))
 
 
 # --- frames: Parquet with the pandas dtypes of their columns kept -------------------------
@@ -328,7 +342,7 @@ def _document(folder: Path) -> dict[str, Any]:
         ident = doc["identity"]
         doc["identity"] = SavedIdentity(ident["store"], tuple(ident["snapshots"]),
                                         ident["as_of"], ident["policy"], ident["image_filter"],
-                                        ident["version"])
+                                        ident["version"], ident.get("eol", ""))
     except FileNotFoundError:
         raise StaleAssessmentError(f"{folder}: no saved assessment here (no {IDENTITY_FILE})"
                                    ) from None
@@ -370,7 +384,8 @@ def load_assessment(folder: str | Path, store: StorePath, *, as_of: Any,
     if as_of is None:
         raise StaleAssessmentError(f"{folder}: a saved assessment measures at a given time; "
                                    "none was asked for (now)")
-    asked = asked_identity(store, as_of=as_of, policy=pol, image_filter=image_filter)
+    asked = asked_identity(store, as_of=as_of, policy=pol, image_filter=image_filter,
+                           eol_table=eol_table)
     differ = doc["identity"].differences(asked)
     if differ:
         raise StaleAssessmentError(f"{folder}: not the assessment asked for: {'; '.join(differ)}")

@@ -133,7 +133,8 @@ SETTLED_VIEW = "finding_settled"
 `FINDING_KEY`."""
 
 _KEYS = ("image_id", "vuln_id", "pkg_name", "pkg_version")
-_SAME_FINDING = " AND ".join(f"f.{k} IS NOT DISTINCT FROM {{t}}.{k}" for k in _KEYS)
+_SAME_FINDING = " AND ".join(
+    f"CAST(f.{k} AS STRING) IS NOT DISTINCT FROM CAST({{t}}.{k} AS STRING)" for k in _KEYS)
 
 
 def finding_clocks(seen: bool, settled: bool) -> str:

@@ -312,6 +312,13 @@ def _findings_frame(out: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(cols)
 
 
+def _key_texts(keys: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Return the `FINDING_KEY` columns of `keys` as text (None where missing), as the engine
+    compares them with the findings' (`aggregates.finding_clocks` casts both sides)."""
+    return {k: keys[k].astype(object).where(keys[k].notna(), None).map(
+        lambda v: None if v is None else str(v)).to_numpy(object) for k in FINDING_KEY}
+
+
 def _seen_in_engine(engine: Engine, clock: EngineClock, as_of: pd.Timestamp) -> None:
     """Keep the history clock of `clock` (in `engine`) as `aggregates.SEEN_VIEW`: its few
     snapshot times turned into text and days in pandas, joined to its rows by rank in SQL, so
@@ -367,10 +374,7 @@ def fixable_findings(tables: AuditData | Engine, as_of: pd.Timestamp,
     if isinstance(first_seen_fixed, EngineClock):
         _seen_in_engine(engine, first_seen_fixed, as_of)
         seen = True
-    else:
-        seen = first_seen_fixed is not None and len(first_seen_fixed) > 0
-    if seen and not isinstance(first_seen_fixed, EngineClock):
-        assert first_seen_fixed is not None
+    elif first_seen_fixed is not None and len(first_seen_fixed):
         s = first_seen_fixed.assign(
             fix_seen_appearing=first_seen_fixed["fix_seen_appearing"].fillna(False).astype(bool)
             if "fix_seen_appearing" in first_seen_fixed else True)
@@ -380,18 +384,15 @@ def fixable_findings(tables: AuditData | Engine, as_of: pd.Timestamp,
         s = s[seen_at.notna().to_numpy()]
         seen_at = seen_at[seen_at.notna()]
         engine.register(SEEN_VIEW, pd.DataFrame({
-            **{k: s[k].astype(object).where(s[k].notna(), None).map(
-                lambda v: None if v is None else str(v)).to_numpy(object) for k in FINDING_KEY},
-            "seen_utc": _utc_text(seen_at).to_numpy(object),
+            **_key_texts(s), "seen_utc": _utc_text(seen_at).to_numpy(object),
             "seen_days": _days_to(as_of, seen_at).to_numpy(float),
             "appearing": s["fix_seen_appearing"].astype(int).to_numpy()}))
         seen = len(s) > 0
+    else:
+        seen = False
     done = settled is not None and len(settled) > 0
-    if done:
-        assert settled is not None
-        engine.register(SETTLED_VIEW, pd.DataFrame({
-            k: settled[k].astype(object).where(settled[k].notna(), None).map(
-                lambda v: None if v is None else str(v)).to_numpy(object) for k in FINDING_KEY}))
+    if settled is not None and done:
+        engine.register(SETTLED_VIEW, pd.DataFrame(_key_texts(settled)))
     # A view: each aggregate joins the kept findings with the few times again, rather than
     # the engine holding a second copy of millions of findings.
     engine.define(CLOCKS_TABLE, finding_clocks(seen, done))
