@@ -140,3 +140,27 @@ def test_the_commands_choose_the_query_engine(tmp_path: Path) -> None:
         assert r.exit_code == 2 and "'presto' is not one of 'duckdb', 'spark'" in r.output, r.output
         shown = CliRunner().invoke(main, [command, "--help"]).output
         assert "--query-engine [duckdb|spark]" in shown and "--spark-master URL" in shown
+
+
+def test_the_environment_limits_duckdbs_memory(store: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """AUDITLIB_DUCKDB_MEMORY caps every DuckDB engine auditlib opens; it spills into a folder of
+    its own, removed on close; the aggregates are the same."""
+    from auditlib.engine.duck import MEMORY_ENV, DuckDBEngine
+
+    tables = StoreTables.of(store, read_current(store).scans)
+    free = open_engine("duckdb", tables)
+    monkeypatch.setenv(MEMORY_ENV, "64MB")
+    capped = open_engine("duckdb", tables)
+    assert isinstance(capped, DuckDBEngine) and capped.spill is not None
+    try:
+        limit = capped.sql("SELECT current_setting('memory_limit') AS m")["m"].iloc[0]
+        assert limit.replace(" ", "").upper().startswith(("61.0MIB", "64.0MB", "64MB", "61MIB"))
+        assert capped.sql("SELECT current_setting('temp_directory') AS t")["t"].iloc[0] == str(
+            capped.spill)
+        for name in ("vulnerability_counts", "package_counts"):
+            pd.testing.assert_frame_equal(AGGREGATES[name](capped), AGGREGATES[name](free))
+    finally:
+        capped.close()
+        free.close()
+    assert not capped.spill.exists()

@@ -3,6 +3,11 @@ of core (no server, no copy into memory), and pandas frames in place."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
 import duckdb
 import pandas as pd
 import pyarrow as pa
@@ -24,6 +29,11 @@ def _quote(path: str) -> str:
     return "'" + path.replace("'", "''") + "'"
 
 
+MEMORY_ENV = "AUDITLIB_DUCKDB_MEMORY"
+"""The environment variable that sets DuckDB's memory limit (`2GB`) for every engine auditlib
+opens (an assessment's, a report's): above it DuckDB spills to disk rather than holding more."""
+
+
 class DuckDBEngine:
     """The aggregates on an embedded DuckDB connection over `tables` (`auditlib.engine`)."""
 
@@ -34,14 +44,17 @@ class DuckDBEngine:
 
         Args:
             tables: what it reads.
-            memory_limit: DuckDB's `memory_limit` (`3GB`): above it, it spills to disk (default
-                DuckDB's, 80% of the machine's memory).
+            memory_limit: DuckDB's `memory_limit` (`3GB`): above it, it spills to disk, into a
+                temporary folder of its own removed on `close` (default: the environment's
+                `MEMORY_ENV`, else DuckDB's, 80% of the machine's memory).
 
         Raises:
             EngineError: if a table's files cannot be read.
         """
         self.con = duckdb.connect(":memory:")
         self.made: set[str] = set()
+        self.spill: Path | None = None
+        memory_limit = memory_limit or os.environ.get(MEMORY_ENV) or None
         self.fs = None if isinstance(tables, FrameTables) else tables.fs
         try:  # no bar drawn into a command's or a report's output
             self.con.execute("SET enable_progress_bar = false")
@@ -50,6 +63,8 @@ class DuckDBEngine:
         try:
             if memory_limit is not None:
                 self.con.execute("SET memory_limit = ?", [memory_limit])
+                self.spill = Path(tempfile.mkdtemp(prefix="auditlib-duckdb-"))
+                self.con.execute("SET temp_directory = ?", [str(self.spill)])
             if isinstance(tables, FrameTables):
                 for t, df in tables.frames.items():
                     self.con.register(t, df)
@@ -156,5 +171,7 @@ class DuckDBEngine:
         return self.con.table(table)
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection (and remove what it spilled to disk)."""
         self.con.close()
+        if self.spill is not None:
+            shutil.rmtree(self.spill, ignore_errors=True)
