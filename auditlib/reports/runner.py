@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from auditlib._version import __version__
-from auditlib.assess import assessed
+from auditlib.assess import assess, assessed
 from auditlib.errors import AuditlibError
 from auditlib.files import write_atomic
 from auditlib.reports.export import export_html, read_page_info
@@ -230,8 +230,12 @@ def _fallback_meta(name: str, params: Mapping[str, Any]) -> dict[str, Any]:
     try:
         p = ReportParams.from_values(known)
         meta["parameters"] = p.shown()
-        a = assessed(None if p.assessment is None else Path(p.assessment), p.store,
-                     as_of=p.as_of, policy=p.policy, image_filter=p.image_filter)
+        try:
+            a = assessed(None if p.assessment is None else Path(p.assessment), p.store,
+                         as_of=p.as_of, policy=p.policy, image_filter=p.image_filter)
+        except AuditlibError:  # e.g. the policy is what stopped the page: the facts (data
+            # read, synthetic or not) do not depend on it
+            a = assess(p.store, as_of=p.as_of, image_filter=p.image_filter)
         meta["facts"] = fleet_facts(a).to_dict()
     except Exception:  # noqa: BLE001 - the header then says no data was read
         meta.setdefault("parameters", {k: str(v) for k, v in known.items()})
