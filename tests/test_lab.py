@@ -91,3 +91,6 @@ def test_a_real_jupyterlab_serves_the_copies(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+    # `auditlib lab` passed SIGTERM on: JupyterLab stopped with it, nothing serves the port
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/api/contents?token={token}", timeout=2)

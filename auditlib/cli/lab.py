@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -62,6 +63,14 @@ def lab(store: Path, folder: Path, refresh: bool, no_launch: bool,
         click.echo(" ".join(args))
         leave(Exit.OK)
     env = {**os.environ, STORE_ENV: str(store.resolve())}  # new notebooks default to it too
-    done = subprocess.run(args, env=env, check=False, cwd=folder)
-    leave(Exit.OK if done.returncode == 0 else Exit.BAD_INPUT)
+    with subprocess.Popen(args, env=env, cwd=folder) as proc:
+        # A service manager's SIGTERM (or a closed terminal's SIGHUP) reaches JupyterLab too:
+        # it would otherwise outlive `auditlib lab`, still serving the notebooks.
+        def _forward(signum: int, _frame: object) -> None:
+            proc.send_signal(signum)
+
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, _forward)
+        code = proc.wait()
+    leave(Exit.OK if code == 0 else Exit.BAD_INPUT)
 
