@@ -52,7 +52,7 @@ class FileResult:
 
 
 def _empty(name: str) -> pd.DataFrame:
-    return empty(next(t for t in DATA_TABLES if t.name == name))
+    return empty(data_table(name))
 
 
 class TableNotHeldError(AuditlibError, AttributeError):

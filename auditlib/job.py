@@ -82,6 +82,16 @@ def report_parameters(a: Assessment, policy_file: str | None,
     return out
 
 
+def reads_saved(names: list[str], notebooks: Path | None) -> bool:
+    """Return whether any of the reports `names` (in `notebooks`, default the packaged ones)
+    declares the `assessment` parameter (an older notebooks folder may not).
+
+    Raises:
+        ReportError: if a notebook is missing.
+    """
+    return any("assessment" in notebook_parameters(notebook_path(n, notebooks)) for n in names)
+
+
 def save_for_reports(a: Assessment, folder: Path, names: list[str], notebooks: Path | None,
                      parameters: dict[str, Any], note: Note) -> dict[str, Any]:
     """Save the assessment in `folder` (`SAVED_NAME`) for the reports `names` to read back, and
@@ -92,7 +102,7 @@ def save_for_reports(a: Assessment, folder: Path, names: list[str], notebooks: P
     Raises:
         ReportError: if a notebook is missing.
     """
-    if not any("assessment" in notebook_parameters(notebook_path(n, notebooks)) for n in names):
+    if not reads_saved(names, notebooks):
         return parameters
     try:
         saved = save_assessment(a, folder / SAVED_NAME)
@@ -188,7 +198,7 @@ def run_job(req: JobRequest, *, note: Note,
     the files given; assesses the store once (`auditlib.assess`) and writes `policy.json`,
     `policy.xml` and `assessment.json`; runs the reports at the assessment's as-of time and
     policy, each reading the assessment back (saved in the run folder, `SAVED_NAME`) instead of
-    assessing again (the job lets its own copy go while they run and reads it back after), and
+    assessing again, and
     rebuilds the index. Each step writes its own snapshot. With
     notification targets (`req.notify`, the policy file's `notify` section), sends the digest
     of what changed since the store's previous run (`auditlib.notify`); a target that fails is
@@ -252,7 +262,6 @@ def run_job(req: JobRequest, *, note: Note,
     counts = ", ".join(f"{ev.count(s)} {s}" for s in ("fail", "warn", "no-data", "waived",
                                                       "pass"))
     steps.append(f"policy: {len(ev.scores)} images x {len(policy.enabled())} rules: {counts}")
-    del ev
     batch = None
     if req.reports:
         params = save_for_reports(a, folder, req.reports, req.notebooks,

@@ -28,7 +28,7 @@ and something unknown is ranked after every image with a known risk, and is neve
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,16 +80,18 @@ def _num(v: object) -> float | None:
 
 
 def points_sql(fixable: Fixable, sla: SlaParams, st: pd.DataFrame,
-               base_layers: dict[str, set[str]]) -> str:
+               base_layers: dict[str, set[str]], drifted: Mapping[str, str] | None = None
+               ) -> str:
     """Return the SQL of each fixable finding with its points (module docstring; `aggregates.
     finding_points`) against `sla`, whether its package came with the image's base
     (`base_layers`) and whether a rebuild on the refreshed base fixes it (the base tag of the
-    image moved on: `st`'s base_drifted).
+    image moved on: `st`'s base_drifted; `drifted`, when given, is `_drifted(st)`).
 
     Raises:
         EngineError: if the engine refuses a view.
     """
-    return fixable.points(sla, base_layers, set(_drifted(st)), SEVERITY_WEIGHTS, SLA_FACTORS,
+    moved = _drifted(st) if drifted is None else drifted
+    return fixable.points(sla, base_layers, set(moved), SEVERITY_WEIGHTS, SLA_FACTORS,
                           KEV_FACTOR, EPSS_FACTOR)
 
 
@@ -100,13 +102,13 @@ def _drifted(st: pd.DataFrame) -> dict[str, str]:
             if pd.notna(d) and bool(d) and pd.notna(b)}
 
 
-def _vuln_items(by_image: pd.DataFrame, upgrades: pd.DataFrame, st: pd.DataFrame
+def _vuln_items(by_image: pd.DataFrame, upgrades: pd.DataFrame, drifted: Mapping[str, str]
                 ) -> list[Item]:
     """Return one item per image with fixable vulnerabilities: counts by severity, those over
     their SLA and known exploited; the action: a rebuild on the refreshed base for the packages
     the base brought when its tag moved on, and the upgrades of the other packages that weigh
-    most. Read from the engine's per-image aggregates (`Fixable.fix_first`, `.upgrades`)."""
-    drifted = _drifted(st)
+    most. Read from the engine's per-image aggregates (`Fixable.fix_first`, `.upgrades`);
+    `drifted` is `_drifted` of the staleness table."""
     shown: dict[str, list[str]] = {}
     more: dict[str, int] = {}
     for img, name, fixed, total in zip(upgrades["image_id"], upgrades["pkg_name"],
@@ -244,10 +246,11 @@ def rank_fix_first(st: pd.DataFrame, fixable: Fixable, sla: SlaParams, ev: Evalu
     Raises:
         EngineError: if the engine fails.
     """
-    points = points_sql(fixable, sla, st, base_layers or {})
+    drifted = _drifted(st)
+    points = points_sql(fixable, sla, st, base_layers or {}, drifted)
     by_image = fixable.fix_first(points)
     policy_items, by_policy = _policy_items(ev)
-    items = [*_vuln_items(by_image, fixable.upgrades(points, ACTIONS_SHOWN), st),
+    items = [*_vuln_items(by_image, fixable.upgrades(points, ACTIONS_SHOWN), drifted),
              *_image_items(st), *policy_items]
     points_of: dict[str, float] = {}
     for it in items:

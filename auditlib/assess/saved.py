@@ -188,9 +188,8 @@ def _restored(s: pd.Series, spec: dict[str, Any]) -> pd.Series:
         return s
     if kind == "object":
         null = float("nan") if spec.get("null") == "nan" else None
-        values = [null if v is None or (isinstance(v, float) and v != v) else v
-                  for v in s.astype(object).tolist()]
-        return pd.Series(values, index=s.index, name=s.name, dtype=object)
+        out = s.astype(object)
+        return out.where(out.notna(), null).astype(object)
     return s.astype(kind)
 
 
@@ -384,6 +383,7 @@ def load_assessment(folder: str | Path, store: StorePath, *, as_of: Any,
     if as_of is None:
         raise StaleAssessmentError(f"{folder}: a saved assessment measures at a given time; "
                                    "none was asked for (now)")
+    eol_table = eol_table if eol_table is not None else load_table()  # hashed and used: once
     asked = asked_identity(store, as_of=as_of, policy=pol, image_filter=image_filter,
                            eol_table=eol_table)
     differ = doc["identity"].differences(asked)
@@ -392,6 +392,10 @@ def load_assessment(folder: str | Path, store: StorePath, *, as_of: Any,
     frames = {k: read_frame(folder / f"{k}.parquet") for k in doc["frames"]}
     data, left_out, eng = read_state(store, image_filter=image_filter, engine=engine,
                                      spark_master=spark_master)
+    now = tuple(s.snapshot_id for s in usable_snapshots(store).snapshots)
+    if now != asked.snapshots:  # a snapshot landed while the store was read
+        eng.close()
+        raise StaleAssessmentError(f"{folder}: the store changed while it was read")
     # The history clock as `assess` keeps it: views in the engine (nothing read until asked).
     seen = (history_clock(store, eng) if doc.get("clock_in_engine")
             else frames.get("view.first_seen_fixed"))

@@ -22,7 +22,7 @@ from auditlib.cli.options import (
     warn_damaged,
 )
 from auditlib.errors import AuditlibError, ParameterError
-from auditlib.job import report_parameters, save_for_reports
+from auditlib.job import reads_saved, report_parameters, save_for_reports
 from auditlib.policy.config import load_policy
 from auditlib.reports.batch import StartReport, report_names, run_reports
 from auditlib.reports.params import ReportParams
@@ -82,8 +82,8 @@ def assessed_once(names: list[str], store: Path, out: Path, given: dict[str, Any
         ParameterError: if a parameter's value cannot be used.
         StoreError, PolicyError, EngineError: as `auditlib.assess.assess`.
     """
-    if len(names) < 2:
-        return None, given
+    if len(names) < 2 or not reads_saved(names, notebooks):
+        return None, given  # each page assesses the store itself
     known = {k: v for k, v in given.items() if k in ("policy", "as_of", "image_filter")}
     p = ReportParams.from_values({**known, "store": str(store)})
     a = assess(store, as_of=p.as_of, policy=p.policy, image_filter=p.image_filter)

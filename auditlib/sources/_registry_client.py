@@ -486,10 +486,10 @@ class RegistryClient:
         subject = f"{self.registry}/{repository}@{digest}"
         if not is_digest(digest):
             raise RegistryError(f"{subject}: not a valid manifest digest")
+        if repository in self.without_referrers:  # its 404/405 holds even when others said yes
+            return None
         if self.referrers_api:
             return self._referrers(repository, digest, subject, budget)
-        if repository in self.without_referrers:
-            return None
         with self._reading("referrers:" + repository):  # its first answer decides for it
             if repository in self.without_referrers:
                 return None

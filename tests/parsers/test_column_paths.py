@@ -63,6 +63,7 @@ def test_grype_columns_are_the_record_walk(name: str, monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(grype_json, "_add_columns", spy)
     grype_json._RECORDS.clear()
+    grype_json._DETAILS.clear()
     first = auditlib.load(path, collected_at=AT)  # records decoded
     second = auditlib.load(path, collected_at=AT)  # records from the cache
     assert taken == [True, True]  # every corpus report fits the column path
