@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
@@ -29,6 +30,7 @@ from auditlib.normalize.fix_state import fix_state_from_grype
 from auditlib.normalize.pkg_versions import distro_version
 from auditlib.normalize.severity import normalize_severity
 from auditlib.parsers._grype_model import (
+    Artifact,
     Cvss,
     Descriptor,
     Distro,
@@ -46,7 +48,7 @@ from auditlib.parsers._grype_model import (
 )
 from auditlib.parsers._vuln_refs import VulnRefs
 from auditlib.parsers.interface import Document, Parser
-from auditlib.rows import ImageInfo, Output, Row, ScanInfo
+from auditlib.rows import ImageInfo, Output, ScanInfo
 
 _TARGET_TYPES: dict[str, str] = {
     "image": "container_image",
@@ -167,11 +169,6 @@ def _tool_version(descriptor: Descriptor | None) -> str | None:
     return None if version is None or version.strip().lower() in _PLACEHOLDER_VERSIONS else version
 
 
-def _kev_aware(tool_version: str | None, matches: list[Match]) -> bool:
-    """Return whether the report comes from a Grype that writes KEV data (see `_KEV_SINCE`)."""
-    return _kev_release(tool_version) or any(_kev_signal(x.vulnerability) for x in matches)
-
-
 def _kev_release(tool_version: str | None) -> bool:
     """Return whether `tool_version` is a Grype release that writes KEV data."""
     m = _VERSION.match(tool_version or "")
@@ -232,14 +229,6 @@ def _os_eol(doc: Document, out: Output) -> bool | None:
         return None
     alerts = out.decode_list(raw, PackageAlerts, "$.alertsByPackage")
     return any(a.type == "distro-eol" for p in alerts for a in p.alerts or ())
-
-
-def _refs(matches: list[Match], out: Output) -> None:
-    """Add the `vulnerability_cwes` and `vulnerability_aliases` rows of the matches' records."""
-    refs = VulnRefs()
-    for m in matches:
-        _add_refs(refs, m.vulnerability.id, _ref_calls(m.vulnerability, m.related or []))
-    refs.write(out, "$.matches")
 
 
 _RefCall = tuple[str, str | None, str | None]
@@ -335,74 +324,14 @@ class GrypeJsonParser(Parser):
             image=image,
         )
         if not _add_columns(doc.top["matches"], target, tool_version, out):
-            # A match that does not fit: the record walk skips it with the decoder's warning.
+            # A match that does not fit: read one by one, it is skipped with the decoder's warning.
             # Grype wrote `null` for no matches before it preallocated the list; that reads as [].
             matches = out.decode_list(doc.top["matches"], Match, "$.matches")
-            out.extend("vulnerabilities",
-                       _rows(matches, target, _kev_aware(tool_version, matches)))
-            _refs(matches, out)
+            _write(((m.artifact, _Record(m.vulnerability, m.related or []),
+                     _matched_by(m.details)) for m in matches), target, tool_version, out)
 
 
-def _rows(matches: list[Match], target: str | None, kev_aware: bool) -> list[Row]:
-    """Return one `vulnerabilities` row per match (the loader merges those of one key)."""
-    rows: list[Row] = []
-    append = rows.append
-    for m in matches:
-        v = m.vulnerability
-        a = m.artifact
-        related = m.related or []
-        versions, state, available_at = _fix(v)
-        loc = a.locations[0] if a.locations else None
-        purl = a.purl or None
-        package_type = a.type or None
-        if purl and purl.startswith("pkg:") and "/" in purl:
-            package_type = purl[4 : purl.index("/")].lower()
-        severity_source = _provider(v.namespace)
-        cvss = _best_score(v, related, severity_source)
-        epss = v.epss[0] if v.epss else next((r.epss[0] for r in related if r.epss), None)
-        kevs = [
-            k for k in (v.known_exploited, *[r.known_exploited for r in related]) if k is not None
-        ]
-        urls = v.urls or v.links
-        matchers, match_types = _matched_by(m.details)
-        append({
-            "target": target,
-            "vuln_id": v.id,
-            "pkg_name": a.name,
-            # Syft's version, as the distribution writes it (`0:` epochs left out, as in fixes).
-            "pkg_version": distro_version(a.version, package_type, purl),
-            "pkg_path": (loc.path or None) if loc is not None else None,
-            "package_type": package_type,
-            "purl": purl,
-            "severity": normalize_severity(v.severity),
-            "severity_source": severity_source,
-            "fix_state": fix_state_from_grype(state, versions),
-            "fixed_version": ", ".join(
-                [x for f in versions if (x := distro_version(f, package_type))]) or None,
-            "fix_available_at": available_at,
-            "status": state,
-            "cvss_score": cvss.score if cvss is not None else None,
-            "cvss_vector": cvss.vector if cvss is not None else None,
-            "cvss_version": cvss.version if cvss is not None else None,
-            "cvss_source": cvss.source if cvss is not None else None,
-            "epss_score": epss.epss if epss is not None else None,
-            "epss_percentile": epss.percentile if epss is not None else None,
-            "is_known_exploited": (
-                any(kevs) if kevs or kev_aware else None
-            ),
-            "risk_score": v.risk,
-            "title": None,
-            "description": _description(v, related),
-            "primary_url": v.data_source or (urls[0] if urls else None),
-            "data_source": v.namespace or None,
-            "matchers": matchers,
-            "match_types": match_types,
-            "layer_diff_id": (loc.layer_id or None) if loc is not None else None,
-        })
-    return rows
-
-
-# --- the column path: each distinct vulnerability record normalised once -----------------------
+# --- the rows: each distinct vulnerability record normalised once ------------------------------
 
 _RECORD_COLUMNS = (
     "vuln_id", "severity", "severity_source", "fix_state", "fix_available_at", "status",
@@ -448,7 +377,7 @@ class _Record:
         self.kevs = any(kevs) if kevs else None
         """The records' own KEV answer; None when none of them lists `knownExploited`."""
         self.kev_signal = _kev_signal(v)
-        """Whether the record shows a Grype that writes KEV data (`_kev_aware`)."""
+        """Whether the record shows a Grype that writes KEV data (`_write`)."""
         self.refs = _ref_calls(v, related)
         """The records' `VulnRefs` calls, made once per document (`_add_columns`)."""
         self.fixed: dict[str | None, str | None] = {}
@@ -473,7 +402,7 @@ _CACHE_SIZE = 4096
 15 MB)."""
 
 _Fallback = msgspec.MsgspecError
-"""A part that does not decode: the document is read again by the record walk (`_rows`)."""
+"""A part that does not decode: the document is read again record by record (`Match`)."""
 
 
 def _record(vulnerability: bytes, related: bytes) -> _Record:
@@ -510,8 +439,7 @@ def _details(raw: bytes) -> tuple[str | None, str | None]:
 
 def _add_columns(raw: msgspec.Raw, target: str | None, tool_version: str | None,
                  out: Output) -> bool:
-    """Add the `vulnerabilities`, `vulnerability_cwes` and `vulnerability_aliases` rows of the
-    report's `matches` to `out` as columns: the rows `_rows` and `_refs` give, with each distinct
+    """Add the rows of the report's `matches` to `out` (`_write`), with each distinct
     vulnerability record (and its related records, and each distinct `matchDetails`) decoded and
     normalised once per process (bounded caches) rather than once per match.
 
@@ -521,15 +449,30 @@ def _add_columns(raw: msgspec.Raw, target: str | None, tool_version: str | None,
     """
     try:
         matches = msgspec.json.decode(raw, type=list[MatchParts] | None) or []
-        records = [_record(bytes(m.vulnerability), bytes(m.related)) for m in matches]
-        details = [_details(bytes(m.details)) for m in matches]
+        parts = [(m.artifact, _record(bytes(m.vulnerability), bytes(m.related)),
+                  _details(bytes(m.details))) for m in matches]
     except _Fallback:
         return False
-    kev_aware = _kev_release(tool_version) or any(r.kev_signal for r in records)
+    _write(parts, target, tool_version, out)
+    return True
+
+
+_Part = tuple[Artifact, _Record, tuple[str | None, str | None]]
+"""A match: its package, its records' `_Record`, and its matchers and match types."""
+
+
+def _write(matches: Iterable[_Part], target: str | None, tool_version: str | None,
+           out: Output) -> None:
+    """Add one `vulnerabilities` row per match (the loader merges those of one key), as columns,
+    and the `vulnerability_cwes` and `vulnerability_aliases` rows of the matches' records.
+
+    Returns nothing: the rows go to `out`.
+    """
+    parts = list(matches)
+    kev_aware = _kev_release(tool_version) or any(rec.kev_signal for _, rec, _ in parts)
     rows: list[tuple[Any, ...]] = []
     append = rows.append
-    for m, rec, (matchers, match_types) in zip(matches, records, details, strict=True):
-        a = m.artifact
+    for a, rec, (matchers, match_types) in parts:
         loc = a.locations[0] if a.locations else None
         purl = a.purl or None
         package_type = a.type or None
@@ -553,10 +496,9 @@ def _add_columns(raw: msgspec.Raw, target: str | None, tool_version: str | None,
                                                     map(list, columns), strict=True)))
     refs = VulnRefs()
     seen: set[int] = set()
-    for rec in records:
+    for _, rec, _ in parts:
         if id(rec) in seen:
             continue  # the same calls again change nothing (`VulnRefs` keeps the first)
         seen.add(id(rec))
         _add_refs(refs, rec.values[0], rec.refs)
     refs.write(out, "$.matches")
-    return True
