@@ -31,7 +31,7 @@ from auditlib.engine.tables import BIG_TABLES, SNAPSHOT_COLUMN, StoreTables
 from auditlib.store.current import TableFile, current_files
 from auditlib.store.licence_tables import LICENCE_TABLES
 from auditlib.store.location import StoreLike, locate
-from auditlib.store.manifest import usable_snapshots
+from auditlib.store.manifest import SnapshotInfo, usable_snapshots
 
 KEY = ("image_id", "vuln_id", "pkg_name", "pkg_version")
 """A finding (`fleet.findings.FINDING_KEY`)."""
@@ -119,33 +119,52 @@ class SnapshotTimes:
         return out
 
 
-def history_sources(store: StoreLike) -> tuple[list[TableFile], pd.DataFrame, SnapshotTimes]:
-    """Return what the history's vulnerabilities are read from: the files of `vulnerabilities`
-    some snapshot's state holds (each once, oldest first), the `SOURCES_VIEW` frame (source,
-    snapshot_id, seen_rank as text), and the snapshots' time ranks. The state of each snapshot is
-    `current_files(store, ..., as_of=snapshot)`'s, which reads manifests and the small `scans`
-    and `load_errors` tables only.
+def history_states(store: StoreLike) -> tuple[list[TableFile], pd.DataFrame, list[SnapshotInfo]]:
+    """Return the files of `vulnerabilities` some snapshot's state holds (each once, oldest
+    first), and which states hold which of their rows: a frame of (source, snapshot_id, state),
+    state the position of the snapshot (oldest 0) whose state holds that source's rows of that
+    snapshot's files, as text; with the usable snapshots, oldest first. The state of each
+    snapshot is `current_files(store, ..., as_of=snapshot)`'s, which reads manifests and the
+    small `scans` and `load_errors` tables only: the one resolution `history_sources` and the
+    trends (`auditlib.engine.trends`) read.
 
     Raises:
         StoreError: if the store has no snapshot or a snapshot cannot be read.
         DamagedStoreError: if a snapshot is damaged and damage is not allowed.
     """
     scan = usable_snapshots(store)
-    snaps = scan.snapshots
-    times = SnapshotTimes.of([s.created_at for s in snaps])
     files: dict[str, TableFile] = {}
-    first: dict[tuple[str, str], int] = {}
-    for snap in snaps:
-        rank = times.rank(snap.created_at)
+    held: set[tuple[str, str, int]] = set()
+    for k, snap in enumerate(scan.snapshots):
         for f in current_files(store, ["vulnerabilities"], as_of=snap.snapshot_id, scan=scan)[
                 "vulnerabilities"]:
             files.setdefault(f.path, f)
-            for source in f.sources:
-                key = (source, f.snapshot_id)
-                first[key] = min(first.get(key, rank), rank)
+            held.update((source, f.snapshot_id, k) for source in f.sources)
+    frame = pd.DataFrame([(s, sid, str(k)) for s, sid, k in sorted(held)],
+                         columns=["source", "snapshot_id", "state"], dtype="string")
+    return list(files.values()), frame, list(scan.snapshots)
+
+
+def history_sources(store: StoreLike) -> tuple[list[TableFile], pd.DataFrame, SnapshotTimes]:
+    """Return what the history's vulnerabilities are read from: the files of `vulnerabilities`
+    some snapshot's state holds (each once, oldest first), the `SOURCES_VIEW` frame (source,
+    snapshot_id, seen_rank as text), and the snapshots' time ranks (`history_states`: each
+    (source, snapshot) with the rank of the time of the oldest state holding it).
+
+    Raises:
+        StoreError: if the store has no snapshot or a snapshot cannot be read.
+        DamagedStoreError: if a snapshot is damaged and damage is not allowed.
+    """
+    files, held, snaps = history_states(store)
+    times = SnapshotTimes.of([s.created_at for s in snaps])
+    rank = {str(k): str(times.rank(s.created_at)) for k, s in enumerate(snaps)}
+    first: dict[tuple[str, str], int] = {}
+    for source, sid, k in zip(held["source"], held["snapshot_id"], held["state"], strict=True):
+        r = int(rank[k])
+        first[(source, sid)] = min(first.get((source, sid), r), r)
     frame = pd.DataFrame([(s, sid, str(r)) for (s, sid), r in sorted(first.items())],
                          columns=["source", "snapshot_id", "seen_rank"], dtype="string")
-    return list(files.values()), frame, times
+    return files, frame, times
 
 
 _ROW_COLUMNS = ("image_id", "vuln_id", "pkg_name", "pkg_version", "fix_state", "fix_contradicted")
