@@ -167,7 +167,7 @@ def _snapshots_frame(snaps: Snapshots) -> pd.DataFrame:
     return f[["snapshot_id", "snapshot_at"]]
 
 
-def _severity(ranks: pd.Series) -> pd.Series:
+def severity_of(ranks: pd.Series) -> pd.Series:
     """Return severity ranks (`aggregates.SEVERITY_RANK_SQL`) as severities (missing stays)."""
     names = pd.Series(list(SEVERITIES), dtype=object)
     r = pd.to_numeric(ranks).astype("Float64")
@@ -177,7 +177,7 @@ def _severity(ranks: pd.Series) -> pd.Series:
     return out.astype(SEVERITY_DTYPE)
 
 
-def _image_counts(o: Opened) -> pd.DataFrame:
+def image_counts(o: Opened) -> pd.DataFrame:
     """Return per snapshot and image with vulnerability rows its findings' counts
     (`engine.trends.IMAGE_COUNTS`): snapshot_id, image_id, vulnerabilities, critical, high,
     fixable (int64)."""
@@ -206,14 +206,14 @@ def _present(h: History) -> pd.DataFrame:
     return pd.concat([_pairs(h["scans"]), _pairs(h["images"])]).drop_duplicates()
 
 
-def _scanned(o: Opened, counts: pd.DataFrame | None = None) -> pd.DataFrame:
+def scanned_images(o: Opened, counts: pd.DataFrame | None = None) -> pd.DataFrame:
     """Return (snapshot_id, image_id) of every vulnerability-scanned image in each state (what a
     vulnerability scan is: `fleet.coverage.is_vulnerability_scan`, given the documents with a
     vulnerability row, `engine.trends.SCAN_IDS`; a `scan_id` names the same document in every
-    snapshot), from `counts` (`_image_counts`) when given."""
+    snapshot), from `counts` (`image_counts`) when given."""
     sc = o.h["scans"]
     with_rows = o.engine.sql(SCAN_IDS)
-    counts = _image_counts(o) if counts is None else counts
+    counts = image_counts(o) if counts is None else counts
     return pd.concat([_pairs(sc[is_vulnerability_scan(sc, with_rows)]),
                       counts[["snapshot_id", "image_id"]]]).drop_duplicates()
 
@@ -301,7 +301,7 @@ def vulnerability_counts_of(o: Opened) -> pd.DataFrame:
     grid = pd.MultiIndex.from_product([snaps["snapshot_id"], _SEVERITIES_DOWN],
                                       names=["snapshot_id", "severity"])
     got = o.sql(SEVERITY_COUNTS)
-    got["severity"] = _severity(got.pop("severity_rank")).astype(str)
+    got["severity"] = severity_of(got.pop("severity_rank")).astype(str)
     counts = got.set_index(["snapshot_id", "severity"])[
         ["vulnerabilities", "fixable", "images"]].reindex(grid, fill_value=0)
     out = counts.reset_index().merge(snaps[["snapshot_id", "snapshot_at"]], on="snapshot_id")
@@ -330,11 +330,11 @@ def scan_coverage(store_or_history: StoreOrHistory) -> pd.DataFrame:
 
 
 def scan_coverage_of(o: Opened, counts: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Return `scan_coverage` of an opened history (`counts`: its `_image_counts`, when at
+    """Return `scan_coverage` of an opened history (`counts`: its `image_counts`, when at
     hand)."""
     h = o.h
     snaps = _snaps(h)[["snapshot_id", "snapshot_at"]]
-    scanned = _scanned(o, counts)
+    scanned = scanned_images(o, counts)
     present = pd.concat([_present(h), scanned]).drop_duplicates()
     ids = snaps["snapshot_id"]
     images = present.groupby("snapshot_id").size().reindex(ids, fill_value=0).to_numpy()
@@ -397,13 +397,13 @@ def vulnerability_changes_of(o: Opened, older: int, newer: int) -> pd.DataFrame:
     ids = o.ids
     a, b = ids[older], ids[newer]
     m = o.engine.sql(changes_sql(older, newer))
-    scanned = _scanned(o)
+    scanned = scanned_images(o)
     still = set(scanned.loc[scanned["snapshot_id"] == b, "image_id"])
     new = m["new"].astype(int).to_numpy() == 1
     image = m["image_id"].astype(str)
     change = np.where(new, "new", np.where(image.isin(still), "fixed", "gone"))
     out = pd.DataFrame({k: m[k].astype(object).where(m[k].notna(), None) for k in KEYS})
-    out["severity"] = _severity(m["severity_rank"])
+    out["severity"] = severity_of(m["severity_rank"])
     out["change"] = pd.Categorical(change, categories=["new", "fixed", "gone"])
     two = _only_snapshots(o.h, {a, b})  # the names the two states give
     out["repository"] = out["image_id"].map(_repositories(two)).astype("string")
@@ -440,10 +440,10 @@ def time_to_fix(store_or_history: StoreOrHistory) -> pd.DataFrame:
         return time_to_fix_of(o)
 
 
-def _define_current(o: Opened, counts: pd.DataFrame | None = None) -> pd.DataFrame:
+def define_current(o: Opened, counts: pd.DataFrame | None = None) -> pd.DataFrame:
     """Register the current scanned image of each unit in each state (`engine.trends.
     CURRENT_VIEW`); return it (`_current` with rank, the unit's n-th such state)."""
-    cur = _current(o.h, _scanned(o, counts))
+    cur = _current(o.h, scanned_images(o, counts))
     cur["rank"] = cur.groupby("unit").cumcount()
     o.engine.register(CURRENT_VIEW, pd.DataFrame({
         "state": cur["idx"].astype(str), "image_id": cur["image_id"].astype(str),
@@ -455,7 +455,7 @@ def time_to_fix_of(o: Opened, counts: pd.DataFrame | None = None) -> pd.DataFram
     """Return `time_to_fix` of an opened history (`engine.trends.FIX_TIMES`)."""
     cols = ["repository", "image_id", "vuln_id", "pkg_name", "severity", "first_seen_at",
             "first_fixable_at", "fixed_at", "fixed_in_image_id", "days_to_fix"]
-    cur = _define_current(o, counts)
+    cur = define_current(o, counts)
     got = o.engine.sql(FIX_TIMES)
     if got.empty:
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
@@ -467,7 +467,7 @@ def time_to_fix_of(o: Opened, counts: pd.DataFrame | None = None) -> pd.DataFram
         "image_id": got["image_id"].astype(str),
         "vuln_id": got["vuln_id"].astype(object).where(got["vuln_id"].notna(), None),
         "pkg_name": got["pkg_name"].astype(object).where(got["pkg_name"].notna(), None),
-        "severity": _severity(got["severity_rank"]),
+        "severity": severity_of(got["severity_rank"]),
         "first_seen_at": _state_times(at, got["first_state"]),
         "first_fixable_at": _state_times(at, got["fixable_state"]),
         "fixed_at": _state_times(at, got["fixed_state"]),
@@ -556,6 +556,11 @@ def never_rebuilt(store_or_history: StoreOrHistory, min_days: float = 30) -> pd.
         ValueError: if a given history lacks a table (scans, images, image_tags).
     """
     h = _history(store_or_history, ("scans", "images", "image_tags"))
+    return never_rebuilt_of(h, min_days)
+
+
+def never_rebuilt_of(h: History, min_days: float = 30) -> pd.DataFrame:
+    """Return `never_rebuilt` of a history's small tables (`scans`, `images`, `image_tags`)."""
     cur = _current(h, _present(h))
     cur = cur[cur["repository"].notna().to_numpy()]
     last = len(h[_SNAPSHOTS]) - 1
@@ -599,12 +604,12 @@ def staleness_trend(store_or_history: StoreOrHistory) -> pd.DataFrame:
 
 
 def staleness_trend_of(o: Opened, counts: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Return `staleness_trend` of an opened history (`counts`: its `_image_counts`, when at
+    """Return `staleness_trend` of an opened history (`counts`: its `image_counts`, when at
     hand)."""
-    counts = _image_counts(o) if counts is None else counts
+    counts = image_counts(o) if counts is None else counts
     h = o.h
     cur = _current(h, _present(h))
-    scanned = _scanned(o, counts).assign(_scanned=True)
+    scanned = scanned_images(o, counts).assign(_scanned=True)
     out = cur.merge(scanned, on=["snapshot_id", "image_id"], how="left")
     out = out.merge(counts, on=["snapshot_id", "image_id"], how="left")
     is_scanned = out["_scanned"].notna()
