@@ -4,9 +4,10 @@
 are computed (policy results and scores, staleness, the fixable findings' per-image SLA counts,
 end-of-life verdicts, per-image counts, licence classes, bases, the history's trends (small
 frames, `auditlib.history.trends`: never every snapshot's rows), a history clock given as a
-frame; a clock and findings kept in the engine are made there again on use) as Parquet files, each with the pandas dtypes of its columns (categoricals, UTC times, nullable
-integers) kept, and its identity (`SavedIdentity`: the store, the snapshots it read, the as-of
-time, the policy's content hash, the image filter, auditlib's version) as `identity.json`.
+frame; a clock and findings kept in the engine are made there again on use) as Parquet files,
+each with the pandas dtypes of its columns (categoricals, UTC times, nullable integers) kept,
+and its identity (`SavedIdentity`: the store, the snapshots it read, the as-of time, the
+policy's content hash, the image filter, auditlib's version) as `identity.json`.
 
 `load_assessment(folder, store, ...)` gives the assessment back when it is the one asked for (the
 same store with the same snapshots, time, policy, filter and version), else raises

@@ -105,9 +105,10 @@ def _fix_times(o: Opened, counts: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def trends_of(store_or_history: StoreOrHistory) -> Trends:
+def trends_of(store_or_history: StoreOrHistory, *, engine: str = "duckdb",
+              spark_master: str | None = None) -> Trends:
     """Return the trends of a store's history (a store folder: its vulnerabilities read by the
-    engine, each file once per query; or what `read_history` returned).
+    engine `engine`, each file once per query; or what `read_history` returned, on DuckDB).
 
     Raises:
         StoreError: if the store cannot be read.
@@ -115,9 +116,10 @@ def trends_of(store_or_history: StoreOrHistory) -> Trends:
             vulnerabilities).
         EngineError: if the engine cannot read the files.
     """
-    with opened(store_or_history, SMALL) as o:
+    with opened(store_or_history, SMALL, engine_name=engine, spark_master=spark_master) as o:
         counts = image_counts(o)
-        snaps = o.h[SNAPSHOTS][["snapshot_id", "snapshot_at"]].astype({"snapshot_id": str})
+        snaps = o.h[SNAPSHOTS][["snapshot_id", "snapshot_at"]].astype(
+            {"snapshot_id": str, "snapshot_at": "datetime64[ns, UTC]"})
         coverage = scan_coverage_of(o, counts)
         if len(snaps) < 2:
             empty = pd.DataFrame()

@@ -132,10 +132,11 @@ class Opened:
 
 
 @contextmanager
-def opened(x: StoreOrHistory, tables: Iterable[str] = SMALL) -> Iterator[Opened]:
-    """Open the history `x` is (a store folder: its vulnerability files read by the engine where
-    they are, its small `tables` by `read_history`; or what `read_history` returned, its
-    vulnerabilities registered in an engine), closing the engine after.
+def opened(x: StoreOrHistory, tables: Iterable[str] = SMALL, *, engine_name: str = "duckdb",
+           spark_master: str | None = None) -> Iterator[Opened]:
+    """Open the history `x` is (a store folder: its vulnerability files read by the engine
+    `engine_name` where they are, its small `tables` by `read_history`; or what `read_history`
+    returned, its vulnerabilities registered in DuckDB), closing the engine after.
 
     Raises:
         StoreError: if the store cannot be read.
@@ -152,7 +153,7 @@ def opened(x: StoreOrHistory, tables: Iterable[str] = SMALL) -> Iterator[Opened]
         finally:
             engine.close()
         return
-    engine = history_engine(x)
+    engine = history_engine(x, engine_name, spark_master=spark_master)
     try:
         snaps = store_trends(x, engine)
         small = dict(read_history(x, names)) if names else {}
