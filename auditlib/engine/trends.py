@@ -44,7 +44,7 @@ FINDINGS_VIEW = "trend_findings"
 
 CURRENT_VIEW = "trend_current"
 """The current image of each unit (repository, else image) in each state in which a
-vulnerability scan covered it (`history.views._current`): columns state, image_id, unit, rank
+vulnerability scan covered it (`history.views._current`): columns state, image_id, unit, pos
 (the unit's n-th such state, from 0), as text."""
 
 SCANNED_VIEW = "trend_scanned"
@@ -98,12 +98,12 @@ every snapshot): what `fleet.coverage.is_vulnerability_scan` reads of the rows."
 
 def changes_sql(older: int, newer: int) -> str:
     """Return the SQL of the findings new and lost between the states `older` and `newer`:
-    image_id, vuln_id, pkg_name, pkg_version, severity_rank (in the state it is in), new (1: only
+    image_id, vuln_id, pkg_name, pkg_version, severity_rank (in the state it is in), is_new (1: only
     in `newer`; 0: only in `older`)."""
     a, b = int(older), int(newer)
     return f"""
 SELECT image_id, vuln_id, pkg_name, pkg_version,
-       MAX(severity_rank) AS severity_rank, MAX(CASE WHEN state = {b} THEN 1 ELSE 0 END) AS new
+       MAX(severity_rank) AS severity_rank, MAX(CASE WHEN state = {b} THEN 1 ELSE 0 END) AS is_new
 FROM {FINDINGS_VIEW} WHERE state IN ({a}, {b})
 GROUP BY image_id, vuln_id, pkg_name, pkg_version
 HAVING COUNT(*) = 1
@@ -120,16 +120,16 @@ def change_counts_sql(last: int) -> str:
 WITH s AS (
   SELECT state, image_id, vuln_id, pkg_name, pkg_version, severity_rank,
          LAG(state) OVER (PARTITION BY image_id, vuln_id, pkg_name, pkg_version
-                          ORDER BY state) AS before,
+                          ORDER BY state) AS prev_state,
          LEAD(state) OVER (PARTITION BY image_id, vuln_id, pkg_name, pkg_version
-                           ORDER BY state) AS after
+                           ORDER BY state) AS next_state
   FROM {FINDINGS_VIEW}
 ), c AS (
   SELECT state AS newer, image_id, severity_rank, 'new' AS change FROM s
-  WHERE state > 0 AND (before IS NULL OR before < state - 1)
+  WHERE state > 0 AND (prev_state IS NULL OR prev_state < state - 1)
   UNION ALL
   SELECT s.state + 1 AS newer, s.image_id, s.severity_rank, 'lost' AS change FROM s
-  WHERE s.state < {int(last)} AND (s.after IS NULL OR s.after > s.state + 1)
+  WHERE s.state < {int(last)} AND (s.next_state IS NULL OR s.next_state > s.state + 1)
 )
 SELECT c.newer AS state,
        CASE WHEN c.change = 'new' THEN 'new' WHEN k.image_id IS NULL THEN 'gone'
@@ -145,30 +145,30 @@ ORDER BY state, change, severity_rank
 
 FIX_TIMES = f"""
 WITH fu AS (
-  SELECT c.unit, f.vuln_id, f.pkg_name, CAST(c.rank AS INT) AS rank, f.state,
+  SELECT c.unit, f.vuln_id, f.pkg_name, CAST(c.pos AS INT) AS pos, f.state,
          MIN(f.image_id) AS image_id, MAX(f.severity_rank) AS severity_rank,
          MAX(f.fixable) AS fixable
   FROM {FINDINGS_VIEW} f JOIN {CURRENT_VIEW} c
     ON f.state = CAST(c.state AS INT) AND f.image_id = c.image_id
-  GROUP BY c.unit, f.vuln_id, f.pkg_name, CAST(c.rank AS INT), f.state
+  GROUP BY c.unit, f.vuln_id, f.pkg_name, CAST(c.pos AS INT), f.state
 ), runs AS (
-  SELECT fu.*, rank - ROW_NUMBER() OVER (PARTITION BY unit, vuln_id, pkg_name
-                                         ORDER BY rank) AS run
+  SELECT fu.*, pos - ROW_NUMBER() OVER (PARTITION BY unit, vuln_id, pkg_name
+                                         ORDER BY pos) AS run
   FROM fu
 ), firsts AS (
   SELECT runs.*, MIN(run) OVER (PARTITION BY unit, vuln_id, pkg_name) AS first_run FROM runs
 ), k AS (
   SELECT unit, vuln_id, pkg_name, MAX(severity_rank) AS severity_rank,
-         MIN(rank) AS first_rank, COUNT(*) AS runlen, MIN(state) AS first_state,
+         MIN(pos) AS first_rank, COUNT(*) AS runlen, MIN(state) AS first_state,
          MIN(CASE WHEN fixable = 1 THEN state END) AS fixable_state,
-         MIN(CASE WHEN rank = run + 1 THEN image_id END) AS image_id
+         MIN(CASE WHEN pos = run + 1 THEN image_id END) AS image_id
   FROM firsts WHERE run = first_run
   GROUP BY unit, vuln_id, pkg_name
 )
 SELECT k.unit, k.image_id, k.vuln_id, k.pkg_name, k.severity_rank, k.first_state,
        k.fixable_state, CAST(n.state AS INT) AS fixed_state, n.image_id AS fixed_image_id
 FROM k LEFT JOIN {CURRENT_VIEW} n
-  ON n.unit = k.unit AND CAST(n.rank AS INT) = k.first_rank + k.runlen
+  ON n.unit = k.unit AND CAST(n.pos AS INT) = k.first_rank + k.runlen
 """
 """One row per (unit, vulnerability, package) ever seen in a unit's current scanned image
 (`history.time_to_fix`): image_id (where first seen), severity_rank (highest over its first

@@ -400,7 +400,7 @@ def vulnerability_changes_of(o: Opened, older: int, newer: int) -> pd.DataFrame:
     m = o.engine.sql(changes_sql(older, newer))
     scanned = scanned_images(o)
     still = set(scanned.loc[scanned["snapshot_id"] == b, "image_id"])
-    new = m["new"].astype(int).to_numpy() == 1
+    new = m["is_new"].astype(int).to_numpy() == 1
     image = m["image_id"].astype(str)
     change = np.where(new, "new", np.where(image.isin(still), "fixed", "gone"))
     out = pd.DataFrame({k: m[k].astype(object).where(m[k].notna(), None) for k in KEYS})
@@ -448,7 +448,7 @@ def define_current(o: Opened, counts: pd.DataFrame | None = None) -> pd.DataFram
     cur["rank"] = cur.groupby("unit").cumcount()
     o.engine.register(CURRENT_VIEW, pd.DataFrame({
         "state": cur["idx"].astype(str), "image_id": cur["image_id"].astype(str),
-        "unit": cur["unit"].astype(str), "rank": cur["rank"].astype(str)}))
+        "unit": cur["unit"].astype(str), "pos": cur["rank"].astype(str)}))
     return cur
 
 
