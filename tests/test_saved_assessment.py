@@ -183,15 +183,21 @@ def test_the_same_policy_from_another_file_is_accepted(store: Path,
     assert b.policy.source == str(policy)
 
 
+def _copied(folder: Path, copy: Path) -> dict[str, Any]:
+    """Copy a saved assessment to `copy`; return its identity document, to change."""
+    import shutil
+
+    shutil.copytree(folder, copy)
+    doc: dict[str, Any] = json.loads((copy / IDENTITY_FILE).read_text())
+    return doc
+
+
 def test_a_saved_assessment_of_another_version_is_refused(store: Path,
                                                           saved: tuple[Assessment, Path],
                                                           tmp_path: Path) -> None:
-    import shutil
-
     _, folder = saved
     copy = tmp_path / "old"
-    shutil.copytree(folder, copy)
-    doc = json.loads((copy / IDENTITY_FILE).read_text())
+    doc = _copied(folder, copy)
     doc["identity"]["version"] = "0.0.1"
     (copy / IDENTITY_FILE).write_text(json.dumps(doc))
     assert "auditlib 0.0.1 saved it" in _refusal(store, copy)
@@ -204,12 +210,9 @@ def test_a_saved_assessment_of_the_old_layout_is_refused(store: Path,
                                                          saved: tuple[Assessment, Path],
                                                          tmp_path: Path) -> None:
     """One saved with the raw history (no `layout`) is never read as the trends."""
-    import shutil
-
     _, folder = saved
     copy = tmp_path / "old-layout"
-    shutil.copytree(folder, copy)
-    doc = json.loads((copy / IDENTITY_FILE).read_text())
+    doc = _copied(folder, copy)
     del doc["layout"], doc["trends"]
     doc["history_tables"] = ["snapshots", "vulnerabilities"]
     (copy / IDENTITY_FILE).write_text(json.dumps(doc))

@@ -20,7 +20,7 @@ alike on both engines; pandas turns ranks back into times for the few rows it is
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -110,13 +110,19 @@ class SnapshotTimes:
 
     def at(self, ranks: pd.Series) -> pd.Series:
         """Return the times of `ranks` (numbers; missing stays NaT), as `datetime64[ns, UTC]`."""
-        table = pd.Series(pd.DatetimeIndex(self.times, tz="UTC"), dtype="datetime64[ns, UTC]")
-        r = pd.to_numeric(ranks).astype("Float64")
-        known = r.notna().to_numpy(bool)
-        out = pd.Series(pd.NaT, index=ranks.index, dtype="datetime64[ns, UTC]")
-        if known.any():
-            out[known] = table.iloc[r[known].astype("int64").to_numpy()].to_numpy()
-        return out
+        return times_at(self.times, ranks)
+
+
+def times_at(times: Sequence[pd.Timestamp], positions: pd.Series) -> pd.Series:
+    """Return `times[p]` for each position `p` of `positions` (numbers; missing stays NaT), as
+    `datetime64[ns, UTC]` (a time without a zone is UTC)."""
+    table = pd.Series(pd.DatetimeIndex([_utc(t) for t in times]), dtype="datetime64[ns, UTC]")
+    r = pd.to_numeric(positions).astype("Float64")
+    known = r.notna().to_numpy(bool)
+    out = pd.Series(pd.NaT, index=positions.index, dtype="datetime64[ns, UTC]")
+    if known.any():
+        out[known] = table.iloc[r[known].astype("int64").to_numpy()].to_numpy()
+    return out
 
 
 def history_states(store: StoreLike) -> tuple[list[TableFile], pd.DataFrame, list[SnapshotInfo]]:
@@ -170,15 +176,27 @@ def history_sources(store: StoreLike) -> tuple[list[TableFile], pd.DataFrame, Sn
 _ROW_COLUMNS = ("image_id", "vuln_id", "pkg_name", "pkg_version", "fix_state", "fix_contradicted")
 
 
+def null_column(c: str) -> str:
+    """Return the SQL of a missing vulnerability column `c` (boolean `fix_contradicted`, else
+    text)."""
+    return f"CAST(NULL AS {'BOOLEAN' if c == 'fix_contradicted' else 'STRING'}) AS {c}"
+
+
+def held_rows_sql(files_view: str, columns: list[str], wanted: Sequence[str], held_view: str,
+                  held: str) -> str:
+    """Return the SQL of the rows of `files_view` (whose files have `columns`; `wanted` are kept,
+    missing ones as `null_column`) joined to `held_view` (source, snapshot_id, `held`) on their
+    source and file's snapshot: each file read once, its rows once per `held` value."""
+    have = set(columns)
+    cols = ", ".join(f"r.{c}" if c in have else null_column(c) for c in wanted)
+    return (f"SELECT /*+ BROADCAST(s) */ {cols}, s.{held} FROM {files_view} r "
+            f"JOIN {held_view} s ON r.source = s.source "
+            f"AND r.{SNAPSHOT_COLUMN} = s.snapshot_id")
+
+
 def _rows_view_sql(columns: list[str]) -> str:
     """Return the SQL of `ROWS_VIEW` over `FILES_VIEW` (whose files have `columns`)."""
-    have = set(columns)
-    cols = ", ".join(f"r.{c}" if c in have else
-                     f"CAST(NULL AS {'BOOLEAN' if c == 'fix_contradicted' else 'STRING'}) AS {c}"
-                     for c in _ROW_COLUMNS)
-    return (f"SELECT /*+ BROADCAST(s) */ {cols}, s.seen_rank FROM {FILES_VIEW} r "
-            f"JOIN {SOURCES_VIEW} s ON r.source = s.source "
-            f"AND r.{SNAPSHOT_COLUMN} = s.snapshot_id")
+    return held_rows_sql(FILES_VIEW, columns, _ROW_COLUMNS, SOURCES_VIEW, "seen_rank")
 
 
 @dataclass(frozen=True)
@@ -225,9 +243,8 @@ def history_clock(store: StoreLike, engine: Engine) -> EngineClock:
     if files:
         engine.define(ROWS_VIEW, _rows_view_sql(engine.load_files(FILES_VIEW, files)))
     else:
-        engine.define(ROWS_VIEW, "SELECT " + ", ".join(
-            f"CAST(NULL AS {'BOOLEAN' if c == 'fix_contradicted' else 'STRING'}) AS {c}"
-            for c in _ROW_COLUMNS) + ", CAST(NULL AS STRING) AS seen_rank WHERE 1 = 0")
+        engine.define(ROWS_VIEW, "SELECT " + ", ".join(null_column(c) for c in _ROW_COLUMNS)
+                      + ", CAST(NULL AS STRING) AS seen_rank WHERE 1 = 0")
     engine.define(CLOCK_VIEW, FIRST_SEEN_FIXED)
     return EngineClock(engine, times)
 

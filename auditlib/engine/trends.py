@@ -25,8 +25,7 @@ import pandas as pd
 
 from auditlib.engine.aggregates import FIXABLE_ROW, SEVERITY_RANK_SQL
 from auditlib.engine.base import Engine
-from auditlib.engine.history import _utc, history_states
-from auditlib.engine.tables import SNAPSHOT_COLUMN
+from auditlib.engine.history import _utc, held_rows_sql, history_states, null_column
 from auditlib.store.location import StoreLike
 
 ROWS_VIEW = "trend_vulnerabilities"
@@ -204,19 +203,8 @@ class Snapshots:
 
 
 def _empty_rows_sql() -> str:
-    return "SELECT CAST(NULL AS STRING) AS state, " + ", ".join(
-        f"CAST(NULL AS {'BOOLEAN' if c == 'fix_contradicted' else 'STRING'}) AS {c}"
-        for c in _COLUMNS) + " WHERE 1 = 0"
-
-
-def _rows_view_sql(columns: list[str]) -> str:
-    have = set(columns)
-    cols = ", ".join(f"r.{c}" if c in have else
-                     f"CAST(NULL AS {'BOOLEAN' if c == 'fix_contradicted' else 'STRING'}) AS {c}"
-                     for c in _COLUMNS)
-    return (f"SELECT /*+ BROADCAST(s) */ s.state, {cols} FROM {FILES_VIEW} r "
-            f"JOIN {STATES_VIEW} s ON r.source = s.source "
-            f"AND r.{SNAPSHOT_COLUMN} = s.snapshot_id")
+    return ("SELECT " + ", ".join(null_column(c) for c in _COLUMNS)
+            + ", CAST(NULL AS STRING) AS state WHERE 1 = 0")
 
 
 def _define_findings(engine: Engine) -> None:
@@ -242,7 +230,9 @@ def store_trends(store: StoreLike, engine: Engine, states: Sequence[int] | None 
         files = [f for f in files if any((s, f.snapshot_id) in keep for s in f.sources)]
     engine.register(STATES_VIEW, held.reset_index(drop=True))
     if files:
-        engine.define(ROWS_VIEW, _rows_view_sql(engine.load_files(FILES_VIEW, files)))
+        columns = engine.load_files(FILES_VIEW, files)
+        engine.define(ROWS_VIEW, held_rows_sql(FILES_VIEW, columns, _COLUMNS, STATES_VIEW,
+                                               "state"))
     else:
         engine.define(ROWS_VIEW, _empty_rows_sql())
     _define_findings(engine)

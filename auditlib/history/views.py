@@ -29,7 +29,7 @@ import pandas as pd
 
 from auditlib.data import AuditData
 from auditlib.engine import Engine, FrameTables, open_engine
-from auditlib.engine.history import frames_clock, history_clock, history_engine
+from auditlib.engine.history import frames_clock, history_clock, history_engine, times_at
 from auditlib.engine.trends import (
     CURRENT_VIEW,
     FIX_TIMES,
@@ -460,7 +460,7 @@ def time_to_fix_of(o: Opened, counts: pd.DataFrame | None = None) -> pd.DataFram
     got = o.engine.sql(FIX_TIMES)
     if got.empty:
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
-    at = _snaps(o.h)["snapshot_at"]
+    at = list(_snaps(o.h)["snapshot_at"])
     repo = cur.drop_duplicates("unit").set_index("unit")["repository"]
     out = pd.DataFrame({
         "unit": got["unit"].astype(str),
@@ -469,25 +469,15 @@ def time_to_fix_of(o: Opened, counts: pd.DataFrame | None = None) -> pd.DataFram
         "vuln_id": got["vuln_id"].astype(object).where(got["vuln_id"].notna(), None),
         "pkg_name": got["pkg_name"].astype(object).where(got["pkg_name"].notna(), None),
         "severity": severity_of(got["severity_rank"]),
-        "first_seen_at": _state_times(at, got["first_state"]),
-        "first_fixable_at": _state_times(at, got["fixable_state"]),
-        "fixed_at": _state_times(at, got["fixed_state"]),
+        "first_seen_at": times_at(at, got["first_state"]),
+        "first_fixable_at": times_at(at, got["fixable_state"]),
+        "fixed_at": times_at(at, got["fixed_state"]),
         "fixed_in_image_id": got["fixed_image_id"].astype("string"),
     })
     out["days_to_fix"] = _days(out["fixed_at"] - out["first_seen_at"])
     out = out.sort_values(["first_seen_at", "unit", "vuln_id", "pkg_name"], kind="stable")
     return out[cols].reset_index(drop=True)
 
-
-def _state_times(at: pd.Series, states: pd.Series) -> pd.Series:
-    """Return the times of the states `states` (missing stays NaT), as `datetime64[ns, UTC]`."""
-    table = pd.Series(at.to_numpy(), dtype="datetime64[ns, UTC]")
-    r = pd.to_numeric(states).astype("Float64")
-    known = r.notna().to_numpy(bool)
-    out = pd.Series(pd.NaT, index=states.index, dtype="datetime64[ns, UTC]")
-    if known.any():
-        out[known] = table.iloc[r[known].astype("int64").to_numpy()].to_numpy()
-    return out
 
 def first_seen_fixed(store_or_history: StoreOrHistory | Location) -> pd.DataFrame:
     """Return when each fixable finding's fix was first seen: the `first_seen_fixed` that the
