@@ -14,13 +14,19 @@ Common definitions:
   over time by repository: the repository's *current image* in a state is its newest present
   image (by build time; undated images by when first seen). An image with no repository is
   followed by its own id.
+
+The vulnerabilities are never held in pandas: every analysis that reads them is SQL
+(`auditlib.engine.trends`) run by an engine over each snapshot's vulnerability files, each read
+once (a store), or over the frame of a history read into memory; pandas holds the small tables
+(`SMALL`) and the small results. `auditlib.history.trends.trends_of` gives what the staleness
+page draws, all at once.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -133,10 +139,12 @@ class Opened:
 
 @contextmanager
 def opened(x: StoreOrHistory, tables: Iterable[str] = SMALL, *, engine_name: str = "duckdb",
-           spark_master: str | None = None) -> Iterator[Opened]:
+           spark_master: str | None = None, states: Sequence[int] | None = None
+           ) -> Iterator[Opened]:
     """Open the history `x` is (a store folder: its vulnerability files read by the engine
-    `engine_name` where they are, its small `tables` by `read_history`; or what `read_history`
-    returned, its vulnerabilities registered in DuckDB), closing the engine after.
+    `engine_name` where they are, only those of `states` when given, its small `tables` by
+    `read_history`; or what `read_history` returned, its vulnerabilities registered in DuckDB),
+    closing the engine after.
 
     Raises:
         StoreError: if the store cannot be read.
@@ -155,7 +163,7 @@ def opened(x: StoreOrHistory, tables: Iterable[str] = SMALL, *, engine_name: str
         return
     engine = history_engine(x, engine_name, spark_master=spark_master)
     try:
-        snaps = store_trends(x, engine)
+        snaps = store_trends(x, engine, states)
         small = dict(read_history(x, names)) if names else {}
         small[_SNAPSHOTS] = _snapshots_frame(snaps)
         yield Opened(small, engine)
@@ -388,8 +396,9 @@ def vulnerability_changes(
         if not ids:
             raise StoreError(f"{store_or_history}: no snapshot in this store")
     a, b = _pick(ids, older, newer)
-    with opened(store_or_history, SMALL) as o:
-        return vulnerability_changes_of(o, ids.index(a), ids.index(b))
+    i, j = ids.index(a), ids.index(b)
+    with opened(store_or_history, SMALL, states=[i, j]) as o:
+        return vulnerability_changes_of(o, i, j)
 
 
 def vulnerability_changes_of(o: Opened, older: int, newer: int) -> pd.DataFrame:
