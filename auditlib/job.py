@@ -104,6 +104,9 @@ def save_for_reports(a: Assessment, folder: Path, names: list[str], notebooks: P
     """
     if not reads_saved(names, notebooks):
         return parameters
+    if "staleness" in names and str(parameters.get("history", True)).lower() not in (
+            "false", "0", "no"):
+        _ = a.trends  # the page's trends: small frames, computed here once and saved
     try:
         saved = save_assessment(a, folder / SAVED_NAME)
     except OSError as e:

@@ -33,6 +33,7 @@ from auditlib.assess.saved import (
     write_frame,
 )
 from auditlib.demo import DemoHistory, write_fleet
+from auditlib.history.trends import FRAMES as TREND_FRAMES
 from auditlib.ingest.steps import ingest_paths
 from auditlib.policy.config import load_policy
 from auditlib.store import write_snapshot
@@ -95,7 +96,7 @@ def saved(store: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Assess
     """The store assessed with every part computed, and saved."""
     a = assess(store, as_of=AS_OF)
     a.summary()
-    _ = a.history, a.view.bases, a.view.licence_classes, a.view.package_counts, a.findings
+    _ = a.trends, a.view.bases, a.view.licence_classes, a.view.package_counts, a.findings
     folder = save_assessment(a, tmp_path_factory.mktemp("run") / "saved-assessment")
     return a, folder
 
@@ -116,10 +117,12 @@ def test_the_assessment_read_back_is_the_one_saved(store: Path,
     pd.testing.assert_frame_equal(b.evaluation.results, a.evaluation.results, check_exact=True)
     pd.testing.assert_frame_equal(b.evaluation.scores, a.evaluation.scores, check_exact=True)
     assert b.evaluation.waivers == a.evaluation.waivers
-    assert a.history is not None and b.history is not None
-    assert sorted(b.history) == sorted(a.history)
-    for t, df in a.history.items():
-        pd.testing.assert_frame_equal(b.history[t], df, check_exact=True)
+    assert "trends" in vars(b) and "history" not in vars(b)  # the small frames, read back
+    assert a.trends is not None and b.trends is not None
+    for name in TREND_FRAMES:
+        pd.testing.assert_frame_equal(getattr(b.trends, name), getattr(a.trends, name),
+                                      check_exact=True, obj=name)
+    assert not any(f.name.startswith("history.") for f in folder.iterdir())
     assert b.view.bases == a.view.bases
     assert a.has_history and b.has_history
     assert b.summary() == a.summary()
@@ -180,21 +183,40 @@ def test_the_same_policy_from_another_file_is_accepted(store: Path,
     assert b.policy.source == str(policy)
 
 
+def _copied(folder: Path, copy: Path) -> dict[str, Any]:
+    """Copy a saved assessment to `copy`; return its identity document, to change."""
+    import shutil
+
+    shutil.copytree(folder, copy)
+    doc: dict[str, Any] = json.loads((copy / IDENTITY_FILE).read_text())
+    return doc
+
+
 def test_a_saved_assessment_of_another_version_is_refused(store: Path,
                                                           saved: tuple[Assessment, Path],
                                                           tmp_path: Path) -> None:
-    import shutil
-
     _, folder = saved
     copy = tmp_path / "old"
-    shutil.copytree(folder, copy)
-    doc = json.loads((copy / IDENTITY_FILE).read_text())
+    doc = _copied(folder, copy)
     doc["identity"]["version"] = "0.0.1"
     (copy / IDENTITY_FILE).write_text(json.dumps(doc))
     assert "auditlib 0.0.1 saved it" in _refusal(store, copy)
     (copy / IDENTITY_FILE).write_text("{")
     assert "not a saved assessment" in _refusal(store, copy)
     assert "no saved assessment here" in _refusal(store, tmp_path / "none")
+
+
+def test_a_saved_assessment_of_the_old_layout_is_refused(store: Path,
+                                                         saved: tuple[Assessment, Path],
+                                                         tmp_path: Path) -> None:
+    """One saved with the raw history (no `layout`) is never read as the trends."""
+    _, folder = saved
+    copy = tmp_path / "old-layout"
+    doc = _copied(folder, copy)
+    del doc["layout"], doc["trends"]
+    doc["history_tables"] = ["snapshots", "vulnerabilities"]
+    (copy / IDENTITY_FILE).write_text(json.dumps(doc))
+    assert "saved in another layout (None, not 2" in _refusal(store, copy)
 
 
 @pytest.mark.slow

@@ -38,6 +38,7 @@ from auditlib.fleet.select import filter_images
 from auditlib.fleet.vex import VexMatch, vex_summary
 from auditlib.fleet.view import FleetView
 from auditlib.history import NEEDED, read_history
+from auditlib.history.trends import Trends, trends_of
 from auditlib.policy.config import Policy, load_policy
 from auditlib.policy.evaluate import GRADE_NAMES, UNGRADED, Evaluation, eol_kind, evaluate_view
 from auditlib.policy.rules.vulns import sla_params
@@ -174,12 +175,25 @@ class Assessment:
     @cached_property
     def history(self) -> dict[str, pd.DataFrame] | None:
         """Return the store's history (`auditlib.history.read_history` of the tables its
-        analyses need), or None for tables given without a store.
+        analyses need: every snapshot's vulnerabilities in pandas, for an analyst; no face reads
+        it, they read `trends`), or None for tables given without a store.
 
         Raises:
             StoreError: if the store cannot be read.
         """
         return None if self.store is None else read_history(self.store, NEEDED)
+
+    @cached_property
+    def trends(self) -> Trends | None:
+        """Return the store's trends (`auditlib.history.trends`: small frames, its
+        vulnerabilities counted in the engine over the snapshots' files), or None for tables
+        given without a store. What the staleness page draws.
+
+        Raises:
+            StoreError: if the store cannot be read.
+            EngineError: if the engine cannot read its files.
+        """
+        return None if self.store is None else trends_of(self.store)
 
     def summary(self) -> dict[str, Any]:
         """Return the figures every face shows, as plain data: images, coverage, policy results

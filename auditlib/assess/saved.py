@@ -2,11 +2,12 @@
 
 `save_assessment(a, folder)` writes the parts of an assessment of a store that
 are computed (policy results and scores, staleness, the fixable findings' per-image SLA counts,
-end-of-life verdicts, per-image counts, licence classes, bases, the history's tables, a history
-clock given as a frame; a clock and findings kept in the engine are made there again on use)
-as Parquet files, each with the pandas dtypes of its columns (categoricals, UTC times, nullable
-integers) kept, and its identity (`SavedIdentity`: the store, the snapshots it read, the as-of
-time, the policy's content hash, the image filter, auditlib's version) as `identity.json`.
+end-of-life verdicts, per-image counts, licence classes, bases, the history's trends (small
+frames, `auditlib.history.trends`: never every snapshot's rows), a history clock given as a
+frame; a clock and findings kept in the engine are made there again on use) as Parquet files,
+each with the pandas dtypes of its columns (categoricals, UTC times, nullable integers) kept,
+and its identity (`SavedIdentity`: the store, the snapshots it read, the as-of time, the
+policy's content hash, the image filter, auditlib's version) as `identity.json`.
 
 `load_assessment(folder, store, ...)` gives the assessment back when it is the one asked for (the
 same store with the same snapshots, time, policy, filter and version), else raises
@@ -42,6 +43,8 @@ from auditlib.engine.history import EngineClock, history_clock
 from auditlib.eol.table import EolTable, load_table
 from auditlib.errors import AuditlibError
 from auditlib.fleet.bases import Base
+from auditlib.history.trends import FRAMES as TREND_FRAMES
+from auditlib.history.trends import Trends
 from auditlib.policy.config import Policy, Waiver, WaiverUse, load_policy
 from auditlib.policy.evaluate import Evaluation
 from auditlib.store.layout import StorePath
@@ -62,6 +65,10 @@ fixable findings stay in the engine (`FleetView.fixable`): a loaded assessment's
 them again when a page asks for more than the saved per-image counts."""
 ASSESSMENT_FRAMES = ("staleness", "sla_counts", "findings")
 """The `Assessment` frames saved when computed."""
+LAYOUT = 2
+"""The layout of a saved assessment: 2 saves the history's trends (`Assessment.trends`), not
+the raw history (an older one, without `layout`, saved every snapshot's tables: refused, so
+it is assessed anew, never misread)."""
 
 
 class StaleAssessmentError(AuditlibError):
@@ -305,9 +312,10 @@ def save_assessment(a: Assessment, folder: str | Path) -> Path:
         if ev is not None:
             frames["evaluation.results"] = ev.results
             frames["evaluation.scores"] = ev.scores
-        history: dict[str, pd.DataFrame] | None = _computed(a, "history")
-        for table, df in (history or {}).items():
-            frames[f"history.{table}"] = df
+        trends: Trends | None = _computed(a, "trends")
+        if trends is not None:
+            for name in TREND_FRAMES:
+                frames[f"trends.{name}"] = getattr(trends, name)
         for key, df in frames.items():
             write_frame(df, tmp / f"{key}.parquet")
             saved.append(key)
@@ -315,7 +323,8 @@ def save_assessment(a: Assessment, folder: str | Path) -> Path:
             "identity": dataclasses.asdict(ident),
             "clock_in_engine": isinstance(clock, EngineClock),
             "frames": saved,
-            "history_tables": sorted(history) if history is not None else None,
+            "layout": LAYOUT,
+            "trends": trends is not None,
             "evaluation": None if ev is None else {"waivers": _waivers_json(ev.waivers),
                                                    "errors": list(ev.errors)},
             "snapshots_used": [dataclasses.asdict(s) for s in a.snapshots],
@@ -386,6 +395,9 @@ def load_assessment(folder: str | Path, store: StorePath, *, as_of: Any,
     eol_table = eol_table if eol_table is not None else load_table()  # hashed and used: once
     asked = asked_identity(store, as_of=as_of, policy=pol, image_filter=image_filter,
                            eol_table=eol_table)
+    if doc.get("layout") != LAYOUT:
+        raise StaleAssessmentError(f"{folder}: saved in another layout ({doc.get('layout')!r}, "
+                                   f"not {LAYOUT}: an older auditlib's, with the raw history)")
     differ = doc["identity"].differences(asked)
     if differ:
         raise StaleAssessmentError(f"{folder}: not the assessment asked for: {'; '.join(differ)}")
@@ -424,8 +436,8 @@ def load_assessment(folder: str | Path, store: StorePath, *, as_of: Any,
         mine["evaluation"] = Evaluation(
             frames["evaluation.results"], frames["evaluation.scores"], pol, a.as_of,
             _waivers_of(doc["evaluation"]["waivers"]), list(doc["evaluation"]["errors"]))
-    if doc["history_tables"] is not None:
-        mine["history"] = {t: frames[f"history.{t}"] for t in doc["history_tables"]}
+    if doc["trends"]:
+        mine["trends"] = Trends(*(frames[f"trends.{name}"] for name in TREND_FRAMES))
     return a
 
 

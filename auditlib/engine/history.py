@@ -20,7 +20,7 @@ alike on both engines; pandas turns ranks back into times for the few rows it is
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -31,7 +31,7 @@ from auditlib.engine.tables import BIG_TABLES, SNAPSHOT_COLUMN, StoreTables
 from auditlib.store.current import TableFile, current_files
 from auditlib.store.licence_tables import LICENCE_TABLES
 from auditlib.store.location import StoreLike, locate
-from auditlib.store.manifest import usable_snapshots
+from auditlib.store.manifest import SnapshotInfo, usable_snapshots
 
 KEY = ("image_id", "vuln_id", "pkg_name", "pkg_version")
 """A finding (`fleet.findings.FINDING_KEY`)."""
@@ -110,56 +110,93 @@ class SnapshotTimes:
 
     def at(self, ranks: pd.Series) -> pd.Series:
         """Return the times of `ranks` (numbers; missing stays NaT), as `datetime64[ns, UTC]`."""
-        table = pd.Series(pd.DatetimeIndex(self.times, tz="UTC"), dtype="datetime64[ns, UTC]")
-        r = pd.to_numeric(ranks).astype("Float64")
-        known = r.notna().to_numpy(bool)
-        out = pd.Series(pd.NaT, index=ranks.index, dtype="datetime64[ns, UTC]")
-        if known.any():
-            out[known] = table.iloc[r[known].astype("int64").to_numpy()].to_numpy()
-        return out
+        return times_at(self.times, ranks)
 
 
-def history_sources(store: StoreLike) -> tuple[list[TableFile], pd.DataFrame, SnapshotTimes]:
-    """Return what the history's vulnerabilities are read from: the files of `vulnerabilities`
-    some snapshot's state holds (each once, oldest first), the `SOURCES_VIEW` frame (source,
-    snapshot_id, seen_rank as text), and the snapshots' time ranks. The state of each snapshot is
-    `current_files(store, ..., as_of=snapshot)`'s, which reads manifests and the small `scans`
-    and `load_errors` tables only.
+def times_at(times: Sequence[pd.Timestamp], positions: pd.Series) -> pd.Series:
+    """Return `times[p]` for each position `p` of `positions` (numbers; missing stays NaT), as
+    `datetime64[ns, UTC]` (a time without a zone is UTC)."""
+    table = pd.Series(pd.DatetimeIndex([_utc(t) for t in times]), dtype="datetime64[ns, UTC]")
+    r = pd.to_numeric(positions).astype("Float64")
+    known = r.notna().to_numpy(bool)
+    out = pd.Series(pd.NaT, index=positions.index, dtype="datetime64[ns, UTC]")
+    if known.any():
+        out[known] = table.iloc[r[known].astype("int64").to_numpy()].to_numpy()
+    return out
+
+
+def history_states(store: StoreLike) -> tuple[list[TableFile], pd.DataFrame, list[SnapshotInfo]]:
+    """Return the files of `vulnerabilities` some snapshot's state holds (each once, oldest
+    first), and which states hold which of their rows: a frame of (source, snapshot_id, state),
+    state the position of the snapshot (oldest 0) whose state holds that source's rows of that
+    snapshot's files, as text; with the usable snapshots, oldest first. The state of each
+    snapshot is `current_files(store, ..., as_of=snapshot)`'s, which reads manifests and the
+    small `scans` and `load_errors` tables only: the one resolution `history_sources` and the
+    trends (`auditlib.engine.trends`) read.
 
     Raises:
         StoreError: if the store has no snapshot or a snapshot cannot be read.
         DamagedStoreError: if a snapshot is damaged and damage is not allowed.
     """
     scan = usable_snapshots(store)
-    snaps = scan.snapshots
-    times = SnapshotTimes.of([s.created_at for s in snaps])
     files: dict[str, TableFile] = {}
-    first: dict[tuple[str, str], int] = {}
-    for snap in snaps:
-        rank = times.rank(snap.created_at)
+    held: set[tuple[str, str, int]] = set()
+    for k, snap in enumerate(scan.snapshots):
         for f in current_files(store, ["vulnerabilities"], as_of=snap.snapshot_id, scan=scan)[
                 "vulnerabilities"]:
             files.setdefault(f.path, f)
-            for source in f.sources:
-                key = (source, f.snapshot_id)
-                first[key] = min(first.get(key, rank), rank)
+            held.update((source, f.snapshot_id, k) for source in f.sources)
+    frame = pd.DataFrame([(s, sid, str(k)) for s, sid, k in sorted(held)],
+                         columns=["source", "snapshot_id", "state"], dtype="string")
+    return list(files.values()), frame, list(scan.snapshots)
+
+
+def history_sources(store: StoreLike) -> tuple[list[TableFile], pd.DataFrame, SnapshotTimes]:
+    """Return what the history's vulnerabilities are read from: the files of `vulnerabilities`
+    some snapshot's state holds (each once, oldest first), the `SOURCES_VIEW` frame (source,
+    snapshot_id, seen_rank as text), and the snapshots' time ranks (`history_states`: each
+    (source, snapshot) with the rank of the time of the oldest state holding it).
+
+    Raises:
+        StoreError: if the store has no snapshot or a snapshot cannot be read.
+        DamagedStoreError: if a snapshot is damaged and damage is not allowed.
+    """
+    files, held, snaps = history_states(store)
+    times = SnapshotTimes.of([s.created_at for s in snaps])
+    rank = {str(k): str(times.rank(s.created_at)) for k, s in enumerate(snaps)}
+    first: dict[tuple[str, str], int] = {}
+    for source, sid, k in zip(held["source"], held["snapshot_id"], held["state"], strict=True):
+        r = int(rank[k])
+        first[(source, sid)] = min(first.get((source, sid), r), r)
     frame = pd.DataFrame([(s, sid, str(r)) for (s, sid), r in sorted(first.items())],
                          columns=["source", "snapshot_id", "seen_rank"], dtype="string")
-    return list(files.values()), frame, times
+    return files, frame, times
 
 
 _ROW_COLUMNS = ("image_id", "vuln_id", "pkg_name", "pkg_version", "fix_state", "fix_contradicted")
 
 
+def null_column(c: str) -> str:
+    """Return the SQL of a missing vulnerability column `c` (boolean `fix_contradicted`, else
+    text)."""
+    return f"CAST(NULL AS {'BOOLEAN' if c == 'fix_contradicted' else 'STRING'}) AS {c}"
+
+
+def held_rows_sql(files_view: str, columns: list[str], wanted: Sequence[str], held_view: str,
+                  held: str) -> str:
+    """Return the SQL of the rows of `files_view` (whose files have `columns`; `wanted` are kept,
+    missing ones as `null_column`) joined to `held_view` (source, snapshot_id, `held`) on their
+    source and file's snapshot: each file read once, its rows once per `held` value."""
+    have = set(columns)
+    cols = ", ".join(f"r.{c}" if c in have else null_column(c) for c in wanted)
+    return (f"SELECT /*+ BROADCAST(s) */ {cols}, s.{held} FROM {files_view} r "
+            f"JOIN {held_view} s ON r.source = s.source "
+            f"AND r.{SNAPSHOT_COLUMN} = s.snapshot_id")
+
+
 def _rows_view_sql(columns: list[str]) -> str:
     """Return the SQL of `ROWS_VIEW` over `FILES_VIEW` (whose files have `columns`)."""
-    have = set(columns)
-    cols = ", ".join(f"r.{c}" if c in have else
-                     f"CAST(NULL AS {'BOOLEAN' if c == 'fix_contradicted' else 'STRING'}) AS {c}"
-                     for c in _ROW_COLUMNS)
-    return (f"SELECT /*+ BROADCAST(s) */ {cols}, s.seen_rank FROM {FILES_VIEW} r "
-            f"JOIN {SOURCES_VIEW} s ON r.source = s.source "
-            f"AND r.{SNAPSHOT_COLUMN} = s.snapshot_id")
+    return held_rows_sql(FILES_VIEW, columns, _ROW_COLUMNS, SOURCES_VIEW, "seen_rank")
 
 
 @dataclass(frozen=True)
@@ -206,9 +243,8 @@ def history_clock(store: StoreLike, engine: Engine) -> EngineClock:
     if files:
         engine.define(ROWS_VIEW, _rows_view_sql(engine.load_files(FILES_VIEW, files)))
     else:
-        engine.define(ROWS_VIEW, "SELECT " + ", ".join(
-            f"CAST(NULL AS {'BOOLEAN' if c == 'fix_contradicted' else 'STRING'}) AS {c}"
-            for c in _ROW_COLUMNS) + ", CAST(NULL AS STRING) AS seen_rank WHERE 1 = 0")
+        engine.define(ROWS_VIEW, "SELECT " + ", ".join(null_column(c) for c in _ROW_COLUMNS)
+                      + ", CAST(NULL AS STRING) AS seen_rank WHERE 1 = 0")
     engine.define(CLOCK_VIEW, FIRST_SEEN_FIXED)
     return EngineClock(engine, times)
 

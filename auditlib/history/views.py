@@ -14,31 +14,48 @@ Common definitions:
   over time by repository: the repository's *current image* in a state is its newest present
   image (by build time; undated images by when first seen). An image with no repository is
   followed by its own id.
+
+The vulnerabilities are never held in pandas: every analysis that reads them is SQL
+(`auditlib.engine.trends`) run by an engine over each snapshot's vulnerability files, each read
+once (a store), or over the frame of a history read into memory; pandas holds the small tables
+(`SMALL`) and the small results. `auditlib.history.trends.trends_of` gives what the staleness
+page draws, all at once.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from auditlib.data import AuditData
-from auditlib.engine import FrameTables, open_engine
-from auditlib.engine.history import frames_clock, history_clock, history_engine
+from auditlib.engine import Engine, FrameTables, open_engine
+from auditlib.engine.history import frames_clock, history_clock, history_engine, times_at
+from auditlib.engine.trends import (
+    CURRENT_VIEW,
+    FIX_TIMES,
+    IMAGE_COUNTS,
+    SCAN_IDS,
+    SEVERITY_COUNTS,
+    Snapshots,
+    changes_sql,
+    frames_trends,
+    store_trends,
+)
 from auditlib.errors import StoreError
 from auditlib.fleet.coverage import is_vulnerability_scan
-from auditlib.fleet.findings import FINDING_KEY, fixable
+from auditlib.fleet.findings import FINDING_KEY
 from auditlib.history.read import SNAPSHOTS as _SNAPSHOTS
 from auditlib.history.read import read_history
 from auditlib.identity import parse_reference
-from auditlib.normalize.severity import SEVERITY_DTYPE
-from auditlib.store.current import read_current
+from auditlib.normalize.severity import SEVERITIES, SEVERITY_DTYPE
 from auditlib.store.location import Location
-from auditlib.store.manifest import snapshot_infos
+from auditlib.store.manifest import usable_snapshots
 
 History = Mapping[str, pd.DataFrame]
 StoreOrHistory = str | os.PathLike[str] | Mapping[str, pd.DataFrame]
@@ -90,32 +107,92 @@ def _text(s: pd.Series) -> pd.Series:
     return s.astype("string")
 
 
-def _findings(h: History) -> pd.DataFrame:
-    """Return one row per (snapshot_id, finding): severity (highest), fixable (any scanner),
-    fixed_version (first). Keys stay categorical (grouping on codes is what makes a long history
-    affordable)."""
-    v = h["vulnerabilities"]
-    v = v[v["image_id"].notna().to_numpy()]
-    df = pd.DataFrame({
-        **{k: _category(v[k]) for k in ("snapshot_id", *KEYS)},
-        "severity": v["severity"].astype(SEVERITY_DTYPE).to_numpy(),
-        "fixable": fixable(v),
-        "fixed_version": _category(v["fixed_version"]),
-    })
-    if df.empty:
-        return df
-    return df.groupby(["snapshot_id", *KEYS], dropna=False, sort=False, observed=True).agg(
-        severity=("severity", "max"),
-        fixable=("fixable", "any"),
-        fixed_version=("fixed_version", "first"),
-    ).reset_index()
+SMALL = ("scans", "images", "image_tags")
+"""The tables the analyses read in pandas (one row per document, image or tag in each state);
+the vulnerabilities stay in the engine (`auditlib.engine.trends`)."""
 
 
-def _category(s: pd.Series) -> pd.Categorical[Any]:
-    """Return a column as an unordered categorical of text."""
-    if isinstance(s.dtype, pd.CategoricalDtype) and not s.dtype.ordered:
-        return pd.Categorical(s)
-    return pd.Categorical(s.astype("string"))
+@dataclass
+class Opened:
+    """A history opened for the analyses: its small tables (and `SNAPSHOTS`: snapshot_id,
+    snapshot_at, oldest first, state k the k-th) in pandas, its vulnerabilities in `engine`
+    (`auditlib.engine.trends`' views)."""
+
+    h: History
+    engine: Engine
+
+    @property
+    def ids(self) -> list[str]:
+        """Return the snapshot ids, state k the k-th."""
+        return [str(i) for i in self.h[_SNAPSHOTS]["snapshot_id"]]
+
+    def sql(self, query: str) -> pd.DataFrame:
+        """Return the result of `query`, its column state (when it has one) turned into
+        snapshot_id."""
+        out = self.engine.sql(query)
+        if "state" in out.columns:
+            ids = np.asarray(self.ids, dtype=object)
+            out.insert(0, "snapshot_id", ids[out.pop("state").astype("int64").to_numpy()]
+                       if len(out) else pd.Series([], dtype=object))
+        return out
+
+
+@contextmanager
+def opened(x: StoreOrHistory, tables: Iterable[str] = SMALL, *, engine_name: str = "duckdb",
+           spark_master: str | None = None, states: Sequence[int] | None = None
+           ) -> Iterator[Opened]:
+    """Open the history `x` is (a store folder: its vulnerability files read by the engine
+    `engine_name` where they are, only those of `states` when given, its small `tables` by
+    `read_history`; or what `read_history` returned, its vulnerabilities registered in DuckDB),
+    closing the engine after.
+
+    Raises:
+        StoreError: if the store cannot be read.
+        ValueError: if a given history lacks a table the analysis needs.
+        EngineError: if the engine cannot read the files.
+    """
+    names = list(tables)
+    if isinstance(x, Mapping):
+        h = _history(x, (*names, "vulnerabilities"))
+        engine = open_engine("duckdb", FrameTables(AuditData()))
+        try:
+            frames_trends(h["vulnerabilities"], list(_snaps(h)["snapshot_id"]), engine)
+            yield Opened(h, engine)
+        finally:
+            engine.close()
+        return
+    engine = history_engine(x, engine_name, spark_master=spark_master)
+    try:
+        snaps = store_trends(x, engine, states)
+        small = dict(read_history(x, names)) if names else {}
+        small[_SNAPSHOTS] = _snapshots_frame(snaps)
+        yield Opened(small, engine)
+    finally:
+        engine.close()
+
+
+def _snapshots_frame(snaps: Snapshots) -> pd.DataFrame:
+    f = snaps.frame()
+    return f[["snapshot_id", "snapshot_at"]]
+
+
+def severity_of(ranks: pd.Series) -> pd.Series:
+    """Return severity ranks (`aggregates.SEVERITY_RANK_SQL`) as severities (missing stays)."""
+    names = pd.Series(list(SEVERITIES), dtype=object)
+    r = pd.to_numeric(ranks).astype("Float64")
+    out = pd.Series(pd.NA, index=ranks.index, dtype=object)
+    known = r.notna().to_numpy(bool)
+    out[known] = names.iloc[r[known].astype("int64").to_numpy()].to_numpy()
+    return out.astype(SEVERITY_DTYPE)
+
+
+def image_counts(o: Opened) -> pd.DataFrame:
+    """Return per snapshot and image with vulnerability rows its findings' counts
+    (`engine.trends.IMAGE_COUNTS`): snapshot_id, image_id, vulnerabilities, critical, high,
+    fixable (int64)."""
+    out = o.sql(IMAGE_COUNTS)
+    out["image_id"] = out["image_id"].astype(str)
+    return out.astype(dict.fromkeys(("vulnerabilities", "critical", "high", "fixable"), "int64"))
 
 
 def _only_snapshots(h: History, ids: set[str]) -> dict[str, pd.DataFrame]:
@@ -138,12 +215,16 @@ def _present(h: History) -> pd.DataFrame:
     return pd.concat([_pairs(h["scans"]), _pairs(h["images"])]).drop_duplicates()
 
 
-def _scanned(h: History) -> pd.DataFrame:
+def scanned_images(o: Opened, counts: pd.DataFrame | None = None) -> pd.DataFrame:
     """Return (snapshot_id, image_id) of every vulnerability-scanned image in each state (what a
-    vulnerability scan is: `fleet.coverage.is_vulnerability_scan`; a `scan_id` names the same
-    document in every snapshot)."""
-    sc, v = h["scans"], h["vulnerabilities"]
-    return pd.concat([_pairs(sc[is_vulnerability_scan(sc, v)]), _pairs(v)]).drop_duplicates()
+    vulnerability scan is: `fleet.coverage.is_vulnerability_scan`, given the documents with a
+    vulnerability row, `engine.trends.SCAN_IDS`; a `scan_id` names the same document in every
+    snapshot), from `counts` (`image_counts`) when given."""
+    sc = o.h["scans"]
+    with_rows = o.engine.sql(SCAN_IDS)
+    counts = image_counts(o) if counts is None else counts
+    return pd.concat([_pairs(sc[is_vulnerability_scan(sc, with_rows)]),
+                      counts[["snapshot_id", "image_id"]]]).drop_duplicates()
 
 
 def _repositories(h: History) -> dict[str, str]:
@@ -219,24 +300,23 @@ def vulnerability_counts(store_or_history: StoreOrHistory) -> pd.DataFrame:
         StoreError: if the store cannot be read.
         ValueError: if a given history lacks the vulnerabilities table.
     """
-    h = _history(store_or_history, ("vulnerabilities",))
-    snaps = _snaps(h)
-    f = _findings(h)
+    with opened(store_or_history, ()) as o:
+        return vulnerability_counts_of(o)
+
+
+def vulnerability_counts_of(o: Opened) -> pd.DataFrame:
+    """Return `vulnerability_counts` of an opened history (`engine.trends.SEVERITY_COUNTS`)."""
+    snaps = _snaps(o.h)
     grid = pd.MultiIndex.from_product([snaps["snapshot_id"], _SEVERITIES_DOWN],
                                       names=["snapshot_id", "severity"])
-    if f.empty:
-        counts = pd.DataFrame(0, index=grid, columns=["vulnerabilities", "fixable", "images"])
-    else:
-        f["severity"] = f["severity"].astype(str)
-        counts = f.groupby(["snapshot_id", "severity"]).agg(
-            vulnerabilities=("vuln_id", "size"), fixable=("fixable", "sum"),
-            images=("image_id", "nunique"),
-        ).reindex(grid, fill_value=0)
+    got = o.sql(SEVERITY_COUNTS)
+    got["severity"] = severity_of(got.pop("severity_rank")).astype(str)
+    counts = got.set_index(["snapshot_id", "severity"])[
+        ["vulnerabilities", "fixable", "images"]].reindex(grid, fill_value=0)
     out = counts.reset_index().merge(snaps[["snapshot_id", "snapshot_at"]], on="snapshot_id")
     out["severity"] = out["severity"].astype(SEVERITY_DTYPE)
     out = out.astype(dict.fromkeys(("vulnerabilities", "fixable", "images"), "int64"))
     return out[["snapshot_id", "snapshot_at", "severity", "vulnerabilities", "fixable", "images"]]
-
 
 def scan_coverage(store_or_history: StoreOrHistory) -> pd.DataFrame:
     """Return, per snapshot, how many images were present and how many of them a vulnerability
@@ -254,16 +334,22 @@ def scan_coverage(store_or_history: StoreOrHistory) -> pd.DataFrame:
         StoreError: if the store cannot be read.
         ValueError: if a given history lacks a table (scans, images, vulnerabilities).
     """
-    h = _history(store_or_history, ("scans", "images", "vulnerabilities"))
+    with opened(store_or_history, ("scans", "images")) as o:
+        return scan_coverage_of(o)
+
+
+def scan_coverage_of(o: Opened, counts: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Return `scan_coverage` of an opened history (`counts`: its `image_counts`, when at
+    hand)."""
+    h = o.h
     snaps = _snaps(h)[["snapshot_id", "snapshot_at"]]
-    scanned = _scanned(h)
+    scanned = scanned_images(o, counts)
     present = pd.concat([_present(h), scanned]).drop_duplicates()
     ids = snaps["snapshot_id"]
     images = present.groupby("snapshot_id").size().reindex(ids, fill_value=0).to_numpy()
     vuln = scanned.groupby("snapshot_id").size().reindex(ids, fill_value=0).to_numpy()
     return snaps.assign(images=images.astype("int64"), vuln_scanned=vuln.astype("int64"),
                         not_scanned=(images - vuln).astype("int64"))
-
 
 def _pick(ids: list[str], older: str | None, newer: str | None) -> tuple[str, str]:
     def find(x: str) -> int:
@@ -280,30 +366,6 @@ def _pick(ids: list[str], older: str | None, newer: str | None) -> tuple[str, st
     if i >= j:
         raise ValueError(f"{ids[i]} is not older than {ids[j]}")
     return ids[i], ids[j]
-
-
-def _two_states(store: str | os.PathLike[str], older: str | None, newer: str | None
-                ) -> tuple[History, str, str]:
-    """Return the history of just two states of `store` (read with `read_current`)."""
-
-    infos = snapshot_infos(store)
-    if not infos:
-        raise StoreError(f"{store}: no snapshot in this store")
-    ids = [s.snapshot_id for s in infos]
-    a, b = _pick(ids, older, newer)
-    at = {s.snapshot_id: s.created_at for s in infos}
-    h: dict[str, pd.DataFrame] = {}
-    states = {sid: read_current(store, as_of=sid, tables=NEEDED) for sid in (a, b)}
-    for t in NEEDED:
-        frames = []
-        for sid, data in states.items():
-            df = getattr(data, t).copy()
-            df.insert(0, "snapshot_at", at[sid])
-            df.insert(0, "snapshot_id", sid)
-            frames.append(df)
-        h[t] = pd.concat(frames, ignore_index=True)
-    h[_SNAPSHOTS] = pd.DataFrame({"snapshot_id": [a, b], "snapshot_at": [at[a], at[b]]})
-    return h, a, b
 
 
 def vulnerability_changes(
@@ -328,32 +390,38 @@ def vulnerability_changes(
         ValueError: if a snapshot id is unknown or `older` is not older than `newer`.
     """
     if isinstance(store_or_history, Mapping):
-        h = _history(store_or_history)
-        a, b = _pick(list(_snaps(h)["snapshot_id"]), older, newer)
-        h = _only_snapshots(h, {a, b})
+        ids = list(_snaps(_history(store_or_history))["snapshot_id"])
     else:
-        h, a, b = _two_states(store_or_history, older, newer)
-    f = _findings(h)
-    cols = [*KEYS, "severity"]
-    before, after = f.loc[f["snapshot_id"] == a, cols], f.loc[f["snapshot_id"] == b, cols]
-    m = before.merge(after, on=KEYS, how="outer", suffixes=("_old", "_new"), indicator=True)
-    scanned = _scanned(h)
+        ids = [s.snapshot_id for s in usable_snapshots(store_or_history).snapshots]
+        if not ids:
+            raise StoreError(f"{store_or_history}: no snapshot in this store")
+    a, b = _pick(ids, older, newer)
+    i, j = ids.index(a), ids.index(b)
+    with opened(store_or_history, SMALL, states=[i, j]) as o:
+        return vulnerability_changes_of(o, i, j)
+
+
+def vulnerability_changes_of(o: Opened, older: int, newer: int) -> pd.DataFrame:
+    """Return `vulnerability_changes` between the states `older` and `newer` of an opened
+    history (`engine.trends.changes_sql`)."""
+    ids = o.ids
+    a, b = ids[older], ids[newer]
+    m = o.engine.sql(changes_sql(older, newer))
+    scanned = scanned_images(o)
     still = set(scanned.loc[scanned["snapshot_id"] == b, "image_id"])
-    new = m[m["_merge"] == "right_only"].assign(severity=lambda d: d["severity_new"],
-                                                change="new")
-    lost = m[m["_merge"] == "left_only"]
-    lost = lost.assign(severity=lost["severity_old"],
-                       change=np.where(lost["image_id"].isin(still), "fixed", "gone"))
-    out = pd.concat([new, lost], ignore_index=True)[[*KEYS, "severity", "change"]]
-    out["severity"] = out["severity"].astype(SEVERITY_DTYPE)
-    out["change"] = pd.Categorical(out["change"], categories=["new", "fixed", "gone"])
-    out["repository"] = out["image_id"].map(_repositories(h)).astype("string")
+    new = m["is_new"].astype(int).to_numpy() == 1
+    image = m["image_id"].astype(str)
+    change = np.where(new, "new", np.where(image.isin(still), "fixed", "gone"))
+    out = pd.DataFrame({k: m[k].astype(object).where(m[k].notna(), None) for k in KEYS})
+    out["severity"] = severity_of(m["severity_rank"])
+    out["change"] = pd.Categorical(change, categories=["new", "fixed", "gone"])
+    two = _only_snapshots(o.h, {a, b})  # the names the two states give
+    out["repository"] = out["image_id"].map(_repositories(two)).astype("string")
     out = out.sort_values(["change", "severity", "image_id", "vuln_id", "pkg_name"],
                           ascending=[True, False, True, True, True], kind="stable")
     out = out.reset_index(drop=True)
     out.attrs.update(older=a, newer=b)
     return out
-
 
 def time_to_fix(store_or_history: StoreOrHistory) -> pd.DataFrame:
     """Return how long each vulnerability took to be fixed, per repository (or image).
@@ -378,43 +446,44 @@ def time_to_fix(store_or_history: StoreOrHistory) -> pd.DataFrame:
         ValueError: if a given history lacks a table (scans, images, image_tags,
             vulnerabilities).
     """
-    h = _history(store_or_history)
-    cur = _current(h, _scanned(h))
+    with opened(store_or_history, SMALL) as o:
+        return time_to_fix_of(o)
+
+
+def define_current(o: Opened, counts: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Register the current scanned image of each unit in each state (`engine.trends.
+    CURRENT_VIEW`); return it (`_current` with rank, the unit's n-th such state)."""
+    cur = _current(o.h, scanned_images(o, counts))
     cur["rank"] = cur.groupby("unit").cumcount()
-    ranks = cur.groupby("unit").size()
-    f = _findings(h)
+    o.engine.register(CURRENT_VIEW, pd.DataFrame({
+        "state": cur["idx"].astype(str), "image_id": cur["image_id"].astype(str),
+        "unit": cur["unit"].astype(str), "pos": cur["rank"].astype(str)}))
+    return cur
+
+
+def time_to_fix_of(o: Opened, counts: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Return `time_to_fix` of an opened history (`engine.trends.FIX_TIMES`)."""
     cols = ["repository", "image_id", "vuln_id", "pkg_name", "severity", "first_seen_at",
             "first_fixable_at", "fixed_at", "fixed_in_image_id", "days_to_fix"]
-    fu = f.merge(cur[["snapshot_id", "image_id", "unit", "repository", "rank", "snapshot_at"]],
-                 on=["snapshot_id", "image_id"])
-    if fu.empty:
+    cur = define_current(o, counts)
+    got = o.engine.sql(FIX_TIMES)
+    if got.empty:
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in cols})
-    key = ["unit", "vuln_id", "pkg_name"]
-    fu = fu.groupby([*key, "rank"], dropna=False, sort=False).agg(
-        severity=("severity", "max"), fixable=("fixable", "any"), image_id=("image_id", "first"),
-        snapshot_at=("snapshot_at", "first"), repository=("repository", "first"),
-    ).reset_index().sort_values([*key, "rank"], kind="stable")
-    g = fu.groupby(key, dropna=False, sort=False)
-    run = fu["rank"] - g.cumcount()
-    first = fu[(run == g["rank"].transform("min")).to_numpy()]  # the first unbroken run
-    gf = first.groupby(key, dropna=False, sort=False)
-    out = gf.agg(
-        repository=("repository", "first"), image_id=("image_id", "first"),
-        severity=("severity", "max"), first_seen_at=("snapshot_at", "min"),
-        r0=("rank", "min"), runlen=("rank", "size"),
-    ).reset_index()
-    fixable = first[first["fixable"].to_numpy()].groupby(key, dropna=False)["snapshot_at"].min()
-    out = out.merge(fixable.rename("first_fixable_at").reset_index(), on=key, how="left")
-    out["fixed_rank"] = out["r0"] + out["runlen"]
-    done = out["fixed_rank"] < out["unit"].map(ranks)
-    at = cur.set_index(["unit", "rank"])
-    hit = pd.MultiIndex.from_arrays([out["unit"], out["fixed_rank"]])
-    fixed_at = at["snapshot_at"].reindex(hit).to_numpy()
-    fixed_in = at["image_id"].reindex(hit).to_numpy()
-    out["fixed_at"] = pd.Series(fixed_at, dtype="datetime64[ns, UTC]").where(done.to_numpy())
-    out["fixed_in_image_id"] = pd.Series(fixed_in, dtype="string").where(done.to_numpy())
+    at = list(_snaps(o.h)["snapshot_at"])
+    repo = cur.drop_duplicates("unit").set_index("unit")["repository"]
+    out = pd.DataFrame({
+        "unit": got["unit"].astype(str),
+        "repository": got["unit"].astype(str).map(repo).astype("string"),
+        "image_id": got["image_id"].astype(str),
+        "vuln_id": got["vuln_id"].astype(object).where(got["vuln_id"].notna(), None),
+        "pkg_name": got["pkg_name"].astype(object).where(got["pkg_name"].notna(), None),
+        "severity": severity_of(got["severity_rank"]),
+        "first_seen_at": times_at(at, got["first_state"]),
+        "first_fixable_at": times_at(at, got["fixable_state"]),
+        "fixed_at": times_at(at, got["fixed_state"]),
+        "fixed_in_image_id": got["fixed_image_id"].astype("string"),
+    })
     out["days_to_fix"] = _days(out["fixed_at"] - out["first_seen_at"])
-    out["severity"] = out["severity"].astype(SEVERITY_DTYPE)
     out = out.sort_values(["first_seen_at", "unit", "vuln_id", "pkg_name"], kind="stable")
     return out[cols].reset_index(drop=True)
 
@@ -487,6 +556,11 @@ def never_rebuilt(store_or_history: StoreOrHistory, min_days: float = 30) -> pd.
         ValueError: if a given history lacks a table (scans, images, image_tags).
     """
     h = _history(store_or_history, ("scans", "images", "image_tags"))
+    return never_rebuilt_of(h, min_days)
+
+
+def never_rebuilt_of(h: History, min_days: float = 30) -> pd.DataFrame:
+    """Return `never_rebuilt` of a history's small tables (`scans`, `images`, `image_tags`)."""
     cur = _current(h, _present(h))
     cur = cur[cur["repository"].notna().to_numpy()]
     last = len(h[_SNAPSHOTS]) - 1
@@ -525,16 +599,17 @@ def staleness_trend(store_or_history: StoreOrHistory) -> pd.DataFrame:
         ValueError: if a given history lacks a table (scans, images, image_tags,
             vulnerabilities).
     """
-    h = _history(store_or_history)
+    with opened(store_or_history, SMALL) as o:
+        return staleness_trend_of(o)
+
+
+def staleness_trend_of(o: Opened, counts: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Return `staleness_trend` of an opened history (`counts`: its `image_counts`, when at
+    hand)."""
+    counts = image_counts(o) if counts is None else counts
+    h = o.h
     cur = _current(h, _present(h))
-    f = _findings(h)
-    sev = f["severity"].astype(str)
-    counts = f.assign(critical=(sev == "critical").to_numpy(), high=(sev == "high").to_numpy()
-                      ).groupby(["snapshot_id", "image_id"]).agg(
-        vulnerabilities=("vuln_id", "size"), critical=("critical", "sum"), high=("high", "sum"),
-        fixable=("fixable", "sum"),
-    ).reset_index()
-    scanned = _scanned(h).assign(_scanned=True)
+    scanned = scanned_images(o, counts).assign(_scanned=True)
     out = cur.merge(scanned, on=["snapshot_id", "image_id"], how="left")
     out = out.merge(counts, on=["snapshot_id", "image_id"], how="left")
     is_scanned = out["_scanned"].notna()

@@ -1,5 +1,6 @@
-"""The trends of the staleness report: the store's history (`auditlib.history`, read once by the
-assessment) as charts and tables, and what each says when it has nothing to show.
+"""The trends of the staleness report: the store's history (`auditlib.history.trends`: small
+frames the assessment computes once, its vulnerabilities counted in the engine) as charts and
+tables, and what each says when it has nothing to show.
 
 A count of vulnerabilities at a snapshot is a count over the images a vulnerability scan
 covered then (`history.scan_coverage`): a snapshot where none was is a gap, not a zero, and the
@@ -9,14 +10,11 @@ snapshot only, no vulnerability scan in any snapshot, or nothing changed across 
 
 from __future__ import annotations
 
-from typing import cast
-
 import pandas as pd
 import plotly.graph_objects as go
 
-from auditlib import history
 from auditlib.fleet.names import short_id, untagged_name
-from auditlib.history import SNAPSHOTS
+from auditlib.history.trends import SEVERITY_ORDER, Trends
 from auditlib.reports.context import Report
 from auditlib.reports.figures import (
     SEVERITY_COLORS,
@@ -28,21 +26,24 @@ from auditlib.reports.figures import (
     time_unit,
 )
 
-History = dict[str, pd.DataFrame]
-SEVERITY_ORDER = ("critical", "high", "medium", "low", "negligible", "unknown")
+History = Trends
+
+
+_NO_TRENDS = Trends(*(pd.DataFrame() for _ in range(7)))
 
 
 def read_history(r: Report) -> History:
-    """Return the store's history (the assessment's, read once for every trend of the page);
+    """Return the store's trends (the assessment's, computed once for every trend of the page);
     the snapshot count and the images scanned at each snapshot go to the summary.
 
     Raises:
         StoreError: if the store cannot be read.
+        EngineError: if the engine cannot read its files.
     """
-    h = r.assessment.history or {}
+    h = r.assessment.trends or _NO_TRENDS
     r.record(history_snapshots=snapshot_count(h))
     if snapshot_count(h):
-        cov = history.scan_coverage(h)
+        cov = h.coverage
         r.record(history_coverage=cov[["snapshot_id", "images", "vuln_scanned"]].astype(
             {"snapshot_id": str}).to_dict("records"))
     return h
@@ -50,11 +51,11 @@ def read_history(r: Report) -> History:
 
 def snapshot_count(h: History) -> int:
     """Return how many snapshots the history holds."""
-    return len(h.get(SNAPSHOTS, ()))
+    return h.snapshot_count
 
 
 def _coverage(h: History) -> pd.DataFrame:
-    return history.scan_coverage(h) if snapshot_count(h) else pd.DataFrame(
+    return h.coverage if snapshot_count(h) else pd.DataFrame(
         columns=["snapshot_id", "snapshot_at", "images", "vuln_scanned", "not_scanned"])
 
 
@@ -88,7 +89,7 @@ def vulnerability_trend(h: History) -> go.Figure | None:
     their own. None with fewer than two snapshots or no vulnerability scan in any."""
     if snapshot_count(h) < 2 or _never_scanned(h):
         return None
-    df: pd.DataFrame = history.vulnerability_counts(h)
+    df: pd.DataFrame = h.counts
     wide = df.pivot_table(index="snapshot_at", columns="severity", values="vulnerabilities",
                           aggfunc="sum", observed=False).fillna(0)
     cov = _coverage(h).set_index("snapshot_at").reindex(wide.index)
@@ -130,20 +131,11 @@ def changes(h: History, last: int = 12) -> pd.DataFrame:
     """Return, for each of the `last` pairs of consecutive snapshots, how many vulnerabilities
     were new, fixed (the image is still there and no longer has them) and gone (the image
     went), by severity."""
-    snaps = h.get(SNAPSHOTS, pd.DataFrame())
-    if len(snaps) < 2:
+    if snapshot_count(h) < 2 or h.changes.empty:
         return pd.DataFrame()
-    ids = [str(i) for i in snaps["snapshot_id"]]
-    at = dict(zip(ids, snaps["snapshot_at"], strict=True))
-    rows = []
-    for older, newer in list(zip(ids, ids[1:], strict=False))[-last:]:
-        ch = history.vulnerability_changes(h, older, newer)
-        counts = ch.groupby(["change", ch["severity"].astype(str)], observed=True).size()
-        for key, n in counts.items():
-            change, sev = cast(tuple[str, str], key)
-            rows.append({"snapshot_at": at[newer], "snapshot": newer, "change": change,
-                         "severity": sev, "vulnerabilities": int(n)})
-    return pd.DataFrame(rows)
+    newer = set(h.snapshots["snapshot_id"].astype(str).iloc[1:].iloc[-last:])
+    df = h.changes[h.changes["snapshot"].isin(newer).to_numpy(bool)]
+    return df.reset_index(drop=True) if len(df) else pd.DataFrame()
 
 
 def changes_figure(h: History) -> go.Figure | None:
@@ -187,22 +179,7 @@ def time_to_fix(h: History) -> pd.DataFrame:
     and longest days to fix, and those still open."""
     if snapshot_count(h) < 2:
         return pd.DataFrame()
-    df: pd.DataFrame = history.time_to_fix(h)
-    if df.empty:
-        return df
-    sev = df["severity"].astype(str)
-    fixed = df["fixed_at"].notna()
-    rows = []
-    for s in SEVERITY_ORDER:
-        mine = sev == s
-        if not mine.any():
-            continue
-        days = df.loc[mine & fixed, "days_to_fix"].astype(float)
-        rows.append({"severity": s, "fixed": int((mine & fixed).sum()),
-                     "median days to fix": days.median() if len(days) else None,
-                     "longest days to fix": days.max() if len(days) else None,
-                     "still open": int((mine & ~fixed).sum())})
-    return pd.DataFrame(rows)
+    return h.fix_times
 
 
 def no_time_to_fix_text(h: History) -> str:
@@ -229,7 +206,10 @@ def never_rebuilt(h: History, min_days: float = 30) -> pd.DataFrame:
     the store's history, longest first."""
     if snapshot_count(h) < 2:
         return pd.DataFrame()
-    df: pd.DataFrame = history.never_rebuilt(h, min_days)
+    df: pd.DataFrame = h.never_rebuilt
+    if df.empty:
+        return df
+    df = df[df["span_days"] >= min_days]
     return pd.DataFrame({
         "repository": df["repository"],
         "image": df["image_id"].astype("string").map(short_id, na_action="ignore"),
@@ -243,7 +223,7 @@ def no_never_rebuilt_text(h: History, min_days: float = 30) -> str:
     """Return what the never-rebuilt table says when it has no row."""
     if (one := _one_snapshot(h, "no rebuild can be seen yet")) is not None:
         return one
-    snaps = h[SNAPSHOTS]["snapshot_at"]
+    snaps = h.snapshots["snapshot_at"]
     span = (snaps.max() - snaps.min()).total_seconds() / 86400
     if span < min_days:
         return (f"the {snapshot_count(h):,} snapshots span {span:,.1f} days, less than "
@@ -258,7 +238,7 @@ def staleness_trend_figure(h: History, repositories: int = 10) -> go.Figure | No
     two snapshots or no build time known."""
     if snapshot_count(h) < 2:
         return None
-    df: pd.DataFrame = history.staleness_trend(h)
+    df: pd.DataFrame = h.staleness
     undated = int(df.loc[df["snapshot_at"] == df["snapshot_at"].max(), "age_days"].isna().sum())
     df = df.dropna(subset=["age_days"])
     if df.empty:

@@ -16,12 +16,15 @@ from auditlib.engine.history import history_clock
 from auditlib.engine.selections import agreement_rows, upgrade_fixable, vex_rows
 from auditlib.engine.spark import java_available, stop_spark
 from auditlib.fleet.findings import fixable_findings
+from auditlib.history.trends import FRAMES as TREND_FRAMES
+from auditlib.history.trends import trends_of
 from auditlib.policy.rules.upgrades import OS_PACKAGE_TYPES
 from auditlib.store import list_snapshots, read_current
 from tests.engine_store import two_snapshot_store
 from tests.integration.spark_cluster import spark_cluster
 from tests.skip_or_fail import skip_or_fail
 from tests.test_history_sql import AS_OF, clock_store, reference
+from tests.test_history_trends_sql import trend_store
 from tests.test_licence_tables import LICENCE_AGGREGATES, as_before, check_figures, licence_store
 
 pytestmark = [
@@ -108,3 +111,16 @@ def test_spark_history_clock_equals_duckdb(spark_master: str,
     found = fixable_findings(duck, AS_OF, on_duckdb).rows()
     assert set(found["clock"]) == {"seen", "first-seen"}
     pd.testing.assert_frame_equal(fixable_findings(spark, AS_OF, on_spark).rows(), found)
+
+
+def test_spark_history_trends_equal_duckdb(spark_master: str,
+                                          tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The history's trends (`auditlib.engine.trends`: counts by severity, changes, time to fix,
+    per-image counts of each state) over four snapshots with a gap: the same frames on Spark as
+    on DuckDB."""
+    store = trend_store(tmp_path_factory.mktemp("spark-trends"))
+    want = trends_of(store)
+    got = trends_of(store, engine="spark", spark_master=spark_master)
+    assert want.snapshot_count == 4 and int(want.counts["vulnerabilities"].sum()) > 0
+    for name in TREND_FRAMES:
+        pd.testing.assert_frame_equal(getattr(got, name), getattr(want, name), obj=name)

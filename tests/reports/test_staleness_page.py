@@ -289,7 +289,8 @@ def test_one_snapshot_says_so(cases: Callable[[str], Case]) -> None:
 
 
 def test_changes_across_snapshots_are_drawn(small_store: Path) -> None:
-    h = assess(small_store).history or {}
+    h = assess(small_store).trends
+    assert h is not None
     assert t.snapshot_count(h) == 2
     fig = t.changes_figure(h)
     assert fig is not None and fig.layout.yaxis.tickformat == ",d"
