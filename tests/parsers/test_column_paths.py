@@ -3,8 +3,9 @@
 Grype: `grype_json._add_columns` decodes the matches with their records left raw and normalises
 each distinct record once per process (cached by its bytes); the record walk (every match
 decoded whole, each record normalised anew) is the parser's own fallback for a report with a
-match that does not decode, and is the reference here (both hand their rows to `_write`). SPDX: `spdx_json._links` drops file containments with one comprehension
-before the subject and dependency loops; the reference is the same loops over every
+match that does not decode, and is the reference here (both hand their rows to `_write`).
+SPDX: `spdx_json._links` drops file containments with one comprehension before the subject and
+dependency loops; the reference is the same loops over every
 relationship (`_links` replaced by the identity).
 """
 
