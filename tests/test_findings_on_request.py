@@ -20,8 +20,8 @@ from auditlib.assess.vex_export import VULNERABILITY_RULES, export_waivers, imag
 from auditlib.demo.history import DemoHistory
 from auditlib.engine.aggregates import SLA_COUNTS
 from auditlib.fleet.findings import FINDING_KEY, SEVERITY_RANK, SlaParams
-from auditlib.fleet.view import text
 from auditlib.fleet.vex import image_manifests
+from auditlib.fleet.view import text
 from auditlib.ingest.steps import ingest_paths
 from auditlib.notify import Previous, make_digest, previous_assessment
 from auditlib.policy.config import load_policy
@@ -250,7 +250,7 @@ def test_explore_shows_the_longest_fixable_asked_of_the_engine(
         a.findings)
 
 
-# --- one count of the findings per SLA in a run ----------------------------------------------------
+# --- one count of the findings per SLA in a run -----------------------------------------------
 
 def test_the_rule_the_assessment_and_the_staleness_table_count_once(small: Path,
                                                                        tmp_path: Path) -> None:

@@ -228,8 +228,9 @@ class Fixable:
         out = self.engine.arrow(EARLIER_ROWS.format(rows=sla.sql())).to_pandas(
             strings_to_categorical=True)
         if not len(out):  # an engine cannot type a categorical without categories
-            out = out.astype({k: object for k in FINDING_KEY})
-        return out.assign(was_over=out["was_over"].astype("int8"))
+            out = out.astype(dict.fromkeys(FINDING_KEY, object))
+        kept: pd.DataFrame = out.assign(was_over=out["was_over"].astype("int8"))
+        return kept
 
     def new(self, sla: SlaParams, earlier: pd.DataFrame, ranks: Sequence[int],
             most: int) -> tuple[pd.DataFrame, int]:

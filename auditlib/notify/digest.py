@@ -3,10 +3,10 @@ run's.
 
 Every item is read from what the assessment already defines, never recomputed: fixable findings
 and their SLA state (`Assessment.view.fixable`, `auditlib.fleet.findings`: the new and the
-crossed ones asked of the engine, which compares them with the previous run's there), the base tag each image
-was built on and what it points at now (`Assessment.staleness`, `auditlib.fleet.bases`), the one
-end-of-life verdict per image (`Assessment.eol`), and the policy results
-(`Assessment.evaluation`).
+crossed ones asked of the engine, which compares them with the previous run's there), the base
+tag each image was built on and what it points at now (`Assessment.staleness`,
+`auditlib.fleet.bases`), the one end-of-life verdict per image (`Assessment.eol`), and the policy
+results (`Assessment.evaluation`).
 """
 
 from __future__ import annotations
