@@ -17,18 +17,16 @@ import auditlib.assess.vex_export as vex_export
 import auditlib.notify.digest as digest
 from auditlib.assess import Assessment, assess
 from auditlib.assess.vex_export import VULNERABILITY_RULES, export_waivers, image_purl
-from auditlib.demo.history import DemoHistory
 from auditlib.engine.aggregates import SLA_COUNTS
 from auditlib.fleet.findings import FINDING_KEY, SEVERITY_RANK, SlaParams
 from auditlib.fleet.vex import image_manifests
 from auditlib.fleet.view import text
-from auditlib.ingest.steps import ingest_paths
 from auditlib.notify import Previous, make_digest, previous_assessment
 from auditlib.policy.config import load_policy
 from auditlib.reports.explore import findings_relation, findings_sql, longest_fixable
 from auditlib.staleness.table import staleness_of
 from auditlib.store.manifest import snapshot_infos
-from tests.engine_store import NOW, two_snapshot_store
+from tests.engine_store import NOW, demo_store, two_snapshot_store
 
 LATER = pd.Timestamp(NOW) + pd.Timedelta(days=75)
 """When the small store is assessed once (its fix dates are about NOW)."""
@@ -39,11 +37,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """The demo fleet's store over its snapshots (12 images), and a policy waiving the SLA
     rule of some of its images."""
     out = tmp_path_factory.mktemp("demo")
-    fleet = DemoHistory(out / "demo-fleet", images=12, seed=7)
-    store = out / "store"
-    for step in fleet.steps():
-        ing = ingest_paths(store, step.documents, collections=step.collections, at=step.at)
-        assert not ing.errors
+    store = demo_store(out)
     policy = out / "policy.yaml"
     policy.write_text("waivers:\n  - rule: fixable-vulns-sla\n    image: \"*\"\n"
                       "    reason: \"accepted <b>for now</b>\"\n    expires: 2099-01-31\n")
