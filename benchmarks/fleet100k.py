@@ -527,7 +527,7 @@ def section_findings_pandas(args: argparse.Namespace) -> dict:
 def section_findings(args: argparse.Namespace) -> dict:
     """The engine: the fixable findings (`FIXABLE_FINDINGS`) and the rows it selects for the
     upgrade rule, VEX matching (100 ids) and the scanner agreement (1% of the images)."""
-    from auditlib.engine.aggregates import fixable_findings_rows
+    from auditlib.engine.aggregates import FINDINGS_TABLE, FIXABLE_FINDINGS
     from auditlib.engine.duck import DuckDBEngine
     from auditlib.engine.selections import agreement_rows, upgrade_fixable, vex_rows
     from auditlib.policy.rules.upgrades import OS_PACKAGE_TYPES
@@ -536,12 +536,15 @@ def section_findings(args: argparse.Namespace) -> dict:
     engine = DuckDBEngine(tables_of(folder), memory_limit=args.memory_limit)
     out: dict = {"seconds": {}}
     t0 = time.perf_counter()
-    f = fixable_findings_rows(engine)
+    # The findings as the assessment keeps them (`fleet.findings.fixable_findings`): a table in
+    # the engine, never brought to pandas; the ids and images picked there too.
+    engine.define(FINDINGS_TABLE, FIXABLE_FINDINGS, keep=True)
     out["seconds"]["fixable_findings"] = time.perf_counter() - t0
-    out["findings"] = len(f)
-    ids = sorted(set(f["vuln_id"].dropna()))[:100]
-    images = sorted(set(f["image_id"]))[:: 100]
-    del f
+    out["findings"] = int(engine.sql(f"SELECT COUNT(*) AS n FROM {FINDINGS_TABLE}")["n"].iloc[0])
+    ids = engine.sql(f"SELECT DISTINCT vuln_id FROM {FINDINGS_TABLE} WHERE vuln_id IS NOT NULL "
+                     "ORDER BY vuln_id LIMIT 100")["vuln_id"].astype(str).tolist()
+    images = engine.sql(f"SELECT DISTINCT image_id FROM {FINDINGS_TABLE} ORDER BY image_id"
+                        )["image_id"].astype(str).tolist()[:: 100]
     for name, run in (("upgrade_fixable", lambda: upgrade_fixable(engine, OS_PACKAGE_TYPES, 5)),
                       ("vex_rows", lambda: vex_rows(engine, ids, [])),
                       ("agreement_rows", lambda: agreement_rows(engine, images))):

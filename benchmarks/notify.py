@@ -7,7 +7,8 @@ per image), writes it into a fresh store as two snapshots (the first without the
 a tenth of the images, so the second brings new findings), and times, in the same process,
 median of the runs:
 
-(a) the run's own assessment: `assess(store)` with its policy results, staleness and findings;
+(a) the run's own assessment: `assess(store)` with its policy results, staleness, end of life and
+    summary (what a run reads of it: never every finding, `Assessment.findings`);
 (b) what `--notify` adds: the previous run's assessment rebuilt from the store
     (`notify.previous_assessment`) and the digest (`notify.make_digest`) against (a).
 
@@ -70,7 +71,7 @@ def main() -> None:
         for _ in range(args.runs):
             t0 = time.perf_counter()
             a = assess(store, as_of=now, policy=policy)
-            _ = (a.evaluation, a.staleness, a.findings, a.eol)
+            _ = (a.evaluation, a.staleness, a.eol, a.summary())
             t1 = time.perf_counter()
             before = previous_assessment(store, prev, policy, a.view.first_seen_fixed)
             digest = make_digest(before, a, previous=prev, store=str(store), page=None)

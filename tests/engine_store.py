@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from auditlib.demo import write_fleet
+from auditlib.demo.history import DemoHistory
 from auditlib.ingest.steps import ingest_paths
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -25,4 +26,16 @@ def two_snapshot_store(root: Path, images: int = 16) -> Path:
     syft = sorted((fleet / "syft").glob("*.json"))
     syft[1].write_bytes(syft[1].read_bytes().replace(b'"version":"', b'"version":"9:', 1))
     ingest_paths(store, [fleet])
+    return store
+
+
+def demo_store(root: Path, images: int = 12) -> Path:
+    """Return the demo fleet's store (`auditlib demo`'s data over its snapshots, without its
+    reports), its policy file's path written in `root/policy`."""
+    fleet = DemoHistory(root / "demo-fleet", images=images, seed=7)
+    store = root / "store"
+    for step in fleet.steps():
+        ing = ingest_paths(store, step.documents, collections=step.collections, at=step.at)
+        assert not ing.errors, ing.errors
+    (root / "policy").write_text(str(fleet.policy_file))
     return store

@@ -17,7 +17,7 @@ import auditlib.assess.assessment as assessment
 from auditlib.assess import assess
 from auditlib.data import AuditData, TableNotHeldError
 from auditlib.engine import FrameTables, StoreTables, open_engine
-from auditlib.engine.aggregates import fixable_findings_rows
+from auditlib.engine.aggregates import FIXABLE_FINDINGS, severity_of_rank, text_times
 from auditlib.engine.tables import BIG_TABLES
 from auditlib.fleet.select import filter_images
 from auditlib.store import read_current
@@ -78,6 +78,17 @@ def _plain_pandas(v: pd.DataFrame) -> pd.DataFrame:
     return g
 
 
+def _engine_rows(engine: Any) -> pd.DataFrame:
+    """`FIXABLE_FINDINGS` as the engine gives it, in the columns of `_plain_pandas`."""
+    out = engine.sql(FIXABLE_FINDINGS)
+    return pd.DataFrame({
+        **{c: out[c] for c in KEY}, "severity": severity_of_rank(out["severity_rank"]),
+        "fixed_version": out["fixed_version"], "fix_at": text_times(out["fix_at"]),
+        "layer_diff_id": out["layer_diff_id"], "published_at": text_times(out["published_at"]),
+        "known_exploited": out["known_exploited"].astype("Float64").astype("boolean"),
+        "epss": out["epss"].astype("Float64"), "purl": out["purl"]})
+
+
 def _comparable(df: pd.DataFrame) -> pd.DataFrame:
     out = df.astype(object).where(df.notna(), None)
     for c in ("fix_at", "published_at"):
@@ -94,7 +105,7 @@ def test_sql_fixable_findings_equal_plain_pandas(store: Path) -> None:
     on_files = open_engine("duckdb", StoreTables.of(store, data.scans))
     in_memory = open_engine("duckdb", FrameTables(data))
     for engine in (on_files, in_memory):
-        got = fixable_findings_rows(engine)
+        got = _engine_rows(engine)
         assert list(got.columns) == list(expected.columns)
         pd.testing.assert_frame_equal(_comparable(got), expected, check_dtype=False)
     a = assess(store, as_of=NOW)  # the assessment's findings: these, less what VEX settles

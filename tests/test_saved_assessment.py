@@ -32,12 +32,12 @@ from auditlib.assess.saved import (
     saved_identity,
     write_frame,
 )
-from auditlib.demo import DemoHistory, write_fleet
+from auditlib.demo import write_fleet
 from auditlib.history.trends import FRAMES as TREND_FRAMES
-from auditlib.ingest.steps import ingest_paths
 from auditlib.policy.config import load_policy
 from auditlib.store import write_snapshot
 from auditlib.store.manifest import list_snapshots
+from tests.engine_store import demo_store as make_demo_store
 from tests.reports.fleet import make_store
 from tests.reports.page import Page, run_page
 
@@ -250,14 +250,7 @@ def test_tables_given_directly_cannot_be_saved(store: Path, tmp_path: Path) -> N
 @pytest.fixture(scope="module")
 def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo fleet's store (`auditlib demo`'s data, without its reports): 12 images."""
-    out = tmp_path_factory.mktemp("demo")
-    fleet = DemoHistory(out / "demo-fleet", images=12, seed=7)
-    store = out / "store"
-    for step in fleet.steps():
-        ing = ingest_paths(store, step.documents, collections=step.collections, at=step.at)
-        assert not ing.errors
-    (out / "policy").write_text(str(fleet.policy_file))
-    return store
+    return make_demo_store(tmp_path_factory.mktemp("demo"))
 
 
 def _shown(page: Page) -> dict[str, Any]:

@@ -108,7 +108,8 @@ class Assessment:
     def staleness(self) -> pd.DataFrame:
         """Return the `staleness` table: one row per image with its ranking of what to fix
         first (`auditlib.assess.fix_first`), rank 1 on top."""
-        return rank_fix_first(staleness_of(self.view, self.abandonment_days), self.view.fixable,
+        return rank_fix_first(staleness_of(self.view, self.abandonment_days, self.sla_params),
+                              self.view.fixable,
                               self.sla_params, self.evaluation, self.view.vuln_scanned,
                               base_layer_sets(self.view))
 

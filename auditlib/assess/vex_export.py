@@ -3,7 +3,8 @@
 A waiver accepts a vulnerability rule's failure for the images it names; the same decision, in
 OpenVEX, reaches `trivy --vex` and `grype --vex`. For every image whose result of a
 vulnerability rule (`VULNERABILITY_RULES`) the assessment marks `waived`, each finding the rule
-judged (the image's fixable findings, `Assessment.findings`) becomes a `not_affected` statement:
+judged (the image's fixable findings, asked of the engine a batch of images at a time:
+`fleet.findings.Fixable.of_images`) becomes a `not_affected` statement:
 the vulnerability (with the aliases the scanners gave), the image as its product (a `pkg:oci/`
 purl of its manifest digest and repository, as Trivy names the image it scans), the package as
 its subcomponent (its purl), and the waiver's reason as the impact statement (OpenVEX asks for a
@@ -29,6 +30,8 @@ VULNERABILITY_RULES = tuple(r.slug for r in VULN_RULES)
 """The rules whose waivers are exported."""
 CONTEXT = "https://openvex.dev/ns/v0.2.0"
 """The OpenVEX version written."""
+WAIVED_PER_BATCH = 2_000
+"""Waived results whose images' findings are asked of the engine at once."""
 _DOCKER_HUB = "index.docker.io"
 """How go-containerregistry (and so Trivy) names Docker Hub in `repository_url`."""
 
@@ -71,43 +74,74 @@ def export_waivers(a: Assessment, *, author: str) -> VexExport:
     res = a.evaluation.results
     waived = res[(res["status"].astype(str) == "waived")
                  & res["rule"].astype(str).isin(VULNERABILITY_RULES)]
-    f = a.findings
+    at = a.as_of.isoformat()
+    statements: list[dict[str, Any]] = []
+    skipped: list[str] = []
+    if not len(waived):
+        return _document(statements, skipped, author=author, at=at)
     aliases = a.data.vulnerability_aliases
     alias_of: dict[str, set[str]] = {}
     for v, al in zip(aliases["vuln_id"].astype(str), aliases["alias"].astype(str), strict=True):
         alias_of.setdefault(v, set()).add(al)
-    at = a.as_of.isoformat()
-    statements: list[dict[str, Any]] = []
-    skipped: list[str] = []
-    by_image = {str(i): rows for i, rows in f.groupby(f["image_id"].astype(str), sort=False)}
-    manifests = image_manifests(a.data, a.view.references) if len(waived) else {}
-    for w in waived.itertuples(index=False):
-        image_id = str(w.image_id)
-        mine = by_image.get(image_id)
-        if mine is None:
-            continue
-        products = [p for name, d in manifests.get(image_id, [])
-                    if name is not None and (p := image_purl(name, d))]
-        if not products:
-            skipped.append(f"{a.view.name(image_id)}: {len(mine)} waived findings not written: "
-                           "no manifest digest of the image is known, so OpenVEX cannot name it "
-                           "(collect it from its registry, or scan it by reference)")
-            continue
-        reason = (f"waived by policy {a.policy.source}, rule {w.rule}: {w.waiver_reason}"
-                  + (f" (until {w.waiver_expires})" if isinstance(w.waiver_expires, str) else ""))
-        for vuln, rows in mine.groupby(mine["vuln_id"].astype(str), sort=True):
-            subs = sorted({str(p) for p in rows["purl"] if isinstance(p, str)})
-            stmt: dict[str, Any] = {
-                "vulnerability": {"name": vuln,
-                                  **({"aliases": sorted(alias_of[vuln])}
-                                     if vuln in alias_of else {})},
-                "products": [{"@id": p, **({"subcomponents": [{"@id": s} for s in subs]}
-                                           if subs else {})} for p in products],
-                "status": "not_affected",
-                "impact_statement": reason,
-                "timestamp": at,
-            }
-            statements.append(stmt)
+    manifests = image_manifests(a.data, a.view.references)
+    rows = list(waived.itertuples(index=False))
+    # The waived images' findings are asked of the engine a batch of images at a time, in the
+    # order of the results: never every finding of the fleet in memory (`Fixable.of_images`).
+    for lo in range(0, len(rows), WAIVED_PER_BATCH):
+        part = rows[lo:lo + WAIVED_PER_BATCH]
+        for counts, found in a.view.fixable.of_images([str(w.image_id) for w in part],
+                                                      per_batch=WAIVED_PER_BATCH):
+            by_image: dict[str, dict[str, set[str]]] = {}
+            for image_id, vuln, purl in zip(found["image_id"], found["vuln_id"], found["purl"],
+                                            strict=True):
+                subs = by_image.setdefault(image_id, {}).setdefault(vuln, set())
+                if purl is not None:
+                    subs.add(purl)
+            for w in part:
+                image_id = str(w.image_id)
+                if image_id not in counts:
+                    continue
+                statements += _statements(a, w, image_id, counts[image_id],
+                                          by_image.get(image_id, {}), manifests, alias_of,
+                                          skipped, at)
+    return _document(statements, skipped, author=author, at=at)
+
+
+def _statements(a: Assessment, w: Any, image_id: str, n: int, vulns: dict[str, set[str]],
+                manifests: dict[str, list[tuple[str | None, str]]],
+                alias_of: dict[str, set[str]], skipped: list[str], at: str
+                ) -> list[dict[str, Any]]:
+    """Return the statements of one waived result `w` of an image with `n` fixable findings
+    (`vulns`: vulnerability -> the purls of its packages); an image OpenVEX cannot name is a
+    line in `skipped` instead."""
+    products = [p for name, d in manifests.get(image_id, [])
+                if name is not None and (p := image_purl(name, d))]
+    if not products:
+        skipped.append(f"{a.view.name(image_id)}: {n} waived findings not written: "
+                       "no manifest digest of the image is known, so OpenVEX cannot name it "
+                       "(collect it from its registry, or scan it by reference)")
+        return []
+    reason = (f"waived by policy {a.policy.source}, rule {w.rule}: {w.waiver_reason}"
+              + (f" (until {w.waiver_expires})" if isinstance(w.waiver_expires, str) else ""))
+    out = []
+    for vuln in sorted(vulns):
+        subs = sorted(vulns[vuln])
+        out.append({
+            "vulnerability": {"name": vuln,
+                              **({"aliases": sorted(alias_of[vuln])}
+                                 if vuln in alias_of else {})},
+            "products": [{"@id": p, **({"subcomponents": [{"@id": s} for s in subs]}
+                                       if subs else {})} for p in products],
+            "status": "not_affected",
+            "impact_statement": reason,
+            "timestamp": at,
+        })
+    return out
+
+
+def _document(statements: list[dict[str, Any]], skipped: list[str], *, author: str,
+              at: str) -> VexExport:
+    """Return the OpenVEX document of `statements` (its `@id` the SHA-256 of them)."""
     body = json.dumps(statements, sort_keys=True).encode()
     doc = {
         "@context": CONTEXT,

@@ -255,6 +255,69 @@ LIMIT {{most}}
 """The first `{most}` findings over their SLA (`sla_rows` as `{rows}`) of severity rank
 `{least}` or above, the furthest over first (ties in the order findings are listed)."""
 
+SLA_LONGEST = f"""
+SELECT COUNT(*) OVER () AS total, s.* FROM ({{rows}}) s
+WHERE severity_rank >= {{least}}
+ORDER BY days DESC NULLS LAST, {ORDER_OF_FINDINGS}
+LIMIT {{most}}
+"""
+"""The first `{most}` fixable findings (`sla_rows` as `{rows}`) of severity rank `{least}` or
+above, fixable the longest first (undated last; ties in the order findings are listed), each
+with total: how many there are in all."""
+
+EARLIER_VIEW = "earlier_findings"
+"""The view of another assessment's fixable findings (the previous run's, `EARLIER_ROWS`, run by
+that assessment's engine): columns `FINDING_KEY` and was_over."""
+
+EARLIER_ROWS = """
+SELECT image_id, vuln_id, pkg_name, pkg_version,
+       CASE WHEN state = 'over' THEN 1 ELSE 0 END AS was_over
+FROM ({rows}) s
+"""
+"""Of each fixable finding (`sla_rows` as `{rows}`), its key and whether it was over its SLA
+(was_over 1, else 0): what a later assessment compares with (`EARLIER_VIEW`)."""
+
+NEW_FINDINGS = f"""
+SELECT COUNT(*) OVER () AS total, s.* FROM (
+  SELECT f.* FROM ({{rows}}) f
+  LEFT JOIN {EARLIER_VIEW} e ON {_SAME_FINDING.format(t="e")}
+  WHERE e.image_id IS NULL AND f.severity_rank IN ({{ranks}})) s
+ORDER BY severity_rank DESC, {ORDER_OF_FINDINGS}
+LIMIT {{most}}
+"""
+"""The first `{most}` fixable findings (`sla_rows` as `{rows}`) of the severity ranks
+`{ranks}` that `EARLIER_VIEW` does not hold, the most severe first (ties in the order findings
+are listed), each with total: how many there are in all."""
+
+CROSSED_FINDINGS = f"""
+SELECT COUNT(*) OVER () AS total, s.* FROM (
+  SELECT f.* FROM ({{rows}}) f
+  JOIN {EARLIER_VIEW} e ON {_SAME_FINDING.format(t="e")}
+  WHERE f.state = 'over' AND e.was_over = 0) s
+ORDER BY severity_rank DESC, {ORDER_OF_FINDINGS}
+LIMIT {{most}}
+"""
+"""The first `{most}` fixable findings over their SLA (`sla_rows` as `{rows}`) that
+`EARLIER_VIEW` holds not over it, the most severe first (ties in the order findings are listed),
+each with total: how many there are in all."""
+
+IMAGES_VIEW = "chosen_images"
+"""The view of the images a question is asked of (column image_id, text)."""
+
+IMAGE_FINDINGS = f"""
+SELECT DISTINCT f.image_id, f.vuln_id, f.purl
+FROM {CLOCKS_TABLE} f JOIN {IMAGES_VIEW} i ON CAST(f.image_id AS STRING) = i.image_id
+"""
+"""Of the fixable findings of the images of `IMAGES_VIEW`, each distinct image, vulnerability
+and package purl (missing when no scanner gives one)."""
+
+IMAGE_FINDING_COUNTS = f"""
+SELECT CAST(f.image_id AS STRING) AS image_id, COUNT(*) AS findings
+FROM {CLOCKS_TABLE} f JOIN {IMAGES_VIEW} i ON CAST(f.image_id AS STRING) = i.image_id
+GROUP BY CAST(f.image_id AS STRING)
+"""
+"""The fixable findings of each image of `IMAGES_VIEW` that has any."""
+
 BASE_LAYERS_VIEW = "base_layers"
 """The view of each image's base's layers (`staleness.table.base_layer_sets`): columns
 image_id, layer_diff_id."""
@@ -609,40 +672,6 @@ def severity_of_rank(rank: pd.Series) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, dtype=SEVERITY_DTYPE)
 
 
-def _text(values: pd.Series) -> pd.Series:
-    """Return a text column as a categorical whose categories are sorted (whichever engine
-    gave it, the same column)."""
-    cat = values if isinstance(values.dtype, pd.CategoricalDtype) else values.astype("category")
-    return cat.cat.reorder_categories(sorted(cat.cat.categories))
-
-
-def fixable_findings_rows(engine: Engine) -> pd.DataFrame:
-    """Return `FIXABLE_FINDINGS`: columns image_id, vuln_id, pkg_name, pkg_version,
-    fixed_version, layer_diff_id, purl (categorical text: a fleet repeats its images, ids and
-    packages, so millions of findings hold each text once), severity
-    (`normalize.severity.SEVERITY_DTYPE`), fix_at, published_at (UTC times, NaT when missing),
-    known_exploited (boolean, NA when unknown), epss (Float64).
-
-    Raises:
-        EngineError: if the engine fails.
-    """
-    # Through Arrow, each text column straight to a categorical (`Engine.arrow`): millions of
-    # findings never held as one Python string per cell.
-    out = engine.arrow(FIXABLE_FINDINGS).to_pandas(strings_to_categorical=True)
-    cols: dict[str, object] = {}
-    for c in ("image_id", "vuln_id", "pkg_name", "pkg_version"):
-        cols[c] = _text(out.pop(c))
-    cols["severity"] = severity_of_rank(out["severity_rank"])
-    cols["fixed_version"] = _text(out.pop("fixed_version"))
-    cols["fix_at"] = text_times(out["fix_at"])
-    cols["layer_diff_id"] = _text(out.pop("layer_diff_id"))
-    cols["published_at"] = text_times(out["published_at"])
-    cols["known_exploited"] = out["known_exploited"].astype("Float64").astype("boolean")
-    cols["epss"] = out["epss"].astype("Float64")
-    cols["purl"] = _text(out.pop("purl"))
-    return pd.DataFrame(cols)
-
-
 _LICENCE_TABLES = {CLASSES_VIEW: PACKAGE_CLASSES, IMAGE_LICENCES_TABLE: IMAGE_LICENCES}
 """The licence tables an engine keeps once made (`Engine.define` with `keep`): each is read by
 two aggregates and is a fifth (`package_classes`) or a hundredth (`image_licences`) of
@@ -764,6 +793,5 @@ AGGREGATES = {
     "licences": lambda e: licences(e).sort_values(
         ["license", "license_spdx", "license_class"], na_position="last", ignore_index=True),
     "licences_checked": licences_checked,
-    "fixable_findings": fixable_findings_rows,
 }
 """Every aggregate by name (what the benchmark and the Spark test compare)."""

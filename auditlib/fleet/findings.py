@@ -23,10 +23,9 @@ new store's findings look a day old.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 
-import duckdb
 import numpy as np
 import pandas as pd
 
@@ -36,18 +35,25 @@ from auditlib.engine.aggregates import (
     BASE_LAYERS_VIEW,
     BASE_SPLIT,
     CLOCKS_TABLE,
+    CROSSED_FINDINGS,
     DRIFTED_VIEW,
+    EARLIER_ROWS,
+    EARLIER_VIEW,
     FINDING_TIMES,
     FINDINGS_TABLE,
     FIX_FIRST_IMAGES,
     FIX_FIRST_UPGRADES,
     FIXABLE_FINDINGS,
-    FIXABLE_ROW,
+    IMAGE_FINDING_COUNTS,
+    IMAGE_FINDINGS,
+    IMAGES_VIEW,
+    NEW_FINDINGS,
     ORDER_OF_FINDINGS,
     SEEN_RANKS_VIEW,
     SEEN_VIEW,
     SETTLED_VIEW,
     SLA_COUNTS,
+    SLA_LONGEST,
     SLA_SHOWN,
     SLA_WORST,
     TIMES_VIEW,
@@ -84,29 +90,6 @@ date to start the clock, or a severity without an SLA."""
 
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 """Severity -> rank on the auditlib scale (unknown 0 ... critical 5)."""
-
-
-def fixable(v: pd.DataFrame) -> np.ndarray:
-    """Return which rows of a `vulnerabilities` frame say their finding is fixable
-    (`auditlib.engine.aggregates.FIXABLE_ROW`, run by DuckDB over the frame: the one
-    definition; `fix_contradicted` may be absent, as in a table built by hand).
-
-    Returns:
-        A boolean array over the rows of `v`.
-    """
-    frame = pd.DataFrame({
-        "fix_state": v["fix_state"].astype("string"),
-        "fix_contradicted": v["fix_contradicted"].astype("boolean")
-        if "fix_contradicted" in v.columns else pd.array([pd.NA] * len(v), dtype="boolean"),
-    })
-    con = duckdb.connect(":memory:", config={"threads": 1})  # one column of flags
-    try:
-        con.register("vulnerabilities", frame)
-        out = con.sql(f"SELECT COALESCE({FIXABLE_ROW}, FALSE) AS f FROM vulnerabilities").df()
-    finally:
-        con.close()
-    flags: np.ndarray = out["f"].to_numpy(bool)
-    return flags
 
 
 @dataclass(frozen=True)
@@ -174,20 +157,104 @@ class Fixable:
         q = f"SELECT * FROM ({sla.sql()}) s ORDER BY {ORDER_OF_FINDINGS}"
         return _findings_frame(self.engine.arrow(q).to_pandas(strings_to_categorical=True))
 
+    counted: dict[SlaParams, pd.DataFrame] = field(default_factory=dict, init=False,
+                                                   repr=False)
+    """The counts asked for so far, by SLA (`counts`): the policy rule, the assessment and the
+    staleness table ask under the same SLA, and the engine counts once."""
+
     def counts(self, sla: SlaParams) -> pd.DataFrame:
         """Return per image, severity and SLA state its fixable findings (`aggregates.
         SLA_COUNTS`): columns image_id (str), severity (`SEVERITY_DTYPE`), state, findings
-        (int), most_days (the most days one has been fixable; NaN when none is dated).
+        (int), most_days (the most days one has been fixable; NaN when none is dated). Counted
+        once per SLA; each call returns its own copy.
 
         Raises:
             EngineError: if the engine fails.
         """
-        out = self.engine.sql(SLA_COUNTS.format(rows=sla.sql()))
-        return pd.DataFrame({
-            "image_id": out["image_id"].astype(str),
-            "severity": severity_of_rank(out["severity_rank"]),
-            "state": out["state"].astype(str), "findings": out["findings"].astype("int64"),
-            "most_days": pd.to_numeric(out["most_days"]).astype(float)})
+        if sla not in self.counted:
+            out = self.engine.sql(SLA_COUNTS.format(rows=sla.sql()))
+            self.counted[sla] = pd.DataFrame({
+                "image_id": out["image_id"].astype(str),
+                "severity": severity_of_rank(out["severity_rank"]),
+                "state": out["state"].astype(str), "findings": out["findings"].astype("int64"),
+                "most_days": pd.to_numeric(out["most_days"]).astype(float)})
+        return self.counted[sla].copy()
+
+    def longest(self, sla: SlaParams, least_rank: int, most: int) -> tuple[pd.DataFrame, int]:
+        """Return the `most` findings of severity rank `least_rank` or above fixable the longest
+        (`aggregates.SLA_LONGEST`), as `rows` gives them, and how many there are in all.
+
+        Raises:
+            EngineError: if the engine fails.
+        """
+        out = self.engine.sql(SLA_LONGEST.format(rows=sla.sql(), least=int(least_rank),
+                                                 most=int(most)))
+        return _findings_frame(out), _total(out)
+
+    def earlier(self, sla: SlaParams) -> pd.DataFrame:
+        """Return every fixable finding's key and whether it is over `sla`
+        (`aggregates.EARLIER_ROWS`): what a later assessment compares with (`new`, `crossed`).
+        Text columns are categoricals (millions of findings hold each image id, vulnerability
+        and package once), was_over int8.
+
+        Raises:
+            EngineError: if the engine fails.
+        """
+        out = self.engine.arrow(EARLIER_ROWS.format(rows=sla.sql())).to_pandas(
+            strings_to_categorical=True)
+        if not len(out):  # an engine cannot type a categorical without categories
+            out = out.astype(dict.fromkeys(FINDING_KEY, object))
+        kept: pd.DataFrame = out.assign(was_over=out["was_over"].astype("int8"))
+        return kept
+
+    def new(self, sla: SlaParams, earlier: pd.DataFrame, ranks: Sequence[int],
+            most: int) -> tuple[pd.DataFrame, int]:
+        """Return the first `most` findings of the severity ranks `ranks` that `earlier` (another
+        assessment's `earlier`) does not hold, the most severe first
+        (`aggregates.NEW_FINDINGS`), as `rows` gives them, and how many there are in all.
+
+        Raises:
+            EngineError: if the engine fails.
+        """
+        self.engine.register(EARLIER_VIEW, earlier)
+        out = self.engine.sql(NEW_FINDINGS.format(
+            rows=sla.sql(), ranks=", ".join(str(int(r)) for r in ranks), most=int(most)))
+        return _findings_frame(out), _total(out)
+
+    def crossed(self, sla: SlaParams, earlier: pd.DataFrame,
+                most: int) -> tuple[pd.DataFrame, int]:
+        """Return the first `most` findings over `sla` that `earlier` (another assessment's
+        `earlier`) holds not over its SLA, the most severe first
+        (`aggregates.CROSSED_FINDINGS`), as `rows` gives them, and how many there are in all.
+
+        Raises:
+            EngineError: if the engine fails.
+        """
+        self.engine.register(EARLIER_VIEW, earlier)
+        out = self.engine.sql(CROSSED_FINDINGS.format(rows=sla.sql(), most=int(most)))
+        return _findings_frame(out), _total(out)
+
+    def of_images(self, image_ids: Sequence[str], per_batch: int = 2_000
+                  ) -> Iterator[tuple[dict[str, int], pd.DataFrame]]:
+        """Yield, `per_batch` images at a time, the fixable findings of `image_ids`: how many
+        each image has (images without any left out), and each distinct image_id, vuln_id and
+        purl (text; purl None when no scanner gives one) of them (`aggregates.IMAGE_FINDINGS`),
+        so that no more than a batch's findings are in memory at once.
+
+        Raises:
+            EngineError: if the engine fails.
+        """
+        ids = list(dict.fromkeys(str(i) for i in image_ids))
+        for start in range(0, len(ids), per_batch):
+            self.engine.register(IMAGES_VIEW, pd.DataFrame(
+                {"image_id": pd.Series(ids[start:start + per_batch], dtype=object)}))
+            n = self.engine.sql(IMAGE_FINDING_COUNTS)
+            rows = self.engine.sql(IMAGE_FINDINGS)
+            counts = dict(zip(n["image_id"].astype(str), n["findings"].astype(int),
+                              strict=True))
+            yield counts, pd.DataFrame({c: rows[c].astype(object).where(rows[c].notna(), None)
+                                        .map(lambda v: None if v is None else str(v))
+                                        for c in ("image_id", "vuln_id", "purl")})
 
     def shown(self, sla: SlaParams, most: int) -> pd.DataFrame:
         """Return the findings the SLA rule names (`aggregates.SLA_SHOWN`): listing (`over`,
@@ -310,6 +377,11 @@ def _findings_frame(out: pd.DataFrame) -> pd.DataFrame:
         cols[c] = pd.to_numeric(out[col]).astype(float)
     cols["state"] = out["state"].astype(str).astype(object)
     return pd.DataFrame(cols)
+
+
+def _total(out: pd.DataFrame) -> int:
+    """Return the total a query of the first few findings gives with each (0 without any)."""
+    return int(out["total"].iloc[0]) if len(out) else 0
 
 
 def _key_texts(keys: pd.DataFrame) -> dict[str, np.ndarray]:

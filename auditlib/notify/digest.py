@@ -2,10 +2,11 @@
 run's.
 
 Every item is read from what the assessment already defines, never recomputed: fixable findings
-and their SLA state (`Assessment.findings`, `auditlib.fleet.findings`), the base tag each image
-was built on and what it points at now (`Assessment.staleness`, `auditlib.fleet.bases`), the one
-end-of-life verdict per image (`Assessment.eol`), and the policy results
-(`Assessment.evaluation`).
+and their SLA state (`Assessment.view.fixable`, `auditlib.fleet.findings`: the new and the
+crossed ones asked of the engine, which compares them with the previous run's there), the base
+tag each image was built on and what it points at now (`Assessment.staleness`,
+`auditlib.fleet.bases`), the one end-of-life verdict per image (`Assessment.eol`), and the policy
+results (`Assessment.evaluation`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from auditlib.assess import Assessment
-from auditlib.fleet.findings import FINDING_KEY
+from auditlib.fleet.findings import SEVERITY_RANK
 from auditlib.fleet.view import text
 
 SCHEMA_ID = "https://auditlib.dev/schemas/notify-webhook-1.json"
@@ -111,36 +112,31 @@ def _keyed(df: pd.DataFrame, cols: list[str]) -> pd.Series:
     return key
 
 
-def _new_fixable(before: Assessment, after: Assessment) -> list[dict[str, Any]]:
-    f = after.findings
-    if not len(f):
-        return []
-    f = f[f["severity"].astype(str).isin(NEW_SEVERITIES).to_numpy()]
-    old = set(_keyed(before.findings, FINDING_KEY)) if len(before.findings) else set()
-    f = f[~_keyed(f, FINDING_KEY).isin(old).to_numpy(dtype=bool)] if len(f) else f
-    f = f.sort_values(["severity", "image_id", "vuln_id"], ascending=[False, True, True],
-                      kind="stable")
-    return [{"image": after.view.name(str(r.image_id)), "image_id": str(r.image_id),
+def _finding_items(a: Assessment, f: pd.DataFrame, *columns: str) -> list[dict[str, Any]]:
+    """Return findings (`Fixable.rows` columns) as digest items, with `columns` as numbers."""
+    return [{"image": a.view.name(str(r.image_id)), "image_id": str(r.image_id),
              "vuln_id": str(r.vuln_id), "package": str(r.pkg_name),
              "version": text(r.pkg_version), "severity": str(r.severity),
-             "fixed_version": text(r.fixed_version)} for r in f.itertuples(index=False)]
-
-
-def _sla_crossed(before: Assessment, after: Assessment) -> list[dict[str, Any]]:
-    b, f = before.findings, after.findings
-    if not len(b) or not len(f):
-        return []
-    was = dict(zip(_keyed(b, FINDING_KEY), b["state"].astype(str), strict=True))
-    f = f[(f["state"].astype(str) == "over").to_numpy()]
-    keys = _keyed(f, FINDING_KEY)
-    crossed = [k in was and was[k] != "over" for k in keys]
-    f = f[crossed].sort_values(["severity", "image_id", "vuln_id"],
-                               ascending=[False, True, True], kind="stable")
-    return [{"image": after.view.name(str(r.image_id)), "image_id": str(r.image_id),
-             "vuln_id": str(r.vuln_id), "package": str(r.pkg_name),
-             "version": text(r.pkg_version), "severity": str(r.severity),
-             "sla_days": _number(r.sla_days), "days": _number(r.days)}
+             **{c: (_number(getattr(r, c)) if c != "fixed_version" else text(r.fixed_version))
+                for c in columns}}
             for r in f.itertuples(index=False)]
+
+
+def _new_fixable(earlier: pd.DataFrame, after: Assessment) -> tuple[list[dict[str, Any]], int]:
+    """Return the first `MAX_ITEMS` fixable findings of `NEW_SEVERITIES` of `after` that
+    `earlier` (the previous assessment's `Fixable.earlier`) does not hold, asked of the engine,
+    and how many there are in all."""
+    f, total = after.view.fixable.new(after.sla_params, earlier,
+                                      [SEVERITY_RANK[s] for s in NEW_SEVERITIES], MAX_ITEMS)
+    return _finding_items(after, f, "fixed_version"), total
+
+
+def _sla_crossed(earlier: pd.DataFrame, after: Assessment) -> tuple[list[dict[str, Any]], int]:
+    """Return the first `MAX_ITEMS` findings of `after` over their SLA that `earlier` (the
+    previous assessment's `Fixable.earlier`) holds within it, asked of the engine, and how many
+    there are in all."""
+    f, total = after.view.fixable.crossed(after.sla_params, earlier, MAX_ITEMS)
+    return _finding_items(after, f, "sla_days", "days"), total
 
 
 def _base_now(a: Assessment) -> dict[str, str]:
@@ -211,14 +207,19 @@ def make_digest(before: Assessment | None, after: Assessment, *, previous: Previ
         d.counts = dict.fromkeys(KINDS, 0)
         return d
     failing, fixed = _rules(before, after)
+    # The previous findings' keys cross from its engine to this one (categorical: each text
+    # once), where the findings are compared; only the items listed reach pandas as rows.
+    earlier = before.view.fixable.earlier(before.sla_params)
+    new, sla_crossed = _new_fixable(earlier, after), _sla_crossed(earlier, after)
+    del earlier
     found = {
-        "new_fixable": _new_fixable(before, after),
-        "sla_crossed": _sla_crossed(before, after),
         "base_moved": _base_moved(before, after),
         "eol_soon": _eol_soon(before, after),
         "rules_failing": failing,
         "rules_fixed": fixed,
     }
-    d.counts = {k: len(v) for k, v in found.items()}
-    d.items = {k: v[:MAX_ITEMS] for k, v in found.items()}
+    d.counts = {"new_fixable": new[1], "sla_crossed": sla_crossed[1],
+                **{k: len(v) for k, v in found.items()}}
+    items = {"new_fixable": new[0], "sla_crossed": sla_crossed[0], **found}
+    d.items = {k: items[k][:MAX_ITEMS] for k in KINDS}
     return d

@@ -3,10 +3,13 @@ the report's assessment."""
 
 from __future__ import annotations
 
+import duckdb
 import pandas as pd
 
 from auditlib.assess import Assessment
 from auditlib.data import AuditData
+from auditlib.engine.duck import DuckDBEngine
+from auditlib.fleet.findings import SEVERITY_RANK
 from auditlib.tables import DATA_TABLES, DERIVED_TABLES, TABLES, get_table
 
 
@@ -86,6 +89,47 @@ def images(a: Assessment) -> pd.DataFrame:
         "vulnerabilities": pd.array([int(vu.get(i, 0)) if i in scanned else None for i in ids],
                                     dtype="Int64"),
     })
+
+
+LONGEST_COLUMNS = ["image_id", "vuln_id", "pkg_name", "pkg_version", "fixed_version", "severity",
+                   "days", "state"]
+"""The columns `longest_fixable` shows."""
+
+
+def longest_fixable(a: Assessment, least: str = "high", most: int = 15
+                    ) -> tuple[pd.DataFrame, int]:
+    """Return the `most` fixable findings of severity `least` or above fixable the longest
+    (undated last; `fleet.findings.Fixable.longest`, asked of the engine: the other findings
+    never reach pandas), columns `LONGEST_COLUMNS`, and how many there are in all.
+
+    Raises:
+        KeyError: if `least` is not a severity.
+        EngineError: if the engine fails.
+    """
+    f, total = a.view.fixable.longest(a.sla_params, SEVERITY_RANK[least], most)
+    return f[LONGEST_COLUMNS].reset_index(drop=True), total
+
+
+def findings_sql(a: Assessment) -> str:
+    """Return the SQL of every fixable finding with its clock and SLA state (the columns of
+    `Assessment.findings`, as the engine has them: severity as severity_rank), to run with
+    `a.sql(...)` (aggregate or filter in it: at fleet scale there are millions)."""
+    return a.sla_params.sql()
+
+
+def findings_relation(a: Assessment) -> duckdb.DuckDBPyRelation:
+    """Return every fixable finding (`findings_sql`) as a lazy DuckDB relation: nothing is read
+    until it is asked for (`.filter`, `.aggregate`, `.limit(10).df()`).
+
+    Raises:
+        TypeError: if the assessment's engine is not DuckDB (Spark: `a.sql` instead).
+    """
+    engine = a.view.aggregate_engine
+    if not isinstance(engine, DuckDBEngine):
+        raise TypeError(f"the findings are in a {type(engine).__name__}, not DuckDB: "
+                        "use a.sql(findings_sql(a)) instead")
+    a.view.fixable  # noqa: B018  (the findings' views, made in the engine on first use)
+    return engine.con.sql(findings_sql(a))
 
 
 def labels(data: AuditData) -> pd.DataFrame:

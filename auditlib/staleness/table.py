@@ -19,7 +19,7 @@ from typing import Any, cast
 import pandas as pd
 
 from auditlib.fleet.bases import tag_key
-from auditlib.fleet.findings import DEFAULT_SLA
+from auditlib.fleet.findings import DEFAULT_SLA, SlaParams
 from auditlib.fleet.view import FleetView, text
 from auditlib.identity import parse_reference
 from auditlib.normalize.times import build_time, utc_time
@@ -79,10 +79,13 @@ def base_layer_sets(ctx: FleetView) -> dict[str, set[str]]:
             if b.image_id and b.image_id in ctx.layers}
 
 
-def _vuln_summary(ctx: FleetView, base_layers: dict[str, set[str]]) -> pd.DataFrame:
+def _vuln_summary(ctx: FleetView, base_layers: dict[str, set[str]],
+                  sla: SlaParams) -> pd.DataFrame:
     """Return per image: fixable counts, oldest fix age, and the base/own split (counted in the
     engine: `fleet.findings.Fixable`)."""
-    c = ctx.fixable.counts(DEFAULT_SLA)  # the states are not read: any SLA counts the same
+    # The SLA states are not read (any SLA counts the same findings and days): the counts under
+    # the SLA in force are the ones the policy rule and the assessment asked for, counted once.
+    c = ctx.fixable.counts(sla)
     if c.empty:
         return pd.DataFrame(columns=["fixable_count", "fixable_critical", "fixable_high",
                                      "oldest_fix_days", "fixable_in_base",
@@ -137,11 +140,17 @@ def _row_eol(row: dict[str, Any], verdict: pd.Series) -> None:
                os_eol_by=text(verdict["os_eol_by"]))
 
 
-def staleness_of(ctx: FleetView, abandonment_days: int = ABANDONMENT_THRESHOLD_DAYS
-                 ) -> pd.DataFrame:
+def staleness_of(ctx: FleetView, abandonment_days: int = ABANDONMENT_THRESHOLD_DAYS,
+                 sla: SlaParams = DEFAULT_SLA) -> pd.DataFrame:
     """Return the `staleness` table of a fleet view (its as-of time, history clock and
     end-of-life verdicts): one row per image, in the view's order, the ranking columns empty
-    (`auditlib.assess.fix_first` fills them)."""
+    (`auditlib.assess.fix_first` fills them).
+
+    Args:
+        sla: the SLA in force (the assessment's, `Assessment.sla_params`): its fixable counts
+            are the ones the policy rule asked for, so the engine counts once. The table's
+            columns do not depend on it (counts and days, never SLA states).
+    """
     now = ctx.as_of
     known_bases = ctx.bases
     base_keys = {i: tag_key(b.ref) for i, b in known_bases.items()}
@@ -149,7 +158,7 @@ def staleness_of(ctx: FleetView, abandonment_days: int = ABANDONMENT_THRESHOLD_D
     repo_tags, listed = _repo_tags(ctx)
     newest_at = _newest_tag_time(ctx)
     base_layers = base_layer_sets(ctx)
-    vulns = _vuln_summary(ctx, base_layers)
+    vulns = _vuln_summary(ctx, base_layers, sla)
     lag = _newer_build(ctx)
     running = ctx.running["image_id"].value_counts()
     eol = ctx.eol

@@ -8,11 +8,12 @@ apart; joined, the two agree on all 88 packages (before, 76 of Trivy's versions 
 
 from __future__ import annotations
 
+import duckdb
 import pandas as pd
 import pytest
 
 import auditlib
-from auditlib.fleet.findings import fixable
+from auditlib.engine.aggregates import FIXABLE_ROW
 from auditlib.versions import is_below
 from tests.conftest import CorpusLoader
 from tests.samples import one_row
@@ -146,12 +147,20 @@ def test_a_wrong_match_is_flagged_and_not_fixable(corpus: type[CorpusLoader]) ->
         ["CVE-2023-44981", "cups-libs", "1:2.2.6-50.el8", "3.7.2", "nvd:cpe"]]
     fixed = v["fix_state"] == "fixed"
     assert v.loc[fixed, "fix_contradicted"].notna().all()  # rpm and Maven: every fix compares
-    assert fixable(v).sum() == fixed.sum() - 1
-    assert not fixable(flagged).any()
+    assert sum(fixable(v)) == fixed.sum() - 1
+    assert not any(fixable(flagged))
 
 
-def test_fixable_keeps_the_scanners_word_without_the_column() -> None:
-    v = pd.DataFrame({"fix_state": pd.Categorical(["fixed", "not-fixed", None])})
-    assert fixable(v).tolist() == [True, False, False]
-    v["fix_contradicted"] = pd.array([pd.NA, pd.NA, pd.NA], dtype="boolean")
-    assert fixable(v).tolist() == [True, False, False]
+def fixable(v: pd.DataFrame) -> list[bool]:
+    """Return which rows of `v` are fixable: the engine's one definition (`FIXABLE_ROW`)."""
+    con = duckdb.connect()
+    con.register("frame", v[["fix_state", "fix_contradicted"]].astype({"fix_state": "string"}))
+    out = con.sql(f"SELECT COALESCE({FIXABLE_ROW}, FALSE) AS f FROM frame").df()
+    con.close()
+    return out["f"].astype(bool).tolist()
+
+
+def test_fixable_keeps_the_scanners_word_when_nothing_compared() -> None:
+    v = pd.DataFrame({"fix_state": pd.Categorical(["fixed", "not-fixed", None]),
+                      "fix_contradicted": pd.array([pd.NA, pd.NA, pd.NA], dtype="boolean")})
+    assert fixable(v) == [True, False, False]
