@@ -28,6 +28,7 @@ import pandas as pd
 from auditlib.assess.fix_first import EOL_SOON_DAYS, rank_fix_first
 from auditlib.assess.snapshots import SnapshotUse, current_snapshots
 from auditlib.data import AuditData
+from auditlib.deferred import deferred_property
 from auditlib.engine import Engine, StoreTables, open_engine
 from auditlib.engine.history import EngineClock, history_clock
 from auditlib.engine.tables import BIG_TABLES
@@ -99,12 +100,12 @@ class Assessment:
         """Return whether the SLA clock used the store's history (more than one snapshot)."""
         return self.view.first_seen_fixed is not None
 
-    @cached_property
+    @deferred_property
     def evaluation(self) -> Evaluation:
         """Return the policy's results and scores."""
         return evaluate_view(self.view, self.policy)
 
-    @cached_property
+    @deferred_property
     def staleness(self) -> pd.DataFrame:
         """Return the `staleness` table: one row per image with its ranking of what to fix
         first (`auditlib.assess.fix_first`), rank 1 on top."""
@@ -137,14 +138,14 @@ class Assessment:
         days, ratio = self.sla
         return SlaParams.of(days, ratio)
 
-    @cached_property
+    @deferred_property
     def sla_counts(self) -> pd.DataFrame:
         """Return per image, severity and SLA state the fixable findings, counted in the engine
         (`fleet.findings.Fixable.counts`): columns image_id, severity, state, findings,
         most_days. What the summary, the verdicts and the pages count."""
         return self.view.fixable.counts(self.sla_params)
 
-    @cached_property
+    @deferred_property
     def findings(self) -> pd.DataFrame:
         """Return every fixable finding with its clock and where it stands against its SLA
         (`fleet.findings.Fixable.rows`), brought from the engine on request: at fleet scale

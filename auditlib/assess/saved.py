@@ -13,7 +13,10 @@ same store with the same snapshots, time, policy, filter and version), else rais
 `StaleAssessmentError` saying what differs: a saved assessment never stands for another. The
 engine is not saved: the loaded assessment reopens one over the same store files (lazily, as
 `assess` does), so `in_engine` tables, `sql` and `relation` work as before, and what was not
-saved is computed on first use as usual. `assessed(...)` loads when it can and assesses
+saved is computed on first use as usual. Each saved frame is read from its file when the
+assessment is first asked for it (`auditlib.deferred`), so a page's kernel holds only the
+parts its page reads; the folder must stay as it is while the assessment is in use (a run's
+does). `assessed(...)` loads when it can and assesses
 otherwise: what the report notebooks and `auditlib report` do with the `assessment` parameter.
 """
 
@@ -38,6 +41,7 @@ import pyarrow.parquet as pq
 from auditlib._version import __version__
 from auditlib.assess.assessment import Assessment, assess, assess_data, read_state
 from auditlib.assess.snapshots import SnapshotUse
+from auditlib.deferred import defer, deferred
 from auditlib.engine.history import EngineClock, history_clock
 from auditlib.eol.table import EolTable, load_table
 from auditlib.errors import AuditlibError
@@ -268,8 +272,26 @@ def _waivers_of(raw: list[dict[str, Any]]) -> list[WaiverUse]:
 # --- save and load ----------------------------------------------------------------------------
 
 def _computed(obj: object, name: str) -> Any:
-    """Return a cached property's value when it was computed, else None."""
-    return vars(obj).get(name)
+    """Return a cached property's value when it was computed (or is waiting in a saved
+    assessment's file: `auditlib.deferred`), else None."""
+    return getattr(obj, name) if name in deferred(obj) else vars(obj).get(name)
+
+
+def _checked(path: Path) -> Path:
+    """Return `path` when it is a readable Parquet file (its footer read, not its rows).
+
+    Raises:
+        StaleAssessmentError: if it is not (naming it and why).
+    """
+    try:
+        pq.read_metadata(path)
+    except (OSError, pa.ArrowException) as e:
+        raise StaleAssessmentError(f"{path}: cannot read this saved frame: {e}") from None
+    return path
+
+
+def _loader(path: Path) -> Callable[[], pd.DataFrame]:
+    return lambda: read_frame(path)
 
 
 def save_assessment(a: Assessment, folder: str | Path) -> Path:
@@ -365,8 +387,9 @@ def load_assessment(folder: str | Path, store: StorePath, *, as_of: Any,
                     eol_table: EolTable | None = None, engine: str = "duckdb",
                     spark_master: str | None = None) -> Assessment:
     """Return the assessment saved in `folder`, when it is the one `assess(store, as_of=as_of,
-    policy=policy, image_filter=image_filter)` would give now: its saved parts as they were,
-    the store's small tables read again and an engine reopened over its files (the rest is
+    policy=policy, image_filter=image_filter)` would give now: its saved parts as they were
+    (each read from its file on first use: `auditlib.deferred`), the store's small tables read
+    again and an engine reopened over its files (the rest is
     computed on first use, as for `assess`).
 
     Raises:
@@ -389,7 +412,11 @@ def load_assessment(folder: str | Path, store: StorePath, *, as_of: Any,
     differ = doc["identity"].differences(asked)
     if differ:
         raise StaleAssessmentError(f"{folder}: not the assessment asked for: {'; '.join(differ)}")
-    frames = {k: read_frame(folder / f"{k}.parquet") for k in doc["frames"]}
+    # Each saved frame is read when the assessment is first asked for it (`auditlib.deferred`):
+    # a page's kernel holds the parts its page reads; a damaged file is refused now.
+    paths = {k: _checked(folder / f"{k}.parquet") for k in doc["frames"]}
+    frames = {k: read_frame(p) for k, p in paths.items()
+              if k.startswith("history.") or k == "view.first_seen_fixed"}
     data, left_out, eng = read_state(store, image_filter=image_filter, engine=engine,
                                      spark_master=spark_master)
     now = tuple(s.snapshot_id for s in usable_snapshots(store).snapshots)
@@ -410,20 +437,20 @@ def load_assessment(folder: str | Path, store: StorePath, *, as_of: Any,
     if left_out != a.filtered_out:  # the same snapshots give the same filter's result
         raise StaleAssessmentError(f"{folder}: the image filter now leaves out {left_out} "
                                    f"images, not {a.filtered_out}")
-    view = vars(a.view)
     for name in VIEW_FRAMES:
-        if f"view.{name}" in frames:
-            view[name] = frames[f"view.{name}"]
-    if "view.bases" in frames:
-        view["bases"] = _bases_of(frames["view.bases"])
-    mine = vars(a)
+        if f"view.{name}" in paths:
+            defer(a.view, name, _loader(paths[f"view.{name}"]))
+    if "view.bases" in paths:
+        bases = paths["view.bases"]
+        defer(a.view, "bases", lambda: _bases_of(read_frame(bases)))
     for name in ASSESSMENT_FRAMES:
-        if name in frames:
-            mine[name] = frames[name]
-    if doc["evaluation"] is not None:
-        mine["evaluation"] = Evaluation(
-            frames["evaluation.results"], frames["evaluation.scores"], pol, a.as_of,
-            _waivers_of(doc["evaluation"]["waivers"]), list(doc["evaluation"]["errors"]))
+        if name in paths:
+            defer(a, name, _loader(paths[name]))
+    if (evaluated := doc["evaluation"]) is not None:
+        defer(a, "evaluation", lambda: Evaluation(
+            read_frame(paths["evaluation.results"]), read_frame(paths["evaluation.scores"]),
+            pol, a.as_of, _waivers_of(evaluated["waivers"]), list(evaluated["errors"])))
+    mine = vars(a)
     if doc["history_tables"] is not None:
         mine["history"] = {t: frames[f"history.{t}"] for t in doc["history_tables"]}
     return a
