@@ -25,7 +25,7 @@ from auditlib.assess import Assessment, assess
 from auditlib.assess.saved import SAVED_NAME, save_assessment
 from auditlib.demo import README_NAME, DemoHistory
 from auditlib.errors import StoreError
-from auditlib.files import write_atomic
+from auditlib.files import atomic_path, write_atomic
 from auditlib.ingest.collect import CollectRequest
 from auditlib.ingest.source_pool import SourceProgress
 from auditlib.ingest.steps import collect_into, ingest_paths, scan_into
@@ -41,7 +41,7 @@ from auditlib.notify import (
     write_last_run,
 )
 from auditlib.policy.config import Policy, load_policy
-from auditlib.policy.output import to_json, to_junit
+from auditlib.policy.output import to_junit, write_json
 from auditlib.reports.batch import Batch, StartReport, run_reports
 from auditlib.reports.runner import ReportRun, new_run_dir, notebook_parameters, notebook_path
 from auditlib.scanners.runner import ProgressCallback
@@ -62,11 +62,12 @@ def write_assessment(a: Assessment, folder: Path) -> list[Path]:
     """Write the assessment's policy results (`policy.json`, JUnit `policy.xml`) and summary
     (`assessment.json`) into `folder`; return the files."""
     ev = a.evaluation
-    files = {"policy.json": to_json(ev), "policy.xml": to_junit(ev),
-             "assessment.json": json.dumps(a.summary(), indent=2)}
+    with atomic_path(folder / "policy.json") as temp, temp.open("w", encoding="utf-8") as f:
+        write_json(ev, f)  # one image at a time: at fleet scale the whole text is gigabytes
+    files = {"policy.xml": to_junit(ev), "assessment.json": json.dumps(a.summary(), indent=2)}
     for name, text in files.items():
         write_atomic(folder / name, text)
-    return [folder / n for n in files]
+    return [folder / n for n in ("policy.json", *files)]
 
 
 def report_parameters(a: Assessment, policy_file: str | None,

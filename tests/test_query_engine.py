@@ -4,6 +4,7 @@ assessment reads them; bad engine choices are clear errors."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -164,3 +165,43 @@ def test_the_environment_limits_duckdbs_memory(store: Path,
         capped.close()
         free.close()
     assert not capped.spill.exists()
+
+
+def _limit_bytes(engine: object) -> float:
+    """Return an engine's DuckDB memory limit in bytes (DuckDB shows it as `1.8 GiB`)."""
+    shown = engine.sql("SELECT current_setting('memory_limit') AS m")["m"].iloc[0]  # type: ignore[attr-defined]
+    value, unit = str(shown).split()
+    return float(value) * {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}[unit]
+
+
+def test_duckdb_has_a_memory_limit_of_its_own_unless_the_environment_sets_one(
+        store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With AUDITLIB_DUCKDB_MEMORY unset an engine is capped at the default (2 GB, or a quarter
+    of the machine's memory when less), not DuckDB's 80% of the machine; the variable overrides
+    it; the engine's spill folder goes with it."""
+    from auditlib.engine.duck import (
+        DEFAULT_MEMORY_GB,
+        MEMORY_ENV,
+        DuckDBEngine,
+        default_memory_limit,
+    )
+
+    machine = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    expected = min(DEFAULT_MEMORY_GB * 1e9, machine / 4)
+    assert default_memory_limit() == f"{int(expected / 1e6)}MB"
+    tables = StoreTables.of(store, read_current(store).scans)
+    monkeypatch.delenv(MEMORY_ENV, raising=False)
+    default = open_engine("duckdb", tables)
+    monkeypatch.setenv(MEMORY_ENV, "300MB")
+    overridden = open_engine("duckdb", tables)
+    try:
+        assert isinstance(default, DuckDBEngine) and isinstance(overridden, DuckDBEngine)
+        # DuckDB shows the limit in binary units to one decimal (1.8 GiB for 2GB): within 6%
+        assert _limit_bytes(default) == pytest.approx(expected, rel=0.06)
+        assert _limit_bytes(overridden) == pytest.approx(300e6, rel=0.06)
+        assert _limit_bytes(default) < 0.5 * machine  # DuckDB's own would be 80%
+        assert default.spill is not None and default.spill.is_dir()
+    finally:
+        default.close()
+        overridden.close()
+    assert default.spill is not None and not default.spill.exists()

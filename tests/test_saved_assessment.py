@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from auditlib.assess.saved import (
     saved_identity,
     write_frame,
 )
+from auditlib.deferred import deferred
 from auditlib.demo import write_fleet
 from auditlib.history.trends import FRAMES as TREND_FRAMES
 from auditlib.policy.config import load_policy
@@ -106,18 +108,19 @@ def test_the_assessment_read_back_is_the_one_saved(store: Path,
     a, folder = saved
     b = load_assessment(folder, store, as_of=AS_OF)
     for name in VIEW_FRAMES:
-        assert name in vars(b.view), name  # read back, not computed again
-        pd.testing.assert_frame_equal(vars(b.view)[name], getattr(a.view, name),
+        assert name in deferred(b.view), name  # read back on first use, not computed again
+        pd.testing.assert_frame_equal(getattr(b.view, name), getattr(a.view, name),
                                       check_exact=True)
     for name in ASSESSMENT_FRAMES:
-        pd.testing.assert_frame_equal(vars(b)[name], getattr(a, name), check_exact=True)
+        assert name in deferred(b), name
+        pd.testing.assert_frame_equal(getattr(b, name), getattr(a, name), check_exact=True)
     # the findings and their history clock stay in the engine: made again there, the same
     assert b.has_history
     pd.testing.assert_frame_equal(b.view.fixable.rows(b.sla_params), a.findings)
     pd.testing.assert_frame_equal(b.evaluation.results, a.evaluation.results, check_exact=True)
     pd.testing.assert_frame_equal(b.evaluation.scores, a.evaluation.scores, check_exact=True)
     assert b.evaluation.waivers == a.evaluation.waivers
-    assert "trends" in vars(b) and "history" not in vars(b)  # the small frames, read back
+    assert "trends" in deferred(b) and "history" not in vars(b)  # the small frames, read back
     assert a.trends is not None and b.trends is not None
     for name in TREND_FRAMES:
         pd.testing.assert_frame_equal(getattr(b.trends, name), getattr(a.trends, name),
@@ -131,6 +134,31 @@ def test_the_assessment_read_back_is_the_one_saved(store: Path,
     assert b.in_engine == a.in_engine
     assert b.sql("SELECT count(*) AS n FROM vulnerabilities").equals(
         a.sql("SELECT count(*) AS n FROM vulnerabilities"))
+
+
+def test_a_saved_frame_is_read_when_first_asked_for(store: Path,
+                                                    saved: tuple[Assessment, Path],
+                                                    tmp_path: Path) -> None:
+    """A kernel holds the saved parts its page reads: none is read on load, each on first use;
+    saved again, a loaded assessment writes every part, read or not; a damaged file is
+    refused on load, not in a notebook cell."""
+    a, folder = saved
+    b = load_assessment(folder, store, as_of=AS_OF)
+    waiting = set(deferred(b.view)) | set(deferred(b))
+    assert waiting >= {*VIEW_FRAMES, "bases", *ASSESSMENT_FRAMES, "evaluation"}
+    assert not waiting & (set(vars(b.view)) | set(vars(b)))
+    assert b.eol.equals(a.eol)  # read now, and only it
+    assert "eol" in vars(b.view) and "eol" not in deferred(b.view)
+    assert "staleness" in deferred(b) and "evaluation" in deferred(b)
+    again = save_assessment(b, tmp_path / "again")
+    assert sorted(p.name for p in again.iterdir()) == sorted(p.name for p in folder.iterdir())
+    c = load_assessment(again, store, as_of=AS_OF)
+    assert c.summary() == a.summary()
+    damaged = tmp_path / "damaged"
+    shutil.copytree(folder, damaged)
+    (damaged / "staleness.parquet").write_bytes(b"not parquet")
+    with pytest.raises(StaleAssessmentError, match=r"staleness\.parquet: cannot read"):
+        load_assessment(damaged, store, as_of=AS_OF)
 
 
 def test_what_was_not_computed_is_computed_on_load(store: Path, tmp_path: Path) -> None:

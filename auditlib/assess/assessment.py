@@ -3,11 +3,12 @@
 `auditlib check`, `auditlib staleness`, `auditlib run`, the report notebooks, `explore.ipynb`
 and a Python user all start from `assess(store, as_of=..., policy=...)` (or `assess_data` for
 tables without a store). The assessment holds the store's current state (filtered when asked)
-but its big tables (`vulnerabilities`, `packages`, `package_licenses`), which stay in the
-engine that reads the store's Parquet files (`auditlib.engine`: DuckDB, or Spark) and runs
-every aggregate over them (`Assessment.in_engine` names them; `Assessment.table` and
-`Assessment.relation` give them; an image filter keeps the rows of its images only, in
-memory and in the engine's views). It also holds
+but its big tables (`vulnerabilities`, `packages`, `package_licenses`, `vulnerability_cwes`,
+`package_dependencies`: `engine.tables.BIG_TABLES`), which stay in the engine that reads
+the store's Parquet files (`auditlib.engine`: DuckDB, or Spark) and runs every aggregate over
+them (`Assessment.in_engine` names them; `Assessment.table` and `Assessment.relation` give
+them; an image filter keeps the rows of its images only, in memory and in the engine's
+views). It also holds
 the history clock of every fixable finding, the end-of-life table, and one `FleetView` that the
 policy and the staleness analysis both read; each part is computed once, on first use. The
 same store, time and policy therefore give the same numbers everywhere, by construction:
@@ -27,6 +28,7 @@ import pandas as pd
 from auditlib.assess.fix_first import EOL_SOON_DAYS, rank_fix_first
 from auditlib.assess.snapshots import SnapshotUse, current_snapshots
 from auditlib.data import AuditData
+from auditlib.deferred import deferred_property
 from auditlib.engine import Engine, StoreTables, open_engine
 from auditlib.engine.history import EngineClock, history_clock
 from auditlib.engine.tables import BIG_TABLES
@@ -99,12 +101,12 @@ class Assessment:
         """Return whether the SLA clock used the store's history (more than one snapshot)."""
         return self.view.first_seen_fixed is not None
 
-    @cached_property
+    @deferred_property
     def evaluation(self) -> Evaluation:
         """Return the policy's results and scores."""
         return evaluate_view(self.view, self.policy)
 
-    @cached_property
+    @deferred_property
     def staleness(self) -> pd.DataFrame:
         """Return the `staleness` table: one row per image with its ranking of what to fix
         first (`auditlib.assess.fix_first`), rank 1 on top."""
@@ -138,14 +140,14 @@ class Assessment:
         days, ratio = self.sla
         return SlaParams.of(days, ratio)
 
-    @cached_property
+    @deferred_property
     def sla_counts(self) -> pd.DataFrame:
         """Return per image, severity and SLA state the fixable findings, counted in the engine
         (`fleet.findings.Fixable.counts`): columns image_id, severity, state, findings,
         most_days. What the summary, the verdicts and the pages count."""
         return self.view.fixable.counts(self.sla_params)
 
-    @cached_property
+    @deferred_property
     def findings(self) -> pd.DataFrame:
         """Return every fixable finding with its clock and where it stands against its SLA
         (`fleet.findings.Fixable.rows`), brought from the engine on request: at fleet scale
@@ -184,7 +186,7 @@ class Assessment:
         """
         return None if self.store is None else read_history(self.store, NEEDED)
 
-    @cached_property
+    @deferred_property
     def trends(self) -> Trends | None:
         """Return the store's trends (`auditlib.history.trends`: small frames, its
         vulnerabilities counted in the engine over the snapshots' files), or None for tables
@@ -280,8 +282,8 @@ class Assessment:
     @property
     def in_engine(self) -> tuple[str, ...]:
         """Return the tables `data` does not hold because they live in the engine (an
-        assessment of a store: `vulnerabilities`, `packages`, `package_licenses`, read where
-        they are by the engine; `table` or `relation` gives them)."""
+        assessment of a store: `engine.tables.BIG_TABLES`, read where they are by the engine;
+        `table` or `relation` gives them)."""
         return self.data.not_held
 
     def table(self, table: str) -> pd.DataFrame:
@@ -300,8 +302,8 @@ class Assessment:
         return self.sql(f"SELECT * FROM {table}")
 
     def sql(self, query: str) -> pd.DataFrame:
-        """Return the result of a query over the big tables (`vulnerabilities`, `packages`,
-        `package_licenses`: the current state's rows, as SQL that DuckDB and Spark SQL both
+        """Return the result of a query over the big tables (`engine.tables.BIG_TABLES`: the
+        current state's rows, as SQL that DuckDB and Spark SQL both
         understand), run by the assessment's engine where the rows are: aggregate or filter
         there, so only the result reaches pandas.
 
@@ -311,9 +313,10 @@ class Assessment:
         return self.view.aggregate_engine.sql(query)
 
     def relation(self, table: str) -> Any:
-        """Return a big table (`vulnerabilities`, `packages`, `package_licenses`) as the engine's
-        lazy relation instead of a DataFrame: a `duckdb.DuckDBPyRelation` (a Spark DataFrame with
-        `engine="spark"`), over the store's Parquet files when the assessment read a store.
+        """Return a big table (`engine.tables.BIG_TABLES`: `vulnerabilities`, `packages`...) as
+        the engine's lazy relation instead of a DataFrame: a `duckdb.DuckDBPyRelation` (a Spark
+        DataFrame with `engine="spark"`), over the store's Parquet files when the assessment
+        read a store.
 
         Raises:
             KeyError: if `table` is not one of the big tables.

@@ -14,7 +14,10 @@ same store with the same snapshots, time, policy, filter and version), else rais
 `StaleAssessmentError` saying what differs: a saved assessment never stands for another. The
 engine is not saved: the loaded assessment reopens one over the same store files (lazily, as
 `assess` does), so `in_engine` tables, `sql` and `relation` work as before, and what was not
-saved is computed on first use as usual. `assessed(...)` loads when it can and assesses
+saved is computed on first use as usual. Each saved frame is read from its file when the
+assessment is first asked for it (`auditlib.deferred`), so a page's kernel holds only the
+parts its page reads; the folder must stay as it is while the assessment is in use (a run's
+does). `assessed(...)` loads when it can and assesses
 otherwise: what the report notebooks and `auditlib report` do with the `assessment` parameter.
 """
 
@@ -39,6 +42,7 @@ import pyarrow.parquet as pq
 from auditlib._version import __version__
 from auditlib.assess.assessment import Assessment, assess, assess_data, read_state
 from auditlib.assess.snapshots import SnapshotUse
+from auditlib.deferred import defer, deferred
 from auditlib.engine.history import EngineClock, history_clock
 from auditlib.eol.table import EolTable, load_table
 from auditlib.errors import AuditlibError
@@ -275,8 +279,26 @@ def _waivers_of(raw: list[dict[str, Any]]) -> list[WaiverUse]:
 # --- save and load ----------------------------------------------------------------------------
 
 def _computed(obj: object, name: str) -> Any:
-    """Return a cached property's value when it was computed, else None."""
-    return vars(obj).get(name)
+    """Return a cached property's value when it was computed (or is waiting in a saved
+    assessment's file: `auditlib.deferred`), else None."""
+    return getattr(obj, name) if name in deferred(obj) else vars(obj).get(name)
+
+
+def _checked(path: Path) -> Path:
+    """Return `path` when it is a readable Parquet file (its footer read, not its rows).
+
+    Raises:
+        StaleAssessmentError: if it is not (naming it and why).
+    """
+    try:
+        pq.read_metadata(path)
+    except (OSError, pa.ArrowException) as e:
+        raise StaleAssessmentError(f"{path}: cannot read this saved frame: {e}") from None
+    return path
+
+
+def _loader(path: Path) -> Callable[[], pd.DataFrame]:
+    return lambda: read_frame(path)
 
 
 def save_assessment(a: Assessment, folder: str | Path) -> Path:
@@ -374,8 +396,9 @@ def load_assessment(folder: str | Path, store: StorePath, *, as_of: Any,
                     eol_table: EolTable | None = None, engine: str = "duckdb",
                     spark_master: str | None = None) -> Assessment:
     """Return the assessment saved in `folder`, when it is the one `assess(store, as_of=as_of,
-    policy=policy, image_filter=image_filter)` would give now: its saved parts as they were,
-    the store's small tables read again and an engine reopened over its files (the rest is
+    policy=policy, image_filter=image_filter)` would give now: its saved parts as they were
+    (each read from its file on first use: `auditlib.deferred`), the store's small tables read
+    again and an engine reopened over its files (the rest is
     computed on first use, as for `assess`).
 
     Raises:
@@ -401,7 +424,9 @@ def load_assessment(folder: str | Path, store: StorePath, *, as_of: Any,
     differ = doc["identity"].differences(asked)
     if differ:
         raise StaleAssessmentError(f"{folder}: not the assessment asked for: {'; '.join(differ)}")
-    frames = {k: read_frame(folder / f"{k}.parquet") for k in doc["frames"]}
+    # Each saved frame is read when the assessment is first asked for it (`auditlib.deferred`):
+    # a page's kernel holds the parts its page reads; a damaged file is refused now.
+    paths = {k: _checked(folder / f"{k}.parquet") for k in doc["frames"]}
     # The images the filter leaves out are the saved count: the identity holds the filter and
     # the usable snapshots, checked again below, and the same snapshots filter the same.
     data, _, eng = read_state(store, image_filter=image_filter, engine=engine,
@@ -412,7 +437,8 @@ def load_assessment(folder: str | Path, store: StorePath, *, as_of: Any,
         raise StaleAssessmentError(f"{folder}: the store changed while it was read")
     # The history clock as `assess` keeps it: views in the engine (nothing read until asked).
     seen = (history_clock(store, eng) if doc.get("clock_in_engine")
-            else frames.get("view.first_seen_fixed"))
+            else read_frame(paths["view.first_seen_fixed"])
+            if "view.first_seen_fixed" in paths else None)
     a = assess_data(data, as_of=as_of, policy=pol, eol_table=eol_table, engine=eng,
                     first_seen_fixed=seen)
     a.image_filter, a.filtered_out = image_filter, int(doc["filtered_out"])
@@ -421,22 +447,22 @@ def load_assessment(folder: str | Path, store: StorePath, *, as_of: Any,
     a.snapshots = [SnapshotUse(**s) for s in doc["snapshots_used"]]
     a.warnings = [str(w) for w in doc["warnings"]]
     a.abandonment_days = int(doc["abandonment_days"])
-    view = vars(a.view)
     for name in VIEW_FRAMES:
-        if f"view.{name}" in frames:
-            view[name] = frames[f"view.{name}"]
-    if "view.bases" in frames:
-        view["bases"] = _bases_of(frames["view.bases"])
-    mine = vars(a)
+        if f"view.{name}" in paths:
+            defer(a.view, name, _loader(paths[f"view.{name}"]))
+    if "view.bases" in paths:
+        bases = paths["view.bases"]
+        defer(a.view, "bases", lambda: _bases_of(read_frame(bases)))
     for name in ASSESSMENT_FRAMES:
-        if name in frames:
-            mine[name] = frames[name]
-    if doc["evaluation"] is not None:
-        mine["evaluation"] = Evaluation(
-            frames["evaluation.results"], frames["evaluation.scores"], pol, a.as_of,
-            _waivers_of(doc["evaluation"]["waivers"]), list(doc["evaluation"]["errors"]))
+        if name in paths:
+            defer(a, name, _loader(paths[name]))
+    if (evaluated := doc["evaluation"]) is not None:
+        defer(a, "evaluation", lambda: Evaluation(
+            read_frame(paths["evaluation.results"]), read_frame(paths["evaluation.scores"]),
+            pol, a.as_of, _waivers_of(evaluated["waivers"]), list(evaluated["errors"])))
     if doc["trends"]:
-        mine["trends"] = Trends(*(frames[f"trends.{name}"] for name in TREND_FRAMES))
+        defer(a, "trends", lambda: Trends(*(read_frame(paths[f"trends.{name}"])
+                                            for name in TREND_FRAMES)))
     return a
 
 

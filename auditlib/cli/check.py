@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from auditlib.cli.options import (
 )
 from auditlib.errors import AuditlibError
 from auditlib.policy.config import default_policy_yaml
-from auditlib.policy.output import table_view, to_dict, to_junit
+from auditlib.policy.output import table_view, to_junit, write_json
 from auditlib.policy.rules import RULES
 
 
@@ -75,14 +75,20 @@ def check(store: Path, policy_file: str | None, fail_on: str, fmt: str, output: 
         else:
             show(out_console(), *table_view(ev))
     else:
-        if fmt == "json":
-            text = json.dumps({**to_dict(ev), "assessment": a.summary()}, indent=2)
+        if fmt == "json":  # written one image at a time: at fleet scale the text is gigabytes
+            summary = {"assessment": a.summary()}
+            if output:
+                with output.open("w", encoding="utf-8") as f:
+                    write_json(ev, f, summary)
+            else:
+                write_json(ev, sys.stdout, summary)
+                sys.stdout.flush()
         else:
             text = to_junit(ev)
-        if output:
-            output.write_text(text)
-        else:
-            click.echo(text, nl=False)
+            if output:
+                output.write_text(text)
+            else:
+                click.echo(text, nl=False)
     broken = fail_on != "never" and ev.broken(fail_on)
     counts = ", ".join(f"{ev.count(s)} {s}" for s in ("fail", "warn", "no-data", "waived", "pass"))
     err.print(f"{len(ev.scores)} images, {len(ev.policy.enabled())} rules: {counts}"

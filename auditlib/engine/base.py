@@ -24,7 +24,7 @@ ENGINES: tuple[str, ...] = get_args(EngineName)
 
 class Engine(Protocol):
     """Runs SQL that DuckDB and Spark SQL both understand over the big tables, one view each
-    (`vulnerabilities`, `packages`, `package_licenses`: the current state's rows)."""
+    (`tables.BIG_TABLES`: the current state's rows)."""
 
     name: str
     made: set[str]

@@ -24,8 +24,11 @@ from auditlib.store.licence_tables import LICENCE_TABLES, columns, derive_sql
 from auditlib.store.location import StoreLike, locate
 from auditlib.tables import TABLES_BY_NAME
 
-BIG_TABLES = ("vulnerabilities", "packages", "package_licenses")
-"""The tables an engine reads: the ones that grow with packages, not with images."""
+BIG_TABLES = ("vulnerabilities", "packages", "package_licenses", "vulnerability_cwes",
+              "package_dependencies")
+"""The tables an engine reads: the ones that grow with packages, not with images (at 20,000
+images, 6.4 million vulnerability and CWE rows, 15.9 million packages, 28.5 million package
+dependencies: 1.85 GB in pandas, read by no analysis)."""
 
 STATE_VIEW = "auditlib_state"
 """The view of which snapshot holds each source's rows (columns source, snapshot_id)."""

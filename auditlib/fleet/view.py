@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from auditlib.data import AuditData
+from auditlib.deferred import deferred_property
 from auditlib.engine import Engine, engine_or_frames
 from auditlib.engine.aggregates import (
     document_rows,
@@ -120,7 +121,7 @@ class FleetView:
         """Return every image id the tables name, sorted."""
         return sorted(image_ids(self.data))
 
-    @cached_property
+    @deferred_property
     def images(self) -> pd.DataFrame:
         """Return one row per image id (index), merged over sources: collected rows first.
 
@@ -241,7 +242,7 @@ class FleetView:
                     break
         return out
 
-    @cached_property
+    @deferred_property
     def bases(self) -> dict[str, Base]:
         """Return image id -> its base image, for the images whose base is known."""
         return find_bases(self.image_ids, self.layers, self.images["created_at"],
@@ -262,7 +263,7 @@ class FleetView:
         return built_on_current(self.layers, image_id, base.digest, base.image_id, now,
                                 text(self.platforms.get(image_id)))
 
-    @cached_property
+    @deferred_property
     def eol(self) -> pd.DataFrame:
         """Return the one end-of-life verdict of every image (`os_end_of_life`, index image_id):
         the dated table where it has the release, else what scanners say, else unknown."""
@@ -274,25 +275,25 @@ class FleetView:
         """Return the engine the aggregates run on (`engine`, else DuckDB over `data`)."""
         return engine_or_frames(self.engine, self.data)
 
-    @cached_property
+    @deferred_property
     def vulnerability_counts(self) -> pd.DataFrame:
         """Return, per image with vulnerability rows (index image_id), its vulnerability rows
         and distinct findings (`auditlib.engine.aggregates.VULNERABILITY_COUNTS`)."""
         return vulnerability_counts(self.aggregate_engine)
 
-    @cached_property
+    @deferred_property
     def package_counts(self) -> pd.DataFrame:
         """Return, per image with package rows (index image_id), its package rows and distinct
         packages (`auditlib.engine.aggregates.PACKAGE_COUNTS`)."""
         return package_counts(self.aggregate_engine)
 
-    @cached_property
+    @deferred_property
     def documents(self) -> pd.DataFrame:
         """Return each document with vulnerability or package rows and the images they name
         (`auditlib.engine.aggregates.DOCUMENT_ROWS`): what coverage reads of the big tables."""
         return document_rows(self.aggregate_engine)
 
-    @cached_property
+    @deferred_property
     def licence_classes(self) -> pd.DataFrame:
         """Return, per licence class, its distinct packages and images
         (`auditlib.engine.aggregates.LICENCE_CLASSES`)."""

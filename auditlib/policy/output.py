@@ -4,9 +4,11 @@ systems show each failing rule of each image as a failed test).
 
 from __future__ import annotations
 
+import io
 import json
 import xml.etree.ElementTree as ET
-from typing import Any
+from collections.abc import Iterator
+from typing import IO, Any
 
 import pandas as pd
 from rich.table import Table
@@ -19,20 +21,33 @@ from auditlib.tables import jsonable
 _STYLE = {"fail": "red", "warn": "yellow", "no-data": "magenta", "waived": "cyan", "pass": "green"}
 
 
-def to_dict(ev: Evaluation) -> dict[str, Any]:
-    """Return the evaluation as plain data: summary, images (score, grade, results), waivers."""
-    results = ev.results
-    by_image: dict[str, list[dict[str, Any]]] = {}
-    for row in results.to_dict("records"):
-        by_image.setdefault(str(row["image_id"]), []).append(
-            {k: jsonable(row[k]) for k in ("rule", "status", "severity", "points", "earned",
-                                        "evidence", "waiver_reason", "waiver_expires",
-                                        "waiver_expired")}
-        )
-    images = [
-        {**{k: jsonable(v) for k, v in s.items()}, "results": by_image.get(str(s["image_id"]), [])}
-        for s in ev.scores.to_dict("records")
-    ]
+RESULT_KEYS = ("rule", "status", "severity", "points", "earned", "evidence", "waiver_reason",
+               "waiver_expires", "waiver_expired")
+"""What each image's results say in the JSON, in this order."""
+IMAGES_AT_ONCE = 1000
+"""Images whose results `image_dicts` turns into plain data at a time."""
+
+
+def image_dicts(ev: Evaluation) -> Iterator[dict[str, Any]]:
+    """Yield, per image of the scores in their order, its score row and its results as plain
+    data (`to_dict`'s `images`), `IMAGES_AT_ONCE` images at a time: a fleet's results (images x
+    rules) are never all plain Python objects at once."""
+    scores, results = ev.scores, ev.results
+    result_ids = results["image_id"].astype(str).to_numpy()
+    for start in range(0, len(scores), IMAGES_AT_ONCE):
+        batch = scores.iloc[start:start + IMAGES_AT_ONCE]
+        wanted = batch["image_id"].astype(str)
+        by_image: dict[str, list[dict[str, Any]]] = {}
+        mine = pd.Series(result_ids).isin(wanted).to_numpy()
+        rows = results.loc[mine, list(RESULT_KEYS)].to_dict("records")
+        for i, row in zip(result_ids[mine], rows, strict=True):
+            by_image.setdefault(i, []).append({k: jsonable(row[k]) for k in RESULT_KEYS})
+        for s in batch.to_dict("records"):
+            yield {**{str(k): jsonable(v) for k, v in s.items()},
+                   "results": by_image.get(str(s["image_id"]), [])}
+
+
+def _head(ev: Evaluation) -> dict[str, Any]:
     counts = {s: ev.count(s) for s in ("pass", "fail", "warn", "waived", "no-data")}
     return {
         "as_of": ev.as_of.isoformat(),
@@ -41,7 +56,11 @@ def to_dict(ev: Evaluation) -> dict[str, Any]:
         "summary": {"images": len(ev.scores), "results": counts,
                     "grades": {str(k): int(v) for k, v in
                                ev.scores["grade"].value_counts().sort_index().items()}},
-        "images": images,
+    }
+
+
+def _tail(ev: Evaluation) -> dict[str, Any]:
+    return {
         "waivers": [
             {"rule": u.waiver.rule, "image": u.waiver.image, "reason": u.waiver.reason,
              "expires": u.waiver.expires.isoformat() if u.waiver.expires else None,
@@ -52,9 +71,44 @@ def to_dict(ev: Evaluation) -> dict[str, Any]:
     }
 
 
+def to_dict(ev: Evaluation) -> dict[str, Any]:
+    """Return the evaluation as plain data: summary, images (score, grade, results), waivers
+    (`write_json` writes the same as JSON without holding it all)."""
+    return {**_head(ev), "images": list(image_dicts(ev)), **_tail(ev)}
+
+
+def _indented(value: Any, level: int) -> str:
+    """Return `value` as `json.dumps(..., indent=2)` writes it nested `level` deep (JSON text
+    has no raw line break inside a value, so every line after the first moves right)."""
+    return json.dumps(value, indent=2).replace("\n", "\n" + "  " * level)
+
+
+def write_json(ev: Evaluation, out: IO[str], extra: dict[str, Any] | None = None) -> None:
+    """Write `to_dict(ev)` and then `extra`'s keys to `out` as `json.dumps(..., indent=2)` would,
+    character for character, one image at a time (`image_dicts`): at fleet scale the text and
+    the plain data of every result would be gigabytes at once."""
+    out.write("{")
+    first = True
+    for part in (_head(ev), None, _tail(ev), extra or {}):
+        if part is None:  # the images, one at a time
+            out.write(',\n  "images": [')
+            n = 0
+            for n, image in enumerate(image_dicts(ev), 1):
+                out.write(("\n    " if n == 1 else ",\n    ") + _indented(image, 2))
+            out.write("\n  ]" if n else "]")
+            continue
+        for key, value in part.items():
+            out.write(("\n  " if first else ",\n  ") + json.dumps(key) + ": "
+                      + _indented(value, 1))
+            first = False
+    out.write("\n}")
+
+
 def to_json(ev: Evaluation) -> str:
-    """Return the evaluation as JSON text (see `to_dict`)."""
-    return json.dumps(to_dict(ev), indent=2)
+    """Return the evaluation as JSON text (see `to_dict`; `write_json` writes it to a file)."""
+    buf = io.StringIO()
+    write_json(ev, buf)
+    return buf.getvalue()
 
 
 def to_junit(ev: Evaluation) -> str:
