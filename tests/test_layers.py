@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, ...]] = [
     # the bottom: table declarations, identity, normalisers, version order, rows, errors, files
     ("auditlib._version", "auditlib.errors", "auditlib.tables", "auditlib.identity",
      "auditlib.data", "auditlib.rows", "auditlib.normalize", "auditlib.versions",
-     "auditlib.files", "auditlib.resolve", "auditlib.store.layout"),
+     "auditlib.files", "auditlib.resolve", "auditlib.store.layout", "auditlib.deferred"),
     # what reads the outside: collectors, parsers, scanners, the EOL table, the demo documents
     ("auditlib.sources", "auditlib.parsers", "auditlib.scanners", "auditlib.eol",
      "auditlib.demo"),
