@@ -24,7 +24,8 @@ import pandas as pd
 from auditlib.assess import Assessment, assess
 from auditlib.assess.saved import SAVED_NAME, save_assessment
 from auditlib.demo import README_NAME, DemoHistory
-from auditlib.errors import StoreError
+from auditlib.engine.errors import EngineError
+from auditlib.errors import ParameterError, StoreError
 from auditlib.files import atomic_path, write_atomic
 from auditlib.ingest.collect import CollectRequest
 from auditlib.ingest.source_pool import SourceProgress
@@ -43,6 +44,7 @@ from auditlib.notify import (
 from auditlib.policy.config import Policy, load_policy
 from auditlib.policy.output import to_junit, write_json
 from auditlib.reports.batch import Batch, StartReport, run_reports
+from auditlib.reports.params import parse_bool
 from auditlib.reports.runner import ReportRun, new_run_dir, notebook_parameters, notebook_path
 from auditlib.scanners.runner import ProgressCallback
 from auditlib.scanners.targets import EngineUnreachableError, Target, connect_engine, tagged_images
@@ -105,12 +107,11 @@ def save_for_reports(a: Assessment, folder: Path, names: list[str], notebooks: P
     """
     if not reads_saved(names, notebooks):
         return parameters
-    if "staleness" in names and str(parameters.get("history", True)).lower() not in (
-            "false", "0", "no"):
-        _ = a.trends  # the page's trends: small frames, computed here once and saved
     try:
+        if "staleness" in names and parse_bool(parameters.get("history", True), "history"):
+            _ = a.trends  # the page's trends: small frames, computed here once and saved
         saved = save_assessment(a, folder / SAVED_NAME)
-    except OSError as e:
+    except (OSError, StoreError, EngineError, ParameterError) as e:
         note(f"the assessment could not be saved for the reports ({e}); each assesses anew")
         return parameters
     return {**parameters, "assessment": str(saved.resolve())}

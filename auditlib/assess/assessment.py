@@ -196,7 +196,10 @@ class Assessment:
             StoreError: if the store cannot be read.
             EngineError: if the engine cannot read its files.
         """
-        return None if self.store is None else trends_of(self.store)
+        if self.store is None:
+            return None
+        eng = self.view.aggregate_engine  # the trends on the assessment's own kind of engine
+        return trends_of(self.store, engine=eng.name, spark_master=getattr(eng, "master", None))
 
     def summary(self) -> dict[str, Any]:
         """Return the figures every face shows, as plain data: images, coverage, policy results

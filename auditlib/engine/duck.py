@@ -38,7 +38,8 @@ Unset, `default_memory_limit()` applies."""
 DEFAULT_MEMORY_GB = 2.0
 """The memory limit of an engine when `MEMORY_ENV` is unset, at most: a face of 20,000 images
 gave the same results under 1 GB and 2 GB as under DuckDB's own limit (80% of the machine), in
-no more time, and 1.2 to 1.7 GB less resident (README, "What pandas still holds")."""
+no more time, peaking at 4.99 and 5.64 GB rather than 7.38 GB (`benchmarks/history_clock.py`;
+README, "What pandas still holds")."""
 MACHINE_SHARE = 0.25
 """... and at most this share of the machine's memory (a small machine or container)."""
 
@@ -92,7 +93,8 @@ class DuckDBEngine:
             self.con.execute("SET memory_limit = ?", [limit])
             self.spill = Path(tempfile.mkdtemp(prefix="auditlib-duckdb-"))
             # removed on close, or when the engine is collected unclosed
-            weakref.finalize(self, shutil.rmtree, self.spill, ignore_errors=True)
+            self._remove_spill = weakref.finalize(self, shutil.rmtree, self.spill,
+                                                  ignore_errors=True)
             self.con.execute("SET temp_directory = ?", [str(self.spill)])
             if isinstance(tables, FrameTables):
                 for t, df in tables.frames.items():
@@ -203,4 +205,4 @@ class DuckDBEngine:
         """Close the connection (and remove what it spilled to disk)."""
         self.con.close()
         if self.spill is not None:
-            shutil.rmtree(self.spill, ignore_errors=True)
+            self._remove_spill()

@@ -120,6 +120,8 @@ class Opened:
 
     h: History
     engine: Engine
+    scanned: pd.DataFrame | None = None
+    """`scanned_images`, once worked out (every snapshot's files are read for it)."""
 
     @property
     def ids(self) -> list[str]:
@@ -219,12 +221,14 @@ def scanned_images(o: Opened, counts: pd.DataFrame | None = None) -> pd.DataFram
     """Return (snapshot_id, image_id) of every vulnerability-scanned image in each state (what a
     vulnerability scan is: `fleet.coverage.is_vulnerability_scan`, given the documents with a
     vulnerability row, `engine.trends.SCAN_IDS`; a `scan_id` names the same document in every
-    snapshot), from `counts` (`image_counts`) when given."""
-    sc = o.h["scans"]
-    with_rows = o.engine.sql(SCAN_IDS)
-    counts = image_counts(o) if counts is None else counts
-    return pd.concat([_pairs(sc[is_vulnerability_scan(sc, with_rows)]),
-                      counts[["snapshot_id", "image_id"]]]).drop_duplicates()
+    snapshot), from `counts` (`image_counts`) when given; worked out once per opened history."""
+    if o.scanned is None:
+        sc = o.h["scans"]
+        with_rows = o.engine.sql(SCAN_IDS)
+        counts = image_counts(o) if counts is None else counts
+        o.scanned = pd.concat([_pairs(sc[is_vulnerability_scan(sc, with_rows)]),
+                               counts[["snapshot_id", "image_id"]]]).drop_duplicates()
+    return o.scanned
 
 
 def _repositories(h: History) -> dict[str, str]:
@@ -318,6 +322,7 @@ def vulnerability_counts_of(o: Opened) -> pd.DataFrame:
     out = out.astype(dict.fromkeys(("vulnerabilities", "fixable", "images"), "int64"))
     return out[["snapshot_id", "snapshot_at", "severity", "vulnerabilities", "fixable", "images"]]
 
+
 def scan_coverage(store_or_history: StoreOrHistory) -> pd.DataFrame:
     """Return, per snapshot, how many images were present and how many of them a vulnerability
     scan covered (module docstring): a count of vulnerabilities is a count over the scanned
@@ -350,6 +355,7 @@ def scan_coverage_of(o: Opened, counts: pd.DataFrame | None = None) -> pd.DataFr
     vuln = scanned.groupby("snapshot_id").size().reindex(ids, fill_value=0).to_numpy()
     return snaps.assign(images=images.astype("int64"), vuln_scanned=vuln.astype("int64"),
                         not_scanned=(images - vuln).astype("int64"))
+
 
 def _pick(ids: list[str], older: str | None, newer: str | None) -> tuple[str, str]:
     def find(x: str) -> int:
@@ -422,6 +428,7 @@ def vulnerability_changes_of(o: Opened, older: int, newer: int) -> pd.DataFrame:
     out = out.reset_index(drop=True)
     out.attrs.update(older=a, newer=b)
     return out
+
 
 def time_to_fix(store_or_history: StoreOrHistory) -> pd.DataFrame:
     """Return how long each vulnerability took to be fixed, per repository (or image).

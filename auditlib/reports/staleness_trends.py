@@ -14,7 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from auditlib.fleet.names import short_id, untagged_name
-from auditlib.history.trends import SEVERITY_ORDER, Trends
+from auditlib.history.trends import FRAMES, SEVERITY_ORDER, Trends
 from auditlib.reports.context import Report
 from auditlib.reports.figures import (
     SEVERITY_COLORS,
@@ -26,13 +26,10 @@ from auditlib.reports.figures import (
     time_unit,
 )
 
-History = Trends
+_NO_TRENDS = Trends(*(pd.DataFrame() for _ in FRAMES))
 
 
-_NO_TRENDS = Trends(*(pd.DataFrame() for _ in range(7)))
-
-
-def read_history(r: Report) -> History:
+def read_history(r: Report) -> Trends:
     """Return the store's trends (the assessment's, computed once for every trend of the page);
     the snapshot count and the images scanned at each snapshot go to the summary.
 
@@ -49,17 +46,17 @@ def read_history(r: Report) -> History:
     return h
 
 
-def snapshot_count(h: History) -> int:
+def snapshot_count(h: Trends) -> int:
     """Return how many snapshots the history holds."""
     return h.snapshot_count
 
 
-def _coverage(h: History) -> pd.DataFrame:
+def _coverage(h: Trends) -> pd.DataFrame:
     return h.coverage if snapshot_count(h) else pd.DataFrame(
         columns=["snapshot_id", "snapshot_at", "images", "vuln_scanned", "not_scanned"])
 
 
-def _one_snapshot(h: History, what: str) -> str | None:
+def _one_snapshot(h: Trends, what: str) -> str | None:
     """Return the one-snapshot sentence, or None when there are two or more."""
     n = snapshot_count(h)
     if n >= 2:
@@ -68,11 +65,11 @@ def _one_snapshot(h: History, what: str) -> str | None:
             else "no snapshot in the history")
 
 
-def _never_scanned(h: History) -> bool:
+def _never_scanned(h: Trends) -> bool:
     return not int(_coverage(h)["vuln_scanned"].sum())
 
 
-def _not_scanned_newest(h: History) -> str | None:
+def _not_scanned_newest(h: Trends) -> str | None:
     """Return 'N of M images not vulnerability-scanned at the newest snapshot...', or None."""
     cov = _coverage(h)
     if cov.empty or not int(cov["not_scanned"].iloc[-1]):
@@ -82,7 +79,7 @@ def _not_scanned_newest(h: History) -> str | None:
             "vulnerability-scanned at the newest snapshot: their vulnerabilities not counted")
 
 
-def vulnerability_trend(h: History) -> go.Figure | None:
+def vulnerability_trend(h: Trends) -> go.Figure | None:
     """Return vulnerabilities by severity over the store's snapshots (one line per severity,
     and the fixable ones dashed), over the images scanned at each snapshot: a snapshot with
     no vulnerability scan is a gap, and the images not scanned are a grey line on an axis of
@@ -119,7 +116,7 @@ def vulnerability_trend(h: History) -> go.Figure | None:
     return fig
 
 
-def no_trend_text(h: History) -> str:
+def no_trend_text(h: Trends) -> str:
     """Return what the vulnerability trend says when it draws nothing."""
     if (one := _one_snapshot(h, "no trend yet")) is not None:
         return one
@@ -127,7 +124,7 @@ def no_trend_text(h: History) -> str:
             "vulnerability trend is unknown (not zero)")
 
 
-def changes(h: History, last: int = 12) -> pd.DataFrame:
+def changes(h: Trends, last: int = 12) -> pd.DataFrame:
     """Return, for each of the `last` pairs of consecutive snapshots, how many vulnerabilities
     were new, fixed (the image is still there and no longer has them) and gone (the image
     went), by severity."""
@@ -138,7 +135,7 @@ def changes(h: History, last: int = 12) -> pd.DataFrame:
     return df.reset_index(drop=True) if len(df) else pd.DataFrame()
 
 
-def changes_figure(h: History) -> go.Figure | None:
+def changes_figure(h: Trends) -> go.Figure | None:
     """Return new, fixed and gone vulnerabilities per snapshot, or None with fewer than two
     snapshots, no vulnerability scan or no change (`no_changes_text` says which)."""
     if _never_scanned(h):
@@ -160,7 +157,7 @@ def changes_figure(h: History) -> go.Figure | None:
                   or "gone: the image went, or is no longer vulnerability-scanned")
 
 
-def no_changes_text(h: History) -> str:
+def no_changes_text(h: Trends) -> str:
     """Return what the changes chart says when it draws nothing: one snapshot only, no
     vulnerability scan, or no change across the snapshots."""
     if (one := _one_snapshot(h, "nothing to compare yet")) is not None:
@@ -174,7 +171,7 @@ def no_changes_text(h: History) -> str:
             + (f" ({unscanned})" if unscanned else ""))
 
 
-def time_to_fix(h: History) -> pd.DataFrame:
+def time_to_fix(h: Trends) -> pd.DataFrame:
     """Return, per severity (worst first): vulnerabilities fixed over the history, the median
     and longest days to fix, and those still open."""
     if snapshot_count(h) < 2:
@@ -182,7 +179,7 @@ def time_to_fix(h: History) -> pd.DataFrame:
     return h.fix_times
 
 
-def no_time_to_fix_text(h: History) -> str:
+def no_time_to_fix_text(h: Trends) -> str:
     """Return what the time-to-fix table says when it has no row."""
     if (one := _one_snapshot(h, "no fix seen yet")) is not None:
         return one
@@ -192,7 +189,7 @@ def no_time_to_fix_text(h: History) -> str:
     return "no vulnerability seen in the scanned images across the snapshots"
 
 
-def time_to_fix_unknown_text(h: History) -> str:
+def time_to_fix_unknown_text(h: Trends) -> str:
     """Return how many images the time-to-fix table could not follow (not vulnerability-scanned
     at the newest snapshot), or '' when every image was scanned or the table is empty."""
     unscanned = _not_scanned_newest(h)
@@ -201,7 +198,7 @@ def time_to_fix_unknown_text(h: History) -> str:
     return f"counted over the scanned images only: {unscanned}"
 
 
-def never_rebuilt(h: History, min_days: float = 30) -> pd.DataFrame:
+def never_rebuilt(h: Trends, min_days: float = 30) -> pd.DataFrame:
     """Return the repositories whose current image did not change for at least `min_days` of
     the store's history, longest first."""
     if snapshot_count(h) < 2:
@@ -219,7 +216,7 @@ def never_rebuilt(h: History, min_days: float = 30) -> pd.DataFrame:
     })
 
 
-def no_never_rebuilt_text(h: History, min_days: float = 30) -> str:
+def no_never_rebuilt_text(h: Trends, min_days: float = 30) -> str:
     """Return what the never-rebuilt table says when it has no row."""
     if (one := _one_snapshot(h, "no rebuild can be seen yet")) is not None:
         return one
@@ -232,7 +229,7 @@ def no_never_rebuilt_text(h: History, min_days: float = 30) -> str:
     return f"no repository kept the same image for {min_days:g} days of snapshots"
 
 
-def staleness_trend_figure(h: History, repositories: int = 10) -> go.Figure | None:
+def staleness_trend_figure(h: Trends, repositories: int = 10) -> go.Figure | None:
     """Return the age of each repository's current image over the snapshots (in the unit the
     ages call for), for the `repositories` oldest at the newest snapshot; None with fewer than
     two snapshots or no build time known."""
@@ -258,7 +255,7 @@ def staleness_trend_figure(h: History, repositories: int = 10) -> go.Figure | No
                  subtitle=f"not shown: {undated:,} with no build time" if undated else None)
 
 
-def no_age_trend_text(h: History) -> str:
+def no_age_trend_text(h: Trends) -> str:
     """Return what the age trend says when it draws nothing."""
     if (one := _one_snapshot(h, "no trend yet")) is not None:
         return one
