@@ -14,7 +14,7 @@ deployment lag of running containers. The ranking columns (`rebuild_priority`, `
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -129,7 +129,7 @@ def _newer_build(ctx: FleetView) -> dict[str, tuple[str, float]]:
     return out
 
 
-def _row_eol(row: dict[str, Any], verdict: Mapping[str, Any]) -> None:
+def _row_eol(row: dict[str, Any], verdict: Mapping[Hashable, Any]) -> None:
     """Fill the OS columns of a staleness row from the image's end-of-life verdict (its row of
     the `os_end_of_life` table, column -> value)."""
     row.update(os_family=text(verdict["os_family"]), os_version=text(verdict["os_version"]),
