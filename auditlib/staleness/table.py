@@ -14,7 +14,8 @@ deployment lag of running containers. The ranking columns (`rebuild_priority`, `
 
 from __future__ import annotations
 
-from typing import Any, cast
+from collections.abc import Hashable, Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -128,8 +129,9 @@ def _newer_build(ctx: FleetView) -> dict[str, tuple[str, float]]:
     return out
 
 
-def _row_eol(row: dict[str, Any], verdict: pd.Series) -> None:
-    """Fill the OS columns of a staleness row from the image's end-of-life verdict."""
+def _row_eol(row: dict[str, Any], verdict: Mapping[Hashable, Any]) -> None:
+    """Fill the OS columns of a staleness row from the image's end-of-life verdict (its row of
+    the `os_end_of_life` table, column -> value)."""
     row.update(os_family=text(verdict["os_family"]), os_version=text(verdict["os_version"]),
                os_eol_date=utc_time(verdict["os_eol_date"]),
                os_eol_kind=text(verdict["os_eol_kind"]),
@@ -163,12 +165,16 @@ def staleness_of(ctx: FleetView, abandonment_days: int = ABANDONMENT_THRESHOLD_D
     running = ctx.running["image_id"].value_counts()
     eol = ctx.eol
     scanned = ctx.vuln_scanned  # no fixable count is 0 only for these
+    # Each image's build time, verdict and fixable counts looked up in plain dicts made once:
+    # a row taken out of a frame per image (`.loc`) was a fifth of a 20,000-image check.
+    created_at = ctx.images["created_at"] if "created_at" in ctx.images else None
+    eol_rows = eol.to_dict("index")
+    vuln_rows = vulns.to_dict("index")
     rows: list[dict[str, Any]] = []
     for image_id in ctx.image_ids:
-        img = ctx.images.loc[image_id]
         name = ctx.name(image_id)
         repository, tag = _repo(ctx.shown_tag(image_id))
-        created = utc_time(img.get("created_at"))
+        created = utc_time(None if created_at is None else created_at.get(image_id))
         row: dict[str, Any] = {
             "image_id": image_id, "image_name": name, "repository": repository,
             "created_at": created, "age_days": _days(ctx, created), "evaluated_at": now,
@@ -201,9 +207,9 @@ def staleness_of(ctx: FleetView, abandonment_days: int = ABANDONMENT_THRESHOLD_D
         if upstream and upstream in newest_at:
             row["upstream_newest_tag_at"] = newest_at[upstream]
             row["upstream_abandoned"] = is_abandoned(newest_at[upstream], now, abandonment_days)
-        _row_eol(row, cast(pd.Series, eol.loc[image_id]))
-        if image_id in vulns.index:
-            v = {str(k): x for k, x in vulns.loc[image_id].to_dict().items()}
+        _row_eol(row, eol_rows[image_id])
+        if image_id in vuln_rows:
+            v = {str(k): x for k, x in vuln_rows[image_id].items()}
             row.update(
                 fixable_count=int(v["fixable_count"]),
                 fixable_critical=int(v["fixable_critical"]), fixable_high=int(v["fixable_high"]),
