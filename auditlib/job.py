@@ -110,6 +110,8 @@ def save_for_reports(a: Assessment, folder: Path, names: list[str], notebooks: P
     try:
         if "staleness" in names and parse_bool(parameters.get("history", True), "history"):
             _ = a.trends  # the page's trends: small frames, computed here once and saved
+        if "compliance" in names:  # its licence classes: a small frame over the licence
+            _ = a.view.licence_classes  # tables the policy's licence rule kept in this engine
         saved = save_assessment(a, folder / SAVED_NAME)
     except (OSError, StoreError, EngineError, ParameterError) as e:
         note(f"the assessment could not be saved for the reports ({e}); each assesses anew")

@@ -346,3 +346,26 @@ def test_a_run_saves_it_for_notebooks_that_take_it(store: Path, saved: tuple[Ass
     blocked.write_text("")
     assert save_for_reports(a, blocked, ["compliance"], None, given, notes.append) == given
     assert len(notes) == 1 and "could not be saved" in notes[0]
+
+
+def test_a_run_saves_the_licence_classes_for_the_compliance_page(store: Path,
+                                                                 tmp_path: Path) -> None:
+    """The compliance page's licence classes are computed by the run (over the licence tables
+    its policy's rule kept in the run's engine) and saved, so its kernel reads them back instead
+    of making the licence tables again; the staleness page alone does not ask for them."""
+    from auditlib.job import save_for_reports
+
+    a = assess(store, as_of=AS_OF)
+    a.summary()
+    assert "licence_classes" not in vars(a.view)
+    save_for_reports(a, tmp_path / "stale", ["staleness"], None, {}, pytest.fail)
+    assert "view.licence_classes" not in json.loads(
+        (tmp_path / "stale" / "saved-assessment" / IDENTITY_FILE).read_text())["frames"]
+    params = save_for_reports(a, tmp_path / "run", ["compliance", "staleness"], None, {},
+                              pytest.fail)
+    folder = Path(params["assessment"])
+    assert "view.licence_classes" in json.loads((folder / IDENTITY_FILE).read_text())["frames"]
+    b = load_assessment(folder, store, as_of=AS_OF)
+    assert "licence_classes" in deferred(b.view)  # read from its file on first use
+    pd.testing.assert_frame_equal(b.view.licence_classes, a.view.licence_classes)
+    assert int(a.view.licence_classes["packages"].sum()) > 0
