@@ -10,37 +10,10 @@ import xml.etree.ElementTree as ET
 import pandas as pd
 import pytest
 
-from auditlib.normalize.visible import visible
 from auditlib.policy import output as out
 from auditlib.policy.evaluate import Evaluation
+from benchmarks.policy_output import junit_tree as _tree  # main's to_junit: the tree
 from tests.policy.test_json_stream import _evaluation
-
-
-def _tree(ev: Evaluation) -> str:
-    """The JUnit XML as `to_junit` built it before: a tree of elements, indented, written."""
-    suites = ET.Element("testsuites", name="auditlib policy", tests=str(len(ev.results)),
-                        failures=str(ev.count("fail") + ev.count("warn")))
-    for image_id, group in ev.results.groupby("image_id", sort=True, observed=True):
-        name = visible(str(group["image_name"].iloc[0]))
-        statuses = group["status"].astype(str)
-        suite = ET.SubElement(
-            suites, "testsuite", name=name, id=str(image_id), tests=str(len(group)),
-            failures=str(int(statuses.isin(["fail", "warn"]).sum())),
-            skipped=str(int((statuses == "no-data").sum())),
-        )
-        for row in group.itertuples(index=False):
-            case = ET.SubElement(suite, "testcase", classname=name, name=str(row.rule))
-            status, evidence = str(row.status), visible(str(row.evidence))
-            if status in ("fail", "warn"):
-                ET.SubElement(case, "failure", type=status,
-                              message=f"{row.title} ({row.severity})").text = evidence
-            elif status == "no-data":
-                ET.SubElement(case, "skipped", message=evidence)
-            else:
-                ET.SubElement(case, "system-out").text = f"{status}: {evidence}"
-    ET.indent(suites)
-    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
-
 
 TEXTS = ["", "plain", 'a & b < c > d " e \' f', "cr\rlf\nlf\ttab", "caf\u00e9 \U0001F600",
          "bidi \u202e zw\u200b", "]]> <![CDATA[", None]
