@@ -67,12 +67,13 @@ def _batches(ev: Evaluation) -> Iterator[tuple[list[dict[str, Any]], bool]]:
         batch = scores.iloc[start:start + IMAGES_AT_ONCE]
         ids = batch["image_id"].astype(str).tolist()
         found = sorted({where[i] for i in ids if i in where})
-        rows = order[np.concatenate([np.arange(bounds[c], bounds[c + 1]) for c in found])
-                     ] if found else np.array([], dtype=np.int64)
-        mine = results.iloc[np.sort(rows)][list(RESULT_KEYS)]
+        picked = [np.arange(bounds[c], bounds[c + 1]) for c in found]
+        rows = (np.sort(order[np.concatenate(picked)]) if picked  # in the results' order
+                else np.array([], dtype=np.int64))
+        mine = results.iloc[rows][list(RESULT_KEYS)]
         plain = _rows(mine, list(RESULT_KEYS))
         by_image: dict[str, list[dict[str, Any]]] = {}
-        for i, row in zip(result_ids[np.sort(rows)], plain, strict=True):
+        for i, row in zip(result_ids[rows], plain, strict=True):
             by_image.setdefault(i, []).append(row)
         yield ([{**s, "results": by_image.get(i, [])}
                 for i, s in zip(ids, _rows(batch, keys), strict=True)],
