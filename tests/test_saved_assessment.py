@@ -346,3 +346,45 @@ def test_a_run_saves_it_for_notebooks_that_take_it(store: Path, saved: tuple[Ass
     blocked.write_text("")
     assert save_for_reports(a, blocked, ["compliance"], None, given, notes.append) == given
     assert len(notes) == 1 and "could not be saved" in notes[0]
+
+
+def test_a_run_saves_what_the_compliance_page_reads_from_its_engine(store: Path,
+                                                                     tmp_path: Path) -> None:
+    """The compliance page's licence classes and its findings furthest over their SLA (at its
+    severity threshold) are computed by the run, over the tables its engine keeps, and saved,
+    so the page's kernel reads them back instead of making those tables again in its engine;
+    the staleness page alone does not ask for them, and a threshold that is not a severity is
+    left to the page."""
+    from auditlib.fleet.findings import SEVERITY_RANK
+    from auditlib.job import save_for_reports
+    from auditlib.reports.compliance import SLA_WORST_SHOWN
+
+    a = assess(store, as_of=AS_OF)
+    a.summary()
+    assert "licence_classes" not in vars(a.view) and not a.worst_kept
+
+    def frames(params: dict[str, Any]) -> list[str]:
+        return list(json.loads((Path(params["assessment"]) / IDENTITY_FILE).read_text())[
+            "frames"])
+
+    alone = frames(save_for_reports(a, tmp_path / "stale", ["staleness"], None, {}, pytest.fail))
+    assert "view.licence_classes" not in alone and not any(f.startswith("worst") for f in alone)
+    params = save_for_reports(a, tmp_path / "run", ["compliance", "staleness"], None,
+                              {"severity_threshold": "High"}, pytest.fail)
+    key = (SEVERITY_RANK["high"], SLA_WORST_SHOWN)
+    assert "view.licence_classes" in frames(params) and f"worst.{key[0]}.{key[1]}" in frames(
+        params)
+    b = load_assessment(Path(params["assessment"]), store, as_of=AS_OF)
+    assert "licence_classes" in deferred(b.view)  # read from its file on first use
+    pd.testing.assert_frame_equal(b.view.licence_classes, a.view.licence_classes)
+    assert int(a.view.licence_classes["packages"].sum()) > 0
+    worst = b.sla_worst(*key)
+    assert "fixable" not in vars(b.view)  # the fixable findings not made again in its engine
+    pd.testing.assert_frame_equal(worst, a.view.fixable.worst(a.sla_params, *key))
+    assert len(worst) > 0
+    pd.testing.assert_frame_equal(b.sla_worst(0, 3), a.view.fixable.worst(a.sla_params, 0, 3))
+    assert "fixable" in vars(b.view)  # one not saved: made in the engine, as before
+    bad = save_for_reports(assess(store, as_of=AS_OF), tmp_path / "bad", ["compliance"], None,
+                           {"severity_threshold": "bogus"}, pytest.fail)
+    assert "view.licence_classes" in frames(bad) and not any(
+        f.startswith("worst") for f in frames(bad))

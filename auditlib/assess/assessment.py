@@ -18,6 +18,7 @@ same store, time and policy therefore give the same numbers everywhere, by const
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -84,6 +85,10 @@ class Assessment:
     read_snapshots: tuple[str, ...] = ()
     """Every snapshot id the store held when it was read, oldest first (what a saved
     assessment is checked against: `auditlib.assess.saved`)."""
+    worst_kept: dict[tuple[int, int], pd.DataFrame | Callable[[], pd.DataFrame]] = field(
+        default_factory=dict, repr=False)
+    """`sla_worst`'s answers by (least rank, most) once asked for, or a loader of each that a
+    saved assessment holds (`auditlib.assess.saved`)."""
 
     @property
     def data(self) -> AuditData:
@@ -146,6 +151,24 @@ class Assessment:
         (`fleet.findings.Fixable.counts`): columns image_id, severity, state, findings,
         most_days. What the summary, the verdicts and the pages count."""
         return self.view.fixable.counts(self.sla_params)
+
+    def sla_worst(self, least_rank: int, most: int) -> pd.DataFrame:
+        """Return the `most` fixable findings furthest over their SLA of severity rank
+        `least_rank` or above (`fleet.findings.Fixable.worst`), kept for the next ask; a saved
+        assessment brings back those its run asked for (the compliance page's), so a page's
+        kernel need not make the fixable findings again in its engine.
+
+        Raises:
+            EngineError: if the engine fails.
+        """
+        key = (int(least_rank), int(most))
+        got = self.worst_kept.get(key)
+        if got is None:
+            got = self.view.fixable.worst(self.sla_params, *key)
+        elif callable(got):
+            got = got()
+        self.worst_kept[key] = got
+        return got
 
     @deferred_property
     def findings(self) -> pd.DataFrame:

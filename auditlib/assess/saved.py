@@ -338,6 +338,9 @@ def save_assessment(a: Assessment, folder: str | Path) -> Path:
         if trends is not None:
             for name in TREND_FRAMES:
                 frames[f"trends.{name}"] = getattr(trends, name)
+        worst = {k: v for k, v in a.worst_kept.items() if isinstance(v, pd.DataFrame)}
+        for (least, most), df in worst.items():
+            frames[f"worst.{least}.{most}"] = df
         for key, df in frames.items():
             write_frame(df, tmp / f"{key}.parquet")
             saved.append(key)
@@ -347,6 +350,7 @@ def save_assessment(a: Assessment, folder: str | Path) -> Path:
             "frames": saved,
             "layout": LAYOUT,
             "trends": trends is not None,
+            "worst": [list(k) for k in worst],
             "evaluation": None if ev is None else {"waivers": _waivers_json(ev.waivers),
                                                    "errors": list(ev.errors)},
             "snapshots_used": [dataclasses.asdict(s) for s in a.snapshots],
@@ -460,6 +464,8 @@ def load_assessment(folder: str | Path, store: StorePath, *, as_of: Any,
         defer(a, "evaluation", lambda: Evaluation(
             read_frame(paths["evaluation.results"]), read_frame(paths["evaluation.scores"]),
             pol, a.as_of, _waivers_of(evaluated["waivers"]), list(evaluated["errors"])))
+    for least, most in doc.get("worst", []):  # absent where saved before they were
+        a.worst_kept[(int(least), int(most))] = _loader(paths[f"worst.{least}.{most}"])
     if doc["trends"]:
         defer(a, "trends", lambda: Trends(*(read_frame(paths[f"trends.{name}"])
                                             for name in TREND_FRAMES)))

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
+import numpy as np
+import orjson
 import pandas as pd
 from rich.table import Table
 from rich.text import Text
@@ -28,23 +31,61 @@ IMAGES_AT_ONCE = 1000
 """Images whose results `image_dicts` turns into plain data at a time."""
 
 
+def plain_column(values: pd.Series) -> list[Any]:
+    """Return the column's cells as plain JSON data, `[jsonable(v) for v in values]`, a column
+    at a time: text, whole numbers and truth values (missing: None) and categories (their
+    categories made plain once) without a call per cell."""
+    dtype = values.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        cats = [jsonable(c) for c in dtype.categories]
+        return [None if c < 0 else cats[c] for c in values.cat.codes.tolist()]
+    if isinstance(dtype, pd.StringDtype | pd.BooleanDtype) or dtype in _WHOLE:
+        return values.astype(object).where(values.notna(), None).tolist()
+    return [jsonable(v) for v in values.tolist()]
+
+
+_WHOLE = (pd.Int8Dtype(), pd.Int16Dtype(), pd.Int32Dtype(), pd.Int64Dtype())
+
+
+def _rows(frame: pd.DataFrame, keys: list[str]) -> list[dict[str, Any]]:
+    """Return the frame's rows as plain data (`plain_column`), their keys `keys` in order."""
+    columns = [plain_column(frame[k]) for k in keys]
+    return [dict(zip(keys, cells, strict=True)) for cells in zip(*columns, strict=True)]
+
+
+def _batches(ev: Evaluation) -> Iterator[tuple[list[dict[str, Any]], bool]]:
+    """Yield the images of `image_dicts`, `IMAGES_AT_ONCE` at a time, each batch with whether
+    orjson writes its data as `json.dumps` does (`_orjson_writes_alike`)."""
+    scores, results = ev.scores, ev.results
+    result_ids = results["image_id"].astype(str).to_numpy()
+    codes, uniques = pd.factorize(result_ids)
+    order = np.argsort(codes, kind="stable")  # each image's results together, in their order
+    bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+    where = {str(u): i for i, u in enumerate(uniques)}
+    keys = [str(k) for k in scores.columns]
+    for start in range(0, len(scores), IMAGES_AT_ONCE):
+        batch = scores.iloc[start:start + IMAGES_AT_ONCE]
+        ids = batch["image_id"].astype(str).tolist()
+        found = sorted({where[i] for i in ids if i in where})
+        picked = [np.arange(bounds[c], bounds[c + 1]) for c in found]
+        rows = (np.sort(order[np.concatenate(picked)]) if picked  # in the results' order
+                else np.array([], dtype=np.int64))
+        mine = results.iloc[rows][list(RESULT_KEYS)]
+        plain = _rows(mine, list(RESULT_KEYS))
+        by_image: dict[str, list[dict[str, Any]]] = {}
+        for i, row in zip(result_ids[rows], plain, strict=True):
+            by_image.setdefault(i, []).append(row)
+        yield ([{**s, "results": by_image.get(i, [])}
+                for i, s in zip(ids, _rows(batch, keys), strict=True)],
+               _orjson_writes_alike(batch) and _orjson_writes_alike(mine))
+
+
 def image_dicts(ev: Evaluation) -> Iterator[dict[str, Any]]:
     """Yield, per image of the scores in their order, its score row and its results as plain
     data (`to_dict`'s `images`), `IMAGES_AT_ONCE` images at a time: a fleet's results (images x
     rules) are never all plain Python objects at once."""
-    scores, results = ev.scores, ev.results
-    result_ids = results["image_id"].astype(str).to_numpy()
-    for start in range(0, len(scores), IMAGES_AT_ONCE):
-        batch = scores.iloc[start:start + IMAGES_AT_ONCE]
-        wanted = batch["image_id"].astype(str)
-        by_image: dict[str, list[dict[str, Any]]] = {}
-        mine = pd.Series(result_ids).isin(wanted).to_numpy()
-        rows = results.loc[mine, list(RESULT_KEYS)].to_dict("records")
-        for i, row in zip(result_ids[mine], rows, strict=True):
-            by_image.setdefault(i, []).append({k: jsonable(row[k]) for k in RESULT_KEYS})
-        for s in batch.to_dict("records"):
-            yield {**{str(k): jsonable(v) for k, v in s.items()},
-                   "results": by_image.get(str(s["image_id"]), [])}
+    for batch, _ in _batches(ev):
+        yield from batch
 
 
 def _head(ev: Evaluation) -> dict[str, Any]:
@@ -83,19 +124,81 @@ def _indented(value: Any, level: int) -> str:
     return json.dumps(value, indent=2).replace("\n", "\n" + "  " * level)
 
 
+_NON_ASCII = re.compile(r"[^\x00-\x7e]")
+"""What `json.dumps` (ensure_ascii) escapes that orjson writes as it is: past ASCII, and DEL."""
+_SAFE_FLOATS = 1e-4
+"""orjson writes a float as `repr` does from this magnitude on (and 0.0); below it, as
+0.00005 or 6.5e-6 where `json.dumps` writes 5e-05 and 6.5e-06."""
+
+
+def _escaped(match: re.Match[str]) -> str:
+    """Return a character as `json.dumps` (ensure_ascii) escapes it: `\\u` and four lower-case
+    hex digits, a surrogate pair beyond the Basic Multilingual Plane."""
+    code = ord(match.group())
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 | (code >> 10):04x}\\u{0xDC00 | (code & 0x3FF):04x}"
+
+
+def _orjson_writes_alike(frame: pd.DataFrame) -> bool:
+    """Return whether orjson writes the plain data of `frame`'s cells (`plain_column`) as
+    `json.dumps` does: text, truth values, whole numbers, categories of text, and floats that
+    are finite and 0 or at least `_SAFE_FLOATS` in magnitude. Anything else is False."""
+    for name in frame.columns:
+        values = frame[name]
+        dtype = values.dtype
+        if isinstance(dtype, pd.CategoricalDtype):
+            if not (dtype.categories.dtype == object or
+                    isinstance(dtype.categories.dtype, pd.StringDtype)) or not all(
+                        isinstance(c, str) for c in dtype.categories):
+                return False
+        elif isinstance(dtype, pd.StringDtype | pd.BooleanDtype) or dtype in _WHOLE:
+            continue
+        elif isinstance(dtype, pd.Float32Dtype | pd.Float64Dtype):
+            x = np.abs(values.to_numpy(dtype=float, na_value=0.0))
+            if not (np.isfinite(x[~np.isnan(x)]).all()
+                    and ((x == 0) | (x >= _SAFE_FLOATS) | np.isnan(x)).all()):
+                return False
+        else:
+            return False
+    return True
+
+
+def _images_text(batch: list[dict[str, Any]], alike: bool) -> str:
+    """Return the images of `batch` as `write_json` writes them into its images list: each on a
+    new line, four spaces in, `,` between, `json.dumps(..., indent=2)`'s text nested two deep.
+    orjson writes them when `alike` (the same text, `_orjson_writes_alike`), non-ASCII and DEL
+    escaped afterwards as `json.dumps` escapes them; else, or when orjson refuses a value (a lone
+    surrogate), `json.dumps`."""
+    if alike:
+        try:
+            text = orjson.dumps(batch, option=orjson.OPT_INDENT_2).decode()
+        except orjson.JSONEncodeError:
+            pass
+        else:  # "[\n  {...},\n  {...}\n]": the brackets off, two spaces more in
+            if not text.isascii() or "\x7f" in text:
+                text = _NON_ASCII.sub(_escaped, text)
+            return text[1:-2].replace("\n", "\n  ")
+    return ",".join("\n    " + _indented(image, 2) for image in batch)
+
+
 def write_json(ev: Evaluation, out: IO[str], extra: dict[str, Any] | None = None) -> None:
     """Write `to_dict(ev)` and then `extra`'s keys to `out` as `json.dumps(..., indent=2)` would,
-    character for character, one image at a time (`image_dicts`): at fleet scale the text and
-    the plain data of every result would be gigabytes at once."""
+    character for character, `IMAGES_AT_ONCE` images at a time (`image_dicts`; orjson writes
+    them where it gives the same text, `_images_text`): at fleet scale the text and the plain
+    data of every result would be gigabytes at once."""
     out.write("{")
     first = True
     for part in (_head(ev), None, _tail(ev), extra or {}):
-        if part is None:  # the images, one at a time
+        if part is None:  # the images, a batch at a time
             out.write(',\n  "images": [')
-            n = 0
-            for n, image in enumerate(image_dicts(ev), 1):
-                out.write(("\n    " if n == 1 else ",\n    ") + _indented(image, 2))
-            out.write("\n  ]" if n else "]")
+            any_image = False
+            for batch, alike in _batches(ev):
+                if batch:
+                    out.write(("," if any_image else "") + _images_text(batch, alike))
+                    any_image = True
+            out.write("\n  ]" if any_image else "]")
             continue
         for key, value in part.items():
             out.write(("\n  " if first else ",\n  ") + json.dumps(key) + ": "
@@ -111,35 +214,73 @@ def to_json(ev: Evaluation) -> str:
     return buf.getvalue()
 
 
+_attr: Callable[[str], str] = ET._escape_attrib  # type: ignore[attr-defined]
+_cdata: Callable[[str], str] = ET._escape_cdata  # type: ignore[attr-defined]
+"""ElementTree's own escaping of attribute values and of text, so that the JUnit XML written
+as text is what `ET.tostring` writes, byte for byte."""
+
+
+def _start(tag: str, attrs: dict[str, str], indent: str) -> str:
+    """Return an element's start tag as `ET.tostring` writes it, after `indent`, without its
+    closing `>`."""
+    return f"{indent}<{tag}" + "".join(f' {k}="{_attr(v)}"' for k, v in attrs.items())
+
+
+def _element(tag: str, attrs: dict[str, str], text: str | None, indent: str) -> str:
+    """Return an element without children as `ET.indent` and `ET.tostring` write it: after
+    `indent`, `<tag ... />` when it holds no text."""
+    start = _start(tag, attrs, indent)
+    return f"{start}>{_cdata(text)}</{tag}>" if text else f"{start} />"
+
+
 def to_junit(ev: Evaluation) -> str:
     """Return JUnit XML: a test suite per image, a test case per rule; `fail` is a failure,
     `warn` a failure of type `warn` too (CI shows it; `--fail-on` decides the exit code),
     `no-data` a skipped test, `pass` and `waived` pass (a waiver is said in system-out). Names
     and evidence show bidi and invisible controls as `<U+XXXX>` (`normalize.visible`), as the
     pages do: CI systems display these strings.
+
+    Written as text (what `ET.indent` and `ET.tostring` would write of the tree, the same
+    bytes): a fleet's tree of elements was most of the run's time spent on this file.
     """
-    suites = ET.Element("testsuites", name="auditlib policy", tests=str(len(ev.results)),
-                        failures=str(ev.count("fail") + ev.count("warn")))
-    for image_id, group in ev.results.groupby("image_id", sort=True, observed=True):
-        name = visible(str(group["image_name"].iloc[0]))
-        statuses = group["status"].astype(str)
-        suite = ET.SubElement(
-            suites, "testsuite", name=name, id=str(image_id), tests=str(len(group)),
-            failures=str(int(statuses.isin(["fail", "warn"]).sum())),
-            skipped=str(int((statuses == "no-data").sum())),
-        )
-        for row in group.itertuples(index=False):
-            case = ET.SubElement(suite, "testcase", classname=name, name=str(row.rule))
-            status, evidence = str(row.status), visible(str(row.evidence))
+    results = ev.results
+    root = ET.Element("testsuites", name="auditlib policy", tests=str(len(results)),
+                      failures=str(ev.count("fail") + ev.count("warn")))
+    declaration = ET.tostring(ET.Element("x"), encoding="unicode", xml_declaration=True)
+    head = declaration[:declaration.index("\n") + 1]
+    if not len(results):
+        return head + ET.tostring(root, encoding="unicode") + "\n"
+    codes, ids = pd.factorize(results["image_id"], sort=True)  # as groupby(sort=True) groups
+    order = np.argsort(codes, kind="stable")
+    order = order[codes[order] >= 0]  # a result without an image is in no suite
+    bounds = np.searchsorted(codes[order], np.arange(len(ids) + 1))
+    cols = {c: results[c].take(order).tolist() for c in
+            ("image_name", "rule", "status", "evidence", "title", "severity")}
+    parts = [head + _start("testsuites", root.attrib, "") + ">"]
+    for n, image_id in enumerate(ids):
+        start, end = int(bounds[n]), int(bounds[n + 1])
+        name = visible(str(cols["image_name"][start]))
+        statuses = [str(v) for v in cols["status"][start:end]]
+        parts.append(_start("testsuite", {
+            "name": name, "id": str(image_id), "tests": str(end - start),
+            "failures": str(sum(st in ("fail", "warn") for st in statuses)),
+            "skipped": str(statuses.count("no-data"))}, "\n  ") + ">")
+        for i, status in zip(range(start, end), statuses, strict=True):
+            parts.append(_start("testcase", {"classname": name, "name": str(cols["rule"][i])},
+                                "\n    ") + ">")
+            evidence = visible(str(cols["evidence"][i]))
             if status in ("fail", "warn"):
-                ET.SubElement(case, "failure", type=status,
-                              message=f"{row.title} ({row.severity})").text = evidence
+                child = _element("failure", {"type": status, "message":
+                                             f"{cols['title'][i]} ({cols['severity'][i]})"},
+                                 evidence, "\n      ")
             elif status == "no-data":
-                ET.SubElement(case, "skipped", message=evidence)
+                child = _element("skipped", {"message": evidence}, None, "\n      ")
             else:
-                ET.SubElement(case, "system-out").text = f"{status}: {evidence}"
-    ET.indent(suites)
-    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+                child = _element("system-out", {}, f"{status}: {evidence}", "\n      ")
+            parts.append(child + "\n    </testcase>")
+        parts.append("\n  </testsuite>")
+    parts.append("\n</testsuites>\n")
+    return "".join(parts)
 
 
 def table_view(ev: Evaluation, *, show: tuple[str, ...] = ("fail", "warn")

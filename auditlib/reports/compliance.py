@@ -6,12 +6,15 @@ one row per vulnerability or package of the fleet, so a 1,000-image report stays
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
 
+from auditlib.assess import Assessment
 from auditlib.engine.aggregates import RISKY_CLASSES, licence_risks
+from auditlib.errors import ParameterError
 from auditlib.fleet.findings import SEVERITY_RANK, SLA_STATES
 from auditlib.fleet.names import short_id
 from auditlib.normalize.severity import SEVERITIES
@@ -28,6 +31,7 @@ from auditlib.reports.figures import (
     status_heatmap,
 )
 from auditlib.reports.markup import Card
+from auditlib.reports.params import ReportParams
 
 _SEV_RANK = SEVERITY_RANK
 UNKNOWN_COLOR = "#9e9e9e"
@@ -308,11 +312,15 @@ def sla_figure(table: pd.DataFrame) -> go.Figure | None:
                    x="severity", y="fixable findings")
 
 
-def sla_worst(r: Report, ev: Evaluation, threshold: str, n: int = 25) -> pd.DataFrame:
+SLA_WORST_SHOWN = 25
+"""The findings furthest over their SLA that the page lists."""
+
+
+def sla_worst(r: Report, ev: Evaluation, threshold: str, n: int = SLA_WORST_SHOWN
+              ) -> pd.DataFrame:
     """Return the `n` findings furthest over their SLA (severity at or above `threshold`;
-    `fleet.findings.Fixable.worst`, ties in the order findings are listed)."""
-    over = r.assessment.view.fixable.worst(r.assessment.sla_params,
-                                           _SEV_RANK.get(threshold, 0), n)
+    `Assessment.sla_worst`, ties in the order findings are listed)."""
+    over = r.assessment.sla_worst(_SEV_RANK.get(threshold, 0), n)
     names = {str(r.image_id): str(r.image_name) for r in ev.scores.itertuples(index=False)}
     return pd.DataFrame({
         "image": [names.get(str(i), str(i)) for i in over["image_id"]],
@@ -325,6 +333,26 @@ def sla_worst(r: Report, ev: Evaluation, threshold: str, n: int = 25) -> pd.Data
         "SLA (days)": over["sla_days"],
         "clock": over["clock"].astype("string"),
     })
+
+
+def ahead_of_the_page(a: Assessment, parameters: Mapping[str, Any]) -> None:
+    """Compute on a run's assessment `a`, before the run saves it, what this page reads that
+    the run's engine keeps already, so that the page's kernel reads it back instead of making
+    it again in its own engine: the licence classes (over the licence tables the policy's
+    licence rule kept) and the findings furthest over their SLA at the page's
+    `severity_threshold` in `parameters` (over the fixable findings the SLA rule kept). A
+    threshold that is not a severity is left to the page to refuse.
+
+    Raises:
+        EngineError: if the engine fails.
+    """
+    _ = a.view.licence_classes
+    try:
+        threshold = ReportParams.from_values({k: v for k, v in parameters.items()
+                                              if k == "severity_threshold"}).severity_threshold
+    except ParameterError:
+        return
+    a.sla_worst(_SEV_RANK.get(threshold, 0), SLA_WORST_SHOWN)
 
 
 def license_classes(r: Report) -> pd.DataFrame:

@@ -3,10 +3,15 @@ document dumped at once gives, character for character."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
+from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
+import orjson
+import pandas as pd
 import pytest
 
 from auditlib.policy import evaluate
@@ -76,3 +81,97 @@ def test_json_of_no_image() -> None:
     ev = _evaluation(0)
     assert out.to_json(ev) == json.dumps(_whole(ev), indent=2)
     assert json.loads(out.to_json(ev))["images"] == []
+
+
+def _tricky(ev: Evaluation, bad_float: float | None, bad_text: str | None,
+            nested: bool) -> Evaluation:
+    """`ev` with cells that JSON writers disagree on: missing values, floats of every size,
+    non-ASCII (an astral emoji, a line separator), control characters and DEL, quotes; its
+    results out of image order, and the last image without any. The first image's score is
+    `bad_float` and its name `bad_text` when given; with `nested`, a column of Python objects
+    (lists, a dict, a time)."""
+    n = len(ev.scores)
+    floats = [FLOATS[i % len(FLOATS)] for i in range(n)]
+    texts = [TEXTS[i % len(TEXTS)] for i in range(n)]
+    if bad_float is not None:
+        floats[0] = bad_float
+    if bad_text is not None:
+        texts[0] = bad_text
+    scores = ev.scores.assign(
+        score=pd.array(floats, dtype="Float64"),  # Arrow holds no lone surrogate:
+        image_name=pd.array(texts, dtype="string" if bad_text is None else "string[python]"))
+    if nested:
+        scores["nested"] = pd.Series(
+            [[1, [2.5, None], {"k\u00e9": pd.Timestamp("2026-01-02", tz="UTC")}]] * n,
+            dtype=object, index=scores.index)
+    results = ev.results.sample(frac=1.0, random_state=3)
+    results = results[results["image_id"] != ev.scores["image_id"].iloc[-1]]
+    m = len(results)
+    results = results.assign(
+        earned=pd.array([FLOATS[(i + 1) % len(FLOATS)] for i in range(m)], dtype="Float64"),
+        points=pd.array([None if i % 4 == 0 else i for i in range(m)], dtype="Int64"),
+        evidence=pd.array([TEXTS[(i + 2) % len(TEXTS)] for i in range(m)], dtype="string"),
+        waiver_expired=pd.array([None, True, False] * (m // 3) + [None] * (m % 3),
+                                dtype="boolean"))
+    return dataclasses.replace(ev, scores=scores, results=results)
+
+
+FLOATS: list[float | None] = [None, 66.9, 0.1 + 0.2, -0.0, 0.0, 1e16, 1.5e300, 99.99999999999999,
+                              1e-4, 123456.789]
+"""Floats orjson writes as `json.dumps` does (and a missing one)."""
+TEXTS = ["plain", "caf\u00e9 \u00fc", "emoji \U0001F600", "line\u2028sep", "ctl \x00\x1f\x7f\t\n",
+         'quote " back \\ slash </script>', "bidi \u202e", "", "\ufeffbom \uffff"]
+
+
+SURROGATE = "lone \ud800 surrogate"
+
+
+@pytest.mark.parametrize(("at_once", "bad_float", "bad_text", "nested", "by_orjson"), [
+    (1, None, None, False, 7), (1000, None, None, False, 1), (3, None, None, True, 0),
+    (1, 1e-5, None, False, 6), (3, 6.5e-06, SURROGATE, False, 2),
+    (1000, float("inf"), None, False, 0), (1, None, SURROGATE, False, 6)])
+def test_json_of_tricky_values_is_json_dumps_text(
+        at_once: int, bad_float: float | None, bad_text: str | None, nested: bool,
+        by_orjson: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """orjson writes what it writes as `json.dumps` does; floats it writes otherwise (below
+    1e-4, infinite), text it refuses (a lone surrogate) and Python objects go to `json.dumps`:
+    the text is the same either way, batch by batch."""
+    monkeypatch.setattr(out, "IMAGES_AT_ONCE", at_once)
+    written: list[bytes] = []
+
+    def dumps(value: Any, option: int) -> bytes:
+        written.append(orjson.dumps(value, option=option))
+        return written[-1]
+
+    monkeypatch.setattr(out, "orjson", SimpleNamespace(
+        dumps=dumps, OPT_INDENT_2=orjson.OPT_INDENT_2, JSONEncodeError=orjson.JSONEncodeError))
+    ev = _tricky(_evaluation(7), bad_float, bad_text, nested)
+    extra = {"more": [{"x": [None, 1.5, "\u00e9"]}, []]}
+    buf = io.StringIO()
+    out.write_json(ev, buf, extra)
+    assert buf.getvalue() == json.dumps({**_whole(ev), **extra}, indent=2)
+    assert len(written) == by_orjson  # the batches orjson wrote
+    assert out.to_dict(ev) == _whole(ev)
+    assert buf.getvalue().isascii()
+
+
+def test_orjson_writes_only_what_it_writes_as_json_dumps_does() -> None:
+    """The guard: text, whole numbers, truth values, categories of text and floats from 1e-4 up
+    go to orjson; a smaller or infinite float, or a column of Python objects, does not."""
+    alike = pd.DataFrame({
+        "t": pd.array(["a", None], dtype="string"), "i": pd.array([1, None], dtype="Int64"),
+        "b": pd.array([True, None], dtype="boolean"), "c": pd.Categorical(["x", None]),
+        "f": pd.array([0.0001, None], dtype="Float64")})
+    assert out._orjson_writes_alike(alike)
+    for name, values in {"f": pd.array([1e-5, 1.0], dtype="Float64"),
+                         "f2": pd.array([float("inf"), 1.0], dtype="Float64"),
+                         "o": pd.Series([[1], 2], dtype=object),
+                         "n": pd.Categorical([1.5, 2.5])}.items():
+        assert not out._orjson_writes_alike(alike.assign(**{name: values})), name
+    # the floats orjson is trusted with: its text is `repr`'s from 1e-4 on, and 0
+    rng = np.random.default_rng(7)
+    samples = np.concatenate([rng.uniform(0, 100, 20000),
+                              rng.random(20000) * 10.0 ** rng.integers(-4, 300, 20000)])
+    for x in [*samples.tolist(), 0.0, -0.0, 1e-4, 1e16, 5e-324 * 0]:
+        if x == 0 or abs(x) >= out._SAFE_FLOATS:
+            assert orjson.dumps(x).decode() == json.dumps(x), x
