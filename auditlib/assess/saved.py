@@ -338,7 +338,7 @@ def save_assessment(a: Assessment, folder: str | Path) -> Path:
         if trends is not None:
             for name in TREND_FRAMES:
                 frames[f"trends.{name}"] = getattr(trends, name)
-        worst = {k: v for k, v in a.worst_kept.items() if isinstance(v, pd.DataFrame)}
+        worst = {k: v() if callable(v) else v for k, v in a.worst_kept.items()}
         for (least, most), df in worst.items():
             frames[f"worst.{least}.{most}"] = df
         for key, df in frames.items():

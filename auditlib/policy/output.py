@@ -53,9 +53,11 @@ def _rows(frame: pd.DataFrame, keys: list[str]) -> list[dict[str, Any]]:
     return [dict(zip(keys, cells, strict=True)) for cells in zip(*columns, strict=True)]
 
 
-def _batches(ev: Evaluation) -> Iterator[tuple[list[dict[str, Any]], bool]]:
+def _batches(ev: Evaluation, *, ask_orjson: bool = True
+             ) -> Iterator[tuple[list[dict[str, Any]], bool]]:
     """Yield the images of `image_dicts`, `IMAGES_AT_ONCE` at a time, each batch with whether
-    orjson writes its data as `json.dumps` does (`_orjson_writes_alike`)."""
+    orjson writes its data as `json.dumps` does (`_orjson_writes_alike`; False unasked when
+    not `ask_orjson`)."""
     scores, results = ev.scores, ev.results
     result_ids = results["image_id"].astype(str).to_numpy()
     codes, uniques = pd.factorize(result_ids)
@@ -77,14 +79,14 @@ def _batches(ev: Evaluation) -> Iterator[tuple[list[dict[str, Any]], bool]]:
             by_image.setdefault(i, []).append(row)
         yield ([{**s, "results": by_image.get(i, [])}
                 for i, s in zip(ids, _rows(batch, keys), strict=True)],
-               _orjson_writes_alike(batch) and _orjson_writes_alike(mine))
+               ask_orjson and _orjson_writes_alike(batch) and _orjson_writes_alike(mine))
 
 
 def image_dicts(ev: Evaluation) -> Iterator[dict[str, Any]]:
     """Yield, per image of the scores in their order, its score row and its results as plain
     data (`to_dict`'s `images`), `IMAGES_AT_ONCE` images at a time: a fleet's results (images x
     rules) are never all plain Python objects at once."""
-    for batch, _ in _batches(ev):
+    for batch, _ in _batches(ev, ask_orjson=False):
         yield from batch
 
 
@@ -149,16 +151,13 @@ def _orjson_writes_alike(frame: pd.DataFrame) -> bool:
         values = frame[name]
         dtype = values.dtype
         if isinstance(dtype, pd.CategoricalDtype):
-            if not (dtype.categories.dtype == object or
-                    isinstance(dtype.categories.dtype, pd.StringDtype)) or not all(
-                        isinstance(c, str) for c in dtype.categories):
+            if not all(isinstance(c, str) for c in dtype.categories):
                 return False
         elif isinstance(dtype, pd.StringDtype | pd.BooleanDtype) or dtype in _WHOLE:
             continue
         elif isinstance(dtype, pd.Float32Dtype | pd.Float64Dtype):
             x = np.abs(values.to_numpy(dtype=float, na_value=0.0))
-            if not (np.isfinite(x[~np.isnan(x)]).all()
-                    and ((x == 0) | (x >= _SAFE_FLOATS) | np.isnan(x)).all()):
+            if not ((x == 0) | (np.isfinite(x) & (x >= _SAFE_FLOATS)) | np.isnan(x)).all():
                 return False
         else:
             return False
@@ -248,9 +247,9 @@ def to_junit(ev: Evaluation) -> str:
                       failures=str(ev.count("fail") + ev.count("warn")))
     declaration = ET.tostring(ET.Element("x"), encoding="unicode", xml_declaration=True)
     head = declaration[:declaration.index("\n") + 1]
-    if not len(results):
-        return head + ET.tostring(root, encoding="unicode") + "\n"
     codes, ids = pd.factorize(results["image_id"], sort=True)  # as groupby(sort=True) groups
+    if not len(ids):  # no result, or none with an image: no suite, an empty element
+        return head + ET.tostring(root, encoding="unicode") + "\n"
     order = np.argsort(codes, kind="stable")
     order = order[codes[order] >= 0]  # a result without an image is in no suite
     bounds = np.searchsorted(codes[order], np.arange(len(ids) + 1))

@@ -172,6 +172,6 @@ def test_orjson_writes_only_what_it_writes_as_json_dumps_does() -> None:
     rng = np.random.default_rng(7)
     samples = np.concatenate([rng.uniform(0, 100, 20000),
                               rng.random(20000) * 10.0 ** rng.integers(-4, 300, 20000)])
-    for x in [*samples.tolist(), 0.0, -0.0, 1e-4, 1e16, 5e-324 * 0]:
+    for x in [*samples.tolist(), 0.0, -0.0, 1e-4, 1e16, 5e-324]:
         if x == 0 or abs(x) >= out._SAFE_FLOATS:
             assert orjson.dumps(x).decode() == json.dumps(x), x

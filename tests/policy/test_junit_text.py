@@ -48,3 +48,8 @@ def test_junit_text_is_elementtrees(images: int) -> None:
         assert 'name="&lt;NA&gt;"' in text  # an image without a name
         root = ET.fromstring(text.encode())
         assert len(root) == images and sum(len(s) for s in root) == len(ev.results) - 1
+        # results none of which names an image: no suite, the empty element the tree wrote
+        nameless = dataclasses.replace(ev, results=ev.results.assign(
+            image_id=pd.array([None] * len(ev.results), dtype="string")))
+        assert out.to_junit(nameless) == _tree(nameless)
+        assert out.to_junit(nameless).rstrip().endswith("/>")
