@@ -17,7 +17,6 @@ from auditlib.normalize.severity import SEVERITIES, SEVERITY_DTYPE
 from auditlib.normalize.times import utc_series
 from auditlib.store.licence_tables import (
     DOCUMENT_LICENCES,
-    NO_LICENCE_CLASS,
     PACKAGE_LICENCE_CLASSES,
     PACKAGE_NAME,
 )
@@ -456,6 +455,9 @@ DOCUMENT_ROWS = (_document_rows("vulnerabilities") + "\nUNION ALL" + _document_r
 (one row per distinct pair and table; either may be missing): what coverage needs of the big
 tables (`auditlib.fleet.coverage`). Column rows_in is `vulnerabilities` or `packages`."""
 
+_LICENSED = "MAX(CASE WHEN licensed THEN 1 ELSE 0 END)"
+"""Whether any row of a package in `package_licence_classes` gives it a licence (1), or none (0)."""
+
 _LICENCE = ("license", "license_spdx", "license_class")
 """The columns of `package_licenses` that `PACKAGE_LICENCES` gives of each licence."""
 
@@ -471,33 +473,22 @@ def _package_licences() -> str:
          {PACKAGE_NAME} AS package_name,
          CAST(package_version AS STRING) AS package_version"""
     # `licensed` is written out where it is read rather than as a common table expression,
-    # which DuckDB would write out whole (it is read twice); the packages with no licence are
-    # found by probing the few bare packages, never by telling every licensed package apart.
+    # which DuckDB would write out whole. The packages with no licence are found in the store's
+    # `package_licence_classes` (one row per package and document, a fifth of the licence
+    # rows), among the packages of the few images with a bare one (`licensed` false: listed
+    # with no licence class and given no licence by its document): those no document gives a
+    # licence.
     licensed = f"SELECT {key}{got}\n  FROM package_licenses WHERE image_id IS NOT NULL"
     return f"""
-WITH bare AS (
-  SELECT DISTINCT CAST(image_id AS STRING) AS image_id, CAST(name AS STRING) AS package_name,
-         CAST(version AS STRING) AS package_version
-  FROM packages
-  WHERE image_id IS NOT NULL AND ({NO_LICENCE_CLASS})
-), matched AS (
-  SELECT DISTINCT b.image_id, b.package_name, b.package_version
-  FROM bare b JOIN (SELECT {key}
-                    FROM package_licenses WHERE image_id IS NOT NULL) l
-    ON b.image_id = l.image_id
-   AND b.package_name IS NOT DISTINCT FROM l.package_name
-   AND b.package_version IS NOT DISTINCT FROM l.package_version
-), unlicensed AS (
-  SELECT b.image_id, b.package_name, b.package_version{none}
-  FROM bare b LEFT JOIN matched l
-    ON b.image_id = l.image_id
-   AND b.package_name IS NOT DISTINCT FROM l.package_name
-   AND b.package_version IS NOT DISTINCT FROM l.package_version
-  WHERE l.image_id IS NULL
-)
 SELECT *
 FROM ({licensed}
-      UNION ALL SELECT * FROM unlicensed) a
+      UNION ALL
+      SELECT image_id, package_name, package_version{none}
+      FROM {PACKAGE_LICENCE_CLASSES}
+      WHERE image_id IN (SELECT image_id FROM {PACKAGE_LICENCE_CLASSES}
+                         WHERE image_id IS NOT NULL AND NOT licensed)
+      GROUP BY image_id, package_name, package_version
+      HAVING {_LICENSED} = 0) a
 """
 
 
@@ -510,8 +501,6 @@ package_version, license, license_spdx, license_class (all text). What the licen
 flagged packages (`LICENCES_FLAGGED`) and the compliance page's licence risks (`LICENCE_RISKS`)
 read; the licence classes read the store's `package_licence_classes` instead
 (`PACKAGE_CLASSES`), which tells a package without a licence the same way (`NO_LICENCE_CLASS`)."""
-
-_LICENSED = "MAX(CASE WHEN licensed THEN 1 ELSE 0 END)"
 
 PACKAGE_CLASSES = "SELECT image_id, package_name, package_version, " + ", ".join(
     # A package no document gives a licence (each lists it bare) is of class `unknown`.
@@ -620,16 +609,17 @@ _RISKY = ", ".join(f"'{c}'" for c in RISKY_CLASSES)
 
 LICENCE_RISKS = f"""
 WITH risky AS (
-  SELECT image_id, package_name,
-         COALESCE(license_spdx, license, '(no licence declared)') AS licence,
-         COALESCE(license_class, 'unknown') AS class
-  FROM package_licences
-  WHERE COALESCE(license_class, 'unknown') IN ({_RISKY})
+  SELECT licence, class, package_name, image_id
+  FROM (SELECT image_id, package_name,
+               COALESCE(license_spdx, license, '(no licence declared)') AS licence,
+               COALESCE(license_class, 'unknown') AS class
+        FROM package_licences
+        WHERE COALESCE(license_class, 'unknown') IN ({_RISKY})) r
+  GROUP BY GROUPING SETS ((licence, class, package_name), (licence, class, image_id))
 ), names AS (
   SELECT licence, class, package_name,
          ROW_NUMBER() OVER (PARTITION BY licence, class ORDER BY package_name) AS n
-  FROM (SELECT DISTINCT licence, class, package_name FROM risky
-        WHERE package_name IS NOT NULL) x
+  FROM risky WHERE image_id IS NULL AND package_name IS NOT NULL
 )
 SELECT g.licence, g.class, g.packages, g.images, m.package_name, m.n
 FROM (SELECT licence, class, COUNT(DISTINCT package_name) AS packages,
@@ -640,7 +630,9 @@ ORDER BY g.licence, g.class, m.n
 """
 """Per licence (SPDX id, else as declared, else `(no licence declared)`) of the
 `RISKY_CLASSES`: its distinct package names and images, and its first `{shown}` package names
-(one row each)."""
+(one row each). The licence rows are read once and grouped once, into each licence's distinct
+package names (rows with image_id missing) and distinct images (rows with an image: the
+view's rows all have one), a few thousand rows where the risky licence rows are millions."""
 
 
 def document_rows(engine: Engine) -> pd.DataFrame:
