@@ -502,15 +502,26 @@ flagged packages (`LICENCES_FLAGGED`) and the compliance page's licence risks (`
 read; the licence classes read the store's `package_licence_classes` instead
 (`PACKAGE_CLASSES`), which tells a package without a licence the same way (`NO_LICENCE_CLASS`)."""
 
+_CLASS_FLAGS = (*(_flag(c) for c in LICENSE_CLASSES), "licensed")
+"""The flags of a `package_licence_classes` row, each a bit of `_BITS` (the first the lowest)."""
+_BITS = " + ".join(f"CASE WHEN {f} THEN {1 << i} ELSE 0 END" for i, f in enumerate(_CLASS_FLAGS))
+"""The SQL of a `package_licence_classes` row's flags as the bits of one integer."""
+
+
+def _bit(flag: str, is_set: bool = True) -> str:
+    return f"(bits & {1 << _CLASS_FLAGS.index(flag)}) {'<>' if is_set else '='} 0"
+
+
 PACKAGE_CLASSES = "SELECT image_id, package_name, package_version, " + ", ".join(
     # A package no document gives a licence (each lists it bare) is of class `unknown`.
-    f"CASE WHEN {_LICENSED} = 0 THEN 1 ELSE MAX(CASE WHEN {_flag(c)} THEN 1 ELSE 0 END) END"
-    f" AS {_flag(c)}" if c == "unknown" else
-    f"MAX(CASE WHEN {_flag(c)} THEN 1 ELSE 0 END) AS {_flag(c)}" for c in LICENSE_CLASSES
-) + f""", {_LICENSED} AS licensed
-FROM {PACKAGE_LICENCE_CLASSES}
-WHERE image_id IS NOT NULL
-GROUP BY image_id, package_name, package_version
+    f"CASE WHEN {_bit('licensed', False)} OR {_bit(_flag(c))} THEN 1 ELSE 0 END AS {_flag(c)}"
+    if c == "unknown" else f"CASE WHEN {_bit(_flag(c))} THEN 1 ELSE 0 END AS {_flag(c)}"
+    for c in LICENSE_CLASSES
+) + f""", CASE WHEN {_bit("licensed")} THEN 1 ELSE 0 END AS licensed
+FROM (SELECT image_id, package_name, package_version, BIT_OR({_BITS}) AS bits
+      FROM {PACKAGE_LICENCE_CLASSES}
+      WHERE image_id IS NOT NULL
+      GROUP BY image_id, package_name, package_version) p
 """
 """The table `package_classes`: one row per package of `PACKAGE_LICENCES` (image_id,
 package_name, package_version), with one column per licence class of `LICENSE_CLASSES`
@@ -519,7 +530,8 @@ package_name, package_version), with one column per licence class of `LICENSE_CL
 `unknown`). What the licence classes and the packages checked count: a package's classes, where
 it has several licences, in one row, so counting packages tells no rows apart. Read from the
 store's `package_licence_classes` (`auditlib.store.licence_tables`), one row per package and
-document, not from the licence rows."""
+document, not from the licence rows; its rows' flags are grouped as the bits of one integer
+(`BIT_OR`), one aggregate where one per flag took a third more time."""
 
 LICENCE_VIEW = "package_licences"
 """The view `PACKAGE_LICENCES` is kept as."""
