@@ -1,6 +1,7 @@
 """The assessment's aggregates over the big tables, each defined once, in SQL that DuckDB and
-Spark SQL both run (plain SQL: `SELECT DISTINCT`, `GROUP BY`, `COUNT`, `COALESCE`, `CASE`,
-`IS NOT DISTINCT FROM`; no dialect function), so both engines give the same rows. Every result
+Spark SQL both run (plain SQL: `SELECT DISTINCT`, `GROUP BY`, `GROUPING SETS`, `COUNT`,
+`BIT_OR`, `COALESCE`, `CASE`, `IS NOT DISTINCT FROM`; no dialect function), so both engines
+give the same rows. Every result
 is small: one row per image, or per licence class.
 
 Missing values are equal to each other when rows are told apart, as pandas' `drop_duplicates`
