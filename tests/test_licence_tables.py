@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from auditlib.data import AuditData, merge
-from auditlib.engine import FrameTables, StoreTables, open_engine
-from auditlib.engine.aggregates import AGGREGATES
+from auditlib.engine import Engine, FrameTables, StoreTables, open_engine
+from auditlib.engine.aggregates import AGGREGATES, licence_risks, licences_flagged
 from auditlib.normalize.licenses import LICENSE_CLASSES
 from auditlib.store import compact, current, list_snapshots, read_current, write_snapshot
 from auditlib.store.current import holds_table
@@ -29,6 +29,12 @@ from tests.policy.builders import image_id, make_data
 
 A, B, D = image_id(1), image_id(2), image_id(4)
 LICENCE_AGGREGATES = ("licence_classes", "licences", "licences_checked")
+FLAGGED = pd.DataFrame({
+    "license": ["AGPL-3.0", None], "license_spdx": ["AGPL-3.0-only", None],
+    "license_class": ["network-copyleft", None], "level": [2, 1],
+    "why": ["network-copyleft", "unknown licence"]})
+"""A judgement of the licence rule (`licences_flagged`): mongo's AGPL fails, a missing licence
+warns; every other licence passes."""
 
 
 def _doc(scan: str, image: str | None, packages: list[tuple[Any, ...]],
@@ -92,7 +98,8 @@ def as_before(snapshot: Path) -> None:
 def _aggregates(tables: StoreTables | FrameTables) -> dict[str, pd.DataFrame]:
     engine = open_engine("duckdb", tables)
     try:
-        return {n: AGGREGATES[n](engine) for n in LICENCE_AGGREGATES}
+        return {**{n: AGGREGATES[n](engine) for n in LICENCE_AGGREGATES},
+                **licence_queries(engine)}
     finally:
         engine.close()
 
@@ -119,9 +126,36 @@ def check_figures(got: dict[str, pd.DataFrame]) -> None:
     assert len(lic) == 9 and lic.isna().all(axis=1).sum() == 1  # left-pad's missing licence
 
 
+def licence_queries(engine: Engine, judged: pd.DataFrame = FLAGGED) -> dict[str, pd.DataFrame]:
+    """Return the licence queries over `package_licences`: the compliance page's licence risks
+    and the licence rule's flagged packages under the judgement `judged`."""
+    return {"licence_risks": licence_risks(engine, 5),
+            "licences_flagged": licences_flagged(engine, judged, 5)}
+
+
+def check_query_figures(got: dict[str, pd.DataFrame]) -> None:
+    """The licence queries' figures of `_first` and `_second`, counted by hand."""
+    risks = got["licence_risks"]
+    assert [tuple(r) for r in risks[["licence", "class", "packages", "images",
+                                     "package_name"]].itertuples(index=False)] == [
+        ("(no licence declared)", "unknown", 1, 1, "left-pad"),  # bare, no document's licence
+        ("AGPL-3.0-only", "network-copyleft", 1, 1, "mongo"),
+        ("Acme Corp Licence", "other", 1, 1, "weird"),
+        ("GPL-2.0-only", "strong-copyleft", 1, 1, "file /usr/share/doc/x"),  # A's, via s3's scan
+        ("NOASSERTION", "unknown", 1, 1, "nolic")]  # a licence of no class: not bare
+    flagged = got["licences_flagged"].astype(object)
+    flagged = flagged.where(flagged.notna(), None)
+    # A's licences all pass (curl, bare in s2, has s3's licence): A has no flagged package.
+    assert [tuple(r) for r in flagged[["image_id", "level", "packages", "shown", "package_name",
+                                       "license_spdx", "why"]].itertuples(index=False)] == [
+        (B, 2, 1, 1, "mongo", "AGPL-3.0-only", "network-copyleft"),
+        (D, 1, 1, 1, "left-pad", None, "unknown licence")]
+
+
 def _equal(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> None:
-    for n in LICENCE_AGGREGATES:
-        pd.testing.assert_frame_equal(a[n], b[n])
+    assert a.keys() == b.keys()
+    for n in a:
+        pd.testing.assert_frame_equal(a[n], b[n], obj=n)
 
 
 def test_derived_per_document() -> None:
@@ -151,7 +185,20 @@ def test_store_writes_them_and_the_aggregates_read_them(tmp_path: Path) -> None:
     assert not tables.underived and tables.files[PACKAGE_LICENCE_CLASSES]
     got = _aggregates(tables)
     check_figures(got)
+    check_query_figures(got)
     _equal(got, _aggregates(FrameTables(read_current(store))))  # derived in memory
+
+
+def test_flagged_packages_without_the_missing_licence_flagged(tmp_path: Path) -> None:
+    # The rule passes a missing licence: left-pad (no licence anywhere) is not flagged, and an
+    # image whose packages' licences all pass has no row.
+    engine = open_engine("duckdb", _of(licence_store(tmp_path)))
+    got = licence_queries(engine, FLAGGED.iloc[:1])["licences_flagged"]
+    assert list(zip(got["image_id"], got["package_name"], strict=True)) == [(B, "mongo")]
+    # ... and when it flags only the missing licence, the packages no document gives one
+    got = licence_queries(engine, FLAGGED.iloc[1:])["licences_flagged"]
+    assert list(zip(got["image_id"], got["package_name"], got["license"].isna(),
+                    strict=True)) == [(D, "left-pad", True)]
 
 
 @pytest.mark.parametrize("older", [[0], [0, 1]], ids=["mixed", "all-older"])
@@ -165,6 +212,7 @@ def test_a_store_written_before_them_gives_the_same(tmp_path: Path, older: list[
     assert tables.underived == {snaps[i].name for i in older}
     got = _aggregates(tables)
     check_figures(got)
+    check_query_figures(got)
     _equal(got, want)
     # Compaction writes them into the base for the sources of the older snapshots.
     compact(store)

@@ -53,6 +53,18 @@ def same_schema(files: list[str]) -> list[list[str]]:
     return list(groups.values())
 
 
+def _text_where_types_differ(a: Any, b: Any, col: Any) -> tuple[Any, Any]:
+    """Return the Spark DataFrames `a` and `b` with each column they both have, but of different
+    types, cast to text in both, as DuckDB's `union_by_name` reads such files (a text column
+    with no value in one snapshot's rows is written as a double there, say); `col` is
+    `pyspark.sql.functions.col`. Without it Spark casts the text to the other type, and fails
+    on the first value that is not a number."""
+    for c in [c for c in a.columns if c in b.columns
+              and a.schema[c].dataType != b.schema[c].dataType]:
+        a, b = a.withColumn(c, col(c).cast("string")), b.withColumn(c, col(c).cast("string"))
+    return a, b
+
+
 def _strings(df: pd.DataFrame) -> list[tuple[Any, ...]]:
     return [tuple(None if pd.isna(v) else str(v) for v in row)
             for row in df.itertuples(index=False)]
@@ -100,6 +112,8 @@ class SparkEngine:
                     part = self.spark.read.parquet(*group)
                     part = part.withColumn(SNAPSHOT_COLUMN, F.element_at(
                         F.split(F.col("_metadata.file_path"), "/"), -2))
+                    if df is not None:
+                        df, part = _text_where_types_differ(df, part, F.col)
                     df = part if df is None else df.unionByName(part, allowMissingColumns=True)
                 assert df is not None
                 df.createOrReplaceTempView(view)

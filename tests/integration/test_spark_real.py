@@ -25,7 +25,14 @@ from tests.integration.spark_cluster import spark_cluster
 from tests.skip_or_fail import skip_or_fail
 from tests.test_history_sql import AS_OF, clock_store, reference
 from tests.test_history_trends_sql import trend_store
-from tests.test_licence_tables import LICENCE_AGGREGATES, as_before, check_figures, licence_store
+from tests.test_licence_tables import (
+    LICENCE_AGGREGATES,
+    as_before,
+    check_figures,
+    check_query_figures,
+    licence_queries,
+    licence_store,
+)
 
 pytestmark = [
     pytest.mark.integration, pytest.mark.slow,
@@ -94,6 +101,12 @@ def test_spark_licence_tables_stored_and_derived(spark_master: str,
     check_figures(got)
     for name in LICENCE_AGGREGATES:
         pd.testing.assert_frame_equal(got[name], AGGREGATES[name](duck), obj=name)
+    # The licence queries over `package_licences` (the page's risks, the rule's flagged
+    # packages): the same rows; Spark's ROW_NUMBER is a 32-bit integer, DuckDB's 64-bit.
+    got = licence_queries(spark)
+    check_query_figures(got)
+    for name, on_duckdb in licence_queries(duck).items():
+        pd.testing.assert_frame_equal(got[name], on_duckdb, obj=name, check_dtype=False)
 
 
 def test_spark_history_clock_equals_duckdb(spark_master: str,
