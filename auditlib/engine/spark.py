@@ -54,15 +54,26 @@ def same_schema(files: list[str]) -> list[list[str]]:
 
 
 def _text_where_types_differ(a: Any, b: Any, col: Any) -> tuple[Any, Any]:
-    """Return the Spark DataFrames `a` and `b` with each column they both have, but of different
-    types, cast to text in both, as DuckDB's `union_by_name` reads such files (a text column
-    with no value in one snapshot's rows is written as a double there, say); `col` is
-    `pyspark.sql.functions.col`. Without it Spark casts the text to the other type, and fails
-    on the first value that is not a number."""
-    for c in [c for c in a.columns if c in b.columns
-              and a.schema[c].dataType != b.schema[c].dataType]:
+    """Return the Spark DataFrames `a` and `b` with each column they both have that is text in
+    one and of another type in the other cast to text in both, as DuckDB's `union_by_name`
+    reads such files (a text column with no value in one snapshot's rows is written as a
+    double there, say); `col` is `pyspark.sql.functions.col`. Without it Spark casts the text
+    to the other type, and fails on the first value that is not a number. Two types neither of
+    which is text (whole numbers of two widths, a time in two units) are left to Spark's own
+    union: widened, or refused, never compared as text."""
+    for c in text_in_one(a.schema, b.schema):
         a, b = a.withColumn(c, col(c).cast("string")), b.withColumn(c, col(c).cast("string"))
     return a, b
+
+
+def text_in_one(a: Any, b: Any) -> list[str]:
+    """Return the names of the columns of the Spark schemas (`StructType`) `a` and `b` that are
+    text in one and of another type in the other, in `a`'s order."""
+    def text(schema: Any, c: str) -> bool:
+        return bool(schema[c].dataType.typeName() == "string")
+
+    names = set(b.fieldNames())
+    return [c for c in a.fieldNames() if c in names and text(a, c) != text(b, c)]
 
 
 def _strings(df: pd.DataFrame) -> list[tuple[Any, ...]]:
