@@ -10,6 +10,7 @@ import pandas as pd
 
 from auditlib.assess import assess_data
 from auditlib.engine import FrameTables, open_engine
+from auditlib.engine.duck import KEPT_DATABASE
 from auditlib.engine.aggregates import (
     CLASSES_VIEW,
     IMAGE_LICENCES_TABLE,
@@ -56,7 +57,8 @@ def test_licence_tables_kept_once_and_equal_to_the_view() -> None:
     assert CLASSES_VIEW in engine.made and IMAGE_LICENCES_TABLE not in engine.made  # as needed
     checked = licences_checked(engine)
     kept = {r[0] for r in engine.con.sql(  # type: ignore[attr-defined]
-        "SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()}
+        f"SELECT table_name FROM duckdb_tables() WHERE database_name = '{KEPT_DATABASE}'"
+    ).fetchall()}
     assert {CLASSES_VIEW, IMAGE_LICENCES_TABLE} <= kept
     assert engine.con.sql(  # type: ignore[attr-defined]  # result order kept for other queries
         "SELECT current_setting('preserve_insertion_order')").fetchall() == [(True,)]
