@@ -10,7 +10,6 @@ import pandas as pd
 
 from auditlib.assess import assess_data
 from auditlib.engine import FrameTables, open_engine
-from auditlib.engine.duck import KEPT_DATABASE
 from auditlib.engine.aggregates import (
     CLASSES_VIEW,
     IMAGE_LICENCES_TABLE,
@@ -19,6 +18,7 @@ from auditlib.engine.aggregates import (
     licences,
     licences_checked,
 )
+from auditlib.engine.duck import KEPT_DATABASE
 from auditlib.reports.compliance import license_risks
 from auditlib.reports.context import Report
 from tests.policy.builders import AS_OF
