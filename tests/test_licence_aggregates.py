@@ -18,7 +18,6 @@ from auditlib.engine.aggregates import (
     licences,
     licences_checked,
 )
-from auditlib.engine.duck import KEPT_DATABASE
 from auditlib.reports.compliance import license_risks
 from auditlib.reports.context import Report
 from tests.policy.builders import AS_OF
@@ -57,8 +56,7 @@ def test_licence_tables_kept_once_and_equal_to_the_view() -> None:
     assert CLASSES_VIEW in engine.made and IMAGE_LICENCES_TABLE not in engine.made  # as needed
     checked = licences_checked(engine)
     kept = {r[0] for r in engine.con.sql(  # type: ignore[attr-defined]
-        f"SELECT table_name FROM duckdb_tables() WHERE database_name = '{KEPT_DATABASE}'"
-    ).fetchall()}
+        "SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()}
     assert {CLASSES_VIEW, IMAGE_LICENCES_TABLE} <= kept
     assert engine.con.sql(  # type: ignore[attr-defined]  # result order kept for other queries
         "SELECT current_setting('preserve_insertion_order')").fetchall() == [(True,)]

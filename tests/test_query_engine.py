@@ -207,37 +207,6 @@ def test_duckdb_has_a_memory_limit_of_its_own_unless_the_environment_sets_one(
     assert default.spill is not None and not default.spill.exists()
 
 
-def test_duckdb_keeps_a_kept_table_compressed_in_a_file_of_its_own(store: Path) -> None:
-    """`define(..., keep=True)` writes the table into a DuckDB file in the engine's temporary
-    folder (compressed: a repeated long text takes a fraction of what a temporary table holds),
-    read through a view of the same name, replaced when defined again, removed on close."""
-    from auditlib.engine.duck import KEPT_DATABASE, KEPT_FILE, DuckDBEngine
-
-    engine = open_engine("duckdb", StoreTables.of(store, read_current(store).scans))
-    assert isinstance(engine, DuckDBEngine) and engine.spill is not None
-    try:
-        rows = ("SELECT i, 'sha256:' || repeat('ab', 32) || CAST(i % 3 AS VARCHAR) AS image_id "
-                "FROM range(300000) t(i)")
-        engine.define("kept_rows", rows, keep=True)
-        engine.con.execute(f"CREATE TEMPORARY TABLE held_rows AS {rows}")
-        where = engine.sql("SELECT database_name, table_name FROM duckdb_tables() "
-                           "WHERE table_name IN ('kept_rows', 'held_rows') ORDER BY 2")
-        assert where.values.tolist() == [["temp", "held_rows"], [KEPT_DATABASE, "kept_rows"]]
-        assert (engine.spill / KEPT_FILE).is_file()
-        memory = engine.sql("SELECT tag, memory_usage_bytes AS b FROM duckdb_memory()").set_index(
-            "tag")["b"]
-        assert memory["BASE_TABLE"] * 5 < memory["IN_MEMORY_TABLE"]  # 300,000 texts of 71
-        got = engine.sql("SELECT COUNT(*) AS n, COUNT(DISTINCT image_id) AS d, SUM(i) AS s "
-                         "FROM kept_rows")
-        assert got.values.tolist() == [[300000, 3, 299999 * 300000 // 2]]
-        engine.define("kept_rows", "SELECT 1 AS i", keep=True)  # made again: replaced
-        assert engine.sql("SELECT i FROM kept_rows")["i"].tolist() == [1]
-        assert "kept_rows" in engine.made
-    finally:
-        engine.close()
-    assert not engine.spill.exists()
-
-
 def test_per_image_counts_group_by_each_images_number(store: Path) -> None:
     """The per-image counts group rows by the image's number in `KEYS_TABLE` (made once, kept,
     read by both): one number per image either table names, in id order; the counts by

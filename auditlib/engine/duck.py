@@ -63,16 +63,6 @@ def configured_memory_limit() -> str:
     return os.environ.get(MEMORY_ENV, "").strip() or default_memory_limit()
 
 
-KEPT_DATABASE = "auditlib_kept"
-"""The database an engine keeps the tables `define` makes with `keep` in: a DuckDB file in the
-engine's own temporary folder (`KEPT_FILE`), removed on close. DuckDB compresses a file's
-tables as it writes them (dictionary and FSST strings), where a temporary table is held
-uncompressed: the fixable findings of 20,000 images take 85 MB there, 759 MB as a temporary
-table (README, issue 15, h28b); the buffer manager holds them in memory within the limit."""
-KEPT_FILE = "kept.duckdb"
-"""The file of `KEPT_DATABASE`."""
-
-
 class DuckDBEngine:
     """The aggregates on an embedded DuckDB connection over `tables` (`auditlib.engine`)."""
 
@@ -106,7 +96,6 @@ class DuckDBEngine:
             self._remove_spill = weakref.finalize(self, shutil.rmtree, self.spill,
                                                   ignore_errors=True)
             self.con.execute("SET temp_directory = ?", [str(self.spill)])
-            self.con.execute(f"ATTACH {_quote(str(self.spill / KEPT_FILE))} AS {KEPT_DATABASE}")
             if isinstance(tables, FrameTables):
                 for t, df in tables.frames.items():
                     self.con.register(t, df)
@@ -174,18 +163,17 @@ class DuckDBEngine:
         return out
 
     def define(self, view: str, query: str, *, keep: bool = False) -> None:
-        """Make `query` the temporary view `view`, or with `keep` a table of `KEPT_DATABASE`
-        (compressed) that the temporary view `view` reads (`Engine.define`).
+        """Make `query` the temporary view `view`, or with `keep` a temporary table
+        (`Engine.define`).
 
         Raises:
             EngineError: if the query fails.
         """
+        made = "TABLE" if keep else "VIEW"
         try:
             if keep:  # a table's rows in any order: written in parallel, in less memory
                 self.con.execute("SET preserve_insertion_order = false")
-                self.con.execute(f"CREATE OR REPLACE TABLE {KEPT_DATABASE}.{view} AS {query}")
-                query = f"SELECT * FROM {KEPT_DATABASE}.{view}"
-            self.con.execute(f"CREATE OR REPLACE TEMPORARY VIEW {view} AS {query}")
+            self.con.execute(f"CREATE OR REPLACE TEMPORARY {made} {view} AS {query}")
         except duckdb.Error as e:
             raise EngineError(f"duckdb: {e}") from e
         finally:
