@@ -154,3 +154,44 @@ def test_fix_first_points_equal_plain_pandas(store: Path) -> None:
         n = want[(want["image_id"] == i) & (want["pts"] > 0)]["severity"].value_counts()
         words = ", ".join(f"{n[s]} {s}" for s in SEVERITY_WEIGHTS if n.get(s))
         assert f"fixable: {words}" in st.loc[i, "priority_reasons"]
+
+
+def _plain_upgrades(v: pd.DataFrame, want: pd.DataFrame, shown: int) -> pd.DataFrame:
+    """Per image, its first `shown` package upgrades by the points they remove, in plain pandas
+    (no base layers are known here, so no finding is left to a rebuild): each package's
+    findings with points summed, ties broken by its first vulnerability then its name; the
+    fixed version the first of its findings (by vulnerability, version) that names one names."""
+    fixed = v[(v["fix_state"].astype("string") == "fixed").fillna(False).to_numpy(bool)
+              & ~v["fix_contradicted"].astype("boolean").fillna(False).to_numpy(bool)]
+    def text(df: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+        return df.assign(**{c: df[c].astype(object).map(lambda x: None if pd.isna(x) else str(x))
+                            for c in cols})
+
+    fixed = text(fixed, [*FINDING_KEY, "fixed_version"])
+    least = fixed.groupby(FINDING_KEY, dropna=False)["fixed_version"].min().reset_index()
+    p = text(want[want["pts"] > 0], FINDING_KEY).merge(least, on=FINDING_KEY, how="left")
+    rows = []
+    for image, f in p.groupby("image_id"):
+        k = f.groupby("pkg_name", dropna=False).agg(pts=("pts", "sum"),
+                                                    first=("vuln_id", "min")).reset_index()
+        k = k.assign(neg=-k["pts"]).sort_values(["neg", "first", "pkg_name"], kind="stable")
+        for n, name in enumerate(k["pkg_name"].head(shown), start=1):
+            named = f[(f["pkg_name"] == name) & f["fixed_version"].notna()].sort_values(
+                ["vuln_id", "pkg_version"])
+            rows.append((image, n, len(k), name,
+                         named["fixed_version"].iloc[0] if len(named) else None))
+    return pd.DataFrame(rows, columns=["image_id", "n", "upgrades", "pkg_name", "fixed"])
+
+
+def test_fix_first_upgrades_equal_plain_pandas(store: Path) -> None:
+    """`FIX_FIRST_UPGRADES` looks the fixed version up only among the findings of the packages
+    it shows (not every package's): the same upgrades as plain pandas, for 1 and 3 shown."""
+    whole = read_current(store)
+    want = _plain(whole.vulnerabilities, first_seen_fixed(store))
+    a = assess(store, as_of=AS_OF)
+    sql = points_sql(a.view.fixable, a.sla_params, a.staleness, {})
+    for shown in (1, 3):
+        expected = _plain_upgrades(whole.vulnerabilities, want, shown)
+        got = a.view.fixable.upgrades(sql, shown)
+        assert (expected["upgrades"] > shown).any() and expected["fixed"].notna().any()
+        pd.testing.assert_frame_equal(got.reset_index(drop=True), expected, check_dtype=False)

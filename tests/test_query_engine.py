@@ -205,3 +205,28 @@ def test_duckdb_has_a_memory_limit_of_its_own_unless_the_environment_sets_one(
         default.close()
         overridden.close()
     assert default.spill is not None and not default.spill.exists()
+
+
+def test_per_image_counts_group_by_each_images_number(store: Path) -> None:
+    """The per-image counts group rows by the image's number in `KEYS_TABLE` (made once, kept,
+    read by both): one number per image either table names, in id order; the counts by
+    number are those grouped by id (the text before)."""
+    from auditlib.engine.aggregates import KEYS_TABLE, PACKAGE_COUNTS, VULNERABILITY_COUNTS
+
+    data = read_current(store)
+    engine = open_engine("duckdb", StoreTables.of(store, data.scans))
+    counts = AGGREGATES["vulnerability_counts"](engine)
+    assert KEYS_TABLE in engine.made
+    keys = engine.sql(f"SELECT * FROM {KEYS_TABLE} ORDER BY image_key")
+    named = set(data.vulnerabilities["image_id"].dropna().astype(str)) | set(
+        data.packages["image_id"].dropna().astype(str))
+    assert keys["image_id"].tolist() == sorted(named)  # each once, numbered in id order
+    assert keys["image_key"].tolist() == list(range(1, len(named) + 1))
+    assert "image_key" in VULNERABILITY_COUNTS and KEYS_TABLE in PACKAGE_COUNTS
+    for table, key, name in (("vulnerabilities", "vuln_id, pkg_name, pkg_version",
+                              "vulnerability_counts"),
+                             ("packages", "name, version, package_type", "package_counts")):
+        by_id = engine.sql(f"SELECT image_id, COUNT(*) AS n FROM (SELECT DISTINCT image_id, {key} "
+                           f"FROM {table} WHERE image_id IS NOT NULL) d GROUP BY image_id")
+        got = counts if name == "vulnerability_counts" else AGGREGATES[name](engine)
+        assert got.iloc[:, 1].to_dict() == dict(zip(by_id["image_id"], by_id["n"], strict=True))

@@ -23,29 +23,50 @@ from auditlib.store.licence_tables import (
 )
 from auditlib.tables import licence_class_column as _flag
 
+IMAGE_KEYS = """
+SELECT image_id, ROW_NUMBER() OVER (ORDER BY image_id) AS image_key
+FROM (SELECT CAST(image_id AS STRING) AS image_id FROM vulnerabilities WHERE image_id IS NOT NULL
+      UNION
+      SELECT CAST(image_id AS STRING) AS image_id FROM packages WHERE image_id IS NOT NULL) i
+"""
+"""Each image the vulnerability or package rows name, with a number of its own (image_key,
+from 1 in image id order): what the per-image counts group rows by in place of the id, a
+71-character text (`_rows_and_distinct`)."""
+
+KEYS_TABLE = "image_keys"
+"""The table `IMAGE_KEYS` is kept as (`ensure_image_keys`)."""
+
 
 def _rows_and_distinct(table: str, key: list[str], rows: str, distinct: str) -> str:
     """Return the SQL of, per image with rows in `table`: its rows (`rows`) and its distinct
     `key` values (`distinct`), in one pass over the table (each image's keys grouped once, then
-    their groups counted and their rows summed)."""
+    their groups counted and their rows summed). Rows are grouped by the image's number in
+    `KEYS_TABLE` rather than its id: a group of millions of distinct keys then holds a number,
+    not a long text, and at 20,000 images fits DuckDB's memory limit where the id spilled a
+    gigabyte to disk (README, issue 15, h28b)."""
     return f"""
-SELECT image_id, CAST(SUM(n) AS BIGINT) AS {rows}, COUNT(*) AS {distinct}
-FROM (SELECT image_id, COUNT(*) AS n
-      FROM {table} WHERE image_id IS NOT NULL GROUP BY image_id, {', '.join(key)}) k
-GROUP BY image_id
-ORDER BY image_id
+SELECT i.image_id, c.{rows}, c.{distinct}
+FROM (SELECT image_key, CAST(SUM(n) AS BIGINT) AS {rows}, COUNT(*) AS {distinct}
+      FROM (SELECT k.image_key, COUNT(*) AS n
+            FROM {table} t JOIN {KEYS_TABLE} k ON CAST(t.image_id AS STRING) = k.image_id
+            GROUP BY k.image_key, {', '.join(f't.{c}' for c in key)}) g
+      GROUP BY image_key) c
+JOIN {KEYS_TABLE} i ON c.image_key = i.image_key
+ORDER BY i.image_id
 """
 
 
 VULNERABILITY_COUNTS = _rows_and_distinct(
     "vulnerabilities", ["vuln_id", "pkg_name", "pkg_version"], "vulnerability_rows", "findings")
 """Per image with vulnerability rows: vulnerability_rows (as the documents list them) and
-findings (distinct vulnerability, package and version: `fleet.findings.FINDING_KEY`)."""
+findings (distinct vulnerability, package and version: `fleet.findings.FINDING_KEY`). Reads
+`KEYS_TABLE` (`ensure_image_keys`)."""
 
 PACKAGE_COUNTS = _rows_and_distinct(
     "packages", ["name", "version", "package_type"], "package_rows", "packages")
 """Per image with package rows: package_rows (as the documents list them) and packages
-(distinct name, version and type: what the `minimal-image` rule counts)."""
+(distinct name, version and type: what the `minimal-image` rule counts). Reads `KEYS_TABLE`
+(`ensure_image_keys`)."""
 
 SEVERITY_RANK_SQL = "CASE CAST(severity AS STRING) " + " ".join(
     f"WHEN '{s}' THEN {i}" for i, s in enumerate(SEVERITIES)) + " END"
@@ -80,7 +101,6 @@ FROM (SELECT CAST(image_id AS STRING) AS image_id, CAST(vuln_id AS STRING) AS vu
       FROM vulnerabilities
       WHERE image_id IS NOT NULL AND {FIXABLE_ROW}) v
 GROUP BY image_id, vuln_id, pkg_name, pkg_version
-ORDER BY image_id, vuln_id, pkg_name NULLS LAST, pkg_version NULLS LAST
 """
 """One row per fixable finding (`fleet.findings.FINDING_KEY`: image, vulnerability, package and
 version, a missing name or version a value of its own), over the rows that say it is fixable
@@ -94,7 +114,8 @@ highest EPSS probability given). `fleet.findings.fixable_findings` adds the cloc
 
 FINDINGS_TABLE = "fixable_findings"
 """The table `FIXABLE_FINDINGS` is kept as (`Engine.define` with `keep`): read by the clock's
-times and by `FINDING_CLOCKS`."""
+times and by `FINDING_CLOCKS`. Its rows are in no order (every reader orders what it gives:
+sorting millions of findings to keep them was 6.7 s of 10 s at 20,000 images)."""
 
 FINDING_TIMES = f"""
 SELECT moment FROM (SELECT fix_at AS moment FROM {FINDINGS_TABLE}
@@ -424,17 +445,19 @@ WITH p AS (
                                ORDER BY pts DESC, first_vuln, pkg_name NULLS LAST) AS n,
          COUNT(*) OVER (PARTITION BY image_id) AS upgrades
   FROM k
+), top AS (
+  SELECT * FROM n WHERE n <= {shown}
 ), f AS (
-  SELECT image_id, pkg_name, fixed_version AS fixed,
-         ROW_NUMBER() OVER (PARTITION BY image_id, pkg_name
-                            ORDER BY vuln_id, pkg_version NULLS LAST) AS r
-  FROM p WHERE fixed_version IS NOT NULL
+  SELECT p.image_id, p.pkg_name, p.fixed_version AS fixed,
+         ROW_NUMBER() OVER (PARTITION BY p.image_id, p.pkg_name
+                            ORDER BY p.vuln_id, p.pkg_version NULLS LAST) AS r
+  FROM p JOIN top t ON p.image_id = t.image_id AND p.pkg_name IS NOT DISTINCT FROM t.pkg_name
+  WHERE p.fixed_version IS NOT NULL
 )
-SELECT n.image_id, n.n, n.upgrades, n.pkg_name, f.fixed
-FROM n LEFT JOIN f
-  ON n.image_id = f.image_id AND n.pkg_name IS NOT DISTINCT FROM f.pkg_name AND f.r = 1
-WHERE n.n <= {shown}
-ORDER BY n.image_id, n.n
+SELECT t.image_id, t.n, t.upgrades, t.pkg_name, f.fixed
+FROM top t LEFT JOIN f
+  ON t.image_id = f.image_id AND t.pkg_name IS NOT DISTINCT FROM f.pkg_name AND f.r = 1
+ORDER BY t.image_id, t.n
 """
 """Per image, the package upgrades that remove the most points (`finding_points` as
 `{points}`; the findings a rebuild on a refreshed base removes left out): the first `{shown}`
@@ -705,12 +728,23 @@ def _per_image(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return out.sort_index()
 
 
+def ensure_image_keys(engine: Engine) -> None:
+    """Keep `IMAGE_KEYS` on `engine` as `KEYS_TABLE`, once (what the per-image counts read).
+
+    Raises:
+        EngineError: if the engine fails.
+    """
+    if KEYS_TABLE not in engine.made:
+        engine.define(KEYS_TABLE, IMAGE_KEYS, keep=True)
+
+
 def vulnerability_counts(engine: Engine) -> pd.DataFrame:
     """Return `VULNERABILITY_COUNTS`: index image_id, columns vulnerability_rows, findings.
 
     Raises:
         EngineError: if the engine fails.
     """
+    ensure_image_keys(engine)
     return _per_image(engine.sql(VULNERABILITY_COUNTS), ["vulnerability_rows", "findings"])
 
 
@@ -720,6 +754,7 @@ def package_counts(engine: Engine) -> pd.DataFrame:
     Raises:
         EngineError: if the engine fails.
     """
+    ensure_image_keys(engine)
     return _per_image(engine.sql(PACKAGE_COUNTS), ["package_rows", "packages"])
 
 

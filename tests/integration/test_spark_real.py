@@ -10,12 +10,13 @@ from collections.abc import Iterator
 import pandas as pd
 import pytest
 
+from auditlib.assess.fix_first import EPSS_FACTOR, KEV_FACTOR, SEVERITY_WEIGHTS, SLA_FACTORS
 from auditlib.engine import StoreTables, open_engine
 from auditlib.engine.aggregates import AGGREGATES
 from auditlib.engine.history import history_clock
 from auditlib.engine.selections import agreement_rows, upgrade_fixable, vex_rows
 from auditlib.engine.spark import java_available, stop_spark
-from auditlib.fleet.findings import fixable_findings
+from auditlib.fleet.findings import DEFAULT_SLA, fixable_findings
 from auditlib.history.trends import FRAMES as TREND_FRAMES
 from auditlib.history.trends import trends_of
 from auditlib.policy.rules.upgrades import OS_PACKAGE_TYPES
@@ -121,9 +122,22 @@ def test_spark_history_clock_equals_duckdb(spark_master: str,
     want = on_duckdb.frame()
     assert len(want) == len(reference(store)) == 7
     pd.testing.assert_frame_equal(on_spark.frame(), want)
-    found = fixable_findings(duck, AS_OF, on_duckdb).rows()
+    on_duck = fixable_findings(duck, AS_OF, on_duckdb)
+    found = on_duck.rows()
     assert set(found["clock"]) == {"seen", "first-seen"}
-    pd.testing.assert_frame_equal(fixable_findings(spark, AS_OF, on_spark).rows(), found)
+    on_spark_fixable = fixable_findings(spark, AS_OF, on_spark)
+    pd.testing.assert_frame_equal(on_spark_fixable.rows(), found)
+    # The fix-first ranking's per-image figures and upgrades (`FIX_FIRST_IMAGES`, `_UPGRADES`).
+    weighed = (DEFAULT_SLA, {}, set(), SEVERITY_WEIGHTS, SLA_FACTORS, KEV_FACTOR, EPSS_FACTOR)
+    points = {e: f.points(*weighed) for e, f in (("duck", on_duck), ("spark", on_spark_fixable))}
+    want_images = on_duck.fix_first(points["duck"])
+    assert want_images["pts"].notna().any()
+    pd.testing.assert_frame_equal(on_spark_fixable.fix_first(points["spark"]), want_images)
+    for shown in (1, 3):
+        want_upgrades = on_duck.upgrades(points["duck"], shown)
+        assert len(want_upgrades) > 0
+        pd.testing.assert_frame_equal(on_spark_fixable.upgrades(points["spark"], shown),
+                                      want_upgrades)
 
 
 def test_spark_history_trends_equal_duckdb(spark_master: str,
