@@ -152,7 +152,10 @@ def main() -> None:
     data = read_current(str(args.store), tables=["scans"])
     engine = DuckDBEngine(StoreTables.of(str(args.store), data.scans),
                           memory_limit=args.memory_limit)
-    ensure_image_keys(engine)
+    t0 = time.perf_counter()
+    ensure_image_keys(engine)  # what the one pass reads: its time is added to each one pass
+    keys_s = time.perf_counter() - t0
+    print(f"image_keys (made once, added to each one pass below) {keys_s:6.1f} s", flush=True)
     one = {"vulnerability_counts": VULNERABILITY_COUNTS, "package_counts": PACKAGE_COUNTS}
     for name, query in one.items():
         best = {"two passes": float("inf"), "one pass": float("inf")}
@@ -161,7 +164,8 @@ def main() -> None:
             for label, sql in (("two passes", TWO_PASSES[name]), ("one pass", query)):
                 t0 = time.perf_counter()
                 out = engine.sql(sql)
-                best[label] = min(best[label], time.perf_counter() - t0)
+                took = time.perf_counter() - t0 + (keys_s if label == "one pass" else 0.0)
+                best[label] = min(best[label], took)
                 got[label] = out.astype({"image_id": str}).astype(
                     {c: "int64" for c in out.columns if c != "image_id"})
         equal = got["two passes"].equals(got["one pass"])
