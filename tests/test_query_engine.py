@@ -233,3 +233,33 @@ def test_per_image_counts_group_by_each_images_number(store: Path) -> None:
         assert got.iloc[:, 0].to_dict() == dict(zip(rows["image_id"], rows["n"], strict=True))
         assert got.iloc[:, 1].to_dict() == dict(zip(by_id["image_id"], by_id["n"], strict=True))
     engine.close()
+
+
+def test_an_engine_set_aside_moves_what_it_keeps_to_disk_and_reads_it_back() -> None:
+    """Within `set_aside` DuckDB's limit is the small one given, a kept table moves to the spill
+    folder (the memory is the report kernels'), and reads back the same; leaving restores the
+    limit the engine was opened with."""
+    from auditlib.engine.duck import DuckDBEngine
+
+    frame = pd.DataFrame({"image_id": [f"sha256:{i:064x}" for i in range(200_000)],
+                          "n": range(200_000)})
+    engine = DuckDBEngine(FrameTables(AuditData()), memory_limit="300MB")
+    try:
+        engine.register("src", frame)
+        engine.define("kept", "SELECT image_id, n * 2 AS n2 FROM src", keep=True)
+        engine.con.unregister("src")
+        total = "SELECT COUNT(*) AS rows, SUM(n2) AS s FROM kept"
+        before = engine.sql(total)
+        held = ("SELECT SUM(memory_usage_bytes) AS mem, SUM(temporary_storage_bytes) AS tmp "
+                "FROM duckdb_memory() WHERE tag = 'IN_MEMORY_TABLE'")
+        kept = engine.sql(held)["mem"].iloc[0]
+        assert kept > 8e6
+        with engine.set_aside("1MB"):
+            assert _limit_bytes(engine) < 2**21
+            inside = engine.sql(held)
+            assert inside["mem"].iloc[0] < kept / 4 and inside["tmp"].iloc[0] > 1e6
+            assert any(engine.spill.iterdir())  # type: ignore[union-attr]
+        assert _limit_bytes(engine) == pytest.approx(300e6, rel=0.06)
+        pd.testing.assert_frame_equal(engine.sql(total), before)
+    finally:
+        engine.close()

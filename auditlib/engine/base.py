@@ -3,6 +3,7 @@ chooses one by name."""
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
 
 import pandas as pd
@@ -90,6 +91,12 @@ class Engine(Protocol):
 
     def close(self) -> None:
         """Release the engine (a Spark session stays up for its other users)."""
+        ...
+
+    def set_aside(self) -> AbstractContextManager[None]:
+        """Return a context in which the engine holds as little memory of this process as it
+        can (what it keeps moved to disk, read back when next asked for), for other processes
+        to use meanwhile: the report kernels a run starts."""
         ...
 
 

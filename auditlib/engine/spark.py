@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import pandas as pd
@@ -214,6 +215,11 @@ class SparkEngine:
         """
         check_big(table)
         return self.spark.table(table)
+
+    def set_aside(self) -> AbstractContextManager[None]:
+        """Return a context that does nothing (`Engine.set_aside`): what Spark keeps is in its
+        executors' memory, not this process's."""
+        return nullcontext()
 
     def close(self) -> None:
         """Drop the tables `define` kept from the cache, and leave the session up: it is shared
