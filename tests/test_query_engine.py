@@ -261,5 +261,10 @@ def test_an_engine_set_aside_moves_what_it_keeps_to_disk_and_reads_it_back() -> 
             assert any(engine.spill.iterdir())  # type: ignore[union-attr]
         assert _limit_bytes(engine) == pytest.approx(300e6, rel=0.06)
         pd.testing.assert_frame_equal(engine.sql(total), before)
+        with pytest.raises(RuntimeError, match="kernel"), engine.set_aside("1MB"):
+            raise RuntimeError("a kernel failed")  # what the body raises goes through
+        assert _limit_bytes(engine) == pytest.approx(300e6, rel=0.06)
+        with engine.set_aside("not a size"):  # refused: nothing set aside, no error
+            assert _limit_bytes(engine) == pytest.approx(300e6, rel=0.06)
     finally:
         engine.close()
