@@ -193,10 +193,9 @@ def write_json(ev: Evaluation, out: IO[str], extra: dict[str, Any] | None = None
         if part is None:  # the images, a batch at a time
             out.write(',\n  "images": [')
             any_image = False
-            for batch, alike in _batches(ev):
-                if batch:
-                    out.write(("," if any_image else "") + _images_text(batch, alike))
-                    any_image = True
+            for batch, alike in _batches(ev):  # never empty
+                out.write(("," if any_image else "") + _images_text(batch, alike))
+                any_image = True
             out.write("\n  ]" if any_image else "]")
             continue
         for key, value in part.items():

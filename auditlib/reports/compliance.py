@@ -312,6 +312,12 @@ def sla_figure(table: pd.DataFrame) -> go.Figure | None:
                    x="severity", y="fixable findings")
 
 
+def _least_rank(threshold: str) -> int:
+    """Return the least severity rank a `severity_threshold` lists (what `sla_worst` asks
+    for, and what the run computes for the page ahead of it: one key for both)."""
+    return _SEV_RANK.get(threshold, 0)
+
+
 SLA_WORST_SHOWN = 25
 """The findings furthest over their SLA that the page lists."""
 
@@ -320,7 +326,7 @@ def sla_worst(r: Report, ev: Evaluation, threshold: str, n: int = SLA_WORST_SHOW
               ) -> pd.DataFrame:
     """Return the `n` findings furthest over their SLA (severity at or above `threshold`;
     `Assessment.sla_worst`, ties in the order findings are listed)."""
-    over = r.assessment.sla_worst(_SEV_RANK.get(threshold, 0), n)
+    over = r.assessment.sla_worst(_least_rank(threshold), n)
     names = {str(r.image_id): str(r.image_name) for r in ev.scores.itertuples(index=False)}
     return pd.DataFrame({
         "image": [names.get(str(i), str(i)) for i in over["image_id"]],
@@ -352,7 +358,7 @@ def ahead_of_the_page(a: Assessment, parameters: Mapping[str, Any]) -> None:
                                               if k == "severity_threshold"}).severity_threshold
     except ParameterError:
         return
-    a.sla_worst(_SEV_RANK.get(threshold, 0), SLA_WORST_SHOWN)
+    a.sla_worst(_least_rank(threshold), SLA_WORST_SHOWN)
 
 
 def license_classes(r: Report) -> pd.DataFrame:

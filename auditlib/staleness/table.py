@@ -181,7 +181,7 @@ def staleness_of(ctx: FleetView, abandonment_days: int = ABANDONMENT_THRESHOLD_D
         }
         base = known_bases.get(image_id)
         if base is not None:
-            b_created = (utc_time(ctx.images["created_at"].get(base.image_id))
+            b_created = (utc_time(None if created_at is None else created_at.get(base.image_id))
                          if base.image_id else None)
             row.update(base_ref=base.ref, base_found_by=base.how, base_image_id=base.image_id,
                        base_created_at=b_created, base_age_days=_days(ctx, b_created))
