@@ -218,6 +218,11 @@ _cdata: Callable[[str], str] = ET._escape_cdata  # type: ignore[attr-defined]
 as text is what `ET.tostring` writes, byte for byte."""
 
 
+def _given(value: object) -> str:
+    """Return `value` as text, or the empty string where it is missing (None, NA, NaN)."""
+    return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+
+
 def _start(tag: str, attrs: dict[str, str], indent: str) -> str:
     """Return an element's start tag as `ET.tostring` writes it, after `indent`, without its
     closing `>`."""
@@ -239,7 +244,10 @@ def to_junit(ev: Evaluation) -> str:
     pages do: CI systems display these strings.
 
     Written as text (what `ET.indent` and `ET.tostring` would write of the tree, the same
-    bytes): a fleet's tree of elements was most of the run's time spent on this file.
+    bytes): a fleet's tree of elements was most of the run's time spent on this file. A value
+    a result lacks is never written as `<NA>` or `nan`: an image without a name is named by
+    its id, missing evidence is an empty element, a failure without a title is named by its
+    rule, and one without a severity has none in parentheses.
     """
     results = ev.results
     root = ET.Element("testsuites", name="auditlib policy", tests=str(len(results)),
@@ -257,7 +265,7 @@ def to_junit(ev: Evaluation) -> str:
     parts = [head + _start("testsuites", root.attrib, "") + ">"]
     for n, image_id in enumerate(ids):
         start, end = int(bounds[n]), int(bounds[n + 1])
-        name = visible(str(cols["image_name"][start]))
+        name = visible(_given(cols["image_name"][start]) or str(image_id))
         statuses = [str(v) for v in cols["status"][start:end]]
         parts.append(_start("testsuite", {
             "name": name, "id": str(image_id), "tests": str(end - start),
@@ -266,10 +274,12 @@ def to_junit(ev: Evaluation) -> str:
         for i, status in zip(range(start, end), statuses, strict=True):
             parts.append(_start("testcase", {"classname": name, "name": str(cols["rule"][i])},
                                 "\n    ") + ">")
-            evidence = visible(str(cols["evidence"][i]))
+            evidence = visible(_given(cols["evidence"][i]))
             if status in ("fail", "warn"):
-                child = _element("failure", {"type": status, "message":
-                                             f"{cols['title'][i]} ({cols['severity'][i]})"},
+                title = _given(cols["title"][i]) or str(cols["rule"][i])
+                severity = _given(cols["severity"][i])
+                message = f"{title} ({severity})" if severity else title
+                child = _element("failure", {"type": status, "message": message},
                                  evidence, "\n      ")
             elif status == "no-data":
                 child = _element("skipped", {"message": evidence}, None, "\n      ")

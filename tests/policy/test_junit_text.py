@@ -36,16 +36,27 @@ def _tricky(ev: Evaluation) -> Evaluation:
     return dataclasses.replace(ev, results=results)
 
 
+def _filled(ev: Evaluation) -> Evaluation:
+    """`ev` with what `to_junit` writes for a missing value put in its place: an image's id for
+    its name, empty evidence, a result's rule for its title (the tree wrote `<NA>` and `nan`)."""
+    r = ev.results
+    name = r["image_name"].astype("string").fillna(r["image_id"].astype("string"))
+    title = r["title"].astype("string").fillna(r["rule"].astype("string"))
+    return dataclasses.replace(ev, results=r.assign(
+        image_name=name, evidence=r["evidence"].astype("string").fillna(""), title=title))
+
+
 @pytest.mark.parametrize("images", [0, 1, 6])
 def test_junit_text_is_elementtrees(images: int) -> None:
     ev = _evaluation(images)
     assert out.to_junit(ev) == _tree(ev)
     if images:
         tricky = _tricky(ev)
-        text = out.to_junit(tricky)
-        assert text == _tree(tricky)
+        severe = dataclasses.replace(tricky, results=tricky.results.assign(
+            severity=tricky.results["severity"].cat.add_categories("low").fillna("low")))
+        text = out.to_junit(severe)
+        assert text == _tree(_filled(severe))
         assert re.search(r'<failure type="fail" message="[^"]*" />', text)  # empty evidence
-        assert 'name="&lt;NA&gt;"' in text  # an image without a name
         root = ET.fromstring(text.encode())
         assert len(root) == images and sum(len(s) for s in root) == len(ev.results) - 1
         # results none of which names an image: no suite, the empty element the tree wrote
@@ -53,3 +64,26 @@ def test_junit_text_is_elementtrees(images: int) -> None:
             image_id=pd.array([None] * len(ev.results), dtype="string")))
         assert out.to_junit(nameless) == _tree(nameless)
         assert out.to_junit(nameless).rstrip().endswith("/>")
+
+
+def test_junit_writes_no_placeholder_for_a_missing_value() -> None:
+    """A missing name, evidence, title or severity is never written as `<NA>`, `None` or `nan`:
+    the image's id names its suite, a failure without a title is named by its rule, one without
+    a severity has no parentheses."""
+    tricky = _tricky(_evaluation(6))
+    text = out.to_junit(tricky)
+    for placeholder in ("&lt;NA&gt;", "nan", "None", "()"):
+        assert placeholder not in text, placeholder
+    r = tricky.results
+    nameless = r.loc[r["image_name"].isna() & r["image_id"].notna(), "image_id"].iloc[0]
+    assert f'<testsuite name="{nameless}" id="{nameless}"' in text
+    failed = r[r["status"].astype(str).eq("fail")]
+    untitled = failed[failed["title"].isna() & failed["severity"].notna()].iloc[0]
+    assert f'message="{untitled["rule"]} ({untitled["severity"]})"' in text
+    bare = failed[failed["title"].notna() & failed["severity"].isna()].iloc[0]
+    assert f'message="{_attr_text(str(bare["title"]))}"' in text
+
+
+def _attr_text(text: str) -> str:
+    """`text` as an XML attribute value (ElementTree's escaping)."""
+    return ET._escape_attrib(text)  # type: ignore[attr-defined]
