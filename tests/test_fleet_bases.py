@@ -4,7 +4,10 @@ reproducible build's fixed one stays unknown (never today, never 1970)."""
 
 from __future__ import annotations
 
+import random
+
 import pandas as pd
+import pytest
 
 from auditlib.fleet.bases import Base, find_bases
 
@@ -57,3 +60,44 @@ def test_a_reproducible_build_time_is_unknown() -> None:
     # `app` has no known time: `meta`, of the same layers, is not built on it.
     assert out["meta"].image_id == "base-old"
     assert out["meta-undated"].image_id == "base-old"
+
+
+def _layer_bases_one_by_one(layers: dict[str, tuple[str, ...]], created: pd.Series
+                            ) -> dict[str, str]:
+    """The layer search as it was written before groups were searched once: per image, every
+    prefix from the longest, every candidate of it compared (what `find_bases` must equal)."""
+    from auditlib.normalize.times import build_series
+
+    when = build_series(created)
+    known = {str(i): t for i, t in zip(when.index, when, strict=True) if not pd.isna(t)}
+    by_layers: dict[tuple[str, ...], list[str]] = {}
+    for i, lay in layers.items():
+        if lay:
+            by_layers.setdefault(lay, []).append(i)
+    out = {}
+    for image_id, mine in layers.items():
+        for n in range(len(mine), 0, -1):
+            cands = [c for c in by_layers.get(mine[:n], []) if c != image_id]
+            if n == len(mine):
+                me = known.get(image_id)
+                cands = [c for c in cands if me is not None
+                         and (t := known.get(c)) is not None and t < me]
+            if cands:
+                out[image_id] = max(cands, key=lambda c: known.get(c) or pd.Timestamp(0, tz="UTC"))
+                break
+    return out
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_groups_searched_once_give_the_bases_one_by_one(seed: int) -> None:
+    """Large groups of images with the same layers (a fleet rebuilt without change), ties in
+    build time, unknown times and layer prefixes: the same base for every image as comparing
+    every candidate of every image."""
+    rng = random.Random(seed)
+    stacks = [("a",), ("a", "b"), ("a", "b", "c"), ("d",), ("d", "e"), ("a", "x"), ()]
+    days = [None, "not a time", *(f"2024-01-{d:02d}T00:00:00Z" for d in range(1, 6))]
+    layers = {f"i{n}": rng.choice(stacks) for n in range(300)}
+    created = pd.Series({i: rng.choice(days) for i in layers}, dtype=object)
+    got = find_bases(list(layers), layers, created, {}, {}, {})
+    assert {i: b.image_id for i, b in got.items()} == _layer_bases_one_by_one(layers, created)
+    assert len(got) > 100  # the search found bases, not only none

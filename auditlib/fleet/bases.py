@@ -8,6 +8,7 @@ points at now comes from a registry's tag list, else an engine's tags.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -79,19 +80,44 @@ def find_bases(
     def built(i: str) -> pd.Timestamp | None:
         return known.get(i)
 
+    # Each group of images with the same layers is searched once, not once per image (a fleet
+    # rebuilt without changes has large groups): the newest of a group, the first listed on a
+    # tie (what `max` over the group gives), and its dated images' distinct build times in
+    # order, each with the first image listed at that time.
+    newest: dict[tuple[str, ...], str] = {}
+    dated: dict[tuple[str, ...], tuple[list[pd.Timestamp], list[str]]] = {}
+
+    def newest_of(group: tuple[str, ...]) -> str:
+        if group not in newest:
+            newest[group] = max(by_layers[group], key=lambda c: built(c) or _OLDEST)
+        return newest[group]
+
+    def built_before(group: tuple[str, ...], me: pd.Timestamp) -> str | None:
+        """The newest image of `group` built before `me` (the first listed on a tie)."""
+        if group not in dated:
+            first: dict[pd.Timestamp, str] = {}
+            for c in by_layers[group]:
+                t = built(c)
+                if t is not None:
+                    first.setdefault(t, c)
+            times = sorted(first)
+            dated[group] = (times, [first[t] for t in times])
+        times, ids = dated[group]
+        at = bisect_left(times, me)
+        return ids[at - 1] if at else None
+
     out: dict[str, Base] = {}
     for image_id in image_ids:
         mine = layers.get(image_id, ())
         base_id = None
-        for n in range(len(mine), 0, -1):
-            cands = [c for c in by_layers.get(mine[:n], []) if c != image_id]
-            if n == len(mine):
-                me = built(image_id)
-                cands = [c for c in cands if me is not None and (t := built(c)) is not None
-                         and t < me]
-            if cands:
-                base_id = max(cands, key=lambda c: built(c) or _OLDEST)
+        if mine in by_layers:  # an image with the same layers, built before it
+            me = built(image_id)
+            base_id = built_before(mine, me) if me is not None else None
+        for n in range(len(mine) - 1, 0, -1):
+            if base_id is not None:
                 break
+            if mine[:n] in by_layers:  # the newest image whose layers start this one's
+                base_id = newest_of(mine[:n])
         df = dockerfiles.get(image_id)
         own = labels.get(image_id, {})
         ref = digest = None
