@@ -10,7 +10,7 @@ import click
 import pandas as pd
 
 from auditlib.assess import assess
-from auditlib.cli.console import err, fail, note, out_console, say, show
+from auditlib.cli.console import err, error, fail, note, out_console, say, show
 from auditlib.cli.exits import Exit, leave
 from auditlib.cli.options import (
     allow_damaged_option,
@@ -89,6 +89,9 @@ def check(store: Path, policy_file: str | None, fail_on: str, fmt: str, output: 
                 output.write_text(text)
             else:
                 click.echo(text, nl=False)
+    if fmt != "table":  # the table lists them; JSON and JUnit only in their text
+        for e in ev.errors:
+            error(f"rule error: {e} (its images' results for it are no-data)")
     broken = fail_on != "never" and ev.broken(fail_on)
     counts = ", ".join(f"{ev.count(s)} {s}" for s in ("fail", "warn", "no-data", "waived", "pass"))
     err.print(f"{len(ev.scores)} images, {len(ev.policy.enabled())} rules: {counts}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -220,3 +221,34 @@ def test_check_takes_the_sla_clock_from_the_store_history(tmp_path: Path) -> Non
     # clock: at least 40 days > 30.
     assert sla["status"] == "fail"
     assert "at least 40 days since the first snapshot that saw it fixable" in sla["evidence"]
+
+
+def test_check_and_run_say_a_rule_that_could_not_be_evaluated(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch
+                                                               ) -> None:
+    """A rule that raises (at fleet scale: the engine out of memory) leaves its results no-data,
+    and every command says so on standard error, not only the table and the JSON's `errors`."""
+    evaluate_module = importlib.import_module("auditlib.policy.evaluate")  # the function
+    # `auditlib.policy.evaluate` hides the module of that name
+    store = tmp_path / "store"
+    write_snapshot(store, ROOT, sources=["test"])
+    real = evaluate_module._verdicts
+
+    def failing(rc, ctx, errors):  # type: ignore[no-untyped-def]
+        if rc.rule.slug == "non-root-user":
+            errors.append("non-root-user: EngineError: duckdb: Out of Memory Error")
+            return {}
+        return real(rc, ctx, errors)
+
+    monkeypatch.setattr(evaluate_module, "_verdicts", failing)
+    runner = CliRunner()
+    args = ["check", "--store", str(store), "--as-of", "2026-11-29", "--fail-on", "never"]
+    for fmt in ("json", "junit"):
+        got = runner.invoke(main, [*args, "--format", fmt])
+        assert got.exit_code == 0, got.output
+        assert "rule error: non-root-user: EngineError: duckdb: Out of Memory" in got.stderr
+    run = runner.invoke(main, ["run", "--store", str(store), "--no-scan", "--reports", "none",
+                               "--engine", f"unix://{tmp_path}/none.sock", "--out",
+                               str(tmp_path / "out"), "--fail-on", "never", "--quiet"])
+    assert run.exit_code == 0, run.output
+    assert "rule error: non-root-user: EngineError" in run.stderr
