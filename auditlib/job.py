@@ -42,7 +42,7 @@ from auditlib.notify import (
     write_last_run,
 )
 from auditlib.policy.config import Policy, load_policy
-from auditlib.policy.output import to_junit, write_json
+from auditlib.policy.output import write_json, write_junit
 from auditlib.reports.batch import Batch, StartReport, run_reports
 from auditlib.reports.compliance import ahead_of_the_page
 from auditlib.reports.params import parse_bool
@@ -65,12 +65,13 @@ def write_assessment(a: Assessment, folder: Path) -> list[Path]:
     """Write the assessment's policy results (`policy.json`, JUnit `policy.xml`) and summary
     (`assessment.json`) into `folder`; return the files."""
     ev = a.evaluation
+    # Both one image at a time: at fleet scale each whole text is most of a gigabyte.
     with atomic_path(folder / "policy.json") as temp, temp.open("w", encoding="utf-8") as f:
-        write_json(ev, f)  # one image at a time: at fleet scale the whole text is gigabytes
-    files = {"policy.xml": to_junit(ev), "assessment.json": json.dumps(a.summary(), indent=2)}
-    for name, text in files.items():
-        write_atomic(folder / name, text)
-    return [folder / n for n in ("policy.json", *files)]
+        write_json(ev, f)
+    with atomic_path(folder / "policy.xml") as temp, temp.open("w", encoding="utf-8") as f:
+        write_junit(ev, f)
+    write_atomic(folder / "assessment.json", json.dumps(a.summary(), indent=2))
+    return [folder / n for n in ("policy.json", "policy.xml", "assessment.json")]
 
 
 def report_parameters(a: Assessment, policy_file: str | None,

@@ -23,7 +23,7 @@ from auditlib.cli.options import (
 )
 from auditlib.errors import AuditlibError
 from auditlib.policy.config import default_policy_yaml
-from auditlib.policy.output import table_view, to_junit, write_json
+from auditlib.policy.output import table_view, write_json, write_junit
 from auditlib.policy.rules import RULES
 
 
@@ -83,15 +83,15 @@ def check(store: Path, policy_file: str | None, fail_on: str, fmt: str, output: 
             else:
                 write_json(ev, sys.stdout, summary)
                 sys.stdout.flush()
+        elif output:  # JUnit, one image at a time, as JSON
+            with output.open("w", encoding="utf-8") as f:
+                write_junit(ev, f)
         else:
-            text = to_junit(ev)
-            if output:
-                output.write_text(text)
-            else:
-                click.echo(text, nl=False)
+            write_junit(ev, sys.stdout)
+            sys.stdout.flush()
     if fmt != "table":  # the table lists them; JSON and JUnit only in their text
-        for e in ev.errors:
-            error(f"rule error: {e} (its images' results for it are no-data)")
+        for message in ev.errors:
+            error(f"rule error: {message} (its images' results for it are no-data)")
     broken = fail_on != "never" and ev.broken(fail_on)
     counts = ", ".join(f"{ev.count(s)} {s}" for s in ("fail", "warn", "no-data", "waived", "pass"))
     err.print(f"{len(ev.scores)} images, {len(ev.policy.enabled())} rules: {counts}"

@@ -141,8 +141,8 @@ def run(store: Path, engines: tuple[str, ...], registries: tuple[str, ...],
     index = f"; index: {done.batch.index}" if done.batch else ""
     click.echo(f"run: {'; '.join(steps)}; wrote {', '.join(str(p) for p in done.written)}"
                f"{index}; store: {store}")
-    for e in done.assessment.evaluation.errors:
-        error(f"rule error: {e} (its images' results for it are no-data)")
+    for message in done.assessment.evaluation.errors:
+        error(f"rule error: {message} (its images' results for it are no-data)")
     s = done.assessment.summary()
     click.echo(fixable_line(s))
     unknown = unknown_line(s)

@@ -87,3 +87,22 @@ def test_junit_writes_no_placeholder_for_a_missing_value() -> None:
 def _attr_text(text: str) -> str:
     """`text` as an XML attribute value (ElementTree's escaping)."""
     return ET._escape_attrib(text)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("images", [0, 6])
+def test_write_junit_writes_to_junits_text_in_pieces(images: int) -> None:
+    """`write_junit` (the run's and check's writer) writes `to_junit`'s text, a suite a write."""
+    import io
+
+    class Counting(io.StringIO):
+        writes = 0
+
+        def write(self, text: str) -> int:
+            Counting.writes += 1
+            return super().write(text)
+
+    ev = _tricky(_evaluation(images)) if images else _evaluation(0)
+    f = Counting()
+    out.write_junit(ev, f)
+    assert f.getvalue() == out.to_junit(ev)
+    assert Counting.writes == (images + 2 if images else 1)
