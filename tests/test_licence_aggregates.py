@@ -7,6 +7,7 @@ from types import SimpleNamespace
 from typing import cast
 
 import pandas as pd
+import pytest
 
 from auditlib.assess import assess_data
 from auditlib.engine import FrameTables, open_engine
@@ -80,3 +81,38 @@ def test_licence_tables_kept_once_and_equal_to_the_view() -> None:
     assert got.drop(list(cls["license_class"].unique())).eq(0).all().all()
     triples = view[["license", "license_spdx", "license_class"]].drop_duplicates()
     assert len(licences(engine)) == len(triples)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_package_classes_in_parts_are_the_whole_querys_rows(seed: int) -> None:
+    """The parts `package_classes` is made in (grouped by the image's number) give, together,
+    `PACKAGE_CLASSES`' rows (grouped by its id): missing ids, names, versions and flags, and an
+    image that only the licence rows name (no vulnerability or package row) included."""
+    import random
+
+    import duckdb
+
+    from auditlib.engine import aggregates as agg
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE vulnerabilities(image_id VARCHAR)")
+    con.execute("CREATE TABLE packages(image_id VARCHAR)")
+    con.execute("INSERT INTO vulnerabilities VALUES ('sha256:b'), (NULL)")
+    con.execute("INSERT INTO packages VALUES ('sha256:a'), ('sha256:c')")
+    flags = agg._CLASS_FLAGS
+    con.execute("CREATE TABLE package_licence_classes(scan_id VARCHAR, image_id VARCHAR, "
+                "package_name VARCHAR, package_version VARCHAR, "
+                + ", ".join(f"{f} BOOLEAN" for f in flags) + ")")
+    rng = random.Random(seed)
+    images = ["sha256:a", "sha256:c", "sha256:only-licence", None]
+    rows = [(f"s{rng.randint(1, 3)}", rng.choice(images), rng.choice(["p", "q", "r", None]),
+             rng.choice(["1", None]), *(rng.choice([True, False, None]) for _ in flags))
+            for _ in range(2000)]
+    con.executemany("INSERT INTO package_licence_classes VALUES (" + ", ".join(
+        "?" * (4 + len(flags))) + ")", rows)
+    con.execute(f"CREATE TABLE {agg.KEYS_TABLE} AS {agg.IMAGE_KEYS}")
+    whole = sorted(con.execute(agg.PACKAGE_CLASSES).fetchall(), key=repr)
+    parts = sorted((r for p in range(agg.PACKAGE_CLASS_PARTS)
+                    for r in con.execute(agg.package_classes_part(p)).fetchall()), key=repr)
+    assert parts == whole
+    assert {r[0] for r in whole} == {"sha256:a", "sha256:c", "sha256:only-licence"}

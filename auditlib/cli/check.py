@@ -22,6 +22,7 @@ from auditlib.cli.options import (
     store_option,
 )
 from auditlib.errors import AuditlibError
+from auditlib.files import atomic_path
 from auditlib.policy.config import default_policy_yaml
 from auditlib.policy.output import table_view, write_json, write_junit
 from auditlib.policy.rules import RULES
@@ -77,19 +78,20 @@ def check(store: Path, policy_file: str | None, fail_on: str, fmt: str, output: 
     else:
         if fmt == "json":  # written one image at a time: at fleet scale the text is gigabytes
             summary = {"assessment": a.summary()}
-            if output:
-                with output.open("w", encoding="utf-8") as f:
+            if output:  # replaced whole or not at all (a failure half way leaves it as it was)
+                with atomic_path(output, sync=False) as temp, \
+                        temp.open("w", encoding="utf-8") as f:
                     write_json(ev, f, summary)
             else:
                 write_json(ev, sys.stdout, summary)
                 sys.stdout.flush()
         elif output:  # JUnit, one image at a time, as JSON
-            with output.open("w", encoding="utf-8") as f:
+            with atomic_path(output, sync=False) as temp, temp.open("w", encoding="utf-8") as f:
                 write_junit(ev, f)
         else:
             write_junit(ev, sys.stdout)
             sys.stdout.flush()
-    if fmt != "table":  # the table lists them; JSON and JUnit only in their text
+    if fmt != "table" or output:  # the table on the terminal lists them; else only the file
         for message in ev.errors:
             error(f"rule error: {message} (its images' results for it are no-data)")
     broken = fail_on != "never" and ev.broken(fail_on)

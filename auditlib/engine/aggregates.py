@@ -553,16 +553,17 @@ FROM (SELECT image_id, package_name, package_version, BIT_OR({_BITS}) AS bits
       WHERE image_id IS NOT NULL
       GROUP BY image_id, package_name, package_version) p
 """
-"""The table `package_classes`: one row per package of `PACKAGE_LICENCES` (image_id,
-package_name, package_version), with one column per licence class of `LICENSE_CLASSES`
-(`has_<class>`, `-` as `_`): 1 if the package has a licence of that class (a missing class
-`unknown`), else 0; and `licensed` (1 if a document gives it a licence, else 0: it is then
-`unknown`). What the licence classes and the packages checked count: a package's classes, where
-it has several licences, in one row, so counting packages tells no rows apart. Read from the
-store's `package_licence_classes` (`auditlib.store.licence_tables`), one row per package and
-document, not from the licence rows; its rows' flags are grouped as the bits of one integer
-(`BIT_OR`), one aggregate where one per flag took a third more time. The engine makes it in
-`PACKAGE_CLASS_PARTS` parts (`package_classes_part`), which give the same rows."""
+"""The rows of `package_classes` (a view over its parts, `package_classes_part`): one row per
+package of `PACKAGE_LICENCES` (image_id, package_name, package_version), with one column per
+licence class of `LICENSE_CLASSES` (`has_<class>`, `-` as `_`): 1 if the package has a licence
+of that class (a missing class `unknown`), else 0; and `licensed` (1 if a document gives it a
+licence, else 0: it is then `unknown`). What the licence classes and the packages checked count:
+a package's classes, where it has several licences, in one row, so counting packages tells no
+rows apart. Read from the store's `package_licence_classes` (`auditlib.store.licence_tables`),
+one row per package and document, not from the licence rows; its rows' flags are grouped as the
+bits of one integer (`BIT_OR`), one aggregate where one per flag took a third more time. The
+engine makes it in `PACKAGE_CLASS_PARTS` parts (`package_classes_part`), which give the same
+rows."""
 
 PACKAGE_CLASS_PARTS = 2
 """The parts `package_classes` is made in (`package_classes_part`): at 100,000 images (79
@@ -734,15 +735,17 @@ def severity_of_rank(rank: pd.Series) -> pd.Categorical:
 
 
 _LICENCE_TABLES = {IMAGE_LICENCES_TABLE: IMAGE_LICENCES}
-"""The licence tables an engine keeps once made (`Engine.define` with `keep`): each is read by
-two aggregates and is a fifth (`package_classes`) or a hundredth (`image_licences`) of
-`package_licences`, which is computed where it is read."""
+"""The licence tables an engine keeps whole once made (`Engine.define` with `keep`):
+`image_licences`, a hundredth of `package_licences` (which is computed where it is read); the
+other kept licence table, `package_classes` (a fifth of it), is kept in parts
+(`package_classes_part`)."""
 
 
 def ensure_licences(engine: Engine, *tables: str) -> None:
-    """Define the view `package_licences` on `engine`, and keep the tables `tables` (of
-    `CLASSES_VIEW`, `IMAGE_LICENCES_TABLE`), each once: a table is made when an aggregate first
-    needs it.
+    """Define the view `package_licences` on `engine`, and make `tables` (of `CLASSES_VIEW`,
+    `IMAGE_LICENCES_TABLE`), each once, when an aggregate first needs it: `image_licences` kept
+    as a table, `package_classes` as a view over its parts, each kept as a table
+    (`package_classes_part`; they read `KEYS_TABLE`, made here if missing).
 
     Raises:
         EngineError: if the engine fails.

@@ -248,9 +248,10 @@ def to_junit(ev: Evaluation) -> str:
 
     Written as text (what `ET.indent` and `ET.tostring` would write of the tree, the same
     bytes): a fleet's tree of elements was most of the run's time spent on this file. A value
-    a result lacks is never written as `<NA>` or `nan`: an image without a name is named by
-    its id, missing evidence is an empty element, a failure without a title is named by its
-    rule, and one without a severity has none in parentheses.
+    a result lacks is never written as `<NA>` or `nan`: an image without a name (missing or
+    empty) is named by its id, missing evidence is an empty element, a failure without a title
+    (missing or empty) is named by its rule, and one without a severity has none in
+    parentheses.
     """
     return "".join(_junit_parts(ev))
 
