@@ -427,7 +427,7 @@ class TreeRss:
 def section_faces(args: argparse.Namespace) -> dict:
     """The four faces on the tiled store of `--images` images (or `--assess-store`), each an
     `auditlib` command in its own process: check, staleness, the compliance page and the
-    staleness page."""
+    staleness page (none with `--together-only`); then the run as one (`together`)."""
     import pyarrow.parquet as pq
 
     from auditlib.store.current import current_files
