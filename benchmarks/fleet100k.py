@@ -445,9 +445,7 @@ def section_faces(args: argparse.Namespace) -> dict:
         "staleness page": ["report", "staleness", "--store", str(store), "--out",
                            str(work / "staleness"), "--quiet"],
     }
-    for name, argv in faces.items():
-        if args.together_only:
-            break
+    for name, argv in ({} if args.together_only else faces).items():
         r = run_face(argv, work / f"{name.replace(' ', '-')}.out")
         if name.endswith("page"):
             report = name.split()[0]

@@ -120,17 +120,12 @@ def _vuln_items(by_image: pd.DataFrame, upgrades: pd.DataFrame, drifted: Mapping
             more[img] = int(total) - ACTIONS_SHOWN
     out: list[Item] = []
     weighed = by_image[by_image["pts"].notna()]
-    severities = list(SEVERITY_WEIGHTS)
     extras = (("pts_over", "over SLA"), ("pts_kev", "known exploited"),
               ("pts_likely", "with EPSS >= 10%"))
-    # column by column, as plain Python values: a row object per image cost most of the loop
-    columns = [weighed[c].tolist() for c in (*severities, *(k for k, _ in extras), "pts",
-                                              "pts_base")]
-    for img, *values in zip(weighed.index, *columns, strict=True):
+    # the rows as plain dicts at once: a row object per image (iterrows) cost most of the loop
+    for img, row in zip(weighed.index, weighed.to_dict("records"), strict=True):
         i = str(img)
-        row = dict(zip((*severities, *(k for k, _ in extras), "pts", "pts_base"), values,
-                       strict=True))
-        parts = [f"{int(row[s])} {s}" for s in severities if row[s]]
+        parts = [f"{int(row[s])} {s}" for s in SEVERITY_WEIGHTS if row[s]]
         extra = [f"{int(row[k])} {words}" for k, words in extras if row[k]]
         reason = (f"fixable: {', '.join(parts)}" + (f" ({', '.join(extra)})" if extra else "")
                   + f" (+{float(row['pts']):.0f})")

@@ -17,6 +17,7 @@ import pandas as pd
 from rich.table import Table
 from rich.text import Text
 
+from auditlib.fleet.view import text
 from auditlib.normalize.visible import visible
 from auditlib.policy.evaluate import Evaluation
 from auditlib.tables import jsonable
@@ -218,13 +219,6 @@ _cdata: Callable[[str], str] = ET._escape_cdata  # type: ignore[attr-defined]
 as text is what `ET.tostring` writes, byte for byte."""
 
 
-def _given(value: object) -> str:
-    """Return `value` as text, or the empty string where it is missing (None, NA, NaN)."""
-    if isinstance(value, str):
-        return value
-    return "" if value is None or bool(pd.isna(value)) else str(value)  # type: ignore[call-overload]
-
-
 def _start(tag: str, attrs: dict[str, str], indent: str) -> str:
     """Return an element's start tag as `ET.tostring` writes it, after `indent`, without its
     closing `>`."""
@@ -282,7 +276,7 @@ def _junit_parts(ev: Evaluation) -> Iterator[str]:
     yield head + _start("testsuites", root.attrib, "") + ">"
     for n, image_id in enumerate(ids):
         start, end = int(bounds[n]), int(bounds[n + 1])
-        name = visible(_given(cols["image_name"][start]) or str(image_id))
+        name = visible(text(cols["image_name"][start]) or str(image_id))
         statuses = [str(v) for v in cols["status"][start:end]]
         parts = [_start("testsuite", {
             "name": name, "id": str(image_id), "tests": str(end - start),
@@ -291,10 +285,10 @@ def _junit_parts(ev: Evaluation) -> Iterator[str]:
         for i, status in zip(range(start, end), statuses, strict=True):
             parts.append(_start("testcase", {"classname": name, "name": str(cols["rule"][i])},
                                 "\n    ") + ">")
-            evidence = visible(_given(cols["evidence"][i]))
+            evidence = visible(text(cols["evidence"][i]) or "")
             if status in ("fail", "warn"):
-                title = _given(cols["title"][i]) or str(cols["rule"][i])
-                severity = _given(cols["severity"][i])
+                title = text(cols["title"][i]) or str(cols["rule"][i])
+                severity = text(cols["severity"][i])
                 message = f"{title} ({severity})" if severity else title
                 child = _element("failure", {"type": status, "message": message},
                                  evidence, "\n      ")
