@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import shutil
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,14 +65,27 @@ def _plural(n: int, word: str) -> str:
 def write_assessment(a: Assessment, folder: Path) -> list[Path]:
     """Write the assessment's policy results (`policy.json`, JUnit `policy.xml`) and summary
     (`assessment.json`) into `folder`; return the files."""
+    return [write_summary(a, folder), *write_results(a, folder)]
+
+
+def write_summary(a: Assessment, folder: Path) -> Path:
+    """Write the assessment's summary (`assessment.json`, `Assessment.summary`: it computes
+    what every face shows) into `folder`; return the file."""
+    write_atomic(folder / "assessment.json", json.dumps(a.summary(), indent=2))
+    return folder / "assessment.json"
+
+
+def write_results(a: Assessment, folder: Path) -> list[Path]:
+    """Write the assessment's policy results (`policy.json`, JUnit `policy.xml`) into `folder`,
+    each atomically; return the files. Reads the evaluation's frames only, never the engine, so
+    it may run while the engine is set aside and the reports' kernels run."""
     ev = a.evaluation
     # Both one image at a time: at fleet scale each whole text is most of a gigabyte.
     with atomic_path(folder / "policy.json") as temp, temp.open("w", encoding="utf-8") as f:
         write_json(ev, f)
     with atomic_path(folder / "policy.xml") as temp, temp.open("w", encoding="utf-8") as f:
         write_junit(ev, f)
-    write_atomic(folder / "assessment.json", json.dumps(a.summary(), indent=2))
-    return [folder / n for n in ("policy.json", "policy.xml", "assessment.json")]
+    return [folder / "policy.json", folder / "policy.xml"]
 
 
 def report_parameters(a: Assessment, policy_file: str | None,
@@ -145,6 +159,8 @@ class JobRequest:
     kernel: str | None = None
     notebooks: Path | None = None
     cell_timeout: int | None = None
+    report_workers: int = 2
+    """Reports run at once, each in its own kernel (`run_reports`' `workers`)."""
     notify: tuple[str, ...] = ()
     """Targets of the digest of changes (`auditlib.notify.targets`), beside the policy file's."""
     notify_always: bool = False
@@ -266,7 +282,7 @@ def run_job(req: JobRequest, *, note: Note,
         raise StoreError(f"{req.store}: no snapshot in this store: no source gave any data")
     a = assess(req.store, as_of=when, policy=policy)
     folder = new_run_dir(req.out)
-    written = write_assessment(a, folder)
+    written = [write_summary(a, folder)]  # the summary first: the pages read what it computes
     ev = a.evaluation
     counts = ", ".join(f"{ev.count(s)} {s}" for s in ("fail", "warn", "no-data", "waived",
                                                       "pass"))
@@ -279,13 +295,22 @@ def run_job(req: JobRequest, *, note: Note,
         # afterwards, a snapshot that landed meanwhile would make the run's verdict, its digest
         # and assessment.json speak of another assessment (review).
         # While the kernels run, the run's engine moves what it keeps to disk: the memory is
-        # theirs (the run's process and a kernel's at once were 4.8 GB at 20,000 images).
-        with a.view.aggregate_engine.set_aside():
-            batch = run_reports(req.reports, store=req.store, out=req.out, parameters=params,
-                                kernel=req.kernel, notebooks=req.notebooks,
+        # theirs (the run's process and a kernel's at once were 4.8 GB at 20,000 images); and
+        # this process writes policy.json and policy.xml meanwhile (a core's work of most of a
+        # minute at 100,000 images, which the kernels' wait for cells leaves room for).
+        with a.view.aggregate_engine.set_aside(), \
+                ThreadPoolExecutor(1, thread_name_prefix="auditlib-reports") as pool:
+            pages = pool.submit(run_reports, req.reports, store=req.store, out=req.out,
+                                parameters=params, kernel=req.kernel, notebooks=req.notebooks,
                                 cell_timeout=req.cell_timeout, run_dir=folder, started=started,
-                                finished=finished)
-        written = [*(r.html for r in batch.runs), *written]
+                                finished=finished, workers=req.report_workers)
+            try:
+                results = write_results(a, folder)
+            finally:
+                batch = pages.result()  # the pages' error, if any, after the files are written
+        written = [*(r.html for r in batch.runs), *results, *written]
+    else:
+        written = [*write_results(a, folder), *written]
     done = JobResult(steps, a, folder, written, batch)
     if settings.targets:
         _notify(done, req, settings, previous, policy, note)

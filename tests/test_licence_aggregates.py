@@ -16,6 +16,9 @@ from auditlib.engine.aggregates import (
     IMAGE_LICENCES_TABLE,
     LICENCE_VIEW,
     PACKAGE_CLASS_PARTS,
+    UNLICENSED_TABLE,
+    ensure_licences,
+    judged_classes,
     licence_classes,
     licences,
     licences_checked,
@@ -41,7 +44,8 @@ def test_licence_risks_per_licence() -> None:
 def test_each_licence_once_and_each_image_checked() -> None:
     engine = open_engine("duckdb", FrameTables(_licence_data()))
     got = licences(engine)
-    assert LICENCE_VIEW in engine.made  # the view of the package licences is defined once
+    # what it needs only: not the view of every licence row
+    assert UNLICENSED_TABLE in engine.made and LICENCE_VIEW not in engine.made
     assert len(got) == len(got.drop_duplicates()) == 8  # 7 declared + none (left-pad)
     assert got.isna().all(axis=1).sum() == 1
     checked = licences_checked(engine)
@@ -65,6 +69,7 @@ def test_licence_tables_kept_once_and_equal_to_the_view() -> None:
     assert engine.con.sql(  # type: ignore[attr-defined]  # result order kept for other queries
         "SELECT current_setting('preserve_insertion_order')").fetchall() == [(True,)]
     # Every figure again from the rows of the view, in pandas.
+    ensure_licences(engine, LICENCE_VIEW)
     view = engine.sql(f"SELECT * FROM {LICENCE_VIEW}")
     assert len(view) > len(view.drop_duplicates())  # rows listed by two documents
     key = ["package_name", "package_version"]
@@ -116,3 +121,34 @@ def test_package_classes_in_parts_are_the_whole_querys_rows(seed: int) -> None:
                     for r in con.execute(agg.package_classes_part(p)).fetchall()), key=repr)
     assert parts == whole
     assert {r[0] for r in whole} == {"sha256:a", "sha256:c", "sha256:only-licence"}
+
+
+def test_judged_classes_are_literals_or_missing() -> None:
+    assert judged_classes(pd.Series(["weak-copyleft", None, "o'k", "weak-copyleft"])) == (
+        "(p.license_class IN ('o''k', 'weak-copyleft') OR p.license_class IS NULL)")
+    assert judged_classes(pd.Series(["other"])) == "(p.license_class IN ('other'))"
+    assert judged_classes(pd.Series([None], dtype=object)) == "(p.license_class IS NULL)"
+    assert judged_classes(pd.Series([], dtype=object)) == "FALSE"
+
+
+@pytest.mark.parametrize("flag", [("network-copyleft",), ("strong-copyleft", None),
+                                  (None,), ("other", "permissive", None), ()])
+def test_flagged_rows_read_by_class_are_the_whole_joins(flag: tuple[str | None, ...]) -> None:
+    """The class filter `LICENCES_FLAGGED` reads the licence rows with (`judged_classes`) gives
+    the rows the join alone gives (the filter `TRUE`), whatever the judgement flags."""
+    from auditlib.engine.aggregates import JUDGED_VIEW, LICENCES_FLAGGED, licences_flagged
+
+    engine = open_engine("duckdb", FrameTables(_licence_data()))
+    lic = licences(engine)
+    named = [c for c in flag if c is not None]
+    hit = lic["license_class"].isin(named) | (lic["license_class"].isna() & (None in flag))
+    judged = lic[hit].assign(level=[1 + i % 2 for i in range(int(hit.sum()))], why="flagged")
+    got = licences_flagged(engine, judged, 2)
+    engine.register(JUDGED_VIEW, judged[["license", "license_spdx", "license_class", "level",
+                                         "why"]])
+    whole = engine.sql(LICENCES_FLAGGED.format(shown=2, classes="TRUE")).astype(
+        {"image_id": str, "level": "int64", "packages": "int64"})
+    pd.testing.assert_frame_equal(got, whole)
+    assert (len(got) > 0) == bool(flag)
+    if None in flag:  # left-pad has no licence at all: flagged as a package without one
+        assert "left-pad" in set(got["package_name"])

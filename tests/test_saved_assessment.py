@@ -388,3 +388,24 @@ def test_a_run_saves_what_the_compliance_page_reads_from_its_engine(store: Path,
                            {"severity_threshold": "bogus"}, pytest.fail)
     assert "view.licence_classes" in frames(bad) and not any(
         f.startswith("worst") for f in frames(bad))
+
+
+def test_the_policy_files_are_written_with_the_engine_closed(store: Path, tmp_path: Path) -> None:
+    """`write_results` is what a run writes while its reports' kernels run and its engine is set
+    aside: it reads the evaluation's frames only, so it writes the same bytes with the engine
+    closed."""
+    from auditlib.engine.errors import EngineError
+    from auditlib.job import write_results
+
+    a = assess(store, as_of=AS_OF)
+    _ = a.evaluation
+    (tmp_path / "open").mkdir()
+    (tmp_path / "closed").mkdir()
+    before = write_results(a, tmp_path / "open")
+    a.view.aggregate_engine.close()
+    with pytest.raises(EngineError):
+        a.sql("SELECT count(*) AS n FROM vulnerabilities")  # the engine is gone
+    after = write_results(a, tmp_path / "closed")
+    assert [p.name for p in after] == [p.name for p in before] == ["policy.json", "policy.xml"]
+    for b, f in zip(before, after, strict=True):
+        assert f.read_bytes() == b.read_bytes() and len(b.read_bytes()) > 100

@@ -40,6 +40,10 @@ _report_options: list[Callable[[Any], Any]] = [
                  "the notebooks shipped with auditlib)."),
     click.option("--cell-timeout", type=click.IntRange(min=1), default=None, metavar="SECONDS",
                  help="Seconds one notebook cell may run (default: no limit)."),
+    click.option("--report-workers", type=click.IntRange(min=1), default=2, show_default=True,
+                 metavar="N",
+                 help="Reports run at once, each in its own kernel (1: one after the other; "
+                 "each kernel holds what its page reads in memory)."),
 ]
 
 
@@ -118,7 +122,7 @@ def given_parameters(parameters: Sequence[tuple[str, str]], policy: str | None,
 def report(names: tuple[str, ...], store: Path, out: Path, policy: str | None,
            as_of: pd.Timestamp | None, parameters: tuple[tuple[str, str], ...],
            kernel: str | None, notebooks: Path | None, cell_timeout: int | None,
-           quiet: bool) -> None:
+           report_workers: int, quiet: bool) -> None:
     """Execute report notebooks with papermill and export each to HTML that renders offline.
 
     NAMES are compliance, staleness, explore, or all (compliance and staleness). Each run goes
@@ -146,7 +150,7 @@ def report(names: tuple[str, ...], store: Path, out: Path, policy: str | None,
         with report_bars(quiet) as start:
             batch = run_reports(chosen, store=store, out=out, parameters=given, kernel=kernel,
                                 notebooks=notebooks, cell_timeout=cell_timeout, run_dir=folder,
-                                started=start, finished=said)
+                                started=start, finished=said, workers=report_workers)
     except ParameterError as e:
         raise click.UsageError(str(e)) from e
     except AuditlibError as e:

@@ -77,8 +77,8 @@ def run(store: Path, engines: tuple[str, ...], registries: tuple[str, ...],
         policy_file: str | None, fail_on: str,
         as_of: pd.Timestamp | None, out: Path, report_list: str,
         parameters: tuple[tuple[str, str], ...], kernel: str | None, notebooks: Path | None,
-        cell_timeout: int | None, quiet: bool, notify: tuple[str, ...], notify_always: bool,
-        notify_page_url: str | None, notify_strict: bool) -> None:
+        cell_timeout: int | None, report_workers: int, quiet: bool, notify: tuple[str, ...],
+        notify_always: bool, notify_page_url: str | None, notify_strict: bool) -> None:
     """The scheduled job: collect, scan, ingest, assess and report, into one store and one run
     folder.
 
@@ -122,8 +122,8 @@ def run(store: Path, engines: tuple[str, ...], registries: tuple[str, ...],
                      ingest=(*ingest_paths, *vex_paths),
                      scan=scan, policy_file=policy_file, as_of=as_of, out=out, reports=names,
                      parameters=dict(parameters), kernel=kernel, notebooks=notebooks,
-                     cell_timeout=cell_timeout, notify=notify, notify_always=notify_always,
-                     notify_page_url=notify_page_url)
+                     cell_timeout=cell_timeout, report_workers=report_workers, notify=notify,
+                     notify_always=notify_always, notify_page_url=notify_page_url)
     try:
         with progress("{task.description}", quiet=quiet) as bar, report_bars(quiet) as start:
             task = bar.add_task("working", total=None)
