@@ -195,3 +195,67 @@ def test_fix_first_upgrades_equal_plain_pandas(store: Path) -> None:
         got = a.view.fixable.upgrades(sql, shown)
         assert (expected["upgrades"] > shown).any() and expected["fixed"].notna().any()
         pd.testing.assert_frame_equal(got.reset_index(drop=True), expected, check_dtype=False)
+
+
+_RANKED_WHOLE = """
+WITH s AS (SELECT {columns} FROM ({{rows}}) r), listed AS (
+  SELECT 'over' AS listing, s.*, ROW_NUMBER() OVER (
+           PARTITION BY image_id ORDER BY over_days DESC NULLS LAST, {order}) AS n
+  FROM s WHERE state = 'over'
+  UNION ALL
+  SELECT 'near' AS listing, s.*, ROW_NUMBER() OVER (
+           PARTITION BY image_id ORDER BY used DESC NULLS LAST, {order}) AS n
+  FROM s WHERE state = 'near'
+  UNION ALL
+  SELECT 'undated' AS listing, s.*, ROW_NUMBER() OVER (
+           PARTITION BY image_id ORDER BY severity_rank DESC NULLS LAST, {order}) AS n
+  FROM s WHERE state = 'undated'
+  UNION ALL
+  SELECT 'closest' AS listing, s.*, ROW_NUMBER() OVER (
+           PARTITION BY image_id ORDER BY used DESC NULLS LAST, {order}) AS n
+  FROM s WHERE state IN ('within', 'near')
+)
+SELECT * FROM listed
+WHERE n <= CASE WHEN listing = 'closest' THEN 1 ELSE {{shown}} END
+ORDER BY listing, image_id, n
+"""
+"""`SLA_SHOWN` as it was: every row ranked whole (the reference its keys-only ranking must
+equal)."""
+
+
+@pytest.mark.parametrize("seed", [3, 4, 5])
+def test_sla_shown_ranks_keys_as_the_rows_ranked_whole(seed: int) -> None:
+    """`SLA_SHOWN` ranks the findings' keys and joins the rows' other columns to those it keeps;
+    on random findings with ties in every measure, missing names and versions and every state,
+    it gives the rows, in the order, that ranking the rows whole gives."""
+    import random
+
+    import duckdb
+
+    from auditlib.engine.aggregates import ORDER_OF_FINDINGS, SHOWN_COLUMNS, SLA_SHOWN
+
+    rng = random.Random(seed)
+    con = duckdb.connect()
+    con.execute("CREATE TABLE r (image_id VARCHAR, vuln_id VARCHAR, pkg_name VARCHAR, "
+                "pkg_version VARCHAR, severity_rank INTEGER, fixed_version VARCHAR, "
+                "clock VARCHAR, clock_at TIMESTAMP, days DOUBLE, sla_days DOUBLE, used DOUBLE, "
+                "over_days DOUBLE, state VARCHAR)")
+    keys = {(f"sha256:{rng.randint(1, 6)}", f"CVE-{rng.randint(1, 40)}",
+             rng.choice(["a", "b", "c", None]), rng.choice(["1", "2", None]))
+            for _ in range(900)}
+    rows = []
+    for image, vuln, name, version in sorted(keys, key=repr):
+        days = rng.choice([None, *range(0, 60, 7)])
+        sla = rng.choice([None, 15.0, 30.0])
+        state = rng.choice(["over", "near", "within", "undated", "no SLA"])
+        used = None if days is None or sla is None else days / sla
+        rows.append((image, vuln, name, version, rng.choice([None, 2, 3, 4, 5]), "9", "fix",
+                     None, days, sla, used, None if used is None else days - sla, state))
+    con.executemany("INSERT INTO r VALUES (" + ", ".join("?" * 13) + ")", rows)
+    for shown in (1, 3):
+        got = con.execute(SLA_SHOWN.format(rows="SELECT * FROM r", shown=shown)).fetchall()
+        want = con.execute(_RANKED_WHOLE.format(columns=SHOWN_COLUMNS, order=ORDER_OF_FINDINGS)
+                           .format(rows="SELECT * FROM r", shown=shown)).fetchall()
+        assert got == want
+        assert {g[0] for g in got} == {"over", "near", "undated", "closest"}
+        assert len(got) > 4 * shown  # several images, several listings

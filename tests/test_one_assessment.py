@@ -68,8 +68,9 @@ def faces(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     assert stale.exit_code == 0, stale.output
     stale_table = _invoke("staleness", "--store", str(store), "--as-of", AS_OF)
     assert stale_table.exit_code == 0, stale_table.output
+    # one page after the other here; the run below writes both side by side (the default)
     report = _invoke("report", "all", "--store", str(store), "--as-of", AS_OF, "--out", str(out),
-                     "--quiet")
+                     "--report-workers", "1", "--quiet")
     assert report.exit_code == 0, report.output
     run = _invoke("run", "--store", str(store), "--as-of", AS_OF, "--out", str(out), "--no-scan",
                   "--engine", f"unix://{root}/no-such.sock", "--fail-on", "never", "--quiet")
