@@ -62,12 +62,6 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def write_assessment(a: Assessment, folder: Path) -> list[Path]:
-    """Write the assessment's policy results (`policy.json`, JUnit `policy.xml`) and summary
-    (`assessment.json`) into `folder`; return the files."""
-    return [write_summary(a, folder), *write_results(a, folder)]
-
-
 def write_summary(a: Assessment, folder: Path) -> Path:
     """Write the assessment's summary (`assessment.json`, `Assessment.summary`: it computes
     what every face shows) into `folder`; return the file."""

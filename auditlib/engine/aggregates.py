@@ -13,6 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 from auditlib.engine.base import Engine
+from auditlib.engine.tables import sql_text
 from auditlib.normalize.licenses import LICENSE_CLASSES
 from auditlib.normalize.severity import SEVERITIES, SEVERITY_DTYPE
 from auditlib.normalize.times import utc_series
@@ -868,16 +869,12 @@ def licences_checked(engine: Engine) -> pd.DataFrame:
     return _per_image(engine.sql(LICENCES_CHECKED), ["packages", "licences"])
 
 
-def _text_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def judged_classes(classes: pd.Series) -> str:
     """Return the SQL condition that a row of `package_licences` (as `p`) has one of the
     licence classes `classes` (a missing one: a missing class): `FALSE` when there is none.
     What `LICENCES_FLAGGED` filters the licence rows by (`{classes}`)."""
     named = sorted({str(c) for c in classes.dropna()})
-    parts = [f"p.license_class IN ({', '.join(_text_literal(c) for c in named)})"] if named else []
+    parts = [f"p.license_class IN ({', '.join(sql_text(c) for c in named)})"] if named else []
     if classes.isna().any():
         parts.append("p.license_class IS NULL")
     return "(" + " OR ".join(parts) + ")" if parts else "FALSE"

@@ -24,13 +24,9 @@ from auditlib.engine.tables import (
     check_big,
     frame_views_sql,
     make_views,
+    sql_text,
 )
 from auditlib.store.current import TableFile
-
-
-def _quote(path: str) -> str:
-    return "'" + path.replace("'", "''") + "'"
-
 
 MEMORY_ENV = "AUDITLIB_DUCKDB_MEMORY"
 """The environment variable that sets DuckDB's memory limit (`2GB`) for every engine auditlib
@@ -117,7 +113,7 @@ class DuckDBEngine:
 
     def _load(self, view: str, files: list[TableFile]) -> list[str]:
         if self.fs is None:  # local files: DuckDB reads them itself
-            listed = ", ".join(_quote(f.path) for f in files)
+            listed = ", ".join(sql_text(f.path) for f in files)
             source = (f"SELECT *, split_part(filename, '/', -2) AS {SNAPSHOT_COLUMN} FROM "
                       f"read_parquet([{listed}], filename = true, union_by_name = true)")
         else:  # another filesystem: through pyarrow, one lazy dataset per file
@@ -125,7 +121,7 @@ class DuckDBEngine:
             for i, f in enumerate(files):
                 self.con.register(f"{view}_{i}", ds.dataset(f.path, filesystem=self.fs,
                                                             format="parquet"))
-                parts.append(f"SELECT *, {_quote(f.snapshot_id)} AS {SNAPSHOT_COLUMN} "
+                parts.append(f"SELECT *, {sql_text(f.snapshot_id)} AS {SNAPSHOT_COLUMN} "
                              f"FROM {view}_{i}")
             source = " UNION ALL BY NAME ".join(parts)
         self.con.execute(f"CREATE OR REPLACE TEMPORARY VIEW {view} AS {source}")

@@ -256,3 +256,9 @@ def check_big(table: str) -> None:
     """Raise KeyError naming the big tables when `table` is not one of them."""
     if table not in BIG_TABLES:
         raise KeyError(f"{table}: not a big table; they are {', '.join(BIG_TABLES)}")
+
+
+def sql_text(text: str) -> str:
+    """Return `text` as an SQL string literal: in single quotes, each quote in it doubled (what
+    the engines' SQL is given a path, a snapshot id or a licence class as)."""
+    return "'" + text.replace("'", "''") + "'"
