@@ -35,6 +35,7 @@ from auditlib.assess.saved import (
 )
 from auditlib.deferred import deferred
 from auditlib.demo import write_fleet
+from auditlib.engine.aggregates import LICENCE_VIEW, UNLICENSED_TABLE, licence_risks
 from auditlib.history.trends import FRAMES as TREND_FRAMES
 from auditlib.policy.config import load_policy
 from auditlib.store import write_snapshot
@@ -127,6 +128,7 @@ def test_the_assessment_read_back_is_the_one_saved(store: Path,
                                       check_exact=True, obj=name)
     assert not any(f.name.startswith("history.") for f in folder.iterdir())
     assert b.view.bases == a.view.bases
+    assert "names" in deferred(b.view) and b.view.names == a.view.names
     assert a.has_history and b.has_history
     assert b.summary() == a.summary()
     assert b.snapshots == a.snapshots and b.read_snapshots == a.read_snapshots
@@ -145,7 +147,7 @@ def test_a_saved_frame_is_read_when_first_asked_for(store: Path,
     a, folder = saved
     b = load_assessment(folder, store, as_of=AS_OF)
     waiting = set(deferred(b.view)) | set(deferred(b))
-    assert waiting >= {*VIEW_FRAMES, "bases", *ASSESSMENT_FRAMES, "evaluation"}
+    assert waiting >= {*VIEW_FRAMES, "bases", "names", *ASSESSMENT_FRAMES, "evaluation"}
     assert not waiting & (set(vars(b.view)) | set(vars(b)))
     assert b.eol.equals(a.eol)  # read now, and only it
     assert "eol" in vars(b.view) and "eol" not in deferred(b.view)
@@ -159,6 +161,25 @@ def test_a_saved_frame_is_read_when_first_asked_for(store: Path,
     (damaged / "staleness.parquet").write_bytes(b"not parquet")
     with pytest.raises(StaleAssessmentError, match=r"staleness\.parquet: cannot read"):
         load_assessment(damaged, store, as_of=AS_OF)
+
+
+def test_the_headline_figures_are_read_back_not_computed_again(
+        store: Path, saved: tuple[Assessment, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page's kernel reads the run's `summary()` (every page shows it): the loaded assessment
+    never computes it again, and what it gives is what computing it afresh gives."""
+    a, folder = saved
+    b = load_assessment(folder, store, as_of=AS_OF)
+
+    def computed_again(self: Assessment) -> dict[str, Any]:
+        raise AssertionError("summary computed again")
+
+    monkeypatch.setattr(Assessment, "_summary", computed_again)
+    got = b.summary()
+    monkeypatch.undo()
+    assert got == a.summary() == assess(store, as_of=AS_OF).summary()
+    got["images"] = -1  # each call gives a copy of its own
+    got["fix_first"]["top"].clear()
+    assert b.summary() == a.summary()
 
 
 def test_what_was_not_computed_is_computed_on_load(store: Path, tmp_path: Path) -> None:
@@ -384,6 +405,26 @@ def test_a_run_saves_what_the_compliance_page_reads_from_its_engine(store: Path,
     assert len(worst) > 0
     pd.testing.assert_frame_equal(b.sla_worst(0, 3), a.view.fixable.worst(a.sla_params, 0, 3))
     assert "fixable" in vars(b.view)  # one not saved: made in the engine, as before
+    # The packages no document gives a licence, which the licence rule made in the run's
+    # engine: given to the page's engine, not made again there, and its licence risks the same.
+    assert UNLICENSED_TABLE in a.view.aggregate_engine.made
+    assert f"engine.{UNLICENSED_TABLE}" in frames(params)
+    made: list[str] = []
+    real_define = type(b.view.aggregate_engine).define
+
+    def define(self: Any, view: str, query: str, *, keep: bool = False) -> None:
+        made.append(view)
+        real_define(self, view, query, keep=keep)
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(type(b.view.aggregate_engine), "define", define)
+        risks = licence_risks(b.view.aggregate_engine, 5)
+    assert UNLICENSED_TABLE not in made and LICENCE_VIEW in made
+    pd.testing.assert_frame_equal(risks, licence_risks(a.view.aggregate_engine, 5))
+    fresh = assess(store, as_of=AS_OF)
+    pd.testing.assert_frame_equal(risks, licence_risks(fresh.view.aggregate_engine, 5))
+    assert len(a.sql(f"SELECT * FROM {UNLICENSED_TABLE}")) > 0
+    assert (risks["licence"] == "(no licence declared)").any()  # the unlicensed packages' row
     bad = save_for_reports(assess(store, as_of=AS_OF), tmp_path / "bad", ["compliance"], None,
                            {"severity_threshold": "bogus"}, pytest.fail)
     assert "view.licence_classes" in frames(bad) and not any(

@@ -17,6 +17,7 @@ same store, time and policy therefore give the same numbers everywhere, by const
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -89,6 +90,9 @@ class Assessment:
         default_factory=dict, repr=False)
     """`sla_worst`'s answers by (least rank, most) once asked for, or a loader of each that a
     saved assessment holds (`auditlib.assess.saved`)."""
+    summary_kept: dict[str, Any] | None = field(default=None, repr=False)
+    """`summary()` once computed, or as a saved assessment holds it (`auditlib.assess.saved`):
+    a run computes it once and every page's kernel reads it back, not again."""
 
     @property
     def data(self) -> AuditData:
@@ -226,7 +230,13 @@ class Assessment:
 
     def summary(self) -> dict[str, Any]:
         """Return the figures every face shows, as plain data: images, coverage, policy results
-        and grades, end-of-life verdicts, fixable findings against their SLA, staleness."""
+        and grades, end-of-life verdicts, fixable findings against their SLA, staleness.
+        Computed once (`summary_kept`); each call returns a copy of its own."""
+        if self.summary_kept is None:
+            self.summary_kept = self._summary()
+        return copy.deepcopy(self.summary_kept)
+
+    def _summary(self) -> dict[str, Any]:
         ev = self.evaluation
         results = ev.results["status"].astype(str).value_counts()
         grades = ev.scores["grade"].astype(str).value_counts()

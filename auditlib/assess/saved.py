@@ -2,12 +2,13 @@
 
 `save_assessment(a, folder)` writes the parts of an assessment of a store that
 are computed (policy results and scores, staleness, the fixable findings' per-image SLA counts,
-end-of-life verdicts, per-image counts, licence classes, bases, the history's trends (small
-frames, `auditlib.history.trends`: never every snapshot's rows), a history clock given as a
-frame; a clock and findings kept in the engine are made there again on use) as Parquet files,
-each with the pandas dtypes of its columns (categoricals, UTC times, nullable integers) kept,
-and its identity (`SavedIdentity`: the store, the snapshots it read, the as-of time, the
-policy's content hash, the image filter, auditlib's version) as `identity.json`.
+end-of-life verdicts, per-image counts, licence classes, bases, the images' display names, the
+history's trends (small frames, `auditlib.history.trends`: never every snapshot's rows), a
+history clock given as a frame; a clock and findings kept in the engine are made there again on
+use) as Parquet files, each with the pandas dtypes of its columns (categoricals, UTC times,
+nullable integers) kept, and its identity (`SavedIdentity`: the store, the snapshots it read,
+the as-of time, the policy's content hash, the image filter, auditlib's version) as
+`identity.json`, with the headline figures (`Assessment.summary()`) when they were computed.
 
 `load_assessment(folder, store, ...)` gives the assessment back when it is the one asked for (the
 same store with the same snapshots, time, policy, filter and version), else raises
@@ -43,6 +44,7 @@ from auditlib._version import __version__
 from auditlib.assess.assessment import Assessment, assess, assess_data, read_state
 from auditlib.assess.snapshots import SnapshotUse
 from auditlib.deferred import defer, deferred
+from auditlib.engine.aggregates import UNLICENSED_TABLE
 from auditlib.engine.history import EngineClock, history_clock
 from auditlib.eol.table import EolTable, load_table
 from auditlib.errors import AuditlibError
@@ -69,6 +71,12 @@ fixable findings stay in the engine (`FleetView.fixable`): a loaded assessment's
 them again when a page asks for more than the saved per-image counts."""
 ASSESSMENT_FRAMES = ("staleness", "sla_counts", "findings")
 """The `Assessment` frames saved when computed."""
+ENGINE_TABLES = (UNLICENSED_TABLE,)
+"""Tables the run's engine keeps that are small (a few thousand rows, made from hundreds of
+millions) and that a page reads: saved as frames when the engine made them, and given to a
+loaded assessment's engine (`Engine.register`) in place of making them again (the packages no
+document gives a licence: 15 s of the compliance page's kernel at 100,000 images). Their
+columns are all text."""
 LAYOUT = 2
 """The layout of a saved assessment: 2 saves the history's trends (`Assessment.trends`), not
 the raw history (an older one, without `layout`, saved every snapshot's tables: refused, so
@@ -258,6 +266,15 @@ def _bases_of(df: pd.DataFrame) -> dict[str, Base]:
                                   str(r.how)) for r in df.itertuples(index=False)}
 
 
+def _names_frame(names: dict[str, str]) -> pd.DataFrame:
+    return pd.DataFrame({"image_id": pd.Series(list(names), dtype=object),
+                         "name": pd.Series(list(names.values()), dtype=object)})
+
+
+def _names_of(df: pd.DataFrame) -> dict[str, str]:
+    return dict(zip(df["image_id"].astype(str), df["name"].astype(str), strict=True))
+
+
 def _waivers_json(uses: list[WaiverUse]) -> list[dict[str, Any]]:
     return [{"waiver": {**dataclasses.asdict(u.waiver),
                         "expires": None if u.waiver.expires is None
@@ -311,6 +328,7 @@ def save_assessment(a: Assessment, folder: str | Path) -> Path:
     Raises:
         StaleAssessmentError: if the assessment is not of a store.
         OSError: if the folder cannot be written.
+        EngineError: if the engine cannot give a table it made (`ENGINE_TABLES`).
     """
     ident = identity_of(a)
     folder = Path(folder)
@@ -327,6 +345,12 @@ def save_assessment(a: Assessment, folder: str | Path) -> Path:
                 frames[name] = v
         if (bases := _computed(a.view, "bases")) is not None:
             frames["view.bases"] = _bases_frame(bases)
+        if (names := _computed(a.view, "names")) is not None:
+            frames["view.names"] = _names_frame(names)
+        engine = a.view.engine
+        for name in ENGINE_TABLES:
+            if engine is not None and name in engine.made:
+                frames[f"engine.{name}"] = engine.sql(f"SELECT * FROM {name}")
         clock = a.view.first_seen_fixed
         if isinstance(clock, pd.DataFrame):  # a clock kept in the engine is defined again
             frames["view.first_seen_fixed"] = clock
@@ -357,6 +381,7 @@ def save_assessment(a: Assessment, folder: str | Path) -> Path:
             "filtered_out": a.filtered_out,
             "warnings": list(a.warnings),
             "abandonment_days": a.abandonment_days,
+            "summary": a.summary_kept,
             "saved_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
         (tmp / IDENTITY_FILE).write_text(json.dumps(doc, indent=1), encoding="utf-8")
@@ -457,6 +482,14 @@ def load_assessment(folder: str | Path, store: StorePath, *, as_of: Any,
     if "view.bases" in paths:
         bases = paths["view.bases"]
         defer(a.view, "bases", lambda: _bases_of(read_frame(bases)))
+    if "view.names" in paths:
+        names = paths["view.names"]
+        defer(a.view, "names", lambda: _names_of(read_frame(names)))
+    a.summary_kept = doc.get("summary")  # absent where saved before it was
+    for name in ENGINE_TABLES:  # small: read now, so the engine never makes them; text, as
+        if f"engine.{name}" in paths:  # made (an empty frame's columns would have no type)
+            eng.register(name, read_frame(paths[f"engine.{name}"]).astype("string"))
+            eng.made.add(name)
     for name in ASSESSMENT_FRAMES:
         if name in paths:
             defer(a, name, _loader(paths[name]))

@@ -169,7 +169,7 @@ class FleetView:
             for i, refs in self.references.items()
         }
 
-    @cached_property
+    @deferred_property
     def names(self) -> dict[str, str]:
         """Return image id -> the name to show (`fleet.names.display_name`): `repository:tag`
         (a version tag before `latest`), else `repository@sha256:<12 hex>`, else
