@@ -57,6 +57,7 @@ from auditlib.engine.aggregates import (
     SLA_SHOWN,
     SLA_WORST,
     TIMES_VIEW,
+    ensure_image_keys,
     finding_clocks,
     finding_points,
     seen_from_clock,
@@ -346,6 +347,7 @@ class Fixable:
         Raises:
             EngineError: if the engine fails.
         """
+        ensure_image_keys(self.engine)
         out = self.engine.sql(FIX_FIRST_UPGRADES.format(points=points, shown=int(shown)))
         out = out.astype({"image_id": str, "n": "int64", "upgrades": "int64"})
         return out.astype({"pkg_name": object, "fixed": object}).where(out.notna(), None)
