@@ -218,8 +218,12 @@ def _scores(results: pd.DataFrame) -> pd.DataFrame:
         columns=["pass", "fail", "warn", "waived", "no-data"], fill_value=0
     )
     failed = r[r["status"] == "fail"]
-    rank = {s: i for i, s in enumerate(SEVERITIES)}
-    worst = failed.groupby("image_id")["severity"].agg(lambda s: min(s, key=lambda x: rank[x]))
+    # Each image's most severe failure: the least rank in `SEVERITIES` (most severe first),
+    # grouped as numbers (a Python `min` per image took seconds at 100,000 images).
+    rank = failed["severity"].map({s: i for i, s in enumerate(SEVERITIES)})
+    if rank.isna().any():
+        raise KeyError(f"not a rule severity: {sorted(set(failed['severity'][rank.isna()]))}")
+    worst = rank.astype("int64").groupby(failed["image_id"]).min().map(dict(enumerate(SEVERITIES)))
     ids = list(score.index)
     cols: dict[str, list[Any]] = {
         "image_id": ids,
