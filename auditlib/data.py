@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,6 +140,11 @@ class AuditData:
         (the `not_held` ones left out)."""
         return {t.name: getattr(self, t.name) for t in DATA_TABLES if _holds(self, t.name)}
 
+    def read_now(self) -> dict[str, pd.DataFrame]:
+        """Return the tables `tables()` gives that are in memory already: all of them, but for
+        a `DeferredData`'s tables not yet read (none is read here)."""
+        return self.tables()
+
     def without(self, *names: str) -> AuditData:
         """Return this data without the tables `names` (they live elsewhere: reading one raises
         `TableNotHeldError`); the other tables are the same frames.
@@ -177,12 +183,70 @@ class AuditData:
         return f"AuditData({counts})"
 
 
+class DeferredData(AuditData):
+    """An `AuditData` whose tables are each read on first use (a saved assessment's files,
+    `auditlib.assess.saved`), so that a process holds only the tables it reads.
+
+    Reading a table calls its loader once and keeps the frame. `tables()`, `replace()` and
+    `without()` read every table still waiting; `read_now()` reads none."""
+
+    __slots__ = ("loaders",)
+
+    def __init__(self, loaders: dict[str, Callable[[], pd.DataFrame]],
+                 not_held: Iterable[str] = ()) -> None:
+        """Make the data: `loaders` give tables by name, the tables `not_held` live in an
+        engine (`without`), and every other table is empty.
+
+        Raises:
+            KeyError: if a name is not a table.
+        """
+        AuditData.__init__(self)
+        self.loaders = dict(loaders)
+        for name in (*self.loaders, *not_held):
+            data_table(name)
+            delattr(self, name)
+
+    def __getattr__(self, name: str) -> pd.DataFrame:
+        """Return a table not read yet, read now (and kept).
+
+        Raises:
+            TableNotHeldError: if `name` is a table this data does not hold.
+            AttributeError: if `name` is not a table.
+            Exception: what the table's loader raises.
+        """
+        load = self.loaders.get(name) if name != "loaders" else None
+        if load is None:
+            return AuditData.__getattr__(self, name)
+        frame = load()  # a loader that fails is asked again next time
+        object.__setattr__(self, name, frame)
+        del self.loaders[name]
+        return frame
+
+    def read_now(self) -> dict[str, pd.DataFrame]:
+        """Return the tables read already, by name, in table order (none is read here)."""
+        return {t.name: object.__getattribute__(self, t.name) for t in DATA_TABLES
+                if _holds(self, t.name) and t.name not in self.loaders}
+
+    def map(self, fn: Callable[[str, pd.DataFrame], pd.DataFrame]) -> DeferredData:
+        """Return this data with `fn(name, frame)` in place of each table: now for the tables
+        read already, on first use for the others (none is read here)."""
+        def then(name: str, load: Callable[[], pd.DataFrame]) -> Callable[[], pd.DataFrame]:
+            return lambda: fn(name, load())
+        out = DeferredData({n: then(n, load) for n, load in self.loaders.items()},
+                           self.not_held)
+        for name, frame in self.read_now().items():
+            object.__setattr__(out, name, fn(name, frame))
+        out.files = list(self.files)
+        return out
+
+
 def _holds(data: AuditData, name: str) -> bool:
-    """Return whether `data` holds the table `name` in memory."""
+    """Return whether `data` holds the table `name` in memory (or reads it on first use:
+    `DeferredData`)."""
     try:
         object.__getattribute__(data, name)
     except AttributeError:
-        return False
+        return isinstance(data, DeferredData) and name in data.loaders
     return True
 
 

@@ -25,6 +25,7 @@ from auditlib.assess import (
     load_assessment,
     save_assessment,
 )
+from auditlib.assess.assessment import read_state
 from auditlib.assess.saved import (
     ASSESSMENT_FRAMES,
     IDENTITY_FILE,
@@ -33,9 +34,11 @@ from auditlib.assess.saved import (
     saved_identity,
     write_frame,
 )
+from auditlib.data import DeferredData
 from auditlib.deferred import deferred
 from auditlib.demo import write_fleet
 from auditlib.engine.aggregates import LICENCE_VIEW, UNLICENSED_TABLE, licence_risks
+from auditlib.engine.tables import BIG_TABLES
 from auditlib.history.trends import FRAMES as TREND_FRAMES
 from auditlib.policy.config import load_policy
 from auditlib.store import write_snapshot
@@ -161,6 +164,71 @@ def test_a_saved_frame_is_read_when_first_asked_for(store: Path,
     (damaged / "staleness.parquet").write_bytes(b"not parquet")
     with pytest.raises(StaleAssessmentError, match=r"staleness\.parquet: cannot read"):
         load_assessment(damaged, store, as_of=AS_OF)
+
+
+def test_the_tables_are_read_back_each_when_first_asked_for(
+        store: Path, saved: tuple[Assessment, Path], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page's kernel does not read the store's state again: the run's tables (all but the
+    big ones, which stay in the engine) come back from the saved assessment, none read on load,
+    each on first use, equal to the run's and to the store's state read afresh."""
+    import auditlib.assess.saved as saved_module
+
+    def read_again(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the store's state read again")
+
+    a, folder = saved
+    monkeypatch.setattr(saved_module, "read_state", read_again)
+    b = load_assessment(folder, store, as_of=AS_OF)
+    assert isinstance(b.data, DeferredData)
+    with_rows = {n for n, df in a.data.tables().items() if len(df)}
+    assert {"scans", "images", "vulnerability_aliases"} <= with_rows
+    # On load, only `scans` is read (the engine reopened over the store's files needs it);
+    # the other saved tables wait, and the empty ones are their tables' empty frames.
+    read = {n for n, df in b.data.read_now().items() if len(df)}
+    assert read == {"scans"} and set(b.data.loaders) == with_rows - {"scans"}
+    assert b.data.not_held == a.data.not_held
+    assert set(b.data.not_held) == set(BIG_TABLES) and "vulnerabilities" in BIG_TABLES
+    images = b.data.images
+    assert images is b.data.images and "images" not in b.data.loaders
+    assert {n for n, df in b.data.read_now().items() if len(df)} == {"scans", "images"}
+    monkeypatch.undo()
+    fresh, _, engine = read_state(store)
+    engine.close()
+    assert list(b.data.tables()) == list(a.data.tables()) == list(fresh.tables())
+    for name, df in b.data.tables().items():  # the empty tables too: their empty frames
+        pd.testing.assert_frame_equal(df, a.data.tables()[name], check_exact=True, obj=name)
+        pd.testing.assert_frame_equal(df, fresh.tables()[name], check_exact=True, obj=name)
+    assert b.summary() == a.summary()
+    # One saved before the tables were is read as before: the store's state read again.
+    old = tmp_path / "before-the-tables"
+    doc = _copied(folder, old)
+    del doc["data"]
+    (old / IDENTITY_FILE).write_text(json.dumps(doc))
+    c = load_assessment(old, store, as_of=AS_OF)
+    assert not isinstance(c.data, DeferredData)
+    pd.testing.assert_frame_equal(c.data.images, a.data.images, check_exact=True)
+
+
+def test_a_filtered_assessment_reads_back_its_images_only(store: Path, tmp_path: Path) -> None:
+    """An image filter's saved tables hold the images it kept, and the reopened engine's
+    views only their rows."""
+    a = assess(store, as_of=AS_OF, image_filter="*/synthetic/s*")
+    a.summary()
+    folder = save_assessment(a, tmp_path / "filtered")
+    b = load_assessment(folder, store, as_of=AS_OF, image_filter="*/synthetic/s*")
+    assert isinstance(b.data, DeferredData) and b.filtered_out == a.filtered_out > 0
+    assert len(b.data.images) and len(b.data.images) < len(assess(store, as_of=AS_OF).data.images)
+    for name, df in a.data.tables().items():
+        got = b.data.tables()[name]
+        if len(df):
+            pd.testing.assert_frame_equal(got, df, check_exact=True, obj=name)
+        else:  # not saved: the table's empty frame (without the categories the filter left)
+            assert got.empty and list(got.columns) == list(df.columns), name
+    count = "SELECT count(DISTINCT image_id) AS n FROM vulnerabilities"
+    assert b.sql(count).equals(a.sql(count))
+    assert int(b.sql(count)["n"].iloc[0]) < int(assess(store, as_of=AS_OF).sql(count)["n"].iloc[0])
+    assert b.summary() == a.summary()
 
 
 def test_the_headline_figures_are_read_back_not_computed_again(

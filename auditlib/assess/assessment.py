@@ -445,9 +445,29 @@ def read_state(store: StorePath, *, snapshot: StorePath | None = None,
     data = read_current(store, as_of=snapshot,
                         tables=[t.name for t in DATA_TABLES if t.name not in BIG_TABLES])
     data, left_out = filter_images(data.without(*BIG_TABLES), image_filter)
-    kept = None if image_filter is None else image_ids(data)
+    return data, left_out, store_engine(store, data, filtered=image_filter is not None,
+                                        snapshot=snapshot, engine=engine,
+                                        spark_master=spark_master)
+
+
+def store_engine(store: StorePath, data: AuditData, *, filtered: bool,
+                 snapshot: StorePath | None = None, engine: str = "duckdb",
+                 spark_master: str | None = None) -> Engine:
+    """Return an engine over the big tables of a store's state (`read_state`), whose other
+    tables are `data` (its `scans` name the images of documents known only by a digest).
+
+    Args:
+        filtered: `data` is an image filter's (`filter_images`): the engine's views hold only
+            the rows of the images `data` names.
+
+    Raises:
+        StoreError: if the store cannot be read.
+        DamagedStoreError: if a snapshot is damaged and damage is not allowed.
+        EngineError: if the engine cannot start or read the store.
+    """
+    kept = image_ids(data) if filtered else None
     tables = StoreTables.of(store, data.scans, kept, snapshot)
-    return data, left_out, open_engine(engine, tables, spark_master=spark_master)
+    return open_engine(engine, tables, spark_master=spark_master)
 
 
 def assess(

@@ -41,8 +41,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from auditlib._version import __version__
-from auditlib.assess.assessment import Assessment, assess, assess_data, read_state
+from auditlib.assess.assessment import (
+    Assessment,
+    assess,
+    assess_data,
+    read_state,
+    store_engine,
+)
 from auditlib.assess.snapshots import SnapshotUse
+from auditlib.data import AuditData, DeferredData
 from auditlib.deferred import defer, deferred
 from auditlib.engine.aggregates import UNLICENSED_TABLE
 from auditlib.engine.history import EngineClock, history_clock
@@ -55,6 +62,7 @@ from auditlib.policy.config import Policy, Waiver, WaiverUse, load_policy
 from auditlib.policy.evaluate import Evaluation
 from auditlib.store.layout import StorePath
 from auditlib.store.manifest import usable_snapshots
+from auditlib.tables import DATA_TABLES
 
 SAVED_NAME = "saved-assessment"
 """The folder a run saves its assessment in, inside the run folder."""
@@ -71,6 +79,11 @@ fixable findings stay in the engine (`FleetView.fixable`): a loaded assessment's
 them again when a page asks for more than the saved per-image counts."""
 ASSESSMENT_FRAMES = ("staleness", "sla_counts", "findings")
 """The `Assessment` frames saved when computed."""
+DATA_FRAME = "data.{}"
+"""The name a table of the assessment's data (`Assessment.data`: the store's current state but
+the big tables, filtered) is saved as, when it has rows: a loaded assessment reads each on
+first use (`DeferredData`) instead of reading the store's state again (at 100,000 images, 5.9 s
+and 0.9 GB of tables of which a page reads three to six)."""
 ENGINE_TABLES = (UNLICENSED_TABLE,)
 """Tables the run's engine keeps that are small (a few thousand rows, made from hundreds of
 millions) and that a page reads: saved as frames when the engine made them, and given to a
@@ -318,6 +331,17 @@ def _loader(path: Path) -> Callable[[], pd.DataFrame]:
     return lambda: read_frame(path)
 
 
+def _data_of(doc: dict[str, Any], paths: dict[str, Path]) -> AuditData | None:
+    """Return the saved assessment's tables, each read on first use (`DeferredData`), or
+    None when it was saved without them."""
+    held = doc.get("data")
+    if held is None:
+        return None
+    saved = {n: _loader(paths[DATA_FRAME.format(n)]) for n in held
+             if DATA_FRAME.format(n) in paths}
+    return DeferredData(saved, [t.name for t in DATA_TABLES if t.name not in held])
+
+
 def save_assessment(a: Assessment, folder: str | Path) -> Path:
     """Write the computed parts of an assessment of a store and its identity into `folder`
     (made anew: an earlier saved assessment there is replaced, atomically); return `folder`.
@@ -365,6 +389,10 @@ def save_assessment(a: Assessment, folder: str | Path) -> Path:
         worst = {k: v() if callable(v) else v for k, v in a.worst_kept.items()}
         for (least, most), df in worst.items():
             frames[f"worst.{least}.{most}"] = df
+        held = a.data.tables()  # a loaded assessment's data: every table read, to be saved
+        for name, df in held.items():
+            if len(df):  # an empty table is the table's empty frame again on load
+                frames[DATA_FRAME.format(name)] = df
         for key, df in frames.items():
             write_frame(df, tmp / f"{key}.parquet")
             saved.append(key)
@@ -372,6 +400,7 @@ def save_assessment(a: Assessment, folder: str | Path) -> Path:
             "identity": dataclasses.asdict(ident),
             "clock_in_engine": isinstance(clock, EngineClock),
             "frames": saved,
+            "data": list(held),
             "layout": LAYOUT,
             "trends": trends is not None,
             "worst": [list(k) for k in worst],
@@ -458,8 +487,13 @@ def load_assessment(folder: str | Path, store: StorePath, *, as_of: Any,
     paths = {k: _checked(folder / f"{k}.parquet") for k in doc["frames"]}
     # The images the filter leaves out are the saved count: the identity holds the filter and
     # the usable snapshots, checked again below, and the same snapshots filter the same.
-    data, _, eng = read_state(store, image_filter=image_filter, engine=engine,
-                              spark_master=spark_master)
+    data = _data_of(doc, paths)
+    if data is None:  # saved before its tables were: the store's state is read again
+        data, _, eng = read_state(store, image_filter=image_filter, engine=engine,
+                                  spark_master=spark_master)
+    else:
+        eng = store_engine(store, data, filtered=image_filter is not None, engine=engine,
+                           spark_master=spark_master)
     now = tuple(s.snapshot_id for s in usable_snapshots(store).snapshots)
     if now != asked.snapshots:  # a snapshot landed while the store was read
         eng.close()

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from auditlib.data import AuditData
+from auditlib.data import AuditData, DeferredData
 from auditlib.deferred import deferred_property
 from auditlib.engine import Engine, engine_or_frames
 from auditlib.engine.aggregates import (
@@ -50,7 +50,7 @@ from auditlib.fleet.names import shown_tag as _shown_tag
 from auditlib.fleet.vex import VexMatch, match_vex
 from auditlib.identity import parse_reference
 from auditlib.normalize.times import build_series, utc_series, utc_time
-from auditlib.tables import DATA_TABLES, DTYPES
+from auditlib.tables import DTYPES, TABLES_BY_NAME
 
 
 def text(v: Any) -> str | None:
@@ -61,18 +61,22 @@ def text(v: Any) -> str | None:
 def conform_times(data: AuditData) -> AuditData:
     """Return `data` with every declared time column as `datetime64[ns, UTC]`: dates, naive and
     aware times and strings become UTC timestamps, anything else NaT. Tables already typed are
-    kept as they are (no copy)."""
+    kept as they are (no copy); a `DeferredData`'s tables not read yet are conformed when read."""
+    if isinstance(data, DeferredData):
+        return data.map(_conform_table)
     changed: dict[str, pd.DataFrame] = {}
-    held = data.tables()
-    for table in DATA_TABLES:
-        if table.name not in held:  # in the engine, which reads the files' own types
-            continue
-        df = held[table.name]
-        cols = [c.name for c in table.columns if c.dtype == "datetime" and c.name in df.columns
-                and df[c.name].dtype != DTYPES["datetime"]]
-        if cols:
-            changed[table.name] = df.assign(**{c: utc_series(df[c]) for c in cols})
+    for name, df in data.tables().items():  # the tables in an engine read the files' own types
+        if (conformed := _conform_table(name, df)) is not df:
+            changed[name] = conformed
     return data.replace(**changed) if changed else data
+
+
+def _conform_table(name: str, df: pd.DataFrame) -> pd.DataFrame:
+    """Return table `name`'s frame `df` with its declared time columns as UTC timestamps
+    (`conform_times`): `df` itself when they are already."""
+    cols = [c.name for c in TABLES_BY_NAME[name].columns if c.dtype == "datetime"
+            and c.name in df.columns and df[c.name].dtype != DTYPES["datetime"]]
+    return df.assign(**{c: utc_series(df[c]) for c in cols}) if cols else df
 
 
 @dataclass
