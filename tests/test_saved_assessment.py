@@ -132,6 +132,8 @@ def test_the_assessment_read_back_is_the_one_saved(store: Path,
     assert not any(f.name.startswith("history.") for f in folder.iterdir())
     assert b.view.bases == a.view.bases
     assert "names" in deferred(b.view) and b.view.names == a.view.names
+    assert "coverage" in deferred(b.view) and b.view.coverage == a.view.coverage
+    assert b.view.coverage == assess(store, as_of=AS_OF).view.coverage  # computed afresh
     assert a.has_history and b.has_history
     assert b.summary() == a.summary()
     assert b.snapshots == a.snapshots and b.read_snapshots == a.read_snapshots

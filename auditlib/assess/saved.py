@@ -5,10 +5,12 @@ are computed (policy results and scores, staleness, the fixable findings' per-im
 end-of-life verdicts, per-image counts, licence classes, bases, the images' display names, the
 history's trends (small frames, `auditlib.history.trends`: never every snapshot's rows), a
 history clock given as a frame; a clock and findings kept in the engine are made there again on
-use) as Parquet files, each with the pandas dtypes of its columns (categoricals, UTC times,
-nullable integers) kept, and its identity (`SavedIdentity`: the store, the snapshots it read,
+use) and its tables (`Assessment.data`: the store's state but the big tables) as Parquet
+files, each with the pandas dtypes of its columns (categoricals, UTC times, nullable integers)
+kept, and its identity (`SavedIdentity`: the store, the snapshots it read,
 the as-of time, the policy's content hash, the image filter, auditlib's version) as
-`identity.json`, with the headline figures (`Assessment.summary()`) when they were computed.
+`identity.json`, with the headline figures (`Assessment.summary()`) and the coverage counts
+(`FleetView.coverage`) when they were computed.
 
 `load_assessment(folder, store, ...)` gives the assessment back when it is the one asked for (the
 same store with the same snapshots, time, policy, filter and version), else raises
@@ -16,8 +18,8 @@ same store with the same snapshots, time, policy, filter and version), else rais
 engine is not saved: the loaded assessment reopens one over the same store files (lazily, as
 `assess` does), so `in_engine` tables, `sql` and `relation` work as before, and what was not
 saved is computed on first use as usual. Each saved frame is read from its file when the
-assessment is first asked for it (`auditlib.deferred`), so a page's kernel holds only the
-parts its page reads; the folder must stay as it is while the assessment is in use (a run's
+assessment is first asked for it (`auditlib.deferred`; the tables: `DeferredData`), so a
+page's kernel holds only the parts its page reads and never reads the store's state again; the folder must stay as it is while the assessment is in use (a run's
 does). `assessed(...)` loads when it can and assesses
 otherwise: what the report notebooks and `auditlib report` do with the `assessment` parameter.
 """
@@ -56,6 +58,7 @@ from auditlib.engine.history import EngineClock, history_clock
 from auditlib.eol.table import EolTable, load_table
 from auditlib.errors import AuditlibError
 from auditlib.fleet.bases import Base
+from auditlib.fleet.coverage import Coverage
 from auditlib.history.trends import FRAMES as TREND_FRAMES
 from auditlib.history.trends import Trends
 from auditlib.policy.config import Policy, Waiver, WaiverUse, load_policy
@@ -371,6 +374,7 @@ def save_assessment(a: Assessment, folder: str | Path) -> Path:
             frames["view.bases"] = _bases_frame(bases)
         if (names := _computed(a.view, "names")) is not None:
             frames["view.names"] = _names_frame(names)
+        coverage: Coverage | None = _computed(a.view, "coverage")
         engine = a.view.engine
         for name in ENGINE_TABLES:
             if engine is not None and name in engine.made:
@@ -411,6 +415,7 @@ def save_assessment(a: Assessment, folder: str | Path) -> Path:
             "warnings": list(a.warnings),
             "abandonment_days": a.abandonment_days,
             "summary": a.summary_kept,
+            "coverage": None if coverage is None else coverage.to_dict(),
             "saved_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
         (tmp / IDENTITY_FILE).write_text(json.dumps(doc, indent=1), encoding="utf-8")
@@ -454,10 +459,10 @@ def load_assessment(folder: str | Path, store: StorePath, *, as_of: Any,
                     eol_table: EolTable | None = None, engine: str = "duckdb",
                     spark_master: str | None = None) -> Assessment:
     """Return the assessment saved in `folder`, when it is the one `assess(store, as_of=as_of,
-    policy=policy, image_filter=image_filter)` would give now: its saved parts as they were
-    (each read from its file on first use: `auditlib.deferred`), the store's small tables read
-    again and an engine reopened over its files (the rest is
-    computed on first use, as for `assess`).
+    policy=policy, image_filter=image_filter)` would give now: its saved parts and tables as
+    they were (each read from its file on first use: `auditlib.deferred`, `DeferredData`; the
+    store's tables are read again only for one saved without them) and an engine reopened over
+    the store's files (the rest is computed on first use, as for `assess`).
 
     Raises:
         StaleAssessmentError: if `folder` holds no saved assessment, a file of it cannot be read,
@@ -520,6 +525,8 @@ def load_assessment(folder: str | Path, store: StorePath, *, as_of: Any,
         names = paths["view.names"]
         defer(a.view, "names", lambda: _names_of(read_frame(names)))
     a.summary_kept = doc.get("summary")  # absent where saved before it was
+    if (covered := doc.get("coverage")) is not None:  # counts and lines: kept in the document
+        defer(a.view, "coverage", lambda: Coverage(**covered))
     for name in ENGINE_TABLES:  # small: read now, so the engine never makes them; text, as
         if f"engine.{name}" in paths:  # made (an empty frame's columns would have no type)
             eng.register(name, read_frame(paths[f"engine.{name}"]).astype("string"))

@@ -326,7 +326,7 @@ class FleetView:
         """Return the images an SBOM covered (`fleet.coverage.with_sbom`), computed once."""
         return with_sbom(self.data, self.documents)
 
-    @cached_property
+    @deferred_property
     def coverage(self) -> Coverage:
         """Return which images a vulnerability scan, an SBOM and a collector covered."""
         return coverage(self.data, self.image_ids, self.documents,
