@@ -19,9 +19,10 @@ engine is not saved: the loaded assessment reopens one over the same store files
 `assess` does), so `in_engine` tables, `sql` and `relation` work as before, and what was not
 saved is computed on first use as usual. Each saved frame is read from its file when the
 assessment is first asked for it (`auditlib.deferred`; the tables: `DeferredData`), so a
-page's kernel holds only the parts its page reads and never reads the store's state again; the folder must stay as it is while the assessment is in use (a run's
-does). `assessed(...)` loads when it can and assesses
-otherwise: what the report notebooks and `auditlib report` do with the `assessment` parameter.
+page's kernel holds only the parts its page reads and never reads the store's state again;
+the folder must stay as it is while the assessment is in use (a run's does). `assessed(...)`
+loads when it can and assesses otherwise: what the report notebooks and `auditlib report` do
+with the `assessment` parameter.
 """
 
 from __future__ import annotations
