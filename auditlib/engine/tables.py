@@ -95,7 +95,9 @@ class StoreTables:
         # Both licence tables are written together: a snapshot without one has neither.
         files, without = current_files_without(loc, (*BIG_TABLES, *LICENCE_TABLES),
                                                LICENCE_TABLES[:1], as_of)
-        held = {(s, f.snapshot_id) for fs in files.values() for f in fs for s in f.sources}
+        # A snapshot's files name the same current sources whatever their table: each once.
+        per_snapshot = {f.snapshot_id: f.sources for fs in files.values() for f in fs}
+        held = {(s, sid) for sid, sources in per_snapshot.items() for s in sources}
         state = pd.DataFrame(sorted(held), columns=["source", "snapshot_id"], dtype="string")
         underived = frozenset(without[LICENCE_TABLES[0]])
         kept = None if images is None else pd.DataFrame(

@@ -390,7 +390,7 @@ def current_files_without(
     for state in current_sources(store, as_of, scan=scan).values():
         held.setdefault(state.snapshot_id, set()).add(state.source)
     for sid in sorted(held):
-        info = by_id[sid]
+        info, sources = by_id[sid], frozenset(held[sid])  # one set, shared by its tables' files
         for table in lacking:
             if not holds_table(info, table):
                 missing[table].add(sid)
@@ -401,5 +401,5 @@ def current_files_without(
             if info.rows is None and not _exists(info, f):  # an older manifest: no row counts
                 continue
             path = f.as_posix() if info.fs is not None else str(f.absolute())
-            out[table].append(TableFile(path, sid, frozenset(held[sid])))
+            out[table].append(TableFile(path, sid, sources))
     return out, missing
