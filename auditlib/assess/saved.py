@@ -35,6 +35,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,8 @@ DATA_FRAME = "data.{}"
 the big tables, filtered) is saved as, when it has rows: a loaded assessment reads each on
 first use (`DeferredData`) instead of reading the store's state again (at 100,000 images, 5.9 s
 and 0.9 GB of tables of which a page reads three to six)."""
+WRITERS = 2
+"""The frames `save_assessment` writes at once."""
 ENGINE_TABLES = (UNLICENSED_TABLE,)
 """Tables the run's engine keeps that are small (a few thousand rows, made from hundreds of
 millions) and that a page reads: saved as frames when the engine made them, and given to a
@@ -398,9 +401,12 @@ def save_assessment(a: Assessment, folder: str | Path) -> Path:
         for name, df in held.items():
             if len(df):  # an empty table is the table's empty frame again on load
                 frames[DATA_FRAME.format(name)] = df
-        for key, df in frames.items():
-            write_frame(df, tmp / f"{key}.parquet")
-            saved.append(key)
+        # Two at a time, the largest first: pyarrow converts and writes without the GIL (at
+        # 100,000 images 2.4 s where one after the other took 4.5 s).
+        largest = sorted(frames, key=lambda k: -len(frames[k]))
+        with ThreadPoolExecutor(WRITERS) as pool:
+            list(pool.map(lambda k: write_frame(frames[k], tmp / f"{k}.parquet"), largest))
+        saved.extend(frames)
         doc = {
             "identity": dataclasses.asdict(ident),
             "clock_in_engine": isinstance(clock, EngineClock),
