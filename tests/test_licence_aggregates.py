@@ -3,6 +3,8 @@ compliance page's licence risks and the licence rule come from the engine, one d
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from types import SimpleNamespace
 from typing import cast
 
@@ -10,6 +12,7 @@ import pandas as pd
 import pytest
 
 from auditlib.assess import assess_data
+from auditlib.data import AuditData, merge
 from auditlib.engine import FrameTables, open_engine
 from auditlib.engine.aggregates import (
     CLASSES_VIEW,
@@ -20,6 +23,7 @@ from auditlib.engine.aggregates import (
     ensure_licences,
     judged_classes,
     licence_classes,
+    licence_risks,
     licences,
     licences_checked,
 )
@@ -152,3 +156,59 @@ def test_flagged_rows_read_by_class_are_the_whole_joins(flag: tuple[str | None, 
     assert (len(got) > 0) == bool(flag)
     if None in flag:  # left-pad has no licence at all: flagged as a package without one
         assert "left-pad" in set(got["package_name"])
+
+
+REFERENCE_RISKS = """
+WITH risky AS (
+  SELECT licence, class, package_name, image_id
+  FROM (SELECT image_id, package_name,
+               COALESCE(license_spdx, license, '(no licence declared)') AS licence,
+               COALESCE(license_class, 'unknown') AS class
+        FROM package_licences
+        WHERE license_class IN ('network-copyleft', 'strong-copyleft', 'weak-copyleft', 'other',
+                                'unknown') OR license_class IS NULL) r
+  GROUP BY GROUPING SETS ((licence, class, package_name), (licence, class, image_id))
+), names AS (
+  SELECT licence, class, package_name,
+         ROW_NUMBER() OVER (PARTITION BY licence, class ORDER BY package_name) AS n
+  FROM risky WHERE image_id IS NULL AND package_name IS NOT NULL
+)
+SELECT g.licence, g.class, g.packages, g.images, m.package_name, m.n
+FROM (SELECT licence, class, COUNT(DISTINCT package_name) AS packages,
+             COUNT(DISTINCT image_id) AS images
+      FROM risky GROUP BY licence, class) g
+LEFT JOIN names m ON g.licence = m.licence AND g.class = m.class AND m.n <= 5
+ORDER BY g.licence, g.class, m.n
+"""
+"""The licence risks as they were defined before their images were counted from
+`image_licences` (every risky licence row grouped by image too): kept word for word as the
+reference the one definition is checked against."""
+
+
+def _licence_risk_inputs() -> list[AuditData]:
+    from auditlib import load
+    from auditlib.demo import write_fleet
+    from tests.conftest import corpus_path
+
+    out = [_licence_data()]
+    with tempfile.TemporaryDirectory() as tmp:
+        write_fleet(Path(tmp), images=6, seed=11, files_per_image=10)
+        out.append(load(Path(tmp)))
+    out.append(merge(*(load(corpus_path(p)) for p in (
+        "spdx-json/syft-1.18.1-spdx-debian-bookworm-image.json",
+        "spdx-json/trivy-0.76.0-spdx-debian-bookworm-image.json",
+        "spdx-json/secobserve-spdx-2.3-trivy-0.58.0-image-124pkgs.json",
+        "spdx-json/syft-spdx-2.2-alpine-3.10.json"))))
+    return out
+
+
+def test_licence_risks_equal_the_reference_definition() -> None:
+    """The images of each licence, counted from each image's distinct licences, are those its
+    licence rows name: on the hand-made data, the demo fleet and real SBOMs (the corpus)."""
+    for data in _licence_risk_inputs():
+        engine = open_engine("duckdb", FrameTables(data))
+        got = licence_risks(engine, 5)
+        want = engine.sql(REFERENCE_RISKS)
+        assert len(got) > 0
+        pd.testing.assert_frame_equal(got, want, check_dtype=False)
+        engine.close()

@@ -37,7 +37,13 @@ from auditlib.assess.saved import (
 from auditlib.data import DeferredData
 from auditlib.deferred import deferred
 from auditlib.demo import write_fleet
-from auditlib.engine.aggregates import LICENCE_VIEW, UNLICENSED_TABLE, licence_risks
+from auditlib.engine.aggregates import (
+    IMAGE_LICENCES_TABLE,
+    LICENCE_VIEW,
+    RISK_IMAGES_TABLE,
+    UNLICENSED_TABLE,
+    licence_risks,
+)
 from auditlib.engine.tables import BIG_TABLES
 from auditlib.history.trends import FRAMES as TREND_FRAMES
 from auditlib.policy.config import load_policy
@@ -477,8 +483,8 @@ def test_a_run_saves_what_the_compliance_page_reads_from_its_engine(store: Path,
     assert "fixable" in vars(b.view)  # one not saved: made in the engine, as before
     # The packages no document gives a licence, which the licence rule made in the run's
     # engine: given to the page's engine, not made again there, and its licence risks the same.
-    assert UNLICENSED_TABLE in a.view.aggregate_engine.made
-    assert f"engine.{UNLICENSED_TABLE}" in frames(params)
+    assert {UNLICENSED_TABLE, RISK_IMAGES_TABLE} <= a.view.aggregate_engine.made
+    assert {f"engine.{UNLICENSED_TABLE}", f"engine.{RISK_IMAGES_TABLE}"} <= set(frames(params))
     made: list[str] = []
     real_define = type(b.view.aggregate_engine).define
 
@@ -489,7 +495,9 @@ def test_a_run_saves_what_the_compliance_page_reads_from_its_engine(store: Path,
     with pytest.MonkeyPatch.context() as m:
         m.setattr(type(b.view.aggregate_engine), "define", define)
         risks = licence_risks(b.view.aggregate_engine, 5)
-    assert UNLICENSED_TABLE not in made and LICENCE_VIEW in made
+    # neither they nor the licences of each image (what the images of each licence read)
+    assert not {UNLICENSED_TABLE, RISK_IMAGES_TABLE, IMAGE_LICENCES_TABLE} & set(made)
+    assert LICENCE_VIEW in made
     pd.testing.assert_frame_equal(risks, licence_risks(a.view.aggregate_engine, 5))
     fresh = assess(store, as_of=AS_OF)
     pd.testing.assert_frame_equal(risks, licence_risks(fresh.view.aggregate_engine, 5))

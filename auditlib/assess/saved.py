@@ -55,7 +55,7 @@ from auditlib.assess.assessment import (
 from auditlib.assess.snapshots import SnapshotUse
 from auditlib.data import AuditData, DeferredData
 from auditlib.deferred import defer, deferred
-from auditlib.engine.aggregates import UNLICENSED_TABLE
+from auditlib.engine.aggregates import RISK_IMAGES_TABLE, UNLICENSED_TABLE
 from auditlib.engine.history import EngineClock, history_clock
 from auditlib.eol.table import EolTable, load_table
 from auditlib.errors import AuditlibError
@@ -91,12 +91,13 @@ first use (`DeferredData`) instead of reading the store's state again (at 100,00
 and 0.9 GB of tables of which a page reads three to six)."""
 WRITERS = 2
 """The frames `save_assessment` writes at once."""
-ENGINE_TABLES = (UNLICENSED_TABLE,)
+ENGINE_TABLES = (UNLICENSED_TABLE, RISK_IMAGES_TABLE)
 """Tables the run's engine keeps that are small (a few thousand rows, made from hundreds of
 millions) and that a page reads: saved as frames when the engine made them, and given to a
-loaded assessment's engine (`Engine.register`) in place of making them again (the packages no
-document gives a licence: 15 s of the compliance page's kernel at 100,000 images). Their
-columns are all text."""
+loaded assessment's engine (`Engine.register`) in place of making them again (at 100,000
+images, the packages no document gives a licence: 15 s of the compliance page's kernel; the
+images of each risky licence, over `image_licences`, which would take 12 s to make there).
+Their text columns are given as text, so that an empty one keeps its type."""
 LAYOUT = 2
 """The layout of a saved assessment: 2 saves the history's trends (`Assessment.trends`), not
 the raw history (an older one, without `layout`, saved every snapshot's tables: refused, so
@@ -536,7 +537,9 @@ def load_assessment(folder: str | Path, store: StorePath, *, as_of: Any,
         defer(a.view, "coverage", lambda: Coverage(**covered))
     for name in ENGINE_TABLES:  # small: read now, so the engine never makes them; text, as
         if f"engine.{name}" in paths:  # made (an empty frame's columns would have no type)
-            eng.register(name, read_frame(paths[f"engine.{name}"]).astype("string"))
+            table = read_frame(paths[f"engine.{name}"])
+            eng.register(name, table.astype({c: "string" for c in table.columns
+                                             if table[c].dtype == object}))
             eng.made.add(name)
     for name in ASSESSMENT_FRAMES:
         if name in paths:

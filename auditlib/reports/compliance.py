@@ -13,7 +13,12 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from auditlib.assess import Assessment
-from auditlib.engine.aggregates import RISKY_CLASSES, licence_risks
+from auditlib.engine.aggregates import (
+    RISK_IMAGES_TABLE,
+    RISKY_CLASSES,
+    ensure_licences,
+    licence_risks,
+)
 from auditlib.errors import ParameterError
 from auditlib.fleet.findings import SEVERITY_RANK, SLA_STATES
 from auditlib.fleet.names import short_id
@@ -345,7 +350,9 @@ def ahead_of_the_page(a: Assessment, parameters: Mapping[str, Any]) -> None:
     """Compute on a run's assessment `a`, before the run saves it, what this page reads that
     the run's engine keeps already, so that the page's kernel reads it back instead of making
     it again in its own engine: the licence classes (over the licence tables the policy's
-    licence rule kept) and the findings furthest over their SLA at the page's
+    licence rule kept), the images of each risky licence (`RISK_IMAGES_TABLE`, over the
+    rule's `image_licences`: the page's engine then reads only the licences' package names)
+    and the findings furthest over their SLA at the page's
     `severity_threshold` in `parameters` (over the fixable findings the SLA rule kept). A
     threshold that is not a severity is left to the page to refuse.
 
@@ -353,6 +360,7 @@ def ahead_of_the_page(a: Assessment, parameters: Mapping[str, Any]) -> None:
         EngineError: if the engine fails.
     """
     _ = a.view.licence_classes
+    ensure_licences(a.view.aggregate_engine, RISK_IMAGES_TABLE)
     try:
         threshold = ReportParams.from_values({k: v for k, v in parameters.items()
                                               if k == "severity_threshold"}).severity_threshold
