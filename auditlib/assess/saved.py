@@ -367,7 +367,6 @@ def save_assessment(a: Assessment, folder: str | Path) -> Path:
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-", dir=folder.parent))
     try:
-        saved: list[str] = []
         frames: dict[str, pd.DataFrame] = {}
         for name in VIEW_FRAMES:
             if (v := _computed(a.view, name)) is not None:
@@ -407,11 +406,10 @@ def save_assessment(a: Assessment, folder: str | Path) -> Path:
         largest = sorted(frames, key=lambda k: -len(frames[k]))
         with ThreadPoolExecutor(WRITERS) as pool:
             list(pool.map(lambda k: write_frame(frames[k], tmp / f"{k}.parquet"), largest))
-        saved.extend(frames)
         doc = {
             "identity": dataclasses.asdict(ident),
             "clock_in_engine": isinstance(clock, EngineClock),
-            "frames": saved,
+            "frames": list(frames),
             "data": list(held),
             "layout": LAYOUT,
             "trends": trends is not None,
