@@ -34,7 +34,11 @@ Each run times, in the same run, alternating, the median over `--runs`:
               (goal <= 1.5);
   CPU         then twice, one fleet collection more: the CPU seconds the collector spent, and
               each server and relay (this process's descendants, by name, from /proc), and the
-              registry requests it sent by kind (from its debug log).
+              registry requests it sent by kind (from its debug log);
+  floor       the least of those two CPU totals (collector and servers, relays left out) over
+              this machine's cores: the least wall time a fleet collection can take here,
+              against the goal (1.5 x the slowest source), and whether the goal can be met
+              while the servers share the collector's cores.
 
 Namespaces, relays and servers are removed at the end, also after an error or SIGTERM. It
 always exits 0 when it could run: a missed goal is a FAIL line.
@@ -149,9 +153,14 @@ class RequestLog(logging.Handler):
             self.kinds[next((k for k in self.KINDS if k in path), "ping")] += 1
 
 
-def cpu_of_one(fleet_req: object, tag: str) -> None:
+def cpu_of_one(fleet_req: object, tag: str) -> tuple[float, float]:
     """Collect the fleet once more and print the CPU each process spent on it, and the
-    registry requests by kind."""
+    registry requests by kind.
+
+    Returns:
+        The CPU seconds of the collector, and of the collector and the servers together (the
+        latency relays left out: a real network spends none).
+    """
     from auditlib.ingest.collect import CollectRequest, collect
 
     assert isinstance(fleet_req, CollectRequest)
@@ -173,6 +182,23 @@ def cpu_of_one(fleet_req: object, tag: str) -> None:
     requests = ", ".join(f"{k} {n}" for k, n in handler.kinds.most_common())
     print(f"{tag} CPU of one fleet collection: collector {mine:.2f} s, {others}; registry "
           f"requests {sum(handler.kinds.values())} ({requests})", flush=True)
+    return mine, mine + sum(v for k, v in spent.items() if k != "relays")
+
+
+def floor_line(tag: str, passes: list[tuple[float, float]], slowest: float) -> str:
+    """Return the line that says whether the fleet goal can be met on this machine: the least
+    CPU of one fleet collection (collector and servers, of `passes`) spread over every core is
+    the least wall time it can take here, against the goal (`GOAL_RATIO` x the slowest source
+    alone, `slowest` seconds)."""
+    cores = os.cpu_count() or 1
+    collector, total = min(p[0] for p in passes), min(p[1] for p in passes)
+    floor, goal = total / cores, GOAL_RATIO * slowest
+    return (f"{tag} floor on this machine: one fleet collection costs {total:.2f} s of CPU "
+            f"(collector {collector:.2f} s, the servers the rest, all on these {cores} cores), "
+            f"so at least {floor:.3f} s of wall, {floor / slowest:.2f} x the slowest source, "
+            f"against the goal's {goal:.3f} s: "
+            + ("the goal cannot be met while the servers share the collector's cores"
+               if floor > goal else "the goal is within reach of these cores"))
 
 
 def median_time(fn: Callable[[], object], runs: int) -> float:
@@ -286,8 +312,8 @@ def measure(fleet: Fleet, runs: int, workers: int, judge_fleet: bool, why: str) 
               else f"information, not the goal: {why}")
     print(f"{tag} fleet at once (workers={workers}): {w:.3f} s (median of {runs}): "
           f"{w / slowest:.2f} x the slowest source ({judged})", flush=True)
-    for _ in range(2):
-        cpu_of_one(fleet_req, tag)
+    passes = [cpu_of_one(fleet_req, tag) for _ in range(2)]
+    print(floor_line(tag, passes, slowest), flush=True)
 
 
 def main() -> None:

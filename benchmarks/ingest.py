@@ -15,6 +15,10 @@ Grype, CycloneDX and SPDX documents of real images (`corpus_fleet`). Then it pri
                 format;
   stages        where the time goes: per format, the CPU time of decoding the top level,
                 parsing (typed decode and rows) and building the tables, against orjson's;
+  floor         what the goal leaves once a load has read, hashed and decoded its files: per
+                format, the CPU time of the read, the sha256 and the leanest typed decode
+                against orjson's, and the microseconds per record left for rows and tables
+                (`ingest_floor.py`; printed only when asked: `--sections floor`);
   first load    `auditlib.load(one Trivy report of about 1 MB)` in a fresh process that has
                 imported numpy, pandas and auditlib, as an analyst's notebook has (median of 5);
                 goal < 0.1 s for that call, with the imports printed beside it;
@@ -447,6 +451,29 @@ def stages(fleet: Path) -> None:
               + f"{sum(parts):>8.2f}x")
 
 
+def floor(fleet: Path) -> None:
+    """Print, per format, the floor under a load and what the goal leaves per record
+    (`ingest_floor.py`), on the same documents as the stages."""
+    from ingest_floor import HEADER, floor_line
+
+    print("the floor: CPU seconds of reading, hashing (sha256) and the leanest typed decode "
+          "(msgspec, a record's key fields only) against orjson.loads of the same bytes, in one "
+          f"process, on each format's first {STAGE_DOCS} documents (or as many as fit in "
+          f"{STAGE_BYTES / 1e6:.0f} MB), best of 3; wall = read + the longer of hash and decode "
+          f"(hashed on another core), cpu = their sum; us/record = what the goal ({GOAL_RATIO}x "
+          "orjson's time) leaves a record's rows and tables after the wall floor")
+    print(HEADER)
+    for label, folder in _formats(fleet):
+        paths, total = [], 0
+        for path in _documents([folder])[:STAGE_DOCS]:
+            if paths and total + path.stat().st_size > STAGE_BYTES:
+                break
+            paths.append(path)
+            total += path.stat().st_size
+        if paths:
+            print(floor_line(label, paths, GOAL_RATIO))
+
+
 def first_load(fleet: Path, runs: int = 5) -> None:
     """Time the first `auditlib.load(one ~1 MB Trivy report)` in fresh processes (the goal),
     and the imports of numpy, pandas and auditlib before it (printed beside it)."""
@@ -566,7 +593,7 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"files each package owns, on average (default {FILES_PER_PACKAGE})")
     ap.add_argument("--repeat", type=int, default=3, help="runs per format (median; default 3)")
     ap.add_argument("--sections", default="formats,stages,first,fleet",
-                    help="what to print: formats, stages, first, fleet (default all four)")
+                    help="what to print: formats, stages, floor, first, fleet (all but floor)")
     ap.add_argument("--regenerate", action="store_true", help="make the fleet again even if cached")
     ap.add_argument("--child", choices=list(CHILDREN), help=argparse.SUPPRESS)
     ap.add_argument("--docs", type=Path, nargs="*", help=argparse.SUPPRESS)
@@ -590,6 +617,9 @@ def main(argv: list[str] | None = None) -> int:
         print()
     if "stages" in sections:
         stages(fleet)
+        print()
+    if "floor" in sections:
+        floor(fleet)
         print()
     if "first" in sections:
         first_load(fleet)
