@@ -28,6 +28,7 @@ from auditlib.engine.aggregates import (
     licences_checked,
 )
 from auditlib.reports.compliance import license_risks
+from auditlib.store.licence_tables import PACKAGE_LICENCE_CLASSES
 from auditlib.reports.context import Report
 from tests.policy.builders import AS_OF
 from tests.policy.test_rules_contents import A, B, C, D, _licence_data
@@ -212,3 +213,35 @@ def test_licence_risks_equal_the_reference_definition() -> None:
         assert len(got) > 0
         pd.testing.assert_frame_equal(got, want, check_dtype=False)
         engine.close()
+
+
+REFERENCE_UNLICENSED = f"""
+SELECT image_id, package_name, package_version
+FROM {PACKAGE_LICENCE_CLASSES}
+WHERE image_id IN (SELECT image_id FROM {PACKAGE_LICENCE_CLASSES}
+                   WHERE image_id IS NOT NULL AND NOT licensed)
+GROUP BY image_id, package_name, package_version
+HAVING MAX(CASE WHEN licensed THEN 1 ELSE 0 END) = 0
+"""
+"""The unlicensed packages as they were defined before they were read from `package_classes`
+(the store's licence class rows grouped a second time): kept word for word as the reference the
+one definition is checked against."""
+
+_UNLICENSED_ORDER = "ORDER BY image_id, package_name NULLS LAST, package_version NULLS LAST"
+
+
+def test_unlicensed_packages_equal_the_reference_definition() -> None:
+    """The packages no document gives a licence, read from `package_classes`, are those the
+    store's licence class rows give when grouped alone: on the hand-made data (left-pad), the
+    demo fleet and real SBOMs (the corpus)."""
+    found = 0
+    for data in _licence_risk_inputs():
+        engine = open_engine("duckdb", FrameTables(data))
+        ensure_licences(engine, IMAGE_LICENCES_TABLE)
+        assert CLASSES_VIEW in engine.made  # what it is read from
+        got = engine.sql(f"SELECT * FROM {UNLICENSED_TABLE} {_UNLICENSED_ORDER}")
+        want = engine.sql(f"SELECT * FROM ({REFERENCE_UNLICENSED}) r {_UNLICENSED_ORDER}")
+        pd.testing.assert_frame_equal(got, want, check_dtype=False)
+        found += len(got)
+        engine.close()
+    assert found > 0

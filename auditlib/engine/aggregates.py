@@ -498,31 +498,12 @@ DOCUMENT_ROWS = (_document_rows("vulnerabilities") + "\nUNION ALL" + _document_r
 (one row per distinct pair and table; either may be missing): what coverage needs of the big
 tables (`auditlib.fleet.coverage`). Column rows_in is `vulnerabilities` or `packages`."""
 
-_LICENSED = "MAX(CASE WHEN licensed THEN 1 ELSE 0 END)"
-"""Whether any row of a package in `package_licence_classes` gives it a licence (1), or none (0)."""
-
 _LICENCE = ("license", "license_spdx", "license_class")
 """The columns of `package_licenses` that `PACKAGE_LICENCES` gives of each licence."""
 
 
 UNLICENSED_TABLE = "unlicensed_packages"
 """The table `UNLICENSED_PACKAGES` is kept as (`ensure_licences`)."""
-
-UNLICENSED_PACKAGES = f"""
-SELECT image_id, package_name, package_version
-FROM {PACKAGE_LICENCE_CLASSES}
-WHERE image_id IN (SELECT image_id FROM {PACKAGE_LICENCE_CLASSES}
-                   WHERE image_id IS NOT NULL AND NOT licensed)
-GROUP BY image_id, package_name, package_version
-HAVING {_LICENSED} = 0
-"""
-"""Every package (image_id, package_name, package_version) of an image that no document gives
-a licence: found in the store's `package_licence_classes` (one row per package and document, a
-fifth of the licence rows), among the packages of the images with a bare one (`licensed` false:
-listed with no licence class and given no licence by its document). A few thousand rows where
-the licence rows are hundreds of millions, so it is kept as a table (`UNLICENSED_TABLE`), made
-once, rather than grouped again by each reader of `PACKAGE_LICENCES` and `IMAGE_LICENCES`."""
-
 
 def _package_licences() -> str:
     """Return the SQL of every licence of every package of every image, and every package of
@@ -619,6 +600,18 @@ LICENCE_VIEW = "package_licences"
 CLASSES_VIEW = "package_classes"
 """The view `PACKAGE_CLASSES` is made as: the union of its parts, each kept as a table
 (`CLASSES_VIEW`_<part>: `package_classes_part`)."""
+
+UNLICENSED_PACKAGES = f"""
+SELECT image_id, package_name, package_version FROM {CLASSES_VIEW} WHERE licensed = 0
+"""
+"""Every package (image_id, package_name, package_version) of an image that no document gives
+a licence: the packages of `PACKAGE_CLASSES` not `licensed` (each of its rows in the store's
+`package_licence_classes` bare: listed with no licence class and given no licence by its
+document). A few thousand rows where the licence rows are hundreds of millions, so it is kept as
+a table (`UNLICENSED_TABLE`), made once, rather than grouped again by each reader of
+`PACKAGE_LICENCES` and `IMAGE_LICENCES`. Read from `package_classes`, which groups the same rows
+by the same key for the licence rule: grouping them a second time for this took 13 s of the
+100,000-image run (README, issue 15). Reads `CLASSES_VIEW` (`ensure_licences`)."""
 
 LICENCE_CLASSES = "SELECT " + ",\n       ".join(
     f"SUM({_flag(c)}) AS {_flag(c)}_packages, "
@@ -795,7 +788,8 @@ def ensure_licences(engine: Engine, *tables: str) -> None:
     """Make `tables` (of `LICENCE_VIEW`, `CLASSES_VIEW`, `IMAGE_LICENCES_TABLE`,
     `RISK_IMAGES_TABLE`) on `engine`, each once, when an aggregate first needs it:
     `package_licences` as a view, `image_licences` kept as a table (both read
-    `UNLICENSED_TABLE`, kept, made here if missing), `licence_risk_images` kept as a table (it
+    `UNLICENSED_TABLE`, kept, made here if missing from `package_classes`),
+    `licence_risk_images` kept as a table (it
     reads `image_licences`, made here if missing), and `package_classes` as a view over its
     parts, each kept as a table (`package_classes_part`; they read `KEYS_TABLE`, made here if
     missing).
@@ -809,6 +803,7 @@ def ensure_licences(engine: Engine, *tables: str) -> None:
         if t == RISK_IMAGES_TABLE:
             ensure_licences(engine, IMAGE_LICENCES_TABLE)
         if t in (LICENCE_VIEW, IMAGE_LICENCES_TABLE) and UNLICENSED_TABLE not in engine.made:
+            ensure_licences(engine, CLASSES_VIEW)
             engine.define(UNLICENSED_TABLE, UNLICENSED_PACKAGES, keep=True)
         if t == CLASSES_VIEW:  # kept in parts, each a table, read as one view
             ensure_image_keys(engine)
