@@ -28,8 +28,8 @@ from auditlib.engine.aggregates import (
     licences_checked,
 )
 from auditlib.reports.compliance import license_risks
-from auditlib.store.licence_tables import PACKAGE_LICENCE_CLASSES
 from auditlib.reports.context import Report
+from auditlib.store.licence_tables import PACKAGE_LICENCE_CLASSES
 from tests.policy.builders import AS_OF
 from tests.policy.test_rules_contents import A, B, C, D, _licence_data
 
