@@ -189,44 +189,38 @@ def _child_auditlib(folders: list[Path], workers: int | None = None, *, rss: boo
     return run
 
 
+def _stage_documents(folders: list[Path]) -> list[Path]:
+    """Return the documents the stages and the floor are timed on: the first `STAGE_DOCS`, or
+    as many as fit in `STAGE_BYTES` (at least one)."""
+    paths: list[Path] = []
+    total = 0
+    for path in _documents(folders)[:STAGE_DOCS]:
+        if paths and total + path.stat().st_size > STAGE_BYTES:
+            break
+        paths.append(path)
+        total += path.stat().st_size
+    return paths
+
+
 def _child_stages(folders: list[Path]) -> Callable[[], dict[str, Any]]:
     """Return a run that times, in this process and on CPU time (best of 3), each stage of
     `auditlib.load` on the documents against `orjson.loads` of their bytes: decoding the top
     level, parsing (the parser's typed decode and its rows), and turning the rows into tables."""
-    import gc
     from datetime import UTC, datetime
 
     import orjson
+    from ingest_floor import best_cpu
 
     from auditlib.ingest.accumulate import Accumulator
     from auditlib.ingest.documents import decode_document, read_file
     from auditlib.ingest.reader import ingest_output
     from auditlib.parsers import parse_document
 
-    paths, total = [], 0
-    for path in _documents(folders)[:STAGE_DOCS]:
-        if paths and total + path.stat().st_size > STAGE_BYTES:
-            break
-        paths.append(path)
-        total += path.stat().st_size
-    raws = [read_file(p) for p in paths]
-
-    def best(fn: Callable[[], object]) -> float:
-        # With the cyclic collector paused, as `auditlib.load` reads (`reader.load_files`): with it
-        # running, every stage that keeps what it made (and orjson's objects) pays for collections
-        # that rescan all of it, which load does not; that once doubled orjson's figure here.
-        times = []
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
-            for _ in range(3):
-                start = time.process_time()
-                fn()
-                times.append(time.process_time() - start)
-        finally:
-            if enabled:
-                gc.enable()
-        return min(times)
+    raws = [read_file(p) for p in _stage_documents(folders)]
+    # Timed with the cyclic collector paused, as `auditlib.load` reads (`reader.load_files`):
+    # with it running, every stage that keeps what it made (and orjson's objects) pays for
+    # collections that rescan all of it, which load does not; that once doubled orjson's figure.
+    best = best_cpu  # the cyclic collector paused (see above)
 
     def orjson_each() -> None:
         for r in raws:  # each document's objects dropped before the next, as load drops them
@@ -464,12 +458,7 @@ def floor(fleet: Path) -> None:
           "orjson's time) leaves a record's rows and tables after the wall floor")
     print(HEADER)
     for label, folder in _formats(fleet):
-        paths, total = [], 0
-        for path in _documents([folder])[:STAGE_DOCS]:
-            if paths and total + path.stat().st_size > STAGE_BYTES:
-                break
-            paths.append(path)
-            total += path.stat().st_size
+        paths = _stage_documents([folder])
         if paths:
             print(floor_line(label, paths, GOAL_RATIO))
 

@@ -123,7 +123,7 @@ fields only (Trivy: a vulnerability's id, package, version, severity and fixed v
 package's name and version; Syft, Grype, CycloneDX and SPDX: name, version and type or id)."""
 
 
-def _best(fn: Callable[[], object]) -> float:
+def best_cpu(fn: Callable[[], object]) -> float:
     """Return the least CPU seconds of three runs of `fn`, the cyclic collector paused."""
     enabled = gc.isenabled()
     gc.disable()
@@ -174,9 +174,9 @@ def floor_line(label: str, paths: list[Path], goal: float) -> str:
                 for column, value in zip(columns, msgspec.structs.astuple(rec), strict=False):
                     column.append(value)
 
-    base = _best(orjson_each)
-    r, rh, rd = _best(read), _best(hashed), _best(decoded)
-    row_us = _best(rows) / records * 1e6 if records else float("nan")
+    base = best_cpu(orjson_each)
+    r, rh, rd = best_cpu(read), best_cpu(hashed), best_cpu(decoded)
+    row_us = best_cpu(rows) / records * 1e6 if records else float("nan")
     hash_s, decode_s = max(rh - r, 0.0), max(rd - r, 0.0)
     wall = r + max(hash_s, decode_s)
     cpu = r + hash_s + decode_s

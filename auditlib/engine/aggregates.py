@@ -788,11 +788,10 @@ def ensure_licences(engine: Engine, *tables: str) -> None:
     """Make `tables` (of `LICENCE_VIEW`, `CLASSES_VIEW`, `IMAGE_LICENCES_TABLE`,
     `RISK_IMAGES_TABLE`) on `engine`, each once, when an aggregate first needs it:
     `package_licences` as a view, `image_licences` kept as a table (both read
-    `UNLICENSED_TABLE`, kept, made here if missing from `package_classes`),
-    `licence_risk_images` kept as a table (it
-    reads `image_licences`, made here if missing), and `package_classes` as a view over its
-    parts, each kept as a table (`package_classes_part`; they read `KEYS_TABLE`, made here if
-    missing).
+    `UNLICENSED_TABLE`, kept, made here if missing, from `package_classes`),
+    `licence_risk_images` kept as a table (it reads `image_licences`, made here if missing),
+    and `package_classes` as a view over its parts, each kept as a table
+    (`package_classes_part`; they read `KEYS_TABLE`, made here if missing).
 
     Raises:
         EngineError: if the engine fails.
