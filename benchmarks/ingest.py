@@ -217,10 +217,10 @@ def _child_stages(folders: list[Path]) -> Callable[[], dict[str, Any]]:
     from auditlib.parsers import parse_document
 
     raws = [read_file(p) for p in _stage_documents(folders)]
-    # Timed with the cyclic collector paused, as `auditlib.load` reads (`reader.load_files`):
+    # Each stage is timed by `best_cpu`, the cyclic collector paused, as `auditlib.load` reads
+    # (`reader.load_files`):
     # with it running, every stage that keeps what it made (and orjson's objects) pays for
     # collections that rescan all of it, which load does not; that once doubled orjson's figure.
-    best = best_cpu  # the cyclic collector paused (see above)
 
     def orjson_each() -> None:
         for r in raws:  # each document's objects dropped before the next, as load drops them
@@ -237,10 +237,10 @@ def _child_stages(folders: list[Path]) -> Callable[[], dict[str, Any]]:
             acc.build()
 
         return {"rows": {}, "stages": {
-            "orjson": best(orjson_each),
-            "decode": best(lambda: [decode_document(r) for r in raws]),
-            "parse": best(lambda: [parse_document(d) for d in docs]),
-            "tables": best(tables)}}
+            "orjson": best_cpu(orjson_each),
+            "decode": best_cpu(lambda: [decode_document(r) for r in raws]),
+            "parse": best_cpu(lambda: [parse_document(d) for d in docs]),
+            "tables": best_cpu(tables)}}
     return run
 
 

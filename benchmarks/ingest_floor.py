@@ -145,7 +145,10 @@ def floor_line(label: str, paths: list[Path], goal: float) -> str:
     Raises:
         KeyError: if no `MINIMAL` model matches the folder's name.
     """
-    model = next(m for k, m in MINIMAL.items() if paths[0].parent.name.startswith(k))
+    folder = paths[0].parent.name
+    model = next((m for k, m in MINIMAL.items() if folder.startswith(k)), None)
+    if model is None:
+        raise KeyError(f"{folder}: no leanest model for this folder (one of {sorted(MINIMAL)})")
     decoder = msgspec.json.Decoder(model)
 
     def read() -> None:
@@ -166,10 +169,11 @@ def floor_line(label: str, paths: list[Path], goal: float) -> str:
 
     docs = [decoder.decode(p.read_bytes()).each() for p in paths]  # type: ignore[attr-defined]
     records = sum(len(d) for d in docs)
+    width = max((len(rec.__struct_fields__) for d in docs for rec in d), default=0)
 
     def rows() -> None:  # the least a row can be: each record's fields appended to columns
         for doc in docs:
-            columns: list[list[object]] = [[] for _ in range(8)]
+            columns: list[list[object]] = [[] for _ in range(width)]
             for rec in doc:
                 for column, value in zip(columns, msgspec.structs.astuple(rec), strict=False):
                     column.append(value)

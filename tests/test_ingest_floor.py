@@ -57,5 +57,5 @@ def test_a_folder_of_no_known_format_is_refused(tmp_path: Path) -> None:
     d = tmp_path / "other"
     d.mkdir()
     (d / "a.json").write_bytes(b"{}")
-    with pytest.raises(StopIteration):
+    with pytest.raises(KeyError, match="other: no leanest model"):
         floor_line("other", [d / "a.json"], 0.5)
