@@ -15,10 +15,9 @@ from auditlib.assess import assess_data
 from auditlib.data import AuditData, merge
 from auditlib.engine import FrameTables, open_engine
 from auditlib.engine.aggregates import (
-    CLASSES_VIEW,
+    CLASSES_TABLE,
     IMAGE_LICENCES_TABLE,
     LICENCE_VIEW,
-    PACKAGE_CLASS_PARTS,
     UNLICENSED_TABLE,
     ensure_licences,
     judged_classes,
@@ -64,13 +63,11 @@ def test_each_licence_once_and_each_image_checked() -> None:
 def test_licence_tables_kept_once_and_equal_to_the_view() -> None:
     engine = open_engine("duckdb", FrameTables(_licence_data()))
     classes = licence_classes(engine)
-    assert CLASSES_VIEW in engine.made and IMAGE_LICENCES_TABLE not in engine.made  # as needed
+    assert CLASSES_TABLE in engine.made and IMAGE_LICENCES_TABLE not in engine.made  # as needed
     checked = licences_checked(engine)
     kept = {r[0] for r in engine.con.sql(  # type: ignore[attr-defined]
         "SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()}
-    # package_classes is kept in parts (each a table), read through one view
-    parts = {f"{CLASSES_VIEW}_{p}" for p in range(PACKAGE_CLASS_PARTS)}
-    assert {*parts, IMAGE_LICENCES_TABLE} <= kept and CLASSES_VIEW not in kept
+    assert {CLASSES_TABLE, IMAGE_LICENCES_TABLE} <= kept
     assert engine.con.sql(  # type: ignore[attr-defined]  # result order kept for other queries
         "SELECT current_setting('preserve_insertion_order')").fetchall() == [(True,)]
     # Every figure again from the rows of the view, in pandas.
@@ -94,17 +91,23 @@ def test_licence_tables_kept_once_and_equal_to_the_view() -> None:
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-def test_package_classes_in_parts_are_the_whole_querys_rows(seed: int) -> None:
-    """The parts `package_classes` is made in (grouped by the image's number) give, together,
-    `PACKAGE_CLASSES`' rows (grouped by its id): missing ids, names, versions and flags, and an
-    image that only the licence rows name (no vulnerability or package row) included."""
+def test_image_classes_count_what_grouping_by_the_texts_gives(seed: int) -> None:
+    """`image_classes`, grouped by hashes of the image id and of the package's name and version
+    (`auditlib.engine.key_hash`), counts per image what grouping the store's licence class rows
+    by the texts themselves gives (in pandas): missing ids left out; missing names, versions and
+    flags each a value of its own; an image that only the licence rows name included."""
     import random
 
     import duckdb
 
     from auditlib.engine import aggregates as agg
+    from auditlib.engine.key_hash import duckdb_functions
+    from auditlib.normalize.licenses import LICENSE_CLASSES
+    from auditlib.tables import licence_class_column
 
     con = duckdb.connect()
+    for statement in duckdb_functions():
+        con.execute(statement)
     con.execute("CREATE TABLE vulnerabilities(image_id VARCHAR)")
     con.execute("CREATE TABLE packages(image_id VARCHAR)")
     con.execute("INSERT INTO vulnerabilities VALUES ('sha256:b'), (NULL)")
@@ -117,15 +120,43 @@ def test_package_classes_in_parts_are_the_whole_querys_rows(seed: int) -> None:
     images = ["sha256:a", "sha256:c", "sha256:only-licence", None]
     rows = [(f"s{rng.randint(1, 3)}", rng.choice(images), rng.choice(["p", "q", "r", None]),
              rng.choice(["1", None]), *(rng.choice([True, False, None]) for _ in flags))
-            for _ in range(2000)]
+            for _ in range(400)]
     con.executemany("INSERT INTO package_licence_classes VALUES (" + ", ".join(
         "?" * (4 + len(flags))) + ")", rows)
     con.execute(f"CREATE TABLE {agg.KEYS_TABLE} AS {agg.IMAGE_KEYS}")
-    whole = sorted(con.execute(agg.PACKAGE_CLASSES).fetchall(), key=repr)
-    parts = sorted((r for p in range(agg.PACKAGE_CLASS_PARTS)
-                    for r in con.execute(agg.package_classes_part(p)).fetchall()), key=repr)
-    assert parts == whole
-    assert {r[0] for r in whole} == {"sha256:a", "sha256:c", "sha256:only-licence"}
+    got = con.execute(agg.IMAGE_CLASSES).df().set_index("image_id").sort_index()
+    frame = pd.DataFrame(rows, columns=["scan_id", "image_id", "package_name",
+                                        "package_version", *flags])
+    frame = frame[frame["image_id"].notna()].fillna(dict.fromkeys(flags, False))
+    key = ["image_id", "package_name", "package_version"]
+    per_package = frame.groupby(key, dropna=False)[list(flags)].any().reset_index()
+    unknown = licence_class_column("unknown")
+    per_package[unknown] = per_package[unknown] | ~per_package["licensed"]
+    want = per_package.groupby("image_id")[list(flags)].sum()
+    want.insert(0, "packages", per_package.groupby("image_id").size())
+    assert len(got) == 3 and (got["packages"] > 1).all()  # NULL names and versions are keys
+    assert [licence_class_column(c) for c in LICENSE_CLASSES] == list(flags[:-1])
+    pd.testing.assert_frame_equal(got.astype("int64"), want.astype("int64")[got.columns],
+                                  check_names=False)
+
+
+def test_key_hash_tells_missing_texts_and_their_places_apart() -> None:
+    """The hash both engines group by tells a missing text from any text and by its place, as
+    `GROUP BY` does; it takes 1 to 3 texts."""
+    import duckdb
+
+    from auditlib.engine.key_hash import MOST_TEXTS, duckdb_functions, key_hash
+
+    con = duckdb.connect()
+    for statement in duckdb_functions():
+        con.execute(statement)
+    a, null, empty = "'a'", "NULL", "''"
+    hashes = ", ".join(key_hash(*texts) for texts in ((a, null), (null, a), (a, empty), (a, null)))
+    row = con.execute(f"SELECT {hashes}").fetchall()[0]
+    assert len(set(row[:3])) == 3 and row[0] == row[3]
+    for n in (0, MOST_TEXTS + 1):
+        with pytest.raises(ValueError, match="1 to 3 columns"):
+            key_hash(*["c"] * n)
 
 
 def test_judged_classes_are_literals_or_missing() -> None:
@@ -223,22 +254,21 @@ WHERE image_id IN (SELECT image_id FROM {PACKAGE_LICENCE_CLASSES}
 GROUP BY image_id, package_name, package_version
 HAVING MAX(CASE WHEN licensed THEN 1 ELSE 0 END) = 0
 """
-"""The unlicensed packages as they were defined before they were read from `package_classes`
-(the store's licence class rows grouped a second time): kept word for word as the reference the
-one definition is checked against."""
+"""The unlicensed packages as they were once defined (the store's licence class rows grouped by
+their texts): kept word for word as the reference the one definition is checked against."""
 
 _UNLICENSED_ORDER = "ORDER BY image_id, package_name NULLS LAST, package_version NULLS LAST"
 
 
 def test_unlicensed_packages_equal_the_reference_definition() -> None:
-    """The packages no document gives a licence, read from `package_classes`, are those the
-    store's licence class rows give when grouped alone: on the hand-made data (left-pad), the
-    demo fleet and real SBOMs (the corpus)."""
+    """The packages no document gives a licence (its bare rows, less those some row gives a
+    licence, found by hash) are those the store's licence class rows give when grouped by their
+    texts: on the hand-made data (left-pad), the demo fleet and real SBOMs (the corpus)."""
     found = 0
     for data in _licence_risk_inputs():
         engine = open_engine("duckdb", FrameTables(data))
         ensure_licences(engine, IMAGE_LICENCES_TABLE)
-        assert CLASSES_VIEW in engine.made  # what it is read from
+        assert CLASSES_TABLE not in engine.made  # not what it is read from
         got = engine.sql(f"SELECT * FROM {UNLICENSED_TABLE} {_UNLICENSED_ORDER}")
         want = engine.sql(f"SELECT * FROM ({REFERENCE_UNLICENSED}) r {_UNLICENSED_ORDER}")
         pd.testing.assert_frame_equal(got, want, check_dtype=False)

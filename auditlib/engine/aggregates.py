@@ -1,8 +1,8 @@
 """The assessment's aggregates over the big tables, each defined once, in SQL that DuckDB and
 Spark SQL both run (plain SQL: `SELECT DISTINCT`, `GROUP BY`, `GROUPING SETS`, `COUNT`,
-`BIT_OR`, `COALESCE`, `CASE`, `IS NOT DISTINCT FROM`; no dialect function), so both engines
-give the same rows. Every result
-is small: one row per image, or per licence class.
+`BIT_OR`, `COALESCE`, `CASE`, `IS NOT DISTINCT FROM`; no dialect function but `key_hash<N>`,
+which each engine defines alike, `auditlib.engine.key_hash`), so both engines give the same
+rows. Every result is small: one row per image, or per licence class.
 
 Missing values are equal to each other when rows are told apart, as pandas' `drop_duplicates`
 treats them (`SELECT DISTINCT`, `IS NOT DISTINCT FROM`). Rows that name no image are left out.
@@ -13,6 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 from auditlib.engine.base import Engine
+from auditlib.engine.key_hash import key_hash
 from auditlib.engine.tables import sql_text
 from auditlib.normalize.licenses import LICENSE_CLASSES
 from auditlib.normalize.severity import SEVERITIES, SEVERITY_DTYPE
@@ -24,8 +25,9 @@ from auditlib.store.licence_tables import (
 )
 from auditlib.tables import licence_class_column as _flag
 
-IMAGE_KEYS = """
-SELECT image_id, ROW_NUMBER() OVER (ORDER BY image_id) AS image_key
+IMAGE_KEYS = f"""
+SELECT image_id, ROW_NUMBER() OVER (ORDER BY image_id) AS image_key,
+       {key_hash("image_id")} AS image_hash
 FROM (SELECT CAST(image_id AS STRING) AS image_id FROM vulnerabilities WHERE image_id IS NOT NULL
       UNION
       SELECT CAST(image_id AS STRING) AS image_id FROM packages WHERE image_id IS NOT NULL
@@ -34,9 +36,9 @@ FROM (SELECT CAST(image_id AS STRING) AS image_id FROM vulnerabilities WHERE ima
       WHERE image_id IS NOT NULL) i
 """
 """Each image the vulnerability, package or licence rows (`package_licence_classes`) name,
-with a number of its own (image_key, from 1 in image id order): what the per-image counts and
-`package_classes_part` group rows by in place of the id, a 71-character text
-(`_rows_and_distinct`)."""
+with a number of its own (image_key, from 1 in image id order: what the fix-first upgrades
+group rows by in place of the id, a 71-character text) and the hash of its id (image_hash,
+`auditlib.engine.key_hash`: what the per-image counts group rows by, `_rows_and_distinct`)."""
 
 KEYS_TABLE = "image_keys"
 """The table `IMAGE_KEYS` is kept as (`ensure_image_keys`)."""
@@ -45,18 +47,20 @@ KEYS_TABLE = "image_keys"
 def _rows_and_distinct(table: str, key: list[str], rows: str, distinct: str) -> str:
     """Return the SQL of, per image with rows in `table`: its rows (`rows`) and its distinct
     `key` values (`distinct`), in one pass over the table (each image's keys grouped once, then
-    their groups counted and their rows summed). Rows are grouped by the image's number in
-    `KEYS_TABLE` rather than its id: a group of millions of distinct keys then holds a number,
-    not a long text, and at 20,000 images fits DuckDB's memory limit where the id spilled a
-    gigabyte to disk (README, issue 15, h28b)."""
+    their groups counted and their rows summed). Rows are grouped by the hash of the image's id
+    and the hash of their `key` (`auditlib.engine.key_hash`), 64-bit numbers, not by the texts:
+    nothing but counts comes out of the groups, and at 100,000 images (79 million package rows)
+    grouping by the texts took 30.6 s, by the hashes 6.0 s (README, issue 15). The id is joined
+    back to each image's hash from `KEYS_TABLE`."""
     return f"""
 SELECT i.image_id, c.{rows}, c.{distinct}
-FROM (SELECT image_key, CAST(SUM(n) AS BIGINT) AS {rows}, COUNT(*) AS {distinct}
-      FROM (SELECT k.image_key, COUNT(*) AS n
-            FROM {table} t JOIN {KEYS_TABLE} k ON CAST(t.image_id AS STRING) = k.image_id
-            GROUP BY k.image_key, {', '.join(f't.{c}' for c in key)}) g
-      GROUP BY image_key) c
-JOIN {KEYS_TABLE} i ON c.image_key = i.image_key
+FROM (SELECT image_hash, CAST(SUM(n) AS BIGINT) AS {rows}, COUNT(*) AS {distinct}
+      FROM (SELECT {key_hash("image_id")} AS image_hash, COUNT(*) AS n
+            FROM {table}
+            WHERE image_id IS NOT NULL
+            GROUP BY {key_hash("image_id")}, {key_hash(*key)}) g
+      GROUP BY image_hash) c
+JOIN {KEYS_TABLE} i ON c.image_hash = i.image_hash
 ORDER BY i.image_id
 """
 
@@ -533,7 +537,7 @@ outside any package is the package `file <path>`. Columns image_id, package_name
 package_version, license, license_spdx, license_class (all text). What the licence rule's
 flagged packages (`LICENCES_FLAGGED`) and the compliance page's licence risks (`LICENCE_RISKS`)
 read; the licence classes read the store's `package_licence_classes` instead
-(`PACKAGE_CLASSES`), which tells a package without a licence the same way (`NO_LICENCE_CLASS`)."""
+(`IMAGE_CLASSES`), which tells a package without a licence the same way (`NO_LICENCE_CLASS`)."""
 
 _CLASS_FLAGS = (*(_flag(c) for c in LICENSE_CLASSES), "licensed")
 """The flags of a `package_licence_classes` row, each a bit of `_BITS` (the first the lowest)."""
@@ -545,81 +549,79 @@ def _bit(flag: str, is_set: bool = True) -> str:
     return f"(bits & {1 << _CLASS_FLAGS.index(flag)}) {'<>' if is_set else '='} 0"
 
 
-_PACKAGE_CLASS_COLUMNS = "SELECT image_id, package_name, package_version, " + ", ".join(
-    # A package no document gives a licence (each lists it bare) is of class `unknown`.
-    f"CASE WHEN {_bit('licensed', False)} OR {_bit(_flag(c))} THEN 1 ELSE 0 END AS {_flag(c)}"
-    if c == "unknown" else f"CASE WHEN {_bit(_flag(c))} THEN 1 ELSE 0 END AS {_flag(c)}"
-    for c in LICENSE_CLASSES
-) + f""", CASE WHEN {_bit("licensed")} THEN 1 ELSE 0 END AS licensed"""
+def _class_count(c: str) -> str:
+    """Return the SQL of the packages (rows of flags `bits`) of licence class `c`: a package no
+    document gives a licence (each lists it bare) is of class `unknown`."""
+    if c == "unknown":
+        return f"SUM(CASE WHEN {_bit('licensed', False)} OR {_bit(_flag(c))} THEN 1 ELSE 0 END)"
+    return f"SUM(CASE WHEN {_bit(_flag(c))} THEN 1 ELSE 0 END)"
 
-PACKAGE_CLASSES = _PACKAGE_CLASS_COLUMNS + f"""
-FROM (SELECT image_id, package_name, package_version, BIT_OR({_BITS}) AS bits
-      FROM {PACKAGE_LICENCE_CLASSES}
-      WHERE image_id IS NOT NULL
-      GROUP BY image_id, package_name, package_version) p
+
+IMAGE_CLASSES = f"""
+SELECT i.image_id, c.packages, {", ".join(f"c.{_flag(c)}" for c in LICENSE_CLASSES)}, c.licensed
+FROM (SELECT image_hash, COUNT(*) AS packages,
+             {", ".join(f"{_class_count(c)} AS {_flag(c)}" for c in LICENSE_CLASSES)},
+             SUM(CASE WHEN {_bit("licensed")} THEN 1 ELSE 0 END) AS licensed
+      FROM (SELECT {key_hash("image_id")} AS image_hash, BIT_OR({_BITS}) AS bits
+            FROM {PACKAGE_LICENCE_CLASSES}
+            WHERE image_id IS NOT NULL
+            GROUP BY {key_hash("image_id")}, {key_hash("package_name", "package_version")}) p
+      GROUP BY image_hash) c
+JOIN {KEYS_TABLE} i ON c.image_hash = i.image_hash
 """
-"""The rows of `package_classes` (a view over its parts, `package_classes_part`): one row per
-package of `PACKAGE_LICENCES` (image_id, package_name, package_version), with one column per
-licence class of `LICENSE_CLASSES` (`has_<class>`, `-` as `_`): 1 if the package has a licence
-of that class (a missing class `unknown`), else 0; and `licensed` (1 if a document gives it a
-licence, else 0: it is then `unknown`). What the licence classes and the packages checked count:
-a package's classes, where it has several licences, in one row, so counting packages tells no
-rows apart. Read from the store's `package_licence_classes` (`auditlib.store.licence_tables`),
-one row per package and document, not from the licence rows; its rows' flags are grouped as the
-bits of one integer (`BIT_OR`), one aggregate where one per flag took a third more time. The
-engine makes it in `PACKAGE_CLASS_PARTS` parts (`package_classes_part`), which give the same
-rows."""
-
-PACKAGE_CLASS_PARTS = 2
-"""The parts `package_classes` is made in (`package_classes_part`): at 100,000 images (79
-million rows of `package_licence_classes`, 40 million packages) grouping them all at once by
-the image's 71-character id ran out of DuckDB's 2 GB (h29c); by the image's number, in two
-parts of half the images each, it took 38 s with the fixable findings kept (one part: 44 s;
-four: 39 s; by the id in four parts: 40 s; by the id with one thread: 62 s)."""
-
-
-def package_classes_part(part: int, parts: int = PACKAGE_CLASS_PARTS) -> str:
-    """Return the SQL of the rows of `PACKAGE_CLASSES` of the images whose number in
-    `KEYS_TABLE` is `part` modulo `parts`. Rows are grouped by the image's number
-    (`_rows_and_distinct`), not its id: a group then holds a number, not a 71-character text;
-    the id is joined back to each group. Reads `KEYS_TABLE` (`ensure_image_keys`), which
-    numbers every image of `package_licence_classes`."""
-    return _PACKAGE_CLASS_COLUMNS + f"""
-FROM (SELECT i.image_id, g.package_name, g.package_version, g.bits
-      FROM (SELECT k.image_key, c.package_name, c.package_version,
-                   BIT_OR({_BITS.replace("WHEN ", "WHEN c.")}) AS bits
-            FROM {PACKAGE_LICENCE_CLASSES} c JOIN {KEYS_TABLE} k ON c.image_id = k.image_id
-            WHERE k.image_key % {parts} = {part}
-            GROUP BY k.image_key, c.package_name, c.package_version) g
-      JOIN {KEYS_TABLE} i ON g.image_key = i.image_key) p
-"""
-
+"""The rows of `image_classes`: one row per image of the store's `package_licence_classes`
+(`auditlib.store.licence_tables`: one row per package and document, each package a name and
+version), with its packages (distinct name and version), and per licence class of
+`LICENSE_CLASSES` (`has_<class>`, `-` as `_`) its packages with a licence of that class (a
+missing class `unknown`; a package no document gives a licence is `unknown` too), and
+`licensed` (its packages some document gives a licence). What the licence classes and the
+packages checked count. Each package's flags are grouped once, as the bits of one integer
+(`BIT_OR`, where one aggregate per flag took a third more time), by the hashes of the image id
+and of the name and version (`auditlib.engine.key_hash`), then counted per image: at 100,000
+images (79 million rows, 40 million packages) a table of every package with its texts, grouped
+by them, took 38 to 44 s and spilled gigabytes to disk (README, issue 15). Reads `KEYS_TABLE`
+(`ensure_image_keys`), which numbers every image of `package_licence_classes`."""
 
 LICENCE_VIEW = "package_licences"
 """The view `PACKAGE_LICENCES` is kept as."""
-CLASSES_VIEW = "package_classes"
-"""The view `PACKAGE_CLASSES` is made as: the union of its parts, each kept as a table
-(`CLASSES_VIEW`_<part>: `package_classes_part`)."""
+CLASSES_TABLE = "image_classes"
+"""The table `IMAGE_CLASSES` is kept as (`ensure_licences`)."""
 
 UNLICENSED_PACKAGES = f"""
-SELECT image_id, package_name, package_version FROM {CLASSES_VIEW} WHERE licensed = 0
+WITH bare AS (
+  SELECT image_id, package_name, package_version,
+         {key_hash("image_id", "package_name", "package_version")} AS package_hash
+  FROM (SELECT CAST(image_id AS STRING) AS image_id, package_name, package_version
+        FROM {PACKAGE_LICENCE_CLASSES}
+        WHERE image_id IS NOT NULL AND NOT COALESCE(licensed, FALSE)
+        GROUP BY CAST(image_id AS STRING), package_name, package_version) b
+), given AS (
+  SELECT DISTINCT b.package_hash
+  FROM {PACKAGE_LICENCE_CLASSES} c
+  JOIN bare b
+    ON {key_hash("c.image_id", "c.package_name", "c.package_version")} = b.package_hash
+  WHERE c.licensed
+)
+SELECT b.image_id, b.package_name, b.package_version
+FROM bare b LEFT JOIN given g ON b.package_hash = g.package_hash
+WHERE g.package_hash IS NULL
 """
 """Every package (image_id, package_name, package_version) of an image that no document gives
-a licence: the packages of `PACKAGE_CLASSES` not `licensed` (each of its rows in the store's
-`package_licence_classes` bare: listed with no licence class and given no licence by its
-document). A few thousand rows where the licence rows are hundreds of millions, so it is kept as
-a table (`UNLICENSED_TABLE`), made once, rather than grouped again by each reader of
-`PACKAGE_LICENCES` and `IMAGE_LICENCES`. Read from `package_classes`, which groups the same rows
-by the same key for the licence rule: grouping them a second time for this took 13 s of the
-100,000-image run (README, issue 15). Reads `CLASSES_VIEW` (`ensure_licences`)."""
+a licence: the packages of the store's `package_licence_classes` with a row that is not
+`licensed` (listed bare: with no licence class and given no licence by its document) and no
+row that is (found by the hash of the package's key, `auditlib.engine.key_hash`, so the rows
+that give a licence are not grouped by their texts). A few thousand rows where the licence rows
+are hundreds of millions, so it is kept as a table (`UNLICENSED_TABLE`), made once, rather than
+grouped again by each reader of `PACKAGE_LICENCES` and `IMAGE_LICENCES`. The packages it gives
+are those `IMAGE_CLASSES` does not count as `licensed`."""
 
 LICENCE_CLASSES = "SELECT " + ",\n       ".join(
     f"SUM({_flag(c)}) AS {_flag(c)}_packages, "
-    f"COUNT(DISTINCT CASE WHEN {_flag(c)} = 1 THEN image_id END) AS {_flag(c)}_images"
-    for c in LICENSE_CLASSES) + "\nFROM package_classes\n"
+    f"SUM(CASE WHEN {_flag(c)} > 0 THEN 1 ELSE 0 END) AS {_flag(c)}_images"
+    for c in LICENSE_CLASSES) + f"\nFROM {CLASSES_TABLE}\n"
 """Per licence class of `LICENSE_CLASSES` (`has_<class>_packages`, `has_<class>_images`, in one
 row; missing when there are no packages): the distinct packages (image, name, version) of
-that class and the images that have one (`PACKAGE_CLASSES`: a package with no licence is
+that class and the images that have one (`IMAGE_CLASSES`: a package with no licence is
 `unknown`)."""
 
 IMAGE_LICENCES = f"""
@@ -651,7 +653,7 @@ license_spdx, license_class, level (1 warn, 2 fail) and why."""
 
 LICENCES_CHECKED = """
 SELECT k.image_id, k.packages, l.licences
-FROM (SELECT image_id, COUNT(*) AS packages FROM package_classes GROUP BY image_id) k
+FROM (SELECT image_id, packages FROM image_classes) k
 JOIN (SELECT image_id, COUNT(DISTINCT license) AS licences
       FROM image_licences GROUP BY image_id) l
   ON k.image_id = l.image_id
@@ -777,21 +779,20 @@ def severity_of_rank(rank: pd.Series) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, dtype=SEVERITY_DTYPE)
 
 
-_LICENCE_TABLES = {IMAGE_LICENCES_TABLE: IMAGE_LICENCES, RISK_IMAGES_TABLE: RISK_IMAGES}
+_LICENCE_TABLES = {IMAGE_LICENCES_TABLE: IMAGE_LICENCES, RISK_IMAGES_TABLE: RISK_IMAGES,
+                   UNLICENSED_TABLE: UNLICENSED_PACKAGES, CLASSES_TABLE: IMAGE_CLASSES}
 """The licence tables an engine keeps whole once made (`Engine.define` with `keep`):
-`image_licences`, a hundredth of `package_licences` (which is computed where it is read), and
-`licence_risk_images` over it; the other kept licence table, `package_classes` (a fifth of
-`package_licences`), is kept in parts (`package_classes_part`)."""
+`image_licences`, a hundredth of `package_licences` (which is computed where it is read),
+`licence_risk_images` over it, `unlicensed_packages` and `image_classes` (a row per image)."""
 
 
 def ensure_licences(engine: Engine, *tables: str) -> None:
-    """Make `tables` (of `LICENCE_VIEW`, `CLASSES_VIEW`, `IMAGE_LICENCES_TABLE`,
+    """Make `tables` (of `LICENCE_VIEW`, `CLASSES_TABLE`, `IMAGE_LICENCES_TABLE`,
     `RISK_IMAGES_TABLE`) on `engine`, each once, when an aggregate first needs it:
     `package_licences` as a view, `image_licences` kept as a table (both read
-    `UNLICENSED_TABLE`, kept, made here if missing, from `package_classes`),
-    `licence_risk_images` kept as a table (it reads `image_licences`, made here if missing),
-    and `package_classes` as a view over its parts, each kept as a table
-    (`package_classes_part`; they read `KEYS_TABLE`, made here if missing).
+    `UNLICENSED_TABLE`, kept, made here if missing), `licence_risk_images` kept as a table (it
+    reads `image_licences`, made here if missing), and `image_classes` kept as a table (it
+    reads `KEYS_TABLE`, made here if missing).
 
     Raises:
         EngineError: if the engine fails.
@@ -802,16 +803,10 @@ def ensure_licences(engine: Engine, *tables: str) -> None:
         if t == RISK_IMAGES_TABLE:
             ensure_licences(engine, IMAGE_LICENCES_TABLE)
         if t in (LICENCE_VIEW, IMAGE_LICENCES_TABLE) and UNLICENSED_TABLE not in engine.made:
-            ensure_licences(engine, CLASSES_VIEW)
             engine.define(UNLICENSED_TABLE, UNLICENSED_PACKAGES, keep=True)
-        if t == CLASSES_VIEW:  # kept in parts, each a table, read as one view
+        if t == CLASSES_TABLE:
             ensure_image_keys(engine)
-            parts = [f"{CLASSES_VIEW}_{p}" for p in range(PACKAGE_CLASS_PARTS)]
-            for p, part in enumerate(parts):
-                engine.define(part, package_classes_part(p), keep=True)
-            engine.define(CLASSES_VIEW, "\nUNION ALL\n".join(f"SELECT * FROM {part}"
-                                                              for part in parts))
-        elif t == LICENCE_VIEW:
+        if t == LICENCE_VIEW:
             engine.define(LICENCE_VIEW, PACKAGE_LICENCES)
         else:
             engine.define(t, _LICENCE_TABLES[t], keep=True)
@@ -859,7 +854,7 @@ def licence_classes(engine: Engine) -> pd.DataFrame:
     Raises:
         EngineError: if the engine fails.
     """
-    ensure_licences(engine, CLASSES_VIEW)
+    ensure_licences(engine, CLASSES_TABLE)
     got = engine.sql(LICENCE_CLASSES).iloc[0]
     # No package at all: every sum is missing, and every class has no packages.
     return pd.DataFrame(
@@ -886,7 +881,7 @@ def licences_checked(engine: Engine) -> pd.DataFrame:
     Raises:
         EngineError: if the engine fails.
     """
-    ensure_licences(engine, CLASSES_VIEW, IMAGE_LICENCES_TABLE)
+    ensure_licences(engine, CLASSES_TABLE, IMAGE_LICENCES_TABLE)
     return _per_image(engine.sql(LICENCES_CHECKED), ["packages", "licences"])
 
 

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 
 from auditlib.engine.errors import EngineError
+from auditlib.engine.key_hash import duckdb_functions
 from auditlib.engine.tables import (
     SNAPSHOT_COLUMN,
     FrameTables,
@@ -99,6 +100,8 @@ class DuckDBEngine:
             self._remove_spill = weakref.finalize(self, shutil.rmtree, self.spill,
                                                   ignore_errors=True)
             self.con.execute("SET temp_directory = ?", [str(self.spill)])
+            for statement in duckdb_functions():
+                self.con.execute(statement)
             if isinstance(tables, FrameTables):
                 for t, df in tables.frames.items():
                     self.con.register(t, df)

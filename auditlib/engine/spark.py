@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from auditlib.engine.errors import EngineError
+from auditlib.engine.key_hash import spark_functions
 from auditlib.engine.tables import SNAPSHOT_COLUMN, FrameTables, Tables, check_big, make_views
 from auditlib.store.current import TableFile
 
@@ -116,6 +117,8 @@ class SparkEngine:
             for k, v in CONF.items():
                 builder = builder.config(k, v)
             self.spark = builder.getOrCreate()
+            for statement in spark_functions():
+                self.spark.sql(statement)
 
             def load(view: str, files: list[TableFile]) -> list[str]:
                 df = None

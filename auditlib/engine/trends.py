@@ -26,6 +26,7 @@ import pandas as pd
 from auditlib.engine.aggregates import FIXABLE_ROW, SEVERITY_RANK_SQL
 from auditlib.engine.base import Engine
 from auditlib.engine.history import _utc, held_rows_sql, history_states, null_column
+from auditlib.engine.key_hash import key_hash
 from auditlib.store.location import StoreLike
 
 ROWS_VIEW = "trend_vulnerabilities"
@@ -52,14 +53,19 @@ SCANNED_VIEW = "trend_scanned"
 _COLUMNS = ("image_id", "scan_id", "vuln_id", "pkg_name", "pkg_version", "severity",
             "fix_state", "fix_contradicted")
 
+_STATE_ROWS = f"""
+SELECT CAST(state AS INT) AS state, CAST(image_id AS STRING) AS image_id,
+       CAST(vuln_id AS STRING) AS vuln_id, CAST(pkg_name AS STRING) AS pkg_name,
+       CAST(pkg_version AS STRING) AS pkg_version, {SEVERITY_RANK_SQL} AS severity_rank,
+       CASE WHEN {FIXABLE_ROW} THEN 1 ELSE 0 END AS fixable
+FROM {ROWS_VIEW} WHERE image_id IS NOT NULL"""
+"""Each vulnerability row naming an image, with its state, key, severity rank and whether it
+says its finding is fixable: what `STATE_FINDINGS` and `IMAGE_COUNTS` group."""
+
 STATE_FINDINGS = f"""
 SELECT state, image_id, vuln_id, pkg_name, pkg_version,
        MAX(severity_rank) AS severity_rank, MAX(fixable) AS fixable
-FROM (SELECT CAST(state AS INT) AS state, CAST(image_id AS STRING) AS image_id,
-             CAST(vuln_id AS STRING) AS vuln_id, CAST(pkg_name AS STRING) AS pkg_name,
-             CAST(pkg_version AS STRING) AS pkg_version, {SEVERITY_RANK_SQL} AS severity_rank,
-             CASE WHEN {FIXABLE_ROW} THEN 1 ELSE 0 END AS fixable
-      FROM {ROWS_VIEW} WHERE image_id IS NOT NULL) r
+FROM ({_STATE_ROWS}) r
 GROUP BY state, image_id, vuln_id, pkg_name, pkg_version
 """
 """One row per state and finding: severity_rank (the highest any row gives; missing when none
@@ -76,16 +82,27 @@ ORDER BY state, severity_rank
 (with at least one)."""
 
 IMAGE_COUNTS = f"""
-SELECT state, image_id, COUNT(*) AS vulnerabilities,
-       SUM(CASE WHEN severity_rank = 5 THEN 1 ELSE 0 END) AS critical,
-       SUM(CASE WHEN severity_rank = 4 THEN 1 ELSE 0 END) AS high,
-       SUM(fixable) AS fixable
-FROM {FINDINGS_VIEW}
-GROUP BY state, image_id
-ORDER BY state, image_id
+SELECT c.state, i.image_id, c.vulnerabilities, c.critical, c.high, c.fixable
+FROM (SELECT state, image_hash, COUNT(*) AS vulnerabilities,
+             SUM(CASE WHEN severity_rank = 5 THEN 1 ELSE 0 END) AS critical,
+             SUM(CASE WHEN severity_rank = 4 THEN 1 ELSE 0 END) AS high,
+             SUM(fixable) AS fixable
+      FROM (SELECT state, {key_hash("image_id")} AS image_hash,
+                   MAX(severity_rank) AS severity_rank, MAX(fixable) AS fixable
+            FROM ({_STATE_ROWS}) r
+            GROUP BY state, {key_hash("image_id")},
+                     {key_hash("vuln_id", "pkg_name", "pkg_version")}) f
+      GROUP BY state, image_hash) c
+JOIN (SELECT DISTINCT state, image_id, {key_hash("image_id")} AS image_hash
+      FROM ({_STATE_ROWS}) r) i
+  ON c.state = i.state AND c.image_hash = i.image_hash
+ORDER BY c.state, i.image_id
 """
-"""Per state and image with vulnerability rows: vulnerabilities (findings), critical, high,
-fixable (of them)."""
+"""Per state and image with vulnerability rows: vulnerabilities (findings, as `STATE_FINDINGS`
+has them), critical, high, fixable (of them). The findings are grouped by the hashes of the
+image id and of their key (`auditlib.engine.key_hash`), not by the texts, as only counts come
+out: at 100,000 images (32 million rows) 5.0 s where grouping the texts took 15.4 s (by hand,
+README, issue 15); each image's id is joined back to its hash."""
 
 SCAN_IDS = f"""
 SELECT DISTINCT CAST(scan_id AS STRING) AS scan_id FROM {ROWS_VIEW} WHERE scan_id IS NOT NULL

@@ -19,7 +19,7 @@ for tables in memory). The classes are those of `package_licenses.license_class`
 `unknown`); a package that a document lists with no licence class (`packages.license_class`
 missing or `unknown`) and gives no licence row is a row with `licensed` false. A package without
 a licence in one document may have one in another: that is told when the rows of all documents
-are put together per image (`auditlib.engine.aggregates.PACKAGE_CLASSES`).
+are put together per image (`auditlib.engine.aggregates.IMAGE_CLASSES`).
 
 The image id is kept as the rows give it, with the document's `scan_id`, so a document known
 only by a manifest digest gets its image when the state is read, as the big tables' rows do.
