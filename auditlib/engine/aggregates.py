@@ -89,7 +89,36 @@ not contradict itself (`vulnerabilities.fix_contradicted`: the installed version
 or above every fixed version it names, so no upgrade changes anything); a row whose versions
 cannot be compared keeps the scanner's word."""
 
+_FIXABLE_ROWS = f"""
+SELECT CAST(image_id AS STRING) AS image_id, CAST(vuln_id AS STRING) AS vuln_id,
+       CAST(pkg_name AS STRING) AS pkg_name, CAST(pkg_version AS STRING) AS pkg_version,
+       {SEVERITY_RANK_SQL} AS severity_rank,
+       CAST(fixed_version AS STRING) AS fixed_version, fix_available_at,
+       CAST(layer_diff_id AS STRING) AS layer_diff_id, published_at,
+       CASE WHEN CAST(is_known_exploited AS BOOLEAN) THEN 1
+            WHEN NOT CAST(is_known_exploited AS BOOLEAN) THEN 0 END AS exploited,
+       CAST(epss_score AS DOUBLE) AS epss, CAST(purl AS STRING) AS purl
+FROM vulnerabilities
+WHERE image_id IS NOT NULL AND {FIXABLE_ROW}"""
+"""The vulnerability rows that say their finding is fixable, with what `FIXABLE_FINDINGS` keeps
+of each."""
+
+_FINDING_HASHES = f"""{key_hash("image_id")} AS image_hash,
+       {key_hash("vuln_id", "pkg_name", "pkg_version")} AS finding_hash"""
+
 FIXABLE_FINDINGS = f"""
+WITH r AS (
+  SELECT *, {_FINDING_HASHES} FROM ({_FIXABLE_ROWS}) v
+), c AS (
+  SELECT image_hash, finding_hash, COUNT(*) AS n FROM r GROUP BY image_hash, finding_hash
+)
+SELECT r.image_id, r.vuln_id, r.pkg_name, r.pkg_version, r.severity_rank, r.fixed_version,
+       CAST(r.fix_available_at AS STRING) AS fix_at, r.layer_diff_id,
+       CAST(r.published_at AS STRING) AS published_at, r.exploited AS known_exploited, r.epss,
+       r.purl
+FROM r JOIN c ON r.image_hash = c.image_hash AND r.finding_hash = c.finding_hash
+WHERE c.n = 1
+UNION ALL
 SELECT image_id, vuln_id, pkg_name, pkg_version,
        MAX(severity_rank) AS severity_rank,
        MIN(fixed_version) AS fixed_version,
@@ -99,16 +128,8 @@ SELECT image_id, vuln_id, pkg_name, pkg_version,
        MAX(exploited) AS known_exploited,
        MAX(epss) AS epss,
        MIN(purl) AS purl
-FROM (SELECT CAST(image_id AS STRING) AS image_id, CAST(vuln_id AS STRING) AS vuln_id,
-             CAST(pkg_name AS STRING) AS pkg_name, CAST(pkg_version AS STRING) AS pkg_version,
-             {SEVERITY_RANK_SQL} AS severity_rank,
-             CAST(fixed_version AS STRING) AS fixed_version, fix_available_at,
-             CAST(layer_diff_id AS STRING) AS layer_diff_id, published_at,
-             CASE WHEN CAST(is_known_exploited AS BOOLEAN) THEN 1
-                  WHEN NOT CAST(is_known_exploited AS BOOLEAN) THEN 0 END AS exploited,
-             CAST(epss_score AS DOUBLE) AS epss, CAST(purl AS STRING) AS purl
-      FROM vulnerabilities
-      WHERE image_id IS NOT NULL AND {FIXABLE_ROW}) v
+FROM (SELECT r.* FROM r JOIN c ON r.image_hash = c.image_hash AND r.finding_hash = c.finding_hash
+      WHERE c.n > 1) v
 GROUP BY image_id, vuln_id, pkg_name, pkg_version
 """
 """One row per fixable finding (`fleet.findings.FINDING_KEY`: image, vulnerability, package and
@@ -118,7 +139,14 @@ gives, `SEVERITY_RANK_SQL`), fixed_version, layer_diff_id and purl (the least an
 order), fix_at (the earliest fix date), published_at (the earliest; both as text: DuckDB writes
 a time, Spark the nanoseconds since 1970 it reads a pandas timestamp as), known_exploited (1 if any
 says it is in CISA KEV, 0 if those that say say not, missing when none says) and epss (the
-highest EPSS probability given). `fleet.findings.fixable_findings` adds the clock."""
+highest EPSS probability given). `fleet.findings.fixable_findings` adds the clock.
+
+A finding with one such row is that row: only the findings with several rows are grouped (by
+their texts), the rest are found by counting rows per hash of the image id and of the finding's
+key (`auditlib.engine.key_hash`; two findings whose hashes collide are grouped by their texts,
+so a collision changes nothing). At 100,000 images (10.9 million findings, one row each) grouping
+every row by its texts, with the least text of each column kept per group, took 26.6 s and
+spilled 3.4 GB; this took 12.1 s, the same rows (by hand, README, issue 15)."""
 
 
 FINDINGS_TABLE = "fixable_findings"
