@@ -679,11 +679,11 @@ JUDGED_VIEW = "licence_judged"
 """The view of the licence rule's judgement of each of `LICENCES` it flags: columns license,
 license_spdx, license_class, level (1 warn, 2 fail) and why."""
 
-LICENCES_CHECKED = """
+LICENCES_CHECKED = f"""
 SELECT k.image_id, k.packages, l.licences
-FROM (SELECT image_id, packages FROM image_classes) k
+FROM {CLASSES_TABLE} k
 JOIN (SELECT image_id, COUNT(DISTINCT license) AS licences
-      FROM image_licences GROUP BY image_id) l
+      FROM {IMAGE_LICENCES_TABLE} GROUP BY image_id) l
   ON k.image_id = l.image_id
 ORDER BY k.image_id
 """
