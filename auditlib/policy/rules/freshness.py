@@ -254,9 +254,11 @@ SCAN_COVERAGE = Rule(
 def _supported_os(ctx: FleetView, params: Mapping[str, Any]) -> list[Verdict]:
     warn = float(params["warn_days"])
     out = []
-    for r in ctx.eol.to_dict("records"):
-        image_id, evidence, eol, days = (str(r["image_id"]), str(r["os_eol_evidence"]),
-                                         r["os_is_eol"], r["os_days_to_eol"])
+    verdicts = ctx.eol  # the four columns read, a column at a time (not `to_dict` of them all)
+    for image_id, evidence, eol, days in zip(
+            verdicts["image_id"].astype(str).tolist(),
+            verdicts["os_eol_evidence"].astype(str).tolist(),
+            verdicts["os_is_eol"].tolist(), verdicts["os_days_to_eol"].tolist(), strict=True):
         if eol is None or pd.isna(eol):
             out.append(Verdict(image_id, "no-data", evidence))
         elif bool(eol):
