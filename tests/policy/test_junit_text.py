@@ -46,8 +46,13 @@ def _filled(ev: Evaluation) -> Evaluation:
         image_name=name, evidence=r["evidence"].astype("string").fillna(""), title=title))
 
 
-@pytest.mark.parametrize("images", [0, 1, 6])
-def test_junit_text_is_elementtrees(images: int) -> None:
+@pytest.mark.parametrize(("images", "at_once"), [(0, 1000), (1, 1000), (6, 1000), (6, 1),
+                                               (6, 4), (7, 3)])
+def test_junit_text_is_elementtrees(images: int, at_once: int,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same bytes whatever the images made plain at a time (`IMAGES_AT_ONCE`): one, a
+    batch that leaves a part, batches that share the images evenly, all at once."""
+    monkeypatch.setattr(out, "IMAGES_AT_ONCE", at_once)
     ev = _evaluation(images)
     assert out.to_junit(ev) == _tree(ev)
     if images:
