@@ -304,7 +304,7 @@ def _junit_suites(results: pd.DataFrame, ids: pd.Index, rows: np.ndarray, bounds
             parts.append(f'{case}{rule_attrs[rule]}">')
             evidence = visible(text(cols["evidence"][i]) or "")
             if status in ("fail", "warn"):
-                title = text(cols["title"][i]) or str(cols["rule"][i])
+                title = text(cols["title"][i]) or rule
                 severity = text(cols["severity"][i])
                 message = f"{title} ({severity})" if severity else title
                 child = _element("failure", {"type": status, "message": message},
