@@ -23,7 +23,8 @@ from typing import Any
 import pandas as pd
 
 from auditlib.assess import Assessment, assess
-from auditlib.assess.saved import SAVED_NAME, save_assessment
+from auditlib.assess.apart import run_apart
+from auditlib.assess.saved import SAVED_NAME, reopen_assessment, save_assessment
 from auditlib.demo import README_NAME, DemoHistory
 from auditlib.engine.errors import EngineError
 from auditlib.errors import ParameterError, StoreError
@@ -217,12 +218,12 @@ def run_job(req: JobRequest, *, note: Note,
     the files given; assesses the store once (`auditlib.assess`) and writes `policy.json`,
     `policy.xml` and `assessment.json`; runs the reports at the assessment's as-of time and
     policy, each reading the assessment back (saved in the run folder, `SAVED_NAME`) instead of
-    assessing again, and
-    rebuilds the index. Each step writes its own snapshot. With
-    notification targets (`req.notify`, the policy file's `notify` section), sends the digest
-    of what changed since the store's previous run (`auditlib.notify`); a target that fails is
-    a line in `JobResult.notify_failed`, never an exception. Records the run in
-    `STORE/last-run.json`.
+    assessing again (the assessment is then made and saved in a process of its own, and the run
+    holds the saved one: `_assessed`), and rebuilds the index. Each step writes its own
+    snapshot. With notification targets (`req.notify`, the policy file's `notify` section),
+    sends the digest of what changed since the store's previous run (`auditlib.notify`); a
+    target that fails is a line in `JobResult.notify_failed`, never an exception. Records the
+    run in `STORE/last-run.json`.
 
     Args:
         req: what to do.
@@ -274,20 +275,18 @@ def run_job(req: JobRequest, *, note: Note,
         steps.append(f"ingested {ing.files_read} files")
     if not list_snapshots(req.store):
         raise StoreError(f"{req.store}: no snapshot in this store: no source gave any data")
-    a = assess(req.store, as_of=when, policy=policy)
     folder = new_run_dir(req.out)
-    written = [write_summary(a, folder)]  # the summary first: the pages read what it computes
+    a, params = _assessed(req, when, policy, folder, note)
+    written = [folder / "assessment.json"]
     ev = a.evaluation
     counts = ", ".join(f"{ev.count(s)} {s}" for s in ("fail", "warn", "no-data", "waived",
                                                       "pass"))
     steps.append(f"policy: {len(ev.scores)} images x {len(policy.enabled())} rules: {counts}")
     batch = None
     if req.reports:
-        params = save_for_reports(a, folder, req.reports, req.notebooks,
-                                  report_parameters(a, req.policy_file, req.parameters), note)
-        # The run keeps its own assessment while the pages read the saved one: read back
-        # afterwards, a snapshot that landed meanwhile would make the run's verdict, its digest
-        # and assessment.json speak of another assessment (review).
+        # The run's assessment is the saved one, the pages' too, pinned to the snapshots it read:
+        # read back as `load_assessment` does, a snapshot that landed meanwhile would make the
+        # run's verdict, its digest and assessment.json speak of another assessment (review).
         # While the kernels run, the run's engine moves what it keeps to disk: the memory is
         # theirs (the run's process and a kernel's at once were 4.8 GB at 20,000 images); and
         # this process writes policy.json and policy.xml meanwhile (a core's work of most of a
@@ -310,6 +309,70 @@ def run_job(req: JobRequest, *, note: Note,
         _notify(done, req, settings, previous, policy, note)
     write_last_run(req.store, a.as_of)
     return done
+
+
+@dataclass(frozen=True)
+class _Saved:
+    """What the assessment's own process (`_assess_and_save`) hands back to the run."""
+
+    parameters: dict[str, Any]
+    """The reports' parameters (`save_for_reports`): `assessment` names the saved one."""
+    notes: list[str]
+    """What a user should read (why it could not be saved)."""
+
+
+def _assess_and_save(store: Path, as_of: pd.Timestamp, policy_file: str | None, folder: Path,
+                     reports: list[str], notebooks: Path | None, given: dict[str, Any]
+                     ) -> _Saved:
+    """Assess `store` at `as_of` under `policy_file`, write its summary into `folder`
+    (`write_summary`) and save it there for the `reports` (`save_for_reports`); return the
+    reports' parameters and the notes. What `run_job` runs in a process of its own.
+
+    Raises:
+        StoreError, DamagedStoreError, PolicyError, EolDataError, EngineError: as `assess`.
+        ReportError: if a notebook is missing.
+    """
+    a = assess(store, as_of=as_of, policy=load_policy(policy_file))
+    write_summary(a, folder)  # the summary first: the pages read what it computes
+    notes: list[str] = []
+    params = save_for_reports(a, folder, reports, notebooks,
+                              report_parameters(a, policy_file, given), notes.append)
+    return _Saved(params, notes)
+
+
+def _assessed(req: JobRequest, when: pd.Timestamp, policy: Policy, folder: Path, note: Note
+              ) -> tuple[Assessment, dict[str, Any]]:
+    """Return the run's assessment of `req.store` at `when`, its summary written into
+    `folder`, and the reports' parameters (`save_for_reports`'s).
+
+    With reports that read a saved assessment, it is made and saved in a process of its own
+    (`auditlib.assess.apart`), which gives back all the memory it took when it ends: the run then
+    holds the saved one (`reopen_assessment`: each part read from its file when first asked
+    for) while the reports' kernels run. At 100,000 images the run's process held 4.5 GB
+    there when it kept its own (`README`: "The run's assessment in a process of its own").
+    Where the assessment could not be saved, the run assesses the store itself (and `note`
+    says why).
+
+    Raises:
+        StoreError, DamagedStoreError, EolDataError, EngineError: as `assess`.
+        ApartError: if the assessment's process ended without an answer.
+        ReportError: if a notebook is missing.
+    """
+    if req.reports and reads_saved(req.reports, req.notebooks):
+        saved = run_apart(_assess_and_save, req.store, when, req.policy_file, folder,
+                          req.reports, req.notebooks, dict(req.parameters),
+                          what="the assessment")
+        for message in saved.notes:
+            note(message)
+        if "assessment" in saved.parameters:
+            return (reopen_assessment(saved.parameters["assessment"], req.store, policy=policy),
+                    saved.parameters)
+    a = assess(req.store, as_of=when, policy=policy)
+    write_summary(a, folder)
+    params = report_parameters(a, req.policy_file, req.parameters)
+    if req.reports:
+        params = save_for_reports(a, folder, req.reports, req.notebooks, params, note)
+    return a, params
 
 
 def _page(done: JobResult, settings: NotifySettings) -> str | None:

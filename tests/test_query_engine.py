@@ -176,7 +176,7 @@ def _limit_bytes(engine: object) -> float:
 
 def test_duckdb_has_a_memory_limit_of_its_own_unless_the_environment_sets_one(
         store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """With AUDITLIB_DUCKDB_MEMORY unset an engine is capped at the default (2 GB, or a quarter
+    """With AUDITLIB_DUCKDB_MEMORY unset an engine is capped at the default (1 GB, or a quarter
     of the machine's memory when less), not DuckDB's 80% of the machine; the variable overrides
     it; the engine's spill folder goes with it."""
     from auditlib.engine.duck import (

@@ -31,6 +31,7 @@ from auditlib.assess.saved import (
     IDENTITY_FILE,
     VIEW_FRAMES,
     read_frame,
+    reopen_assessment,
     saved_identity,
     write_frame,
 )
@@ -359,6 +360,63 @@ def test_a_new_snapshot_makes_it_stale(tmp_path: Path) -> None:
     fresh = assessed(folder, store, as_of=AS_OF, note=notes.append)  # never a stale page
     assert len(notes) == 1 and notes[0].startswith("assessed anew: ")
     assert fresh.summary()["images"] == a.summary()["images"] + 2
+
+
+def test_the_run_reopens_its_own_even_after_a_new_snapshot(tmp_path: Path) -> None:
+    """The run reopens the assessment its own process saved (`reopen_assessment`): a snapshot
+    that lands meanwhile changes nothing of it, not even what its engine reads."""
+    store = make_store(tmp_path / "s", snapshots=1)
+    a = assess(store, as_of=AS_OF)
+    a.summary()
+    folder = save_assessment(a, tmp_path / "saved")
+    more = tmp_path / "more"
+    write_fleet(more, images=2, seed=55, files_per_image=10)
+    write_snapshot(store, load(more), sources=[str(more)])
+    assert "the store changed" in _refusal(store, folder)  # another question: refused
+    b = reopen_assessment(folder, store, policy=a.policy)
+    assert "evaluation" in deferred(b)  # read from its file when first asked for
+    pd.testing.assert_frame_equal(b.evaluation.results, a.evaluation.results, check_exact=True)
+    assert b.as_of == a.as_of and b.read_snapshots == a.read_snapshots
+    assert b.summary() == a.summary()
+    query = "SELECT count(DISTINCT image_id) AS n FROM vulnerabilities"
+    assert b.sql(query).equals(a.sql(query))  # the state it read, not the store's now
+    assert int(assess(store, as_of=AS_OF).sql(query)["n"].iloc[0]) > int(b.sql(query)["n"].iloc[0])
+    with pytest.raises(StaleAssessmentError, match="another policy"):
+        reopen_assessment(folder, store, policy=load_policy(_strict_policy(tmp_path)))
+
+
+def _strict_policy(tmp_path: Path) -> Path:
+    path = tmp_path / "strict.yaml"
+    path.write_text("rules:\n  no-latest-tag:\n    severity: critical\n", encoding="utf-8")
+    return path
+
+
+def test_a_run_with_reports_assesses_in_a_process_of_its_own(store: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    """`run_job` with reports assesses and saves in a process of its own, which gives its memory
+    back when it ends; the run holds the saved assessment, each part read when first asked for.
+    Its own process never assesses: an `assess` that fails there changes nothing."""
+    from auditlib import job
+
+    def refused(*args: Any, **kwargs: Any) -> Assessment:
+        raise AssertionError("assessed in the run's own process")
+
+    monkeypatch.setattr(job, "assess", refused)
+    req = job.JobRequest(store=store, engines=(f"unix://{tmp_path}/no.sock",), scan=False,
+                         as_of=pd.Timestamp(AS_OF), out=tmp_path / "out", reports=["staleness"])
+    done = job.run_job(req, note=lambda _: None)
+    assert not done.failed
+    a = done.assessment
+    assert isinstance(a.data, DeferredData) and "staleness" in deferred(a)  # the saved one
+    fresh = assess(store, as_of=AS_OF)
+    pd.testing.assert_frame_equal(a.evaluation.results, fresh.evaluation.results)
+    pd.testing.assert_frame_equal(a.staleness, fresh.staleness)
+    assert a.summary() == fresh.summary()
+    assert json.loads((done.folder / "assessment.json").read_text()) == json.loads(
+        json.dumps(fresh.summary()))
+    assert json.loads((done.folder / "policy.json").read_text())["summary"]["images"] == len(
+        fresh.evaluation.scores)
 
 
 def test_tables_given_directly_cannot_be_saved(store: Path, tmp_path: Path) -> None:

@@ -493,21 +493,67 @@ def load_assessment(folder: str | Path, store: StorePath, *, as_of: Any,
     differ = doc["identity"].differences(asked)
     if differ:
         raise StaleAssessmentError(f"{folder}: not the assessment asked for: {'; '.join(differ)}")
+    return _assessment_in(folder, doc, store, pol, eol_table, as_of=as_of,
+                          image_filter=image_filter, engine=engine, spark_master=spark_master,
+                          read=asked.snapshots)
+
+
+def reopen_assessment(folder: str | Path, store: StorePath, *, policy: Policy,
+                      eol_table: EolTable | None = None) -> Assessment:
+    """Return the assessment saved in `folder` by this run (`save_assessment`; a process of
+    its own made it, `auditlib.job`), as `load_assessment` gives it but not checked against the
+    store now: its time, filter and snapshots are the saved ones, and its engine reads the
+    store's state right after the newest snapshot it read, so a snapshot that lands meanwhile
+    makes it speak of no other assessment.
+
+    Raises:
+        StaleAssessmentError: if `folder` holds no saved assessment, a file of it cannot be
+            read, it is in another layout, or it was made under another policy than `policy`.
+        StoreError: if the store cannot be read.
+        EngineError: if the engine cannot start or read the store.
+    """
+    folder = Path(folder)
+    doc = _document(folder)
+    ident: SavedIdentity = doc["identity"]
+    if doc.get("layout") != LAYOUT:
+        raise StaleAssessmentError(f"{folder}: saved in another layout ({doc.get('layout')!r})")
+    if ident.policy != policy_hash(policy):
+        raise StaleAssessmentError(f"{folder}: not the assessment asked for: it is under "
+                                   "another policy")
+    return _assessment_in(folder, doc, store, policy,
+                          eol_table if eol_table is not None else load_table(),
+                          as_of=ident.as_of, image_filter=ident.image_filter, engine="duckdb",
+                          spark_master=None, read=ident.snapshots, pinned=True)
+
+
+def _assessment_in(folder: Path, doc: dict[str, Any], store: StorePath, pol: Policy,
+                   eol_table: EolTable, *, as_of: Any, image_filter: str | None, engine: str,
+                   spark_master: str | None, read: tuple[str, ...], pinned: bool = False
+                   ) -> Assessment:
+    """Return the assessment saved in `folder` (its document `doc`), which read the snapshots
+    `read`; `pinned`: its engine reads the state right after the newest of them, else the
+    store's state now, which must still be `read`'s.
+
+    Raises:
+        StaleAssessmentError: if a file of it cannot be read, or (not `pinned`) the store changed
+            while it was read.
+        StoreError, DamagedStoreError, EngineError: as `store_engine`.
+    """
     # Each saved frame is read when the assessment is first asked for it (`auditlib.deferred`):
     # a page's kernel holds the parts its page reads; a damaged file is refused now.
     paths = {k: _checked(folder / f"{k}.parquet") for k in doc["frames"]}
     # The images the filter leaves out are the saved count: the identity holds the filter and
     # the usable snapshots, checked again below, and the same snapshots filter the same.
     data = _data_of(doc, paths)
+    snapshot = read[-1] if pinned and read else None
     if data is None:  # saved before its tables were: the store's state is read again
-        data, _, eng = read_state(store, image_filter=image_filter, engine=engine,
-                                  spark_master=spark_master)
+        data, _, eng = read_state(store, snapshot=snapshot, image_filter=image_filter,
+                                  engine=engine, spark_master=spark_master)
     else:
-        eng = store_engine(store, data, filtered=image_filter is not None, engine=engine,
-                           spark_master=spark_master)
-    now = tuple(s.snapshot_id for s in usable_snapshots(store).snapshots)
-    if now != asked.snapshots:  # a snapshot landed while the store was read
-        eng.close()
+        eng = store_engine(store, data, filtered=image_filter is not None, snapshot=snapshot,
+                           engine=engine, spark_master=spark_master)
+    if not pinned and tuple(s.snapshot_id for s in usable_snapshots(store).snapshots) != read:
+        eng.close()  # a snapshot landed while the store was read
         raise StaleAssessmentError(f"{folder}: the store changed while it was read")
     # The history clock as `assess` keeps it: views in the engine (nothing read until asked).
     seen = (history_clock(store, eng) if doc.get("clock_in_engine")
@@ -517,7 +563,7 @@ def load_assessment(folder: str | Path, store: StorePath, *, as_of: Any,
                     first_seen_fixed=seen)
     a.image_filter, a.filtered_out = image_filter, int(doc["filtered_out"])
     a.store = Path(store)
-    a.read_snapshots = asked.snapshots
+    a.read_snapshots = read
     a.snapshots = [SnapshotUse(**s) for s in doc["snapshots_used"]]
     a.warnings = [str(w) for w in doc["warnings"]]
     a.abandonment_days = int(doc["abandonment_days"])

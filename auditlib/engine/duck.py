@@ -30,15 +30,17 @@ from auditlib.engine.tables import (
 from auditlib.store.current import TableFile
 
 MEMORY_ENV = "AUDITLIB_DUCKDB_MEMORY"
-"""The environment variable that sets DuckDB's memory limit (`2GB`) for every engine auditlib
+"""The environment variable that sets DuckDB's memory limit (`1GB`) for every engine auditlib
 opens (an assessment's, a report's): above it DuckDB spills to disk rather than holding more.
 Unset, `default_memory_limit()` applies."""
 
-DEFAULT_MEMORY_GB = 2.0
+DEFAULT_MEMORY_GB = 1.0
 """The memory limit of an engine when `MEMORY_ENV` is unset, at most: a face of 20,000 images
 gave the same results under 1 GB and 2 GB as under DuckDB's own limit (80% of the machine), in
 no more time, peaking at 4.99 and 5.64 GB rather than 7.38 GB (`benchmarks/history_clock.py`;
-README, "What pandas still holds")."""
+README, "What pandas still holds"); the 100,000-image run took 278.4 s under 1 GB and 276.6 s
+under 2 GB, its process tree peaking at 5.84 GB rather than 6.90 GB (`benchmarks/fleet100k.py`;
+README, "The run's assessment in a process of its own")."""
 MACHINE_SHARE = 0.25
 """... and at most this share of the machine's memory (a small machine or container)."""
 

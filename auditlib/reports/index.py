@@ -84,12 +84,20 @@ def _size(n: Any) -> str:
     return f"{n / 1e6:.1f} MB" if isinstance(n, int) and n else ""
 
 
+SUMMARY_MAX_BYTES = 4_000_000
+"""A JSON file in a run folder larger than this is not a report's summary (tens of kilobytes)
+and is not read: a run's `policy.json` holds every result (0.95 GB at 100,000 images, which the
+index read whole after each run, by hand)."""
+
+
 def collect_runs(folder: Path) -> list[dict[str, Any]]:
     """Return one entry per report summary under `folder` (`*/NAME.json`), newest first;
-    unreadable summaries are left out."""
+    unreadable summaries, and files too large to be one (`SUMMARY_MAX_BYTES`), are left out."""
     rows = []
     for path in folder.glob("*/*.json"):
         try:
+            if path.stat().st_size > SUMMARY_MAX_BYTES:
+                continue
             doc = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue

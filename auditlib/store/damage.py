@@ -72,6 +72,11 @@ class DamagedStoreError(StoreError):
             "lists every damaged snapshot; repair or move them out of the store, or pass "
             f"--allow-damaged ({ALLOW_DAMAGED_ENV}=1) to go on without them)")
 
+    def __reduce__(self) -> tuple[type[DamagedStoreError], tuple[Path, list[Damage]]]:
+        """Pickle as the arguments it was made with (an assessment in a process of its own,
+        `auditlib.assess.apart`, raises it in the run's)."""
+        return (type(self), (self.store, self.damaged))
+
 
 def damaged_error(store: str | os.PathLike[str], snapshot_id: str, reason: str
                   ) -> DamagedStoreError:

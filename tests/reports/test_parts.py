@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -147,6 +148,36 @@ def test_index_escapes_and_orders_newest_first(tmp_path: Path) -> None:
     page = write_index(tmp_path).read_text()
     assert page.index("second") < page.index("&lt;script&gt;a&lt;/script&gt;")
     assert "<script>a" not in page
+
+
+def test_index_does_not_read_a_run_s_large_files(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run's `policy.json` (0.95 GB at 100,000 images) sits beside the reports' summaries:
+    the index never reads it to find out it is not one."""
+    from auditlib.reports import index
+
+    run = tmp_path / "run-1"
+    run.mkdir()
+    summary = {"report": "compliance", "status": "ok", "made_at": "2026-01-01T00:00:00",
+               "files": {"html": "compliance.html"}, "facts": {"images": 3},
+               "results": {"title": "the summary"}}
+    (run / "compliance.json").write_text(json.dumps(summary))
+    (run / "policy.json").write_text(json.dumps({"images": ["x" * 1000] * 50}))
+    monkeypatch.setattr(index, "SUMMARY_MAX_BYTES", 10_000)
+    read: list[str] = []
+    real = Path.read_text
+
+    def reading(self: Path, *args: Any, **kwargs: Any) -> str:
+        read.append(self.name)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", reading)
+    page = write_index(tmp_path).read_text()
+    assert "the summary" in page
+    assert "compliance.json" in read and "policy.json" not in read
+    # a summary that large would not be one either: left out, like an unreadable one
+    (run / "compliance.json").write_text(json.dumps({**summary, "pad": "x" * 20_000}))
+    assert "the summary" not in write_index(tmp_path).read_text()
 
 
 def test_plotlyjs_is_offline() -> None:
