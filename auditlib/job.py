@@ -350,8 +350,8 @@ def _assessed(req: JobRequest, when: pd.Timestamp, policy: Policy, folder: Path,
     holds the saved one (`reopen_assessment`: each part read from its file when first asked
     for) while the reports' kernels run. At 100,000 images the run's process held 4.5 GB
     there when it kept its own (`README`: "The run's assessment in a process of its own").
-    Where the assessment could not be saved, the run assesses the store itself (and `note`
-    says why).
+    Where the assessment could not be saved, `note` says why, and the run assesses the store
+    in its own process too.
 
     Raises:
         StoreError, DamagedStoreError, EolDataError, EngineError: as `assess`.
@@ -367,6 +367,9 @@ def _assessed(req: JobRequest, when: pd.Timestamp, policy: Policy, folder: Path,
         if "assessment" in saved.parameters:
             return (reopen_assessment(saved.parameters["assessment"], req.store, policy=policy),
                     saved.parameters)
+        # Not saved (the note says why): each report assesses the store, and so does the run;
+        # its summary is written, and a second try to save would only say the same again.
+        return assess(req.store, as_of=when, policy=policy), saved.parameters
     a = assess(req.store, as_of=when, policy=policy)
     write_summary(a, folder)
     params = report_parameters(a, req.policy_file, req.parameters)

@@ -419,6 +419,25 @@ def test_a_run_with_reports_assesses_in_a_process_of_its_own(store: Path, tmp_pa
         fresh.evaluation.scores)
 
 
+def test_a_run_whose_assessment_could_not_be_saved_assesses_once_more(
+        store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the assessment's own process could not save it, its note is said once and the run
+    assesses in its own process; the reports' parameters name no saved assessment."""
+    from auditlib import job
+
+    given = {"as_of": AS_OF}
+    said = "the assessment could not be saved for the reports (disk full); each assesses anew"
+    monkeypatch.setattr(job, "run_apart", lambda *args, **kwargs: job._Saved(given, [said]))
+    notes: list[str] = []
+    req = job.JobRequest(store=store, as_of=pd.Timestamp(AS_OF), out=tmp_path / "out",
+                         reports=["staleness"])
+    a, params = job._assessed(req, pd.Timestamp(AS_OF), load_policy(None), tmp_path,
+                              notes.append)
+    assert notes == [said] and params == given
+    assert not isinstance(a.data, DeferredData)  # assessed here, not a saved one
+    assert a.summary() == assess(store, as_of=AS_OF).summary()
+
+
 def test_tables_given_directly_cannot_be_saved(store: Path, tmp_path: Path) -> None:
     from auditlib.assess import assess_data
     from auditlib.store.current import read_current
