@@ -450,6 +450,14 @@ def _document(folder: Path) -> dict[str, Any]:
     return doc
 
 
+def _check_layout(folder: Path, doc: dict[str, Any]) -> None:
+    """Raise `StaleAssessmentError` if the assessment in `folder` (its document `doc`) was saved
+    in another layout than this version's (`LAYOUT`)."""
+    if doc.get("layout") != LAYOUT:
+        raise StaleAssessmentError(f"{folder}: saved in another layout ({doc.get('layout')!r}, "
+                                   f"not {LAYOUT}: an older auditlib's, with the raw history)")
+
+
 def saved_identity(folder: str | Path) -> SavedIdentity:
     """Return the identity of the assessment saved in `folder`.
 
@@ -487,9 +495,7 @@ def load_assessment(folder: str | Path, store: StorePath, *, as_of: Any,
     eol_table = eol_table if eol_table is not None else load_table()  # hashed and used: once
     asked = asked_identity(store, as_of=as_of, policy=pol, image_filter=image_filter,
                            eol_table=eol_table)
-    if doc.get("layout") != LAYOUT:
-        raise StaleAssessmentError(f"{folder}: saved in another layout ({doc.get('layout')!r}, "
-                                   f"not {LAYOUT}: an older auditlib's, with the raw history)")
+    _check_layout(folder, doc)
     differ = doc["identity"].differences(asked)
     if differ:
         raise StaleAssessmentError(f"{folder}: not the assessment asked for: {'; '.join(differ)}")
@@ -515,8 +521,7 @@ def reopen_assessment(folder: str | Path, store: StorePath, *, policy: Policy,
     folder = Path(folder)
     doc = _document(folder)
     ident: SavedIdentity = doc["identity"]
-    if doc.get("layout") != LAYOUT:
-        raise StaleAssessmentError(f"{folder}: saved in another layout ({doc.get('layout')!r})")
+    _check_layout(folder, doc)
     if ident.policy != policy_hash(policy):
         raise StaleAssessmentError(f"{folder}: not the assessment asked for: it is under "
                                    "another policy")
